@@ -1,0 +1,132 @@
+//! Which sessions hold which alias, and the policy for contested claims.
+
+use std::collections::BTreeMap;
+
+use crate::alias::Alias;
+use crate::config::AliasPolicy;
+use crate::session::SessionId;
+
+/// The outcome of a claim.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// The claimant holds the alias now. Under `takeover`, `displaced` lists
+    /// the sessions that held it before and must be closed.
+    Granted { displaced: Vec<SessionId> },
+    /// Another session holds it and the policy is `reject`.
+    Refused,
+}
+
+/// Alias to holders. Under `takeover` and `reject` an alias has exactly one
+/// holder; under `share` it may have several, kept in the order they synced.
+///
+/// Invariant, kept together with the session table by the hub: a session is
+/// listed under an alias exactly when that session's `alias` is that alias.
+#[derive(Debug, Default)]
+pub(crate) struct AliasTable {
+    holders: BTreeMap<Alias, Vec<SessionId>>,
+}
+
+impl AliasTable {
+    /// The sessions a message to `alias` reaches; empty when none.
+    pub(crate) fn holders(&self, alias: &str) -> &[SessionId] {
+        self.holders.get(alias).map_or(&[], Vec::as_slice)
+    }
+
+    /// Claims `alias` for `session`, which must not already hold it.
+    pub(crate) fn claim(
+        &mut self,
+        alias: &Alias,
+        session: SessionId,
+        policy: AliasPolicy,
+    ) -> Claim {
+        let holders = self.holders.entry(alias.clone()).or_default();
+        debug_assert!(!holders.contains(&session));
+        if holders.is_empty() {
+            holders.push(session);
+            return Claim::Granted {
+                displaced: Vec::new(),
+            };
+        }
+        match policy {
+            AliasPolicy::Reject => Claim::Refused,
+            AliasPolicy::Takeover => Claim::Granted {
+                displaced: std::mem::replace(holders, vec![session]),
+            },
+            AliasPolicy::Share => {
+                holders.push(session);
+                Claim::Granted {
+                    displaced: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// Removes `session` from `alias`'s holders, forgetting the alias when
+    /// no holder is left.
+    pub(crate) fn release(&mut self, alias: &Alias, session: SessionId) {
+        if let Some(holders) = self.holders.get_mut(alias.as_str()) {
+            holders.retain(|s| *s != session);
+            if holders.is_empty() {
+                self.holders.remove(alias.as_str());
+            }
+        }
+    }
+
+    /// Every alias with its holders, for consistency checks.
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Alias, &[SessionId])> {
+        self.holders.iter().map(|(a, h)| (a, h.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alias(s: &str) -> Alias {
+        Alias::new(s).unwrap()
+    }
+
+    #[test]
+    fn takeover_displaces_the_holder() {
+        let mut t = AliasTable::default();
+        let a = alias("Client-1");
+        assert_eq!(
+            t.claim(&a, SessionId(1), AliasPolicy::Takeover),
+            Claim::Granted { displaced: vec![] }
+        );
+        assert_eq!(
+            t.claim(&a, SessionId(2), AliasPolicy::Takeover),
+            Claim::Granted {
+                displaced: vec![SessionId(1)]
+            }
+        );
+        assert_eq!(t.holders("Client-1"), [SessionId(2)]);
+    }
+
+    #[test]
+    fn reject_keeps_the_holder() {
+        let mut t = AliasTable::default();
+        let a = alias("Client-1");
+        t.claim(&a, SessionId(1), AliasPolicy::Reject);
+        assert_eq!(
+            t.claim(&a, SessionId(2), AliasPolicy::Reject),
+            Claim::Refused
+        );
+        assert_eq!(t.holders("Client-1"), [SessionId(1)]);
+    }
+
+    #[test]
+    fn share_keeps_every_holder_and_release_forgets_empty_aliases() {
+        let mut t = AliasTable::default();
+        let a = alias("room");
+        t.claim(&a, SessionId(1), AliasPolicy::Share);
+        t.claim(&a, SessionId(2), AliasPolicy::Share);
+        assert_eq!(t.holders("room"), [SessionId(1), SessionId(2)]);
+        t.release(&a, SessionId(1));
+        assert_eq!(t.holders("room"), [SessionId(2)]);
+        t.release(&a, SessionId(2));
+        assert!(t.holders("room").is_empty());
+        assert_eq!(t.iter().count(), 0);
+    }
+}

@@ -1,0 +1,405 @@
+//! Splits a byte stream into JSON object frames.
+//!
+//! Clients may separate objects by newlines (NDJSON) or by nothing at all, as
+//! the tutorial's clients do, and TCP may cut the stream at any byte. The
+//! decoder therefore does not look for delimiters: it tracks brace depth and
+//! string state across chunks and yields each complete top-level object, so
+//! every way of splitting a stream yields the same frames.
+//!
+//! Rules, in the order they apply:
+//! - Whitespace between objects is skipped.
+//! - Anything else between objects (a stray byte, a bare value) is garbage:
+//!   it is reported once and the decoder discards input up to and including
+//!   the next newline, where NDJSON clients resume.
+//! - A raw newline inside a string is never valid JSON, so it ends the broken
+//!   frame there and decoding resumes after it.
+//! - Nesting deeper than [`MAX_DEPTH`] is reported and skipped up to the next
+//!   newline, so no consumer downstream meets a document it cannot parse.
+//! - A frame longer than the limit is reported and nothing more is decoded;
+//!   the decoder never holds more than the limit.
+//!
+//! The decoder only finds frame boundaries. Whether a frame is valid JSON is
+//! decided by the parser in [`crate::frame`].
+
+use memchr::{memchr, memchr3};
+
+use crate::config::DEFAULT_MAX_FRAME_LEN;
+use crate::error::{ErrorCode, PeerError};
+
+/// Deepest nesting accepted, as serde_json's own recursion limit: deeper
+/// documents would be refused by any consumer built on it, and by many others.
+pub const MAX_DEPTH: u32 = 128;
+
+/// One thing found in the stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// The bytes of one complete top-level object, braces included.
+    Frame(&'a [u8]),
+    /// Bytes that cannot be a JSON object; the decoder has resynchronised.
+    Garbage(PeerError),
+    /// A frame outgrew the limit. The stream cannot be resynchronised
+    /// reliably, so the caller should close the session.
+    TooLarge,
+}
+
+/// Incremental frame splitter for one session's inbound stream.
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    /// Bytes of the frame in progress carried over from earlier chunks.
+    /// Empty whenever a frame can be handed out straight from the input.
+    partial: Vec<u8>,
+    /// The last frame handed out lived in `partial`; clear it on the next call.
+    partial_consumed: bool,
+    /// Where the scan inside the current frame stands.
+    scan: Scan,
+    /// Discarding input until after the next newline.
+    resync: bool,
+    /// Set once a frame outgrew the limit; the decoder stays stopped.
+    failed: bool,
+    max_frame_len: usize,
+}
+
+/// Position of the scanner inside a frame that has started.
+#[derive(Debug, Clone, Copy, Default)]
+struct Scan {
+    /// Open braces and brackets; zero means "between frames".
+    depth: u32,
+    in_string: bool,
+    /// The previous byte inside a string was a backslash.
+    escaped: bool,
+}
+
+enum ScanEnd {
+    /// The frame ends at this index, inclusive.
+    Complete(usize),
+    /// Nesting went past [`MAX_DEPTH`] at this index.
+    TooDeep(usize),
+    /// A raw newline at this index broke a string.
+    NewlineInString(usize),
+    /// The frame goes on past the input.
+    Incomplete,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new(DEFAULT_MAX_FRAME_LEN)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder that refuses frames longer than `max_frame_len` bytes.
+    pub fn new(max_frame_len: usize) -> Self {
+        FrameDecoder {
+            partial: Vec::new(),
+            partial_consumed: false,
+            scan: Scan::default(),
+            resync: false,
+            failed: false,
+            max_frame_len,
+        }
+    }
+
+    /// Bytes held for an unfinished frame; never more than the limit.
+    pub fn buffered_len(&self) -> usize {
+        if self.partial_consumed {
+            0
+        } else {
+            self.partial.len()
+        }
+    }
+
+    /// Decodes the next item from `input`, advancing it past what was used.
+    ///
+    /// Returns `None` once `input` is used up; any unfinished frame is kept
+    /// for the next call. Call in a loop until `None`.
+    pub fn next<'s, 'i: 's>(&'s mut self, input: &mut &'i [u8]) -> Option<Decoded<'s>> {
+        if self.partial_consumed {
+            self.partial.clear();
+            self.partial_consumed = false;
+        }
+        if self.failed {
+            *input = &[];
+            return None;
+        }
+        if self.resync {
+            match memchr(b'\n', input) {
+                Some(at) => {
+                    *input = &input[at + 1..];
+                    self.resync = false;
+                }
+                None => {
+                    *input = &[];
+                    return None;
+                }
+            }
+        }
+        if self.scan.depth == 0 {
+            // Between frames: skip whitespace, expect an opening brace.
+            let Some(start) = input.iter().position(|b| !b.is_ascii_whitespace()) else {
+                *input = &[];
+                return None;
+            };
+            let first = input[start];
+            if first != b'{' {
+                *input = &input[start..];
+                self.resync = true;
+                return Some(Decoded::Garbage(garbage_error(first)));
+            }
+            *input = &input[start..];
+        }
+        match self.scan.advance(input) {
+            ScanEnd::Complete(end) => {
+                let (frame, rest) = input.split_at(end + 1);
+                *input = rest;
+                self.scan = Scan::default();
+                if self.partial.len() + frame.len() > self.max_frame_len {
+                    return Some(self.fail());
+                }
+                if self.partial.is_empty() {
+                    Some(Decoded::Frame(frame))
+                } else {
+                    self.partial.extend_from_slice(frame);
+                    self.partial_consumed = true;
+                    Some(Decoded::Frame(&self.partial))
+                }
+            }
+            ScanEnd::TooDeep(at) => {
+                *input = &input[at + 1..];
+                self.scan = Scan::default();
+                self.partial.clear();
+                self.resync = true;
+                Some(Decoded::Garbage(PeerError::new(
+                    ErrorCode::BadJson,
+                    format!(
+                        "JSON nested deeper than {MAX_DEPTH} levels; skipping to the next newline"
+                    ),
+                )))
+            }
+            ScanEnd::NewlineInString(at) => {
+                *input = &input[at + 1..];
+                self.scan = Scan::default();
+                self.partial.clear();
+                Some(Decoded::Garbage(PeerError::new(
+                    ErrorCode::BadJson,
+                    "unterminated string: a raw newline ended the frame",
+                )))
+            }
+            ScanEnd::Incomplete => {
+                if self.partial.len() + input.len() > self.max_frame_len {
+                    *input = &[];
+                    return Some(self.fail());
+                }
+                self.partial.extend_from_slice(input);
+                *input = &[];
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self) -> Decoded<'static> {
+        self.failed = true;
+        self.partial = Vec::new();
+        self.scan = Scan::default();
+        Decoded::TooLarge
+    }
+}
+
+impl Scan {
+    /// Scans `bytes`, the continuation of the current frame (or its start,
+    /// beginning with `{`), for the frame's end.
+    fn advance(&mut self, bytes: &[u8]) -> ScanEnd {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                // Strings are most of a frame's bytes: jump to what matters.
+                let Some(offset) = memchr3(b'"', b'\\', b'\n', &bytes[i..]) else {
+                    return ScanEnd::Incomplete;
+                };
+                i += offset;
+                match bytes[i] {
+                    b'"' => self.in_string = false,
+                    b'\\' => self.escaped = true,
+                    _ => return ScanEnd::NewlineInString(i),
+                }
+            } else {
+                match bytes[i] {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => {
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            return ScanEnd::TooDeep(i);
+                        }
+                    }
+                    b'}' | b']' => {
+                        // Mismatched pairs such as `{]` still end the frame;
+                        // the parser reports them.
+                        self.depth = self.depth.saturating_sub(1);
+                        if self.depth == 0 {
+                            return ScanEnd::Complete(i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        ScanEnd::Incomplete
+    }
+}
+
+fn garbage_error(first: u8) -> PeerError {
+    let shown = if first.is_ascii_graphic() {
+        format!("{:?}", first as char)
+    } else {
+        format!("byte 0x{first:02x}")
+    };
+    PeerError::new(
+        ErrorCode::BadJson,
+        format!("expected a JSON object starting with '{{', found {shown}; skipping to the next newline"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `chunks` one after another and describes everything decoded.
+    fn decode(decoder: &mut FrameDecoder, chunks: &[&[u8]]) -> Vec<String> {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut input = *chunk;
+            while let Some(item) = decoder.next(&mut input) {
+                out.push(match item {
+                    Decoded::Frame(f) => String::from_utf8_lossy(f).into_owned(),
+                    Decoded::Garbage(e) => format!("garbage: {}", e.message),
+                    Decoded::TooLarge => "too large".to_string(),
+                });
+            }
+            assert!(input.is_empty(), "decoder must use up its input");
+        }
+        out
+    }
+
+    #[test]
+    fn concatenated_objects_without_delimiter() {
+        let mut d = FrameDecoder::default();
+        let out = decode(
+            &mut d,
+            &[br#"{"type":"sync"}{"type":"info","message":"}{"}"#],
+        );
+        assert_eq!(
+            out,
+            [r#"{"type":"sync"}"#, r#"{"type":"info","message":"}{"}"#]
+        );
+    }
+
+    #[test]
+    fn ndjson_and_whitespace() {
+        let mut d = FrameDecoder::default();
+        let out = decode(&mut d, &[b"\r\n {\"a\":1}\n\n\t{\"b\":[1,{\"c\":2}]}\n"]);
+        assert_eq!(out, [r#"{"a":1}"#, r#"{"b":[1,{"c":2}]}"#]);
+    }
+
+    #[test]
+    fn escaped_quotes_and_backslashes_do_not_end_strings() {
+        let mut d = FrameDecoder::default();
+        let frame = br#"{"m":"a\"}\\","n":"\\"}"#;
+        assert_eq!(decode(&mut d, &[frame]), [String::from_utf8_lossy(frame)]);
+    }
+
+    #[test]
+    fn split_inside_multibyte_character_and_escape() {
+        let whole = r#"{"message":"大家来领物资了 \" \\"}"#.as_bytes();
+        for cut in 0..=whole.len() {
+            let mut d = FrameDecoder::default();
+            let out = decode(&mut d, &[&whole[..cut], &whole[cut..]]);
+            assert_eq!(out, [std::str::from_utf8(whole).unwrap()], "cut at {cut}");
+            assert_eq!(d.buffered_len(), 0);
+        }
+    }
+
+    #[test]
+    fn garbage_skips_to_next_newline_then_recovers() {
+        let mut d = FrameDecoder::default();
+        let out = decode(&mut d, &[b"hello {\"x\":1}", b" more\n{\"ok\":true}"]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(
+            out[0].starts_with("garbage: expected a JSON object"),
+            "{}",
+            out[0]
+        );
+        assert!(out[0].contains("'h'"), "{}", out[0]);
+        assert_eq!(out[1], r#"{"ok":true}"#);
+    }
+
+    #[test]
+    fn raw_newline_inside_string_ends_broken_frame() {
+        let mut d = FrameDecoder::default();
+        let out = decode(&mut d, &[b"{\"a\":\"unterminated\n{\"b\":2}"]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].contains("unterminated string"));
+        assert_eq!(out[1], r#"{"b":2}"#);
+    }
+
+    #[test]
+    fn frame_at_limit_passes_and_one_byte_more_fails() {
+        let limit = 300;
+        let body = |n: usize| format!("{{\"m\":\"{}\"}}", "x".repeat(n - 8));
+        let exact = body(limit);
+        assert_eq!(exact.len(), limit);
+        let mut d = FrameDecoder::new(limit);
+        assert_eq!(decode(&mut d, &[exact.as_bytes()]), [exact]);
+
+        let over = body(limit + 1);
+        let mut d = FrameDecoder::new(limit);
+        assert_eq!(decode(&mut d, &[over.as_bytes()]), ["too large"]);
+        // Split so the excess shows while the frame is still open.
+        let mut d = FrameDecoder::new(limit);
+        let (a, b) = over.as_bytes().split_at(limit - 5);
+        assert_eq!(decode(&mut d, &[a, b]), ["too large"]);
+    }
+
+    #[test]
+    fn unbounded_input_never_buffers_past_limit() {
+        let limit = 1024;
+        let mut d = FrameDecoder::new(limit);
+        let mut out = decode(&mut d, &[b"{\"m\":\""]);
+        let chunk = [b'a'; 100];
+        for _ in 0..100 {
+            out.extend(decode(&mut d, &[&chunk]));
+            assert!(d.buffered_len() <= limit);
+        }
+        assert_eq!(out, ["too large"], "reported once, then stopped");
+    }
+
+    #[test]
+    fn nesting_limit() {
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_DEPTH as usize),
+            "]".repeat(MAX_DEPTH as usize)
+        );
+        let ok = format!("{{\"m\":{}}}", &ok[1..ok.len() - 1]);
+        let mut d = FrameDecoder::default();
+        assert_eq!(decode(&mut d, &[ok.as_bytes()]), [ok]);
+        let deep = format!("{{\"m\":{}}}\n{{\"b\":2}}", "[".repeat(10_000));
+        let mut d = FrameDecoder::default();
+        let out = decode(&mut d, &[deep.as_bytes()]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].contains("nested deeper than 128"), "{}", out[0]);
+        assert_eq!(out[1], r#"{"b":2}"#);
+    }
+
+    #[test]
+    fn partial_buffer_is_released_after_frame() {
+        let mut d = FrameDecoder::default();
+        let out = decode(&mut d, &[b"{\"a\":", b"1}{\"b\":2}"]);
+        assert_eq!(out, [r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!(d.buffered_len(), 0);
+    }
+}

@@ -1,0 +1,150 @@
+//! The two kinds of failure: the driver misused the API ([`HubError`]), or a
+//! peer sent something wrong ([`PeerError`]).
+//!
+//! A peer's mistake never becomes an `Err` returned to the driver: the hub
+//! answers it with an `error` frame, reports it as an event and, for the few
+//! mistakes that cannot be recovered from, closes that one session.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::session::SessionId;
+
+/// The driver (the program hosting the hub) used the API wrongly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HubError {
+    /// The session is not open: never accepted, or already closed.
+    ///
+    /// Drivers see this legitimately when bytes read from a socket race a
+    /// close the hub decided on; they may ignore it.
+    #[error("unknown session {0}")]
+    UnknownSession(SessionId),
+    /// A session with the same peer address is already open.
+    #[error("a session for peer {0:?} is already open")]
+    DuplicatePeer(String),
+    /// No open session holds the alias a host command named.
+    #[error("no session holds alias {0:?}")]
+    UnknownAlias(String),
+    /// No open session has the session id (peer address) a host command named.
+    #[error("no session has id {0:?}")]
+    UnknownSessionId(String),
+    /// `now` was earlier than a time passed before.
+    #[error("time went backwards: {now:?} is before {last:?}")]
+    TimeWentBackwards {
+        /// The time just passed.
+        now: Duration,
+        /// The latest time passed before it.
+        last: Duration,
+    },
+    /// A host message could not be encoded as JSON.
+    #[error("message is not valid JSON: {0}")]
+    InvalidMessage(#[source] serde_json::Error),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// What a peer did wrong, as carried by an `error` frame's `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The bytes were not a JSON object.
+    BadJson,
+    /// A frame grew past the hub's frame size limit; the session is closed.
+    FrameTooLarge,
+    /// `type` named no known request.
+    UnknownType,
+    /// A required field was absent.
+    MissingField,
+    /// A field had the wrong JSON type.
+    InvalidField,
+    /// A claimed alias broke the alias rules.
+    InvalidAlias,
+    /// The alias is held by another session and the policy is `reject`.
+    AliasTaken,
+    /// A relayed `info` named an alias no session holds.
+    UnknownAlias,
+    /// The host turned relaying between clients off.
+    RelayDisabled,
+    /// The hub is full; the session is closed.
+    TooManySessions,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::InvalidAlias => "invalid_alias",
+            ErrorCode::AliasTaken => "alias_taken",
+            ErrorCode::UnknownAlias => "unknown_alias",
+            ErrorCode::RelayDisabled => "relay_disabled",
+            ErrorCode::TooManySessions => "too_many_sessions",
+        }
+    }
+
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::BadJson,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::UnknownType,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidField,
+        ErrorCode::InvalidAlias,
+        ErrorCode::AliasTaken,
+        ErrorCode::UnknownAlias,
+        ErrorCode::RelayDisabled,
+        ErrorCode::TooManySessions,
+    ];
+
+    /// Parses a wire code, for clients reading `error` frames.
+    pub fn from_wire(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A peer's mistake: the code and a human-readable message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct PeerError {
+    /// Machine-readable kind.
+    pub code: ErrorCode,
+    /// What exactly was wrong, for a person.
+    pub message: String,
+}
+
+impl PeerError {
+    /// Builds an error from its parts.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        PeerError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_codes_round_trip_and_are_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+        }
+        assert_eq!(ErrorCode::from_wire("nope"), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! What comes out of the hub: [`Output`]s for the driver, carrying
+//! [`Event`]s for the host program.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use crate::alias::Alias;
+use crate::error::PeerError;
+use crate::session::SessionId;
+
+/// One thing the driver must do or pass on, from [`Hub::poll_output`](crate::Hub::poll_output).
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Write `frame` to the session's connection. A frame for many
+    /// recipients is one shared buffer: cloning `Bytes` copies nothing.
+    Transmit {
+        /// The recipient.
+        session: SessionId,
+        /// One complete NDJSON line.
+        frame: Bytes,
+    },
+    /// Flush what was queued for the session, then close its connection.
+    /// The hub has already forgotten the session.
+    Close {
+        /// The session to close.
+        session: SessionId,
+        /// Why, as also reported in [`Event::Closed`].
+        reason: CloseReason,
+    },
+    /// Something the host program may want to know.
+    Event(Event),
+}
+
+/// What happened, for the host program.
+///
+/// Every event names the session and its peer address, so it can be logged
+/// or acted on without looking the session up (it may be gone already).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A session was accepted.
+    Opened {
+        /// Its handle.
+        session: SessionId,
+        /// Its peer address, also its id on the wire.
+        peer: Arc<str>,
+    },
+    /// A session now holds `alias`.
+    Synced {
+        /// The claimant.
+        session: SessionId,
+        /// Its peer address.
+        peer: Arc<str>,
+        /// The alias it holds now.
+        alias: Alias,
+        /// The session that lost the alias to it under `takeover`.
+        took_over_from: Option<SessionId>,
+    },
+    /// A session no longer holds `alias`: it re-synced, lost it to a
+    /// takeover, or closed.
+    Released {
+        /// The former holder.
+        session: SessionId,
+        /// Its peer address.
+        peer: Arc<str>,
+        /// The alias released.
+        alias: Alias,
+    },
+    /// A client sent an `info` for the host program.
+    Message {
+        /// The sender.
+        session: SessionId,
+        /// Its peer address.
+        peer: Arc<str>,
+        /// Its alias when it sent, if it had synced one.
+        alias: Option<Alias>,
+        /// The message, any JSON value, exactly as sent.
+        message: Box<RawValue>,
+    },
+    /// A session sent something wrong and was told so with an `error` frame.
+    ProtocolError {
+        /// The offender.
+        session: SessionId,
+        /// Its peer address.
+        peer: Arc<str>,
+        /// What it did wrong.
+        error: PeerError,
+    },
+    /// A session is gone.
+    Closed {
+        /// The session.
+        session: SessionId,
+        /// Its peer address.
+        peer: Arc<str>,
+        /// The alias it held until then, if any.
+        alias: Option<Alias>,
+        /// Why it closed.
+        reason: CloseReason,
+    },
+}
+
+/// Why a session closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed the connection, or it failed.
+    PeerClosed,
+    /// The host program asked.
+    ClosedByHost,
+    /// Another session claimed this one's alias under `takeover`.
+    TakenOver,
+    /// The peer sent a frame over the size limit.
+    FrameTooLarge,
+    /// The peer sent nothing for longer than the idle timeout.
+    IdleTimeout,
+    /// The hub was full when the peer connected.
+    TooManySessions,
+    /// The peer did not read what was sent to it fast enough (reported by
+    /// the driver, which owns the send queues).
+    SlowConsumer,
+    /// The hub is shutting down.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// The reason as it appears in `bye` frames and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::PeerClosed => "peer_closed",
+            CloseReason::ClosedByHost => "closed_by_host",
+            CloseReason::TakenOver => "taken_over",
+            CloseReason::FrameTooLarge => "frame_too_large",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::TooManySessions => "too_many_sessions",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

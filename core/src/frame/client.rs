@@ -1,0 +1,294 @@
+//! Frames a client sends to the hub.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::json::{kind_of, push_single_line, push_string};
+use crate::error::{ErrorCode, PeerError};
+
+/// One request from a client, borrowed from the bytes it arrived in.
+#[derive(Debug, Clone)]
+pub enum ClientFrame<'a> {
+    /// `{"type":"sync","clientName":"Client-1"}`: claim an alias.
+    Sync {
+        /// The alias claimed, not yet checked against the alias rules.
+        client_name: Cow<'a, str>,
+    },
+    /// `{"type":"info","message":...}`: a message for the host, or relayed
+    /// to an alias (or `*`) when `to` is present.
+    Info {
+        /// Target alias, or `*` for every other session.
+        to: Option<Cow<'a, str>>,
+        /// Any JSON value, exactly as sent.
+        message: &'a RawValue,
+    },
+    /// `{"type":"list"}`: which sessions are open.
+    List,
+    /// `{"type":"ping"}`: answered with `pong`.
+    Ping,
+}
+
+impl PartialEq for ClientFrame<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        use ClientFrame::*;
+        match (self, other) {
+            (Sync { client_name: a }, Sync { client_name: b }) => a == b,
+            (
+                Info {
+                    to: t1,
+                    message: m1,
+                },
+                Info {
+                    to: t2,
+                    message: m2,
+                },
+            ) => t1 == t2 && m1.get() == m2.get(),
+            (List, List) | (Ping, Ping) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Every field the hub reads. Other fields (the tutorial sends `message` in
+/// `sync` and `clientName` in `info`) are ignored, and the hub never trusts
+/// a `clientName` in `info`: the sender is who the session synced as.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", default, borrow, deserialize_with = "present")]
+    kind: Option<&'a RawValue>,
+    #[serde(rename = "clientName", default, borrow, deserialize_with = "present")]
+    client_name: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    message: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    to: Option<&'a RawValue>,
+}
+
+/// Keeps an explicit `null` as `Some`, so "absent" and "null" stay apart.
+fn present<'de, D>(d: D) -> Result<Option<&'de RawValue>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A JSON string that borrows from the frame unless it had escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'a> ClientFrame<'a> {
+    /// Parses one frame as cut by the [decoder](crate::FrameDecoder).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, PeerError> {
+        let envelope: Envelope<'a> = serde_json::from_slice(bytes).map_err(|e| {
+            let what = if e.is_data() {
+                "not a JSON object"
+            } else {
+                "invalid JSON"
+            };
+            PeerError::new(ErrorCode::BadJson, format!("{what}: {e}"))
+        })?;
+        let kind = required_string(envelope.kind, "type")?;
+        match &*kind {
+            "sync" => Ok(ClientFrame::Sync {
+                client_name: required_string(envelope.client_name, "clientName")?,
+            }),
+            "info" => Ok(ClientFrame::Info {
+                to: envelope.to.map(|raw| string(raw, "to")).transpose()?,
+                message: envelope.message.ok_or_else(|| missing("message"))?,
+            }),
+            "list" => Ok(ClientFrame::List),
+            "ping" => Ok(ClientFrame::Ping),
+            other => Err(PeerError::new(
+                ErrorCode::UnknownType,
+                format!("unknown type {other:?}: expected sync, info, list or ping"),
+            )),
+        }
+    }
+}
+
+fn missing(field: &str) -> PeerError {
+    PeerError::new(ErrorCode::MissingField, format!("missing field {field:?}"))
+}
+
+fn required_string<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, PeerError> {
+    string(raw.ok_or_else(|| missing(field))?, field)
+}
+
+fn string<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, PeerError> {
+    match serde_json::from_str::<Text<'a>>(raw.get()) {
+        Ok(Text(s)) => Ok(s),
+        Err(_) => Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!("field {field:?} must be a string, got {}", kind_of(raw)),
+        )),
+    }
+}
+
+/// The `sync` frame claiming `alias`, newline-terminated.
+pub fn encode_sync(alias: &str) -> Vec<u8> {
+    let mut out = br#"{"type":"sync","clientName":"#.to_vec();
+    push_string(&mut out, alias);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// An `info` frame: for the host when `to` is `None`, else relayed to an
+/// alias or to `*`. `message` is any JSON value.
+pub fn encode_info(to: Option<&str>, message: &RawValue) -> Vec<u8> {
+    let mut out = br#"{"type":"info""#.to_vec();
+    if let Some(to) = to {
+        out.extend_from_slice(br#","to":"#);
+        push_string(&mut out, to);
+    }
+    out.extend_from_slice(br#","message":"#);
+    push_single_line(&mut out, message.get());
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// The `list` request, newline-terminated.
+pub fn encode_list() -> &'static [u8] {
+    b"{\"type\":\"list\"}\n"
+}
+
+/// The `ping` request, newline-terminated.
+pub fn encode_ping() -> &'static [u8] {
+    b"{\"type\":\"ping\"}\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ClientFrame<'_>, PeerError> {
+        ClientFrame::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn tutorial_frames_parse() {
+        let sync = parse(r#"{"type":"sync","clientName":"Client-1","message":"同步基础信息"}"#);
+        assert_eq!(
+            sync.unwrap(),
+            ClientFrame::Sync {
+                client_name: "Client-1".into()
+            }
+        );
+        let info = parse(r#"{"type":"info","clientName":"Client-1","message":"1111"}"#).unwrap();
+        match info {
+            ClientFrame::Info { to: None, message } => assert_eq!(message.get(), r#""1111""#),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn escapes_and_null_message() {
+        let f = parse(r#"{"type":"s\u0079nc","clientName":"C\u002d1"}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Sync {
+                client_name: "C-1".into()
+            }
+        );
+        match parse(r#"{"type":"info","message":null,"to":"*"}"#).unwrap() {
+            ClientFrame::Info { to, message } => {
+                assert_eq!(to.as_deref(), Some("*"));
+                assert_eq!(message.get(), "null");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let cases = [
+            (
+                r#"{"type":"sync"}"#,
+                ErrorCode::MissingField,
+                "\"clientName\"",
+            ),
+            (r#"{"clientName":"x"}"#, ErrorCode::MissingField, "\"type\""),
+            (
+                r#"{"type":7}"#,
+                ErrorCode::InvalidField,
+                "\"type\" must be a string, got a number",
+            ),
+            (
+                r#"{"type":"sync","clientName":["x"]}"#,
+                ErrorCode::InvalidField,
+                "got an array",
+            ),
+            (
+                r#"{"type":"info","to":null,"message":1}"#,
+                ErrorCode::InvalidField,
+                "\"to\"",
+            ),
+            (r#"{"type":"info"}"#, ErrorCode::MissingField, "\"message\""),
+            (r#"{"type":"jump"}"#, ErrorCode::UnknownType, "\"jump\""),
+            (r#"{"type":"ping",}"#, ErrorCode::BadJson, "invalid JSON"),
+            (
+                r#"{"type":"ping","type":"list"}"#,
+                ErrorCode::BadJson,
+                "duplicate field",
+            ),
+            (r#"{"a":tru}"#, ErrorCode::BadJson, "invalid JSON"),
+        ];
+        for (input, code, needle) in cases {
+            let err = parse(input).unwrap_err();
+            assert_eq!(err.code, code, "{input}: {err}");
+            assert!(err.message.contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        // The decoder refuses such frames first; the parser must not crash
+        // on them either when handed one directly.
+        let deep = format!(r#"{{"type":{}{}}}"#, "[".repeat(5000), "]".repeat(5000));
+        let err = parse(&deep).map(|_| ()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidField);
+        assert!(
+            err.message
+                .contains("\"type\" must be a string, got an array"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_bad_json() {
+        let err =
+            ClientFrame::parse(b"{\"type\":\"sync\",\"clientName\":\"\xff\xfe\"}").unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn encoders_produce_parseable_single_lines() {
+        let message = RawValue::from_string("{\n \"k\": [1, 2]\n}".into()).unwrap();
+        let bytes = encode_info(Some("客户端"), &message);
+        assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 1);
+        match ClientFrame::parse(&bytes[..bytes.len() - 1]).unwrap() {
+            ClientFrame::Info { to, message } => {
+                assert_eq!(to.as_deref(), Some("客户端"));
+                assert_eq!(message.get(), r#"{ "k": [1, 2]}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        let sync = encode_sync("a\"b");
+        assert_eq!(
+            ClientFrame::parse(&sync).unwrap(),
+            ClientFrame::Sync {
+                client_name: "a\"b".into()
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(encode_list()).unwrap(),
+            ClientFrame::List
+        );
+        assert_eq!(
+            ClientFrame::parse(encode_ping()).unwrap(),
+            ClientFrame::Ping
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Frames the hub sends to clients: one JSON object per line.
+
+use serde::{Deserialize, Serialize};
+
+/// The name the host program speaks as in `from`. The leading `#` keeps it
+/// apart from every alias a client can claim.
+pub const HUB_NAME: &str = "#hub";
+
+/// A frame from the hub, as a client reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HubFrame {
+    /// The alias claim succeeded.
+    Synced {
+        /// The alias now held.
+        #[serde(rename = "clientName")]
+        client_name: String,
+        /// This session's id: the client's address as the hub sees it.
+        #[serde(rename = "sessionId")]
+        session_id: String,
+    },
+    /// A message from another client (its alias, or session id if it has
+    /// none) or from the host ([`HUB_NAME`]).
+    Info {
+        /// Who sent it.
+        from: String,
+        /// The message, any JSON value.
+        message: serde_json::Value,
+    },
+    /// Something the client sent was wrong.
+    Error {
+        /// Machine-readable kind, see [`ErrorCode`](crate::ErrorCode).
+        code: String,
+        /// What was wrong, for a person.
+        message: String,
+    },
+    /// The hub is closing this session; `reason` says why.
+    Bye {
+        /// Machine-readable reason, see [`CloseReason`](crate::CloseReason).
+        reason: String,
+        /// The reason for a person.
+        message: String,
+    },
+    /// The answer to `ping`.
+    Pong,
+    /// The answer to `list`.
+    Sessions {
+        /// Every open session, oldest first.
+        sessions: Vec<SessionEntry>,
+    },
+}
+
+/// One row of a `sessions` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEntry {
+    /// The session's id (its peer address).
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Its alias, if it synced one.
+    #[serde(rename = "clientName")]
+    pub client_name: Option<String>,
+}
+
+impl HubFrame {
+    /// Parses one line from the hub.
+    pub fn parse(line: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(line)
+    }
+}
+
+/// Writers for the hub's frames. Each returns the finished line as
+/// [`Bytes`], so a frame for many recipients is encoded once and shared.
+pub(crate) mod encode {
+    use bytes::Bytes;
+    use serde::Serialize;
+
+    use super::super::json::{push_single_line, push_string};
+    use super::{SessionEntry, HUB_NAME};
+    use crate::error::PeerError;
+
+    /// `info` relayed from a client. `from_json` is the sender's name,
+    /// already a JSON string literal; `message` is the raw JSON it sent.
+    pub(crate) fn relayed_info(from_json: &[u8], message: &str) -> Bytes {
+        const HEAD: &[u8] = br#"{"type":"info","from":"#;
+        const MIDDLE: &[u8] = br#","message":"#;
+        let mut out =
+            Vec::with_capacity(HEAD.len() + from_json.len() + MIDDLE.len() + message.len() + 2);
+        out.extend_from_slice(HEAD);
+        out.extend_from_slice(from_json);
+        out.extend_from_slice(MIDDLE);
+        push_single_line(&mut out, message);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    /// `info` from the host program.
+    pub(crate) fn host_info<T: Serialize + ?Sized>(
+        message: &T,
+    ) -> Result<Bytes, serde_json::Error> {
+        let raw = serde_json::value::to_raw_value(message)?;
+        let mut name = Vec::with_capacity(HUB_NAME.len() + 2);
+        push_string(&mut name, HUB_NAME);
+        Ok(relayed_info(&name, raw.get()))
+    }
+
+    pub(crate) fn synced(alias: &str, session_id: &str) -> Bytes {
+        let mut out = br#"{"type":"synced","clientName":"#.to_vec();
+        push_string(&mut out, alias);
+        out.extend_from_slice(br#","sessionId":"#);
+        push_string(&mut out, session_id);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    pub(crate) fn error(error: &PeerError) -> Bytes {
+        let mut out = br#"{"type":"error","code":"#.to_vec();
+        push_string(&mut out, error.code.as_str());
+        out.extend_from_slice(br#","message":"#);
+        push_string(&mut out, &error.message);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    pub(crate) fn bye(reason: &str, message: &str) -> Bytes {
+        let mut out = br#"{"type":"bye","reason":"#.to_vec();
+        push_string(&mut out, reason);
+        out.extend_from_slice(br#","message":"#);
+        push_string(&mut out, message);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    pub(crate) fn pong() -> Bytes {
+        Bytes::from_static(b"{\"type\":\"pong\"}\n")
+    }
+
+    pub(crate) fn sessions(entries: &[SessionEntry]) -> Bytes {
+        #[derive(Serialize)]
+        struct Sessions<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            sessions: &'a [SessionEntry],
+        }
+        let mut out = serde_json::to_vec(&Sessions {
+            kind: "sessions",
+            sessions: entries,
+        })
+        .expect("session entries are strings and always serialize");
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+}
+
+/// Asserts in tests that `bytes` is one NDJSON line and returns it parsed.
+#[cfg(test)]
+pub(crate) fn parse_line(bytes: &[u8]) -> HubFrame {
+    assert_eq!(bytes.last(), Some(&b'\n'), "frames end in a newline");
+    assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 1, "one line");
+    HubFrame::parse(bytes).expect("hub frames are valid JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorCode, PeerError};
+
+    #[test]
+    fn every_encoder_round_trips() {
+        assert_eq!(
+            parse_line(&encode::synced("客户端", "127.0.0.1:1")),
+            HubFrame::Synced {
+                client_name: "客户端".into(),
+                session_id: "127.0.0.1:1".into()
+            }
+        );
+        assert_eq!(
+            parse_line(&encode::host_info("大家来领物资了").unwrap()),
+            HubFrame::Info {
+                from: HUB_NAME.into(),
+                message: "大家来领物资了".into()
+            }
+        );
+        let err = PeerError::new(ErrorCode::UnknownAlias, "no \"x\"");
+        assert_eq!(
+            parse_line(&encode::error(&err)),
+            HubFrame::Error {
+                code: "unknown_alias".into(),
+                message: "no \"x\"".into()
+            }
+        );
+        assert_eq!(
+            parse_line(&encode::bye("shutdown", "bye")),
+            HubFrame::Bye {
+                reason: "shutdown".into(),
+                message: "bye".into()
+            }
+        );
+        assert_eq!(parse_line(&encode::pong()), HubFrame::Pong);
+        let rows = vec![SessionEntry {
+            session_id: "a:1".into(),
+            client_name: None,
+        }];
+        assert_eq!(
+            parse_line(&encode::sessions(&rows)),
+            HubFrame::Sessions { sessions: rows }
+        );
+    }
+
+    #[test]
+    fn relayed_info_keeps_message_verbatim_on_one_line() {
+        let frame = encode::relayed_info(br#""C-1""#, "{\"a\":\n[1,2]}");
+        assert_eq!(
+            &frame[..],
+            b"{\"type\":\"info\",\"from\":\"C-1\",\"message\":{\"a\":[1,2]}}\n"
+        );
+    }
+
+    #[test]
+    fn unserializable_host_message_is_an_error() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(vec![1u8], 1);
+        assert!(encode::host_info(&map).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The wire format: what clients send ([`ClientFrame`]) and what the hub
+//! sends back ([`HubFrame`]). `docs/PROTOCOL.md` is the prose version.
+//!
+//! Both directions live here with both their readers and writers, so the hub,
+//! the bundled clients and the simulator all speak through one definition.
+
+mod client;
+mod hub;
+mod json;
+
+pub use client::{encode_info, encode_list, encode_ping, encode_sync, ClientFrame};
+pub use hub::{HubFrame, SessionEntry, HUB_NAME};
+
+pub(crate) use hub::encode as hub_encode;
+pub(crate) use json::json_string;

@@ -1,0 +1,86 @@
+//! The sans-IO core of tcphub: session table, alias sync and routing as a
+//! pure state machine.
+//!
+//! The [`Hub`] is fed bytes and time and returns what to send, what to close
+//! and what happened. It does no IO, reads no clock and draws no random
+//! numbers, so the same inputs give the same outputs on every platform: the
+//! tokio server, the Python module and the WebAssembly simulator all drive
+//! this one state machine.
+//!
+//! # The run loop
+//!
+//! 1. Create a [`Hub`] from a [`HubConfig`].
+//! 2. Feed it input as it happens, with the current time (any monotonic
+//!    clock, as a [`Duration`](std::time::Duration) since an epoch of your
+//!    choosing): [`Hub::handle_accept`], [`Hub::handle_data`],
+//!    [`Hub::handle_close`], [`Hub::handle_timeout`]; and the host program's
+//!    commands: [`Hub::broadcast`], [`Hub::send_to_alias`], ...
+//! 3. After each input, call [`Hub::poll_output`] until it returns `None`:
+//!    write each [`Output::Transmit`] to its session, close each
+//!    [`Output::Close`] after flushing, and hand [`Output::Event`]s to the host.
+//! 4. Sleep until the next input or [`Hub::poll_timeout`], whichever comes
+//!    first, then go to 2.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tcphub_core::{Event, Hub, HubConfig, HubFrame, Output};
+//!
+//! let mut hub = Hub::new(HubConfig::default())?;
+//! let now = Duration::ZERO;
+//! let client = hub.handle_accept(now, "127.0.0.1:53412")?;
+//! // Two frames in one read, no delimiter, as the tutorial's clients send.
+//! hub.handle_data(now, client, br#"{"type":"sync","clientName":"Client-1"}{"type":"info","message":"1111"}"#)?;
+//! hub.broadcast("大家来领物资了")?;
+//!
+//! let mut sent = Vec::new();
+//! while let Some(output) = hub.poll_output() {
+//!     match output {
+//!         Output::Transmit { session, frame } => sent.push((session, HubFrame::parse(&frame)?)),
+//!         Output::Close { .. } => unreachable!("nobody misbehaved"),
+//!         Output::Event(Event::Message { alias, message, .. }) => {
+//!             assert_eq!(alias.unwrap().as_str(), "Client-1");
+//!             assert_eq!(message.get(), r#""1111""#);
+//!         }
+//!         Output::Event(_) => {}
+//!     }
+//! }
+//! assert_eq!(sent.len(), 2); // `synced`, then the broadcast
+//! assert!(matches!(&sent[1].1, HubFrame::Info { from, .. } if from == "#hub"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! [`HubError`] means the driver misused the API (an unknown session, time
+//! going backwards). A peer's mistakes never surface as an `Err`: they become
+//! an `error` frame to that peer and an [`Event::ProtocolError`], and a frame
+//! over the size limit closes that one session. A panic means a broken
+//! internal invariant; no input from a peer can cause one.
+
+mod alias;
+mod alias_table;
+mod config;
+mod decoder;
+mod error;
+mod event;
+mod frame;
+mod hub;
+mod idle;
+mod session;
+
+pub use alias::{Alias, BROADCAST_TARGET, MAX_ALIAS_LEN};
+pub use config::{
+    AliasPolicy, HubConfig, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+};
+pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
+pub use error::{ErrorCode, HubError, PeerError};
+pub use event::{CloseReason, Event, Output};
+pub use frame::{
+    encode_info, encode_list, encode_ping, encode_sync, ClientFrame, HubFrame, SessionEntry,
+    HUB_NAME,
+};
+pub use hub::Hub;
+pub use session::{SessionId, SessionInfo};
+
+/// Re-exported so callers can build raw messages without naming serde_json.
+pub use serde_json::value::RawValue;

@@ -1,0 +1,140 @@
+//! Sessions: one per connection, keyed by a small handle.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::alias::Alias;
+use crate::decoder::FrameDecoder;
+use crate::frame::json_string;
+
+/// Handle of one session, chosen by the hub at accept time.
+///
+/// Handles count up from 1 and are never reused, so a stale handle can only
+/// miss, never hit another session. On the wire a session is known by its
+/// peer address instead (see [`SessionInfo::peer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A read-only view of one open session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo<'a> {
+    /// Its handle.
+    pub id: SessionId,
+    /// Its peer address such as `127.0.0.1:53412`: its id on the wire.
+    pub peer: &'a Arc<str>,
+    /// The alias it holds, if any.
+    pub alias: Option<&'a Alias>,
+}
+
+/// The hub's record of one open session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) peer: Arc<str>,
+    pub(crate) alias: Option<Alias>,
+    /// The sender name put in `from` of what this session relays: its alias,
+    /// or its peer address before it syncs. Kept encoded, because it is
+    /// copied into every relayed frame.
+    pub(crate) from_json: Box<[u8]>,
+    pub(crate) decoder: FrameDecoder,
+    /// When it last sent anything, for the idle timeout.
+    pub(crate) last_heard: Duration,
+}
+
+impl Session {
+    fn new(peer: Arc<str>, max_frame_len: usize, now: Duration) -> Self {
+        Session {
+            from_json: json_string(&peer),
+            peer,
+            alias: None,
+            decoder: FrameDecoder::new(max_frame_len),
+            last_heard: now,
+        }
+    }
+
+    /// Records the alias the session holds now (or none).
+    pub(crate) fn set_alias(&mut self, alias: Option<Alias>) {
+        self.from_json = json_string(alias.as_ref().map_or(&*self.peer, Alias::as_str));
+        self.alias = alias;
+    }
+
+    pub(crate) fn info(&self, id: SessionId) -> SessionInfo<'_> {
+        SessionInfo {
+            id,
+            peer: &self.peer,
+            alias: self.alias.as_ref(),
+        }
+    }
+}
+
+/// Open sessions in the order they were accepted, with an index by peer.
+///
+/// Ordered maps rather than hash maps: iteration order decides the order of
+/// a broadcast's outputs, and it must be the same on every platform and run.
+#[derive(Debug, Default)]
+pub(crate) struct SessionTable {
+    sessions: BTreeMap<SessionId, Session>,
+    by_peer: BTreeMap<Arc<str>, SessionId>,
+    last_id: u64,
+}
+
+impl SessionTable {
+    pub(crate) fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn contains_peer(&self, peer: &str) -> bool {
+        self.by_peer.contains_key(peer)
+    }
+
+    /// Hands out the next handle without opening a session (for a refusal).
+    pub(crate) fn next_id(&mut self) -> SessionId {
+        self.last_id += 1;
+        SessionId(self.last_id)
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        id: SessionId,
+        peer: Arc<str>,
+        max_frame_len: usize,
+        now: Duration,
+    ) {
+        self.by_peer.insert(peer.clone(), id);
+        self.sessions
+            .insert(id, Session::new(peer, max_frame_len, now));
+    }
+
+    pub(crate) fn remove(&mut self, id: SessionId) -> Option<Session> {
+        let session = self.sessions.remove(&id)?;
+        self.by_peer.remove(&session.peer);
+        Some(session)
+    }
+
+    pub(crate) fn get(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        self.sessions.get_mut(&id)
+    }
+
+    pub(crate) fn by_peer(&self, peer: &str) -> Option<SessionId> {
+        self.by_peer.get(peer).copied()
+    }
+
+    pub(crate) fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
+        self.sessions.iter().map(|(id, s)| (*id, s))
+    }
+}
