@@ -117,6 +117,14 @@ fn required_string<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a,
 }
 
 fn string<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, PeerError> {
+    // Fast path: a string without escapes is its own text between the
+    // quotes (the parser has already validated it). Most are like that.
+    let text = raw.get();
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Ok(Cow::Borrowed(inner));
+        }
+    }
     match serde_json::from_str::<Text<'a>>(raw.get()) {
         Ok(Text(s)) => Ok(s),
         Err(_) => Err(PeerError::new(

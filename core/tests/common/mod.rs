@@ -1,0 +1,117 @@
+//! A small in-memory driver for scenario tests: it owns a hub, a simulated
+//! clock, and what each session received.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionId};
+
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub frames: Vec<HubFrame>,
+    pub closed: Option<CloseReason>,
+}
+
+pub struct Harness {
+    pub hub: Hub,
+    pub now: Duration,
+    pub inboxes: BTreeMap<SessionId, Inbox>,
+    pub events: Vec<Event>,
+}
+
+impl Harness {
+    pub fn new(config: HubConfig) -> Self {
+        Harness {
+            hub: Hub::new(config).expect("valid config"),
+            now: Duration::ZERO,
+            inboxes: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn connect(&mut self, peer: &str) -> SessionId {
+        let id = self.hub.handle_accept(self.now, peer).expect("accept");
+        self.drain();
+        id
+    }
+
+    pub fn send(&mut self, id: SessionId, bytes: &[u8]) {
+        self.hub
+            .handle_data(self.now, id, bytes)
+            .expect("open session");
+        self.drain();
+    }
+
+    pub fn sync(&mut self, id: SessionId, alias: &str) {
+        self.send(id, &tcphub_core::encode_sync(alias));
+    }
+
+    pub fn disconnect(&mut self, id: SessionId) {
+        self.hub.handle_close(self.now, id).expect("open session");
+        self.drain();
+    }
+
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.hub
+            .handle_timeout(self.now)
+            .expect("time moves forward");
+        self.drain();
+    }
+
+    /// Runs every pending output, checking the hub's own promises as it goes.
+    pub fn drain(&mut self) {
+        while let Some(output) = self.hub.poll_output() {
+            match output {
+                Output::Transmit { session, frame } => {
+                    let inbox = self.inboxes.entry(session).or_default();
+                    assert!(
+                        inbox.closed.is_none(),
+                        "frame sent to closed session {session}"
+                    );
+                    assert_eq!(frame.last(), Some(&b'\n'));
+                    inbox
+                        .frames
+                        .push(HubFrame::parse(&frame).expect("hub frames parse"));
+                }
+                Output::Close { session, reason } => {
+                    let inbox = self.inboxes.entry(session).or_default();
+                    assert!(inbox.closed.is_none(), "closed twice: {session}");
+                    inbox.closed = Some(reason);
+                }
+                Output::Event(event) => self.events.push(event),
+            }
+        }
+    }
+
+    /// Takes what `id` received so far.
+    pub fn take(&mut self, id: SessionId) -> Vec<HubFrame> {
+        std::mem::take(&mut self.inboxes.entry(id).or_default().frames)
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn closed(&self, id: SessionId) -> Option<CloseReason> {
+        self.inboxes.get(&id).and_then(|i| i.closed)
+    }
+}
+
+/// An `info` frame as a recipient sees it.
+pub fn info(from: &str, message: serde_json::Value) -> HubFrame {
+    HubFrame::Info {
+        from: from.into(),
+        message,
+    }
+}
+
+/// The code of an `error` frame, or a panic naming what came instead.
+pub fn error_code(frame: &HubFrame) -> &str {
+    match frame {
+        HubFrame::Error { code, .. } => code,
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+}

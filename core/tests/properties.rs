@@ -1,0 +1,213 @@
+//! Property tests over random operation sequences: the tables stay
+//! consistent, nothing reaches a closed session, and no input panics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tcphub_core::{AliasPolicy, CloseReason, Event, Hub, HubConfig, Output, SessionId};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Connect,
+    /// Operations on "the n-th open session", modulo how many are open.
+    Sync(usize, usize),
+    Relay(usize, usize),
+    RelayAll(usize),
+    Raw(usize, Vec<u8>),
+    Disconnect(usize),
+    HostClose(usize),
+    HostBroadcast,
+    HostSend(usize),
+    Advance(u64),
+}
+
+const ALIASES: [&str; 5] = ["a", "b", "客户端", "*", "#bad"];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => Just(Op::Connect),
+        3 => (any::<usize>(), 0..ALIASES.len()).prop_map(|(s, a)| Op::Sync(s, a)),
+        2 => (any::<usize>(), 0..ALIASES.len()).prop_map(|(s, a)| Op::Relay(s, a)),
+        1 => any::<usize>().prop_map(Op::RelayAll),
+        2 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(s, b)| Op::Raw(s, b)),
+        1 => any::<usize>().prop_map(Op::Disconnect),
+        1 => any::<usize>().prop_map(Op::HostClose),
+        1 => Just(Op::HostBroadcast),
+        1 => (0..ALIASES.len()).prop_map(Op::HostSend),
+        1 => (0u64..3000).prop_map(Op::Advance),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = AliasPolicy> {
+    prop_oneof![
+        Just(AliasPolicy::Takeover),
+        Just(AliasPolicy::Reject),
+        Just(AliasPolicy::Share)
+    ]
+}
+
+/// What the test knows independently of the hub's tables.
+#[derive(Default)]
+struct Observed {
+    /// Opened and not yet closed, according to events.
+    open: BTreeSet<SessionId>,
+    closed: BTreeSet<SessionId>,
+    /// Alias per session, according to Synced/Released events.
+    aliases: BTreeMap<SessionId, String>,
+}
+
+fn drain(hub: &mut Hub, seen: &mut Observed) -> Result<(), TestCaseError> {
+    while let Some(output) = hub.poll_output() {
+        match output {
+            Output::Transmit { session, frame } => {
+                prop_assert!(!seen.closed.contains(&session), "frame to closed {session}");
+                prop_assert!(serde_json::from_slice::<serde_json::Value>(&frame).is_ok());
+            }
+            Output::Close { session, .. } => {
+                prop_assert!(!seen.closed.contains(&session), "closed twice {session}");
+            }
+            Output::Event(Event::Opened { session, .. }) => {
+                prop_assert!(seen.open.insert(session));
+            }
+            Output::Event(Event::Closed { session, .. }) => {
+                prop_assert!(seen.open.remove(&session));
+                prop_assert!(
+                    !seen.aliases.contains_key(&session),
+                    "closed while holding an alias"
+                );
+                seen.closed.insert(session);
+            }
+            Output::Event(Event::Synced { session, alias, .. }) => {
+                prop_assert!(seen.aliases.insert(session, alias.to_string()).is_none());
+            }
+            Output::Event(Event::Released { session, alias, .. }) => {
+                prop_assert_eq!(seen.aliases.remove(&session), Some(alias.to_string()));
+            }
+            Output::Event(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_tables(hub: &Hub, policy: AliasPolicy, seen: &Observed) -> Result<(), TestCaseError> {
+    let open: BTreeSet<SessionId> = hub.sessions().map(|s| s.id).collect();
+    prop_assert_eq!(&open, &seen.open, "session table vs events");
+    for s in hub.sessions() {
+        prop_assert_eq!(
+            s.alias.map(|a| a.to_string()),
+            seen.aliases.get(&s.id).cloned()
+        );
+        if let Some(alias) = s.alias {
+            prop_assert!(hub.alias_holders(alias.as_str()).contains(&s.id));
+        }
+    }
+    for alias in ALIASES {
+        let holders = hub.alias_holders(alias);
+        if policy != AliasPolicy::Share {
+            prop_assert!(
+                holders.len() <= 1,
+                "{alias} held by {holders:?} under {policy}"
+            );
+        }
+        for id in holders {
+            let session = hub.session(*id);
+            prop_assert!(session.is_some(), "holder {id} of {alias} is not open");
+            prop_assert_eq!(session.unwrap().alias.map(|a| a.as_str()), Some(alias));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tables_stay_consistent(policy in policy(), ops in proptest::collection::vec(op(), 1..80)) {
+        let config = HubConfig {
+            alias_policy: policy,
+            max_sessions: 6,
+            max_frame_len: 256,
+            idle_timeout: Some(Duration::from_secs(5)),
+            ..HubConfig::default()
+        };
+        let mut hub = Hub::new(config).unwrap();
+        let mut seen = Observed::default();
+        let mut now = Duration::ZERO;
+        let mut next_port = 0u32;
+        for op in ops {
+            let open: Vec<SessionId> = hub.sessions().map(|s| s.id).collect();
+            let pick = |n: usize| (!open.is_empty()).then(|| open[n % open.len()]);
+            match op {
+                Op::Connect => {
+                    next_port += 1;
+                    hub.handle_accept(now, &format!("10.0.0.1:{next_port}")).unwrap();
+                }
+                Op::Sync(s, a) => if let Some(id) = pick(s) {
+                    hub.handle_data(now, id, &tcphub_core::encode_sync(ALIASES[a])).unwrap();
+                },
+                Op::Relay(s, a) => if let Some(id) = pick(s) {
+                    let msg = serde_json::value::RawValue::from_string("[1]".into()).unwrap();
+                    hub.handle_data(now, id, &tcphub_core::encode_info(Some(ALIASES[a]), &msg)).unwrap();
+                },
+                Op::RelayAll(s) => if let Some(id) = pick(s) {
+                    hub.handle_data(now, id, br#"{"type":"info","to":"*","message":0}"#).unwrap();
+                },
+                Op::Raw(s, bytes) => if let Some(id) = pick(s) {
+                    hub.handle_data(now, id, &bytes).unwrap();
+                },
+                Op::Disconnect(s) => if let Some(id) = pick(s) {
+                    hub.handle_close(now, id).unwrap();
+                },
+                Op::HostClose(s) => if let Some(id) = pick(s) {
+                    hub.close_session(id, CloseReason::ClosedByHost).unwrap();
+                },
+                Op::HostBroadcast => {
+                    prop_assert_eq!(hub.broadcast("all").unwrap(), open.len());
+                }
+                Op::HostSend(a) => {
+                    let holders = hub.alias_holders(ALIASES[a]).len();
+                    match hub.send_to_alias(ALIASES[a], &1) {
+                        Ok(n) => prop_assert_eq!(n, holders),
+                        Err(_) => prop_assert_eq!(holders, 0),
+                    }
+                }
+                Op::Advance(ms) => {
+                    now += Duration::from_millis(ms);
+                    hub.handle_timeout(now).unwrap();
+                }
+            }
+            drain(&mut hub, &mut seen)?;
+            check_tables(&hub, policy, &seen)?;
+            if let Some(deadline) = hub.poll_timeout() {
+                prop_assert!(deadline > now, "a passed deadline was left unhandled");
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..20)) {
+        let mut hub = Hub::new(HubConfig { max_frame_len: 512, ..HubConfig::default() }).unwrap();
+        let id = hub.handle_accept(Duration::ZERO, "x:1").unwrap();
+        for chunk in &chunks {
+            // An Err here only means the session was closed (frame too large).
+            if hub.handle_data(Duration::ZERO, id, chunk).is_err() {
+                prop_assert!(hub.session(id).is_none());
+            }
+            while let Some(out) = hub.poll_output() {
+                if let Output::Transmit { frame, .. } = out {
+                    prop_assert!(serde_json::from_slice::<serde_json::Value>(&frame).is_ok());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_like_bytes_never_panic(text in r#"[{}\[\]":,a-z0-9 \n\\]{0,300}"#) {
+        let mut hub = Hub::new(HubConfig::default()).unwrap();
+        let id = hub.handle_accept(Duration::ZERO, "x:1").unwrap();
+        hub.handle_data(Duration::ZERO, id, text.as_bytes()).unwrap();
+        while hub.poll_output().is_some() {}
+        prop_assert!(hub.session(id).is_some(), "nothing under the frame limit closes a session");
+    }
+}
