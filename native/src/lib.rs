@@ -1,1 +1,40 @@
-//! Placeholder: filled in by its own issue.
+//! tcphub's tokio server and clients.
+//!
+//! The server drives the sans-IO [`tcphub_core::Hub`] over real TCP: one
+//! task owns the hub, each connection has a reader and a writer, and a
+//! host program talks to the hub through a [`HubHandle`] and reads its
+//! events from [`HostEvents`]. The `tcphub` binary and the Python module
+//! both run this same server.
+//!
+//! ```no_run
+//! use tcphub_native::{Server, ServerOptions};
+//! use tcphub_core::RawValue;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = ServerOptions { listen: "127.0.0.1:0".parse()?, ..ServerOptions::default() };
+//! let (server, hub, mut events) = Server::bind(options).await?;
+//! println!("listening on {}", server.local_addr());
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let serving = tokio::spawn(server.run(async { let _ = stopped.await; }));
+//! while let Some(event) = events.recv().await {
+//!     if let tcphub_core::Event::Synced { alias, .. } = event {
+//!         hub.send_to_alias(alias.to_string(), RawValue::from_string("\"welcome\"".into())?).await?;
+//!         break;
+//!     }
+//! }
+//! let _ = stop.send(());
+//! serving.await??;
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+mod error;
+mod options;
+mod server;
+
+pub use error::{CommandError, ServeError};
+pub use options::{
+    ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_SHUTDOWN_GRACE,
+};
+pub use server::{HostEvents, HubHandle, Server};

@@ -1,0 +1,40 @@
+//! Errors of the server library.
+
+use std::net::SocketAddr;
+
+use tcphub_core::HubError;
+
+/// The server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listening socket could not be set up (address in use, no
+    /// permission for the port, address not available on this machine).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting is out of range.
+    #[error(transparent)]
+    Config(#[from] HubError),
+    /// The task that owns the hub panicked: a bug in tcphub.
+    #[error("the hub task failed: {0}")]
+    HubTask(String),
+}
+
+/// A host command sent through a [`HubHandle`](crate::HubHandle) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The hub refused the command (unknown alias or session id, a message
+    /// that is not valid JSON, ...).
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// The server has stopped (or was never run); nothing was sent.
+    #[error("the server has stopped")]
+    Stopped,
+}

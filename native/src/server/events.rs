@@ -1,0 +1,102 @@
+//! Hub events: logged, then handed to the host program.
+
+use tcphub_core::Event;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// Logs each event and passes it to the host without ever waiting: a host
+/// that reads late loses events (counted in a warning), never stalls the hub.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    host: Option<mpsc::Sender<Event>>,
+    dropped: u64,
+}
+
+impl EventSink {
+    pub(crate) fn new(host: mpsc::Sender<Event>) -> Self {
+        EventSink {
+            host: Some(host),
+            dropped: 0,
+        }
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        log(&event);
+        let Some(host) = &self.host else {
+            return;
+        };
+        match host.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped += 1;
+                if self.dropped.is_power_of_two() {
+                    warn!(
+                        dropped = self.dropped,
+                        "the host program is not reading hub events fast enough; events dropped"
+                    );
+                }
+            }
+            // The host dropped its `HostEvents`: it does not want them.
+            Err(mpsc::error::TrySendError::Closed(_)) => self.host = None,
+        }
+    }
+}
+
+/// One line per connect, sync, takeover and close; per-message lines only
+/// at debug level.
+fn log(event: &Event) {
+    match event {
+        Event::Opened { session, peer } => info!(session = %session, %peer, "connected"),
+        Event::Synced {
+            session,
+            peer,
+            alias,
+            took_over_from: Some(old),
+        } => {
+            info!(session = %session, %peer, alias = %alias, from_session = %old, "synced, taking the alias over")
+        }
+        Event::Synced {
+            session,
+            peer,
+            alias,
+            took_over_from: None,
+        } => info!(session = %session, %peer, alias = %alias, "synced"),
+        Event::Released {
+            session,
+            peer,
+            alias,
+        } => debug!(session = %session, %peer, alias = %alias, "alias released"),
+        Event::Message {
+            session,
+            peer,
+            alias,
+            message,
+        } => debug!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            message = message.get(),
+            "message for the host"
+        ),
+        Event::ProtocolError {
+            session,
+            peer,
+            error,
+        } => {
+            info!(session = %session, %peer, code = %error.code, error = %error.message, "protocol error")
+        }
+        Event::Closed {
+            session,
+            peer,
+            alias,
+            reason,
+        } => info!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            reason = %reason,
+            "closed"
+        ),
+        _ => debug!(?event, "event"),
+    }
+}

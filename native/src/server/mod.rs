@@ -1,0 +1,172 @@
+//! The tokio server: an accept loop, one task that owns the hub, and a
+//! reader and a writer per connection.
+//!
+//! ```text
+//!  acceptor ──Accepted──┐
+//!  readers  ──Data/Closed──▶ hub task (owns Hub) ──frames──▶ send queues ──▶ writers
+//!  HubHandle ──Command──┘          │
+//!                                  └──events──▶ HostEvents (host program), logs
+//! ```
+
+mod accept;
+mod connection;
+mod events;
+mod handle;
+mod hub_task;
+mod reader;
+mod writer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tcphub_core::Hub;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+pub use handle::{HostEvents, HubHandle};
+
+use crate::error::ServeError;
+use crate::options::ServerOptions;
+use hub_task::{HubTask, Input};
+
+/// Inputs (reads, accepts, commands) waiting for the hub task. When it is
+/// full, readers wait: that is the back-pressure on clients sending faster
+/// than the hub routes.
+const INPUT_QUEUE_LEN: usize = 4096;
+/// Connections waiting for `accept`, as far as the kernel allows
+/// (`net.core.somaxconn`): bursts of thousands of connects are common.
+const LISTEN_BACKLOG: u32 = 4096;
+/// Time beyond the grace period for connections to finish closing.
+const STOP_MARGIN: Duration = Duration::from_millis(500);
+
+/// A bound server, ready to [`run`](Server::run).
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    options: ServerOptions,
+    hub: Hub,
+    /// The hub's clock starts at bind, so commands queued before `run`
+    /// already have a time.
+    start: Instant,
+    inputs_tx: mpsc::Sender<Input>,
+    inputs_rx: mpsc::Receiver<Input>,
+    events_tx: mpsc::Sender<tcphub_core::Event>,
+}
+
+impl Server {
+    /// Checks the options and binds the listener. An address in use is an
+    /// error naming the address.
+    pub async fn bind(
+        options: ServerOptions,
+    ) -> Result<(Server, HubHandle, HostEvents), ServeError> {
+        let hub = Hub::new(options.hub.clone())?;
+        let listener = listen(options.listen).map_err(|source| ServeError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+        let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
+        let (events_tx, events_rx) = mpsc::channel(options.event_queue_len.max(1));
+        let handle = HubHandle::new(inputs_tx.clone());
+        let server = Server {
+            listener,
+            local_addr,
+            options,
+            hub,
+            start: Instant::now(),
+            inputs_tx,
+            inputs_rx,
+            events_tx,
+        };
+        Ok((server, handle, HostEvents::new(events_rx)))
+    }
+
+    /// The address the server listens on, with the port the OS chose.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves. Then it stops accepting, sends
+    /// every session a `bye`, flushes what was queued (for at most
+    /// `shutdown_grace`) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            local_addr,
+            options,
+            hub,
+            start,
+            inputs_tx,
+            inputs_rx,
+            events_tx,
+        } = self;
+        // Permits are counted in u32 by tokio; no machine holds more
+        // sessions than that anyway.
+        let permits = options.hub.max_sessions.min(u32::MAX as usize) as u32;
+        let limit = Arc::new(Semaphore::new(permits as usize));
+        let task = HubTask::new(
+            hub,
+            start,
+            inputs_rx,
+            inputs_tx.downgrade(),
+            events::EventSink::new(events_tx),
+            options.max_queued_bytes,
+            options.shutdown_grace,
+        );
+        let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
+        info!(addr = %local_addr, "listening");
+
+        tokio::pin!(shutdown);
+        accept::accept_until(listener, limit.clone(), &inputs_tx, shutdown).await;
+
+        info!("shutting down: saying bye to every session and flushing their queues");
+        let _ = inputs_tx.send(Input::Shutdown).await;
+        let deadline = options.shutdown_grace + STOP_MARGIN;
+        if tokio::time::timeout(deadline, limit.acquire_many(permits))
+            .await
+            .is_err()
+        {
+            warn!(
+                open = permits as usize - limit.available_permits(),
+                "connections still open after the grace period; dropping them"
+            );
+        }
+        let _ = inputs_tx.send(Input::Stop).await;
+        drop(inputs_tx);
+        let result = (&mut hub_task.0).await;
+        result.map_err(|e| ServeError::HubTask(e.to_string()))?;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// A listener with a deep backlog and `SO_REUSEADDR`, so a restart does not
+/// wait for old connections in `TIME_WAIT`.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Aborts the hub task if `run` itself is dropped before it finished.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
