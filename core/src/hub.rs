@@ -255,13 +255,7 @@ impl Hub {
     /// Returns how many sessions it was queued for.
     pub fn broadcast<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<usize, HubError> {
         let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
-        for id in self.sessions.ids() {
-            self.outputs.push_back(Output::Transmit {
-                session: id,
-                frame: frame.clone(),
-            });
-        }
-        Ok(self.sessions.len())
+        Ok(fan_out(&mut self.outputs, self.sessions.ids(), frame))
     }
 
     /// Sends `message` from the host to every session holding `alias`
@@ -276,13 +270,7 @@ impl Hub {
             return Err(HubError::UnknownAlias(alias.to_owned()));
         }
         let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
-        for &id in holders {
-            self.outputs.push_back(Output::Transmit {
-                session: id,
-                frame: frame.clone(),
-            });
-        }
-        Ok(holders.len())
+        Ok(fan_out(&mut self.outputs, holders.iter().copied(), frame))
     }
 
     /// Sends `message` from the host to one session.
@@ -441,12 +429,8 @@ impl Hub {
             .from_json;
         if to == BROADCAST_TARGET {
             let frame = encode::relayed_info(from_json, message.get());
-            for other in self.sessions.ids().filter(|other| *other != id) {
-                self.outputs.push_back(Output::Transmit {
-                    session: other,
-                    frame: frame.clone(),
-                });
-            }
+            let others = self.sessions.ids().filter(|other| *other != id);
+            fan_out(&mut self.outputs, others, frame);
             return;
         }
         let holders = self.aliases.holders(to);
@@ -458,12 +442,7 @@ impl Hub {
             return self.peer_error(id, error);
         }
         let frame = encode::relayed_info(from_json, message.get());
-        for &holder in holders {
-            self.outputs.push_back(Output::Transmit {
-                session: holder,
-                frame: frame.clone(),
-            });
-        }
+        fan_out(&mut self.outputs, holders.iter().copied(), frame);
     }
 
     /// The `bye` frame for a close that is not the peer's mistake.
@@ -562,4 +541,28 @@ impl Hub {
             .get_mut(id)
             .expect("routing only runs for sessions in the table")
     }
+}
+
+/// Queues one frame for every recipient, all sharing its buffer, and
+/// returns how many there were. The last recipient takes the frame itself:
+/// for the common single recipient, no reference count is set up at all.
+fn fan_out(
+    outputs: &mut VecDeque<Output>,
+    recipients: impl Iterator<Item = SessionId>,
+    frame: Bytes,
+) -> usize {
+    let mut recipients = recipients.peekable();
+    let mut count = 0;
+    while let Some(session) = recipients.next() {
+        count += 1;
+        if recipients.peek().is_none() {
+            outputs.push_back(Output::Transmit { session, frame });
+            break;
+        }
+        outputs.push_back(Output::Transmit {
+            session,
+            frame: frame.clone(),
+        });
+    }
+    count
 }

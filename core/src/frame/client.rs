@@ -81,7 +81,15 @@ struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 impl<'a> ClientFrame<'a> {
     /// Parses one frame as cut by the [decoder](crate::FrameDecoder).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, PeerError> {
-        let envelope: Envelope<'a> = serde_json::from_slice(bytes).map_err(|e| {
+        // One UTF-8 check of the whole frame up front lets the parser borrow
+        // strings and raw values without checking each piece again.
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            PeerError::new(
+                ErrorCode::BadJson,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        let envelope: Envelope<'a> = serde_json::from_str(text).map_err(|e| {
             let what = if e.is_data() {
                 "not a JSON object"
             } else {
