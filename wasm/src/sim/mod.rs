@@ -1,0 +1,36 @@
+//! The simulator in plain Rust: no wasm-bindgen types, so native tests run
+//! the very code the browser runs.
+
+mod connection;
+mod network;
+pub mod presets;
+mod rng;
+mod scenario;
+mod simulator;
+mod trace;
+mod view;
+
+pub use scenario::{
+    Action, FaultSettings, HubSettings, NetworkSettings, Scenario, Step, TraceLevel,
+};
+pub use simulator::Simulator;
+pub use trace::{Direction, Entry, Stats, Trace, WireBytes};
+pub use view::{ClientView, SessionView, StateView};
+
+/// What can go wrong setting up or driving a simulation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The scenario JSON is malformed or out of range.
+    #[error("invalid scenario: {0}")]
+    Scenario(String),
+    /// The hub refused the scenario's settings.
+    #[error(transparent)]
+    Hub(#[from] tcphub_core::HubError),
+    /// No preset has this name.
+    #[error("no preset named {0:?}; try one of: tutorial, takeover, faults")]
+    UnknownPreset(String),
+    /// An action from the page is malformed.
+    #[error("invalid action: {0}")]
+    Action(String),
+}

@@ -1,0 +1,102 @@
+//! The virtual network: for each connection two ordered pipes (one per
+//! direction), and one queue of arrivals ordered by virtual time.
+//!
+//! A pipe is FIFO like a TCP stream: a piece never overtakes an earlier
+//! one, whatever delay it drew. Arrivals at the same time keep the order
+//! they were scheduled in (a sequence number breaks ties), so the run is a
+//! pure function of the scenario and the seed.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use bytes::Bytes;
+use tcphub_core::CloseReason;
+
+use super::trace::Direction;
+
+/// What travels down a pipe.
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    /// Some bytes of the stream.
+    Data {
+        bytes: Bytes,
+        /// When the oldest write in it left.
+        sent: u64,
+    },
+    /// The end of the stream: nothing follows.
+    End(End),
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The client closed its socket; `abrupt` for a drop fault.
+    ClientClosed { abrupt: bool },
+    /// The hub closed the session, after flushing what it had sent.
+    HubClosed(CloseReason),
+}
+
+/// One direction of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct Pipe {
+    pub(crate) pieces: VecDeque<Piece>,
+    /// When the last piece queued arrives: later pieces arrive no earlier.
+    pub(crate) last_arrival: u64,
+}
+
+impl Pipe {
+    /// The time a piece sent at `now` with `delay` arrives, kept in order.
+    pub(crate) fn arrival(&mut self, now: u64, delay: u64) -> u64 {
+        self.last_arrival = self.last_arrival.max(now + delay);
+        self.last_arrival
+    }
+
+    /// The last piece still in flight, if it is data and may grow.
+    pub(crate) fn joinable(&mut self) -> Option<(&mut Bytes, &mut u64)> {
+        match self.pieces.back_mut() {
+            Some(Piece::Data { bytes, sent }) => Some((bytes, sent)),
+            _ => None,
+        }
+    }
+}
+
+/// When the front piece of a pipe arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Arrival {
+    pub(crate) time: u64,
+    /// Scheduling order, for ties.
+    seq: u64,
+    pub(crate) conn: usize,
+    pub(crate) dir: Direction,
+}
+
+/// Every arrival still to come, earliest first.
+#[derive(Debug, Default)]
+pub(crate) struct Network {
+    queue: BinaryHeap<Reverse<Arrival>>,
+    seq: u64,
+}
+
+impl Network {
+    pub(crate) fn schedule(&mut self, time: u64, conn: usize, dir: Direction) {
+        self.seq += 1;
+        self.queue.push(Reverse(Arrival {
+            time,
+            seq: self.seq,
+            conn,
+            dir,
+        }));
+    }
+
+    pub(crate) fn next_time(&self) -> Option<u64> {
+        self.queue.peek().map(|Reverse(a)| a.time)
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Arrival> {
+        self.queue.pop().map(|Reverse(a)| a)
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.queue.len()
+    }
+}

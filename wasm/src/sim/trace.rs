@@ -1,0 +1,297 @@
+//! What happened in a run, entry by entry, each with its virtual time.
+//!
+//! The trace serializes to JSON with no floats and no hash-ordered maps, so
+//! one run gives the same bytes natively and in WebAssembly.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::scenario::{Action, TraceLevel};
+
+/// Which way bytes travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Client to hub.
+    ToHub,
+    /// Hub to client.
+    ToClient,
+}
+
+/// Bytes as they were, readable: `text` is the UTF-8 reading (with U+FFFD
+/// where a cut fell inside a character) and `hex` the exact bytes whenever
+/// the text is not exact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WireBytes {
+    /// The bytes as text.
+    pub text: String,
+    /// The exact bytes, when `text` could not hold them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hex: Option<String>,
+    /// How many bytes.
+    pub len: usize,
+}
+
+impl WireBytes {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => WireBytes {
+                text: text.to_owned(),
+                hex: None,
+                len: bytes.len(),
+            },
+            Err(_) => WireBytes {
+                text: String::from_utf8_lossy(bytes).into_owned(),
+                hex: Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+                len: bytes.len(),
+            },
+        }
+    }
+}
+
+/// One thing that happened. `t` is the virtual time in ms.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// A step of the script (or a click on the page) ran.
+    Step {
+        /// Virtual ms.
+        t: u64,
+        /// Its position among the steps run so far, from 0.
+        index: usize,
+        /// What it did.
+        #[serde(flatten)]
+        action: Action,
+    },
+    /// A client opened a connection and the hub accepted it.
+    Connect {
+        /// Virtual ms.
+        t: u64,
+        /// The client's name.
+        client: String,
+        /// Its virtual address: its session id on the wire.
+        addr: String,
+        /// The hub's handle for the session.
+        session: u64,
+    },
+    /// One write: a client's request, or a frame the hub sent.
+    Write {
+        /// Virtual ms.
+        t: u64,
+        /// The client at one end.
+        client: String,
+        /// Which way.
+        dir: Direction,
+        /// What was written.
+        #[serde(flatten)]
+        bytes: WireBytes,
+        /// How many pieces the network cut it into.
+        pieces: usize,
+        /// Whether it joined the previous write still in flight.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        joined: bool,
+    },
+    /// A piece of data reached the other end: one TCP read.
+    Arrive {
+        /// Virtual ms.
+        t: u64,
+        /// When it left.
+        sent: u64,
+        /// The client at one end.
+        client: String,
+        /// Which way.
+        dir: Direction,
+        /// What arrived.
+        #[serde(flatten)]
+        bytes: WireBytes,
+    },
+    /// A client read one whole frame from the hub.
+    Deliver {
+        /// Virtual ms.
+        t: u64,
+        /// The recipient.
+        client: String,
+        /// The frame's `type`: `info`, `synced`, `error`, `bye`, ...
+        frame: String,
+        /// The sender, for `info`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// The line exactly as read (without its newline).
+        line: Box<RawValue>,
+    },
+    /// The hub reported an event to the host.
+    Event {
+        /// Virtual ms.
+        t: u64,
+        /// `opened`, `synced`, `released`, `message`, `protocol_error`, `closed`.
+        event: &'static str,
+        /// The hub's handle for the session.
+        session: u64,
+        /// The session id on the wire.
+        peer: String,
+        /// The alias concerned, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alias: Option<String>,
+        /// Details: the message, the error, the close reason, ...
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<Value>,
+    },
+    /// A host command and what it reached.
+    Host {
+        /// Virtual ms.
+        t: u64,
+        /// `broadcast`, `send_to_alias`, `close_session` or `shutdown`.
+        command: &'static str,
+        /// How many sessions it reached.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reached: Option<usize>,
+        /// Why it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A connection closed at one end.
+    Close {
+        /// Virtual ms.
+        t: u64,
+        /// The client.
+        client: String,
+        /// The end that saw it close: `hub` or `client`.
+        at: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A fault drawn from the seed that changes the story: a drop or a stall.
+    Fault {
+        /// Virtual ms.
+        t: u64,
+        /// The client hit.
+        client: String,
+        /// `drop` or `stall`.
+        fault: &'static str,
+    },
+    /// Data that arrived at an end already closed, and was thrown away.
+    Discard {
+        /// Virtual ms.
+        t: u64,
+        /// The client at one end.
+        client: String,
+        /// Which way it travelled.
+        dir: Direction,
+        /// How many bytes.
+        len: usize,
+    },
+    /// A step that could not run, and why.
+    Skip {
+        /// Virtual ms.
+        t: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Entry {
+    /// The entry's virtual time.
+    pub fn time(&self) -> u64 {
+        match self {
+            Entry::Step { t, .. }
+            | Entry::Connect { t, .. }
+            | Entry::Write { t, .. }
+            | Entry::Arrive { t, .. }
+            | Entry::Deliver { t, .. }
+            | Entry::Event { t, .. }
+            | Entry::Host { t, .. }
+            | Entry::Close { t, .. }
+            | Entry::Fault { t, .. }
+            | Entry::Discard { t, .. }
+            | Entry::Skip { t, .. } => *t,
+        }
+    }
+
+    /// Whether `level` keeps this kind of entry.
+    fn kept_at(&self, level: TraceLevel) -> bool {
+        match level {
+            TraceLevel::Full => true,
+            TraceLevel::Deliveries => !matches!(self, Entry::Write { .. } | Entry::Arrive { .. }),
+            TraceLevel::None => false,
+        }
+    }
+}
+
+/// Running totals, kept at every trace level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Steps run.
+    pub steps: u64,
+    /// Whole frames read by clients.
+    pub deliveries: u64,
+    /// Of those, `info` frames (messages from the host or another client).
+    pub info_deliveries: u64,
+    /// Messages clients sent to the host that reached it.
+    pub host_messages: u64,
+    /// Bytes written by clients.
+    pub bytes_to_hub: u64,
+    /// Bytes written by the hub.
+    pub bytes_to_clients: u64,
+    /// Pieces of data that crossed the network.
+    pub pieces: u64,
+    /// Sessions closed, by anyone.
+    pub closes: u64,
+}
+
+/// The entries of a run, filtered by level.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    level: TraceLevel,
+    entries: Vec<Entry>,
+}
+
+impl Trace {
+    pub(crate) fn new(level: TraceLevel) -> Self {
+        Trace {
+            level,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Whether entries of this kind are kept; callers check before building
+    /// costly ones.
+    pub(crate) fn wants_wire(&self) -> bool {
+        self.level == TraceLevel::Full
+    }
+
+    pub(crate) fn wants_any(&self) -> bool {
+        self.level != TraceLevel::None
+    }
+
+    pub(crate) fn push(&mut self, entry: Entry) {
+        if entry.kept_at(self.level) {
+            self.entries.push(entry);
+        }
+    }
+
+    /// Every entry so far.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Entries from `from` on, as a JSON array.
+    pub fn to_json_from(&self, from: usize) -> String {
+        let tail = self.entries.get(from..).unwrap_or_default();
+        serde_json::to_string(tail).expect("trace entries always serialize")
+    }
+
+    /// The whole trace as a JSON array, one entry per line: the format the
+    /// golden files and the determinism tests compare byte for byte.
+    pub fn to_json_lines(&self) -> String {
+        let mut out = String::from("[\n");
+        for (i, entry) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push_str(",\n");
+            }
+            out.push_str(&serde_json::to_string(entry).expect("trace entries always serialize"));
+        }
+        out.push_str("\n]\n");
+        out
+    }
+}

@@ -1,0 +1,58 @@
+//! Snapshots of the run for display: the clients and the hub's session table.
+
+use serde::Serialize;
+
+use super::trace::Stats;
+
+/// The simulator's state at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateView {
+    /// Virtual ms.
+    pub now: u64,
+    /// Nothing is left to happen.
+    pub done: bool,
+    /// Pieces of data (and stream ends) still travelling.
+    pub in_flight: usize,
+    /// Steps not yet run.
+    pub queued_steps: usize,
+    /// Whether faults are on.
+    pub faults: bool,
+    /// Every client ever connected, in order of appearance.
+    pub clients: Vec<ClientView>,
+    /// The hub's session table, oldest first.
+    pub sessions: Vec<SessionView>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// One virtual client.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientView {
+    /// Its name.
+    pub name: String,
+    /// Its open connection's address (its session id on the wire).
+    pub addr: Option<String>,
+    /// Whether it has an open connection.
+    pub connected: bool,
+    /// The alias the hub has it holding.
+    pub alias: Option<String>,
+    /// Whether it reads what arrives.
+    pub reading: bool,
+    /// Bytes arrived but not read.
+    pub unread: usize,
+    /// Bytes the hub sent it that it has not read.
+    pub queued: usize,
+}
+
+/// One row of the hub's session table.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// The hub's handle.
+    pub session: u64,
+    /// The session id on the wire (the peer address).
+    pub session_id: String,
+    /// Its alias.
+    pub alias: Option<String>,
+    /// The virtual client at the other end.
+    pub client: Option<String>,
+}
