@@ -1,1 +1,33 @@
-//! Placeholder: filled in by its own issue.
+//! `tcphub._tcphub`: the native half of the `tcphub` Python package.
+//!
+//! The pure-Python package `tcphub` (python/tcphub) re-exports these classes
+//! and adds the pleasant parts: the exception classes, callbacks, asyncio
+//! iteration and the command line. Nothing here implements the hub itself:
+//! `Hub` wraps `tcphub-core` and `Server` embeds `tcphub-native`.
+
+use pyo3::prelude::*;
+
+mod client;
+mod errors;
+mod events;
+mod hub;
+mod json;
+mod options;
+mod server;
+mod session;
+
+#[pymodule]
+fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    events::register(m)?;
+    m.add_class::<session::Session>()?;
+    m.add_class::<server::Server>()?;
+    m.add_class::<hub::Hub>()?;
+    m.add_class::<hub::Transmit>()?;
+    m.add_class::<hub::Close>()?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<client::Received>()?;
+    m.add_class::<client::ErrorReply>()?;
+    m.add_class::<client::Bye>()?;
+    Ok(())
+}

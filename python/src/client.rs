@@ -1,0 +1,528 @@
+//! `tcphub.Client`: a blocking client for scripts and tests, over std::net.
+//!
+//! Frames from the hub are parsed with the core's `HubFrame`, so the client
+//! and the hub share one definition of the wire format. Every wait releases
+//! the GIL and wakes a few times a second to let Ctrl-C through.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, HubFrame, HUB_NAME};
+
+use crate::errors::{error, rejected};
+use crate::events::repr_str;
+use crate::json::{from_value, to_raw};
+use crate::options::wait;
+use crate::session::Session;
+
+/// How long one GIL-free wait lasts before checking for signals.
+const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
+/// A message delivered to this client: from another client (`sender` is its
+/// alias, or session id if it has none) or from the host (`sender` is `#hub`).
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct Received {
+    /// Who sent it.
+    sender: String,
+    /// The message: str, int, float, bool, None, list or dict.
+    message: Py<PyAny>,
+}
+
+#[pymethods]
+impl Received {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("sender", "message")
+    }
+
+    /// Whether the host program (not another client) sent it.
+    #[getter]
+    fn from_host(&self) -> bool {
+        self.sender == HUB_NAME
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Received(sender={}, message={})",
+            repr_str(py, &self.sender),
+            self.message.bind(py).repr()?
+        ))
+    }
+}
+
+/// The hub said something this client sent was wrong.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct ErrorReply {
+    /// Machine-readable kind, such as `unknown_alias`.
+    code: String,
+    /// What was wrong, for a person.
+    detail: String,
+}
+
+#[pymethods]
+impl ErrorReply {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("code", "detail")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "ErrorReply(code={}, detail={})",
+            repr_str(py, &self.code),
+            repr_str(py, &self.detail)
+        )
+    }
+}
+
+/// The hub is closing this connection; `reason` says why.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct Bye {
+    /// Machine-readable reason, such as `shutdown` or `taken_over`.
+    reason: String,
+    /// The reason for a person.
+    detail: String,
+}
+
+#[pymethods]
+impl Bye {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str) {
+        ("reason", "detail")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Bye(reason={}, detail={})",
+            repr_str(py, &self.reason),
+            repr_str(py, &self.detail)
+        )
+    }
+}
+
+/// The read half: bytes not yet cut into lines, and frames read while
+/// waiting for an answer to a request.
+#[derive(Debug)]
+struct Reader {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    pending: VecDeque<HubFrame>,
+    closed: bool,
+}
+
+enum Read1 {
+    Frame(HubFrame),
+    TimedOut,
+    Closed,
+}
+
+impl Reader {
+    /// The next frame from the socket, waiting at most `limit`.
+    fn read_frame(&mut self, limit: Duration) -> io::Result<Read1> {
+        let deadline = Instant::now() + limit;
+        let mut polled = false;
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                return match HubFrame::parse(line) {
+                    Ok(frame) => Ok(Read1::Frame(frame)),
+                    Err(e) => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the hub sent a frame this client cannot read: {e}"),
+                    )),
+                };
+            }
+            if self.closed {
+                return Ok(Read1::Closed);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                if polled {
+                    return Ok(Read1::TimedOut);
+                }
+                // A zero wait still looks at the socket once. A short timeout
+                // rather than O_NONBLOCK, which the writer's handle shares.
+                polled = true;
+            }
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => self.closed = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(Read1::TimedOut)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    self.closed = true
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// What a wait for frames is looking for.
+type Want = fn(&HubFrame) -> bool;
+
+/// A blocking tcphub client (the Python class `tcphub.Client` adds the
+/// pleasant parts).
+#[pyclass(frozen, subclass, module = "tcphub._tcphub", name = "Client")]
+#[derive(Debug)]
+pub struct Client {
+    writer: Mutex<TcpStream>,
+    reader: Mutex<Reader>,
+    address: SocketAddr,
+    /// Default wait for answers to `sync`, `sessions` and `ping`.
+    timeout: Option<Duration>,
+    identity: Mutex<(Option<String>, Option<String>)>,
+}
+
+impl Client {
+    fn write(&self, py: Python<'_>, bytes: &[u8]) -> PyResult<()> {
+        py.detach(|| {
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            w.write_all(bytes)
+        })
+        .map_err(|e| closed(py, &e.to_string()))
+    }
+
+    /// Waits for a frame `want` accepts, queueing the others for `receive`.
+    /// `None` on timeout.
+    fn wait_for(
+        &self,
+        py: Python<'_>,
+        want: Want,
+        timeout: Option<Duration>,
+    ) -> PyResult<Option<HubFrame>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        {
+            let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = reader.pending.iter().position(want) {
+                return Ok(reader.pending.remove(at));
+            }
+        }
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK),
+                None => SIGNAL_CHECK,
+            };
+            let outcome = py.detach(|| {
+                let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    match reader.read_frame(slice)? {
+                        Read1::Frame(frame) if want(&frame) => return Ok(Read1::Frame(frame)),
+                        Read1::Frame(frame) => reader.pending.push_back(frame),
+                        other => return Ok::<_, io::Error>(other),
+                    }
+                }
+            });
+            match outcome {
+                Ok(Read1::Frame(frame)) => return Ok(Some(frame)),
+                Ok(Read1::Closed) => return Err(closed(py, "the hub closed the connection")),
+                Ok(Read1::TimedOut) => {}
+                Err(e) => return Err(error(py, "Error", e.to_string())),
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn closed(py: Python<'_>, why: &str) -> PyErr {
+    error(py, "ConnectionClosedError", why.to_owned())
+}
+
+fn is_message(frame: &HubFrame) -> bool {
+    matches!(
+        frame,
+        HubFrame::Info { .. } | HubFrame::Error { .. } | HubFrame::Bye { .. }
+    )
+}
+
+fn is_sync_answer(frame: &HubFrame) -> bool {
+    match frame {
+        HubFrame::Synced { .. } | HubFrame::Bye { .. } => true,
+        HubFrame::Error { code, .. } => matches!(
+            code.as_str(),
+            "invalid_alias" | "alias_taken" | "missing_field" | "invalid_field"
+        ),
+        _ => false,
+    }
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (host="127.0.0.1", port=9000, name=None, *, timeout=Some(10.0)))]
+    fn new(
+        py: Python<'_>,
+        host: &str,
+        port: u16,
+        name: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let timeout = wait(timeout);
+        let target = format!("{host}:{port}");
+        let stream = py
+            .detach(|| -> io::Result<TcpStream> {
+                let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
+                for addr in (host, port).to_socket_addrs()? {
+                    let attempt = match timeout {
+                        Some(t) => {
+                            TcpStream::connect_timeout(&addr, t.max(Duration::from_millis(1)))
+                        }
+                        None => TcpStream::connect(addr),
+                    };
+                    match attempt {
+                        Ok(stream) => return Ok(stream),
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            })
+            .map_err(|e| {
+                error(
+                    py,
+                    "ConnectionClosedError",
+                    format!("cannot connect to {target}: {e}"),
+                )
+            })?;
+        stream.set_nodelay(true).ok();
+        let address = stream.peer_addr().map_err(|e| {
+            error(
+                py,
+                "ConnectionClosedError",
+                format!("cannot connect to {target}: {e}"),
+            )
+        })?;
+        let writer = stream
+            .try_clone()
+            .map_err(|e| error(py, "Error", e.to_string()))?;
+        let client = Client {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(Reader {
+                stream,
+                buf: Vec::new(),
+                pending: VecDeque::new(),
+                closed: false,
+            }),
+            address,
+            timeout,
+            identity: Mutex::new((None, None)),
+        };
+        if let Some(name) = name {
+            client.sync(py, name, None)?;
+        }
+        Ok(client)
+    }
+
+    /// Claims `name` as this client's alias; returns the session id.
+    #[pyo3(signature = (name, timeout=None))]
+    fn sync(&self, py: Python<'_>, name: &str, timeout: Option<f64>) -> PyResult<String> {
+        self.write(py, &encode_sync(name))?;
+        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
+        match self.wait_for(py, is_sync_answer, limit)? {
+            Some(HubFrame::Synced {
+                client_name,
+                session_id,
+            }) => {
+                *self.identity.lock().unwrap_or_else(|p| p.into_inner()) =
+                    (Some(client_name), Some(session_id.clone()));
+                Ok(session_id)
+            }
+            Some(HubFrame::Error { code, message }) => Err(rejected(py, &code, &message)),
+            Some(HubFrame::Bye { reason, message }) => Err(closed(
+                py,
+                &format!("the hub closed the connection: {reason}: {message}"),
+            )),
+            _ => Err(error(
+                py,
+                "Error",
+                format!("no answer to sync {name:?} in time"),
+            )),
+        }
+    }
+
+    /// The alias this client synced, or `None`.
+    #[getter]
+    fn name(&self) -> Option<String> {
+        self.identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+
+    /// This client's session id (its address as the hub sees it), known
+    /// once synced.
+    #[getter]
+    fn session_id(&self) -> Option<String> {
+        self.identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    /// The hub's address, as `(host, port)`.
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.address.ip().to_string(), self.address.port())
+    }
+
+    /// Sends `message` to the host program.
+    fn send_to_host(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let raw = to_raw(py, message)?;
+        self.write(py, &encode_info(None, &raw))
+    }
+
+    /// Sends `message` to every client holding `alias` (relayed by the hub;
+    /// an unknown alias comes back as an `ErrorReply`).
+    fn send(&self, py: Python<'_>, alias: &str, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let raw = to_raw(py, message)?;
+        self.write(py, &encode_info(Some(alias), &raw))
+    }
+
+    /// Sends `message` to every other client.
+    fn broadcast(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let raw = to_raw(py, message)?;
+        self.write(py, &encode_info(Some(tcphub_core::BROADCAST_TARGET), &raw))
+    }
+
+    /// Writes bytes as they are, for speaking the protocol by hand.
+    fn send_raw(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        self.write(py, data)
+    }
+
+    /// Who is connected, as the hub sees it.
+    #[pyo3(signature = (timeout=None))]
+    fn sessions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Vec<Session>> {
+        self.write(py, encode_list())?;
+        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
+        match self.wait_for(py, |f| matches!(f, HubFrame::Sessions { .. }), limit)? {
+            Some(HubFrame::Sessions { sessions }) => {
+                Ok(sessions.into_iter().map(Session::from).collect())
+            }
+            _ => Err(error(py, "Error", "no answer to list in time")),
+        }
+    }
+
+    /// Round trip to the hub and back, in seconds.
+    #[pyo3(signature = (timeout=None))]
+    fn ping(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<f64> {
+        let start = Instant::now();
+        self.write(py, encode_ping())?;
+        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
+        match self.wait_for(py, |f| matches!(f, HubFrame::Pong), limit)? {
+            Some(_) => Ok(start.elapsed().as_secs_f64()),
+            None => Err(error(py, "Error", "no answer to ping in time")),
+        }
+    }
+
+    /// The next message, error reply or bye; `None` if nothing arrived
+    /// within `timeout` seconds (`None` waits forever). Raises
+    /// `ConnectionClosedError` once the connection is closed and drained.
+    #[pyo3(signature = (timeout=None))]
+    fn receive<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.wait_for(py, is_message, wait(timeout))? {
+            Some(frame) => frame_to_py(py, frame).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Everything already received, without waiting (at most `limit`).
+    #[pyo3(signature = (limit=usize::MAX))]
+    fn drain<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        while out.len() < limit {
+            let got = self.wait_for(py, is_message, Some(Duration::ZERO));
+            match got {
+                Ok(Some(frame)) => out.append(frame_to_py(py, frame)?)?,
+                Ok(None) => break,
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes the connection. Safe to call more than once.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| {
+            let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            // Already closed is fine: closing is idempotent.
+            let _ = w.shutdown(Shutdown::Both);
+        });
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let (name, _) = &*self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        format!(
+            "Client(address='{}', name={})",
+            self.address,
+            crate::events::repr_opt(py, name.as_deref())
+        )
+    }
+}
+
+fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match frame {
+        HubFrame::Info { from, message } => Bound::new(
+            py,
+            Received {
+                sender: from,
+                message: from_value(py, &message)?.unbind(),
+            },
+        )?
+        .into_any(),
+        HubFrame::Error { code, message } => Bound::new(
+            py,
+            ErrorReply {
+                code,
+                detail: message,
+            },
+        )?
+        .into_any(),
+        HubFrame::Bye { reason, message } => Bound::new(
+            py,
+            Bye {
+                reason,
+                detail: message,
+            },
+        )?
+        .into_any(),
+        other => return Err(error(py, "Error", format!("unexpected frame {other:?}"))),
+    })
+}

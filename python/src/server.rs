@@ -1,0 +1,355 @@
+//! `_tcphub.Server`: the `tcphub-native` server embedded in the process.
+//!
+//! The server runs on a tokio runtime owned by this object; Python threads
+//! talk to it through the native `HubHandle` (commands) and `HostEvents`
+//! (events, fetched in batches). Every wait releases the GIL and wakes a few
+//! times a second so Ctrl-C still reaches Python.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use tcphub_native::{
+    CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer, ServerOptions,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::errors::{error, hub_error};
+use crate::events::batch_to_py;
+use crate::json::to_raw;
+use crate::options::{hub_config, positive, seconds, wait};
+use crate::session::Session;
+
+/// How long one GIL-free wait lasts before checking for signals.
+const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
+/// Where the server is in its life.
+#[derive(Debug)]
+struct Lifecycle {
+    /// Resolves the future `run` waits on; taken by the first `stop`.
+    shutdown: Option<oneshot::Sender<()>>,
+    /// The task running the server; taken by the first `stop`.
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+    stopped: bool,
+}
+
+/// The native server, embedded. `tcphub.Server` wraps it.
+#[pyclass(frozen, module = "tcphub._tcphub", name = "Server")]
+#[derive(Debug)]
+pub struct Server {
+    /// Runs the server's tasks. Kept until this object is dropped, so a
+    /// thread still waiting on events after `stop` never meets a runtime
+    /// that is gone.
+    runtime: Option<Runtime>,
+    handle: HubHandle,
+    events: Mutex<HostEvents>,
+    local_addr: SocketAddr,
+    life: Mutex<Lifecycle>,
+    stopped_signal: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves the data usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Server {
+    fn runtime(&self) -> &Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives until the server is dropped")
+    }
+
+    fn command_error(py: Python<'_>, err: CommandError) -> PyErr {
+        match err {
+            CommandError::Hub(e) => hub_error(py, e),
+            CommandError::Stopped => error(py, "ServerStoppedError", "the server has stopped"),
+            other => error(py, "Error", other.to_string()),
+        }
+    }
+}
+
+fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
+    match &err {
+        ServeError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            error(
+                py,
+                "AddressInUseError",
+                format!("cannot listen on {addr}: the address is already in use"),
+            )
+        }
+        ServeError::Config(e) => error(py, "ConfigError", e.to_string()),
+        _ => error(py, "Error", err.to_string()),
+    }
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (
+        host, port, *, policy="takeover", max_frame_size=65536, max_sessions=100_000,
+        idle_timeout=None, relay=true, max_queued_bytes=8 * 1024 * 1024,
+        shutdown_grace=5.0, event_queue_len=16 * 1024
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        host: &str,
+        port: i64,
+        policy: &str,
+        max_frame_size: i64,
+        max_sessions: i64,
+        idle_timeout: Option<f64>,
+        relay: bool,
+        max_queued_bytes: i64,
+        shutdown_grace: f64,
+        event_queue_len: i64,
+    ) -> PyResult<Self> {
+        let port = u16::try_from(port).map_err(|_| {
+            error(
+                py,
+                "ConfigError",
+                format!("port must be between 0 and 65535, got {port}"),
+            )
+        })?;
+        let hub = hub_config(
+            py,
+            policy,
+            max_frame_size,
+            max_sessions,
+            idle_timeout,
+            relay,
+        )?;
+        let listen = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
+        let options = ServerOptions {
+            listen,
+            hub,
+            max_queued_bytes: positive(py, "max_queued_bytes", max_queued_bytes)?,
+            shutdown_grace: seconds(py, "shutdown_grace", shutdown_grace)?,
+            event_queue_len: positive(py, "event_queue_len", event_queue_len)?,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tcphub-server")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                error(
+                    py,
+                    "Error",
+                    format!("cannot start the server's threads: {e}"),
+                )
+            })?;
+        let (server, handle, events) = py
+            .detach(|| runtime.block_on(NativeServer::bind(options)))
+            .map_err(|e| serve_error(py, e))?;
+        let local_addr = server.local_addr();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = runtime.spawn(server.run(async move {
+            // A dropped sender (the Python object went away) stops it too.
+            let _ = stop.await;
+        }));
+        Ok(Server {
+            runtime: Some(runtime),
+            handle,
+            events: Mutex::new(events),
+            local_addr,
+            life: Mutex::new(Lifecycle {
+                shutdown: Some(shutdown),
+                task: Some(task),
+                stopped: false,
+            }),
+            stopped_signal: Condvar::new(),
+        })
+    }
+
+    /// `(host, port)` the server listens on.
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.local_addr.ip().to_string(), self.local_addr.port())
+    }
+
+    #[getter]
+    fn stopped(&self) -> bool {
+        lock(&self.life).stopped
+    }
+
+    fn broadcast(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let raw = to_raw(py, message)?;
+        py.detach(|| self.runtime().block_on(self.handle.broadcast(raw)))
+            .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn send(&self, py: Python<'_>, alias: String, message: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let raw = to_raw(py, message)?;
+        py.detach(|| {
+            self.runtime()
+                .block_on(self.handle.send_to_alias(alias, raw))
+        })
+        .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn send_to_session(
+        &self,
+        py: Python<'_>,
+        session_id: String,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let raw = to_raw(py, message)?;
+        py.detach(|| {
+            self.runtime()
+                .block_on(self.handle.send_to_session(session_id, raw))
+        })
+        .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn close_session(&self, py: Python<'_>, session_id: String) -> PyResult<()> {
+        py.detach(|| {
+            self.runtime()
+                .block_on(self.handle.close_session(session_id))
+        })
+        .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn sessions(&self, py: Python<'_>) -> Vec<Session> {
+        py.detach(|| self.runtime().block_on(self.handle.sessions()))
+            .into_iter()
+            .map(Session::from)
+            .collect()
+    }
+
+    /// Up to `limit` events: waits at most `timeout` seconds for the first
+    /// (`None`: forever). `[]` on timeout; `None` once the server stopped
+    /// and every event was read.
+    #[pyo3(signature = (timeout=None, limit=4096))]
+    fn next_batch<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+        limit: usize,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let deadline = wait(timeout).map(|t| Instant::now() + t);
+        let limit = limit.max(1);
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK),
+                None => SIGNAL_CHECK,
+            };
+            let (buf, finished) = py.detach(|| {
+                let mut events = lock(&self.events);
+                let mut buf = Vec::new();
+                // Events ready now need no timer: the common case under load.
+                while buf.len() < limit {
+                    match events.try_recv() {
+                        Some(event) => buf.push(event),
+                        None => break,
+                    }
+                }
+                if !buf.is_empty() || slice.is_zero() {
+                    return (buf, false);
+                }
+                let got = self.runtime().block_on(async {
+                    tokio::time::timeout(slice, events.recv_many(&mut buf, limit)).await
+                });
+                let finished = matches!(got, Ok(0));
+                (buf, finished)
+            });
+            if !buf.is_empty() {
+                return batch_to_py(py, buf).map(Some);
+            }
+            if finished {
+                return Ok(None);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Some(PyList::empty(py)));
+            }
+        }
+    }
+
+    /// Stops the server: no more accepts, `bye` to every client, queues
+    /// flushed within the grace period. Idempotent.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let (shutdown, task) = {
+            let mut life = lock(&self.life);
+            (life.shutdown.take(), life.task.take())
+        };
+        if let Some(shutdown) = shutdown {
+            // The server may have ended already; then there is nothing to tell.
+            let _ = shutdown.send(());
+        }
+        let result = match task {
+            Some(task) => py.detach(|| self.runtime().block_on(task)),
+            None => Ok(Ok(())),
+        };
+        {
+            let mut life = lock(&self.life);
+            life.stopped = true;
+            self.stopped_signal.notify_all();
+        }
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(serve_error(py, e)),
+            Err(join) => Err(error(
+                py,
+                "Error",
+                format!("the server task failed: {join}"),
+            )),
+        }
+    }
+
+    /// Blocks until `stop` was called; `False` if `timeout` passed first.
+    #[pyo3(signature = (timeout=None))]
+    fn wait_stopped(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = wait(timeout).map(|t| Instant::now() + t);
+        loop {
+            let slice = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK),
+                None => SIGNAL_CHECK,
+            };
+            let stopped = py.detach(|| {
+                let life = lock(&self.life);
+                if life.stopped {
+                    return true;
+                }
+                let (life, _) = self
+                    .stopped_signal
+                    .wait_timeout(life, slice)
+                    .unwrap_or_else(|p| p.into_inner());
+                life.stopped
+            });
+            if stopped {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let life = self.life.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(shutdown) = life.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            // Never block the thread that drops the last Python reference.
+            runtime.shutdown_background();
+        }
+    }
+}

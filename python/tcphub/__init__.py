@@ -1,0 +1,92 @@
+"""tcphub: a TCP hub with named clients routing JSON messages.
+
+Three ways in, one implementation underneath:
+
+- :class:`Server` runs the same native server as the ``tcphub`` binary in a
+  background thread of this process; your script sends messages and reads
+  events (blocking iterator, callbacks or ``async for``).
+- :class:`Client` is a blocking client for scripts and tests.
+- :class:`Hub` is the sans-IO core itself, for programs that bring their own
+  IO (feed it bytes, act on what it returns).
+
+The tutorial's whole server::
+
+    import tcphub
+    with tcphub.Server("127.0.0.1", 9000) as hub:
+        for event in hub.events():
+            print(event)
+            if isinstance(event, tcphub.Synced) and len(hub.sessions()) == 2:
+                hub.broadcast("大家来领物资了")
+                hub.send("Client-1", "赶紧来做核酸了")
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AddressInUseError,
+    ConfigError,
+    ConnectionClosedError,
+    Error,
+    InvalidMessageError,
+    RejectedError,
+    ServerStoppedError,
+    UnknownAliasError,
+    UnknownSessionError,
+)
+from ._tcphub import (
+    Bye,
+    Close,
+    Connected,
+    Disconnected,
+    ErrorReply,
+    Event,
+    Hub,
+    Message,
+    ProtocolError,
+    Received,
+    Released,
+    Session,
+    Synced,
+    Transmit,
+    __version__,
+)
+from ._client import Client
+from ._server import Server
+
+HUB_NAME = "#hub"
+"""The ``sender`` of messages from the host program, as a client sees it."""
+
+__all__ = [
+    "__version__",
+    "HUB_NAME",
+    # running a hub
+    "Server",
+    "Session",
+    # events
+    "Event",
+    "Connected",
+    "Synced",
+    "Released",
+    "Message",
+    "ProtocolError",
+    "Disconnected",
+    # client side
+    "Client",
+    "Received",
+    "ErrorReply",
+    "Bye",
+    # sans-IO core
+    "Hub",
+    "Transmit",
+    "Close",
+    # errors
+    "Error",
+    "ConfigError",
+    "AddressInUseError",
+    "UnknownAliasError",
+    "UnknownSessionError",
+    "InvalidMessageError",
+    "ServerStoppedError",
+    "ConnectionClosedError",
+    "RejectedError",
+]

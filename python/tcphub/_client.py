@@ -1,0 +1,52 @@
+"""The blocking client: the native socket code plus iteration and ``with``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional, Union
+
+from . import _tcphub
+from ._errors import ConnectionClosedError
+
+__all__ = ["Client"]
+
+Incoming = Union["_tcphub.Received", "_tcphub.ErrorReply", "_tcphub.Bye"]
+
+
+class Client(_tcphub.Client):
+    """A blocking tcphub client for scripts and tests.
+
+    ``Client(host, port, name)`` connects and, when ``name`` is given, syncs
+    that alias (raising :class:`RejectedError` if the hub refuses it)::
+
+        with tcphub.Client("127.0.0.1", 9000, "Client-1") as c:
+            c.send_to_host("1111")           # reaches the host program
+            c.send("Client-2", {"n": 1})     # relayed to another client
+            c.broadcast("hello")             # relayed to every other client
+            for incoming in c.messages(timeout=5):
+                print(incoming)              # Received, ErrorReply or Bye
+
+    Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
+    ``sync``, ``sessions`` and ``ping``; ``None`` waits forever.
+    """
+
+    def messages(self, timeout: Optional[float] = None) -> Iterator[Incoming]:
+        """Yields what arrives until the connection closes, or until nothing
+        arrived for ``timeout`` seconds (``None``: no limit)."""
+        while True:
+            try:
+                incoming = self.receive(timeout)
+            except ConnectionClosedError:
+                return
+            if incoming is None:
+                return
+            yield incoming
+
+    def __iter__(self) -> Iterator[Incoming]:
+        return self.messages()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+

@@ -1,0 +1,64 @@
+"""The exceptions tcphub raises, all rooted at :class:`Error`.
+
+Each also derives from the closest built-in exception, so code that already
+catches ``LookupError``, ``ValueError`` or ``OSError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Error",
+    "ConfigError",
+    "AddressInUseError",
+    "UnknownAliasError",
+    "UnknownSessionError",
+    "InvalidMessageError",
+    "ServerStoppedError",
+    "ConnectionClosedError",
+    "RejectedError",
+]
+
+
+class Error(Exception):
+    """Base class of every exception raised by tcphub."""
+
+
+class ConfigError(Error, ValueError):
+    """An option is out of range or of the wrong kind (raised by ``Server`` and ``Hub``)."""
+
+
+class AddressInUseError(Error, OSError):
+    """The server could not listen: another program holds the address."""
+
+
+class UnknownAliasError(Error, LookupError):
+    """No connected client holds the alias a message was sent to."""
+
+
+class UnknownSessionError(Error, LookupError):
+    """No open session has the session id (or handle) a command named."""
+
+
+class InvalidMessageError(Error, ValueError):
+    """A message is neither a ``str`` nor a JSON-serialisable value."""
+
+
+class ServerStoppedError(Error):
+    """The server was stopped; it accepts no more commands."""
+
+
+class ConnectionClosedError(Error, ConnectionError):
+    """The hub closed the client's connection, or it failed."""
+
+
+class RejectedError(Error):
+    """The hub answered a client's request with an ``error`` frame.
+
+    ``code`` is the machine-readable kind (``alias_taken``, ``invalid_alias``,
+    ``unknown_alias`` ...), ``detail`` the hub's explanation.
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail

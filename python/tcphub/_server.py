@@ -1,0 +1,310 @@
+"""The server: the native ``tcphub`` server running inside this process.
+
+The native half (``_tcphub.Server``) binds, serves on its own threads and
+hands events over in batches. This module adds what makes it pleasant from
+Python: ``with``, a blocking iterator, callbacks and ``async for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Deque,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+)
+
+from . import _tcphub
+from ._errors import Error
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("tcphub")
+
+E = TypeVar("E", bound=_tcphub.Event)
+Callback = Callable[[Any], Any]
+
+#: Events fetched per crossing of the native boundary.
+_BATCH = 4096
+#: Longest wait of one asyncio poll, so a cancelled ``async for`` lets its
+#: worker thread go quickly.
+_ASYNC_POLL = 0.1
+
+
+class Server:
+    """A tcphub server listening on ``host:port``, run by native threads.
+
+    It starts listening as soon as it is created and serves until
+    :meth:`stop` (or the end of a ``with`` block). ``port=0`` lets the OS
+    pick a free port; read it back from :attr:`port` or :attr:`address`.
+    Starting on an address in use raises :class:`AddressInUseError`.
+
+    Options (the same as the ``tcphub serve`` flags):
+
+    - ``policy``: what a claim on a held alias does: ``"takeover"`` (the
+      newcomer wins, the old holder is closed), ``"reject"`` or ``"share"``.
+    - ``max_frame_size``: largest frame a client may send, in bytes.
+    - ``max_sessions``: connections beyond this are refused.
+    - ``idle_timeout``: seconds of silence before a session is closed
+      (``None``: never).
+    - ``relay``: whether clients may message each other directly.
+    - ``max_queued_bytes``: unsent bytes allowed for one client before it is
+      closed as a slow consumer.
+    - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`.
+    - ``event_queue_len``: events buffered for this program; when it falls
+      further behind, newer events are dropped (clients are never stalled).
+
+    Events reach the program one way, chosen by the first use: the blocking
+    iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
+    registered with :meth:`on`, which run on a thread of their own.
+
+    Messages are a ``str`` or any JSON-serialisable value.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        policy: str = "takeover",
+        max_frame_size: int = 64 * 1024,
+        max_sessions: int = 100_000,
+        idle_timeout: Optional[float] = None,
+        relay: bool = True,
+        max_queued_bytes: int = 8 * 1024 * 1024,
+        shutdown_grace: float = 5.0,
+        event_queue_len: int = 16 * 1024,
+    ) -> None:
+        self._native = _tcphub.Server(
+            host,
+            port,
+            policy=policy,
+            max_frame_size=max_frame_size,
+            max_sessions=max_sessions,
+            idle_timeout=idle_timeout,
+            relay=relay,
+            max_queued_bytes=max_queued_bytes,
+            shutdown_grace=shutdown_grace,
+            event_queue_len=event_queue_len,
+        )
+        # Events fetched from the native side but not yet handed out. Batches
+        # land here before anyone looks at them, so an interrupted wait (a
+        # cancelled task, a broken loop) never loses events.
+        self._pending: Deque[_tcphub.Event] = collections.deque()
+        self._mode: Optional[str] = None
+        self._callbacks: Dict[type, List[Callback]] = {}
+        self._lock = threading.Lock()
+        self._dispatcher: Optional[threading.Thread] = None
+
+    # ----- address -----
+
+    @property
+    def address(self) -> Tuple[str, int]:
+        """The address the server listens on, as ``(host, port)``."""
+        return self._native.address
+
+    @property
+    def host(self) -> str:
+        """The host the server listens on."""
+        return self._native.address[0]
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (the real one when 0 was asked)."""
+        return self._native.address[1]
+
+    # ----- commands -----
+
+    def broadcast(self, message: Any) -> int:
+        """Sends ``message`` to every connected client; returns how many."""
+        return self._native.broadcast(message)
+
+    def send(self, alias: str, message: Any) -> int:
+        """Sends ``message`` to the client(s) holding ``alias``; returns how
+        many (more than one under the ``share`` policy). Raises
+        :class:`UnknownAliasError` when nobody holds it."""
+        return self._native.send(alias, message)
+
+    def send_to_session(self, session_id: str, message: Any) -> None:
+        """Sends ``message`` to one session, named by its id (its peer
+        address, as in events and :meth:`sessions`). Raises
+        :class:`UnknownSessionError` when it is not open."""
+        self._native.send_to_session(session_id, message)
+
+    def close_session(self, session_id: str) -> None:
+        """Says ``bye`` to one session and closes it. Raises
+        :class:`UnknownSessionError` when it is not open."""
+        self._native.close_session(session_id)
+
+    def sessions(self) -> List[_tcphub.Session]:
+        """Every open session, oldest first, with its id and alias."""
+        return self._native.sessions()
+
+    # ----- events: blocking -----
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[_tcphub.Event]:
+        """The next event, or ``None`` if none came within ``timeout``
+        seconds or the server has stopped. Releases the GIL while waiting."""
+        self._claim("iterate")
+        if not self._pending and not self._fill(timeout):
+            return None
+        return self._pending.popleft() if self._pending else None
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[_tcphub.Event]:
+        """Yields events as they happen, until the server stops or no event
+        came for ``timeout`` seconds (``None``: no limit).
+
+        Waiting releases the GIL, so other threads run meanwhile, and events
+        cross from the native side in batches."""
+        self._claim("iterate")
+        pending = self._pending
+        while True:
+            while pending:
+                yield pending.popleft()
+            if not self._fill(timeout):
+                return
+
+    def __iter__(self) -> Iterator[_tcphub.Event]:
+        return self.events()
+
+    def _fill(self, timeout: Optional[float]) -> Optional[bool]:
+        """Moves the next batch into ``_pending``: True if it did, False on
+        timeout, None once the server has stopped and every event was read."""
+        batch = self._native.next_batch(timeout, _BATCH)
+        if batch is None:
+            return None
+        if not batch:
+            return False
+        self._pending.extend(batch)
+        return True
+
+    # ----- events: asyncio -----
+
+    async def aevents(self, timeout: Optional[float] = None) -> AsyncIterator[_tcphub.Event]:
+        """``async for`` over events, until the server stops or no event came
+        for ``timeout`` seconds. Waits run in the loop's default executor,
+        so the event loop keeps running."""
+        self._claim("iterate")
+        loop = asyncio.get_running_loop()
+        pending = self._pending
+        quiet_since = loop.time()
+        finished = False
+        while True:
+            while pending:
+                yield pending.popleft()
+                quiet_since = loop.time()
+            if finished:
+                return
+            wait = _ASYNC_POLL
+            if timeout is not None:
+                left = quiet_since + timeout - loop.time()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            finished = await loop.run_in_executor(None, self._fill, wait) is None
+
+    def __aiter__(self) -> AsyncIterator[_tcphub.Event]:
+        return self.aevents()
+
+    # ----- events: callbacks -----
+
+    def on(self, kind: Type[E], callback: Optional[Callable[[E], Any]] = None) -> Any:
+        """Calls ``callback(event)`` for every event of class ``kind``
+        (``tcphub.Event`` for all of them). Usable as a decorator::
+
+            @hub.on(tcphub.Message)
+            def got(event): ...
+
+        Callbacks run in order on one background thread. An exception in a
+        callback is logged on the ``tcphub`` logger and the hub carries on.
+        """
+        if not (isinstance(kind, type) and issubclass(kind, _tcphub.Event)):
+            raise TypeError(f"kind must be tcphub.Event or one of its subclasses, got {kind!r}")
+        if callback is None:
+
+            def register(fn: Callable[[E], Any]) -> Callable[[E], Any]:
+                self.on(kind, fn)
+                return fn
+
+            return register
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        self._claim("callbacks")
+        with self._lock:
+            self._callbacks.setdefault(kind, []).append(callback)
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name="tcphub-callbacks", daemon=True
+                )
+                self._dispatcher.start()
+        return callback
+
+    def _dispatch(self) -> None:
+        pending = self._pending
+        while True:
+            while pending:
+                event = pending.popleft()
+                for kind in (type(event), _tcphub.Event):
+                    for callback in self._callbacks.get(kind, ()):
+                        try:
+                            callback(event)
+                        except Exception:
+                            logger.exception("tcphub callback %r failed on %r", callback, event)
+                    if kind is _tcphub.Event:
+                        break
+            if self._fill(0.25) is None and not pending:
+                return
+
+    def _claim(self, mode: str) -> None:
+        with self._lock:
+            if self._mode is None:
+                self._mode = mode
+            elif self._mode != mode:
+                raise Error(
+                    "events already go to "
+                    + ("callbacks (registered with on())" if self._mode == "callbacks" else "an iterator")
+                    + "; a server delivers its events one way only"
+                )
+
+    # ----- lifetime -----
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._native.stopped
+
+    def stop(self) -> None:
+        """Stops accepting, tells every client ``bye``, flushes what is
+        queued (within ``shutdown_grace``) and returns. Calling it again does
+        nothing. Events that happened before the stop can still be read."""
+        self._native.stop()
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher is not threading.current_thread():
+            dispatcher.join()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Blocks until the server is stopped (from another thread or a
+        callback); True if it was. Ctrl-C interrupts the wait."""
+        return self._native.wait_stopped(timeout)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.stopped else "serving"
+        host, port = self.address
+        return f"<tcphub.Server {host}:{port} {state}>"
