@@ -158,10 +158,24 @@ impl Client {
     }
 
     /// The next raw line from the hub, newline included; `None` at the end.
+    ///
+    /// Cancel-safe, so it can wait in a `select!`: a line cut short by
+    /// cancellation is kept and completed by the next call.
     pub async fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
-        self.line.clear();
-        let n = self.reader.read_until(b'\n', &mut self.line).await?;
-        Ok((n > 0).then_some(&self.line[..]))
+        if self.line.last() == Some(&b'\n') {
+            self.line.clear();
+        }
+        self.reader.read_until(b'\n', &mut self.line).await?;
+        if self.line.last() == Some(&b'\n') {
+            return Ok(Some(&self.line[..]));
+        }
+        // End of stream; a last line without its newline still counts.
+        if self.line.is_empty() {
+            Ok(None)
+        } else {
+            self.line.push(b'\n');
+            Ok(Some(&self.line[..]))
+        }
     }
 
     /// Closes the connection after sending what was written.

@@ -1,1 +1,9 @@
-fn main() {}
+//! The `tcphub` binary: the hub server and its client commands.
+
+mod cli;
+mod logging;
+mod units;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

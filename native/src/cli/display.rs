@@ -1,0 +1,99 @@
+//! How the client commands show what arrives: one readable line per frame.
+
+use std::io::{IsTerminal, Write};
+
+use tcphub_core::{HubFrame, SessionEntry, HUB_NAME};
+
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// A message body for people: strings as their text, anything else as JSON.
+pub fn message_text(message: &serde_json::Value) -> String {
+    match message {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Who sent a message, as shown in brackets: the host is `server`.
+pub fn sender(from: &str) -> &str {
+    if from == HUB_NAME {
+        "server"
+    } else {
+        from
+    }
+}
+
+/// Prints one frame from the hub on stdout: `[Client-2] hello`,
+/// `[server] ...`, `[error] code: ...` (red on a terminal), `[bye] ...`.
+pub fn print_frame(frame: &HubFrame) {
+    let colour = std::io::stdout().is_terminal();
+    let paint = |code: &'static str| if colour { code } else { "" };
+    let reset = paint(RESET);
+    let line = match frame {
+        HubFrame::Info { from, message } => {
+            format!("[{}] {}", sender(from), message_text(message))
+        }
+        HubFrame::Error { code, message } => {
+            format!("{}[error] {code}: {message}{reset}", paint(RED))
+        }
+        HubFrame::Bye { reason, message } => {
+            format!("{}[bye] {reason}: {message}{reset}", paint(YELLOW))
+        }
+        HubFrame::Synced {
+            client_name,
+            session_id,
+        } => format!(
+            "{}[hub] synced as {client_name} (session {session_id}){reset}",
+            paint(DIM)
+        ),
+        HubFrame::Pong => format!("{}[hub] pong{reset}", paint(DIM)),
+        HubFrame::Sessions { sessions } => sessions_table(sessions, None),
+        other => format!("{other:?}"),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The `list` table; `own` marks the session that asked.
+pub fn sessions_table(sessions: &[SessionEntry], own: Option<&str>) -> String {
+    let width = sessions
+        .iter()
+        .map(|s| s.session_id.len())
+        .max()
+        .unwrap_or(0)
+        .max("SESSION ID".len());
+    let mut out = format!("{:width$}  ALIAS", "SESSION ID");
+    for s in sessions {
+        let alias = s.client_name.as_deref().unwrap_or("-");
+        let note = if own == Some(s.session_id.as_str()) {
+            "  (this listing)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("\n{:width$}  {alias}{note}", s.session_id));
+    }
+    out
+}
+
+/// Prints a client-side failure on stderr, red on a terminal.
+pub fn print_failure(message: &str) {
+    let colour = std::io::stderr().is_terminal();
+    if colour {
+        eprintln!("{RED}error:{RESET} {message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+/// Prints a status line of the client itself on stderr.
+pub fn status(message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{DIM}{message}{RESET}");
+    } else {
+        eprintln!("{message}");
+    }
+}

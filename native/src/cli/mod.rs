@@ -1,0 +1,115 @@
+//! The command line: `tcphub serve | connect | send | list`.
+
+mod connect;
+mod display;
+mod list;
+mod send;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::logging::{self, LogFormat};
+
+/// The address clients connect to unless told otherwise.
+const DEFAULT_SERVER: &str = "127.0.0.1:9000";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tcphub",
+    version,
+    about = "A TCP hub where named clients exchange JSON messages",
+    long_about = "A TCP hub where named clients exchange JSON messages.\n\n\
+        Start a hub with `tcphub serve`, then from other terminals join it with \
+        `tcphub connect --name Client-1`, send one message with \
+        `tcphub send --to Client-1 hello`, or see who is there with `tcphub list`.\n\n\
+        Clients speak newline-delimited JSON over TCP: \
+        {\"type\":\"sync\",\"clientName\":\"Client-1\"} claims an alias, \
+        {\"type\":\"info\",\"to\":\"Client-2\",\"message\":\"hi\"} sends to an alias \
+        (\"*\" for everyone, no \"to\" for the host).",
+    after_help = "Every option can also be set by the environment variable shown \
+        next to it. Run `tcphub <COMMAND> --help` for a command's options."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More log detail: -v debug (one line per message), -vv trace. RUST_LOG,
+    /// when set, takes precedence (e.g. RUST_LOG=tcphub_native=debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = LogFormat::Human,
+        env = "TCPHUB_LOG_FORMAT",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub.
+    Serve(serve::ServeArgs),
+    /// Join the hub under an alias and chat: type lines to send, see what arrives.
+    Connect(connect::ConnectArgs),
+    /// Send one message and exit (non-zero with the hub's error, if any).
+    Send(send::SendArgs),
+    /// Show who is connected: session ids and aliases.
+    List(list::ListArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.verbose);
+    let result = match cli.command {
+        Command::Serve(args) => runtime(true).block_on(serve::run(args)),
+        Command::Connect(args) => runtime(false).block_on(connect::run(args)),
+        Command::Send(args) => runtime(false).block_on(send::run(args)),
+        Command::List(args) => runtime(false).block_on(list::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            display::print_failure(&message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server uses every core; a client needs one thread.
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+/// The `--server` option shared by the client commands.
+#[derive(Debug, clap::Args)]
+struct ServerArg {
+    /// Address of the hub.
+    #[arg(long, short = 's', default_value = DEFAULT_SERVER, env = "TCPHUB_SERVER")]
+    server: String,
+}
+
+impl ServerArg {
+    async fn connect(&self) -> Result<tcphub_native::client::Client, String> {
+        tcphub_native::client::Client::connect(&self.server)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot connect to {}: {e} (is `tcphub serve` running there?)",
+                    self.server
+                )
+            })
+    }
+}

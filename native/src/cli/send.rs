@@ -1,0 +1,73 @@
+//! `tcphub send`: one message, then exit; non-zero with the hub's error.
+
+use std::process::ExitCode;
+
+use tcphub_core::{HubFrame, RawValue};
+
+use super::{display, ServerArg};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    tcphub send --to Client-1 'hello'\n  \
+    tcphub send --to '*' --name ops 'maintenance at 18:00'\n  \
+    tcphub send --json '{\"temp\":21.5}'        (to the host)")]
+pub struct SendArgs {
+    /// Recipient: an alias, or `*` for every other session. Without it the
+    /// message goes to the host program.
+    #[arg(long, short = 't')]
+    to: Option<String>,
+    /// Sync this alias first, so recipients see who sent it (otherwise they
+    /// see this connection's address).
+    #[arg(long, short = 'n')]
+    name: Option<String>,
+    /// Send MESSAGE as a JSON value rather than as text.
+    #[arg(long)]
+    json: bool,
+    /// The message.
+    message: String,
+    #[command(flatten)]
+    server: ServerArg,
+}
+
+pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
+    let message: Box<RawValue> = if args.json {
+        RawValue::from_string(args.message.clone()).map_err(|e| {
+            format!("MESSAGE is not valid JSON ({e}); drop --json to send it as text")
+        })?
+    } else {
+        serde_json::value::to_raw_value(&args.message).expect("a string always serializes")
+    };
+    let mut client = args.server.connect().await?;
+    if let Some(name) = &args.name {
+        client
+            .sync(name)
+            .await
+            .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
+    }
+    let io = |e: std::io::Error| e.to_string();
+    client
+        .send_info(args.to.as_deref(), &message)
+        .await
+        .map_err(io)?;
+    // The hub answers a session's frames in order: once `pong` is back, any
+    // error about the message has arrived.
+    client.ping().await.map_err(io)?;
+    let replies = client.until_pong().await.map_err(|e| e.to_string())?;
+    let mut failed = false;
+    for frame in replies {
+        match &frame {
+            HubFrame::Error { code, message } => {
+                display::print_failure(&format!("{code}: {message}"));
+                failed = true;
+            }
+            // A relay to `*` or our own alias can come back to us.
+            other => display::print_frame(other),
+        }
+    }
+    let _ = client.close().await;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

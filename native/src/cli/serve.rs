@@ -1,0 +1,211 @@
+//! `tcphub serve`: runs the hub until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tcphub_core::{AliasPolicy, Event, HubConfig, RawValue};
+use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
+use tokio::io::AsyncBufReadExt;
+
+use super::display;
+use crate::units::{parse_bytes, parse_duration, parse_optional_duration};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Messages sent to the host (an `info` without `to`) are printed on \
+    stdout as `[alias] text`; logs go to stderr.\n\n\
+    With --console, lines typed on stdin are host commands: `* text` or plain text \
+    broadcasts, `@alias text` sends to one alias, `/list` shows the sessions, \
+    `/close SESSION_ID` closes one."
+)]
+pub struct ServeArgs {
+    /// Address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port).
+    #[arg(
+        long,
+        short = 'l',
+        default_value = "127.0.0.1:9000",
+        env = "TCPHUB_LISTEN"
+    )]
+    listen: SocketAddr,
+    /// What happens when a client claims an alias another session holds.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Takeover, env = "TCPHUB_ALIAS_POLICY")]
+    alias_policy: PolicyArg,
+    /// Largest frame a client may send (e.g. 65536, 64KiB, 1M); a larger one
+    /// closes that session.
+    #[arg(long, default_value = "64KiB", value_parser = parse_bytes, env = "TCPHUB_MAX_FRAME_BYTES")]
+    max_frame_bytes: usize,
+    /// Most sessions open at once; further connections wait until one closes.
+    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, env = "TCPHUB_MAX_SESSIONS")]
+    max_sessions: usize,
+    /// Close sessions that send nothing for this long (e.g. 30s, 5m; `off`).
+    #[arg(long, default_value = "off", value_parser = parse_idle_timeout, env = "TCPHUB_IDLE_TIMEOUT")]
+    idle_timeout: IdleTimeout,
+    /// Let clients send to each other (`on`) or only to the host (`off`).
+    #[arg(
+        long,
+        default_value = "on",
+        value_name = "on|off",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        env = "TCPHUB_RELAY"
+    )]
+    relay: bool,
+    /// Unsent bytes allowed to pile up for one session; past this it is
+    /// closed as a slow consumer (e.g. 8MiB).
+    #[arg(long, default_value = "8MiB", value_parser = parse_bytes, env = "TCPHUB_MAX_QUEUED_BYTES")]
+    max_queued_bytes: usize,
+    /// On Ctrl-C or SIGTERM, how long to flush queued messages before exiting.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, env = "TCPHUB_SHUTDOWN_GRACE")]
+    shutdown_grace: Duration,
+    /// Read host commands from stdin (see below). Off by default, so a hub
+    /// started in the background never waits on the terminal.
+    #[arg(long, env = "TCPHUB_CONSOLE")]
+    console: bool,
+}
+
+/// An idle timeout or none; a newtype because clap reads a bare `Option`
+/// as "the option may be absent".
+#[derive(Debug, Clone, Copy)]
+struct IdleTimeout(Option<Duration>);
+
+fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
+    parse_optional_duration(text).map(IdleTimeout)
+}
+
+/// The alias policies, as typed on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PolicyArg {
+    /// The newest claimant gets the alias; the old holder is closed.
+    Takeover,
+    /// The claimant gets an `alias_taken` error.
+    Reject,
+    /// Several sessions share the alias; messages to it reach them all.
+    Share,
+}
+
+impl From<PolicyArg> for AliasPolicy {
+    fn from(policy: PolicyArg) -> Self {
+        match policy {
+            PolicyArg::Takeover => AliasPolicy::Takeover,
+            PolicyArg::Reject => AliasPolicy::Reject,
+            PolicyArg::Share => AliasPolicy::Share,
+        }
+    }
+}
+
+impl ServeArgs {
+    fn options(&self) -> ServerOptions {
+        ServerOptions {
+            listen: self.listen,
+            hub: HubConfig {
+                alias_policy: self.alias_policy.into(),
+                max_frame_len: self.max_frame_bytes,
+                max_sessions: self.max_sessions,
+                idle_timeout: self.idle_timeout.0,
+                relay: self.relay,
+            },
+            max_queued_bytes: self.max_queued_bytes,
+            shutdown_grace: self.shutdown_grace,
+            ..ServerOptions::default()
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    let (server, hub, events) = Server::bind(args.options())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        policy = %AliasPolicy::from(args.alias_policy),
+        max_frame_bytes = args.max_frame_bytes,
+        max_sessions = args.max_sessions,
+        idle_timeout = ?args.idle_timeout.0,
+        relay = args.relay,
+        max_queued_bytes = args.max_queued_bytes,
+        "tcphub {} ready; stop with Ctrl-C",
+        env!("CARGO_PKG_VERSION")
+    );
+    tokio::spawn(print_host_messages(events));
+    if args.console {
+        tokio::spawn(console(hub));
+    }
+    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The host's inbox: what clients sent to the host, on stdout.
+async fn print_host_messages(mut events: HostEvents) {
+    let mut batch = Vec::new();
+    while events.recv_many(&mut batch, 256).await > 0 {
+        for event in batch.drain(..) {
+            if let Event::Message {
+                alias,
+                peer,
+                message,
+                ..
+            } = event
+            {
+                let from = alias.as_ref().map_or(&*peer, |a| a.as_str());
+                let value: serde_json::Value =
+                    serde_json::from_str(message.get()).unwrap_or_default();
+                println!("[{from}] {}", display::message_text(&value));
+            }
+        }
+    }
+}
+
+/// Host commands typed on stdin.
+async fn console(hub: HubHandle) {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let result = if line == "/list" {
+            let rows = hub.sessions().await;
+            println!("{}", display::sessions_table(&rows, None));
+            Ok(())
+        } else if let Some(id) = line.strip_prefix("/close ") {
+            hub.close_session(id.trim().to_owned()).await.map(|_| ())
+        } else if let Some(rest) = line.strip_prefix('@') {
+            let (alias, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            hub.send_to_alias(alias.to_owned(), text_message(text.trim_start()))
+                .await
+                .map(|_| ())
+        } else {
+            let text = line.strip_prefix("* ").unwrap_or(line);
+            hub.broadcast(text_message(text)).await.map(|_| ())
+        };
+        if let Err(e) = result {
+            display::print_failure(&e.to_string());
+        }
+    }
+}
+
+fn text_message(text: &str) -> Box<RawValue> {
+    serde_json::value::to_raw_value(text).expect("a string always serializes")
+}
