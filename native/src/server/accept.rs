@@ -3,7 +3,7 @@
 //! As in mini-redis, a permit from the session semaphore is taken *before*
 //! `accept`, so when the hub is full new connections wait in the kernel's
 //! listen backlog and cost this process nothing; the permit travels with
-//! the connection and frees itself when its socket closes. Accept errors
+//! the connection and frees itself when the connection is done. Accept errors
 //! (out of file descriptors, above all) back off instead of spinning.
 
 use std::future::Future;

@@ -63,9 +63,11 @@ pub(crate) struct Connection {
     writer_wake: Notify,
     /// Wakes the reader: the writer is done, stop forwarding input.
     reader_stop: Notify,
-    /// Held until both tasks are done, so the session limit counts this
-    /// connection until its socket is really closed.
-    _permit: OwnedSemaphorePermit,
+    /// The session's place under the session limit, given back when the
+    /// writer is done (flushed or aborted): from then on the connection
+    /// only drains its peer's last bytes for a moment before it closes, and
+    /// a server shutting down need not wait for that.
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl Connection {
@@ -80,7 +82,7 @@ impl Connection {
             }),
             writer_wake: Notify::new(),
             reader_stop: Notify::new(),
-            _permit: permit,
+            permit: Mutex::new(Some(permit)),
         }
     }
 
@@ -167,9 +169,11 @@ impl Connection {
         self.writer_wake.notified().await;
     }
 
-    /// The writer is done: the reader must stop too.
-    pub(crate) fn stop_reader(&self) {
+    /// The writer is done: the reader must stop too, and the session no
+    /// longer counts against the limit.
+    pub(crate) fn writer_done(&self) {
         self.reader_stop.notify_one();
+        drop(self.permit.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 
     // ----- reader side -----

@@ -35,8 +35,8 @@ use hub_task::{HubTask, Input};
 
 /// Inputs (reads, accepts, commands) waiting for the hub task. When it is
 /// full, readers wait: that is the back-pressure on clients sending faster
-/// than the hub routes.
-const INPUT_QUEUE_LEN: usize = 4096;
+/// than the hub routes. At most this many read chunks (16 KiB each) wait.
+const INPUT_QUEUE_LEN: usize = 1024;
 /// Connections waiting for `accept`, as far as the kernel allows
 /// (`net.core.somaxconn`): bursts of thousands of connects are common.
 const LISTEN_BACKLOG: u32 = 4096;

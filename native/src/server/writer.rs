@@ -75,7 +75,7 @@ pub(crate) async fn write_loop(conn: Arc<Connection>) {
             batch = VecDeque::new();
         }
     }
-    conn.stop_reader();
+    conn.writer_done();
 }
 
 /// Writes all of `batch`, waiting for the socket as needed.
