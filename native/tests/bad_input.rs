@@ -95,7 +95,7 @@ async fn invalid_utf8_gets_bad_json() {
 async fn deeply_nested_json_gets_bad_json() {
     let server = TestServer::start().await;
     let mut bystander = server.synced("bystander").await;
-    let mut attacker = server.synced("attacker").await;
+    let attacker = server.synced("attacker").await;
     let depth = 100_000;
     let mut bytes = br#"{"type":"info","to":"bystander","message":"#.to_vec();
     bytes.extend(std::iter::repeat_n(b'[', depth));
@@ -114,7 +114,7 @@ async fn deeply_nested_json_gets_bad_json() {
 async fn binary_garbage_gets_errors_and_nothing_panics() {
     let server = TestServer::start().await;
     let mut bystander = server.synced("bystander").await;
-    let mut attacker = server.synced("attacker").await;
+    let attacker = server.synced("attacker").await;
     // Deterministic pseudo-random bytes, with braces and newlines mixed in.
     let garbage = pseudo_random_bytes(256 * 1024);
     assert_eq!(garbage[0], garbage_first_byte());
