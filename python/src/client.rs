@@ -43,6 +43,8 @@ impl Received {
 
     /// Whether the host program (not another client) sent it.
     #[getter]
+    // A Python property: the name reads as a question about the message.
+    #[allow(clippy::wrong_self_convention)]
     fn from_host(&self) -> bool {
         self.sender == HUB_NAME
     }

@@ -114,19 +114,19 @@ impl Hub {
 #[pymethods]
 impl Hub {
     #[new]
-    #[pyo3(signature = (*, policy="takeover", max_frame_size=65536, max_sessions=100_000, idle_timeout=None, relay=true))]
+    #[pyo3(signature = (*, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000, idle_timeout=None, relay=true))]
     fn new(
         py: Python<'_>,
-        policy: &str,
-        max_frame_size: i64,
+        alias_policy: &str,
+        max_frame_bytes: i64,
         max_sessions: i64,
         idle_timeout: Option<f64>,
         relay: bool,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
-            policy,
-            max_frame_size,
+            alias_policy,
+            max_frame_bytes,
             max_sessions,
             idle_timeout,
             relay,

@@ -4,29 +4,36 @@
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tcphub_core::{AliasPolicy, HubConfig};
+use tcphub_core::{AliasPolicy, HubConfig, MIN_MAX_FRAME_LEN};
 
 use crate::errors::error;
 
 /// Builds a [`HubConfig`], naming the option and the value when one is wrong.
 pub fn hub_config(
     py: Python<'_>,
-    policy: &str,
-    max_frame_size: i64,
+    alias_policy: &str,
+    max_frame_bytes: i64,
     max_sessions: i64,
     idle_timeout: Option<f64>,
     relay: bool,
 ) -> PyResult<HubConfig> {
-    let alias_policy: AliasPolicy = policy.parse().map_err(|_| {
+    let policy: AliasPolicy = alias_policy.parse().map_err(|_| {
         error(
             py,
             "ConfigError",
-            format!("policy must be 'takeover', 'reject' or 'share', got {policy:?}"),
+            format!("alias_policy must be 'takeover', 'reject' or 'share', got {alias_policy:?}"),
         )
     })?;
+    if max_frame_bytes < MIN_MAX_FRAME_LEN as i64 {
+        return Err(error(
+            py,
+            "ConfigError",
+            format!("max_frame_bytes must be at least {MIN_MAX_FRAME_LEN}, got {max_frame_bytes}"),
+        ));
+    }
     let config = HubConfig {
-        alias_policy,
-        max_frame_len: positive(py, "max_frame_size", max_frame_size)?,
+        alias_policy: policy,
+        max_frame_len: positive(py, "max_frame_bytes", max_frame_bytes)?,
         max_sessions: positive(py, "max_sessions", max_sessions)?,
         idle_timeout: idle_timeout
             .map(|secs| seconds(py, "idle_timeout", secs))

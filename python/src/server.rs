@@ -91,7 +91,7 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
 impl Server {
     #[new]
     #[pyo3(signature = (
-        host, port, *, policy="takeover", max_frame_size=65536, max_sessions=100_000,
+        host, port, *, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000,
         idle_timeout=None, relay=true, max_queued_bytes=8 * 1024 * 1024,
         shutdown_grace=5.0, event_queue_len=16 * 1024
     ))]
@@ -100,8 +100,8 @@ impl Server {
         py: Python<'_>,
         host: &str,
         port: i64,
-        policy: &str,
-        max_frame_size: i64,
+        alias_policy: &str,
+        max_frame_bytes: i64,
         max_sessions: i64,
         idle_timeout: Option<f64>,
         relay: bool,
@@ -118,8 +118,8 @@ impl Server {
         })?;
         let hub = hub_config(
             py,
-            policy,
-            max_frame_size,
+            alias_policy,
+            max_frame_bytes,
             max_sessions,
             idle_timeout,
             relay,

@@ -52,9 +52,9 @@ class Server:
 
     Options (the same as the ``tcphub serve`` flags):
 
-    - ``policy``: what a claim on a held alias does: ``"takeover"`` (the
+    - ``alias_policy``: what a claim on a held alias does: ``"takeover"`` (the
       newcomer wins, the old holder is closed), ``"reject"`` or ``"share"``.
-    - ``max_frame_size``: largest frame a client may send, in bytes.
+    - ``max_frame_bytes``: largest frame a client may send, in bytes.
     - ``max_sessions``: connections beyond this are refused.
     - ``idle_timeout``: seconds of silence before a session is closed
       (``None``: never).
@@ -77,8 +77,8 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 9000,
         *,
-        policy: str = "takeover",
-        max_frame_size: int = 64 * 1024,
+        alias_policy: str = "takeover",
+        max_frame_bytes: int = 64 * 1024,
         max_sessions: int = 100_000,
         idle_timeout: Optional[float] = None,
         relay: bool = True,
@@ -89,8 +89,8 @@ class Server:
         self._native = _tcphub.Server(
             host,
             port,
-            policy=policy,
-            max_frame_size=max_frame_size,
+            alias_policy=alias_policy,
+            max_frame_bytes=max_frame_bytes,
             max_sessions=max_sessions,
             idle_timeout=idle_timeout,
             relay=relay,

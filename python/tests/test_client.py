@@ -1,0 +1,95 @@
+"""tcphub.Client against the embedded server."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import tcphub
+
+from conftest import wait_for
+
+
+def test_relay_to_alias_and_broadcast(server):
+    with tcphub.Client(*server.address, name="a") as a, tcphub.Client(
+        *server.address, name="b"
+    ) as b, tcphub.Client(*server.address, name="c") as c:
+        a.send("b", "just b")
+        a.broadcast({"to": "all"})
+        assert b.receive(5).message == "just b"
+        everyone = b.receive(5)
+        assert (everyone.sender, everyone.message, everyone.from_host) == ("a", {"to": "all"}, False)
+        assert c.receive(5).message == {"to": "all"}
+        assert a.receive(timeout=0.2) is None  # a sender does not hear its own broadcast
+        server.broadcast("host says")
+        assert a.receive(5).from_host
+
+
+def test_unknown_alias_comes_back_as_an_error_reply(server):
+    with tcphub.Client(*server.address, name="a") as a:
+        a.send("ghost", "anyone?")
+        reply = a.receive(5)
+        assert isinstance(reply, tcphub.ErrorReply)
+        assert reply.code == "unknown_alias" and "ghost" in reply.detail
+        assert repr(reply).startswith("ErrorReply(code='unknown_alias'")
+
+
+def test_invalid_alias_is_rejected(server):
+    with pytest.raises(tcphub.RejectedError) as caught:
+        tcphub.Client(*server.address, name="#hub")
+    assert caught.value.code == "invalid_alias"
+
+
+def test_sessions_ping_and_resync(server):
+    with tcphub.Client(*server.address, name="first") as client:
+        assert client.ping() < 5
+        client.sync("second")
+        assert client.name == "second"
+        assert [s.alias for s in client.sessions()] == ["second"]
+        assert [e.alias for e in (wait_for(server, tcphub.Released),)] == ["first"]
+
+
+def test_iteration_ends_when_the_hub_closes_the_connection(server):
+    client = tcphub.Client(*server.address, name="it")
+    server.send("it", 1)
+    server.send("it", 2)
+    server.stop()
+    got = list(client)
+    assert [m.message for m in got[:2]] == [1, 2]
+    assert isinstance(got[-1], tcphub.Bye) and got[-1].reason == "shutdown"
+    with pytest.raises(tcphub.ConnectionClosedError):
+        client.receive(1)
+    with pytest.raises(tcphub.ConnectionClosedError):
+        client.sync("again")
+    client.close()
+    client.close()
+
+
+def test_messages_iterator_stops_after_quiet_timeout(server):
+    with tcphub.Client(*server.address, name="q") as client:
+        server.send("q", "one")
+        assert [m.message for m in client.messages(timeout=0.3)] == ["one"]
+
+
+def test_messages_arriving_during_a_request_are_kept(server):
+    with tcphub.Client(*server.address, name="k") as client:
+        for n in range(50):
+            server.send("k", n)
+        client.sessions()  # reads past the 50 infos to find its answer
+        assert [m.message for m in client.drain()] == list(range(50))
+
+
+def test_connect_failures_are_clear():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: refused
+        with pytest.raises(tcphub.ConnectionClosedError, match=f"cannot connect to 127.0.0.1:{port}"):
+            tcphub.Client("127.0.0.1", port)
+
+
+def test_send_raw_speaks_the_protocol_by_hand(server):
+    with tcphub.Client(*server.address) as client:
+        client.send_raw(b'{"type":"sync","clientName":"by-hand"}')
+        assert wait_for(server, tcphub.Synced).alias == "by-hand"
+        assert repr(client).startswith("Client(address='127.0.0.1:")
