@@ -74,6 +74,24 @@ impl TestServer {
             .expect("run result");
     }
 
+    /// Shuts down and returns every event not read yet, up to the end of
+    /// the event stream (which ends when the server has stopped).
+    pub async fn shutdown_collecting_events(mut self) -> Vec<Event> {
+        let _ = self.stop.take().unwrap().send(());
+        let mut events = Vec::new();
+        within(async {
+            while let Some(event) = self.events.recv().await {
+                events.push(event);
+            }
+        })
+        .await;
+        within(self.task.take().unwrap())
+            .await
+            .expect("run task")
+            .expect("run result");
+        events
+    }
+
     /// Waits for the first event `pick` accepts.
     pub async fn event<T>(&mut self, mut pick: impl FnMut(Event) -> Option<T>) -> T {
         within(async {
