@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod hub;
 mod json;
+mod logging;
 mod options;
 mod server;
 mod session;
@@ -20,6 +21,7 @@ mod session;
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     events::register(m)?;
+    m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
     m.add_class::<session::Session>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<hub::Hub>()?;

@@ -1,0 +1,179 @@
+"""``python -m tcphub serve``: the same server as ``tcphub serve``.
+
+The options, their environment variables and their defaults are those of
+the binary; the server underneath is the same native code. Messages sent to
+the host print on stdout as ``[alias] text``; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from . import _tcphub
+from ._errors import Error
+from ._server import Server
+from ._units import parse_bytes, parse_duration, parse_optional_duration, parse_switch
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type whose error message is the parser's own."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _listen(text: str) -> Tuple[str, int]:
+    """``127.0.0.1:9000`` or ``[::1]:9000``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"{text!r} is not an address: expected HOST:PORT such as 127.0.0.1:9000")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tcphub",
+        description="A TCP hub where named clients exchange JSON messages.",
+        epilog="Every option can also be set by the environment variable shown next to it.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the hub",
+        description="Run the hub until Ctrl-C or SIGTERM (the same server as `tcphub serve`).",
+        epilog="Messages sent to the host (an `info` without `to`) are printed on stdout "
+        "as `[alias] text`; logs go to stderr. With --console, lines typed on stdin are "
+        "host commands: `* text` or plain text broadcasts, `@alias text` sends to one "
+        "alias, `/list` shows the sessions, `/close SESSION_ID` closes one.",
+    )
+    serve.add_argument("-l", "--listen", type=_typed(_listen), default=_env("TCPHUB_LISTEN", "127.0.0.1:9000"),
+                       help="address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port) "
+                       "[env: TCPHUB_LISTEN] [default: 127.0.0.1:9000]")
+    serve.add_argument("--alias-policy", choices=("takeover", "reject", "share"),
+                       default=_env("TCPHUB_ALIAS_POLICY", "takeover"),
+                       help="what happens when a client claims an alias another session holds "
+                       "[env: TCPHUB_ALIAS_POLICY] [default: takeover]")
+    serve.add_argument("--max-frame-bytes", type=_typed(parse_bytes), default=_env("TCPHUB_MAX_FRAME_BYTES", "64KiB"),
+                       help="largest frame a client may send (e.g. 65536, 64KiB, 1M); a larger one closes "
+                       "that session [env: TCPHUB_MAX_FRAME_BYTES] [default: 64KiB]")
+    serve.add_argument("--max-sessions", type=int, default=_env("TCPHUB_MAX_SESSIONS", "100000"),
+                       help="most sessions open at once [env: TCPHUB_MAX_SESSIONS] [default: 100000]")
+    serve.add_argument("--idle-timeout", type=_typed(parse_optional_duration),
+                       default=_env("TCPHUB_IDLE_TIMEOUT", "off"),
+                       help="close sessions that send nothing for this long (e.g. 30s, 5m; off) "
+                       "[env: TCPHUB_IDLE_TIMEOUT] [default: off]")
+    serve.add_argument("--relay", type=_typed(parse_switch), metavar="on|off", default=_env("TCPHUB_RELAY", "on"),
+                       help="let clients send to each other (on) or only to the host (off) "
+                       "[env: TCPHUB_RELAY] [default: on]")
+    serve.add_argument("--max-queued-bytes", type=_typed(parse_bytes), default=_env("TCPHUB_MAX_QUEUED_BYTES", "8MiB"),
+                       help="unsent bytes allowed to pile up for one session; past this it is closed as a "
+                       "slow consumer (e.g. 8MiB) [env: TCPHUB_MAX_QUEUED_BYTES] [default: 8MiB]")
+    serve.add_argument("--shutdown-grace", type=_typed(parse_duration), default=_env("TCPHUB_SHUTDOWN_GRACE", "5s"),
+                       help="on Ctrl-C or SIGTERM, how long to flush queued messages before exiting "
+                       "[env: TCPHUB_SHUTDOWN_GRACE] [default: 5s]")
+    serve.add_argument("--console", action="store_true", default=parse_switch(_env("TCPHUB_CONSOLE", "off")),
+                       help="read host commands from stdin (see below) [env: TCPHUB_CONSOLE]")
+    serve.add_argument("-v", "--verbose", action="count", default=0,
+                       help="more log detail: -v debug (one line per message), -vv trace; RUST_LOG wins")
+    serve.add_argument("--log-format", choices=("human", "json"), default=_env("TCPHUB_LOG_FORMAT", "human"),
+                       help="log line format on stderr [env: TCPHUB_LOG_FORMAT] [default: human]")
+    return parser
+
+
+def message_text(message: Any) -> str:
+    """A message as the binary prints it: strings bare, other values as JSON."""
+    if isinstance(message, str):
+        return message
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def serve(args: argparse.Namespace) -> int:
+    _tcphub.init_logging(args.verbose, args.log_format)
+    host, port = args.listen
+    try:
+        hub = Server(
+            host,
+            port,
+            alias_policy=args.alias_policy,
+            max_frame_bytes=args.max_frame_bytes,
+            max_sessions=args.max_sessions,
+            idle_timeout=args.idle_timeout,
+            relay=args.relay,
+            max_queued_bytes=args.max_queued_bytes,
+            shutdown_grace=args.shutdown_grace,
+        )
+    except Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    # SIGTERM stops the hub as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    listen_host, listen_port = hub.address
+    shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+    # One write, so the line never interleaves with the native log lines.
+    sys.stderr.write(f"tcphub {_tcphub.__version__} listening on {shown}:{listen_port}; stop with Ctrl-C\n")
+    sys.stderr.flush()
+    if args.console:
+        threading.Thread(target=_console, args=(hub,), name="tcphub-console", daemon=True).start()
+    with hub:
+        try:
+            for event in hub.events():
+                if isinstance(event, _tcphub.Message):
+                    sender = event.alias if event.alias is not None else event.session_id
+                    print(f"[{sender}] {message_text(event.message)}", flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _console(hub: Server) -> None:
+    """Host commands typed on stdin."""
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            if line == "/list":
+                for row in hub.sessions():
+                    print(f"{row.session_id}\t{row.alias or '-'}", flush=True)
+            elif line.startswith("/close "):
+                hub.close_session(line[len("/close "):].strip())
+            elif line.startswith("@"):
+                alias, _, text = line[1:].partition(" ")
+                hub.send(alias, text.lstrip())
+            else:
+                hub.broadcast(line[2:] if line.startswith("* ") else line)
+        except Error as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

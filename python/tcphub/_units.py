@@ -1,0 +1,55 @@
+"""Sizes and durations as people type them (``64KiB``, ``500ms``, ``off``),
+read exactly as the ``tcphub`` binary reads them."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+               "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+               "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+_DURATION_UNITS = {"ms": 0.001, "": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_bytes(text: str) -> int:
+    """``65536``, ``64KiB``, ``8M``, ``1_000``: powers of 1024."""
+    match = re.fullmatch(r"\s*([0-9_]+)\s*([A-Za-z]*)\s*", text)
+    if not match or not match.group(1).strip("_"):
+        raise ValueError(f"{text!r} is not a size: expected a number such as 65536 or 64KiB")
+    unit = match.group(2).lower()
+    if unit not in _SIZE_UNITS:
+        raise ValueError(f"unknown size unit {unit!r}: use K, M or G (powers of 1024)")
+    return int(match.group(1).replace("_", "")) * _SIZE_UNITS[unit]
+
+
+def parse_duration(text: str) -> float:
+    """``500ms``, ``30s``, ``5m``, ``1h``; a bare number is seconds."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*)\s*", text)
+    try:
+        number = float(match.group(1)) if match else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise ValueError(f"{text!r} is not a duration: expected e.g. 500ms, 30s, 5m")
+    unit = match.group(2) if match else ""
+    if unit not in _DURATION_UNITS:
+        raise ValueError(f"unknown duration unit {unit!r}: use ms, s, m or h")
+    return number * _DURATION_UNITS[unit]
+
+
+def parse_optional_duration(text: str) -> Optional[float]:
+    """A duration, or ``off`` / ``none`` / ``0`` for none."""
+    if text.strip() in ("off", "none", "0"):
+        return None
+    return parse_duration(text)
+
+
+def parse_switch(text: str) -> bool:
+    """``on``/``off`` and the usual spellings of true and false."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "y", "1"):
+        return True
+    if value in ("off", "false", "no", "n", "0"):
+        return False
+    raise ValueError(f"{text!r} is not on or off")

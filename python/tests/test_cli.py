@@ -1,0 +1,206 @@
+"""``python -m tcphub serve``: the binary's options, the same server."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+from pathlib import Path
+
+import tcphub
+
+
+class Serve:
+    """``python -m tcphub serve`` in a subprocess, its output read by threads."""
+
+    def __init__(self, *args: str, env: Optional[Dict[str, str]] = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tcphub", "serve", "--listen", "127.0.0.1:0", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, **(env or {})},
+        )
+        self.stdout: "queue.Queue[str]" = queue.Queue()
+        self.stderr: List[str] = []
+        self.threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put), daemon=True)
+        ]
+        ready: "queue.Queue[str]" = queue.Queue()
+
+        def err(line: str) -> None:
+            self.stderr.append(line)
+            ready.put(line)
+
+        self.threads.append(threading.Thread(target=self._pump, args=(self.proc.stderr, err), daemon=True))
+        for thread in self.threads:
+            thread.start()
+        while True:
+            line = ready.get(timeout=20)
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if found:
+                self.port = int(found.group(1))
+                return
+
+    @staticmethod
+    def _pump(stream, put) -> None:
+        for line in stream:
+            put(line.rstrip("\n"))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=20)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=20)
+        for thread in self.threads:
+            thread.join(timeout=20)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    started: List[Serve] = []
+
+    def start(*args: str, env: Optional[Dict[str, str]] = None) -> Serve:
+        s = Serve(*args, env=env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()
+
+
+def test_serve_prints_host_messages_and_stops_cleanly_on_sigint(serve):
+    hub = serve()
+    with tcphub.Client("127.0.0.1", hub.port, name="Client-1") as client:
+        client.send_to_host("1111")
+        client.send_to_host({"k": [1, 2]})
+        assert hub.stdout.get(timeout=10) == "[Client-1] 1111"
+        assert hub.stdout.get(timeout=10) == '[Client-1] {"k":[1,2]}'
+        assert hub.stop() == 0
+        bye = client.receive(5)
+        assert isinstance(bye, tcphub.Bye) and bye.reason == "shutdown"
+    logs = "\n".join(hub.stderr)
+    assert "synced" in logs and "Client-1" in logs
+
+
+def test_serve_sigterm_stops_it_too(serve):
+    hub = serve()
+    hub.proc.send_signal(signal.SIGTERM)
+    assert hub.proc.wait(timeout=20) == 0
+
+
+def test_serve_options_reach_the_server(serve):
+    hub = serve("--alias-policy", "reject", "--max-frame-bytes", "1KiB")
+    with tcphub.Client("127.0.0.1", hub.port, name="dup"):
+        with pytest.raises(tcphub.RejectedError, match="alias_taken"):
+            tcphub.Client("127.0.0.1", hub.port, name="dup")
+        with tcphub.Client("127.0.0.1", hub.port) as big:
+            big.send_to_host("x" * 2000)
+            reply = big.receive(5)
+            assert isinstance(reply, tcphub.ErrorReply) and reply.code == "frame_too_large"
+    assert hub.stop() == 0
+
+
+def test_serve_options_from_the_environment(serve):
+    hub = serve(env={"TCPHUB_RELAY": "off"})
+    with tcphub.Client("127.0.0.1", hub.port, name="a") as a, tcphub.Client("127.0.0.1", hub.port, name="b"):
+        a.send("b", "hi")
+        reply = a.receive(5)
+        assert isinstance(reply, tcphub.ErrorReply) and reply.code == "relay_disabled"
+    assert hub.stop() == 0
+
+
+def test_serve_console_commands(serve):
+    hub = serve("--console")
+    with tcphub.Client("127.0.0.1", hub.port, name="c1") as c1:
+        hub.proc.stdin.write("@c1 just you\n* everyone\nplain text\n/list\n@ghost boo\n")
+        hub.proc.stdin.flush()
+        assert [c1.receive(5).message for _ in range(3)] == ["just you", "everyone", "plain text"]
+        assert hub.stdout.get(timeout=10) == f"{c1.session_id}\tc1"
+    assert hub.stop() == 0
+    assert any('no session holds alias "ghost"' in line for line in hub.stderr)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--alias-policy", "steal"], "invalid choice: 'steal'"),
+        (["--max-frame-bytes", "3 parsecs"], "unknown size unit"),
+        (["--idle-timeout", "soon"], "not a duration"),
+        (["--relay", "maybe"], "not on or off"),
+        (["--listen", "nowhere"], "not an address"),
+    ],
+)
+def test_serve_bad_options_exit_2_with_the_reason(args, needle):
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert needle in done.stderr
+
+
+def test_serve_address_in_use_exits_1(serve):
+    hub = serve()
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", "--listen", f"127.0.0.1:{hub.port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert "already in use" in done.stderr
+    assert hub.stop() == 0
+
+
+def test_serve_help_lists_every_binary_option():
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0
+    ours = set(re.findall(r"--[a-z][a-z-]+", done.stdout))
+    binary = _tcphub_binary()
+    if binary is not None:
+        theirs = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, timeout=30)
+        assert set(re.findall(r"--[a-z][a-z-]+", theirs.stdout)) - {"--version"} <= ours
+    for flag in (
+        "--listen",
+        "--alias-policy",
+        "--max-frame-bytes",
+        "--max-sessions",
+        "--idle-timeout",
+        "--relay",
+        "--max-queued-bytes",
+        "--shutdown-grace",
+        "--console",
+        "--log-format",
+    ):
+        assert flag in done.stdout
+
+
+def _tcphub_binary() -> Optional[str]:
+    """The `tcphub` binary, if one was built in this checkout."""
+    root = Path(__file__).resolve().parents[2]
+    for build in ("release", "debug"):
+        candidate = root / "target" / build / "tcphub"
+        if candidate.exists():
+            return str(candidate)
+    return None
