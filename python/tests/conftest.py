@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from typing import Any, Callable, Iterator, List, Optional, Type, TypeVar
 
@@ -87,3 +93,80 @@ def raw_client() -> Iterator[Callable[["tuple[str, int]"], RawClient]]:
     yield make
     for client in made:
         client.close()
+
+
+class Script:
+    """A Python script in a subprocess; its output lines collected by threads."""
+
+    def __init__(self, path: "str | os.PathLike[str]", *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(path), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: "queue.Queue[str]" = queue.Queue()
+        self.out: List[str] = []
+        self.err: List[str] = []
+        self.threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _pump(self, stream: Any, is_stdout: bool) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            (self.out if is_stdout else self.err).append(line)
+            if is_stdout:
+                self.lines.put(line)
+
+    def expect(self, needle: str, timeout: float = 20.0) -> str:
+        """The next stdout line containing ``needle``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(left, 0.001))
+            except queue.Empty:
+                raise AssertionError(
+                    f"{needle!r} not printed within {timeout} s; stdout {self.out}, stderr {self.err}"
+                ) from None
+            if needle in line:
+                return line
+
+    def interrupt(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.wait()
+
+    def wait(self, timeout: float = 20.0) -> int:
+        code = self.proc.wait(timeout=timeout)
+        for thread in self.threads:
+            thread.join(timeout=timeout)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+@pytest.fixture
+def script() -> Iterator[Callable[..., Script]]:
+    started: List[Script] = []
+
+    def start(path: "str | os.PathLike[str]", *args: str) -> Script:
+        s = Script(path, *args)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()

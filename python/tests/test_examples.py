@@ -1,0 +1,80 @@
+"""Every script in python/examples runs as it stands and does what it says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import tcphub
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def start_server(script, name: str) -> "tuple[object, str]":
+    server = script(EXAMPLES / name, "--port", "0")
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", server.expect("listening on")).group(1)
+    return server, port
+
+
+def test_examples_are_all_covered():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "client.py",
+        "own_loop.py",
+        "raw_client.py",
+        "server.py",
+        "server_callbacks.py",
+    ]
+
+
+def test_tutorial_server_and_clients(script):
+    server, port = start_server(script, "server.py")
+    one = script(EXAMPLES / "client.py", "Client-1", "--port", port, "--delay", "0.2")
+    two = script(EXAMPLES / "raw_client.py", "Client-2", "--port", port, "--delay", "0.2")
+
+    one.expect("received from server: 大家来领物资了")
+    one.expect("received from server: 赶紧来做核酸了, 就差你了")
+    two.expect("大家来领物资了")
+    two.expect("一会儿上门做核酸")
+    server.expect("Message(session_id=")
+    server.expect("Message(session_id=")
+
+    assert server.interrupt() == 0
+    assert "stopping: every client is told bye" in server.out
+    # Each client sees the hub's bye and exits on its own.
+    assert one.wait() == 0 and two.wait() == 0
+    assert any("Bye(reason='shutdown'" in line for line in one.out)
+    assert not any("赶紧来做核酸" in line for line in two.out)
+    assert not any("一会儿上门做核酸" in line for line in one.out)
+    messages = [line for line in server.out if line.startswith("Message(")]
+    assert any("'1111'" in m and "Client-1" in m for m in messages)
+    assert any("'2222'" in m and "Client-2" in m for m in messages)
+
+
+def test_callback_server(script):
+    server, port = start_server(script, "server_callbacks.py")
+    client = script(EXAMPLES / "client.py", "Client-1", "--port", port, "--delay", "0.1")
+    client.expect("received from server: welcome, Client-1")
+    client.expect("received from server: Client-1 said 1111")
+    server.expect("[客户端已接入]:")
+    server.expect("服务端接收到来自客户端 Client-1 的数据: 1111")
+    assert server.interrupt() == 0
+    assert client.wait() == 0
+
+
+def test_own_loop_with_the_sans_io_hub(script):
+    server, port = start_server(script, "own_loop.py")
+    with tcphub.Client("127.0.0.1", int(port), name="mine") as client:
+        client.send_to_host("hello")
+        reply = client.receive(10)
+        assert reply is not None and reply.message == "got hello"
+    server.expect("Message(session_id=")
+    assert server.interrupt() == 0
+
+
+@pytest.mark.parametrize("name", ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py"])
+def test_examples_explain_themselves(script, name):
+    shown = script(EXAMPLES / name, "--help")
+    assert shown.wait() == 0
+    assert "usage:" in "\n".join(shown.out)
