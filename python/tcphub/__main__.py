@@ -123,17 +123,20 @@ def serve(args: argparse.Namespace) -> int:
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    # SIGTERM stops the hub as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    listen_host, listen_port = hub.address
-    shown = f"[{listen_host}]" if ":" in listen_host else listen_host
-    # One write, so the line never interleaves with the native log lines.
-    sys.stderr.write(f"tcphub {_tcphub.__version__} listening on {shown}:{listen_port}; stop with Ctrl-C\n")
-    sys.stderr.flush()
-    if args.console:
-        threading.Thread(target=_console, args=(hub,), name="tcphub-console", daemon=True).start()
     with hub:
         try:
+            # SIGTERM stops the hub as Ctrl-C does. Installed before the ready
+            # line, and inside the try, so a signal right after it is clean.
+            signal.signal(signal.SIGTERM, _raise_interrupt)
+            listen_host, listen_port = hub.address
+            shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+            # One write, so the line never interleaves with the native log lines.
+            sys.stderr.write(
+                f"tcphub {_tcphub.__version__} listening on {shown}:{listen_port}; stop with Ctrl-C\n"
+            )
+            sys.stderr.flush()
+            if args.console:
+                threading.Thread(target=_console, args=(hub,), name="tcphub-console", daemon=True).start()
             for event in hub.events():
                 if isinstance(event, _tcphub.Message):
                     sender = event.alias if event.alias is not None else event.session_id
