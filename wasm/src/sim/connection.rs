@@ -80,10 +80,5 @@ impl Connection {
 /// per client, a new port per connection. Labels only: nothing touches a
 /// network.
 pub(crate) fn virtual_addr(client: usize, n: u32) -> String {
-    format!(
-        "10.0.{}.{}:{}",
-        client / 250,
-        client % 250 + 1,
-        40001 + n
-    )
+    format!("10.0.{}.{}:{}", client / 250, client % 250 + 1, 40001 + n)
 }

@@ -11,7 +11,7 @@ mod trace;
 mod view;
 
 pub use scenario::{
-    Action, FaultSettings, HubSettings, NetworkSettings, Scenario, Step, TraceLevel,
+    message, Action, FaultSettings, HubSettings, NetworkSettings, Scenario, Step, TraceLevel,
 };
 pub use simulator::Simulator;
 pub use trace::{Direction, Entry, Stats, Trace, WireBytes};

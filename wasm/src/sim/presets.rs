@@ -1,8 +1,6 @@
 //! Scenarios that ship with the simulator.
 
-use serde_json::json;
-
-use super::scenario::{Action, FaultSettings, Scenario, Step};
+use super::scenario::{message, Action, FaultSettings, Scenario, Step};
 
 /// Names of the presets, in the order the page lists them.
 pub const PRESET_NAMES: [&str; 3] = ["tutorial", "takeover", "faults"];
@@ -30,12 +28,19 @@ fn client(name: &str) -> String {
 pub fn tutorial() -> Scenario {
     let mut steps = Vec::new();
     for name in ["Client-1", "Client-2"] {
-        steps.push(Step::at(0, Action::Connect { client: client(name) }));
+        steps.push(Step::at(
+            0,
+            Action::Connect {
+                client: client(name),
+            },
+        ));
         steps.push(Step::at(
             0,
             Action::Write {
                 client: client(name),
-                data: format!(r#"{{"type":"sync","clientName":"{name}","message":"同步基础信息"}}"#),
+                data: format!(
+                    r#"{{"type":"sync","clientName":"{name}","message":"同步基础信息"}}"#
+                ),
             },
         ));
     }
@@ -51,21 +56,21 @@ pub fn tutorial() -> Scenario {
     steps.push(Step::at(
         10_000,
         Action::Broadcast {
-            message: json!("大家来领物资了"),
+            message: message(r#""大家来领物资了""#),
         },
     ));
     steps.push(Step::at(
         10_000,
         Action::SendToAlias {
             alias: "Client-1".into(),
-            message: json!("赶紧来做核酸了"),
+            message: message(r#""赶紧来做核酸了""#),
         },
     ));
     steps.push(Step::at(
         10_000,
         Action::SendToAlias {
             alias: "Client-2".into(),
-            message: json!("一会儿上门做核酸"),
+            message: message(r#""一会儿上门做核酸""#),
         },
     ));
     Scenario {
@@ -87,12 +92,19 @@ pub fn tutorial() -> Scenario {
 /// is told why and closed.
 pub fn takeover() -> Scenario {
     let steps = vec![
-        Step::at(0, Action::Connect { client: client("phone") }),
+        Step::at(
+            0,
+            Action::Connect {
+                client: client("phone"),
+            },
+        ),
         Step::now(Action::Sync {
             client: client("phone"),
             alias: "小明".into(),
         }),
-        Step::now(Action::Connect { client: client("laptop") }),
+        Step::now(Action::Connect {
+            client: client("laptop"),
+        }),
         Step::now(Action::Sync {
             client: client("laptop"),
             alias: "小红".into(),
@@ -102,10 +114,15 @@ pub fn takeover() -> Scenario {
             Action::Send {
                 client: client("laptop"),
                 to: Some("小明".into()),
-                message: json!("在吗?"),
+                message: message(r#""在吗?""#),
             },
         ),
-        Step::at(2000, Action::Connect { client: client("tablet") }),
+        Step::at(
+            2000,
+            Action::Connect {
+                client: client("tablet"),
+            },
+        ),
         Step::now(Action::Sync {
             client: client("tablet"),
             alias: "小明".into(),
@@ -115,7 +132,7 @@ pub fn takeover() -> Scenario {
             Action::Send {
                 client: client("laptop"),
                 to: Some("小明".into()),
-                message: json!("现在呢?"),
+                message: message(r#""现在呢?""#),
             },
         ),
         Step::at(
@@ -123,7 +140,7 @@ pub fn takeover() -> Scenario {
             Action::Send {
                 client: client("tablet"),
                 to: Some("*".into()),
-                message: json!({"status": "back online"}),
+                message: message(r#"{"status":"back online"}"#),
             },
         ),
     ];
@@ -146,13 +163,17 @@ pub fn takeover() -> Scenario {
 pub fn faults() -> Scenario {
     let mut steps = Vec::new();
     for name in ["甲", "乙", "丙"] {
-        steps.push(Step::now(Action::Connect { client: client(name) }));
+        steps.push(Step::now(Action::Connect {
+            client: client(name),
+        }));
         steps.push(Step::now(Action::Sync {
             client: client(name),
             alias: name.to_owned(),
         }));
     }
-    steps.push(Step::now(Action::StopReading { client: client("丙") }));
+    steps.push(Step::now(Action::StopReading {
+        client: client("丙"),
+    }));
     for round in 0..6 {
         let at = 500 + round * 500;
         steps.push(Step::at(
@@ -160,7 +181,7 @@ pub fn faults() -> Scenario {
             Action::Send {
                 client: client("甲"),
                 to: Some("乙".into()),
-                message: json!(format!("第{}条消息", round + 1)),
+                message: message(&format!(r#""第{}条消息""#, round + 1)),
             },
         ));
         steps.push(Step::at(
@@ -168,7 +189,10 @@ pub fn faults() -> Scenario {
             Action::Send {
                 client: client("乙"),
                 to: Some("*".into()),
-                message: json!({"round": round, "text": "大家好".repeat(200)}),
+                message: message(&format!(
+                    r#"{{"round":{round},"text":"{}"}}"#,
+                    "大家好".repeat(80)
+                )),
             },
         ));
     }
@@ -182,7 +206,7 @@ pub fn faults() -> Scenario {
     steps.push(Step::at(
         4500,
         Action::Broadcast {
-            message: json!("演习结束"),
+            message: message(r#""演习结束""#),
         },
     ));
     Scenario {
@@ -195,7 +219,7 @@ pub fn faults() -> Scenario {
         hub: Default::default(),
         network: super::scenario::NetworkSettings {
             latency_ms: 2,
-            max_queued_bytes: 4096,
+            max_queued_bytes: 2048,
         },
         faults: FaultSettings {
             enabled: true,

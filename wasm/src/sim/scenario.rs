@@ -9,19 +9,21 @@
 //!            {"at": 10000, "action": "broadcast", "message": "大家来领物资了"}]}
 //! ```
 //!
-//! Every field but `steps` has a default. A step runs once the bytes the
-//! previous steps put on the wire have landed, and not before its `at`
-//! (virtual milliseconds), so faults change when things happen but never the
-//! order of the script.
+//! Every field has a default. Steps run in order. A step with an `at`
+//! (virtual milliseconds) runs at that time, or right after the step before
+//! it if that ran later; a step without one waits until everything the
+//! steps before it put on the wire has landed. So a script made of untimed
+//! steps, or of timed ones further apart than the longest delay, reaches
+//! the same recipients with every seed: faults change only when.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use tcphub_core::{AliasPolicy, HubConfig, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_SESSIONS};
 
 use super::SimError;
 
 /// One simulated run: hub settings, network, faults and the script.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A short name, shown by the page.
@@ -198,15 +200,15 @@ pub enum TraceLevel {
     None,
 }
 
-/// One step of the script.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One step of the script. In JSON it is one flat object:
+/// `{"at": 3000, "action": "send", "client": "Client-1", "to": "Client-2", "message": "hi"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "StepJson", into = "StepJson")]
 pub struct Step {
-    /// Not before this virtual time (ms). Absent: as soon as the network
-    /// has settled after the previous step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// At this virtual time (ms), whatever is in flight. Absent: as soon
+    /// as the network has settled after the previous step.
     pub at: Option<u64>,
     /// What happens.
-    #[serde(flatten)]
     pub action: Action,
 }
 
@@ -216,7 +218,7 @@ impl Step {
         Step { at: None, action }
     }
 
-    /// A step that runs at `at` virtual ms (or later, if the network is busy).
+    /// A step that runs at `at` virtual ms.
     pub fn at(at: u64, action: Action) -> Self {
         Step {
             at: Some(at),
@@ -226,9 +228,8 @@ impl Step {
 }
 
 /// What a client or the host does. Clients are named; a client exists from
-/// its first `connect`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+/// its first `connect`. Messages are any JSON value, kept byte for byte.
+#[derive(Debug, Clone)]
 pub enum Action {
     /// The client opens a connection (a new one, with a new port, after a
     /// disconnect).
@@ -249,10 +250,9 @@ pub enum Action {
         /// The client's name.
         client: String,
         /// Target alias or `*`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
         /// Any JSON value.
-        message: Value,
+        message: Box<RawValue>,
     },
     /// The client writes these bytes (UTF-8 text) as they are: for the
     /// tutorial's undelimited frames, or for garbage.
@@ -301,14 +301,14 @@ pub enum Action {
     /// The host sends a message to every session.
     Broadcast {
         /// Any JSON value.
-        message: Value,
+        message: Box<RawValue>,
     },
     /// The host sends a message to the sessions holding an alias.
     SendToAlias {
         /// The alias.
         alias: String,
         /// Any JSON value.
-        message: Value,
+        message: Box<RawValue>,
     },
     /// The host closes a session, named by its session id (peer address).
     CloseSession {
@@ -317,6 +317,205 @@ pub enum Action {
     },
     /// The host shuts the hub down.
     Shutdown,
+}
+
+/// A message as JSON, for building scripts in Rust: `message(r#""hi""#)`.
+///
+/// # Panics
+/// When `json` is not valid JSON.
+pub fn message(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).expect("message() needs valid JSON")
+}
+
+/// A step as it is written in JSON: every field of every action, optional.
+/// Plain fields rather than a serde-tagged enum keep messages byte-exact
+/// (`RawValue`) and the WebAssembly build small.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<u64>,
+    action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    message: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
+}
+
+/// Keeps an explicit `null` message as a message, apart from "absent".
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
+}
+
+impl TryFrom<StepJson> for Step {
+    type Error = String;
+
+    fn try_from(mut j: StepJson) -> Result<Self, String> {
+        let kind = std::mem::take(&mut j.action);
+        let need = |field: Option<String>, name: &str| {
+            field.ok_or_else(|| format!("action {kind:?} needs field {name:?}"))
+        };
+        let message = |m: Option<Box<RawValue>>| {
+            m.ok_or_else(|| format!("action {kind:?} needs field \"message\""))
+        };
+        let action = match kind.as_str() {
+            "connect" => Action::Connect {
+                client: need(j.client, "client")?,
+            },
+            "sync" => Action::Sync {
+                client: need(j.client, "client")?,
+                alias: need(j.alias, "alias")?,
+            },
+            "send" => Action::Send {
+                client: need(j.client, "client")?,
+                to: j.to,
+                message: message(j.message)?,
+            },
+            "write" => Action::Write {
+                client: need(j.client, "client")?,
+                data: need(j.data, "data")?,
+            },
+            "list" => Action::List {
+                client: need(j.client, "client")?,
+            },
+            "ping" => Action::Ping {
+                client: need(j.client, "client")?,
+            },
+            "disconnect" => Action::Disconnect {
+                client: need(j.client, "client")?,
+            },
+            "stop_reading" => Action::StopReading {
+                client: need(j.client, "client")?,
+            },
+            "resume_reading" => Action::ResumeReading {
+                client: need(j.client, "client")?,
+            },
+            "faults" => Action::Faults {
+                enabled: j
+                    .enabled
+                    .ok_or_else(|| format!("action {kind:?} needs field \"enabled\""))?,
+            },
+            "wait" => Action::Wait {
+                ms: j
+                    .ms
+                    .ok_or_else(|| format!("action {kind:?} needs field \"ms\""))?,
+            },
+            "broadcast" => Action::Broadcast {
+                message: message(j.message)?,
+            },
+            "send_to_alias" => Action::SendToAlias {
+                alias: need(j.alias, "alias")?,
+                message: message(j.message)?,
+            },
+            "close_session" => Action::CloseSession {
+                session: need(j.session, "session")?,
+            },
+            "shutdown" => Action::Shutdown,
+            other => {
+                return Err(format!(
+                    "unknown action {other:?}: expected connect, sync, send, write, list, ping, \
+                     disconnect, stop_reading, resume_reading, faults, wait, broadcast, \
+                     send_to_alias, close_session or shutdown"
+                ))
+            }
+        };
+        Ok(Step { at: j.at, action })
+    }
+}
+
+impl From<Step> for StepJson {
+    fn from(step: Step) -> Self {
+        let mut j = StepJson {
+            at: step.at,
+            ..StepJson::default()
+        };
+        let kind = match step.action {
+            Action::Connect { client } => {
+                j.client = Some(client);
+                "connect"
+            }
+            Action::Sync { client, alias } => {
+                j.client = Some(client);
+                j.alias = Some(alias);
+                "sync"
+            }
+            Action::Send {
+                client,
+                to,
+                message,
+            } => {
+                j.client = Some(client);
+                j.to = to;
+                j.message = Some(message);
+                "send"
+            }
+            Action::Write { client, data } => {
+                j.client = Some(client);
+                j.data = Some(data);
+                "write"
+            }
+            Action::List { client } => {
+                j.client = Some(client);
+                "list"
+            }
+            Action::Ping { client } => {
+                j.client = Some(client);
+                "ping"
+            }
+            Action::Disconnect { client } => {
+                j.client = Some(client);
+                "disconnect"
+            }
+            Action::StopReading { client } => {
+                j.client = Some(client);
+                "stop_reading"
+            }
+            Action::ResumeReading { client } => {
+                j.client = Some(client);
+                "resume_reading"
+            }
+            Action::Faults { enabled } => {
+                j.enabled = Some(enabled);
+                "faults"
+            }
+            Action::Wait { ms } => {
+                j.ms = Some(ms);
+                "wait"
+            }
+            Action::Broadcast { message } => {
+                j.message = Some(message);
+                "broadcast"
+            }
+            Action::SendToAlias { alias, message } => {
+                j.alias = Some(alias);
+                j.message = Some(message);
+                "send_to_alias"
+            }
+            Action::CloseSession { session } => {
+                j.session = Some(session);
+                "close_session"
+            }
+            Action::Shutdown => "shutdown",
+        };
+        j.action = kind.to_owned();
+        j
+    }
 }
 
 impl Action {
@@ -351,13 +550,27 @@ mod tests {
         let s = Scenario::from_json(r#"{"steps":[{"action":"connect","client":"a"}]}"#).unwrap();
         assert_eq!(s.hub, HubSettings::default());
         assert!(!s.faults.enabled);
-        assert_eq!(s.steps, [Step::now(Action::Connect { client: "a".into() })]);
+        assert!(
+            matches!(&s.steps[..], [Step { at: None, action: Action::Connect { client } }] if client == "a")
+        );
     }
 
     #[test]
     fn round_trips_through_json() {
-        let s = super::super::presets::tutorial();
-        assert_eq!(Scenario::from_json(&s.to_json()).unwrap(), s);
+        for name in super::super::presets::PRESET_NAMES {
+            let json = super::super::presets::preset(name).unwrap().to_json();
+            assert_eq!(Scenario::from_json(&json).unwrap().to_json(), json);
+        }
+        // Messages stay byte for byte: key order, spacing inside, null.
+        let json = r#"{"steps":[{"action":"broadcast","message":{"z":1,"a":[1, 2]}},{"action":"broadcast","message":null}]}"#;
+        let s = Scenario::from_json(json).unwrap();
+        match (&s.steps[0].action, &s.steps[1].action) {
+            (Action::Broadcast { message: a }, Action::Broadcast { message: b }) => {
+                assert_eq!(a.get(), r#"{"z":1,"a":[1, 2]}"#);
+                assert_eq!(b.get(), "null");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -368,6 +581,20 @@ mod tests {
         assert!(err.to_string().contains("steal"), "{err}");
         let err = Scenario::from_json(r#"{"faults":{"split":101}}"#).unwrap_err();
         assert!(err.to_string().contains("faults.split is 101"), "{err}");
+        let err = Scenario::from_json(r#"{"steps":[{"action":"sync","client":"a"}]}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"action "sync" needs field "alias""#),
+            "{err}"
+        );
+        let err = Scenario::from_json(r#"{"steps":[{"action":"broadcast"}]}"#).unwrap_err();
+        assert!(
+            err.to_string().contains(r#"needs field "message""#),
+            "{err}"
+        );
+        let err = Scenario::from_json(r#"{"steps":[{"action":"ping","client":"a","colour":1}]}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
         let err = Scenario::from_json(r#"{"sedd":1}"#).unwrap_err();
         assert!(err.to_string().contains("sedd"), "{err}");
     }

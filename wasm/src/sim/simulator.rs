@@ -7,9 +7,12 @@
 //!   runs, or the clock moves on to the end of a `wait`.
 //! - The earliest comes first; at equal times, arrivals, then the timer,
 //!   then the script, then the clock.
-//! - A script step waits until nothing is in flight, and until its `at`.
-//!   So split, join and delay faults change when things happen, never what
-//!   reaches whom; drops and stalls change the story on purpose.
+//! - A step with an `at` runs at that time, whatever is in flight, as a
+//!   real program acting on a timer would. A step without one waits until
+//!   nothing is in flight. In a script whose timed steps are further apart
+//!   than the longest delay, split, join and delay faults change when
+//!   things happen, never what reaches whom; drops and stalls change the
+//!   story on purpose.
 //! - Every routing decision is the hub's. The simulator only carries bytes,
 //!   cuts them where the seed says, and reads what the hub outputs.
 
@@ -18,11 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::{to_raw_value, RawValue};
 use tcphub_core::{
-    encode_info, encode_list, encode_ping, encode_sync, CloseReason, Event, Hub, HubError,
-    Output, SessionId,
+    encode_info, encode_list, encode_ping, encode_sync, CloseReason, Event, Hub, HubError, Output,
+    SessionId,
 };
 
 use super::connection::{virtual_addr, Client, Connection};
@@ -255,15 +258,14 @@ impl Simulator {
             .hub
             .poll_timeout()
             .map(|d| (d.as_nanos().div_ceil(1_000_000) as u64).max(self.now));
-        // The script waits for the network to settle.
-        let script = match arrival {
-            Some(_) => None,
-            None => self
-                .interactive
-                .front()
-                .or(self.script.front())
-                .map(|s| s.at.unwrap_or(0).max(self.hold_until).max(self.now)),
-        };
+        // A timed step runs at its time; an untimed one once the network
+        // has settled.
+        let script = match self.interactive.front().or(self.script.front()) {
+            Some(Step { at: Some(at), .. }) => Some(*at),
+            Some(Step { at: None, .. }) if arrival.is_none() => Some(0),
+            _ => None,
+        }
+        .map(|at| at.max(self.hold_until).max(self.now));
         let clock = (self.hold_until > self.now).then_some(self.hold_until);
         let candidates = [
             arrival.map(|t| (t, Next::Arrival)),
@@ -304,25 +306,28 @@ impl Simulator {
             self.trace.push(Entry::Step {
                 t: self.now,
                 index: self.executed.len(),
-                action: action.clone(),
+                step: Step::now(action.clone()),
             });
         }
         let acting = action.client().map(str::to_owned);
         self.executed.push(Step::at(self.now, action.clone()));
         match action {
             Action::Connect { client } => self.connect(&client),
-            Action::Sync { client, alias } => self.client_write(&client, encode_sync(&alias).into()),
+            Action::Sync { client, alias } => {
+                self.client_write(&client, encode_sync(&alias).into())
+            }
             Action::Send {
                 client,
                 to,
                 message,
-            } => {
-                let raw = to_raw_value(&message).expect("a JSON value always serializes");
-                self.client_write(&client, encode_info(to.as_deref(), &raw).into());
-            }
+            } => self.client_write(&client, encode_info(to.as_deref(), &message).into()),
             Action::Write { client, data } => self.client_write(&client, data.into_bytes().into()),
-            Action::List { client } => self.client_write(&client, Bytes::from_static(encode_list())),
-            Action::Ping { client } => self.client_write(&client, Bytes::from_static(encode_ping())),
+            Action::List { client } => {
+                self.client_write(&client, Bytes::from_static(encode_list()))
+            }
+            Action::Ping { client } => {
+                self.client_write(&client, Bytes::from_static(encode_ping()))
+            }
             Action::Disconnect { client } => {
                 if let Some(conn) = self.open_connection(&client) {
                     self.client_close(conn, false);
@@ -388,7 +393,10 @@ impl Simulator {
     }
 
     fn skip(&mut self, reason: String) {
-        self.trace.push(Entry::Skip { t: self.now, reason });
+        self.trace.push(Entry::Skip {
+            t: self.now,
+            reason,
+        });
     }
 
     fn connect(&mut self, name: &str) {
@@ -737,9 +745,8 @@ impl Simulator {
             Ok(head) => (head.frame, head.from),
             Err(_) => ("garbled".to_owned(), None),
         };
-        let line = RawValue::from_string(text.clone()).unwrap_or_else(|_| {
-            to_raw_value(&text).expect("a string always serializes")
-        });
+        let line = RawValue::from_string(text.clone())
+            .unwrap_or_else(|_| to_raw_value(&text).expect("a string always serializes"));
         self.trace.push(Entry::Deliver {
             t: self.now,
             client: self.clients[client].name.clone(),
@@ -802,7 +809,9 @@ impl Simulator {
         if !self.trace.wants_any() {
             return;
         }
-        let detail = |value: serde_json::Value| Some(value);
+        fn raw<T: Serialize + ?Sized>(value: &T) -> Option<Box<RawValue>> {
+            Some(to_raw_value(value).expect("event details always serialize"))
+        }
         let (name, session, peer, alias, detail) = match event {
             Event::Opened { session, peer } => ("opened", session, peer, None, None),
             Event::Synced {
@@ -816,7 +825,9 @@ impl Simulator {
                 peer,
                 Some(alias),
                 took_over_from.and_then(|old| {
-                    detail(serde_json::json!({ "took_over_from": old.0 }))
+                    raw(&TookOver {
+                        took_over_from: old.0,
+                    })
                 }),
             ),
             Event::Released {
@@ -829,13 +840,7 @@ impl Simulator {
                 peer,
                 alias,
                 message,
-            } => (
-                "message",
-                session,
-                peer,
-                alias,
-                serde_json::from_str(message.get()).ok().and_then(detail),
-            ),
+            } => ("message", session, peer, alias, Some(message)),
             Event::ProtocolError {
                 session,
                 peer,
@@ -845,20 +850,17 @@ impl Simulator {
                 session,
                 peer,
                 None,
-                detail(serde_json::json!({ "code": error.code.as_str(), "message": error.message })),
+                raw(&ErrorDetail {
+                    code: error.code.as_str(),
+                    message: &error.message,
+                }),
             ),
             Event::Closed {
                 session,
                 peer,
                 alias,
                 reason,
-            } => (
-                "closed",
-                session,
-                peer,
-                alias,
-                detail(serde_json::json!(reason.as_str())),
-            ),
+            } => ("closed", session, peer, alias, raw(reason.as_str())),
             // A kind of event added to the core after this simulator: show
             // it rather than lose it.
             other => {
@@ -879,4 +881,15 @@ impl Simulator {
             detail,
         });
     }
+}
+
+#[derive(Serialize)]
+struct TookOver {
+    took_over_from: u64,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'static str,
+    message: &'a str,
 }

@@ -5,9 +5,8 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
-use super::scenario::{Action, TraceLevel};
+use super::scenario::{Step, TraceLevel};
 
 /// Which way bytes travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -60,9 +59,8 @@ pub enum Entry {
         t: u64,
         /// Its position among the steps run so far, from 0.
         index: usize,
-        /// What it did.
-        #[serde(flatten)]
-        action: Action,
+        /// What it did (a step without `at`: `t` says when).
+        step: Step,
     },
     /// A client opened a connection and the hub accepted it.
     Connect {
@@ -135,7 +133,7 @@ pub enum Entry {
         alias: Option<String>,
         /// Details: the message, the error, the close reason, ...
         #[serde(skip_serializing_if = "Option::is_none")]
-        detail: Option<Value>,
+        detail: Option<Box<RawValue>>,
     },
     /// A host command and what it reached.
     Host {

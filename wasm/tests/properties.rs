@@ -1,0 +1,146 @@
+//! Random scripts: faults never change which messages arrive where, only
+//! when; drops and stalls only take messages away, never misdirect one.
+
+mod common;
+
+use common::{host_messages_by_sender, hub_closes, info_deliveries, is_subsequence, run};
+use proptest::prelude::*;
+use serde_json::json;
+use tcphub_wasm::sim::{Action, FaultSettings, Scenario, Step};
+
+const CLIENTS: [&str; 4] = ["c0", "c1", "客户端", "c3"];
+const ALIASES: [&str; 3] = ["A", "B", "核酸"];
+
+fn client() -> impl Strategy<Value = String> {
+    prop::sample::select(&CLIENTS[..]).prop_map(str::to_owned)
+}
+
+fn alias() -> impl Strategy<Value = String> {
+    prop::sample::select(&ALIASES[..]).prop_map(str::to_owned)
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    let target = prop_oneof![
+        Just(None),
+        alias().prop_map(Some),
+        Just(Some("*".to_owned())),
+        Just(Some("nobody".to_owned())),
+    ];
+    prop_oneof![
+        3 => client().prop_map(|client| Action::Connect { client }),
+        3 => (client(), alias()).prop_map(|(client, alias)| Action::Sync { client, alias }),
+        5 => (client(), target, 0..1000u32).prop_map(|(client, to, n)| Action::Send {
+            client,
+            to,
+            message: common::msg(json!({"n": n, "text": "大家来领物资了"})),
+        }),
+        1 => (client(), alias()).prop_map(|(client, alias)| Action::Write {
+            client,
+            // Two frames with no delimiter, then garbage and a newline.
+            data: format!(
+                r#"{{"type":"sync","clientName":"{alias}"}}{{"type":"info","message":"无分隔"}}{{"bad"}}"#
+            ) + "\n",
+        }),
+        1 => client().prop_map(|client| Action::Ping { client }),
+        1 => client().prop_map(|client| Action::List { client }),
+        1 => client().prop_map(|client| Action::Disconnect { client }),
+        2 => (0..1000u32).prop_map(|n| Action::Broadcast { message: common::msg(json!(n)) }),
+        2 => (alias(), 0..1000u32).prop_map(|(alias, n)| Action::SendToAlias {
+            alias,
+            message: common::msg(json!(format!("给{n}"))),
+        }),
+    ]
+}
+
+fn scenario(actions: Vec<Action>, policy: &str) -> Scenario {
+    let mut scenario = Scenario::from_json("{}").unwrap();
+    scenario.hub.alias_policy = policy.to_owned();
+    scenario.steps = actions.into_iter().map(Step::now).collect();
+    scenario
+}
+
+fn with_faults(mut scenario: Scenario, seed: u64, faults: FaultSettings) -> Scenario {
+    scenario.seed = seed;
+    scenario.faults = FaultSettings {
+        enabled: true,
+        ..faults
+    };
+    scenario
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn split_join_and_delay_change_only_when(
+        actions in prop::collection::vec(action(), 1..40),
+        policy in prop::sample::select(&["takeover", "reject", "share"][..]),
+        seed in any::<u64>(),
+    ) {
+        let clean = run(scenario(actions.clone(), policy));
+        let harsh = FaultSettings { split: 80, join: 60, max_delay_ms: 50, ..FaultSettings::default() };
+        let faulty = run(with_faults(scenario(actions, policy), seed, harsh));
+        prop_assert_eq!(common::deliveries(&faulty), common::deliveries(&clean));
+        prop_assert_eq!(host_messages_by_sender(&faulty), host_messages_by_sender(&clean));
+        prop_assert_eq!(hub_closes(&faulty), hub_closes(&clean));
+    }
+
+    /// Each client connects once and holds its own alias, so a drop cannot
+    /// hand an alias to someone else (with reconnects and takeovers it can,
+    /// legitimately: the story changes).
+    #[test]
+    fn drops_and_stalls_only_take_messages_away(
+        actions in prop::collection::vec(settled_action(), 1..40),
+        seed in any::<u64>(),
+    ) {
+        let mut script: Vec<Action> = CLIENTS
+            .iter()
+            .zip(["A", "B", "核酸", "D"])
+            .flat_map(|(client, alias)| {
+                [
+                    Action::Connect { client: (*client).to_owned() },
+                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned() },
+                ]
+            })
+            .collect();
+        script.extend(actions);
+        let clean = run(scenario(script.clone(), "takeover"));
+        let mut broken = with_faults(
+            scenario(script, "takeover"),
+            seed,
+            FaultSettings { drop: 15, stall: 30, ..FaultSettings::default() },
+        );
+        broken.network.max_queued_bytes = 300;
+        let faulty = run(broken);
+        let expected = info_deliveries(&clean);
+        for (client, got) in info_deliveries(&faulty) {
+            let wanted = expected.get(&client).cloned().unwrap_or_default();
+            prop_assert!(
+                is_subsequence(&got, &wanted),
+                "{} read {:?}, which is not part of {:?}", client, got, wanted
+            );
+        }
+    }
+}
+
+/// Actions that neither connect nor claim aliases.
+fn settled_action() -> impl Strategy<Value = Action> {
+    let target = prop_oneof![
+        Just(None),
+        prop::sample::select(&["A", "B", "核酸", "D", "*"][..]).prop_map(|a| Some(a.to_owned())),
+    ];
+    prop_oneof![
+        6 => (client(), target, 0..1000u32).prop_map(|(client, to, n)| Action::Send {
+            client,
+            to,
+            message: common::msg(json!({"n": n, "text": "一会儿上门做核酸"})),
+        }),
+        1 => client().prop_map(|client| Action::Disconnect { client }),
+        1 => client().prop_map(|client| Action::Ping { client }),
+        2 => (0..1000u32).prop_map(|n| Action::Broadcast { message: common::msg(json!(n)) }),
+        2 => (alias(), 0..1000u32).prop_map(|(alias, n)| Action::SendToAlias {
+            alias,
+            message: common::msg(json!(format!("给{n}"))),
+        }),
+    ]
+}
