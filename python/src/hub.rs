@@ -77,7 +77,25 @@ pub enum SessionRef {
     Id(String),
 }
 
-/// The sans-IO hub. See the stub file for the run loop.
+/// The sans-IO hub: the core state machine, for programs that do their own IO.
+///
+/// It never touches a socket or reads a clock of its own. The run loop:
+///
+/// 1. `handle = hub.accept("127.0.0.1:53412")` when a connection arrives;
+///    `hub.receive(handle, data)` for every chunk read from it;
+///    `hub.connection_lost(handle)` when the peer goes away;
+///    `hub.handle_timeout()` when `hub.poll_timeout()` comes due.
+///    Host commands: `broadcast`, `send`, `send_to_session`, `close_session`.
+/// 2. After each of them, `for action in hub.poll():` write each `Transmit`'s
+///    `data` to its session, close each `Close`'s session after flushing,
+///    and handle the events (`Connected`, `Synced`, `Message`, ...).
+///
+/// Methods taking `now` read it as seconds on any monotonic clock; leave it
+/// out to use the time since the hub was created (do not mix the two).
+///
+/// Options: `alias_policy` ("takeover", "reject" or "share"),
+/// `max_frame_bytes`, `max_sessions`, `idle_timeout` (seconds or None),
+/// `relay` (whether clients may message each other).
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {

@@ -1,0 +1,321 @@
+"""Type stubs of the native module ``tcphub._tcphub``.
+
+Everything here is re-exported from ``tcphub``; import it from there.
+"""
+
+from typing import Any, ClassVar, List, Optional, Tuple, Union
+
+__version__: str
+
+def init_logging(verbose: int = 0, format: str = "human") -> bool:
+    """Sends the embedded server's log lines (connects, syncs, closes) to
+    stderr, as the ``tcphub`` binary prints them. ``format`` is ``"human"``
+    or ``"json"``; ``RUST_LOG``, when set, wins over ``verbose`` (0 info,
+    1 debug, 2 trace). Returns False if logging was already set up."""
+
+# ----- events -----
+
+class Event:
+    """Base class of every hub event."""
+
+    @property
+    def session_id(self) -> str:
+        """The session's id on the wire: its peer address, such as
+        ``"127.0.0.1:53412"``. What ``send_to_session`` and
+        ``close_session`` take."""
+    @property
+    def handle(self) -> int:
+        """The core's handle of the session (what ``tcphub.Hub`` methods take)."""
+
+class Connected(Event):
+    """A client connected."""
+
+    __match_args__: ClassVar[Tuple[str]] = ("session_id",)
+
+class Synced(Event):
+    """A session now holds ``alias``."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    @property
+    def alias(self) -> str:
+        """The alias the session holds now."""
+    @property
+    def took_over_from(self) -> Optional[int]:
+        """The handle of the session that lost the alias to this one under
+        the ``takeover`` policy, if any."""
+
+class Released(Event):
+    """A session no longer holds ``alias``: it re-synced, lost the alias to
+    a takeover, or closed."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    @property
+    def alias(self) -> str:
+        """The alias released."""
+
+class Message(Event):
+    """A client sent a message to the host program."""
+
+    __match_args__: ClassVar[Tuple[str, str, str]] = ("session_id", "alias", "message")
+    @property
+    def alias(self) -> Optional[str]:
+        """The sender's alias, or None if it had not synced one."""
+    @property
+    def message(self) -> Any:
+        """The message: str, int, float, bool, None, list or dict."""
+    @property
+    def json(self) -> str:
+        """The message exactly as the client sent it, as JSON text."""
+
+class ProtocolError(Event):
+    """A client sent something wrong; the hub told it so with an ``error``
+    frame and kept serving it (unless the frame was over the size limit)."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "code")
+    @property
+    def code(self) -> str:
+        """Machine-readable kind: ``bad_json``, ``frame_too_large``,
+        ``unknown_type``, ``missing_field``, ``invalid_field``,
+        ``invalid_alias``, ``alias_taken``, ``unknown_alias``,
+        ``relay_disabled`` or ``too_many_sessions``."""
+    @property
+    def detail(self) -> str:
+        """What was wrong, for a person."""
+
+class Disconnected(Event):
+    """A session is gone."""
+
+    __match_args__: ClassVar[Tuple[str, str, str]] = ("session_id", "alias", "reason")
+    @property
+    def alias(self) -> Optional[str]:
+        """The alias it held until then, if any."""
+    @property
+    def reason(self) -> str:
+        """Why: ``peer_closed``, ``closed_by_host``, ``taken_over``,
+        ``frame_too_large``, ``idle_timeout``, ``too_many_sessions``,
+        ``slow_consumer`` or ``shutdown``."""
+
+class Session:
+    """One open session: its id on the wire and the alias it holds."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    def __init__(self, session_id: str, alias: Optional[str] = None) -> None: ...
+    @property
+    def session_id(self) -> str:
+        """Its peer address, such as ``"127.0.0.1:53412"``."""
+    @property
+    def alias(self) -> Optional[str]:
+        """The alias it synced, or None."""
+
+# ----- the embedded server (wrapped by tcphub.Server) -----
+
+class Server:
+    """The native server. Use ``tcphub.Server``, which wraps this class."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        alias_policy: str = "takeover",
+        max_frame_bytes: int = 65536,
+        max_sessions: int = 100000,
+        idle_timeout: Optional[float] = None,
+        relay: bool = True,
+        max_queued_bytes: int = 8388608,
+        shutdown_grace: float = 5.0,
+        event_queue_len: int = 16384,
+    ) -> None: ...
+    @property
+    def address(self) -> Tuple[str, int]: ...
+    @property
+    def stopped(self) -> bool: ...
+    def broadcast(self, message: Any) -> int: ...
+    def send(self, alias: str, message: Any) -> int: ...
+    def send_to_session(self, session_id: str, message: Any) -> None: ...
+    def close_session(self, session_id: str) -> None: ...
+    def sessions(self) -> List[Session]: ...
+    def next_batch(self, timeout: Optional[float] = None, limit: int = 4096) -> Optional[List[Event]]:
+        """Up to ``limit`` events, waiting at most ``timeout`` seconds for the
+        first: ``[]`` on timeout, None once the server stopped and every
+        event was read. Releases the GIL while waiting."""
+    def stop(self) -> None: ...
+    def wait_stopped(self, timeout: Optional[float] = None) -> bool: ...
+
+# ----- the sans-IO core -----
+
+class Transmit:
+    """Write ``data`` to the session's connection."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("handle", "data")
+    @property
+    def handle(self) -> int:
+        """The session to write to."""
+    @property
+    def data(self) -> bytes:
+        """One complete NDJSON line. A frame for many sessions is one
+        shared ``bytes`` object."""
+
+class Close:
+    """Flush what was written to the session, then close its connection.
+    The hub has already forgotten the session."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("handle", "reason")
+    @property
+    def handle(self) -> int:
+        """The session to close."""
+    @property
+    def reason(self) -> str:
+        """Why, as also reported by the ``Disconnected`` event."""
+
+class Hub:
+    """The sans-IO hub: the core state machine, for programs that do their
+    own IO. It never touches a socket or reads a clock of its own.
+
+    The run loop:
+
+    1. ``handle = hub.accept("127.0.0.1:53412")`` when a connection
+       arrives; ``hub.receive(handle, data)`` for every chunk read from it;
+       ``hub.connection_lost(handle)`` when the peer goes away;
+       ``hub.handle_timeout()`` when ``hub.poll_timeout()`` comes due. Host
+       commands: ``broadcast``, ``send``, ``send_to_session``,
+       ``close_session``, ``shutdown``.
+    2. After each of them, ``for action in hub.poll():`` write each
+       ``Transmit``'s ``data`` to its session, close each ``Close``'s
+       session after flushing, and handle the events.
+
+    Methods taking ``now`` read it as seconds on any monotonic clock; leave
+    it out to use the time since the hub was created (do not mix the two).
+    """
+
+    def __init__(
+        self,
+        *,
+        alias_policy: str = "takeover",
+        max_frame_bytes: int = 65536,
+        max_sessions: int = 100000,
+        idle_timeout: Optional[float] = None,
+        relay: bool = True,
+    ) -> None:
+        """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``."""
+    def accept(self, peer: str, now: Optional[float] = None) -> int:
+        """A connection from ``peer`` (its address, which becomes the
+        session id) was accepted; returns the session's handle. When the hub
+        is full or shutting down the session is refused at once (``poll``
+        then holds its farewell and a ``Close``)."""
+    def receive(self, handle: int, data: bytes, now: Optional[float] = None) -> None:
+        """Bytes arrived from the session's peer, cut anywhere. Raises
+        ``UnknownSessionError`` if the hub closed the session already
+        (safe to ignore: the read raced the close)."""
+    def connection_lost(self, handle: int, now: Optional[float] = None) -> None:
+        """The peer closed the connection, or it failed. No ``Close`` follows."""
+    def handle_timeout(self, now: Optional[float] = None) -> None:
+        """Time passed: closes sessions idle for longer than ``idle_timeout``."""
+    def poll_timeout(self) -> Optional[float]:
+        """When ``handle_timeout`` is due next, on the clock of ``now``;
+        None when no timer runs."""
+    def broadcast(self, message: Any) -> int:
+        """Queues ``message`` (str or JSON-serialisable) from the host to
+        every session; returns how many."""
+    def send(self, alias: str, message: Any) -> int:
+        """Queues ``message`` for every session holding ``alias``; returns
+        how many. Raises ``UnknownAliasError`` if nobody holds it."""
+    def send_to_session(self, session: Union[int, str], message: Any) -> None:
+        """Queues ``message`` for one session, by handle or session id."""
+    def close_session(self, session: Union[int, str], reason: str = "closed_by_host") -> None:
+        """Says ``bye`` to a session (by handle or session id) and closes it.
+        Drivers report a client that does not read with ``"slow_consumer"``."""
+    def shutdown(self) -> None:
+        """Says ``bye`` to every session and closes it; later connections
+        are refused."""
+    def sessions(self) -> List[Session]:
+        """Every open session, oldest first."""
+    def poll(self) -> List[Union[Transmit, Close, Event]]:
+        """Everything the driver must do, in order. Call after every input."""
+    def __len__(self) -> int:
+        """How many sessions are open."""
+
+# ----- the client (wrapped by tcphub.Client) -----
+
+class Received:
+    """A message for this client: from another client (``sender`` is its
+    alias, or its session id if it has none) or from the host program
+    (``sender`` is ``"#hub"``)."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("sender", "message")
+    @property
+    def sender(self) -> str: ...
+    @property
+    def message(self) -> Any:
+        """str, int, float, bool, None, list or dict."""
+    @property
+    def from_host(self) -> bool:
+        """Whether the host program, not another client, sent it."""
+
+class ErrorReply:
+    """The hub said something this client sent was wrong (an unknown
+    alias, relaying turned off, bad JSON ...)."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("code", "detail")
+    @property
+    def code(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+class Bye:
+    """The hub is closing this connection; ``reason`` says why
+    (``shutdown``, ``taken_over``, ``idle_timeout``, ``closed_by_host`` ...)."""
+
+    __match_args__: ClassVar[Tuple[str, str]] = ("reason", "detail")
+    @property
+    def reason(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+class Client:
+    """A blocking client. Use ``tcphub.Client``, which adds iteration and ``with``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        name: Optional[str] = None,
+        *,
+        timeout: Optional[float] = 10.0,
+    ) -> None:
+        """Connects (``ConnectionClosedError`` if it cannot) and, when
+        ``name`` is given, syncs it (``RejectedError`` if the hub refuses).
+        ``timeout`` bounds connect, ``sync``, ``sessions`` and ``ping``."""
+    @property
+    def name(self) -> Optional[str]:
+        """The alias this client synced, or None."""
+    @property
+    def session_id(self) -> Optional[str]:
+        """This client's session id (its address as the hub sees it), once synced."""
+    @property
+    def address(self) -> Tuple[str, int]:
+        """The hub's address."""
+    def sync(self, name: str, timeout: Optional[float] = None) -> str:
+        """Claims ``name`` as this client's alias; returns the session id."""
+    def send_to_host(self, message: Any) -> None:
+        """Sends ``message`` (str or JSON-serialisable) to the host program."""
+    def send(self, alias: str, message: Any) -> None:
+        """Sends ``message`` to every client holding ``alias``. An unknown
+        alias comes back as an ``ErrorReply`` from ``receive``."""
+    def broadcast(self, message: Any) -> None:
+        """Sends ``message`` to every other client."""
+    def send_raw(self, data: bytes) -> None:
+        """Writes bytes as they are, for speaking the protocol by hand."""
+    def sessions(self, timeout: Optional[float] = None) -> List[Session]:
+        """Who is connected, as the hub sees it."""
+    def ping(self, timeout: Optional[float] = None) -> float:
+        """Round trip to the hub and back, in seconds."""
+    def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye]]:
+        """The next message, error reply or bye; None if nothing arrived in
+        ``timeout`` seconds (None waits forever). Releases the GIL while
+        waiting. Raises ``ConnectionClosedError`` once the connection is
+        closed and everything received was read."""
+    def drain(self, limit: int = ...) -> List[Union[Received, ErrorReply, Bye]]:
+        """Everything already received, without waiting."""
+    def close(self) -> None:
+        """Closes the connection; safe to call more than once."""

@@ -1,0 +1,70 @@
+"""The package as a user meets it: exports, stubs, help, exceptions."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import pydoc
+from pathlib import Path
+
+import tcphub
+from tcphub import _tcphub
+
+STUB = Path(tcphub.__file__).with_name("_tcphub.pyi")
+
+
+def test_every_export_exists_and_is_documented():
+    for name in tcphub.__all__:
+        value = getattr(tcphub, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{name} has no docstring"
+
+
+def test_stub_matches_the_native_module():
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    stubbed = {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+    native = {name for name in dir(_tcphub) if not name.startswith("_")}
+    assert stubbed == native
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            cls = getattr(_tcphub, node.name)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and not item.name.startswith("__"):
+                    assert hasattr(cls, item.name), f"{node.name}.{item.name} is stubbed but missing"
+
+
+def test_py_typed_ships():
+    assert Path(tcphub.__file__).with_name("py.typed").exists()
+
+
+def test_help_is_useful():
+    text = pydoc.render_doc(tcphub.Server, renderer=pydoc.plaintext)
+    for needle in ("port=0", "alias_policy", "max_queued_bytes", "broadcast", "events", "aevents", "on(", "stop"):
+        assert needle in text, needle
+    hub_text = pydoc.render_doc(tcphub.Hub, renderer=pydoc.plaintext)
+    assert "run loop" in hub_text and "poll" in hub_text
+
+
+def test_exception_hierarchy():
+    for name in (
+        "ConfigError",
+        "AddressInUseError",
+        "UnknownAliasError",
+        "UnknownSessionError",
+        "InvalidMessageError",
+        "ServerStoppedError",
+        "ConnectionClosedError",
+        "RejectedError",
+    ):
+        assert issubclass(getattr(tcphub, name), tcphub.Error), name
+    assert issubclass(tcphub.AddressInUseError, OSError)
+    assert issubclass(tcphub.ConnectionClosedError, ConnectionError)
+    assert issubclass(tcphub.ConfigError, ValueError)
+    error = tcphub.RejectedError("alias_taken", "held")
+    assert (error.code, error.detail, str(error)) == ("alias_taken", "held", "alias_taken: held")
+
+
+def test_event_classes_share_a_base():
+    for name in ("Connected", "Synced", "Released", "Message", "ProtocolError", "Disconnected"):
+        assert issubclass(getattr(tcphub, name), tcphub.Event)
+        assert getattr(tcphub, name).__module__ == "tcphub"
