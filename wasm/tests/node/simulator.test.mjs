@@ -1,0 +1,100 @@
+// The WebAssembly build under Node: the tutorial's deliveries, determinism
+// (byte for byte against the golden traces the native tests check), and
+// faults that change only when things arrive.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Simulator, deliveries, goldenDir, runPreset } from './load.mjs';
+
+const hub = (message) => JSON.stringify({ type: 'info', from: '#hub', message });
+
+test('the tutorial preset gives the tutorial\'s deliveries', () => {
+  const sim = Simulator.fromPreset('tutorial');
+  sim.runToEnd();
+  const trace = JSON.parse(sim.traceJson());
+  const got = deliveries(trace);
+  assert.deepEqual(Object.keys(got).sort(), ['Client-1', 'Client-2']);
+  assert.deepEqual(got['Client-1'].slice(1), [hub('大家来领物资了'), hub('赶紧来做核酸了')]);
+  assert.deepEqual(got['Client-2'].slice(1), [hub('大家来领物资了'), hub('一会儿上门做核酸')]);
+  assert.match(got['Client-1'][0], /"type":"synced","clientName":"Client-1","sessionId":"10\.0\.0\.1:40001"/);
+  const toHost = trace.filter((e) => e.kind === 'event' && e.event === 'message')
+    .map((e) => [e.alias, e.detail]);
+  assert.deepEqual(toHost, [['Client-1', '1111'], ['Client-2', '222']]);
+  const state = JSON.parse(sim.stateJson());
+  assert.equal(state.done, true);
+  assert.deepEqual(state.sessions.map((s) => [s.session_id, s.alias]),
+    [['10.0.0.1:40001', 'Client-1'], ['10.0.0.2:40001', 'Client-2']]);
+  assert.equal(state.stats.info_deliveries, 4);
+});
+
+test('wasm traces equal the native golden traces byte for byte', () => {
+  const scenarios = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
+  assert.equal(scenarios.length, 3);
+  for (const file of scenarios) {
+    const sim = new Simulator(readFileSync(path.join(goldenDir, file), 'utf8'));
+    sim.runToEnd();
+    const golden = readFileSync(path.join(goldenDir, file.replace('.scenario.json', '.json')), 'utf8');
+    assert.ok(sim.traceJsonLines() === golden, `${file}: the wasm trace differs from the native one`);
+  }
+});
+
+test('same seed, same trace; another seed, another trace', () => {
+  const faulty = (seed) => (s) => ({ ...s, seed, faults: { ...s.faults, enabled: true } });
+  const a = runPreset('faults', faulty(11)).traceJsonLines();
+  const b = runPreset('faults', faulty(11)).traceJsonLines();
+  const c = runPreset('faults', faulty(12)).traceJsonLines();
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+});
+
+test('faults change when messages arrive, never where', () => {
+  const clean = deliveries(JSON.parse(runPreset('tutorial').traceJson()));
+  let moved = 0;
+  for (let seed = 0; seed < 150; seed++) {
+    const sim = runPreset('tutorial', (s) => ({
+      ...s, seed, faults: { ...s.faults, enabled: true, split: 90, join: 60, max_delay_ms: 80 },
+    }));
+    const trace = JSON.parse(sim.traceJson());
+    assert.deepEqual(deliveries(trace), clean, `seed ${seed}`);
+    if (trace.some((e) => e.kind === 'write' && e.pieces > 1)) moved++;
+  }
+  assert.ok(moved > 100, `faults cut writes in only ${moved} runs`);
+});
+
+test('a directed message reaches its alias alone', () => {
+  const sim = Simulator.fromPreset('tutorial');
+  sim.runToEnd();
+  const before = sim.traceLength;
+  sim.act(JSON.stringify({ action: 'send', client: 'Client-2', to: 'Client-1', message: { 你好: [1, 2] } }));
+  sim.runToEnd();
+  const tail = JSON.parse(sim.traceJson(before));
+  const got = tail.filter((e) => e.kind === 'deliver').map((e) => [e.client, e.from, JSON.stringify(e.line.message)]);
+  assert.deepEqual(got, [['Client-1', 'Client-2', '{"你好":[1,2]}']]);
+});
+
+test('a recorded run replays exactly, clicks included', () => {
+  const sim = runPreset('tutorial', (s) => ({ ...s, faults: { ...s.faults, enabled: true } }));
+  sim.act('{"action":"connect","client":"Client-3"}');
+  sim.act('{"action":"sync","client":"Client-3","alias":"Client-1"}');
+  sim.act('{"action":"broadcast","message":"last"}');
+  sim.runToEnd();
+  const replay = new Simulator(sim.recordedScenarioJson());
+  replay.runToEnd();
+  assert.equal(replay.traceJsonLines(), sim.traceJsonLines());
+  assert.ok(sim.traceJsonLines().includes('"reason":"taken_over"'));
+});
+
+test('bad input is a clear error, never a crash', () => {
+  assert.throws(() => new Simulator('{"seed":'), /invalid scenario/);
+  assert.throws(() => new Simulator('{"steps":[{"action":"fly"}]}'), /unknown action "fly"/);
+  assert.throws(() => new Simulator('{"hub":{"alias_policy":"steal"}}'), /steal/);
+  assert.throws(() => Simulator.fromPreset('nope'), /no preset named "nope"/);
+  const sim = Simulator.fromPreset('tutorial');
+  assert.throws(() => sim.act('{"action":"sync","client":"Client-1"}'), /needs field "alias"/);
+  assert.throws(() => sim.act('{"at":5,"action":"ping","client":"Client-1"}'), /leave out "at"/);
+  assert.deepEqual(Simulator.presetNames(), ['tutorial', 'takeover', 'faults']);
+  sim.runToEnd();
+  assert.equal(sim.done, true);
+  assert.equal(sim.step(), false);
+});
