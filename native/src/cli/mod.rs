@@ -65,12 +65,18 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.verbose);
-    let result = match cli.command {
-        Command::Serve(args) => runtime(true).block_on(serve::run(args)),
-        Command::Connect(args) => runtime(false).block_on(connect::run(args)),
-        Command::Send(args) => runtime(false).block_on(send::run(args)),
-        Command::List(args) => runtime(false).block_on(list::run(args)),
-    };
+    let runtime = runtime(matches!(cli.command, Command::Serve(_)));
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
+            Command::Send(args) => send::run(args).await,
+            Command::List(args) => list::run(args).await,
+        }
+    });
+    // A read of stdin may still be blocked in its thread; dropping the
+    // runtime normally would wait for it forever.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(message) => {

@@ -50,18 +50,33 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
         .await
         .map_err(io)?;
     // The hub answers a session's frames in order: once `pong` is back, any
-    // error about the message has arrived.
+    // error about the message has arrived. A frame over the size limit gets
+    // its error and then the connection closes, without a `pong`.
     client.ping().await.map_err(io)?;
-    let replies = client.until_pong().await.map_err(|e| e.to_string())?;
     let mut failed = false;
-    for frame in replies {
-        match &frame {
-            HubFrame::Error { code, message } => {
+    loop {
+        match client.next_frame().await {
+            Ok(Some(HubFrame::Pong)) => break,
+            Ok(None) => {
+                if !failed {
+                    display::print_failure("the hub closed the connection before confirming");
+                    failed = true;
+                }
+                break;
+            }
+            Ok(Some(HubFrame::Error { code, message })) => {
                 display::print_failure(&format!("{code}: {message}"));
                 failed = true;
             }
-            // A relay to `*` or our own alias can come back to us.
-            other => display::print_frame(other),
+            Ok(Some(HubFrame::Bye { reason, message })) => {
+                display::print_failure(&format!(
+                    "the hub closed the session ({reason}): {message}"
+                ));
+                failed = true;
+            }
+            // A relay to `*` or to our own alias can come back to us.
+            Ok(Some(other)) => display::print_frame(&other),
+            Err(e) => return Err(e.to_string()),
         }
     }
     let _ = client.close().await;

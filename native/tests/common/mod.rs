@@ -12,6 +12,8 @@ use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod serve;
+
 /// Longest any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 

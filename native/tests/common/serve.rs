@@ -1,0 +1,231 @@
+//! The `tcphub` binary as a user runs it: `tcphub serve` in the background,
+//! client commands against it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TCPHUB: &str = env!("CARGO_BIN_EXE_tcphub");
+
+/// A `tcphub serve` process on an OS-chosen loopback port.
+pub struct ServeProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    pub stdin: Option<ChildStdin>,
+    /// Everything it printed so far on stdout and stderr.
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// Starts `tcphub serve --listen 127.0.0.1:0 --log-format json ARGS`
+    /// with `env`, and waits for its `listening` log line.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut child = Command::new(TCPHUB)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcphub serve");
+        let stdin = child.stdin.take();
+        let stdout = collect(child.stdout.take().unwrap());
+        let (stderr, addr) = collect_until_listening(child.stderr.take().unwrap());
+        ServeProcess {
+            child,
+            addr,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn server_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Types a line on the server's console (`--console`).
+    pub fn console(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> (ExitStatus, String, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let status = wait_with_deadline(&mut self.child, Duration::from_secs(20));
+        // Let the collector threads read the last bytes.
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status, out, err)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a client command to completion (with a deadline), stdin from `input`.
+pub fn tcphub(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(TCPHUB)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcphub");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(50));
+    let stdout = out.lock().unwrap().clone().into_bytes();
+    let stderr = err.lock().unwrap().clone().into_bytes();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// A long-running client command (such as `connect --stay`) whose output
+/// is collected as it comes.
+pub struct ClientProcess {
+    pub child: Child,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl ClientProcess {
+    pub fn start(args: &[&str]) -> ClientProcess {
+        let mut child = Command::new(TCPHUB)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcphub");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        ClientProcess {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn wait(mut self) -> (ExitStatus, String) {
+        let status = wait_with_deadline(&mut self.child, Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(50));
+        let out = self.stdout.lock().unwrap().clone();
+        (status, out)
+    }
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `text` appears in `buffer`.
+pub fn wait_for_text(buffer: &Arc<Mutex<String>>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if buffer.lock().unwrap().contains(text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} never appeared in:\n{}",
+            buffer.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Collects what `pipe` yields into a shared string, from a thread.
+pub fn collect_output(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    collect(pipe)
+}
+
+fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buffer = Arc::new(Mutex::new(String::new()));
+    let sink = buffer.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    buffer
+}
+
+fn collect_until_listening(pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, SocketAddr) {
+    let buffer = Arc::new(Mutex::new(String::new()));
+    let sink = buffer.clone();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(pipe);
+        let mut line = String::new();
+        let mut found = Some(found);
+        while lines.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                if json["message"] == "listening" {
+                    if let Some(found) = found.take() {
+                        let _ = found.send(json["addr"].as_str().unwrap_or("").to_owned());
+                    }
+                }
+            }
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    let addr = address
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| {
+            panic!(
+                "serve never logged `listening`:\n{}",
+                buffer.lock().unwrap()
+            )
+        });
+    (buffer, addr.parse().expect("a socket address"))
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit in time", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

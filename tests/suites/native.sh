@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The native crate's tests: the server library, the `tcphub` binary and the
+# tutorial's Node.js clients against it (run when `node` is present, which
+# CI's machine has). Needs only cargo; installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "native.sh: cargo is required (rustup, Rust 1.85 or later)" >&2
+    exit 1
+fi
+if ! command -v node >/dev/null 2>&1; then
+    echo "native.sh: note: node not found; the Node.js compatibility test will be skipped" >&2
+fi
+
+cargo test -p tcphub-native --all-targets
+cargo test -p tcphub-native --doc
