@@ -112,6 +112,7 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    raise_open_file_limit();
     let (server, hub, events) = Server::bind(args.options())
         .await
         .map_err(|e| e.to_string())?;
@@ -208,4 +209,14 @@ async fn console(hub: HubHandle) {
 
 fn text_message(text: &str) -> Box<RawValue> {
     serde_json::value::to_raw_value(text).expect("a string always serializes")
+}
+
+/// Every connection is a file descriptor; the usual soft limit of 1024
+/// would cap the hub far below its session limit, so raise it to the hard
+/// limit (as Go programs such as nats-server do at start).
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
 }
