@@ -97,7 +97,10 @@ fn start_server(binary: &std::path::Path) -> (Child, SocketAddr) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(lines.read_line(&mut line).unwrap() > 0, "serve exited");
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("serve exited before listening: {status:?}");
+        }
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
