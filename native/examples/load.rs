@@ -84,6 +84,9 @@ fn main() {
     runtime.shutdown_background();
 }
 
+// The caller kills and waits for the child; the lint cannot see that, nor
+// that a panic here ends this whole program (and so the child's pipe).
+#[allow(clippy::zombie_processes)]
 fn start_server(binary: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
