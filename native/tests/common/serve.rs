@@ -23,9 +23,29 @@ impl ServeProcess {
     /// Starts `tcphub serve --listen 127.0.0.1:0 --log-format json ARGS`
     /// with `env`, and waits for its `listening` log line.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
-        let mut child = Command::new(TCPHUB)
+        let mut command = Command::new(TCPHUB);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(args)
+            .args(args);
+        Self::spawn(command, env)
+    }
+
+    /// As [`start`](Self::start), with at most `limit` open files (soft
+    /// and hard, so `serve` cannot raise it).
+    pub fn start_with_fd_limit(limit: u32, args: &[&str]) -> ServeProcess {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {limit} && exec \"$0\" serve --listen 127.0.0.1:0 --log-format json \"$@\""
+            ))
+            .arg(TCPHUB)
+            .args(args);
+        Self::spawn(command, &[])
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)]) -> ServeProcess {
+        let mut child = command
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
