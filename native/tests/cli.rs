@@ -82,7 +82,7 @@ fn serve_connect_send_list_and_sigterm() {
 fn options_come_from_the_environment_too() {
     let serve = ServeProcess::start(
         &["--max-frame-bytes", "1KiB"],
-        &[("TCPHUB_ALIAS_POLICY", "reject"), ("TCPHUB_RELAY", "off")],
+        &[("TCPHUB_ALIAS_POLICY", "reject"), ("TCPHUB_RELAY", "on")],
     );
     let server = serve.server_arg();
     let holder = ClientProcess::start(&["connect", "--name", "taken", "--stay", "-s", &server]);
@@ -95,11 +95,7 @@ fn options_come_from_the_environment_too() {
         text(&refused.stderr)
     );
     let relay = tcphub(&["send", "--to", "taken", "x", "-s", &server], "");
-    assert!(
-        text(&relay.stderr).contains("relay_disabled"),
-        "{}",
-        text(&relay.stderr)
-    );
+    assert!(relay.status.success(), "{}", text(&relay.stderr));
     let big = tcphub(&["send", &"x".repeat(2000), "-s", &server], "");
     assert!(!big.status.success());
     assert!(
@@ -109,6 +105,27 @@ fn options_come_from_the_environment_too() {
     );
     let (status, _, _) = serve.terminate();
     assert!(status.success());
+
+    // The command line wins over the environment.
+    let serve = ServeProcess::start(&["--relay", "off"], &[("TCPHUB_RELAY", "on")]);
+    let server = serve.server_arg();
+    let relay = tcphub(&["send", "--to", "*", "x", "-s", &server], "");
+    assert_eq!(relay.status.code(), Some(1));
+    assert!(
+        text(&relay.stderr).contains("relay_disabled"),
+        "{}",
+        text(&relay.stderr)
+    );
+    let (status, _, _) = serve.terminate();
+    assert!(status.success());
+    let serve = ServeProcess::start(&[], &[("TCPHUB_RELAY", "off")]);
+    let relay = tcphub(&["send", "--to", "*", "x", "-s", &serve.server_arg()], "");
+    assert!(
+        text(&relay.stderr).contains("relay_disabled"),
+        "{}",
+        text(&relay.stderr)
+    );
+    drop(serve);
 }
 
 #[test]

@@ -46,6 +46,7 @@ pub struct ServeArgs {
         long,
         default_value = "on",
         value_name = "on|off",
+        action = clap::ArgAction::Set,
         value_parser = clap::builder::BoolishValueParser::new(),
         env = "TCPHUB_RELAY"
     )]
