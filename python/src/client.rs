@@ -212,8 +212,8 @@ impl Client {
         .map_err(|e| closed(py, &e.to_string()))
     }
 
-    /// Waits for a frame `want` accepts, queueing the others for `receive`.
-    /// `None` on timeout.
+    /// Waits for a frame `want` accepts, queueing the others for whichever
+    /// call wants them. `None` on timeout.
     fn wait_for(
         &self,
         py: Python<'_>,
@@ -221,12 +221,6 @@ impl Client {
         timeout: Option<Duration>,
     ) -> PyResult<Option<HubFrame>> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        {
-            let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(at) = reader.pending.iter().position(want) {
-                return Ok(reader.pending.remove(at));
-            }
-        }
         loop {
             let slice = match deadline {
                 Some(d) => d
@@ -236,6 +230,14 @@ impl Client {
             };
             let outcome = py.detach(|| {
                 let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                // Another thread's wait may have read what this one wants.
+                if let Some(at) = reader.pending.iter().position(want) {
+                    return Ok(reader
+                        .pending
+                        .remove(at)
+                        .map(Read1::Frame)
+                        .unwrap_or(Read1::TimedOut));
+                }
                 loop {
                     match reader.read_frame(slice)? {
                         Read1::Frame(frame) if want(&frame) => return Ok(Read1::Frame(frame)),

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import logging
 import threading
+import warnings
 from typing import (
     Any,
     AsyncIterator,
@@ -167,7 +168,10 @@ class Server:
 
         Waiting releases the GIL, so other threads run meanwhile, and events
         cross from the native side in batches."""
-        self._claim("iterate")
+        self._claim("iterate")  # now, not at the first next()
+        return self._events(timeout)
+
+    def _events(self, timeout: Optional[float]) -> Iterator[_tcphub.Event]:
         pending = self._pending
         while True:
             while pending:
@@ -191,11 +195,14 @@ class Server:
 
     # ----- events: asyncio -----
 
-    async def aevents(self, timeout: Optional[float] = None) -> AsyncIterator[_tcphub.Event]:
+    def aevents(self, timeout: Optional[float] = None) -> AsyncIterator[_tcphub.Event]:
         """``async for`` over events, until the server stops or no event came
         for ``timeout`` seconds. Waits run in the loop's default executor,
         so the event loop keeps running."""
         self._claim("iterate")
+        return self._aevents(timeout)
+
+    async def _aevents(self, timeout: Optional[float]) -> AsyncIterator[_tcphub.Event]:
         loop = asyncio.get_running_loop()
         pending = self._pending
         quiet_since = loop.time()
@@ -303,6 +310,13 @@ class Server:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    def __del__(self) -> None:
+        native = getattr(self, "_native", None)
+        if native is not None and not native.stopped:
+            # As with files and sockets: say so, then let the native side
+            # drop the connections (no bye, no flush) as it is collected.
+            warnings.warn(f"{self!r} was never stopped; use stop() or `with`", ResourceWarning, stacklevel=2)
 
     def __repr__(self) -> str:
         state = "stopped" if self.stopped else "serving"

@@ -93,3 +93,19 @@ def test_send_raw_speaks_the_protocol_by_hand(server):
         client.send_raw(b'{"type":"sync","clientName":"by-hand"}')
         assert wait_for(server, tcphub.Synced).alias == "by-hand"
         assert repr(client).startswith("Client(address='127.0.0.1:")
+
+
+def test_one_thread_receives_while_another_asks(server):
+    """A receive() in progress must not swallow another thread's answer."""
+    import threading
+
+    with tcphub.Client(*server.address, name="shared") as client:
+        got = []
+        receiver = threading.Thread(target=lambda: got.append(client.receive(5)))
+        receiver.start()
+        for _ in range(5):
+            assert client.ping(timeout=5) < 5
+            assert [s.alias for s in client.sessions(timeout=5)] == ["shared"]
+        server.send("shared", "for the receiver")
+        receiver.join()
+        assert got[0].message == "for the receiver"

@@ -242,3 +242,19 @@ async def _beat() -> int:
 async def _stop(task: "asyncio.Future[int]") -> int:
     task.cancel()
     return await task
+
+
+def test_choosing_the_iterator_is_immediate(server):
+    events = server.events(timeout=0)  # not yet iterated
+    with pytest.raises(tcphub.Error, match="one way only"):
+        server.on(tcphub.Message, print)
+    assert list(events) == []
+
+
+def test_a_server_never_stopped_warns_like_an_open_file():
+    import gc
+
+    hub = tcphub.Server("127.0.0.1", 0)
+    with pytest.warns(ResourceWarning, match="never stopped"):
+        del hub
+        gc.collect()
