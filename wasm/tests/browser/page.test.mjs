@@ -1,0 +1,115 @@
+// The page in a real headless Chromium: run the tutorial preset, send a
+// directed message by clicking, and check it was delivered to that alias
+// alone. Saves a screenshot to tests/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from './static-server.mjs';
+import { launch } from './chromium.mjs';
+
+const wasmDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.resolve(wasmDir, '..', 'tests', 'artifacts');
+let server;
+let context;
+let page;
+const problems = [];
+
+before(async () => {
+  assert.ok(existsSync(path.join(wasmDir, 'www/pkg/tcphub_wasm_bg.wasm')), 'run wasm/build.sh first');
+  server = await serve(path.join(wasmDir, 'www'));
+  context = await launch();
+  page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  // Nothing but the local server: the page must work offline.
+  await page.route('**/*', (route) => (route.request().url().startsWith(server.url) ? route.continue() : route.abort()));
+  await page.goto(server.url);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+/** What the page shows each client read: its inbox and the diagram's dots. */
+async function shownDeliveries(message) {
+  return page.evaluate((text) => {
+    const inboxes = [...document.querySelectorAll('[data-inbox]')]
+      .filter((box) => [...box.children].some((li) => li.dataset.message === text))
+      .map((box) => box.dataset.inbox);
+    const dots = [...document.querySelectorAll('#diagram g.delivery')]
+      .filter((g) => g.dataset.message === text)
+      .map((g) => `${g.dataset.client} from ${g.dataset.from}`);
+    return { inboxes, dots };
+  }, message);
+}
+
+test('the tutorial preset runs to the tutorial\'s deliveries', async () => {
+  assert.equal(await page.inputValue('#preset'), 'tutorial');
+  await page.selectOption('#speed', '40');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 30_000 });
+  assert.deepEqual(await shownDeliveries('大家来领物资了'), {
+    inboxes: ['Client-1', 'Client-2'], dots: ['Client-1 from #hub', 'Client-2 from #hub'],
+  });
+  assert.deepEqual(await shownDeliveries('赶紧来做核酸了'), { inboxes: ['Client-1'], dots: ['Client-1 from #hub'] });
+  assert.deepEqual(await shownDeliveries('一会儿上门做核酸'), { inboxes: ['Client-2'], dots: ['Client-2 from #hub'] });
+  const table = await page.$$eval('#sessions tr', (rows) => rows.map((r) => [...r.cells].slice(1, 3).map((c) => c.textContent)));
+  assert.deepEqual(table, [['10.0.0.1:40001', 'Client-1'], ['10.0.0.2:40001', 'Client-2']]);
+  assert.equal(await page.textContent('#now'), '10,001');
+});
+
+test('a directed message sent by clicking reaches that alias alone', async () => {
+  const message = '明天早上八点集合';
+  await page.selectOption('#actor', 'Client-2');
+  await page.selectOption('#send-to', 'Client-1');
+  await page.fill('#send-message', message);
+  await page.click('#send-button');
+  await page.waitForFunction((text) =>
+    document.querySelector('#status').dataset.state === 'done' &&
+    [...document.querySelectorAll('#diagram g.delivery')].some((g) => g.dataset.message === text), message, { timeout: 20_000 });
+  assert.deepEqual(await shownDeliveries(message), { inboxes: ['Client-1'], dots: ['Client-1 from Client-2'] });
+  const log = await page.textContent('#log');
+  assert.match(log, /Client-1 read \{"type":"info","from":"Client-2","message":"明天早上八点集合"\}/);
+  assert.doesNotMatch(log, /Client-2 read \{"type":"info","from":"Client-2"/);
+
+  // A broadcast by clicking reaches both, for contrast.
+  await page.selectOption('#host-to', '*');
+  await page.fill('#host-message', '大家好');
+  await page.click('#host-form button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#diagram g.delivery')].filter((g) => g.dataset.message === '大家好').length === 2);
+  assert.deepEqual((await shownDeliveries('大家好')).inboxes, ['Client-1', 'Client-2']);
+
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('faults, takeover and reset with a seed work from the controls', async () => {
+  await page.selectOption('#preset', 'takeover');
+  await page.click('#load-preset');
+  await page.click('label.switch'); // as a person would: the switch, not the hidden box
+  assert.ok(await page.isChecked('#faults'));
+  await page.fill('#seed', '99');
+  await page.click('#reset');
+  await page.selectOption('#speed', '100000');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]');
+  const log = await page.textContent('#log');
+  assert.match(log, /hub closed phone's session: taken_over/);
+  const cut = await page.$$eval('#diagram line.arrow.piece[data-dir]', (lines) => lines.length);
+  assert.ok(cut > 0, 'with faults on, some writes arrive in pieces');
+  const trace = await page.evaluate(() => window.tcphub.sim.traceJsonLines());
+  const again = await page.evaluate(() => {
+    const { Simulator } = window.tcphub;
+    const s = new Simulator(window.tcphub.sim.scenarioJson());
+    s.runToEnd();
+    return s.traceJsonLines();
+  });
+  assert.equal(again, trace, 'the page\'s run is the scenario\'s deterministic trace');
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page-faults.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});

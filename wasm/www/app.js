@@ -1,0 +1,443 @@
+// The page: controls, panels and the run loop around the WebAssembly
+// simulator. It only asks the simulator to act and draws its trace and
+// state; every routing decision is made inside tcphub-core.
+
+import init, { Simulator } from './pkg/tcphub_wasm.js';
+import { SequenceDiagram, deliveryLabel, eventLabel, frameKind, messageText, shorten } from './diagram.js';
+
+const $ = (id) => document.getElementById(id);
+const SPEEDS = { 1: [1, 160], 4: [1, 45], 40: [8, 16], 100000: [100000, 0] };
+const MAX_LOG = 4000;
+
+let sim = null;
+let scenario = null;      // the loaded scenario, as an object
+let seen = 0;             // trace entries already drawn
+let running = false;
+let timer = null;
+let started = false;      // anything has run since the last reset
+const inbox = new Map();  // client -> frames it read, newest last
+const diagram = new SequenceDiagram($('diagram-head'), $('diagram'));
+
+// ----- loading and resetting -----
+
+function loadScenario(object) {
+  scenario = object;
+  const faults = object.faults ?? {};
+  $('seed').value = object.seed ?? 0;
+  $('faults').checked = Boolean(faults.enabled);
+  $('f-split').value = faults.split ?? 40;
+  $('f-join').value = faults.join ?? 25;
+  $('f-delay').value = faults.max_delay_ms ?? 30;
+  $('f-drop').value = faults.drop ?? 0;
+  $('f-stall').value = faults.stall ?? 0;
+  $('scenario-description').textContent = object.description ?? '';
+  reset();
+}
+
+/** The loaded scenario with the seed and faults as set on the page. */
+function scenarioFromControls() {
+  const s = structuredClone(scenario);
+  s.seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
+  s.faults = {
+    ...(s.faults ?? {}),
+    enabled: $('faults').checked,
+    split: Number($('f-split').value),
+    join: Number($('f-join').value),
+    max_delay_ms: Number($('f-delay').value),
+    drop: Number($('f-drop').value),
+    stall: Number($('f-stall').value),
+  };
+  return s;
+}
+
+function reset() {
+  pause();
+  let next;
+  try {
+    next = new Simulator(JSON.stringify(scenarioFromControls()));
+  } catch (error) {
+    return showError(error);
+  }
+  sim?.free();
+  sim = next;
+  seen = 0;
+  started = false;
+  inbox.clear();
+  diagram.reset();
+  $('log').replaceChildren();
+  showError(null);
+  pump();
+}
+
+// ----- the run loop -----
+
+function setStatus() {
+  const state = !sim ? 'loading' : running ? 'running' : sim.done ? 'done' : started ? 'paused' : 'ready';
+  $('status').dataset.state = state;
+  $('status').textContent = state;
+  $('run').disabled = running || sim?.done;
+  $('step').disabled = running || sim?.done;
+  $('pause').disabled = !running;
+}
+
+function run() {
+  if (!sim || sim.done) return setStatus();
+  running = true;
+  started = true;
+  setStatus();
+  tick();
+}
+
+function pause() {
+  running = false;
+  clearTimeout(timer);
+  setStatus();
+}
+
+function tick() {
+  if (!running) return;
+  const [steps, delay] = SPEEDS[$('speed').value] ?? SPEEDS[4];
+  sim.run(steps);
+  pump();
+  if (sim.done) {
+    running = false;
+    setStatus();
+    return;
+  }
+  timer = setTimeout(tick, delay);
+}
+
+function step() {
+  if (!sim) return;
+  started = true;
+  sim.step();
+  pump();
+}
+
+/** Queues an action and lets the run carry it out. */
+function act(action) {
+  if (!sim) return;
+  try {
+    sim.act(JSON.stringify(action));
+  } catch (error) {
+    return showError(error);
+  }
+  showError(null);
+  if (!running) run();
+}
+
+// ----- drawing what happened -----
+
+function pump() {
+  const entries = JSON.parse(sim.traceJson(seen));
+  seen += entries.length;
+  const log = $('log');
+  const fragment = document.createDocumentFragment();
+  for (const e of entries) {
+    diagram.add(e);
+    fragment.append(logLine(e));
+    if (e.kind === 'deliver') {
+      const frames = inbox.get(e.client) ?? [];
+      frames.push(e);
+      inbox.set(e.client, frames);
+    }
+  }
+  diagram.resize();
+  log.append(fragment);
+  while (log.childElementCount > MAX_LOG) log.firstElementChild.remove();
+  if (entries.length) {
+    log.scrollTop = log.scrollHeight;
+    const scroller = $('diagram-scroll');
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+  renderState();
+  setStatus();
+}
+
+function logLine(e) {
+  const li = document.createElement('li');
+  const [tag, text, extra] = describe(e);
+  li.className = `${e.kind}${extra ? ` ${extra}` : ''}`;
+  const t = document.createElement('span');
+  t.className = 't';
+  t.textContent = `${e.t} ms`;
+  const k = document.createElement('span');
+  k.className = 'tag';
+  k.textContent = tag;
+  const m = document.createElement('span');
+  m.className = 'msg';
+  m.textContent = text;
+  li.append(t, k, m);
+  return li;
+}
+
+function describeStep(s) {
+  const msg = 'message' in s ? ` ${JSON.stringify(s.message)}` : '';
+  switch (s.action) {
+    case 'connect': return `${s.client} connects`;
+    case 'sync': return `${s.client} syncs alias ${s.alias}`;
+    case 'send': return `${s.client} sends${msg} ${s.to ? `to ${s.to}` : 'to the host'}`;
+    case 'write': return `${s.client} writes ${shorten(s.data, 90)}`;
+    case 'broadcast': return `host broadcasts${msg}`;
+    case 'send_to_alias': return `host sends${msg} to ${s.alias}`;
+    case 'close_session': return `host closes session ${s.session}`;
+    case 'wait': return `time passes: ${s.ms} ms`;
+    case 'faults': return `faults ${s.enabled ? 'on' : 'off'}`;
+    default: return s.client ? `${s.client}: ${s.action.replace('_', ' ')}` : s.action;
+  }
+}
+
+function describe(e) {
+  switch (e.kind) {
+    case 'step': return ['step', `#${e.index} ${describeStep(e.step)}`];
+    case 'connect': return ['connect', `${e.client} connected from ${e.addr} (session #${e.session})`];
+    case 'write': return ['write', `${e.dir === 'to_hub' ? `${e.client} →` : `→ ${e.client}`} ${e.len} B${e.pieces > 1 ? ` cut in ${e.pieces}` : ''}${e.joined ? ' joined to the previous write' : ''}: ${e.text}`, 'wire'];
+    case 'arrive': return ['arrive', `${e.dir === 'to_hub' ? `hub ⇐ ${e.client}` : `${e.client} ⇐ hub`} ${e.len} B (sent at ${e.sent} ms): ${e.text}${e.hex ? ` [hex ${e.hex}]` : ''}`, 'wire'];
+    case 'deliver': return ['read', `${e.client} read ${JSON.stringify(e.line)}`];
+    case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' ? '' : ` [${e.peer}]`}`];
+    case 'host': return ['host', e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}`, e.error ? 'err' : ''];
+    case 'close': return ['close', e.at === 'hub' ? `hub closed ${e.client}'s session: ${e.reason}` : `${e.client}'s connection closed: ${e.reason}`];
+    case 'fault': return ['fault', e.fault === 'drop' ? `${e.client} drops its connection` : `${e.client} stops reading`];
+    case 'discard': return ['discard', `${e.len} bytes for ${e.dir === 'to_hub' ? 'the hub' : e.client} arrived at a closed end`];
+    case 'skip': return ['skipped', e.reason];
+    default: return [e.kind, JSON.stringify(e)];
+  }
+}
+
+function option(value, label, selected) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = label;
+  if (selected) o.selected = true;
+  return o;
+}
+
+/** Refills a select, keeping the choice when it is still offered. */
+function fill(select, options) {
+  const keep = select.value;
+  select.replaceChildren(...options.map(([v, l]) => option(v, l, v === keep)));
+  if (!options.some(([v]) => v === keep) && options.length) select.value = options[0][0];
+}
+
+function button(label, onClick, title) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  if (title) b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function renderState() {
+  const state = JSON.parse(sim.stateJson());
+  $('now').textContent = state.now.toLocaleString('en-US');
+  for (const c of state.clients) diagram.setLaneInfo(c.name, c.connected ? c.addr : 'disconnected', !c.connected);
+
+  const list = $('clients');
+  list.replaceChildren();
+  if (!state.clients.length) {
+    const li = document.createElement('li');
+    li.className = 'empty';
+    li.textContent = 'No clients yet: run the scenario or add one.';
+    list.append(li);
+  }
+  for (const c of state.clients) {
+    const li = document.createElement('li');
+    li.className = `client${c.connected ? ' connected' : ''}${c.connected && !c.reading ? ' stalled' : ''}`;
+    li.dataset.client = c.name;
+    const head = document.createElement('div');
+    head.className = 'client-head';
+    const dot = document.createElement('span');
+    dot.className = 'dot';
+    const name = document.createElement('span');
+    name.className = 'client-name';
+    name.textContent = c.name;
+    head.append(dot, name);
+    if (c.alias) {
+      const alias = document.createElement('span');
+      alias.className = 'alias';
+      alias.textContent = c.alias;
+      head.append(alias);
+    }
+    const addr = document.createElement('span');
+    addr.className = 'addr';
+    addr.textContent = c.connected ? c.addr : 'offline';
+    head.append(addr);
+    const actions = document.createElement('div');
+    actions.className = 'client-actions';
+    if (c.connected) {
+      actions.append(button('Disconnect', () => act({ action: 'disconnect', client: c.name })));
+      actions.append(c.reading
+        ? button('Stop reading', () => act({ action: 'stop_reading', client: c.name }), 'The hub keeps sending; past the queue limit it closes this session as a slow consumer')
+        : button('Resume reading', () => act({ action: 'resume_reading', client: c.name })));
+      if (c.unread || c.queued) {
+        const meta = document.createElement('span');
+        meta.className = 'client-meta';
+        meta.textContent = `${c.queued} B queued`;
+        actions.append(meta);
+      }
+    } else {
+      actions.append(button('Connect', () => act({ action: 'connect', client: c.name })));
+    }
+    const box = document.createElement('ul');
+    box.className = 'inbox';
+    box.dataset.inbox = c.name;
+    for (const e of (inbox.get(c.name) ?? []).slice(-4)) {
+      const item = document.createElement('li');
+      const kind = frameKind(e.frame, e.from);
+      item.className = kind === 'host' ? 'info-host' : kind === 'relay' ? 'info-relay' : kind;
+      item.dataset.frame = e.frame;
+      item.dataset.from = e.from ?? '';
+      item.dataset.message = e.line && 'message' in e.line ? messageText(e.line.message) : '';
+      item.title = JSON.stringify(e.line);
+      item.textContent = `${e.t} ms  ${deliveryLabel(e)}`;
+      box.append(item);
+    }
+    li.append(head, actions, box);
+    list.append(li);
+  }
+
+  const tbody = $('sessions');
+  tbody.replaceChildren();
+  for (const s of state.sessions) {
+    const tr = document.createElement('tr');
+    tr.dataset.session = s.session_id;
+    const cells = [`#${s.session}`, s.session_id, s.alias ?? '—'];
+    cells.forEach((text, i) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (i === 1) td.className = 'mono';
+      if (i === 2 && !s.alias) td.className = 'none';
+      tr.append(td);
+    });
+    const td = document.createElement('td');
+    td.append(button('Close', () => act({ action: 'close_session', session: s.session_id }), 'The host closes this session'));
+    tr.append(td);
+    tbody.append(tr);
+  }
+  if (!state.sessions.length) {
+    const tr = document.createElement('tr');
+    const td = document.createElement('td');
+    td.colSpan = 4;
+    td.className = 'none';
+    td.textContent = 'no open sessions';
+    tr.append(td);
+    tbody.append(tr);
+  }
+  const st = state.stats;
+  $('counters').textContent = `${st.deliveries} frames read by clients · ${st.host_messages} messages to the host · ` +
+    `${st.pieces} pieces carried · ${state.in_flight} in flight · ${state.queued_steps} steps queued`;
+
+  const connected = state.clients.filter((c) => c.connected).map((c) => c.name);
+  fill($('actor'), connected.map((n) => [n, n]));
+  const aliases = [...new Set(state.sessions.map((s) => s.alias).filter(Boolean))];
+  const actor = $('actor').value;
+  fill($('send-to'), [['', 'the host'], ...aliases.map((a) => [a, a]), ['*', '* everyone else']]);
+  const others = state.sessions.filter((s) => s.alias && s.client !== actor).map((s) => s.alias);
+  fill($('takeover-alias'), [...new Set(others)].map((a) => [a, a]));
+  fill($('host-to'), [['*', 'everyone (broadcast)'], ...aliases.map((a) => [a, a])]);
+  for (const id of ['sync-form', 'takeover-form', 'send-form']) {
+    for (const control of $(id).elements) control.disabled = !connected.length;
+  }
+  $('takeover-form').querySelector('button').disabled = !connected.length || !others.length;
+}
+
+// ----- controls -----
+
+/** Text that parses as JSON is sent as that JSON; anything else as a string. */
+function parseMessage(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function showError(error) {
+  const box = $('error');
+  box.hidden = !error;
+  box.textContent = error ? String(error.message ?? error) : '';
+}
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function onSubmit(id, handler) {
+  $(id).addEventListener('submit', (event) => {
+    event.preventDefault();
+    handler();
+  });
+}
+
+function wire() {
+  $('load-preset').addEventListener('click', () => loadScenario(JSON.parse(Simulator.presetJson($('preset').value))));
+  $('reset').addEventListener('click', reset);
+  $('run').addEventListener('click', run);
+  $('pause').addEventListener('click', pause);
+  $('step').addEventListener('click', step);
+  $('faults').addEventListener('change', () => {
+    // Recorded as a step, so a saved run replays with the same switch.
+    if (started) act({ action: 'faults', enabled: $('faults').checked });
+    else reset();
+  });
+  $('show-wire').addEventListener('change', () => $('log').classList.toggle('show-wire', $('show-wire').checked));
+  $('save-json').addEventListener('click', () => download(`${scenario.name || 'scenario'}-seed${$('seed').value}.json`, sim.recordedScenarioJson()));
+  $('save-trace').addEventListener('click', () => download(`${scenario.name || 'scenario'}-seed${$('seed').value}.trace.json`, sim.traceJsonLines()));
+  $('load-json').addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    event.target.value = '';
+    if (!file) return;
+    try {
+      const text = await file.text();
+      new Simulator(text).free(); // checks it, with the simulator's own error messages
+      loadScenario(JSON.parse(text));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  onSubmit('add-client', () => {
+    const name = $('new-client').value.trim() || `Client-${JSON.parse(sim.stateJson()).clients.length + 1}`;
+    $('new-client').value = '';
+    act({ action: 'connect', client: name });
+  });
+  onSubmit('sync-form', () => {
+    const alias = $('sync-alias').value.trim();
+    if (!alias) return showError('Type an alias to sync.');
+    act({ action: 'sync', client: $('actor').value, alias });
+  });
+  onSubmit('takeover-form', () => act({ action: 'sync', client: $('actor').value, alias: $('takeover-alias').value }));
+  onSubmit('send-form', () => {
+    const to = $('send-to').value;
+    const action = { action: 'send', client: $('actor').value, message: parseMessage($('send-message').value) };
+    if (to) action.to = to;
+    act(action);
+  });
+  onSubmit('host-form', () => {
+    const message = parseMessage($('host-message').value);
+    const to = $('host-to').value;
+    act(to === '*' ? { action: 'broadcast', message } : { action: 'send_to_alias', alias: to, message });
+  });
+  onSubmit('wait-form', () => act({ action: 'wait', ms: Math.max(1, Number($('wait-ms').value) || 1) }));
+  $('actor').addEventListener('change', () => renderState());
+}
+
+async function main() {
+  await init();
+  for (const name of Simulator.presetNames()) $('preset').append(option(name, name, name === 'tutorial'));
+  wire();
+  loadScenario(JSON.parse(Simulator.presetJson('tutorial')));
+  // For the browser test and benchmark, and for poking from the console.
+  window.tcphub = { Simulator, get sim() { return sim; } };
+}
+
+main().catch((error) => {
+  showError(error);
+  $('status').textContent = 'failed';
+  $('status').dataset.state = 'failed';
+});

@@ -1,0 +1,254 @@
+// The sequence diagram: one lifeline for the hub and one per client, virtual
+// time flowing down. Arrows are the pieces of data the simulator carried,
+// from when they left to when they arrived; a dot with a label is a whole
+// frame a client read. A broadcast draws one arrow per recipient and a
+// directed message only to the sessions the hub routed it to: the page
+// draws what the trace says happened, it decides nothing.
+
+const SVG = 'http://www.w3.org/2000/svg';
+const ROW = 22;          // height of one row
+const GAP_ROW = 34;      // height of a row after a long quiet spell
+const HUB_X = 260;       // the hub's lifeline; its notes sit to its left
+const FIRST_LANE = 430;  // the first client's lifeline
+const LANE = 200;        // distance between client lifelines
+const HEAD = 46;         // height of the lane heads
+const COLORS = {
+  host: 'var(--host)', relay: 'var(--relay)', synced: 'var(--synced)', error: 'var(--error)',
+  bye: 'var(--bye)', up: 'var(--up)', piece: 'var(--piece)', other: 'var(--piece)',
+};
+
+function el(name, attrs = {}, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function shorten(text, max = 26) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** What kind of frame a line of hub output is, for its colour. */
+export function frameKind(type, from) {
+  if (type === 'info') return from === '#hub' ? 'host' : 'relay';
+  if (type === 'synced' || type === 'error' || type === 'bye') return type;
+  return 'other';
+}
+
+/** The colour class of a piece of data from its text. */
+function pieceKind(dir, text) {
+  const whole = text.startsWith('{') && text.trimEnd().endsWith('}');
+  if (!whole) return 'piece';
+  if (dir === 'to_hub') return 'up';
+  const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
+  const from = /"from":"((?:[^"\\]|\\.)*)"/.exec(text)?.[1];
+  return frameKind(type, from);
+}
+
+/** A readable label for a message value. */
+export function messageText(value) {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+export class SequenceDiagram {
+  constructor(head, body) {
+    this.head = head;
+    this.body = body;
+    this.reset();
+  }
+
+  reset() {
+    this.head.replaceChildren();
+    this.body.replaceChildren();
+    const defs = el('defs');
+    for (const [kind, color] of Object.entries(COLORS)) {
+      const marker = el('marker', {
+        id: `arrow-${kind}`, viewBox: '0 0 10 10', refX: 9, refY: 5,
+        markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse',
+      });
+      marker.append(el('path', { d: 'M0,0 L10,5 L0,10 z', style: `fill:${color}` }));
+      defs.append(marker);
+    }
+    this.body.append(defs);
+    this.layers = {};
+    for (const name of ['gaps', 'lifelines', 'arrows', 'marks', 'labels']) {
+      this.layers[name] = el('g', { class: name });
+      this.body.append(this.layers[name]);
+    }
+    this.lanes = new Map();       // name -> { x, line, head }
+    this.y = 14;
+    this.lastT = null;
+    this.firstYOfTime = new Map();
+    this.busy = new Map();        // lane -> last y a label took
+    this.addLane('hub', 'hub');
+    this.resize();
+  }
+
+  laneX(name) {
+    return (this.lanes.get(name) ?? this.addLane(name)).x;
+  }
+
+  addLane(name, title = name) {
+    const x = name === 'hub' ? HUB_X : FIRST_LANE + (this.lanes.size - 1) * LANE;
+    const head = el('g', { class: `lane-head${name === 'hub' ? ' hub' : ''}`, 'data-lane': name });
+    const w = name === 'hub' ? 70 : 150;
+    head.append(el('rect', { x: x - w / 2, y: 8, width: w, height: 30, rx: 7 }));
+    head.append(el('text', { x, y: 23, 'text-anchor': 'middle' }, shorten(title, 20)));
+    const sub = el('text', { x, y: 34, 'text-anchor': 'middle', class: 'sub' }, name === 'hub' ? 'tcphub-core' : '');
+    head.append(sub);
+    this.head.append(head);
+    const line = el('line', { x1: x, x2: x, y1: 0, y2: this.y, class: `lifeline${name === 'hub' ? ' hub-lane' : ''}` });
+    this.layers.lifelines.append(line);
+    const lane = { x, line, head, sub };
+    this.lanes.set(name, lane);
+    this.resize();
+    return lane;
+  }
+
+  /** Shows a client's address (or that it is gone) under its name. */
+  setLaneInfo(name, info, gone) {
+    const lane = this.lanes.get(name);
+    if (!lane) return;
+    lane.sub.textContent = info ?? '';
+    lane.head.classList.toggle('gone', Boolean(gone));
+  }
+
+  /** Moves down for an entry at time `t`, and again if `lane` is taken. */
+  row(t, lane) {
+    if (this.lastT === null || t !== this.lastT) {
+      const quiet = this.lastT !== null && t - this.lastT > 200;
+      this.y += quiet ? GAP_ROW : ROW;
+      if (quiet) {
+        this.layers.gaps.append(el('line', { x1: 0, x2: 4000, y1: this.y - GAP_ROW / 2, y2: this.y - GAP_ROW / 2, class: 'gap' }));
+      }
+      this.layers.gaps.append(el('text', { x: 8, y: this.y + 4, class: 'tick' }, `${t} ms`));
+      this.lastT = t;
+      if (!this.firstYOfTime.has(t)) this.firstYOfTime.set(t, this.y);
+    }
+    if (lane !== undefined && (this.busy.get(lane) ?? -1) >= this.y) {
+      this.y += ROW;
+    }
+    if (lane !== undefined) this.busy.set(lane, this.y);
+    return this.y;
+  }
+
+  hubNote(t, text, extra = {}) {
+    const y = this.row(t, 'hub');
+    this.layers.labels.append(el('text', { x: HUB_X - 10, y: y + 4, class: 'note hub', ...extra }, shorten(text, 30)));
+  }
+
+  clientNote(t, client, text, color) {
+    const y = this.row(t, client);
+    const x = this.laneX(client);
+    this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note', style: color ? `fill:${color}` : '' }, shorten(text, 28)));
+    return y;
+  }
+
+  add(e) {
+    switch (e.kind) {
+      case 'connect': {
+        this.laneX(e.client);
+        this.setLaneInfo(e.client, e.addr, false);
+        const y = this.row(e.t, e.client);
+        const x = this.laneX(e.client);
+        this.layers.arrows.append(el('line', {
+          x1: x, y1: y, x2: HUB_X, y2: y, class: 'arrow piece', style: 'stroke:var(--up)', 'marker-end': 'url(#arrow-up)',
+        }));
+        this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note' }, `connect ${e.addr}`));
+        break;
+      }
+      case 'arrive': {
+        const from = e.dir === 'to_hub' ? e.client : 'hub';
+        const to = e.dir === 'to_hub' ? 'hub' : e.client;
+        const y = this.row(e.t);
+        const y0 = this.firstYOfTime.get(e.sent) ?? y;
+        const kind = pieceKind(e.dir, e.text);
+        this.layers.arrows.append(el('line', {
+          x1: this.laneX(from), y1: y0, x2: this.laneX(to), y2: y,
+          class: `arrow${kind === 'piece' ? ' piece' : ''}`, style: `stroke:${COLORS[kind]}`,
+          'marker-end': `url(#arrow-${kind})`, 'data-dir': e.dir, 'data-client': e.client,
+        }));
+        break;
+      }
+      case 'deliver': {
+        const y = this.row(e.t, e.client);
+        const x = this.laneX(e.client);
+        const kind = frameKind(e.frame, e.from);
+        const g = el('g', {
+          class: `delivery ${kind}`, 'data-client': e.client, 'data-frame': e.frame,
+          'data-from': e.from ?? '', 'data-message': e.line && 'message' in e.line ? messageText(e.line.message) : '',
+        });
+        g.append(el('circle', { cx: x, cy: y, r: 4.5, style: `fill:${COLORS[kind]}` }));
+        g.append(el('text', { x: x + 10, y: y + 4, class: 'label', style: `fill:${COLORS[kind]}` }, shorten(deliveryLabel(e))));
+        const title = el('title', {}, `${e.client} read at ${e.t} ms:\n${JSON.stringify(e.line)}`);
+        g.append(title);
+        this.layers.labels.append(g);
+        break;
+      }
+      case 'event':
+        this.hubNote(e.t, eventLabel(e), { 'data-event': e.event });
+        break;
+      case 'host':
+        this.hubNote(e.t, e.error ? `host ${e.command}: ${e.error}` : `host ${e.command} → ${e.reached}`, {
+          style: `fill:${e.error ? 'var(--error)' : 'var(--ink)'}`,
+        });
+        break;
+      case 'close': {
+        if (e.at === 'hub') {
+          this.hubNote(e.t, `closes ${e.client}: ${e.reason}`, { style: 'fill:var(--bye)' });
+        } else {
+          const y = this.clientNote(e.t, e.client, `✕ closed: ${e.reason}`, 'var(--bye)');
+          const x = this.laneX(e.client);
+          this.layers.marks.append(el('path', { d: `M${x - 5},${y - 5} L${x + 5},${y + 5} M${x + 5},${y - 5} L${x - 5},${y + 5}`, class: 'close-mark', style: 'stroke:var(--bye)' }));
+          this.setLaneInfo(e.client, 'disconnected', true);
+        }
+        break;
+      }
+      case 'fault':
+        this.clientNote(e.t, e.client, e.fault === 'drop' ? '⚡ drops its connection' : '⏸ stops reading', 'var(--bye)');
+        break;
+      case 'discard':
+        this.clientNote(e.t, e.dir === 'to_hub' ? 'hub' : e.client, `${e.len} bytes to a closed end`, 'var(--muted)');
+        break;
+      default:
+        break; // steps, writes and skips are in the log
+    }
+  }
+
+  /** Stretches lifelines and the canvas to what has been drawn. */
+  resize() {
+    const bottom = this.y + ROW * 2;
+    for (const lane of this.lanes.values()) lane.line.setAttribute('y2', bottom);
+    const width = FIRST_LANE + Math.max(1, this.lanes.size - 1) * LANE;
+    this.body.setAttribute('width', width);
+    this.body.setAttribute('height', bottom);
+    this.head.setAttribute('width', width);
+    this.head.setAttribute('height', HEAD);
+  }
+}
+
+export function deliveryLabel(e) {
+  const line = e.line ?? {};
+  switch (e.frame) {
+    case 'info': return `${messageText(line.message)}  ← ${line.from}`;
+    case 'synced': return `synced as ${line.clientName}`;
+    case 'error': return `error: ${line.code}`;
+    case 'bye': return `bye: ${line.reason}`;
+    case 'pong': return 'pong';
+    case 'sessions': return `sessions: ${line.sessions?.length ?? 0}`;
+    default: return e.frame;
+  }
+}
+
+export function eventLabel(e) {
+  const who = e.alias ?? e.peer;
+  switch (e.event) {
+    case 'opened': return `opened ${e.peer}`;
+    case 'synced': return e.detail?.took_over_from ? `${e.alias} taken over` : `synced ${e.alias}`;
+    case 'released': return `released ${e.alias}`;
+    case 'message': return `${who}: ${messageText(e.detail)}`;
+    case 'protocol_error': return `${who}: ${e.detail?.code}`;
+    case 'closed': return `closed ${who} (${e.detail})`;
+    default: return e.event;
+  }
+}
