@@ -24,6 +24,7 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
+    overload,
 )
 
 from . import _tcphub
@@ -34,6 +35,7 @@ __all__ = ["Server"]
 logger = logging.getLogger("tcphub")
 
 E = TypeVar("E", bound=_tcphub.Event)
+F = TypeVar("F", bound=Callable[..., Any])
 Callback = Callable[[Any], Any]
 
 #: Events fetched per crossing of the native boundary.
@@ -226,7 +228,13 @@ class Server:
 
     # ----- events: callbacks -----
 
-    def on(self, kind: Type[E], callback: Optional[Callable[[E], Any]] = None) -> Any:
+    @overload
+    def on(self, kind: Type[E]) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, kind: Type[E], callback: F) -> F: ...
+
+    def on(self, kind: Type[E], callback: Optional[F] = None) -> Any:
         """Calls ``callback(event)`` for every event of class ``kind``
         (``tcphub.Event`` for all of them). Usable as a decorator::
 
@@ -240,7 +248,7 @@ class Server:
             raise TypeError(f"kind must be tcphub.Event or one of its subclasses, got {kind!r}")
         if callback is None:
 
-            def register(fn: Callable[[E], Any]) -> Callable[[E], Any]:
+            def register(fn: F) -> F:
                 self.on(kind, fn)
                 return fn
 

@@ -2,7 +2,8 @@
 # The Python package: builds it with `pip install .` into a virtual
 # environment (.venv at the repo root, created once and reused), then runs
 # its pytest suite (python/tests) against the installed package, as a user
-# would have it. Needs python3 (3.9 or later) and cargo.
+# would have it, after type-checking the package and examples with mypy.
+# Needs python3 (3.9 or later) and cargo.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,7 +24,7 @@ if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/
 fi
 PY="$VENV/bin/python"
 
-"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest pytest-timeout
+"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest pytest-timeout mypy
 
 # A native module left in the source tree by `maturin develop` must not be
 # packaged or imported instead of the fresh build.
@@ -47,6 +48,9 @@ if mismatch or missing:
     sys.exit(f"python.sh: installed package is stale: {mismatch + missing}")
 print(f"python.sh: testing tcphub {tcphub.__version__} from {installed}")
 CHECK
+
+# The stubs and annotations hold up: the package and the examples type-check.
+(cd python && "../$PY" -m mypy --strict --no-incremental tcphub examples)
 
 set +e
 "$PY" -m pytest -p no:cacheprovider python/tests "$@"
