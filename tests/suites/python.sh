@@ -50,7 +50,7 @@ print(f"python.sh: testing tcphub {tcphub.__version__} from {installed}")
 CHECK
 
 # The stubs and annotations hold up: the package and the examples type-check.
-(cd python && "../$PY" -m mypy --strict --no-incremental tcphub examples)
+(cd python && "../$PY" -m mypy --strict --cache-dir=/dev/null tcphub examples)
 
 set +e
 "$PY" -m pytest -p no:cacheprovider python/tests "$@"
