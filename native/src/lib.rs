@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod client;
 mod error;
 mod options;

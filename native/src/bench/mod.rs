@@ -1,0 +1,69 @@
+//! `tcphub bench`: a load generator that measures tcphub and, with the same
+//! code paths, a nats-server or any hub speaking tcphub's protocol (such as
+//! the Node.js comparison peer in `tests/bench/peers/`).
+//!
+//! Scenarios (one per file): [`fanout`] (one publisher, N subscribers),
+//! [`pairs`] (P pairs sending to each other by alias), [`latency`] (a
+//! fixed-rate schedule, latency measured from the intended send time, as
+//! wrk2 does), [`idle`] (resident memory of the hub per idle connection),
+//! [`churn`] (connect + sync + close per second) and [`capacity`] (the
+//! generator against [`sink`], a server that discards what it gets and
+//! floods subscribers: what the generator itself can drive).
+//!
+//! Throughput scenarios keep a window of messages in flight per receiver
+//! instead of publishing blindly: no hub is pushed into dropping slow
+//! consumers, so every figure counts messages that were really delivered,
+//! and a run checks that deliveries equal what was sent.
+
+pub mod capacity;
+pub mod churn;
+mod crowd;
+pub mod fanout;
+pub mod idle;
+pub mod latency;
+mod options;
+pub mod pairs;
+mod progress;
+mod report;
+mod scan;
+pub mod sink;
+mod window;
+mod wire;
+
+pub use options::{BenchArgs, Scenario, Target};
+pub use report::{Metric, Report};
+pub use wire::Proto;
+
+/// Runs the scenario the arguments name and prints its report (a table,
+/// or JSON with `--json`). The sink runs until interrupted.
+pub async fn run(args: BenchArgs) -> anyhow::Result<Option<Report>> {
+    let json = args.target.json;
+    let report = execute(args).await?;
+    if let Some(report) = &report {
+        if json {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            print!("{}", report.table());
+        }
+    }
+    Ok(report)
+}
+
+/// Runs the scenario and returns its report without printing it (`None`
+/// for the sink, which only stops when interrupted).
+pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
+    let target = args.target;
+    let report = match args.scenario {
+        Scenario::Fanout(a) => fanout::run(&target, &a).await?,
+        Scenario::Pairs(a) => pairs::run(&target, &a).await?,
+        Scenario::Latency(a) => latency::run(&target, &a).await?,
+        Scenario::Idle(a) => idle::run(&target, &a).await?,
+        Scenario::Churn(a) => churn::run(&target, &a).await?,
+        Scenario::Capacity(a) => capacity::run(&target, &a).await?,
+        Scenario::Sink(a) => {
+            sink::run(&target, &a).await?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(report))
+}

@@ -1,0 +1,75 @@
+//! The command line of `tcphub bench`: what to measure and where.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+
+use super::wire::Proto;
+use super::{capacity, churn, fanout, idle, latency, pairs, sink};
+
+/// `tcphub bench [--proto P] [--server ADDR] [--json] SCENARIO [options]`
+#[derive(Debug, Args)]
+#[command(
+    about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, churn",
+    long_about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, \
+        connection churn.\n\n\
+        The same generator speaks tcphub's protocol (tcphub itself, or any hub that speaks \
+        it, such as the Node.js peer in tests/bench/peers) and the NATS client protocol \
+        (nats-server), so the figures compare like with like. Start the hub first, then \
+        e.g. `tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64`. \
+        `tests/bench/run` runs the whole comparison and writes docs/benchmarks.md."
+)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+/// The hub under test and how to report.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Protocol the hub speaks.
+    #[arg(long, value_enum, default_value_t = Proto::Tcphub, global = true)]
+    pub proto: Proto,
+    /// Address of the hub under test.
+    #[arg(long, short = 's', default_value = "127.0.0.1:9000", global = true)]
+    pub server: SocketAddr,
+    /// A name for the hub in the report (default: the protocol's name).
+    #[arg(long, global = true)]
+    pub label: Option<String>,
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+impl Target {
+    /// The hub's name in reports.
+    pub fn label(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| self.proto.name().to_string())
+    }
+}
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// One publisher, N subscribers: deliveries per second.
+    Fanout(fanout::FanoutArgs),
+    /// P pairs of clients sending to each other by alias: deliveries per second.
+    Pairs(pairs::PairsArgs),
+    /// A fixed publish rate to N subscribers: latency percentiles from the intended send time.
+    Latency(latency::LatencyArgs),
+    /// N idle synced connections: resident memory of the hub process per connection.
+    Idle(idle::IdleArgs),
+    /// Connect, sync and close, over and over: connections per second.
+    Churn(churn::ChurnArgs),
+    /// The generator against a sink: the most it can publish and receive.
+    Capacity(capacity::CapacityArgs),
+    /// Run a sink: discards what it gets, floods subscribers (for `capacity`).
+    Sink(sink::SinkArgs),
+}

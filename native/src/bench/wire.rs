@@ -1,0 +1,215 @@
+//! The two client protocols the generator speaks, as far as a benchmark
+//! needs them: join (tcphub `sync`; NATS `CONNECT` + `SUB`), publish
+//! (tcphub `info` with `to`; NATS `PUB`), and the frames that come back
+//! (see [`super::scan`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Longest a connection may take to join before the run gives up.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A protocol the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// tcphub's JSON protocol (tcphub, or the Node.js peer).
+    Tcphub,
+    /// The NATS client protocol (nats-server).
+    Nats,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcphub => "tcphub",
+            Proto::Nats => "nats",
+        }
+    }
+}
+
+/// A joined connection, with whatever arrived after the join's answer.
+#[derive(Debug)]
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Bytes read past the join's answer: the start of the message stream.
+    pub pending: Vec<u8>,
+}
+
+/// How a connection joins.
+#[derive(Debug, Clone, Copy)]
+pub struct Join<'a> {
+    /// tcphub: the alias to sync as. NATS: the connection's name.
+    pub name: &'a str,
+    /// NATS only: the subject to subscribe to (tcphub routes by alias).
+    pub subscribe: Option<&'a str>,
+}
+
+/// Connects and joins: tcphub `sync` until `synced`; NATS `CONNECT`,
+/// `SUB`, `PING` until `PONG`.
+pub async fn connect(addr: SocketAddr, proto: Proto, join: Join<'_>) -> anyhow::Result<Conn> {
+    let attempt = async {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_nodelay(true)?;
+        let mut conn = Conn {
+            stream,
+            pending: Vec::new(),
+        };
+        match proto {
+            Proto::Tcphub => join_tcphub(&mut conn, join).await?,
+            Proto::Nats => join_nats(&mut conn, join).await?,
+        }
+        anyhow::Ok(conn)
+    };
+    tokio::time::timeout(JOIN_TIMEOUT, attempt)
+        .await
+        .with_context(|| format!("joining {addr} as {} timed out", join.name))?
+}
+
+async fn join_tcphub(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
+    let sync = tcphub_core::encode_sync(join.name);
+    conn.stream.write_all(&sync).await?;
+    loop {
+        let line = next_line(conn, b"\n").await?;
+        if line.starts_with(br#"{"type":"synced""#) {
+            return Ok(());
+        }
+        if line.starts_with(br#"{"type":"error""#) || line.starts_with(br#"{"type":"bye""#) {
+            bail!(
+                "the hub refused {}: {}",
+                join.name,
+                String::from_utf8_lossy(&line).trim_end()
+            );
+        }
+    }
+}
+
+async fn join_nats(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
+    let info = next_line(conn, b"\r\n").await?;
+    if !info.starts_with(b"INFO ") {
+        bail!(
+            "not a NATS server: it said {}",
+            String::from_utf8_lossy(&info).trim_end()
+        );
+    }
+    let mut hello = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"name\":\"{}\",\"lang\":\"rust\",\"version\":\"0\",\"protocol\":1}}\r\n",
+        join.name
+    );
+    if let Some(subject) = join.subscribe {
+        hello.push_str(&format!("SUB {subject} 1\r\n"));
+    }
+    hello.push_str("PING\r\n");
+    conn.stream.write_all(hello.as_bytes()).await?;
+    loop {
+        let line = next_line(conn, b"\r\n").await?;
+        if line == b"PONG\r\n" {
+            return Ok(());
+        }
+        if line.starts_with(b"-ERR") {
+            bail!(
+                "nats refused {}: {}",
+                join.name,
+                String::from_utf8_lossy(&line).trim_end()
+            );
+        }
+    }
+}
+
+/// Reads the next line ending in `end` during the join; what follows it
+/// stays in `conn.pending`.
+async fn next_line(conn: &mut Conn, end: &[u8]) -> anyhow::Result<Vec<u8>> {
+    loop {
+        if let Some(at) = memchr::memmem::find(&conn.pending, end) {
+            let rest = conn.pending.split_off(at + end.len());
+            return Ok(std::mem::replace(&mut conn.pending, rest));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = conn.stream.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("the server closed the connection while joining");
+        }
+        conn.pending.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Appends one message for `to` (tcphub: an alias or `*`; NATS: a subject)
+/// with `payload` (printable ASCII, no `"` or `\`) to `out`.
+pub fn encode_message(proto: Proto, to: &str, payload: &[u8], out: &mut Vec<u8>) {
+    match proto {
+        Proto::Tcphub => {
+            out.extend_from_slice(br#"{"type":"info","to":""#);
+            out.extend_from_slice(to.as_bytes());
+            out.extend_from_slice(br#"","message":""#);
+            out.extend_from_slice(payload);
+            out.extend_from_slice(b"\"}\n");
+        }
+        Proto::Nats => {
+            out.extend_from_slice(format!("PUB {to} {}\r\n", payload.len()).as_bytes());
+            out.extend_from_slice(payload);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// A payload of `len` bytes of filler.
+pub fn filler(len: usize) -> Vec<u8> {
+    vec![b'x'; len]
+}
+
+/// Width of the send time stamped at the front of a latency payload.
+pub const STAMP_DIGITS: usize = 20;
+
+/// Writes `nanos` as the first [`STAMP_DIGITS`] bytes of `payload`.
+pub fn stamp(payload: &mut [u8], nanos: u64) {
+    let digits = format!("{nanos:0width$}", width = STAMP_DIGITS);
+    payload[..STAMP_DIGITS].copy_from_slice(digits.as_bytes());
+}
+
+/// The send time stamped in a delivered message: for NATS the payload
+/// starts with it; a tcphub frame carries it at the start of `message`.
+pub fn read_stamp(proto: Proto, message: &[u8]) -> Option<u64> {
+    let payload = match proto {
+        Proto::Nats => message,
+        Proto::Tcphub => {
+            const KEY: &[u8] = br#""message":""#;
+            let at = memchr::memmem::find(message, KEY)?;
+            &message[at + KEY.len()..]
+        }
+    };
+    let digits = payload.get(..STAMP_DIGITS)?;
+    digits.iter().try_fold(0u64, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_survives_both_encodings() {
+        let mut payload = filler(32);
+        stamp(&mut payload, 1_234_567_890);
+        let mut nats = Vec::new();
+        encode_message(Proto::Nats, "s", &payload, &mut nats);
+        assert_eq!(nats, b"PUB s 32\r\n00000000001234567890xxxxxxxxxxxx\r\n");
+        assert_eq!(read_stamp(Proto::Nats, &payload), Some(1_234_567_890));
+        let delivered = format!(
+            "{{\"type\":\"info\",\"from\":\"pub\",\"message\":\"{}\"}}\n",
+            String::from_utf8(payload).unwrap()
+        );
+        assert_eq!(
+            read_stamp(Proto::Tcphub, delivered.as_bytes()),
+            Some(1_234_567_890)
+        );
+        assert_eq!(read_stamp(Proto::Tcphub, b"{\"message\":\"12x\"}"), None);
+    }
+}
