@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Dict, Iterator, List, Optional
 
 import pytest
@@ -133,8 +134,11 @@ def test_serve_console_commands(serve):
         hub.proc.stdin.flush()
         assert [c1.receive(5).message for _ in range(3)] == ["just you", "everyone", "plain text"]
         assert hub.stdout.get(timeout=10) == f"{c1.session_id}\tc1"
+        deadline = time.monotonic() + 10
+        while not any('no session holds alias "ghost"' in line for line in hub.stderr):
+            assert time.monotonic() < deadline, hub.stderr
+            time.sleep(0.02)
     assert hub.stop() == 0
-    assert any('no session holds alias "ghost"' in line for line in hub.stderr)
 
 
 @pytest.mark.parametrize(
