@@ -98,3 +98,12 @@ test('bad input is a clear error, never a crash', () => {
   assert.equal(sim.done, true);
   assert.equal(sim.step(), false);
 });
+
+test('the .wasm is under 300 KiB', async () => {
+  const { statSync } = await import('node:fs');
+  const { wasmDir } = await import('./load.mjs');
+  for (const dir of ['pkg', 'www/pkg']) {
+    const size = statSync(path.join(wasmDir, dir, 'tcphub_wasm_bg.wasm')).size;
+    assert.ok(size < 300 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
+  }
+});
