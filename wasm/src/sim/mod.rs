@@ -7,13 +7,13 @@ pub mod presets;
 mod rng;
 mod scenario;
 mod simulator;
+mod step;
 mod trace;
 mod view;
 
-pub use scenario::{
-    message, Action, FaultSettings, HubSettings, NetworkSettings, Scenario, Step, TraceLevel,
-};
+pub use scenario::{FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel};
 pub use simulator::Simulator;
+pub use step::{message, Action, Step};
 pub use trace::{Direction, Entry, Stats, Trace, WireBytes};
 pub use view::{ClientView, SessionView, StateView};
 

@@ -1,6 +1,7 @@
 //! Scenarios that ship with the simulator.
 
-use super::scenario::{message, Action, FaultSettings, Scenario, Step};
+use super::scenario::{FaultSettings, Scenario};
+use super::step::{message, Action, Step};
 
 /// Names of the presets, in the order the page lists them.
 pub const PRESET_NAMES: [&str; 3] = ["tutorial", "takeover", "faults"];

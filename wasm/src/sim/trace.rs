@@ -6,7 +6,8 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::scenario::{Step, TraceLevel};
+use super::scenario::TraceLevel;
+use super::step::Step;
 
 /// Which way bytes travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

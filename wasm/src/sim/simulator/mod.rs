@@ -1,0 +1,300 @@
+//! The simulator: a [`Hub`] driven the way the native server drives it,
+//! with virtual clients on the other end of a virtual network.
+//!
+//! Rules of the run:
+//! - One thing happens per [`Simulator::step`]: a piece of data (or the end
+//!   of a stream) arrives, the hub's idle timer fires, a step of the script
+//!   runs, or the clock moves on to the end of a `wait`.
+//! - The earliest comes first; at equal times, arrivals, then the timer,
+//!   then the script, then the clock.
+//! - A step with an `at` runs at that time, whatever is in flight, as a
+//!   real program acting on a timer would. A step without one waits until
+//!   nothing is in flight. In a script whose timed steps are further apart
+//!   than the longest delay, split, join and delay faults change when
+//!   things happen, never what reaches whom; drops and stalls change the
+//!   story on purpose.
+//! - Every routing decision is the hub's. The simulator only carries bytes,
+//!   cuts them where the seed says, and reads what the hub outputs.
+
+mod hub_output;
+mod script;
+mod wire;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use tcphub_core::{Hub, HubError, SessionId};
+
+use super::connection::{Client, Connection};
+use super::network::Network;
+use super::rng::SimRng;
+use super::scenario::{FaultSettings, NetworkSettings, Scenario};
+use super::step::{Action, Step};
+use super::trace::{Stats, Trace};
+use super::view::{ClientView, SessionView, StateView};
+use super::SimError;
+
+/// A deterministic run of one [`Scenario`].
+#[derive(Debug)]
+pub struct Simulator {
+    /// As loaded, for [`Simulator::scenario`] and resets.
+    scenario: Scenario,
+    hub: Hub,
+    rng: SimRng,
+    /// Virtual time, ms.
+    now: u64,
+    /// The clock runs on to here after a `wait`, even with nothing to do.
+    hold_until: u64,
+    faults: FaultSettings,
+    network_settings: NetworkSettings,
+    clients: Vec<Client>,
+    client_by_name: BTreeMap<String, usize>,
+    connections: Vec<Connection>,
+    /// Connection index by session handle (handles count up from 1).
+    connection_of_session: Vec<Option<usize>>,
+    network: Network,
+    /// Steps asked for while running (clicks): they go before the script.
+    interactive: VecDeque<Step>,
+    /// What is left of the script.
+    script: VecDeque<Step>,
+    /// Steps run so far, each with the time it ran at.
+    executed: Vec<Step>,
+    trace: Trace,
+    stats: Stats,
+}
+
+/// What [`Simulator::step`] chose to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Arrival,
+    Timer(u64),
+    Script(u64),
+    Clock(u64),
+}
+
+impl Simulator {
+    /// A simulator at time 0 with the scenario's script queued.
+    pub fn new(scenario: Scenario) -> Result<Self, SimError> {
+        let hub = Hub::new(scenario.hub.to_config()?)?;
+        scenario.faults.validate()?;
+        Ok(Simulator {
+            rng: SimRng::new(scenario.seed),
+            hub,
+            now: 0,
+            hold_until: 0,
+            faults: scenario.faults.clone(),
+            network_settings: scenario.network.clone(),
+            clients: Vec::new(),
+            client_by_name: BTreeMap::new(),
+            connections: Vec::new(),
+            connection_of_session: Vec::new(),
+            network: Network::default(),
+            interactive: VecDeque::new(),
+            script: scenario.steps.iter().cloned().collect(),
+            executed: Vec::new(),
+            trace: Trace::new(scenario.trace),
+            stats: Stats::default(),
+            scenario,
+        })
+    }
+
+    /// Parses a scenario and starts it.
+    pub fn from_json(json: &str) -> Result<Self, SimError> {
+        Self::new(Scenario::from_json(json)?)
+    }
+
+    // ----- getters -----
+
+    /// Virtual time, ms.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The hub being driven, for reading its state.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Whether nothing is left to happen.
+    pub fn is_done(&self) -> bool {
+        self.next().is_none()
+    }
+
+    /// The scenario as loaded.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The run so far as a scenario that replays it: the steps run, with
+    /// the times they ran at, then what is still queued.
+    pub fn recorded_scenario(&self) -> Scenario {
+        let mut scenario = self.scenario.clone();
+        scenario.steps = self
+            .executed
+            .iter()
+            .chain(&self.interactive)
+            .chain(&self.script)
+            .cloned()
+            .collect();
+        scenario
+    }
+
+    /// The clients, the hub's sessions and the counters, for display.
+    pub fn state(&self) -> StateView {
+        let clients = self
+            .clients
+            .iter()
+            .map(|client| {
+                let connection = client.current.map(|c| &self.connections[c]);
+                let session = connection
+                    .filter(|c| c.hub_open)
+                    .and_then(|c| self.hub.session(c.session));
+                ClientView {
+                    name: client.name.clone(),
+                    addr: connection.map(|c| c.addr.to_string()),
+                    connected: connection.is_some(),
+                    alias: session.and_then(|s| s.alias).map(|a| a.to_string()),
+                    reading: connection.is_some_and(|c| c.reading),
+                    unread: connection.map_or(0, |c| c.unread.len()),
+                    queued: connection.map_or(0, |c| c.queued),
+                }
+            })
+            .collect();
+        let sessions = self
+            .hub
+            .sessions()
+            .map(|s| SessionView {
+                session: s.id.0,
+                session_id: s.peer.to_string(),
+                alias: s.alias.map(|a| a.to_string()),
+                client: self
+                    .connection_index(s.id)
+                    .map(|c| self.clients[self.connections[c].client].name.clone()),
+            })
+            .collect();
+        StateView {
+            now: self.now,
+            done: self.is_done(),
+            in_flight: self.network.in_flight(),
+            queued_steps: self.interactive.len() + self.script.len(),
+            faults: self.faults.enabled,
+            clients,
+            sessions,
+            stats: self.stats,
+        }
+    }
+
+    // ----- driving -----
+
+    /// Queues a step to run as soon as the network settles, before the rest
+    /// of the script (a click on the page).
+    pub fn act(&mut self, action: Action) {
+        self.interactive.push_back(Step::now(action));
+    }
+
+    /// Does the next thing; `false` when nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some(next) = self.next() else {
+            return false;
+        };
+        match next {
+            Next::Arrival => {
+                let arrival = self
+                    .network
+                    .pop()
+                    .expect("next() saw an arrival in the queue");
+                self.now = self.now.max(arrival.time);
+                self.arrive(arrival.conn, arrival.dir);
+            }
+            Next::Timer(at) => {
+                self.now = self.now.max(at);
+                self.hub_call(|hub, now| hub.handle_timeout(now));
+                self.drain();
+            }
+            Next::Script(at) => {
+                self.now = self.now.max(at);
+                let step = match self.interactive.pop_front() {
+                    Some(step) => step,
+                    None => self.script.pop_front().expect("next() saw a step"),
+                };
+                self.run_step(step.action);
+            }
+            Next::Clock(at) => self.now = self.now.max(at),
+        }
+        true
+    }
+
+    /// Runs up to `max_steps` steps; returns how many ran.
+    pub fn run(&mut self, max_steps: u64) -> u64 {
+        let mut ran = 0;
+        while ran < max_steps && self.step() {
+            ran += 1;
+        }
+        ran
+    }
+
+    /// Runs until nothing is left to do; returns how many steps ran.
+    pub fn run_to_end(&mut self) -> u64 {
+        self.run(u64::MAX)
+    }
+
+    // ----- internals -----
+
+    fn next(&self) -> Option<Next> {
+        let arrival = self.network.next_time();
+        let timer = self
+            .hub
+            .poll_timeout()
+            .map(|d| (d.as_nanos().div_ceil(1_000_000) as u64).max(self.now));
+        // A timed step runs at its time; an untimed one once the network
+        // has settled.
+        let script = match self.interactive.front().or(self.script.front()) {
+            Some(Step { at: Some(at), .. }) => Some(*at),
+            Some(Step { at: None, .. }) if arrival.is_none() => Some(0),
+            _ => None,
+        }
+        .map(|at| at.max(self.hold_until).max(self.now));
+        let clock = (self.hold_until > self.now).then_some(self.hold_until);
+        let candidates = [
+            arrival.map(|t| (t, Next::Arrival)),
+            timer.map(|t| (t, Next::Timer(t))),
+            script.map(|t| (t, Next::Script(t))),
+            clock.map(|t| (t, Next::Clock(t))),
+        ];
+        // `min_by_key` keeps the first of equals: the order above breaks ties.
+        candidates
+            .into_iter()
+            .flatten()
+            .min_by_key(|(t, _)| *t)
+            .map(|(_, next)| next)
+    }
+
+    fn connection_index(&self, session: SessionId) -> Option<usize> {
+        self.connection_of_session
+            .get(usize::try_from(session.0).ok()?)
+            .copied()
+            .flatten()
+    }
+
+    /// Calls the hub with the current time. The simulator only moves time
+    /// forward, so the one misuse error the hub could report cannot happen;
+    /// an unknown session is the legitimate race of data with a close.
+    fn hub_call(&mut self, call: impl FnOnce(&mut Hub, Duration) -> Result<(), HubError>) -> bool {
+        let now = Duration::from_millis(self.now);
+        match call(&mut self.hub, now) {
+            Ok(()) => true,
+            Err(HubError::UnknownSession(_)) => false,
+            Err(other) => unreachable!("the simulator misused the hub: {other}"),
+        }
+    }
+}

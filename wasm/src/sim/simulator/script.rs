@@ -1,0 +1,225 @@
+//! Running the steps of the script: what clients and the host do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, CloseReason, HubError};
+
+use super::Simulator;
+use crate::sim::connection::{virtual_addr, Client, Connection};
+use crate::sim::network::End;
+use crate::sim::step::{Action, Step};
+use crate::sim::trace::{Direction, Entry};
+
+impl Simulator {
+    pub(super) fn run_step(&mut self, action: Action) {
+        self.stats.steps += 1;
+        if self.trace.wants_any() {
+            self.trace.push(Entry::Step {
+                t: self.now,
+                index: self.executed.len(),
+                step: Step::now(action.clone()),
+            });
+        }
+        let acting = action.client().map(str::to_owned);
+        self.executed.push(Step::at(self.now, action.clone()));
+        match action {
+            Action::Connect { client } => self.connect(&client),
+            Action::Sync { client, alias } => {
+                self.client_write(&client, encode_sync(&alias).into())
+            }
+            Action::Send {
+                client,
+                to,
+                message,
+            } => self.client_write(&client, encode_info(to.as_deref(), &message).into()),
+            Action::Write { client, data } => self.client_write(&client, data.into_bytes().into()),
+            Action::List { client } => {
+                self.client_write(&client, Bytes::from_static(encode_list()))
+            }
+            Action::Ping { client } => {
+                self.client_write(&client, Bytes::from_static(encode_ping()))
+            }
+            Action::Disconnect { client } => {
+                if let Some(conn) = self.open_connection(&client) {
+                    self.client_close(conn, false);
+                }
+            }
+            Action::StopReading { client } => {
+                if let Some(conn) = self.open_connection(&client) {
+                    self.connections[conn].reading = false;
+                }
+            }
+            Action::ResumeReading { client } => {
+                if let Some(conn) = self.open_connection(&client) {
+                    let c = &mut self.connections[conn];
+                    c.reading = true;
+                    c.stall_after = None;
+                    let unread = std::mem::take(&mut c.unread);
+                    self.client_read(conn, &unread);
+                }
+            }
+            Action::Faults { enabled } => self.faults.enabled = enabled,
+            Action::Wait { ms } => self.hold_until = self.now + ms,
+            Action::Broadcast { message } => {
+                let result = self.hub.broadcast(&message);
+                self.host_result("broadcast", result);
+            }
+            Action::SendToAlias { alias, message } => {
+                let result = self.hub.send_to_alias(&alias, &message);
+                self.host_result("send_to_alias", result);
+            }
+            Action::CloseSession { session } => {
+                let result = match self.hub.session_by_peer(&session) {
+                    Some(id) => self
+                        .hub
+                        .close_session(id, CloseReason::ClosedByHost)
+                        .map(|()| 1),
+                    None => Err(HubError::UnknownSessionId(session)),
+                };
+                self.host_result("close_session", result);
+            }
+            Action::Shutdown => {
+                let open = self.hub.session_count();
+                self.hub.shutdown();
+                self.host_result("shutdown", Ok(open));
+            }
+        }
+        if let Some(client) = acting {
+            self.maybe_drop(&client);
+        }
+    }
+
+    pub(super) fn host_result(&mut self, command: &'static str, result: Result<usize, HubError>) {
+        let (reached, error) = match result {
+            Ok(n) => (Some(n), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        self.trace.push(Entry::Host {
+            t: self.now,
+            command,
+            reached,
+            error,
+        });
+        self.drain();
+    }
+
+    pub(super) fn skip(&mut self, reason: String) {
+        self.trace.push(Entry::Skip {
+            t: self.now,
+            reason,
+        });
+    }
+
+    pub(super) fn connect(&mut self, name: &str) {
+        let client = match self.client_by_name.get(name) {
+            Some(&c) => c,
+            None => {
+                self.clients.push(Client {
+                    name: name.to_owned(),
+                    current: None,
+                    opened: 0,
+                });
+                self.client_by_name
+                    .insert(name.to_owned(), self.clients.len() - 1);
+                self.clients.len() - 1
+            }
+        };
+        if self.clients[client].current.is_some() {
+            return self.skip(format!("{name} is already connected"));
+        }
+        let addr: Arc<str> = virtual_addr(client, self.clients[client].opened).into();
+        self.clients[client].opened += 1;
+        let session = match self
+            .hub
+            .handle_accept(Duration::from_millis(self.now), &addr)
+        {
+            Ok(session) => session,
+            // Addresses are unique per client and connection, so this is a
+            // broken invariant; report it in the trace rather than panic.
+            Err(e) => return self.skip(format!("{name} could not connect: {e}")),
+        };
+        let conn = self.connections.len();
+        let mut connection = Connection::new(client, session, addr.clone());
+        if self.faults.enabled && self.rng.chance(self.faults.stall) {
+            let limit = self.network_settings.max_queued_bytes as u64;
+            connection.stall_after = Some(self.rng.below(limit / 4 + 1));
+        }
+        self.connections.push(connection);
+        let slot = session.0 as usize;
+        if self.connection_of_session.len() <= slot {
+            self.connection_of_session.resize(slot + 1, None);
+        }
+        self.connection_of_session[slot] = Some(conn);
+        self.clients[client].current = Some(conn);
+        self.trace.push(Entry::Connect {
+            t: self.now,
+            client: name.to_owned(),
+            addr: addr.to_string(),
+            session: session.0,
+        });
+        self.drain();
+    }
+
+    /// The client's open connection, or `None` after tracing why not.
+    pub(super) fn open_connection(&mut self, name: &str) -> Option<usize> {
+        let Some(&client) = self.client_by_name.get(name) else {
+            self.skip(format!("there is no client named {name}; connect it first"));
+            return None;
+        };
+        let current = self.clients[client].current;
+        if current.is_none() {
+            self.skip(format!("{name} is not connected"));
+        }
+        current
+    }
+
+    pub(super) fn client_write(&mut self, name: &str, bytes: Bytes) {
+        if let Some(conn) = self.open_connection(name) {
+            self.stats.bytes_to_hub += bytes.len() as u64;
+            self.put_on_wire(conn, Direction::ToHub, bytes);
+        }
+    }
+
+    /// The client closes its socket: it reads nothing more, and the hub
+    /// learns of it when the end of the stream arrives.
+    pub(super) fn client_close(&mut self, conn: usize, abrupt: bool) {
+        let c = &mut self.connections[conn];
+        c.client_open = false;
+        c.unread = Vec::new();
+        c.partial = Vec::new();
+        let client = c.client;
+        self.clients[client].current = None;
+        let reason = if abrupt { "reset" } else { "disconnect" };
+        self.trace.push(Entry::Close {
+            t: self.now,
+            client: self.clients[client].name.clone(),
+            at: "client",
+            reason: reason.to_owned(),
+        });
+        self.end_stream(conn, Direction::ToHub, End::ClientClosed { abrupt });
+    }
+
+    /// The drop fault: after one of its steps, a client may vanish.
+    pub(super) fn maybe_drop(&mut self, name: &str) {
+        if !self.faults.enabled || self.faults.drop == 0 {
+            return;
+        }
+        let Some(conn) = self
+            .client_by_name
+            .get(name)
+            .and_then(|&c| self.clients[c].current)
+        else {
+            return;
+        };
+        if self.rng.chance(self.faults.drop) {
+            self.trace.push(Entry::Fault {
+                t: self.now,
+                client: name.to_owned(),
+                fault: "drop",
+            });
+            self.client_close(conn, true);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Carrying bytes: writes cut and joined by the seed, pieces arriving, and
+//! clients reading whole lines.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::{to_raw_value, RawValue};
+
+use super::Simulator;
+use crate::sim::network::{End, Piece};
+use crate::sim::trace::{Direction, Entry, WireBytes};
+
+impl Simulator {
+    pub(super) fn delay(&mut self) -> u64 {
+        let jitter = if self.faults.enabled && self.faults.max_delay_ms > 0 {
+            self.rng.below(self.faults.max_delay_ms + 1)
+        } else {
+            0
+        };
+        self.network_settings.latency_ms + jitter
+    }
+
+    /// One write onto the network, cut or joined as the seed says.
+    pub(super) fn put_on_wire(&mut self, conn: usize, dir: Direction, bytes: Bytes) {
+        let faulty = self.faults.enabled;
+        let wire = self.trace.wants_wire();
+        let client = self.connections[conn].client;
+        let join = faulty
+            && self.connections[conn].pipe(dir).joinable().is_some()
+            && self.rng.chance(self.faults.join);
+        if join {
+            if wire {
+                self.trace.push(Entry::Write {
+                    t: self.now,
+                    client: self.clients[client].name.clone(),
+                    dir,
+                    bytes: WireBytes::new(&bytes),
+                    pieces: 1,
+                    joined: true,
+                });
+            }
+            let (last, _) = self.connections[conn]
+                .pipe(dir)
+                .joinable()
+                .expect("checked joinable above");
+            let mut joined = Vec::with_capacity(last.len() + bytes.len());
+            joined.extend_from_slice(last);
+            joined.extend_from_slice(&bytes);
+            *last = joined.into();
+            return;
+        }
+        let mut cuts = Vec::new();
+        if faulty && bytes.len() > 1 && self.rng.chance(self.faults.split) {
+            let count = 1 + self.rng.below(3);
+            for _ in 0..count {
+                cuts.push(1 + self.rng.below(bytes.len() as u64 - 1) as usize);
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+        }
+        if wire {
+            self.trace.push(Entry::Write {
+                t: self.now,
+                client: self.clients[client].name.clone(),
+                dir,
+                bytes: WireBytes::new(&bytes),
+                pieces: cuts.len() + 1,
+                joined: false,
+            });
+        }
+        let mut start = 0;
+        for end in cuts.into_iter().chain([bytes.len()]) {
+            let piece = bytes.slice(start..end);
+            start = end;
+            let delay = self.delay();
+            let now = self.now;
+            let pipe = self.connections[conn].pipe(dir);
+            let at = pipe.arrival(now, delay);
+            pipe.pieces.push_back(Piece::Data {
+                bytes: piece,
+                sent: now,
+            });
+            self.network.schedule(at, conn, dir);
+        }
+    }
+
+    pub(super) fn end_stream(&mut self, conn: usize, dir: Direction, end: End) {
+        let delay = self.delay();
+        let now = self.now;
+        let pipe = self.connections[conn].pipe(dir);
+        let at = pipe.arrival(now, delay);
+        pipe.pieces.push_back(Piece::End(end));
+        self.network.schedule(at, conn, dir);
+    }
+
+    /// The front piece of a pipe arrives.
+    pub(super) fn arrive(&mut self, conn: usize, dir: Direction) {
+        let piece = self.connections[conn]
+            .pipe(dir)
+            .pieces
+            .pop_front()
+            .expect("every scheduled arrival has its piece queued");
+        let client = self.connections[conn].client;
+        match (dir, piece) {
+            (Direction::ToHub, Piece::Data { bytes, sent }) => {
+                self.trace_arrival(client, dir, &bytes, sent);
+                let c = &self.connections[conn];
+                let session = c.session;
+                if !(c.hub_open && self.hub_call(|hub, now| hub.handle_data(now, session, &bytes)))
+                {
+                    return self.discard(client, dir, bytes.len());
+                }
+                self.drain();
+            }
+            (Direction::ToHub, Piece::End(End::ClientClosed { abrupt })) => {
+                let c = &mut self.connections[conn];
+                if !c.hub_open {
+                    return;
+                }
+                c.hub_open = false;
+                let session = c.session;
+                self.trace.push(Entry::Close {
+                    t: self.now,
+                    client: self.clients[client].name.clone(),
+                    at: "hub",
+                    reason: if abrupt { "reset" } else { "peer_closed" }.to_owned(),
+                });
+                self.hub_call(|hub, now| hub.handle_close(now, session));
+                self.drain();
+            }
+            (Direction::ToClient, Piece::Data { bytes, sent }) => {
+                self.trace_arrival(client, dir, &bytes, sent);
+                let c = &mut self.connections[conn];
+                if !c.client_open {
+                    c.queued = c.queued.saturating_sub(bytes.len());
+                    return self.discard(client, dir, bytes.len());
+                }
+                if c.reading {
+                    self.client_read(conn, &bytes);
+                } else {
+                    c.unread.extend_from_slice(&bytes);
+                }
+            }
+            (Direction::ToClient, Piece::End(End::HubClosed(reason))) => {
+                let c = &mut self.connections[conn];
+                if !c.client_open {
+                    return;
+                }
+                c.client_open = false;
+                self.clients[client].current = None;
+                self.trace.push(Entry::Close {
+                    t: self.now,
+                    client: self.clients[client].name.clone(),
+                    at: "client",
+                    reason: reason.as_str().to_owned(),
+                });
+            }
+            (dir, Piece::End(end)) => {
+                unreachable!("{end:?} never travels {dir:?}")
+            }
+        }
+    }
+
+    pub(super) fn trace_arrival(&mut self, client: usize, dir: Direction, bytes: &[u8], sent: u64) {
+        self.stats.pieces += 1;
+        if self.trace.wants_wire() {
+            self.trace.push(Entry::Arrive {
+                t: self.now,
+                sent,
+                client: self.clients[client].name.clone(),
+                dir,
+                bytes: WireBytes::new(bytes),
+            });
+        }
+    }
+
+    pub(super) fn discard(&mut self, client: usize, dir: Direction, len: usize) {
+        if self.trace.wants_any() {
+            self.trace.push(Entry::Discard {
+                t: self.now,
+                client: self.clients[client].name.clone(),
+                dir,
+                len,
+            });
+        }
+    }
+
+    /// The client reads `data`, delivering each whole line, unless a stall
+    /// fault stops it part way.
+    pub(super) fn client_read(&mut self, conn: usize, data: &[u8]) {
+        let c = &mut self.connections[conn];
+        let mut readable = data.len();
+        if let Some(limit) = c.stall_after {
+            let room = limit.saturating_sub(c.read) as usize;
+            if room < readable {
+                readable = room;
+                c.reading = false;
+                c.stall_after = None;
+                c.unread.extend_from_slice(&data[readable..]);
+                let name = self.clients[c.client].name.clone();
+                self.trace.push(Entry::Fault {
+                    t: self.now,
+                    client: name,
+                    fault: "stall",
+                });
+            }
+        }
+        let c = &mut self.connections[conn];
+        c.read += readable as u64;
+        c.queued = c.queued.saturating_sub(readable);
+        let mut rest = &data[..readable];
+        let mut partial = std::mem::take(&mut c.partial);
+        let client = c.client;
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
+            if partial.is_empty() {
+                self.deliver(client, &rest[..newline]);
+            } else {
+                partial.extend_from_slice(&rest[..newline]);
+                self.deliver(client, &partial);
+                partial.clear();
+            }
+            rest = &rest[newline + 1..];
+        }
+        partial.extend_from_slice(rest);
+        self.connections[conn].partial = partial;
+    }
+
+    pub(super) fn deliver(&mut self, client: usize, line: &[u8]) {
+        // The hub writes every `info` frame with this exact prefix.
+        const INFO: &[u8] = br#"{"type":"info","#;
+        self.stats.deliveries += 1;
+        if line.starts_with(INFO) {
+            self.stats.info_deliveries += 1;
+        }
+        if !self.trace.wants_any() {
+            return;
+        }
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(rename = "type")]
+            frame: String,
+            from: Option<String>,
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        let (frame, from) = match serde_json::from_str::<Head>(&text) {
+            Ok(head) => (head.frame, head.from),
+            Err(_) => ("garbled".to_owned(), None),
+        };
+        let line = RawValue::from_string(text.clone())
+            .unwrap_or_else(|_| to_raw_value(&text).expect("a string always serializes"));
+        self.trace.push(Entry::Deliver {
+            t: self.now,
+            client: self.clients[client].name.clone(),
+            frame,
+            from,
+            line,
+        });
+    }
+}
