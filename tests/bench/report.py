@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Turns the results of tests/bench/run into docs/benchmarks.md and SVG plots.
+
+    report.py RESULTS.jsonl MACHINE.txt COMMANDS.txt OUT.md SVG_DIR
+
+Standard library only: the plots are written as SVG by hand.
+"""
+import json
+import math
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+HUBS = ["tcphub", "nats", "node"]
+NAMES = {"tcphub": "tcphub", "nats": "nats-server", "node": "Node.js peer",
+         "sink-tcphub": "sink (tcphub protocol)", "sink-nats": "sink (NATS protocol)"}
+COLOURS = {"tcphub": "#d62728", "nats": "#1f77b4", "node": "#2ca02c"}
+
+
+def load(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    return runs
+
+
+class Results:
+    def __init__(self, runs):
+        self.values = defaultdict(list)  # (scenario, hub, key, metric) -> [values]
+        self.failures = []
+        for r in runs:
+            if r.get("failed"):
+                self.failures.append(r)
+                continue
+            key = self.key(r["scenario"], r["params"])
+            for m in r["metrics"]:
+                self.values[(r["scenario"], r["hub"], key, m["name"])].append(m["value"])
+
+    @staticmethod
+    def key(scenario, params):
+        if scenario in ("fanout", "capacity"):
+            return (params["subs"], params["payload"])
+        if scenario == "pairs":
+            return (params["pairs"],)
+        if scenario == "idle":
+            return (params["conns"],)
+        return ()
+
+    def get(self, scenario, hub, key, metric):
+        return self.values.get((scenario, hub, key, metric), [])
+
+    def median(self, *a):
+        v = self.get(*a)
+        return statistics.median(v) if v else None
+
+
+def num(x, digits=3):
+    """A figure with thousands grouping (or a few significant digits when small)."""
+    if x is None:
+        return "n/a"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.{digits}g}"
+
+
+def spread(res, *a):
+    v = res.get(*a)
+    if not v:
+        return "failed"
+    med = statistics.median(v)
+    if len(v) == 1:
+        return num(med)
+    return f"{num(med)} ({num(min(v))}–{num(max(v))})"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    return "n/a" if r is None else f"{r:.2f}x"
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+
+
+# ------------------------------------------------------------------ SVG
+
+def svg_chart(path, title, panels, y_label, y_log=True, x_log=False, width=760, height=380):
+    """panels: list of (subtitle, x_ticks [(value,label)], series [(name, colour, [(x, med, lo, hi)])])."""
+    n = len(panels)
+    pw = (width - 40) / n
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width/2}" y="20" text-anchor="middle" font-size="15">{title}</text>']
+    all_y = [p for _, _, series in panels for _, _, pts in series for pt in pts for p in pt[1:] if p]
+    if not all_y:
+        return
+    lo_y, hi_y = min(all_y), max(all_y)
+    if y_log:
+        lo_y = 10 ** math.floor(math.log10(lo_y))
+        hi_y = 10 ** math.ceil(math.log10(hi_y))
+    else:
+        lo_y = 0
+        hi_y *= 1.1
+    ty = lambda v: math.log10(v) if y_log else v
+    top, bottom = 50, height - 70
+    for i, (subtitle, ticks, series) in enumerate(panels):
+        left = 40 + i * pw + 45
+        right = 40 + (i + 1) * pw - 15
+        xs = [t[0] for t in ticks]
+        tx = (lambda v: math.log10(v)) if x_log else (lambda v: v)
+        x0, x1 = tx(min(xs)), tx(max(xs))
+        px = lambda v: left + (tx(v) - x0) / ((x1 - x0) or 1) * (right - left)
+        py = lambda v: bottom - (ty(v) - ty(lo_y)) / ((ty(hi_y) - ty(lo_y)) or 1) * (bottom - top)
+        out.append(f'<text x="{(left+right)/2}" y="{top-10}" text-anchor="middle">{subtitle}</text>')
+        out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="black"/>')
+        out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="black"/>')
+        # y grid: decades (log) or five steps (linear)
+        if y_log:
+            grid = [10 ** e for e in range(int(math.log10(lo_y)), int(math.log10(hi_y)) + 1)]
+        else:
+            grid = [hi_y * k / 5 for k in range(6)]
+        for g in grid:
+            y = py(g)
+            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>')
+            out.append(f'<text x="{left-4}" y="{y+4:.1f}" text-anchor="end" font-size="10">{short(g)}</text>')
+        for v, label in ticks:
+            x = px(v)
+            out.append(f'<text x="{x:.1f}" y="{bottom+15}" text-anchor="middle">{label}</text>')
+        for name, colour, pts in series:
+            pts = [p for p in pts if p[1]]
+            if not pts:
+                continue
+            d = " ".join(f"{px(x):.1f},{py(m):.1f}" for x, m, _, _ in pts)
+            out.append(f'<polyline points="{d}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            for x, m, lo, hi in pts:
+                out.append(f'<line x1="{px(x):.1f}" y1="{py(lo):.1f}" x2="{px(x):.1f}" y2="{py(hi):.1f}" stroke="{colour}"/>')
+                out.append(f'<circle cx="{px(x):.1f}" cy="{py(m):.1f}" r="3" fill="{colour}"/>')
+    out.append(f'<text x="14" y="{(top+bottom)/2}" transform="rotate(-90 14 {(top+bottom)/2})" '
+               f'text-anchor="middle">{y_label}</text>')
+    names = []
+    for _, _, series in panels:
+        for name, colour, _ in series:
+            if (name, colour) not in names:
+                names.append((name, colour))
+    for k, (name, colour) in enumerate(names):
+        x = 60 + k * 170
+        out.append(f'<rect x="{x}" y="{height-30}" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{x+18}" y="{height-20}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def short(v):
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v/div:g}{suffix}"
+    return f"{v:g}"
+
+
+def points(res, scenario, hub, keys, metric):
+    pts = []
+    for x, key in keys:
+        v = res.get(scenario, hub, key, metric)
+        if v:
+            pts.append((x, statistics.median(v), min(v), max(v)))
+    return pts
+
+
+# ------------------------------------------------------------------ report
+
+def main():
+    results_path, machine_path, commands_path, out_md, svg_dir = sys.argv[1:6]
+    res = Results(load(results_path))
+    machine = open(machine_path).read().strip()
+    commands = list(dict.fromkeys(open(commands_path).read().strip().splitlines()))
+    os.makedirs(svg_dir, exist_ok=True)
+    rel_svg = os.path.relpath(svg_dir, os.path.dirname(out_md) or ".")
+    md = []
+    w = md.append
+
+    w("# tcphub benchmarks\n")
+    w("Written by `tests/bench/run` (do not edit by hand: run it again). Every figure "
+      "below comes from one run on one machine, with tcphub, nats-server and the "
+      "Node.js peer (`tests/bench/peers/tutorial-hub.js`, the tutorial's design with "
+      "correct framing) measured side by side by the same load generator, "
+      "`tcphub bench`, which speaks both tcphub's protocol and the NATS client protocol.\n")
+    w("Each cell is the **median** of the repetitions, with the lowest and highest in "
+      "parentheses. Throughput runs keep a bounded window of messages in flight to "
+      "the slowest receiver (512 for fan-out, 256 per pair), so they measure what "
+      "each hub delivers without dropping anyone as a slow consumer; every run checks "
+      "that deliveries equal what was sent. Payload sizes are the message body "
+      "(tcphub: the JSON string's content; NATS: the payload).\n")
+    w("## Machine\n")
+    w("```text\n" + machine + "\n```\n")
+    w("This is a shared 2-core machine: the load generator and the hub under test "
+      "compete for the same two cores, so absolute figures are lower than on a "
+      "dedicated box; the ratios between hubs, measured in the same run, are the point.\n")
+
+    # ---- targets
+    fan_keys = [(n, p) for n in (10, 100, 1000) for p in (64, 512)]
+    rows = []
+    for n in (100, 1000):
+        for p in (64, 512):
+            r = ratio(res.median("fanout", "tcphub", (n, p), "deliveries_per_s"),
+                      res.median("fanout", "nats", (n, p), "deliveries_per_s"))
+            rows.append((f"fan-out N={n}, {p} B: tcphub / nats-server ≥ 1.0", r, None if r is None else r >= 1.0))
+    for n in (10, 100, 1000):
+        for p in (64, 512):
+            r = ratio(res.median("fanout", "tcphub", (n, p), "deliveries_per_s"),
+                      res.median("fanout", "node", (n, p), "deliveries_per_s"))
+            rows.append((f"fan-out N={n}, {p} B: tcphub / Node ≥ 5", r, None if r is None else r >= 5.0))
+    r = ratio(res.median("pairs", "tcphub", (50,), "deliveries_per_s"),
+              res.median("pairs", "node", (50,), "deliveries_per_s"))
+    rows.append(("directed pairs P=50: tcphub / Node ≥ 3", r, None if r is None else r >= 3.0))
+    t99, n99 = res.median("latency", "tcphub", (), "p99"), res.median("latency", "nats", (), "p99")
+    r = ratio(t99, n99)
+    rows.append(("latency p99 at 10k msg/s, 100 subs: tcphub / nats-server ≤ 1.0", r, None if r is None else r <= 1.0))
+    mem_key = next((k for (s, h, k, m) in res.values if s == "idle" and h == "tcphub"), None)
+    mem = res.median("idle", "tcphub", mem_key, "rss_per_conn") if mem_key else None
+    w("## Targets\n")
+    w("| target | measured | |")
+    w("| --- | --- | --- |")
+    for label, r, ok in rows:
+        w(f"| {label} | {fmt_ratio(r)} | {verdict(ok)} |")
+    w(f"| memory per idle synced connection ≤ 8 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 8.0)} |")
+    w("")
+
+    # ---- fan-out
+    w("## Fan-out: one publisher, N subscribers (deliveries per second)\n")
+    w("| N | payload | tcphub | nats-server | Node.js peer | tcphub / nats | tcphub / Node |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, p in fan_keys:
+        cells = [spread(res, "fanout", h, (n, p), "deliveries_per_s") for h in HUBS]
+        t = res.median("fanout", "tcphub", (n, p), "deliveries_per_s")
+        w(f"| {n} | {p} B | " + " | ".join(cells) +
+          f" | {fmt_ratio(ratio(t, res.median('fanout', 'nats', (n, p), 'deliveries_per_s')))}"
+          f" | {fmt_ratio(ratio(t, res.median('fanout', 'node', (n, p), 'deliveries_per_s')))} |")
+    lost = sum(sum(v) for (s, h, k, m), v in res.values.items() if s in ("fanout", "pairs") and m == "lost")
+    w(f"\nMessages lost across all fan-out and pair runs: {num(lost)}.\n")
+    w(f"![fan-out throughput against N]({rel_svg}/fanout.svg)\n")
+    panels = []
+    for p in (64, 512):
+        keys = [(n, (n, p)) for n in (10, 100, 1000)]
+        series = [(NAMES[h], COLOURS[h], points(res, "fanout", h, keys, "deliveries_per_s")) for h in HUBS]
+        panels.append((f"payload {p} B", [(10, "10"), (100, "100"), (1000, "1,000")], series))
+    svg_chart(os.path.join(svg_dir, "fanout.svg"), "Fan-out deliveries per second against subscribers N",
+              panels, "deliveries / s (log)", y_log=True, x_log=True)
+
+    # ---- pairs
+    w("## Directed pairs: 50 pairs sending to each other by alias (deliveries per second)\n")
+    w("| tcphub | nats-server | Node.js peer | tcphub / nats | tcphub / Node |")
+    w("| ---: | ---: | ---: | ---: | ---: |")
+    t = res.median("pairs", "tcphub", (50,), "deliveries_per_s")
+    w("| " + " | ".join(spread(res, "pairs", h, (50,), "deliveries_per_s") for h in HUBS) +
+      f" | {fmt_ratio(ratio(t, res.median('pairs', 'nats', (50,), 'deliveries_per_s')))}"
+      f" | {fmt_ratio(ratio(t, res.median('pairs', 'node', (50,), 'deliveries_per_s')))} |\n")
+
+    # ---- latency
+    w("## Latency at a fixed 10,000 messages per second to 100 subscribers\n")
+    w("One million deliveries per second in all. Latency is measured from each "
+      "message's *intended* send time on a fixed schedule (as wrk2 does), so a stall "
+      "of the hub counts fully for every message due during it. Microseconds; "
+      "`lost` counts deliveries still missing 10 s after the last send.\n")
+    pct = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9"), ("max", "max")]
+    w("| hub | " + " | ".join(l for _, l in pct) + " | lost |")
+    w("| --- | " + " | ".join("---:" for _ in pct) + " | ---: |")
+    for h in HUBS:
+        w(f"| {NAMES[h]} | " + " | ".join(spread(res, "latency", h, (), m) for m, _ in pct) +
+          f" | {spread(res, 'latency', h, (), 'lost')} |")
+    w(f"\n![latency percentiles]({rel_svg}/latency.svg)\n")
+    ticks = [(i, l) for i, (_, l) in enumerate(pct)]
+    series = []
+    for h in HUBS:
+        pts = []
+        for i, (m, _) in enumerate(pct):
+            v = res.get("latency", h, (), m)
+            if v:
+                pts.append((i, statistics.median(v), min(v), max(v)))
+        series.append((NAMES[h], COLOURS[h], pts))
+    svg_chart(os.path.join(svg_dir, "latency.svg"),
+              "Latency percentiles at 10,000 msg/s to 100 subscribers",
+              [("", ticks, series)], "microseconds (log)", y_log=True)
+
+    # ---- idle
+    w("## Idle connections: resident memory of the hub per connection\n")
+    w("Each repetition starts a fresh hub, reads its VmRSS, connects and syncs the "
+      "clients (NATS: CONNECT, SUB to a subject of its own, PING/PONG), waits 2 s and "
+      "reads VmRSS again.\n")
+    w("| hub | connections | KiB per connection | RSS before (MiB) | RSS after (MiB) |")
+    w("| --- | ---: | ---: | ---: | ---: |")
+    for h in HUBS:
+        k = next((k for (s, hh, k, m) in res.values if s == "idle" and hh == h), None)
+        if k is None:
+            w(f"| {NAMES[h]} | failed | | | |")
+            continue
+        w(f"| {NAMES[h]} | {num(k[0])} | {spread(res, 'idle', h, k, 'rss_per_conn')} | "
+          f"{spread(res, 'idle', h, k, 'rss_before')} | {spread(res, 'idle', h, k, 'rss_after')} |")
+    w("")
+
+    # ---- churn
+    w("## Connection churn: connect, sync, close (16 clients at once)\n")
+    w("| hub | connections per second | cycle p50 (ms) | cycle p99 (ms) |")
+    w("| --- | ---: | ---: | ---: |")
+    for h in HUBS:
+        w(f"| {NAMES[h]} | {spread(res, 'churn', h, (), 'conns_per_s')} | "
+          f"{spread(res, 'churn', h, (), 'cycle_p50')} | {spread(res, 'churn', h, (), 'cycle_p99')} |")
+    w("")
+
+    # ---- generator capacity
+    w("## The load generator is not the bottleneck\n")
+    w("`tcphub bench capacity` runs the fan-out's publisher and subscribers against "
+      "`tcphub bench sink`, a server that answers joins, discards what is published "
+      "and floods every subscriber with ready-made messages. What the generator "
+      "publishes and receives there is the most it can drive; each hub's best fan-out "
+      "figure at the same N is well below it when the generator is not what limits.\n")
+    w("| protocol | N | generator publishes (msg/s) | generator receives (deliveries/s) | best hub fan-out, 64 B (deliveries/s) | headroom |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for sink, hubs in (("sink-tcphub", ("tcphub", "node")), ("sink-nats", ("nats",))):
+        for n in (100, 1000):
+            recv = res.median("capacity", sink, (n, 64), "received_per_s")
+            best = max((res.median("fanout", h, (n, 64), "deliveries_per_s") or 0) for h in hubs) or None
+            w(f"| {NAMES[sink]} | {n} | {spread(res, 'capacity', sink, (n, 64), 'published_per_s')} | "
+              f"{spread(res, 'capacity', sink, (n, 64), 'received_per_s')} | {num(best)} | "
+              f"{fmt_ratio(ratio(recv, best))} |")
+    w("")
+
+    if res.failures:
+        w("## Runs that failed\n")
+        for f in res.failures:
+            w(f"- {f['hub']} rep {f['rep']}: `{f.get('args', '')}`")
+        w("")
+
+    w("## Commands\n")
+    w("The script starts each peer on a free loopback port, runs these, and stops the peers.\n")
+    w("```sh\n" + "\n".join(commands) + "\n```\n")
+    with open(out_md, "w") as f:
+        f.write("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
