@@ -166,7 +166,9 @@ function logLine(e) {
   k.textContent = tag;
   const m = document.createElement('span');
   m.className = 'msg';
-  m.textContent = text;
+  // Long messages are cut here; the title and the saved trace have them whole.
+  m.textContent = shorten(text, 400);
+  if (text.length > 400) li.title = text;
   li.append(t, k, m);
   return li;
 }
@@ -284,8 +286,7 @@ function renderState() {
     box.dataset.inbox = c.name;
     for (const e of (inbox.get(c.name) ?? []).slice(-4)) {
       const item = document.createElement('li');
-      const kind = frameKind(e.frame, e.from);
-      item.className = kind === 'host' ? 'info-host' : kind === 'relay' ? 'info-relay' : kind;
+      item.dataset.kind = frameKind(e.frame, e.from);
       item.dataset.frame = e.frame;
       item.dataset.from = e.from ?? '';
       item.dataset.message = e.line && 'message' in e.line ? messageText(e.line.message) : '';
@@ -328,6 +329,7 @@ function renderState() {
   $('counters').textContent = `${st.deliveries} frames read by clients · ${st.host_messages} messages to the host · ` +
     `${st.pieces} pieces carried · ${state.in_flight} in flight · ${state.queued_steps} steps queued`;
 
+  $('new-client').placeholder = `Client-${state.clients.length + 1}`;
   const connected = state.clients.filter((c) => c.connected).map((c) => c.name);
   fill($('actor'), connected.map((n) => [n, n]));
   const aliases = [...new Set(state.sessions.map((s) => s.alias).filter(Boolean))];

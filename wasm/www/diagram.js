@@ -81,6 +81,9 @@ export class SequenceDiagram {
     this.firstYOfTime = new Map();
     this.busy = new Map();        // lane -> last y a label took
     this.addLane('hub', 'hub');
+    this.hint = el('text', { x: HUB_X + 30, y: 44, class: 'note' },
+      'Press Run to play the scenario, Step to go one event at a time, or add a client.');
+    this.layers.labels.append(this.hint);
     this.resize();
   }
 
@@ -145,6 +148,8 @@ export class SequenceDiagram {
   }
 
   add(e) {
+    this.hint?.remove();
+    this.hint = null;
     switch (e.kind) {
       case 'connect': {
         this.laneX(e.client);
