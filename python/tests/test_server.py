@@ -242,3 +242,33 @@ def test_frame_over_the_limit_closes_only_that_session(raw_client):
         assert error.code == "frame_too_large" and "1024" in error.detail
         good.write({"type": "ping"})
         assert good.read_until("pong")
+
+
+def test_a_client_that_never_reads_is_closed_as_a_slow_consumer(raw_client):
+    with tcphub.Server("127.0.0.1", 0, max_queued_bytes=64 * 1024) as hub:
+        stuck = raw_client(hub.address)
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.write({"type": "sync", "clientName": "stuck"})
+        with tcphub.Client(*hub.address, name="reader") as reader:
+            wait_for(hub, tcphub.Synced, lambda e: e.alias == "reader")
+            big = "x" * 10_000
+            for _ in range(3000):  # 30 MB: far past socket buffers and the cap
+                try:
+                    hub.send("stuck", big)
+                except tcphub.UnknownAliasError:
+                    break  # already closed
+            gone = wait_for(hub, tcphub.Disconnected, lambda e: e.alias == "stuck", timeout=20)
+            assert gone.reason == "slow_consumer"
+            # The others are served meanwhile.
+            hub.send("reader", "still fine")
+            assert reader.receive(5).message == "still fine"
+
+
+def test_a_host_that_reads_no_events_never_stalls_clients():
+    with tcphub.Server("127.0.0.1", 0, event_queue_len=8) as hub:
+        with tcphub.Client(*hub.address, name="chatty") as client:
+            for n in range(200):
+                client.send_to_host(n)
+            assert client.ping(timeout=5) < 5  # answered although nobody reads events
+            kept = list(hub.events(timeout=0.2))
+        assert 0 < len(kept) <= 8
