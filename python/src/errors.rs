@@ -5,21 +5,37 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyTuple};
 use tcphub_core::HubError;
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// An exception of class `tcphub.<class>` carrying `message`.
-pub fn error(py: Python<'_>, class: &str, message: impl Into<String>) -> PyErr {
-    let message = message.into();
+/// An instance of `tcphub.<class>` built from `args`, as a `PyErr`.
+fn raise<'py>(py: Python<'py>, class: &str, args: Bound<'py, PyTuple>) -> PyErr {
     let built = ERRORS
         .get_or_try_init(py, || py.import("tcphub._errors").map(Bound::unbind))
         .and_then(|module| module.bind(py).getattr(class))
-        .and_then(|class| class.call1((message,)));
+        .and_then(|class| class.call1(args));
     match built {
         Ok(instance) => PyErr::from_value(instance),
+        // Only if the package is broken; that error says more than ours.
         Err(import_failed) => import_failed,
+    }
+}
+
+/// An exception of class `tcphub.<class>` carrying `message`.
+pub fn error(py: Python<'_>, class: &str, message: impl Into<String>) -> PyErr {
+    match PyTuple::new(py, [message.into()]) {
+        Ok(args) => raise(py, class, args),
+        Err(e) => e,
+    }
+}
+
+/// `RejectedError(code, detail)`: the hub answered a client with an `error` frame.
+pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
+    match PyTuple::new(py, [code, detail]) {
+        Ok(args) => raise(py, "RejectedError", args),
+        Err(e) => e,
     }
 }
 
@@ -33,16 +49,4 @@ pub fn hub_error(py: Python<'_>, err: HubError) -> PyErr {
         _ => "Error",
     };
     error(py, class, err.to_string())
-}
-
-/// `RejectedError(code, detail)`: the hub answered a client with an `error` frame.
-pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
-    let built = ERRORS
-        .get_or_try_init(py, || py.import("tcphub._errors").map(Bound::unbind))
-        .and_then(|module| module.bind(py).getattr("RejectedError"))
-        .and_then(|class| class.call1((code, detail)));
-    match built {
-        Ok(instance) => PyErr::from_value(instance),
-        Err(import_failed) => import_failed,
-    }
 }

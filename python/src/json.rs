@@ -19,7 +19,15 @@ static DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// through `json.dumps` (no NaN, non-ASCII kept as is).
 pub fn to_raw(py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Box<RawValue>> {
     if let Ok(text) = message.cast::<PyString>() {
-        let text = text.to_cow()?;
+        let text = text.to_cow().map_err(|cause| {
+            let err = error(
+                py,
+                "InvalidMessageError",
+                "message is not valid Unicode (a lone surrogate?)",
+            );
+            err.set_cause(py, Some(cause));
+            err
+        })?;
         // A Rust string always serialises.
         return Ok(serde_json::value::to_raw_value(&*text).expect("strings serialise"));
     }

@@ -145,6 +145,8 @@ def test_non_json_messages_are_refused_before_sending(server):
         server.broadcast(float("nan"))
     with pytest.raises(tcphub.InvalidMessageError):
         server.broadcast(b"bytes are not JSON")
+    with pytest.raises(tcphub.InvalidMessageError, match="Unicode"):
+        server.broadcast("\ud800")
 
 
 def test_send_to_session_and_close_session(server, raw_client):
