@@ -10,10 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import pytest
-from pathlib import Path
 
 import tcphub
 
