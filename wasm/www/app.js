@@ -37,6 +37,7 @@ function loadScenario(object) {
 /** The loaded scenario with the seed and faults as set on the page. */
 function scenarioFromControls() {
   const s = structuredClone(scenario);
+  s.trace = 'full'; // the page draws from the whole trace
   s.seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
   s.faults = {
     ...(s.faults ?? {}),

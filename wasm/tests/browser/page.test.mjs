@@ -88,6 +88,23 @@ test('a directed message sent by clicking reaches that alias alone', async () =>
   assert.deepEqual(problems, []);
 });
 
+test('adding a client and taking over an alias by clicking', async () => {
+  await page.fill('#new-client', 'Client-3');
+  await page.click('#add-client button[type=submit]');
+  await page.waitForSelector('#sessions tr[data-session="10.0.0.3:40001"]');
+  await page.selectOption('#actor', 'Client-3');
+  await page.selectOption('#takeover-alias', 'Client-1');
+  await page.click('#takeover-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    !document.querySelector('#sessions tr[data-session="10.0.0.1:40001"]'));
+  const table = await page.$$eval('#sessions tr', (rows) => rows.map((r) => [...r.cells].slice(1, 3).map((c) => c.textContent)));
+  assert.deepEqual(table, [['10.0.0.2:40001', 'Client-2'], ['10.0.0.3:40001', 'Client-1']]);
+  const client1 = await page.$eval('[data-inbox="Client-1"]', (box) => box.lastElementChild.textContent);
+  assert.match(client1, /bye: taken_over/);
+  assert.match(await page.textContent('li[data-client="Client-1"] .addr'), /offline/);
+  assert.deepEqual(problems, []);
+});
+
 test('faults, takeover and reset with a seed work from the controls', async () => {
   await page.selectOption('#preset', 'takeover');
   await page.click('#load-preset');
