@@ -97,7 +97,7 @@ async fn latency_samples_every_message_after_warmup() {
 async fn idle_measures_the_memory_of_a_process() {
     let pid = std::process::id().to_string();
     let report =
-        bench_against_server(&["idle", "--conns", "20", "--pid", &pid, "--settle", "0"]).await;
+        bench_against_server(&["--pid", &pid, "idle", "--conns", "20", "--settle", "0"]).await;
     assert_eq!(report.get("connections"), Some(20.0));
     assert!(report.get("rss_after").unwrap() > 0.0);
 }

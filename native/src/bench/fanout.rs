@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{watch, Notify};
 
+use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
 use super::options::Target;
 use super::progress::Progress;
@@ -115,6 +116,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         !target.no_progress && args.messages.is_none(),
     );
 
+    let cpu = CpuMeter::start(target.pid);
     let start = Instant::now();
     let mut sent = 0u64;
     let mut last_tick = start;
@@ -183,5 +185,6 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         .metric("delivered", delivered as f64, "msg")
         .metric("lost", expected.saturating_sub(delivered) as f64, "msg")
         .metric("elapsed", secs, "s");
+    cpu.report(&mut report, delivered);
     Ok(report)
 }

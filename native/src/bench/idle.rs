@@ -16,9 +16,6 @@ pub struct IdleArgs {
     /// Connections to open and join.
     #[arg(long, default_value_t = 10_000)]
     pub conns: usize,
-    /// Process id of the hub, whose resident memory is measured (Linux).
-    #[arg(long)]
-    pub pid: Option<u32>,
     /// Seconds to wait after the last join before measuring.
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
@@ -44,7 +41,7 @@ pub fn resident_bytes(pid: u32) -> anyhow::Result<u64> {
 
 pub async fn run(target: &Target, args: &IdleArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.conns > 0, "--conns must be at least 1");
-    let before = args.pid.map(resident_bytes).transpose()?;
+    let before = target.pid.map(resident_bytes).transpose()?;
     let start = Instant::now();
     let conns = crowd::join_all(
         target,
@@ -55,7 +52,7 @@ pub async fn run(target: &Target, args: &IdleArgs) -> anyhow::Result<Report> {
     .await?;
     let joined_in = start.elapsed();
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
-    let after = args.pid.map(resident_bytes).transpose()?;
+    let after = target.pid.map(resident_bytes).transpose()?;
 
     let mut report = Report::new("idle", target);
     report

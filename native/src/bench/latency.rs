@@ -12,6 +12,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
 
+use super::cpu::CpuMeter;
 use super::crowd;
 use super::options::Target;
 use super::progress::Progress;
@@ -74,6 +75,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
     let interval_ns = 1e9 / args.rate as f64;
     let warmup_count = (args.warmup * args.rate as f64).round() as u64;
     let total = warmup_count + (args.duration * args.rate as f64).round() as u64;
+    let cpu = CpuMeter::start(target.pid);
     let epoch = Instant::now();
     // The schedule starts a moment from now, so the first messages are not
     // already late when the publisher thread gets going.
@@ -210,5 +212,6 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         .metric("samples", hist.len() as f64, "msg")
         .metric("lost", expected.saturating_sub(received) as f64, "msg")
         .metric("publisher_worst_lag", worst_lag.as_secs_f64() * 1e6, "us");
+    cpu.report(&mut report, received);
     Ok(report)
 }

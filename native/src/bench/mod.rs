@@ -17,6 +17,7 @@
 
 pub mod capacity;
 pub mod churn;
+mod cpu;
 mod crowd;
 pub mod fanout;
 pub mod idle;

@@ -38,6 +38,10 @@ pub struct Target {
     /// A name for the hub in the report (default: the protocol's name).
     #[arg(long, global = true)]
     pub label: Option<String>,
+    /// Process id of the hub (Linux): adds its CPU time per delivery to the
+    /// report, and is the process whose memory `idle` measures.
+    #[arg(long, global = true)]
+    pub pid: Option<u32>,
     /// Print the report as one line of JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,

@@ -10,6 +10,7 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{watch, Notify};
 
+use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
 use super::options::Target;
 use super::progress::Progress;
@@ -56,6 +57,7 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
     let wakes: Vec<Arc<Notify>> = (0..count).map(|_| Arc::new(Notify::new())).collect();
     let failed = Arc::new(AtomicBool::new(false));
     let duration = Duration::from_secs_f64(args.duration);
+    let cpu = CpuMeter::start(target.pid);
     let start = Instant::now();
     let mut readers = Vec::new();
     let mut writers = Vec::new();
@@ -174,5 +176,6 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
         .metric("delivered", delivered as f64, "msg")
         .metric("lost", sent.saturating_sub(delivered) as f64, "msg")
         .metric("elapsed", secs, "s");
+    cpu.report(&mut report, delivered);
     Ok(report)
 }

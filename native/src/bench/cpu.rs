@@ -1,0 +1,75 @@
+//! CPU time a process used over a run, from `/proc/PID/stat`: a figure
+//! that, unlike throughput, hardly moves when other programs share the
+//! machine, so it compares hubs fairly on a busy box.
+
+use std::time::Duration;
+
+/// Clock ticks per second of `/proc/PID/stat` (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time of `pid` so far (`None` where `/proc` is not).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it do not.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_secs_f64((utime + stime) / TICKS_PER_SECOND))
+}
+
+/// CPU time of the hub (when its pid is known) and of this generator
+/// since [`CpuMeter::start`].
+#[derive(Debug)]
+pub struct CpuMeter {
+    hub: Option<(u32, Duration)>,
+    own: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start(hub_pid: Option<u32>) -> Self {
+        CpuMeter {
+            hub: hub_pid.and_then(|pid| Some((pid, cpu_time(pid)?))),
+            own: cpu_time(std::process::id()),
+        }
+    }
+
+    /// Adds the hub's and the generator's CPU per message to `report`.
+    pub fn report(&self, report: &mut super::Report, messages: u64) {
+        let per = |used: Duration| used.as_secs_f64() * 1e9 / messages.max(1) as f64;
+        if let Some((pid, before)) = self.hub {
+            if let Some(after) = cpu_time(pid) {
+                let used = after.saturating_sub(before);
+                report.metric("hub_cpu", used.as_secs_f64(), "s").metric(
+                    "hub_cpu_per_delivery",
+                    per(used),
+                    "ns",
+                );
+            }
+        }
+        if let (Some(before), Some(after)) = (self.own, cpu_time(std::process::id())) {
+            report.metric(
+                "generator_cpu_per_delivery",
+                per(after.saturating_sub(before)),
+                "ns",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_time(std::process::id()).is_some());
+        assert!(cpu_time(u32::MAX).is_none());
+    }
+}
