@@ -42,6 +42,14 @@ struct Args {
     /// The `tcphub` binary (default: next to this example's directory).
     #[arg(long)]
     tcphub: Option<std::path::PathBuf>,
+    /// Run the fan-out against this already running hub instead (for
+    /// profiling it with perf or strace); the idle run is skipped.
+    #[arg(long)]
+    server: Option<SocketAddr>,
+    /// With --server: the hub speaks the NATS client protocol (a rough
+    /// same-machine reference; subscribers on one subject).
+    #[arg(long)]
+    nats: bool,
 }
 
 fn main() {
@@ -58,6 +66,18 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if let Some(addr) = args.server {
+        let rate = if args.nats {
+            runtime.block_on(nats_fan_out(addr, &args))
+        } else {
+            runtime.block_on(fan_out(addr, &args))
+        };
+        println!(
+            "fan-out: {} subscribers x {} messages of {} bytes: {:.0} deliveries/s",
+            args.subscribers, args.messages, args.payload, rate
+        );
+        return;
+    }
     {
         let (mut server, addr) = start_server(&binary);
         let rate = runtime.block_on(fan_out(addr, &args));
@@ -240,4 +260,86 @@ fn rss_bytes(pid: u32) -> u64 {
         .parse::<u64>()
         .unwrap()
         * 1024
+}
+
+/// A NATS subscriber or publisher, past the handshake.
+async fn nats_connect(addr: SocketAddr, subscribe: bool) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).unwrap();
+    let mut hello = b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n".to_vec();
+    if subscribe {
+        hello.extend_from_slice(b"SUB load 1\r\n");
+    }
+    hello.extend_from_slice(b"PING\r\n");
+    stream.write_all(&hello).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"PONG") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "nats closed the connection");
+        got.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
+async fn nats_fan_out(addr: SocketAddr, args: &Args) -> f64 {
+    let received = Arc::new(AtomicU64::new(0));
+    let per_subscriber: Vec<Arc<AtomicU64>> = (0..args.subscribers)
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
+    let mut tasks = Vec::new();
+    for mine in per_subscriber.iter().cloned() {
+        let mut stream = nats_connect(addr, true).await;
+        let total = received.clone();
+        let expected = args.messages as u64;
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            // Each message is two lines: `MSG ...` and the payload.
+            let mut lines = 0u64;
+            while lines / 2 < expected {
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "subscriber closed by nats");
+                let new = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+                let before = lines / 2;
+                lines += new;
+                mine.fetch_add(lines / 2 - before, Ordering::Relaxed);
+                total.fetch_add(lines / 2 - before, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut publisher = nats_connect(addr, false).await;
+    let mut frame = format!("PUB load {}\r\n", args.payload).into_bytes();
+    frame.extend(std::iter::repeat_n(b'x', args.payload));
+    frame.extend_from_slice(b"\r\n");
+    const BATCH: usize = 64;
+    let window = ((4 << 20) / frame.len()).max(BATCH) as u64;
+    let batch: Vec<u8> = frame.repeat(BATCH);
+    let expected = (args.subscribers * args.messages) as u64;
+    let start = Instant::now();
+    let mut sent = 0usize;
+    while sent < args.messages {
+        let slowest = per_subscriber
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        if sent as u64 > slowest + window {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+            continue;
+        }
+        let count = BATCH.min(args.messages - sent);
+        publisher
+            .write_all(&batch[..count * frame.len()])
+            .await
+            .unwrap();
+        sent += count;
+    }
+    while received.load(Ordering::Relaxed) < expected {
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    let elapsed = start.elapsed();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    expected as f64 / elapsed.as_secs_f64()
 }
