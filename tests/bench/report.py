@@ -294,6 +294,24 @@ def main():
               "Latency percentiles at 10,000 msg/s to 100 subscribers",
               [("", ticks, series)], "microseconds (log)", y_log=True)
 
+    # ---- CPU per delivery
+    w("## CPU time per delivery\n")
+    w("The hub process's user + system CPU time during the run (from /proc/PID/stat, "
+      "10 ms resolution) divided by the messages delivered, in nanoseconds. Unlike "
+      "throughput and latency, this hardly moves when other programs share the machine: "
+      "it is the steadiest comparison of what each hub spends per message. The last "
+      "column is what the load generator itself spent per delivery.\n")
+    w("| run | tcphub | nats-server | Node.js peer | tcphub / nats | generator (tcphub run) |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    cpu_rows = [(f"fan-out N={n}, {p} B", "fanout", (n, p)) for n, p in fan_keys]
+    cpu_rows += [("pairs P=50", "pairs", (50,)), ("latency 10k msg/s, 100 subs", "latency", ())]
+    for label, scen, key in cpu_rows:
+        t = res.median(scen, "tcphub", key, "hub_cpu_per_delivery")
+        w(f"| {label} | " + " | ".join(spread(res, scen, h, key, "hub_cpu_per_delivery") for h in HUBS) +
+          f" | {fmt_ratio(ratio(t, res.median(scen, 'nats', key, 'hub_cpu_per_delivery')))}"
+          f" | {spread(res, scen, 'tcphub', key, 'generator_cpu_per_delivery')} |")
+    w("")
+
     # ---- idle
     w("## Idle connections: resident memory of the hub per connection\n")
     w("Each repetition starts a fresh hub, reads its VmRSS, connects and syncs the "
