@@ -288,7 +288,8 @@ async fn nats_fan_out(addr: SocketAddr, args: &Args) -> f64 {
         .map(|_| Arc::new(AtomicU64::new(0)))
         .collect();
     let mut tasks = Vec::new();
-    for mine in per_subscriber.iter().cloned() {
+    for mine in &per_subscriber {
+        let mine = mine.clone();
         let mut stream = nats_connect(addr, true).await;
         let total = received.clone();
         let expected = args.messages as u64;
