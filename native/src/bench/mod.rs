@@ -53,6 +53,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Option<Report>> {
 /// Runs the scenario and returns its report without printing it (`None`
 /// for the sink, which only stops when interrupted).
 pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
+    // Every client is a descriptor: 10,000 idle ones need more than the
+    // usual soft limit of 1,024. Failing to raise it is not fatal: the
+    // scenarios that need more say so when a connect fails.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let target = args.target;
     let report = match args.scenario {
         Scenario::Fanout(a) => fanout::run(&target, &a).await?,
