@@ -13,6 +13,9 @@ Not a test: it prints figures. Run after `pip install .`:
      hub's threads and the loop share the machine's cores).
 2. messages sent: Python calls hub.send(alias, message) in a loop; a client
    process counts what arrives.
+
+CPU time of the Python thread is reported beside wall-clock rates: it moves
+little when other programs load the machine.
 3. the sans-IO tcphub.Hub: frames fed with receive(), events read with poll().
 """
 
@@ -65,7 +68,7 @@ def receive(port: int, count: int, ready: "mp.Event", result: "mp.Queue") -> Non
     sock.close()
 
 
-def consume_events(messages: int, connections: int, live: bool) -> "tuple[float, int, float]":
+def consume_events(messages: int, connections: int, live: bool) -> "tuple[float, int, float, float]":
     per_client = messages // connections
     expected = per_client * connections
     with tcphub.Server("127.0.0.1", 0, event_queue_len=expected + 10 * connections) as hub:
@@ -84,6 +87,7 @@ def consume_events(messages: int, connections: int, live: bool) -> "tuple[float,
             while hub.sessions():  # the hub has read every byte once all closed
                 time.sleep(0.01)
             t0 = time.perf_counter()
+        cpu0 = time.thread_time()
         count = 0
         for event in hub.events(timeout=2.0):
             if type(event) is tcphub.Message:
@@ -91,12 +95,13 @@ def consume_events(messages: int, connections: int, live: bool) -> "tuple[float,
                 if count == expected:
                     break
         elapsed = time.perf_counter() - t0
+        cpu = time.thread_time() - cpu0
         for p in procs:
             p.join()
-        return count / elapsed, expected - count, elapsed
+        return count / elapsed, expected - count, elapsed, count / cpu
 
 
-def send_messages(messages: int) -> "tuple[float, float, int]":
+def send_messages(messages: int) -> "tuple[float, float, int, float]":
     with tcphub.Server("127.0.0.1", 0) as hub:
         ready = mp.Event()
         result: "mp.Queue" = mp.Queue()
@@ -106,12 +111,14 @@ def send_messages(messages: int) -> "tuple[float, float, int]":
         while not any(s.alias == "sink" for s in hub.sessions()):
             time.sleep(0.01)
         t0 = time.perf_counter()
+        cpu0 = time.thread_time()
         for i in range(messages):
             hub.send("sink", "message")
         sent = time.perf_counter() - t0
+        cpu = time.thread_time() - cpu0
         got, done = result.get(timeout=120)
         sink.join()
-        return messages / sent, got / (done - t0), got
+        return messages / sent, got / (done - t0), got, cpu / messages
 
 
 def sans_io(messages: int) -> float:
@@ -140,14 +147,16 @@ def main() -> None:
     args = parser.parse_args()
     print(f"tcphub {tcphub.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
 
-    rate, lost, elapsed = consume_events(args.messages, args.connections, live=False)
-    print(f"events consumed, buffered: {rate:,.0f} events/s ({args.messages:,} in {elapsed:.2f} s, {lost} missing)")
-    rate, lost, elapsed = consume_events(args.messages, args.connections, live=True)
-    print(f"events consumed, live:     {rate:,.0f} events/s ({args.messages:,} in {elapsed:.2f} s, {lost} missing)")
+    for live in (False, True):
+        rate, lost, elapsed, per_cpu = consume_events(args.messages, args.connections, live=live)
+        print(f"events consumed, {'live:    ' if live else 'buffered:'} {rate:,.0f} events/s "
+              f"({args.messages:,} in {elapsed:.2f} s, {lost} missing; "
+              f"{per_cpu:,.0f} events per CPU second of the Python thread)")
 
-    send_rate, delivered_rate, got = send_messages(args.sends)
+    send_rate, delivered_rate, got, cpu_each = send_messages(args.sends)
     print(f"messages sent from Python: {send_rate:,.0f} msg/s by hub.send(); "
-          f"{delivered_rate:,.0f} msg/s delivered ({got:,} of {args.sends:,})")
+          f"{delivered_rate:,.0f} msg/s delivered ({got:,} of {args.sends:,}; "
+          f"{cpu_each * 1e6:.1f} us of Python-thread CPU per send)")
 
     print(f"sans-IO Hub from Python:   {sans_io(args.messages):,.0f} events/s (receive + poll)")
 

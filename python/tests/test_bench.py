@@ -26,4 +26,4 @@ def test_bench_runs_and_reports_every_figure():
     ):
         assert needle in done.stdout
     assert "0 missing" in done.stdout
-    assert "(2,000 of 2,000)" in done.stdout
+    assert "(2,000 of 2,000;" in done.stdout
