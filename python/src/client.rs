@@ -286,6 +286,7 @@ fn is_sync_answer(frame: &HubFrame) -> bool {
 impl Client {
     #[new]
     #[pyo3(signature = (host="127.0.0.1", port=9000, name=None, *, timeout=Some(10.0)))]
+    #[pyo3(text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0)")]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -467,8 +468,9 @@ impl Client {
     }
 
     /// Everything already received, without waiting (at most `limit`).
-    #[pyo3(signature = (limit=usize::MAX))]
-    fn drain<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (limit=None))]
+    fn drain<'py>(&self, py: Python<'py>, limit: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+        let limit = limit.unwrap_or(usize::MAX);
         let out = PyList::empty(py);
         while out.len() < limit {
             let got = self.wait_for(py, is_message, Some(Duration::ZERO));

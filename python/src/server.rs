@@ -92,8 +92,8 @@ impl Server {
     #[new]
     #[pyo3(signature = (
         host, port, *, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000,
-        idle_timeout=None, relay=true, max_queued_bytes=8 * 1024 * 1024,
-        shutdown_grace=5.0, event_queue_len=16 * 1024
+        idle_timeout=None, relay=true, max_queued_bytes=8_388_608,
+        shutdown_grace=5.0, event_queue_len=16_384
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(

@@ -53,6 +53,10 @@ from ._tcphub import (
 from ._client import Client
 from ._server import Server
 
+# Shown as tcphub.Client and tcphub.Server in help() and reprs, where users meet them.
+Client.__module__ = __name__
+Server.__module__ = __name__
+
 HUB_NAME = "#hub"
 """The ``sender`` of messages from the host program, as a client sees it."""
 

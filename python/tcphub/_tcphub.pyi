@@ -315,7 +315,7 @@ class Client:
         ``timeout`` seconds (None waits forever). Releases the GIL while
         waiting. Raises ``ConnectionClosedError`` once the connection is
         closed and everything received was read."""
-    def drain(self, limit: int = ...) -> List[Union[Received, ErrorReply, Bye]]:
+    def drain(self, limit: Optional[int] = None) -> List[Union[Received, ErrorReply, Bye]]:
         """Everything already received, without waiting."""
     def close(self) -> None:
         """Closes the connection; safe to call more than once."""
