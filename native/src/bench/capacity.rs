@@ -18,7 +18,7 @@ use super::wire::{self, Join, Proto};
 
 #[derive(Debug, Clone, Args)]
 pub struct CapacityArgs {
-    /// Subscribers.
+    /// Subscribers (0: measure publishing alone).
     #[arg(long, default_value_t = 100)]
     pub subs: usize,
     /// Payload bytes per message (start the sink with the same).
