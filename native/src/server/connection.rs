@@ -3,7 +3,8 @@
 //!
 //! The hub task queues frames; the writer drains the queue; the reader
 //! forwards what the peer sends. The queue is the only state behind a lock,
-//! held for a push or a swap, never across IO. Nothing here is held per
+//! held for a push, a swap, or one non-blocking write by the hub task
+//! (`flush_in_place`), never across a wait. Nothing here is held per
 //! connection while it is idle beyond the socket, this struct and the two
 //! tasks' small futures: no read buffer, and the send queue's storage is
 //! dropped when it grows large.
@@ -51,6 +52,9 @@ struct SendQueue {
     /// socket: what the slow-consumer cap applies to.
     bytes: usize,
     state: QueueState,
+    /// The writer task holds frames it took and has not finished writing:
+    /// nothing may be written past them.
+    writer_busy: bool,
 }
 
 /// A connection shared by the hub task and the connection's two tasks.
@@ -79,6 +83,7 @@ impl Connection {
                 frames: VecDeque::new(),
                 bytes: 0,
                 state: QueueState::Open,
+                writer_busy: false,
             }),
             writer_wake: Notify::new(),
             reader_stop: Notify::new(),
@@ -110,6 +115,35 @@ impl Connection {
         queue.bytes += frame.len();
         queue.frames.push_back(frame);
         Push::Queued { was_empty }
+    }
+
+    /// Writes what is queued straight from the hub task when the writer is
+    /// idle, so a frame for a reader that keeps up costs one non-blocking
+    /// write instead of waking a task (and often a parked worker thread).
+    /// True when the writer must take over: the socket would block, an
+    /// error is left for it to report, or it is itself mid-batch.
+    ///
+    /// The lock is held across the write, which never blocks; the writer
+    /// only waits for it when it was woken at this very moment.
+    pub(crate) fn flush_in_place(&self) -> bool {
+        let mut queue = self.queue();
+        if queue.state != QueueState::Open || queue.writer_busy {
+            return true;
+        }
+        while !queue.frames.is_empty() {
+            match super::writer::write_some(&self.stream, &queue.frames) {
+                Ok(n) if n > 0 => {
+                    super::writer::consume(&mut queue.frames, n);
+                    queue.bytes = queue.bytes.saturating_sub(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                _ => return true,
+            }
+        }
+        if queue.frames.capacity() > super::writer::KEEP_BATCH_CAPACITY {
+            queue.frames = VecDeque::new();
+        }
+        false
     }
 
     /// Lets the writer know there is something to do.
@@ -149,6 +183,7 @@ impl Connection {
         } else {
             batch.append(&mut queue.frames);
         }
+        queue.writer_busy = !batch.is_empty();
         queue.state
     }
 

@@ -317,7 +317,9 @@ impl HubTask {
 
     fn wake_writers(&mut self) {
         for conn in self.to_wake.drain(..) {
-            conn.wake_writer();
+            if conn.flush_in_place() {
+                conn.wake_writer();
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use super::connection::{Connection, QueueState};
 const MAX_SLICES: usize = 256;
 /// A batch deque that grew past this many slots is dropped after use
 /// rather than kept, so an idle connection holds no large buffer.
-const KEEP_BATCH_CAPACITY: usize = 64;
+pub(crate) const KEEP_BATCH_CAPACITY: usize = 64;
 
 /// Why a batch could not be written.
 #[derive(Debug)]
@@ -114,7 +114,7 @@ async fn write_batch(
 
 /// One non-blocking vectored write of the front of `batch`. Kept out of
 /// the async code so the slice array lives on the stack, not in the task.
-fn write_some(stream: &TcpStream, batch: &VecDeque<Bytes>) -> io::Result<usize> {
+pub(crate) fn write_some(stream: &TcpStream, batch: &VecDeque<Bytes>) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     let mut count = 0;
     for (slot, frame) in slices.iter_mut().zip(batch.iter()) {
@@ -128,7 +128,7 @@ fn write_some(stream: &TcpStream, batch: &VecDeque<Bytes>) -> io::Result<usize> 
 }
 
 /// Drops the first `n` written bytes from `batch`.
-fn consume(batch: &mut VecDeque<Bytes>, mut n: usize) {
+pub(crate) fn consume(batch: &mut VecDeque<Bytes>, mut n: usize) {
     while n > 0 {
         let Some(front) = batch.front_mut() else {
             return;
