@@ -203,6 +203,13 @@ def main():
       "each hub delivers without dropping anyone as a slow consumer; every run checks "
       "that deliveries equal what was sent. Payload sizes are the message body "
       "(tcphub: the JSON string's content; NATS: the payload).\n")
+    w("To run it again (about 15 minutes; it builds the release binary, starts every "
+      "peer on a free loopback port and stops them all at the end):\n")
+    w("```sh\ntests/bench/run                                   # 3 repetitions of everything\n"
+      "BENCH_REPS=1 BENCH_SECONDS=1 tests/bench/run      # a quick look\n```\n")
+    w("One scenario by hand: start a hub, then for example "
+      "`tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
+      "(or `--proto nats` against a nats-server); `tcphub bench --help` lists them all.\n")
     w("## Machine\n")
     w("```text\n" + machine + "\n```\n")
     w("This is a shared 2-core machine: the load generator and the hub under test "
@@ -273,7 +280,10 @@ def main():
     w("One million deliveries per second in all. Latency is measured from each "
       "message's *intended* send time on a fixed schedule (as wrk2 does), so a stall "
       "of the hub counts fully for every message due during it. Microseconds; "
-      "`lost` counts deliveries still missing 10 s after the last send.\n")
+      "`lost` counts deliveries still missing 10 s after the last send. "
+      "With the generator's 100 receivers on the same two cores, a million deliveries a "
+      "second is close to what this machine carries, so the tail is mostly queueing, "
+      "and it varies from run to run more than any other figure here.\n")
     pct = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9"), ("max", "max")]
     w("| hub | " + " | ".join(l for _, l in pct) + " | lost |")
     w("| --- | " + " | ".join("---:" for _ in pct) + " | ---: |")
