@@ -20,8 +20,9 @@ use crate::units::{parse_bytes, parse_duration, parse_optional_duration};
     `/close SESSION_ID` closes one."
 )]
 pub struct ServeArgs {
-    /// Address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port).
+    // Help given as a string: `[::1]` in a doc comment reads as a doc link.
     #[arg(
+        help = "Address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port)",
         long,
         short = 'l',
         default_value = "127.0.0.1:9000",
