@@ -138,13 +138,7 @@ impl Hub {
         };
         if let Some(reason) = refusal {
             let farewell = match reason {
-                CloseReason::TooManySessions => encode::error(&PeerError::new(
-                    ErrorCode::TooManySessions,
-                    format!(
-                        "the hub is full ({} sessions); try again later",
-                        self.config.max_sessions
-                    ),
-                )),
+                CloseReason::TooManySessions => encode::too_many_sessions(self.config.max_sessions),
                 _ => self.bye(reason),
             };
             self.transmit(id, farewell);

@@ -76,8 +76,8 @@ pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
 pub use error::{ErrorCode, HubError, PeerError};
 pub use event::{CloseReason, Event, Output};
 pub use frame::{
-    encode_info, encode_list, encode_ping, encode_sync, ClientFrame, HubFrame, SessionEntry,
-    HUB_NAME,
+    encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, ClientFrame,
+    HubFrame, SessionEntry, HUB_NAME,
 };
 pub use hub::Hub;
 pub use session::{SessionId, SessionInfo};

@@ -10,22 +10,32 @@ use tcphub_core::{HubConfig, HubFrame};
 use tcphub_native::{ServeError, Server, ServerOptions};
 
 #[tokio::test]
-async fn over_the_session_limit_a_connection_waits_until_a_place_frees() {
+async fn over_the_session_limit_a_connection_is_told_and_closed() {
     let server = TestServer::with_hub(HubConfig {
         max_sessions: 2,
         ..HubConfig::default()
     })
     .await;
     let first = server.synced("first").await;
-    let _second = server.synced("second").await;
-    // The OS completes the handshake (listen backlog), but the hub does not
-    // take the connection: its sync stays unanswered meanwhile.
+    let mut second = server.synced("second").await;
+    // The newcomer has already written its sync: the refusal must still
+    // reach it (no reset beats it) and say why.
     let mut third = server.client().await;
     third
         .send_raw(br#"{"type":"sync","clientName":"third"}"#)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    match frame(&mut third).await {
+        HubFrame::Error { code, message } => {
+            assert_eq!(code, "too_many_sessions");
+            assert!(message.contains("2 sessions"), "{message}");
+        }
+        other => panic!("expected too_many_sessions, got {other:?}"),
+    }
+    assert!(
+        within(third.next_frame()).await.unwrap().is_none(),
+        "then the hub hangs up"
+    );
     let open: Vec<_> = server
         .hub
         .sessions()
@@ -33,12 +43,27 @@ async fn over_the_session_limit_a_connection_waits_until_a_place_frees() {
         .into_iter()
         .map(|s| s.client_name.unwrap_or_default())
         .collect();
-    assert_eq!(open, ["first", "second"]);
+    assert_eq!(
+        open,
+        ["first", "second"],
+        "the refused one never became a session"
+    );
+    expect_nothing_more(&mut second).await;
+
+    // Once a place frees, a new client gets in.
     drop(first);
-    match frame(&mut third).await {
-        HubFrame::Synced { client_name, .. } => assert_eq!(client_name, "third"),
-        other => panic!("{other:?}"),
-    }
+    within(async {
+        loop {
+            let mut fourth = server.client().await;
+            match fourth.sync("fourth").await {
+                Ok(_) => break,
+                // The first connection's permit frees once its socket is
+                // fully closed, a moment after the hub forgot it.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
     server.shutdown().await;
 }
 

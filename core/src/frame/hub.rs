@@ -77,7 +77,7 @@ pub(crate) mod encode {
 
     use super::super::json::{push_single_line, push_string};
     use super::{SessionEntry, HUB_NAME};
-    use crate::error::PeerError;
+    use crate::error::{ErrorCode, PeerError};
 
     /// `info` relayed from a client. `from_json` is the sender's name,
     /// already a JSON string literal; `message` is the raw JSON it sent.
@@ -122,6 +122,13 @@ pub(crate) mod encode {
         Bytes::from(out)
     }
 
+    pub(crate) fn too_many_sessions(max_sessions: usize) -> Bytes {
+        error(&PeerError::new(
+            ErrorCode::TooManySessions,
+            format!("the hub is full ({max_sessions} sessions); try again later"),
+        ))
+    }
+
     pub(crate) fn bye(reason: &str, message: &str) -> Bytes {
         let mut out = br#"{"type":"bye","reason":"#.to_vec();
         push_string(&mut out, reason);
@@ -150,6 +157,14 @@ pub(crate) mod encode {
         out.push(b'\n');
         Bytes::from(out)
     }
+}
+
+/// The `error` frame that turns a connection away when the hub already has
+/// `max_sessions` sessions. The hub sends it itself from
+/// [`Hub::handle_accept`](crate::Hub::handle_accept); a driver that refuses
+/// connections before they reach the hub sends the same bytes.
+pub fn encode_too_many_sessions(max_sessions: usize) -> bytes::Bytes {
+    encode::too_many_sessions(max_sessions)
 }
 
 /// Asserts in tests that `bytes` is one NDJSON line and returns it parsed.

@@ -9,7 +9,7 @@ mod hub;
 mod json;
 
 pub use client::{encode_info, encode_list, encode_ping, encode_sync, ClientFrame};
-pub use hub::{HubFrame, SessionEntry, HUB_NAME};
+pub use hub::{encode_too_many_sessions, HubFrame, SessionEntry, HUB_NAME};
 
 pub(crate) use hub::encode as hub_encode;
 pub(crate) use json::json_string;

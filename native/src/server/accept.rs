@@ -1,10 +1,14 @@
-//! The accept loop: a session permit first, then the connection.
+//! The accept loop: each connection takes a session permit, or is turned
+//! away at once.
 //!
-//! As in mini-redis, a permit from the session semaphore is taken *before*
-//! `accept`, so when the hub is full new connections wait in the kernel's
-//! listen backlog and cost this process nothing; the permit travels with
-//! the connection and frees itself when the connection is done. Accept errors
-//! (out of file descriptors, above all) back off instead of spinning.
+//! As in mini-redis, the permit from the session semaphore travels with the
+//! connection and frees itself when the connection is done, so it counts
+//! every connection still holding a socket, including ones still flushing
+//! their last frames. When none is left the connection never reaches the
+//! hub task: it is sent the core's `too_many_sessions` error and closed, so
+//! a client learns why instead of hanging unanswered in the listen backlog,
+//! and it costs nothing beyond its socket for a moment. Accept errors (out of
+//! file descriptors, above all) back off instead of spinning.
 
 use std::future::Future;
 use std::io;
@@ -13,6 +17,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tracing::{error, warn};
@@ -21,6 +27,11 @@ use super::hub_task::Input;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Refused connections being told so at once; past this, a connection over
+/// the limit is closed without a word rather than grow the process.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// How long a refused connection may take to receive its error.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Accepts connections and hands them to the hub task until `shutdown`
 /// resolves (or the hub task is gone). The listener is dropped on return,
@@ -28,34 +39,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub(crate) async fn accept_until(
     listener: TcpListener,
     limit: Arc<Semaphore>,
+    refusal: Bytes,
     inputs: &mpsc::Sender<Input>,
     mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
 ) {
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     let mut warned_full = false;
     loop {
-        let permit = match limit.clone().try_acquire_owned() {
-            Ok(permit) => {
-                warned_full = false;
-                permit
-            }
-            Err(_) => {
-                if !warned_full {
-                    warn!("session limit reached; new connections wait in the listen backlog");
-                    warned_full = true;
-                }
-                tokio::select! {
-                    permit = limit.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => return, // the semaphore is never closed
-                    },
-                    () = shutdown.as_mut() => return,
-                }
-            }
-        };
         let (stream, peer) = tokio::select! {
             accepted = accept(&listener) => accepted,
             () = shutdown.as_mut() => return,
         };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            if !warned_full {
+                warn!(%peer, "session limit reached; turning new connections away with too_many_sessions");
+                warned_full = true;
+            }
+            refuse(stream, refusal.clone(), &refusals);
+            continue;
+        };
+        warned_full = false;
         let input = Input::Accepted {
             stream,
             peer,
@@ -65,6 +68,26 @@ pub(crate) async fn accept_until(
             return;
         }
     }
+}
+
+/// Sends `refusal` and closes, in a short task of its own. The client's
+/// first frames are read and dropped before closing: closing a socket with
+/// unread input resets it, and the reset could beat the error to the client.
+fn refuse(mut stream: TcpStream, refusal: Bytes, refusals: &Arc<Semaphore>) {
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            stream.write_all(&refusal).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 256];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<(), io::Error>(())
+        })
+        .await;
+    });
 }
 
 /// Accepts one connection, waiting out errors with a growing pause.

@@ -125,7 +125,8 @@ impl Server {
         info!(addr = %local_addr, "listening");
 
         tokio::pin!(shutdown);
-        accept::accept_until(listener, limit.clone(), &inputs_tx, shutdown).await;
+        let refusal = tcphub_core::encode_too_many_sessions(options.hub.max_sessions);
+        accept::accept_until(listener, limit.clone(), refusal, &inputs_tx, shutdown).await;
 
         info!("shutting down: saying bye to every session and flushing their queues");
         let _ = inputs_tx.send(Input::Shutdown).await;
