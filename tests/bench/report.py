@@ -8,6 +8,7 @@ Standard library only: the plots are written as SVG by hand.
 import json
 import math
 import os
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -185,7 +186,11 @@ def main():
     results_path, machine_path, commands_path, out_md, svg_dir = sys.argv[1:6]
     res = Results(load(results_path))
     machine = open(machine_path).read().strip()
-    commands = list(dict.fromkeys(open(commands_path).read().strip().splitlines()))
+    # Ports and process ids change from run to run; the commands do not.
+    generic = [re.sub(r"--pid \d+", "--pid $PID",
+                      re.sub(r"(127\.0\.0\.1:|-p |tutorial-hub\.js )\d+", r"\1$PORT", line))
+               for line in open(commands_path).read().strip().splitlines()]
+    commands = list(dict.fromkeys(generic))
     os.makedirs(svg_dir, exist_ok=True)
     rel_svg = os.path.relpath(svg_dir, os.path.dirname(out_md) or ".")
     md = []
@@ -210,6 +215,8 @@ def main():
     w("One scenario by hand: start a hub, then for example "
       "`tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
       "(or `--proto nats` against a nats-server); `tcphub bench --help` lists them all.\n")
+    w("Every measurement of this run, one JSON object per line as `tcphub bench --json` "
+      "printed it, is in [bench/results.jsonl](bench/results.jsonl).\n")
     w("## Machine\n")
     w("```text\n" + machine + "\n```\n")
     w("This is a shared 2-core machine: the load generator and the hub under test "
@@ -382,7 +389,9 @@ def main():
         w("")
 
     w("## Commands\n")
-    w("The script starts each peer on a free loopback port, runs these, and stops the peers.\n")
+    w("The script starts each peer on a free loopback port (`$PORT`; `$PID` is its "
+      "process id), at niceness -10 when run as root, like the generator, runs these "
+      "(each measurement `--json`, several times), and stops the peers.\n")
     w("```sh\n" + "\n".join(commands) + "\n```\n")
     with open(out_md, "w") as f:
         f.write("\n".join(md))
