@@ -14,7 +14,7 @@ use super::crowd::{self, Counter};
 use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
-use super::wire::{self, Join, Proto};
+use super::wire::{self, Proto};
 
 #[derive(Debug, Clone, Args)]
 pub struct CapacityArgs {
@@ -45,22 +45,7 @@ pub async fn run(target: &Target, args: &CapacityArgs) -> anyhow::Result<Report>
     }
     let target = &target;
     let proto = target.proto;
-    let subs = crowd::join_all(
-        target,
-        args.subs,
-        |i| (format!("sub-{i}"), Some("bench.fanout".to_string())),
-        "subscribers",
-    )
-    .await?;
-    let publisher = wire::connect(
-        target.server,
-        proto,
-        Join {
-            name: "pub",
-            subscribe: None,
-        },
-    )
-    .await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, "bench.fanout").await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let counters: Vec<Arc<Counter>> = (0..args.subs)
         .map(|_| Arc::new(Counter::default()))

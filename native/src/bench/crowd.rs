@@ -18,6 +18,28 @@ use super::wire::{self, Conn, Join, Proto};
 /// overflow a listen backlog.
 const JOIN_CONCURRENCY: usize = 64;
 
+/// `count` subscribers to `subject` (named `sub-N`), then one publisher
+/// named `pub`: the cast of every one-to-many scenario.
+pub async fn audience(
+    target: &Target,
+    count: usize,
+    subject: &str,
+) -> anyhow::Result<(Vec<Conn>, Conn)> {
+    let subs = join_all(
+        target,
+        count,
+        |i| (format!("sub-{i}"), Some(subject.to_string())),
+        "subscribers",
+    )
+    .await?;
+    let join = Join {
+        name: "pub",
+        subscribe: None,
+    };
+    let publisher = wire::connect(target.server, target.proto, join).await?;
+    Ok((subs, publisher))
+}
+
 /// Connects `count` clients; `naming(i)` gives client `i`'s name and,
 /// for NATS, its subject.
 pub async fn join_all(

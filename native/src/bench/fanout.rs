@@ -15,7 +15,7 @@ use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
 use super::window::Receivers;
-use super::wire::{self, Join, Proto};
+use super::wire::{self, Proto};
 
 /// The NATS subject of the fan-out.
 const SUBJECT: &str = "bench.fanout";
@@ -46,22 +46,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.subs > 0, "--subs must be at least 1");
     let batch = args.batch.clamp(1, args.window.max(1));
     let proto = target.proto;
-    let subs = crowd::join_all(
-        target,
-        args.subs,
-        |i| (format!("sub-{i}"), Some(SUBJECT.to_string())),
-        "subscribers",
-    )
-    .await?;
-    let publisher = wire::connect(
-        target.server,
-        proto,
-        Join {
-            name: "pub",
-            subscribe: None,
-        },
-    )
-    .await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let receivers = Receivers {
@@ -169,10 +154,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         .param("payload", args.payload)
         .param("window", args.window)
         .param("batch", batch);
-    match args.messages {
-        Some(m) => report.param("messages", m),
-        None => report.param("duration", args.duration),
-    };
+    report.run_length(args.messages, args.duration);
     report
         .metric("deliveries_per_s", delivered as f64 / secs, "msg/s")
         .metric("published_per_s", sent as f64 / secs, "msg/s")

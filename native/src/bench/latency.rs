@@ -19,7 +19,7 @@ use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
 use super::window::STALL;
-use super::wire::{self, Join, Proto, STAMP_DIGITS};
+use super::wire::{self, Proto, STAMP_DIGITS};
 
 const SUBJECT: &str = "bench.latency";
 
@@ -55,22 +55,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         "--payload must be at least {STAMP_DIGITS} bytes"
     );
     let proto = target.proto;
-    let subs = crowd::join_all(
-        target,
-        args.subs,
-        |i| (format!("sub-{i}"), Some(SUBJECT.to_string())),
-        "subscribers",
-    )
-    .await?;
-    let publisher = wire::connect(
-        target.server,
-        proto,
-        Join {
-            name: "pub",
-            subscribe: None,
-        },
-    )
-    .await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT).await?;
 
     let interval_ns = 1e9 / args.rate as f64;
     let warmup_count = (args.warmup * args.rate as f64).round() as u64;

@@ -167,10 +167,7 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
         .param("payload", args.payload)
         .param("window", args.window)
         .param("batch", batch);
-    match args.messages {
-        Some(m) => report.param("messages", m),
-        None => report.param("duration", args.duration),
-    };
+    report.run_length(args.messages, args.duration);
     report
         .metric("deliveries_per_s", delivered as f64 / secs, "msg/s")
         .metric("delivered", delivered as f64, "msg")

@@ -43,6 +43,15 @@ impl Report {
     }
 
     /// Records a figure.
+    /// Records how long the run was asked to be: a message count, or else
+    /// a duration in seconds.
+    pub fn run_length(&mut self, messages: Option<u64>, duration: f64) -> &mut Self {
+        match messages {
+            Some(m) => self.param("messages", m),
+            None => self.param("duration", duration),
+        }
+    }
+
     pub fn metric(&mut self, name: &str, value: f64, unit: &str) -> &mut Self {
         self.metrics.push(Metric {
             name: name.to_string(),
