@@ -30,6 +30,7 @@
 pub mod bench;
 pub mod client;
 mod error;
+pub mod logging;
 mod options;
 mod server;
 

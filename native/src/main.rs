@@ -1,7 +1,6 @@
 //! The `tcphub` binary: the hub server and its client commands.
 
 mod cli;
-mod logging;
 mod units;
 
 fn main() -> std::process::ExitCode {

@@ -2,10 +2,8 @@
 //! prints them. Off unless asked for (`python -m tcphub serve` asks): a
 //! library embedded in someone's program stays quiet by default.
 
-use std::io::IsTerminal;
-
 use pyo3::prelude::*;
-use tracing_subscriber::EnvFilter;
+use tcphub_native::logging::{self, LogFormat};
 
 use crate::errors::error;
 
@@ -15,20 +13,9 @@ use crate::errors::error;
 #[pyfunction]
 #[pyo3(signature = (verbose=0, format="human"))]
 pub fn init_logging(py: Python<'_>, verbose: u8, format: &str) -> PyResult<bool> {
-    let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
-    let installed = match format {
-        "human" => builder.try_init().is_ok(),
-        "json" => builder.json().flatten_event(true).try_init().is_ok(),
+    let format = match format {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
         other => {
             return Err(error(
                 py,
@@ -37,5 +24,5 @@ pub fn init_logging(py: Python<'_>, verbose: u8, format: &str) -> PyResult<bool>
             ))
         }
     };
-    Ok(installed)
+    Ok(logging::try_init(format, verbose))
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::logging::{self, LogFormat};
+use tcphub_native::logging::{self, LogFormat};
 
 /// The address clients connect to unless told otherwise.
 const DEFAULT_SERVER: &str = "127.0.0.1:9000";
@@ -66,7 +66,7 @@ enum Command {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.verbose);
+    logging::try_init(cli.log_format, cli.verbose);
     let runtime = runtime(matches!(cli.command, Command::Serve(_) | Command::Bench(_)));
     let result = runtime.block_on(async {
         match cli.command {
