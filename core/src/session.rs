@@ -138,3 +138,60 @@ impl SessionTable {
         self.sessions.iter().map(|(id, s)| (*id, s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_with(peers: &[&str]) -> (SessionTable, Vec<SessionId>) {
+        let mut table = SessionTable::default();
+        let ids = peers
+            .iter()
+            .map(|peer| {
+                let id = table.next_id();
+                table.insert(id, Arc::from(*peer), 1024, Duration::ZERO);
+                id
+            })
+            .collect();
+        (table, ids)
+    }
+
+    #[test]
+    fn handles_are_never_reused() {
+        let (mut table, ids) = table_with(&["a:1", "b:1"]);
+        table.remove(ids[1]);
+        let next = table.next_id();
+        assert!(next > ids[1], "{next} after {}", ids[1]);
+        assert!(table.get(ids[1]).is_none());
+    }
+
+    #[test]
+    fn peer_index_follows_inserts_and_removes() {
+        let (mut table, ids) = table_with(&["a:1", "b:1", "c:1"]);
+        assert_eq!(table.by_peer("b:1"), Some(ids[1]));
+        assert!(table.contains_peer("c:1"));
+        table.remove(ids[1]);
+        assert_eq!(table.by_peer("b:1"), None);
+        assert_eq!(table.len(), 2);
+        assert!(table.remove(ids[1]).is_none(), "removing twice is a no-op");
+    }
+
+    #[test]
+    fn iteration_is_in_accept_order() {
+        let (table, ids) = table_with(&["z:9", "a:1", "m:5"]);
+        assert_eq!(table.ids().collect::<Vec<_>>(), ids);
+        let peers: Vec<&str> = table.iter().map(|(_, s)| &*s.peer).collect();
+        assert_eq!(peers, ["z:9", "a:1", "m:5"]);
+    }
+
+    #[test]
+    fn sender_name_follows_the_alias() {
+        let (mut table, ids) = table_with(&["127.0.0.1:5"]);
+        let session = table.get_mut(ids[0]).unwrap();
+        assert_eq!(&*session.from_json, br#""127.0.0.1:5""#);
+        session.set_alias(Some(Alias::new("客户端").unwrap()));
+        assert_eq!(&*session.from_json, "\"客户端\"".as_bytes());
+        session.set_alias(None);
+        assert_eq!(&*session.from_json, br#""127.0.0.1:5""#);
+    }
+}
