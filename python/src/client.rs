@@ -10,6 +10,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use parking_lot::MutexGuard;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, HubFrame, HUB_NAME};
@@ -196,7 +197,8 @@ type Want = fn(&HubFrame) -> bool;
 #[derive(Debug)]
 pub struct Client {
     writer: Mutex<TcpStream>,
-    reader: Mutex<Reader>,
+    /// Fair, so waits on several threads take turns at the socket.
+    reader: parking_lot::Mutex<Reader>,
     address: SocketAddr,
     /// Default wait for answers to `sync`, `sessions` and `ping`.
     timeout: Option<Duration>,
@@ -229,7 +231,7 @@ impl Client {
                 None => SIGNAL_CHECK,
             };
             let outcome = py.detach(|| {
-                let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                let mut reader = self.reader.lock();
                 // Another thread's wait may have read what this one wants.
                 if let Some(at) = reader.pending.iter().position(want) {
                     return Ok(reader
@@ -238,13 +240,21 @@ impl Client {
                         .map(Read1::Frame)
                         .unwrap_or(Read1::TimedOut));
                 }
-                loop {
-                    match reader.read_frame(slice)? {
-                        Read1::Frame(frame) if want(&frame) => return Ok(Read1::Frame(frame)),
-                        Read1::Frame(frame) => reader.pending.push_back(frame),
-                        other => return Ok::<_, io::Error>(other),
+                let outcome = match reader.read_frame(slice) {
+                    Ok(Read1::Frame(frame)) if want(&frame) => Ok(Read1::Frame(frame)),
+                    Ok(Read1::Frame(frame)) => {
+                        // Someone else's answer: queue it and let go of the
+                        // reader, so the thread waiting for it gets it now
+                        // rather than when this wait ends.
+                        reader.pending.push_back(frame);
+                        Ok(Read1::TimedOut)
                     }
-                }
+                    other => other,
+                };
+                // Fair: a thread waiting for the reader gets it before this
+                // one can take it back, however quickly this one loops.
+                MutexGuard::unlock_fair(reader);
+                outcome
             });
             match outcome {
                 Ok(Read1::Frame(frame)) => return Ok(Some(frame)),
@@ -333,7 +343,7 @@ impl Client {
             .map_err(|e| error(py, "Error", e.to_string()))?;
         let client = Client {
             writer: Mutex::new(writer),
-            reader: Mutex::new(Reader {
+            reader: parking_lot::Mutex::new(Reader {
                 stream,
                 buf: Vec::new(),
                 pending: VecDeque::new(),
