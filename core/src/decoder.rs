@@ -15,8 +15,10 @@
 //!   frame there and decoding resumes after it.
 //! - Nesting deeper than [`MAX_DEPTH`] is reported and skipped up to the next
 //!   newline, so no consumer downstream meets a document it cannot parse.
-//! - A frame longer than the limit is reported and nothing more is decoded;
-//!   the decoder never holds more than the limit.
+//! - A frame longer than the limit, or a line skipped while resynchronising
+//!   that is longer than the limit, is reported and nothing more is decoded;
+//!   the decoder never holds more than the limit, and never discards more
+//!   than the limit in search of a newline.
 //!
 //! The decoder only finds frame boundaries. Whether a frame is valid JSON is
 //! decided by the parser in [`crate::frame`].
@@ -54,6 +56,8 @@ pub struct FrameDecoder {
     scan: Scan,
     /// Discarding input until after the next newline.
     resync: bool,
+    /// Bytes discarded so far while resynchronising.
+    skipped: usize,
     /// Set once a frame outgrew the limit; the decoder stays stopped.
     failed: bool,
     max_frame_len: usize,
@@ -94,6 +98,7 @@ impl FrameDecoder {
             partial_consumed: false,
             scan: Scan::default(),
             resync: false,
+            skipped: 0,
             failed: false,
             max_frame_len,
         }
@@ -122,7 +127,15 @@ impl FrameDecoder {
             return None;
         }
         if self.resync {
-            match memchr(b'\n', input) {
+            // The line being skipped counts against the frame limit too: a
+            // peer cannot keep the decoder discarding forever.
+            let end = memchr(b'\n', input);
+            self.skipped += end.unwrap_or(input.len());
+            if self.skipped > self.max_frame_len {
+                *input = &[];
+                return Some(self.fail());
+            }
+            match end {
                 Some(at) => {
                     *input = &input[at + 1..];
                     self.resync = false;
@@ -142,7 +155,7 @@ impl FrameDecoder {
             let first = input[start];
             if first != b'{' {
                 *input = &input[start..];
-                self.resync = true;
+                self.start_resync();
                 return Some(Decoded::Garbage(garbage_error(first)));
             }
             *input = &input[start..];
@@ -167,7 +180,7 @@ impl FrameDecoder {
                 *input = &input[at + 1..];
                 self.scan = Scan::default();
                 self.partial.clear();
-                self.resync = true;
+                self.start_resync();
                 Some(Decoded::Garbage(PeerError::new(
                     ErrorCode::BadJson,
                     format!(
@@ -194,6 +207,11 @@ impl FrameDecoder {
                 None
             }
         }
+    }
+
+    fn start_resync(&mut self) {
+        self.resync = true;
+        self.skipped = 0;
     }
 
     fn fail(&mut self) -> Decoded<'static> {
@@ -335,6 +353,25 @@ mod tests {
         );
         assert!(out[0].contains("'h'"), "{}", out[0]);
         assert_eq!(out[1], r#"{"ok":true}"#);
+    }
+
+    #[test]
+    fn skipped_line_longer_than_limit_is_too_large() {
+        let limit = 300;
+        let mut d = FrameDecoder::new(limit);
+        let mut out = decode(&mut d, &[b"garbage"]);
+        for _ in 0..10 {
+            out.extend(decode(&mut d, &[&[b'x'; 100]]));
+        }
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].starts_with("garbage:"));
+        assert_eq!(out[1], "too large");
+        // Up to the limit, a skipped line is forgiven.
+        let mut d = FrameDecoder::new(limit);
+        let line = format!("{}\n{{\"ok\":1}}", "x".repeat(limit));
+        let out = decode(&mut d, &[line.as_bytes()]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[1], r#"{"ok":1}"#);
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl Hub {
                     let error = PeerError::new(
                         ErrorCode::FrameTooLarge,
                         format!(
-                            "frame exceeds the limit of {} bytes; closing the session",
+                            "more than {} bytes without a complete frame; closing the session",
                             self.config.max_frame_len
                         ),
                     );

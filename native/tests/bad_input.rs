@@ -62,15 +62,31 @@ async fn ten_mib_frame_without_newline_is_refused_and_closed() {
 }
 
 #[tokio::test]
-async fn ten_mib_of_garbage_without_newline_gets_one_error_and_no_buffering() {
+async fn ten_mib_of_garbage_without_newline_is_skipped_then_closed() {
     let server = TestServer::start().await;
     let mut bystander = server.synced("bystander").await;
     let attacker = server.client().await;
     let sending = send_in_background(attacker, vec![b'x'; 10 << 20]);
     let mut attacker = within(sending).await.unwrap();
+    // Garbage is reported once and skipped up to the next newline, but
+    // never for more than the frame limit: past it the session is closed.
     expect_error(frame(&mut attacker).await, "bad_json");
+    let message = expect_error(frame(&mut attacker).await, "frame_too_large");
+    assert!(message.contains("65536"), "{message}");
+    assert!(
+        within(attacker.next_frame()).await.unwrap().is_none(),
+        "closed"
+    );
     still_served(&server, &mut bystander, 1).await;
-    // After a newline the session is usable again, and nothing else was said.
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_garbage_line_is_skipped_and_the_session_goes_on() {
+    let server = TestServer::start().await;
+    let mut attacker = server.client().await;
+    attacker.send_raw(&[b'x'; 60 << 10]).await.unwrap();
+    expect_error(frame(&mut attacker).await, "bad_json");
     attacker.send_raw(b"\n").await.unwrap();
     within(attacker.sync("recovered")).await.unwrap();
     server.shutdown().await;
