@@ -36,7 +36,7 @@ pub struct ServeArgs {
     /// closes that session.
     #[arg(long, default_value = "64KiB", value_parser = parse_bytes, env = "TCPHUB_MAX_FRAME_BYTES")]
     max_frame_bytes: usize,
-    /// Most sessions open at once; further connections wait until one closes.
+    /// Most sessions open at once; a connection beyond that is told `too_many_sessions` and closed.
     #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, env = "TCPHUB_MAX_SESSIONS")]
     max_sessions: usize,
     /// Close sessions that send nothing for this long (e.g. 30s, 5m; `off`).
