@@ -18,11 +18,8 @@ use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, HubFrame, 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
 use crate::json::{from_value, to_raw};
-use crate::options::wait;
+use crate::options::{next_slice, wait};
 use crate::session::Session;
-
-/// How long one GIL-free wait lasts before checking for signals.
-const SIGNAL_CHECK: Duration = Duration::from_millis(200);
 
 /// A message delivered to this client: from another client (`sender` is its
 /// alias, or session id if it has none) or from the host (`sender` is `#hub`).
@@ -224,12 +221,7 @@ impl Client {
     ) -> PyResult<Option<HubFrame>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(SIGNAL_CHECK),
-                None => SIGNAL_CHECK,
-            };
+            let slice = next_slice(deadline);
             let outcome = py.detach(|| {
                 let mut reader = self.reader.lock();
                 // Another thread's wait may have read what this one wants.

@@ -1,7 +1,7 @@
 //! The hub options a Python user passes as keywords, checked once here for
 //! both `Server` and `Hub`. Names follow the `tcphub serve` flags.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use tcphub_core::{AliasPolicy, HubConfig, MIN_MAX_FRAME_LEN};
@@ -69,6 +69,20 @@ pub fn seconds(py: Python<'_>, name: &str, secs: f64) -> PyResult<Duration> {
             "ConfigError",
             format!("{name} must be a number of seconds above zero, got {secs}"),
         ))
+    }
+}
+
+/// How long one GIL-free wait lasts before Python checks for signals, so
+/// Ctrl-C interrupts a long wait promptly.
+pub const SIGNAL_CHECK: Duration = Duration::from_millis(200);
+
+/// The next slice of a wait that ends at `deadline` (`None`: never).
+pub fn next_slice(deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(d) => d
+            .saturating_duration_since(Instant::now())
+            .min(SIGNAL_CHECK),
+        None => SIGNAL_CHECK,
     }
 }
 

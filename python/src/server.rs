@@ -7,7 +7,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -21,11 +21,8 @@ use tokio::task::JoinHandle;
 use crate::errors::{error, hub_error};
 use crate::events::batch_to_py;
 use crate::json::to_raw;
-use crate::options::{hub_config, positive, seconds, wait};
+use crate::options::{hub_config, next_slice, positive, seconds, wait};
 use crate::session::Session;
-
-/// How long one GIL-free wait lasts before checking for signals.
-const SIGNAL_CHECK: Duration = Duration::from_millis(200);
 
 /// Where the server is in its life.
 #[derive(Debug)]
@@ -239,12 +236,7 @@ impl Server {
         let deadline = wait(timeout).map(|t| Instant::now() + t);
         let limit = limit.max(1);
         loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(SIGNAL_CHECK),
-                None => SIGNAL_CHECK,
-            };
+            let slice = next_slice(deadline);
             let (buf, finished) = py.detach(|| {
                 let mut events = lock(&self.events);
                 let mut buf = Vec::new();
@@ -313,12 +305,7 @@ impl Server {
     fn wait_stopped(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline = wait(timeout).map(|t| Instant::now() + t);
         loop {
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(SIGNAL_CHECK),
-                None => SIGNAL_CHECK,
-            };
+            let slice = next_slice(deadline);
             let stopped = py.detach(|| {
                 let life = lock(&self.life);
                 if life.stopped {
