@@ -33,6 +33,17 @@ fn send_in_background(mut client: Client, bytes: Vec<u8>) -> tokio::task::JoinHa
     })
 }
 
+/// The next frame says the stream passed the frame limit (the default,
+/// 64 KiB), and then the hub hangs up.
+async fn expect_closed_over_limit(attacker: &mut Client) {
+    let message = expect_error(frame(attacker).await, "frame_too_large");
+    assert!(message.contains("65536"), "{message}");
+    assert!(
+        within(attacker.next_frame()).await.unwrap().is_none(),
+        "closed"
+    );
+}
+
 fn expect_error(frame: HubFrame, expected_code: &str) -> String {
     match frame {
         HubFrame::Error { code, message } => {
@@ -51,12 +62,7 @@ async fn ten_mib_frame_without_newline_is_refused_and_closed() {
     let mut bytes = br#"{"type":"info","message":""#.to_vec();
     bytes.resize(10 << 20, b'a');
     let mut attacker = within(send_in_background(attacker, bytes)).await.unwrap();
-    let message = expect_error(frame(&mut attacker).await, "frame_too_large");
-    assert!(message.contains("65536"), "{message}");
-    assert!(
-        within(attacker.next_frame()).await.unwrap().is_none(),
-        "closed"
-    );
+    expect_closed_over_limit(&mut attacker).await;
     still_served(&server, &mut bystander, 1).await;
     server.shutdown().await;
 }
@@ -71,12 +77,7 @@ async fn ten_mib_of_garbage_without_newline_is_skipped_then_closed() {
     // Garbage is reported once and skipped up to the next newline, but
     // never for more than the frame limit: past it the session is closed.
     expect_error(frame(&mut attacker).await, "bad_json");
-    let message = expect_error(frame(&mut attacker).await, "frame_too_large");
-    assert!(message.contains("65536"), "{message}");
-    assert!(
-        within(attacker.next_frame()).await.unwrap().is_none(),
-        "closed"
-    );
+    expect_closed_over_limit(&mut attacker).await;
     still_served(&server, &mut bystander, 1).await;
     server.shutdown().await;
 }
