@@ -20,6 +20,7 @@ mod session;
 #[pymodule]
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("HUB_NAME", tcphub_core::HUB_NAME)?;
     events::register(m)?;
     m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
     m.add_class::<session::Session>()?;

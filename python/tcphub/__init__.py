@@ -34,6 +34,7 @@ from ._errors import (
     UnknownSessionError,
 )
 from ._tcphub import (
+    HUB_NAME,
     Bye,
     Close,
     Connected,
@@ -56,9 +57,6 @@ from ._server import Server
 # Shown as tcphub.Client and tcphub.Server in help() and reprs, where users meet them.
 Client.__module__ = __name__
 Server.__module__ = __name__
-
-HUB_NAME = "#hub"
-"""The ``sender`` of messages from the host program, as a client sees it."""
 
 __all__ = [
     "__version__",

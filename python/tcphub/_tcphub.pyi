@@ -6,6 +6,8 @@ Everything here is re-exported from ``tcphub``; import it from there.
 from typing import Any, ClassVar, List, Optional, Tuple, Union
 
 __version__: str
+HUB_NAME: str
+"""The ``sender`` of messages from the host program, as a client sees it."""
 
 def init_logging(verbose: int = 0, format: str = "human") -> bool:
     """Sends the embedded server's log lines (connects, syncs, closes) to
