@@ -10,6 +10,7 @@
 
 mod accept;
 mod connection;
+mod deadline;
 mod events;
 mod handle;
 mod hub_task;
@@ -130,8 +131,8 @@ impl Server {
 
         info!("shutting down: saying bye to every session and flushing their queues");
         let _ = inputs_tx.send(Input::Shutdown).await;
-        let deadline = options.shutdown_grace + STOP_MARGIN;
-        if tokio::time::timeout(deadline, limit.acquire_many(permits))
+        let stop_by = deadline::deadline_after(options.shutdown_grace.saturating_add(STOP_MARGIN));
+        if tokio::time::timeout_at(stop_by, limit.acquire_many(permits))
             .await
             .is_err()
         {
