@@ -65,6 +65,7 @@ impl Server {
     pub async fn bind(
         options: ServerOptions,
     ) -> Result<(Server, HubHandle, HostEvents), ServeError> {
+        options.validate()?;
         let hub = Hub::new(options.hub.clone())?;
         let listener = listen(options.listen).map_err(|source| ServeError::Bind {
             addr: options.listen,
@@ -75,7 +76,7 @@ impl Server {
             source,
         })?;
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
-        let (events_tx, events_rx) = mpsc::channel(options.event_queue_len.max(1));
+        let (events_tx, events_rx) = mpsc::channel(options.event_queue_len);
         let handle = HubHandle::new(inputs_tx.clone());
         let server = Server {
             listener,
