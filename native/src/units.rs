@@ -141,13 +141,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
+/// A timeout at least this long (about 292 billion years) could only fire
+/// after the hub's clock, a `Duration` since start, had run out: it never
+/// fires, so it is off. Keeping such values out also keeps `start + timeout`
+/// far from overflowing anywhere.
+pub const NEVER_FIRES: Duration = Duration::from_secs(u64::MAX / 2);
+
 /// Parses an optional duration, for a timeout that may be off: `off`,
-/// `none`, `never`, zero and `inf` (a timeout that never fires) turn it
-/// off.
+/// `none`, `never`, zero, `inf` and anything from [`NEVER_FIRES`] up (a
+/// timeout that never fires) turn it off.
 pub fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "off" | "none" | "never" => Ok(None),
-        _ => parse_duration(text).map(|d| (!d.is_zero() && d != Duration::MAX).then_some(d)),
+        _ => parse_duration(text).map(|d| (!d.is_zero() && d < NEVER_FIRES).then_some(d)),
     }
 }
 
@@ -266,9 +272,11 @@ mod tests {
         ] {
             assert_eq!(parse_optional_duration(off), Ok(None), "{off}");
         }
+        assert_eq!(parse_optional_duration("10000000000000000000s"), Ok(None));
+        assert_eq!(parse_optional_duration("18446744073709549568s"), Ok(None));
         assert_eq!(
-            parse_optional_duration("10000000000000000000s"),
-            Ok(Some(Duration::from_secs(10_000_000_000_000_000_000)))
+            parse_optional_duration("1000000000000000000s"),
+            Ok(Some(Duration::from_secs(1_000_000_000_000_000_000)))
         );
         assert!(parse_optional_duration("nan").is_err());
         assert!(parse_optional_duration("-5s").is_err());

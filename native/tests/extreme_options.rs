@@ -121,6 +121,8 @@ async fn infinite_idle_timeouts_serve() {
         "never",
         "1e400s",
         "18446744073709551616s",
+        "18446744073709549568s",
+        "1000000000000000000s",
         "1e19h",
     ] {
         serves(&["--idle-timeout", value], &[]).await;
