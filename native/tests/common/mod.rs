@@ -12,6 +12,7 @@ use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod raw;
 pub mod serve;
 
 /// Longest any single wait in a test may take before it fails.
