@@ -27,8 +27,16 @@ pub const DEFAULT_LOW_WATERMARK: usize = 128 * 1024;
 /// `max_pending`. Only host messages, which cannot be paused, and many
 /// senders at once can push a queue this far past the high watermark.
 pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
-/// Largest queue cap accepted: 1 TiB, far past any machine's memory.
-pub const MAX_MAX_QUEUED_BYTES: usize = 1 << 40;
+/// Largest queue cap accepted: 1 TiB, far past any machine's memory (half
+/// the address space on a 32-bit target such as wasm32).
+pub const MAX_MAX_QUEUED_BYTES: usize = {
+    let tib = 1u64 << 40;
+    if tib > usize::MAX as u64 {
+        usize::MAX / 2
+    } else {
+        tib as usize
+    }
+};
 /// Default time a session with queued frames may go without the driver
 /// writing any of them: 10 s, as nats-server's `write_deadline`.
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
