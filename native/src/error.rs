@@ -18,9 +18,20 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    /// A setting is out of range.
+    /// A setting of the hub is out of range.
     #[error(transparent)]
     Config(#[from] HubError),
+    /// A setting of the server ([`ServerOptions`](crate::ServerOptions)) is
+    /// out of range.
+    #[error("invalid {option} {value}: {reason}")]
+    InvalidOption {
+        /// The field of `ServerOptions`, such as `max_queued_bytes`.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What the bound is.
+        reason: String,
+    },
     /// The task that owns the hub panicked: a bug in tcphub.
     #[error("the hub task failed: {0}")]
     HubTask(String),

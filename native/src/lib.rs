@@ -37,6 +37,6 @@ mod server;
 pub use error::{CommandError, ServeError};
 pub use options::{
     ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_MAX_QUEUED_BYTES,
-    DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_SHUTDOWN_GRACE, MAX_EVENT_QUEUE_LEN, MAX_MAX_QUEUED_BYTES, MIN_MAX_QUEUED_BYTES,
 };
 pub use server::{HostEvents, HubHandle, Server};

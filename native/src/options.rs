@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tcphub_core::HubConfig;
 
+use crate::error::ServeError;
+
 /// The tutorial's address: clients written for it connect here unchanged.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 9000);
@@ -15,11 +17,28 @@ pub const DEFAULT_MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Default number of hub events buffered for a host that reads them late.
 pub const DEFAULT_EVENT_QUEUE_LEN: usize = 16 * 1024;
+/// Smallest `max_queued_bytes`: below a page of frames every client that
+/// is sent two messages at once would be cut as a slow consumer.
+pub const MIN_MAX_QUEUED_BYTES: usize = 4 * 1024;
+/// Largest `max_queued_bytes`, 1 TiB: more than any machine buffers for one
+/// client, so in practice "no cap".
+pub const MAX_MAX_QUEUED_BYTES: usize = {
+    let tebibyte: u64 = 1 << 40;
+    if usize::BITS < 64 {
+        usize::MAX
+    } else {
+        tebibyte as usize
+    }
+};
+/// Largest `event_queue_len`, the most a tokio channel holds.
+pub const MAX_EVENT_QUEUE_LEN: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
 /// Settings of a [`Server`](crate::Server).
 ///
 /// Build with `ServerOptions::default()` and change the fields you need;
-/// the hub settings are checked by [`Server::bind`](crate::Server::bind).
+/// [`Server::bind`](crate::Server::bind) checks them all (see
+/// [`ServerOptions::validate`]) and refuses a value out of range with an
+/// error naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
     /// Address to listen on; port 0 lets the OS choose (see
@@ -48,6 +67,156 @@ impl Default for ServerOptions {
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Checks the server's own settings against their bounds; the hub's
+    /// are checked by [`HubConfig::validate`]. [`Server::bind`](crate::Server::bind)
+    /// calls both.
+    ///
+    /// Durations take any value: `Duration::MAX` means "practically never".
+    /// A zero `shutdown_grace` is refused, since every closing session
+    /// would lose its last frame.
+    pub fn validate(&self) -> Result<(), ServeError> {
+        fn refuse(option: &'static str, value: impl std::fmt::Debug, reason: String) -> ServeError {
+            ServeError::InvalidOption {
+                option,
+                value: format!("{value:?}"),
+                reason,
+            }
+        }
+        if self.max_queued_bytes < MIN_MAX_QUEUED_BYTES {
+            return Err(refuse(
+                "max_queued_bytes",
+                self.max_queued_bytes,
+                format!("must be at least {MIN_MAX_QUEUED_BYTES} bytes"),
+            ));
+        }
+        if self.max_queued_bytes > MAX_MAX_QUEUED_BYTES {
+            return Err(refuse(
+                "max_queued_bytes",
+                self.max_queued_bytes,
+                format!("must be at most {MAX_MAX_QUEUED_BYTES} bytes (1 TiB)"),
+            ));
+        }
+        if self.shutdown_grace.is_zero() {
+            return Err(refuse(
+                "shutdown_grace",
+                self.shutdown_grace,
+                "must be longer than zero (Duration::MAX waits as long as it takes)".into(),
+            ));
+        }
+        if self.event_queue_len == 0 {
+            return Err(refuse(
+                "event_queue_len",
+                self.event_queue_len,
+                "must be at least 1".into(),
+            ));
+        }
+        if self.event_queue_len > MAX_EVENT_QUEUE_LEN {
+            return Err(refuse(
+                "event_queue_len",
+                self.event_queue_len,
+                format!("must be at most {MAX_EVENT_QUEUE_LEN}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(options: ServerOptions) -> (&'static str, String) {
+        match options.validate() {
+            Err(ServeError::InvalidOption { option, value, .. }) => (option, value),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_extremes_within_bounds_are_valid() {
+        ServerOptions::default().validate().unwrap();
+        ServerOptions {
+            max_queued_bytes: MIN_MAX_QUEUED_BYTES,
+            shutdown_grace: Duration::MAX,
+            event_queue_len: 1,
+            ..ServerOptions::default()
+        }
+        .validate()
+        .unwrap();
+        ServerOptions {
+            max_queued_bytes: MAX_MAX_QUEUED_BYTES,
+            shutdown_grace: Duration::from_nanos(1),
+            event_queue_len: MAX_EVENT_QUEUE_LEN,
+            ..ServerOptions::default()
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        let base = ServerOptions::default;
+        for (options, name, value) in [
+            (
+                ServerOptions {
+                    max_queued_bytes: 0,
+                    ..base()
+                },
+                "max_queued_bytes",
+                "0",
+            ),
+            (
+                ServerOptions {
+                    max_queued_bytes: MIN_MAX_QUEUED_BYTES - 1,
+                    ..base()
+                },
+                "max_queued_bytes",
+                "4095",
+            ),
+            (
+                ServerOptions {
+                    max_queued_bytes: usize::MAX,
+                    ..base()
+                },
+                "max_queued_bytes",
+                "18446744073709551615",
+            ),
+            (
+                ServerOptions {
+                    shutdown_grace: Duration::ZERO,
+                    ..base()
+                },
+                "shutdown_grace",
+                "0ns",
+            ),
+            (
+                ServerOptions {
+                    event_queue_len: 0,
+                    ..base()
+                },
+                "event_queue_len",
+                "0",
+            ),
+            (
+                ServerOptions {
+                    event_queue_len: usize::MAX,
+                    ..base()
+                },
+                "event_queue_len",
+                "18446744073709551615",
+            ),
+        ] {
+            let message = options.validate().unwrap_err().to_string();
+            assert_eq!(refused(options), (name, value.to_owned()));
+            assert!(
+                message.contains(name) && message.contains(value),
+                "{message}"
+            );
         }
     }
 }

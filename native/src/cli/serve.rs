@@ -9,7 +9,7 @@ use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
 use tokio::io::AsyncBufReadExt;
 
 use super::display;
-use crate::units::{parse_bytes, parse_duration, parse_optional_duration};
+use crate::units::{bytes_within, count_within, parse_optional_duration, positive_duration};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -32,14 +32,15 @@ pub struct ServeArgs {
     /// What happens when a client claims an alias another session holds.
     #[arg(long, value_enum, default_value_t = PolicyArg::Takeover, env = "TCPHUB_ALIAS_POLICY")]
     alias_policy: PolicyArg,
-    /// Largest frame a client may send (e.g. 65536, 64KiB, 1M); a larger one
-    /// closes that session.
-    #[arg(long, default_value = "64KiB", value_parser = parse_bytes, env = "TCPHUB_MAX_FRAME_BYTES")]
+    /// Largest frame a client may send (e.g. 65536, 64KiB, 1M; 256 bytes to
+    /// 1GiB); a larger one closes that session.
+    #[arg(long, default_value = "64KiB", value_parser = parse_max_frame_bytes, env = "TCPHUB_MAX_FRAME_BYTES")]
     max_frame_bytes: usize,
-    /// Most sessions open at once; a connection beyond that is told `too_many_sessions` and closed.
-    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, env = "TCPHUB_MAX_SESSIONS")]
+    /// Most sessions open at once (1 to 4294967295); a connection beyond that is told
+    /// `too_many_sessions` and closed.
+    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, value_parser = parse_max_sessions, env = "TCPHUB_MAX_SESSIONS")]
     max_sessions: usize,
-    /// Close sessions that send nothing for this long (e.g. 30s, 5m; `off`).
+    /// Close sessions that send nothing for this long (e.g. 30s, 5m; `off` or `inf`).
     #[arg(long, default_value = "off", value_parser = parse_idle_timeout, env = "TCPHUB_IDLE_TIMEOUT")]
     idle_timeout: IdleTimeout,
     /// Let clients send to each other (`on`) or only to the host (`off`).
@@ -53,11 +54,12 @@ pub struct ServeArgs {
     )]
     relay: bool,
     /// Unsent bytes allowed to pile up for one session; past this it is
-    /// closed as a slow consumer (e.g. 8MiB).
-    #[arg(long, default_value = "8MiB", value_parser = parse_bytes, env = "TCPHUB_MAX_QUEUED_BYTES")]
+    /// closed as a slow consumer (e.g. 8MiB; 4KiB to 1TiB).
+    #[arg(long, default_value = "8MiB", value_parser = parse_max_queued_bytes, env = "TCPHUB_MAX_QUEUED_BYTES")]
     max_queued_bytes: usize,
-    /// On Ctrl-C or SIGTERM, how long to flush queued messages before exiting.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, env = "TCPHUB_SHUTDOWN_GRACE")]
+    /// On Ctrl-C or SIGTERM, how long to flush queued messages before exiting
+    /// (longer than zero; `inf` waits as long as it takes).
+    #[arg(long, default_value = "5s", value_parser = positive_duration, env = "TCPHUB_SHUTDOWN_GRACE")]
     shutdown_grace: Duration,
     /// Read host commands from stdin (see below). Off by default, so a hub
     /// started in the background never waits on the terminal.
@@ -72,6 +74,27 @@ struct IdleTimeout(Option<Duration>);
 
 fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
     parse_optional_duration(text).map(IdleTimeout)
+}
+
+/// The largest `--max-frame-bytes`: a frame is held whole in memory.
+const MAX_FRAME_BYTES: usize = 1 << 30;
+/// The largest `--max-sessions`: the server counts sessions in `u32`.
+const MAX_SESSIONS: usize = u32::MAX as usize;
+
+fn parse_max_frame_bytes(text: &str) -> Result<usize, String> {
+    bytes_within(text, tcphub_core::MIN_MAX_FRAME_LEN, MAX_FRAME_BYTES)
+}
+
+fn parse_max_sessions(text: &str) -> Result<usize, String> {
+    count_within(text, 1, MAX_SESSIONS)
+}
+
+fn parse_max_queued_bytes(text: &str) -> Result<usize, String> {
+    bytes_within(
+        text,
+        tcphub_native::MIN_MAX_QUEUED_BYTES,
+        tcphub_native::MAX_MAX_QUEUED_BYTES,
+    )
 }
 
 /// The alias policies, as typed on the command line.

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::connection::{Connection, Push};
+use super::deadline::{deadline_after, saturating_at};
 use super::{events, reader, writer};
 
 /// Inputs handled per turn: large enough to amortise waking writers, small
@@ -142,7 +143,7 @@ impl HubTask {
             let wanted = self.hub.poll_timeout();
             if wanted != armed {
                 if let Some(at) = wanted {
-                    timer.as_mut().reset(self.start + at);
+                    timer.as_mut().reset(saturating_at(self.start, at));
                 }
                 armed = wanted;
             }
@@ -276,7 +277,7 @@ impl HubTask {
                     Output::Transmit { session, frame } => self.transmit(session, frame),
                     Output::Close { session, .. } => {
                         if let Some(conn) = self.conns.0.remove(&session) {
-                            conn.close_after_flush(Instant::now() + self.close_grace);
+                            conn.close_after_flush(deadline_after(self.close_grace));
                         }
                     }
                     Output::Event(event) => self.events.emit(event),

@@ -10,6 +10,7 @@
 
 mod accept;
 mod connection;
+mod deadline;
 mod events;
 mod handle;
 mod hub_task;
@@ -64,6 +65,7 @@ impl Server {
     pub async fn bind(
         options: ServerOptions,
     ) -> Result<(Server, HubHandle, HostEvents), ServeError> {
+        options.validate()?;
         let hub = Hub::new(options.hub.clone())?;
         let listener = listen(options.listen).map_err(|source| ServeError::Bind {
             addr: options.listen,
@@ -74,7 +76,7 @@ impl Server {
             source,
         })?;
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
-        let (events_tx, events_rx) = mpsc::channel(options.event_queue_len.max(1));
+        let (events_tx, events_rx) = mpsc::channel(options.event_queue_len);
         let handle = HubHandle::new(inputs_tx.clone());
         let server = Server {
             listener,
@@ -130,8 +132,8 @@ impl Server {
 
         info!("shutting down: saying bye to every session and flushing their queues");
         let _ = inputs_tx.send(Input::Shutdown).await;
-        let deadline = options.shutdown_grace + STOP_MARGIN;
-        if tokio::time::timeout(deadline, limit.acquire_many(permits))
+        let stop_by = deadline::deadline_after(options.shutdown_grace.saturating_add(STOP_MARGIN));
+        if tokio::time::timeout_at(stop_by, limit.acquire_many(permits))
             .await
             .is_err()
         {

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::connection::{Connection, QueueState};
+use super::deadline::deadline_after;
 use super::hub_task::Input;
 
 /// Bytes read per syscall.
@@ -37,7 +38,7 @@ pub(crate) async fn read_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input>
     drop(inputs);
     if stopped_by_writer {
         if let QueueState::Closing { deadline } = conn.state() {
-            linger(&conn, deadline.min(Instant::now() + MAX_LINGER)).await;
+            linger(&conn, deadline.min(deadline_after(MAX_LINGER))).await;
         }
     }
 }

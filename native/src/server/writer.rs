@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::connection::{Connection, QueueState};
+use super::deadline::far_future;
 
 /// Frames handed to one `writev`: well under `IOV_MAX` (1024 on Linux),
 /// and enough to fill a socket buffer with small frames.
@@ -141,11 +142,6 @@ pub(crate) fn consume(batch: &mut VecDeque<Bytes>, mut n: usize) {
             return;
         }
     }
-}
-
-/// A deadline that never comes, for a `select!` branch that is disabled.
-fn far_future() -> Instant {
-    Instant::now() + std::time::Duration::from_secs(86400 * 365)
 }
 
 #[cfg(test)]
