@@ -12,9 +12,9 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024;
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 /// Smallest frame limit accepted: below it even a `sync` would not fit.
 pub const MIN_MAX_FRAME_LEN: usize = 256;
-/// Largest frame limit accepted: 64 MiB. The decoder holds up to this much
+/// Largest frame limit accepted: 16 MiB. The decoder holds up to this much
 /// per session, so a larger value is a typo rather than a plan.
-pub const MAX_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
+pub const MAX_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// Largest session limit accepted: the table and the drivers' permits count
 /// in 32 bits, and no machine holds more connections than this.
 pub const MAX_MAX_SESSIONS: usize = 1 << 30;
