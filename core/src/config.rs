@@ -12,6 +12,40 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024;
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 /// Smallest frame limit accepted: below it even a `sync` would not fit.
 pub const MIN_MAX_FRAME_LEN: usize = 256;
+/// Largest frame limit accepted: 16 MiB. The decoder holds up to this much
+/// per session, so a larger value is a typo rather than a plan.
+pub const MAX_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// Largest session limit accepted: the table and the drivers' permits count
+/// in 32 bits, and no machine holds more connections than this.
+pub const MAX_MAX_SESSIONS: usize = 1 << 30;
+/// Default queue level at which the senders filling a session's queue are
+/// paused: 512 KiB, enough to keep a loopback socket busy.
+pub const DEFAULT_HIGH_WATERMARK: usize = 512 * 1024;
+/// Default queue level below which paused senders resume: 128 KiB.
+pub const DEFAULT_LOW_WATERMARK: usize = 128 * 1024;
+/// Default hard cap on one session's queue: 64 MiB, as nats-server's
+/// `max_pending`. Only host messages, which cannot be paused, and many
+/// senders at once can push a queue this far past the high watermark.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+/// Largest queue cap accepted: 1 TiB, far past any machine's memory (half
+/// the address space on a 32-bit target such as wasm32).
+pub const MAX_MAX_QUEUED_BYTES: usize = {
+    let tib = 1u64 << 40;
+    if tib > usize::MAX as u64 {
+        usize::MAX / 2
+    } else {
+        tib as usize
+    }
+};
+/// Default time a session with queued frames may go without the driver
+/// writing any of them: 10 s, as nats-server's `write_deadline`.
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// Default time a frame may take from its first byte to its last: 30 s.
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default (and largest) number of rows in one `sessions` reply.
+pub const DEFAULT_MAX_LIST_ROWS: usize = 1000;
+/// Largest `max_list_rows` accepted: a page this long is about 6 MiB.
+pub const MAX_MAX_LIST_ROWS: usize = 100_000;
 
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +111,23 @@ pub struct HubConfig {
     /// Whether clients may send to each other (`info` with `to`). When off,
     /// such a message gets a `relay_disabled` error.
     pub relay: bool,
+    /// Flow control: once a session has this many bytes queued and not yet
+    /// written, the sessions whose messages fill its queue stop being read
+    /// (TCP pushes back on them) until it drains below `low_watermark`.
+    pub high_watermark: usize,
+    /// Queue level below which the senders paused by a session resume.
+    pub low_watermark: usize,
+    /// Hard cap on one session's queue; past it the session is closed as a
+    /// slow consumer however fast it reads.
+    pub max_queued_bytes: usize,
+    /// A session with frames queued whose driver writes none of them for
+    /// this long is closed as a slow consumer. `None` never closes it.
+    pub write_deadline: Option<Duration>,
+    /// A frame must arrive whole within this time of its first byte, else
+    /// the session is closed with `frame_timeout`. `None` waits forever.
+    pub frame_timeout: Option<Duration>,
+    /// Most rows in one `sessions` reply; a client pages through the rest.
+    pub max_list_rows: usize,
 }
 
 impl Default for HubConfig {
@@ -87,30 +138,71 @@ impl Default for HubConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             idle_timeout: None,
             relay: true,
+            high_watermark: DEFAULT_HIGH_WATERMARK,
+            low_watermark: DEFAULT_LOW_WATERMARK,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            write_deadline: Some(DEFAULT_WRITE_DEADLINE),
+            frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
+            max_list_rows: DEFAULT_MAX_LIST_ROWS,
         }
     }
 }
 
 impl HubConfig {
-    /// Checks that every value is usable.
+    /// Checks that every value is usable. Durations have no upper bound: a
+    /// deadline past what the clock can count never comes.
     pub fn validate(&self) -> Result<(), HubError> {
-        if self.max_frame_len < MIN_MAX_FRAME_LEN {
+        in_range(
+            "max_frame_len",
+            self.max_frame_len,
+            MIN_MAX_FRAME_LEN,
+            MAX_MAX_FRAME_LEN,
+        )?;
+        in_range("max_sessions", self.max_sessions, 1, MAX_MAX_SESSIONS)?;
+        in_range("max_list_rows", self.max_list_rows, 1, MAX_MAX_LIST_ROWS)?;
+        in_range(
+            "max_queued_bytes",
+            self.max_queued_bytes,
+            MIN_MAX_FRAME_LEN,
+            MAX_MAX_QUEUED_BYTES,
+        )?;
+        // Every frame must fit under the cap with room for the high
+        // watermark, or a session could be cut for receiving one frame.
+        let least_cap = self.high_watermark.saturating_add(self.max_frame_len);
+        if self.max_queued_bytes < least_cap {
             return Err(HubError::InvalidConfig(format!(
-                "max_frame_len {} is below the minimum of {MIN_MAX_FRAME_LEN} bytes",
-                self.max_frame_len
+                "max_queued_bytes {} must be at least high_watermark + max_frame_len ({least_cap})",
+                self.max_queued_bytes
             )));
         }
-        if self.max_sessions == 0 {
-            return Err(HubError::InvalidConfig(
-                "max_sessions must be at least 1".into(),
-            ));
+        if self.low_watermark >= self.high_watermark {
+            return Err(HubError::InvalidConfig(format!(
+                "low_watermark {} must be below high_watermark {}",
+                self.low_watermark, self.high_watermark
+            )));
         }
-        if self.idle_timeout == Some(Duration::ZERO) {
-            return Err(HubError::InvalidConfig(
-                "idle_timeout must be longer than zero (leave it unset to turn it off)".into(),
-            ));
+        for (name, value) in [
+            ("idle_timeout", self.idle_timeout),
+            ("write_deadline", self.write_deadline),
+            ("frame_timeout", self.frame_timeout),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(HubError::InvalidConfig(format!(
+                    "{name} must be longer than zero (leave it unset to turn it off)"
+                )));
+            }
         }
         Ok(())
+    }
+}
+
+fn in_range(name: &str, value: usize, min: usize, max: usize) -> Result<(), HubError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(HubError::InvalidConfig(format!(
+            "{name} {value} is out of range: expected {min} to {max}"
+        )))
     }
 }
 
@@ -142,7 +234,7 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("max_frame_len 10"));
+            .contains("max_frame_len 10 is out of range"));
         let none = HubConfig {
             max_sessions: 0,
             ..HubConfig::default()
@@ -161,5 +253,40 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("idle_timeout"));
+        let huge = HubConfig {
+            max_frame_len: usize::MAX,
+            ..HubConfig::default()
+        };
+        assert!(huge
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_frame_len"));
+        let inverted = HubConfig {
+            low_watermark: 1 << 20,
+            high_watermark: 1 << 10,
+            ..HubConfig::default()
+        };
+        assert!(inverted
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("low_watermark"));
+        let tiny_cap = HubConfig {
+            max_queued_bytes: 1024,
+            ..HubConfig::default()
+        };
+        assert!(tiny_cap
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_queued_bytes"));
+        let forever = HubConfig {
+            idle_timeout: Some(Duration::MAX),
+            write_deadline: Some(Duration::MAX),
+            frame_timeout: Some(Duration::MAX),
+            ..HubConfig::default()
+        };
+        assert!(forever.validate().is_ok(), "huge durations mean never");
     }
 }

@@ -32,6 +32,10 @@ use crate::error::{ErrorCode, PeerError};
 /// documents would be refused by any consumer built on it, and by many others.
 pub const MAX_DEPTH: u32 = 128;
 
+/// A partial-frame buffer that grew past this is freed once its frame is
+/// out, so a burst of large frames leaves no large buffers behind.
+const KEEP_PARTIAL_CAPACITY: usize = 4096;
+
 /// One thing found in the stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
@@ -113,6 +117,13 @@ impl FrameDecoder {
         }
     }
 
+    /// True while a frame has begun and not ended, or a broken line is
+    /// still being skipped: the peer owes the rest, and the hub's frame
+    /// timeout runs.
+    pub fn mid_frame(&self) -> bool {
+        !self.failed && (self.scan.depth > 0 || self.resync)
+    }
+
     /// Decodes the next item from `input`, advancing it past what was used.
     ///
     /// Returns `None` once `input` is used up; any unfinished frame is kept
@@ -120,6 +131,11 @@ impl FrameDecoder {
     pub fn next<'s, 'i: 's>(&'s mut self, input: &mut &'i [u8]) -> Option<Decoded<'s>> {
         if self.partial_consumed {
             self.partial.clear();
+            // A frame that needed a large buffer is rare: give the memory
+            // back rather than hold it for the life of an idle session.
+            if self.partial.capacity() > KEEP_PARTIAL_CAPACITY {
+                self.partial = Vec::new();
+            }
             self.partial_consumed = false;
         }
         if self.failed {
@@ -430,6 +446,29 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:?}");
         assert!(out[0].contains("nested deeper than 128"), "{}", out[0]);
         assert_eq!(out[1], r#"{"b":2}"#);
+    }
+
+    #[test]
+    fn mid_frame_while_a_frame_or_a_skipped_line_is_open() {
+        let mut d = FrameDecoder::default();
+        assert!(!d.mid_frame());
+        decode(&mut d, &[b"  {\"a\":"]);
+        assert!(d.mid_frame());
+        decode(&mut d, &[b"1}"]);
+        assert!(!d.mid_frame());
+        decode(&mut d, &[b"oops"]);
+        assert!(d.mid_frame(), "skipping a broken line");
+        decode(&mut d, &[b"\n"]);
+        assert!(!d.mid_frame());
+    }
+
+    #[test]
+    fn large_partial_buffer_is_freed_after_its_frame() {
+        let mut d = FrameDecoder::default();
+        let big = format!("{{\"m\":\"{}\"}}", "x".repeat(20_000));
+        let (a, b) = big.as_bytes().split_at(10_000);
+        decode(&mut d, &[a, b, b"{}"]);
+        assert!(d.partial.capacity() <= KEEP_PARTIAL_CAPACITY);
     }
 
     #[test]

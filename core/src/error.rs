@@ -69,6 +69,9 @@ pub enum ErrorCode {
     RelayDisabled,
     /// The hub is full; the session is closed.
     TooManySessions,
+    /// A frame did not arrive whole within the frame timeout; the session
+    /// is closed.
+    FrameTimeout,
 }
 
 impl ErrorCode {
@@ -85,11 +88,12 @@ impl ErrorCode {
             ErrorCode::UnknownAlias => "unknown_alias",
             ErrorCode::RelayDisabled => "relay_disabled",
             ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::FrameTimeout => "frame_timeout",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownType,
@@ -100,6 +104,7 @@ impl ErrorCode {
         ErrorCode::UnknownAlias,
         ErrorCode::RelayDisabled,
         ErrorCode::TooManySessions,
+        ErrorCode::FrameTimeout,
     ];
 
     /// Parses a wire code, for clients reading `error` frames.

@@ -22,16 +22,47 @@ pub enum Output {
         /// One complete NDJSON line.
         frame: Bytes,
     },
-    /// Flush what was queued for the session, then close its connection.
-    /// The hub has already forgotten the session.
+    /// Close the session's connection: deal with what is queued for it as
+    /// `unsent` says, write `farewell` after it, then close the socket
+    /// (FIN, not a reset). The hub has already forgotten the session; the
+    /// driver still reports what it writes with
+    /// [`handle_written`](crate::Hub::handle_written) or not at all.
     Close {
         /// The session to close.
         session: SessionId,
         /// Why, as also reported in [`Event::Closed`].
         reason: CloseReason,
+        /// The session's one last frame: an `error` when the peer caused
+        /// the close, else a `bye`.
+        farewell: Bytes,
+        /// What to do with frames queued and not yet written.
+        unsent: Unsent,
+    },
+    /// Stop reading from the session's connection: the frames it sends are
+    /// filling a queue faster than its reader drains it (or it does not
+    /// read its own replies). TCP then pushes back on the peer. Bytes the
+    /// driver already read may still be passed in; the hub keeps them.
+    PauseReading {
+        /// The session not to read from.
+        session: SessionId,
+    },
+    /// Read from the session's connection again.
+    ResumeReading {
+        /// The session to read from.
+        session: SessionId,
     },
     /// Something the host program may want to know.
     Event(Event),
+}
+
+/// What a driver closing a session does with the frames still queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsent {
+    /// Write them all, then the farewell.
+    Send,
+    /// Finish the frame being written, so the stream never ends mid-frame,
+    /// and drop the rest: the peer is not reading them.
+    Discard,
 }
 
 /// What happened, for the host program.
@@ -106,7 +137,8 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// The peer closed the connection, or it failed.
+    /// The peer closed the connection (after everything it sent was
+    /// answered, when it only half-closed), or the connection failed.
     PeerClosed,
     /// The host program asked.
     ClosedByHost,
@@ -123,6 +155,8 @@ pub enum CloseReason {
     SlowConsumer,
     /// The hub is shutting down.
     Shutdown,
+    /// The peer took longer than the frame timeout to send one frame.
+    FrameTimeout,
 }
 
 impl CloseReason {
@@ -137,6 +171,30 @@ impl CloseReason {
             CloseReason::TooManySessions => "too_many_sessions",
             CloseReason::SlowConsumer => "slow_consumer",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::FrameTimeout => "frame_timeout",
+        }
+    }
+
+    /// Every reason, for bindings and documentation.
+    pub const ALL: [CloseReason; 9] = [
+        CloseReason::PeerClosed,
+        CloseReason::ClosedByHost,
+        CloseReason::TakenOver,
+        CloseReason::FrameTooLarge,
+        CloseReason::IdleTimeout,
+        CloseReason::TooManySessions,
+        CloseReason::SlowConsumer,
+        CloseReason::Shutdown,
+        CloseReason::FrameTimeout,
+    ];
+
+    /// What becomes of frames still queued for a session closed for this
+    /// reason: a slow consumer's are dropped (it was not reading them);
+    /// every other session gets what was queued before its farewell.
+    pub fn unsent(self) -> Unsent {
+        match self {
+            CloseReason::SlowConsumer => Unsent::Discard,
+            _ => Unsent::Send,
         }
     }
 }

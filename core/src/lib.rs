@@ -13,13 +13,23 @@
 //! 2. Feed it input as it happens, with the current time (any monotonic
 //!    clock, as a [`Duration`](std::time::Duration) since an epoch of your
 //!    choosing): [`Hub::handle_accept`], [`Hub::handle_data`],
-//!    [`Hub::handle_close`], [`Hub::handle_timeout`]; and the host program's
-//!    commands: [`Hub::broadcast`], [`Hub::send_to_alias`], ...
+//!    [`Hub::handle_eof`], [`Hub::handle_close`], [`Hub::handle_written`],
+//!    [`Hub::handle_timeout`]; and the host program's commands:
+//!    [`Hub::broadcast`], [`Hub::send_to_alias`], ...
 //! 3. After each input, call [`Hub::poll_output`] until it returns `None`:
-//!    write each [`Output::Transmit`] to its session, close each
-//!    [`Output::Close`] after flushing, and hand [`Output::Event`]s to the host.
+//!    queue each [`Output::Transmit`] on its session's connection and report
+//!    what reaches the socket with [`Hub::handle_written`]; stop and resume
+//!    reading a connection on [`Output::PauseReading`] and
+//!    [`Output::ResumeReading`]; close on [`Output::Close`] after writing its
+//!    farewell; hand [`Output::Event`]s to the host.
 //! 4. Sleep until the next input or [`Hub::poll_timeout`], whichever comes
 //!    first, then go to 2.
+//!
+//! The hub counts every byte it hands out against its session's queue until
+//! it is reported written: that is how it paces senders to their readers
+//! (flow control) and finds readers that stopped reading (the write
+//! deadline). A driver that writes synchronously reports each frame as
+//! written right after writing it.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,13 +45,17 @@
 //! let mut sent = Vec::new();
 //! while let Some(output) = hub.poll_output() {
 //!     match output {
-//!         Output::Transmit { session, frame } => sent.push((session, HubFrame::parse(&frame)?)),
-//!         Output::Close { .. } => unreachable!("nobody misbehaved"),
+//!         Output::Transmit { session, frame } => {
+//!             sent.push((session, HubFrame::parse(&frame)?));
+//!             // Written to the socket at once, say.
+//!             hub.handle_written(now, session, frame.len())?;
+//!         }
 //!         Output::Event(Event::Message { alias, message, .. }) => {
 //!             assert_eq!(alias.unwrap().as_str(), "Client-1");
 //!             assert_eq!(message.get(), r#""1111""#);
 //!         }
 //!         Output::Event(_) => {}
+//!         other => unreachable!("nobody misbehaved or fell behind: {other:?}"),
 //!     }
 //! }
 //! assert_eq!(sent.len(), 2); // `synced`, then the broadcast
@@ -54,7 +68,7 @@
 //! [`HubError`] means the driver misused the API (an unknown session, time
 //! going backwards). A peer's mistakes never surface as an `Err`: they become
 //! an `error` frame to that peer and an [`Event::ProtocolError`], and a frame
-//! over the size limit closes that one session. A panic means a broken
+//! over the size limit or past the frame timeout closes that one session. A panic means a broken
 //! internal invariant; no input from a peer can cause one.
 
 mod alias;
@@ -63,21 +77,25 @@ mod config;
 mod decoder;
 mod error;
 mod event;
+mod flow;
 mod frame;
 mod hub;
-mod idle;
 mod session;
+mod timers;
 
 pub use alias::{Alias, BROADCAST_TARGET, MAX_ALIAS_LEN};
 pub use config::{
-    AliasPolicy, HubConfig, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+    AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
+    DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_SESSIONS,
+    DEFAULT_WRITE_DEADLINE, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
+    MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
 };
 pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
 pub use error::{ErrorCode, HubError, PeerError};
-pub use event::{CloseReason, Event, Output};
+pub use event::{CloseReason, Event, Output, Unsent};
 pub use frame::{
     encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, ClientFrame,
-    HubFrame, SessionEntry, HUB_NAME,
+    HubFrame, SessionEntry, HUB_NAME, MAX_REQUEST_ID_LEN,
 };
 pub use hub::Hub;
 pub use session::{SessionId, SessionInfo};

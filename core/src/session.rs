@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::alias::Alias;
 use crate::decoder::FrameDecoder;
+use crate::flow::Flow;
 use crate::frame::json_string;
+use crate::timers::Armed;
 
 /// Handle of one session, chosen by the hub at accept time.
 ///
@@ -44,18 +45,29 @@ pub(crate) struct Session {
     /// copied into every relayed frame.
     pub(crate) from_json: Box<[u8]>,
     pub(crate) decoder: FrameDecoder,
-    /// When it last sent anything, for the idle timeout.
-    pub(crate) last_heard: Duration,
+    /// Its idle and frame deadlines, as entered in the hub's timers.
+    pub(crate) timers: Armed,
+    /// What is queued for it, and who is paused on whose account.
+    pub(crate) flow: Flow,
+    /// Input passed in while the session was paused, decoded when it
+    /// resumes. Empty (no allocation) otherwise.
+    pub(crate) pending: Vec<u8>,
+    /// The peer half-closed: once everything it sent is answered, the
+    /// session closes.
+    pub(crate) eof: bool,
 }
 
 impl Session {
-    fn new(peer: Arc<str>, max_frame_len: usize, now: Duration) -> Self {
+    fn new(peer: Arc<str>, max_frame_len: usize) -> Self {
         Session {
             from_json: json_string(&peer),
             peer,
             alias: None,
             decoder: FrameDecoder::new(max_frame_len),
-            last_heard: now,
+            timers: Armed::default(),
+            flow: Flow::default(),
+            pending: Vec::new(),
+            eof: false,
         }
     }
 
@@ -100,16 +112,9 @@ impl SessionTable {
         SessionId(self.last_id)
     }
 
-    pub(crate) fn insert(
-        &mut self,
-        id: SessionId,
-        peer: Arc<str>,
-        max_frame_len: usize,
-        now: Duration,
-    ) {
+    pub(crate) fn insert(&mut self, id: SessionId, peer: Arc<str>, max_frame_len: usize) {
         self.by_peer.insert(peer.clone(), id);
-        self.sessions
-            .insert(id, Session::new(peer, max_frame_len, now));
+        self.sessions.insert(id, Session::new(peer, max_frame_len));
     }
 
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Session> {
@@ -137,6 +142,22 @@ impl SessionTable {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
         self.sessions.iter().map(|(id, s)| (*id, s))
     }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (SessionId, &mut Session)> + '_ {
+        self.sessions.iter_mut().map(|(id, s)| (*id, s))
+    }
+
+    /// Sessions accepted after `after` (all of them for `None`), oldest first.
+    pub(crate) fn iter_after(
+        &self,
+        after: Option<SessionId>,
+    ) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
+        use std::ops::Bound;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.sessions
+            .range((start, Bound::Unbounded))
+            .map(|(id, s)| (*id, s))
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +170,7 @@ mod tests {
             .iter()
             .map(|peer| {
                 let id = table.next_id();
-                table.insert(id, Arc::from(*peer), 1024, Duration::ZERO);
+                table.insert(id, Arc::from(*peer), 1024);
                 id
             })
             .collect();
@@ -182,6 +203,20 @@ mod tests {
         assert_eq!(table.ids().collect::<Vec<_>>(), ids);
         let peers: Vec<&str> = table.iter().map(|(_, s)| &*s.peer).collect();
         assert_eq!(peers, ["z:9", "a:1", "m:5"]);
+    }
+
+    #[test]
+    fn iteration_after_a_handle_skips_up_to_it() {
+        let (mut table, ids) = table_with(&["a:1", "b:1", "c:1", "d:1"]);
+        table.remove(ids[1]);
+        let after = |from| table.iter_after(from).map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(after(None), [ids[0], ids[2], ids[3]]);
+        assert_eq!(
+            after(Some(ids[1])),
+            [ids[2], ids[3]],
+            "a gone handle still works"
+        );
+        assert!(after(Some(ids[3])).is_empty());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Property tests over random operation sequences: the tables stay
-//! consistent, nothing reaches a closed session, and no input panics.
+//! consistent, queues are counted exactly, nobody stays paused once every
+//! reader catches up, nothing reaches a closed session, and no input or
+//! setting panics.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,6 +22,14 @@ enum Op {
     HostBroadcast,
     HostSend(usize),
     Advance(u64),
+    /// The session's reader stops reporting writes.
+    Stall(usize),
+    /// The session's reader catches up and keeps up.
+    Read(usize),
+    /// The session's peer half-closes.
+    Eof(usize),
+    /// A host message large enough to back queues up.
+    HostFlood,
 }
 
 const ALIASES: [&str; 5] = ["a", "b", "客户端", "*", "#bad"];
@@ -36,6 +46,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::HostBroadcast),
         1 => (0..ALIASES.len()).prop_map(Op::HostSend),
         1 => (0u64..3000).prop_map(Op::Advance),
+        2 => any::<usize>().prop_map(Op::Stall),
+        2 => any::<usize>().prop_map(Op::Read),
+        1 => any::<usize>().prop_map(Op::Eof),
+        1 => Just(Op::HostFlood),
     ]
 }
 
@@ -55,17 +69,42 @@ struct Observed {
     closed: BTreeSet<SessionId>,
     /// Alias per session, according to Synced/Released events.
     aliases: BTreeMap<SessionId, String>,
+    /// Sessions whose reader is stalled, and the bytes each has unread.
+    stalled: BTreeMap<SessionId, usize>,
+    /// Sessions the hub asked not to be read.
+    paused: BTreeSet<SessionId>,
 }
 
-fn drain(hub: &mut Hub, seen: &mut Observed) -> Result<(), TestCaseError> {
+fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCaseError> {
     while let Some(output) = hub.poll_output() {
         match output {
             Output::Transmit { session, frame } => {
                 prop_assert!(!seen.closed.contains(&session), "frame to closed {session}");
                 prop_assert!(serde_json::from_slice::<serde_json::Value>(&frame).is_ok());
+                match seen.stalled.get_mut(&session) {
+                    Some(unread) => *unread += frame.len(),
+                    // A session closed later in this same batch of outputs
+                    // is already gone from the hub: its writes count for
+                    // nothing, as for any driver.
+                    None if hub.session(session).is_none() => {}
+                    None => hub.handle_written(now, session, frame.len()).unwrap(),
+                }
             }
-            Output::Close { session, .. } => {
+            Output::Close {
+                session, farewell, ..
+            } => {
                 prop_assert!(!seen.closed.contains(&session), "closed twice {session}");
+                prop_assert!(serde_json::from_slice::<serde_json::Value>(&farewell).is_ok());
+                seen.stalled.remove(&session);
+                seen.paused.remove(&session);
+            }
+            Output::PauseReading { session } => {
+                prop_assert!(!seen.closed.contains(&session));
+                prop_assert!(seen.paused.insert(session), "paused twice {session}");
+            }
+            Output::ResumeReading { session } => {
+                prop_assert!(!seen.closed.contains(&session));
+                prop_assert!(seen.paused.remove(&session), "resumed unpaused {session}");
             }
             Output::Event(Event::Opened { session, .. }) => {
                 prop_assert!(seen.open.insert(session));
@@ -77,6 +116,8 @@ fn drain(hub: &mut Hub, seen: &mut Observed) -> Result<(), TestCaseError> {
                     "closed while holding an alias"
                 );
                 seen.closed.insert(session);
+                seen.stalled.remove(&session);
+                seen.paused.remove(&session);
             }
             Output::Event(Event::Synced { session, alias, .. }) => {
                 prop_assert!(seen.aliases.insert(session, alias.to_string()).is_none());
@@ -86,6 +127,22 @@ fn drain(hub: &mut Hub, seen: &mut Observed) -> Result<(), TestCaseError> {
             }
             Output::Event(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Queues are counted exactly, pauses match what the driver was told, and
+/// no queue outgrows the hard cap.
+fn check_flow(hub: &Hub, seen: &Observed) -> Result<(), TestCaseError> {
+    let config = hub.config();
+    for s in hub.sessions() {
+        let queued = hub.queued_bytes(s.id).unwrap();
+        prop_assert_eq!(queued, seen.stalled.get(&s.id).copied().unwrap_or(0));
+        prop_assert!(queued <= config.max_queued_bytes, "{queued} over the cap");
+        prop_assert_eq!(
+            hub.is_reading_paused(s.id),
+            Some(seen.paused.contains(&s.id))
+        );
     }
     Ok(())
 }
@@ -129,6 +186,11 @@ proptest! {
             max_sessions: 6,
             max_frame_len: 256,
             idle_timeout: Some(Duration::from_secs(5)),
+            high_watermark: 300,
+            low_watermark: 100,
+            max_queued_bytes: 2048,
+            write_deadline: Some(Duration::from_secs(2)),
+            frame_timeout: Some(Duration::from_secs(1)),
             ..HubConfig::default()
         };
         let mut hub = Hub::new(config).unwrap();
@@ -176,9 +238,71 @@ proptest! {
                     now += Duration::from_millis(ms);
                     hub.handle_timeout(now).unwrap();
                 }
+                Op::Stall(s) => if let Some(id) = pick(s) {
+                    seen.stalled.entry(id).or_insert(0);
+                },
+                Op::Read(s) => if let Some(id) = pick(s) {
+                    if let Some(unread) = seen.stalled.remove(&id) {
+                        hub.handle_written(now, id, unread).unwrap();
+                    }
+                },
+                Op::Eof(s) => if let Some(id) = pick(s) {
+                    hub.handle_eof(now, id).unwrap();
+                },
+                Op::HostFlood => {
+                    hub.broadcast(&"x".repeat(200)).unwrap();
+                }
             }
-            drain(&mut hub, &mut seen)?;
+            drain(&mut hub, now, &mut seen)?;
             check_tables(&hub, policy, &seen)?;
+            check_flow(&hub, &seen)?;
+            if let Some(deadline) = hub.poll_timeout() {
+                prop_assert!(deadline > now, "a passed deadline was left unhandled");
+            }
+        }
+        // Once every reader catches up, nobody is left paused: every
+        // wait was released, and input kept meanwhile was processed.
+        let stalled: Vec<(SessionId, usize)> = std::mem::take(&mut seen.stalled).into_iter().collect();
+        for (id, unread) in stalled {
+            if hub.session(id).is_some() {
+                hub.handle_written(now, id, unread).unwrap();
+            }
+            drain(&mut hub, now, &mut seen)?;
+        }
+        check_flow(&hub, &seen)?;
+        prop_assert!(seen.paused.is_empty(), "still paused: {:?}", seen.paused);
+    }
+
+    #[test]
+    fn extreme_settings_and_times_never_panic(
+        sizes in proptest::collection::vec(prop_oneof![Just(0usize), Just(1), Just(255), Just(256), Just(1 << 20), Just(usize::MAX / 2), Just(usize::MAX)], 6),
+        durations in proptest::collection::vec(prop_oneof![Just(None), Just(Some(Duration::ZERO)), Just(Some(Duration::from_nanos(1))), Just(Some(Duration::from_secs(u64::MAX / 2))), Just(Some(Duration::MAX))], 3),
+        steps in proptest::collection::vec(prop_oneof![Just(Duration::ZERO), Just(Duration::from_nanos(1)), Just(Duration::from_secs(1)), Just(Duration::MAX / 2), Just(Duration::MAX)], 1..8),
+    ) {
+        let config = HubConfig {
+            max_frame_len: sizes[0],
+            max_sessions: sizes[1],
+            high_watermark: sizes[2],
+            low_watermark: sizes[3],
+            max_queued_bytes: sizes[4],
+            max_list_rows: sizes[5],
+            idle_timeout: durations[0],
+            write_deadline: durations[1],
+            frame_timeout: durations[2],
+            ..HubConfig::default()
+        };
+        let Ok(mut hub) = Hub::new(config) else {
+            return Ok(());
+        };
+        let mut now = Duration::ZERO;
+        let id = hub.handle_accept(now, "x:1").unwrap();
+        hub.handle_data(now, id, br#"{"type":"sync","clientName":"a"}{"type":"list","limit":99999999999999999999}{"type":"info","to":"a","message":1}{"partial""#).unwrap();
+        for step in steps {
+            now = now.saturating_add(step);
+            hub.handle_timeout(now).unwrap();
+            let _ = hub.handle_written(now, id, usize::MAX);
+            let _ = hub.broadcast("x");
+            while hub.poll_output().is_some() {}
             if let Some(deadline) = hub.poll_timeout() {
                 prop_assert!(deadline > now, "a passed deadline was left unhandled");
             }

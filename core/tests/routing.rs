@@ -208,7 +208,15 @@ fn list_and_ping() {
     ];
     assert_eq!(
         h.take(a),
-        [HubFrame::Sessions { sessions: expected }, HubFrame::Pong]
+        [
+            HubFrame::Sessions {
+                sessions: expected,
+                total: 2,
+                next: None,
+                id: None
+            },
+            HubFrame::Pong { id: None }
+        ]
     );
 }
 
@@ -223,7 +231,7 @@ fn bad_json_is_answered_and_the_session_goes_on() {
     let frames = h.take(a);
     let codes: Vec<&str> = frames[..3].iter().map(error_code).collect();
     assert_eq!(codes, ["bad_json", "bad_json", "unknown_type"]);
-    assert_eq!(frames[3], HubFrame::Pong);
+    assert_eq!(frames[3], HubFrame::Pong { id: None });
     assert!(h.closed(a).is_none());
     let errors = h
         .take_events()

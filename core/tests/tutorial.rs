@@ -28,14 +28,16 @@ fn tutorial_scenario() {
         h.take(c1),
         [HubFrame::Synced {
             client_name: "Client-1".into(),
-            session_id: "127.0.0.1:53412".into()
+            session_id: "127.0.0.1:53412".into(),
+            id: None,
         }]
     );
     assert_eq!(
         h.take(c2),
         [HubFrame::Synced {
             client_name: "Client-2".into(),
-            session_id: "127.0.0.1:53413".into()
+            session_id: "127.0.0.1:53413".into(),
+            id: None,
         }]
     );
 

@@ -84,7 +84,7 @@ impl Client {
         loop {
             match self.expect_frame().await? {
                 HubFrame::Synced { session_id, .. } => return Ok(session_id),
-                HubFrame::Error { code, message } => {
+                HubFrame::Error { code, message, .. } => {
                     return Err(ClientError::Hub { code, message })
                 }
                 HubFrame::Bye { reason, message } => {
@@ -119,19 +119,45 @@ impl Client {
         let mut before = Vec::new();
         loop {
             match self.expect_frame().await? {
-                HubFrame::Pong => return Ok(before),
+                HubFrame::Pong { .. } => return Ok(before),
                 frame => before.push(frame),
             }
         }
     }
 
-    /// Asks who is connected.
+    /// Asks who is connected, page by page until the last.
     pub async fn list(&mut self) -> Result<Vec<SessionEntry>, ClientError> {
-        self.send_raw(encode_list()).await?;
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, next) = self.list_page(after.as_deref()).await?;
+            all.extend(page);
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of `list`, starting after `after`, and the cursor of the
+    /// next page if there is one.
+    async fn list_page(
+        &mut self,
+        after: Option<&str>,
+    ) -> Result<(Vec<SessionEntry>, Option<String>), ClientError> {
+        match after {
+            None => self.send_raw(encode_list()).await?,
+            Some(cursor) => {
+                let mut request = br#"{"type":"list","after":"#.to_vec();
+                serde_json::to_writer(&mut request, cursor).expect("a str always serializes");
+                request.extend_from_slice(b"}\n");
+                self.send_raw(&request).await?;
+            }
+        }
         loop {
             match self.expect_frame().await? {
-                HubFrame::Sessions { sessions } => return Ok(sessions),
-                HubFrame::Error { code, message } => {
+                HubFrame::Sessions { sessions, next, .. } => return Ok((sessions, next)),
+                HubFrame::Error { code, message, .. } => {
                     return Err(ClientError::Hub { code, message })
                 }
                 HubFrame::Bye { reason, message } => {

@@ -46,7 +46,7 @@ async fn expect_closed_over_limit(attacker: &mut Client) {
 
 fn expect_error(frame: HubFrame, expected_code: &str) -> String {
     match frame {
-        HubFrame::Error { code, message } => {
+        HubFrame::Error { code, message, .. } => {
             assert_eq!(code, expected_code, "{message}");
             message
         }

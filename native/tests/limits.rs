@@ -26,7 +26,7 @@ async fn over_the_session_limit_a_connection_is_told_and_closed() {
         .await
         .unwrap();
     match frame(&mut third).await {
-        HubFrame::Error { code, message } => {
+        HubFrame::Error { code, message, .. } => {
             assert_eq!(code, "too_many_sessions");
             assert!(message.contains("2 sessions"), "{message}");
         }
@@ -79,7 +79,7 @@ async fn idle_sessions_are_closed_and_busy_ones_kept() {
     let pinging = tokio::spawn(async move {
         for _ in 0..10 {
             busy.ping().await.unwrap();
-            assert_eq!(frame(&mut busy).await, HubFrame::Pong);
+            assert_eq!(frame(&mut busy).await, HubFrame::Pong { id: None });
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
         busy

@@ -47,7 +47,7 @@ async fn unknown_alias_gets_an_error_and_the_session_goes_on() {
     let mut a = server.synced("A").await;
     a.send_text(Some("Nobody"), "hello?").await.unwrap();
     match frame(&mut a).await {
-        HubFrame::Error { code, message } => {
+        HubFrame::Error { code, message, .. } => {
             assert_eq!(code, "unknown_alias");
             assert!(message.contains("\"Nobody\""), "{message}");
         }

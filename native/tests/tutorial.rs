@@ -25,6 +25,7 @@ async fn tutorial_scenario_end_to_end() {
             HubFrame::Synced {
                 client_name,
                 session_id,
+                ..
             } => {
                 assert_eq!(client_name, alias);
                 assert_eq!(session_id, client.local_addr().to_string());

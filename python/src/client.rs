@@ -360,12 +360,13 @@ impl Client {
             Some(HubFrame::Synced {
                 client_name,
                 session_id,
+                ..
             }) => {
                 *self.identity.lock().unwrap_or_else(|p| p.into_inner()) =
                     (Some(client_name), Some(session_id.clone()));
                 Ok(session_id)
             }
-            Some(HubFrame::Error { code, message }) => Err(rejected(py, &code, &message)),
+            Some(HubFrame::Error { code, message, .. }) => Err(rejected(py, &code, &message)),
             Some(HubFrame::Bye { reason, message }) => Err(closed(
                 py,
                 &format!("the hub closed the connection: {reason}: {message}"),
@@ -432,13 +433,30 @@ impl Client {
     /// Who is connected, as the hub sees it.
     #[pyo3(signature = (timeout=None))]
     fn sessions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Vec<Session>> {
-        self.write(py, encode_list())?;
         let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
-        match self.wait_for(py, |f| matches!(f, HubFrame::Sessions { .. }), limit)? {
-            Some(HubFrame::Sessions { sessions }) => {
-                Ok(sessions.into_iter().map(Session::from).collect())
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        // The hub answers in pages; walk them to the last.
+        loop {
+            match &after {
+                None => self.write(py, encode_list())?,
+                Some(cursor) => {
+                    let mut request = br#"{"type":"list","after":"#.to_vec();
+                    serde_json::to_writer(&mut request, cursor).expect("a str always serializes");
+                    request.extend_from_slice(b"}\n");
+                    self.write(py, &request)?;
+                }
             }
-            _ => Err(error(py, "Error", "no answer to list in time")),
+            match self.wait_for(py, |f| matches!(f, HubFrame::Sessions { .. }), limit)? {
+                Some(HubFrame::Sessions { sessions, next, .. }) => {
+                    all.extend(sessions.into_iter().map(Session::from));
+                    match next {
+                        Some(cursor) => after = Some(cursor),
+                        None => return Ok(all),
+                    }
+                }
+                _ => return Err(error(py, "Error", "no answer to list in time")),
+            }
         }
     }
 
@@ -448,7 +466,7 @@ impl Client {
         let start = Instant::now();
         self.write(py, encode_ping())?;
         let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
-        match self.wait_for(py, |f| matches!(f, HubFrame::Pong), limit)? {
+        match self.wait_for(py, |f| matches!(f, HubFrame::Pong { .. }), limit)? {
             Some(_) => Ok(start.elapsed().as_secs_f64()),
             None => Err(error(py, "Error", "no answer to ping in time")),
         }
@@ -515,7 +533,7 @@ fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
             },
         )?
         .into_any(),
-        HubFrame::Error { code, message } => Bound::new(
+        HubFrame::Error { code, message, .. } => Bound::new(
             py,
             ErrorReply {
                 code,

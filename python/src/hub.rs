@@ -271,6 +271,10 @@ impl Hub {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit { session, frame } => {
+                    // Interim: counted as written when handed to Python.
+                    let _ = self
+                        .core
+                        .handle_written(self.core.now(), session, frame.len());
                     let data = match &last {
                         Some((bytes, obj))
                             if bytes.as_ptr() == frame.as_ptr() && bytes.len() == frame.len() =>
@@ -288,10 +292,23 @@ impl Hub {
                         data,
                     })?;
                 }
-                Output::Close { session, reason } => out.append(Close {
-                    handle: session.0,
-                    reason: reason.as_str(),
-                })?,
+                Output::Close {
+                    session,
+                    reason,
+                    farewell,
+                    ..
+                } => {
+                    // Interim: the farewell as a last Transmit, then Close.
+                    out.append(Transmit {
+                        handle: session.0,
+                        data: PyBytes::new(py, &farewell).unbind(),
+                    })?;
+                    out.append(Close {
+                        handle: session.0,
+                        reason: reason.as_str(),
+                    })?
+                }
+                Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
                 Output::Event(event) => out.append(to_py(py, event)?)?,
             }
         }

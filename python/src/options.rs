@@ -39,6 +39,7 @@ pub fn hub_config(
             .map(|secs| seconds(py, "idle_timeout", secs))
             .transpose()?,
         relay,
+        ..HubConfig::default()
     };
     config
         .validate()

@@ -24,8 +24,15 @@ pub enum ClientFrame<'a> {
         /// Any JSON value, exactly as sent.
         message: &'a RawValue,
     },
-    /// `{"type":"list"}`: which sessions are open.
-    List,
+    /// `{"type":"list"}`: which sessions are open, one page at a time.
+    List {
+        /// Most rows wanted (`limit`); the hub also caps a page. Zero asks
+        /// only for the count.
+        limit: Option<u64>,
+        /// Where the page starts (`after`): the `next` cursor of the
+        /// previous page, or `None` for the first page.
+        after: Option<Cow<'a, str>>,
+    },
     /// `{"type":"ping"}`: answered with `pong`.
     Ping,
 }
@@ -45,7 +52,17 @@ impl PartialEq for ClientFrame<'_> {
                     message: m2,
                 },
             ) => t1 == t2 && m1.get() == m2.get(),
-            (List, List) | (Ping, Ping) => true,
+            (
+                List {
+                    limit: l1,
+                    after: a1,
+                },
+                List {
+                    limit: l2,
+                    after: a2,
+                },
+            ) => l1 == l2 && a1 == a2,
+            (Ping, Ping) => true,
             _ => false,
         }
     }
@@ -64,7 +81,17 @@ struct Envelope<'a> {
     message: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "present")]
     to: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    limit: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    after: Option<&'a RawValue>,
 }
+
+/// Longest request `id` accepted, in bytes of its JSON text: room for a
+/// UUID or a counter, not for a payload smuggled into every reply.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Keeps an explicit `null` as `Some`, so "absent" and "null" stay apart.
 fn present<'de, D>(d: D) -> Result<Option<&'de RawValue>, D::Error>
@@ -81,22 +108,42 @@ struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 impl<'a> ClientFrame<'a> {
     /// Parses one frame as cut by the [decoder](crate::FrameDecoder).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, PeerError> {
+        Self::parse_request(bytes).1
+    }
+
+    /// Parses one frame and its optional request `id`: a JSON string or
+    /// number, echoed in the replies and errors the frame causes. The id
+    /// comes back even when the rest of the frame is wrong, so the error
+    /// can name the request it answers.
+    pub fn parse_request(bytes: &'a [u8]) -> (Option<&'a RawValue>, Result<Self, PeerError>) {
         // One UTF-8 check of the whole frame up front lets the parser borrow
         // strings and raw values without checking each piece again.
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            PeerError::new(
-                ErrorCode::BadJson,
-                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            )
-        })?;
-        let envelope: Envelope<'a> = serde_json::from_str(text).map_err(|e| {
-            let what = if e.is_data() {
-                "not a JSON object"
-            } else {
-                "invalid JSON"
-            };
-            PeerError::new(ErrorCode::BadJson, format!("{what}: {e}"))
-        })?;
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("invalid UTF-8 at byte {}", e.valid_up_to());
+                return (None, Err(PeerError::new(ErrorCode::BadJson, message)));
+            }
+        };
+        let envelope: Envelope<'a> = match serde_json::from_str(text) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                let what = if e.is_data() {
+                    "not a JSON object"
+                } else {
+                    "invalid JSON"
+                };
+                let error = PeerError::new(ErrorCode::BadJson, format!("{what}: {e}"));
+                return (None, Err(error));
+            }
+        };
+        match envelope.id.map(request_id).transpose() {
+            Ok(id) => (id, Self::from_envelope(&envelope)),
+            Err(error) => (None, Err(error)),
+        }
+    }
+
+    fn from_envelope(envelope: &Envelope<'a>) -> Result<Self, PeerError> {
         let kind = required_string(envelope.kind, "type")?;
         match &*kind {
             "sync" => Ok(ClientFrame::Sync {
@@ -106,13 +153,63 @@ impl<'a> ClientFrame<'a> {
                 to: envelope.to.map(|raw| string(raw, "to")).transpose()?,
                 message: envelope.message.ok_or_else(|| missing("message"))?,
             }),
-            "list" => Ok(ClientFrame::List),
+            "list" => Ok(ClientFrame::List {
+                limit: envelope.limit.map(whole_number("limit")).transpose()?,
+                after: envelope.after.map(|raw| string(raw, "after")).transpose()?,
+            }),
             "ping" => Ok(ClientFrame::Ping),
             other => Err(PeerError::new(
                 ErrorCode::UnknownType,
                 format!("unknown type {other:?}: expected sync, info, list or ping"),
             )),
         }
+    }
+}
+
+/// A request id as sent: a string or a number, short enough to echo.
+fn request_id(raw: &RawValue) -> Result<&RawValue, PeerError> {
+    let text = raw.get();
+    let is_string_or_number = matches!(text.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9'));
+    if !is_string_or_number {
+        return Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field \"id\" must be a string or a number, got {}",
+                kind_of(raw)
+            ),
+        ));
+    }
+    if text.len() > MAX_REQUEST_ID_LEN {
+        return Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field \"id\" is {} bytes long; at most {MAX_REQUEST_ID_LEN} are echoed",
+                text.len()
+            ),
+        ));
+    }
+    Ok(raw)
+}
+
+/// A field that must be a whole number from zero up.
+fn whole_number(field: &'static str) -> impl Fn(&RawValue) -> Result<u64, PeerError> {
+    move |raw| {
+        // Counts beyond u64 are as good as "all": saturate rather than refuse.
+        let text = raw.get();
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(text.parse().unwrap_or(u64::MAX));
+        }
+        Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field {field:?} must be a whole number from 0 up, got {}",
+                if kind_of(raw) == "a number" {
+                    text
+                } else {
+                    kind_of(raw)
+                }
+            ),
+        ))
     }
 }
 
@@ -273,6 +370,57 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_come_back_even_with_an_error() {
+        let (id, frame) = ClientFrame::parse_request(br#"{"type":"ping","id":"a-1"}"#);
+        assert_eq!(id.map(RawValue::get), Some(r#""a-1""#));
+        assert_eq!(frame.unwrap(), ClientFrame::Ping);
+        let (id, frame) = ClientFrame::parse_request(br#"{"type":"jump","id":7}"#);
+        assert_eq!(id.map(RawValue::get), Some("7"));
+        assert_eq!(frame.unwrap_err().code, ErrorCode::UnknownType);
+        for bad in [r#"{"type":"ping","id":{}}"#, r#"{"type":"ping","id":null}"#] {
+            let (id, frame) = ClientFrame::parse_request(bad.as_bytes());
+            assert!(id.is_none());
+            let err = frame.unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidField, "{bad}");
+            assert!(err.message.contains("\"id\""), "{err}");
+        }
+        let long = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(100));
+        assert_eq!(
+            ClientFrame::parse(long.as_bytes()).unwrap_err().code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn list_takes_a_limit_and_a_cursor() {
+        let frame = parse(r#"{"type":"list","limit":5,"after":"17"}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::List {
+                limit: Some(5),
+                after: Some("17".into())
+            }
+        );
+        let huge = parse(r#"{"type":"list","limit":99999999999999999999999}"#).unwrap();
+        assert!(matches!(
+            huge,
+            ClientFrame::List {
+                limit: Some(u64::MAX),
+                ..
+            }
+        ));
+        for bad in [
+            r#"{"type":"list","limit":-1}"#,
+            r#"{"type":"list","limit":1.5}"#,
+            r#"{"type":"list","limit":"5"}"#,
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidField, "{bad}");
+            assert!(err.message.contains("\"limit\""), "{err}");
+        }
+    }
+
+    #[test]
     fn invalid_utf8_is_bad_json() {
         let err =
             ClientFrame::parse(b"{\"type\":\"sync\",\"clientName\":\"\xff\xfe\"}").unwrap_err();
@@ -300,7 +448,10 @@ mod tests {
         );
         assert_eq!(
             ClientFrame::parse(encode_list()).unwrap(),
-            ClientFrame::List
+            ClientFrame::List {
+                limit: None,
+                after: None
+            }
         );
         assert_eq!(
             ClientFrame::parse(encode_ping()).unwrap(),

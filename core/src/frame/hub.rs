@@ -19,6 +19,9 @@ pub enum HubFrame {
         /// This session's id: the client's address as the hub sees it.
         #[serde(rename = "sessionId")]
         session_id: String,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
     },
     /// A message from another client (its alias, or session id if it has
     /// none) or from the host ([`HUB_NAME`]).
@@ -34,6 +37,9 @@ pub enum HubFrame {
         code: String,
         /// What was wrong, for a person.
         message: String,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
     },
     /// The hub is closing this session; `reason` says why.
     Bye {
@@ -43,11 +49,25 @@ pub enum HubFrame {
         message: String,
     },
     /// The answer to `ping`.
-    Pong,
-    /// The answer to `list`.
+    Pong {
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    /// The answer to `list`: one page of the open sessions, oldest first.
     Sessions {
-        /// Every open session, oldest first.
+        /// This page's rows.
         sessions: Vec<SessionEntry>,
+        /// How many sessions are open in all.
+        #[serde(default)]
+        total: usize,
+        /// The cursor to pass as `after` for the next page; absent on the
+        /// last page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
     },
 }
 
@@ -74,6 +94,7 @@ impl HubFrame {
 pub(crate) mod encode {
     use bytes::Bytes;
     use serde::Serialize;
+    use serde_json::value::RawValue;
 
     use super::super::json::{push_single_line, push_string};
     use super::{SessionEntry, HUB_NAME};
@@ -104,29 +125,40 @@ pub(crate) mod encode {
         Ok(relayed_info(&name, raw.get()))
     }
 
-    pub(crate) fn synced(alias: &str, session_id: &str) -> Bytes {
+    /// Ends a frame: the request id when there is one, `}` and newline.
+    fn finish(mut out: Vec<u8>, id: Option<&RawValue>) -> Bytes {
+        if let Some(id) = id {
+            out.extend_from_slice(br#","id":"#);
+            out.extend_from_slice(id.get().as_bytes());
+        }
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    pub(crate) fn synced(alias: &str, session_id: &str, id: Option<&RawValue>) -> Bytes {
         let mut out = br#"{"type":"synced","clientName":"#.to_vec();
         push_string(&mut out, alias);
         out.extend_from_slice(br#","sessionId":"#);
         push_string(&mut out, session_id);
-        out.extend_from_slice(b"}\n");
-        Bytes::from(out)
+        finish(out, id)
     }
 
-    pub(crate) fn error(error: &PeerError) -> Bytes {
+    pub(crate) fn error(error: &PeerError, id: Option<&RawValue>) -> Bytes {
         let mut out = br#"{"type":"error","code":"#.to_vec();
         push_string(&mut out, error.code.as_str());
         out.extend_from_slice(br#","message":"#);
         push_string(&mut out, &error.message);
-        out.extend_from_slice(b"}\n");
-        Bytes::from(out)
+        finish(out, id)
     }
 
     pub(crate) fn too_many_sessions(max_sessions: usize) -> Bytes {
-        error(&PeerError::new(
-            ErrorCode::TooManySessions,
-            format!("the hub is full ({max_sessions} sessions); try again later"),
-        ))
+        error(
+            &PeerError::new(
+                ErrorCode::TooManySessions,
+                format!("the hub is full ({max_sessions} sessions); try again later"),
+            ),
+            None,
+        )
     }
 
     pub(crate) fn bye(reason: &str, message: &str) -> Bytes {
@@ -138,20 +170,38 @@ pub(crate) mod encode {
         Bytes::from(out)
     }
 
-    pub(crate) fn pong() -> Bytes {
-        Bytes::from_static(b"{\"type\":\"pong\"}\n")
+    pub(crate) fn pong(id: Option<&RawValue>) -> Bytes {
+        match id {
+            None => Bytes::from_static(b"{\"type\":\"pong\"}\n"),
+            Some(_) => finish(br#"{"type":"pong""#.to_vec(), id),
+        }
     }
 
-    pub(crate) fn sessions(entries: &[SessionEntry]) -> Bytes {
+    /// One page of a `sessions` reply. `next` is the cursor of the page
+    /// after it, if any.
+    pub(crate) fn sessions(
+        entries: &[SessionEntry],
+        total: usize,
+        next: Option<&str>,
+        id: Option<&RawValue>,
+    ) -> Bytes {
         #[derive(Serialize)]
         struct Sessions<'a> {
             #[serde(rename = "type")]
             kind: &'static str,
             sessions: &'a [SessionEntry],
+            total: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            next: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id: Option<&'a RawValue>,
         }
         let mut out = serde_json::to_vec(&Sessions {
             kind: "sessions",
             sessions: entries,
+            total,
+            next,
+            id,
         })
         .expect("session entries are strings and always serialize");
         out.push(b'\n');
@@ -179,14 +229,16 @@ pub(crate) fn parse_line(bytes: &[u8]) -> HubFrame {
 mod tests {
     use super::*;
     use crate::error::{ErrorCode, PeerError};
+    use serde_json::value::RawValue;
 
     #[test]
     fn every_encoder_round_trips() {
         assert_eq!(
-            parse_line(&encode::synced("客户端", "127.0.0.1:1")),
+            parse_line(&encode::synced("客户端", "127.0.0.1:1", None)),
             HubFrame::Synced {
                 client_name: "客户端".into(),
-                session_id: "127.0.0.1:1".into()
+                session_id: "127.0.0.1:1".into(),
+                id: None,
             }
         );
         assert_eq!(
@@ -198,10 +250,11 @@ mod tests {
         );
         let err = PeerError::new(ErrorCode::UnknownAlias, "no \"x\"");
         assert_eq!(
-            parse_line(&encode::error(&err)),
+            parse_line(&encode::error(&err, None)),
             HubFrame::Error {
                 code: "unknown_alias".into(),
-                message: "no \"x\"".into()
+                message: "no \"x\"".into(),
+                id: None,
             }
         );
         assert_eq!(
@@ -211,15 +264,47 @@ mod tests {
                 message: "bye".into()
             }
         );
-        assert_eq!(parse_line(&encode::pong()), HubFrame::Pong);
+        assert_eq!(parse_line(&encode::pong(None)), HubFrame::Pong { id: None });
         let rows = vec![SessionEntry {
             session_id: "a:1".into(),
             client_name: None,
         }];
         assert_eq!(
-            parse_line(&encode::sessions(&rows)),
-            HubFrame::Sessions { sessions: rows }
+            parse_line(&encode::sessions(&rows, 7, Some("3"), None)),
+            HubFrame::Sessions {
+                sessions: rows,
+                total: 7,
+                next: Some("3".into()),
+                id: None
+            }
         );
+    }
+
+    #[test]
+    fn request_ids_are_echoed_verbatim() {
+        let id = RawValue::from_string(r#""req-1""#.into()).unwrap();
+        let number = RawValue::from_string("42".into()).unwrap();
+        let expect = Some(serde_json::json!("req-1"));
+        match parse_line(&encode::synced("a", "b:1", Some(&id))) {
+            HubFrame::Synced { id, .. } => assert_eq!(id, expect),
+            other => panic!("{other:?}"),
+        }
+        let err = PeerError::new(ErrorCode::BadJson, "x");
+        match parse_line(&encode::error(&err, Some(&number))) {
+            HubFrame::Error { id, .. } => assert_eq!(id, Some(serde_json::json!(42))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            &encode::pong(Some(&number))[..],
+            b"{\"type\":\"pong\",\"id\":42}\n"
+        );
+        match parse_line(&encode::sessions(&[], 0, None, Some(&id))) {
+            HubFrame::Sessions { id, next, .. } => {
+                assert_eq!(id, expect);
+                assert_eq!(next, None);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

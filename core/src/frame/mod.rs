@@ -8,7 +8,9 @@ mod client;
 mod hub;
 mod json;
 
-pub use client::{encode_info, encode_list, encode_ping, encode_sync, ClientFrame};
+pub use client::{
+    encode_info, encode_list, encode_ping, encode_sync, ClientFrame, MAX_REQUEST_ID_LEN,
+};
 pub use hub::{encode_too_many_sessions, HubFrame, SessionEntry, HUB_NAME};
 
 pub(crate) use hub::encode as hub_encode;

@@ -3,15 +3,21 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionId};
+use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionId, Unsent};
 
 #[derive(Debug, Default)]
 pub struct Inbox {
     pub frames: Vec<HubFrame>,
     pub closed: Option<CloseReason>,
+    /// Bytes handed out and not yet acknowledged (a stalled reader's).
+    pub unread: Vec<usize>,
+    /// How the close said to treat what was unread.
+    pub unsent: Option<Unsent>,
+    /// The hub asked the driver not to read from this session.
+    pub paused: bool,
 }
 
 pub struct Harness {
@@ -19,6 +25,9 @@ pub struct Harness {
     pub now: Duration,
     pub inboxes: BTreeMap<SessionId, Inbox>,
     pub events: Vec<Event>,
+    /// Sessions whose reader has stopped: what is sent to them is not
+    /// reported written until [`Harness::read`].
+    pub stalled: BTreeSet<SessionId>,
 }
 
 impl Harness {
@@ -28,6 +37,7 @@ impl Harness {
             now: Duration::ZERO,
             inboxes: BTreeMap::new(),
             events: Vec::new(),
+            stalled: BTreeSet::new(),
         }
     }
 
@@ -61,7 +71,9 @@ impl Harness {
         self.drain();
     }
 
-    /// Runs every pending output, checking the hub's own promises as it goes.
+    /// Runs every pending output, checking the hub's own promises as it
+    /// goes. Frames for a session that is not stalled are reported written
+    /// at once, as a reader that keeps up would have them.
     pub fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
@@ -75,15 +87,66 @@ impl Harness {
                     inbox
                         .frames
                         .push(HubFrame::parse(&frame).expect("hub frames parse"));
+                    if self.stalled.contains(&session) {
+                        inbox.unread.push(frame.len());
+                    } else if self.hub.session(session).is_some() {
+                        // (A session closed later in this batch is gone
+                        // already; its writes count for nothing.)
+                        self.hub
+                            .handle_written(self.now, session, frame.len())
+                            .expect("open session");
+                    }
                 }
-                Output::Close { session, reason } => {
+                Output::Close {
+                    session,
+                    reason,
+                    farewell,
+                    unsent,
+                } => {
                     let inbox = self.inboxes.entry(session).or_default();
                     assert!(inbox.closed.is_none(), "closed twice: {session}");
                     inbox.closed = Some(reason);
+                    inbox.unsent = Some(unsent);
+                    assert_eq!(farewell.last(), Some(&b'\n'));
+                    inbox
+                        .frames
+                        .push(HubFrame::parse(&farewell).expect("farewells parse"));
+                }
+                Output::PauseReading { session } => {
+                    let inbox = self.inboxes.entry(session).or_default();
+                    assert!(!inbox.paused, "paused twice: {session}");
+                    inbox.paused = true;
+                }
+                Output::ResumeReading { session } => {
+                    let inbox = self.inboxes.entry(session).or_default();
+                    assert!(inbox.paused, "resumed without a pause: {session}");
+                    inbox.paused = false;
                 }
                 Output::Event(event) => self.events.push(event),
             }
         }
+    }
+
+    /// Stops reporting writes for `id`: its reader is stuck.
+    pub fn stall(&mut self, id: SessionId) {
+        self.stalled.insert(id);
+    }
+
+    /// The stalled reader of `id` reads everything and keeps up again.
+    pub fn read(&mut self, id: SessionId) {
+        self.stalled.remove(&id);
+        let unread = std::mem::take(&mut self.inboxes.entry(id).or_default().unread);
+        for len in unread {
+            // A session closed meanwhile no longer counts its writes.
+            let _ = self.hub.handle_written(self.now, id, len);
+        }
+        self.drain();
+    }
+
+    /// The peer half-closes its connection.
+    pub fn eof(&mut self, id: SessionId) {
+        self.hub.handle_eof(self.now, id).expect("open session");
+        self.drain();
     }
 
     /// Takes what `id` received so far.

@@ -90,7 +90,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     loop {
         tokio::select! {
             frame = client.next_frame() => match frame {
-                Ok(Some(HubFrame::Pong)) if pinged => {
+                Ok(Some(HubFrame::Pong { .. })) if pinged => {
                     if !args.stay {
                         break;
                     }

@@ -36,7 +36,7 @@ pub fn print_frame(frame: &HubFrame) {
         HubFrame::Info { from, message } => {
             format!("[{}] {}", sender(from), message_text(message))
         }
-        HubFrame::Error { code, message } => {
+        HubFrame::Error { code, message, .. } => {
             format!("{}[error] {code}: {message}{reset}", paint(RED))
         }
         HubFrame::Bye { reason, message } => {
@@ -45,12 +45,13 @@ pub fn print_frame(frame: &HubFrame) {
         HubFrame::Synced {
             client_name,
             session_id,
+            ..
         } => format!(
             "{}[hub] synced as {client_name} (session {session_id}){reset}",
             paint(DIM)
         ),
-        HubFrame::Pong => format!("{}[hub] pong{reset}", paint(DIM)),
-        HubFrame::Sessions { sessions } => sessions_table(sessions, None),
+        HubFrame::Pong { .. } => format!("{}[hub] pong{reset}", paint(DIM)),
+        HubFrame::Sessions { sessions, .. } => sessions_table(sessions, None),
         other => format!("{other:?}"),
     };
     let mut out = std::io::stdout().lock();

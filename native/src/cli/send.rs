@@ -56,7 +56,7 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
     let mut failed = false;
     loop {
         match client.next_frame().await {
-            Ok(Some(HubFrame::Pong)) => break,
+            Ok(Some(HubFrame::Pong { .. })) => break,
             Ok(None) => {
                 if !failed {
                     display::print_failure("the hub closed the connection before confirming");
@@ -64,7 +64,7 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
                 }
                 break;
             }
-            Ok(Some(HubFrame::Error { code, message })) => {
+            Ok(Some(HubFrame::Error { code, message, .. })) => {
                 display::print_failure(&format!("{code}: {message}"));
                 failed = true;
             }

@@ -33,10 +33,10 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = PolicyArg::Takeover, env = "TCPHUB_ALIAS_POLICY")]
     alias_policy: PolicyArg,
     /// Largest frame a client may send (e.g. 65536, 64KiB, 1M; 256 bytes to
-    /// 1GiB); a larger one closes that session.
+    /// 16MiB); a larger one closes that session.
     #[arg(long, default_value = "64KiB", value_parser = parse_max_frame_bytes, env = "TCPHUB_MAX_FRAME_BYTES")]
     max_frame_bytes: usize,
-    /// Most sessions open at once (1 to 4294967295); a connection beyond that is told
+    /// Most sessions open at once (1 to 1073741824); a connection beyond that is told
     /// `too_many_sessions` and closed.
     #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, value_parser = parse_max_sessions, env = "TCPHUB_MAX_SESSIONS")]
     max_sessions: usize,
@@ -77,9 +77,9 @@ fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
 }
 
 /// The largest `--max-frame-bytes`: a frame is held whole in memory.
-const MAX_FRAME_BYTES: usize = 1 << 30;
-/// The largest `--max-sessions`: the server counts sessions in `u32`.
-const MAX_SESSIONS: usize = u32::MAX as usize;
+const MAX_FRAME_BYTES: usize = tcphub_core::MAX_MAX_FRAME_LEN;
+/// The largest `--max-sessions`, as the core bounds it.
+const MAX_SESSIONS: usize = tcphub_core::MAX_MAX_SESSIONS;
 
 fn parse_max_frame_bytes(text: &str) -> Result<usize, String> {
     bytes_within(text, tcphub_core::MIN_MAX_FRAME_LEN, MAX_FRAME_BYTES)
@@ -128,6 +128,7 @@ impl ServeArgs {
                 max_sessions: self.max_sessions,
                 idle_timeout: self.idle_timeout.0,
                 relay: self.relay,
+                ..HubConfig::default()
             },
             max_queued_bytes: self.max_queued_bytes,
             shutdown_grace: self.shutdown_grace,

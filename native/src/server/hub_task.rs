@@ -103,6 +103,7 @@ pub(crate) struct HubTask {
     to_wake: Vec<Arc<Connection>>,
     /// Sessions found over the queue cap while dispatching.
     slow: Vec<SessionId>,
+    acks: Vec<(SessionId, usize)>,
 }
 
 impl HubTask {
@@ -126,6 +127,7 @@ impl HubTask {
             close_grace,
             to_wake: Vec::new(),
             slow: Vec::new(),
+            acks: Vec::new(),
         }
     }
 
@@ -274,14 +276,32 @@ impl HubTask {
         loop {
             while let Some(output) = self.hub.poll_output() {
                 match output {
-                    Output::Transmit { session, frame } => self.transmit(session, frame),
-                    Output::Close { session, .. } => {
+                    Output::Transmit { session, frame } => {
+                        // Interim: counted as written at once (no flow
+                        // control yet in this driver).
+                        self.acks.push((session, frame.len()));
+                        self.transmit(session, frame)
+                    }
+                    Output::Close {
+                        session, farewell, ..
+                    } => {
                         if let Some(conn) = self.conns.0.remove(&session) {
+                            conn.push(farewell, usize::MAX);
                             conn.close_after_flush(deadline_after(self.close_grace));
+                            self.to_wake.push(conn);
                         }
                     }
+                    Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
                     Output::Event(event) => self.events.emit(event),
                 }
+            }
+            let now = self.now();
+            let acks = std::mem::take(&mut self.acks);
+            for &(session, len) in &acks {
+                report(self.hub.handle_written(now, session, len));
+            }
+            if !acks.is_empty() {
+                continue;
             }
             if self.slow.is_empty() {
                 return;

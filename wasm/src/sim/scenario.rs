@@ -106,6 +106,7 @@ impl HubSettings {
             max_sessions: self.max_sessions,
             idle_timeout: self.idle_timeout_ms.map(std::time::Duration::from_millis),
             relay: self.relay,
+            ..HubConfig::default()
         };
         config.validate()?;
         Ok(config)

@@ -15,8 +15,25 @@ impl Simulator {
     pub(super) fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit { session, frame } => self.transmit(session, frame),
-                Output::Close { session, reason } => {
+                Output::Transmit { session, frame } => {
+                    // Interim: counted as written at once (the simulator's
+                    // own queue model still decides slow consumers).
+                    let len = frame.len();
+                    self.transmit(session, frame);
+                    let _ = self.hub.handle_written(
+                        std::time::Duration::from_millis(self.now),
+                        session,
+                        len,
+                    );
+                }
+                Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
+                Output::Close {
+                    session,
+                    reason,
+                    farewell,
+                    ..
+                } => {
+                    self.transmit(session, farewell);
                     let Some(conn) = self.connection_index(session) else {
                         continue;
                     };

@@ -1,0 +1,126 @@
+//! Closing sessions: the one last frame each gets, what becomes of its
+//! queue, and forgetting it everywhere.
+
+use bytes::Bytes;
+
+use super::Hub;
+use crate::error::{ErrorCode, PeerError};
+use crate::event::{CloseReason, Event, Output};
+use crate::frame::hub_encode as encode;
+use crate::session::{Session, SessionId};
+
+impl Hub {
+    /// Closes a session the hub decided to close, with the `bye` for
+    /// `reason`.
+    pub(super) fn close(&mut self, id: SessionId, reason: CloseReason) {
+        self.close_with(id, reason, self.bye(reason));
+    }
+
+    /// Closes a session because of its peer's mistake: `error` is its last
+    /// frame and is reported to the host.
+    pub(super) fn close_for_error(&mut self, id: SessionId, reason: CloseReason, error: PeerError) {
+        let farewell = encode::error(&error, None);
+        self.emit_protocol_error(id, error);
+        self.close_with(id, reason, farewell);
+    }
+
+    /// A frame took longer than the frame timeout.
+    pub(super) fn close_frame_timeout(&mut self, id: SessionId) {
+        let timeout = self.config.frame_timeout.unwrap_or_default();
+        let error = PeerError::new(
+            ErrorCode::FrameTimeout,
+            format!(
+                "no complete frame within {} ms of its first byte; closing the session",
+                timeout.as_millis()
+            ),
+        );
+        self.close_for_error(id, CloseReason::FrameTimeout, error);
+    }
+
+    /// Closes a session with `farewell` as its one last frame.
+    pub(super) fn close_with(&mut self, id: SessionId, reason: CloseReason, farewell: Bytes) {
+        let Some(session) = self.remove(id) else {
+            return;
+        };
+        self.outputs.push_back(Output::Close {
+            session: id,
+            reason,
+            farewell,
+            unsent: reason.unsent(),
+        });
+        self.report_closed(id, session, reason);
+    }
+
+    /// Forgets a session whose connection is already gone.
+    pub(super) fn forget(&mut self, id: SessionId, reason: CloseReason) {
+        if let Some(session) = self.remove(id) {
+            self.report_closed(id, session, reason);
+        }
+    }
+
+    /// Takes a session out of the table and out of every timer and flow
+    /// count; the senders it held resume.
+    fn remove(&mut self, id: SessionId) -> Option<Session> {
+        let mut session = self.sessions.remove(id)?;
+        self.timers.forget(&mut session.timers, id);
+        if session.flow.queued > 0 {
+            self.one_queue_fewer();
+        }
+        let held = std::mem::take(&mut session.flow.holding);
+        self.release_held(held);
+        Some(session)
+    }
+
+    /// Releases the alias of a removed session and tells the host.
+    fn report_closed(&mut self, id: SessionId, session: Session, reason: CloseReason) {
+        let alias = session.alias.clone();
+        if let Some(alias) = &alias {
+            self.aliases.release(alias, id);
+            self.emit(Event::Released {
+                session: id,
+                peer: session.peer.clone(),
+                alias: alias.clone(),
+            });
+        }
+        self.emit(Event::Closed {
+            session: id,
+            peer: session.peer,
+            alias,
+            reason,
+        });
+    }
+
+    /// The `bye` frame for a close that is not the peer's mistake.
+    pub(super) fn bye(&self, reason: CloseReason) -> Bytes {
+        let message = match reason {
+            CloseReason::IdleTimeout => match self.config.idle_timeout {
+                Some(t) => format!("nothing received for {} ms", t.as_millis()),
+                None => "idle for too long".to_owned(),
+            },
+            CloseReason::ClosedByHost => "closed by the host".to_owned(),
+            CloseReason::SlowConsumer => {
+                "this session did not read what was sent to it; frames not yet sent were dropped"
+                    .to_owned()
+            }
+            CloseReason::Shutdown => "the hub is shutting down".to_owned(),
+            CloseReason::TakenOver => "another session claimed this alias".to_owned(),
+            CloseReason::TooManySessions => {
+                format!("the hub is full ({} sessions)", self.config.max_sessions)
+            }
+            CloseReason::FrameTooLarge => "frame too large".to_owned(),
+            CloseReason::FrameTimeout => "a frame took too long to arrive".to_owned(),
+            CloseReason::PeerClosed => {
+                "you closed your side; everything queued for you was sent".to_owned()
+            }
+        };
+        encode::bye(reason.as_str(), &message)
+    }
+
+    /// A session the caller knows is open: routing only runs for sessions
+    /// in the table, and nothing removes one before routing finishes.
+    pub(super) fn session_mut(&mut self, id: SessionId) -> &mut Session {
+        self.sessions
+            .get_mut(id)
+            .expect("routing only runs for sessions in the table")
+    }
+}

@@ -1,0 +1,353 @@
+//! Queues and flow control: every frame handed to the driver is counted
+//! against its recipient's queue until the driver reports it written.
+//!
+//! A recipient whose queue passes the high watermark is *backed up*. Each
+//! session that sends it a message meanwhile is paused (its input is no
+//! longer processed and the driver is asked to stop reading it, so TCP
+//! pushes back on the peer), and so is the backed-up session itself: it is
+//! not reading its replies, so the hub does no more work for it. When the
+//! queue drains below the low watermark, everyone it paused resumes. A
+//! recipient is closed as a slow consumer only when nothing of its queue is
+//! written for the write deadline, or its queue passes the hard cap. So a
+//! reader that keeps reading is never cut; a publisher is held to the pace
+//! of its slowest recipient, for at most the write deadline if that
+//! recipient stops reading altogether.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::Hub;
+use crate::error::HubError;
+use crate::event::{CloseReason, Output};
+use crate::frame::hub_encode as encode;
+use crate::session::{SessionId, SessionTable};
+use crate::timers::Timer;
+
+/// Shortest pause between two checks of the write deadline, so a tiny
+/// deadline cannot make the driver spin.
+const MIN_WRITE_SWEEP: Duration = Duration::from_millis(1);
+
+impl Hub {
+    /// The driver wrote `len` bytes of the frames it was handed for the
+    /// session (any split of them: a frame may go out in pieces). This is
+    /// how the hub learns that a queue drains; a session with queued bytes
+    /// and no write for `write_deadline` is closed as a slow consumer.
+    ///
+    /// Reporting more than is queued counts as everything written.
+    pub fn handle_written(
+        &mut self,
+        now: Duration,
+        id: SessionId,
+        len: usize,
+    ) -> Result<(), HubError> {
+        self.advance(now)?;
+        let low = self.config.low_watermark;
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or(HubError::UnknownSession(id))?;
+        let emptied = session.flow.written(len, now);
+        let drained = session.flow.backed_up && session.flow.queued <= low;
+        let mut held = Vec::new();
+        if drained {
+            session.flow.backed_up = false;
+            held = std::mem::take(&mut session.flow.holding);
+            if !session.flow.blocked() {
+                self.to_resume.push_back(id);
+            }
+        }
+        if emptied {
+            self.one_queue_fewer();
+        }
+        if drained {
+            self.release_held(held);
+            self.settle();
+        }
+        Ok(())
+    }
+
+    /// Queues a frame for one session: a reply, an error, a host message.
+    /// Replies never pause anyone but the session itself.
+    pub(super) fn transmit(&mut self, id: SessionId, frame: Bytes) {
+        self.deliver_to_ids(None, &[id], frame);
+    }
+
+    /// Queues `frame` for every session but the sender (all of them for a
+    /// host message). Returns how many it was queued for.
+    pub(super) fn deliver_to_all(&mut self, sender: Option<SessionId>, frame: Bytes) -> usize {
+        let high = self.config.high_watermark;
+        let now = self.now;
+        let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let mut count = 0;
+        let mut newly_queued = 0;
+        {
+            let mut recipients = self
+                .sessions
+                .iter_mut()
+                .filter(|(id, _)| Some(*id) != sender)
+                .peekable();
+            let mut frame = Some(frame);
+            while let Some((id, session)) = recipients.next() {
+                count += 1;
+                let frame = take_or_share(&mut frame, recipients.peek().is_none());
+                if session.flow.queue(frame.len(), high, now) {
+                    newly_queued += 1;
+                }
+                if session.flow.backed_up {
+                    backed_up.push(id);
+                }
+                self.outputs
+                    .push_back(Output::Transmit { session: id, frame });
+            }
+        }
+        self.after_delivery(sender, newly_queued, backed_up);
+        count
+    }
+
+    /// Queues `frame` for every holder of `alias`. Returns how many.
+    pub(super) fn deliver_to_alias(
+        &mut self,
+        sender: Option<SessionId>,
+        alias: &str,
+        frame: Bytes,
+    ) -> usize {
+        let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let (count, newly_queued) = queue_for(
+            self.aliases.holders(alias),
+            &mut self.sessions,
+            &mut self.outputs,
+            (self.config.high_watermark, self.now),
+            frame,
+            &mut backed_up,
+        );
+        self.after_delivery(sender, newly_queued, backed_up);
+        count
+    }
+
+    fn deliver_to_ids(&mut self, sender: Option<SessionId>, ids: &[SessionId], frame: Bytes) {
+        let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let (_, newly_queued) = queue_for(
+            ids,
+            &mut self.sessions,
+            &mut self.outputs,
+            (self.config.high_watermark, self.now),
+            frame,
+            &mut backed_up,
+        );
+        self.after_delivery(sender, newly_queued, backed_up);
+    }
+
+    /// Flow control after a frame was queued: pauses the sender on account
+    /// of each backed-up recipient, pauses the recipients themselves, and
+    /// closes any recipient past the hard cap.
+    fn after_delivery(
+        &mut self,
+        sender: Option<SessionId>,
+        newly_queued: usize,
+        mut backed_up: Vec<SessionId>,
+    ) {
+        if newly_queued > 0 {
+            self.queued_sessions += newly_queued;
+            self.start_write_sweep();
+        }
+        for &recipient in &backed_up {
+            let cap = self.config.max_queued_bytes;
+            let Some(session) = self.sessions.get_mut(recipient) else {
+                continue;
+            };
+            if session.flow.queued > cap {
+                let message = format!(
+                    "more than {cap} bytes queued for this session; frames not yet sent were dropped"
+                );
+                let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
+                self.close_with(recipient, CloseReason::SlowConsumer, farewell);
+                continue;
+            }
+            let newly_holding = match sender {
+                Some(sender) if sender != recipient => session.flow.hold(sender),
+                _ => false,
+            };
+            self.pause(recipient);
+            if let (true, Some(sender)) = (newly_holding, sender) {
+                if let Some(sender_session) = self.sessions.get_mut(sender) {
+                    sender_session.flow.waiting_on += 1;
+                    self.pause(sender);
+                }
+            }
+        }
+        backed_up.clear();
+        self.backed_up_scratch = backed_up;
+    }
+
+    /// Tells the driver to stop reading a session that is now blocked; its
+    /// idle and frame timers stop too, since it cannot be heard meanwhile.
+    fn pause(&mut self, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if session.flow.reading_paused {
+            return;
+        }
+        session.flow.reading_paused = true;
+        self.timers.disarm(&mut session.timers, id, Timer::Idle);
+        self.timers.disarm(&mut session.timers, id, Timer::Frame);
+        self.outputs.push_back(Output::PauseReading { session: id });
+    }
+
+    /// The senders a drained or closed session held: each waits on one
+    /// session fewer, and those waiting on none are resumed.
+    pub(super) fn release_held(&mut self, held: Vec<SessionId>) {
+        for sender in held {
+            let Some(session) = self.sessions.get_mut(sender) else {
+                continue;
+            };
+            session.flow.waiting_on = session.flow.waiting_on.saturating_sub(1);
+            if !session.flow.blocked() {
+                self.to_resume.push_back(sender);
+            }
+        }
+    }
+
+    /// Resumes every session released during this input, in order. Runs at
+    /// the end of each public entry point, so no routing happens inside
+    /// another.
+    pub(super) fn settle(&mut self) {
+        while let Some(id) = self.to_resume.pop_front() {
+            self.resume(id);
+        }
+    }
+
+    /// Processes what a session sent while paused; if it is still free
+    /// after that, tells the driver to read it again.
+    fn resume(&mut self, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if session.flow.blocked() {
+            return;
+        }
+        if !session.pending.is_empty() {
+            let pending = std::mem::take(&mut session.pending);
+            self.decode(id, &pending);
+        }
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if session.flow.blocked() {
+            return;
+        }
+        if session.flow.reading_paused {
+            session.flow.reading_paused = false;
+            self.outputs
+                .push_back(Output::ResumeReading { session: id });
+            if !session.eof {
+                self.arm_idle(id);
+            }
+            self.update_frame_timer(id);
+        }
+        if self.sessions.get(id).is_some_and(|s| s.eof) {
+            self.finish_eof(id);
+        }
+    }
+
+    /// A queue emptied or went away; with none left, nothing needs the
+    /// write deadline checked.
+    pub(super) fn one_queue_fewer(&mut self) {
+        self.queued_sessions -= 1;
+        if self.queued_sessions == 0 {
+            self.next_write_sweep = None;
+        }
+    }
+
+    /// Starts checking write deadlines, if one is set and no check is due.
+    fn start_write_sweep(&mut self) {
+        if self.next_write_sweep.is_some() {
+            return;
+        }
+        if let Some(deadline) = self.config.write_deadline {
+            self.next_write_sweep = self.now.checked_add(sweep_interval(deadline));
+        }
+    }
+
+    /// Closes every session whose queue has not moved for the write
+    /// deadline, then schedules the next check while any queue remains.
+    pub(super) fn sweep_write_deadlines(&mut self) {
+        self.next_write_sweep = None;
+        let Some(deadline) = self.config.write_deadline else {
+            return;
+        };
+        let now = self.now;
+        let stuck: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.flow.queued > 0 && now.saturating_sub(s.flow.progress_at) >= deadline
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in stuck {
+            let message = format!(
+                "nothing sent to this session could be written for {} ms; frames not yet sent were dropped",
+                deadline.as_millis()
+            );
+            let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
+            self.close_with(id, CloseReason::SlowConsumer, farewell);
+        }
+        if self.queued_sessions > 0 {
+            self.start_write_sweep();
+        }
+    }
+}
+
+/// How often the write deadline is checked: a quarter of it, so a stuck
+/// session is closed between 1 and 1.25 deadlines after its last write.
+fn sweep_interval(deadline: Duration) -> Duration {
+    (deadline / 4).max(MIN_WRITE_SWEEP)
+}
+
+/// The frame for the next recipient: the last one takes it, the others
+/// share it. For the common single recipient no reference count is set up.
+fn take_or_share(frame: &mut Option<Bytes>, last: bool) -> Bytes {
+    let shared = frame
+        .as_ref()
+        .expect("a frame is taken only by the last recipient");
+    if last {
+        frame.take().expect("checked just above")
+    } else {
+        shared.clone()
+    }
+}
+
+/// Queues `frame` for each of `ids`, counting it against their queues and
+/// noting those now backed up. Returns how many got it and how many queues
+/// were empty before.
+fn queue_for(
+    ids: &[SessionId],
+    sessions: &mut SessionTable,
+    outputs: &mut VecDeque<Output>,
+    (high, now): (usize, Duration),
+    frame: Bytes,
+    backed_up: &mut Vec<SessionId>,
+) -> (usize, usize) {
+    let mut frame = Some(frame);
+    let mut count = 0;
+    let mut newly_queued = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        // The alias table lists only open sessions; a closed id is skipped.
+        let Some(session) = sessions.get_mut(id) else {
+            continue;
+        };
+        let frame = take_or_share(&mut frame, i + 1 == ids.len());
+        count += 1;
+        if session.flow.queue(frame.len(), high, now) {
+            newly_queued += 1;
+        }
+        if session.flow.backed_up {
+            backed_up.push(id);
+        }
+        outputs.push_back(Output::Transmit { session: id, frame });
+    }
+    (count, newly_queued)
+}

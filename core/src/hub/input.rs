@@ -1,0 +1,153 @@
+//! Bytes and end-of-stream from a peer: decoding into frames, holding
+//! input back while the session is paused.
+
+use std::time::Duration;
+
+use super::Hub;
+use crate::decoder::Decoded;
+use crate::error::{ErrorCode, HubError, PeerError};
+use crate::event::CloseReason;
+use crate::frame::hub_encode as encode;
+use crate::frame::ClientFrame;
+use crate::session::SessionId;
+use crate::timers::Timer;
+
+impl Hub {
+    /// Bytes arrived from the session's peer. Any split of a stream into
+    /// chunks gives the same outputs as the whole stream at once.
+    ///
+    /// While the session is paused (see [`Output::PauseReading`](crate::Output::PauseReading))
+    /// the bytes are kept and processed, in order, once it resumes.
+    /// Bytes after [`handle_eof`](Hub::handle_eof) are ignored.
+    pub fn handle_data(
+        &mut self,
+        now: Duration,
+        id: SessionId,
+        data: &[u8],
+    ) -> Result<(), HubError> {
+        self.advance(now)?;
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or(HubError::UnknownSession(id))?;
+        if session.eof {
+            return Ok(());
+        }
+        if session.flow.blocked() || !session.pending.is_empty() {
+            session.pending.extend_from_slice(data);
+            return Ok(());
+        }
+        self.arm_idle(id);
+        self.decode(id, data);
+        self.settle();
+        Ok(())
+    }
+
+    /// The peer half-closed its connection: it will send nothing more.
+    ///
+    /// Everything it sent before is still processed and answered; once its
+    /// replies and everything else queued for it are out, the session
+    /// closes with a `bye` `peer_closed` (a frame left unfinished by the
+    /// EOF is answered with `bad_json` first).
+    pub fn handle_eof(&mut self, now: Duration, id: SessionId) -> Result<(), HubError> {
+        self.advance(now)?;
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or(HubError::UnknownSession(id))?;
+        if session.eof {
+            return Ok(());
+        }
+        session.eof = true;
+        if !session.flow.blocked() && session.pending.is_empty() {
+            self.finish_eof(id);
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Decodes `input` and acts on each frame, until the input is used up
+    /// or the session is paused; then what is left is kept for later.
+    pub(super) fn decode(&mut self, id: SessionId, mut input: &[u8]) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        // The decoder lends out frames while routing needs `&mut self`; it
+        // is lent out of the session meanwhile and put back at the end.
+        let mut decoder = std::mem::take(&mut session.decoder);
+        while let Some(item) = decoder.next(&mut input) {
+            match item {
+                Decoded::Frame(bytes) => match ClientFrame::parse_request(bytes) {
+                    (request_id, Ok(frame)) => self.on_frame(id, request_id, frame),
+                    (request_id, Err(error)) => self.peer_error(id, error, request_id),
+                },
+                Decoded::Garbage(error) => self.peer_error(id, error, None),
+                Decoded::TooLarge => {
+                    let error = PeerError::new(
+                        ErrorCode::FrameTooLarge,
+                        format!(
+                            "more than {} bytes without a complete frame; closing the session",
+                            self.config.max_frame_len
+                        ),
+                    );
+                    return self.close_for_error(id, CloseReason::FrameTooLarge, error);
+                }
+            }
+            match self.sessions.get_mut(id) {
+                // Routing closed the session itself (its own queue passed
+                // the cap): nothing more to decode.
+                None => return,
+                Some(session) if session.flow.blocked() => {
+                    session.pending.extend_from_slice(input);
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.decoder = decoder;
+            self.update_frame_timer(id);
+        }
+    }
+
+    /// Runs the frame timeout while a frame is unfinished and the session
+    /// is being read; a paused session cannot finish its frame, so its
+    /// timer stops and starts again when it resumes.
+    pub(super) fn update_frame_timer(&mut self, id: SessionId) {
+        let Some(timeout) = self.config.frame_timeout else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let owed = session.decoder.mid_frame()
+            && !session.flow.blocked()
+            && session.pending.is_empty()
+            && !session.eof;
+        match (owed, session.timers.is_armed(Timer::Frame)) {
+            (true, false) => {
+                let now = self.now;
+                self.timers
+                    .arm(&mut session.timers, id, Timer::Frame, now, timeout);
+            }
+            (false, true) => self.timers.disarm(&mut session.timers, id, Timer::Frame),
+            _ => {}
+        }
+    }
+
+    /// The peer's EOF, once everything it sent before has been processed.
+    pub(super) fn finish_eof(&mut self, id: SessionId) {
+        let Some(session) = self.sessions.get(id) else {
+            return;
+        };
+        if session.decoder.mid_frame() {
+            let error = PeerError::new(
+                ErrorCode::BadJson,
+                "the connection was closed in the middle of a frame",
+            );
+            self.transmit(id, encode::error(&error, None));
+            self.emit_protocol_error(id, error);
+        }
+        self.close(id, CloseReason::PeerClosed);
+    }
+}

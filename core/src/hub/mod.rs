@@ -1,0 +1,341 @@
+//! The hub state machine: session table, alias sync, routing and flow
+//! control.
+//!
+//! Rules that govern every transition:
+//! - The hub only reacts. Each `handle_*` call or host command queues
+//!   [`Output`]s; nothing happens between calls, and no clock is read.
+//! - A session is in the table from its accept until it closes; once an
+//!   [`Output::Close`] or [`Event::Closed`] names it, no output names it again.
+//! - A session holds at most one alias, and the alias table lists exactly the
+//!   sessions whose alias it is.
+//! - A peer's mistake is answered with an `error` frame to that peer alone;
+//!   it closes the session only when the stream cannot go on (a frame over
+//!   the limit or past its deadline). It never reaches the driver as an `Err`.
+//! - Every byte handed out for a session counts against its queue until the
+//!   driver reports it written. No input of a session is processed while
+//!   its own queue is backed up or while it waits on a backed-up recipient;
+//!   what arrives meanwhile is kept, in order, and processed on resume.
+//! - Iteration follows accept order, so the same inputs give the same
+//!   outputs, byte for byte, everywhere.
+//!
+//! The methods live in one file per job: `input` (bytes and EOF in),
+//! `routing` (what each request does), `delivery` (queues and flow
+//! control), `closing` (closes and timers).
+
+mod closing;
+mod delivery;
+mod input;
+mod routing;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::alias_table::AliasTable;
+use crate::config::HubConfig;
+use crate::error::HubError;
+use crate::event::{CloseReason, Event, Output, Unsent};
+use crate::frame::hub_encode as encode;
+use crate::session::{SessionId, SessionInfo, SessionTable};
+use crate::timers::{Timer, Timers};
+
+/// The sans-IO hub. See the [crate documentation](crate) for the run loop.
+///
+/// Methods come in four families, as in quinn-proto:
+/// - getters (`&self`): [`session`](Hub::session), [`sessions`](Hub::sessions),
+///   [`poll_timeout`](Hub::poll_timeout), ...;
+/// - `handle_*`: input from the network or a timer, each taking `now`;
+/// - host commands: [`broadcast`](Hub::broadcast),
+///   [`send_to_alias`](Hub::send_to_alias), [`close_session`](Hub::close_session), ...;
+/// - [`poll_output`](Hub::poll_output): what the driver must do next.
+///
+/// After any `handle_*` call or host command, call `poll_output` until it
+/// returns `None`, then sleep until the next input or `poll_timeout`.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    sessions: SessionTable,
+    aliases: AliasTable,
+    /// Idle and frame deadlines.
+    timers: Timers,
+    /// How many sessions have bytes queued: while any do, the write
+    /// deadline is checked every `write_sweep` (a quarter of the deadline),
+    /// which costs the hot path nothing per frame.
+    queued_sessions: usize,
+    /// When the write deadline is checked next, while any session has a
+    /// queue and a deadline is set.
+    next_write_sweep: Option<Duration>,
+    /// The latest `now` passed in; time may not go back past it.
+    now: Duration,
+    outputs: VecDeque<Output>,
+    /// Sessions released from waiting during this input, resumed (their
+    /// kept input decoded) before the input returns, so no routing runs
+    /// inside another.
+    to_resume: VecDeque<SessionId>,
+    /// Recipients found backed up while a frame was being delivered.
+    backed_up_scratch: Vec<SessionId>,
+    /// After [`Hub::shutdown`] new sessions are turned away.
+    shutting_down: bool,
+}
+
+impl Hub {
+    /// A hub with no sessions, after checking `config`.
+    pub fn new(config: HubConfig) -> Result<Self, HubError> {
+        config.validate()?;
+        Ok(Hub {
+            config,
+            sessions: SessionTable::default(),
+            aliases: AliasTable::default(),
+            timers: Timers::default(),
+            queued_sessions: 0,
+            next_write_sweep: None,
+            now: Duration::ZERO,
+            outputs: VecDeque::new(),
+            to_resume: VecDeque::new(),
+            backed_up_scratch: Vec::new(),
+            shutting_down: false,
+        })
+    }
+
+    // ----- getters -----
+
+    /// The settings the hub runs with.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// One open session.
+    pub fn session(&self, id: SessionId) -> Option<SessionInfo<'_>> {
+        self.sessions.get(id).map(|s| s.info(id))
+    }
+
+    /// Every open session, oldest first.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo<'_>> + '_ {
+        self.sessions.iter().map(|(id, s)| s.info(id))
+    }
+
+    /// The open session with this peer address (its id on the wire).
+    pub fn session_by_peer(&self, peer: &str) -> Option<SessionId> {
+        self.sessions.by_peer(peer)
+    }
+
+    /// The sessions a message to `alias` would reach.
+    pub fn alias_holders(&self, alias: &str) -> &[SessionId] {
+        self.aliases.holders(alias)
+    }
+
+    /// Bytes handed out for an open session and not yet reported written.
+    pub fn queued_bytes(&self, id: SessionId) -> Option<usize> {
+        self.sessions.get(id).map(|s| s.flow.queued)
+    }
+
+    /// Whether the hub has asked the driver not to read from the session.
+    pub fn is_reading_paused(&self, id: SessionId) -> Option<bool> {
+        self.sessions.get(id).map(|s| s.flow.reading_paused)
+    }
+
+    /// The latest time passed in.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// When the driver must call [`handle_timeout`](Hub::handle_timeout)
+    /// next, on the same clock as `now`; `None` when no timer is running.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match (self.timers.earliest(), self.next_write_sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ----- input from the network and timers -----
+
+    /// A connection from `peer` (such as `127.0.0.1:53412`) was accepted.
+    ///
+    /// Returns the new session's handle. When the hub is full or shutting
+    /// down the session is refused at once: its only output is an
+    /// [`Output::Close`] whose farewell says why.
+    pub fn handle_accept(&mut self, now: Duration, peer: &str) -> Result<SessionId, HubError> {
+        self.advance(now)?;
+        if self.sessions.contains_peer(peer) {
+            return Err(HubError::DuplicatePeer(peer.to_owned()));
+        }
+        let id = self.sessions.next_id();
+        let peer: Arc<str> = Arc::from(peer);
+        self.emit(Event::Opened {
+            session: id,
+            peer: peer.clone(),
+        });
+        let refusal = if self.shutting_down {
+            Some(CloseReason::Shutdown)
+        } else if self.sessions.len() >= self.config.max_sessions {
+            Some(CloseReason::TooManySessions)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            let farewell = match reason {
+                CloseReason::TooManySessions => encode::too_many_sessions(self.config.max_sessions),
+                _ => self.bye(reason),
+            };
+            self.outputs.push_back(Output::Close {
+                session: id,
+                reason,
+                farewell,
+                unsent: Unsent::Send,
+            });
+            self.emit(Event::Closed {
+                session: id,
+                peer,
+                alias: None,
+                reason,
+            });
+            return Ok(id);
+        }
+        self.sessions.insert(id, peer, self.config.max_frame_len);
+        self.arm_idle(id);
+        Ok(id)
+    }
+
+    /// The peer closed the connection, or it failed. The session is
+    /// forgotten; no [`Output::Close`] follows, the driver knows already.
+    /// (A peer that only half-closed is [`handle_eof`](Hub::handle_eof).)
+    pub fn handle_close(&mut self, now: Duration, id: SessionId) -> Result<(), HubError> {
+        self.advance(now)?;
+        if self.sessions.get(id).is_none() {
+            return Err(HubError::UnknownSession(id));
+        }
+        self.forget(id, CloseReason::PeerClosed);
+        self.settle();
+        Ok(())
+    }
+
+    /// Time has passed: fires every deadline due by `now` (idle timeout,
+    /// frame timeout, write deadline).
+    pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
+        self.advance(now)?;
+        while let Some((id, timer)) = self.timers.next_due(now) {
+            match timer {
+                Timer::Idle => self.close(id, CloseReason::IdleTimeout),
+                Timer::Frame => self.close_frame_timeout(id),
+            }
+        }
+        if self.next_write_sweep.is_some_and(|at| at <= now) {
+            self.sweep_write_deadlines();
+        }
+        self.settle();
+        Ok(())
+    }
+
+    // ----- host commands -----
+
+    /// Sends `message` (any serializable value; a `&str` becomes a JSON
+    /// string) from the host to every session. The frame is encoded once.
+    /// Returns how many sessions it was queued for.
+    ///
+    /// Host messages are not paused by flow control (the host is not a
+    /// socket to push back on); a session whose queue they push past
+    /// `max_queued_bytes` is closed as a slow consumer.
+    pub fn broadcast<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<usize, HubError> {
+        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        let count = self.deliver_to_all(None, frame);
+        self.settle();
+        Ok(count)
+    }
+
+    /// Sends `message` from the host to every session holding `alias`
+    /// (several under the `share` policy). Returns how many it reached.
+    pub fn send_to_alias<T: Serialize + ?Sized>(
+        &mut self,
+        alias: &str,
+        message: &T,
+    ) -> Result<usize, HubError> {
+        if self.aliases.holders(alias).is_empty() {
+            return Err(HubError::UnknownAlias(alias.to_owned()));
+        }
+        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        let count = self.deliver_to_alias(None, alias, frame);
+        self.settle();
+        Ok(count)
+    }
+
+    /// Sends `message` from the host to one session.
+    pub fn send_to_session<T: Serialize + ?Sized>(
+        &mut self,
+        id: SessionId,
+        message: &T,
+    ) -> Result<(), HubError> {
+        if self.sessions.get(id).is_none() {
+            return Err(HubError::UnknownSession(id));
+        }
+        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        self.transmit(id, frame);
+        self.settle();
+        Ok(())
+    }
+
+    /// Closes a session: it is sent a `bye` frame with `reason`, then an
+    /// [`Output::Close`] follows. Frames still queued are sent first, except
+    /// for [`CloseReason::SlowConsumer`], whose are dropped.
+    pub fn close_session(&mut self, id: SessionId, reason: CloseReason) -> Result<(), HubError> {
+        if self.sessions.get(id).is_none() {
+            return Err(HubError::UnknownSession(id));
+        }
+        self.close(id, reason);
+        self.settle();
+        Ok(())
+    }
+
+    /// Says `bye` to every session and closes it; later accepts are refused.
+    pub fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let ids: Vec<SessionId> = self.sessions.ids().collect();
+        for id in ids {
+            self.close(id, CloseReason::Shutdown);
+        }
+        self.settle();
+    }
+
+    // ----- output -----
+
+    /// The next thing the driver must do, in order; `None` when done.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    // ----- internals shared by the parts -----
+
+    fn advance(&mut self, now: Duration) -> Result<(), HubError> {
+        if now < self.now {
+            return Err(HubError::TimeWentBackwards {
+                now,
+                last: self.now,
+            });
+        }
+        self.now = now;
+        Ok(())
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// (Re)starts a session's idle timer, when an idle timeout is set.
+    fn arm_idle(&mut self, id: SessionId) {
+        let Some(timeout) = self.config.idle_timeout else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(id) {
+            let now = self.now;
+            self.timers
+                .arm(&mut session.timers, id, Timer::Idle, now, timeout);
+        }
+    }
+}

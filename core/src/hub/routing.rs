@@ -1,0 +1,208 @@
+//! What each client request does: sync, relay, list, ping.
+
+use serde_json::value::RawValue;
+
+use super::Hub;
+use crate::alias::{Alias, BROADCAST_TARGET};
+use crate::alias_table::Claim;
+use crate::error::{ErrorCode, PeerError};
+use crate::event::{CloseReason, Event};
+use crate::frame::hub_encode as encode;
+use crate::frame::{ClientFrame, SessionEntry};
+use crate::session::SessionId;
+
+impl Hub {
+    /// Acts on one frame from session `id`; `request_id` is echoed in the
+    /// reply or error it causes.
+    pub(super) fn on_frame(
+        &mut self,
+        id: SessionId,
+        request_id: Option<&RawValue>,
+        frame: ClientFrame<'_>,
+    ) {
+        match frame {
+            ClientFrame::Sync { client_name } => self.on_sync(id, request_id, &client_name),
+            ClientFrame::Info { to: None, message } => self.on_message_for_host(id, message),
+            ClientFrame::Info {
+                to: Some(to),
+                message,
+            } => self.on_relay(id, request_id, &to, message),
+            ClientFrame::List { limit, after } => {
+                self.on_list(id, request_id, limit, after.as_deref())
+            }
+            ClientFrame::Ping => self.transmit(id, encode::pong(request_id)),
+        }
+    }
+
+    fn on_sync(&mut self, id: SessionId, request_id: Option<&RawValue>, name: &str) {
+        let alias = match Alias::new(name) {
+            Ok(alias) => alias,
+            Err(error) => return self.peer_error(id, error, request_id),
+        };
+        let session = self.session_mut(id);
+        if session.alias.as_ref() == Some(&alias) {
+            let frame = encode::synced(alias.as_str(), &session.peer, request_id);
+            return self.transmit(id, frame);
+        }
+        let displaced = match self.aliases.claim(&alias, id, self.config.alias_policy) {
+            Claim::Granted { displaced } => displaced,
+            Claim::Refused => {
+                let message = format!(
+                    "alias {:?} is already held by another session",
+                    alias.as_str()
+                );
+                let error = PeerError::new(ErrorCode::AliasTaken, message);
+                return self.peer_error(id, error, request_id);
+            }
+        };
+        if let Some(previous) = self.session_mut(id).alias.take() {
+            self.release(id, previous);
+        }
+        for &old in &displaced {
+            // The alias table already moved the alias; the old holder's
+            // record follows before it is closed below.
+            let old_session = self.session_mut(old);
+            old_session.set_alias(None);
+            let peer = old_session.peer.clone();
+            self.emit(Event::Released {
+                session: old,
+                peer,
+                alias: alias.clone(),
+            });
+        }
+        let session = self.session_mut(id);
+        session.set_alias(Some(alias.clone()));
+        let peer = session.peer.clone();
+        self.emit(Event::Synced {
+            session: id,
+            peer: peer.clone(),
+            alias: alias.clone(),
+            took_over_from: displaced.first().copied(),
+        });
+        self.transmit(id, encode::synced(alias.as_str(), &peer, request_id));
+        for old in displaced {
+            let message = format!("alias {:?} was claimed by session {peer}", alias.as_str());
+            let farewell = encode::bye(CloseReason::TakenOver.as_str(), &message);
+            self.close_with(old, CloseReason::TakenOver, farewell);
+        }
+    }
+
+    fn on_message_for_host(&mut self, id: SessionId, message: &RawValue) {
+        let session = self.session_mut(id);
+        let event = Event::Message {
+            session: id,
+            peer: session.peer.clone(),
+            alias: session.alias.clone(),
+            message: message.to_owned(),
+        };
+        self.emit(event);
+    }
+
+    fn on_relay(
+        &mut self,
+        id: SessionId,
+        request_id: Option<&RawValue>,
+        to: &str,
+        message: &RawValue,
+    ) {
+        if !self.config.relay {
+            let error = PeerError::new(
+                ErrorCode::RelayDisabled,
+                format!("relaying to {to:?} is turned off on this hub; send without \"to\" to reach the host"),
+            );
+            return self.peer_error(id, error, request_id);
+        }
+        let from_json = &self.session_mut(id).from_json;
+        let frame = encode::relayed_info(from_json, message.get());
+        if to == BROADCAST_TARGET {
+            self.deliver_to_all(Some(id), frame);
+            return;
+        }
+        if self.aliases.holders(to).is_empty() {
+            let error = PeerError::new(
+                ErrorCode::UnknownAlias,
+                format!("no session holds alias {to:?}; the message was not delivered"),
+            );
+            return self.peer_error(id, error, request_id);
+        }
+        self.deliver_to_alias(Some(id), to, frame);
+    }
+
+    /// One page of the session table. Its size is capped by
+    /// `max_list_rows`, so a `list` costs the hub a bounded amount of work
+    /// however many sessions are open.
+    fn on_list(
+        &mut self,
+        id: SessionId,
+        request_id: Option<&RawValue>,
+        limit: Option<u64>,
+        after: Option<&str>,
+    ) {
+        let after = match after.map(parse_cursor).transpose() {
+            Ok(after) => after,
+            Err(error) => return self.peer_error(id, error, request_id),
+        };
+        let max = self.config.max_list_rows;
+        let limit = limit.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max));
+        let mut rows = Vec::with_capacity(limit.min(self.sessions.len()));
+        // The cursor names the last row sent; "0" (before every handle)
+        // when a count-only request leaves every row for later.
+        let mut last = after.map_or(0, |a| a.0);
+        let mut more = false;
+        for (handle, session) in self.sessions.iter_after(after) {
+            if rows.len() == limit {
+                more = true;
+                break;
+            }
+            rows.push(SessionEntry {
+                session_id: session.peer.to_string(),
+                client_name: session.alias.as_ref().map(|a| a.to_string()),
+            });
+            last = handle.0;
+        }
+        let next = more.then(|| last.to_string());
+        let frame = encode::sessions(&rows, self.sessions.len(), next.as_deref(), request_id);
+        self.transmit(id, frame);
+    }
+
+    /// Answers a peer's mistake with an `error` frame to it alone.
+    pub(super) fn peer_error(
+        &mut self,
+        id: SessionId,
+        error: PeerError,
+        request_id: Option<&RawValue>,
+    ) {
+        self.transmit(id, encode::error(&error, request_id));
+        self.emit_protocol_error(id, error);
+    }
+
+    pub(super) fn emit_protocol_error(&mut self, id: SessionId, error: PeerError) {
+        let peer = self.session_mut(id).peer.clone();
+        self.emit(Event::ProtocolError {
+            session: id,
+            peer,
+            error,
+        });
+    }
+
+    fn release(&mut self, id: SessionId, alias: Alias) {
+        self.aliases.release(&alias, id);
+        let peer = self.session_mut(id).peer.clone();
+        self.emit(Event::Released {
+            session: id,
+            peer,
+            alias,
+        });
+    }
+}
+
+/// Reads a `list` cursor: the handle of the last row of the page before,
+/// in decimal. It is opaque to clients; any other text is refused.
+fn parse_cursor(text: &str) -> Result<SessionId, PeerError> {
+    text.parse().map(SessionId).map_err(|_| {
+        PeerError::new(
+            ErrorCode::InvalidField,
+            format!("field \"after\" must be the \"next\" cursor of an earlier sessions reply, got {text:?}"),
+        )
+    })
+}

@@ -1,0 +1,137 @@
+//! Per-session deadlines: idle timeout and frame timeout. (The write
+//! deadline is checked by a periodic sweep instead, see `hub::delivery`,
+//! so queueing a frame never touches this set.)
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::session::SessionId;
+
+/// Which rule a deadline enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// Nothing received for the idle timeout.
+    Idle,
+    /// A frame begun and not finished within the frame timeout.
+    Frame,
+}
+
+/// When each armed timer of a session fires, so it can be found again to
+/// move or disarm it.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Armed {
+    idle: Option<Duration>,
+    frame: Option<Duration>,
+}
+
+impl Armed {
+    fn slot(&mut self, timer: Timer) -> &mut Option<Duration> {
+        match timer {
+            Timer::Idle => &mut self.idle,
+            Timer::Frame => &mut self.frame,
+        }
+    }
+
+    pub(crate) fn is_armed(&self, timer: Timer) -> bool {
+        match timer {
+            Timer::Idle => self.idle.is_some(),
+            Timer::Frame => self.frame.is_some(),
+        }
+    }
+}
+
+/// Every armed deadline, earliest first. A session's own [`Armed`] record
+/// says where its entries are; the two are updated together.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    by_deadline: BTreeSet<(Duration, SessionId, Timer)>,
+}
+
+impl Timers {
+    /// Arms `timer` to fire `after` from `now`, replacing any earlier
+    /// deadline. A deadline past what a `Duration` counts never comes, so
+    /// the timer is simply left disarmed.
+    pub(crate) fn arm(
+        &mut self,
+        armed: &mut Armed,
+        session: SessionId,
+        timer: Timer,
+        now: Duration,
+        after: Duration,
+    ) {
+        let at = now.checked_add(after);
+        if at.is_some() && *armed.slot(timer) == at {
+            return;
+        }
+        self.disarm(armed, session, timer);
+        if let Some(at) = at {
+            *armed.slot(timer) = Some(at);
+            self.by_deadline.insert((at, session, timer));
+        }
+    }
+
+    pub(crate) fn disarm(&mut self, armed: &mut Armed, session: SessionId, timer: Timer) {
+        if let Some(at) = armed.slot(timer).take() {
+            self.by_deadline.remove(&(at, session, timer));
+        }
+    }
+
+    /// Disarms every timer of a session that is going away.
+    pub(crate) fn forget(&mut self, armed: &mut Armed, session: SessionId) {
+        for timer in [Timer::Idle, Timer::Frame] {
+            self.disarm(armed, session, timer);
+        }
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn earliest(&self) -> Option<Duration> {
+        self.by_deadline.first().map(|(at, _, _)| *at)
+    }
+
+    /// The earliest timer due at `now`, if any; the caller disarms it (by
+    /// acting on it) before asking again.
+    pub(crate) fn next_due(&self, now: Duration) -> Option<(SessionId, Timer)> {
+        let (at, session, timer) = *self.by_deadline.first()?;
+        (at <= now).then_some((session, timer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S1: SessionId = SessionId(1);
+    const S2: SessionId = SessionId(2);
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn rearming_moves_a_deadline() {
+        let mut t = Timers::default();
+        let (mut a1, mut a2) = (Armed::default(), Armed::default());
+        t.arm(&mut a1, S1, Timer::Idle, secs(0), secs(10));
+        t.arm(&mut a2, S2, Timer::Frame, secs(0), secs(5));
+        assert_eq!(t.earliest(), Some(secs(5)));
+        t.arm(&mut a2, S2, Timer::Frame, secs(8), secs(5));
+        assert_eq!(t.earliest(), Some(secs(10)));
+        assert_eq!(t.next_due(secs(9)), None);
+        assert_eq!(t.next_due(secs(10)), Some((S1, Timer::Idle)));
+        t.disarm(&mut a1, S1, Timer::Idle);
+        assert!(!a1.is_armed(Timer::Idle));
+        assert_eq!(t.next_due(secs(100)), Some((S2, Timer::Frame)));
+        t.forget(&mut a2, S2);
+        assert_eq!(t.earliest(), None);
+    }
+
+    #[test]
+    fn a_deadline_past_the_end_of_time_never_fires() {
+        let mut t = Timers::default();
+        let mut a = Armed::default();
+        t.arm(&mut a, S1, Timer::Frame, secs(5), Duration::MAX);
+        assert!(!a.is_armed(Timer::Frame));
+        assert_eq!(t.earliest(), None);
+        assert_eq!(t.next_due(Duration::MAX), None);
+    }
+}
