@@ -36,7 +36,7 @@ mod server;
 
 pub use error::{CommandError, ServeError};
 pub use options::{
-    ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_MAX_QUEUED_BYTES,
-    DEFAULT_SHUTDOWN_GRACE, MAX_EVENT_QUEUE_LEN, MAX_MAX_QUEUED_BYTES, MIN_MAX_QUEUED_BYTES,
+    ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
+    MAX_EVENT_QUEUE_LEN,
 };
 pub use server::{HostEvents, HubHandle, Server};

@@ -10,26 +10,10 @@ use crate::error::ServeError;
 /// The tutorial's address: clients written for it connect here unchanged.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 9000);
-/// Default cap on bytes queued for one session before it is closed as a
-/// slow consumer: 8 MiB.
-pub const DEFAULT_MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 /// Default time allowed to flush queues when a session or the server closes.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Default number of hub events buffered for a host that reads them late.
 pub const DEFAULT_EVENT_QUEUE_LEN: usize = 16 * 1024;
-/// Smallest `max_queued_bytes`: below a page of frames every client that
-/// is sent two messages at once would be cut as a slow consumer.
-pub const MIN_MAX_QUEUED_BYTES: usize = 4 * 1024;
-/// Largest `max_queued_bytes`, 1 TiB: more than any machine buffers for one
-/// client, so in practice "no cap".
-pub const MAX_MAX_QUEUED_BYTES: usize = {
-    let tebibyte: u64 = 1 << 40;
-    if usize::BITS < 64 {
-        usize::MAX
-    } else {
-        tebibyte as usize
-    }
-};
 /// Largest `event_queue_len`, the most a tokio channel holds.
 pub const MAX_EVENT_QUEUE_LEN: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
@@ -44,12 +28,10 @@ pub struct ServerOptions {
     /// Address to listen on; port 0 lets the OS choose (see
     /// [`Server::local_addr`](crate::Server::local_addr)).
     pub listen: SocketAddr,
-    /// Alias policy, frame and session limits, idle timeout, relay switch.
+    /// Everything the hub decides: alias policy, frame and session limits,
+    /// timeouts, and flow control (watermarks, the queue cap and the write
+    /// deadline that close a slow consumer).
     pub hub: HubConfig,
-    /// Bytes that may wait unsent for one session. Past this the session is
-    /// closed with reason `slow_consumer`, so one client that stops reading
-    /// can neither stall the others nor grow the server's memory.
-    pub max_queued_bytes: usize,
     /// How long a closing session (and the whole server on shutdown) may
     /// take to flush what is queued for it before the socket is dropped.
     pub shutdown_grace: Duration,
@@ -64,7 +46,6 @@ impl Default for ServerOptions {
         ServerOptions {
             listen: DEFAULT_LISTEN,
             hub: HubConfig::default(),
-            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
         }
@@ -86,20 +67,6 @@ impl ServerOptions {
                 value: format!("{value:?}"),
                 reason,
             }
-        }
-        if self.max_queued_bytes < MIN_MAX_QUEUED_BYTES {
-            return Err(refuse(
-                "max_queued_bytes",
-                self.max_queued_bytes,
-                format!("must be at least {MIN_MAX_QUEUED_BYTES} bytes"),
-            ));
-        }
-        if self.max_queued_bytes > MAX_MAX_QUEUED_BYTES {
-            return Err(refuse(
-                "max_queued_bytes",
-                self.max_queued_bytes,
-                format!("must be at most {MAX_MAX_QUEUED_BYTES} bytes (1 TiB)"),
-            ));
         }
         if self.shutdown_grace.is_zero() {
             return Err(refuse(
@@ -141,7 +108,6 @@ mod tests {
     fn defaults_and_extremes_within_bounds_are_valid() {
         ServerOptions::default().validate().unwrap();
         ServerOptions {
-            max_queued_bytes: MIN_MAX_QUEUED_BYTES,
             shutdown_grace: Duration::MAX,
             event_queue_len: 1,
             ..ServerOptions::default()
@@ -149,7 +115,6 @@ mod tests {
         .validate()
         .unwrap();
         ServerOptions {
-            max_queued_bytes: MAX_MAX_QUEUED_BYTES,
             shutdown_grace: Duration::from_nanos(1),
             event_queue_len: MAX_EVENT_QUEUE_LEN,
             ..ServerOptions::default()
@@ -162,30 +127,6 @@ mod tests {
     fn out_of_range_values_are_named() {
         let base = ServerOptions::default;
         for (options, name, value) in [
-            (
-                ServerOptions {
-                    max_queued_bytes: 0,
-                    ..base()
-                },
-                "max_queued_bytes",
-                "0",
-            ),
-            (
-                ServerOptions {
-                    max_queued_bytes: MIN_MAX_QUEUED_BYTES - 1,
-                    ..base()
-                },
-                "max_queued_bytes",
-                "4095",
-            ),
-            (
-                ServerOptions {
-                    max_queued_bytes: usize::MAX,
-                    ..base()
-                },
-                "max_queued_bytes",
-                "18446744073709551615",
-            ),
             (
                 ServerOptions {
                     shutdown_grace: Duration::ZERO,

@@ -256,7 +256,7 @@ async fn large_but_sane_sizes_serve() {
     )
     .await;
     serves(
-        &["--max-queued-bytes", "4KiB", "--max-frame-bytes", "256"],
+        &["--max-queued-bytes", "1MiB", "--max-frame-bytes", "256"],
         &[],
     )
     .await;
@@ -307,6 +307,13 @@ fn options() -> ServerOptions {
     }
 }
 
+/// Default options but for the hub's settings that `change` sets.
+fn with_hub(change: impl FnOnce(&mut tcphub_core::HubConfig)) -> ServerOptions {
+    let mut options = options();
+    change(&mut options.hub);
+    options
+}
+
 async fn bind_error(options: ServerOptions) -> ServeError {
     match Server::bind(options).await {
         Ok(_) => panic!("bind accepted out-of-range options"),
@@ -318,19 +325,18 @@ async fn bind_error(options: ServerOptions) -> ServeError {
 async fn bind_refuses_options_out_of_range_naming_them() {
     for (options, name, value) in [
         (
-            ServerOptions {
-                max_queued_bytes: 0,
-                ..options()
-            },
+            with_hub(|hub| hub.max_queued_bytes = 0),
             "max_queued_bytes",
             "0",
         ),
         (
-            ServerOptions {
-                max_queued_bytes: usize::MAX,
-                ..options()
-            },
+            with_hub(|hub| hub.max_queued_bytes = usize::MAX),
             "max_queued_bytes",
+            "18446744073709551615",
+        ),
+        (
+            with_hub(|hub| hub.max_frame_len = usize::MAX),
+            "max_frame_len",
             "18446744073709551615",
         ),
         (

@@ -269,7 +269,6 @@ fn assert_ends_with_bye(transcript: &Transcript, reason: &str, reset_ok: bool) {
 /// Problem 1: `printf '{"type":"ping"}\n' | nc -N host port` must print
 /// the `pong`. EOF means "no more requests", not "drop my answers".
 #[test]
-#[ignore = "issue 9: fails until a half-closed client gets every reply"]
 fn half_close_gets_every_reply() {
     let _serial = serial();
     let hub = ServeProcess::start(&[], &[]);
@@ -442,7 +441,6 @@ fn relays_then_half_close(hub: &ServeProcess, round: usize) -> Result<(), String
 /// cut. On `main` such a reader is cut once it is about 12 MB behind (the
 /// kernel's buffers plus the 8 MiB cap): hence 25 MB per subscriber.
 #[test]
-#[ignore = "issue 9: fails until flow control replaces cutting readers at the queue cap"]
 fn burst_never_cuts_readers_that_keep_reading() {
     const SUBSCRIBERS: usize = 100;
     const MESSAGES: usize = 45_000;
@@ -527,7 +525,6 @@ fn burst_never_cuts_readers_that_keep_reading() {
 /// write deadline, on a whole frame and with a `bye`, while the publisher
 /// (held back meanwhile) and a reader that keeps reading carry on.
 #[test]
-#[ignore = "issue 9: fails until --write-deadline exists and a cut ends on a whole frame and a bye"]
 fn stuck_reader_is_cut_on_a_whole_frame_with_notice() {
     // About 9 MB: more than the kernel buffers between the hub and the
     // stuck reader hold, so its queue in the hub cannot drain.
@@ -584,7 +581,6 @@ fn stuck_reader_is_cut_on_a_whole_frame_with_notice() {
 /// Problem 3, size: `list` answers at most a page, says the true total,
 /// and pages through every session exactly once.
 #[test]
-#[ignore = "issue 9: fails until list replies are bounded and paged"]
 fn list_replies_are_bounded_and_paged() {
     const SESSIONS: usize = 3_000;
     const PAGE: usize = 1_000;
@@ -687,7 +683,6 @@ fn list_replies_are_bounded_and_paged() {
 /// Problem 3, cost: a client spamming `list` without reading does not
 /// delay anyone else's `ping`, and is closed as a slow consumer.
 #[test]
-#[ignore = "issue 9: fails until --write-deadline exists and list work is bounded per requester"]
 fn list_spam_does_not_starve_others() {
     /// Sessions besides the spammer and the pinger: each full answer is a
     /// page of this many rows (about 60 KB).
@@ -792,7 +787,6 @@ fn list_spam_does_not_starve_others() {
 /// Problem 4: slowloris. A frame trickled a byte at a time is closed with
 /// `frame_timeout`; whole frames sent slowly are not.
 #[test]
-#[ignore = "issue 9: fails until --frame-timeout exists"]
 fn trickled_frame_is_closed_with_frame_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(1);
     let _serial = serial();
@@ -875,7 +869,6 @@ fn trickled_frame_is_closed_with_frame_timeout() {
 /// Replies carry the request's `id`, so a client can tell which call an
 /// `error` belongs to.
 #[test]
-#[ignore = "issue 9: fails until replies echo the request's id"]
 fn replies_echo_request_ids() {
     let _serial = serial();
     let hub = ServeProcess::start(&[], &[]);

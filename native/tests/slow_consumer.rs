@@ -1,6 +1,6 @@
-//! A client that stops reading is closed as a slow consumer once its queue
-//! passes the cap; everyone else gets every message and the hub's memory
-//! stays bounded.
+//! A client that stops reading holds the publisher back only until the
+//! write deadline, then is closed as a slow consumer; everyone else gets
+//! every message and the hub's memory stays bounded.
 
 mod common;
 
@@ -16,7 +16,11 @@ const WINDOW: usize = 256;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_is_closed_and_others_get_everything() {
-    let mut server = TestServer::with(|o| o.max_queued_bytes = CAP).await;
+    let mut server = TestServer::with(|o| {
+        o.hub.max_queued_bytes = CAP;
+        o.hub.write_deadline = Some(std::time::Duration::from_secs(1));
+    })
+    .await;
     // Never reads a byte: held open, untouched, until the end.
     let slow = server.synced("slow").await;
     let mut readers = Vec::new();

@@ -89,7 +89,7 @@ impl Server {
     #[new]
     #[pyo3(signature = (
         host, port, *, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000,
-        idle_timeout=None, relay=true, max_queued_bytes=8_388_608,
+        idle_timeout=None, relay=true, max_queued_bytes=67_108_864,
         shutdown_grace=5.0, event_queue_len=16_384
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -113,7 +113,7 @@ impl Server {
                 format!("port must be between 0 and 65535, got {port}"),
             )
         })?;
-        let hub = hub_config(
+        let mut hub = hub_config(
             py,
             alias_policy,
             max_frame_bytes,
@@ -121,6 +121,7 @@ impl Server {
             idle_timeout,
             relay,
         )?;
+        hub.max_queued_bytes = positive(py, "max_queued_bytes", max_queued_bytes)?;
         let listen = (host, port)
             .to_socket_addrs()
             .ok()
@@ -129,7 +130,6 @@ impl Server {
         let options = ServerOptions {
             listen,
             hub,
-            max_queued_bytes: positive(py, "max_queued_bytes", max_queued_bytes)?,
             shutdown_grace: seconds(py, "shutdown_grace", shutdown_grace)?,
             event_queue_len: positive(py, "event_queue_len", event_queue_len)?,
         };

@@ -89,8 +89,9 @@ struct Envelope<'a> {
     after: Option<&'a RawValue>,
 }
 
-/// Longest request `id` accepted, in bytes of its JSON text: room for a
-/// UUID or a counter, not for a payload smuggled into every reply.
+/// Longest request `id` accepted, in bytes as sent (a string's between its
+/// quotes): room for a UUID or a counter, not for a payload smuggled into
+/// every reply.
 pub const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Keeps an explicit `null` as `Some`, so "absent" and "null" stay apart.
@@ -179,13 +180,12 @@ fn request_id(raw: &RawValue) -> Result<&RawValue, PeerError> {
             ),
         ));
     }
-    if text.len() > MAX_REQUEST_ID_LEN {
+    // A string's length is counted between its quotes, as sent.
+    let len = text.strip_prefix('"').map_or(text.len(), |t| t.len() - 1);
+    if len > MAX_REQUEST_ID_LEN {
         return Err(PeerError::new(
             ErrorCode::InvalidField,
-            format!(
-                "field \"id\" is {} bytes long; at most {MAX_REQUEST_ID_LEN} are echoed",
-                text.len()
-            ),
+            format!("field \"id\" is {len} bytes long; at most {MAX_REQUEST_ID_LEN} are echoed"),
         ));
     }
     Ok(raw)
@@ -384,7 +384,15 @@ mod tests {
             assert_eq!(err.code, ErrorCode::InvalidField, "{bad}");
             assert!(err.message.contains("\"id\""), "{err}");
         }
-        let long = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(100));
+        let longest = format!(
+            r#"{{"type":"ping","id":"{}"}}"#,
+            "x".repeat(MAX_REQUEST_ID_LEN)
+        );
+        assert!(ClientFrame::parse(longest.as_bytes()).is_ok());
+        let long = format!(
+            r#"{{"type":"ping","id":"{}"}}"#,
+            "x".repeat(MAX_REQUEST_ID_LEN + 1)
+        );
         assert_eq!(
             ClientFrame::parse(long.as_bytes()).unwrap_err().code,
             ErrorCode::InvalidField

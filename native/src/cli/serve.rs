@@ -41,8 +41,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_SESSIONS, value_parser = parse_max_sessions, env = "TCPHUB_MAX_SESSIONS")]
     max_sessions: usize,
     /// Close sessions that send nothing for this long (e.g. 30s, 5m; `off` or `inf`).
-    #[arg(long, default_value = "off", value_parser = parse_idle_timeout, env = "TCPHUB_IDLE_TIMEOUT")]
-    idle_timeout: IdleTimeout,
+    #[arg(long, default_value = "off", value_parser = parse_optional_timeout, env = "TCPHUB_IDLE_TIMEOUT")]
+    idle_timeout: OptionalTimeout,
     /// Let clients send to each other (`on`) or only to the host (`off`).
     #[arg(
         long,
@@ -53,10 +53,23 @@ pub struct ServeArgs {
         env = "TCPHUB_RELAY"
     )]
     relay: bool,
-    /// Unsent bytes allowed to pile up for one session; past this it is
-    /// closed as a slow consumer (e.g. 8MiB; 4KiB to 1TiB).
-    #[arg(long, default_value = "8MiB", value_parser = parse_max_queued_bytes, env = "TCPHUB_MAX_QUEUED_BYTES")]
+    /// Hard cap on unsent bytes for one session, however fast it reads; past
+    /// it the session is closed as a slow consumer (e.g. 64MiB; at least
+    /// 512KiB plus --max-frame-bytes, at most 1TiB). Senders filling a
+    /// session's queue are paused long before that.
+    #[arg(long, default_value = "64MiB", value_parser = parse_max_queued_bytes, env = "TCPHUB_MAX_QUEUED_BYTES")]
     max_queued_bytes: usize,
+    /// Close a session as a slow consumer when nothing queued for it could
+    /// be written for this long (e.g. 10s; `off` never does).
+    #[arg(long, default_value = "10s", value_parser = parse_optional_timeout, env = "TCPHUB_WRITE_DEADLINE")]
+    write_deadline: OptionalTimeout,
+    /// Close a session with `frame_timeout` when one frame takes longer than
+    /// this from its first byte to its last (e.g. 30s; `off` never does).
+    #[arg(long, default_value = "30s", value_parser = parse_optional_timeout, env = "TCPHUB_FRAME_TIMEOUT")]
+    frame_timeout: OptionalTimeout,
+    /// Most rows in one `list` reply; clients page through the rest (1 to 100000).
+    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_LIST_ROWS, value_parser = parse_max_list_rows, env = "TCPHUB_MAX_LIST_ROWS")]
+    max_list_rows: usize,
     /// On Ctrl-C or SIGTERM, how long to flush queued messages before exiting
     /// (longer than zero; `inf` waits as long as it takes).
     #[arg(long, default_value = "5s", value_parser = positive_duration, env = "TCPHUB_SHUTDOWN_GRACE")]
@@ -67,13 +80,17 @@ pub struct ServeArgs {
     console: bool,
 }
 
-/// An idle timeout or none; a newtype because clap reads a bare `Option`
-/// as "the option may be absent".
+/// A timeout or none (`off`); a newtype because clap reads a bare
+/// `Option` as "the option may be absent".
 #[derive(Debug, Clone, Copy)]
-struct IdleTimeout(Option<Duration>);
+struct OptionalTimeout(Option<Duration>);
 
-fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
-    parse_optional_duration(text).map(IdleTimeout)
+fn parse_optional_timeout(text: &str) -> Result<OptionalTimeout, String> {
+    parse_optional_duration(text).map(OptionalTimeout)
+}
+
+fn parse_max_list_rows(text: &str) -> Result<usize, String> {
+    count_within(text, 1, tcphub_core::MAX_MAX_LIST_ROWS)
 }
 
 /// The largest `--max-frame-bytes`: a frame is held whole in memory.
@@ -90,10 +107,12 @@ fn parse_max_sessions(text: &str) -> Result<usize, String> {
 }
 
 fn parse_max_queued_bytes(text: &str) -> Result<usize, String> {
+    // The least a cap may be depends on --max-frame-bytes too; the hub
+    // checks that when it starts.
     bytes_within(
         text,
-        tcphub_native::MIN_MAX_QUEUED_BYTES,
-        tcphub_native::MAX_MAX_QUEUED_BYTES,
+        tcphub_core::MIN_MAX_FRAME_LEN,
+        tcphub_core::MAX_MAX_QUEUED_BYTES,
     )
 }
 
@@ -128,9 +147,12 @@ impl ServeArgs {
                 max_sessions: self.max_sessions,
                 idle_timeout: self.idle_timeout.0,
                 relay: self.relay,
+                max_queued_bytes: self.max_queued_bytes,
+                write_deadline: self.write_deadline.0,
+                frame_timeout: self.frame_timeout.0,
+                max_list_rows: self.max_list_rows,
                 ..HubConfig::default()
             },
-            max_queued_bytes: self.max_queued_bytes,
             shutdown_grace: self.shutdown_grace,
             ..ServerOptions::default()
         }
@@ -149,6 +171,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         idle_timeout = ?args.idle_timeout.0,
         relay = args.relay,
         max_queued_bytes = args.max_queued_bytes,
+        write_deadline = ?args.write_deadline.0,
+        frame_timeout = ?args.frame_timeout.0,
         "tcphub {} ready; stop with Ctrl-C",
         env!("CARGO_PKG_VERSION")
     );

@@ -1,60 +1,54 @@
 //! One accepted connection, as the hub task, its reader and its writer
 //! share it.
 //!
-//! The hub task queues frames; the writer drains the queue; the reader
-//! forwards what the peer sends. The queue is the only state behind a lock,
-//! held for a push, a swap, or one non-blocking write by the hub task
-//! (`flush_in_place`), never across a wait. Nothing here is held per
-//! connection while it is idle beyond the socket, this struct and the two
-//! tasks' small futures: no read buffer, and the send queue's storage is
-//! dropped when it grows large.
+//! The hub task queues frames and follows the core's orders (pause or
+//! resume reading, close with a farewell); the writer drains the queue and
+//! counts what it wrote for the hub; the reader forwards what the peer
+//! sends while reading is not paused. The send queue is behind a lock, held
+//! for a push, a swap, or one non-blocking write by the hub task
+//! (`flush_in_place`), never across a wait; the session permit has a lock
+//! of its own, taken once. Nothing here is held per connection while it is
+//! idle beyond the socket, this struct and the two tasks' small futures: no
+//! read buffer, and a send queue that grew large is dropped once empty.
 
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tcphub_core::SessionId;
+use tcphub_core::{SessionId, Unsent};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
+
+use super::send_queue::Frames;
 
 /// Where a connection stands, as its writer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum QueueState {
     /// Frames may be queued.
     Open,
-    /// The hub closed the session: flush what is queued by `deadline`, then
-    /// close the socket.
+    /// The hub closed the session: flush what is queued (its farewell
+    /// last) by `deadline`, then close the socket.
     Closing {
         /// After this the rest is dropped.
         deadline: Instant,
     },
-    /// Drop everything and close now (peer gone, slow consumer, server
-    /// stopped).
+    /// Drop everything and close now (peer gone, server stopped).
     Aborted,
-}
-
-/// What became of a frame offered to a connection.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Push {
-    /// Queued; `was_empty` says the writer must be woken for it.
-    Queued { was_empty: bool },
-    /// Queuing it would pass the byte cap: the peer is a slow consumer.
-    Overflow,
-    /// The connection is closing; the frame was dropped.
-    Closed,
 }
 
 #[derive(Debug)]
 struct SendQueue {
-    frames: VecDeque<Bytes>,
-    /// Bytes queued or taken by the writer and not yet written to the
-    /// socket: what the slow-consumer cap applies to.
-    bytes: usize,
+    frames: Frames,
     state: QueueState,
     /// The writer task holds frames it took and has not finished writing:
     /// nothing may be written past them.
     writer_busy: bool,
+    /// The session closed with its unsent frames dropped while the writer
+    /// held a batch: the writer must drop the unstarted part of it.
+    discard_writer_batch: bool,
+    /// Bytes the writer wrote that the hub has not been told of yet.
+    unreported: usize,
 }
 
 /// A connection shared by the hub task and the connection's two tasks.
@@ -67,11 +61,25 @@ pub(crate) struct Connection {
     writer_wake: Notify,
     /// Wakes the reader: the writer is done, stop forwarding input.
     reader_stop: Notify,
+    /// The core asked not to read from this peer for now (flow control).
+    reading_paused: AtomicBool,
+    /// Wakes a paused reader.
+    reader_resume: Notify,
     /// The session's place under the session limit, given back when the
     /// writer is done (flushed or aborted): from then on the connection
     /// only drains its peer's last bytes for a moment before it closes, and
     /// a server shutting down need not wait for that.
     permit: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+/// What a write by the hub task did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Flushed {
+    /// Bytes that reached the socket.
+    pub(crate) written: usize,
+    /// The writer must take over: the socket would block, an error is left
+    /// for it to report, or it is itself mid-batch.
+    pub(crate) writer_needed: bool,
 }
 
 impl Connection {
@@ -80,13 +88,16 @@ impl Connection {
             stream,
             session,
             queue: Mutex::new(SendQueue {
-                frames: VecDeque::new(),
-                bytes: 0,
+                frames: Frames::default(),
                 state: QueueState::Open,
                 writer_busy: false,
+                discard_writer_batch: false,
+                unreported: 0,
             }),
             writer_wake: Notify::new(),
             reader_stop: Notify::new(),
+            reading_paused: AtomicBool::new(false),
+            reader_resume: Notify::new(),
             permit: Mutex::new(Some(permit)),
         }
     }
@@ -100,50 +111,48 @@ impl Connection {
 
     // ----- hub task side -----
 
-    /// Queues `frame` unless that would pass `cap` bytes. A single frame
-    /// is always accepted into an empty queue, so a cap below the frame
-    /// size limit cannot shut every client out.
-    pub(crate) fn push(&self, frame: Bytes, cap: usize) -> Push {
+    /// Queues `frame`; true when the queue was empty (the writer or an
+    /// in-place flush must see to it). A closing connection drops it.
+    pub(crate) fn push(&self, frame: Bytes) -> bool {
         let mut queue = self.queue();
         if queue.state != QueueState::Open {
-            return Push::Closed;
-        }
-        if queue.bytes > 0 && queue.bytes + frame.len() > cap {
-            return Push::Overflow;
+            return false;
         }
         let was_empty = queue.frames.is_empty();
-        queue.bytes += frame.len();
-        queue.frames.push_back(frame);
-        Push::Queued { was_empty }
+        queue.frames.push(frame);
+        was_empty
     }
 
     /// Writes what is queued straight from the hub task when the writer is
     /// idle, so a frame for a reader that keeps up costs one non-blocking
     /// write instead of waking a task (and often a parked worker thread).
-    /// True when the writer must take over: the socket would block, an
-    /// error is left for it to report, or it is itself mid-batch.
     ///
     /// The lock is held across the write, which never blocks; the writer
     /// only waits for it when it was woken at this very moment.
-    pub(crate) fn flush_in_place(&self) -> bool {
+    pub(crate) fn flush_in_place(&self) -> Flushed {
         let mut queue = self.queue();
+        let mut flushed = Flushed {
+            written: 0,
+            writer_needed: true,
+        };
         if queue.state != QueueState::Open || queue.writer_busy {
-            return true;
+            return flushed;
         }
         while !queue.frames.is_empty() {
-            match super::writer::write_some(&self.stream, &queue.frames) {
-                Ok(n) if n > 0 => {
-                    super::writer::consume(&mut queue.frames, n);
-                    queue.bytes = queue.bytes.saturating_sub(n);
-                }
+            match queue.frames.write_to(&self.stream) {
+                Ok(n) if n > 0 => flushed.written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                _ => return true,
+                _ => return flushed,
             }
         }
-        if queue.frames.capacity() > super::writer::KEEP_BATCH_CAPACITY {
-            queue.frames = VecDeque::new();
-        }
-        false
+        queue.frames.release_if_large();
+        flushed.writer_needed = false;
+        flushed
+    }
+
+    /// Bytes the writer wrote since the last call, for the hub.
+    pub(crate) fn take_unreported(&self) -> usize {
+        std::mem::take(&mut self.queue().unreported)
     }
 
     /// Lets the writer know there is something to do.
@@ -151,12 +160,25 @@ impl Connection {
         self.writer_wake.notify_one();
     }
 
-    /// The hub closed the session: flush by `deadline`, then close.
-    pub(crate) fn close_after_flush(&self, deadline: Instant) {
+    /// The hub closed the session: `unsent` says what becomes of what is
+    /// queued, `farewell` goes after it, and all is flushed by `deadline`.
+    pub(crate) fn close(&self, farewell: Bytes, unsent: Unsent, deadline: Instant) {
         let mut queue = self.queue();
-        if queue.state == QueueState::Open {
-            queue.state = QueueState::Closing { deadline };
+        if queue.state != QueueState::Open {
+            return;
         }
+        if unsent == Unsent::Discard {
+            if queue.writer_busy {
+                // The writer's batch holds the frame being written; what is
+                // still here has not started.
+                queue.frames = Frames::default();
+                queue.discard_writer_batch = true;
+            } else {
+                queue.frames.keep_started_front();
+            }
+        }
+        queue.frames.push(farewell);
+        queue.state = QueueState::Closing { deadline };
         drop(queue);
         self.writer_wake.notify_one();
     }
@@ -165,37 +187,64 @@ impl Connection {
     pub(crate) fn abort(&self) {
         let mut queue = self.queue();
         queue.state = QueueState::Aborted;
-        queue.frames = VecDeque::new();
-        queue.bytes = 0;
+        queue.frames = Frames::default();
         drop(queue);
         self.writer_wake.notify_one();
         self.reader_stop.notify_one();
+        self.resume_reading();
+    }
+
+    /// Stops the reader before its next read (flow control).
+    pub(crate) fn pause_reading(&self) {
+        self.reading_paused.store(true, Ordering::Release);
+    }
+
+    /// Lets a paused reader go on.
+    pub(crate) fn resume_reading(&self) {
+        self.reading_paused.store(false, Ordering::Release);
+        self.reader_resume.notify_one();
     }
 
     // ----- writer side -----
 
-    /// Moves every queued frame into `batch` (which the writer has
-    /// emptied) and says what state the connection is in.
-    pub(crate) fn take(&self, batch: &mut VecDeque<Bytes>) -> QueueState {
+    /// Moves every queued frame behind those in `batch` and says what state
+    /// the connection is in. When the session closed with its unsent
+    /// frames dropped, the unstarted part of `batch` is dropped first.
+    pub(crate) fn take(&self, batch: &mut Frames) -> QueueState {
         let mut queue = self.queue();
-        if batch.is_empty() {
-            std::mem::swap(batch, &mut queue.frames);
-        } else {
-            batch.append(&mut queue.frames);
+        if std::mem::take(&mut queue.discard_writer_batch) {
+            batch.keep_started_front();
         }
+        batch.append(&mut queue.frames);
         queue.writer_busy = !batch.is_empty();
         queue.state
     }
 
-    /// The current state, for a writer woken in the middle of a write.
-    pub(crate) fn state(&self) -> QueueState {
+    /// The current state, for a writer woken in the middle of a write; a
+    /// close that drops unsent frames trims `batch` at once.
+    pub(crate) fn state(&self, batch: &mut Frames) -> QueueState {
+        let mut queue = self.queue();
+        if std::mem::take(&mut queue.discard_writer_batch) {
+            batch.keep_started_front();
+        }
+        queue.state
+    }
+
+    /// The current state, without touching a batch.
+    pub(crate) fn queue_state(&self) -> QueueState {
         self.queue().state
     }
 
-    /// `n` bytes reached the socket.
-    pub(crate) fn written(&self, n: usize) {
+    /// `n` bytes reached the socket. True when the hub must be told (the
+    /// first unreported bytes since it last took them); a closed session's
+    /// writes concern nobody.
+    pub(crate) fn written(&self, n: usize) -> bool {
         let mut queue = self.queue();
-        queue.bytes = queue.bytes.saturating_sub(n);
+        if queue.state != QueueState::Open {
+            return false;
+        }
+        queue.unreported += n;
+        queue.unreported == n
     }
 
     /// Resolves when the hub wakes the writer (or at once if it did since
@@ -208,6 +257,7 @@ impl Connection {
     /// longer counts against the limit.
     pub(crate) fn writer_done(&self) {
         self.reader_stop.notify_one();
+        self.resume_reading();
         drop(self.permit.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 
@@ -216,5 +266,12 @@ impl Connection {
     /// Resolves once the writer is done with the connection.
     pub(crate) async fn reader_stopped(&self) {
         self.reader_stop.notified().await;
+    }
+
+    /// Resolves at once unless reading is paused; then when it resumes.
+    pub(crate) async fn reading_allowed(&self) {
+        while self.reading_paused.load(Ordering::Acquire) {
+            self.reader_resume.notified().await;
+        }
     }
 }

@@ -3,7 +3,7 @@
 use tcphub_core::{Event, RawValue, SessionEntry};
 use tokio::sync::{mpsc, oneshot};
 
-use super::hub_task::{Command, Input};
+use super::input::{Command, Input};
 use crate::error::CommandError;
 
 /// Sends host commands to the task that owns the hub. Cheap to clone;

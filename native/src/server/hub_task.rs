@@ -2,9 +2,11 @@
 //! so the core needs no lock.
 //!
 //! Each turn takes a batch of inputs, feeds them to the hub, dispatches its
-//! outputs (frames into send queues, closes, events to the host) and only
-//! then wakes the writers that got something, so frames queued in one turn
-//! leave in one write per connection.
+//! outputs (frames into send queues, pauses and resumes of readers, closes,
+//! events to the host) and only then flushes the connections that got
+//! something, so frames queued in one turn leave in one write per
+//! connection. What reaches a socket is reported back to the hub, which is
+//! how its flow control learns that queues drain.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,66 +14,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, Hub, HubError, Output, RawValue, SessionEntry, SessionId};
+use tcphub_core::{CloseReason, Hub, HubError, Output, SessionEntry, SessionId};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
-use tracing::{error, warn};
+use tracing::error;
 
-use super::connection::{Connection, Push};
+use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
+use super::input::{Command, Input};
 use super::{events, reader, writer};
 
 /// Inputs handled per turn: large enough to amortise waking writers, small
 /// enough that no input waits long behind a turn.
 const BATCH: usize = 256;
-
-/// Everything the hub task is told.
-#[derive(Debug)]
-pub(crate) enum Input {
-    /// The acceptor took a connection (and a session permit for it).
-    Accepted {
-        stream: TcpStream,
-        peer: SocketAddr,
-        permit: OwnedSemaphorePermit,
-    },
-    /// A session's peer sent bytes.
-    Data { session: SessionId, bytes: Bytes },
-    /// A session's reader is done: the peer left, or the connection closed.
-    Closed { session: SessionId },
-    /// A host program's command.
-    Command(Command),
-    /// Say `bye` to everyone and refuse new sessions.
-    Shutdown,
-    /// Stop the task.
-    Stop,
-}
-
-/// A host command with the channel for its answer.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Broadcast {
-        message: Box<RawValue>,
-        reply: oneshot::Sender<Result<usize, HubError>>,
-    },
-    SendToAlias {
-        alias: String,
-        message: Box<RawValue>,
-        reply: oneshot::Sender<Result<usize, HubError>>,
-    },
-    SendToSession {
-        session_id: String,
-        message: Box<RawValue>,
-        reply: oneshot::Sender<Result<(), HubError>>,
-    },
-    CloseSession {
-        session_id: String,
-        reply: oneshot::Sender<Result<(), HubError>>,
-    },
-    Sessions {
-        reply: oneshot::Sender<Vec<SessionEntry>>,
-    },
-}
 
 /// The connections of open sessions. Dropping the table aborts them all,
 /// so no connection outlives the hub task, however that task ends.
@@ -97,13 +53,9 @@ pub(crate) struct HubTask {
     inputs_tx: mpsc::WeakSender<Input>,
     conns: ConnectionTable,
     events: events::EventSink,
-    max_queued_bytes: usize,
     close_grace: Duration,
-    /// Connections that got frames this turn and must be woken.
-    to_wake: Vec<Arc<Connection>>,
-    /// Sessions found over the queue cap while dispatching.
-    slow: Vec<SessionId>,
-    acks: Vec<(SessionId, usize)>,
+    /// Connections that got frames this turn and must be flushed.
+    to_flush: Vec<Arc<Connection>>,
 }
 
 impl HubTask {
@@ -113,7 +65,6 @@ impl HubTask {
         inputs: mpsc::Receiver<Input>,
         inputs_tx: mpsc::WeakSender<Input>,
         events: events::EventSink,
-        max_queued_bytes: usize,
         close_grace: Duration,
     ) -> Self {
         HubTask {
@@ -123,11 +74,8 @@ impl HubTask {
             inputs_tx,
             conns: ConnectionTable::default(),
             events,
-            max_queued_bytes,
             close_grace,
-            to_wake: Vec::new(),
-            slow: Vec::new(),
-            acks: Vec::new(),
+            to_flush: Vec::new(),
         }
     }
 
@@ -159,7 +107,7 @@ impl HubTask {
                         stop |= self.handle(input);
                         self.dispatch();
                     }
-                    self.wake_writers();
+                    self.flush();
                     if stop {
                         break;
                     }
@@ -169,7 +117,7 @@ impl HubTask {
                     report(self.hub.handle_timeout(now));
                     armed = None;
                     self.dispatch();
-                    self.wake_writers();
+                    self.flush();
                 }
             }
         }
@@ -187,6 +135,13 @@ impl HubTask {
             Input::Data { session, bytes } => {
                 let result = self.hub.handle_data(now, session, &bytes);
                 report(result);
+            }
+            Input::Eof { session } => report(self.hub.handle_eof(now, session)),
+            Input::Written { session } => {
+                if let Some(conn) = self.conns.0.get(&session) {
+                    let written = conn.take_unreported();
+                    report(self.hub.handle_written(now, session, written));
+                }
             }
             Input::Closed { session } => {
                 let result = self.hub.handle_close(now, session);
@@ -223,7 +178,7 @@ impl HubTask {
         };
         let conn = Arc::new(Connection::new(stream, session, permit));
         self.conns.0.insert(session, conn.clone());
-        tokio::spawn(writer::write_loop(conn.clone()));
+        tokio::spawn(writer::write_loop(conn.clone(), inputs.clone()));
         tokio::spawn(reader::read_loop(conn, inputs));
     }
 
@@ -273,44 +228,36 @@ impl HubTask {
 
     /// Carries out everything the hub asked for.
     fn dispatch(&mut self) {
-        loop {
-            while let Some(output) = self.hub.poll_output() {
-                match output {
-                    Output::Transmit { session, frame } => {
-                        // Interim: counted as written at once (no flow
-                        // control yet in this driver).
-                        self.acks.push((session, frame.len()));
-                        self.transmit(session, frame)
+        while let Some(output) = self.hub.poll_output() {
+            match output {
+                Output::Transmit { session, frame } => self.transmit(session, frame),
+                Output::PauseReading { session } => {
+                    if let Some(conn) = self.conns.0.get(&session) {
+                        conn.pause_reading();
                     }
-                    Output::Close {
-                        session, farewell, ..
-                    } => {
-                        if let Some(conn) = self.conns.0.remove(&session) {
-                            conn.push(farewell, usize::MAX);
-                            conn.close_after_flush(deadline_after(self.close_grace));
-                            self.to_wake.push(conn);
-                        }
-                    }
-                    Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
-                    Output::Event(event) => self.events.emit(event),
                 }
-            }
-            let now = self.now();
-            let acks = std::mem::take(&mut self.acks);
-            for &(session, len) in &acks {
-                report(self.hub.handle_written(now, session, len));
-            }
-            if !acks.is_empty() {
-                continue;
-            }
-            if self.slow.is_empty() {
-                return;
-            }
-            for session in std::mem::take(&mut self.slow) {
-                // Its queue is already dropped; the hub reports the close
-                // (event, log) and forgets the session.
-                let result = self.hub.close_session(session, CloseReason::SlowConsumer);
-                report(result);
+                Output::ResumeReading { session } => {
+                    if let Some(conn) = self.conns.0.get(&session) {
+                        conn.resume_reading();
+                    }
+                }
+                Output::Close {
+                    session,
+                    reason,
+                    farewell,
+                    unsent,
+                } => {
+                    if let Some(conn) = self.conns.0.remove(&session) {
+                        if reason == CloseReason::SlowConsumer {
+                            tracing::warn!(
+                                session = %session,
+                                "slow consumer: closing after its frame in progress and a bye"
+                            );
+                        }
+                        conn.close(farewell, unsent, deadline_after(self.close_grace));
+                    }
+                }
+                Output::Event(event) => self.events.emit(event),
             }
         }
     }
@@ -319,28 +266,28 @@ impl HubTask {
         let Some(conn) = self.conns.0.get(&session) else {
             return;
         };
-        match conn.push(frame, self.max_queued_bytes) {
-            Push::Queued { was_empty: true } => self.to_wake.push(conn.clone()),
-            Push::Queued { was_empty: false } | Push::Closed => {}
-            Push::Overflow => {
-                warn!(
-                    session = %session,
-                    limit = self.max_queued_bytes,
-                    "slow consumer: send queue over its limit; closing the session"
-                );
-                if let Some(conn) = self.conns.0.remove(&session) {
-                    conn.abort();
-                }
-                self.slow.push(session);
-            }
+        if conn.push(frame) {
+            self.to_flush.push(conn.clone());
         }
     }
 
-    fn wake_writers(&mut self) {
-        for conn in self.to_wake.drain(..) {
-            if conn.flush_in_place() {
-                conn.wake_writer();
+    /// Writes what this turn queued, in place where the socket takes it,
+    /// and tells the hub what got out; that may release paused senders,
+    /// whose kept input then queues more, so it goes round until nothing
+    /// new is queued.
+    fn flush(&mut self) {
+        while !self.to_flush.is_empty() {
+            let now = self.now();
+            for conn in std::mem::take(&mut self.to_flush) {
+                let flushed = conn.flush_in_place();
+                if flushed.writer_needed {
+                    conn.wake_writer();
+                }
+                if flushed.written > 0 {
+                    report(self.hub.handle_written(now, conn.session, flushed.written));
+                }
             }
+            self.dispatch();
         }
     }
 }

@@ -14,7 +14,9 @@ mod deadline;
 mod events;
 mod handle;
 mod hub_task;
+mod input;
 mod reader;
+mod send_queue;
 mod writer;
 
 use std::future::Future;
@@ -32,7 +34,8 @@ pub use handle::{HostEvents, HubHandle};
 
 use crate::error::ServeError;
 use crate::options::ServerOptions;
-use hub_task::{HubTask, Input};
+use hub_task::HubTask;
+use input::Input;
 
 /// Inputs (reads, accepts, commands) waiting for the hub task. When it is
 /// full, readers wait: that is the back-pressure on clients sending faster
@@ -120,7 +123,6 @@ impl Server {
             inputs_rx,
             inputs_tx.downgrade(),
             events::EventSink::new(events_tx),
-            options.max_queued_bytes,
             options.shutdown_grace,
         );
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));

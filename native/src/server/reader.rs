@@ -3,8 +3,9 @@
 //! It waits for readiness and then reads into a buffer on the stack of a
 //! plain function, so an idle connection holds no read buffer at all; each
 //! chunk read is copied once into a `Bytes` of its exact size for the hub.
-//! Sending to the hub awaits room in its bounded input queue, which is what
-//! slows a client that sends faster than the hub routes.
+//! Two things slow a client that sends faster than its messages are
+//! delivered: the hub's bounded input queue, and the core's flow control,
+//! which pauses this reader until the queues its messages fill drain.
 
 use std::io;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::time::Instant;
 
 use super::connection::{Connection, QueueState};
 use super::deadline::deadline_after;
-use super::hub_task::Input;
+use super::input::Input;
 
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 16 * 1024;
@@ -25,48 +26,65 @@ const READ_CHUNK: usize = 16 * 1024;
 /// last frames reach the peer instead of being lost to a reset.
 const MAX_LINGER: Duration = Duration::from_secs(2);
 
+/// How the peer's side of a connection ended.
+enum End {
+    /// The peer half-closed (FIN): it may still read what it is owed.
+    Eof,
+    /// The connection failed, or the hub task is gone.
+    Failed,
+    /// The writer is done (the hub closed the session, or aborted it).
+    StoppedByWriter,
+}
+
 /// Runs until the peer goes away or the writer is done; then tells the hub.
 pub(crate) async fn read_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input>) {
-    let stopped_by_writer = forward(&conn, &inputs).await;
+    let session = conn.session;
+    let end = forward(&conn, &inputs).await;
+    if let End::Eof = end {
+        // The hub answers everything the peer sent, then closes the
+        // session; the writer finishes when that is flushed.
+        let _ = inputs.send(Input::Eof { session }).await;
+        conn.reader_stopped().await;
+    }
     // The hub learns of every end of a connection here, once, whoever
     // noticed it first; for a session it closed itself this is a no-op.
-    let _ = inputs
-        .send(Input::Closed {
-            session: conn.session,
-        })
-        .await;
+    let _ = inputs.send(Input::Closed { session }).await;
     drop(inputs);
-    if stopped_by_writer {
-        if let QueueState::Closing { deadline } = conn.state() {
+    if let End::StoppedByWriter = end {
+        if let QueueState::Closing { deadline } = conn.queue_state() {
             linger(&conn, deadline.min(deadline_after(MAX_LINGER))).await;
         }
     }
 }
 
-/// Forwards input until the peer closes (false) or the writer stops the
-/// reader (true).
-async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> bool {
+/// Forwards input until the peer closes or fails, or the writer stops the
+/// reader.
+async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
     loop {
         tokio::select! {
             biased;
-            () = conn.reader_stopped() => return true,
-            ready = conn.stream.readable() => if ready.is_err() { return false },
+            () = conn.reader_stopped() => return End::StoppedByWriter,
+            ready = wait_readable(conn) => if ready.is_err() { return End::Failed },
         }
         match read_chunk(&conn.stream) {
             Ok(Some(bytes)) => {
-                let input = Input::Data {
-                    session: conn.session,
-                    bytes,
-                };
-                if inputs.send(input).await.is_err() {
-                    return false;
+                let session = conn.session;
+                if inputs.send(Input::Data { session, bytes }).await.is_err() {
+                    return End::Failed;
                 }
             }
-            Ok(None) => return false,
+            Ok(None) => return End::Eof,
             Err(e) if would_retry(&e) => {}
-            Err(_) => return false,
+            Err(_) => return End::Failed,
         }
     }
+}
+
+/// Waits until reading is allowed (not paused by flow control) and the
+/// socket is readable.
+async fn wait_readable(conn: &Connection) -> io::Result<()> {
+    conn.reading_allowed().await;
+    conn.stream.readable().await
 }
 
 /// Reads and discards until the peer closes or `deadline`.

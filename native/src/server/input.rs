@@ -1,0 +1,61 @@
+//! What the hub task is told: by the acceptor, the connections' readers
+//! and writers, and the host program's handle.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use tcphub_core::{HubError, RawValue, SessionEntry, SessionId};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+/// Everything the hub task is told.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// The acceptor took a connection (and a session permit for it).
+    Accepted {
+        stream: TcpStream,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    },
+    /// A session's peer sent bytes.
+    Data { session: SessionId, bytes: Bytes },
+    /// The session's peer half-closed: it sends nothing more.
+    Eof { session: SessionId },
+    /// The session's writer wrote bytes; how many is kept on the
+    /// connection, so one message stands for any number of writes.
+    Written { session: SessionId },
+    /// A session's reader is done: the peer left, or the connection closed.
+    Closed { session: SessionId },
+    /// A host program's command.
+    Command(Command),
+    /// Say `bye` to everyone and refuse new sessions.
+    Shutdown,
+    /// Stop the task.
+    Stop,
+}
+
+/// A host command with the channel for its answer.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Broadcast {
+        message: Box<RawValue>,
+        reply: oneshot::Sender<Result<usize, HubError>>,
+    },
+    SendToAlias {
+        alias: String,
+        message: Box<RawValue>,
+        reply: oneshot::Sender<Result<usize, HubError>>,
+    },
+    SendToSession {
+        session_id: String,
+        message: Box<RawValue>,
+        reply: oneshot::Sender<Result<(), HubError>>,
+    },
+    CloseSession {
+        session_id: String,
+        reply: oneshot::Sender<Result<(), HubError>>,
+    },
+    Sessions {
+        reply: oneshot::Sender<Vec<SessionEntry>>,
+    },
+}
