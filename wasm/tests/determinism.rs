@@ -13,10 +13,11 @@ use common::run;
 use tcphub_wasm::sim::{presets, Scenario, Simulator};
 
 /// The runs the golden files hold: (file, preset, seed, faults on).
-const GOLDEN: [(&str, &str, u64, bool); 3] = [
+const GOLDEN: [(&str, &str, u64, bool); 4] = [
     ("tutorial-seed7.json", "tutorial", 7, false),
     ("tutorial-seed7-faults.json", "tutorial", 7, true),
     ("faults-seed3.json", "faults", 3, true),
+    ("flow_control-seed9.json", "flow_control", 9, false),
 ];
 
 fn golden_scenario(preset: &str, seed: u64, faults: bool) -> Scenario {

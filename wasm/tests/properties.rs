@@ -110,7 +110,7 @@ proptest! {
             seed,
             FaultSettings { drop: 15, stall: 30, ..FaultSettings::default() },
         );
-        broken.network.max_queued_bytes = 300;
+        broken.network.socket_buffer_bytes = 300;
         let faulty = run(broken);
         let expected = info_deliveries(&clean);
         for (client, got) in info_deliveries(&faulty) {

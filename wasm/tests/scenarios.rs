@@ -113,6 +113,7 @@ fn idle_timeout_fires_in_virtual_time() {
                 client,
                 at: "hub",
                 reason,
+                ..
             } if reason == "idle_timeout" => Some((*t, client.clone())),
             _ => None,
         })

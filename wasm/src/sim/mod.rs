@@ -28,7 +28,7 @@ pub enum SimError {
     #[error(transparent)]
     Hub(#[from] tcphub_core::HubError),
     /// No preset has this name.
-    #[error("no preset named {0:?}; try one of: tutorial, takeover, faults")]
+    #[error("no preset named {0:?}; try one of: {names}", names = presets::PRESET_NAMES.join(", "))]
     UnknownPreset(String),
     /// An action from the page is malformed.
     #[error("invalid action: {0}")]

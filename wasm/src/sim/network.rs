@@ -31,6 +31,8 @@ pub(crate) enum Piece {
 pub(crate) enum End {
     /// The client closed its socket; `abrupt` for a drop fault.
     ClientClosed { abrupt: bool },
+    /// The client shut its write side (half-close): it still reads.
+    ClientShutWrite,
     /// The hub closed the session, after flushing what it had sent.
     HubClosed(CloseReason),
 }
@@ -46,7 +48,7 @@ pub(crate) struct Pipe {
 impl Pipe {
     /// The time a piece sent at `now` with `delay` arrives, kept in order.
     pub(crate) fn arrival(&mut self, now: u64, delay: u64) -> u64 {
-        self.last_arrival = self.last_arrival.max(now + delay);
+        self.last_arrival = self.last_arrival.max(now.saturating_add(delay));
         self.last_arrival
     }
 

@@ -1,19 +1,37 @@
 //! Scenarios that ship with the simulator.
 
-use super::scenario::{FaultSettings, Scenario};
+use super::scenario::{FaultSettings, HubSettings, NetworkSettings, Scenario};
 use super::step::{message, Action, Step};
 
+/// Makes one preset.
+pub type MakePreset = fn() -> Scenario;
+
+/// Every preset by name, in the order the page lists them: the one list
+/// that the page, the bindings, the errors and the tests all read.
+pub const PRESETS: [(&str, MakePreset); 4] = [
+    ("tutorial", tutorial),
+    ("takeover", takeover),
+    ("faults", faults),
+    ("flow_control", flow_control),
+];
+
 /// Names of the presets, in the order the page lists them.
-pub const PRESET_NAMES: [&str; 3] = ["tutorial", "takeover", "faults"];
+pub const PRESET_NAMES: [&str; PRESETS.len()] = {
+    let mut names = [""; PRESETS.len()];
+    let mut i = 0;
+    while i < PRESETS.len() {
+        names[i] = PRESETS[i].0;
+        i += 1;
+    }
+    names
+};
 
 /// The preset called `name`.
 pub fn preset(name: &str) -> Option<Scenario> {
-    match name {
-        "tutorial" => Some(tutorial()),
-        "takeover" => Some(takeover()),
-        "faults" => Some(faults()),
-        _ => None,
-    }
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, make)| make())
 }
 
 fn client(name: &str) -> String {
@@ -213,19 +231,113 @@ pub fn faults() -> Scenario {
     Scenario {
         name: "faults".into(),
         description: "Three clients over a bad network: writes are cut and joined and \
-                      delayed, 丙 stops reading and is closed as a slow consumer, 甲 sends \
-                      bad JSON and is told so."
+                      delayed, 丙 stops reading and, once its socket is full and nothing more \
+                      could be written to it for a second, is closed as a slow consumer; 甲 \
+                      sends bad JSON and is told so."
             .into(),
         seed: 3,
-        hub: Default::default(),
-        network: super::scenario::NetworkSettings {
+        hub: HubSettings {
+            write_deadline_ms: Some(1000),
+            ..HubSettings::default()
+        },
+        network: NetworkSettings {
             latency_ms: 2,
-            max_queued_bytes: 2048,
+            socket_buffer_bytes: 2048,
         },
         faults: FaultSettings {
             enabled: true,
             ..FaultSettings::default()
         },
+        trace: Default::default(),
+        steps,
+    }
+}
+
+/// How many messages the publisher sends in each burst of [`flow_control`].
+pub const FLOW_BURST: usize = 12;
+
+/// Flow control at work: `publisher` sends two bursts of `*` messages
+/// (one every 10 ms) to `reader`, `napper` and `stuck`, with a small socket
+/// buffer and low watermarks so the numbers stay readable.
+///
+/// - At 100 ms `napper` stops reading. Its socket fills, its queue at the
+///   hub passes the high watermark, and the hub stops reading `publisher`
+///   (its later messages wait in the network). At 400 ms `napper` reads
+///   again; once its queue is below the low watermark the publisher
+///   resumes. Nobody is cut and nothing is lost.
+/// - At 1000 ms `stuck` stops reading for good. The publisher is paused on
+///   its account again; after the write deadline (1 s) with nothing
+///   written, the hub closes `stuck` as a slow consumer: the frame it had
+///   begun is finished, the rest dropped, its `bye` written last. The
+///   publisher resumes at once and `reader` and `napper` get every message.
+pub fn flow_control() -> Scenario {
+    let mut steps = vec![Step::at(
+        0,
+        Action::Connect {
+            client: client("publisher"),
+        },
+    )];
+    for name in ["publisher", "reader", "napper", "stuck"] {
+        if name != "publisher" {
+            steps.push(Step::now(Action::Connect {
+                client: client(name),
+            }));
+        }
+        steps.push(Step::now(Action::Sync {
+            client: client(name),
+            alias: name.to_owned(),
+        }));
+    }
+    for (burst, start, stops) in [(1, 100, "napper"), (2, 1000, "stuck")] {
+        steps.push(Step::at(
+            start,
+            Action::StopReading {
+                client: client(stops),
+            },
+        ));
+        for n in 0..FLOW_BURST {
+            steps.push(Step::at(
+                start + 10 * n as u64,
+                Action::Send {
+                    client: client("publisher"),
+                    to: Some("*".into()),
+                    message: message(&format!(
+                        r#"{{"burst":{burst},"n":{n},"text":"大家来领物资了"}}"#
+                    )),
+                },
+            ));
+        }
+        if burst == 1 {
+            steps.push(Step::at(
+                400,
+                Action::ResumeReading {
+                    client: client("napper"),
+                },
+            ));
+        }
+    }
+    Scenario {
+        name: "flow_control".into(),
+        description: "A publisher bursts * messages to three readers. napper stops reading \
+                      for 300 ms: the hub pauses the publisher until napper catches up, and \
+                      nobody is cut. stuck stops reading for good: the publisher is paused \
+                      again until, after the 1 s write deadline, the hub closes stuck as a \
+                      slow consumer (whole frames, then its bye) and the publisher goes on."
+            .into(),
+        seed: 9,
+        hub: HubSettings {
+            max_frame_len: 1024,
+            high_watermark: 512,
+            low_watermark: 128,
+            max_queued_bytes: 4096,
+            write_deadline_ms: Some(1000),
+            ..HubSettings::default()
+        },
+        network: NetworkSettings {
+            latency_ms: 2,
+            socket_buffer_bytes: 256,
+        },
+        faults: FaultSettings::default(),
         trace: Default::default(),
         steps,
     }

@@ -16,8 +16,10 @@
 //! steps, or of timed ones further apart than the longest delay, reaches
 //! the same recipients with every seed: faults change only when.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
-use tcphub_core::{AliasPolicy, HubConfig, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_SESSIONS};
+use tcphub_core::HubConfig;
 
 use super::step::Step;
 use super::SimError;
@@ -55,11 +57,27 @@ pub struct Scenario {
 impl Scenario {
     /// Parses a scenario from JSON, naming what is wrong.
     pub fn from_json(json: &str) -> Result<Self, SimError> {
-        let scenario: Scenario =
-            serde_json::from_str(json).map_err(|e| SimError::Scenario(e.to_string()))?;
-        scenario.hub.to_config()?;
-        scenario.faults.validate()?;
+        let scenario: Scenario = serde_json::from_str(json).map_err(|e| {
+            let mut message = e.to_string();
+            if message.contains("unknown field `max_queued_bytes`") {
+                // Scenarios saved before the hub took over flow control.
+                message.push_str(
+                    " (the queue cap is the hub's now: hub.max_queued_bytes; \
+                     the network has socket_buffer_bytes)",
+                );
+            }
+            SimError::Scenario(message)
+        })?;
+        scenario.validate()?;
         Ok(scenario)
+    }
+
+    /// Checks every setting against its bounds: the hub's through
+    /// [`HubConfig::validate`], the network's and the faults' here.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.hub.to_config()?;
+        self.network.validate()?;
+        self.faults.validate()
     }
 
     /// The scenario as pretty JSON, ready to save.
@@ -68,7 +86,9 @@ impl Scenario {
     }
 }
 
-/// The hub's configuration, in JSON-friendly units.
+/// The hub's configuration, in JSON-friendly units: the core's
+/// [`HubConfig`] field by field, durations in virtual ms. Every default is
+/// the core's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubSettings {
@@ -83,35 +103,81 @@ pub struct HubSettings {
     /// Close sessions quiet for this long (virtual ms); off when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
+    /// Flow control: once this many bytes are queued for a session (handed
+    /// to the driver, not yet written to its socket), whoever sends to it
+    /// is paused, and so is the session itself.
+    pub high_watermark: usize,
+    /// The paused senders resume once the queue is below this.
+    pub low_watermark: usize,
+    /// Hard cap on one session's queue: past it the session is closed as a
+    /// slow consumer.
+    pub max_queued_bytes: usize,
+    /// A session whose queue has not moved for this long (virtual ms) is
+    /// closed as a slow consumer; `null` never.
+    pub write_deadline_ms: Option<u64>,
+    /// A frame must arrive whole within this long of its first byte
+    /// (virtual ms); `null` waits forever.
+    pub frame_timeout_ms: Option<u64>,
+    /// Most rows in one `sessions` reply.
+    pub max_list_rows: usize,
 }
 
 impl Default for HubSettings {
     fn default() -> Self {
-        HubSettings {
-            alias_policy: AliasPolicy::default().as_str().to_owned(),
-            relay: true,
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            max_sessions: DEFAULT_MAX_SESSIONS,
-            idle_timeout_ms: None,
-        }
+        HubSettings::from_config(&HubConfig::default())
     }
 }
 
 impl HubSettings {
-    /// The core's configuration, checked.
+    /// The settings that give `config`.
+    pub fn from_config(config: &HubConfig) -> Self {
+        HubSettings {
+            alias_policy: config.alias_policy.as_str().to_owned(),
+            relay: config.relay,
+            max_frame_len: config.max_frame_len,
+            max_sessions: config.max_sessions,
+            idle_timeout_ms: config.idle_timeout.map(millis),
+            high_watermark: config.high_watermark,
+            low_watermark: config.low_watermark,
+            max_queued_bytes: config.max_queued_bytes,
+            write_deadline_ms: config.write_deadline.map(millis),
+            frame_timeout_ms: config.frame_timeout.map(millis),
+            max_list_rows: config.max_list_rows,
+        }
+    }
+
+    /// The core's configuration, checked by [`HubConfig::validate`]: an
+    /// out-of-range value is an error naming it. Durations have no upper
+    /// bound (a deadline past the end of virtual time never comes).
     pub fn to_config(&self) -> Result<HubConfig, SimError> {
         let config = HubConfig {
             alias_policy: self.alias_policy.parse()?,
             max_frame_len: self.max_frame_len,
             max_sessions: self.max_sessions,
-            idle_timeout: self.idle_timeout_ms.map(std::time::Duration::from_millis),
+            idle_timeout: self.idle_timeout_ms.map(Duration::from_millis),
             relay: self.relay,
-            ..HubConfig::default()
+            high_watermark: self.high_watermark,
+            low_watermark: self.low_watermark,
+            max_queued_bytes: self.max_queued_bytes,
+            write_deadline: self.write_deadline_ms.map(Duration::from_millis),
+            frame_timeout: self.frame_timeout_ms.map(Duration::from_millis),
+            max_list_rows: self.max_list_rows,
         };
         config.validate()?;
         Ok(config)
     }
 }
+
+/// A duration in whole ms, saturating (the core's defaults are seconds).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Longest latency or extra delay accepted: one virtual day. Longer is a
+/// typo, and virtual time must not run past what a `u64` of ms counts.
+pub const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
+/// Largest socket buffer accepted: 1 GiB.
+pub const MAX_SOCKET_BUFFER_BYTES: usize = 1 << 30;
 
 /// The network when nothing goes wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,18 +185,38 @@ impl HubSettings {
 pub struct NetworkSettings {
     /// Time every piece of data takes to cross, in virtual ms.
     pub latency_ms: u64,
-    /// Bytes the hub's driver queues for one client (sent, not yet read)
-    /// before it closes the session as a slow consumer, as the native
-    /// server does.
-    pub max_queued_bytes: usize,
+    /// What one connection's sockets hold from the hub to the client: bytes
+    /// written by the hub's driver and not yet read by the client (in
+    /// flight, or arrived and unread). The driver writes only while there
+    /// is room; the rest waits in its queue, which the hub counts.
+    pub socket_buffer_bytes: usize,
 }
 
 impl Default for NetworkSettings {
     fn default() -> Self {
         NetworkSettings {
             latency_ms: 1,
-            max_queued_bytes: 16 * 1024,
+            socket_buffer_bytes: 4 * 1024,
         }
+    }
+}
+
+impl NetworkSettings {
+    /// Checks the latency and the buffer against their bounds.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.latency_ms > MAX_DELAY_MS {
+            return Err(SimError::Scenario(format!(
+                "network.latency_ms is {}: expected 0 to {MAX_DELAY_MS} (one day)",
+                self.latency_ms
+            )));
+        }
+        if !(1..=MAX_SOCKET_BUFFER_BYTES).contains(&self.socket_buffer_bytes) {
+            return Err(SimError::Scenario(format!(
+                "network.socket_buffer_bytes is {}: expected 1 to {MAX_SOCKET_BUFFER_BYTES}",
+                self.socket_buffer_bytes
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -152,7 +238,8 @@ pub struct FaultSettings {
     pub drop: u8,
     /// Chance that a client, when it connects, is one that stops reading
     /// at some point. Unlike split, join and delay, this changes what
-    /// arrives (the hub closes it as a slow consumer once enough is queued).
+    /// arrives (once its socket is full and nothing more can be written
+    /// for the write deadline, the hub closes it as a slow consumer).
     pub stall: u8,
 }
 
@@ -170,8 +257,14 @@ impl Default for FaultSettings {
 }
 
 impl FaultSettings {
-    /// Checks that every chance is a percentage.
+    /// Checks that every chance is a percentage and the delay is bounded.
     pub fn validate(&self) -> Result<(), SimError> {
+        if self.max_delay_ms > MAX_DELAY_MS {
+            return Err(SimError::Scenario(format!(
+                "faults.max_delay_ms is {}: expected 0 to {MAX_DELAY_MS} (one day)",
+                self.max_delay_ms
+            )));
+        }
         for (name, chance) in [
             ("split", self.split),
             ("join", self.join),

@@ -81,6 +81,14 @@ pub enum Action {
         /// The client's name.
         client: String,
     },
+    /// The client shuts its write side (`shutdown(SHUT_WR)`, what
+    /// `nc -N` does at the end of its input): it sends nothing more but
+    /// keeps reading, and the hub answers everything it sent, then says
+    /// `bye` with reason `peer_closed`.
+    HalfClose {
+        /// The client's name.
+        client: String,
+    },
     /// The client stops reading what the hub sends it.
     StopReading {
         /// The client's name.
@@ -204,6 +212,9 @@ impl TryFrom<StepJson> for Step {
             "disconnect" => Action::Disconnect {
                 client: need(j.client, "client")?,
             },
+            "half_close" => Action::HalfClose {
+                client: need(j.client, "client")?,
+            },
             "stop_reading" => Action::StopReading {
                 client: need(j.client, "client")?,
             },
@@ -234,7 +245,7 @@ impl TryFrom<StepJson> for Step {
             other => {
                 return Err(format!(
                     "unknown action {other:?}: expected connect, sync, send, write, list, ping, \
-                     disconnect, stop_reading, resume_reading, faults, wait, broadcast, \
+                     disconnect, half_close, stop_reading, resume_reading, faults, wait, broadcast, \
                      send_to_alias, close_session or shutdown"
                 ))
             }
@@ -286,6 +297,10 @@ impl From<Step> for StepJson {
                 j.client = Some(client);
                 "disconnect"
             }
+            Action::HalfClose { client } => {
+                j.client = Some(client);
+                "half_close"
+            }
             Action::StopReading { client } => {
                 j.client = Some(client);
                 "stop_reading"
@@ -333,6 +348,7 @@ impl Action {
             | Action::List { client }
             | Action::Ping { client }
             | Action::Disconnect { client }
+            | Action::HalfClose { client }
             | Action::StopReading { client }
             | Action::ResumeReading { client } => Some(client),
             Action::Wait { .. }

@@ -159,6 +159,30 @@ pub enum Entry {
         at: &'static str,
         /// Why.
         reason: String,
+        /// Bytes queued for the client and never written: a slow
+        /// consumer's unsent frames, dropped by the hub's driver.
+        #[serde(skip_serializing_if = "is_zero")]
+        dropped: usize,
+    },
+    /// Flow control: the hub stopped reading a client (what it sends waits
+    /// in the network, in order) or reads it again.
+    Flow {
+        /// Virtual ms.
+        t: u64,
+        /// The client.
+        client: String,
+        /// `paused` or `resumed`.
+        state: &'static str,
+    },
+    /// A client shut its write side (half-close): `at` `client` when it
+    /// did, `at` `hub` when the hub read the end of its requests.
+    Eof {
+        /// Virtual ms.
+        t: u64,
+        /// The client.
+        client: String,
+        /// `client` or `hub`.
+        at: &'static str,
     },
     /// A fault drawn from the seed that changes the story: a drop or a stall.
     Fault {
@@ -201,6 +225,8 @@ impl Entry {
             | Entry::Event { t, .. }
             | Entry::Host { t, .. }
             | Entry::Close { t, .. }
+            | Entry::Flow { t, .. }
+            | Entry::Eof { t, .. }
             | Entry::Fault { t, .. }
             | Entry::Discard { t, .. }
             | Entry::Skip { t, .. } => *t,
@@ -217,6 +243,10 @@ impl Entry {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// Running totals, kept at every trace level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -230,7 +260,7 @@ pub struct Stats {
     pub host_messages: u64,
     /// Bytes written by clients.
     pub bytes_to_hub: u64,
-    /// Bytes written by the hub.
+    /// Bytes the hub's driver wrote to clients' sockets.
     pub bytes_to_clients: u64,
     /// Pieces of data that crossed the network.
     pub pieces: u64,

@@ -38,9 +38,18 @@ pub struct ClientView {
     pub alias: Option<String>,
     /// Whether it reads what arrives.
     pub reading: bool,
+    /// Whether it may still write (false after a half-close).
+    pub writing: bool,
+    /// Whether the hub has stopped reading it (flow control): what it
+    /// sends waits, in order, until the hub reads it again.
+    pub paused: bool,
     /// Bytes arrived but not read.
     pub unread: usize,
-    /// Bytes the hub sent it that it has not read.
+    /// Bytes written to its socket by the hub that it has not read (in
+    /// flight or unread), at most the socket buffer.
+    pub in_socket: usize,
+    /// Bytes the hub queued for it that its socket could not take yet:
+    /// what the hub counts for flow control and the write deadline.
     pub queued: usize,
 }
 

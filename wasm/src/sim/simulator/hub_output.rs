@@ -1,73 +1,30 @@
-//! Carrying out what the hub outputs, as the native driver does: frames to
-//! send, sessions to close (a slow consumer among them), events to report.
+//! Carrying out what the hub outputs, as a driver with real sockets does:
+//! frames into the send queues (`socket.rs` paces them), reads paused and
+//! resumed, sessions closed with their farewell, events reported.
 
-use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::{to_raw_value, RawValue};
-use tcphub_core::{CloseReason, Event, Output, SessionId};
+use tcphub_core::{Event, Output};
 
 use super::Simulator;
-use crate::sim::network::End;
-use crate::sim::trace::{Direction, Entry};
+use crate::sim::trace::Entry;
 
 impl Simulator {
-    /// Carries out everything the hub asked for, as the native driver does.
+    /// Carries out everything the hub asked for, in order.
     pub(super) fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit { session, frame } => {
-                    // Interim: counted as written at once (the simulator's
-                    // own queue model still decides slow consumers).
-                    let len = frame.len();
-                    self.transmit(session, frame);
-                    let _ = self.hub.handle_written(
-                        std::time::Duration::from_millis(self.now),
-                        session,
-                        len,
-                    );
-                }
-                Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
+                Output::Transmit { session, frame } => self.queue_frame(session, frame),
+                Output::PauseReading { session } => self.set_reading(session, true),
+                Output::ResumeReading { session } => self.set_reading(session, false),
                 Output::Close {
                     session,
                     reason,
                     farewell,
-                    ..
-                } => {
-                    self.transmit(session, farewell);
-                    let Some(conn) = self.connection_index(session) else {
-                        continue;
-                    };
-                    self.connections[conn].hub_open = false;
-                    let client = self.connections[conn].client;
-                    self.trace.push(Entry::Close {
-                        t: self.now,
-                        client: self.clients[client].name.clone(),
-                        at: "hub",
-                        reason: reason.as_str().to_owned(),
-                    });
-                    self.end_stream(conn, Direction::ToClient, End::HubClosed(reason));
-                }
+                    unsent,
+                } => self.close_at_hub(session, reason, farewell, unsent),
                 Output::Event(event) => self.record_event(event),
             }
-        }
-    }
-
-    pub(super) fn transmit(&mut self, session: SessionId, frame: Bytes) {
-        let Some(conn) = self.connection_index(session) else {
-            return;
-        };
-        self.stats.bytes_to_clients += frame.len() as u64;
-        let c = &mut self.connections[conn];
-        c.queued += frame.len();
-        let over = c.queued > self.network_settings.max_queued_bytes && !c.closing && c.hub_open;
-        if over {
-            c.closing = true;
-        }
-        self.put_on_wire(conn, Direction::ToClient, frame);
-        if over {
-            // What the native server does when a send queue overflows; the
-            // bye frame and the close come out of the same drain loop.
-            let _ = self.hub.close_session(session, CloseReason::SlowConsumer);
         }
     }
 

@@ -3,8 +3,9 @@
 //!
 //! Rules of the run:
 //! - One thing happens per [`Simulator::step`]: a piece of data (or the end
-//!   of a stream) arrives, the hub's idle timer fires, a step of the script
-//!   runs, or the clock moves on to the end of a `wait`.
+//!   of a stream) arrives, the hub's timers fire (idle, frame, write
+//!   deadline), a step of the script runs, or the clock moves on to the end
+//!   of a `wait`.
 //! - The earliest comes first; at equal times, arrivals, then the timer,
 //!   then the script, then the clock.
 //! - A step with an `at` runs at that time, whatever is in flight, as a
@@ -15,9 +16,15 @@
 //!   story on purpose.
 //! - Every routing decision is the hub's. The simulator only carries bytes,
 //!   cuts them where the seed says, and reads what the hub outputs.
+//! - Every flow-control decision is the hub's too. The simulator's driver
+//!   writes what the socket buffer takes and reports it written, stops
+//!   handing the hub a client's bytes when told to, and closes as told
+//!   (`socket.rs`); it never decides on its own to cut anyone.
+//! - Virtual time saturates at `u64::MAX` ms instead of overflowing.
 
 mod hub_output;
 mod script;
+mod socket;
 mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -75,8 +82,8 @@ enum Next {
 impl Simulator {
     /// A simulator at time 0 with the scenario's script queued.
     pub fn new(scenario: Scenario) -> Result<Self, SimError> {
+        scenario.validate()?;
         let hub = Hub::new(scenario.hub.to_config()?)?;
-        scenario.faults.validate()?;
         Ok(Simulator {
             rng: SimRng::new(scenario.seed),
             hub,
@@ -165,8 +172,11 @@ impl Simulator {
                     connected: connection.is_some(),
                     alias: session.and_then(|s| s.alias).map(|a| a.to_string()),
                     reading: connection.is_some_and(|c| c.reading),
+                    writing: connection.is_some_and(|c| c.write_open),
+                    paused: connection.is_some_and(|c| c.paused),
                     unread: connection.map_or(0, |c| c.unread.len()),
-                    queued: connection.map_or(0, |c| c.queued),
+                    in_socket: connection.map_or(0, |c| c.in_socket),
+                    queued: connection.map_or(0, |c| c.out.len()),
                 }
             })
             .collect();
@@ -252,10 +262,12 @@ impl Simulator {
 
     fn next(&self) -> Option<Next> {
         let arrival = self.network.next_time();
+        // A deadline past the end of virtual time never comes.
         let timer = self
             .hub
             .poll_timeout()
-            .map(|d| (d.as_nanos().div_ceil(1_000_000) as u64).max(self.now));
+            .and_then(|d| u64::try_from(d.as_nanos().div_ceil(1_000_000)).ok())
+            .map(|t| t.max(self.now));
         // A timed step runs at its time; an untimed one once the network
         // has settled.
         let script = match self.interactive.front().or(self.script.front()) {

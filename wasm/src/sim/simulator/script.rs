@@ -46,6 +46,11 @@ impl Simulator {
                     self.client_close(conn, false);
                 }
             }
+            Action::HalfClose { client } => {
+                if let Some(conn) = self.writable_connection(&client) {
+                    self.client_shut_write(conn);
+                }
+            }
             Action::StopReading { client } => {
                 if let Some(conn) = self.open_connection(&client) {
                     self.connections[conn].reading = false;
@@ -61,7 +66,7 @@ impl Simulator {
                 }
             }
             Action::Faults { enabled } => self.faults.enabled = enabled,
-            Action::Wait { ms } => self.hold_until = self.now + ms,
+            Action::Wait { ms } => self.hold_until = self.now.saturating_add(ms),
             Action::Broadcast { message } => {
                 let result = self.hub.broadcast(&message);
                 self.host_result("broadcast", result);
@@ -143,8 +148,8 @@ impl Simulator {
         let conn = self.connections.len();
         let mut connection = Connection::new(client, session, addr.clone());
         if self.faults.enabled && self.rng.chance(self.faults.stall) {
-            let limit = self.network_settings.max_queued_bytes as u64;
-            connection.stall_after = Some(self.rng.below(limit / 4 + 1));
+            let buffer = self.network_settings.socket_buffer_bytes as u64;
+            connection.stall_after = Some(self.rng.below(buffer / 4 + 1));
         }
         self.connections.push(connection);
         let slot = session.0 as usize;
@@ -175,8 +180,20 @@ impl Simulator {
         current
     }
 
+    /// The client's open connection if it may still write, or `None`
+    /// after tracing why not.
+    pub(super) fn writable_connection(&mut self, name: &str) -> Option<usize> {
+        let conn = self.open_connection(name)?;
+        if self.connections[conn].write_open {
+            Some(conn)
+        } else {
+            self.skip(format!("{name} has shut its write side"));
+            None
+        }
+    }
+
     pub(super) fn client_write(&mut self, name: &str, bytes: Bytes) {
-        if let Some(conn) = self.open_connection(name) {
+        if let Some(conn) = self.writable_connection(name) {
             self.stats.bytes_to_hub += bytes.len() as u64;
             self.put_on_wire(conn, Direction::ToHub, bytes);
         }
@@ -187,6 +204,7 @@ impl Simulator {
     pub(super) fn client_close(&mut self, conn: usize, abrupt: bool) {
         let c = &mut self.connections[conn];
         c.client_open = false;
+        c.write_open = false;
         c.unread = Vec::new();
         c.partial = Vec::new();
         let client = c.client;
@@ -197,8 +215,23 @@ impl Simulator {
             client: self.clients[client].name.clone(),
             at: "client",
             reason: reason.to_owned(),
+            dropped: 0,
         });
         self.end_stream(conn, Direction::ToHub, End::ClientClosed { abrupt });
+    }
+
+    /// The client shuts its write side: it still reads, and the hub learns
+    /// of it once the end of its requests arrives.
+    pub(super) fn client_shut_write(&mut self, conn: usize) {
+        let c = &mut self.connections[conn];
+        c.write_open = false;
+        let client = c.client;
+        self.trace.push(Entry::Eof {
+            t: self.now,
+            client: self.clients[client].name.clone(),
+            at: "client",
+        });
+        self.end_stream(conn, Direction::ToHub, End::ClientShutWrite);
     }
 
     /// The drop fault: after one of its steps, a client may vanish.

@@ -16,7 +16,7 @@ impl Simulator {
         } else {
             0
         };
-        self.network_settings.latency_ms + jitter
+        self.network_settings.latency_ms.saturating_add(jitter)
     }
 
     /// One write onto the network, cut or joined as the seed says.
@@ -101,38 +101,24 @@ impl Simulator {
             .expect("every scheduled arrival has its piece queued");
         let client = self.connections[conn].client;
         match (dir, piece) {
-            (Direction::ToHub, Piece::Data { bytes, sent }) => {
-                self.trace_arrival(client, dir, &bytes, sent);
-                let c = &self.connections[conn];
-                let session = c.session;
-                if !(c.hub_open && self.hub_call(|hub, now| hub.handle_data(now, session, &bytes)))
-                {
-                    return self.discard(client, dir, bytes.len());
-                }
-                self.drain();
-            }
-            (Direction::ToHub, Piece::End(End::ClientClosed { abrupt })) => {
+            (Direction::ToHub, piece) => {
                 let c = &mut self.connections[conn];
-                if !c.hub_open {
+                if c.paused {
+                    // The hub is not reading this client: it waits, in order.
+                    c.held.push_back(piece);
                     return;
                 }
-                c.hub_open = false;
-                let session = c.session;
-                self.trace.push(Entry::Close {
-                    t: self.now,
-                    client: self.clients[client].name.clone(),
-                    at: "hub",
-                    reason: if abrupt { "reset" } else { "peer_closed" }.to_owned(),
-                });
-                self.hub_call(|hub, now| hub.handle_close(now, session));
+                self.hub_reads(conn, piece);
                 self.drain();
             }
             (Direction::ToClient, Piece::Data { bytes, sent }) => {
                 self.trace_arrival(client, dir, &bytes, sent);
                 let c = &mut self.connections[conn];
                 if !c.client_open {
-                    c.queued = c.queued.saturating_sub(bytes.len());
-                    return self.discard(client, dir, bytes.len());
+                    c.in_socket = c.in_socket.saturating_sub(bytes.len());
+                    self.discard(client, dir, bytes.len());
+                    self.pump(conn);
+                    return self.drain();
                 }
                 if c.reading {
                     self.client_read(conn, &bytes);
@@ -152,6 +138,7 @@ impl Simulator {
                     client: self.clients[client].name.clone(),
                     at: "client",
                     reason: reason.as_str().to_owned(),
+                    dropped: 0,
                 });
             }
             (dir, Piece::End(end)) => {
@@ -185,7 +172,8 @@ impl Simulator {
     }
 
     /// The client reads `data`, delivering each whole line, unless a stall
-    /// fault stops it part way.
+    /// fault stops it part way; what it read makes room in the socket, and
+    /// the hub's driver writes more.
     pub(super) fn client_read(&mut self, conn: usize, data: &[u8]) {
         let c = &mut self.connections[conn];
         let mut readable = data.len();
@@ -206,7 +194,7 @@ impl Simulator {
         }
         let c = &mut self.connections[conn];
         c.read += readable as u64;
-        c.queued = c.queued.saturating_sub(readable);
+        c.in_socket = c.in_socket.saturating_sub(readable);
         let mut rest = &data[..readable];
         let mut partial = std::mem::take(&mut c.partial);
         let client = c.client;
@@ -222,6 +210,10 @@ impl Simulator {
         }
         partial.extend_from_slice(rest);
         self.connections[conn].partial = partial;
+        if readable > 0 {
+            self.pump(conn);
+            self.drain();
+        }
     }
 
     pub(super) fn deliver(&mut self, client: usize, line: &[u8]) {
