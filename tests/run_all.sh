@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tcphub test suite, installing what each needs first (wasm
-# target, wasm-bindgen CLI, a Python venv with maturin and pytest, Chromium).
+# target, wasm-bindgen CLI, a Python venv with maturin and pytest, Chromium,
+# cargo-fuzz; the fuzz suite skips without the nightly toolchain).
 # Safe to run again: installs are skipped when already present.
 #
 #   tests/run_all.sh            every suite
@@ -9,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-all=(rust native python wasm)
+all=(rust native python wasm fuzz)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${all[@]}")
 
