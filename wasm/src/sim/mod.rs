@@ -11,7 +11,10 @@ mod step;
 mod trace;
 mod view;
 
-pub use scenario::{FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel};
+pub use scenario::{
+    FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel, MAX_DELAY_MS,
+    MAX_SOCKET_BUFFER_BYTES,
+};
 pub use simulator::Simulator;
 pub use step::{message, Action, Step};
 pub use trace::{Direction, Entry, Stats, Trace, WireBytes};

@@ -150,6 +150,19 @@ impl HubSettings {
     /// out-of-range value is an error naming it. Durations have no upper
     /// bound (a deadline past the end of virtual time never comes).
     pub fn to_config(&self) -> Result<HubConfig, SimError> {
+        // The core would refuse a zero too, but in its own words: here
+        // "unset" is `null`, since an absent field takes the default.
+        for (name, value) in [
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("write_deadline_ms", self.write_deadline_ms),
+            ("frame_timeout_ms", self.frame_timeout_ms),
+        ] {
+            if value == Some(0) {
+                return Err(SimError::Scenario(format!(
+                    "hub.{name} is 0: expected at least 1 ms, or null for no limit"
+                )));
+            }
+        }
         let config = HubConfig {
             alias_policy: self.alias_policy.parse()?,
             max_frame_len: self.max_frame_len,
