@@ -186,6 +186,9 @@ function describeStep(s) {
     case 'close_session': return `host closes session ${s.session}`;
     case 'wait': return `time passes: ${s.ms} ms`;
     case 'faults': return `faults ${s.enabled ? 'on' : 'off'}`;
+    case 'half_close': return `${s.client} shuts its write side`;
+    case 'stop_reading': return `${s.client} stops reading`;
+    case 'resume_reading': return `${s.client} reads again`;
     default: return s.client ? `${s.client}: ${s.action.replace('_', ' ')}` : s.action;
   }
 }
@@ -199,7 +202,13 @@ function describe(e) {
     case 'deliver': return ['read', `${e.client} read ${JSON.stringify(e.line)}`];
     case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' ? '' : ` [${e.peer}]`}`];
     case 'host': return ['host', e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}`, e.error ? 'err' : ''];
-    case 'close': return ['close', e.at === 'hub' ? `hub closed ${e.client}'s session: ${e.reason}` : `${e.client}'s connection closed: ${e.reason}`];
+    case 'close': return ['close', e.at === 'hub'
+      ? `hub closed ${e.client}'s session: ${e.reason}${e.dropped ? ` (${e.dropped} unsent bytes dropped)` : ''}`
+      : `${e.client}'s connection closed: ${e.reason}`];
+    case 'flow': return ['flow', e.state === 'paused'
+      ? `hub stops reading ${e.client} (flow control): what it sends waits`
+      : `hub reads ${e.client} again`];
+    case 'eof': return ['eof', e.at === 'client' ? `${e.client} shuts its write side` : `hub read the end of ${e.client}'s requests`];
     case 'fault': return ['fault', e.fault === 'drop' ? `${e.client} drops its connection` : `${e.client} stops reading`];
     case 'discard': return ['discard', `${e.len} bytes for ${e.dir === 'to_hub' ? 'the hub' : e.client} arrived at a closed end`];
     case 'skip': return ['skipped', e.reason];
@@ -246,7 +255,7 @@ function renderState() {
   }
   for (const c of state.clients) {
     const li = document.createElement('li');
-    li.className = `client${c.connected ? ' connected' : ''}${c.connected && !c.reading ? ' stalled' : ''}`;
+    li.className = `client${c.connected ? ' connected' : ''}${c.connected && !c.reading ? ' stalled' : ''}${c.paused ? ' paused' : ''}`;
     li.dataset.client = c.name;
     const head = document.createElement('div');
     head.className = 'client-head';
@@ -262,6 +271,15 @@ function renderState() {
       alias.textContent = c.alias;
       head.append(alias);
     }
+    const badge = (kind, text, title) => {
+      const b = document.createElement('span');
+      b.className = `badge ${kind}`;
+      b.textContent = text;
+      b.title = title;
+      head.append(b);
+    };
+    if (c.paused) badge('paused', 'paused', 'Flow control: the hub is not reading this client; what it sends waits, in order');
+    if (c.connected && !c.writing) badge('shut', 'write shut', 'Half-closed: it sends nothing more and still reads');
     const addr = document.createElement('span');
     addr.className = 'addr';
     addr.textContent = c.connected ? c.addr : 'offline';
@@ -271,12 +289,18 @@ function renderState() {
     if (c.connected) {
       actions.append(button('Disconnect', () => act({ action: 'disconnect', client: c.name })));
       actions.append(c.reading
-        ? button('Stop reading', () => act({ action: 'stop_reading', client: c.name }), 'The hub keeps sending; past the queue limit it closes this session as a slow consumer')
+        ? button('Stop reading', () => act({ action: 'stop_reading', client: c.name }),
+          'Its socket fills, then the hub queues for it and pauses whoever sends to it; after the write deadline with nothing written it closes it as a slow consumer')
         : button('Resume reading', () => act({ action: 'resume_reading', client: c.name })));
-      if (c.unread || c.queued) {
+      if (c.writing) {
+        actions.append(button('Half-close', () => act({ action: 'half_close', client: c.name }),
+          'Shut its write side: the hub answers everything it sent, then says bye'));
+      }
+      if (c.in_socket || c.queued) {
         const meta = document.createElement('span');
         meta.className = 'client-meta';
-        meta.textContent = `${c.queued} B queued`;
+        meta.textContent = `${c.in_socket} B in socket · ${c.queued} B queued at hub`;
+        meta.title = 'In socket: written by the hub, not yet read. Queued at hub: what the socket could not take yet, which the hub counts for flow control';
         actions.append(meta);
       }
     } else {

@@ -3,7 +3,9 @@
 // from when they left to when they arrived; a dot with a label is a whole
 // frame a client read. A broadcast draws one arrow per recipient and a
 // directed message only to the sessions the hub routed it to: the page
-// draws what the trace says happened, it decides nothing.
+// draws what the trace says happened, it decides nothing. While the hub is
+// not reading a client (flow control), a band runs down that client's
+// lifeline from the pause to the resume.
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ROW = 22;          // height of one row
@@ -15,6 +17,7 @@ const HEAD = 46;         // height of the lane heads
 const COLORS = {
   host: 'var(--host)', relay: 'var(--relay)', synced: 'var(--synced)', error: 'var(--error)',
   bye: 'var(--bye)', up: 'var(--up)', piece: 'var(--piece)', other: 'var(--piece)',
+  paused: 'var(--paused)',
 };
 
 function el(name, attrs = {}, text) {
@@ -78,8 +81,10 @@ export class SequenceDiagram {
     this.lanes = new Map();       // name -> { x, line, head }
     this.y = 14;
     this.lastT = null;
-    this.firstYOfTime = new Map();
+    this.times = [];              // every time a row started at, increasing
+    this.timeYs = [];             // the y of that row
     this.busy = new Map();        // lane -> last y a label took
+    this.paused = new Map();      // lane -> { band, y } while the hub is not reading it
     this.addLane('hub', 'hub');
     this.hint = el('text', { x: HUB_X + 30, y: 44, class: 'note' },
       'Press Run to play the scenario, Step to go one event at a time, or add a client.');
@@ -126,7 +131,8 @@ export class SequenceDiagram {
       }
       this.layers.gaps.append(el('text', { x: 8, y: this.y + 4, class: 'tick' }, `${t} ms`));
       this.lastT = t;
-      if (!this.firstYOfTime.has(t)) this.firstYOfTime.set(t, this.y);
+      this.times.push(t);
+      this.timeYs.push(this.y);
     }
     if (lane !== undefined && (this.busy.get(lane) ?? -1) >= this.y) {
       this.y += ROW;
@@ -135,16 +141,37 @@ export class SequenceDiagram {
     return this.y;
   }
 
+  /** The y of the last row at or before time `t` (a piece held back by
+   * flow control left long before it was read). */
+  yAt(t) {
+    let lo = 0;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.times[mid] <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? this.timeYs[lo - 1] : undefined;
+  }
+
   hubNote(t, text, extra = {}) {
     const y = this.row(t, 'hub');
     this.layers.labels.append(el('text', { x: HUB_X - 10, y: y + 4, class: 'note hub', ...extra }, shorten(text, 30)));
   }
 
-  clientNote(t, client, text, color) {
+  clientNote(t, client, text, color, extra = {}) {
     const y = this.row(t, client);
     const x = this.laneX(client);
-    this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note', style: color ? `fill:${color}` : '' }, shorten(text, 28)));
+    this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note', style: color ? `fill:${color}` : '', ...extra }, shorten(text, 28)));
     return y;
+  }
+
+  /** Closes the band of a client the hub was not reading. */
+  endPause(client, y) {
+    const open = this.paused.get(client);
+    if (!open) return;
+    open.band.setAttribute('height', Math.max(2, y - open.y));
+    this.paused.delete(client);
   }
 
   add(e) {
@@ -166,7 +193,7 @@ export class SequenceDiagram {
         const from = e.dir === 'to_hub' ? e.client : 'hub';
         const to = e.dir === 'to_hub' ? 'hub' : e.client;
         const y = this.row(e.t);
-        const y0 = this.firstYOfTime.get(e.sent) ?? y;
+        const y0 = this.yAt(e.sent) ?? y;
         const kind = pieceKind(e.dir, e.text);
         this.layers.arrows.append(el('line', {
           x1: this.laneX(from), y1: y0, x2: this.laneX(to), y2: y,
@@ -200,7 +227,9 @@ export class SequenceDiagram {
         break;
       case 'close': {
         if (e.at === 'hub') {
-          this.hubNote(e.t, `closes ${e.client}: ${e.reason}`, { style: 'fill:var(--bye)' });
+          const dropped = e.dropped ? ` (${e.dropped} B dropped)` : '';
+          this.hubNote(e.t, `closes ${e.client}: ${e.reason}${dropped}`, { style: 'fill:var(--bye)' });
+          this.endPause(e.client, this.y);
         } else {
           const y = this.clientNote(e.t, e.client, `✕ closed: ${e.reason}`, 'var(--bye)');
           const x = this.laneX(e.client);
@@ -209,14 +238,39 @@ export class SequenceDiagram {
         }
         break;
       }
+      case 'flow': {
+        const paused = e.state === 'paused';
+        const y = this.clientNote(e.t, e.client, paused ? '■ hub stops reading it' : '▶ hub reads it again', 'var(--paused)', {
+          'data-flow': e.state, 'data-client': e.client,
+        });
+        if (paused) {
+          const x = this.laneX(e.client);
+          const band = el('rect', { x: x - 3, y, width: 6, height: 2, rx: 2, class: 'paused-band', 'data-client': e.client });
+          this.layers.marks.append(band);
+          this.paused.set(e.client, { band, y });
+        } else {
+          this.endPause(e.client, y);
+        }
+        break;
+      }
+      case 'eof':
+        if (e.at === 'client') this.clientNote(e.t, e.client, '⇥ shuts its write side', 'var(--up)');
+        else this.hubNote(e.t, `end of ${e.client}'s requests`);
+        break;
+      case 'step': {
+        const s = e.step;
+        if (s.action === 'stop_reading') this.clientNote(e.t, s.client, 'stops reading', 'var(--muted)');
+        else if (s.action === 'resume_reading') this.clientNote(e.t, s.client, 'reads again', 'var(--muted)');
+        break;
+      }
       case 'fault':
-        this.clientNote(e.t, e.client, e.fault === 'drop' ? '⚡ drops its connection' : '⏸ stops reading', 'var(--bye)');
+        this.clientNote(e.t, e.client, e.fault === 'drop' ? '⚡ drops its connection' : '■ stops reading', 'var(--bye)');
         break;
       case 'discard':
         this.clientNote(e.t, e.dir === 'to_hub' ? 'hub' : e.client, `${e.len} bytes to a closed end`, 'var(--muted)');
         break;
       default:
-        break; // steps, writes and skips are in the log
+        break; // writes, other steps and skips are in the log
     }
   }
 
@@ -224,6 +278,7 @@ export class SequenceDiagram {
   resize() {
     const bottom = this.y + ROW * 2;
     for (const lane of this.lanes.values()) lane.line.setAttribute('y2', bottom);
+    for (const { band, y } of this.paused.values()) band.setAttribute('height', Math.max(2, this.y - y));
     const width = FIRST_LANE + Math.max(1, this.lanes.size - 1) * LANE;
     this.body.setAttribute('width', width);
     this.body.setAttribute('height', bottom);

@@ -130,3 +130,39 @@ test('faults, takeover and reset with a seed work from the controls', async () =
   await page.screenshot({ path: path.join(artifacts, 'wasm-page-faults.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });
+
+test('the flow_control preset shows the publisher paused, then the stuck reader cut', async () => {
+  await page.selectOption('#preset', 'flow_control');
+  await page.click('#load-preset');
+  await page.selectOption('#speed', '1');
+  // Step until the hub pauses the publisher: its panel shows the badge.
+  let paused = false;
+  for (let i = 0; i < 400 && !paused; i++) {
+    await page.click('#step');
+    paused = await page.$('li[data-client="publisher"] .badge.paused') !== null;
+  }
+  assert.ok(paused, 'the publisher was never shown paused');
+  assert.ok(await page.$('li[data-client="napper"] .badge.paused'), 'the napping reader is paused too');
+  assert.ok(await page.$('#diagram text[data-flow="paused"][data-client="publisher"]'));
+  assert.ok(await page.$('#diagram rect.paused-band[data-client="publisher"]'));
+  await page.selectOption('#speed', '100000');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 30_000 });
+  assert.equal(await page.$('li[data-client] .badge.paused'), null, 'nobody is left paused');
+  const resumed = await page.$$eval('#diagram text[data-flow="resumed"][data-client="publisher"]', (t) => t.length);
+  assert.equal(resumed, 2);
+  const log = await page.textContent('#log');
+  assert.match(log, /hub stops reading publisher/);
+  assert.match(log, /hub closed stuck's session: slow_consumer \(\d+ unsent bytes dropped\)/);
+  assert.doesNotMatch(log, /hub closed (reader|napper|publisher)'s session/);
+  assert.match(await page.textContent('li[data-client="stuck"] .addr'), /offline/);
+  const trace = await page.evaluate(() => window.tcphub.sim.traceJsonLines());
+  const again = await page.evaluate(() => {
+    const s = new window.tcphub.Simulator(window.tcphub.sim.scenarioJson());
+    s.runToEnd();
+    return s.traceJsonLines();
+  });
+  assert.equal(again, trace);
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page-flow-control.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});

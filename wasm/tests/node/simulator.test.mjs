@@ -30,7 +30,7 @@ test('the tutorial preset gives the tutorial\'s deliveries', () => {
 
 test('wasm traces equal the native golden traces byte for byte', () => {
   const scenarios = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
-  assert.equal(scenarios.length, 3);
+  assert.equal(scenarios.length, 4);
   for (const file of scenarios) {
     const sim = new Simulator(readFileSync(path.join(goldenDir, file), 'utf8'));
     sim.runToEnd();
@@ -93,7 +93,15 @@ test('bad input is a clear error, never a crash', () => {
   const sim = Simulator.fromPreset('tutorial');
   assert.throws(() => sim.act('{"action":"sync","client":"Client-1"}'), /needs field "alias"/);
   assert.throws(() => sim.act('{"at":5,"action":"ping","client":"Client-1"}'), /leave out "at"/);
-  assert.deepEqual(Simulator.presetNames(), ['tutorial', 'takeover', 'faults']);
+  assert.deepEqual(Simulator.presetNames(), ['tutorial', 'takeover', 'faults', 'flow_control']);
+  for (const name of Simulator.presetNames()) assert.equal(JSON.parse(Simulator.presetJson(name)).name, name);
+  // Settings out of range are errors naming them, never a crash.
+  assert.throws(() => new Simulator('{"network":{"socket_buffer_bytes":0}}'), /socket_buffer_bytes/);
+  assert.throws(() => new Simulator('{"network":{"latency_ms":18446744073709551615}}'), /latency_ms/);
+  assert.throws(() => new Simulator('{"hub":{"write_deadline_ms":0}}'), /write_deadline_ms/);
+  assert.throws(() => new Simulator('{"hub":{"low_watermark":600000}}'), /low_watermark/);
+  assert.throws(() => new Simulator('{"hub":{"max_queued_bytes":1}}'), /max_queued_bytes/);
+  assert.throws(() => new Simulator('{"network":{"max_queued_bytes":2048}}'), /hub\.max_queued_bytes/);
   sim.runToEnd();
   assert.equal(sim.done, true);
   assert.equal(sim.step(), false);
@@ -106,4 +114,41 @@ test('the .wasm is under 300 KiB', async () => {
     const size = statSync(path.join(wasmDir, dir, 'tcphub_wasm_bg.wasm')).size;
     assert.ok(size < 300 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
   }
+});
+
+test('flow control: the publisher is paused and resumed, only the stuck reader is cut', () => {
+  const sim = runPreset('flow_control');
+  const trace = JSON.parse(sim.traceJson());
+  const flow = (client) => trace.filter((e) => e.kind === 'flow' && e.client === client).map((e) => e.state);
+  assert.deepEqual(flow('publisher'), ['paused', 'resumed', 'paused', 'resumed']);
+  assert.deepEqual(flow('reader'), []);
+  const closes = trace.filter((e) => e.kind === 'close' && e.at === 'hub').map((e) => [e.client, e.reason]);
+  assert.deepEqual(closes, [['stuck', 'slow_consumer']]);
+  const infos = (client) => deliveries(trace)[client].filter((l) => l.includes('"type":"info"'));
+  assert.equal(infos('reader').length, 24);
+  assert.deepEqual(infos('napper'), infos('reader'));
+  // stuck never read again, but what reached it is whole frames then its bye.
+  const stream = trace.filter((e) => e.kind === 'arrive' && e.dir === 'to_client' && e.client === 'stuck')
+    .map((e) => e.text).join('');
+  const lines = stream.split('\n');
+  assert.equal(lines.pop(), '', 'the stream ends on a whole line');
+  assert.match(lines.at(-1), /^\{"type":"bye","reason":"slow_consumer"/);
+  for (const line of lines) JSON.parse(line);
+  const state = JSON.parse(sim.stateJson());
+  assert.ok(state.clients.every((c) => !c.paused));
+});
+
+test('a half-closed client gets its replies, then bye', () => {
+  const sim = new Simulator('{}');
+  sim.act('{"action":"connect","client":"nc"}');
+  sim.act('{"action":"write","client":"nc","data":"{\\"type\\":\\"ping\\"}"}');
+  sim.runToEnd();
+  const before = sim.traceLength;
+  sim.act('{"action":"ping","client":"nc"}');
+  sim.act('{"action":"half_close","client":"nc"}');
+  sim.runToEnd();
+  const tail = JSON.parse(sim.traceJson(before));
+  const read = tail.filter((e) => e.kind === 'deliver').map((e) => e.frame);
+  assert.deepEqual(read, ['pong', 'bye']);
+  assert.deepEqual(tail.filter((e) => e.kind === 'eof').map((e) => e.at), ['client', 'hub']);
 });
