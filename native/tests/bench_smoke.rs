@@ -1,8 +1,9 @@
 //! `tcphub bench` against an in-process tcphub server: tiny runs whose
-//! counts must come out exact (the figures themselves are not checked;
-//! timing belongs to `tests/bench/run`).
+//! counts must come out exact and whose figures must agree with each other
+//! (their size is not checked: timing belongs to `tests/bench/run`).
 
 use clap::Parser;
+use tcphub_core::Event;
 use tcphub_native::bench::{self, BenchArgs, Report};
 use tcphub_native::{Server, ServerOptions};
 
@@ -122,4 +123,194 @@ async fn the_generator_speaks_nats_to_a_sink() {
         assert!(report.get("published_per_s").unwrap() > 0.0, "{proto}");
         assert!(report.get("received_per_s").unwrap() > 0.0, "{proto}");
     }
+}
+
+/// `a` and `b` agree to within `tolerance` (relative).
+fn close_to(a: f64, b: f64, tolerance: f64) -> bool {
+    (a - b).abs() <= tolerance * a.abs().max(b.abs())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_delivers_everything_and_reports_the_memory() {
+    let pid = std::process::id().to_string();
+    let report = bench_against_server(&[
+        "--pid",
+        &pid,
+        "burst",
+        "--subs",
+        "5",
+        "--messages",
+        "2000",
+        "--payload",
+        "64",
+        "--batch",
+        "50",
+        "--settle",
+        "0",
+        "--sample-ms",
+        "5",
+    ])
+    .await;
+    let get = |name: &str| report.get(name).unwrap_or_else(|| panic!("no {name}"));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(get("published"), 2000.0);
+    assert_eq!(get("expected"), 10_000.0);
+    assert_eq!(get("delivered"), 10_000.0);
+    assert_eq!(get("lost"), 0.0);
+    assert_eq!(get("readers_cut"), 0.0);
+    assert_eq!(get("mid_frame"), 0.0);
+    assert!(close_to(
+        get("deliveries_per_s") * get("elapsed"),
+        10_000.0,
+        1e-6
+    ));
+    assert!(close_to(
+        get("payload_mb_per_s") * get("elapsed") * 1e6,
+        10_000.0 * 64.0,
+        1e-6
+    ));
+    assert!(get("rss_samples") >= 1.0);
+    assert!(get("rss_before") > 0.0);
+    assert!(get("rss_peak") >= get("rss_before"));
+    assert!(get("rss_peak") >= get("rss_after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_fails_when_the_hub_cuts_a_reader() {
+    let options = ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerOptions::default()
+    };
+    let (server, hub, mut events) = Server::bind(options).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    // The host closes the first subscriber as soon as the publisher joins.
+    let closer = tokio::spawn(async move {
+        let mut victim = None;
+        while let Some(event) = events.recv().await {
+            if let Event::Synced { peer, alias, .. } = event {
+                match alias.as_str() {
+                    "sub-0" => victim = Some(peer.to_string()),
+                    "pub" => return hub.close_session(victim.unwrap()).await.unwrap(),
+                    _ => {}
+                }
+            }
+        }
+    });
+    let cli = Cli::try_parse_from([
+        "bench",
+        "--server",
+        &addr,
+        "--no-progress",
+        "burst",
+        "--subs",
+        "3",
+        "--messages",
+        "20000",
+        "--payload",
+        "64",
+        "--settle",
+        "0",
+    ])
+    .unwrap();
+    let report = bench::execute(cli.bench).await.unwrap().unwrap();
+    closer.await.unwrap();
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+
+    let get = |name: &str| report.get(name).unwrap();
+    assert_eq!(get("readers_cut"), 1.0);
+    assert_eq!(
+        get("mid_frame"),
+        0.0,
+        "the hub ends a closed stream on a whole frame"
+    );
+    assert!(get("lost") > 0.0);
+    assert_eq!(get("delivered") + get("lost"), get("expected"));
+    assert!(
+        report.failures[0].contains("cut 1 of 3 readers"),
+        "{:?}",
+        report.failures
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["failures"].as_array().is_some_and(|f| !f.is_empty()));
+}
+
+/// p50 <= p99 <= max for the pings of one phase, and how many there were.
+fn ping_phase(report: &Report, phase: &str) -> f64 {
+    let get = |what: &str| report.get(&format!("ping_{phase}_{what}")).unwrap();
+    assert!(get("p50") > 0.0);
+    assert!(
+        get("p50") <= get("p99") && get("p99") <= get("max"),
+        "{phase}"
+    );
+    report.get(&format!("pings_{phase}")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_spam_answers_every_ping_and_counts_the_replies() {
+    let pid = std::process::id().to_string();
+    let report = bench_against_server(&[
+        "--pid",
+        &pid,
+        "list-spam",
+        "--sessions",
+        "30",
+        "--baseline",
+        "0.3",
+        "--duration",
+        "0.5",
+        "--ping-interval",
+        "10",
+        "--batch",
+        "64",
+        "--settle",
+        "0",
+    ])
+    .await;
+    let get = |name: &str| report.get(name).unwrap_or_else(|| panic!("no {name}"));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let measured = ping_phase(&report, "base") + ping_phase(&report, "spam");
+    assert_eq!(get("pings_answered"), get("pings_sent"));
+    // Pings sent after the spam phase are answered but not measured.
+    assert!(measured <= get("pings_answered") && measured >= 20.0);
+    assert!(get("list_replies") > 0.0);
+    assert!(get("list_replies") <= get("list_requests_sent"));
+    let seconds = get("list_replies") / get("list_answered_per_s");
+    assert!((0.5..1.5).contains(&seconds), "{seconds}");
+    // 32 rows (30 idle sessions, the pinger, the spammer) of about 50 bytes.
+    let size = get("list_reply_size") * 1024.0;
+    assert!((32.0 * 40.0..32.0 * 80.0).contains(&size), "{size}");
+    assert_eq!(get("spammer_cut"), 0.0);
+    assert_eq!(get("sessions_disturbed"), 0.0);
+    assert!(get("rss_peak") >= get("rss_before"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_spam_without_reading_gets_no_replies_and_disturbs_no_one() {
+    let report = bench_against_server(&[
+        "list-spam",
+        "--sessions",
+        "10",
+        "--baseline",
+        "0.1",
+        "--duration",
+        "0.4",
+        "--no-read",
+        "--settle",
+        "0",
+    ])
+    .await;
+    let get = |name: &str| report.get(name).unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(get("list_replies"), 0.0);
+    assert_eq!(get("list_answered_per_s"), 0.0);
+    assert!(get("list_requests_sent") > 0.0);
+    assert_eq!(get("spammer_cut"), 0.0, "the write deadline is 10 s");
+    assert_eq!(get("pings_answered"), get("pings_sent"));
+    assert_eq!(get("sessions_disturbed"), 0.0);
+    assert!(report.get("rss_before").is_none(), "no --pid, no memory");
 }

@@ -6,15 +6,19 @@
 //! [`pairs`] (P pairs sending to each other by alias), [`latency`] (a
 //! fixed-rate schedule, latency measured from the intended send time, as
 //! wrk2 does), [`idle`] (resident memory of the hub per idle connection),
-//! [`churn`] (connect + sync + close per second) and [`capacity`] (the
+//! [`churn`] (connect + sync + close per second), [`capacity`] (the
 //! generator against [`sink`], a server that discards what it gets and
-//! floods subscribers: what the generator itself can drive).
+//! floods subscribers: what the generator itself can drive), [`burst`] (an
+//! unpaced broadcast: no reader cut, nothing lost, the hub's memory before,
+//! at its peak and after) and [`list_spam`] (other clients' ping latency
+//! while one client floods the hub with `list` requests).
 //!
 //! Throughput scenarios keep a window of messages in flight per receiver
 //! instead of publishing blindly: no hub is pushed into dropping slow
 //! consumers, so every figure counts messages that were really delivered,
 //! and a run checks that deliveries equal what was sent.
 
+pub mod burst;
 pub mod capacity;
 pub mod churn;
 mod cpu;
@@ -22,6 +26,8 @@ mod crowd;
 pub mod fanout;
 pub mod idle;
 pub mod latency;
+pub mod list_spam;
+mod memory;
 mod options;
 pub mod pairs;
 mod progress;
@@ -36,7 +42,8 @@ pub use report::{Metric, Report};
 pub use wire::Proto;
 
 /// Runs the scenario the arguments name and prints its report (a table,
-/// or JSON with `--json`). The sink runs until interrupted.
+/// or JSON with `--json`). The sink runs until interrupted. A report with
+/// failures is printed, then returned as an error (a non-zero exit).
 pub async fn run(args: BenchArgs) -> anyhow::Result<Option<Report>> {
     let json = args.target.json;
     let report = execute(args).await?;
@@ -45,6 +52,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Option<Report>> {
             println!("{}", serde_json::to_string(report)?);
         } else {
             print!("{}", report.table());
+        }
+        if !report.failures.is_empty() {
+            anyhow::bail!(
+                "{} against {} failed: {}",
+                report.scenario,
+                report.hub,
+                report.failures.join("; ")
+            );
         }
     }
     Ok(report)
@@ -65,6 +80,8 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
         Scenario::Idle(a) => idle::run(&target, &a).await?,
         Scenario::Churn(a) => churn::run(&target, &a).await?,
         Scenario::Capacity(a) => capacity::run(&target, &a).await?,
+        Scenario::Burst(a) => burst::run(&target, &a).await?,
+        Scenario::ListSpam(a) => list_spam::run(&target, &a).await?,
         Scenario::Sink(a) => {
             sink::run(&target, &a).await?;
             return Ok(None);

@@ -5,14 +5,15 @@ use std::net::SocketAddr;
 use clap::{Args, Subcommand};
 
 use super::wire::Proto;
-use super::{capacity, churn, fanout, idle, latency, pairs, sink};
+use super::{burst, capacity, churn, fanout, idle, latency, list_spam, pairs, sink};
 
 /// `tcphub bench [--proto P] [--server ADDR] [--json] SCENARIO [options]`
 #[derive(Debug, Args)]
 #[command(
-    about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, churn",
+    about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, churn, \
+        bursts, list spam",
     long_about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, \
-        connection churn.\n\n\
+        connection churn, an unpaced burst, ping latency under list spam.\n\n\
         The same generator speaks tcphub's protocol (tcphub itself, or any hub that speaks \
         it, such as the Node.js peer in tests/bench/peers) and the NATS client protocol \
         (nats-server), so the figures compare like with like. Start the hub first, then \
@@ -39,7 +40,8 @@ pub struct Target {
     #[arg(long, global = true)]
     pub label: Option<String>,
     /// Process id of the hub (Linux): adds its CPU time per delivery to the
-    /// report, and is the process whose memory `idle` measures.
+    /// report, and is the process whose memory `idle`, `burst` and
+    /// `list-spam` measure.
     #[arg(long, global = true)]
     pub pid: Option<u32>,
     /// Print the report as one line of JSON instead of a table.
@@ -74,6 +76,10 @@ pub enum Scenario {
     Churn(churn::ChurnArgs),
     /// The generator against a sink: the most it can publish and receive.
     Capacity(capacity::CapacityArgs),
+    /// An unpaced broadcast to N readers: none cut, nothing lost; hub memory before, at peak, after.
+    Burst(burst::BurstArgs),
+    /// Ping latency with K idle sessions, before and while one client floods `list` requests.
+    ListSpam(list_spam::ListSpamArgs),
     /// Run a sink: discards what it gets, floods subscribers (for `capacity`).
     Sink(sink::SinkArgs),
 }

@@ -50,6 +50,11 @@ impl Progress {
         self.bar.set_message(message);
     }
 
+    /// Steps done so far.
+    pub fn set(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+
     /// One more step done.
     pub fn step(&self) {
         self.bar.inc(1);

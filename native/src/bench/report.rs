@@ -22,6 +22,10 @@ pub struct Report {
     /// The scenario's settings, as given.
     pub params: serde_json::Map<String, serde_json::Value>,
     pub metrics: Vec<Metric>,
+    /// What the run found wrong (a reader cut, a message lost): the figures
+    /// are still reported, and `tcphub bench` then exits non-zero.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 impl Report {
@@ -33,6 +37,7 @@ impl Report {
             server: target.server.to_string(),
             params: serde_json::Map::new(),
             metrics: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -42,7 +47,6 @@ impl Report {
         self
     }
 
-    /// Records a figure.
     /// Records how long the run was asked to be: a message count, or else
     /// a duration in seconds.
     pub fn run_length(&mut self, messages: Option<u64>, duration: f64) -> &mut Self {
@@ -52,12 +56,19 @@ impl Report {
         }
     }
 
+    /// Records a figure.
     pub fn metric(&mut self, name: &str, value: f64, unit: &str) -> &mut Self {
         self.metrics.push(Metric {
             name: name.to_string(),
             value,
             unit: unit.to_string(),
         });
+        self
+    }
+
+    /// Records something the run found wrong.
+    pub fn fail(&mut self, what: impl Into<String>) -> &mut Self {
+        self.failures.push(what.into());
         self
     }
 
@@ -95,6 +106,9 @@ impl Report {
                 human(m.value),
                 m.unit
             );
+        }
+        for failure in &self.failures {
+            let _ = writeln!(out, "  FAILED: {failure}");
         }
         out
     }

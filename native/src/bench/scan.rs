@@ -53,6 +53,12 @@ impl Inbox {
         Ok(n)
     }
 
+    /// Bytes received that do not make a whole frame yet: at the end of a
+    /// stream, anything here means it ended in the middle of a frame.
+    pub fn buffered(&self) -> usize {
+        self.filled
+    }
+
     /// Hands every complete message to `on_message` (tcphub: the whole
     /// `info` line; NATS: the payload) and keeps the incomplete rest.
     pub fn drain(&mut self, mut on_message: impl FnMut(&[u8])) -> Tally {
