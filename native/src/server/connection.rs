@@ -11,7 +11,7 @@
 //! idle beyond the socket, this struct and the two tasks' small futures: no
 //! read buffer, and a send queue that grew large is dropped once empty.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -65,6 +65,10 @@ pub(crate) struct Connection {
     reading_paused: AtomicBool,
     /// Wakes a paused reader.
     reader_resume: Notify,
+    /// Chunks this reader sent that the hub task has not processed yet.
+    inputs_in_flight: AtomicUsize,
+    /// Wakes a reader waiting for one of its chunks to be processed.
+    input_credit: Notify,
     /// The session's place under the session limit, given back when the
     /// writer is done (flushed or aborted): from then on the connection
     /// only drains its peer's last bytes for a moment before it closes, and
@@ -98,6 +102,8 @@ impl Connection {
             reader_stop: Notify::new(),
             reading_paused: AtomicBool::new(false),
             reader_resume: Notify::new(),
+            inputs_in_flight: AtomicUsize::new(0),
+            input_credit: Notify::new(),
             permit: Mutex::new(Some(permit)),
         }
     }
@@ -194,6 +200,12 @@ impl Connection {
         self.resume_reading();
     }
 
+    /// The hub task processed one chunk this connection's reader sent.
+    pub(crate) fn input_processed(&self) {
+        self.inputs_in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.input_credit.notify_one();
+    }
+
     /// Stops the reader before its next read (flow control).
     pub(crate) fn pause_reading(&self) {
         self.reading_paused.store(true, Ordering::Release);
@@ -272,6 +284,36 @@ impl Connection {
     pub(crate) async fn reading_allowed(&self) {
         while self.reading_paused.load(Ordering::Acquire) {
             self.reader_resume.notified().await;
+        }
+    }
+
+    /// Waits until fewer than `max` chunks of this reader wait for the hub
+    /// task, then counts one more. So one fast client can neither fill the
+    /// hub's shared input queue ahead of everyone else's requests, nor have
+    /// more than `max` chunks read past the moment the core pauses it.
+    pub(crate) async fn input_slot(&self, max: usize) {
+        loop {
+            let in_flight = self.inputs_in_flight.load(Ordering::Acquire);
+            if in_flight < max {
+                if self
+                    .inputs_in_flight
+                    .compare_exchange(
+                        in_flight,
+                        in_flight + 1,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            let credit = self.input_credit.notified();
+            if self.inputs_in_flight.load(Ordering::Acquire) < max {
+                continue;
+            }
+            credit.await;
         }
     }
 }

@@ -135,6 +135,9 @@ impl HubTask {
             Input::Data { session, bytes } => {
                 let result = self.hub.handle_data(now, session, &bytes);
                 report(result);
+                if let Some(conn) = self.conns.0.get(&session) {
+                    conn.input_processed();
+                }
             }
             Input::Eof { session } => report(self.hub.handle_eof(now, session)),
             Input::Written { session } => {
