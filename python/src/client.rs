@@ -18,7 +18,7 @@ use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, HubFrame, 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
 use crate::json::{from_value, to_raw};
-use crate::options::{next_slice, wait};
+use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::session::Session;
 
 /// A message delivered to this client: from another client (`sender` is its
@@ -219,7 +219,7 @@ impl Client {
         want: Want,
         timeout: Option<Duration>,
     ) -> PyResult<Option<HubFrame>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_after(timeout);
         loop {
             let slice = next_slice(deadline);
             let outcome = py.detach(|| {
@@ -287,15 +287,18 @@ fn is_sync_answer(frame: &HubFrame) -> bool {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (host="127.0.0.1", port=9000, name=None, *, timeout=Some(10.0)))]
+    #[pyo3(signature = (
+        host="127.0.0.1", port=Number::Whole(9000), name=None, *, timeout=Some(Seconds(10.0))
+    ))]
     #[pyo3(text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0)")]
     fn new(
         py: Python<'_>,
         host: &str,
-        port: u16,
+        port: Number,
         name: Option<&str>,
-        timeout: Option<f64>,
+        timeout: Option<Seconds>,
     ) -> PyResult<Self> {
+        let port = options::port(py, port)?;
         let timeout = wait(timeout);
         let target = format!("{host}:{port}");
         let stream = py
@@ -353,7 +356,7 @@ impl Client {
 
     /// Claims `name` as this client's alias; returns the session id.
     #[pyo3(signature = (name, timeout=None))]
-    fn sync(&self, py: Python<'_>, name: &str, timeout: Option<f64>) -> PyResult<String> {
+    fn sync(&self, py: Python<'_>, name: &str, timeout: Option<Seconds>) -> PyResult<String> {
         self.write(py, &encode_sync(name))?;
         let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
         match self.wait_for(py, is_sync_answer, limit)? {
@@ -432,7 +435,7 @@ impl Client {
 
     /// Who is connected, as the hub sees it.
     #[pyo3(signature = (timeout=None))]
-    fn sessions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Vec<Session>> {
+    fn sessions(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<Vec<Session>> {
         let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
         let mut all = Vec::new();
         let mut after: Option<String> = None;
@@ -462,7 +465,7 @@ impl Client {
 
     /// Round trip to the hub and back, in seconds.
     #[pyo3(signature = (timeout=None))]
-    fn ping(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<f64> {
+    fn ping(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<f64> {
         let start = Instant::now();
         self.write(py, encode_ping())?;
         let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
@@ -479,7 +482,7 @@ impl Client {
     fn receive<'py>(
         &self,
         py: Python<'py>,
-        timeout: Option<f64>,
+        timeout: Option<Seconds>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         match self.wait_for(py, is_message, wait(timeout))? {
             Some(frame) => frame_to_py(py, frame).map(Some),
@@ -489,8 +492,11 @@ impl Client {
 
     /// Everything already received, without waiting (at most `limit`).
     #[pyo3(signature = (limit=None))]
-    fn drain<'py>(&self, py: Python<'py>, limit: Option<usize>) -> PyResult<Bound<'py, PyList>> {
-        let limit = limit.unwrap_or(usize::MAX);
+    fn drain<'py>(&self, py: Python<'py>, limit: Option<Number>) -> PyResult<Bound<'py, PyList>> {
+        let limit = match limit {
+            Some(limit) => count(py, "limit", limit)?,
+            None => usize::MAX,
+        };
         let out = PyList::empty(py);
         while out.len() < limit {
             let got = self.wait_for(py, is_message, Some(Duration::ZERO));

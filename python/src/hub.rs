@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use tcphub_core::{CloseReason, Hub as CoreHub, Output, SessionId};
@@ -14,7 +13,7 @@ use tcphub_core::{CloseReason, Hub as CoreHub, Output, SessionId};
 use crate::errors::{error, hub_error};
 use crate::events::{repr_str, to_py};
 use crate::json::to_raw;
-use crate::options::hub_config;
+use crate::options::{self, hub_config, Number, Seconds};
 use crate::session::Session;
 
 /// Bytes to write to one session's connection.
@@ -105,13 +104,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    fn now(&self, now: Option<f64>) -> PyResult<Duration> {
+    fn now(&self, py: Python<'_>, now: Option<Seconds>) -> PyResult<Duration> {
         match now {
             None => Ok(self.started.elapsed()),
-            Some(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
-            Some(secs) => Err(PyValueError::new_err(format!(
-                "now must be a number of seconds >= 0, got {secs}"
-            ))),
+            Some(secs) => options::now(py, secs),
         }
     }
 
@@ -132,13 +128,19 @@ impl Hub {
 #[pymethods]
 impl Hub {
     #[new]
-    #[pyo3(signature = (*, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000, idle_timeout=None, relay=true))]
+    #[pyo3(signature = (
+        *, alias_policy="takeover", max_frame_bytes=Number::Whole(65536),
+        max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true
+    ))]
+    #[pyo3(
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True)"
+    )]
     fn new(
         py: Python<'_>,
         alias_policy: &str,
-        max_frame_bytes: i64,
-        max_sessions: i64,
-        idle_timeout: Option<f64>,
+        max_frame_bytes: Number,
+        max_sessions: Number,
+        idle_timeout: Option<Seconds>,
         relay: bool,
     ) -> PyResult<Self> {
         let config = hub_config(
@@ -158,8 +160,8 @@ impl Hub {
 
     /// A connection from `peer` was accepted; returns its handle.
     #[pyo3(signature = (peer, now=None))]
-    fn accept(&mut self, py: Python<'_>, peer: &str, now: Option<f64>) -> PyResult<u64> {
-        let now = self.now(now)?;
+    fn accept(&mut self, py: Python<'_>, peer: &str, now: Option<Seconds>) -> PyResult<u64> {
+        let now = self.now(py, now)?;
         self.core
             .handle_accept(now, peer)
             .map(|id| id.0)
@@ -173,9 +175,9 @@ impl Hub {
         py: Python<'_>,
         handle: u64,
         data: &[u8],
-        now: Option<f64>,
+        now: Option<Seconds>,
     ) -> PyResult<()> {
-        let now = self.now(now)?;
+        let now = self.now(py, now)?;
         self.core
             .handle_data(now, SessionId(handle), data)
             .map_err(|e| hub_error(py, e))
@@ -183,8 +185,13 @@ impl Hub {
 
     /// The peer closed the connection, or it failed.
     #[pyo3(signature = (handle, now=None))]
-    fn connection_lost(&mut self, py: Python<'_>, handle: u64, now: Option<f64>) -> PyResult<()> {
-        let now = self.now(now)?;
+    fn connection_lost(
+        &mut self,
+        py: Python<'_>,
+        handle: u64,
+        now: Option<Seconds>,
+    ) -> PyResult<()> {
+        let now = self.now(py, now)?;
         self.core
             .handle_close(now, SessionId(handle))
             .map_err(|e| hub_error(py, e))
@@ -192,8 +199,8 @@ impl Hub {
 
     /// Time passed: closes sessions idle past `idle_timeout`.
     #[pyo3(signature = (now=None))]
-    fn handle_timeout(&mut self, py: Python<'_>, now: Option<f64>) -> PyResult<()> {
-        let now = self.now(now)?;
+    fn handle_timeout(&mut self, py: Python<'_>, now: Option<Seconds>) -> PyResult<()> {
+        let now = self.now(py, now)?;
         self.core.handle_timeout(now).map_err(|e| hub_error(py, e))
     }
 

@@ -1,20 +1,105 @@
 //! The hub options a Python user passes as keywords, checked once here for
 //! both `Server` and `Hub`. Names follow the `tcphub serve` flags.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use tcphub_core::{AliasPolicy, HubConfig, MIN_MAX_FRAME_LEN};
+use tcphub_core::{AliasPolicy, HubConfig, MAX_MAX_FRAME_LEN, MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN};
 
 use crate::errors::error;
+
+/// An idle timeout at least this long (about 292 billion years) never fires,
+/// so it is off, as `inf` is: the same bound as `tcphub serve
+/// --idle-timeout`, which keeps `start + timeout` far from overflowing.
+pub const NEVER_FIRES: Duration = Duration::from_secs(u64::MAX / 2);
+
+/// Seconds as Python passed them: any real number, ints too large for a
+/// float included (as `inf` or `-inf`), so the check that follows decides
+/// rather than a bare `OverflowError` from the conversion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seconds(pub f64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Seconds {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<f64>() {
+            Ok(secs) => Ok(Seconds(secs)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Ok(Seconds(if obj.lt(0)? {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        show_float(f, self.0)
+    }
+}
+
+/// A size, count or port as Python passed it: a whole number of any size
+/// (saturating at the `i128` range) or a float, kept as given so that the
+/// check that follows names the option and the value, rather than a bare
+/// `OverflowError` or `TypeError` from the conversion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Whole(i128),
+    Real(f64),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Number {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i128>() {
+            Ok(n) => Ok(Number::Whole(n)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                Ok(Number::Whole(if obj.lt(0)? {
+                    i128::MIN
+                } else {
+                    i128::MAX
+                }))
+            }
+            // A float is refused by name later; anything else keeps the
+            // int conversion's TypeError.
+            Err(e) => obj.extract::<f64>().map(Number::Real).map_err(|_| e),
+        }
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Number::Whole(n) => write!(f, "{n}"),
+            Number::Real(x) => show_float(f, *x),
+        }
+    }
+}
+
+/// A float as Python prints it: `inf`, `nan`, `-1`, `1e300` (not 301 digits).
+fn show_float(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
+    if x.is_nan() {
+        f.write_str("nan")
+    } else if x.abs() < 1e16 {
+        write!(f, "{x}")
+    } else {
+        write!(f, "{x:?}")
+    }
+}
 
 /// Builds a [`HubConfig`], naming the option and the value when one is wrong.
 pub fn hub_config(
     py: Python<'_>,
     alias_policy: &str,
-    max_frame_bytes: i64,
-    max_sessions: i64,
-    idle_timeout: Option<f64>,
+    max_frame_bytes: Number,
+    max_sessions: Number,
+    idle_timeout: Option<Seconds>,
     relay: bool,
 ) -> PyResult<HubConfig> {
     let policy: AliasPolicy = alias_policy.parse().map_err(|_| {
@@ -24,20 +109,20 @@ pub fn hub_config(
             format!("alias_policy must be 'takeover', 'reject' or 'share', got {alias_policy:?}"),
         )
     })?;
-    if max_frame_bytes < MIN_MAX_FRAME_LEN as i64 {
-        return Err(error(
-            py,
-            "ConfigError",
-            format!("max_frame_bytes must be at least {MIN_MAX_FRAME_LEN}, got {max_frame_bytes}"),
-        ));
-    }
     let config = HubConfig {
         alias_policy: policy,
-        max_frame_len: positive(py, "max_frame_bytes", max_frame_bytes)?,
-        max_sessions: positive(py, "max_sessions", max_sessions)?,
-        idle_timeout: idle_timeout
-            .map(|secs| seconds(py, "idle_timeout", secs))
-            .transpose()?,
+        max_frame_len: whole(
+            py,
+            "max_frame_bytes",
+            max_frame_bytes,
+            MIN_MAX_FRAME_LEN,
+            MAX_MAX_FRAME_LEN,
+        )?,
+        max_sessions: whole(py, "max_sessions", max_sessions, 1, MAX_MAX_SESSIONS)?,
+        idle_timeout: match idle_timeout {
+            Some(secs) => timeout_option(py, "idle_timeout", secs)?,
+            None => None,
+        },
         relay,
         ..HubConfig::default()
     };
@@ -47,29 +132,86 @@ pub fn hub_config(
     Ok(config)
 }
 
-/// A count or size that must be at least 1.
-pub fn positive(py: Python<'_>, name: &str, value: i64) -> PyResult<usize> {
-    match usize::try_from(value) {
-        Ok(n) if n > 0 => Ok(n),
+/// A size or count from `min` to `max`, refused by name otherwise.
+pub fn whole(py: Python<'_>, name: &str, value: Number, min: usize, max: usize) -> PyResult<usize> {
+    let reason = match value {
+        Number::Whole(n) if n < min as i128 && min == 1 => "a positive integer".to_owned(),
+        Number::Whole(n) if n < min as i128 => format!("at least {min}"),
+        Number::Whole(n) if n > max as i128 => format!("at most {max}"),
+        // Within min..=max, so within usize.
+        Number::Whole(n) => return Ok(n as usize),
+        Number::Real(_) => "a whole number".to_owned(),
+    };
+    Err(error(
+        py,
+        "ConfigError",
+        format!("{name} must be {reason}, got {value}"),
+    ))
+}
+
+/// A count that may be zero; a huge one means "all" and saturates.
+pub fn count(py: Python<'_>, name: &str, value: Number) -> PyResult<usize> {
+    match value {
+        Number::Whole(n) if n >= 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
         _ => Err(error(
             py,
             "ConfigError",
-            format!("{name} must be a positive integer, got {value}"),
+            format!("{name} must be a whole number of 0 or more, got {value}"),
         )),
     }
 }
 
-/// A duration in seconds that must be finite and above zero.
-pub fn seconds(py: Python<'_>, name: &str, secs: f64) -> PyResult<Duration> {
-    if secs.is_finite() && secs > 0.0 {
-        Duration::try_from_secs_f64(secs)
-            .map_err(|e| error(py, "ConfigError", format!("{name}: {e}")))
+/// A TCP port, 0 to 65535.
+pub fn port(py: Python<'_>, value: Number) -> PyResult<u16> {
+    match value {
+        Number::Whole(n) => u16::try_from(n).ok(),
+        Number::Real(_) => None,
+    }
+    .ok_or_else(|| {
+        error(
+            py,
+            "ConfigError",
+            format!("port must be between 0 and 65535, got {value}"),
+        )
+    })
+}
+
+/// A duration option in seconds, above zero; `None` (no limit) for one too
+/// long for a `Duration`, `inf` included.
+fn seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duration>> {
+    if secs.0 > 0.0 {
+        Ok(Duration::try_from_secs_f64(secs.0).ok())
     } else {
         Err(error(
             py,
             "ConfigError",
             format!("{name} must be a number of seconds above zero, got {secs}"),
         ))
+    }
+}
+
+/// A timeout option that may be off: `inf` and anything from
+/// [`NEVER_FIRES`] up turn it off.
+pub fn timeout_option(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duration>> {
+    Ok(seconds(py, name, secs)?.filter(|d| *d < NEVER_FIRES))
+}
+
+/// A grace period: `inf`, or one too long for a `Duration`, waits as long
+/// as it takes (`Duration::MAX`, which the server's deadlines saturate).
+pub fn grace(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Duration> {
+    Ok(seconds(py, name, secs)?.unwrap_or(Duration::MAX))
+}
+
+/// A time on the sans-IO hub's clock: finite, 0 or more, and within what a
+/// `Duration` holds (about 1.8e19 seconds).
+pub fn now(py: Python<'_>, secs: Seconds) -> PyResult<Duration> {
+    match Duration::try_from_secs_f64(secs.0) {
+        Ok(now) => Ok(now),
+        Err(_) => Err(error(
+            py,
+            "ConfigError",
+            format!("now must be a finite number of seconds, 0 or more, got {secs}"),
+        )),
     }
 }
 
@@ -87,15 +229,19 @@ pub fn next_slice(deadline: Option<Instant>) -> Duration {
     }
 }
 
-/// A wait: `None` waits forever; negative waits count as zero.
-pub fn wait(timeout: Option<f64>) -> Option<Duration> {
-    timeout.map(|secs| {
-        if secs.is_finite() && secs > 0.0 {
-            Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
-        } else if secs.is_nan() || secs <= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::MAX
-        }
-    })
+/// A wait: `None` waits forever, and so do `inf` and waits too long for a
+/// `Duration`; zero, negative and NaN waits do not wait.
+pub fn wait(timeout: Option<Seconds>) -> Option<Duration> {
+    let Seconds(secs) = timeout?;
+    if secs > 0.0 {
+        Duration::try_from_secs_f64(secs).ok()
+    } else {
+        Some(Duration::ZERO)
+    }
+}
+
+/// When a wait of `timeout` starting now ends: `None` (never) when there is
+/// no limit or the end is past what the clock can represent.
+pub fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
 }

@@ -11,8 +11,10 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+use tcphub_core::MAX_MAX_QUEUED_BYTES;
 use tcphub_native::{
     CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer, ServerOptions,
+    MAX_EVENT_QUEUE_LEN,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -21,7 +23,9 @@ use tokio::task::JoinHandle;
 use crate::errors::{error, hub_error};
 use crate::events::batch_to_py;
 use crate::json::to_raw;
-use crate::options::{hub_config, next_slice, positive, seconds, wait};
+use crate::options::{
+    self, deadline_after, grace, hub_config, next_slice, wait, whole, Number, Seconds,
+};
 use crate::session::Session;
 
 /// Where the server is in its life.
@@ -79,7 +83,9 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
                 format!("cannot listen on {addr}: the address is already in use"),
             )
         }
-        ServeError::Config(e) => error(py, "ConfigError", e.to_string()),
+        ServeError::Config(_) | ServeError::InvalidOption { .. } => {
+            error(py, "ConfigError", err.to_string())
+        }
         _ => error(py, "Error", err.to_string()),
     }
 }
@@ -88,31 +94,26 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
 impl Server {
     #[new]
     #[pyo3(signature = (
-        host, port, *, alias_policy="takeover", max_frame_bytes=65536, max_sessions=100_000,
-        idle_timeout=None, relay=true, max_queued_bytes=67_108_864,
-        shutdown_grace=5.0, event_queue_len=16_384
+        host, port, *, alias_policy="takeover", max_frame_bytes=Number::Whole(65536),
+        max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true,
+        max_queued_bytes=Number::Whole(67_108_864), shutdown_grace=Seconds(5.0),
+        event_queue_len=Number::Whole(16_384)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: &str,
-        port: i64,
+        port: Number,
         alias_policy: &str,
-        max_frame_bytes: i64,
-        max_sessions: i64,
-        idle_timeout: Option<f64>,
+        max_frame_bytes: Number,
+        max_sessions: Number,
+        idle_timeout: Option<Seconds>,
         relay: bool,
-        max_queued_bytes: i64,
-        shutdown_grace: f64,
-        event_queue_len: i64,
+        max_queued_bytes: Number,
+        shutdown_grace: Seconds,
+        event_queue_len: Number,
     ) -> PyResult<Self> {
-        let port = u16::try_from(port).map_err(|_| {
-            error(
-                py,
-                "ConfigError",
-                format!("port must be between 0 and 65535, got {port}"),
-            )
-        })?;
+        let port = options::port(py, port)?;
         let mut hub = hub_config(
             py,
             alias_policy,
@@ -121,7 +122,13 @@ impl Server {
             idle_timeout,
             relay,
         )?;
-        hub.max_queued_bytes = positive(py, "max_queued_bytes", max_queued_bytes)?;
+        hub.max_queued_bytes = whole(
+            py,
+            "max_queued_bytes",
+            max_queued_bytes,
+            1,
+            MAX_MAX_QUEUED_BYTES,
+        )?;
         let listen = (host, port)
             .to_socket_addrs()
             .ok()
@@ -130,8 +137,14 @@ impl Server {
         let options = ServerOptions {
             listen,
             hub,
-            shutdown_grace: seconds(py, "shutdown_grace", shutdown_grace)?,
-            event_queue_len: positive(py, "event_queue_len", event_queue_len)?,
+            shutdown_grace: grace(py, "shutdown_grace", shutdown_grace)?,
+            event_queue_len: whole(
+                py,
+                "event_queue_len",
+                event_queue_len,
+                1,
+                MAX_EVENT_QUEUE_LEN,
+            )?,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -230,10 +243,10 @@ impl Server {
     fn next_batch<'py>(
         &self,
         py: Python<'py>,
-        timeout: Option<f64>,
+        timeout: Option<Seconds>,
         limit: usize,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
-        let deadline = wait(timeout).map(|t| Instant::now() + t);
+        let deadline = deadline_after(wait(timeout));
         let limit = limit.max(1);
         loop {
             let slice = next_slice(deadline);
@@ -302,8 +315,8 @@ impl Server {
 
     /// Blocks until `stop` was called; `False` if `timeout` passed first.
     #[pyo3(signature = (timeout=None))]
-    fn wait_stopped(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        let deadline = wait(timeout).map(|t| Instant::now() + t);
+    fn wait_stopped(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<bool> {
+        let deadline = deadline_after(wait(timeout));
         loop {
             let slice = next_slice(deadline);
             let stopped = py.detach(|| {

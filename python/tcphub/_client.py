@@ -26,12 +26,13 @@ class Client(_tcphub.Client):
                 print(incoming)              # Received, ErrorReply or Bye
 
     Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
-    ``sync``, ``sessions`` and ``ping``; ``None`` waits forever.
+    ``sync``, ``sessions`` and ``ping``; ``None`` or ``inf`` waits forever,
+    zero, negative or NaN does not wait.
     """
 
     def messages(self, timeout: Optional[float] = None) -> Iterator[Incoming]:
         """Yields what arrives until the connection closes, or until nothing
-        arrived for ``timeout`` seconds (``None``: no limit)."""
+        arrived for ``timeout`` seconds (``None`` or ``inf``: no limit)."""
         while True:
             try:
                 incoming = self.receive(timeout)

@@ -24,7 +24,9 @@ class Error(Exception):
 
 
 class ConfigError(Error, ValueError):
-    """An option is out of range or of the wrong kind (raised by ``Server`` and ``Hub``)."""
+    """An option or argument is out of range or of the wrong kind: a size
+    past its bound, a duration that is zero, negative or NaN, a ``now``
+    the sans-IO ``Hub`` cannot count."""
 
 
 class AddressInUseError(Error, OSError):

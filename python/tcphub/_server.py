@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import threading
 import warnings
 from typing import (
@@ -45,6 +46,21 @@ _BATCH = 4096
 _ASYNC_POLL = 0.1
 
 
+def _quiet_limit(timeout: Optional[float]) -> Optional[float]:
+    """``timeout`` read as the native waits read it: ``None`` and ``inf`` (and
+    ints too large for a float) wait forever; zero, negative and NaN do not
+    wait, where NaN would otherwise compare false and never time out."""
+    if timeout is None:
+        return None
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        return None if timeout > 0 else 0.0
+    if math.isinf(seconds) and seconds > 0:
+        return None
+    return seconds if seconds > 0 else 0.0
+
+
 class Server:
     """A tcphub server listening on ``host:port``, run by native threads.
 
@@ -60,17 +76,21 @@ class Server:
     - ``max_frame_bytes``: largest frame a client may send, in bytes.
     - ``max_sessions``: connections beyond this are refused.
     - ``idle_timeout``: seconds of silence before a session is closed
-      (``None``: never).
+      (``None`` or ``inf``: never).
     - ``relay``: whether clients may message each other directly.
     - ``max_queued_bytes``: unsent bytes allowed for one client before it is
       closed as a slow consumer.
-    - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`.
+    - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`
+      (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
       further behind, newer events are dropped (clients are never stalled).
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
     registered with :meth:`on`, which run on a thread of their own.
+
+    A size or count out of range, or a duration that is zero, negative or
+    NaN, raises :class:`ConfigError` naming the option and the value.
 
     Messages are a ``str`` or any JSON-serialisable value.
     """
@@ -166,7 +186,8 @@ class Server:
 
     def events(self, timeout: Optional[float] = None) -> Iterator[_tcphub.Event]:
         """Yields events as they happen, until the server stops or no event
-        came for ``timeout`` seconds (``None``: no limit).
+        came for ``timeout`` seconds (``None`` or ``inf``: no limit; zero,
+        negative or NaN: only what is already there).
 
         Waiting releases the GIL, so other threads run meanwhile, and events
         cross from the native side in batches."""
@@ -205,6 +226,7 @@ class Server:
         return self._aevents(timeout)
 
     async def _aevents(self, timeout: Optional[float]) -> AsyncIterator[_tcphub.Event]:
+        timeout = _quiet_limit(timeout)
         loop = asyncio.get_running_loop()
         pending = self._pending
         quiet_since = loop.time()
@@ -310,7 +332,8 @@ class Server:
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Blocks until the server is stopped (from another thread or a
-        callback); True if it was. Ctrl-C interrupts the wait."""
+        callback), at most ``timeout`` seconds (``None`` or ``inf``: no
+        limit); True if it was. Ctrl-C interrupts the wait."""
         return self._native.wait_stopped(timeout)
 
     def __enter__(self) -> "Server":

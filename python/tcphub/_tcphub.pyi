@@ -124,7 +124,7 @@ class Server:
         max_sessions: int = 100000,
         idle_timeout: Optional[float] = None,
         relay: bool = True,
-        max_queued_bytes: int = 8388608,
+        max_queued_bytes: int = 67108864,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
     ) -> None: ...
@@ -188,6 +188,9 @@ class Hub:
 
     Methods taking ``now`` read it as seconds on any monotonic clock; leave
     it out to use the time since the hub was created (do not mix the two).
+    A ``now`` that is negative, NaN, infinite or past what the hub's clock
+    counts (about 1.8e19 seconds) raises ``ConfigError``; a deadline past
+    that clock never comes.
     """
 
     def __init__(
@@ -199,7 +202,8 @@ class Hub:
         idle_timeout: Optional[float] = None,
         relay: bool = True,
     ) -> None:
-        """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``."""
+        """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
+        naming it. ``idle_timeout=inf`` is off, as None is."""
     def accept(self, peer: str, now: Optional[float] = None) -> int:
         """A connection from ``peer`` (its address, which becomes the
         session id) was accepted; returns the session's handle. When the hub
@@ -287,7 +291,9 @@ class Client:
     ) -> None:
         """Connects (``ConnectionClosedError`` if it cannot) and, when
         ``name`` is given, syncs it (``RejectedError`` if the hub refuses).
-        ``timeout`` bounds connect, ``sync``, ``sessions`` and ``ping``."""
+        ``timeout`` bounds connect, ``sync``, ``sessions`` and ``ping``:
+        None or ``inf`` waits forever; zero, negative or NaN does not wait.
+        A ``port`` outside 0 to 65535 raises ``ConfigError``."""
     @property
     def name(self) -> Optional[str]:
         """The alias this client synced, or None."""
@@ -314,10 +320,12 @@ class Client:
         """Round trip to the hub and back, in seconds."""
     def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye]]:
         """The next message, error reply or bye; None if nothing arrived in
-        ``timeout`` seconds (None waits forever). Releases the GIL while
+        ``timeout`` seconds (None or ``inf`` waits forever; zero, negative
+        or NaN only looks). Releases the GIL while
         waiting. Raises ``ConnectionClosedError`` once the connection is
         closed and everything received was read."""
     def drain(self, limit: Optional[int] = None) -> List[Union[Received, ErrorReply, Bye]]:
-        """Everything already received, without waiting."""
+        """Everything already received, without waiting: at most ``limit``
+        items (None: all; a negative one raises ``ConfigError``)."""
     def close(self) -> None:
         """Closes the connection; safe to call more than once."""
