@@ -116,9 +116,20 @@ impl SendQueue {
         self.frames.push_back(frame);
     }
 
+    /// Nothing is waiting to be written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
     /// The next `room` bytes at most, off the front frame.
     pub(crate) fn next_piece(&mut self, room: usize) -> Option<Bytes> {
         let front = self.frames.front()?;
+        if self.started == 0 && front.len() <= room {
+            // The whole frame: handed over as it is, no new reference.
+            let frame = self.frames.pop_front()?;
+            self.len -= frame.len();
+            return Some(frame);
+        }
         let end = front.len().min(self.started.saturating_add(room));
         let piece = front.slice(self.started..end);
         if end == front.len() {

@@ -31,7 +31,20 @@ impl Simulator {
         let Some(conn) = self.connection_index(session) else {
             return;
         };
-        self.connections[conn].out.push(frame);
+        let buffer = self.network_settings.socket_buffer_bytes;
+        let c = &mut self.connections[conn];
+        if c.out.is_empty() && !c.out.is_closing() && c.in_socket + frame.len() <= buffer {
+            // Nothing waits and it fits: written at once, the common case.
+            c.in_socket += frame.len();
+            let (len, session) = (frame.len(), c.session);
+            self.stats.bytes_to_clients += len as u64;
+            self.put_on_wire(conn, Direction::ToClient, frame);
+            if self.connections[conn].hub_open {
+                self.hub_call(|hub, now| hub.handle_written(now, session, len));
+            }
+            return;
+        }
+        c.out.push(frame);
         self.pump(conn);
     }
 
