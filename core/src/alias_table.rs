@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::alias::Alias;
 use crate::config::AliasPolicy;
-use crate::session::SessionId;
+use crate::handle::SessionId;
 
 /// The outcome of a claim.
 #[derive(Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::session::SessionId;
+use crate::handle::SessionId;
 
 /// The driver (the program hosting the hub) used the API wrongly.
 #[derive(Debug, thiserror::Error)]

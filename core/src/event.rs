@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::alias::Alias;
 use crate::error::PeerError;
-use crate::session::SessionId;
+use crate::handle::SessionId;
 
 /// One thing the driver must do or pass on, from [`Hub::poll_output`](crate::Hub::poll_output).
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::session::SessionId;
+use crate::handle::SessionId;
 
 /// Flow-control state of one session.
 #[derive(Debug, Default)]

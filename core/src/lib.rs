@@ -79,6 +79,7 @@ mod error;
 mod event;
 mod flow;
 mod frame;
+mod handle;
 mod hub;
 mod session;
 mod timers;
@@ -97,8 +98,9 @@ pub use frame::{
     encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, ClientFrame,
     HubFrame, SessionEntry, HUB_NAME, MAX_REQUEST_ID_LEN,
 };
+pub use handle::SessionId;
 pub use hub::Hub;
-pub use session::{SessionId, SessionInfo};
+pub use session::SessionInfo;
 
 /// Re-exported so callers can build raw messages without naming serde_json.
 pub use serde_json::value::RawValue;

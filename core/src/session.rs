@@ -1,28 +1,14 @@
 //! Sessions: one per connection, keyed by a small handle.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use crate::alias::Alias;
 use crate::decoder::FrameDecoder;
 use crate::flow::Flow;
 use crate::frame::json_string;
+use crate::handle::SessionId;
 use crate::timers::Armed;
-
-/// Handle of one session, chosen by the hub at accept time.
-///
-/// Handles count up from 1 and are never reused, so a stale handle can only
-/// miss, never hit another session. On the wire a session is known by its
-/// peer address instead (see [`SessionInfo::peer`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SessionId(pub u64);
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// A read-only view of one open session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

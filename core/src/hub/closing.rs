@@ -7,7 +7,8 @@ use super::Hub;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, Output};
 use crate::frame::hub_encode as encode;
-use crate::session::{Session, SessionId};
+use crate::handle::SessionId;
+use crate::session::Session;
 
 impl Hub {
     /// Closes a session the hub decided to close, with the `bye` for

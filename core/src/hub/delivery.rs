@@ -22,7 +22,8 @@ use super::Hub;
 use crate::error::HubError;
 use crate::event::{CloseReason, Output};
 use crate::frame::hub_encode as encode;
-use crate::session::{SessionId, SessionTable};
+use crate::handle::SessionId;
+use crate::session::SessionTable;
 use crate::timers::Timer;
 
 /// Shortest pause between two checks of the write deadline, so a tiny

@@ -9,7 +9,7 @@ use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
 use crate::frame::hub_encode as encode;
 use crate::frame::ClientFrame;
-use crate::session::SessionId;
+use crate::handle::SessionId;
 use crate::timers::Timer;
 
 impl Hub {

@@ -38,7 +38,8 @@ use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::event::{CloseReason, Event, Output, Unsent};
 use crate::frame::hub_encode as encode;
-use crate::session::{SessionId, SessionInfo, SessionTable};
+use crate::handle::SessionId;
+use crate::session::{SessionInfo, SessionTable};
 use crate::timers::{Timer, Timers};
 
 /// The sans-IO hub. See the [crate documentation](crate) for the run loop.

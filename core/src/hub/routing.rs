@@ -9,7 +9,7 @@ use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event};
 use crate::frame::hub_encode as encode;
 use crate::frame::{ClientFrame, SessionEntry};
-use crate::session::SessionId;
+use crate::handle::SessionId;
 
 impl Hub {
     /// Acts on one frame from session `id`; `request_id` is echoed in the
