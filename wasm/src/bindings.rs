@@ -23,7 +23,7 @@ impl Simulator {
         ))
     }
 
-    /// Starts a preset by name (`tutorial`, `takeover`, `faults`).
+    /// Starts a preset by name (one of `presetNames()`).
     #[wasm_bindgen(js_name = fromPreset)]
     pub fn from_preset(name: &str) -> Result<Simulator, JsError> {
         let scenario = preset(name)?;
