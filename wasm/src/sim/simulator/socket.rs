@@ -33,7 +33,10 @@ impl Simulator {
         };
         let buffer = self.network_settings.socket_buffer_bytes;
         let c = &mut self.connections[conn];
-        if c.out.is_empty() && !c.out.is_closing() && c.in_socket + frame.len() <= buffer {
+        if c.out.is_empty()
+            && !c.out.is_closing()
+            && c.in_socket.saturating_add(frame.len()) <= buffer
+        {
             // Nothing waits and it fits: written at once, the common case.
             c.in_socket += frame.len();
             let (len, session) = (frame.len(), c.session);
