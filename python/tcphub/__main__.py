@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most sessions open at once [env: TCPHUB_MAX_SESSIONS] [default: 100000]")
     serve.add_argument("--idle-timeout", type=_typed(parse_optional_duration),
                        default=_env("TCPHUB_IDLE_TIMEOUT", "off"),
-                       help="close sessions that send nothing for this long (e.g. 30s, 5m; off) "
+                       help="close sessions that send nothing for this long (e.g. 30s, 5m; off or inf) "
                        "[env: TCPHUB_IDLE_TIMEOUT] [default: off]")
     serve.add_argument("--relay", type=_typed(parse_switch), metavar="on|off", default=_env("TCPHUB_RELAY", "on"),
                        help="let clients send to each other (on) or only to the host (off) "
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "slow consumer (e.g. 8MiB) [env: TCPHUB_MAX_QUEUED_BYTES] [default: 8MiB]")
     serve.add_argument("--shutdown-grace", type=_typed(parse_duration), default=_env("TCPHUB_SHUTDOWN_GRACE", "5s"),
                        help="on Ctrl-C or SIGTERM, how long to flush queued messages before exiting "
+                       "(inf: as long as it takes) "
                        "[env: TCPHUB_SHUTDOWN_GRACE] [default: 5s]")
     serve.add_argument("--console", action="store_true", default=parse_switch(_env("TCPHUB_CONSOLE", "off")),
                        help="read host commands from stdin (see below) [env: TCPHUB_CONSOLE]")

@@ -3,12 +3,14 @@ read exactly as the ``tcphub`` binary reads them."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Optional
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
                "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
-               "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+               "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+               "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}
 _DURATION_UNITS = {"ms": 0.001, "": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -19,19 +21,23 @@ def parse_bytes(text: str) -> int:
         raise ValueError(f"{text!r} is not a size: expected a number such as 65536 or 64KiB")
     unit = match.group(2).lower()
     if unit not in _SIZE_UNITS:
-        raise ValueError(f"unknown size unit {unit!r}: use K, M or G (powers of 1024)")
+        raise ValueError(f"unknown size unit {unit!r}: use K, M, G or T (powers of 1024)")
     return int(match.group(1).replace("_", "")) * _SIZE_UNITS[unit]
 
 
 def parse_duration(text: str) -> float:
-    """``500ms``, ``30s``, ``5m``, ``1h``; a bare number is seconds."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*)\s*", text)
+    """``500ms``, ``30s``, ``5m``, ``1h``, ``1e3s``; a bare number is seconds.
+    ``inf`` (or a value too large for a float, such as ``1e400s``) is no
+    limit, as for the binary."""
+    if text.strip().lstrip("+").lower() in ("inf", "infinity"):
+        return math.inf
+    match = re.fullmatch(r"\s*([0-9_.]+(?:[eE][+-]?[0-9]+)?)\s*([a-z]*)\s*", text)
     try:
-        number = float(match.group(1)) if match else None
+        number = float(match.group(1).replace("_", "")) if match else None
     except ValueError:
         number = None
     if number is None:
-        raise ValueError(f"{text!r} is not a duration: expected e.g. 500ms, 30s, 5m")
+        raise ValueError(f"{text!r} is not a duration: expected e.g. 500ms, 30s, 5m or inf")
     unit = match.group(2) if match else ""
     if unit not in _DURATION_UNITS:
         raise ValueError(f"unknown duration unit {unit!r}: use ms, s, m or h")
@@ -39,8 +45,8 @@ def parse_duration(text: str) -> float:
 
 
 def parse_optional_duration(text: str) -> Optional[float]:
-    """A duration, or ``off`` / ``none`` / ``0`` for none."""
-    if text.strip() in ("off", "none", "0"):
+    """A duration, or ``off`` / ``none`` / ``never`` / ``0`` for none."""
+    if text.strip().lower() in ("off", "none", "never", "0"):
         return None
     return parse_duration(text)
 

@@ -37,6 +37,8 @@ NOT_POSITIVE = [-1, 0, -(2**70)]
 FLOATS = [INF, -INF, NAN, 1e300, 1e19]
 #: Every value a size or count option refuses, naming the option.
 BAD_SIZES = NOT_POSITIVE + FLOATS + HUGE_INTS
+#: Not a TCP port.
+BAD_PORTS = [-1, 65536, 2**70, -(2**70)] + FLOATS
 
 
 def ids(values: List[Any]) -> List[str]:
@@ -132,7 +134,7 @@ def test_client_drain_limit_refused(server, limit):
             client.drain(limit=limit)
 
 
-@pytest.mark.parametrize("port", [-1, 65536, 2**70, -(2**70)] + FLOATS, ids=ids([-1, 65536, 2**70, -(2**70)] + FLOATS))
+@pytest.mark.parametrize("port", BAD_PORTS, ids=ids(BAD_PORTS))
 def test_client_port_out_of_range(port):
     with pytest.raises(tcphub.ConfigError, match="port"):
         tcphub.Client("127.0.0.1", port)
@@ -185,7 +187,7 @@ def test_server_size_options_out_of_range_are_refused(option, value):
         assert "must be at most" in str(caught.value)
 
 
-@pytest.mark.parametrize("port", [-1, 65536, 2**70, -(2**70)] + FLOATS, ids=ids([-1, 65536, 2**70, -(2**70)] + FLOATS))
+@pytest.mark.parametrize("port", BAD_PORTS, ids=ids(BAD_PORTS))
 def test_server_port_out_of_range(port):
     with pytest.raises(tcphub.ConfigError, match="port"):
         tcphub.Server("127.0.0.1", port)
@@ -319,3 +321,44 @@ def test_hub_deadline_past_the_clock_never_comes(idle_timeout):
     assert due is None or due >= 1.84e19
     hub.handle_timeout(now=1.84e19)
     assert len(hub) == 1
+
+
+# ----- python -m tcphub serve -----
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("inf", INF), ("+Infinity", INF), ("1e400s", INF), ("1e19s", 1e19),
+     ("10000000000000000000s", 1e19), ("1e3ms", 1.0), ("1_000s", 1000.0)],
+)
+def test_cli_durations_read_inf_and_huge_values_as_the_binary_does(text, seconds):
+    from tcphub._units import parse_duration, parse_optional_duration
+
+    assert parse_duration(text) == seconds
+    assert parse_optional_duration(text) == seconds
+    assert parse_optional_duration("never") is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--idle-timeout", "inf", "--shutdown-grace", "inf"],
+        ["--idle-timeout", "1e400s", "--shutdown-grace", "10000000000000000000s"],
+        ["--idle-timeout", "never", "--max-queued-bytes", "1TiB"],
+    ],
+)
+def test_cli_serve_takes_inf_and_huge_durations(args):
+    from test_cli import Serve
+
+    hub = Serve(*args)
+    try:
+        ping_through_port(hub.port)
+        assert hub.stop() == 0
+    finally:
+        hub.close()
+    assert not any("panick" in line for line in hub.stderr), hub.stderr
+
+
+def ping_through_port(port: int) -> None:
+    with tcphub.Client("127.0.0.1", port, name="probe", timeout=5) as client:
+        assert client.ping(timeout=5) >= 0
