@@ -12,6 +12,7 @@ use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod chaos_kit;
 pub mod raw;
 pub mod serve;
 
