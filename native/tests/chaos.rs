@@ -209,7 +209,8 @@ struct Shared {
     chaos_end: Instant,
     /// Which steady clients are stalling in reading right now.
     stalled: Vec<AtomicBool>,
-    /// The hub's closes so far, from its log: session id to reason.
+    /// The hub's closes of sessions holding an alias so far, from its log:
+    /// alias to reason. (Not by session id: ports are reused.)
     closes: Mutex<HashMap<String, String>>,
     failures: Failures,
     stats: Stats,
@@ -825,10 +826,6 @@ async fn churny_episode(
             return None;
         }
     };
-    let session_id = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     let (r, mut w) = stream.into_split();
     let state = Arc::new(EpisodeState::default());
     let (mut stop, stopped) = oneshot::channel();
@@ -849,7 +846,7 @@ async fn churny_episode(
     let mut writable = true;
     let mut alias = None;
     if alone {
-        let own = format!("alone-{slot}");
+        let own = format!("alone-{slot}-{episode}");
         let sync = json!({"type": "sync", "clientName": own, "id": "s"});
         encode(rng, &sync, &mut buf);
         writable = w.write_all(&buf).await.is_ok();
@@ -955,7 +952,7 @@ async fn churny_episode(
             let _ = stop.send(());
             let (lines, report) = reader.await.expect("churny reader");
             let own = alias.clone().unwrap_or_default();
-            let cut = get_stuck(&who, &session_id, &own, &mut w, (slot, episode), shared).await?;
+            let cut = get_stuck(&who, &own, &mut w, (slot, episode), shared).await?;
             if cut == "slow_consumer" {
                 bump(&shared.stats.stuck_cut);
             } else {
@@ -1178,7 +1175,6 @@ async fn read_own_burst(
 /// the hub closes it (its log says so). Returns the reason logged.
 async fn get_stuck(
     who: &str,
-    session_id: &str,
     own: &str,
     w: &mut OwnedWriteHalf,
     (slot, episode): (u64, u64),
@@ -1188,7 +1184,7 @@ async fn get_stuck(
     let closed = || async {
         let limit = WRITE_DEADLINE + WAIT;
         wait_for(limit, ms(50), || async {
-            shared.closes.lock().unwrap().get(session_id).cloned()
+            shared.closes.lock().unwrap().get(own).cloned()
         })
         .await
     };
@@ -1225,10 +1221,11 @@ async fn watch_closes(log: Arc<Mutex<String>>, shared: Arc<Shared>, watching: Ar
                     continue;
                 }
                 if let Ok(entry) = serde_json::from_str::<Value>(line) {
-                    if entry["message"] == "closed" {
-                        let peer = entry["peer"].as_str().unwrap_or("").to_owned();
+                    if let (true, Some(alias)) =
+                        (entry["message"] == "closed", entry["alias"].as_str())
+                    {
                         let reason = entry["reason"].as_str().unwrap_or("?").to_owned();
-                        found.push((peer, reason));
+                        found.push((alias.to_owned(), reason));
                     }
                 }
             }
