@@ -15,7 +15,8 @@ from collections import defaultdict
 
 HUBS = ["tcphub", "nats", "node"]
 NAMES = {"tcphub": "tcphub", "nats": "nats-server", "node": "Node.js peer",
-         "sink-tcphub": "sink (tcphub protocol)", "sink-nats": "sink (NATS protocol)"}
+         "sink-tcphub": "sink (tcphub protocol)", "sink-nats": "sink (NATS protocol)",
+         "before": "before", "after": "after"}
 COLOURS = {"tcphub": "#d62728", "nats": "#1f77b4", "node": "#2ca02c"}
 
 
@@ -36,6 +37,7 @@ class Results:
         for r in runs:
             if r.get("failed"):
                 self.failures.append(r)
+            if not r.get("metrics"):
                 continue
             key = self.key(r["scenario"], r["params"])
             for m in r["metrics"]:
@@ -49,6 +51,10 @@ class Results:
             return (params["pairs"],)
         if scenario == "idle":
             return (params["conns"],)
+        if scenario == "burst":
+            return (params["subs"], params["messages"], params["payload"])
+        if scenario == "list-spam":
+            return (params["sessions"], params["read"])
         return ()
 
     def get(self, scenario, hub, key, metric):
@@ -57,6 +63,10 @@ class Results:
     def median(self, *a):
         v = self.get(*a)
         return statistics.median(v) if v else None
+
+    def keys(self, scenario, hub):
+        """The settings a scenario ran with for a hub, in order of first appearance."""
+        return list(dict.fromkeys(k for (s, h, k, m) in self.values if s == scenario and h == hub))
 
 
 def num(x, digits=3):
@@ -180,6 +190,135 @@ def points(res, scenario, hub, keys, metric):
     return pts
 
 
+# ------------------------------------------------------------------ tcphub alone
+
+def all_runs(res, scenario, hub, metric):
+    """Every value of a metric over all settings of a scenario."""
+    return [v for k in res.keys(scenario, hub) for v in res.get(scenario, hub, k, metric)]
+
+
+def robustness_targets(res):
+    """Issue 9's targets: (label, measured, met?)."""
+    rows = []
+    cut, lost = all_runs(res, "burst", "tcphub", "readers_cut"), all_runs(res, "burst", "tcphub", "lost")
+    if cut:
+        ok = max(cut) == 0 and max(lost or [0]) == 0
+        rows.append(("burst, 100 readers: readers cut and deliveries lost = 0 in every run",
+                     f"{num(max(cut))} cut, {num(max(lost or [0]))} lost (worst of {len(cut)})", ok))
+    for key in res.keys("list-spam", "tcphub"):
+        if key[1]:
+            p99 = res.median("list-spam", "tcphub", key, "ping_spam_p99")
+            if p99 is not None:
+                rows.append((f"ping p99 while one client spams list, {num(key[0])} sessions ≤ 5 ms",
+                             f"{num(p99 / 1000)} ms", p99 <= 5000))
+    for p in (64, 512):
+        b = res.median("fanout", "before", (100, p), "deliveries_per_s")
+        a = res.median("fanout", "after", (100, p), "deliveries_per_s")
+        if a and b:
+            rows.append((f"fan-out N=100, {p} B: this tree / before (see Machine) ≥ 0.9",
+                         fmt_ratio(a / b), a / b >= 0.9))
+    return rows
+
+
+def ms(res, scenario, hub, key, metric):
+    """A spread of a microsecond figure, in milliseconds."""
+    v = [x / 1000 for x in res.get(scenario, hub, key, metric)]
+    if not v:
+        return "n/a"
+    med = statistics.median(v)
+    return num(med) if len(v) == 1 else f"{num(med)} ({num(min(v))}–{num(max(v))})"
+
+
+def burst_section(res, w):
+    keys = res.keys("burst", "tcphub")
+    if not keys:
+        return
+    w("## Burst: an unpaced broadcast to 100 readers\n")
+    w("One publisher writes every message to `*` as fast as its socket takes them, "
+      "with no window and no pacing, to subscribers that read as fast as they can. "
+      "A hub that queues without limit grows by what the readers have not taken yet, "
+      "and one with only a cap cuts them; tcphub stops reading the publisher while a "
+      "reader's queue is past its high watermark (512 KiB), so the burst goes at the "
+      "readers' pace, no reader is cut and every delivery arrives whole. The run fails "
+      "if a reader gets a `bye` or `error` or loses its connection, if a delivery is "
+      "missing, or if a stream ends in the middle of a frame. The hub's resident "
+      "memory is read just before the burst, every 50 ms during it (the peak) and "
+      "again a while after it (`settle`), with the subscribers still connected: "
+      "whether it gives back what the burst made it allocate.\n")
+    w("| readers | messages | readers cut | mid-frame | lost | deliveries / s | elapsed (s) | hub CPU / delivery (ns) |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for k in keys:
+        cell = lambda m: spread(res, "burst", "tcphub", k, m)
+        w(f"| {num(k[0])} | {num(k[1])} × {k[2]} B | {cell('readers_cut')} | {cell('mid_frame')} | "
+          f"{cell('lost')} | {cell('deliveries_per_s')} | {cell('elapsed')} | {cell('hub_cpu_per_delivery')} |")
+    w("\nResident memory of the hub (MiB):\n")
+    w("| readers | before the burst | peak during it | after it (settle) |")
+    w("| ---: | ---: | ---: | ---: |")
+    for k in keys:
+        cell = lambda m: spread(res, "burst", "tcphub", k, m)
+        w(f"| {num(k[0])} | {cell('rss_before')} | {cell('rss_peak')} | {cell('rss_after')} |")
+    w("")
+
+
+def list_spam_section(res, w):
+    keys = res.keys("list-spam", "tcphub")
+    if not keys:
+        return
+    sessions = num(keys[0][0])
+    w("## Ping latency while one client spams `list`\n")
+    w(f"{sessions} idle synced sessions; one client pings every 10 ms and times each "
+      "pong, first for 5 s alone (the baseline), then while another client writes "
+      "`{\"type\":\"list\"}` requests as fast as the hub takes them, each answered with "
+      "one page of at most 1,000 rows. In one run the spammer reads its replies as fast "
+      "as it can, in the other it never reads them: then the hub should stop reading it "
+      "and, once nothing could be written to it for the write deadline (10 s), cut it "
+      "as a slow consumer. What the spam costs the other clients is the difference "
+      "between the two phases. Round trips in milliseconds; a fresh hub for each run.\n")
+    w("| spammer | phase | ping p50 | ping p99 | ping max | list replies / s | hub CPU (% of a core) | spammer cut after (s) |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for k in keys:
+        mode = "reads its replies" if k[1] else "never reads"
+        cell = lambda m: spread(res, "list-spam", "tcphub", k, m)
+        cut = cell("spammer_cut_after") if res.get("list-spam", "tcphub", k, "spammer_cut_after") else "not cut"
+        w(f"| {mode} | baseline | {ms(res, 'list-spam', 'tcphub', k, 'ping_base_p50')} | "
+          f"{ms(res, 'list-spam', 'tcphub', k, 'ping_base_p99')} | {ms(res, 'list-spam', 'tcphub', k, 'ping_base_max')} | "
+          f"– | {cell('hub_cpu_base')} | |")
+        w(f"| {mode} | spam | {ms(res, 'list-spam', 'tcphub', k, 'ping_spam_p50')} | "
+          f"{ms(res, 'list-spam', 'tcphub', k, 'ping_spam_p99')} | {ms(res, 'list-spam', 'tcphub', k, 'ping_spam_max')} | "
+          f"{cell('list_answered_per_s')} | {cell('hub_cpu_spam')} | {cut} |")
+    w("\nResident memory of the hub (MiB), and idle sessions disturbed (closed, or sent anything):\n")
+    w("| spammer | before | peak | after (settle) | idle sessions disturbed |")
+    w("| --- | ---: | ---: | ---: | ---: |")
+    for k in keys:
+        mode = "reads its replies" if k[1] else "never reads"
+        cell = lambda m: spread(res, "list-spam", "tcphub", k, m)
+        w(f"| {mode} | {cell('rss_before')} | {cell('rss_peak')} | {cell('rss_after')} | {cell('sessions_disturbed')} |")
+    w("")
+
+
+def before_after_section(res, w):
+    rows = [p for p in (64, 512) if res.get("fanout", "before", (100, p), "deliveries_per_s")]
+    if not rows:
+        return
+    w("## Fan-out N=100 before and after a change\n")
+    w("The fan-out above, N=100, against an older build (`before`, named under Machine) "
+      "and this tree's (`after`), one run of each in turn, both hubs started together "
+      "and measured by this tree's generator. The CPU time per delivery moves far less "
+      "than the throughput on a busy machine.\n")
+    w("| payload | before (deliveries/s) | after (deliveries/s) | after / before | hub CPU / delivery before (ns) | after (ns) | after / before |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for p in rows:
+        key = (100, p)
+        med = lambda h, m: res.median("fanout", h, key, m)
+        w(f"| {p} B | {spread(res, 'fanout', 'before', key, 'deliveries_per_s')} | "
+          f"{spread(res, 'fanout', 'after', key, 'deliveries_per_s')} | "
+          f"{fmt_ratio(ratio(med('after', 'deliveries_per_s'), med('before', 'deliveries_per_s')))} | "
+          f"{spread(res, 'fanout', 'before', key, 'hub_cpu_per_delivery')} | "
+          f"{spread(res, 'fanout', 'after', key, 'hub_cpu_per_delivery')} | "
+          f"{fmt_ratio(ratio(med('after', 'hub_cpu_per_delivery'), med('before', 'hub_cpu_per_delivery')))} |")
+    w("")
+
+
 # ------------------------------------------------------------------ report
 
 def main():
@@ -208,10 +347,12 @@ def main():
       "each hub delivers without dropping anyone as a slow consumer; every run checks "
       "that deliveries equal what was sent. Payload sizes are the message body "
       "(tcphub: the JSON string's content; NATS: the payload).\n")
-    w("To run it again (about 15 minutes; it builds the release binary, starts every "
+    w("To run it again (about 25 minutes; it builds the release binary, starts every "
       "peer on a free loopback port and stops them all at the end):\n")
     w("```sh\ntests/bench/run                                   # 3 repetitions of everything\n"
-      "BENCH_REPS=1 BENCH_SECONDS=1 tests/bench/run      # a quick look\n```\n")
+      "BENCH_REPS=1 BENCH_SECONDS=1 BENCH_SETTLE=5 tests/bench/run      # a quick look\n"
+      "BENCH_BEFORE=../old/target/release/tcphub BENCH_BEFORE_NAME=b09a97b tests/bench/run\n"
+      "                                  # also fan-out N=100 of an older build, alternately\n```\n")
     w("One scenario by hand: start a hub, then for example "
       "`tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
       "(or `--proto nats` against a nats-server); `tcphub bench --help` lists them all.\n")
@@ -250,6 +391,8 @@ def main():
     for label, r, ok in rows:
         w(f"| {label} | {fmt_ratio(r)} | {verdict(ok)} |")
     w(f"| memory per idle synced connection ≤ 8 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 8.0)} |")
+    for label, value, ok in robustness_targets(res):
+        w(f"| {label} | {value} | {verdict(ok)} |")
     w("")
 
     # ---- fan-out
@@ -382,10 +525,15 @@ def main():
               f"{num(best)} | {fmt_ratio(ratio(recv, best))} |")
     w("")
 
+    burst_section(res, w)
+    list_spam_section(res, w)
+    before_after_section(res, w)
+
     if res.failures:
         w("## Runs that failed\n")
         for f in res.failures:
-            w(f"- {f['hub']} rep {f['rep']}: `{f.get('args', '')}`")
+            why = "; ".join(f.get("failures", []))
+            w(f"- {f['hub']} rep {f['rep']}: `{f.get('args', '')}`" + (f": {why}" if why else ""))
         w("")
 
     w("## Commands\n")
