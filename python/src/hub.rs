@@ -2,18 +2,20 @@
 //!
 //! A thin wrapper: every method is one core call, and `poll()` drains the
 //! core's outputs into one list so the boundary is crossed once per input.
+//! Nothing is decided here: what the driver writes, when it stops reading
+//! and how it closes are the core's outputs, one Python object each.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use tcphub_core::{CloseReason, Hub as CoreHub, Output, SessionId};
+use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionId, Unsent};
 
 use crate::errors::{error, hub_error};
 use crate::events::{repr_str, to_py};
 use crate::json::to_raw;
-use crate::options::{self, hub_config, Number, Seconds};
+use crate::options::{self, count, hub_config, HubOptions, Number, Seconds};
 use crate::session::Session;
 
 /// Bytes to write to one session's connection.
@@ -22,8 +24,8 @@ use crate::session::Session;
 pub struct Transmit {
     /// The session to write to.
     handle: u64,
-    /// One or more complete NDJSON lines. A frame for many sessions is one
-    /// shared `bytes` object.
+    /// One complete NDJSON line. A frame for many sessions is one shared
+    /// `bytes` object.
     data: Py<PyBytes>,
 }
 
@@ -43,7 +45,8 @@ impl Transmit {
     }
 }
 
-/// Flush what was written to the session, then close its connection.
+/// Close the session's connection: deal with what is queued for it as
+/// `unsent` says, write `farewell` after it, then close (FIN, not a reset).
 #[pyclass(frozen, module = "tcphub", get_all)]
 #[derive(Debug)]
 pub struct Close {
@@ -51,21 +54,72 @@ pub struct Close {
     handle: u64,
     /// Why, as also reported by the `Disconnected` event.
     reason: &'static str,
+    /// The session's one last frame: an `error` when the peer caused the
+    /// close, else a `bye`.
+    farewell: Py<PyBytes>,
+    /// `"send"`: write everything still queued, then the farewell.
+    /// `"discard"`: finish the frame being written, drop the frames not
+    /// yet started (the peer is not reading them), then the farewell.
+    unsent: &'static str,
 }
 
 #[pymethods]
 impl Close {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str) {
-        ("handle", "reason")
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("handle", "reason", "farewell", "unsent")
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "Close(handle={}, reason={})",
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Close(handle={}, reason={}, farewell={}, unsent={})",
             self.handle,
-            repr_str(py, self.reason)
-        )
+            repr_str(py, self.reason),
+            self.farewell.bind(py).repr()?,
+            repr_str(py, self.unsent)
+        ))
+    }
+}
+
+/// Stop reading from the session's connection until `ResumeReading`: what
+/// it sends fills a queue faster than the queue drains. TCP then pushes back
+/// on the peer. Bytes already read may still be passed to `receive`.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct PauseReading {
+    /// The session not to read from.
+    handle: u64,
+}
+
+#[pymethods]
+impl PauseReading {
+    #[classattr]
+    fn __match_args__() -> (&'static str,) {
+        ("handle",)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PauseReading(handle={})", self.handle)
+    }
+}
+
+/// Read from the session's connection again.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct ResumeReading {
+    /// The session to read from.
+    handle: u64,
+}
+
+#[pymethods]
+impl ResumeReading {
+    #[classattr]
+    fn __match_args__() -> (&'static str,) {
+        ("handle",)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ResumeReading(handle={})", self.handle)
     }
 }
 
@@ -80,21 +134,34 @@ pub enum SessionRef {
 ///
 /// It never touches a socket or reads a clock of its own. The run loop:
 ///
-/// 1. `handle = hub.accept("127.0.0.1:53412")` when a connection arrives;
-///    `hub.receive(handle, data)` for every chunk read from it;
-///    `hub.connection_lost(handle)` when the peer goes away;
-///    `hub.handle_timeout()` when `hub.poll_timeout()` comes due.
-///    Host commands: `broadcast`, `send`, `send_to_session`, `close_session`.
-/// 2. After each of them, `for action in hub.poll():` write each `Transmit`'s
-///    `data` to its session, close each `Close`'s session after flushing,
-///    and handle the events (`Connected`, `Synced`, `Message`, ...).
+/// 1. Feed it what happens: `handle = hub.accept("127.0.0.1:53412")` when a
+///    connection arrives; `hub.receive(handle, data)` for every chunk read
+///    from it; `hub.handle_eof(handle)` when the peer half-closes (a read
+///    returns no bytes); `hub.connection_lost(handle)` when the connection
+///    fails; `hub.handle_written(handle, nbytes)` as bytes handed out reach
+///    the socket; `hub.handle_timeout()` when `hub.poll_timeout()` comes
+///    due. Host commands: `broadcast`, `send`, `send_to_session`,
+///    `close_session`, `shutdown`.
+/// 2. After each of them, `for action in hub.poll():` queue each
+///    `Transmit`'s `data` on its connection; stop and resume reading on
+///    `PauseReading` and `ResumeReading`; on `Close`, write what is queued
+///    (or drop the frames not started, when `unsent == "discard"`), then
+///    `farewell`, then close; hand the events to the program.
+///
+/// Every byte of a `Transmit` counts against its session's queue until the
+/// driver reports it written: that is how the hub paces senders to their
+/// readers and finds readers that stopped reading (`write_deadline`). A
+/// driver that writes with a blocking `sock.sendall` reports each frame
+/// right after sending it.
 ///
 /// Methods taking `now` read it as seconds on any monotonic clock; leave it
 /// out to use the time since the hub was created (do not mix the two).
 ///
-/// Options: `alias_policy` ("takeover", "reject" or "share"),
-/// `max_frame_bytes`, `max_sessions`, `idle_timeout` (seconds or None),
-/// `relay` (whether clients may message each other).
+/// Options, as for `tcphub.Server`: `alias_policy` ("takeover", "reject"
+/// or "share"), `max_frame_bytes`, `max_sessions`, `idle_timeout` (seconds;
+/// None or inf: off), `relay`, `max_queued_bytes`, `write_deadline` and
+/// `frame_timeout` (seconds; None or inf: off), `max_list_rows`,
+/// `high_watermark`, `low_watermark`.
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {
@@ -130,11 +197,15 @@ impl Hub {
     #[new]
     #[pyo3(signature = (
         *, alias_policy="takeover", max_frame_bytes=Number::Whole(65536),
-        max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true
+        max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true,
+        max_queued_bytes=Number::Whole(67_108_864), write_deadline=Some(Seconds(10.0)),
+        frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
+        high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072)
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         alias_policy: &str,
@@ -142,14 +213,28 @@ impl Hub {
         max_sessions: Number,
         idle_timeout: Option<Seconds>,
         relay: bool,
+        max_queued_bytes: Number,
+        write_deadline: Option<Seconds>,
+        frame_timeout: Option<Seconds>,
+        max_list_rows: Number,
+        high_watermark: Number,
+        low_watermark: Number,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
-            alias_policy,
-            max_frame_bytes,
-            max_sessions,
-            idle_timeout,
-            relay,
+            HubOptions {
+                alias_policy,
+                max_frame_bytes,
+                max_sessions,
+                idle_timeout,
+                relay,
+                max_queued_bytes,
+                write_deadline,
+                frame_timeout,
+                max_list_rows,
+                high_watermark,
+                low_watermark,
+            },
         )?;
         let core = CoreHub::new(config).map_err(|e| hub_error(py, e))?;
         Ok(Hub {
@@ -183,7 +268,37 @@ impl Hub {
             .map_err(|e| hub_error(py, e))
     }
 
-    /// The peer closed the connection, or it failed.
+    /// The peer half-closed: it sends nothing more. Everything it sent is
+    /// still answered; then the session closes with `peer_closed`.
+    #[pyo3(signature = (handle, now=None))]
+    fn handle_eof(&mut self, py: Python<'_>, handle: u64, now: Option<Seconds>) -> PyResult<()> {
+        let now = self.now(py, now)?;
+        self.core
+            .handle_eof(now, SessionId(handle))
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// `nbytes` of what `poll` handed out for the session reached its
+    /// socket. A report for a session the hub has closed is ignored.
+    #[pyo3(signature = (handle, nbytes, now=None))]
+    fn handle_written(
+        &mut self,
+        py: Python<'_>,
+        handle: u64,
+        nbytes: Number,
+        now: Option<Seconds>,
+    ) -> PyResult<()> {
+        let nbytes = count(py, "nbytes", nbytes)?;
+        let now = self.now(py, now)?;
+        match self.core.handle_written(now, SessionId(handle), nbytes) {
+            // The driver still flushes a closed session's queue; the hub
+            // forgot it at the Close and has nothing to count.
+            Ok(()) | Err(HubError::UnknownSession(_)) => Ok(()),
+            Err(e) => Err(hub_error(py, e)),
+        }
+    }
+
+    /// The peer closed the connection, or it failed. No `Close` follows.
     #[pyo3(signature = (handle, now=None))]
     fn connection_lost(
         &mut self,
@@ -197,7 +312,8 @@ impl Hub {
             .map_err(|e| hub_error(py, e))
     }
 
-    /// Time passed: closes sessions idle past `idle_timeout`.
+    /// Time passed: fires the idle timeout, the frame timeout and the
+    /// write deadline where they are due.
     #[pyo3(signature = (now=None))]
     fn handle_timeout(&mut self, py: Python<'_>, now: Option<Seconds>) -> PyResult<()> {
         let now = self.now(py, now)?;
@@ -208,6 +324,13 @@ impl Hub {
     /// when no timer runs.
     fn poll_timeout(&self) -> Option<f64> {
         self.core.poll_timeout().map(|d| d.as_secs_f64())
+    }
+
+    /// Bytes handed out for the session and not yet reported written.
+    fn queued_bytes(&self, py: Python<'_>, handle: u64) -> PyResult<usize> {
+        self.core
+            .queued_bytes(SessionId(handle))
+            .ok_or_else(|| hub_error(py, HubError::UnknownSession(SessionId(handle))))
     }
 
     /// Sends `message` from the host to every session; returns how many.
@@ -269,8 +392,8 @@ impl Hub {
         self.core.session_count()
     }
 
-    /// Everything the driver must do, in order: `Transmit`, `Close` and
-    /// events. Call after every input.
+    /// Everything the driver must do, in order: `Transmit`, `PauseReading`,
+    /// `ResumeReading`, `Close` and events. Call after every input.
     fn poll<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         // One bytes object per distinct frame: a broadcast shares one.
@@ -278,10 +401,6 @@ impl Hub {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Transmit { session, frame } => {
-                    // Interim: counted as written when handed to Python.
-                    let _ = self
-                        .core
-                        .handle_written(self.core.now(), session, frame.len());
                     let data = match &last {
                         Some((bytes, obj))
                             if bytes.as_ptr() == frame.as_ptr() && bytes.len() == frame.len() =>
@@ -303,19 +422,22 @@ impl Hub {
                     session,
                     reason,
                     farewell,
-                    ..
-                } => {
-                    // Interim: the farewell as a last Transmit, then Close.
-                    out.append(Transmit {
-                        handle: session.0,
-                        data: PyBytes::new(py, &farewell).unbind(),
-                    })?;
-                    out.append(Close {
-                        handle: session.0,
-                        reason: reason.as_str(),
-                    })?
+                    unsent,
+                } => out.append(Close {
+                    handle: session.0,
+                    reason: reason.as_str(),
+                    farewell: PyBytes::new(py, &farewell).unbind(),
+                    unsent: match unsent {
+                        Unsent::Send => "send",
+                        Unsent::Discard => "discard",
+                    },
+                })?,
+                Output::PauseReading { session } => {
+                    out.append(PauseReading { handle: session.0 })?
                 }
-                Output::PauseReading { .. } | Output::ResumeReading { .. } => {}
+                Output::ResumeReading { session } => {
+                    out.append(ResumeReading { handle: session.0 })?
+                }
                 Output::Event(event) => out.append(to_py(py, event)?)?,
             }
         }
@@ -327,23 +449,12 @@ impl Hub {
     }
 }
 
-const CLOSE_REASONS: [CloseReason; 8] = [
-    CloseReason::PeerClosed,
-    CloseReason::ClosedByHost,
-    CloseReason::TakenOver,
-    CloseReason::FrameTooLarge,
-    CloseReason::IdleTimeout,
-    CloseReason::TooManySessions,
-    CloseReason::SlowConsumer,
-    CloseReason::Shutdown,
-];
-
 fn close_reason(py: Python<'_>, name: &str) -> PyResult<CloseReason> {
-    CLOSE_REASONS
+    CloseReason::ALL
         .into_iter()
         .find(|r| r.as_str() == name)
         .ok_or_else(|| {
-            let names: Vec<&str> = CLOSE_REASONS.iter().map(|r| r.as_str()).collect();
+            let names: Vec<&str> = CloseReason::ALL.iter().map(|r| r.as_str()).collect();
             error(
                 py,
                 "ConfigError",

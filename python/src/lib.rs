@@ -28,6 +28,8 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hub::Hub>()?;
     m.add_class::<hub::Transmit>()?;
     m.add_class::<hub::Close>()?;
+    m.add_class::<hub::PauseReading>()?;
+    m.add_class::<hub::ResumeReading>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Received>()?;
     m.add_class::<client::ErrorReply>()?;

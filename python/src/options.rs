@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use tcphub_core::{AliasPolicy, HubConfig, MAX_MAX_FRAME_LEN, MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN};
+use tcphub_core::{
+    AliasPolicy, HubConfig, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
+    MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+};
 
 use crate::errors::error;
 
-/// An idle timeout at least this long (about 292 billion years) never fires,
+/// A timeout (idle, write deadline, frame) at least this long (about 292 billion years) never fires,
 /// so it is off, as `inf` is: the same bound as `tcphub serve
 /// --idle-timeout`, which keeps `start + timeout` far from overflowing.
 pub const NEVER_FIRES: Duration = Duration::from_secs(u64::MAX / 2);
@@ -93,39 +96,108 @@ fn show_float(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
     }
 }
 
-/// Builds a [`HubConfig`], naming the option and the value when one is wrong.
-pub fn hub_config(
-    py: Python<'_>,
-    alias_policy: &str,
-    max_frame_bytes: Number,
-    max_sessions: Number,
-    idle_timeout: Option<Seconds>,
-    relay: bool,
-) -> PyResult<HubConfig> {
-    let policy: AliasPolicy = alias_policy.parse().map_err(|_| {
+/// The hub options a Python caller passes to `Hub(...)` or `Server(...)`,
+/// as given, before any check. Names follow the keyword arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct HubOptions<'a> {
+    pub alias_policy: &'a str,
+    pub max_frame_bytes: Number,
+    pub max_sessions: Number,
+    pub idle_timeout: Option<Seconds>,
+    pub relay: bool,
+    pub max_queued_bytes: Number,
+    pub write_deadline: Option<Seconds>,
+    pub frame_timeout: Option<Seconds>,
+    pub max_list_rows: Number,
+    pub high_watermark: Number,
+    pub low_watermark: Number,
+}
+
+/// Builds a [`HubConfig`], naming the option and the value when one is
+/// wrong. The rules that tie options together (the watermarks' order, the
+/// queue cap's least value) are checked here too, so the error names the
+/// options as Python spells them.
+pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
+    let policy: AliasPolicy = o.alias_policy.parse().map_err(|_| {
         error(
             py,
             "ConfigError",
-            format!("alias_policy must be 'takeover', 'reject' or 'share', got {alias_policy:?}"),
+            format!(
+                "alias_policy must be 'takeover', 'reject' or 'share', got {:?}",
+                o.alias_policy
+            ),
         )
     })?;
+    let max_frame_len = whole(
+        py,
+        "max_frame_bytes",
+        o.max_frame_bytes,
+        MIN_MAX_FRAME_LEN,
+        MAX_MAX_FRAME_LEN,
+    )?;
+    let max_sessions = whole(py, "max_sessions", o.max_sessions, 1, MAX_MAX_SESSIONS)?;
+    let max_list_rows = whole(py, "max_list_rows", o.max_list_rows, 1, MAX_MAX_LIST_ROWS)?;
+    let high_watermark = whole(
+        py,
+        "high_watermark",
+        o.high_watermark,
+        1,
+        MAX_MAX_QUEUED_BYTES,
+    )?;
+    let low_watermark = whole(
+        py,
+        "low_watermark",
+        o.low_watermark,
+        0,
+        MAX_MAX_QUEUED_BYTES,
+    )?;
+    if low_watermark >= high_watermark {
+        return Err(error(
+            py,
+            "ConfigError",
+            format!(
+                "low_watermark must be below high_watermark ({high_watermark}), got {low_watermark}"
+            ),
+        ));
+    }
+    let max_queued_bytes = whole(
+        py,
+        "max_queued_bytes",
+        o.max_queued_bytes,
+        1,
+        MAX_MAX_QUEUED_BYTES,
+    )?;
+    // Every frame must fit under the cap on top of the high watermark, or
+    // a session could be cut for receiving one frame.
+    let least_cap = high_watermark.saturating_add(max_frame_len);
+    if max_queued_bytes < least_cap {
+        return Err(error(
+            py,
+            "ConfigError",
+            format!(
+                "max_queued_bytes must be at least high_watermark + max_frame_bytes \
+                 ({least_cap}), got {max_queued_bytes}"
+            ),
+        ));
+    }
+    let optional_timeout = |name: &str, value: Option<Seconds>| match value {
+        Some(secs) => timeout_option(py, name, secs),
+        None => Ok(None),
+    };
     let config = HubConfig {
         alias_policy: policy,
-        max_frame_len: whole(
-            py,
-            "max_frame_bytes",
-            max_frame_bytes,
-            MIN_MAX_FRAME_LEN,
-            MAX_MAX_FRAME_LEN,
-        )?,
-        max_sessions: whole(py, "max_sessions", max_sessions, 1, MAX_MAX_SESSIONS)?,
-        idle_timeout: match idle_timeout {
-            Some(secs) => timeout_option(py, "idle_timeout", secs)?,
-            None => None,
-        },
-        relay,
-        ..HubConfig::default()
+        max_frame_len,
+        max_sessions,
+        idle_timeout: optional_timeout("idle_timeout", o.idle_timeout)?,
+        relay: o.relay,
+        high_watermark,
+        low_watermark,
+        max_queued_bytes,
+        write_deadline: optional_timeout("write_deadline", o.write_deadline)?,
+        frame_timeout: optional_timeout("frame_timeout", o.frame_timeout)?,
+        max_list_rows,
     };
+    // The core's own check, in case it grows a rule this file does not know.
     config
         .validate()
         .map_err(|e| error(py, "ConfigError", e.to_string()))?;
@@ -136,6 +208,7 @@ pub fn hub_config(
 pub fn whole(py: Python<'_>, name: &str, value: Number, min: usize, max: usize) -> PyResult<usize> {
     let reason = match value {
         Number::Whole(n) if n < min as i128 && min == 1 => "a positive integer".to_owned(),
+        Number::Whole(n) if n < min as i128 && min == 0 => "a whole number of 0 or more".to_owned(),
         Number::Whole(n) if n < min as i128 => format!("at least {min}"),
         Number::Whole(n) if n > max as i128 => format!("at most {max}"),
         // Within min..=max, so within usize.
@@ -176,18 +249,22 @@ pub fn port(py: Python<'_>, value: Number) -> PyResult<u16> {
     })
 }
 
-/// A duration option in seconds, above zero; `None` (no limit) for one too
-/// long for a `Duration`, `inf` included.
+/// A duration option in seconds, above zero (and at least a nanosecond,
+/// the clock's step); `None` (no limit) for one too long for a `Duration`,
+/// `inf` included.
 fn seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duration>> {
-    if secs.0 > 0.0 {
-        Ok(Duration::try_from_secs_f64(secs.0).ok())
-    } else {
-        Err(error(
-            py,
-            "ConfigError",
-            format!("{name} must be a number of seconds above zero, got {secs}"),
-        ))
+    let duration = Duration::try_from_secs_f64(secs.0);
+    match duration {
+        Ok(d) if d.is_zero() => {}
+        Ok(d) => return Ok(Some(d)),
+        Err(_) if secs.0 > 0.0 => return Ok(None),
+        Err(_) => {}
     }
+    Err(error(
+        py,
+        "ConfigError",
+        format!("{name} must be a number of seconds above zero, got {secs}"),
+    ))
 }
 
 /// A timeout option that may be off: `inf` and anything from

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use tcphub_core::MAX_MAX_QUEUED_BYTES;
 use tcphub_native::{
     CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer, ServerOptions,
     MAX_EVENT_QUEUE_LEN,
@@ -24,7 +23,7 @@ use crate::errors::{error, hub_error};
 use crate::events::batch_to_py;
 use crate::json::to_raw;
 use crate::options::{
-    self, deadline_after, grace, hub_config, next_slice, wait, whole, Number, Seconds,
+    self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, Number, Seconds,
 };
 use crate::session::Session;
 
@@ -96,8 +95,10 @@ impl Server {
     #[pyo3(signature = (
         host, port, *, alias_policy="takeover", max_frame_bytes=Number::Whole(65536),
         max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true,
-        max_queued_bytes=Number::Whole(67_108_864), shutdown_grace=Seconds(5.0),
-        event_queue_len=Number::Whole(16_384)
+        max_queued_bytes=Number::Whole(67_108_864), write_deadline=Some(Seconds(10.0)),
+        frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
+        high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
+        shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,24 +111,30 @@ impl Server {
         idle_timeout: Option<Seconds>,
         relay: bool,
         max_queued_bytes: Number,
+        write_deadline: Option<Seconds>,
+        frame_timeout: Option<Seconds>,
+        max_list_rows: Number,
+        high_watermark: Number,
+        low_watermark: Number,
         shutdown_grace: Seconds,
         event_queue_len: Number,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
-        let mut hub = hub_config(
+        let hub = hub_config(
             py,
-            alias_policy,
-            max_frame_bytes,
-            max_sessions,
-            idle_timeout,
-            relay,
-        )?;
-        hub.max_queued_bytes = whole(
-            py,
-            "max_queued_bytes",
-            max_queued_bytes,
-            1,
-            MAX_MAX_QUEUED_BYTES,
+            HubOptions {
+                alias_policy,
+                max_frame_bytes,
+                max_sessions,
+                idle_timeout,
+                relay,
+                max_queued_bytes,
+                write_deadline,
+                frame_timeout,
+                max_list_rows,
+                high_watermark,
+                low_watermark,
+            },
         )?;
         let listen = (host, port)
             .to_socket_addrs()

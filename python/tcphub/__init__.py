@@ -7,7 +7,7 @@ Three ways in, one implementation underneath:
   events (blocking iterator, callbacks or ``async for``).
 - :class:`Client` is a blocking client for scripts and tests.
 - :class:`Hub` is the sans-IO core itself, for programs that bring their own
-  IO (feed it bytes, act on what it returns).
+  IO (feed it bytes and write reports, act on what it returns).
 
 The tutorial's whole server::
 
@@ -43,9 +43,11 @@ from ._tcphub import (
     Event,
     Hub,
     Message,
+    PauseReading,
     ProtocolError,
     Received,
     Released,
+    ResumeReading,
     Session,
     Synced,
     Transmit,
@@ -80,6 +82,8 @@ __all__ = [
     # sans-IO core
     "Hub",
     "Transmit",
+    "PauseReading",
+    "ResumeReading",
     "Close",
     # errors
     "Error",

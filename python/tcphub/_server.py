@@ -78,8 +78,20 @@ class Server:
     - ``idle_timeout``: seconds of silence before a session is closed
       (``None`` or ``inf``: never).
     - ``relay``: whether clients may message each other directly.
-    - ``max_queued_bytes``: unsent bytes allowed for one client before it is
-      closed as a slow consumer.
+    - ``max_queued_bytes``: hard cap on unsent bytes for one client, however
+      fast it reads; past it the client is closed as a slow consumer (at
+      least ``high_watermark + max_frame_bytes``).
+    - ``write_deadline``: seconds a client may go without any of what is
+      queued for it being written before it is closed as a slow consumer
+      (``None`` or ``inf``: never).
+    - ``frame_timeout``: seconds one frame may take from its first byte to
+      its last before the session is closed (``None`` or ``inf``: never).
+    - ``max_list_rows``: most rows in one ``list`` reply; clients page
+      through the rest.
+    - ``high_watermark`` / ``low_watermark``: flow control. Once more than
+      ``high_watermark`` bytes wait unsent for a client, the clients sending
+      to it (and the client itself) are no longer read, so TCP holds them
+      back, until its queue is below ``low_watermark``.
     - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`
       (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
@@ -105,7 +117,12 @@ class Server:
         max_sessions: int = 100_000,
         idle_timeout: Optional[float] = None,
         relay: bool = True,
-        max_queued_bytes: int = 8 * 1024 * 1024,
+        max_queued_bytes: int = 64 * 1024 * 1024,
+        write_deadline: Optional[float] = 10.0,
+        frame_timeout: Optional[float] = 30.0,
+        max_list_rows: int = 1000,
+        high_watermark: int = 512 * 1024,
+        low_watermark: int = 128 * 1024,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16 * 1024,
     ) -> None:
@@ -118,6 +135,11 @@ class Server:
             idle_timeout=idle_timeout,
             relay=relay,
             max_queued_bytes=max_queued_bytes,
+            write_deadline=write_deadline,
+            frame_timeout=frame_timeout,
+            max_list_rows=max_list_rows,
+            high_watermark=high_watermark,
+            low_watermark=low_watermark,
             shutdown_grace=shutdown_grace,
             event_queue_len=event_queue_len,
         )

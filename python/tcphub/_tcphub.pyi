@@ -3,7 +3,7 @@
 Everything here is re-exported from ``tcphub``; import it from there.
 """
 
-from typing import Any, ClassVar, List, Optional, Tuple, Union
+from typing import Any, List, Literal, Optional, Tuple, Union
 
 __version__: str
 HUB_NAME: str
@@ -32,12 +32,12 @@ class Event:
 class Connected(Event):
     """A client connected."""
 
-    __match_args__: ClassVar[Tuple[str]] = ("session_id",)
+    __match_args__ = ("session_id",)
 
 class Synced(Event):
     """A session now holds ``alias``."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    __match_args__ = ("session_id", "alias")
     @property
     def alias(self) -> str:
         """The alias the session holds now."""
@@ -50,7 +50,7 @@ class Released(Event):
     """A session no longer holds ``alias``: it re-synced, lost the alias to
     a takeover, or closed."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    __match_args__ = ("session_id", "alias")
     @property
     def alias(self) -> str:
         """The alias released."""
@@ -58,7 +58,7 @@ class Released(Event):
 class Message(Event):
     """A client sent a message to the host program."""
 
-    __match_args__: ClassVar[Tuple[str, str, str]] = ("session_id", "alias", "message")
+    __match_args__ = ("session_id", "alias", "message")
     @property
     def alias(self) -> Optional[str]:
         """The sender's alias, or None if it had not synced one."""
@@ -73,13 +73,13 @@ class ProtocolError(Event):
     """A client sent something wrong; the hub told it so with an ``error``
     frame and kept serving it (unless the frame was over the size limit)."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "code")
+    __match_args__ = ("session_id", "code")
     @property
     def code(self) -> str:
         """Machine-readable kind: ``bad_json``, ``frame_too_large``,
         ``unknown_type``, ``missing_field``, ``invalid_field``,
         ``invalid_alias``, ``alias_taken``, ``unknown_alias``,
-        ``relay_disabled`` or ``too_many_sessions``."""
+        ``relay_disabled``, ``too_many_sessions`` or ``frame_timeout``."""
     @property
     def detail(self) -> str:
         """What was wrong, for a person."""
@@ -87,20 +87,20 @@ class ProtocolError(Event):
 class Disconnected(Event):
     """A session is gone."""
 
-    __match_args__: ClassVar[Tuple[str, str, str]] = ("session_id", "alias", "reason")
+    __match_args__ = ("session_id", "alias", "reason")
     @property
     def alias(self) -> Optional[str]:
         """The alias it held until then, if any."""
     @property
     def reason(self) -> str:
         """Why: ``peer_closed``, ``closed_by_host``, ``taken_over``,
-        ``frame_too_large``, ``idle_timeout``, ``too_many_sessions``,
-        ``slow_consumer`` or ``shutdown``."""
+        ``frame_too_large``, ``frame_timeout``, ``idle_timeout``,
+        ``too_many_sessions``, ``slow_consumer`` or ``shutdown``."""
 
 class Session:
     """One open session: its id on the wire and the alias it holds."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("session_id", "alias")
+    __match_args__ = ("session_id", "alias")
     def __init__(self, session_id: str, alias: Optional[str] = None) -> None: ...
     @property
     def session_id(self) -> str:
@@ -125,6 +125,11 @@ class Server:
         idle_timeout: Optional[float] = None,
         relay: bool = True,
         max_queued_bytes: int = 67108864,
+        write_deadline: Optional[float] = 10.0,
+        frame_timeout: Optional[float] = 30.0,
+        max_list_rows: int = 1000,
+        high_watermark: int = 524288,
+        low_watermark: int = 131072,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
     ) -> None: ...
@@ -147,9 +152,11 @@ class Server:
 # ----- the sans-IO core -----
 
 class Transmit:
-    """Write ``data`` to the session's connection."""
+    """Queue ``data`` on the session's connection, after what is queued
+    there already, and report it with ``Hub.handle_written`` as it reaches
+    the socket."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("handle", "data")
+    __match_args__ = ("handle", "data")
     @property
     def handle(self) -> int:
         """The session to write to."""
@@ -159,16 +166,48 @@ class Transmit:
         shared ``bytes`` object."""
 
 class Close:
-    """Flush what was written to the session, then close its connection.
-    The hub has already forgotten the session."""
+    """Close the session's connection: deal with what is queued for it as
+    ``unsent`` says, write ``farewell`` after it, then close the socket
+    (FIN, not a reset). The hub has already forgotten the session: reports
+    of what is written after this are ignored, and none are needed."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("handle", "reason")
+    __match_args__ = ("handle", "reason", "farewell", "unsent")
     @property
     def handle(self) -> int:
         """The session to close."""
     @property
     def reason(self) -> str:
         """Why, as also reported by the ``Disconnected`` event."""
+    @property
+    def farewell(self) -> bytes:
+        """The session's one last frame: an ``error`` when the peer caused
+        the close (``frame_too_large``, ``frame_timeout``,
+        ``too_many_sessions``), else a ``bye``."""
+    @property
+    def unsent(self) -> Literal["send", "discard"]:
+        """``"send"``: write everything still queued, then the farewell.
+        ``"discard"`` (a slow consumer): finish the frame being written, so
+        the stream never ends mid-frame, and drop the frames not started."""
+
+class PauseReading:
+    """Stop reading from the session's connection until ``ResumeReading``:
+    what it sends fills some session's queue faster than that queue drains
+    (or it does not read its own replies). TCP then pushes back on the peer.
+    Bytes already read may still be passed to ``Hub.receive``; the hub
+    keeps them."""
+
+    __match_args__ = ("handle",)
+    @property
+    def handle(self) -> int:
+        """The session not to read from."""
+
+class ResumeReading:
+    """Read from the session's connection again."""
+
+    __match_args__ = ("handle",)
+    @property
+    def handle(self) -> int:
+        """The session to read from."""
 
 class Hub:
     """The sans-IO hub: the core state machine, for programs that do their
@@ -176,15 +215,25 @@ class Hub:
 
     The run loop:
 
-    1. ``handle = hub.accept("127.0.0.1:53412")`` when a connection
-       arrives; ``hub.receive(handle, data)`` for every chunk read from it;
-       ``hub.connection_lost(handle)`` when the peer goes away;
-       ``hub.handle_timeout()`` when ``hub.poll_timeout()`` comes due. Host
-       commands: ``broadcast``, ``send``, ``send_to_session``,
-       ``close_session``, ``shutdown``.
-    2. After each of them, ``for action in hub.poll():`` write each
-       ``Transmit``'s ``data`` to its session, close each ``Close``'s
-       session after flushing, and handle the events.
+    1. Feed it what happens: ``handle = hub.accept("127.0.0.1:53412")``
+       when a connection arrives; ``hub.receive(handle, data)`` for every
+       chunk read from it; ``hub.handle_eof(handle)`` when a read returns
+       no bytes (the peer half-closed); ``hub.connection_lost(handle)`` when
+       the connection fails; ``hub.handle_written(handle, nbytes)`` as
+       bytes handed out reach the socket; ``hub.handle_timeout()`` when
+       ``hub.poll_timeout()`` comes due. Host commands: ``broadcast``,
+       ``send``, ``send_to_session``, ``close_session``, ``shutdown``.
+    2. After each of them, ``for action in hub.poll():`` queue each
+       ``Transmit``'s ``data`` on its connection; stop and resume reading on
+       ``PauseReading`` / ``ResumeReading``; on ``Close``, write what is
+       queued (or drop the frames not started when ``unsent`` is
+       ``"discard"``), then ``farewell``, then close; handle the events.
+
+    Every byte of a ``Transmit`` counts against its session's queue until
+    the driver reports it written: that is how the hub paces senders to
+    their readers and finds readers that stopped reading
+    (``write_deadline``). A driver that writes with a blocking
+    ``sock.sendall`` reports each frame right after sending it.
 
     Methods taking ``now`` read it as seconds on any monotonic clock; leave
     it out to use the time since the hub was created (do not mix the two).
@@ -201,42 +250,65 @@ class Hub:
         max_sessions: int = 100000,
         idle_timeout: Optional[float] = None,
         relay: bool = True,
+        max_queued_bytes: int = 67108864,
+        write_deadline: Optional[float] = 10.0,
+        frame_timeout: Optional[float] = 30.0,
+        max_list_rows: int = 1000,
+        high_watermark: int = 524288,
+        low_watermark: int = 131072,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
-        naming it. ``idle_timeout=inf`` is off, as None is."""
+        naming it and the value. ``idle_timeout``, ``write_deadline`` and
+        ``frame_timeout`` are off when None or ``inf``."""
     def accept(self, peer: str, now: Optional[float] = None) -> int:
         """A connection from ``peer`` (its address, which becomes the
         session id) was accepted; returns the session's handle. When the hub
         is full or shutting down the session is refused at once (``poll``
-        then holds its farewell and a ``Close``)."""
+        then holds a ``Close`` whose farewell says why)."""
     def receive(self, handle: int, data: bytes, now: Optional[float] = None) -> None:
         """Bytes arrived from the session's peer, cut anywhere. Raises
         ``UnknownSessionError`` if the hub closed the session already
         (safe to ignore: the read raced the close)."""
+    def handle_eof(self, handle: int, now: Optional[float] = None) -> None:
+        """The peer half-closed (a read returned no bytes): it sends nothing
+        more. Everything it sent before is still answered, and everything
+        queued for it delivered; then a ``Close`` with reason
+        ``peer_closed`` follows. Keep the connection open for writing until
+        then. ``UnknownSessionError`` as for ``receive``."""
+    def handle_written(self, handle: int, nbytes: int, now: Optional[float] = None) -> None:
+        """``nbytes`` of the data ``poll`` handed out for the session reached
+        its socket (any split: a frame may go out in pieces). A report for a
+        session the hub has closed is ignored."""
     def connection_lost(self, handle: int, now: Optional[float] = None) -> None:
-        """The peer closed the connection, or it failed. No ``Close`` follows."""
+        """The connection failed, or the peer is gone altogether. No
+        ``Close`` follows. (A peer that only half-closed is ``handle_eof``.)"""
     def handle_timeout(self, now: Optional[float] = None) -> None:
-        """Time passed: closes sessions idle for longer than ``idle_timeout``."""
+        """Time passed: fires the idle timeout, the frame timeout and the
+        write deadline where they are due."""
     def poll_timeout(self) -> Optional[float]:
         """When ``handle_timeout`` is due next, on the clock of ``now``;
         None when no timer runs."""
+    def queued_bytes(self, handle: int) -> int:
+        """Bytes handed out for the session and not yet reported written.
+        ``UnknownSessionError`` once it is closed."""
     def broadcast(self, message: Any) -> int:
         """Queues ``message`` (str or JSON-serialisable) from the host to
-        every session; returns how many."""
+        every session; returns how many. Host messages are not paced by
+        flow control: they count towards ``max_queued_bytes``."""
     def send(self, alias: str, message: Any) -> int:
         """Queues ``message`` for every session holding ``alias``; returns
         how many. Raises ``UnknownAliasError`` if nobody holds it."""
     def send_to_session(self, session: Union[int, str], message: Any) -> None:
         """Queues ``message`` for one session, by handle or session id."""
     def close_session(self, session: Union[int, str], reason: str = "closed_by_host") -> None:
-        """Says ``bye`` to a session (by handle or session id) and closes it.
-        Drivers report a client that does not read with ``"slow_consumer"``."""
+        """Says ``bye`` to a session (by handle or session id) and closes it,
+        with ``reason`` as the bye's reason."""
     def shutdown(self) -> None:
         """Says ``bye`` to every session and closes it; later connections
         are refused."""
     def sessions(self) -> List[Session]:
         """Every open session, oldest first."""
-    def poll(self) -> List[Union[Transmit, Close, Event]]:
+    def poll(self) -> List[Union[Transmit, PauseReading, ResumeReading, Close, Event]]:
         """Everything the driver must do, in order. Call after every input."""
     def __len__(self) -> int:
         """How many sessions are open."""
@@ -248,7 +320,7 @@ class Received:
     alias, or its session id if it has none) or from the host program
     (``sender`` is ``"#hub"``)."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("sender", "message")
+    __match_args__ = ("sender", "message")
     @property
     def sender(self) -> str: ...
     @property
@@ -262,7 +334,7 @@ class ErrorReply:
     """The hub said something this client sent was wrong (an unknown
     alias, relaying turned off, bad JSON ...)."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("code", "detail")
+    __match_args__ = ("code", "detail")
     @property
     def code(self) -> str: ...
     @property
@@ -272,7 +344,7 @@ class Bye:
     """The hub is closing this connection; ``reason`` says why
     (``shutdown``, ``taken_over``, ``idle_timeout``, ``closed_by_host`` ...)."""
 
-    __match_args__: ClassVar[Tuple[str, str]] = ("reason", "detail")
+    __match_args__ = ("reason", "detail")
     @property
     def reason(self) -> str: ...
     @property

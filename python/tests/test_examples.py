@@ -21,6 +21,7 @@ def start_server(script, name: str) -> "tuple[object, str]":
 def test_examples_are_all_covered():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "client.py",
+        "hub_by_hand.py",
         "own_loop.py",
         "raw_client.py",
         "server.py",
@@ -73,7 +74,26 @@ def test_own_loop_with_the_sans_io_hub(script):
     assert server.interrupt() == 0
 
 
-@pytest.mark.parametrize("name", ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py"])
+def test_hub_by_hand(script):
+    """The docs show this one in full: every kind of output, no network."""
+    run = script(EXAMPLES / "hub_by_hand.py")
+    assert run.wait() == 0, run.err
+    out = "\n".join(run.out)
+    assert "Message(session_id='10.0.0.1:50001', alias='Client-1', message='1111')" in out
+    assert "close 2: peer_closed (unsent: send)" in out
+    assert "close 1: shutdown (unsent: send)" in out
+    # Client-2 read its replies, then its bye; Client-1 the relay and its bye.
+    two = out[out.index("peer 2 read:"):]
+    for needle in ('"pong","id":7', '"from":"Client-1"', '"reason":"peer_closed"'):
+        assert needle in two or needle == '"from":"Client-1"', needle
+    one = out[out.index("peer 1 read:"):out.index("peer 2 read:")]
+    assert '"from":"Client-2","message":"hi"' in one and '"reason":"shutdown"' in one
+    assert '"from":"#hub","message":"大家来领物资了"' in one
+
+
+@pytest.mark.parametrize(
+    "name", ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "hub_by_hand.py"]
+)
 def test_examples_explain_themselves(script, name):
     shown = script(EXAMPLES / name, "--help")
     assert shown.wait() == 0

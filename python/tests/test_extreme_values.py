@@ -168,14 +168,28 @@ def test_server_shutdown_grace_without_limit(shutdown_grace):
         ping_through(hub)
 
 
-@pytest.mark.parametrize("option", ["idle_timeout", "shutdown_grace"])
+@pytest.mark.parametrize("option", ["write_deadline", "frame_timeout"])
+@pytest.mark.parametrize("value", NO_LIMIT + [None], ids=ids(NO_LIMIT + [None]))
+def test_server_write_deadline_and_frame_timeout_without_limit(option, value):
+    with tcphub.Server("127.0.0.1", 0, **{option: value}) as hub:
+        ping_through(hub)
+
+
+@pytest.mark.parametrize("option", ["idle_timeout", "shutdown_grace", "write_deadline", "frame_timeout"])
 @pytest.mark.parametrize("value", NO_WAIT + TOO_SHORT, ids=ids(NO_WAIT + TOO_SHORT))
 def test_server_duration_options_refused(option, value):
     with pytest.raises(tcphub.ConfigError, match=option):
         tcphub.Server("127.0.0.1", 0, **{option: value})
 
 
-SIZE_OPTIONS = ["max_frame_bytes", "max_sessions", "max_queued_bytes", "event_queue_len"]
+SIZE_OPTIONS = [
+    "max_frame_bytes",
+    "max_sessions",
+    "max_queued_bytes",
+    "max_list_rows",
+    "high_watermark",
+    "event_queue_len",
+]
 
 
 @pytest.mark.parametrize("option", SIZE_OPTIONS)
@@ -185,6 +199,31 @@ def test_server_size_options_out_of_range_are_refused(option, value):
         tcphub.Server("127.0.0.1", 0, **{option: value})
     if value in HUGE_INTS:
         assert "must be at most" in str(caught.value)
+
+
+#: What ``low_watermark`` refuses: it may be 0, not negative nor fractional
+#: nor past any machine's memory.
+BAD_LOW_WATERMARKS = [-1, -(2**70)] + FLOATS + HUGE_INTS
+
+
+@pytest.mark.parametrize("value", BAD_LOW_WATERMARKS, ids=ids(BAD_LOW_WATERMARKS))
+def test_server_low_watermark_out_of_range_is_refused(value):
+    with pytest.raises(tcphub.ConfigError, match="low_watermark"):
+        tcphub.Server("127.0.0.1", 0, low_watermark=value)
+
+
+def test_server_flow_control_options_at_their_bounds():
+    """The tightest settings the options allow still serve."""
+    with tcphub.Server(
+        "127.0.0.1",
+        0,
+        max_frame_bytes=256,
+        high_watermark=1,
+        low_watermark=0,
+        max_queued_bytes=257,
+        max_list_rows=1,
+    ) as hub:
+        ping_through(hub)
 
 
 @pytest.mark.parametrize("port", BAD_PORTS, ids=ids(BAD_PORTS))
@@ -261,7 +300,9 @@ def test_hub_idle_timeout_without_limit(idle_timeout):
     handle = hub.accept("10.0.0.1:1", now=1e12)
     assert hub.poll_timeout() is None  # no idle timer runs
     hub.receive(handle, b'{"type":"ping"}\n', now=1e12)
-    assert b'"pong"' in b"".join(a.data for a in hub.poll() if isinstance(a, tcphub.Transmit))
+    sent = b"".join(a.data for a in hub.poll() if isinstance(a, tcphub.Transmit))
+    assert b'"pong"' in sent
+    hub.handle_written(handle, len(sent), now=1e12)  # the driver wrote it
     hub.handle_timeout(now=1e15)
     assert len(hub) == 1
 
@@ -283,7 +324,9 @@ def test_hub_size_options_out_of_range_are_refused(option, value):
 BAD_NOW = [INF, -INF, NAN, 1e300, 1e20, -1, 2**70, 10**400]
 
 
-@pytest.mark.parametrize("method", ["accept", "receive", "connection_lost", "handle_timeout"])
+@pytest.mark.parametrize(
+    "method", ["accept", "receive", "handle_eof", "handle_written", "connection_lost", "handle_timeout"]
+)
 @pytest.mark.parametrize("now", BAD_NOW, ids=ids(BAD_NOW))
 def test_hub_now_out_of_range_is_refused(method, now):
     hub = tcphub.Hub(idle_timeout=1e8)
@@ -291,6 +334,8 @@ def test_hub_now_out_of_range_is_refused(method, now):
     call: Callable[[], Any] = {
         "accept": lambda: hub.accept("10.0.0.2:1", now=now),
         "receive": lambda: hub.receive(handle, b"{}", now=now),
+        "handle_eof": lambda: hub.handle_eof(handle, now=now),
+        "handle_written": lambda: hub.handle_written(handle, 1, now=now),
         "connection_lost": lambda: hub.connection_lost(handle, now=now),
         "handle_timeout": lambda: hub.handle_timeout(now=now),
     }[method]

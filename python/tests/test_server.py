@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import select
 import socket
+import threading
+import time
 
 import pytest
 
@@ -48,6 +52,15 @@ def test_address_in_use_is_a_clear_error(server):
         ({"idle_timeout": 0}, "idle_timeout must be a number of seconds above zero, got 0"),
         ({"idle_timeout": float("nan")}, "idle_timeout must be a number of seconds above zero"),
         ({"max_queued_bytes": 0}, "max_queued_bytes must be a positive integer, got 0"),
+        (
+            {"max_queued_bytes": 65536},
+            "max_queued_bytes must be at least high_watermark + max_frame_bytes (589824), got 65536",
+        ),
+        ({"low_watermark": 1 << 20}, "low_watermark must be below high_watermark (524288), got 1048576"),
+        ({"high_watermark": 0}, "high_watermark must be a positive integer, got 0"),
+        ({"write_deadline": 0}, "write_deadline must be a number of seconds above zero, got 0"),
+        ({"frame_timeout": -1}, "frame_timeout must be a number of seconds above zero, got -1"),
+        ({"max_list_rows": 0}, "max_list_rows must be a positive integer, got 0"),
         ({"shutdown_grace": -1}, "shutdown_grace must be a number of seconds above zero, got -1"),
     ],
 )
@@ -247,23 +260,103 @@ def test_frame_over_the_limit_closes_only_that_session(raw_client):
 
 
 def test_a_client_that_never_reads_is_closed_as_a_slow_consumer(raw_client):
-    with tcphub.Server("127.0.0.1", 0, max_queued_bytes=64 * 1024) as hub:
+    """A reader that stops reading holds its sender back (TCP pushes back,
+    nothing is lost) for the write deadline, then is cut as a slow consumer
+    and the sender goes on. Everyone else is served all along."""
+    with tcphub.Server("127.0.0.1", 0, write_deadline=1.0) as hub:
         stuck = raw_client(hub.address)
-        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck.write({"type": "sync", "clientName": "stuck"})
+        wait_for(hub, tcphub.Synced, lambda e: e.alias == "stuck")
+        sender = raw_client(hub.address)
+        sender.write({"type": "sync", "clientName": "sender"})
+        sender.read_until("synced")
         with tcphub.Client(*hub.address, name="reader") as reader:
-            wait_for(hub, tcphub.Synced, lambda e: e.alias == "reader")
-            big = "x" * 10_000
-            for _ in range(3000):  # 30 MB: far past socket buffers and the cap
-                try:
-                    hub.send("stuck", big)
-                except tcphub.UnknownAliasError:
-                    break  # already closed
-            gone = wait_for(hub, tcphub.Disconnected, lambda e: e.alias == "stuck", timeout=20)
-            assert gone.reason == "slow_consumer"
-            # The others are served meanwhile.
+            # 10 MB for "stuck", far past the socket buffers (the kernel
+            # alone may take 3 MB) and the high watermark, then a ping.
+            frame = json.dumps({"type": "info", "to": "stuck", "message": "x" * 10_000}).encode()
+            start = time.monotonic()
+
+            def publish() -> None:
+                for _ in range(1000):
+                    sender.sock.sendall(frame)
+                sender.sock.sendall(b'{"type":"ping","id":"after"}')
+
+            sender.sock.settimeout(30)  # for the publisher's sends, held back meanwhile
+            publisher = threading.Thread(target=publish, daemon=True)
+            publisher.start()
+
+            # Held back: its ping is not answered while "stuck" stalls ...
+            readable, _, _ = select.select([sender.sock], [], [], 0.3)
+            assert readable == []
+            # ... while the others are served.
+            assert reader.ping(timeout=5) < 5
             hub.send("reader", "still fine")
             assert reader.receive(5).message == "still fine"
+            assert "stuck" in [s.alias for s in hub.sessions()]
+
+            gone = wait_for(hub, tcphub.Disconnected, lambda e: e.alias == "stuck", timeout=20)
+            assert gone.reason == "slow_consumer"
+            assert time.monotonic() - start >= 1.0  # no sooner than the write deadline
+
+            # Read again: what it sent after the cut found nobody, then the pong.
+            publisher.join(timeout=20)
+            assert not publisher.is_alive()
+            replies = []
+            while not replies or replies[-1]["type"] != "pong":
+                replies.append(sender.read(timeout=10))
+            assert replies[-1] == {"type": "pong", "id": "after"}
+            assert {r.get("code") for r in replies[:-1]} == {"unknown_alias"}
+
+            # The stalled reader's stream: whole frames, then its bye, then EOF.
+            frames = []
+            while (got := stuck.read(timeout=10)) is not None:
+                frames.append(got)
+            assert frames[0]["type"] == "synced"
+            assert all(f["type"] == "info" for f in frames[1:-1])
+            assert (frames[-1]["type"], frames[-1]["reason"]) == ("bye", "slow_consumer")
+            assert stuck.buf == b"", "the stream ended on a whole frame"
+
+            hub.send("reader", "and after")
+            assert reader.receive(5).message == "and after"
+
+
+def test_half_close_gets_every_reply_then_a_bye(server, raw_client):
+    """`printf '{"type":"ping"}\\n' | nc -N`: the ping is answered, then the hub
+    says bye and closes."""
+    raw = raw_client(server.address)
+    raw.sock.sendall(b'{"type":"ping"}\n')
+    raw.sock.shutdown(socket.SHUT_WR)
+    assert raw.read() == {"type": "pong"}
+    bye = raw.read()
+    assert (bye["type"], bye["reason"]) == ("bye", "peer_closed")
+    assert raw.read() is None
+    assert wait_for(server, tcphub.Disconnected).reason == "peer_closed"
+
+
+def test_frame_timeout_closes_a_client_that_trickles_a_frame(raw_client):
+    with tcphub.Server("127.0.0.1", 0, frame_timeout=0.3) as hub:
+        slow = raw_client(hub.address)
+        slow.sock.sendall(b'{"type":"ping"}{"type":"pi')
+        assert slow.read() == {"type": "pong"}
+        error = slow.read()
+        assert (error["type"], error["code"]) == ("error", "frame_timeout")
+        assert slow.read() is None
+        assert wait_for(hub, tcphub.Disconnected).reason == "frame_timeout"
+
+
+def test_sessions_walks_every_page(raw_client):
+    with tcphub.Server("127.0.0.1", 0, max_list_rows=2) as hub:
+        with tcphub.Client(*hub.address, name="asker") as asker:
+            others = [tcphub.Client(*hub.address, name=f"c{i}") for i in range(4)]
+            try:
+                assert [s.alias for s in asker.sessions(timeout=5)] == ["asker", "c0", "c1", "c2", "c3"]
+                raw = raw_client(hub.address)
+                raw.write({"type": "list"})
+                page = raw.read_until("sessions")
+                assert (len(page["sessions"]), page["total"], "next" in page) == (2, 6, True)
+            finally:
+                for other in others:
+                    other.close()
 
 
 def test_a_host_that_reads_no_events_never_stalls_clients():
