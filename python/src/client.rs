@@ -3,17 +3,25 @@
 //! Frames from the hub are parsed with the core's `HubFrame`, so the client
 //! and the hub share one definition of the wire format. Every wait releases
 //! the GIL and wakes a few times a second to let Ctrl-C through.
+//!
+//! Each request (`sync`, `list`, `ping`) carries an `id` of this client's
+//! own, which the hub echoes in the reply or error it causes; a request
+//! takes only the frame with its id as its answer. Errors without an id,
+//! or with an id no request of this client is waiting on, are the
+//! program's to `receive`.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, HubFrame, HUB_NAME};
+use serde_json::Value;
+use tcphub_core::{encode_info, HubFrame, HUB_NAME};
 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
@@ -64,6 +72,9 @@ pub struct ErrorReply {
     code: String,
     /// What was wrong, for a person.
     detail: String,
+    /// The `id` of the request that caused it (`str` or `int`), when the
+    /// request had one: frames written with `send_raw` may carry their own.
+    id: Option<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -73,12 +84,16 @@ impl ErrorReply {
         ("code", "detail")
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "ErrorReply(code={}, detail={})",
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let id = match &self.id {
+            Some(id) => format!(", id={}", id.bind(py).repr()?),
+            None => String::new(),
+        };
+        Ok(format!(
+            "ErrorReply(code={}, detail={}{id})",
             repr_str(py, &self.code),
             repr_str(py, &self.detail)
-        )
+        ))
     }
 }
 
@@ -186,7 +201,42 @@ impl Reader {
 }
 
 /// What a wait for frames is looking for.
-type Want = fn(&HubFrame) -> bool;
+type Want<'a> = &'a (dyn Fn(&HubFrame) -> bool + Sync);
+
+/// The ids this client gives its requests: `"py-1"`, `"py-2"`, ... A
+/// string with a prefix, so that an id a program picks for a request of
+/// its own sent with `send_raw` (a number, say) is unlikely to be taken for
+/// one of these.
+const ID_PREFIX: &str = "py-";
+
+/// The `id` a reply or error from the hub carries, if any.
+fn reply_id(frame: &HubFrame) -> Option<&Value> {
+    match frame {
+        HubFrame::Synced { id, .. }
+        | HubFrame::Error { id, .. }
+        | HubFrame::Pong { id, .. }
+        | HubFrame::Sessions { id, .. } => id.as_ref(),
+        _ => None,
+    }
+}
+
+/// Whether a frame answers the request with id `want`.
+fn answers(frame: &HubFrame, want: &str) -> bool {
+    matches!(reply_id(frame), Some(Value::String(id)) if id == want)
+}
+
+/// A request in flight: its id is registered until it is dropped, so the
+/// error it causes is never handed to `receive` meanwhile.
+struct Request<'a> {
+    client: &'a Client,
+    id: String,
+}
+
+impl Drop for Request<'_> {
+    fn drop(&mut self) {
+        self.client.in_flight().remove(&self.id);
+    }
+}
 
 /// A blocking tcphub client (the Python class `tcphub.Client` adds the
 /// pleasant parts).
@@ -200,6 +250,10 @@ pub struct Client {
     /// Default wait for answers to `sync`, `sessions` and `ping`.
     timeout: Option<Duration>,
     identity: Mutex<(Option<String>, Option<String>)>,
+    /// The number in the next request's id.
+    next_id: AtomicU64,
+    /// The ids of the requests waiting for their answer.
+    in_flight: Mutex<HashSet<String>>,
 }
 
 impl Client {
@@ -211,12 +265,64 @@ impl Client {
         .map_err(|e| closed(py, &e.to_string()))
     }
 
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new request and returns it with its `id`, before the
+    /// request is written, so no other thread's wait can mistake its answer
+    /// for something else.
+    fn request(&self) -> Request<'_> {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("{ID_PREFIX}{n}");
+        self.in_flight().insert(id.clone());
+        Request { client: self, id }
+    }
+
+    /// Writes a request frame: `head` is its opening fields without the
+    /// closing brace; the request's id and the newline are added here.
+    fn send_request(&self, py: Python<'_>, head: Vec<u8>, request: &Request<'_>) -> PyResult<()> {
+        let mut frame = head;
+        frame.extend_from_slice(br#","id":"#);
+        push_json_string(&mut frame, &request.id);
+        frame.extend_from_slice(b"}\n");
+        self.write(py, &frame)
+    }
+
+    /// Whether `receive` may hand out this frame: messages and byes, and
+    /// errors that answer no request of this client still waiting.
+    fn is_for_receive(&self, frame: &HubFrame) -> bool {
+        match frame {
+            HubFrame::Info { .. } | HubFrame::Bye { .. } => true,
+            HubFrame::Error { id, .. } => match id {
+                Some(Value::String(id)) => !self.in_flight().contains(id),
+                _ => true,
+            },
+            _ => false,
+        }
+    }
+
+    /// Whether a frame nobody wants now can be dropped rather than kept:
+    /// a reply (not an error) to a request that no longer waits, or to one
+    /// written by hand with `send_raw`.
+    fn is_stale_reply(&self, frame: &HubFrame) -> bool {
+        match frame {
+            HubFrame::Synced { id, .. }
+            | HubFrame::Pong { id, .. }
+            | HubFrame::Sessions { id, .. } => match id {
+                Some(Value::String(id)) => !self.in_flight().contains(id),
+                _ => true,
+            },
+            _ => false,
+        }
+    }
+
     /// Waits for a frame `want` accepts, queueing the others for whichever
     /// call wants them. `None` on timeout.
     fn wait_for(
         &self,
         py: Python<'_>,
-        want: Want,
+        want: Want<'_>,
         timeout: Option<Duration>,
     ) -> PyResult<Option<HubFrame>> {
         let deadline = deadline_after(timeout);
@@ -234,6 +340,7 @@ impl Client {
                 }
                 let outcome = match reader.read_frame(slice) {
                     Ok(Read1::Frame(frame)) if want(&frame) => Ok(Read1::Frame(frame)),
+                    Ok(Read1::Frame(frame)) if self.is_stale_reply(&frame) => Ok(Read1::TimedOut),
                     Ok(Read1::Frame(frame)) => {
                         // Someone else's answer: queue it and let go of the
                         // reader, so the thread waiting for it gets it now
@@ -260,28 +367,20 @@ impl Client {
             }
         }
     }
+
+    /// The limit of a request's wait: its own `timeout`, else the client's.
+    fn limit(&self, timeout: Option<Seconds>) -> Option<Duration> {
+        timeout.map_or(self.timeout, |t| wait(Some(t)))
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("a str always serializes");
 }
 
 fn closed(py: Python<'_>, why: &str) -> PyErr {
     error(py, "ConnectionClosedError", why.to_owned())
-}
-
-fn is_message(frame: &HubFrame) -> bool {
-    matches!(
-        frame,
-        HubFrame::Info { .. } | HubFrame::Error { .. } | HubFrame::Bye { .. }
-    )
-}
-
-fn is_sync_answer(frame: &HubFrame) -> bool {
-    match frame {
-        HubFrame::Synced { .. } | HubFrame::Bye { .. } => true,
-        HubFrame::Error { code, .. } => matches!(
-            code.as_str(),
-            "invalid_alias" | "alias_taken" | "missing_field" | "invalid_field"
-        ),
-        _ => false,
-    }
 }
 
 #[pymethods]
@@ -347,6 +446,8 @@ impl Client {
             address,
             timeout,
             identity: Mutex::new((None, None)),
+            next_id: AtomicU64::new(0),
+            in_flight: Mutex::new(HashSet::new()),
         };
         if let Some(name) = name {
             client.sync(py, name, None)?;
@@ -357,9 +458,12 @@ impl Client {
     /// Claims `name` as this client's alias; returns the session id.
     #[pyo3(signature = (name, timeout=None))]
     fn sync(&self, py: Python<'_>, name: &str, timeout: Option<Seconds>) -> PyResult<String> {
-        self.write(py, &encode_sync(name))?;
-        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
-        match self.wait_for(py, is_sync_answer, limit)? {
+        let request = self.request();
+        let mut head = br#"{"type":"sync","clientName":"#.to_vec();
+        push_json_string(&mut head, name);
+        self.send_request(py, head, &request)?;
+        let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
+        match self.wait_for(py, &want, self.limit(timeout))? {
             Some(HubFrame::Synced {
                 client_name,
                 session_id,
@@ -436,27 +540,33 @@ impl Client {
     /// Who is connected, as the hub sees it.
     #[pyo3(signature = (timeout=None))]
     fn sessions(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<Vec<Session>> {
-        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
+        let limit = self.limit(timeout);
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         // The hub answers in pages; walk them to the last.
         loop {
-            match &after {
-                None => self.write(py, encode_list())?,
-                Some(cursor) => {
-                    let mut request = br#"{"type":"list","after":"#.to_vec();
-                    serde_json::to_writer(&mut request, cursor).expect("a str always serializes");
-                    request.extend_from_slice(b"}\n");
-                    self.write(py, &request)?;
-                }
+            let request = self.request();
+            let mut head = br#"{"type":"list""#.to_vec();
+            if let Some(cursor) = &after {
+                head.extend_from_slice(br#","after":"#);
+                push_json_string(&mut head, cursor);
             }
-            match self.wait_for(py, |f| matches!(f, HubFrame::Sessions { .. }), limit)? {
+            self.send_request(py, head, &request)?;
+            let want = |f: &HubFrame| answers(f, &request.id);
+            match self.wait_for(py, &want, limit)? {
                 Some(HubFrame::Sessions { sessions, next, .. }) => {
                     all.extend(sessions.into_iter().map(Session::from));
                     match next {
                         Some(cursor) => after = Some(cursor),
                         None => return Ok(all),
                     }
+                }
+                Some(HubFrame::Error { code, message, .. }) => {
+                    return Err(error(
+                        py,
+                        "Error",
+                        format!("list refused: {code}: {message}"),
+                    ))
                 }
                 _ => return Err(error(py, "Error", "no answer to list in time")),
             }
@@ -466,12 +576,18 @@ impl Client {
     /// Round trip to the hub and back, in seconds.
     #[pyo3(signature = (timeout=None))]
     fn ping(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<f64> {
+        let request = self.request();
         let start = Instant::now();
-        self.write(py, encode_ping())?;
-        let limit = timeout.map_or(self.timeout, |t| wait(Some(t)));
-        match self.wait_for(py, |f| matches!(f, HubFrame::Pong { .. }), limit)? {
-            Some(_) => Ok(start.elapsed().as_secs_f64()),
-            None => Err(error(py, "Error", "no answer to ping in time")),
+        self.send_request(py, br#"{"type":"ping""#.to_vec(), &request)?;
+        let want = |f: &HubFrame| answers(f, &request.id);
+        match self.wait_for(py, &want, self.limit(timeout))? {
+            Some(HubFrame::Pong { .. }) => Ok(start.elapsed().as_secs_f64()),
+            Some(HubFrame::Error { code, message, .. }) => Err(error(
+                py,
+                "Error",
+                format!("ping refused: {code}: {message}"),
+            )),
+            _ => Err(error(py, "Error", "no answer to ping in time")),
         }
     }
 
@@ -484,7 +600,7 @@ impl Client {
         py: Python<'py>,
         timeout: Option<Seconds>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.wait_for(py, is_message, wait(timeout))? {
+        match self.wait_for(py, &|f| self.is_for_receive(f), wait(timeout))? {
             Some(frame) => frame_to_py(py, frame).map(Some),
             None => Ok(None),
         }
@@ -499,7 +615,7 @@ impl Client {
         };
         let out = PyList::empty(py);
         while out.len() < limit {
-            let got = self.wait_for(py, is_message, Some(Duration::ZERO));
+            let got = self.wait_for(py, &|f| self.is_for_receive(f), Some(Duration::ZERO));
             match got {
                 Ok(Some(frame)) => out.append(frame_to_py(py, frame)?)?,
                 Ok(None) => break,
@@ -539,11 +655,15 @@ fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
             },
         )?
         .into_any(),
-        HubFrame::Error { code, message, .. } => Bound::new(
+        HubFrame::Error { code, message, id } => Bound::new(
             py,
             ErrorReply {
                 code,
                 detail: message,
+                id: match id {
+                    Some(id) => Some(from_value(py, &id)?.unbind()),
+                    None => None,
+                },
             },
         )?
         .into_any(),

@@ -339,6 +339,11 @@ class ErrorReply:
     def code(self) -> str: ...
     @property
     def detail(self) -> str: ...
+    @property
+    def id(self) -> Union[str, int, float, None]:
+        """The ``id`` of the request that caused it, when that request had
+        one (a frame written with ``send_raw`` may carry its own). Errors
+        answering this client's own requests go to that request, not here."""
 
 class Bye:
     """The hub is closing this connection; ``reason`` says why

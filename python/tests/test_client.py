@@ -109,3 +109,55 @@ def test_one_thread_receives_while_another_asks(server):
         server.send("shared", "for the receiver")
         receiver.join()
         assert got[0].message == "for the receiver"
+
+
+def test_an_earlier_error_is_not_taken_for_the_answer_to_a_request(server):
+    """Each request carries an id, and only the reply or error with that id
+    answers it: errors caused by earlier frames go to receive()."""
+    with tcphub.Client(*server.address) as client:
+        client.send_raw(b'{"type":"sync","clientName":"*"}')  # invalid_alias, no id
+        assert client.sync("good", timeout=5) == client.session_id
+        assert client.name == "good"
+        client.send_raw(b'{"type":"teleport"}')  # unknown_type
+        assert client.ping(timeout=5) < 5
+        client.send_raw(b'{"type":"info","to":"ghost","message":1,"id":"mine"}')
+        assert [s.alias for s in client.sessions(timeout=5)] == ["good"]
+        errors = [client.receive(5) for _ in range(3)]
+        assert [(e.code, e.id) for e in errors] == [
+            ("invalid_alias", None),
+            ("unknown_type", None),
+            ("unknown_alias", "mine"),
+        ]
+        assert client.receive(0.2) is None
+
+
+def test_a_refused_sync_is_still_refused(server):
+    with tcphub.Client(*server.address) as client:
+        with pytest.raises(tcphub.RejectedError) as caught:
+            client.sync("*", timeout=5)
+        assert caught.value.code == "invalid_alias"
+        assert client.receive(0.2) is None, "the error answered sync and is not delivered twice"
+        assert client.sync("fine", timeout=5)
+
+
+def test_requests_on_many_threads_each_get_their_own_answer(server):
+    import threading
+
+    with tcphub.Client(*server.address, name="busy") as client:
+        failures = []
+
+        def ask() -> None:
+            try:
+                for _ in range(20):
+                    assert client.ping(timeout=5) < 5
+                    assert [s.alias for s in client.sessions(timeout=5)] == ["busy"]
+            except Exception as e:  # pragma: no cover - reported below
+                failures.append(e)
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        assert client.drain() == []
