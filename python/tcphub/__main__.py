@@ -18,7 +18,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 from . import _tcphub
 from ._errors import Error
 from ._server import Server
-from ._units import parse_bytes, parse_duration, parse_optional_duration, parse_switch
+from ._units import parse_bytes, parse_count, parse_duration, parse_optional_duration, parse_switch
 
 
 def _env(name: str, default: str) -> str:
@@ -72,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what happens when a client claims an alias another session holds "
                        "[env: TCPHUB_ALIAS_POLICY] [default: takeover]")
     serve.add_argument("--max-frame-bytes", type=_typed(parse_bytes), default=_env("TCPHUB_MAX_FRAME_BYTES", "64KiB"),
-                       help="largest frame a client may send (e.g. 65536, 64KiB, 1M); a larger one closes "
-                       "that session [env: TCPHUB_MAX_FRAME_BYTES] [default: 64KiB]")
-    serve.add_argument("--max-sessions", type=int, default=_env("TCPHUB_MAX_SESSIONS", "100000"),
-                       help="most sessions open at once [env: TCPHUB_MAX_SESSIONS] [default: 100000]")
+                       help="largest frame a client may send (e.g. 65536, 64KiB, 1M; 256 bytes to 16MiB); a "
+                       "larger one closes that session [env: TCPHUB_MAX_FRAME_BYTES] [default: 64KiB]")
+    serve.add_argument("--max-sessions", type=_typed(parse_count), default=_env("TCPHUB_MAX_SESSIONS", "100000"),
+                       help="most sessions open at once (1 to 1073741824); a connection beyond that is told "
+                       "`too_many_sessions` and closed [env: TCPHUB_MAX_SESSIONS] [default: 100000]")
     serve.add_argument("--idle-timeout", type=_typed(parse_optional_duration),
                        default=_env("TCPHUB_IDLE_TIMEOUT", "off"),
                        help="close sessions that send nothing for this long (e.g. 30s, 5m; off or inf) "
@@ -83,12 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--relay", type=_typed(parse_switch), metavar="on|off", default=_env("TCPHUB_RELAY", "on"),
                        help="let clients send to each other (on) or only to the host (off) "
                        "[env: TCPHUB_RELAY] [default: on]")
-    serve.add_argument("--max-queued-bytes", type=_typed(parse_bytes), default=_env("TCPHUB_MAX_QUEUED_BYTES", "8MiB"),
-                       help="unsent bytes allowed to pile up for one session; past this it is closed as a "
-                       "slow consumer (e.g. 8MiB) [env: TCPHUB_MAX_QUEUED_BYTES] [default: 8MiB]")
+    serve.add_argument("--max-queued-bytes", type=_typed(parse_bytes), default=_env("TCPHUB_MAX_QUEUED_BYTES", "64MiB"),
+                       help="hard cap on unsent bytes for one session, however fast it reads; past it the "
+                       "session is closed as a slow consumer (e.g. 64MiB; at least 512KiB plus "
+                       "--max-frame-bytes, at most 1TiB). Senders filling a session's queue are paused "
+                       "long before that [env: TCPHUB_MAX_QUEUED_BYTES] [default: 64MiB]")
+    serve.add_argument("--write-deadline", type=_typed(parse_optional_duration),
+                       default=_env("TCPHUB_WRITE_DEADLINE", "10s"),
+                       help="close a session as a slow consumer when nothing queued for it could be "
+                       "written for this long (e.g. 10s; off never does) "
+                       "[env: TCPHUB_WRITE_DEADLINE] [default: 10s]")
+    serve.add_argument("--frame-timeout", type=_typed(parse_optional_duration),
+                       default=_env("TCPHUB_FRAME_TIMEOUT", "30s"),
+                       help="close a session with `frame_timeout` when one frame takes longer than this "
+                       "from its first byte to its last (e.g. 30s; off never does) "
+                       "[env: TCPHUB_FRAME_TIMEOUT] [default: 30s]")
+    serve.add_argument("--max-list-rows", type=_typed(parse_count), default=_env("TCPHUB_MAX_LIST_ROWS", "1000"),
+                       help="most rows in one `list` reply; clients page through the rest (1 to 100000) "
+                       "[env: TCPHUB_MAX_LIST_ROWS] [default: 1000]")
     serve.add_argument("--shutdown-grace", type=_typed(parse_duration), default=_env("TCPHUB_SHUTDOWN_GRACE", "5s"),
                        help="on Ctrl-C or SIGTERM, how long to flush queued messages before exiting "
-                       "(inf: as long as it takes) "
+                       "(longer than zero; inf waits as long as it takes) "
                        "[env: TCPHUB_SHUTDOWN_GRACE] [default: 5s]")
     serve.add_argument("--console", action="store_true", default=parse_switch(_env("TCPHUB_CONSOLE", "off")),
                        help="read host commands from stdin (see below) [env: TCPHUB_CONSOLE]")
@@ -119,6 +135,9 @@ def serve(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             relay=args.relay,
             max_queued_bytes=args.max_queued_bytes,
+            write_deadline=args.write_deadline,
+            frame_timeout=args.frame_timeout,
+            max_list_rows=args.max_list_rows,
             shutdown_grace=args.shutdown_grace,
         )
     except Error as e:

@@ -25,6 +25,17 @@ def parse_bytes(text: str) -> int:
     return int(match.group(1).replace("_", "")) * _SIZE_UNITS[unit]
 
 
+def parse_count(text: str) -> int:
+    """``100000``, ``100_000``: a whole number, no unit. Its bounds are the
+    option's, checked where the option is used."""
+    match = re.fullmatch(r"\s*([0-9_]+)\s*", text)
+    if not match or not match.group(1).strip("_"):
+        if text.strip().startswith("-"):
+            raise ValueError(f"{text.strip()!r} is negative")
+        raise ValueError(f"{text.strip()!r} is not a count: expected a whole number such as 100000")
+    return int(match.group(1).replace("_", ""))
+
+
 def parse_duration(text: str) -> float:
     """``500ms``, ``30s``, ``5m``, ``1h``, ``1e3s``; a bare number is seconds.
     ``inf`` (or a value too large for a float, such as ``1e400s``) is no
@@ -45,10 +56,13 @@ def parse_duration(text: str) -> float:
 
 
 def parse_optional_duration(text: str) -> Optional[float]:
-    """A duration, or ``off`` / ``none`` / ``never`` / ``0`` for none."""
-    if text.strip().lower() in ("off", "none", "never", "0"):
+    """A duration, or none: ``off``, ``none``, ``never`` and any zero
+    duration (``0``, ``0s``, ``0ms``), as for the binary. ``inf`` stays
+    ``inf``, which every timeout option reads as off too."""
+    if text.strip().lower() in ("off", "none", "never"):
         return None
-    return parse_duration(text)
+    seconds = parse_duration(text)
+    return None if seconds == 0 else seconds
 
 
 def parse_switch(text: str) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -193,11 +195,91 @@ def test_serve_help_lists_every_binary_option():
         "--idle-timeout",
         "--relay",
         "--max-queued-bytes",
+        "--write-deadline",
+        "--frame-timeout",
+        "--max-list-rows",
         "--shutdown-grace",
         "--console",
         "--log-format",
     ):
         assert flag in done.stdout
+
+
+def _binary_options(help_text: str) -> Dict[str, Dict[str, str]]:
+    """Each long option of `tcphub serve --help` with its `env` and `default`."""
+    options: Dict[str, Dict[str, str]] = {}
+    current: Optional[Dict[str, str]] = None
+    for line in help_text.splitlines():
+        flag = re.match(r"\s*(?:-\w, )?(--[a-z][a-z-]+)", line)
+        if flag:
+            current = options.setdefault(flag.group(1), {})
+            continue
+        for key in ("env", "default"):
+            found = re.search(rf"\[{key}: ([^\]=]*)=?\]", line)
+            if found and current is not None:
+                current[key] = found.group(1)
+    return options
+
+
+def test_serve_defaults_and_environment_match_the_binary():
+    binary = _tcphub_binary()
+    if binary is None:
+        pytest.skip("no tcphub binary built in this checkout")
+    theirs = _binary_options(
+        subprocess.run([binary, "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
+    )
+    from tcphub.__main__ import build_parser
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    ours = {flag: action for action in serve._actions for flag in action.option_strings}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("TCPHUB_")}
+    assert not saved, f"run without TCPHUB_* set: {saved}"
+    for flag, facts in theirs.items():
+        if flag in ("--help", "--version"):
+            continue
+        action = ours[flag]
+        if "default" in facts:
+            assert str(action.default) == facts["default"], flag
+        if "env" in facts:
+            assert f"[env: {facts['env']}]" in (action.help or ""), flag
+
+
+def test_serve_flow_control_and_limit_flags_reach_the_server(serve):
+    hub = serve("--write-deadline", "off", "--frame-timeout", "300ms", "--max-list-rows", "1")
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as raw:
+        raw.sendall(b'{"type":"list"}{"type":"pi')
+        lines = raw.makefile("rb").read().splitlines()  # until the hub closes it
+    frames = [json.loads(line) for line in lines]
+    assert frames[0]["type"] == "sessions" and len(frames[0]["sessions"]) == 1
+    assert (frames[1]["type"], frames[1]["code"]) == ("error", "frame_timeout")
+    assert hub.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--write-deadline", "soon"], "not a duration"),
+        (["--frame-timeout", "5 fortnights"], "unknown duration unit"),
+        (["--max-list-rows", "1e3"], "not a count"),
+        (["--max-list-rows", "-4"], "is negative"),
+    ],
+)
+def test_serve_new_flags_refuse_what_the_binary_refuses(args, needle):
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert needle in done.stderr
+
+
+@pytest.mark.parametrize("text", ["off", "none", "never", "0", "0s", "0ms"])
+def test_zero_and_off_turn_a_timeout_off_as_for_the_binary(text):
+    from tcphub._units import parse_optional_duration
+
+    assert parse_optional_duration(text) is None
 
 
 def _tcphub_binary() -> Optional[str]:
