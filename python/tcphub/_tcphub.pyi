@@ -356,7 +356,11 @@ class Bye:
     def detail(self) -> str: ...
 
 class Client:
-    """A blocking client. Use ``tcphub.Client``, which adds iteration and ``with``."""
+    """A blocking client. Use ``tcphub.Client``, which adds iteration and ``with``.
+
+    ``sync``, ``sessions`` and ``ping`` send a request id of their own
+    (``"py-1"``, ``"py-2"``, ...) and take only the reply or error echoing
+    it; errors caused by anything else go to ``receive``."""
 
     def __init__(
         self,
@@ -381,18 +385,21 @@ class Client:
     def address(self) -> Tuple[str, int]:
         """The hub's address."""
     def sync(self, name: str, timeout: Optional[float] = None) -> str:
-        """Claims ``name`` as this client's alias; returns the session id."""
+        """Claims ``name`` as this client's alias; returns the session id.
+        ``RejectedError`` when the hub refuses this very request."""
     def send_to_host(self, message: Any) -> None:
         """Sends ``message`` (str or JSON-serialisable) to the host program."""
     def send(self, alias: str, message: Any) -> None:
         """Sends ``message`` to every client holding ``alias``. An unknown
-        alias comes back as an ``ErrorReply`` from ``receive``."""
+        alias comes back as an ``ErrorReply`` from ``receive`` (never as the
+        answer to a later ``sync``, ``sessions`` or ``ping``)."""
     def broadcast(self, message: Any) -> None:
         """Sends ``message`` to every other client."""
     def send_raw(self, data: bytes) -> None:
         """Writes bytes as they are, for speaking the protocol by hand."""
     def sessions(self, timeout: Optional[float] = None) -> List[Session]:
-        """Who is connected, as the hub sees it."""
+        """Who is connected, as the hub sees it: every page of its paged
+        ``list``, oldest first."""
     def ping(self, timeout: Optional[float] = None) -> float:
         """Round trip to the hub and back, in seconds."""
     def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye]]:

@@ -1,0 +1,132 @@
+"""Every program docs/python.md shows runs as written.
+
+Each ```python block in the page is marked by the HTML comment before it:
+``<!-- example: python/examples/NAME.py -->`` when it is that file whole
+(test_examples.py runs the files), or ``<!-- snippet: NAME -->`` when a test
+here runs it. A block with neither fails, so a new one cannot go untested.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+import tcphub
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "python.md"
+STUB = Path(tcphub.__file__).with_name("_tcphub.pyi")
+FENCE = re.compile(r"(?:<!-- (example|snippet): (\S+) -->\n)?```python\n(.*?)```", re.S)
+SNIPPETS = {"tutorial-server", "tutorial-client"}
+
+
+def blocks() -> List[Tuple[str, str, str]]:
+    return FENCE.findall(DOC.read_text(encoding="utf-8"))
+
+
+def snippet(name: str) -> str:
+    (code,) = [code for kind, n, code in blocks() if kind == "snippet" and n == name]
+    return code
+
+
+def test_every_python_block_is_an_example_file_or_a_tested_snippet():
+    found = blocks()
+    assert found
+    for kind, name, code in found:
+        assert kind, f"docs/python.md shows a program no test runs: {code[:80]!r}"
+        if kind == "example":
+            assert code == (ROOT / name).read_text(encoding="utf-8"), f"{name} and the page differ"
+        else:
+            assert name in SNIPPETS, name
+    assert {name for kind, name, _ in found if kind == "snippet"} == SNIPPETS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def on_port(code: str, port: int) -> str:
+    """The snippet as shown, on a free port rather than 9000 (other programs
+    on this machine may hold 9000)."""
+    assert code.count("9000") == 1
+    return code.replace("9000", str(port))
+
+
+def test_the_tutorial_snippets_run(script, tmp_path):
+    port = free_port()
+    server_py = tmp_path / "server.py"
+    server_py.write_text(on_port(snippet("tutorial-server"), port), encoding="utf-8")
+    client_py = tmp_path / "client.py"
+    client_py.write_text(on_port(snippet("tutorial-client"), port), encoding="utf-8")
+
+    server = script(server_py)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, server.err
+            time.sleep(0.05)
+    with tcphub.Client("127.0.0.1", port, name="Client-1") as one:
+        two = script(client_py)
+        two.expect("Received(sender='#hub', message='大家来领物资了')")
+        assert [one.receive(10).message for _ in range(2)] == ["大家来领物资了", "赶紧来做核酸了"]
+        server.expect("Message(session_id=")
+        server.interrupt()  # Ctrl-C: the `with` block stops the hub, which says bye
+        assert two.wait() == 0
+        assert any("Bye(reason='shutdown'" in line for line in two.out)
+
+
+def doc_defaults() -> Dict[str, object]:
+    """The Server options table: option -> default, read as Python."""
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("### `tcphub.Server("):text.index("- `port=0` picks")]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)`", table, re.M)
+    return {name: ast.literal_eval(value) for name, value in rows}
+
+
+def stub_defaults(cls: str) -> Dict[str, object]:
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
+    (init,) = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    args = init.args
+    out = {a.arg: ast.literal_eval(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None}
+    return out
+
+
+def test_option_defaults_agree_everywhere():
+    """The page, tcphub.Server, the native Server's and Hub's stubs, and
+    tcphub.Hub's signature give every option the same default."""
+    documented = doc_defaults()
+    server = {
+        name: p.default
+        for name, p in inspect.signature(tcphub.Server).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert documented == server
+    assert stub_defaults("Server") == server
+    hub = {name: p.default for name, p in inspect.signature(tcphub.Hub).parameters.items()}
+    assert hub == {k: v for k, v in server.items() if k not in ("shutdown_grace", "event_queue_len")}
+    assert stub_defaults("Hub") == hub
+    assert server["max_queued_bytes"] == 67108864
+
+
+def test_the_default_options_are_the_cores():
+    """What the defaults do: a Hub built with them all spelled out behaves as one built with none."""
+    hub = tcphub.Hub(**{name: p.default for name, p in inspect.signature(tcphub.Hub).parameters.items()})
+    bare = tcphub.Hub()
+    for h in (hub, bare):
+        handle = h.accept("10.0.0.1:1", now=0.0)
+        h.receive(handle, b'{"type":"ping"}{"type":"pi', now=0.0)
+        h.poll()
+    assert hub.poll_timeout() == bare.poll_timeout() == pytest.approx(2.5)  # a quarter of the write deadline
