@@ -970,3 +970,52 @@ fn replies_echo_request_ids() {
         wrong.join("\n")
     );
 }
+
+/// A reader that keeps reading, however slowly, is never cut. The kernel's
+/// autotuned send buffer (4 MiB on loopback) used to swallow megabytes for
+/// a slow reader and turn writable again only once a third of it drained,
+/// so the hub saw no progress for seconds and cut a reader that never
+/// stopped (found by the chaos test). With TCP_NOTSENT_LOWAT the hub sees
+/// progress every few dozen kilobytes.
+#[test]
+fn a_slow_steady_reader_is_never_cut() {
+    let _serial = serial();
+    let hub = ServeProcess::start(&["--write-deadline", "500ms"], &[]);
+    let mut reader = RawClient::connect_with_recv_buffer(hub.addr, 8192);
+    reader.sync("slow");
+    let mut sender = RawClient::connect(hub.addr);
+    sender.sync("fast");
+    const MESSAGES: usize = 400;
+    let filler = "x".repeat(15_000);
+    let burst: Vec<u8> = (0..MESSAGES)
+        .flat_map(|n| {
+            let frame = json!({"type": "info", "to": "slow", "message": {"n": n, "p": filler}});
+            format!("{frame}\n").into_bytes()
+        })
+        .collect();
+    let sending = std::thread::spawn(move || {
+        sender.send(&burst);
+        sender
+    });
+    // About 1 MB/s, steadily: 6 MB in about 6 s, never a pause of even a
+    // tenth of the write deadline.
+    for n in 0..MESSAGES {
+        let frame = reader
+            .next_json(WAIT)
+            .unwrap_or_else(|end| panic!("message {n}: the stream ended: {end:?}"));
+        assert_eq!(
+            frame["type"],
+            "info",
+            "message {n}: got {}",
+            shorten(&frame.to_string())
+        );
+        assert_eq!(frame["message"]["n"], n);
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    let mut sender = sending.join().expect("sender thread");
+    assert!(
+        sender.ping(WAIT).is_empty(),
+        "the sender was not cut either"
+    );
+    assert!(reader.ping(WAIT).is_empty());
+}

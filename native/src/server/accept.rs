@@ -99,6 +99,7 @@ async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
                 // The writer batches frames itself; Nagle would only add
                 // latency to a lone frame.
                 let _ = stream.set_nodelay(true);
+                limit_unsent(&stream);
                 return (stream, peer);
             }
             // The client gave up before we got to it: nothing to wait for.
@@ -115,6 +116,25 @@ async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
         }
     }
 }
+
+/// Keeps at most 128 KiB unsent in the kernel for each
+/// connection (TCP_NOTSENT_LOWAT, Linux). Without it the kernel accepts up
+/// to its whole autotuned send buffer (4 MiB on loopback) for a slow
+/// reader and reports the socket writable again only once a third of that
+/// has drained: a reader taking 100 KB/s would show no progress for over
+/// ten seconds and be cut as a slow consumer although it never stopped.
+/// With it the socket turns writable each time half of the limit is sent,
+/// so the hub sees a steady reader's progress, holds what it must queue in
+/// its own (flow-controlled) queue, and a closing session's last frames
+/// wait behind at most this much.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn limit_unsent(stream: &TcpStream) {
+    const NOTSENT_LOWAT: u32 = 128 * 1024;
+    let _ = socket2::SockRef::from(stream).set_tcp_notsent_lowat(NOTSENT_LOWAT);
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn limit_unsent(_stream: &TcpStream) {}
 
 fn is_per_connection(e: &io::Error) -> bool {
     matches!(
