@@ -130,12 +130,13 @@ def test_a_write_deadline_closes_a_stalled_reader_and_frees_its_sender():
     assert 2.0 <= now <= 2.25 + 1e-9, "between 1 and 1.25 deadlines after the queue last moved"
 
     (close,) = of(actions, tcphub.Close, reader)
-    match close:
-        case tcphub.Close(handle, reason, farewell, unsent):
-            assert (handle, reason, unsent) == (reader, "slow_consumer", "discard")
-            bye = json.loads(farewell)
-            assert (bye["type"], bye["reason"]) == ("bye", "slow_consumer")
-            assert farewell.endswith(b"\n")
+    # As `case tcphub.Close(handle, reason, farewell, unsent):` reads it
+    # (examples/hub_by_hand.py matches so; this file runs on Python 3.9 too).
+    handle, reason, farewell, unsent = (getattr(close, name) for name in tcphub.Close.__match_args__)
+    assert (handle, reason, unsent) == (reader, "slow_consumer", "discard")
+    bye = json.loads(farewell)
+    assert (bye["type"], bye["reason"]) == ("bye", "slow_consumer")
+    assert farewell.endswith(b"\n")
     assert "unsent='discard'" in repr(close) and "farewell=b'" in repr(close)
     (gone,) = of(actions, tcphub.Disconnected, reader)
     assert (gone.alias, gone.reason) == ("reader", "slow_consumer")
@@ -220,6 +221,12 @@ def test_a_paused_client_that_half_closes_is_answered_once_it_resumes():
 
 
 # ----- the other outputs -----
+
+
+def test_output_classes_match_positionally():
+    assert tcphub.Transmit.__match_args__ == ("handle", "data")
+    assert tcphub.Close.__match_args__ == ("handle", "reason", "farewell", "unsent")
+    assert tcphub.PauseReading.__match_args__ == tcphub.ResumeReading.__match_args__ == ("handle",)
 
 
 def test_a_refused_session_gets_a_close_with_its_error():
