@@ -24,9 +24,11 @@ pub enum Output {
     },
     /// Close the session's connection: deal with what is queued for it as
     /// `unsent` says, write `farewell` after it, then close the socket
-    /// (FIN, not a reset). The hub has already forgotten the session; the
-    /// driver still reports what it writes with
-    /// [`handle_written`](crate::Hub::handle_written) or not at all.
+    /// (FIN, not a reset). The hub has already forgotten the session: the
+    /// driver need not report what it still writes, and
+    /// [`handle_written`](crate::Hub::handle_written) answers such a report
+    /// with [`HubError::UnknownSession`](crate::HubError::UnknownSession),
+    /// which it may ignore.
     Close {
         /// The session to close.
         session: SessionId,
