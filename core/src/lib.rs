@@ -95,8 +95,9 @@ pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
 pub use error::{ErrorCode, HubError, PeerError};
 pub use event::{CloseReason, Event, Output, Unsent};
 pub use frame::{
-    encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, ClientFrame,
-    HubFrame, SessionEntry, HUB_NAME, MAX_REQUEST_ID_LEN,
+    encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, frame_type,
+    ClientFrame, HubFrame, HubLines, LineError, SessionEntry, DEFAULT_MAX_LINE_LEN, HUB_NAME,
+    MAX_REQUEST_ID_LEN,
 };
 pub use handle::SessionId;
 pub use hub::Hub;

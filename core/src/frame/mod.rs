@@ -7,11 +7,13 @@
 mod client;
 mod hub;
 mod json;
+mod reader;
 
 pub use client::{
     encode_info, encode_list, encode_ping, encode_sync, ClientFrame, MAX_REQUEST_ID_LEN,
 };
 pub use hub::{encode_too_many_sessions, HubFrame, SessionEntry, HUB_NAME};
+pub use reader::{frame_type, HubLines, LineError, DEFAULT_MAX_LINE_LEN};
 
 pub(crate) use hub::encode as hub_encode;
 pub(crate) use json::json_string;
