@@ -83,38 +83,61 @@ pub async fn run(target: &Target, args: &ListSpamArgs) -> anyhow::Result<Report>
 
     let rss_before = memory::now(target.pid)?;
     let sampler = PeakSampler::start(target.pid, Duration::from_millis(args.sample_ms.max(1)));
-    let phase = Arc::new(AtomicU8::new(BASELINE));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let every = Duration::from_secs_f64(args.ping_interval / 1000.0);
-    let pinging = tokio::spawn(ping(pinger, every, phase.clone(), stop_rx));
-    let clock = Clock::start(target, args);
-
-    let base_cpu = CpuMark::now(target.pid);
-    clock.hold(args.baseline).await;
-    let spam_cpu = CpuMark::now(target.pid);
-    phase.store(SPAM, Ordering::Release);
-    let spamming = Spammer::start(spammer, args);
-    clock.hold(args.duration).await;
-    phase.store(AFTER, Ordering::Release);
-    let end_cpu = CpuMark::now(target.pid);
-    let spammed = spamming.stop().await;
-    let _ = stop_tx.send(true);
-    let pings = pinging.await?;
-    clock.progress.finish();
+    let outcome = phases(target, args, pinger, spammer).await?;
     let peak = sampler.finish().await;
 
     let mut report = Report::new("list-spam", target);
     params(&mut report, args);
-    pings_figures(&mut report, &pings);
-    spam_figures(&mut report, args, &spammed);
-    cpu_figures(&mut report, [base_cpu, spam_cpu, end_cpu]);
+    pings_figures(&mut report, &outcome.pings);
+    spam_figures(&mut report, args, &outcome.spammed);
+    cpu_figures(&mut report, outcome.cpu);
     memory::settle(args.settle).await;
     let rss_after = memory::now(target.pid)?;
     memory::report(&mut report, rss_before, peak, rss_after);
     let disturbed = disturbed(&idle);
     report.metric("sessions_disturbed", disturbed as f64, "session");
-    verdict(&mut report, args, &pings, &spammed, disturbed);
+    verdict(&mut report, args, &outcome, disturbed);
     Ok(report)
+}
+
+/// What the two phases measured.
+struct Outcome {
+    pings: Pings,
+    spammed: Spammed,
+    /// The hub's CPU time at the start of the baseline, of the spam, and
+    /// at the end of the spam.
+    cpu: [CpuMark; 3],
+}
+
+/// The baseline, then the spam; the pinger runs through both.
+async fn phases(
+    target: &Target,
+    args: &ListSpamArgs,
+    pinger: Conn,
+    spammer: Conn,
+) -> anyhow::Result<Outcome> {
+    let phase = Arc::new(AtomicU8::new(BASELINE));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let every = Duration::from_secs_f64(args.ping_interval / 1000.0);
+    let pinging = tokio::spawn(ping(pinger, every, phase.clone(), stop_rx));
+    let clock = Clock::start(target, args);
+    let base = CpuMark::now(target.pid);
+    clock.hold(args.baseline).await;
+    let spam = CpuMark::now(target.pid);
+    phase.store(SPAM, Ordering::Release);
+    let spamming = Spammer::start(spammer, args);
+    clock.hold(args.duration).await;
+    phase.store(AFTER, Ordering::Release);
+    let end = CpuMark::now(target.pid);
+    let spammed = spamming.stop().await;
+    let _ = stop_tx.send(true);
+    let pings = pinging.await?;
+    clock.progress.finish();
+    Ok(Outcome {
+        pings,
+        spammed,
+        cpu: [base, spam, end],
+    })
 }
 
 async fn join(target: &Target, name: &str) -> anyhow::Result<Conn> {
@@ -477,8 +500,8 @@ fn cpu_figures(report: &mut Report, [base, spam, end]: [CpuMark; 3]) {
 
 /// Records what went wrong: the pinger or an idle session cut, a ping
 /// unanswered, or a spammer that reads cut.
-fn verdict(report: &mut Report, args: &ListSpamArgs, pings: &Pings, spam: &Spammed, idle: usize) {
-    if let Some(why) = &pings.failed {
+fn verdict(report: &mut Report, args: &ListSpamArgs, outcome: &Outcome, idle: usize) {
+    if let Some(why) = &outcome.pings.failed {
         report.fail(format!("the pinger failed: {why}"));
     }
     if idle > 0 {
@@ -487,7 +510,7 @@ fn verdict(report: &mut Report, args: &ListSpamArgs, pings: &Pings, spam: &Spamm
             args.sessions
         ));
     }
-    if let (false, Some((after, why))) = (args.no_read, &spam.cut) {
+    if let (false, Some((after, why))) = (args.no_read, &outcome.spammed.cut) {
         report.fail(format!(
             "the hub cut a spammer that reads, {after:.1} s in: {why}"
         ));
