@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use tcphub_core::{Hub, HubConfig, Output, SessionId};
+use tcphub_core::{Hub, HubConfig, Output, SessionHandle};
 
 const BATCH: usize = 1_000;
 
@@ -19,7 +19,11 @@ const BATCH: usize = 1_000;
 fn drain(hub: &mut Hub) -> usize {
     let mut n = 0;
     while let Some(out) = hub.poll_output() {
-        if let Output::Transmit { session, frame } = out {
+        if let Output::Transmit {
+            handle: session,
+            frame,
+        } = out
+        {
             n += frame.len();
             hub.handle_written(Duration::ZERO, session, frame.len())
                 .unwrap();
@@ -28,9 +32,9 @@ fn drain(hub: &mut Hub) -> usize {
     n
 }
 
-fn hub_with_clients(n: usize) -> (Hub, Vec<SessionId>) {
+fn hub_with_clients(n: usize) -> (Hub, Vec<SessionHandle>) {
     let mut hub = Hub::new(HubConfig::default()).unwrap();
-    let ids: Vec<SessionId> = (0..n)
+    let ids: Vec<SessionHandle> = (0..n)
         .map(|i| {
             let id = hub
                 .handle_accept(Duration::ZERO, &format!("127.0.0.1:{}", 10_000 + i))

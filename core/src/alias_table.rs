@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use crate::alias::Alias;
 use crate::config::AliasPolicy;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 /// The outcome of a claim.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
     /// The claimant holds the alias now. Under `takeover`, `displaced` lists
     /// the sessions that held it before and must be closed.
-    Granted { displaced: Vec<SessionId> },
+    Granted { displaced: Vec<SessionHandle> },
     /// Another session holds it and the policy is `reject`.
     Refused,
 }
@@ -23,12 +23,12 @@ pub(crate) enum Claim {
 /// listed under an alias exactly when that session's `alias` is that alias.
 #[derive(Debug, Default)]
 pub(crate) struct AliasTable {
-    holders: BTreeMap<Alias, Vec<SessionId>>,
+    holders: BTreeMap<Alias, Vec<SessionHandle>>,
 }
 
 impl AliasTable {
     /// The sessions a message to `alias` reaches; empty when none.
-    pub(crate) fn holders(&self, alias: &str) -> &[SessionId] {
+    pub(crate) fn holders(&self, alias: &str) -> &[SessionHandle] {
         self.holders.get(alias).map_or(&[], Vec::as_slice)
     }
 
@@ -36,7 +36,7 @@ impl AliasTable {
     pub(crate) fn claim(
         &mut self,
         alias: &Alias,
-        session: SessionId,
+        session: SessionHandle,
         policy: AliasPolicy,
     ) -> Claim {
         let holders = self.holders.entry(alias.clone()).or_default();
@@ -63,7 +63,7 @@ impl AliasTable {
 
     /// Removes `session` from `alias`'s holders, forgetting the alias when
     /// no holder is left.
-    pub(crate) fn release(&mut self, alias: &Alias, session: SessionId) {
+    pub(crate) fn release(&mut self, alias: &Alias, session: SessionHandle) {
         if let Some(holders) = self.holders.get_mut(alias.as_str()) {
             holders.retain(|s| *s != session);
             if holders.is_empty() {
@@ -74,7 +74,7 @@ impl AliasTable {
 
     /// Every alias with its holders, for consistency checks.
     #[cfg(test)]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Alias, &[SessionId])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Alias, &[SessionHandle])> {
         self.holders.iter().map(|(a, h)| (a, h.as_slice()))
     }
 }
@@ -92,40 +92,40 @@ mod tests {
         let mut t = AliasTable::default();
         let a = alias("Client-1");
         assert_eq!(
-            t.claim(&a, SessionId(1), AliasPolicy::Takeover),
+            t.claim(&a, SessionHandle(1), AliasPolicy::Takeover),
             Claim::Granted { displaced: vec![] }
         );
         assert_eq!(
-            t.claim(&a, SessionId(2), AliasPolicy::Takeover),
+            t.claim(&a, SessionHandle(2), AliasPolicy::Takeover),
             Claim::Granted {
-                displaced: vec![SessionId(1)]
+                displaced: vec![SessionHandle(1)]
             }
         );
-        assert_eq!(t.holders("Client-1"), [SessionId(2)]);
+        assert_eq!(t.holders("Client-1"), [SessionHandle(2)]);
     }
 
     #[test]
     fn reject_keeps_the_holder() {
         let mut t = AliasTable::default();
         let a = alias("Client-1");
-        t.claim(&a, SessionId(1), AliasPolicy::Reject);
+        t.claim(&a, SessionHandle(1), AliasPolicy::Reject);
         assert_eq!(
-            t.claim(&a, SessionId(2), AliasPolicy::Reject),
+            t.claim(&a, SessionHandle(2), AliasPolicy::Reject),
             Claim::Refused
         );
-        assert_eq!(t.holders("Client-1"), [SessionId(1)]);
+        assert_eq!(t.holders("Client-1"), [SessionHandle(1)]);
     }
 
     #[test]
     fn share_keeps_every_holder_and_release_forgets_empty_aliases() {
         let mut t = AliasTable::default();
         let a = alias("room");
-        t.claim(&a, SessionId(1), AliasPolicy::Share);
-        t.claim(&a, SessionId(2), AliasPolicy::Share);
-        assert_eq!(t.holders("room"), [SessionId(1), SessionId(2)]);
-        t.release(&a, SessionId(1));
-        assert_eq!(t.holders("room"), [SessionId(2)]);
-        t.release(&a, SessionId(2));
+        t.claim(&a, SessionHandle(1), AliasPolicy::Share);
+        t.claim(&a, SessionHandle(2), AliasPolicy::Share);
+        assert_eq!(t.holders("room"), [SessionHandle(1), SessionHandle(2)]);
+        t.release(&a, SessionHandle(1));
+        assert_eq!(t.holders("room"), [SessionHandle(2)]);
+        t.release(&a, SessionHandle(2));
         assert!(t.holders("room").is_empty());
         assert_eq!(t.iter().count(), 0);
     }

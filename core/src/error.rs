@@ -8,26 +8,27 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 /// The driver (the program hosting the hub) used the API wrongly.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
-    /// The session is not open: never accepted, or already closed.
+    /// No open session has this handle: never accepted, or already closed.
     ///
     /// Drivers see this legitimately when bytes read from a socket race a
     /// close the hub decided on; they may ignore it.
-    #[error("unknown session {0}")]
-    UnknownSession(SessionId),
-    /// A session with the same peer address is already open.
-    #[error("a session for peer {0:?} is already open")]
-    DuplicatePeer(String),
+    #[error("no open session has handle {0}")]
+    UnknownHandle(SessionHandle),
+    /// A session with the same session id (peer address) is already open.
+    #[error("a session with id {0:?} is already open")]
+    DuplicateSessionId(String),
     /// No open session holds the alias a host command named.
     #[error("no session holds alias {0:?}")]
     UnknownAlias(String),
-    /// No open session has the session id (peer address) a host command named.
-    #[error("no session has id {0:?}")]
+    /// No open session has the session id (peer address) a host command
+    /// named.
+    #[error("no open session has id {0:?}")]
     UnknownSessionId(String),
     /// `now` was earlier than a time passed before.
     #[error("time went backwards: {now:?} is before {last:?}")]

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::alias::Alias;
 use crate::error::PeerError;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 /// One thing the driver must do or pass on, from [`Hub::poll_output`](crate::Hub::poll_output).
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub enum Output {
     /// recipients is one shared buffer: cloning `Bytes` copies nothing.
     Transmit {
         /// The recipient.
-        session: SessionId,
+        handle: SessionHandle,
         /// One complete NDJSON line.
         frame: Bytes,
     },
@@ -27,11 +27,11 @@ pub enum Output {
     /// (FIN, not a reset). The hub has already forgotten the session: the
     /// driver need not report what it still writes, and
     /// [`handle_written`](crate::Hub::handle_written) answers such a report
-    /// with [`HubError::UnknownSession`](crate::HubError::UnknownSession),
+    /// with [`HubError::UnknownHandle`](crate::HubError::UnknownHandle),
     /// which it may ignore.
     Close {
         /// The session to close.
-        session: SessionId,
+        handle: SessionHandle,
         /// Why, as also reported in [`Event::Closed`].
         reason: CloseReason,
         /// The session's one last frame: an `error` when the peer caused
@@ -46,12 +46,12 @@ pub enum Output {
     /// driver already read may still be passed in; the hub keeps them.
     PauseReading {
         /// The session not to read from.
-        session: SessionId,
+        handle: SessionHandle,
     },
     /// Read from the session's connection again.
     ResumeReading {
         /// The session to read from.
-        session: SessionId,
+        handle: SessionHandle,
     },
     /// Something the host program may want to know.
     Event(Event),
@@ -77,37 +77,37 @@ pub enum Event {
     /// A session was accepted.
     Opened {
         /// Its handle.
-        session: SessionId,
-        /// Its peer address, also its id on the wire.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id: the peer address, `sessionId` on the wire.
+        session_id: Arc<str>,
     },
     /// A session now holds `alias`.
     Synced {
         /// The claimant.
-        session: SessionId,
-        /// Its peer address.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
         /// The alias it holds now.
         alias: Alias,
         /// The session that lost the alias to it under `takeover`.
-        took_over_from: Option<SessionId>,
+        took_over_from: Option<SessionHandle>,
     },
     /// A session no longer holds `alias`: it re-synced, lost it to a
     /// takeover, or closed.
     Released {
         /// The former holder.
-        session: SessionId,
-        /// Its peer address.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
         /// The alias released.
         alias: Alias,
     },
     /// A client sent an `info` for the host program.
     Message {
         /// The sender.
-        session: SessionId,
-        /// Its peer address.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
         /// Its alias when it sent, if it had synced one.
         alias: Option<Alias>,
         /// The message, any JSON value, exactly as sent.
@@ -116,18 +116,18 @@ pub enum Event {
     /// A session sent something wrong and was told so with an `error` frame.
     ProtocolError {
         /// The offender.
-        session: SessionId,
-        /// Its peer address.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
         /// What it did wrong.
         error: PeerError,
     },
     /// A session is gone.
     Closed {
         /// The session.
-        session: SessionId,
-        /// Its peer address.
-        peer: Arc<str>,
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
         /// The alias it held until then, if any.
         alias: Option<Alias>,
         /// Why it closed.

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 /// Flow-control state of one session.
 #[derive(Debug, Default)]
@@ -23,7 +23,7 @@ pub(crate) struct Flow {
     /// up: it is paused until each has drained or gone.
     pub(crate) waiting_on: u32,
     /// The senders paused on this session's account, each once.
-    pub(crate) holding: Vec<SessionId>,
+    pub(crate) holding: Vec<SessionHandle>,
     /// The driver was told to stop reading and not yet told to resume.
     pub(crate) reading_paused: bool,
     /// When the queue last moved: became non-empty, or some of it was
@@ -64,7 +64,7 @@ impl Flow {
 
     /// Registers `sender` as paused on this (backed-up) session's account.
     /// Returns true when it was not yet.
-    pub(crate) fn hold(&mut self, sender: SessionId) -> bool {
+    pub(crate) fn hold(&mut self, sender: SessionHandle) -> bool {
         if self.holding.contains(&sender) {
             return false;
         }
@@ -94,9 +94,9 @@ mod tests {
     #[test]
     fn holds_each_sender_once() {
         let mut f = Flow::default();
-        assert!(f.hold(SessionId(4)));
-        assert!(!f.hold(SessionId(4)));
-        assert!(f.hold(SessionId(5)));
-        assert_eq!(f.holding, [SessionId(4), SessionId(5)]);
+        assert!(f.hold(SessionHandle(4)));
+        assert!(!f.hold(SessionHandle(4)));
+        assert!(f.hold(SessionHandle(5)));
+        assert_eq!(f.holding, [SessionHandle(4), SessionHandle(5)]);
     }
 }

@@ -4,15 +4,18 @@
 
 use std::fmt;
 
-/// Handle of one session, chosen by the hub at accept time.
+/// Handle of one session, chosen by the hub at accept time: what a driver
+/// and a host program name a session by.
 ///
 /// Handles count up from 1 and are never reused, so a stale handle can only
-/// miss, never hit another session. On the wire a session is known by its
-/// peer address instead (see [`SessionInfo::peer`](crate::SessionInfo::peer)).
+/// miss, never hit another session. Clients never see handles: on the wire
+/// a session is known by its *session id*, its peer address such as
+/// `127.0.0.1:53412` (see [`SessionInfo::session_id`](crate::SessionInfo::session_id)
+/// and [`Hub::handle_of`](crate::Hub::handle_of)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SessionId(pub u64);
+pub struct SessionHandle(pub u64);
 
-impl fmt::Display for SessionId {
+impl fmt::Display for SessionHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
     }

@@ -45,7 +45,7 @@
 //! let mut sent = Vec::new();
 //! while let Some(output) = hub.poll_output() {
 //!     match output {
-//!         Output::Transmit { session, frame } => {
+//!         Output::Transmit { handle: session, frame } => {
 //!             sent.push((session, HubFrame::parse(&frame)?));
 //!             // Written to the socket at once, say.
 //!             hub.handle_written(now, session, frame.len())?;
@@ -99,7 +99,7 @@ pub use frame::{
     ClientFrame, HubFrame, HubLines, LineError, SessionEntry, DEFAULT_MAX_LINE_LEN, HUB_NAME,
     MAX_REQUEST_ID_LEN,
 };
-pub use handle::SessionId;
+pub use handle::SessionHandle;
 pub use hub::Hub;
 pub use session::SessionInfo;
 

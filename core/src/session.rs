@@ -6,25 +6,35 @@ use std::sync::Arc;
 use crate::alias::Alias;
 use crate::decoder::FrameDecoder;
 use crate::flow::Flow;
-use crate::frame::json_string;
-use crate::handle::SessionId;
+use crate::frame::{json_string, SessionEntry};
+use crate::handle::SessionHandle;
 use crate::timers::Armed;
 
 /// A read-only view of one open session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionInfo<'a> {
     /// Its handle.
-    pub id: SessionId,
+    pub handle: SessionHandle,
     /// Its peer address such as `127.0.0.1:53412`: its id on the wire.
-    pub peer: &'a Arc<str>,
+    pub session_id: &'a Arc<str>,
     /// The alias it holds, if any.
     pub alias: Option<&'a Alias>,
+}
+
+impl From<SessionInfo<'_>> for SessionEntry {
+    /// The row a session gets in `sessions` replies and host listings.
+    fn from(info: SessionInfo<'_>) -> Self {
+        SessionEntry {
+            session_id: info.session_id.to_string(),
+            client_name: info.alias.map(|a| a.to_string()),
+        }
+    }
 }
 
 /// The hub's record of one open session.
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) peer: Arc<str>,
+    pub(crate) session_id: Arc<str>,
     pub(crate) alias: Option<Alias>,
     /// The sender name put in `from` of what this session relays: its alias,
     /// or its peer address before it syncs. Kept encoded, because it is
@@ -44,10 +54,10 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    fn new(peer: Arc<str>, max_frame_len: usize) -> Self {
+    fn new(session_id: Arc<str>, max_frame_len: usize) -> Self {
         Session {
-            from_json: json_string(&peer),
-            peer,
+            from_json: json_string(&session_id),
+            session_id,
             alias: None,
             decoder: FrameDecoder::new(max_frame_len),
             timers: Armed::default(),
@@ -59,14 +69,14 @@ impl Session {
 
     /// Records the alias the session holds now (or none).
     pub(crate) fn set_alias(&mut self, alias: Option<Alias>) {
-        self.from_json = json_string(alias.as_ref().map_or(&*self.peer, Alias::as_str));
+        self.from_json = json_string(alias.as_ref().map_or(&*self.session_id, Alias::as_str));
         self.alias = alias;
     }
 
-    pub(crate) fn info(&self, id: SessionId) -> SessionInfo<'_> {
+    pub(crate) fn info(&self, id: SessionHandle) -> SessionInfo<'_> {
         SessionInfo {
-            id,
-            peer: &self.peer,
+            handle: id,
+            session_id: &self.session_id,
             alias: self.alias.as_ref(),
         }
     }
@@ -78,8 +88,8 @@ impl Session {
 /// a broadcast's outputs, and it must be the same on every platform and run.
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
-    sessions: BTreeMap<SessionId, Session>,
-    by_peer: BTreeMap<Arc<str>, SessionId>,
+    sessions: BTreeMap<SessionHandle, Session>,
+    by_session_id: BTreeMap<Arc<str>, SessionHandle>,
     last_id: u64,
 }
 
@@ -88,56 +98,57 @@ impl SessionTable {
         self.sessions.len()
     }
 
-    pub(crate) fn contains_peer(&self, peer: &str) -> bool {
-        self.by_peer.contains_key(peer)
+    pub(crate) fn contains_session_id(&self, session_id: &str) -> bool {
+        self.by_session_id.contains_key(session_id)
     }
 
     /// Hands out the next handle without opening a session (for a refusal).
-    pub(crate) fn next_id(&mut self) -> SessionId {
+    pub(crate) fn next_handle(&mut self) -> SessionHandle {
         self.last_id += 1;
-        SessionId(self.last_id)
+        SessionHandle(self.last_id)
     }
 
-    pub(crate) fn insert(&mut self, id: SessionId, peer: Arc<str>, max_frame_len: usize) {
-        self.by_peer.insert(peer.clone(), id);
-        self.sessions.insert(id, Session::new(peer, max_frame_len));
+    pub(crate) fn insert(&mut self, id: SessionHandle, session_id: Arc<str>, max_frame_len: usize) {
+        self.by_session_id.insert(session_id.clone(), id);
+        self.sessions
+            .insert(id, Session::new(session_id, max_frame_len));
     }
 
-    pub(crate) fn remove(&mut self, id: SessionId) -> Option<Session> {
+    pub(crate) fn remove(&mut self, id: SessionHandle) -> Option<Session> {
         let session = self.sessions.remove(&id)?;
-        self.by_peer.remove(&session.peer);
+        self.by_session_id.remove(&session.session_id);
         Some(session)
     }
 
-    pub(crate) fn get(&self, id: SessionId) -> Option<&Session> {
+    pub(crate) fn get(&self, id: SessionHandle) -> Option<&Session> {
         self.sessions.get(&id)
     }
 
-    pub(crate) fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+    pub(crate) fn get_mut(&mut self, id: SessionHandle) -> Option<&mut Session> {
         self.sessions.get_mut(&id)
     }
 
-    pub(crate) fn by_peer(&self, peer: &str) -> Option<SessionId> {
-        self.by_peer.get(peer).copied()
+    pub(crate) fn by_session_id(&self, session_id: &str) -> Option<SessionHandle> {
+        self.by_session_id.get(session_id).copied()
     }
 
-    pub(crate) fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = SessionHandle> + '_ {
         self.sessions.keys().copied()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
         self.sessions.iter().map(|(id, s)| (*id, s))
     }
 
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (SessionId, &mut Session)> + '_ {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (SessionHandle, &mut Session)> + '_ {
         self.sessions.iter_mut().map(|(id, s)| (*id, s))
     }
 
     /// Sessions accepted after `after` (all of them for `None`), oldest first.
     pub(crate) fn iter_after(
         &self,
-        after: Option<SessionId>,
-    ) -> impl Iterator<Item = (SessionId, &Session)> + '_ {
+        after: Option<SessionHandle>,
+    ) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
         use std::ops::Bound;
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         self.sessions
@@ -150,12 +161,12 @@ impl SessionTable {
 mod tests {
     use super::*;
 
-    fn table_with(peers: &[&str]) -> (SessionTable, Vec<SessionId>) {
+    fn table_with(peers: &[&str]) -> (SessionTable, Vec<SessionHandle>) {
         let mut table = SessionTable::default();
         let ids = peers
             .iter()
             .map(|peer| {
-                let id = table.next_id();
+                let id = table.next_handle();
                 table.insert(id, Arc::from(*peer), 1024);
                 id
             })
@@ -167,7 +178,7 @@ mod tests {
     fn handles_are_never_reused() {
         let (mut table, ids) = table_with(&["a:1", "b:1"]);
         table.remove(ids[1]);
-        let next = table.next_id();
+        let next = table.next_handle();
         assert!(next > ids[1], "{next} after {}", ids[1]);
         assert!(table.get(ids[1]).is_none());
     }
@@ -175,10 +186,10 @@ mod tests {
     #[test]
     fn peer_index_follows_inserts_and_removes() {
         let (mut table, ids) = table_with(&["a:1", "b:1", "c:1"]);
-        assert_eq!(table.by_peer("b:1"), Some(ids[1]));
-        assert!(table.contains_peer("c:1"));
+        assert_eq!(table.by_session_id("b:1"), Some(ids[1]));
+        assert!(table.contains_session_id("c:1"));
         table.remove(ids[1]);
-        assert_eq!(table.by_peer("b:1"), None);
+        assert_eq!(table.by_session_id("b:1"), None);
         assert_eq!(table.len(), 2);
         assert!(table.remove(ids[1]).is_none(), "removing twice is a no-op");
     }
@@ -187,7 +198,7 @@ mod tests {
     fn iteration_is_in_accept_order() {
         let (table, ids) = table_with(&["z:9", "a:1", "m:5"]);
         assert_eq!(table.ids().collect::<Vec<_>>(), ids);
-        let peers: Vec<&str> = table.iter().map(|(_, s)| &*s.peer).collect();
+        let peers: Vec<&str> = table.iter().map(|(_, s)| &*s.session_id).collect();
         assert_eq!(peers, ["z:9", "a:1", "m:5"]);
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 /// Which rule a deadline enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,7 +44,7 @@ impl Armed {
 /// says where its entries are; the two are updated together.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    by_deadline: BTreeSet<(Duration, SessionId, Timer)>,
+    by_deadline: BTreeSet<(Duration, SessionHandle, Timer)>,
 }
 
 impl Timers {
@@ -54,7 +54,7 @@ impl Timers {
     pub(crate) fn arm(
         &mut self,
         armed: &mut Armed,
-        session: SessionId,
+        session: SessionHandle,
         timer: Timer,
         now: Duration,
         after: Duration,
@@ -70,14 +70,14 @@ impl Timers {
         }
     }
 
-    pub(crate) fn disarm(&mut self, armed: &mut Armed, session: SessionId, timer: Timer) {
+    pub(crate) fn disarm(&mut self, armed: &mut Armed, session: SessionHandle, timer: Timer) {
         if let Some(at) = armed.slot(timer).take() {
             self.by_deadline.remove(&(at, session, timer));
         }
     }
 
     /// Disarms every timer of a session that is going away.
-    pub(crate) fn forget(&mut self, armed: &mut Armed, session: SessionId) {
+    pub(crate) fn forget(&mut self, armed: &mut Armed, session: SessionHandle) {
         for timer in [Timer::Idle, Timer::Frame] {
             self.disarm(armed, session, timer);
         }
@@ -90,7 +90,7 @@ impl Timers {
 
     /// The earliest timer due at `now`, if any; the caller disarms it (by
     /// acting on it) before asking again.
-    pub(crate) fn next_due(&self, now: Duration) -> Option<(SessionId, Timer)> {
+    pub(crate) fn next_due(&self, now: Duration) -> Option<(SessionHandle, Timer)> {
         let (at, session, timer) = *self.by_deadline.first()?;
         (at <= now).then_some((session, timer))
     }
@@ -100,8 +100,8 @@ impl Timers {
 mod tests {
     use super::*;
 
-    const S1: SessionId = SessionId(1);
-    const S2: SessionId = SessionId(2);
+    const S1: SessionHandle = SessionHandle(1);
+    const S2: SessionHandle = SessionHandle(2);
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{error_code, Harness};
 use serde_json::json;
-use tcphub_core::{CloseReason, HubConfig, HubFrame, SessionId, Unsent};
+use tcphub_core::{CloseReason, HubConfig, HubFrame, SessionHandle, Unsent};
 
 /// Small watermarks so a few frames back a queue up.
 fn small_queues() -> HubConfig {
@@ -26,7 +26,7 @@ fn relay(to: &str, n: usize) -> Vec<u8> {
 }
 
 /// Two synced sessions, "P" (publisher) and "R" (reader), inboxes empty.
-fn pair(h: &mut Harness) -> (SessionId, SessionId) {
+fn pair(h: &mut Harness) -> (SessionHandle, SessionHandle) {
     let p = h.connect("p:1");
     let r = h.connect("r:1");
     h.sync(p, "P");
@@ -284,7 +284,7 @@ fn list_pages_walk_every_session_once() {
             None => break,
         }
     }
-    let expected: Vec<String> = h.hub.sessions().map(|s| s.peer.to_string()).collect();
+    let expected: Vec<String> = h.hub.sessions().map(|s| s.session_id.to_string()).collect();
     assert_eq!(seen, expected);
     h.send(asker, br#"{"type":"list","after":"nonsense","id":2}"#);
     let frames = h.take(asker);

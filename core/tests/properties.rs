@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tcphub_core::{AliasPolicy, CloseReason, Event, Hub, HubConfig, Output, SessionId};
+use tcphub_core::{AliasPolicy, CloseReason, Event, Hub, HubConfig, Output, SessionHandle};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -65,20 +65,23 @@ fn policy() -> impl Strategy<Value = AliasPolicy> {
 #[derive(Default)]
 struct Observed {
     /// Opened and not yet closed, according to events.
-    open: BTreeSet<SessionId>,
-    closed: BTreeSet<SessionId>,
+    open: BTreeSet<SessionHandle>,
+    closed: BTreeSet<SessionHandle>,
     /// Alias per session, according to Synced/Released events.
-    aliases: BTreeMap<SessionId, String>,
+    aliases: BTreeMap<SessionHandle, String>,
     /// Sessions whose reader is stalled, and the bytes each has unread.
-    stalled: BTreeMap<SessionId, usize>,
+    stalled: BTreeMap<SessionHandle, usize>,
     /// Sessions the hub asked not to be read.
-    paused: BTreeSet<SessionId>,
+    paused: BTreeSet<SessionHandle>,
 }
 
 fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCaseError> {
     while let Some(output) = hub.poll_output() {
         match output {
-            Output::Transmit { session, frame } => {
+            Output::Transmit {
+                handle: session,
+                frame,
+            } => {
                 prop_assert!(!seen.closed.contains(&session), "frame to closed {session}");
                 prop_assert!(serde_json::from_slice::<serde_json::Value>(&frame).is_ok());
                 match seen.stalled.get_mut(&session) {
@@ -91,25 +94,31 @@ fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCa
                 }
             }
             Output::Close {
-                session, farewell, ..
+                handle: session,
+                farewell,
+                ..
             } => {
                 prop_assert!(!seen.closed.contains(&session), "closed twice {session}");
                 prop_assert!(serde_json::from_slice::<serde_json::Value>(&farewell).is_ok());
                 seen.stalled.remove(&session);
                 seen.paused.remove(&session);
             }
-            Output::PauseReading { session } => {
+            Output::PauseReading { handle: session } => {
                 prop_assert!(!seen.closed.contains(&session));
                 prop_assert!(seen.paused.insert(session), "paused twice {session}");
             }
-            Output::ResumeReading { session } => {
+            Output::ResumeReading { handle: session } => {
                 prop_assert!(!seen.closed.contains(&session));
                 prop_assert!(seen.paused.remove(&session), "resumed unpaused {session}");
             }
-            Output::Event(Event::Opened { session, .. }) => {
+            Output::Event(Event::Opened {
+                handle: session, ..
+            }) => {
                 prop_assert!(seen.open.insert(session));
             }
-            Output::Event(Event::Closed { session, .. }) => {
+            Output::Event(Event::Closed {
+                handle: session, ..
+            }) => {
                 prop_assert!(seen.open.remove(&session));
                 prop_assert!(
                     !seen.aliases.contains_key(&session),
@@ -119,10 +128,18 @@ fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCa
                 seen.stalled.remove(&session);
                 seen.paused.remove(&session);
             }
-            Output::Event(Event::Synced { session, alias, .. }) => {
+            Output::Event(Event::Synced {
+                handle: session,
+                alias,
+                ..
+            }) => {
                 prop_assert!(seen.aliases.insert(session, alias.to_string()).is_none());
             }
-            Output::Event(Event::Released { session, alias, .. }) => {
+            Output::Event(Event::Released {
+                handle: session,
+                alias,
+                ..
+            }) => {
                 prop_assert_eq!(seen.aliases.remove(&session), Some(alias.to_string()));
             }
             Output::Event(_) => {}
@@ -136,27 +153,27 @@ fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCa
 fn check_flow(hub: &Hub, seen: &Observed) -> Result<(), TestCaseError> {
     let config = hub.config();
     for s in hub.sessions() {
-        let queued = hub.queued_bytes(s.id).unwrap();
-        prop_assert_eq!(queued, seen.stalled.get(&s.id).copied().unwrap_or(0));
+        let queued = hub.queued_bytes(s.handle).unwrap();
+        prop_assert_eq!(queued, seen.stalled.get(&s.handle).copied().unwrap_or(0));
         prop_assert!(queued <= config.max_queued_bytes, "{queued} over the cap");
         prop_assert_eq!(
-            hub.is_reading_paused(s.id),
-            Some(seen.paused.contains(&s.id))
+            hub.is_reading_paused(s.handle),
+            Some(seen.paused.contains(&s.handle))
         );
     }
     Ok(())
 }
 
 fn check_tables(hub: &Hub, policy: AliasPolicy, seen: &Observed) -> Result<(), TestCaseError> {
-    let open: BTreeSet<SessionId> = hub.sessions().map(|s| s.id).collect();
+    let open: BTreeSet<SessionHandle> = hub.sessions().map(|s| s.handle).collect();
     prop_assert_eq!(&open, &seen.open, "session table vs events");
     for s in hub.sessions() {
         prop_assert_eq!(
             s.alias.map(|a| a.to_string()),
-            seen.aliases.get(&s.id).cloned()
+            seen.aliases.get(&s.handle).cloned()
         );
         if let Some(alias) = s.alias {
-            prop_assert!(hub.alias_holders(alias.as_str()).contains(&s.id));
+            prop_assert!(hub.alias_holders(alias.as_str()).contains(&s.handle));
         }
     }
     for alias in ALIASES {
@@ -198,7 +215,7 @@ proptest! {
         let mut now = Duration::ZERO;
         let mut next_port = 0u32;
         for op in ops {
-            let open: Vec<SessionId> = hub.sessions().map(|s| s.id).collect();
+            let open: Vec<SessionHandle> = hub.sessions().map(|s| s.handle).collect();
             let pick = |n: usize| (!open.is_empty()).then(|| open[n % open.len()]);
             match op {
                 Op::Connect => {
@@ -262,7 +279,7 @@ proptest! {
         }
         // Once every reader catches up, nobody is left paused: every
         // wait was released, and input kept meanwhile was processed.
-        let stalled: Vec<(SessionId, usize)> = std::mem::take(&mut seen.stalled).into_iter().collect();
+        let stalled: Vec<(SessionHandle, usize)> = std::mem::take(&mut seen.stalled).into_iter().collect();
         for (id, unread) in stalled {
             if hub.session(id).is_some() {
                 hub.handle_written(now, id, unread).unwrap();

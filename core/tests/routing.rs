@@ -45,7 +45,11 @@ fn relay_to_star_reaches_every_other_session_with_one_encoding() {
         .unwrap();
     let mut frames = Vec::new();
     while let Some(out) = h.hub.poll_output() {
-        if let tcphub_core::Output::Transmit { session, frame } = out {
+        if let tcphub_core::Output::Transmit {
+            handle: session,
+            frame,
+        } = out
+        {
             frames.push((session, frame));
         }
     }
@@ -119,8 +123,8 @@ fn takeover_closes_the_old_holder_and_routes_to_the_new() {
     );
     assert_eq!(h.closed(old), Some(CloseReason::TakenOver));
     let events = h.take_events();
-    assert!(events.iter().any(|e| matches!(e, Event::Synced { session, took_over_from: Some(o), .. } if *session == new && *o == old)));
-    assert!(events.iter().any(|e| matches!(e, Event::Closed { session, reason: CloseReason::TakenOver, .. } if *session == old)));
+    assert!(events.iter().any(|e| matches!(e, Event::Synced { handle: session, took_over_from: Some(o), .. } if *session == new && *o == old)));
+    assert!(events.iter().any(|e| matches!(e, Event::Closed { handle: session, reason: CloseReason::TakenOver, .. } if *session == old)));
 
     h.hub.send_to_alias("Client-1", "to the new one").unwrap();
     h.drain();
@@ -256,7 +260,7 @@ fn oversized_frame_closes_only_that_session() {
     assert_eq!(h.closed(a), Some(CloseReason::FrameTooLarge));
     assert!(matches!(
         h.hub.handle_data(h.now, a, b"{}"),
-        Err(HubError::UnknownSession(_))
+        Err(HubError::UnknownHandle(_))
     ));
     h.hub.broadcast("still here").unwrap();
     h.drain();
@@ -343,7 +347,7 @@ fn driver_misuse_is_an_error_not_a_panic() {
     let a = h.connect("a:1");
     assert!(matches!(
         h.hub.handle_accept(h.now, "a:1"),
-        Err(HubError::DuplicatePeer(_))
+        Err(HubError::DuplicateSessionId(_))
     ));
     h.advance(Duration::from_secs(5));
     assert!(matches!(
@@ -353,7 +357,7 @@ fn driver_misuse_is_an_error_not_a_panic() {
     h.disconnect(a);
     assert!(matches!(
         h.hub.handle_close(h.now, a),
-        Err(HubError::UnknownSession(_))
+        Err(HubError::UnknownHandle(_))
     ));
     assert!(matches!(
         h.hub.send_to_alias("nobody", "x"),
@@ -361,7 +365,7 @@ fn driver_misuse_is_an_error_not_a_panic() {
     ));
     assert!(matches!(
         h.hub.send_to_session(a, "x"),
-        Err(HubError::UnknownSession(_))
+        Err(HubError::UnknownHandle(_))
     ));
     let mut bad_key = std::collections::BTreeMap::new();
     bad_key.insert((1, 2), 3);

@@ -37,7 +37,10 @@ fn run(chunks: &[&[u8]]) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(output) = hub.poll_output() {
         out.push(match output {
-            Output::Transmit { session, frame } => {
+            Output::Transmit {
+                handle: session,
+                frame,
+            } => {
                 format!(
                     "{session} <- {}",
                     String::from_utf8(frame.to_vec()).unwrap()

@@ -102,10 +102,10 @@ fn tutorial_scenario() {
     h.disconnect(c1);
     let events = h.take_events();
     assert!(
-        matches!(&events[0], Event::Released { session, alias, .. } if *session == c1 && alias.as_str() == "Client-1")
+        matches!(&events[0], Event::Released { handle: session, alias, .. } if *session == c1 && alias.as_str() == "Client-1")
     );
     assert!(
-        matches!(&events[1], Event::Closed { session, reason: CloseReason::PeerClosed, .. } if *session == c1)
+        matches!(&events[1], Event::Closed { handle: session, reason: CloseReason::PeerClosed, .. } if *session == c1)
     );
     assert_eq!(h.hub.session_count(), 1);
     assert!(h.hub.alias_holders("Client-1").is_empty());

@@ -24,7 +24,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcphub_core::{
     encode_info, encode_ping, encode_sync, AliasPolicy, CloseReason, Event, Hub, HubConfig,
-    HubError, HubFrame, Output, RawValue, SessionEntry, SessionId, HUB_NAME, MAX_MAX_FRAME_LEN,
+    HubError, HubFrame, Output, RawValue, SessionEntry, SessionHandle, HUB_NAME, MAX_MAX_FRAME_LEN,
     MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
 };
 
@@ -597,13 +597,13 @@ struct SessionState {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Call {
     Accept { refused: Option<CloseReason> },
-    Data(SessionId),
-    Eof(SessionId),
-    Close(SessionId),
-    Written(SessionId),
+    Data(SessionHandle),
+    Eof(SessionHandle),
+    Close(SessionHandle),
+    Written(SessionHandle),
     Timeout,
     Host,
-    CloseSession(SessionId, CloseReason),
+    CloseSession(SessionHandle, CloseReason),
     Shutdown,
 }
 
@@ -615,11 +615,11 @@ struct Driver {
     /// The latest time passed to the hub: it may not go back past it.
     hub_now: Duration,
     /// Every id `handle_accept` returned, in order.
-    issued: Vec<SessionId>,
+    issued: Vec<SessionHandle>,
     /// Sessions opened and not yet closed, according to the outputs.
-    open: BTreeMap<SessionId, SessionState>,
+    open: BTreeMap<SessionHandle, SessionState>,
     /// Sessions named by a `Close` or `Closed`.
-    closed: BTreeSet<SessionId>,
+    closed: BTreeSet<SessionHandle>,
     shutting_down: bool,
     /// Every alias ever claimed, to check the alias table against.
     aliases_seen: BTreeSet<String>,
@@ -629,10 +629,10 @@ struct Driver {
 #[derive(Default)]
 struct Seen {
     /// Frames, in order, with their sizes (`None`: a known-bug frame).
-    transmits: Vec<(SessionId, Option<HubFrame>, usize)>,
+    transmits: Vec<(SessionHandle, Option<HubFrame>, usize)>,
     /// Sessions closed, in order, with why.
-    closed: Vec<(SessionId, CloseReason)>,
-    opened: Vec<(SessionId, String)>,
+    closed: Vec<(SessionHandle, CloseReason)>,
+    opened: Vec<(SessionHandle, String)>,
     /// Everything, for calls that must have no output.
     outputs: usize,
 }
@@ -665,12 +665,12 @@ impl Driver {
         self.now.checked_add(span.get()).unwrap_or(Duration::MAX)
     }
 
-    fn session(&self, sel: SessionSel) -> SessionId {
+    fn session(&self, sel: SessionSel) -> SessionHandle {
         match sel {
             SessionSel::Open(n) => {
-                let open: Vec<SessionId> = self.open.keys().copied().collect();
+                let open: Vec<SessionHandle> = self.open.keys().copied().collect();
                 if open.is_empty() {
-                    SessionId(0)
+                    SessionHandle(0)
                 } else {
                     open[usize::from(n) % open.len()]
                 }
@@ -678,12 +678,12 @@ impl Driver {
             SessionSel::Issued(n) if !self.issued.is_empty() => {
                 self.issued[usize::from(n) % self.issued.len()]
             }
-            SessionSel::Issued(_) => SessionId(0),
-            SessionSel::Raw(n) => SessionId(n),
+            SessionSel::Issued(_) => SessionHandle(0),
+            SessionSel::Raw(n) => SessionHandle(n),
         }
     }
 
-    fn holders_model(&self, alias: &str) -> BTreeSet<SessionId> {
+    fn holders_model(&self, alias: &str) -> BTreeSet<SessionHandle> {
         self.open
             .iter()
             .filter(|(_, s)| s.alias.as_deref() == Some(alias))
@@ -691,7 +691,7 @@ impl Driver {
             .collect()
     }
 
-    fn name(&self, id: SessionId) -> &str {
+    fn name(&self, id: SessionHandle) -> &str {
         let s = &self.open[&id];
         s.alias.as_deref().unwrap_or(&s.peer)
     }
@@ -759,7 +759,7 @@ impl Driver {
                 self.written(id, len);
             }
             Op::WriteAll => {
-                let queued: Vec<(SessionId, usize)> = self
+                let queued: Vec<(SessionHandle, usize)> = self
                     .open
                     .iter()
                     .filter(|(_, s)| s.queued > 0)
@@ -806,7 +806,7 @@ impl Driver {
                 self.check_tables();
             }
             Op::Broadcast(message) => {
-                let open: Vec<SessionId> = self.open.keys().copied().collect();
+                let open: Vec<SessionHandle> = self.open.keys().copied().collect();
                 let unserializable = matches!(message, HostMessage::Unserializable);
                 let result = match message.get() {
                     Message::Json(v) => self.hub.broadcast(&v),
@@ -821,7 +821,7 @@ impl Driver {
                     Err(e) => panic!("broadcast: {e:?}"),
                 }
                 let seen = self.drain(Call::Host);
-                let to: Vec<SessionId> = host_frames(&seen).map(|t| t.0).collect();
+                let to: Vec<SessionHandle> = host_frames(&seen).map(|t| t.0).collect();
                 if unserializable {
                     assert_eq!(seen.outputs, 0);
                 } else {
@@ -852,8 +852,8 @@ impl Driver {
                     Err(e) => panic!("send_to_alias({alias:?}): {e:?}"),
                 }
                 let seen = self.drain(Call::Host);
-                let to: Vec<SessionId> = host_frames(&seen).map(|t| t.0).collect();
-                let set: BTreeSet<SessionId> = to.iter().copied().collect();
+                let to: Vec<SessionHandle> = host_frames(&seen).map(|t| t.0).collect();
+                let set: BTreeSet<SessionHandle> = to.iter().copied().collect();
                 assert_eq!(set.len(), to.len(), "one frame each");
                 if unserializable || holders.is_empty() {
                     assert_eq!(seen.outputs, 0);
@@ -875,7 +875,7 @@ impl Driver {
                         assert!(open && !unserializable);
                         true
                     }
-                    Err(HubError::UnknownSession(s)) => {
+                    Err(HubError::UnknownHandle(s)) => {
                         assert!(!open);
                         assert_eq!(s, id);
                         false
@@ -887,7 +887,7 @@ impl Driver {
                     Err(e) => panic!("send_to_session({id}): {e:?}"),
                 };
                 let seen = self.drain(Call::Host);
-                let to: Vec<SessionId> = host_frames(&seen).map(|t| t.0).collect();
+                let to: Vec<SessionHandle> = host_frames(&seen).map(|t| t.0).collect();
                 if sent {
                     assert_eq!(to, [id]);
                 } else {
@@ -909,11 +909,11 @@ impl Driver {
                 self.check_tables();
             }
             Op::Shutdown => {
-                let open: Vec<SessionId> = self.open.keys().copied().collect();
+                let open: Vec<SessionHandle> = self.open.keys().copied().collect();
                 self.hub.shutdown();
                 self.shutting_down = true;
                 let seen = self.drain(Call::Shutdown);
-                let closed: Vec<(SessionId, CloseReason)> =
+                let closed: Vec<(SessionHandle, CloseReason)> =
                     open.iter().map(|id| (*id, CloseReason::Shutdown)).collect();
                 assert_eq!(seen.closed, closed, "shutdown closes every session");
                 assert!(seen.transmits.is_empty());
@@ -954,7 +954,7 @@ impl Driver {
                     Some(reason) => assert_eq!(seen.closed, [(id, reason)]),
                 }
             }
-            Err(HubError::DuplicatePeer(p)) => {
+            Err(HubError::DuplicateSessionId(p)) => {
                 assert!(duplicate, "{peer:?} is not open");
                 assert_eq!(p, peer);
                 let seen = self.drain(Call::Accept { refused });
@@ -965,7 +965,7 @@ impl Driver {
         self.check_tables();
     }
 
-    fn data(&mut self, id: SessionId, bytes: &[u8]) {
+    fn data(&mut self, id: SessionHandle, bytes: &[u8]) {
         let state = self.open.get(&id).map(|s| (s.paused, s.eof));
         expect_session_result(
             self.hub.handle_data(self.now, id, bytes),
@@ -991,7 +991,7 @@ impl Driver {
         self.check_tables();
     }
 
-    fn written(&mut self, id: SessionId, len: usize) {
+    fn written(&mut self, id: SessionHandle, len: usize) {
         let open = self.open.contains_key(&id);
         expect_session_result(self.hub.handle_written(self.now, id, len), id, open);
         self.hub_now = self.now;
@@ -1010,7 +1010,7 @@ impl Driver {
 
     fn timeout(&mut self, now: Duration) {
         // Idle deadlines due by `now`.
-        let due: Vec<SessionId> = match self.config.idle_timeout {
+        let due: Vec<SessionHandle> = match self.config.idle_timeout {
             None => Vec::new(),
             Some(t) => self
                 .open
@@ -1029,7 +1029,7 @@ impl Driver {
         self.now = now;
         self.hub_now = now;
         let seen = self.drain(Call::Timeout);
-        let closed: BTreeSet<SessionId> = seen.closed.iter().map(|c| c.0).collect();
+        let closed: BTreeSet<SessionHandle> = seen.closed.iter().map(|c| c.0).collect();
         for id in due {
             assert!(
                 closed.contains(&id),
@@ -1068,7 +1068,7 @@ impl Driver {
         let mut seen = Seen::default();
         // Sessions whose input may be processed in this call: the one the
         // call is about, and any paused one (it may resume and go on).
-        let mut active: BTreeSet<SessionId> = self
+        let mut active: BTreeSet<SessionHandle> = self
             .open
             .iter()
             .filter(|(_, s)| s.paused)
@@ -1078,17 +1078,21 @@ impl Driver {
             active.insert(id);
         }
         // Sessions named by a Close and awaiting their Closed event.
-        let mut closing: BTreeMap<SessionId, CloseReason> = BTreeMap::new();
+        let mut closing: BTreeMap<SessionHandle, CloseReason> = BTreeMap::new();
         // Error codes told to each session, and reported to the host.
-        let mut told: BTreeMap<SessionId, Vec<String>> = BTreeMap::new();
-        let mut reported: BTreeMap<SessionId, Vec<String>> = BTreeMap::new();
+        let mut told: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
+        let mut reported: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
         while let Some(output) = self.hub.poll_output() {
             seen.outputs += 1;
             let named = match &output {
-                Output::Transmit { session, .. }
-                | Output::Close { session, .. }
-                | Output::PauseReading { session }
-                | Output::ResumeReading { session } => Some(*session),
+                Output::Transmit {
+                    handle: session, ..
+                }
+                | Output::Close {
+                    handle: session, ..
+                }
+                | Output::PauseReading { handle: session }
+                | Output::ResumeReading { handle: session } => Some(*session),
                 _ => None,
             };
             if let Some(session) = named {
@@ -1098,7 +1102,10 @@ impl Driver {
                 );
             }
             match output {
-                Output::Transmit { session, frame } => {
+                Output::Transmit {
+                    handle: session,
+                    frame,
+                } => {
                     let s = self.open.get_mut(&session).unwrap();
                     if s.queued == 0 {
                         s.progress_at = self.hub_now;
@@ -1114,7 +1121,7 @@ impl Driver {
                     seen.transmits.push((session, parsed, frame.len()));
                 }
                 Output::Close {
-                    session,
+                    handle: session,
                     reason,
                     farewell,
                     unsent,
@@ -1144,7 +1151,7 @@ impl Driver {
                     self.check_close_reason(call, session, reason, &active);
                     closing.insert(session, reason);
                 }
-                Output::PauseReading { session } => {
+                Output::PauseReading { handle: session } => {
                     // Some queue went past the high watermark and has not
                     // yet drained to the low one.
                     let low = self.config.low_watermark;
@@ -1158,7 +1165,7 @@ impl Driver {
                     s.idle_since = None;
                     active.insert(session);
                 }
-                Output::ResumeReading { session } => {
+                Output::ResumeReading { handle: session } => {
                     let high = self.config.high_watermark;
                     let idle = self.config.idle_timeout.is_some();
                     let now = self.hub_now;
@@ -1190,13 +1197,16 @@ impl Driver {
         &mut self,
         call: Call,
         event: Event,
-        closing: &mut BTreeMap<SessionId, CloseReason>,
+        closing: &mut BTreeMap<SessionHandle, CloseReason>,
         seen: &mut Seen,
-        reported: &mut BTreeMap<SessionId, Vec<String>>,
-        active: &BTreeSet<SessionId>,
+        reported: &mut BTreeMap<SessionHandle, Vec<String>>,
+        active: &BTreeSet<SessionHandle>,
     ) {
         match event {
-            Event::Opened { session, peer } => {
+            Event::Opened {
+                handle: session,
+                session_id: peer,
+            } => {
                 assert!(matches!(call, Call::Accept { .. }), "Opened in {call:?}");
                 assert!(
                     !self.closed.contains(&session) && !self.open.contains_key(&session),
@@ -1220,8 +1230,8 @@ impl Driver {
                 );
             }
             Event::Synced {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 took_over_from,
             } => {
@@ -1252,8 +1262,8 @@ impl Driver {
                 }
             }
             Event::Released {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
             } => {
                 let s = self
@@ -1269,8 +1279,8 @@ impl Driver {
                 s.alias = None;
             }
             Event::Message {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 message,
             } => {
@@ -1285,8 +1295,8 @@ impl Driver {
                 assert!(serde_json::from_str::<Box<RawValue>>(message.get()).is_ok());
             }
             Event::ProtocolError {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 error,
             } => {
                 // A peer's mistake found while reading it, or a frame timeout.
@@ -1302,8 +1312,8 @@ impl Driver {
                     .push(error.code.as_str().to_owned());
             }
             Event::Closed {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 reason,
             } => {
@@ -1340,9 +1350,9 @@ impl Driver {
     fn check_frame(
         &self,
         call: Call,
-        session: SessionId,
+        session: SessionHandle,
         frame: &HubFrame,
-        active: &BTreeSet<SessionId>,
+        active: &BTreeSet<SessionHandle>,
     ) {
         match frame {
             HubFrame::Info { from, .. } => {
@@ -1404,7 +1414,7 @@ impl Driver {
             "{} rows",
             rows.len()
         );
-        let all: Vec<(SessionId, SessionEntry)> = self
+        let all: Vec<(SessionHandle, SessionEntry)> = self
             .open
             .iter()
             .map(|(id, s)| {
@@ -1453,9 +1463,9 @@ impl Driver {
     fn check_close_reason(
         &self,
         call: Call,
-        session: SessionId,
+        session: SessionHandle,
         reason: CloseReason,
-        active: &BTreeSet<SessionId>,
+        active: &BTreeSet<SessionHandle>,
     ) {
         if call == Call::CloseSession(session, reason) {
             return;
@@ -1518,32 +1528,39 @@ impl Driver {
             self.open.len(),
             "accepted minus closed"
         );
-        let ids: Vec<SessionId> = hub.sessions().map(|s| s.id).collect();
-        let model: Vec<SessionId> = self.open.keys().copied().collect();
+        let ids: Vec<SessionHandle> = hub.sessions().map(|s| s.handle).collect();
+        let model: Vec<SessionHandle> = self.open.keys().copied().collect();
         assert_eq!(ids, model, "sessions(), oldest first");
         for info in hub.sessions() {
-            let s = &self.open[&info.id];
-            assert_eq!(**info.peer, *s.peer);
+            let s = &self.open[&info.handle];
+            assert_eq!(**info.session_id, *s.peer);
             assert_eq!(info.alias.map(|a| a.as_str()), s.alias.as_deref());
-            assert_eq!(hub.session(info.id).map(|i| i.id), Some(info.id));
-            assert_eq!(hub.session_by_peer(&s.peer), Some(info.id));
+            assert_eq!(
+                hub.session(info.handle).map(|i| i.handle),
+                Some(info.handle)
+            );
+            assert_eq!(hub.handle_of(&s.peer).ok(), Some(info.handle));
             if let Some(alias) = info.alias {
-                assert!(hub.alias_holders(alias.as_str()).contains(&info.id));
+                assert!(hub.alias_holders(alias.as_str()).contains(&info.handle));
             }
             assert_eq!(
-                hub.queued_bytes(info.id),
+                hub.queued_bytes(info.handle),
                 Some(s.queued),
                 "queued for {}",
-                info.id
+                info.handle
             );
             assert_eq!(
-                hub.is_reading_paused(info.id),
+                hub.is_reading_paused(info.handle),
                 Some(s.paused),
                 "{} paused",
-                info.id
+                info.handle
             );
             // A half-closed session is only kept while it waits to resume.
-            assert!(!s.eof || s.paused, "{} half-closed and not paused", info.id);
+            assert!(
+                !s.eof || s.paused,
+                "{} half-closed and not paused",
+                info.handle
+            );
         }
         for id in &self.closed {
             assert!(hub.session(*id).is_none(), "closed {id} is still there");
@@ -1553,7 +1570,7 @@ impl Driver {
         let pool = ALIASES.iter().copied();
         for alias in pool.chain(self.aliases_seen.iter().map(String::as_str)) {
             let holders = hub.alias_holders(alias);
-            let set: BTreeSet<SessionId> = holders.iter().copied().collect();
+            let set: BTreeSet<SessionHandle> = holders.iter().copied().collect();
             assert_eq!(set.len(), holders.len(), "{alias:?} lists a holder twice");
             assert_eq!(set, self.holders_model(alias), "holders of {alias:?}");
             if self.config.alias_policy != AliasPolicy::Share {
@@ -1563,7 +1580,7 @@ impl Driver {
         // Nothing waits on a queue that is empty: with every queue written,
         // nobody is paused.
         if self.open.values().all(|s| s.queued == 0) {
-            let paused: Vec<&SessionId> = self
+            let paused: Vec<&SessionHandle> = self
                 .open
                 .iter()
                 .filter(|(_, s)| s.paused)
@@ -1598,7 +1615,7 @@ impl Driver {
 }
 
 /// Frames from the host, with their recipients.
-fn host_frames(seen: &Seen) -> impl Iterator<Item = &(SessionId, Option<HubFrame>, usize)> {
+fn host_frames(seen: &Seen) -> impl Iterator<Item = &(SessionHandle, Option<HubFrame>, usize)> {
     seen.transmits
         .iter()
         .filter(|(_, f, _)| matches!(f, Some(HubFrame::Info { from, .. }) if from == HUB_NAME))
@@ -1621,12 +1638,12 @@ fn check_request_id(id: &Option<serde_json::Value>) {
     }
 }
 
-/// `Ok` for an open session, `UnknownSession` for any other.
-fn expect_session_result(result: Result<(), HubError>, id: SessionId, open: bool) {
+/// `Ok` for an open session, `UnknownHandle` for any other.
+fn expect_session_result(result: Result<(), HubError>, id: SessionHandle, open: bool) {
     match result {
         Ok(()) => assert!(open, "{id} is not open, yet Ok"),
-        Err(HubError::UnknownSession(s)) => {
-            assert!(!open, "{id} is open, yet UnknownSession");
+        Err(HubError::UnknownHandle(s)) => {
+            assert!(!open, "{id} is open, yet UnknownHandle");
             assert_eq!(s, id);
         }
         Err(e) => panic!("{id}: {e:?}"),

@@ -191,7 +191,12 @@ async fn burst_fails_when_the_hub_cuts_a_reader() {
     let closer = tokio::spawn(async move {
         let mut victim = None;
         while let Some(event) = events.recv().await {
-            if let Event::Synced { peer, alias, .. } = event {
+            if let Event::Synced {
+                session_id: peer,
+                alias,
+                ..
+            } = event
+            {
                 match alias.as_str() {
                     "sub-0" => victim = Some(peer.to_string()),
                     "pub" => return hub.close_session(victim.unwrap()).await.unwrap(),

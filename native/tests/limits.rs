@@ -166,6 +166,6 @@ async fn host_can_close_a_session_by_id() {
     }
     assert!(within(victim.next_frame()).await.unwrap().is_none());
     let err = server.hub.close_session(id).await.unwrap_err();
-    assert!(err.to_string().contains("no session has id"), "{err}");
+    assert!(err.to_string().contains("no open session has id"), "{err}");
     server.shutdown().await;
 }

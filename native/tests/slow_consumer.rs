@@ -68,7 +68,7 @@ async fn slow_consumer_is_closed_and_others_get_everything() {
             Event::Closed {
                 alias: Some(alias),
                 reason,
-                session,
+                handle: session,
                 ..
             } if alias.as_str() == "slow" => Some((session, reason)),
             _ => None,

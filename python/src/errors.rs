@@ -43,7 +43,7 @@ pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
 pub fn hub_error(py: Python<'_>, err: HubError) -> PyErr {
     let class = match &err {
         HubError::UnknownAlias(_) => "UnknownAliasError",
-        HubError::UnknownSession(_) | HubError::UnknownSessionId(_) => "UnknownSessionError",
+        HubError::UnknownHandle(_) | HubError::UnknownSessionId(_) => "UnknownSessionError",
         HubError::InvalidMessage(_) => "InvalidMessageError",
         HubError::InvalidConfig(_) => "ConfigError",
         _ => "Error",

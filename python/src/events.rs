@@ -220,18 +220,19 @@ impl Disconnected {
 
 /// Builds the Python object for one core event.
 pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
-    let base = |session: tcphub_core::SessionId, peer: &str| Event {
+    let base = |session: tcphub_core::SessionHandle, peer: &str| Event {
         session_id: PyString::new(py, peer).unbind(),
         handle: session.0,
     };
     let init = PyClassInitializer::from;
     Ok(match event {
-        CoreEvent::Opened { session, peer } => {
-            Bound::new(py, init(base(session, &peer)).add_subclass(Connected))?.into_any()
-        }
+        CoreEvent::Opened {
+            handle: session,
+            session_id: peer,
+        } => Bound::new(py, init(base(session, &peer)).add_subclass(Connected))?.into_any(),
         CoreEvent::Synced {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             took_over_from,
         } => Bound::new(
@@ -243,8 +244,8 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
         )?
         .into_any(),
         CoreEvent::Released {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
         } => Bound::new(
             py,
@@ -254,8 +255,8 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
         )?
         .into_any(),
         CoreEvent::Message {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             message,
         } => {
@@ -271,8 +272,8 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
             .into_any()
         }
         CoreEvent::ProtocolError {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             error,
         } => Bound::new(
             py,
@@ -283,8 +284,8 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
         )?
         .into_any(),
         CoreEvent::Closed {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             reason,
         } => Bound::new(
@@ -315,15 +316,38 @@ pub fn batch_to_py(
     Ok(list)
 }
 
-fn session_of(event: &CoreEvent) -> (tcphub_core::SessionId, std::sync::Arc<str>) {
+fn session_of(event: &CoreEvent) -> (tcphub_core::SessionHandle, std::sync::Arc<str>) {
     match event {
-        CoreEvent::Opened { session, peer }
-        | CoreEvent::Synced { session, peer, .. }
-        | CoreEvent::Released { session, peer, .. }
-        | CoreEvent::Message { session, peer, .. }
-        | CoreEvent::ProtocolError { session, peer, .. }
-        | CoreEvent::Closed { session, peer, .. } => (*session, peer.clone()),
-        _ => (tcphub_core::SessionId(0), std::sync::Arc::from("")),
+        CoreEvent::Opened {
+            handle: session,
+            session_id: peer,
+        }
+        | CoreEvent::Synced {
+            handle: session,
+            session_id: peer,
+            ..
+        }
+        | CoreEvent::Released {
+            handle: session,
+            session_id: peer,
+            ..
+        }
+        | CoreEvent::Message {
+            handle: session,
+            session_id: peer,
+            ..
+        }
+        | CoreEvent::ProtocolError {
+            handle: session,
+            session_id: peer,
+            ..
+        }
+        | CoreEvent::Closed {
+            handle: session,
+            session_id: peer,
+            ..
+        } => (*session, peer.clone()),
+        _ => (tcphub_core::SessionHandle(0), std::sync::Arc::from("")),
     }
 }
 

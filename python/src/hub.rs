@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionId, Unsent};
+use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, Unsent};
 
 use crate::errors::{error, hub_error};
 use crate::events::{repr_str, to_py};
@@ -178,16 +178,10 @@ impl Hub {
         }
     }
 
-    fn resolve(&self, py: Python<'_>, session: SessionRef) -> PyResult<SessionId> {
+    fn resolve(&self, py: Python<'_>, session: SessionRef) -> PyResult<SessionHandle> {
         match session {
-            SessionRef::Handle(h) => Ok(SessionId(h)),
-            SessionRef::Id(id) => self.core.session_by_peer(&id).ok_or_else(|| {
-                error(
-                    py,
-                    "UnknownSessionError",
-                    format!("no session has id {id:?}"),
-                )
-            }),
+            SessionRef::Handle(h) => Ok(SessionHandle(h)),
+            SessionRef::Id(id) => self.core.handle_of(&id).map_err(|e| hub_error(py, e)),
         }
     }
 }
@@ -264,7 +258,7 @@ impl Hub {
     ) -> PyResult<()> {
         let now = self.now(py, now)?;
         self.core
-            .handle_data(now, SessionId(handle), data)
+            .handle_data(now, SessionHandle(handle), data)
             .map_err(|e| hub_error(py, e))
     }
 
@@ -274,7 +268,7 @@ impl Hub {
     fn handle_eof(&mut self, py: Python<'_>, handle: u64, now: Option<Seconds>) -> PyResult<()> {
         let now = self.now(py, now)?;
         self.core
-            .handle_eof(now, SessionId(handle))
+            .handle_eof(now, SessionHandle(handle))
             .map_err(|e| hub_error(py, e))
     }
 
@@ -290,10 +284,10 @@ impl Hub {
     ) -> PyResult<()> {
         let nbytes = count(py, "nbytes", nbytes)?;
         let now = self.now(py, now)?;
-        match self.core.handle_written(now, SessionId(handle), nbytes) {
+        match self.core.handle_written(now, SessionHandle(handle), nbytes) {
             // The driver still flushes a closed session's queue; the hub
             // forgot it at the Close and has nothing to count.
-            Ok(()) | Err(HubError::UnknownSession(_)) => Ok(()),
+            Ok(()) | Err(HubError::UnknownHandle(_)) => Ok(()),
             Err(e) => Err(hub_error(py, e)),
         }
     }
@@ -308,7 +302,7 @@ impl Hub {
     ) -> PyResult<()> {
         let now = self.now(py, now)?;
         self.core
-            .handle_close(now, SessionId(handle))
+            .handle_close(now, SessionHandle(handle))
             .map_err(|e| hub_error(py, e))
     }
 
@@ -329,8 +323,8 @@ impl Hub {
     /// Bytes handed out for the session and not yet reported written.
     fn queued_bytes(&self, py: Python<'_>, handle: u64) -> PyResult<usize> {
         self.core
-            .queued_bytes(SessionId(handle))
-            .ok_or_else(|| hub_error(py, HubError::UnknownSession(SessionId(handle))))
+            .queued_bytes(SessionHandle(handle))
+            .ok_or_else(|| hub_error(py, HubError::UnknownHandle(SessionHandle(handle))))
     }
 
     /// Sends `message` from the host to every session; returns how many.
@@ -380,10 +374,7 @@ impl Hub {
     fn sessions(&self) -> Vec<Session> {
         self.core
             .sessions()
-            .map(|s| Session {
-                session_id: s.peer.to_string(),
-                alias: s.alias.map(|a| a.as_str().to_owned()),
-            })
+            .map(|s| Session::from(tcphub_core::SessionEntry::from(s)))
             .collect()
     }
 
@@ -400,7 +391,10 @@ impl Hub {
         let mut last: Option<(Bytes, Py<PyBytes>)> = None;
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::Transmit { session, frame } => {
+                Output::Transmit {
+                    handle: session,
+                    frame,
+                } => {
                     let data = match &last {
                         Some((bytes, obj))
                             if bytes.as_ptr() == frame.as_ptr() && bytes.len() == frame.len() =>
@@ -419,7 +413,7 @@ impl Hub {
                     })?;
                 }
                 Output::Close {
-                    session,
+                    handle: session,
                     reason,
                     farewell,
                     unsent,
@@ -432,10 +426,10 @@ impl Hub {
                         Unsent::Discard => "discard",
                     },
                 })?,
-                Output::PauseReading { session } => {
+                Output::PauseReading { handle: session } => {
                     out.append(PauseReading { handle: session.0 })?
                 }
-                Output::ResumeReading { session } => {
+                Output::ResumeReading { handle: session } => {
                     out.append(ResumeReading { handle: session.0 })?
                 }
                 Output::Event(event) => out.append(to_py(py, event)?)?,

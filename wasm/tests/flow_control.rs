@@ -248,7 +248,7 @@ fn the_hub_counts_exactly_what_the_socket_could_not_take() {
     let a = &sim.state().clients[0];
     assert_eq!(a.in_socket, 1000);
     assert_eq!(a.unread, 1000, "everything in the socket has arrived");
-    let session = sim.hub().sessions().next().unwrap().id;
+    let session = sim.hub().sessions().next().unwrap().handle;
     assert_eq!(sim.hub().queued_bytes(session), Some(a.queued));
     assert!(a.queued > 0);
 }

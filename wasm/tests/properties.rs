@@ -277,9 +277,9 @@ proptest! {
         let sim = run(scenario);
         prop_assert_eq!(hub_closed_streams_end_on_a_farewell(&sim), Ok(()));
         for session in sim.hub().sessions() {
-            let view = sim.state().clients.into_iter().find(|c| c.addr.as_deref() == Some(&**session.peer));
+            let view = sim.state().clients.into_iter().find(|c| c.addr.as_deref() == Some(&**session.session_id));
             if let Some(view) = view {
-                prop_assert_eq!(sim.hub().queued_bytes(session.id), Some(view.queued));
+                prop_assert_eq!(sim.hub().queued_bytes(session.handle), Some(view.queued));
                 prop_assert!(view.in_socket <= buffer);
             }
         }

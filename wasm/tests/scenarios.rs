@@ -188,7 +188,7 @@ fn reconnect_gets_a_new_port_and_host_commands_report_reach() {
             (None, Some(r#"no session holds alias "小明""#.into())),
             (Some(1), None),
             (Some(1), None),
-            (None, Some(r#"no session has id "10.0.0.1:40002""#.into())),
+            (None, Some(r#"no open session has id "10.0.0.1:40002""#.into())),
         ]
     );
     let got = deliveries(&sim);

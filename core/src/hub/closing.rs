@@ -7,26 +7,31 @@ use super::Hub;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, Output};
 use crate::frame::hub_encode as encode;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 use crate::session::Session;
 
 impl Hub {
     /// Closes a session the hub decided to close, with the `bye` for
     /// `reason`.
-    pub(super) fn close(&mut self, id: SessionId, reason: CloseReason) {
-        self.close_with(id, reason, self.bye(reason));
+    pub(super) fn close(&mut self, handle: SessionHandle, reason: CloseReason) {
+        self.close_with(handle, reason, self.bye(reason));
     }
 
     /// Closes a session because of its peer's mistake: `error` is its last
     /// frame and is reported to the host.
-    pub(super) fn close_for_error(&mut self, id: SessionId, reason: CloseReason, error: PeerError) {
+    pub(super) fn close_for_error(
+        &mut self,
+        handle: SessionHandle,
+        reason: CloseReason,
+        error: PeerError,
+    ) {
         let farewell = encode::error(&error, None);
-        self.emit_protocol_error(id, error);
-        self.close_with(id, reason, farewell);
+        self.emit_protocol_error(handle, error);
+        self.close_with(handle, reason, farewell);
     }
 
     /// A frame took longer than the frame timeout.
-    pub(super) fn close_frame_timeout(&mut self, id: SessionId) {
+    pub(super) fn close_frame_timeout(&mut self, handle: SessionHandle) {
         let timeout = self.config.frame_timeout.unwrap_or_default();
         let error = PeerError::new(
             ErrorCode::FrameTimeout,
@@ -35,35 +40,40 @@ impl Hub {
                 timeout.as_millis()
             ),
         );
-        self.close_for_error(id, CloseReason::FrameTimeout, error);
+        self.close_for_error(handle, CloseReason::FrameTimeout, error);
     }
 
     /// Closes a session with `farewell` as its one last frame.
-    pub(super) fn close_with(&mut self, id: SessionId, reason: CloseReason, farewell: Bytes) {
-        let Some(session) = self.remove(id) else {
+    pub(super) fn close_with(
+        &mut self,
+        handle: SessionHandle,
+        reason: CloseReason,
+        farewell: Bytes,
+    ) {
+        let Some(session) = self.remove(handle) else {
             return;
         };
         self.outputs.push_back(Output::Close {
-            session: id,
+            handle,
             reason,
             farewell,
             unsent: reason.unsent(),
         });
-        self.report_closed(id, session, reason);
+        self.report_closed(handle, session, reason);
     }
 
     /// Forgets a session whose connection is already gone.
-    pub(super) fn forget(&mut self, id: SessionId, reason: CloseReason) {
-        if let Some(session) = self.remove(id) {
-            self.report_closed(id, session, reason);
+    pub(super) fn forget(&mut self, handle: SessionHandle, reason: CloseReason) {
+        if let Some(session) = self.remove(handle) {
+            self.report_closed(handle, session, reason);
         }
     }
 
     /// Takes a session out of the table and out of every timer and flow
     /// count; the senders it held resume.
-    fn remove(&mut self, id: SessionId) -> Option<Session> {
-        let mut session = self.sessions.remove(id)?;
-        self.timers.forget(&mut session.timers, id);
+    fn remove(&mut self, handle: SessionHandle) -> Option<Session> {
+        let mut session = self.sessions.remove(handle)?;
+        self.timers.forget(&mut session.timers, handle);
         if session.flow.queued > 0 {
             self.one_queue_fewer();
         }
@@ -73,19 +83,19 @@ impl Hub {
     }
 
     /// Releases the alias of a removed session and tells the host.
-    fn report_closed(&mut self, id: SessionId, session: Session, reason: CloseReason) {
+    fn report_closed(&mut self, handle: SessionHandle, session: Session, reason: CloseReason) {
         let alias = session.alias.clone();
         if let Some(alias) = &alias {
-            self.aliases.release(alias, id);
+            self.aliases.release(alias, handle);
             self.emit(Event::Released {
-                session: id,
-                peer: session.peer.clone(),
+                handle,
+                session_id: session.session_id.clone(),
                 alias: alias.clone(),
             });
         }
         self.emit(Event::Closed {
-            session: id,
-            peer: session.peer,
+            handle,
+            session_id: session.session_id,
             alias,
             reason,
         });
@@ -119,9 +129,9 @@ impl Hub {
 
     /// A session the caller knows is open: routing only runs for sessions
     /// in the table, and nothing removes one before routing finishes.
-    pub(super) fn session_mut(&mut self, id: SessionId) -> &mut Session {
+    pub(super) fn session_mut(&mut self, handle: SessionHandle) -> &mut Session {
         self.sessions
-            .get_mut(id)
+            .get_mut(handle)
             .expect("routing only runs for sessions in the table")
     }
 }

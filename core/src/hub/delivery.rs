@@ -22,7 +22,7 @@ use super::Hub;
 use crate::error::HubError;
 use crate::event::{CloseReason, Output};
 use crate::frame::hub_encode as encode;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 use crate::session::SessionTable;
 use crate::timers::Timer;
 
@@ -40,15 +40,15 @@ impl Hub {
     pub fn handle_written(
         &mut self,
         now: Duration,
-        id: SessionId,
+        handle: SessionHandle,
         len: usize,
     ) -> Result<(), HubError> {
         self.advance(now)?;
         let low = self.config.low_watermark;
         let session = self
             .sessions
-            .get_mut(id)
-            .ok_or(HubError::UnknownSession(id))?;
+            .get_mut(handle)
+            .ok_or(HubError::UnknownHandle(handle))?;
         let emptied = session.flow.written(len, now);
         let drained = session.flow.backed_up && session.flow.queued <= low;
         let mut held = Vec::new();
@@ -56,7 +56,7 @@ impl Hub {
             session.flow.backed_up = false;
             held = std::mem::take(&mut session.flow.holding);
             if !session.flow.blocked() {
-                self.to_resume.push_back(id);
+                self.to_resume.push_back(handle);
             }
         }
         if emptied {
@@ -71,13 +71,13 @@ impl Hub {
 
     /// Queues a frame for one session: a reply, an error, a host message.
     /// Replies never pause anyone but the session itself.
-    pub(super) fn transmit(&mut self, id: SessionId, frame: Bytes) {
-        self.deliver_to_ids(None, &[id], frame);
+    pub(super) fn transmit(&mut self, handle: SessionHandle, frame: Bytes) {
+        self.deliver_to_ids(None, &[handle], frame);
     }
 
     /// Queues `frame` for every session but the sender (all of them for a
     /// host message). Returns how many it was queued for.
-    pub(super) fn deliver_to_all(&mut self, sender: Option<SessionId>, frame: Bytes) -> usize {
+    pub(super) fn deliver_to_all(&mut self, sender: Option<SessionHandle>, frame: Bytes) -> usize {
         let high = self.config.high_watermark;
         let now = self.now;
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
@@ -87,20 +87,19 @@ impl Hub {
             let mut recipients = self
                 .sessions
                 .iter_mut()
-                .filter(|(id, _)| Some(*id) != sender)
+                .filter(|(handle, _)| Some(*handle) != sender)
                 .peekable();
             let mut frame = Some(frame);
-            while let Some((id, session)) = recipients.next() {
+            while let Some((handle, session)) = recipients.next() {
                 count += 1;
                 let frame = take_or_share(&mut frame, recipients.peek().is_none());
                 if session.flow.queue(frame.len(), high, now) {
                     newly_queued += 1;
                 }
                 if session.flow.backed_up {
-                    backed_up.push(id);
+                    backed_up.push(handle);
                 }
-                self.outputs
-                    .push_back(Output::Transmit { session: id, frame });
+                self.outputs.push_back(Output::Transmit { handle, frame });
             }
         }
         self.after_delivery(sender, newly_queued, backed_up);
@@ -110,7 +109,7 @@ impl Hub {
     /// Queues `frame` for every holder of `alias`. Returns how many.
     pub(super) fn deliver_to_alias(
         &mut self,
-        sender: Option<SessionId>,
+        sender: Option<SessionHandle>,
         alias: &str,
         frame: Bytes,
     ) -> usize {
@@ -127,7 +126,12 @@ impl Hub {
         count
     }
 
-    fn deliver_to_ids(&mut self, sender: Option<SessionId>, ids: &[SessionId], frame: Bytes) {
+    fn deliver_to_ids(
+        &mut self,
+        sender: Option<SessionHandle>,
+        ids: &[SessionHandle],
+        frame: Bytes,
+    ) {
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
         let (_, newly_queued) = queue_for(
             ids,
@@ -145,9 +149,9 @@ impl Hub {
     /// closes any recipient past the hard cap.
     fn after_delivery(
         &mut self,
-        sender: Option<SessionId>,
+        sender: Option<SessionHandle>,
         newly_queued: usize,
-        mut backed_up: Vec<SessionId>,
+        mut backed_up: Vec<SessionHandle>,
     ) {
         if newly_queued > 0 {
             self.queued_sessions += newly_queued;
@@ -184,22 +188,23 @@ impl Hub {
 
     /// Tells the driver to stop reading a session that is now blocked; its
     /// idle and frame timers stop too, since it cannot be heard meanwhile.
-    fn pause(&mut self, id: SessionId) {
-        let Some(session) = self.sessions.get_mut(id) else {
+    fn pause(&mut self, handle: SessionHandle) {
+        let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         if session.flow.reading_paused {
             return;
         }
         session.flow.reading_paused = true;
-        self.timers.disarm(&mut session.timers, id, Timer::Idle);
-        self.timers.disarm(&mut session.timers, id, Timer::Frame);
-        self.outputs.push_back(Output::PauseReading { session: id });
+        self.timers.disarm(&mut session.timers, handle, Timer::Idle);
+        self.timers
+            .disarm(&mut session.timers, handle, Timer::Frame);
+        self.outputs.push_back(Output::PauseReading { handle });
     }
 
     /// The senders a drained or closed session held: each waits on one
     /// session fewer, and those waiting on none are resumed.
-    pub(super) fn release_held(&mut self, held: Vec<SessionId>) {
+    pub(super) fn release_held(&mut self, held: Vec<SessionHandle>) {
         for sender in held {
             let Some(session) = self.sessions.get_mut(sender) else {
                 continue;
@@ -215,15 +220,15 @@ impl Hub {
     /// the end of each public entry point, so no routing happens inside
     /// another.
     pub(super) fn settle(&mut self) {
-        while let Some(id) = self.to_resume.pop_front() {
-            self.resume(id);
+        while let Some(handle) = self.to_resume.pop_front() {
+            self.resume(handle);
         }
     }
 
     /// Processes what a session sent while paused; if it is still free
     /// after that, tells the driver to read it again.
-    fn resume(&mut self, id: SessionId) {
-        let Some(session) = self.sessions.get_mut(id) else {
+    fn resume(&mut self, handle: SessionHandle) {
+        let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         if session.flow.blocked() {
@@ -231,9 +236,9 @@ impl Hub {
         }
         if !session.pending.is_empty() {
             let pending = std::mem::take(&mut session.pending);
-            self.decode(id, &pending);
+            self.decode(handle, &pending);
         }
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         if session.flow.blocked() {
@@ -241,15 +246,14 @@ impl Hub {
         }
         if session.flow.reading_paused {
             session.flow.reading_paused = false;
-            self.outputs
-                .push_back(Output::ResumeReading { session: id });
+            self.outputs.push_back(Output::ResumeReading { handle });
             if !session.eof {
-                self.arm_idle(id);
+                self.arm_idle(handle);
             }
-            self.update_frame_timer(id);
+            self.update_frame_timer(handle);
         }
-        if self.sessions.get(id).is_some_and(|s| s.eof) {
-            self.finish_eof(id);
+        if self.sessions.get(handle).is_some_and(|s| s.eof) {
+            self.finish_eof(handle);
         }
     }
 
@@ -280,21 +284,21 @@ impl Hub {
             return;
         };
         let now = self.now;
-        let stuck: Vec<SessionId> = self
+        let stuck: Vec<SessionHandle> = self
             .sessions
             .iter()
             .filter(|(_, s)| {
                 s.flow.queued > 0 && now.saturating_sub(s.flow.progress_at) >= deadline
             })
-            .map(|(id, _)| id)
+            .map(|(handle, _)| handle)
             .collect();
-        for id in stuck {
+        for handle in stuck {
             let message = format!(
                 "nothing sent to this session could be written for {} ms; frames not yet sent were dropped",
                 deadline.as_millis()
             );
             let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
-            self.close_with(id, CloseReason::SlowConsumer, farewell);
+            self.close_with(handle, CloseReason::SlowConsumer, farewell);
         }
         if self.queued_sessions > 0 {
             self.start_write_sweep();
@@ -325,19 +329,19 @@ fn take_or_share(frame: &mut Option<Bytes>, last: bool) -> Bytes {
 /// noting those now backed up. Returns how many got it and how many queues
 /// were empty before.
 fn queue_for(
-    ids: &[SessionId],
+    ids: &[SessionHandle],
     sessions: &mut SessionTable,
     outputs: &mut VecDeque<Output>,
     (high, now): (usize, Duration),
     frame: Bytes,
-    backed_up: &mut Vec<SessionId>,
+    backed_up: &mut Vec<SessionHandle>,
 ) -> (usize, usize) {
     let mut frame = Some(frame);
     let mut count = 0;
     let mut newly_queued = 0;
-    for (i, &id) in ids.iter().enumerate() {
+    for (i, &handle) in ids.iter().enumerate() {
         // The alias table lists only open sessions; a closed id is skipped.
-        let Some(session) = sessions.get_mut(id) else {
+        let Some(session) = sessions.get_mut(handle) else {
             continue;
         };
         let frame = take_or_share(&mut frame, i + 1 == ids.len());
@@ -346,9 +350,9 @@ fn queue_for(
             newly_queued += 1;
         }
         if session.flow.backed_up {
-            backed_up.push(id);
+            backed_up.push(handle);
         }
-        outputs.push_back(Output::Transmit { session: id, frame });
+        outputs.push_back(Output::Transmit { handle, frame });
     }
     (count, newly_queued)
 }

@@ -9,7 +9,7 @@ use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
 use crate::frame::hub_encode as encode;
 use crate::frame::ClientFrame;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 use crate::timers::Timer;
 
 impl Hub {
@@ -22,14 +22,14 @@ impl Hub {
     pub fn handle_data(
         &mut self,
         now: Duration,
-        id: SessionId,
+        handle: SessionHandle,
         data: &[u8],
     ) -> Result<(), HubError> {
         self.advance(now)?;
         let session = self
             .sessions
-            .get_mut(id)
-            .ok_or(HubError::UnknownSession(id))?;
+            .get_mut(handle)
+            .ok_or(HubError::UnknownHandle(handle))?;
         if session.eof {
             return Ok(());
         }
@@ -37,8 +37,8 @@ impl Hub {
             session.pending.extend_from_slice(data);
             return Ok(());
         }
-        self.arm_idle(id);
-        self.decode(id, data);
+        self.arm_idle(handle);
+        self.decode(handle, data);
         self.settle();
         Ok(())
     }
@@ -49,18 +49,18 @@ impl Hub {
     /// replies and everything else queued for it are out, the session
     /// closes with a `bye` `peer_closed` (a frame left unfinished by the
     /// EOF is answered with `bad_json` first).
-    pub fn handle_eof(&mut self, now: Duration, id: SessionId) -> Result<(), HubError> {
+    pub fn handle_eof(&mut self, now: Duration, handle: SessionHandle) -> Result<(), HubError> {
         self.advance(now)?;
         let session = self
             .sessions
-            .get_mut(id)
-            .ok_or(HubError::UnknownSession(id))?;
+            .get_mut(handle)
+            .ok_or(HubError::UnknownHandle(handle))?;
         if session.eof {
             return Ok(());
         }
         session.eof = true;
         if !session.flow.blocked() && session.pending.is_empty() {
-            self.finish_eof(id);
+            self.finish_eof(handle);
         }
         self.settle();
         Ok(())
@@ -68,8 +68,8 @@ impl Hub {
 
     /// Decodes `input` and acts on each frame, until the input is used up
     /// or the session is paused; then what is left is kept for later.
-    pub(super) fn decode(&mut self, id: SessionId, mut input: &[u8]) {
-        let Some(session) = self.sessions.get_mut(id) else {
+    pub(super) fn decode(&mut self, handle: SessionHandle, mut input: &[u8]) {
+        let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         // The decoder lends out frames while routing needs `&mut self`; it
@@ -78,10 +78,10 @@ impl Hub {
         while let Some(item) = decoder.next(&mut input) {
             match item {
                 Decoded::Frame(bytes) => match ClientFrame::parse_request(bytes) {
-                    (request_id, Ok(frame)) => self.on_frame(id, request_id, frame),
-                    (request_id, Err(error)) => self.peer_error(id, error, request_id),
+                    (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
+                    (request_id, Err(error)) => self.peer_error(handle, error, request_id),
                 },
-                Decoded::Garbage(error) => self.peer_error(id, error, None),
+                Decoded::Garbage(error) => self.peer_error(handle, error, None),
                 Decoded::TooLarge => {
                     let error = PeerError::new(
                         ErrorCode::FrameTooLarge,
@@ -90,10 +90,10 @@ impl Hub {
                             self.config.max_frame_len
                         ),
                     );
-                    return self.close_for_error(id, CloseReason::FrameTooLarge, error);
+                    return self.close_for_error(handle, CloseReason::FrameTooLarge, error);
                 }
             }
-            match self.sessions.get_mut(id) {
+            match self.sessions.get_mut(handle) {
                 // Routing closed the session itself (its own queue passed
                 // the cap): nothing more to decode.
                 None => return,
@@ -104,20 +104,20 @@ impl Hub {
                 Some(_) => {}
             }
         }
-        if let Some(session) = self.sessions.get_mut(id) {
+        if let Some(session) = self.sessions.get_mut(handle) {
             session.decoder = decoder;
-            self.update_frame_timer(id);
+            self.update_frame_timer(handle);
         }
     }
 
     /// Runs the frame timeout while a frame is unfinished and the session
     /// is being read; a paused session cannot finish its frame, so its
     /// timer stops and starts again when it resumes.
-    pub(super) fn update_frame_timer(&mut self, id: SessionId) {
+    pub(super) fn update_frame_timer(&mut self, handle: SessionHandle) {
         let Some(timeout) = self.config.frame_timeout else {
             return;
         };
-        let Some(session) = self.sessions.get_mut(id) else {
+        let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         let owed = session.decoder.mid_frame()
@@ -128,16 +128,18 @@ impl Hub {
             (true, false) => {
                 let now = self.now;
                 self.timers
-                    .arm(&mut session.timers, id, Timer::Frame, now, timeout);
+                    .arm(&mut session.timers, handle, Timer::Frame, now, timeout);
             }
-            (false, true) => self.timers.disarm(&mut session.timers, id, Timer::Frame),
+            (false, true) => self
+                .timers
+                .disarm(&mut session.timers, handle, Timer::Frame),
             _ => {}
         }
     }
 
     /// The peer's EOF, once everything it sent before has been processed.
-    pub(super) fn finish_eof(&mut self, id: SessionId) {
-        let Some(session) = self.sessions.get(id) else {
+    pub(super) fn finish_eof(&mut self, handle: SessionHandle) {
+        let Some(session) = self.sessions.get(handle) else {
             return;
         };
         if session.decoder.mid_frame() {
@@ -145,9 +147,9 @@ impl Hub {
                 ErrorCode::BadJson,
                 "the connection was closed in the middle of a frame",
             );
-            self.transmit(id, encode::error(&error, None));
-            self.emit_protocol_error(id, error);
+            self.transmit(handle, encode::error(&error, None));
+            self.emit_protocol_error(handle, error);
         }
-        self.close(id, CloseReason::PeerClosed);
+        self.close(handle, CloseReason::PeerClosed);
     }
 }

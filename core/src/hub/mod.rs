@@ -38,7 +38,7 @@ use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::event::{CloseReason, Event, Output, Unsent};
 use crate::frame::hub_encode as encode;
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 use crate::session::{SessionInfo, SessionTable};
 use crate::timers::{Timer, Timers};
 
@@ -74,9 +74,9 @@ pub struct Hub {
     /// Sessions released from waiting during this input, resumed (their
     /// kept input decoded) before the input returns, so no routing runs
     /// inside another.
-    to_resume: VecDeque<SessionId>,
+    to_resume: VecDeque<SessionHandle>,
     /// Recipients found backed up while a frame was being delivered.
-    backed_up_scratch: Vec<SessionId>,
+    backed_up_scratch: Vec<SessionHandle>,
     /// After [`Hub::shutdown`] new sessions are turned away.
     shutting_down: bool,
 }
@@ -113,33 +113,36 @@ impl Hub {
     }
 
     /// One open session.
-    pub fn session(&self, id: SessionId) -> Option<SessionInfo<'_>> {
-        self.sessions.get(id).map(|s| s.info(id))
+    pub fn session(&self, handle: SessionHandle) -> Option<SessionInfo<'_>> {
+        self.sessions.get(handle).map(|s| s.info(handle))
     }
 
     /// Every open session, oldest first.
     pub fn sessions(&self) -> impl Iterator<Item = SessionInfo<'_>> + '_ {
-        self.sessions.iter().map(|(id, s)| s.info(id))
+        self.sessions.iter().map(|(handle, s)| s.info(handle))
     }
 
-    /// The open session with this peer address (its id on the wire).
-    pub fn session_by_peer(&self, peer: &str) -> Option<SessionId> {
-        self.sessions.by_peer(peer)
+    /// The handle of the open session with this session id (its peer
+    /// address, as the wire names it).
+    pub fn handle_of(&self, session_id: &str) -> Result<SessionHandle, HubError> {
+        self.sessions
+            .by_session_id(session_id)
+            .ok_or_else(|| HubError::UnknownSessionId(session_id.to_owned()))
     }
 
     /// The sessions a message to `alias` would reach.
-    pub fn alias_holders(&self, alias: &str) -> &[SessionId] {
+    pub fn alias_holders(&self, alias: &str) -> &[SessionHandle] {
         self.aliases.holders(alias)
     }
 
     /// Bytes handed out for an open session and not yet reported written.
-    pub fn queued_bytes(&self, id: SessionId) -> Option<usize> {
-        self.sessions.get(id).map(|s| s.flow.queued)
+    pub fn queued_bytes(&self, handle: SessionHandle) -> Option<usize> {
+        self.sessions.get(handle).map(|s| s.flow.queued)
     }
 
     /// Whether the hub has asked the driver not to read from the session.
-    pub fn is_reading_paused(&self, id: SessionId) -> Option<bool> {
-        self.sessions.get(id).map(|s| s.flow.reading_paused)
+    pub fn is_reading_paused(&self, handle: SessionHandle) -> Option<bool> {
+        self.sessions.get(handle).map(|s| s.flow.reading_paused)
     }
 
     /// The latest time passed in.
@@ -163,16 +166,20 @@ impl Hub {
     /// Returns the new session's handle. When the hub is full or shutting
     /// down the session is refused at once: its only output is an
     /// [`Output::Close`] whose farewell says why.
-    pub fn handle_accept(&mut self, now: Duration, peer: &str) -> Result<SessionId, HubError> {
+    pub fn handle_accept(
+        &mut self,
+        now: Duration,
+        session_id: &str,
+    ) -> Result<SessionHandle, HubError> {
         self.advance(now)?;
-        if self.sessions.contains_peer(peer) {
-            return Err(HubError::DuplicatePeer(peer.to_owned()));
+        if self.sessions.contains_session_id(session_id) {
+            return Err(HubError::DuplicateSessionId(session_id.to_owned()));
         }
-        let id = self.sessions.next_id();
-        let peer: Arc<str> = Arc::from(peer);
+        let handle = self.sessions.next_handle();
+        let session_id: Arc<str> = Arc::from(session_id);
         self.emit(Event::Opened {
-            session: id,
-            peer: peer.clone(),
+            handle,
+            session_id: session_id.clone(),
         });
         let refusal = if self.shutting_down {
             Some(CloseReason::Shutdown)
@@ -187,33 +194,34 @@ impl Hub {
                 _ => self.bye(reason),
             };
             self.outputs.push_back(Output::Close {
-                session: id,
+                handle,
                 reason,
                 farewell,
                 unsent: Unsent::Send,
             });
             self.emit(Event::Closed {
-                session: id,
-                peer,
+                handle,
+                session_id,
                 alias: None,
                 reason,
             });
-            return Ok(id);
+            return Ok(handle);
         }
-        self.sessions.insert(id, peer, self.config.max_frame_len);
-        self.arm_idle(id);
-        Ok(id)
+        self.sessions
+            .insert(handle, session_id, self.config.max_frame_len);
+        self.arm_idle(handle);
+        Ok(handle)
     }
 
     /// The peer closed the connection, or it failed. The session is
     /// forgotten; no [`Output::Close`] follows, the driver knows already.
     /// (A peer that only half-closed is [`handle_eof`](Hub::handle_eof).)
-    pub fn handle_close(&mut self, now: Duration, id: SessionId) -> Result<(), HubError> {
+    pub fn handle_close(&mut self, now: Duration, handle: SessionHandle) -> Result<(), HubError> {
         self.advance(now)?;
-        if self.sessions.get(id).is_none() {
-            return Err(HubError::UnknownSession(id));
+        if self.sessions.get(handle).is_none() {
+            return Err(HubError::UnknownHandle(handle));
         }
-        self.forget(id, CloseReason::PeerClosed);
+        self.forget(handle, CloseReason::PeerClosed);
         self.settle();
         Ok(())
     }
@@ -222,10 +230,10 @@ impl Hub {
     /// frame timeout, write deadline).
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
         self.advance(now)?;
-        while let Some((id, timer)) = self.timers.next_due(now) {
+        while let Some((handle, timer)) = self.timers.next_due(now) {
             match timer {
-                Timer::Idle => self.close(id, CloseReason::IdleTimeout),
-                Timer::Frame => self.close_frame_timeout(id),
+                Timer::Idle => self.close(handle, CloseReason::IdleTimeout),
+                Timer::Frame => self.close_frame_timeout(handle),
             }
         }
         if self.next_write_sweep.is_some_and(|at| at <= now) {
@@ -270,14 +278,14 @@ impl Hub {
     /// Sends `message` from the host to one session.
     pub fn send_to_session<T: Serialize + ?Sized>(
         &mut self,
-        id: SessionId,
+        handle: SessionHandle,
         message: &T,
     ) -> Result<(), HubError> {
-        if self.sessions.get(id).is_none() {
-            return Err(HubError::UnknownSession(id));
+        if self.sessions.get(handle).is_none() {
+            return Err(HubError::UnknownHandle(handle));
         }
         let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
-        self.transmit(id, frame);
+        self.transmit(handle, frame);
         self.settle();
         Ok(())
     }
@@ -285,11 +293,15 @@ impl Hub {
     /// Closes a session: it is sent a `bye` frame with `reason`, then an
     /// [`Output::Close`] follows. Frames still queued are sent first, except
     /// for [`CloseReason::SlowConsumer`], whose are dropped.
-    pub fn close_session(&mut self, id: SessionId, reason: CloseReason) -> Result<(), HubError> {
-        if self.sessions.get(id).is_none() {
-            return Err(HubError::UnknownSession(id));
+    pub fn close_session(
+        &mut self,
+        handle: SessionHandle,
+        reason: CloseReason,
+    ) -> Result<(), HubError> {
+        if self.sessions.get(handle).is_none() {
+            return Err(HubError::UnknownHandle(handle));
         }
-        self.close(id, reason);
+        self.close(handle, reason);
         self.settle();
         Ok(())
     }
@@ -297,9 +309,9 @@ impl Hub {
     /// Says `bye` to every session and closes it; later accepts are refused.
     pub fn shutdown(&mut self) {
         self.shutting_down = true;
-        let ids: Vec<SessionId> = self.sessions.ids().collect();
-        for id in ids {
-            self.close(id, CloseReason::Shutdown);
+        let ids: Vec<SessionHandle> = self.sessions.ids().collect();
+        for handle in ids {
+            self.close(handle, CloseReason::Shutdown);
         }
         self.settle();
     }
@@ -329,14 +341,14 @@ impl Hub {
     }
 
     /// (Re)starts a session's idle timer, when an idle timeout is set.
-    fn arm_idle(&mut self, id: SessionId) {
+    fn arm_idle(&mut self, handle: SessionHandle) {
         let Some(timeout) = self.config.idle_timeout else {
             return;
         };
-        if let Some(session) = self.sessions.get_mut(id) {
+        if let Some(session) = self.sessions.get_mut(handle) {
             let now = self.now;
             self.timers
-                .arm(&mut session.timers, id, Timer::Idle, now, timeout);
+                .arm(&mut session.timers, handle, Timer::Idle, now, timeout);
         }
     }
 }

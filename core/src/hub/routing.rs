@@ -9,42 +9,42 @@ use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event};
 use crate::frame::hub_encode as encode;
 use crate::frame::{ClientFrame, SessionEntry};
-use crate::handle::SessionId;
+use crate::handle::SessionHandle;
 
 impl Hub {
     /// Acts on one frame from session `id`; `request_id` is echoed in the
     /// reply or error it causes.
     pub(super) fn on_frame(
         &mut self,
-        id: SessionId,
+        handle: SessionHandle,
         request_id: Option<&RawValue>,
         frame: ClientFrame<'_>,
     ) {
         match frame {
-            ClientFrame::Sync { client_name } => self.on_sync(id, request_id, &client_name),
-            ClientFrame::Info { to: None, message } => self.on_message_for_host(id, message),
+            ClientFrame::Sync { client_name } => self.on_sync(handle, request_id, &client_name),
+            ClientFrame::Info { to: None, message } => self.on_message_for_host(handle, message),
             ClientFrame::Info {
                 to: Some(to),
                 message,
-            } => self.on_relay(id, request_id, &to, message),
+            } => self.on_relay(handle, request_id, &to, message),
             ClientFrame::List { limit, after } => {
-                self.on_list(id, request_id, limit, after.as_deref())
+                self.on_list(handle, request_id, limit, after.as_deref())
             }
-            ClientFrame::Ping => self.transmit(id, encode::pong(request_id)),
+            ClientFrame::Ping => self.transmit(handle, encode::pong(request_id)),
         }
     }
 
-    fn on_sync(&mut self, id: SessionId, request_id: Option<&RawValue>, name: &str) {
+    fn on_sync(&mut self, handle: SessionHandle, request_id: Option<&RawValue>, name: &str) {
         let alias = match Alias::new(name) {
             Ok(alias) => alias,
-            Err(error) => return self.peer_error(id, error, request_id),
+            Err(error) => return self.peer_error(handle, error, request_id),
         };
-        let session = self.session_mut(id);
+        let session = self.session_mut(handle);
         if session.alias.as_ref() == Some(&alias) {
-            let frame = encode::synced(alias.as_str(), &session.peer, request_id);
-            return self.transmit(id, frame);
+            let frame = encode::synced(alias.as_str(), &session.session_id, request_id);
+            return self.transmit(handle, frame);
         }
-        let displaced = match self.aliases.claim(&alias, id, self.config.alias_policy) {
+        let displaced = match self.aliases.claim(&alias, handle, self.config.alias_policy) {
             Claim::Granted { displaced } => displaced,
             Claim::Refused => {
                 let message = format!(
@@ -52,46 +52,52 @@ impl Hub {
                     alias.as_str()
                 );
                 let error = PeerError::new(ErrorCode::AliasTaken, message);
-                return self.peer_error(id, error, request_id);
+                return self.peer_error(handle, error, request_id);
             }
         };
-        if let Some(previous) = self.session_mut(id).alias.take() {
-            self.release(id, previous);
+        if let Some(previous) = self.session_mut(handle).alias.take() {
+            self.release(handle, previous);
         }
         for &old in &displaced {
             // The alias table already moved the alias; the old holder's
             // record follows before it is closed below.
             let old_session = self.session_mut(old);
             old_session.set_alias(None);
-            let peer = old_session.peer.clone();
+            let session_id = old_session.session_id.clone();
             self.emit(Event::Released {
-                session: old,
-                peer,
+                handle: old,
+                session_id,
                 alias: alias.clone(),
             });
         }
-        let session = self.session_mut(id);
+        let session = self.session_mut(handle);
         session.set_alias(Some(alias.clone()));
-        let peer = session.peer.clone();
+        let session_id = session.session_id.clone();
         self.emit(Event::Synced {
-            session: id,
-            peer: peer.clone(),
+            handle,
+            session_id: session_id.clone(),
             alias: alias.clone(),
             took_over_from: displaced.first().copied(),
         });
-        self.transmit(id, encode::synced(alias.as_str(), &peer, request_id));
+        self.transmit(
+            handle,
+            encode::synced(alias.as_str(), &session_id, request_id),
+        );
         for old in displaced {
-            let message = format!("alias {:?} was claimed by session {peer}", alias.as_str());
+            let message = format!(
+                "alias {:?} was claimed by session {session_id}",
+                alias.as_str()
+            );
             let farewell = encode::bye(CloseReason::TakenOver.as_str(), &message);
             self.close_with(old, CloseReason::TakenOver, farewell);
         }
     }
 
-    fn on_message_for_host(&mut self, id: SessionId, message: &RawValue) {
-        let session = self.session_mut(id);
+    fn on_message_for_host(&mut self, handle: SessionHandle, message: &RawValue) {
+        let session = self.session_mut(handle);
         let event = Event::Message {
-            session: id,
-            peer: session.peer.clone(),
+            handle,
+            session_id: session.session_id.clone(),
             alias: session.alias.clone(),
             message: message.to_owned(),
         };
@@ -100,7 +106,7 @@ impl Hub {
 
     fn on_relay(
         &mut self,
-        id: SessionId,
+        handle: SessionHandle,
         request_id: Option<&RawValue>,
         to: &str,
         message: &RawValue,
@@ -110,12 +116,12 @@ impl Hub {
                 ErrorCode::RelayDisabled,
                 format!("relaying to {to:?} is turned off on this hub; send without \"to\" to reach the host"),
             );
-            return self.peer_error(id, error, request_id);
+            return self.peer_error(handle, error, request_id);
         }
-        let from_json = &self.session_mut(id).from_json;
+        let from_json = &self.session_mut(handle).from_json;
         let frame = encode::relayed_info(from_json, message.get());
         if to == BROADCAST_TARGET {
-            self.deliver_to_all(Some(id), frame);
+            self.deliver_to_all(Some(handle), frame);
             return;
         }
         if self.aliases.holders(to).is_empty() {
@@ -123,9 +129,9 @@ impl Hub {
                 ErrorCode::UnknownAlias,
                 format!("no session holds alias {to:?}; the message was not delivered"),
             );
-            return self.peer_error(id, error, request_id);
+            return self.peer_error(handle, error, request_id);
         }
-        self.deliver_to_alias(Some(id), to, frame);
+        self.deliver_to_alias(Some(handle), to, frame);
     }
 
     /// One page of the session table. Its size is capped by
@@ -133,14 +139,14 @@ impl Hub {
     /// however many sessions are open.
     fn on_list(
         &mut self,
-        id: SessionId,
+        handle: SessionHandle,
         request_id: Option<&RawValue>,
         limit: Option<u64>,
         after: Option<&str>,
     ) {
         let after = match after.map(parse_cursor).transpose() {
             Ok(after) => after,
-            Err(error) => return self.peer_error(id, error, request_id),
+            Err(error) => return self.peer_error(handle, error, request_id),
         };
         let max = self.config.max_list_rows;
         let limit = limit.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max));
@@ -154,43 +160,40 @@ impl Hub {
                 more = true;
                 break;
             }
-            rows.push(SessionEntry {
-                session_id: session.peer.to_string(),
-                client_name: session.alias.as_ref().map(|a| a.to_string()),
-            });
+            rows.push(SessionEntry::from(session.info(handle)));
             last = handle.0;
         }
         let next = more.then(|| last.to_string());
         let frame = encode::sessions(&rows, self.sessions.len(), next.as_deref(), request_id);
-        self.transmit(id, frame);
+        self.transmit(handle, frame);
     }
 
     /// Answers a peer's mistake with an `error` frame to it alone.
     pub(super) fn peer_error(
         &mut self,
-        id: SessionId,
+        handle: SessionHandle,
         error: PeerError,
         request_id: Option<&RawValue>,
     ) {
-        self.transmit(id, encode::error(&error, request_id));
-        self.emit_protocol_error(id, error);
+        self.transmit(handle, encode::error(&error, request_id));
+        self.emit_protocol_error(handle, error);
     }
 
-    pub(super) fn emit_protocol_error(&mut self, id: SessionId, error: PeerError) {
-        let peer = self.session_mut(id).peer.clone();
+    pub(super) fn emit_protocol_error(&mut self, handle: SessionHandle, error: PeerError) {
+        let session_id = self.session_mut(handle).session_id.clone();
         self.emit(Event::ProtocolError {
-            session: id,
-            peer,
+            handle,
+            session_id,
             error,
         });
     }
 
-    fn release(&mut self, id: SessionId, alias: Alias) {
-        self.aliases.release(&alias, id);
-        let peer = self.session_mut(id).peer.clone();
+    fn release(&mut self, handle: SessionHandle, alias: Alias) {
+        self.aliases.release(&alias, handle);
+        let session_id = self.session_mut(handle).session_id.clone();
         self.emit(Event::Released {
-            session: id,
-            peer,
+            handle,
+            session_id,
             alias,
         });
     }
@@ -198,8 +201,8 @@ impl Hub {
 
 /// Reads a `list` cursor: the handle of the last row of the page before,
 /// in decimal. It is opaque to clients; any other text is refused.
-fn parse_cursor(text: &str) -> Result<SessionId, PeerError> {
-    text.parse().map(SessionId).map_err(|_| {
+fn parse_cursor(text: &str) -> Result<SessionHandle, PeerError> {
+    text.parse().map(SessionHandle).map_err(|_| {
         PeerError::new(
             ErrorCode::InvalidField,
             format!("field \"after\" must be the \"next\" cursor of an earlier sessions reply, got {text:?}"),

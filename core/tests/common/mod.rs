@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionId, Unsent};
+use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionHandle, Unsent};
 
 #[derive(Debug, Default)]
 pub struct Inbox {
@@ -23,11 +23,11 @@ pub struct Inbox {
 pub struct Harness {
     pub hub: Hub,
     pub now: Duration,
-    pub inboxes: BTreeMap<SessionId, Inbox>,
+    pub inboxes: BTreeMap<SessionHandle, Inbox>,
     pub events: Vec<Event>,
     /// Sessions whose reader has stopped: what is sent to them is not
     /// reported written until [`Harness::read`].
-    pub stalled: BTreeSet<SessionId>,
+    pub stalled: BTreeSet<SessionHandle>,
 }
 
 impl Harness {
@@ -41,24 +41,24 @@ impl Harness {
         }
     }
 
-    pub fn connect(&mut self, peer: &str) -> SessionId {
+    pub fn connect(&mut self, peer: &str) -> SessionHandle {
         let id = self.hub.handle_accept(self.now, peer).expect("accept");
         self.drain();
         id
     }
 
-    pub fn send(&mut self, id: SessionId, bytes: &[u8]) {
+    pub fn send(&mut self, id: SessionHandle, bytes: &[u8]) {
         self.hub
             .handle_data(self.now, id, bytes)
             .expect("open session");
         self.drain();
     }
 
-    pub fn sync(&mut self, id: SessionId, alias: &str) {
+    pub fn sync(&mut self, id: SessionHandle, alias: &str) {
         self.send(id, &tcphub_core::encode_sync(alias));
     }
 
-    pub fn disconnect(&mut self, id: SessionId) {
+    pub fn disconnect(&mut self, id: SessionHandle) {
         self.hub.handle_close(self.now, id).expect("open session");
         self.drain();
     }
@@ -77,7 +77,10 @@ impl Harness {
     pub fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit { session, frame } => {
+                Output::Transmit {
+                    handle: session,
+                    frame,
+                } => {
                     let inbox = self.inboxes.entry(session).or_default();
                     assert!(
                         inbox.closed.is_none(),
@@ -98,7 +101,7 @@ impl Harness {
                     }
                 }
                 Output::Close {
-                    session,
+                    handle: session,
                     reason,
                     farewell,
                     unsent,
@@ -112,12 +115,12 @@ impl Harness {
                         .frames
                         .push(HubFrame::parse(&farewell).expect("farewells parse"));
                 }
-                Output::PauseReading { session } => {
+                Output::PauseReading { handle: session } => {
                     let inbox = self.inboxes.entry(session).or_default();
                     assert!(!inbox.paused, "paused twice: {session}");
                     inbox.paused = true;
                 }
-                Output::ResumeReading { session } => {
+                Output::ResumeReading { handle: session } => {
                     let inbox = self.inboxes.entry(session).or_default();
                     assert!(inbox.paused, "resumed without a pause: {session}");
                     inbox.paused = false;
@@ -128,12 +131,12 @@ impl Harness {
     }
 
     /// Stops reporting writes for `id`: its reader is stuck.
-    pub fn stall(&mut self, id: SessionId) {
+    pub fn stall(&mut self, id: SessionHandle) {
         self.stalled.insert(id);
     }
 
     /// The stalled reader of `id` reads everything and keeps up again.
-    pub fn read(&mut self, id: SessionId) {
+    pub fn read(&mut self, id: SessionHandle) {
         self.stalled.remove(&id);
         let unread = std::mem::take(&mut self.inboxes.entry(id).or_default().unread);
         for len in unread {
@@ -144,13 +147,13 @@ impl Harness {
     }
 
     /// The peer half-closes its connection.
-    pub fn eof(&mut self, id: SessionId) {
+    pub fn eof(&mut self, id: SessionHandle) {
         self.hub.handle_eof(self.now, id).expect("open session");
         self.drain();
     }
 
     /// Takes what `id` received so far.
-    pub fn take(&mut self, id: SessionId) -> Vec<HubFrame> {
+    pub fn take(&mut self, id: SessionHandle) -> Vec<HubFrame> {
         std::mem::take(&mut self.inboxes.entry(id).or_default().frames)
     }
 
@@ -158,7 +161,7 @@ impl Harness {
         std::mem::take(&mut self.events)
     }
 
-    pub fn closed(&self, id: SessionId) -> Option<CloseReason> {
+    pub fn closed(&self, id: SessionHandle) -> Option<CloseReason> {
         self.inboxes.get(&id).and_then(|i| i.closed)
     }
 }

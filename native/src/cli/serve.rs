@@ -214,7 +214,7 @@ async fn print_host_messages(mut events: HostEvents) {
         for event in batch.drain(..) {
             if let Event::Message {
                 alias,
-                peer,
+                session_id: peer,
                 message,
                 ..
             } = event

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tcphub_core::{SessionId, Unsent};
+use tcphub_core::{SessionHandle, Unsent};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -55,7 +55,7 @@ struct SendQueue {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
-    pub(crate) session: SessionId,
+    pub(crate) session: SessionHandle,
     queue: Mutex<SendQueue>,
     /// Wakes the writer: frames were queued or the state changed.
     writer_wake: Notify,
@@ -87,7 +87,11 @@ pub(crate) struct Flushed {
 }
 
 impl Connection {
-    pub(crate) fn new(stream: TcpStream, session: SessionId, permit: OwnedSemaphorePermit) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        session: SessionHandle,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         Connection {
             stream,
             session,

@@ -46,29 +46,32 @@ impl EventSink {
 /// at debug level.
 fn log(event: &Event) {
     match event {
-        Event::Opened { session, peer } => info!(session = %session, %peer, "connected"),
+        Event::Opened {
+            handle: session,
+            session_id: peer,
+        } => info!(session = %session, %peer, "connected"),
         Event::Synced {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             took_over_from: Some(old),
         } => {
             info!(session = %session, %peer, alias = %alias, from_session = %old, "synced, taking the alias over")
         }
         Event::Synced {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             took_over_from: None,
         } => info!(session = %session, %peer, alias = %alias, "synced"),
         Event::Released {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
         } => debug!(session = %session, %peer, alias = %alias, "alias released"),
         Event::Message {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             message,
         } => debug!(
@@ -79,15 +82,15 @@ fn log(event: &Event) {
             "message for the host"
         ),
         Event::ProtocolError {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             error,
         } => {
             info!(session = %session, %peer, code = %error.code, error = %error.message, "protocol error")
         }
         Event::Closed {
-            session,
-            peer,
+            handle: session,
+            session_id: peer,
             alias,
             reason,
         } => info!(

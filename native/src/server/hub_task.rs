@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, Hub, HubError, Output, SessionEntry, SessionId};
+use tcphub_core::{CloseReason, Hub, HubError, Output, SessionEntry, SessionHandle};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -32,7 +32,7 @@ const BATCH: usize = 256;
 /// The connections of open sessions. Dropping the table aborts them all,
 /// so no connection outlives the hub task, however that task ends.
 #[derive(Debug, Default)]
-struct ConnectionTable(HashMap<SessionId, Arc<Connection>>);
+struct ConnectionTable(HashMap<SessionHandle, Arc<Connection>>);
 
 impl Drop for ConnectionTable {
     fn drop(&mut self) {
@@ -202,28 +202,21 @@ impl HubTask {
                 message,
                 reply,
             } => {
-                let result = match self.hub.session_by_peer(&session_id) {
-                    Some(id) => self.hub.send_to_session(id, &*message),
-                    None => Err(HubError::UnknownSessionId(session_id)),
-                };
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.send_to_session(handle, &*message));
                 let _ = reply.send(result);
             }
             Command::CloseSession { session_id, reply } => {
-                let result = match self.hub.session_by_peer(&session_id) {
-                    Some(id) => self.hub.close_session(id, CloseReason::ClosedByHost),
-                    None => Err(HubError::UnknownSessionId(session_id)),
-                };
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.close_session(handle, CloseReason::ClosedByHost));
                 let _ = reply.send(result);
             }
             Command::Sessions { reply } => {
-                let rows = self
-                    .hub
-                    .sessions()
-                    .map(|s| SessionEntry {
-                        session_id: s.peer.to_string(),
-                        client_name: s.alias.map(|a| a.to_string()),
-                    })
-                    .collect();
+                let rows = self.hub.sessions().map(SessionEntry::from).collect();
                 let _ = reply.send(rows);
             }
         }
@@ -233,19 +226,22 @@ impl HubTask {
     fn dispatch(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit { session, frame } => self.transmit(session, frame),
-                Output::PauseReading { session } => {
+                Output::Transmit {
+                    handle: session,
+                    frame,
+                } => self.transmit(session, frame),
+                Output::PauseReading { handle: session } => {
                     if let Some(conn) = self.conns.0.get(&session) {
                         conn.pause_reading();
                     }
                 }
-                Output::ResumeReading { session } => {
+                Output::ResumeReading { handle: session } => {
                     if let Some(conn) = self.conns.0.get(&session) {
                         conn.resume_reading();
                     }
                 }
                 Output::Close {
-                    session,
+                    handle: session,
                     reason,
                     farewell,
                     unsent,
@@ -265,7 +261,7 @@ impl HubTask {
         }
     }
 
-    fn transmit(&mut self, session: SessionId, frame: Bytes) {
+    fn transmit(&mut self, session: SessionHandle, frame: Bytes) {
         let Some(conn) = self.conns.0.get(&session) else {
             return;
         };
@@ -295,11 +291,11 @@ impl HubTask {
     }
 }
 
-/// A hub error from driving it. `UnknownSession` is expected when a socket
+/// A hub error from driving it. `UnknownHandle` is expected when a socket
 /// read races a close the hub decided; anything else is a bug.
 fn report(result: Result<(), HubError>) {
     match result {
-        Ok(()) | Err(HubError::UnknownSession(_)) => {}
+        Ok(()) | Err(HubError::UnknownHandle(_)) => {}
         Err(e) => error!(error = %e, "hub rejected a driver call"),
     }
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use tcphub_core::{HubError, RawValue, SessionEntry, SessionId};
+use tcphub_core::{HubError, RawValue, SessionEntry, SessionHandle};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
@@ -18,14 +18,17 @@ pub(crate) enum Input {
         permit: OwnedSemaphorePermit,
     },
     /// A session's peer sent bytes.
-    Data { session: SessionId, bytes: Bytes },
+    Data {
+        session: SessionHandle,
+        bytes: Bytes,
+    },
     /// The session's peer half-closed: it sends nothing more.
-    Eof { session: SessionId },
+    Eof { session: SessionHandle },
     /// The session's writer wrote bytes; how many is kept on the
     /// connection, so one message stands for any number of writes.
-    Written { session: SessionId },
+    Written { session: SessionHandle },
     /// A session's reader is done: the peer left, or the connection closed.
-    Closed { session: SessionId },
+    Closed { session: SessionHandle },
     /// A host program's command.
     Command(Command),
     /// Say `bye` to everyone and refuse new sessions.

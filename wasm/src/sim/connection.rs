@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, SessionId, Unsent};
+use tcphub_core::{CloseReason, SessionHandle, Unsent};
 
 use super::network::{Piece, Pipe};
 use super::trace::Direction;
@@ -24,7 +24,7 @@ pub(crate) struct Client {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) client: usize,
-    pub(crate) session: SessionId,
+    pub(crate) session: SessionHandle,
     /// The virtual address: the session id on the wire.
     pub(crate) addr: Arc<str>,
     /// The client has not closed it nor seen it closed.
@@ -60,7 +60,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(client: usize, session: SessionId, addr: Arc<str>) -> Self {
+    pub(crate) fn new(client: usize, session: SessionHandle, addr: Arc<str>) -> Self {
         Connection {
             client,
             session,

@@ -14,11 +14,14 @@ impl Simulator {
     pub(super) fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit { session, frame } => self.queue_frame(session, frame),
-                Output::PauseReading { session } => self.set_reading(session, true),
-                Output::ResumeReading { session } => self.set_reading(session, false),
+                Output::Transmit {
+                    handle: session,
+                    frame,
+                } => self.queue_frame(session, frame),
+                Output::PauseReading { handle: session } => self.set_reading(session, true),
+                Output::ResumeReading { handle: session } => self.set_reading(session, false),
                 Output::Close {
-                    session,
+                    handle: session,
                     reason,
                     farewell,
                     unsent,
@@ -42,10 +45,13 @@ impl Simulator {
             Some(to_raw_value(value).expect("event details always serialize"))
         }
         let (name, session, peer, alias, detail) = match event {
-            Event::Opened { session, peer } => ("opened", session, peer, None, None),
+            Event::Opened {
+                handle: session,
+                session_id: peer,
+            } => ("opened", session, peer, None, None),
             Event::Synced {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 took_over_from,
             } => (
@@ -60,19 +66,19 @@ impl Simulator {
                 }),
             ),
             Event::Released {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
             } => ("released", session, peer, Some(alias), None),
             Event::Message {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 message,
             } => ("message", session, peer, alias, Some(message)),
             Event::ProtocolError {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 error,
             } => (
                 "protocol_error",
@@ -85,8 +91,8 @@ impl Simulator {
                 }),
             ),
             Event::Closed {
-                session,
-                peer,
+                handle: session,
+                session_id: peer,
                 alias,
                 reason,
             } => ("closed", session, peer, alias, raw(reason.as_str())),

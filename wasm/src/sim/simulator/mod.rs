@@ -30,7 +30,7 @@ mod wire;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use tcphub_core::{Hub, HubError, SessionId};
+use tcphub_core::{Hub, HubError, SessionHandle};
 
 use super::connection::{Client, Connection};
 use super::network::Network;
@@ -184,11 +184,11 @@ impl Simulator {
             .hub
             .sessions()
             .map(|s| SessionView {
-                session: s.id.0,
-                session_id: s.peer.to_string(),
+                session: s.handle.0,
+                session_id: s.session_id.to_string(),
                 alias: s.alias.map(|a| a.to_string()),
                 client: self
-                    .connection_index(s.id)
+                    .connection_index(s.handle)
                     .map(|c| self.clients[self.connections[c].client].name.clone()),
             })
             .collect();
@@ -291,7 +291,7 @@ impl Simulator {
             .map(|(_, next)| next)
     }
 
-    fn connection_index(&self, session: SessionId) -> Option<usize> {
+    fn connection_index(&self, session: SessionHandle) -> Option<usize> {
         self.connection_of_session
             .get(usize::try_from(session.0).ok()?)
             .copied()
@@ -305,7 +305,7 @@ impl Simulator {
         let now = Duration::from_millis(self.now);
         match call(&mut self.hub, now) {
             Ok(()) => true,
-            Err(HubError::UnknownSession(_)) => false,
+            Err(HubError::UnknownHandle(_)) => false,
             Err(other) => unreachable!("the simulator misused the hub: {other}"),
         }
     }

@@ -76,13 +76,11 @@ impl Simulator {
                 self.host_result("send_to_alias", result);
             }
             Action::CloseSession { session } => {
-                let result = match self.hub.session_by_peer(&session) {
-                    Some(id) => self
-                        .hub
-                        .close_session(id, CloseReason::ClosedByHost)
-                        .map(|()| 1),
-                    None => Err(HubError::UnknownSessionId(session)),
-                };
+                let result = self
+                    .hub
+                    .handle_of(&session)
+                    .and_then(|handle| self.hub.close_session(handle, CloseReason::ClosedByHost))
+                    .map(|()| 1);
                 self.host_result("close_session", result);
             }
             Action::Shutdown => {

@@ -19,7 +19,7 @@
 //!   written at once and reaches the client whenever it reads.
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, SessionId, Unsent};
+use tcphub_core::{CloseReason, SessionHandle, Unsent};
 
 use super::Simulator;
 use crate::sim::network::{End, Piece};
@@ -27,7 +27,7 @@ use crate::sim::trace::{Direction, Entry};
 
 impl Simulator {
     /// A frame from the hub joins its connection's send queue.
-    pub(super) fn queue_frame(&mut self, session: SessionId, frame: Bytes) {
+    pub(super) fn queue_frame(&mut self, session: SessionHandle, frame: Bytes) {
         let Some(conn) = self.connection_index(session) else {
             return;
         };
@@ -88,7 +88,7 @@ impl Simulator {
     }
 
     /// The hub stops or resumes reading a client.
-    pub(super) fn set_reading(&mut self, session: SessionId, paused: bool) {
+    pub(super) fn set_reading(&mut self, session: SessionHandle, paused: bool) {
         let Some(conn) = self.connection_index(session) else {
             return;
         };
@@ -181,7 +181,7 @@ impl Simulator {
     /// and the hub never read is thrown away.
     pub(super) fn close_at_hub(
         &mut self,
-        session: SessionId,
+        session: SessionHandle,
         reason: CloseReason,
         farewell: Bytes,
         unsent: Unsent,
