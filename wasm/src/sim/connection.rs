@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, SessionHandle, Unsent};
+use tcphub_core::{CloseReason, HubLines, SessionHandle, Unsent};
 
 use super::network::{Piece, Pipe};
 use super::trace::Direction;
@@ -55,8 +55,9 @@ pub(crate) struct Connection {
     pub(crate) read: u64,
     /// Arrived while the client was not reading.
     pub(crate) unread: Vec<u8>,
-    /// Read, but not yet a whole line.
-    pub(crate) partial: Vec<u8>,
+    /// What the client read, split into the hub's lines (the core's
+    /// reader, as every client of the hub uses).
+    pub(crate) lines: HubLines,
 }
 
 impl Connection {
@@ -78,7 +79,7 @@ impl Connection {
             stall_after: None,
             read: 0,
             unread: Vec::new(),
-            partial: Vec::new(),
+            lines: HubLines::default(),
         }
     }
 

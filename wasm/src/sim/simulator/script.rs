@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tcphub_core::{encode_info, encode_list, encode_ping, encode_sync, CloseReason, HubError};
+use tcphub_core::{
+    encode_info, encode_list, encode_ping, encode_sync, CloseReason, HubError, HubLines,
+};
 
 use super::Simulator;
 use crate::sim::connection::{virtual_addr, Client, Connection};
@@ -204,7 +206,7 @@ impl Simulator {
         c.client_open = false;
         c.write_open = false;
         c.unread = Vec::new();
-        c.partial = Vec::new();
+        c.lines = HubLines::default();
         let client = c.client;
         self.clients[client].current = None;
         let reason = if abrupt { "reset" } else { "disconnect" };

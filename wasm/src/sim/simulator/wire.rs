@@ -1,9 +1,10 @@
 //! Carrying bytes: writes cut and joined by the seed, pieces arriving, and
-//! clients reading whole lines.
+//! clients reading whole lines with the core's reader ([`HubLines`]).
 
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::{to_raw_value, RawValue};
+use tcphub_core::{frame_type, HubLines};
 
 use super::Simulator;
 use crate::sim::network::{End, Piece};
@@ -195,47 +196,55 @@ impl Simulator {
         let c = &mut self.connections[conn];
         c.read += readable as u64;
         c.in_socket = c.in_socket.saturating_sub(readable);
-        let mut rest = &data[..readable];
-        let mut partial = std::mem::take(&mut c.partial);
         let client = c.client;
-        while let Some(newline) = memchr::memchr(b'\n', rest) {
-            if partial.is_empty() {
-                self.deliver(client, &rest[..newline]);
-            } else {
-                partial.extend_from_slice(&rest[..newline]);
-                self.deliver(client, &partial);
-                partial.clear();
+        // Taken out while its lines are delivered, which needs `self`.
+        let mut lines = std::mem::take(&mut c.lines);
+        lines.push(&data[..readable]);
+        loop {
+            match lines.next_line() {
+                Some(Ok(line)) => self.deliver(client, line),
+                Some(Err(e)) => {
+                    // A line past any frame the hub writes: the client
+                    // gives the stream up, as a real one would.
+                    let name = &self.clients[client].name;
+                    self.skip(format!("{name} cannot read the hub's stream: {e}"));
+                    lines = HubLines::default();
+                    break;
+                }
+                None => break,
             }
-            rest = &rest[newline + 1..];
         }
-        partial.extend_from_slice(rest);
-        self.connections[conn].partial = partial;
+        self.connections[conn].lines = lines;
         if readable > 0 {
             self.pump(conn);
             self.drain();
         }
     }
 
+    /// The client read one whole line from the hub.
     pub(super) fn deliver(&mut self, client: usize, line: &[u8]) {
-        // The hub writes every `info` frame with this exact prefix.
-        const INFO: &[u8] = br#"{"type":"info","#;
+        let kind = frame_type(line);
         self.stats.deliveries += 1;
-        if line.starts_with(INFO) {
+        if kind == Some("info") {
             self.stats.info_deliveries += 1;
         }
         if !self.trace.wants_any() {
             return;
         }
+        // Only the sender is read here: the core's `HubFrame::parse` would
+        // read it too, but would bring its whole parser into the .wasm
+        // (about 60 KB) for one field. (From a `str`, as everything else
+        // the simulator parses: from bytes would be a second copy of
+        // serde_json's parser.)
         #[derive(Deserialize)]
-        struct Head {
-            #[serde(rename = "type")]
-            frame: String,
+        struct Sender {
             from: Option<String>,
         }
         let text = String::from_utf8_lossy(line).into_owned();
-        let (frame, from) = match serde_json::from_str::<Head>(&text) {
-            Ok(head) => (head.frame, head.from),
-            Err(_) => ("garbled".to_owned(), None),
+        let (frame, from) = match (kind, serde_json::from_str::<Sender>(&text)) {
+            (Some(kind), Ok(sender)) => (kind.to_owned(), sender.from),
+            // Never from the hub; shown rather than lost.
+            _ => ("garbled".to_owned(), None),
         };
         let line = RawValue::from_string(text.clone())
             .unwrap_or_else(|_| to_raw_value(&text).expect("a string always serializes"));
