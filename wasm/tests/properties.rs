@@ -83,6 +83,7 @@ proptest! {
         prop_assert_eq!(common::deliveries(&faulty), common::deliveries(&clean));
         prop_assert_eq!(host_messages_by_sender(&faulty), host_messages_by_sender(&clean));
         prop_assert_eq!(hub_closes(&faulty), hub_closes(&clean));
+        prop_assert_eq!(common::words_are_the_cores(&faulty), Ok(()));
     }
 
     /// Each client connects once and holds its own alias, so a drop cannot
@@ -276,6 +277,7 @@ proptest! {
         }
         let sim = run(scenario);
         prop_assert_eq!(hub_closed_streams_end_on_a_farewell(&sim), Ok(()));
+        prop_assert_eq!(common::words_are_the_cores(&sim), Ok(()));
         for session in sim.hub().sessions() {
             let view = sim.state().clients.into_iter().find(|c| c.addr.as_deref() == Some(&**session.session_id));
             if let Some(view) = view {

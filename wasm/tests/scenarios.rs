@@ -188,7 +188,10 @@ fn reconnect_gets_a_new_port_and_host_commands_report_reach() {
             (None, Some(r#"no session holds alias "小明""#.into())),
             (Some(1), None),
             (Some(1), None),
-            (None, Some(r#"no open session has id "10.0.0.1:40002""#.into())),
+            (
+                None,
+                Some(r#"no open session has id "10.0.0.1:40002""#.into())
+            ),
         ]
     );
     let got = deliveries(&sim);
@@ -271,4 +274,16 @@ fn the_trace_is_incremental() {
         tail.as_array().unwrap()[..]
     );
     assert_eq!(sim.trace().to_json_from(10_000), "[]");
+}
+
+#[test]
+fn every_preset_speaks_the_cores_words() {
+    for (name, make) in presets::PRESETS {
+        for faults in [false, true] {
+            let mut scenario = make();
+            scenario.faults.enabled = faults;
+            let sim = run(scenario);
+            assert_eq!(common::words_are_the_cores(&sim), Ok(()), "{name}");
+        }
+    }
 }

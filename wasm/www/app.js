@@ -456,9 +456,11 @@ function wire() {
 
 async function main() {
   await init();
-  for (const name of Simulator.presetNames()) $('preset').append(option(name, name, name === 'tutorial'));
+  // The simulator's list, in its order; the first one opens.
+  const presets = Simulator.presetNames();
+  for (const name of presets) $('preset').append(option(name, name, name === presets[0]));
   wire();
-  loadScenario(JSON.parse(Simulator.presetJson('tutorial')));
+  loadScenario(JSON.parse(Simulator.presetJson(presets[0])));
   // For the browser test and benchmark, and for poking from the console.
   window.tcphub = { Simulator, get sim() { return sim; } };
 }

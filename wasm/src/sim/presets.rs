@@ -6,13 +6,20 @@ use super::step::{message, Action, Step};
 /// Makes one preset.
 pub type MakePreset = fn() -> Scenario;
 
-/// Every preset by name, in the order the page lists them: the one list
-/// that the page, the bindings, the errors and the tests all read.
+// Each preset's name, written once: for the table and the scenario's `name`.
+const TUTORIAL: &str = "tutorial";
+const TAKEOVER: &str = "takeover";
+const FAULTS: &str = "faults";
+const FLOW_CONTROL: &str = "flow_control";
+
+/// Every preset by name, in the order the page lists them (the first is
+/// the one it loads): the one list that the page, the bindings, the errors
+/// and the tests all read.
 pub const PRESETS: [(&str, MakePreset); 4] = [
-    ("tutorial", tutorial),
-    ("takeover", takeover),
-    ("faults", faults),
-    ("flow_control", flow_control),
+    (TUTORIAL, tutorial),
+    (TAKEOVER, takeover),
+    (FAULTS, faults),
+    (FLOW_CONTROL, flow_control),
 ];
 
 /// Names of the presets, in the order the page lists them.
@@ -93,7 +100,7 @@ pub fn tutorial() -> Scenario {
         },
     ));
     Scenario {
-        name: "tutorial".into(),
+        name: TUTORIAL.into(),
         description: "The tutorial: two clients sync, the host broadcasts to both and then \
                       sends one message to each alias; each client's info reaches the host."
             .into(),
@@ -164,7 +171,7 @@ pub fn takeover() -> Scenario {
         ),
     ];
     Scenario {
-        name: "takeover".into(),
+        name: TAKEOVER.into(),
         description: "小明 moves from phone to tablet: the tablet takes the alias over and \
                       the phone's session is closed with reason taken_over."
             .into(),
@@ -229,7 +236,7 @@ pub fn faults() -> Scenario {
         },
     ));
     Scenario {
-        name: "faults".into(),
+        name: FAULTS.into(),
         description: "Three clients over a bad network: writes are cut and joined and \
                       delayed, 丙 stops reading and, once its socket is full and nothing more \
                       could be written to it for a second, is closed as a slow consumer; 甲 \
@@ -317,7 +324,7 @@ pub fn flow_control() -> Scenario {
         }
     }
     Scenario {
-        name: "flow_control".into(),
+        name: FLOW_CONTROL.into(),
         description: "A publisher bursts * messages to three readers. napper stops reading \
                       for 300 ms: the hub pauses the publisher until napper catches up, and \
                       nobody is cut. stuck stops reading for good: the publisher is paused \

@@ -30,7 +30,7 @@ mod wire;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use tcphub_core::{Hub, HubError, SessionHandle};
+use tcphub_core::{Hub, HubError, SessionEntry, SessionHandle};
 
 use super::connection::{Client, Connection};
 use super::network::Network;
@@ -163,14 +163,15 @@ impl Simulator {
             .iter()
             .map(|client| {
                 let connection = client.current.map(|c| &self.connections[c]);
-                let session = connection
+                let row = connection
                     .filter(|c| c.hub_open)
-                    .and_then(|c| self.hub.session(c.session));
+                    .and_then(|c| self.hub.session(c.session))
+                    .map(SessionEntry::from);
                 ClientView {
                     name: client.name.clone(),
                     addr: connection.map(|c| c.addr.to_string()),
                     connected: connection.is_some(),
-                    alias: session.and_then(|s| s.alias).map(|a| a.to_string()),
+                    alias: row.and_then(|r| r.client_name),
                     reading: connection.is_some_and(|c| c.reading),
                     writing: connection.is_some_and(|c| c.write_open),
                     paused: connection.is_some_and(|c| c.paused),
@@ -183,13 +184,18 @@ impl Simulator {
         let sessions = self
             .hub
             .sessions()
-            .map(|s| SessionView {
-                session: s.handle.0,
-                session_id: s.session_id.to_string(),
-                alias: s.alias.map(|a| a.to_string()),
-                client: self
-                    .connection_index(s.handle)
-                    .map(|c| self.clients[self.connections[c].client].name.clone()),
+            .map(|s| {
+                // The row a `sessions` reply gives, plus what only the
+                // simulator knows.
+                let row = SessionEntry::from(s);
+                SessionView {
+                    session: s.handle.0,
+                    session_id: row.session_id,
+                    alias: row.client_name,
+                    client: self
+                        .connection_index(s.handle)
+                        .map(|c| self.clients[self.connections[c].client].name.clone()),
+                }
             })
             .collect();
         StateView {

@@ -165,7 +165,12 @@ impl Simulator {
                     t: self.now,
                     client: self.clients[client].name.clone(),
                     at: "hub",
-                    reason: if abrupt { "reset" } else { "peer_closed" }.to_owned(),
+                    reason: if abrupt {
+                        "reset"
+                    } else {
+                        CloseReason::PeerClosed.as_str()
+                    }
+                    .to_owned(),
                     dropped: 0,
                 });
                 self.hub_call(|hub, now| hub.handle_close(now, session));
