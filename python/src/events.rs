@@ -156,7 +156,8 @@ impl Message {
 #[pyclass(extends = Event, frozen, module = "tcphub")]
 #[derive(Debug)]
 pub struct ProtocolError {
-    /// The machine-readable kind, such as `bad_json` or `unknown_alias`.
+    /// The machine-readable kind: one of `ErrorCode::ALL`
+    /// (`tcphub.ERROR_CODES`), such as `bad_json` or `unknown_alias`.
     #[pyo3(get)]
     code: &'static str,
     /// What was wrong, for a person.
@@ -191,9 +192,8 @@ pub struct Disconnected {
     /// The alias it held until then, if any.
     #[pyo3(get)]
     alias: Option<String>,
-    /// Why it closed: `peer_closed`, `closed_by_host`, `taken_over`,
-    /// `frame_too_large`, `idle_timeout`, `too_many_sessions`,
-    /// `slow_consumer` or `shutdown`.
+    /// Why it closed: one of `CloseReason::ALL` (`tcphub.CLOSE_REASONS`),
+    /// such as `peer_closed` or `closed_by_host`.
     #[pyo3(get)]
     reason: &'static str,
 }

@@ -355,8 +355,10 @@ impl Hub {
             .map_err(|e| hub_error(py, e))
     }
 
-    /// Says `bye` to a session and closes it.
-    #[pyo3(signature = (session, reason="closed_by_host"))]
+    /// Says `bye` to a session and closes it, with `reason` (one of
+    /// `tcphub.CLOSE_REASONS`) as the bye's reason.
+    #[pyo3(signature = (session, reason=CloseReason::ClosedByHost.as_str()))]
+    #[pyo3(text_signature = "(self, session, reason='closed_by_host')")]
     fn close_session(&mut self, py: Python<'_>, session: SessionRef, reason: &str) -> PyResult<()> {
         let id = self.resolve(py, session)?;
         let reason = close_reason(py, reason)?;
@@ -443,17 +445,19 @@ impl Hub {
     }
 }
 
+/// A close reason by its name, one of `CloseReason::ALL` (the tuple
+/// `tcphub.CLOSE_REASONS`).
 fn close_reason(py: Python<'_>, name: &str) -> PyResult<CloseReason> {
     CloseReason::ALL
         .into_iter()
         .find(|r| r.as_str() == name)
         .ok_or_else(|| {
-            let names: Vec<&str> = CloseReason::ALL.iter().map(|r| r.as_str()).collect();
+            let names = CloseReason::ALL.map(CloseReason::as_str);
             error(
                 py,
                 "ConfigError",
                 format!(
-                    "unknown close reason {name:?}: expected one of {}",
+                    "unknown close reason {name:?}: expected one of tcphub.CLOSE_REASONS ({})",
                     names.join(", ")
                 ),
             )

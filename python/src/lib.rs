@@ -6,6 +6,8 @@
 //! `Hub` wraps `tcphub-core` and `Server` embeds `tcphub-native`.
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use tcphub_core::{CloseReason, ErrorCode};
 
 mod client;
 mod errors;
@@ -21,6 +23,16 @@ mod session;
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("HUB_NAME", tcphub_core::HUB_NAME)?;
+    // The core's own lists, so that no list of names is copied by hand on
+    // the Python side (the stub's Literal types are checked against these).
+    m.add(
+        "CLOSE_REASONS",
+        PyTuple::new(m.py(), CloseReason::ALL.map(CloseReason::as_str))?,
+    )?;
+    m.add(
+        "ERROR_CODES",
+        PyTuple::new(m.py(), ErrorCode::ALL.map(ErrorCode::as_str))?,
+    )?;
     events::register(m)?;
     m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
     m.add_class::<session::Session>()?;

@@ -33,7 +33,10 @@ from ._errors import (
     UnknownAliasError,
     UnknownSessionError,
 )
+from ._codes import CloseReason, ErrorCode
 from ._tcphub import (
+    CLOSE_REASONS,
+    ERROR_CODES,
     HUB_NAME,
     Bye,
     Close,
@@ -63,6 +66,11 @@ Server.__module__ = __name__
 __all__ = [
     "__version__",
     "HUB_NAME",
+    # the core's names, at run time and as types
+    "CLOSE_REASONS",
+    "ERROR_CODES",
+    "CloseReason",
+    "ErrorCode",
     # running a hub
     "Server",
     "Session",

@@ -56,8 +56,9 @@ class ConnectionClosedError(Error, ConnectionError):
 class RejectedError(Error):
     """The hub answered a client's request with an ``error`` frame.
 
-    ``code`` is the machine-readable kind (``alias_taken``, ``invalid_alias``,
-    ``unknown_alias`` ...), ``detail`` the hub's explanation.
+    ``code`` is the machine-readable kind as the hub wrote it (one of
+    ``tcphub.ERROR_CODES`` for a hub of this version: ``alias_taken``,
+    ``invalid_alias`` ...), ``detail`` the hub's explanation.
     """
 
     def __init__(self, code: str, detail: str) -> None:

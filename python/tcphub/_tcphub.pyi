@@ -5,9 +5,18 @@ Everything here is re-exported from ``tcphub``; import it from there.
 
 from typing import Any, List, Literal, Optional, Tuple, Union
 
+from ._codes import CloseReason, ErrorCode
+
 __version__: str
 HUB_NAME: str
 """The ``sender`` of messages from the host program, as a client sees it."""
+CLOSE_REASONS: Tuple[CloseReason, ...]
+"""Every reason a session closes for, as the core lists them: the values of
+``Disconnected.reason`` and ``Close.reason``, and what
+``Hub.close_session`` accepts."""
+ERROR_CODES: Tuple[ErrorCode, ...]
+"""Every code of an ``error`` frame, as the core lists them: the values of
+``ProtocolError.code``, ``ErrorReply.code`` and ``RejectedError.code``."""
 
 def init_logging(verbose: int = 0, format: str = "human") -> bool:
     """Sends the embedded server's log lines (connects, syncs, closes) to
@@ -75,11 +84,9 @@ class ProtocolError(Event):
 
     __match_args__ = ("session_id", "code")
     @property
-    def code(self) -> str:
-        """Machine-readable kind: ``bad_json``, ``frame_too_large``,
-        ``unknown_type``, ``missing_field``, ``invalid_field``,
-        ``invalid_alias``, ``alias_taken``, ``unknown_alias``,
-        ``relay_disabled``, ``too_many_sessions`` or ``frame_timeout``."""
+    def code(self) -> ErrorCode:
+        """Machine-readable kind, one of ``tcphub.ERROR_CODES``
+        (``bad_json``, ``unknown_alias`` ...)."""
     @property
     def detail(self) -> str:
         """What was wrong, for a person."""
@@ -92,10 +99,9 @@ class Disconnected(Event):
     def alias(self) -> Optional[str]:
         """The alias it held until then, if any."""
     @property
-    def reason(self) -> str:
-        """Why: ``peer_closed``, ``closed_by_host``, ``taken_over``,
-        ``frame_too_large``, ``frame_timeout``, ``idle_timeout``,
-        ``too_many_sessions``, ``slow_consumer`` or ``shutdown``."""
+    def reason(self) -> CloseReason:
+        """Why, one of ``tcphub.CLOSE_REASONS`` (``peer_closed``,
+        ``closed_by_host``, ``taken_over``, ``slow_consumer`` ...)."""
 
 class Session:
     """One open session: its id on the wire and the alias it holds."""
@@ -176,8 +182,9 @@ class Close:
     def handle(self) -> int:
         """The session to close."""
     @property
-    def reason(self) -> str:
-        """Why, as also reported by the ``Disconnected`` event."""
+    def reason(self) -> CloseReason:
+        """Why, as also reported by the ``Disconnected`` event: one of
+        ``tcphub.CLOSE_REASONS``."""
     @property
     def farewell(self) -> bytes:
         """The session's one last frame: an ``error`` when the peer caused
@@ -300,9 +307,10 @@ class Hub:
         how many. Raises ``UnknownAliasError`` if nobody holds it."""
     def send_to_session(self, session: Union[int, str], message: Any) -> None:
         """Queues ``message`` for one session, by handle or session id."""
-    def close_session(self, session: Union[int, str], reason: str = "closed_by_host") -> None:
+    def close_session(self, session: Union[int, str], reason: CloseReason = "closed_by_host") -> None:
         """Says ``bye`` to a session (by handle or session id) and closes it,
-        with ``reason`` as the bye's reason."""
+        with ``reason`` as the bye's reason: one of ``tcphub.CLOSE_REASONS``
+        (``ConfigError`` otherwise)."""
     def shutdown(self) -> None:
         """Says ``bye`` to every session and closes it; later connections
         are refused."""
@@ -336,7 +344,9 @@ class ErrorReply:
 
     __match_args__ = ("code", "detail")
     @property
-    def code(self) -> str: ...
+    def code(self) -> str:
+        """Machine-readable kind, as the hub wrote it: from a hub of this
+        version, one of ``tcphub.ERROR_CODES``."""
     @property
     def detail(self) -> str: ...
     @property
@@ -351,7 +361,9 @@ class Bye:
 
     __match_args__ = ("reason", "detail")
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> str:
+        """Machine-readable reason, as the hub wrote it: from a hub of this
+        version, one of ``tcphub.CLOSE_REASONS``."""
     @property
     def detail(self) -> str: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import pydoc
+import typing
 from pathlib import Path
 
 import tcphub
@@ -70,3 +71,33 @@ def test_event_classes_share_a_base():
     for name in ("Connected", "Synced", "Released", "Message", "ProtocolError", "Disconnected"):
         assert issubclass(getattr(tcphub, name), tcphub.Event)
         assert getattr(tcphub, name).__module__ == "tcphub"
+
+
+def test_the_core_lists_its_close_reasons_and_error_codes():
+    assert tcphub.CLOSE_REASONS is _tcphub.CLOSE_REASONS
+    assert tcphub.ERROR_CODES is _tcphub.ERROR_CODES
+    for names in (tcphub.CLOSE_REASONS, tcphub.ERROR_CODES):
+        assert isinstance(names, tuple) and names
+        assert len(set(names)) == len(names)
+        assert all(isinstance(n, str) and n == n.lower() for n in names)
+    assert "closed_by_host" in tcphub.CLOSE_REASONS and "frame_timeout" in tcphub.CLOSE_REASONS
+    assert "bad_json" in tcphub.ERROR_CODES and "alias_taken" in tcphub.ERROR_CODES
+
+
+def test_the_stubs_literal_types_name_what_the_core_lists():
+    """The Literal types the stub uses are the core's lists, in its order:
+    a reason or code added to the core fails here until the types follow."""
+    assert typing.get_args(tcphub.CloseReason) == tcphub.CLOSE_REASONS
+    assert typing.get_args(tcphub.ErrorCode) == tcphub.ERROR_CODES
+    # ... and the stub types the fields and constants with them.
+    stub = STUB.read_text(encoding="utf-8")
+    for needle in (
+        "CLOSE_REASONS: Tuple[CloseReason, ...]",
+        "ERROR_CODES: Tuple[ErrorCode, ...]",
+        "def code(self) -> ErrorCode:",
+        "def reason(self) -> CloseReason:",
+        'reason: CloseReason = "closed_by_host"',
+    ):
+        assert needle in stub, needle
+    # The stub's default reason is one the core knows.
+    assert "closed_by_host" in tcphub.CLOSE_REASONS

@@ -296,6 +296,25 @@ def test_hub_errors_are_the_python_exceptions():
     assert repr(hub) == "Hub(sessions=0)"
 
 
+@pytest.mark.parametrize("reason", tcphub.CLOSE_REASONS)
+def test_close_session_takes_every_reason_the_core_lists(reason):
+    hub = tcphub.Hub()
+    h = hub.accept("1.2.3.4:5")
+    hub.close_session(h, reason=reason)
+    (close,) = of(hub.poll(), tcphub.Close, h)
+    assert close.reason == reason and json.loads(close.farewell)["reason"] == reason
+
+
+def test_close_session_names_the_reasons_it_takes():
+    hub = tcphub.Hub()
+    h = hub.accept("1.2.3.4:5")
+    with pytest.raises(tcphub.ConfigError, match="tcphub.CLOSE_REASONS") as caught:
+        hub.close_session(h, reason="because")
+    assert all(reason in str(caught.value) for reason in tcphub.CLOSE_REASONS)
+    hub.close_session(h)  # the default: closed_by_host
+    assert of(hub.poll(), tcphub.Close, h)[0].reason == "closed_by_host"
+
+
 def test_hub_bad_input_is_an_event_not_an_exception():
     hub = tcphub.Hub()
     h = hub.accept("1.2.3.4:5")
