@@ -1,15 +1,26 @@
 //! A small async client of the tcphub protocol, used by the `tcphub`
 //! client subcommands, the tests and the load example.
+//!
+//! The hub's stream is read with the core's [`HubLines`], as every client
+//! of the hub reads it. Each request that waits for an answer (`sync`,
+//! `list`, `ping`) carries an `id` of this client's own (`"rs-1"`,
+//! `"rs-2"`, ...), which the hub echoes in the reply or error it causes; a
+//! wait takes only the frame with its id as its answer, so an error caused
+//! by something sent before (with [`Client::send_raw`], say) is never
+//! blamed on a later request.
 
 use std::io;
 use std::net::SocketAddr;
 
-use tcphub_core::{
-    encode_info, encode_list, encode_ping, encode_sync, HubFrame, RawValue, SessionEntry,
-};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde::Serialize;
+use serde_json::Value;
+use tcphub_core::{encode_info, HubFrame, HubLines, LineError, RawValue, SessionEntry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, ToSocketAddrs};
+
+/// Bytes asked of the socket in one read.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// What went wrong talking to the hub.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +29,7 @@ pub enum ClientError {
     /// The connection failed.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// The hub answered with an `error` frame.
+    /// The hub answered the request with an `error` frame.
     #[error("{code}: {message}")]
     Hub {
         /// The error code, such as `unknown_alias`.
@@ -34,21 +45,96 @@ pub enum ClientError {
         /// The hub's explanation.
         message: String,
     },
+    /// The hub hung up right after an `error` that answered no request of
+    /// this client (such as `too_many_sessions` or `frame_too_large`): the
+    /// request was not answered, and this is the hub's last word.
+    #[error("the hub closed the connection after {code}: {message}")]
+    ClosedAfterError {
+        /// The error code of the hub's last frame.
+        code: String,
+        /// The hub's explanation.
+        message: String,
+    },
     /// The hub closed the connection without a word.
     #[error("the hub closed the connection")]
     Closed,
-    /// The hub sent something that is not a frame of the protocol.
+    /// The hub's stream is not what the hub writes: a line that is not a
+    /// frame, a line too long, or the stream ending in the middle of a line
+    /// ([`LineError::Truncated`]).
     #[error("unexpected data from the hub: {0}")]
+    Stream(#[from] LineError),
+    /// The hub sent a frame of the protocol where the protocol has no place
+    /// for it.
+    #[error("unexpected frame from the hub: {0}")]
     Protocol(String),
+}
+
+/// The id of a request this client sent, to recognise its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `frame` is the hub's answer to this request: a `synced`,
+    /// `sessions`, `pong` or `error` carrying this id.
+    pub fn is_answered_by(&self, frame: &HubFrame) -> bool {
+        matches!(reply_id(frame), Some(Value::String(id)) if *id == self.0)
+    }
+}
+
+/// The `id` a reply or error from the hub carries, if any.
+fn reply_id(frame: &HubFrame) -> Option<&Value> {
+    match frame {
+        HubFrame::Synced { id, .. }
+        | HubFrame::Error { id, .. }
+        | HubFrame::Pong { id, .. }
+        | HubFrame::Sessions { id, .. } => id.as_ref(),
+        _ => None,
+    }
+}
+
+/// The ids this client gives its requests: `"rs-1"`, `"rs-2"`, ... A
+/// string with a prefix, so that an id picked for a request of one's own
+/// sent with `send_raw` (a number, say) is not taken for one of these.
+const ID_PREFIX: &str = "rs-";
+
+/// A request that waits for an answer, as written on the wire.
+#[derive(Serialize)]
+struct Request<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "clientName", skip_serializing_if = "Option::is_none")]
+    client_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<&'a str>,
+    id: &'a str,
+}
+
+impl Request<'_> {
+    fn encode(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a request always serializes");
+        line.push(b'\n');
+        line
+    }
 }
 
 /// One connection to a hub.
 #[derive(Debug)]
 pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
+    reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     local_addr: SocketAddr,
-    line: Vec<u8>,
+    /// What was read and not yet taken as frames.
+    lines: HubLines,
+    read_buf: Box<[u8]>,
+    /// The number in the next request's id.
+    last_id: u64,
+    /// The latest `ping` sent, whose `pong` [`Client::until_pong`] waits for.
+    ping: Option<RequestId>,
 }
 
 impl Client {
@@ -59,10 +145,13 @@ impl Client {
         let local_addr = stream.local_addr()?;
         let (read, write) = stream.into_split();
         Ok(Client {
-            reader: BufReader::new(read),
+            reader: read,
             writer: write,
             local_addr,
-            line: Vec::new(),
+            lines: HubLines::default(),
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            last_id: 0,
+            ping: None,
         })
     }
 
@@ -76,22 +165,38 @@ impl Client {
         self.writer.write_all(bytes).await
     }
 
+    fn next_id(&mut self) -> RequestId {
+        self.last_id += 1;
+        RequestId(format!("{ID_PREFIX}{}", self.last_id))
+    }
+
+    /// Writes a request with a new id, and returns the id.
+    async fn request(
+        &mut self,
+        kind: &'static str,
+        client_name: Option<&str>,
+        after: Option<&str>,
+    ) -> io::Result<RequestId> {
+        let id = self.next_id();
+        let line = Request {
+            kind,
+            client_name,
+            after,
+            id: id.as_str(),
+        }
+        .encode();
+        self.send_raw(&line).await?;
+        Ok(id)
+    }
+
     /// Claims `alias` and waits for the answer: the session id on success,
     /// the hub's error (such as `alias_taken`) otherwise. Frames that arrive
-    /// before the answer are dropped.
+    /// before the answer are dropped, errors about earlier sends included.
     pub async fn sync(&mut self, alias: &str) -> Result<String, ClientError> {
-        self.send_raw(&encode_sync(alias)).await?;
-        loop {
-            match self.expect_frame().await? {
-                HubFrame::Synced { session_id, .. } => return Ok(session_id),
-                HubFrame::Error { code, message, .. } => {
-                    return Err(ClientError::Hub { code, message })
-                }
-                HubFrame::Bye { reason, message } => {
-                    return Err(ClientError::Bye { reason, message })
-                }
-                _ => {}
-            }
+        let id = self.request("sync", Some(alias), None).await?;
+        match self.answer(&id).await? {
+            HubFrame::Synced { session_id, .. } => Ok(session_id),
+            other => Err(unexpected_answer("sync", &other)),
         }
     }
 
@@ -107,21 +212,34 @@ impl Client {
         self.send_info(to, &message).await
     }
 
-    /// Sends `ping`.
-    pub async fn ping(&mut self) -> io::Result<()> {
-        self.send_raw(encode_ping()).await
+    /// Sends `ping` with a new id, which [`Client::until_pong`] then waits
+    /// for; the id is returned for callers that read frames themselves
+    /// ([`RequestId::is_answered_by`]).
+    pub async fn ping(&mut self) -> io::Result<RequestId> {
+        let id = self.request("ping", None, None).await?;
+        self.ping = Some(id.clone());
+        Ok(id)
     }
 
-    /// Reads frames until `pong`, returning those that came before it. As
-    /// the hub answers a session's frames in order, every reply to what was
-    /// sent before the ping has arrived by then.
+    /// Reads frames until the `pong` answering the latest [`Client::ping`]
+    /// (sending one first if none is waiting), returning those that came
+    /// before it. As the hub answers a session's frames in order, every
+    /// reply to what was sent before the ping has arrived by then.
     pub async fn until_pong(&mut self) -> Result<Vec<HubFrame>, ClientError> {
+        let id = match self.ping.take() {
+            Some(id) => id,
+            None => self.request("ping", None, None).await?,
+        };
         let mut before = Vec::new();
         loop {
-            match self.expect_frame().await? {
-                HubFrame::Pong { .. } => return Ok(before),
-                frame => before.push(frame),
+            let frame = self.expect_frame().await?;
+            if id.is_answered_by(&frame) {
+                return match frame {
+                    HubFrame::Pong { .. } => Ok(before),
+                    other => Err(unexpected_answer("ping", &other)),
+                };
             }
+            before.push(frame);
         }
     }
 
@@ -145,36 +263,70 @@ impl Client {
         &mut self,
         after: Option<&str>,
     ) -> Result<(Vec<SessionEntry>, Option<String>), ClientError> {
-        match after {
-            None => self.send_raw(encode_list()).await?,
-            Some(cursor) => {
-                let mut request = br#"{"type":"list","after":"#.to_vec();
-                serde_json::to_writer(&mut request, cursor).expect("a str always serializes");
-                request.extend_from_slice(b"}\n");
-                self.send_raw(&request).await?;
-            }
+        let id = self.request("list", None, after).await?;
+        match self.answer(&id).await? {
+            HubFrame::Sessions { sessions, next, .. } => Ok((sessions, next)),
+            other => Err(unexpected_answer("list", &other)),
         }
+    }
+
+    /// Waits for the frame answering request `id`, dropping the others: the
+    /// reply itself, or the hub's `error` as [`ClientError::Hub`]. A `bye`
+    /// or the connection closing first is an error too.
+    async fn answer(&mut self, id: &RequestId) -> Result<HubFrame, ClientError> {
+        // An error naming no request, kept while it is the latest frame: if
+        // the hub hangs up next, it is why.
+        let mut last_word: Option<(String, String)> = None;
         loop {
-            match self.expect_frame().await? {
-                HubFrame::Sessions { sessions, next, .. } => return Ok((sessions, next)),
-                HubFrame::Error { code, message, .. } => {
-                    return Err(ClientError::Hub { code, message })
+            let frame = match self.next_frame().await? {
+                Some(frame) => frame,
+                None => {
+                    return Err(match last_word {
+                        Some((code, message)) => ClientError::ClosedAfterError { code, message },
+                        None => ClientError::Closed,
+                    })
                 }
+            };
+            if id.is_answered_by(&frame) {
+                return match frame {
+                    HubFrame::Error { code, message, .. } => {
+                        Err(ClientError::Hub { code, message })
+                    }
+                    answer => Ok(answer),
+                };
+            }
+            last_word = None;
+            match frame {
                 HubFrame::Bye { reason, message } => {
                     return Err(ClientError::Bye { reason, message })
                 }
+                HubFrame::Error {
+                    code,
+                    message,
+                    id: None,
+                } => last_word = Some((code, message)),
                 _ => {}
             }
         }
     }
 
-    /// The next frame from the hub; `None` when it closed the connection.
+    /// The next frame from the hub; `None` when it closed the connection
+    /// between two lines, [`ClientError::Stream`] when in the middle of one.
+    ///
+    /// Cancel-safe, so it can wait in a `select!`: bytes are only taken
+    /// from the socket by a read that completed, and kept until a whole
+    /// line is in.
     pub async fn next_frame(&mut self) -> Result<Option<HubFrame>, ClientError> {
-        match self.next_line().await? {
-            None => Ok(None),
-            Some(line) => HubFrame::parse(line).map(Some).map_err(|e| {
-                ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(line)))
-            }),
+        loop {
+            if let Some(frame) = self.lines.next_frame() {
+                return Ok(Some(frame?));
+            }
+            let n = self.reader.read(&mut self.read_buf).await?;
+            if n == 0 {
+                self.lines.finish()?;
+                return Ok(None);
+            }
+            self.lines.push(&self.read_buf[..n]);
         }
     }
 
@@ -183,29 +335,97 @@ impl Client {
         self.next_frame().await?.ok_or(ClientError::Closed)
     }
 
-    /// The next raw line from the hub, newline included; `None` at the end.
-    ///
-    /// Cancel-safe, so it can wait in a `select!`: a line cut short by
-    /// cancellation is kept and completed by the next call.
-    pub async fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
-        if self.line.last() == Some(&b'\n') {
-            self.line.clear();
-        }
-        self.reader.read_until(b'\n', &mut self.line).await?;
-        if self.line.last() == Some(&b'\n') {
-            return Ok(Some(&self.line[..]));
-        }
-        // End of stream; a last line without its newline still counts.
-        if self.line.is_empty() {
-            Ok(None)
-        } else {
-            self.line.push(b'\n');
-            Ok(Some(&self.line[..]))
-        }
-    }
-
     /// Closes the connection after sending what was written.
     pub async fn close(mut self) -> io::Result<()> {
         self.writer.shutdown().await
+    }
+}
+
+/// A frame carrying a request's id that is not the kind of answer it
+/// wants (the hub never sends one).
+fn unexpected_answer(request: &str, frame: &HubFrame) -> ClientError {
+    ClientError::Protocol(format!("{frame:?} in answer to {request}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A client of a fake hub that writes `stream` and hangs up.
+    async fn client_of(stream: &'static [u8]) -> Client {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // Cut in two writes, so lines cross reads.
+            let (a, b) = stream.split_at(stream.len() / 2);
+            socket.write_all(a).await.unwrap();
+            socket.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            socket.write_all(b).await.unwrap();
+        });
+        Client::connect(addr).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stream_ending_mid_line_is_an_error_naming_it() {
+        let mut client = client_of(b"{\"type\":\"pong\"}\n{\"type\":\"po").await;
+        assert_eq!(
+            client.next_frame().await.unwrap(),
+            Some(HubFrame::Pong { id: None })
+        );
+        match client.next_frame().await {
+            Err(ClientError::Stream(LineError::Truncated { len: 11 })) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_ending_between_lines_is_the_end() {
+        let mut client = client_of(b"{\"type\":\"pong\"}\n{\"type\":\"pong\"}\n").await;
+        assert!(client.next_frame().await.unwrap().is_some());
+        assert!(client.next_frame().await.unwrap().is_some());
+        assert!(client.next_frame().await.unwrap().is_none());
+        assert!(matches!(
+            client.expect_frame().await,
+            Err(ClientError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_a_frame_is_an_error_and_the_next_one_reads() {
+        let mut client = client_of(b"hello\n{\"type\":\"pong\"}\n").await;
+        match client.next_frame().await {
+            Err(ClientError::Stream(LineError::NotAFrame { head, .. })) => {
+                assert_eq!(head, "hello")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(client.next_frame().await.unwrap().is_some());
+    }
+
+    #[test]
+    fn requests_carry_their_id() {
+        let line = Request {
+            kind: "list",
+            client_name: None,
+            after: Some("a\"b"),
+            id: "rs-7",
+        }
+        .encode();
+        assert_eq!(
+            line,
+            b"{\"type\":\"list\",\"after\":\"a\\\"b\",\"id\":\"rs-7\"}\n"
+        );
+        let id = RequestId("rs-7".into());
+        let answer = HubFrame::Pong {
+            id: Some(Value::from("rs-7")),
+        };
+        assert!(id.is_answered_by(&answer));
+        assert!(!id.is_answered_by(&HubFrame::Pong { id: None }));
+        assert!(!id.is_answered_by(&HubFrame::Pong {
+            id: Some(Value::from(7))
+        }));
     }
 }

@@ -94,6 +94,38 @@ async fn a_garbage_line_is_skipped_and_the_session_goes_on() {
 }
 
 #[tokio::test]
+async fn an_error_about_an_earlier_raw_send_is_not_the_answer_to_a_request() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // Three mistakes, one with an id of the sender's own, all still
+    // unanswered when each request below is written.
+    let mistakes: &[u8] = b"{\"type\":\"info\",\"to\":\"Nobody\",\"message\":1}\n\
+        not json\n\
+        {\"type\":\"sync\",\"clientName\":\"\",\"id\":1}\n";
+    client.send_raw(mistakes).await.unwrap();
+    let session = within(client.sync("careful"))
+        .await
+        .expect("the sync succeeded; the errors before it answer other frames");
+    assert_eq!(session, client.local_addr().to_string());
+    client.send_raw(mistakes).await.unwrap();
+    let rows = within(client.list()).await.expect("the list succeeded");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].client_name.as_deref(), Some("careful"));
+    // The errors are still there to be read by whoever waits for them.
+    client.send_raw(mistakes).await.unwrap();
+    let before = within(client.until_pong()).await.expect("the pong came");
+    let codes: Vec<_> = before
+        .iter()
+        .map(|f| match f {
+            HubFrame::Error { code, .. } => code.as_str(),
+            other => panic!("only errors, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(codes, ["unknown_alias", "bad_json", "invalid_alias"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn invalid_utf8_gets_bad_json() {
     let server = TestServer::start().await;
     let mut bystander = server.synced("bystander").await;

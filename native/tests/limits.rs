@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use tcphub_core::{HubConfig, HubFrame};
+use tcphub_core::{ErrorCode, HubConfig, HubFrame};
+use tcphub_native::client::ClientError;
 use tcphub_native::{ServeError, Server, ServerOptions};
 
 #[tokio::test]
@@ -36,6 +37,15 @@ async fn over_the_session_limit_a_connection_is_told_and_closed() {
         within(third.next_frame()).await.unwrap().is_none(),
         "then the hub hangs up"
     );
+    // A client waiting on its sync is told why the hub hung up: the refusal
+    // answers no request (it has no id), it is the hub's last word.
+    let mut fourth = server.client().await;
+    match within(fourth.sync("fourth")).await {
+        Err(ClientError::ClosedAfterError { code, .. }) => {
+            assert_eq!(code, ErrorCode::TooManySessions.as_str())
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
     let open: Vec<_> = server
         .hub
         .sessions()
@@ -78,8 +88,12 @@ async fn idle_sessions_are_closed_and_busy_ones_kept() {
     let mut busy = server.synced("busy").await;
     let pinging = tokio::spawn(async move {
         for _ in 0..10 {
-            busy.ping().await.unwrap();
-            assert_eq!(frame(&mut busy).await, HubFrame::Pong { id: None });
+            let ping = busy.ping().await.unwrap();
+            let pong = frame(&mut busy).await;
+            assert!(
+                matches!(pong, HubFrame::Pong { .. }) && ping.is_answered_by(&pong),
+                "{pong:?}"
+            );
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
         busy

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use tcphub_core::HubFrame;
-use tcphub_native::client::{Client, ClientError};
+use tcphub_native::client::{Client, ClientError, RequestId};
 use tokio::io::AsyncBufReadExt;
 
 use super::{display, ServerArg};
@@ -86,11 +86,12 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     ));
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
-    let mut pinged = false;
+    // The ping sent once stdin ended: its pong means every reply is in.
+    let mut last_ping: Option<RequestId> = None;
     loop {
         tokio::select! {
             frame = client.next_frame() => match frame {
-                Ok(Some(HubFrame::Pong { .. })) if pinged => {
+                Ok(Some(frame)) if last_ping.as_ref().is_some_and(|p| p.is_answered_by(&frame)) => {
                     if !args.stay {
                         break;
                     }
@@ -119,8 +120,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
                 if done {
                     stdin_open = false;
                     // Replies to what was sent arrive before the pong.
-                    client.ping().await.map_err(|e| e.to_string())?;
-                    pinged = true;
+                    last_ping = Some(client.ping().await.map_err(|e| e.to_string())?);
                 }
             }
             _ = tokio::signal::ctrl_c() => break,

@@ -52,11 +52,11 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
     // The hub answers a session's frames in order: once `pong` is back, any
     // error about the message has arrived. A frame over the size limit gets
     // its error and then the connection closes, without a `pong`.
-    client.ping().await.map_err(io)?;
+    let ping = client.ping().await.map_err(io)?;
     let mut failed = false;
     loop {
         match client.next_frame().await {
-            Ok(Some(HubFrame::Pong { .. })) => break,
+            Ok(Some(frame)) if ping.is_answered_by(&frame) => break,
             Ok(None) => {
                 if !failed {
                     display::print_failure("the hub closed the connection before confirming");
