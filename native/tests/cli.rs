@@ -140,6 +140,46 @@ fn console_commands_reach_clients() {
     wait_for_text(&client.stdout, "[server] 大家来领物资了");
     wait_for_text(&client.stdout, "[server] 赶紧来做核酸了");
     wait_for_text(&serve.stderr, "no session holds alias");
+    // The grammar `connect` reads: an unknown command is refused, never
+    // broadcast; `@alias` without text is a mistake, not an empty message.
+    serve.console("/stats");
+    serve.console("@Client-1");
+    serve.console("//stats as text");
+    wait_for_text(
+        &serve.stderr,
+        "unknown command `/stats`; the commands are `/list`, `/close SESSION_ID`",
+    );
+    wait_for_text(&serve.stderr, "to send to an alias, type `@alias text`");
+    // Console lines are handled in order: once this one arrived, the two
+    // before it would have too.
+    wait_for_text(&client.stdout, "[server] /stats as text");
+    let seen = client.stdout.lock().unwrap().clone();
+    assert_eq!(seen.matches("/stats").count(), 1, "{seen}");
+    assert!(!seen.contains("[server] \n"), "{seen}");
+    let (status, _, _) = serve.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn connect_refuses_unknown_commands_instead_of_sending_them() {
+    let serve = ServeProcess::start(&[], &[]);
+    let server = serve.server_arg();
+    let piped = tcphub(
+        &["connect", "--name", "Client-2", "-s", &server],
+        "/stats\n@Client-2\n//stats as text\n",
+    );
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    let err = text(&piped.stderr);
+    assert!(
+        err.contains("unknown command `/stats`; the commands are `/list`, `/quit`"),
+        "{err}"
+    );
+    assert!(err.contains("type `@alias text`"), "{err}");
+    // The pong that ends a piped session comes after the text, so the host
+    // has printed it by the time `connect` exited.
+    wait_for_text(&serve.stdout, "[Client-2] /stats as text");
+    let host = serve.stdout.lock().unwrap().clone();
+    assert_eq!(host.matches("/stats").count(), 1, "{host}");
     let (status, _, _) = serve.terminate();
     assert!(status.success());
 }

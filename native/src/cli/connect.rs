@@ -7,6 +7,7 @@ use tcphub_core::HubFrame;
 use tcphub_native::client::{Client, ClientError, RequestId};
 use tokio::io::AsyncBufReadExt;
 
+use super::line::{ConsoleLine, CONNECT_COMMANDS};
 use super::{display, ServerArg};
 
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,7 @@ use super::{display, ServerArg};
     text            to the host program\n  \
     @Client-2 text  to the client with alias Client-2\n  \
     * text          to every other client\n  \
+    //text          /text to the host (a line starting with `/` is a command)\n  \
     /list           show who is connected\n  \
     /quit           leave (as does Ctrl-D or the end of piped input)\n\n\
     Received messages print as `[Client-2] hello`, the host's as `[server] ...`, \
@@ -28,50 +30,6 @@ pub struct ConnectArgs {
     stay: bool,
     #[command(flatten)]
     server: ServerArg,
-}
-
-/// What one typed line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Line<'a> {
-    Send { to: Option<&'a str>, text: &'a str },
-    List,
-    Quit,
-    Nothing,
-    Usage(&'static str),
-}
-
-fn parse_line(line: &str) -> Line<'_> {
-    let line = line.trim_end_matches(['\r', '\n']);
-    if line.trim().is_empty() {
-        return Line::Nothing;
-    }
-    match line.trim() {
-        "/list" => return Line::List,
-        "/quit" | "/exit" => return Line::Quit,
-        _ => {}
-    }
-    if let Some(rest) = line.strip_prefix('@') {
-        return match rest.split_once(char::is_whitespace) {
-            Some((alias, text)) if !alias.is_empty() => Line::Send {
-                to: Some(alias),
-                text: text.trim_start(),
-            },
-            _ => Line::Usage("to send to an alias, type `@alias text`"),
-        };
-    }
-    if line == "*" {
-        return Line::Usage("to send to everyone, type `* text`");
-    }
-    if let Some(text) = line.strip_prefix("* ") {
-        return Line::Send {
-            to: Some("*"),
-            text: text.trim_start(),
-        };
-    }
-    Line::Send {
-        to: None,
-        text: line,
-    }
 }
 
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
@@ -110,8 +68,8 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             },
             line = stdin.next_line(), if stdin_open => {
                 let line = line.map_err(|e| format!("reading stdin: {e}"))?;
-                let done = match line.as_deref().map(parse_line) {
-                    None | Some(Line::Quit) => true,
+                let done = match line.as_deref().map(|l| ConsoleLine::parse(l, CONNECT_COMMANDS)) {
+                    None | Some(ConsoleLine::Quit) => true,
                     Some(line) => {
                         act(&mut client, line).await.map_err(|e| e.to_string())?;
                         false
@@ -130,55 +88,16 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn act(client: &mut Client, line: Line<'_>) -> Result<(), ClientError> {
+async fn act(client: &mut Client, line: ConsoleLine<'_>) -> Result<(), ClientError> {
     match line {
-        Line::Send { to, text } => client.send_text(to, text).await?,
+        // No `to`: the host.
+        ConsoleLine::Send { to, text } => client.send_text(to, text).await?,
         // The answer is printed by the main loop with everything else.
-        Line::List => client.send_raw(tcphub_core::encode_list()).await?,
-        Line::Usage(hint) => display::status(hint),
-        Line::Nothing | Line::Quit => {}
+        ConsoleLine::List => client.send_raw(tcphub_core::encode_list()).await?,
+        ConsoleLine::Usage(hint) => display::status(&hint),
+        // Not a command of this console: parsing refuses it.
+        ConsoleLine::Close { .. } => {}
+        ConsoleLine::Blank | ConsoleLine::Quit => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_routed_by_their_prefix() {
-        assert_eq!(
-            parse_line("hello there"),
-            Line::Send {
-                to: None,
-                text: "hello there"
-            }
-        );
-        assert_eq!(
-            parse_line("@Client-2  hi you\n"),
-            Line::Send {
-                to: Some("Client-2"),
-                text: "hi you"
-            }
-        );
-        assert_eq!(
-            parse_line("* all of you"),
-            Line::Send {
-                to: Some("*"),
-                text: "all of you"
-            }
-        );
-        assert_eq!(parse_line("   "), Line::Nothing);
-        assert_eq!(parse_line("/list"), Line::List);
-        assert_eq!(parse_line("/quit"), Line::Quit);
-        assert!(matches!(parse_line("@Client-2"), Line::Usage(_)));
-        assert!(matches!(parse_line("*"), Line::Usage(_)));
-        assert_eq!(
-            parse_line("*bold* text"),
-            Line::Send {
-                to: None,
-                text: "*bold* text"
-            }
-        );
-    }
 }

@@ -2,6 +2,7 @@
 
 mod connect;
 mod display;
+mod line;
 mod list;
 mod send;
 mod serve;

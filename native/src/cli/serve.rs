@@ -4,20 +4,22 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tcphub_core::{AliasPolicy, Event, HubConfig, RawValue};
+use tcphub_core::{AliasPolicy, Event, HubConfig, RawValue, BROADCAST_TARGET};
 use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
 use tokio::io::AsyncBufReadExt;
 
 use super::display;
+use super::line::{ConsoleLine, SERVE_COMMANDS};
 use crate::units::{bytes_within, count_within, parse_optional_duration, positive_duration};
 
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Messages sent to the host (an `info` without `to`) are printed on \
     stdout as `[alias] text`; logs go to stderr.\n\n\
-    With --console, lines typed on stdin are host commands: `* text` or plain text \
-    broadcasts, `@alias text` sends to one alias, `/list` shows the sessions, \
-    `/close SESSION_ID` closes one."
+    With --console, lines typed on stdin are host commands, read as `tcphub connect` \
+    reads its lines: `* text` or plain text broadcasts, `@alias text` sends to one \
+    alias, `//text` broadcasts `/text`, `/list` shows the sessions, \
+    `/close SESSION_ID` closes one; any other `/command` is refused."
 )]
 pub struct ServeArgs {
     // Help given as a string: `[::1]` in a doc comment reads as a doc link.
@@ -228,28 +230,36 @@ async fn print_host_messages(mut events: HostEvents) {
     }
 }
 
-/// Host commands typed on stdin.
+/// Host commands typed on stdin, in the grammar `connect` reads too.
 async fn console(hub: HubHandle) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let result = if line == "/list" {
-            let rows = hub.sessions().await;
-            println!("{}", display::sessions_table(&rows, None));
-            Ok(())
-        } else if let Some(id) = line.strip_prefix("/close ") {
-            hub.close_session(id.trim().to_owned()).await.map(|_| ())
-        } else if let Some(rest) = line.strip_prefix('@') {
-            let (alias, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            hub.send_to_alias(alias.to_owned(), text_message(text.trim_start()))
-                .await
-                .map(|_| ())
-        } else {
-            let text = line.strip_prefix("* ").unwrap_or(line);
-            hub.broadcast(text_message(text)).await.map(|_| ())
+        let result = match ConsoleLine::parse(&line, SERVE_COMMANDS) {
+            ConsoleLine::List => {
+                let rows = hub.sessions().await;
+                println!("{}", display::sessions_table(&rows, None));
+                Ok(())
+            }
+            ConsoleLine::Close { session_id } => {
+                hub.close_session(session_id.to_owned()).await.map(|_| ())
+            }
+            // No `to`: the host's own recipient is everyone.
+            ConsoleLine::Send { to, text } => match to {
+                None | Some(BROADCAST_TARGET) => {
+                    hub.broadcast(text_message(text)).await.map(|_| ())
+                }
+                Some(alias) => hub
+                    .send_to_alias(alias.to_owned(), text_message(text))
+                    .await
+                    .map(|_| ()),
+            },
+            ConsoleLine::Usage(hint) => {
+                display::status(&hint);
+                Ok(())
+            }
+            // Not a command of this console: parsing refuses it.
+            ConsoleLine::Quit => Ok(()),
+            ConsoleLine::Blank => Ok(()),
         };
         if let Err(e) = result {
             display::print_failure(&e.to_string());
