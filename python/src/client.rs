@@ -1,7 +1,8 @@
 //! `tcphub.Client`: a blocking client for scripts and tests, over std::net.
 //!
-//! Frames from the hub are parsed with the core's `HubFrame`, so the client
-//! and the hub share one definition of the wire format. Every wait releases
+//! The hub's stream is cut into frames by the core's `HubLines`, the one
+//! reader of hub output every client uses, and parsed with its `HubFrame`,
+//! so the client and the hub share one definition of the wire format. Every wait releases
 //! the GIL and wakes a few times a second to let Ctrl-C through.
 //!
 //! Each request (`sync`, `list`, `ping`) carries an `id` of this client's
@@ -21,7 +22,7 @@ use parking_lot::MutexGuard;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::Value;
-use tcphub_core::{encode_info, HubFrame, HUB_NAME};
+use tcphub_core::{encode_info, HubFrame, HubLines, LineError, HUB_NAME};
 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
@@ -123,12 +124,12 @@ impl Bye {
     }
 }
 
-/// The read half: bytes not yet cut into lines, and frames read while
+/// The read half: bytes not yet cut into frames, and frames read while
 /// waiting for an answer to a request.
 #[derive(Debug)]
 struct Reader {
     stream: TcpStream,
-    buf: Vec<u8>,
+    lines: HubLines,
     pending: VecDeque<HubFrame>,
     closed: bool,
 }
@@ -136,7 +137,8 @@ struct Reader {
 enum Read1 {
     Frame(HubFrame),
     TimedOut,
-    Closed,
+    /// The stream ended: between frames (`Ok`), or in the middle of one.
+    Closed(Result<(), LineError>),
 }
 
 impl Reader {
@@ -145,22 +147,18 @@ impl Reader {
         let deadline = Instant::now() + limit;
         let mut polled = false;
         loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                let line = line.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                return match HubFrame::parse(line) {
-                    Ok(frame) => Ok(Read1::Frame(frame)),
-                    Err(e) => Err(io::Error::new(
+            match self.lines.next_frame() {
+                Some(Ok(frame)) => return Ok(Read1::Frame(frame)),
+                Some(Err(e)) => {
+                    return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("the hub sent a frame this client cannot read: {e}"),
-                    )),
-                };
+                        format!("the hub sent what this client cannot read: {e}"),
+                    ))
+                }
+                None => {}
             }
             if self.closed {
-                return Ok(Read1::Closed);
+                return Ok(Read1::Closed(self.lines.finish()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -176,7 +174,7 @@ impl Reader {
             let mut chunk = [0u8; 64 * 1024];
             match self.stream.read(&mut chunk) {
                 Ok(0) => self.closed = true,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.lines.push(&chunk[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -357,7 +355,10 @@ impl Client {
             });
             match outcome {
                 Ok(Read1::Frame(frame)) => return Ok(Some(frame)),
-                Ok(Read1::Closed) => return Err(closed(py, "the hub closed the connection")),
+                Ok(Read1::Closed(Ok(()))) => {
+                    return Err(closed(py, "the hub closed the connection"))
+                }
+                Ok(Read1::Closed(Err(cut))) => return Err(cut_short(py, &cut)),
                 Ok(Read1::TimedOut) => {}
                 Err(e) => return Err(error(py, "Error", e.to_string())),
             }
@@ -381,6 +382,24 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
 
 fn closed(py: Python<'_>, why: &str) -> PyErr {
     error(py, "ConnectionClosedError", why.to_owned())
+}
+
+/// The stream ended inside a frame: never dropped silently, but a
+/// `ConnectionClosedError` whose `truncated` counts the bytes of the frame
+/// that never arrived whole (so that iteration raises it rather than ending).
+fn cut_short(py: Python<'_>, cut: &LineError) -> PyErr {
+    let err = closed(
+        py,
+        &format!("the hub closed the connection in the middle of a frame: {cut}"),
+    );
+    let len = match cut {
+        LineError::Truncated { len } => *len,
+        _ => 1,
+    };
+    match err.value(py).setattr("truncated", len) {
+        Ok(()) => err,
+        Err(e) => e,
+    }
 }
 
 #[pymethods]
@@ -439,7 +458,7 @@ impl Client {
             writer: Mutex::new(writer),
             reader: parking_lot::Mutex::new(Reader {
                 stream,
-                buf: Vec::new(),
+                lines: HubLines::default(),
                 pending: VecDeque::new(),
                 closed: false,
             }),

@@ -32,11 +32,17 @@ class Client(_tcphub.Client):
 
     def messages(self, timeout: Optional[float] = None) -> Iterator[Incoming]:
         """Yields what arrives until the connection closes, or until nothing
-        arrived for ``timeout`` seconds (``None`` or ``inf``: no limit)."""
+        arrived for ``timeout`` seconds (``None`` or ``inf``: no limit).
+
+        A stream that ends in the middle of a frame raises
+        :class:`ConnectionClosedError` (its ``truncated`` says how many bytes
+        were cut short) rather than ending the loop as if all had arrived."""
         while True:
             try:
                 incoming = self.receive(timeout)
-            except ConnectionClosedError:
+            except ConnectionClosedError as closed:
+                if closed.truncated:
+                    raise
                 return
             if incoming is None:
                 return

@@ -50,7 +50,16 @@ class ServerStoppedError(Error):
 
 
 class ConnectionClosedError(Error, ConnectionError):
-    """The hub closed the client's connection, or it failed."""
+    """The hub closed the client's connection, or it failed.
+
+    ``truncated`` is 0 when the stream ended between frames. When it ended
+    in the middle of one (the hub or the network failed while writing), it
+    is the number of bytes of that frame, which never arrived whole: the
+    client says so rather than dropping them, and iterating a client raises
+    this error instead of ending quietly.
+    """
+
+    truncated: int = 0
 
 
 class RejectedError(Error):

@@ -161,3 +161,55 @@ def test_requests_on_many_threads_each_get_their_own_answer(server):
             t.join()
         assert failures == []
         assert client.drain() == []
+
+
+def _fake_hub(*chunks: bytes) -> "tuple[socket.socket, tcphub.Client]":
+    """A listening socket playing the hub: the client connects, then reads
+    `chunks` (written one by one) and the end of the stream."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = tcphub.Client(*listener.getsockname()[:2], timeout=5)
+    peer, _ = listener.accept()
+    for chunk in chunks:
+        peer.sendall(chunk)
+    peer.close()
+    return listener, client
+
+
+def test_frames_cut_anywhere_arrive_whole():
+    stream = b'{"type":"info","from":"#hub","message":"\xe5\xae\xa2"}\n{"type":"bye","reason":"shutdown","message":"x"}\n'
+    for cut in range(1, len(stream)):
+        listener, client = _fake_hub(stream[:cut], stream[cut:])
+        with listener, client:
+            got = list(client.messages(timeout=5))
+        assert [type(g) for g in got] == [tcphub.Received, tcphub.Bye], cut
+        assert got[0].message == "客"
+
+
+def test_a_stream_ending_mid_frame_is_an_error_not_a_silent_drop():
+    listener, client = _fake_hub(b'{"type":"info","from":"#hub","message":1}\n{"type":"info","from":"#hu')
+    with listener, client:
+        assert client.receive(5).message == 1
+        with pytest.raises(tcphub.ConnectionClosedError, match="middle of a frame: .*26 bytes") as caught:
+            client.receive(5)
+        assert caught.value.truncated == 26
+        # Iteration does not end as if everything had arrived.
+        with pytest.raises(tcphub.ConnectionClosedError) as again:
+            list(client)
+        assert again.value.truncated == 26
+
+
+def test_a_stream_ending_between_frames_ends_iteration_quietly():
+    listener, client = _fake_hub(b'{"type":"info","from":"#hub","message":1}\n')
+    with listener, client:
+        assert [m.message for m in client] == [1]
+        with pytest.raises(tcphub.ConnectionClosedError, match="the hub closed the connection") as caught:
+            client.receive(5)
+        assert caught.value.truncated == 0
+
+
+def test_a_line_that_is_not_a_hub_frame_is_reported():
+    listener, client = _fake_hub(b"hello\n", b'{"type":"info","from":"#hub","message":2}\n')
+    with listener, client:
+        with pytest.raises(tcphub.Error, match="cannot read: not a hub frame .*hello"):
+            client.receive(5)
+        assert client.receive(5).message == 2  # the bad line alone is skipped
