@@ -167,10 +167,10 @@ fn reconnect_gets_a_new_port_and_host_commands_report_reach() {
             message: common::msg(json!(2)),
         }),
         Step::now(Action::CloseSession {
-            session: "10.0.0.1:40002".into(),
+            session_id: "10.0.0.1:40002".into(),
         }),
         Step::now(Action::CloseSession {
-            session: "10.0.0.1:40002".into(),
+            session_id: "10.0.0.1:40002".into(),
         }),
     ]));
     let hosts: Vec<(Option<usize>, Option<String>)> = sim

@@ -183,7 +183,7 @@ function describeStep(s) {
     case 'write': return `${s.client} writes ${shorten(s.data, 90)}`;
     case 'broadcast': return `host broadcasts${msg}`;
     case 'send_to_alias': return `host sends${msg} to ${s.alias}`;
-    case 'close_session': return `host closes session ${s.session}`;
+    case 'close_session': return `host closes session ${s.session_id}`;
     case 'wait': return `time passes: ${s.ms} ms`;
     case 'faults': return `faults ${s.enabled ? 'on' : 'off'}`;
     case 'half_close': return `${s.client} shuts its write side`;
@@ -196,11 +196,11 @@ function describeStep(s) {
 function describe(e) {
   switch (e.kind) {
     case 'step': return ['step', `#${e.index} ${describeStep(e.step)}`];
-    case 'connect': return ['connect', `${e.client} connected from ${e.addr} (session #${e.session})`];
+    case 'connect': return ['connect', `${e.client} connected from ${e.addr} (handle #${e.handle})`];
     case 'write': return ['write', `${e.dir === 'to_hub' ? `${e.client} →` : `→ ${e.client}`} ${e.len} B${e.pieces > 1 ? ` cut in ${e.pieces}` : ''}${e.joined ? ' joined to the previous write' : ''}: ${e.text}`, 'wire'];
     case 'arrive': return ['arrive', `${e.dir === 'to_hub' ? `hub ⇐ ${e.client}` : `${e.client} ⇐ hub`} ${e.len} B (sent at ${e.sent} ms): ${e.text}${e.hex ? ` [hex ${e.hex}]` : ''}`, 'wire'];
     case 'deliver': return ['read', `${e.client} read ${JSON.stringify(e.line)}`];
-    case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' ? '' : ` [${e.peer}]`}`];
+    case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' ? '' : ` [${e.session_id}]`}`];
     case 'host': return ['host', e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}`, e.error ? 'err' : ''];
     case 'close': return ['close', e.at === 'hub'
       ? `hub closed ${e.client}'s session: ${e.reason}${e.dropped ? ` (${e.dropped} unsent bytes dropped)` : ''}`
@@ -327,8 +327,8 @@ function renderState() {
   tbody.replaceChildren();
   for (const s of state.sessions) {
     const tr = document.createElement('tr');
-    tr.dataset.session = s.session_id;
-    const cells = [`#${s.session}`, s.session_id, s.alias ?? '—'];
+    tr.dataset.sessionId = s.session_id;
+    const cells = [`#${s.handle}`, s.session_id, s.alias ?? '—'];
     cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
@@ -337,7 +337,7 @@ function renderState() {
       tr.append(td);
     });
     const td = document.createElement('td');
-    td.append(button('Close', () => act({ action: 'close_session', session: s.session_id }), 'The host closes this session'));
+    td.append(button('Close', () => act({ action: 'close_session', session_id: s.session_id }), 'The host closes this session'));
     tr.append(td);
     tbody.append(tr);
   }

@@ -301,9 +301,9 @@ export function deliveryLabel(e) {
 }
 
 export function eventLabel(e) {
-  const who = e.alias ?? e.peer;
+  const who = e.alias ?? e.session_id;
   switch (e.event) {
-    case 'opened': return `opened ${e.peer}`;
+    case 'opened': return `opened ${e.session_id}`;
     case 'synced': return e.detail?.took_over_from ? `${e.alias} taken over` : `synced ${e.alias}`;
     case 'released': return `released ${e.alias}`;
     case 'message': return `${who}: ${messageText(e.detail)}`;

@@ -24,7 +24,8 @@ pub(crate) struct Client {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) client: usize,
-    pub(crate) session: SessionHandle,
+    /// The hub's handle for its session.
+    pub(crate) handle: SessionHandle,
     /// The virtual address: the session id on the wire.
     pub(crate) addr: Arc<str>,
     /// The client has not closed it nor seen it closed.
@@ -61,10 +62,10 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(client: usize, session: SessionHandle, addr: Arc<str>) -> Self {
+    pub(crate) fn new(client: usize, handle: SessionHandle, addr: Arc<str>) -> Self {
         Connection {
             client,
-            session,
+            handle,
             addr,
             client_open: true,
             write_open: true,

@@ -341,6 +341,18 @@ mod tests {
     }
 
     #[test]
+    fn close_session_names_a_session_id_and_loads_the_old_name() {
+        let new = r#"{"steps":[{"action":"close_session","session_id":"10.0.0.1:40001"}]}"#;
+        let old = r#"{"steps":[{"action":"close_session","session":"10.0.0.1:40001"}]}"#;
+        let saved = Scenario::from_json(new).unwrap().to_json();
+        assert!(
+            saved.contains(r#""session_id": "10.0.0.1:40001""#),
+            "{saved}"
+        );
+        assert_eq!(Scenario::from_json(old).unwrap().to_json(), saved);
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let err = Scenario::from_json(r#"{"steps":[{"action":"fly","client":"a"}]}"#).unwrap_err();
         assert!(err.to_string().contains("fly"), "{err}");

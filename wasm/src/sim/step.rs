@@ -125,7 +125,7 @@ pub enum Action {
     /// The host closes a session, named by its session id (peer address).
     CloseSession {
         /// Such as `10.0.0.1:40001`.
-        session: String,
+        session_id: String,
     },
     /// The host shuts the hub down.
     Shutdown,
@@ -166,8 +166,9 @@ struct StepJson {
     ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    session: Option<String>,
+    /// Scenarios saved before the rename call it `session`; they still load.
+    #[serde(default, alias = "session", skip_serializing_if = "Option::is_none")]
+    session_id: Option<String>,
 }
 
 /// Keeps an explicit `null` message as a message, apart from "absent".
@@ -239,7 +240,7 @@ impl TryFrom<StepJson> for Step {
                 message: message(j.message)?,
             },
             "close_session" => Action::CloseSession {
-                session: need(j.session, "session")?,
+                session_id: need(j.session_id, "session_id")?,
             },
             "shutdown" => Action::Shutdown,
             other => {
@@ -326,8 +327,8 @@ impl From<Step> for StepJson {
                 j.message = Some(message);
                 "send_to_alias"
             }
-            Action::CloseSession { session } => {
-                j.session = Some(session);
+            Action::CloseSession { session_id } => {
+                j.session_id = Some(session_id);
                 "close_session"
             }
             Action::Shutdown => "shutdown",

@@ -72,7 +72,7 @@ pub enum Entry {
         /// Its virtual address: its session id on the wire.
         addr: String,
         /// The hub's handle for the session.
-        session: u64,
+        handle: u64,
     },
     /// One write: a client's request, or a frame the hub sent.
     Write {
@@ -126,9 +126,9 @@ pub enum Entry {
         /// `opened`, `synced`, `released`, `message`, `protocol_error`, `closed`.
         event: &'static str,
         /// The hub's handle for the session.
-        session: u64,
-        /// The session id on the wire.
-        peer: String,
+        handle: u64,
+        /// Its session id: the peer address, `sessionId` on the wire.
+        session_id: String,
         /// The alias concerned, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         alias: Option<String>,

@@ -57,8 +57,8 @@ pub struct ClientView {
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionView {
     /// The hub's handle.
-    pub session: u64,
-    /// The session id on the wire (the peer address).
+    pub handle: u64,
+    /// Its session id: the peer address, `sessionId` on the wire.
     pub session_id: String,
     /// Its alias.
     pub alias: Option<String>,

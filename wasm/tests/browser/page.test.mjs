@@ -1,9 +1,10 @@
 // The page in a real headless Chromium: run the tutorial preset, send a
 // directed message by clicking, and check it was delivered to that alias
-// alone. Saves a screenshot to tests/artifacts/.
+// alone; run the golden scenarios to the native golden traces. Saves a
+// screenshot to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './static-server.mjs';
@@ -11,6 +12,7 @@ import { launch } from './chromium.mjs';
 
 const wasmDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.resolve(wasmDir, '..', 'tests', 'artifacts');
+const goldenDir = path.join(wasmDir, 'tests', 'golden');
 let server;
 let context;
 let page;
@@ -91,18 +93,44 @@ test('a directed message sent by clicking reaches that alias alone', async () =>
 test('adding a client and taking over an alias by clicking', async () => {
   await page.fill('#new-client', 'Client-3');
   await page.click('#add-client button[type=submit]');
-  await page.waitForSelector('#sessions tr[data-session="10.0.0.3:40001"]');
+  await page.waitForSelector('#sessions tr[data-session-id="10.0.0.3:40001"]');
   await page.selectOption('#actor', 'Client-3');
   await page.selectOption('#takeover-alias', 'Client-1');
   await page.click('#takeover-form button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
-    !document.querySelector('#sessions tr[data-session="10.0.0.1:40001"]'));
+    !document.querySelector('#sessions tr[data-session-id="10.0.0.1:40001"]'));
   const table = await page.$$eval('#sessions tr', (rows) => rows.map((r) => [...r.cells].slice(1, 3).map((c) => c.textContent)));
   assert.deepEqual(table, [['10.0.0.2:40001', 'Client-2'], ['10.0.0.3:40001', 'Client-1']]);
   const client1 = await page.$eval('[data-inbox="Client-1"]', (box) => box.lastElementChild.textContent);
   assert.match(client1, /bye: taken_over/);
   assert.match(await page.textContent('li[data-client="Client-1"] .addr'), /offline/);
+
+  // The host closes a session from the table, by its session id.
+  await page.click('#sessions tr[data-session-id="10.0.0.2:40001"] button');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    !document.querySelector('#sessions tr[data-session-id="10.0.0.2:40001"]'));
+  const log = await page.textContent('#log');
+  assert.match(log, /host closes session 10\.0\.0\.2:40001/);
+  assert.match(log, /Client-3 connected from 10\.0\.0\.3:40001 \(handle #3\)/);
+  assert.match(await page.textContent('[data-inbox="Client-2"]'), /bye: closed_by_host/);
   assert.deepEqual(problems, []);
+});
+
+test('Chromium runs the golden scenarios to the native golden traces, byte for byte', async () => {
+  const files = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
+  assert.equal(files.length, 4);
+  for (const file of files) {
+    const scenario = readFileSync(path.join(goldenDir, file), 'utf8');
+    const golden = readFileSync(path.join(goldenDir, file.replace('.scenario.json', '.json')), 'utf8');
+    const trace = await page.evaluate((json) => {
+      const sim = new window.tcphub.Simulator(json);
+      sim.runToEnd();
+      const lines = sim.traceJsonLines();
+      sim.free();
+      return lines;
+    }, scenario);
+    assert.ok(trace === golden, `${file}: Chromium's trace differs from the native one`);
+  }
 });
 
 test('faults, takeover and reset with a seed work from the controls', async () => {

@@ -21,10 +21,14 @@ test('the tutorial preset gives the tutorial\'s deliveries', () => {
   const toHost = trace.filter((e) => e.kind === 'event' && e.event === 'message')
     .map((e) => [e.alias, e.detail]);
   assert.deepEqual(toHost, [['Client-1', '1111'], ['Client-2', '222']]);
+  // The core's names: `handle` for its number, `session_id` for the address.
+  const opened = trace.filter((e) => e.kind === 'event' && e.event === 'opened')
+    .map((e) => [e.handle, e.session_id]);
+  assert.deepEqual(opened, [[1, '10.0.0.1:40001'], [2, '10.0.0.2:40001']]);
   const state = JSON.parse(sim.stateJson());
   assert.equal(state.done, true);
-  assert.deepEqual(state.sessions.map((s) => [s.session_id, s.alias]),
-    [['10.0.0.1:40001', 'Client-1'], ['10.0.0.2:40001', 'Client-2']]);
+  assert.deepEqual(state.sessions.map((s) => [s.handle, s.session_id, s.alias]),
+    [[1, '10.0.0.1:40001', 'Client-1'], [2, '10.0.0.2:40001', 'Client-2']]);
   assert.equal(state.stats.info_deliveries, 4);
 });
 

@@ -14,18 +14,15 @@ impl Simulator {
     pub(super) fn drain(&mut self) {
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit {
-                    handle: session,
-                    frame,
-                } => self.queue_frame(session, frame),
-                Output::PauseReading { handle: session } => self.set_reading(session, true),
-                Output::ResumeReading { handle: session } => self.set_reading(session, false),
+                Output::Transmit { handle, frame } => self.queue_frame(handle, frame),
+                Output::PauseReading { handle } => self.set_reading(handle, true),
+                Output::ResumeReading { handle } => self.set_reading(handle, false),
                 Output::Close {
-                    handle: session,
+                    handle,
                     reason,
                     farewell,
                     unsent,
-                } => self.close_at_hub(session, reason, farewell, unsent),
+                } => self.close_at_hub(handle, reason, farewell, unsent),
                 Output::Event(event) => self.record_event(event),
             }
         }
@@ -44,20 +41,17 @@ impl Simulator {
         fn raw<T: Serialize + ?Sized>(value: &T) -> Option<Box<RawValue>> {
             Some(to_raw_value(value).expect("event details always serialize"))
         }
-        let (name, session, peer, alias, detail) = match event {
-            Event::Opened {
-                handle: session,
-                session_id: peer,
-            } => ("opened", session, peer, None, None),
+        let (name, handle, session_id, alias, detail) = match event {
+            Event::Opened { handle, session_id } => ("opened", handle, session_id, None, None),
             Event::Synced {
-                handle: session,
-                session_id: peer,
+                handle,
+                session_id,
                 alias,
                 took_over_from,
             } => (
                 "synced",
-                session,
-                peer,
+                handle,
+                session_id,
                 Some(alias),
                 took_over_from.and_then(|old| {
                     raw(&TookOver {
@@ -66,24 +60,24 @@ impl Simulator {
                 }),
             ),
             Event::Released {
-                handle: session,
-                session_id: peer,
+                handle,
+                session_id,
                 alias,
-            } => ("released", session, peer, Some(alias), None),
+            } => ("released", handle, session_id, Some(alias), None),
             Event::Message {
-                handle: session,
-                session_id: peer,
+                handle,
+                session_id,
                 alias,
                 message,
-            } => ("message", session, peer, alias, Some(message)),
+            } => ("message", handle, session_id, alias, Some(message)),
             Event::ProtocolError {
-                handle: session,
-                session_id: peer,
+                handle,
+                session_id,
                 error,
             } => (
                 "protocol_error",
-                session,
-                peer,
+                handle,
+                session_id,
                 None,
                 raw(&ErrorDetail {
                     code: error.code.as_str(),
@@ -91,11 +85,11 @@ impl Simulator {
                 }),
             ),
             Event::Closed {
-                handle: session,
-                session_id: peer,
+                handle,
+                session_id,
                 alias,
                 reason,
-            } => ("closed", session, peer, alias, raw(reason.as_str())),
+            } => ("closed", handle, session_id, alias, raw(reason.as_str())),
             // A kind of event added to the core after this simulator: show
             // it rather than lose it.
             other => {
@@ -110,8 +104,8 @@ impl Simulator {
         self.trace.push(Entry::Event {
             t: self.now,
             event: name,
-            session: session.0,
-            peer: peer.to_string(),
+            handle: handle.0,
+            session_id: session_id.to_string(),
             alias: alias.map(|a| a.to_string()),
             detail,
         });

@@ -58,7 +58,7 @@ pub struct Simulator {
     client_by_name: BTreeMap<String, usize>,
     connections: Vec<Connection>,
     /// Connection index by session handle (handles count up from 1).
-    connection_of_session: Vec<Option<usize>>,
+    connection_of_handle: Vec<Option<usize>>,
     network: Network,
     /// Steps asked for while running (clicks): they go before the script.
     interactive: VecDeque<Step>,
@@ -94,7 +94,7 @@ impl Simulator {
             clients: Vec::new(),
             client_by_name: BTreeMap::new(),
             connections: Vec::new(),
-            connection_of_session: Vec::new(),
+            connection_of_handle: Vec::new(),
             network: Network::default(),
             interactive: VecDeque::new(),
             script: scenario.steps.iter().cloned().collect(),
@@ -165,7 +165,7 @@ impl Simulator {
                 let connection = client.current.map(|c| &self.connections[c]);
                 let row = connection
                     .filter(|c| c.hub_open)
-                    .and_then(|c| self.hub.session(c.session))
+                    .and_then(|c| self.hub.session(c.handle))
                     .map(SessionEntry::from);
                 ClientView {
                     name: client.name.clone(),
@@ -189,7 +189,7 @@ impl Simulator {
                 // simulator knows.
                 let row = SessionEntry::from(s);
                 SessionView {
-                    session: s.handle.0,
+                    handle: s.handle.0,
                     session_id: row.session_id,
                     alias: row.client_name,
                     client: self
@@ -297,9 +297,9 @@ impl Simulator {
             .map(|(_, next)| next)
     }
 
-    fn connection_index(&self, session: SessionHandle) -> Option<usize> {
-        self.connection_of_session
-            .get(usize::try_from(session.0).ok()?)
+    fn connection_index(&self, handle: SessionHandle) -> Option<usize> {
+        self.connection_of_handle
+            .get(usize::try_from(handle.0).ok()?)
             .copied()
             .flatten()
     }

@@ -77,10 +77,10 @@ impl Simulator {
                 let result = self.hub.send_to_alias(&alias, &message);
                 self.host_result("send_to_alias", result);
             }
-            Action::CloseSession { session } => {
+            Action::CloseSession { session_id } => {
                 let result = self
                     .hub
-                    .handle_of(&session)
+                    .handle_of(&session_id)
                     .and_then(|handle| self.hub.close_session(handle, CloseReason::ClosedByHost))
                     .map(|()| 1);
                 self.host_result("close_session", result);
@@ -136,33 +136,33 @@ impl Simulator {
         }
         let addr: Arc<str> = virtual_addr(client, self.clients[client].opened).into();
         self.clients[client].opened += 1;
-        let session = match self
+        let handle = match self
             .hub
             .handle_accept(Duration::from_millis(self.now), &addr)
         {
-            Ok(session) => session,
+            Ok(handle) => handle,
             // Addresses are unique per client and connection, so this is a
             // broken invariant; report it in the trace rather than panic.
             Err(e) => return self.skip(format!("{name} could not connect: {e}")),
         };
         let conn = self.connections.len();
-        let mut connection = Connection::new(client, session, addr.clone());
+        let mut connection = Connection::new(client, handle, addr.clone());
         if self.faults.enabled && self.rng.chance(self.faults.stall) {
             let buffer = self.network_settings.socket_buffer_bytes as u64;
             connection.stall_after = Some(self.rng.below(buffer / 4 + 1));
         }
         self.connections.push(connection);
-        let slot = session.0 as usize;
-        if self.connection_of_session.len() <= slot {
-            self.connection_of_session.resize(slot + 1, None);
+        let slot = handle.0 as usize;
+        if self.connection_of_handle.len() <= slot {
+            self.connection_of_handle.resize(slot + 1, None);
         }
-        self.connection_of_session[slot] = Some(conn);
+        self.connection_of_handle[slot] = Some(conn);
         self.clients[client].current = Some(conn);
         self.trace.push(Entry::Connect {
             t: self.now,
             client: name.to_owned(),
             addr: addr.to_string(),
-            session: session.0,
+            handle: handle.0,
         });
         self.drain();
     }

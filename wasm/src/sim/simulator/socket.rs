@@ -27,8 +27,8 @@ use crate::sim::trace::{Direction, Entry};
 
 impl Simulator {
     /// A frame from the hub joins its connection's send queue.
-    pub(super) fn queue_frame(&mut self, session: SessionHandle, frame: Bytes) {
-        let Some(conn) = self.connection_index(session) else {
+    pub(super) fn queue_frame(&mut self, handle: SessionHandle, frame: Bytes) {
+        let Some(conn) = self.connection_index(handle) else {
             return;
         };
         let buffer = self.network_settings.socket_buffer_bytes;
@@ -39,11 +39,11 @@ impl Simulator {
         {
             // Nothing waits and it fits: written at once, the common case.
             c.in_socket += frame.len();
-            let (len, session) = (frame.len(), c.session);
+            let (len, handle) = (frame.len(), c.handle);
             self.stats.bytes_to_clients += len as u64;
             self.put_on_wire(conn, Direction::ToClient, frame);
             if self.connections[conn].hub_open {
-                self.hub_call(|hub, now| hub.handle_written(now, session, len));
+                self.hub_call(|hub, now| hub.handle_written(now, handle, len));
             }
             return;
         }
@@ -82,14 +82,14 @@ impl Simulator {
         }
         // After a close the hub has forgotten the session: nothing to report.
         if written > 0 && c.hub_open {
-            let session = c.session;
-            self.hub_call(|hub, now| hub.handle_written(now, session, written));
+            let handle = c.handle;
+            self.hub_call(|hub, now| hub.handle_written(now, handle, written));
         }
     }
 
     /// The hub stops or resumes reading a client.
-    pub(super) fn set_reading(&mut self, session: SessionHandle, paused: bool) {
-        let Some(conn) = self.connection_index(session) else {
+    pub(super) fn set_reading(&mut self, handle: SessionHandle, paused: bool) {
+        let Some(conn) = self.connection_index(handle) else {
             return;
         };
         let c = &mut self.connections[conn];
@@ -113,7 +113,7 @@ impl Simulator {
     fn feed_held(&mut self, conn: usize) {
         loop {
             let c = &self.connections[conn];
-            if c.paused || !c.hub_open || self.hub.is_reading_paused(c.session) == Some(true) {
+            if c.paused || !c.hub_open || self.hub.is_reading_paused(c.handle) == Some(true) {
                 return;
             }
             let Some(piece) = self.connections[conn].held.pop_front() else {
@@ -132,9 +132,8 @@ impl Simulator {
             Piece::Data { bytes, sent } => {
                 self.trace_arrival(client, Direction::ToHub, &bytes, sent);
                 let c = &self.connections[conn];
-                let session = c.session;
-                if !(c.hub_open && self.hub_call(|hub, now| hub.handle_data(now, session, &bytes)))
-                {
+                let handle = c.handle;
+                if !(c.hub_open && self.hub_call(|hub, now| hub.handle_data(now, handle, &bytes))) {
                     self.discard(client, Direction::ToHub, bytes.len());
                 }
             }
@@ -143,13 +142,13 @@ impl Simulator {
                 if !c.hub_open {
                     return;
                 }
-                let session = c.session;
+                let handle = c.handle;
                 self.trace.push(Entry::Eof {
                     t: self.now,
                     client: self.clients[client].name.clone(),
                     at: "hub",
                 });
-                self.hub_call(|hub, now| hub.handle_eof(now, session));
+                self.hub_call(|hub, now| hub.handle_eof(now, handle));
             }
             Piece::End(End::ClientClosed { abrupt }) => {
                 let c = &mut self.connections[conn];
@@ -160,7 +159,7 @@ impl Simulator {
                 c.paused = false;
                 // Nobody is left to write to.
                 c.out.clear();
-                let session = c.session;
+                let handle = c.handle;
                 self.trace.push(Entry::Close {
                     t: self.now,
                     client: self.clients[client].name.clone(),
@@ -173,7 +172,7 @@ impl Simulator {
                     .to_owned(),
                     dropped: 0,
                 });
-                self.hub_call(|hub, now| hub.handle_close(now, session));
+                self.hub_call(|hub, now| hub.handle_close(now, handle));
             }
             Piece::End(end @ End::HubClosed(_)) => {
                 unreachable!("{end:?} never travels to the hub")
@@ -186,12 +185,12 @@ impl Simulator {
     /// and the hub never read is thrown away.
     pub(super) fn close_at_hub(
         &mut self,
-        session: SessionHandle,
+        handle: SessionHandle,
         reason: CloseReason,
         farewell: Bytes,
         unsent: Unsent,
     ) {
-        let Some(conn) = self.connection_index(session) else {
+        let Some(conn) = self.connection_index(handle) else {
             return;
         };
         let c = &mut self.connections[conn];
