@@ -25,7 +25,9 @@ pub enum ServeError {
     /// out of range.
     #[error("invalid {option} {value}: {reason}")]
     InvalidOption {
-        /// The field of `ServerOptions`, such as `max_queued_bytes`.
+        /// The field of `ServerOptions`, such as `shutdown_grace` (the
+        /// hub's own settings, such as `max_queued_bytes`, are refused as
+        /// [`ServeError::Config`]).
         option: &'static str,
         /// The value given.
         value: String,

@@ -67,8 +67,8 @@ async fn over_the_session_limit_a_connection_is_told_and_closed() {
             let mut fourth = server.client().await;
             match fourth.sync("fourth").await {
                 Ok(_) => break,
-                // The first connection's permit frees once its socket is
-                // fully closed, a moment after the hub forgot it.
+                // The first connection's permit frees once its writer is
+                // done, a moment after the hub forgot it.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }

@@ -2,13 +2,16 @@
 //! away at once.
 //!
 //! As in mini-redis, the permit from the session semaphore travels with the
-//! connection and frees itself when the connection is done, so it counts
-//! every connection still holding a socket, including ones still flushing
-//! their last frames. When none is left the connection never reaches the
-//! hub task: it is sent the core's `too_many_sessions` error and closed, so
-//! a client learns why instead of hanging unanswered in the listen backlog,
-//! and it costs nothing beyond its socket for a moment. Accept errors (out of
-//! file descriptors, above all) back off instead of spinning.
+//! connection. It is given back when the connection's writer is done (its
+//! last frames flushed, or the connection aborted), so it counts every
+//! session still open and every closed one still flushing; the moment a
+//! closed connection may then spend draining its peer's last bytes (at
+//! most 2 s, see the reader) is not counted. When none is left the
+//! connection never reaches the hub task: it is sent the core's
+//! `too_many_sessions` error and closed, so a client learns why instead of
+//! hanging unanswered in the listen backlog, and it costs nothing beyond
+//! its socket for a moment. Accept errors (out of file descriptors, above
+//! all) back off instead of spinning.
 
 use std::future::Future;
 use std::io;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tcphub_core::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
@@ -52,7 +56,7 @@ pub(crate) async fn accept_until(
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             if !warned_full {
-                warn!(%peer, "session limit reached; turning new connections away with too_many_sessions");
+                warn!(%peer, code = %ErrorCode::TooManySessions, "session limit reached; turning new connections away");
                 warned_full = true;
             }
             refuse(stream, refusal.clone(), &refusals);

@@ -72,8 +72,8 @@ impl HubHandle {
             .await??)
     }
 
-    /// Closes the session with this id: it gets a `bye` (`closed_by_host`),
-    /// what is queued for it is flushed, then its connection closes.
+    /// Closes the session with this id: what is queued for it is flushed,
+    /// then a `bye` (`closed_by_host`), then its connection closes.
     pub async fn close_session(&self, session_id: String) -> Result<(), CommandError> {
         Ok(self
             .ask(|reply| Command::CloseSession { session_id, reply })

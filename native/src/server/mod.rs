@@ -38,8 +38,9 @@ use hub_task::HubTask;
 use input::Input;
 
 /// Inputs (reads, accepts, commands) waiting for the hub task. When it is
-/// full, readers wait: that is the back-pressure on clients sending faster
-/// than the hub routes. At most this many read chunks (16 KiB each) wait.
+/// full, readers wait: the back-pressure on clients sending faster than the
+/// hub task takes their input (pacing senders to their recipients is the
+/// core's flow control). At most this many read chunks (16 KiB each) wait.
 const INPUT_QUEUE_LEN: usize = 1024;
 /// Connections waiting for `accept`, as far as the kernel allows
 /// (`net.core.somaxconn`): bursts of thousands of connects are common.

@@ -3,9 +3,11 @@
 //! It waits for readiness and then reads into a buffer on the stack of a
 //! plain function, so an idle connection holds no read buffer at all; each
 //! chunk read is copied once into a `Bytes` of its exact size for the hub.
-//! Two things slow a client that sends faster than its messages are
-//! delivered: the hub's bounded input queue, and the core's flow control,
-//! which pauses this reader until the queues its messages fill drain.
+//! Three things slow a client that sends faster than its messages are
+//! delivered: its reader's own bound on chunks waiting for the hub task,
+//! the hub's bounded input queue shared by every reader, and the core's
+//! flow control, which pauses this reader until the queues its messages
+//! fill drain. The server only carries out that pause; the core decides it.
 
 use std::io;
 use std::sync::Arc;
