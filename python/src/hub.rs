@@ -341,17 +341,19 @@ impl Hub {
             .map_err(|e| hub_error(py, e))
     }
 
-    /// Sends `message` from the host to one session.
+    /// Sends `message` from the host to one session; returns how many it
+    /// was queued for, as `broadcast` and `send` do: 1 (else it raises).
     fn send_to_session(
         &mut self,
         py: Python<'_>,
         session: SessionRef,
         message: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<usize> {
         let id = self.resolve(py, session)?;
         let raw = to_raw(py, message)?;
         self.core
             .send_to_session(id, &raw)
+            .map(|()| 1)
             .map_err(|e| hub_error(py, e))
     }
 

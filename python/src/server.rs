@@ -214,17 +214,20 @@ impl Server {
         .map_err(|e| Self::command_error(py, e))
     }
 
+    /// Returns how many sessions the message was queued for, as
+    /// `broadcast` and `send` do: 1 (else it raises).
     fn send_to_session(
         &self,
         py: Python<'_>,
         session_id: String,
         message: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<usize> {
         let raw = to_raw(py, message)?;
         py.detach(|| {
             self.runtime()
                 .block_on(self.handle.send_to_session(session_id, raw))
         })
+        .map(|()| 1)
         .map_err(|e| Self::command_error(py, e))
     }
 

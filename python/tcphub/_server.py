@@ -181,11 +181,13 @@ class Server:
         :class:`UnknownAliasError` when nobody holds it."""
         return self._native.send(alias, message)
 
-    def send_to_session(self, session_id: str, message: Any) -> None:
-        """Sends ``message`` to one session, named by its id (its peer
-        address, as in events and :meth:`sessions`). Raises
-        :class:`UnknownSessionError` when it is not open."""
-        self._native.send_to_session(session_id, message)
+    def send_to_session(self, session_id: str, message: Any) -> int:
+        """Sends ``message`` to one session, named by its session id (its
+        peer address, as in events and :meth:`sessions`); returns how many
+        sessions it was queued for, as :meth:`send` and :meth:`broadcast`
+        do: always 1. Raises :class:`UnknownSessionError` when it is not
+        open."""
+        return self._native.send_to_session(session_id, message)
 
     def close_session(self, session_id: str) -> None:
         """Says ``bye`` to one session and closes it. Raises

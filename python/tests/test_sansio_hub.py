@@ -293,7 +293,23 @@ def test_hub_errors_are_the_python_exceptions():
         hub.close_session(h, reason="because")
     hub.close_session("1.2.3.4:5", reason="slow_consumer")
     assert [type(x).__name__ for x in hub.poll()] == ["Connected", "Close", "Disconnected"]
+    with pytest.raises(tcphub.UnknownSessionError):
+        hub.send_to_session(h, "x")
     assert repr(hub) == "Hub(sessions=0)"
+
+
+def test_the_three_sends_count_the_sessions_reached():
+    hub = tcphub.Hub(alias_policy="share")
+    a, b = hub.accept("10.0.0.1:1", now=0.0), hub.accept("10.0.0.2:2", now=0.0)
+    sync(hub, a, "x")
+    sync(hub, b, "x")
+    hub.poll()
+    assert hub.broadcast("all") == 2
+    assert hub.send("x", "both") == 2
+    assert hub.send_to_session(a, "by handle") == 1
+    assert hub.send_to_session("10.0.0.2:2", "by session id") == 1
+    sent = [(t.handle, json.loads(t.data)["message"]) for t in hub.poll() if isinstance(t, tcphub.Transmit)]
+    assert sent == [(a, "all"), (b, "all"), (a, "both"), (b, "both"), (a, "by handle"), (b, "by session id")]
 
 
 @pytest.mark.parametrize("reason", tcphub.CLOSE_REASONS)

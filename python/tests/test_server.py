@@ -168,7 +168,7 @@ def test_send_to_session_and_close_session(server, raw_client):
     raw.read_until("pong")
     (session,) = server.sessions()
     assert session.alias is None and session.session_id.startswith("127.0.0.1:")
-    server.send_to_session(session.session_id, {"hello": "you"})
+    assert server.send_to_session(session.session_id, {"hello": "you"}) == 1
     assert raw.read_until("info")["message"] == {"hello": "you"}
     server.close_session(session.session_id)
     assert raw.read_until("bye")["reason"] == "closed_by_host"
