@@ -1,14 +1,17 @@
 //! The hub's events as typed Python objects with readable reprs.
 //!
-//! Every event derives from `tcphub.Event`, which carries the session's id
-//! on the wire (`session_id`, its peer address such as `127.0.0.1:53412`,
-//! what `send_to_session` and `close_session` take) and the core's small
-//! integer `handle` (what the sans-IO `Hub` uses).
+//! Every event derives from `tcphub.Event`, which carries the two names of
+//! its session: the *session id* (`session_id`, a `str`: its peer address
+//! such as `127.0.0.1:53412`, as the wire names it; what `Server` commands
+//! take) and the core's `SessionHandle` (`handle`, an `int`: what the
+//! sans-IO `Hub` names sessions by). Nothing else names a session.
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::value::RawValue;
-use tcphub_core::Event as CoreEvent;
+use tcphub_core::{Event as CoreEvent, SessionHandle};
 
 use crate::json::from_raw;
 
@@ -16,7 +19,7 @@ use crate::json::from_raw;
 #[pyclass(subclass, frozen, module = "tcphub", name = "Event")]
 #[derive(Debug)]
 pub struct Event {
-    /// The session's id on the wire: its peer address.
+    /// The session id: the peer address, as the wire names the session.
     #[pyo3(get)]
     session_id: Py<PyString>,
     /// The core's handle of the session (what `tcphub.Hub` methods take).
@@ -56,10 +59,14 @@ pub struct Synced {
     /// The alias the session holds now.
     #[pyo3(get)]
     alias: String,
-    /// The handle of the session that lost the alias to this one under the
-    /// `takeover` policy, if any.
+    /// The session id of the session that lost the alias to this one under
+    /// the `takeover` policy, if any (already closed: its `Disconnected`
+    /// follows). `None` too when its events were dropped.
     #[pyo3(get)]
-    took_over_from: Option<u64>,
+    took_over_from: Option<Py<PyString>>,
+    /// The handle of that session.
+    #[pyo3(get)]
+    took_over_from_handle: Option<u64>,
 }
 
 #[pymethods]
@@ -73,9 +80,10 @@ impl Synced {
         let py = slf.py();
         let this = slf.get();
         let base = slf.as_super().get();
-        let takeover = match this.took_over_from {
-            Some(h) => format!(", took_over_from={h}"),
-            None => String::new(),
+        let takeover = match (&this.took_over_from, this.took_over_from_handle) {
+            (Some(old), _) => format!(", took_over_from={}", repr(py, old)),
+            (None, Some(handle)) => format!(", took_over_from_handle={handle}"),
+            (None, None) => String::new(),
         };
         format!(
             "Synced(session_id={}, alias={}{takeover})",
@@ -218,52 +226,108 @@ impl Disconnected {
     }
 }
 
-/// Builds the Python object for one core event.
-pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
-    let base = |session: tcphub_core::SessionHandle, peer: &str| Event {
-        session_id: PyString::new(py, peer).unbind(),
-        handle: session.0,
+/// Finds the session id of the session a `Synced` took its alias from.
+///
+/// The core's `Event::Synced` names that session by its handle only, and
+/// the session is closed by the time the host reads the event, so its id
+/// cannot be looked up then. But the core reports the loss first: the
+/// `Released` of that session comes just before the `Synced` (after the
+/// claimant's own `Released`, if it gave up another alias), from the same
+/// input. So the ids of the `Released` events since the last other event
+/// are kept, and the `Synced` takes its id from them.
+#[derive(Debug, Default)]
+pub struct Takeovers {
+    released: Vec<(SessionHandle, Arc<str>)>,
+}
+
+impl Takeovers {
+    /// Most `Released` events kept: a takeover releases one alias of the
+    /// claimant and the alias of each holder, of which `takeover` leaves one.
+    const KEEP: usize = 16;
+
+    /// Looks at the next event, in order; for a `Synced` that took an alias
+    /// over, returns the session id of the session it took it from. `None`
+    /// as well when that `Released` never came (a `Server` drops events its
+    /// program reads too late, see `event_queue_len`).
+    pub fn see(&mut self, event: &CoreEvent) -> Option<Arc<str>> {
+        match event {
+            CoreEvent::Released {
+                handle, session_id, ..
+            } => {
+                if self.released.len() == Self::KEEP {
+                    self.released.remove(0);
+                }
+                self.released.push((*handle, session_id.clone()));
+                None
+            }
+            CoreEvent::Synced {
+                took_over_from: Some(old),
+                ..
+            } => {
+                let found = self.released.iter().rev().find(|(h, _)| h == old);
+                let session_id = found.map(|(_, id)| id.clone());
+                self.released.clear();
+                session_id
+            }
+            _ => {
+                self.released.clear();
+                None
+            }
+        }
+    }
+}
+
+/// Builds the Python object for one core event; `took_over_from` is what
+/// [`Takeovers::see`] found for it.
+pub fn to_py(
+    py: Python<'_>,
+    event: CoreEvent,
+    took_over_from: Option<Arc<str>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let base = |handle: SessionHandle, session_id: &str| Event {
+        session_id: PyString::new(py, session_id).unbind(),
+        handle: handle.0,
     };
     let init = PyClassInitializer::from;
     Ok(match event {
-        CoreEvent::Opened {
-            handle: session,
-            session_id: peer,
-        } => Bound::new(py, init(base(session, &peer)).add_subclass(Connected))?.into_any(),
+        CoreEvent::Opened { handle, session_id } => {
+            Bound::new(py, init(base(handle, &session_id)).add_subclass(Connected))?.into_any()
+        }
         CoreEvent::Synced {
-            handle: session,
-            session_id: peer,
+            handle,
+            session_id,
             alias,
-            took_over_from,
+            took_over_from: old_handle,
         } => Bound::new(
             py,
-            init(base(session, &peer)).add_subclass(Synced {
+            init(base(handle, &session_id)).add_subclass(Synced {
                 alias: alias.as_str().to_owned(),
-                took_over_from: took_over_from.map(|s| s.0),
+                took_over_from: took_over_from.map(|id| PyString::new(py, &id).unbind()),
+                took_over_from_handle: old_handle.map(|h| h.0),
             }),
         )?
         .into_any(),
         CoreEvent::Released {
-            handle: session,
-            session_id: peer,
+            handle,
+            session_id,
             alias,
         } => Bound::new(
             py,
-            init(base(session, &peer)).add_subclass(Released {
+            init(base(handle, &session_id)).add_subclass(Released {
                 alias: alias.as_str().to_owned(),
             }),
         )?
         .into_any(),
         CoreEvent::Message {
-            handle: session,
-            session_id: peer,
+            handle,
+            session_id,
             alias,
             message,
         } => {
             let value = from_raw(py, &message)?.unbind();
             Bound::new(
                 py,
-                init(base(session, &peer)).add_subclass(Message {
+                init(base(handle, &session_id)).add_subclass(Message {
                     alias: alias.map(|a| a.as_str().to_owned()),
                     message: value,
                     raw: message,
@@ -272,25 +336,25 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
             .into_any()
         }
         CoreEvent::ProtocolError {
-            handle: session,
-            session_id: peer,
+            handle,
+            session_id,
             error,
         } => Bound::new(
             py,
-            init(base(session, &peer)).add_subclass(ProtocolError {
+            init(base(handle, &session_id)).add_subclass(ProtocolError {
                 code: error.code.as_str(),
                 detail: error.message,
             }),
         )?
         .into_any(),
         CoreEvent::Closed {
-            handle: session,
-            session_id: peer,
+            handle,
+            session_id,
             alias,
             reason,
         } => Bound::new(
             py,
-            init(base(session, &peer)).add_subclass(Disconnected {
+            init(base(handle, &session_id)).add_subclass(Disconnected {
                 alias: alias.map(|a| a.as_str().to_owned()),
                 reason: reason.as_str(),
             }),
@@ -298,8 +362,8 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
         .into_any(),
         // The core may grow new events; older bindings still hand them on.
         other => {
-            let (session, peer) = session_of(&other);
-            Bound::new(py, base(session, &peer))?.into_any()
+            let (handle, session_id) = session_of(&other);
+            Bound::new(py, base(handle, &session_id))?.into_any()
         }
     })
 }
@@ -307,47 +371,34 @@ pub fn to_py(py: Python<'_>, event: CoreEvent) -> PyResult<Bound<'_, PyAny>> {
 /// A whole batch as one list, so the crossing costs one call per batch.
 pub fn batch_to_py(
     py: Python<'_>,
-    events: impl IntoIterator<Item = CoreEvent>,
+    events: impl IntoIterator<Item = (CoreEvent, Option<Arc<str>>)>,
 ) -> PyResult<Bound<'_, pyo3::types::PyList>> {
     let list = pyo3::types::PyList::empty(py);
-    for event in events {
-        list.append(to_py(py, event)?)?;
+    for (event, took_over_from) in events {
+        list.append(to_py(py, event, took_over_from)?)?;
     }
     Ok(list)
 }
 
-fn session_of(event: &CoreEvent) -> (tcphub_core::SessionHandle, std::sync::Arc<str>) {
+fn session_of(event: &CoreEvent) -> (SessionHandle, Arc<str>) {
     match event {
-        CoreEvent::Opened {
-            handle: session,
-            session_id: peer,
-        }
+        CoreEvent::Opened { handle, session_id }
         | CoreEvent::Synced {
-            handle: session,
-            session_id: peer,
-            ..
+            handle, session_id, ..
         }
         | CoreEvent::Released {
-            handle: session,
-            session_id: peer,
-            ..
+            handle, session_id, ..
         }
         | CoreEvent::Message {
-            handle: session,
-            session_id: peer,
-            ..
+            handle, session_id, ..
         }
         | CoreEvent::ProtocolError {
-            handle: session,
-            session_id: peer,
-            ..
+            handle, session_id, ..
         }
         | CoreEvent::Closed {
-            handle: session,
-            session_id: peer,
-            ..
-        } => (*session, peer.clone()),
-        _ => (tcphub_core::SessionHandle(0), std::sync::Arc::from("")),
+            handle, session_id, ..
+        } => (*handle, session_id.clone()),
+        _ => (SessionHandle(0), Arc::from("")),
     }
 }
 

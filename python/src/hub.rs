@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyList};
 use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, Unsent};
 
 use crate::errors::{error, hub_error};
-use crate::events::{repr_str, to_py};
+use crate::events::{repr_str, to_py, Takeovers};
 use crate::json::to_raw;
 use crate::options::{self, count, hub_config, HubOptions, Number, Seconds};
 use crate::session::Session;
@@ -123,11 +123,11 @@ impl ResumeReading {
     }
 }
 
-/// A session named by its handle (`int`) or its id on the wire (`str`).
+/// A session named by its handle (`int`) or its session id (`str`).
 #[derive(Debug, FromPyObject)]
 pub enum SessionRef {
     Handle(u64),
-    Id(String),
+    SessionId(String),
 }
 
 /// The sans-IO hub: the core state machine, for programs that do their own IO.
@@ -135,7 +135,7 @@ pub enum SessionRef {
 /// It never touches a socket or reads a clock of its own. The run loop:
 ///
 /// 1. Feed it what happens: `handle = hub.accept("127.0.0.1:53412")` when a
-///    connection arrives; `hub.receive(handle, data)` for every chunk read
+///    connection arrives (the peer address is the session id); `hub.receive(handle, data)` for every chunk read
 ///    from it; `hub.handle_eof(handle)` when the peer half-closes (a read
 ///    returns no bytes); `hub.connection_lost(handle)` when the connection
 ///    fails; `hub.handle_written(handle, nbytes)` as bytes handed out reach
@@ -157,6 +157,10 @@ pub enum SessionRef {
 /// Methods taking `now` read it as seconds on any monotonic clock; leave it
 /// out to use the time since the hub was created (do not mix the two).
 ///
+/// Sessions are named by their handle, the `int` `accept` returns. The
+/// host commands `send_to_session` and `close_session` also take a session
+/// id (`str`), as `Server`'s do; `handle_of` turns one into the other.
+///
 /// Options, as for `tcphub.Server`: `alias_policy` ("takeover", "reject"
 /// or "share"), `max_frame_bytes`, `max_sessions`, `idle_timeout` (seconds;
 /// None or inf: off), `relay`, `max_queued_bytes`, `write_deadline` and
@@ -168,6 +172,8 @@ pub struct Hub {
     core: CoreHub,
     /// The clock used when a caller passes no `now`.
     started: Instant,
+    /// Sees every event `poll` hands out, for `Synced.took_over_from`.
+    takeovers: Takeovers,
 }
 
 impl Hub {
@@ -180,8 +186,8 @@ impl Hub {
 
     fn resolve(&self, py: Python<'_>, session: SessionRef) -> PyResult<SessionHandle> {
         match session {
-            SessionRef::Handle(h) => Ok(SessionHandle(h)),
-            SessionRef::Id(id) => self.core.handle_of(&id).map_err(|e| hub_error(py, e)),
+            SessionRef::Handle(handle) => Ok(SessionHandle(handle)),
+            SessionRef::SessionId(id) => self.handle_of(py, &id).map(SessionHandle),
         }
     }
 }
@@ -234,16 +240,27 @@ impl Hub {
         Ok(Hub {
             core,
             started: Instant::now(),
+            takeovers: Takeovers::default(),
         })
     }
 
-    /// A connection from `peer` was accepted; returns its handle.
-    #[pyo3(signature = (peer, now=None))]
-    fn accept(&mut self, py: Python<'_>, peer: &str, now: Option<Seconds>) -> PyResult<u64> {
+    /// A connection was accepted from the peer address `session_id`,
+    /// which becomes the session id; returns the session's handle.
+    #[pyo3(signature = (session_id, now=None))]
+    fn accept(&mut self, py: Python<'_>, session_id: &str, now: Option<Seconds>) -> PyResult<u64> {
         let now = self.now(py, now)?;
         self.core
-            .handle_accept(now, peer)
-            .map(|id| id.0)
+            .handle_accept(now, session_id)
+            .map(|handle| handle.0)
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// The handle of the open session with this session id;
+    /// `UnknownSessionError` when none has it.
+    fn handle_of(&self, py: Python<'_>, session_id: &str) -> PyResult<u64> {
+        self.core
+            .handle_of(session_id)
+            .map(|handle| handle.0)
             .map_err(|e| hub_error(py, e))
     }
 
@@ -349,10 +366,10 @@ impl Hub {
         session: SessionRef,
         message: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
-        let id = self.resolve(py, session)?;
+        let handle = self.resolve(py, session)?;
         let raw = to_raw(py, message)?;
         self.core
-            .send_to_session(id, &raw)
+            .send_to_session(handle, &raw)
             .map(|()| 1)
             .map_err(|e| hub_error(py, e))
     }
@@ -362,10 +379,10 @@ impl Hub {
     #[pyo3(signature = (session, reason=CloseReason::ClosedByHost.as_str()))]
     #[pyo3(text_signature = "(self, session, reason='closed_by_host')")]
     fn close_session(&mut self, py: Python<'_>, session: SessionRef, reason: &str) -> PyResult<()> {
-        let id = self.resolve(py, session)?;
+        let handle = self.resolve(py, session)?;
         let reason = close_reason(py, reason)?;
         self.core
-            .close_session(id, reason)
+            .close_session(handle, reason)
             .map_err(|e| hub_error(py, e))
     }
 
@@ -395,10 +412,7 @@ impl Hub {
         let mut last: Option<(Bytes, Py<PyBytes>)> = None;
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::Transmit {
-                    handle: session,
-                    frame,
-                } => {
+                Output::Transmit { handle, frame } => {
                     let data = match &last {
                         Some((bytes, obj))
                             if bytes.as_ptr() == frame.as_ptr() && bytes.len() == frame.len() =>
@@ -412,17 +426,17 @@ impl Hub {
                         }
                     };
                     out.append(Transmit {
-                        handle: session.0,
+                        handle: handle.0,
                         data,
                     })?;
                 }
                 Output::Close {
-                    handle: session,
+                    handle,
                     reason,
                     farewell,
                     unsent,
                 } => out.append(Close {
-                    handle: session.0,
+                    handle: handle.0,
                     reason: reason.as_str(),
                     farewell: PyBytes::new(py, &farewell).unbind(),
                     unsent: match unsent {
@@ -430,13 +444,14 @@ impl Hub {
                         Unsent::Discard => "discard",
                     },
                 })?,
-                Output::PauseReading { handle: session } => {
-                    out.append(PauseReading { handle: session.0 })?
+                Output::PauseReading { handle } => out.append(PauseReading { handle: handle.0 })?,
+                Output::ResumeReading { handle } => {
+                    out.append(ResumeReading { handle: handle.0 })?
                 }
-                Output::ResumeReading { handle: session } => {
-                    out.append(ResumeReading { handle: session.0 })?
+                Output::Event(event) => {
+                    let took_over_from = self.takeovers.see(&event);
+                    out.append(to_py(py, event, took_over_from)?)?
                 }
-                Output::Event(event) => out.append(to_py(py, event)?)?,
             }
         }
         Ok(out)

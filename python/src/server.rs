@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::errors::{error, hub_error};
-use crate::events::batch_to_py;
+use crate::events::{batch_to_py, Takeovers};
 use crate::json::to_raw;
 use crate::options::{
     self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, Number, Seconds,
@@ -46,10 +46,19 @@ pub struct Server {
     /// that is gone.
     runtime: Option<Runtime>,
     handle: HubHandle,
-    events: Mutex<HostEvents>,
+    events: Mutex<EventSource>,
     local_addr: SocketAddr,
     life: Mutex<Lifecycle>,
     stopped_signal: Condvar,
+}
+
+/// The hub's events, and what is needed to read them in order.
+#[derive(Debug)]
+struct EventSource {
+    events: HostEvents,
+    /// Read under the same lock as `events`, so that it sees every event
+    /// in the order the hub emitted them, whichever thread fetches them.
+    takeovers: Takeovers,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -177,7 +186,10 @@ impl Server {
         Ok(Server {
             runtime: Some(runtime),
             handle,
-            events: Mutex::new(events),
+            events: Mutex::new(EventSource {
+                events,
+                takeovers: Takeovers::default(),
+            }),
             local_addr,
             life: Mutex::new(Lifecycle {
                 shutdown: Some(shutdown),
@@ -261,7 +273,8 @@ impl Server {
         loop {
             let slice = next_slice(deadline);
             let (buf, finished) = py.detach(|| {
-                let mut events = lock(&self.events);
+                let mut source = lock(&self.events);
+                let EventSource { events, takeovers } = &mut *source;
                 let mut buf = Vec::new();
                 // Events ready now need no timer: the common case under load.
                 while buf.len() < limit {
@@ -270,13 +283,20 @@ impl Server {
                         None => break,
                     }
                 }
-                if !buf.is_empty() || slice.is_zero() {
-                    return (buf, false);
+                let mut finished = false;
+                if buf.is_empty() && !slice.is_zero() {
+                    let got = self.runtime().block_on(async {
+                        tokio::time::timeout(slice, events.recv_many(&mut buf, limit)).await
+                    });
+                    finished = matches!(got, Ok(0));
                 }
-                let got = self.runtime().block_on(async {
-                    tokio::time::timeout(slice, events.recv_many(&mut buf, limit)).await
-                });
-                let finished = matches!(got, Ok(0));
+                let buf: Vec<_> = buf
+                    .into_iter()
+                    .map(|event| {
+                        let took_over_from = takeovers.see(&event);
+                        (event, took_over_from)
+                    })
+                    .collect();
                 (buf, finished)
             });
             if !buf.is_empty() {

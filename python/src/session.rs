@@ -4,11 +4,11 @@ use pyo3::prelude::*;
 
 use crate::events::{repr_opt, repr_str};
 
-/// An open session: its id on the wire and the alias it holds, if any.
+/// An open session: its session id and the alias it holds, if any.
 #[pyclass(frozen, eq, module = "tcphub")]
 #[derive(Debug, PartialEq, Eq)]
 pub struct Session {
-    /// The session's id: its peer address, such as `127.0.0.1:53412`.
+    /// The session id: its peer address, such as `127.0.0.1:53412`.
     #[pyo3(get)]
     pub session_id: String,
     /// The alias it synced, or `None`.

@@ -190,12 +190,13 @@ class Server:
         return self._native.send_to_session(session_id, message)
 
     def close_session(self, session_id: str) -> None:
-        """Says ``bye`` to one session and closes it. Raises
-        :class:`UnknownSessionError` when it is not open."""
+        """Says ``bye`` (``closed_by_host``) to one session, named by its
+        session id, and closes it. Raises :class:`UnknownSessionError` when
+        it is not open."""
         self._native.close_session(session_id)
 
     def sessions(self) -> List[_tcphub.Session]:
-        """Every open session, oldest first, with its id and alias."""
+        """Every open session, oldest first, with its session id and alias."""
         return self._native.sessions()
 
     # ----- events: blocking -----

@@ -27,16 +27,20 @@ def init_logging(verbose: int = 0, format: str = "human") -> bool:
 # ----- events -----
 
 class Event:
-    """Base class of every hub event."""
+    """Base class of every hub event. It names its session both ways:
+    ``session_id`` (``str``) and ``handle`` (``int``)."""
 
     @property
     def session_id(self) -> str:
-        """The session's id on the wire: its peer address, such as
-        ``"127.0.0.1:53412"``. What ``send_to_session`` and
-        ``close_session`` take."""
+        """The session id: the peer address, such as ``"127.0.0.1:53412"``,
+        as the wire (``synced``, ``list``) names the session. What
+        ``Server.send_to_session`` and ``Server.close_session`` take (and
+        ``Hub``'s, which take either)."""
     @property
     def handle(self) -> int:
-        """The core's handle of the session (what ``tcphub.Hub`` methods take)."""
+        """The core's handle of the session: what the sans-IO ``tcphub.Hub``
+        names sessions by (its ``Transmit``, ``Close`` ... and methods).
+        Handles count up from 1 and are never reused."""
 
 class Connected(Event):
     """A client connected."""
@@ -51,9 +55,21 @@ class Synced(Event):
     def alias(self) -> str:
         """The alias the session holds now."""
     @property
-    def took_over_from(self) -> Optional[int]:
-        """The handle of the session that lost the alias to this one under
-        the ``takeover`` policy, if any."""
+    def took_over_from(self) -> Optional[str]:
+        """The session id of the session that lost the alias to this one
+        under the ``takeover`` policy, if any: a session id as events,
+        ``sessions()``, ``send_to_session`` and ``close_session`` name
+        sessions. The hub closed that session with ``taken_over`` in the
+        same step (its ``Disconnected`` follows this event), so commands
+        for it raise ``UnknownSessionError`` by now; use the id to find
+        what your program keeps about it. None as well, on a ``Server``,
+        when the program read events so late that those of that takeover
+        were dropped (see ``event_queue_len``): ``took_over_from_handle``
+        still says there was one."""
+    @property
+    def took_over_from_handle(self) -> Optional[int]:
+        """The handle of that session: what the sans-IO ``Hub``'s ``Close``
+        for it carries."""
 
 class Released(Event):
     """A session no longer holds ``alias``: it re-synced, lost the alias to
@@ -104,13 +120,13 @@ class Disconnected(Event):
         ``closed_by_host``, ``taken_over``, ``slow_consumer`` ...)."""
 
 class Session:
-    """One open session: its id on the wire and the alias it holds."""
+    """One open session: its session id and the alias it holds."""
 
     __match_args__ = ("session_id", "alias")
     def __init__(self, session_id: str, alias: Optional[str] = None) -> None: ...
     @property
     def session_id(self) -> str:
-        """Its peer address, such as ``"127.0.0.1:53412"``."""
+        """The session id: its peer address, such as ``"127.0.0.1:53412"``."""
     @property
     def alias(self) -> Optional[str]:
         """The alias it synced, or None."""
@@ -145,7 +161,8 @@ class Server:
     def stopped(self) -> bool: ...
     def broadcast(self, message: Any) -> int: ...
     def send(self, alias: str, message: Any) -> int: ...
-    def send_to_session(self, session_id: str, message: Any) -> int: ...
+    def send_to_session(self, session_id: str, message: Any) -> int:
+        """Returns 1, the sessions it was queued for."""
     def close_session(self, session_id: str) -> None: ...
     def sessions(self) -> List[Session]: ...
     def next_batch(self, timeout: Optional[float] = None, limit: int = 4096) -> Optional[List[Event]]:
@@ -247,6 +264,12 @@ class Hub:
     A ``now`` that is negative, NaN, infinite or past what the hub's clock
     counts (about 1.8e19 seconds) raises ``ConfigError``; a deadline past
     that clock never comes.
+
+    Sessions are named by their handle, the ``int`` ``accept`` returns,
+    which every output and event carries. Events carry the session id
+    (``str``, the peer address) too, and the host commands
+    ``send_to_session`` and ``close_session`` take either; ``handle_of``
+    turns a session id into the handle.
     """
 
     def __init__(
@@ -267,11 +290,16 @@ class Hub:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
         ``frame_timeout`` are off when None or ``inf``."""
-    def accept(self, peer: str, now: Optional[float] = None) -> int:
-        """A connection from ``peer`` (its address, which becomes the
-        session id) was accepted; returns the session's handle. When the hub
-        is full or shutting down the session is refused at once (``poll``
-        then holds a ``Close`` whose farewell says why)."""
+    def accept(self, session_id: str, now: Optional[float] = None) -> int:
+        """A connection was accepted from the peer address ``session_id``
+        (such as ``"127.0.0.1:53412"``), which becomes the session id;
+        returns the session's handle. When the hub is full or shutting down
+        the session is refused at once (``poll`` then holds a ``Close``
+        whose farewell says why). A session id already open raises
+        ``tcphub.Error``."""
+    def handle_of(self, session_id: str) -> int:
+        """The handle of the open session with this session id;
+        ``UnknownSessionError`` when no open session has it."""
     def receive(self, handle: int, data: bytes, now: Optional[float] = None) -> None:
         """Bytes arrived from the session's peer, cut anywhere. Raises
         ``UnknownSessionError`` if the hub closed the session already
@@ -306,12 +334,14 @@ class Hub:
         """Queues ``message`` for every session holding ``alias``; returns
         how many. Raises ``UnknownAliasError`` if nobody holds it."""
     def send_to_session(self, session: Union[int, str], message: Any) -> int:
-        """Queues ``message`` for one session, by handle or session id;
+        """Queues ``message`` for one session, named by its handle (``int``)
+        or its session id (``str``);
         returns how many sessions it was queued for, as ``send`` and
         ``broadcast`` do: always 1 (``UnknownSessionError`` when it is not
         open)."""
     def close_session(self, session: Union[int, str], reason: CloseReason = "closed_by_host") -> None:
-        """Says ``bye`` to a session (by handle or session id) and closes it,
+        """Says ``bye`` to a session (by handle, ``int``, or session id,
+        ``str``) and closes it,
         with ``reason`` as the bye's reason: one of ``tcphub.CLOSE_REASONS``
         (``ConfigError`` otherwise)."""
     def shutdown(self) -> None:

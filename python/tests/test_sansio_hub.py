@@ -298,6 +298,44 @@ def test_hub_errors_are_the_python_exceptions():
     assert repr(hub) == "Hub(sessions=0)"
 
 
+def test_a_takeover_names_the_old_session_both_ways():
+    hub = tcphub.Hub()
+    first = hub.accept("10.0.0.1:1", now=0.0)
+    second = hub.accept(session_id="10.0.0.2:2", now=0.0)
+    assert (hub.handle_of("10.0.0.1:1"), hub.handle_of("10.0.0.2:2")) == (first, second)
+    sync(hub, first, "dup")
+    sync(hub, second, "other")
+    hub.poll()
+    sync(hub, second, "dup")  # gives up "other", takes "dup" from first
+    actions = hub.poll()
+    events = [a for a in actions if isinstance(a, tcphub.Event)]
+    assert [(type(e).__name__, e.handle) for e in events] == [
+        ("Released", second),
+        ("Released", first),
+        ("Synced", second),
+        ("Disconnected", first),
+    ]
+    synced = events[2]
+    assert (synced.took_over_from, synced.took_over_from_handle) == ("10.0.0.1:1", first)
+    (close,) = of(actions, tcphub.Close, synced.took_over_from_handle)
+    assert close.reason == "taken_over"
+    with pytest.raises(tcphub.UnknownSessionError):
+        hub.handle_of(synced.took_over_from)  # closed in the same step
+    # A sync that takes nothing over names nobody, and forgets earlier releases.
+    sync(hub, second, "again")
+    (resynced,) = [a for a in hub.poll() if isinstance(a, tcphub.Synced)]
+    assert (resynced.took_over_from, resynced.took_over_from_handle) == (None, None)
+
+
+def test_handle_of_an_unknown_session_id_raises():
+    hub = tcphub.Hub()
+    with pytest.raises(tcphub.UnknownSessionError, match="10.9.9.9:9"):
+        hub.handle_of("10.9.9.9:9")
+    hub.accept("10.9.9.9:9")
+    with pytest.raises(tcphub.Error, match="already open"):
+        hub.accept("10.9.9.9:9")
+
+
 def test_the_three_sends_count_the_sessions_reached():
     hub = tcphub.Hub(alias_policy="share")
     a, b = hub.accept("10.0.0.1:1", now=0.0), hub.accept("10.0.0.2:2", now=0.0)

@@ -181,6 +181,27 @@ def test_send_to_session_and_close_session(server, raw_client):
         server.close_session("10.0.0.1:1")
 
 
+def test_a_takeover_names_the_session_it_took_from_by_its_session_id(server):
+    with tcphub.Client(*server.address, name="dup") as first:
+        seen: list = []
+        first_synced = wait_for(server, tcphub.Synced, seen=seen)
+        assert (first_synced.took_over_from, first_synced.took_over_from_handle) == (None, None)
+        with tcphub.Client(*server.address, name="dup") as second:
+            synced = wait_for(server, tcphub.Synced, seen=seen)
+            assert synced.session_id == second.session_id
+            # The name Server commands take, not the core's handle.
+            assert synced.took_over_from == first.session_id == first_synced.session_id
+            assert synced.took_over_from_handle == first_synced.handle
+            assert repr(synced) == (
+                f"Synced(session_id={second.session_id!r}, alias='dup', took_over_from={first.session_id!r})"
+            )
+            gone = wait_for(server, tcphub.Disconnected, seen=seen)
+            assert (gone.session_id, gone.reason) == (synced.took_over_from, "taken_over")
+            # Closed in the same step as the takeover: nothing left to command.
+            with pytest.raises(tcphub.UnknownSessionError):
+                server.close_session(synced.took_over_from)
+
+
 def test_sessions_lists_ids_and_aliases(server):
     with tcphub.Client(*server.address, name="a") as a, tcphub.Client(*server.address) as anon:
         anon.ping()
