@@ -377,7 +377,7 @@ impl Hub {
     /// Says `bye` to a session and closes it, with `reason` (one of
     /// `tcphub.CLOSE_REASONS`) as the bye's reason.
     #[pyo3(signature = (session, reason=CloseReason::ClosedByHost.as_str()))]
-    #[pyo3(text_signature = "(self, session, reason='closed_by_host')")]
+    #[pyo3(text_signature = "($self, session, reason='closed_by_host')")]
     fn close_session(&mut self, py: Python<'_>, session: SessionRef, reason: &str) -> PyResult<()> {
         let handle = self.resolve(py, session)?;
         let reason = close_reason(py, reason)?;
