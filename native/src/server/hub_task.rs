@@ -4,9 +4,10 @@
 //! Each turn takes a batch of inputs, feeds them to the hub, dispatches its
 //! outputs (frames into send queues, pauses and resumes of readers, closes,
 //! events to the host) and only then flushes the connections that got
-//! something, so frames queued in one turn leave in one write per
-//! connection. What reaches a socket is reported back to the hub, which is
-//! how its flow control learns that queues drain.
+//! something, so frames queued in one turn leave together, up to 256 in one
+//! vectored write, not one write per frame. What reaches a socket is
+//! reported back to the hub, which is how its flow control learns that
+//! queues drain.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
