@@ -27,7 +27,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod bench;
 pub mod client;
 mod error;
 pub mod logging;

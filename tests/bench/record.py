@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One line of `tcphub bench --json` output, as tests/bench/run records it.
+"""One line of `tcphub-bench --json` output, as tests/bench/run records it.
 
     record.py PEER REP EXIT_CODE ARGS < line      the record (stdout), exit 1 if none
     record.py --summary < record                  a few figures of it, for the log

@@ -340,7 +340,7 @@ def main():
       "below comes from one run on one machine, with tcphub, nats-server and the "
       "Node.js peer (`tests/bench/peers/tutorial-hub.js`, the tutorial's design with "
       "correct framing) measured side by side by the same load generator, "
-      "`tcphub bench`, which speaks both tcphub's protocol and the NATS client protocol.\n")
+      "`tcphub-bench`, which speaks both tcphub's protocol and the NATS client protocol.\n")
     w("Each cell is the **median** of the repetitions, with the lowest and highest in "
       "parentheses. Throughput runs keep a bounded window of messages in flight to "
       "the slowest receiver (512 for fan-out, 256 per pair), so they measure what "
@@ -354,9 +354,9 @@ def main():
       "BENCH_BEFORE=../old/target/release/tcphub BENCH_BEFORE_NAME=b09a97b tests/bench/run\n"
       "                                  # also fan-out N=100 of an older build, alternately\n```\n")
     w("One scenario by hand: start a hub, then for example "
-      "`tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
-      "(or `--proto nats` against a nats-server); `tcphub bench --help` lists them all.\n")
-    w("Every measurement of this run, one JSON object per line as `tcphub bench --json` "
+      "`tcphub-bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
+      "(or `--proto nats` against a nats-server); `tcphub-bench --help` lists them all.\n")
+    w("Every measurement of this run, one JSON object per line as `tcphub-bench --json` "
       "printed it, is in [bench/results.jsonl](bench/results.jsonl).\n")
     w("## Machine\n")
     w("```text\n" + machine + "\n```\n")
@@ -499,8 +499,8 @@ def main():
 
     # ---- generator capacity
     w("## The load generator is not the bottleneck\n")
-    w("`tcphub bench capacity` runs the fan-out's publisher and subscribers against "
-      "`tcphub bench sink`, a server that answers joins, discards what is published "
+    w("`tcphub-bench capacity` runs the fan-out's publisher and subscribers against "
+      "`tcphub-bench sink`, a server that answers joins, discards what is published "
       "and floods every subscriber with ready-made messages. What the generator "
       "publishes and receives there is the most it can drive; each hub's best fan-out "
       "figure at the same N is well below it when the generator is not what limits.\n")

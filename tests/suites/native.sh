@@ -15,3 +15,6 @@ fi
 
 cargo test -p tcphub-native --all-targets
 cargo test -p tcphub-native --doc
+# The load generator: unit tests, and smoke runs against an in-process server
+# whose deliveries and report figures must add up.
+cargo test -p tcphub-bench --all-targets

@@ -11,8 +11,8 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 cargo fmt --all -- --check
-# No module of the core or the binary depends on a module that depends on it.
-python3 tests/tools/module_graph.py core/src/lib.rs native/src/main.rs
+# No module of the core, the server or the bench depends on a module that depends on it.
+python3 tests/tools/module_graph.py core/src/lib.rs native/src/lib.rs native/src/main.rs bench/src/lib.rs bench/src/main.rs
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test -p tcphub-core
 cargo build -p tcphub-core --target wasm32-unknown-unknown

@@ -60,25 +60,19 @@ enum Command {
     Send(send::SendArgs),
     /// Show who is connected: session ids and aliases.
     List(list::ListArgs),
-    /// Measure a hub (tcphub, or nats-server with --proto nats): fan-out, pairs, latency, memory, churn.
-    Bench(tcphub_native::bench::BenchArgs),
 }
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::try_init(cli.log_format, cli.verbose);
-    let runtime = runtime(matches!(cli.command, Command::Serve(_) | Command::Bench(_)));
+    let runtime = runtime(matches!(cli.command, Command::Serve(_)));
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::List(args) => list::run(args).await,
-            Command::Bench(args) => match tcphub_native::bench::run(args).await {
-                Ok(_) => Ok(ExitCode::SUCCESS),
-                Err(e) => Err(format!("{e:#}")),
-            },
         }
     });
     // A read of stdin may still be blocked in its thread; dropping the

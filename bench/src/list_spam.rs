@@ -25,10 +25,10 @@ use tokio::time::MissedTickBehavior;
 use super::cpu::cpu_time;
 use super::crowd::{self, Counter};
 use super::memory::{self, PeakSampler};
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
+use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Conn, Join, Proto};
 

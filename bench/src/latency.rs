@@ -14,10 +14,10 @@ use tokio::sync::watch;
 
 use super::cpu::CpuMeter;
 use super::crowd;
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
+use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Proto, STAMP_DIGITS};
 

@@ -9,9 +9,9 @@ use tokio::io::AsyncRead;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use super::options::Target;
 use super::progress::Progress;
 use super::scan::Inbox;
+use super::target::Target;
 use super::wire::{self, Conn, Join, Proto};
 
 /// Joins in flight at once: enough to hide round trips, few enough not to

@@ -1,7 +1,7 @@
 //! The two client protocols the generator speaks, as far as a benchmark
 //! needs them: join (tcphub `sync`; NATS `CONNECT` + `SUB`), publish
 //! (tcphub `info` with `to`; NATS `PUB`), and the frames that come back
-//! (see [`super::scan`]).
+//! (see the `scan` module).
 
 use std::net::SocketAddr;
 use std::time::Duration;

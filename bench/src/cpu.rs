@@ -36,7 +36,7 @@ impl CpuMeter {
     }
 
     /// Adds the hub's and the generator's CPU per message to `report`.
-    pub fn report(&self, report: &mut super::Report, messages: u64) {
+    pub fn report(&self, report: &mut super::report::Report, messages: u64) {
         let per = |used: Duration| used.as_secs_f64() * 1e9 / messages.max(1) as f64;
         if let Some((pid, before)) = self.hub {
             if let Some(after) = cpu_time(pid) {

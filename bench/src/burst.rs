@@ -21,10 +21,10 @@ use tokio::task::JoinHandle;
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
 use super::memory::{self, PeakSampler};
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
+use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Conn, Proto};
 

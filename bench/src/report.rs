@@ -17,7 +17,7 @@ pub struct Metric {
 pub struct Report {
     pub scenario: String,
     pub hub: String,
-    pub proto: super::Proto,
+    pub proto: super::wire::Proto,
     pub server: String,
     /// The scenario's settings, as given.
     pub params: serde_json::Map<String, serde_json::Value>,
@@ -29,7 +29,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(scenario: &str, target: &super::Target) -> Self {
+    pub fn new(scenario: &str, target: &super::target::Target) -> Self {
         Report {
             scenario: scenario.to_string(),
             hub: target.label(),

@@ -1,7 +1,7 @@
 //! A sink: a server that speaks just enough of either protocol to let
 //! clients join, discards everything they publish, and floods every
 //! subscriber with ready-made messages as fast as its socket takes them.
-//! Against it, [`super::capacity`] measures what the generator itself can
+//! Against it, the `capacity` scenario measures what the generator itself can
 //! publish and receive, with no hub in the way.
 
 use std::io::Write as _;
@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::options::Target;
+use super::target::Target;
 use super::wire::{self, Proto};
 
 /// Size of the block of messages written to a subscriber at a time.

@@ -12,9 +12,9 @@ use tokio::sync::{watch, Notify};
 
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
+use super::target::Target;
 use super::window::Receivers;
 use super::wire;
 

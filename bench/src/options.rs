@@ -1,13 +1,11 @@
-//! The command line of `tcphub bench`: what to measure and where.
-
-use std::net::SocketAddr;
+//! The command line of `tcphub-bench`: what to measure and where.
 
 use clap::{Args, Subcommand};
 
-use super::wire::Proto;
+use super::target::Target;
 use super::{burst, capacity, churn, fanout, idle, latency, list_spam, pairs, sink};
 
-/// `tcphub bench [--proto P] [--server ADDR] [--json] SCENARIO [options]`
+/// `tcphub-bench [--proto P] [--server ADDR] [--json] SCENARIO [options]`
 #[derive(Debug, Args)]
 #[command(
     about = "Measure a hub: fan-out, directed pairs, fixed-rate latency, idle memory, churn, \
@@ -17,7 +15,7 @@ use super::{burst, capacity, churn, fanout, idle, latency, list_spam, pairs, sin
         The same generator speaks tcphub's protocol (tcphub itself, or any hub that speaks \
         it, such as the Node.js peer in tests/bench/peers) and the NATS client protocol \
         (nats-server), so the figures compare like with like. Start the hub first, then \
-        e.g. `tcphub bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64`. \
+        e.g. `tcphub-bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64`. \
         `tests/bench/run` runs the whole comparison and writes docs/benchmarks.md."
 )]
 pub struct BenchArgs {
@@ -25,40 +23,6 @@ pub struct BenchArgs {
     pub target: Target,
     #[command(subcommand)]
     pub scenario: Scenario,
-}
-
-/// The hub under test and how to report.
-#[derive(Debug, Clone, Args)]
-pub struct Target {
-    /// Protocol the hub speaks.
-    #[arg(long, value_enum, default_value_t = Proto::Tcphub, global = true)]
-    pub proto: Proto,
-    /// Address of the hub under test.
-    #[arg(long, short = 's', default_value = "127.0.0.1:9000", global = true)]
-    pub server: SocketAddr,
-    /// A name for the hub in the report (default: the protocol's name).
-    #[arg(long, global = true)]
-    pub label: Option<String>,
-    /// Process id of the hub (Linux): adds its CPU time per delivery to the
-    /// report, and is the process whose memory `idle`, `burst` and
-    /// `list-spam` measure.
-    #[arg(long, global = true)]
-    pub pid: Option<u32>,
-    /// Print the report as one line of JSON instead of a table.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// No progress bar (it is also hidden when stderr is not a terminal).
-    #[arg(long, global = true)]
-    pub no_progress: bool,
-}
-
-impl Target {
-    /// The hub's name in reports.
-    pub fn label(&self) -> String {
-        self.label
-            .clone()
-            .unwrap_or_else(|| self.proto.name().to_string())
-    }
 }
 
 /// What to measure.

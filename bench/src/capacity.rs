@@ -11,9 +11,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{watch, Notify};
 
 use super::crowd::{self, Counter};
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
+use super::target::Target;
 use super::wire::{self, Proto};
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,4 @@
-//! `tcphub bench`: a load generator that measures tcphub and, with the same
+//! `tcphub-bench`: a load generator that measures tcphub and, with the same
 //! code paths, a nats-server or any hub speaking tcphub's protocol (such as
 //! the Node.js comparison peer in `tests/bench/peers/`).
 //!
@@ -34,11 +34,13 @@ mod progress;
 mod report;
 mod scan;
 pub mod sink;
+mod target;
 mod window;
 mod wire;
 
-pub use options::{BenchArgs, Scenario, Target};
+pub use options::{BenchArgs, Scenario};
 pub use report::{Metric, Report};
+pub use target::Target;
 pub use wire::Proto;
 
 /// Runs the scenario the arguments name and prints its report (a table,

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hdrhistogram::Histogram;
 
-use super::options::Target;
 use super::progress::Progress;
 use super::report::Report;
+use super::target::Target;
 use super::wire::{self, Join};
 
 #[derive(Debug, Clone, Args)]

@@ -1,10 +1,10 @@
-//! `tcphub bench` against an in-process tcphub server: tiny runs whose
+//! `tcphub-bench` against an in-process tcphub server: tiny runs whose
 //! counts must come out exact and whose figures must agree with each other
 //! (their size is not checked: timing belongs to `tests/bench/run`).
 
 use clap::Parser;
+use tcphub_bench::{self as bench, BenchArgs, Report};
 use tcphub_core::Event;
-use tcphub_native::bench::{self, BenchArgs, Report};
 use tcphub_native::{Server, ServerOptions};
 
 #[derive(Debug, Parser)]
@@ -13,7 +13,7 @@ struct Cli {
     bench: BenchArgs,
 }
 
-/// Runs `tcphub bench ARGS...` against a fresh server and returns its report.
+/// Runs `tcphub-bench ARGS...` against a fresh server and returns its report.
 async fn bench_against_server(args: &[&str]) -> Report {
     let options = ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -25,7 +25,7 @@ async fn bench_against_server(args: &[&str]) -> Report {
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    let mut argv = vec!["bench", "--server", &addr, "--no-progress"];
+    let mut argv = vec!["tcphub-bench", "--server", &addr, "--no-progress"];
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).unwrap();
     let report = bench::execute(cli.bench).await.unwrap().unwrap();

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::crowd;
-use super::options::Target;
 use super::report::Report;
+use super::target::Target;
 
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
