@@ -32,9 +32,6 @@ use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Conn, Join, Proto};
 
-const LIST: &[u8] = b"{\"type\":\"list\"}\n";
-const PING: &[u8] = b"{\"type\":\"ping\"}\n";
-
 /// The phases a ping can be sent in; only the first two are measured.
 const BASELINE: u8 = 0;
 const SPAM: u8 = 1;
@@ -225,7 +222,7 @@ async fn ping_loop(
         tokio::select! {
             () = stopped(&mut stop), if !stopping => stopping = true,
             _ = ticker.tick(), if !stopping => {
-                write.write_all(PING).await?;
+                write.write_all(tcphub_core::encode_ping()).await?;
                 waiting.push_back((Instant::now(), phase.load(Ordering::Acquire)));
                 pings.sent += 1;
             }
@@ -366,7 +363,7 @@ async fn write_requests(
     batch: usize,
     requests: Arc<Counter>,
 ) -> Failure {
-    let block = LIST.repeat(batch.max(1));
+    let block = tcphub_core::encode_list().repeat(batch.max(1));
     loop {
         if let Err(e) = write.write_all(&block).await {
             return Failure::now(format!("writing list requests: {e}"));

@@ -74,23 +74,34 @@ impl Inbox {
     }
 }
 
+/// The start of every `info` line: `frame_type(line) == Some("info")`
+/// exactly when a line starts with it.
+const INFO_START: &[u8] = br#"{"type":"info""#;
+
 /// tcphub: one frame per line; relayed messages are `info` frames.
+///
+/// The same split as [`tcphub_core::HubLines`] and the same sniffing as
+/// [`tcphub_core::frame_type`], but cheaper, for a receiver must cost less
+/// than the hub it measures: `HubLines` copies every read into a buffer of
+/// its own, where the inbox cuts lines in the buffer it read into; and the
+/// messages, 20 million lines a second in `capacity`, are recognised by
+/// one prefix comparison ([`INFO_START`]), which `frame_type` semantics
+/// allow, where calling `frame_type` on each line measured 10 to 30% below
+/// (`capacity --in-process --subs 100`, a loaded 2-core machine). Other
+/// lines, a few, go through `frame_type`.
 fn drain_lines(data: &[u8], tally: &mut Tally, on_message: &mut impl FnMut(&[u8])) -> usize {
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', data) {
         let line = &data[start..=end];
         start = end + 1;
-        if line.starts_with(br#"{"type":"info""#) {
+        if line.starts_with(INFO_START) {
             tally.messages += 1;
             on_message(line);
-        } else {
-            tally.other += 1;
-            if tally.error.is_none()
-                && (line.starts_with(br#"{"type":"error""#)
-                    || line.starts_with(br#"{"type":"bye""#))
-            {
-                tally.error = Some(String::from_utf8_lossy(line).trim_end().to_string());
-            }
+            continue;
+        }
+        tally.other += 1;
+        if tally.error.is_none() && matches!(tcphub_core::frame_type(line), Some("error" | "bye")) {
+            tally.error = Some(String::from_utf8_lossy(line).trim_end().to_string());
         }
     }
     start
@@ -164,6 +175,26 @@ mod tests {
         assert_eq!(tally.messages, 2);
         assert_eq!(tally.other, 2);
         assert!(tally.error.unwrap().contains("\"x\""));
+    }
+
+    #[test]
+    fn the_info_prefix_means_what_frame_type_says() {
+        for line in [
+            &b"{\"type\":\"info\",\"from\":\"a\",\"message\":1}\n"[..],
+            b"{\"type\":\"info\"}",
+            b"{\"type\":\"infos\",\"x\":1}\n",
+            b"{\"type\":\"inf\"}\n",
+            b"{\"type\": \"info\"}\n",
+            b"{\"type\":\"pong\"}\n",
+            b"info\n",
+        ] {
+            assert_eq!(
+                line.starts_with(INFO_START),
+                tcphub_core::frame_type(line) == Some("info"),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]

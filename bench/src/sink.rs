@@ -70,9 +70,21 @@ fn flood_block(proto: Proto, payload: usize) -> Vec<u8> {
     let mut one = Vec::new();
     match proto {
         Proto::Tcphub => {
-            one.extend_from_slice(br#"{"type":"info","from":"pub","message":""#);
-            one.extend_from_slice(&payload);
-            one.extend_from_slice(b"\"}\n");
+            /// A relayed `info` as the hub writes it: `type` first.
+            #[derive(serde::Serialize)]
+            struct Delivered<'a> {
+                r#type: &'a str,
+                from: &'a str,
+                message: &'a str,
+            }
+            let message = String::from_utf8_lossy(&payload);
+            let frame = Delivered {
+                r#type: "info",
+                from: "pub",
+                message: &message,
+            };
+            serde_json::to_writer(&mut one, &frame).expect("a frame serializes");
+            one.push(b'\n');
         }
         Proto::Nats => {
             one.extend_from_slice(format!("MSG bench.fanout 1 {}\r\n", payload.len()).as_bytes());

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Serialize;
+use tcphub_core::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -78,10 +79,11 @@ async fn join_tcphub(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
     conn.stream.write_all(&sync).await?;
     loop {
         let line = next_line(conn, b"\n").await?;
-        if line.starts_with(br#"{"type":"synced""#) {
+        let kind = tcphub_core::frame_type(&line);
+        if kind == Some("synced") {
             return Ok(());
         }
-        if line.starts_with(br#"{"type":"error""#) || line.starts_with(br#"{"type":"bye""#) {
+        if matches!(kind, Some("error" | "bye")) {
             bail!(
                 "the hub refused {}: {}",
                 join.name,
@@ -99,10 +101,16 @@ async fn join_nats(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
             String::from_utf8_lossy(&info).trim_end()
         );
     }
-    let mut hello = format!(
-        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"name\":\"{}\",\"lang\":\"rust\",\"version\":\"0\",\"protocol\":1}}\r\n",
-        join.name
-    );
+    let options = serde_json::json!({
+        "verbose": false,
+        "pedantic": false,
+        "echo": false,
+        "name": join.name,
+        "lang": "rust",
+        "version": "0",
+        "protocol": 1,
+    });
+    let mut hello = format!("CONNECT {options}\r\n");
     if let Some(subject) = join.subscribe {
         hello.push_str(&format!("SUB {subject} 1\r\n"));
     }
@@ -141,15 +149,16 @@ async fn next_line(conn: &mut Conn, end: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Appends one message for `to` (tcphub: an alias or `*`; NATS: a subject)
-/// with `payload` (printable ASCII, no `"` or `\`) to `out`.
+/// with `payload` to `out`. tcphub's frame is the core's `info` encoder
+/// with the payload as a JSON string (escaped; bytes that are not UTF-8
+/// become U+FFFD).
 pub fn encode_message(proto: Proto, to: &str, payload: &[u8], out: &mut Vec<u8>) {
     match proto {
         Proto::Tcphub => {
-            out.extend_from_slice(br#"{"type":"info","to":""#);
-            out.extend_from_slice(to.as_bytes());
-            out.extend_from_slice(br#"","message":""#);
-            out.extend_from_slice(payload);
-            out.extend_from_slice(b"\"}\n");
+            let text = serde_json::to_string(&String::from_utf8_lossy(payload))
+                .expect("a string serializes");
+            let message = RawValue::from_string(text).expect("a JSON string is a JSON value");
+            out.extend_from_slice(&tcphub_core::encode_info(Some(to), &message));
         }
         Proto::Nats => {
             out.extend_from_slice(format!("PUB {to} {}\r\n", payload.len()).as_bytes());
@@ -211,5 +220,17 @@ mod tests {
             Some(1_234_567_890)
         );
         assert_eq!(read_stamp(Proto::Tcphub, b"{\"message\":\"12x\"}"), None);
+    }
+
+    #[test]
+    fn tcphub_messages_are_escaped_json() {
+        let mut out = Vec::new();
+        encode_message(Proto::Tcphub, "a\"b", b"say \"hi\"\\\n", &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        let frame: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(frame["type"], "info");
+        assert_eq!(frame["to"], "a\"b");
+        assert_eq!(frame["message"], "say \"hi\"\\\n");
     }
 }
