@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::cpu::CpuMeter;
 use super::crowd;
+use super::driver;
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
@@ -146,17 +147,9 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         run_length,
         !target.no_progress,
     );
-    let ticking = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            progress.at(epoch.elapsed(), String::new());
-        }
-    };
-    let worst_lag = tokio::select! {
-        lag = publishing => lag.context("the publisher thread")??,
-        () = ticking => unreachable!("the ticker never ends"),
-    };
-    progress.finish();
+    let worst_lag = driver::with_progress(&progress, epoch, String::new, publishing)
+        .await
+        .context("the publisher thread")??;
     // Whatever has not arrived a stall's length after the last send is lost.
     let stopper = async {
         tokio::time::sleep(STALL).await;

@@ -23,6 +23,7 @@ pub mod capacity;
 pub mod churn;
 mod cpu;
 mod crowd;
+mod driver;
 pub mod fanout;
 pub mod idle;
 pub mod latency;

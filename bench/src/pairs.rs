@@ -1,17 +1,17 @@
 //! Directed pairs: P pairs of clients, each sending to its partner by
 //! alias (NATS: to the partner's own subject), all at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
+use super::driver::{self, Deliveries, Pacing, Receiving};
 use super::progress::Progress;
 use super::report::Report;
 use super::target::Target;
@@ -47,84 +47,50 @@ fn name(i: usize) -> String {
 
 pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.pairs > 0, "--pairs must be at least 1");
-    let proto = target.proto;
-    let batch = args.batch.clamp(1, args.window.max(1));
+    let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let count = args.pairs * 2;
     let conns = crowd::join_all(target, count, |i| (name(i), Some(name(i))), "clients").await?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let counters: Vec<Arc<Counter>> = (0..count).map(|_| Arc::new(Counter::default())).collect();
+    let mut receiving = Receiving::new(target.proto);
+    let counters: Vec<Arc<Counter>> = (0..count).map(|_| Arc::default()).collect();
     let wakes: Vec<Arc<Notify>> = (0..count).map(|_| Arc::new(Notify::new())).collect();
-    let failed = Arc::new(AtomicBool::new(false));
-    let duration = Duration::from_secs_f64(args.duration);
     let cpu = CpuMeter::start(target.pid);
     let start = Instant::now();
-    let mut readers = Vec::new();
     let mut writers = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
-        let (read, mut write) = conn.stream.into_split();
+        let (read, write) = conn.stream.into_split();
         // What client i receives is what its partner's writer waits for.
-        let partner_wake = wakes[i ^ 1].clone();
-        let counting = crowd::count_messages(
-            proto,
+        receiving.count(
             read,
             conn.pending,
             counters[i].clone(),
-            partner_wake.clone(),
-            stop_rx.clone(),
+            wakes[i ^ 1].clone(),
         );
-        let failed_flag = failed.clone();
-        readers.push(tokio::spawn(async move {
-            let result = counting.await;
-            if result.is_err() {
-                failed_flag.store(true, Ordering::Release);
-                partner_wake.notify_one();
-            }
-            result
-        }));
         let partner = Receivers {
             counters: vec![counters[i ^ 1].clone()],
             wake: wakes[i].clone(),
-            failed: failed.clone(),
+            failed: receiving.failed.clone(),
         };
         let mut one = Vec::new();
-        wire::encode_message(proto, &name(i ^ 1), &wire::filler(args.payload), &mut one);
-        let block = one.repeat(batch as usize);
-        let (messages, window) = (args.messages, args.window);
-        writers.push(tokio::spawn(async move {
-            let mut sent = 0u64;
-            loop {
-                let n = match messages {
-                    Some(total) if sent >= total => break,
-                    Some(total) => batch.min(total - sent),
-                    None if start.elapsed() >= duration => break,
-                    None => batch,
-                };
-                partner.wait_for((sent + n).saturating_sub(window)).await?;
-                write.write_all(&block[..one.len() * n as usize]).await?;
-                sent += n;
-            }
-            partner.wait_for(sent).await?;
-            anyhow::Ok((sent, write))
-        }));
+        let payload = wire::filler(args.payload);
+        wire::encode_message(target.proto, &name(i ^ 1), &payload, &mut one);
+        let window = args.window;
+        writers.push(tokio::spawn(send(
+            write, one, partner, pacing, window, start,
+        )));
     }
 
     let progress = Progress::new(
         &format!("{} pairs", args.pairs),
-        duration,
-        !target.no_progress && args.messages.is_none(),
+        pacing.duration,
+        !target.no_progress && pacing.timed(),
     );
-    let ticker = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let got: u64 = counters.iter().map(|c| c.get()).sum();
-            progress.at(start.elapsed(), format!("{got} delivered"));
-        }
-    };
     let mut sent = 0u64;
-    let mut failure: Option<anyhow::Error> = None;
+    // The write halves stay open until the readers stop: closing one
+    // would end its partner's stream.
     let mut keep_open = Vec::new();
     let waiting = async {
+        let mut failure = None;
         for writer in writers {
             match writer.await.context("a writer task ended")? {
                 Ok((n, write)) => {
@@ -136,43 +102,49 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
                 }
             }
         }
-        anyhow::Ok(())
+        failure.map_or(Ok(()), Err)
     };
-    tokio::select! {
-        r = waiting => r?,
-        () = ticker => unreachable!("the ticker never ends"),
-    }
+    let status = || format!("{} delivered", driver::total(&counters));
+    let outcome = driver::with_progress(&progress, start, status, waiting).await;
     let elapsed = start.elapsed();
-    progress.finish();
-    let _ = stop_tx.send(true);
-    let mut reader_error = None;
-    for reader in readers {
-        if let Err(e) = reader.await? {
-            reader_error.get_or_insert(e);
-        }
-    }
+    receiving.finish(outcome).await?;
     drop(keep_open);
-    if let Some(e) = failure {
-        return Err(match reader_error {
-            Some(cause) => e.context(cause),
-            None => e,
-        });
-    }
 
-    let delivered: u64 = counters.iter().map(|c| c.get()).sum();
-    let secs = elapsed.as_secs_f64();
     let mut report = Report::new("pairs", target);
     report
         .param("pairs", args.pairs)
         .param("payload", args.payload)
         .param("window", args.window)
-        .param("batch", batch);
-    report.run_length(args.messages, args.duration);
-    report
-        .metric("deliveries_per_s", delivered as f64 / secs, "msg/s")
-        .metric("delivered", delivered as f64, "msg")
-        .metric("lost", sent.saturating_sub(delivered) as f64, "msg")
-        .metric("elapsed", secs, "s");
-    cpu.report(&mut report, delivered);
+        .param("batch", pacing.batch)
+        .run_length(args.messages, args.duration);
+    Deliveries {
+        published: sent,
+        expected: sent,
+        delivered: driver::total(&counters),
+        payload: args.payload,
+        elapsed,
+    }
+    .report(&mut report, &cpu);
     Ok(report)
+}
+
+/// One client's writer: `one` message at a time in batches, at most
+/// `window` ahead of its partner; returns what it sent, and its socket.
+async fn send<W: tokio::io::AsyncWrite + Unpin>(
+    mut write: W,
+    one: Vec<u8>,
+    partner: Receivers,
+    pacing: Pacing,
+    window: u64,
+    start: Instant,
+) -> anyhow::Result<(u64, W)> {
+    let block = one.repeat(pacing.batch as usize);
+    let mut sent = 0u64;
+    while let Some(n) = pacing.next(sent, start) {
+        partner.wait_for((sent + n).saturating_sub(window)).await?;
+        write.write_all(&block[..one.len() * n as usize]).await?;
+        sent += n;
+    }
+    partner.wait_for(sent).await?;
+    Ok((sent, write))
 }
