@@ -36,7 +36,10 @@ async fn bench_against_server(args: &[&str]) -> Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fanout_counts_every_delivery_exactly() {
+    let pid = std::process::id().to_string();
     let report = bench_against_server(&[
+        "--pid",
+        &pid,
         "fanout",
         "--subs",
         "7",
@@ -53,7 +56,7 @@ async fn fanout_counts_every_delivery_exactly() {
     assert_eq!(report.get("published"), Some(1000.0));
     assert_eq!(report.get("delivered"), Some(7000.0));
     assert_eq!(report.get("lost"), Some(0.0));
-    assert!(report.get("deliveries_per_s").unwrap() > 0.0);
+    rates_agree_with_counts(&report, 64.0);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["scenario"], "fanout");
     assert_eq!(json["params"]["subs"], 7);
@@ -71,8 +74,10 @@ async fn pairs_deliver_each_message_to_the_partner() {
         "50",
     ])
     .await;
+    assert_eq!(report.get("published"), Some(3000.0));
     assert_eq!(report.get("delivered"), Some(3000.0));
     assert_eq!(report.get("lost"), Some(0.0));
+    rates_agree_with_counts(&report, 64.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +96,14 @@ async fn latency_samples_every_message_after_warmup() {
     .await;
     assert_eq!(report.get("samples"), Some(600.0));
     assert_eq!(report.get("lost"), Some(0.0));
-    assert!(report.get("p50").unwrap() <= report.get("max").unwrap());
+    let get = |name: &str| report.get(name).unwrap_or_else(|| panic!("no {name}"));
+    assert!(0.0 < get("p50") && get("p50") <= get("p90"));
+    assert!(get("p90") <= get("p99") && get("p99") <= get("p99_9"));
+    assert!(
+        get("p99_9") <= get("max") * 1.001,
+        "within the histogram's precision"
+    );
+    assert!(get("mean") <= get("max"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,6 +135,32 @@ async fn the_generator_speaks_nats_to_a_sink() {
         assert!(report.get("published_per_s").unwrap() > 0.0, "{proto}");
         assert!(report.get("received_per_s").unwrap() > 0.0, "{proto}");
     }
+}
+
+/// A run's rates are its counts over its elapsed time, and the CPU per
+/// delivery (when measured) is the CPU time over the deliveries.
+fn rates_agree_with_counts(report: &Report, payload: f64) {
+    let get = |name: &str| report.get(name).unwrap_or_else(|| panic!("no {name}"));
+    let elapsed = get("elapsed");
+    assert!(elapsed > 0.0);
+    let delivered = get("delivered");
+    assert!(close_to(get("deliveries_per_s") * elapsed, delivered, 1e-9));
+    assert!(close_to(
+        get("published_per_s") * elapsed,
+        get("published"),
+        1e-9
+    ));
+    assert!(close_to(
+        get("payload_mb_per_s") * elapsed * 1e6,
+        delivered * payload,
+        1e-9
+    ));
+    if let Some(cpu) = report.get("hub_cpu") {
+        let per_delivery = get("hub_cpu_per_delivery");
+        assert!(close_to(per_delivery, cpu * 1e9 / delivered, 1e-9));
+        assert!(cpu > 0.0, "the hub (this process) did work");
+    }
+    assert!(report.get("generator_cpu_per_delivery").unwrap() >= 0.0);
 }
 
 /// `a` and `b` agree to within `tolerance` (relative).
@@ -318,4 +356,85 @@ async fn list_spam_without_reading_gets_no_replies_and_disturbs_no_one() {
     assert_eq!(get("pings_answered"), get("pings_sent"));
     assert_eq!(get("sessions_disturbed"), 0.0);
     assert!(report.get("rss_before").is_none(), "no --pid, no memory");
+}
+
+/// What the generator sends is what a client of the hub receives: a
+/// watcher joined beside the fan-out's subscribers gets every broadcast,
+/// each from `pub` with the payload the generator wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_delivers_the_messages_it_sent() {
+    use tcphub_core::{HubFrame, HubLines};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let options = ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerOptions::default()
+    };
+    let (server, _hub, _events) = Server::bind(options).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let mut watcher = tokio::net::TcpStream::connect(addr).await.unwrap();
+    watcher
+        .write_all(&tcphub_core::encode_sync("watcher"))
+        .await
+        .unwrap();
+    let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
+    let watching = tokio::spawn(async move {
+        let mut lines = HubLines::default();
+        let mut synced = Some(synced_tx);
+        let mut messages = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = watcher.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                return messages;
+            }
+            lines.push(&chunk[..n]);
+            while let Some(frame) = lines.next_frame() {
+                match frame.unwrap() {
+                    HubFrame::Synced { .. } => {
+                        let _ = synced.take().unwrap().send(());
+                    }
+                    HubFrame::Info { from, message, .. } => {
+                        messages.push((from, message));
+                        if messages.len() == 300 {
+                            return messages;
+                        }
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    });
+    synced_rx.await.unwrap();
+    let addr = addr.to_string();
+    let cli = Cli::try_parse_from([
+        "tcphub-bench",
+        "--server",
+        &addr,
+        "--no-progress",
+        "fanout",
+        "--subs",
+        "3",
+        "--messages",
+        "300",
+        "--payload",
+        "40",
+    ])
+    .unwrap();
+    let report = bench::execute(cli.bench).await.unwrap().unwrap();
+    assert_eq!(report.get("published"), Some(300.0));
+    assert_eq!(report.get("delivered"), Some(900.0));
+    let seen = watching.await.unwrap();
+    assert_eq!(seen.len(), 300);
+    let payload = serde_json::Value::String("x".repeat(40));
+    for (from, message) in seen {
+        assert_eq!(from, "pub");
+        assert_eq!(message, payload);
+    }
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
 }
