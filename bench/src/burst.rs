@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
+use super::driver::Deliveries;
 use super::memory::{self, PeakSampler};
 use super::progress::Progress;
 use super::report::Report;
@@ -93,8 +94,7 @@ pub async fn run(target: &Target, args: &BurstArgs) -> anyhow::Result<Report> {
     let publisher_error = finish_publisher(published.task).await;
     let sent = published.sent.get();
     let mut report = Report::new("burst", target);
-    figures(&mut report, args, &ends, sent, elapsed(&ends, start));
-    cpu.report(&mut report, ends.iter().map(|e| e.got).sum());
+    figures(&mut report, args, &ends, sent, elapsed(&ends, start), &cpu);
     memory::settle(args.settle).await;
     let rss_after = memory::now(target.pid)?;
     memory::report(&mut report, rss_before, peak, rss_after);
@@ -276,10 +276,15 @@ fn elapsed(ends: &[ReaderEnd], start: Instant) -> Duration {
         .unwrap_or_default()
 }
 
-fn figures(report: &mut Report, args: &BurstArgs, ends: &[ReaderEnd], sent: u64, took: Duration) {
-    let delivered: u64 = ends.iter().map(|e| e.got).sum();
+fn figures(
+    report: &mut Report,
+    args: &BurstArgs,
+    ends: &[ReaderEnd],
+    sent: u64,
+    took: Duration,
+    cpu: &CpuMeter,
+) {
     let expected = sent * args.subs as u64;
-    let secs = took.as_secs_f64().max(1e-9);
     report
         .param("subs", args.subs)
         .param("messages", args.messages)
@@ -293,17 +298,15 @@ fn figures(report: &mut Report, args: &BurstArgs, ends: &[ReaderEnd], sent: u64,
             ends.iter().filter(|e| e.mid_frame).count() as f64,
             "stream",
         )
-        .metric("published", sent as f64, "msg")
-        .metric("expected", expected as f64, "msg")
-        .metric("delivered", delivered as f64, "msg")
-        .metric("lost", expected.saturating_sub(delivered) as f64, "msg")
-        .metric("elapsed", secs, "s")
-        .metric("deliveries_per_s", delivered as f64 / secs, "msg/s")
-        .metric(
-            "payload_mb_per_s",
-            (delivered * args.payload as u64) as f64 / secs / 1e6,
-            "MB/s",
-        );
+        .metric("expected", expected as f64, "msg");
+    Deliveries {
+        published: sent,
+        expected,
+        delivered: ends.iter().map(|e| e.got).sum(),
+        payload: args.payload,
+        elapsed: took.max(Duration::from_nanos(1)),
+    }
+    .report(report, cpu);
 }
 
 fn cut(ends: &[ReaderEnd]) -> impl Iterator<Item = &ReaderEnd> {

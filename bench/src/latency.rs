@@ -20,7 +20,7 @@ use super::report::Report;
 use super::scan::Inbox;
 use super::target::Target;
 use super::window::STALL;
-use super::wire::{self, Proto, STAMP_DIGITS};
+use super::wire::{self, Conn, Proto, STAMP_DIGITS};
 
 const SUBJECT: &str = "bench.latency";
 
@@ -58,96 +58,33 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
     let proto = target.proto;
     let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT).await?;
 
-    let interval_ns = 1e9 / args.rate as f64;
-    let warmup_count = (args.warmup * args.rate as f64).round() as u64;
-    let total = warmup_count + (args.duration * args.rate as f64).round() as u64;
+    let schedule = Schedule::new(args);
     let cpu = CpuMeter::start(target.pid);
-    let epoch = Instant::now();
-    // The schedule starts a moment from now, so the first messages are not
-    // already late when the publisher thread gets going.
-    let first_ns = 20_000_000u64;
-    let intended = move |k: u64| first_ns + (k as f64 * interval_ns) as u64;
-    let measured_from = intended(warmup_count);
-
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut receivers = Vec::new();
-    for conn in subs {
-        let mut stop = stop_rx.clone();
-        receivers.push(tokio::spawn(async move {
-            let mut hist = histogram();
-            let mut inbox = Inbox::new(proto, &conn.pending);
-            let mut reader = conn.stream;
-            let mut got = 0u64;
-            let mut bad = 0u64;
-            while got < total {
-                tokio::select! {
-                    biased;
-                    _ = stop.wait_for(|s| *s) => break,
-                    read = inbox.read_from(&mut reader) => {
-                        if read? == 0 { anyhow::bail!("the hub closed a subscriber"); }
-                    }
-                }
-                // One clock read per read: the messages in it arrived together.
-                let now = epoch.elapsed().as_nanos() as u64;
-                let tally = inbox.drain(|m| match wire::read_stamp(proto, m) {
-                    Some(sent) if sent >= measured_from => {
-                        let _ = hist.record(now.saturating_sub(sent).max(1));
-                    }
-                    Some(_) => {}
-                    None => bad += 1,
-                });
-                got += tally.messages;
-                if let Some(error) = tally.error {
-                    anyhow::bail!("the hub sent an error: {error}");
-                }
-            }
-            anyhow::ensure!(bad == 0, "{bad} messages without a send time");
-            anyhow::Ok((hist, got))
-        }));
-    }
+    let receivers: Vec<_> = subs
+        .into_iter()
+        .map(|conn| tokio::spawn(record(proto, conn, schedule, stop_rx.clone())))
+        .collect();
 
-    let mut stream = publisher
+    let stream = publisher
         .stream
         .into_std()
         .context("taking the publisher's socket")?;
     stream.set_nonblocking(false)?;
     let payload = wire::filler(args.payload);
     let to = if proto == Proto::Tcphub { "*" } else { SUBJECT };
-    let to = to.to_string();
     // A thread of its own: sleeping in the OS keeps the schedule to tens of
     // microseconds, where the async timer's granularity is a millisecond.
-    let publishing = tokio::task::spawn_blocking(move || -> anyhow::Result<Duration> {
-        let mut out = Vec::new();
-        let mut payload = payload;
-        let mut worst_lag = Duration::ZERO;
-        let mut k = 0u64;
-        while k < total {
-            let now = epoch.elapsed();
-            let now_ns = now.as_nanos() as u64;
-            let next = intended(k);
-            if next > now_ns {
-                std::thread::sleep(Duration::from_nanos(next - now_ns));
-                continue;
-            }
-            worst_lag = worst_lag.max(Duration::from_nanos(now_ns - next));
-            out.clear();
-            while k < total && intended(k) <= now_ns {
-                wire::stamp(&mut payload, intended(k));
-                wire::encode_message(proto, &to, &payload, &mut out);
-                k += 1;
-            }
-            stream.write_all(&out)?;
-        }
-        Ok(worst_lag)
-    });
+    let publishing =
+        tokio::task::spawn_blocking(move || publish(proto, stream, to, payload, schedule));
 
-    let run_length = Duration::from_nanos(intended(total));
+    let run_length = Duration::from_nanos(schedule.intended(schedule.total));
     let progress = Progress::new(
         &format!("latency at {}/s", args.rate),
         run_length,
         !target.no_progress,
     );
-    let worst_lag = driver::with_progress(&progress, epoch, String::new, publishing)
+    let worst_lag = driver::with_progress(&progress, schedule.epoch, String::new, publishing)
         .await
         .context("the publisher thread")??;
     // Whatever has not arrived a stall's length after the last send is lost.
@@ -172,7 +109,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
     };
 
     let us = |ns: u64| ns as f64 / 1000.0;
-    let expected = total * args.subs as u64;
+    let expected = schedule.total * args.subs as u64;
     let mut report = Report::new("latency", target);
     report
         .param("subs", args.subs)
@@ -192,4 +129,114 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         .metric("publisher_worst_lag", worst_lag.as_secs_f64() * 1e6, "us");
     cpu.report(&mut report, received);
     Ok(report)
+}
+
+/// When each message is due: `rate` a second from a moment after the start,
+/// the first `warmup` seconds' worth not measured.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    epoch: Instant,
+    interval_ns: f64,
+    /// Messages in all, warm-up included.
+    total: u64,
+    /// Messages due before this are not measured.
+    measured_from: u64,
+}
+
+impl Schedule {
+    /// The schedule starts this long after the epoch, so the first messages
+    /// are not already late when the publisher thread gets going.
+    const FIRST_NS: u64 = 20_000_000;
+
+    fn new(args: &LatencyArgs) -> Self {
+        let warmup_count = (args.warmup * args.rate as f64).round() as u64;
+        let mut schedule = Schedule {
+            epoch: Instant::now(),
+            interval_ns: 1e9 / args.rate as f64,
+            total: warmup_count + (args.duration * args.rate as f64).round() as u64,
+            measured_from: 0,
+        };
+        schedule.measured_from = schedule.intended(warmup_count);
+        schedule
+    }
+
+    /// Nanoseconds after the epoch when message `k` is due.
+    fn intended(&self, k: u64) -> u64 {
+        Self::FIRST_NS + (k as f64 * self.interval_ns) as u64
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+}
+
+/// One subscriber: the latency of every measured message it receives,
+/// and how many it received, until it has them all or the run stops.
+async fn record(
+    proto: Proto,
+    conn: Conn,
+    schedule: Schedule,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<(Histogram<u64>, u64)> {
+    let mut hist = histogram();
+    let mut inbox = Inbox::new(proto, &conn.pending);
+    let mut reader = conn.stream;
+    let mut got = 0u64;
+    let mut bad = 0u64;
+    while got < schedule.total {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            read = inbox.read_from(&mut reader) => {
+                if read? == 0 { anyhow::bail!("the hub closed a subscriber"); }
+            }
+        }
+        // One clock read per read: the messages in it arrived together.
+        let now = schedule.now_ns();
+        let tally = inbox.drain(|m| match wire::read_stamp(proto, m) {
+            Some(sent) if sent >= schedule.measured_from => {
+                let _ = hist.record(now.saturating_sub(sent).max(1));
+            }
+            Some(_) => {}
+            None => bad += 1,
+        });
+        got += tally.messages;
+        if let Some(error) = tally.error {
+            anyhow::bail!("the hub sent an error: {error}");
+        }
+    }
+    anyhow::ensure!(bad == 0, "{bad} messages without a send time");
+    Ok((hist, got))
+}
+
+/// The publisher, on a thread: every message at its due time, each
+/// stamped with it (all that are due at once in one write). Returns how
+/// late it fell behind the schedule at worst.
+fn publish(
+    proto: Proto,
+    mut stream: std::net::TcpStream,
+    to: &str,
+    mut payload: Vec<u8>,
+    schedule: Schedule,
+) -> anyhow::Result<Duration> {
+    let mut out = Vec::new();
+    let mut worst_lag = Duration::ZERO;
+    let mut k = 0u64;
+    while k < schedule.total {
+        let now_ns = schedule.now_ns();
+        let next = schedule.intended(k);
+        if next > now_ns {
+            std::thread::sleep(Duration::from_nanos(next - now_ns));
+            continue;
+        }
+        worst_lag = worst_lag.max(Duration::from_nanos(now_ns - next));
+        out.clear();
+        while k < schedule.total && schedule.intended(k) <= now_ns {
+            wire::stamp(&mut payload, schedule.intended(k));
+            wire::encode_message(proto, to, &payload, &mut out);
+            k += 1;
+        }
+        stream.write_all(&out)?;
+    }
+    Ok(worst_lag)
 }

@@ -195,6 +195,7 @@ async fn burst_delivers_everything_and_reports_the_memory() {
     assert_eq!(get("expected"), 10_000.0);
     assert_eq!(get("delivered"), 10_000.0);
     assert_eq!(get("lost"), 0.0);
+    rates_agree_with_counts(&report, 64.0);
     assert_eq!(get("readers_cut"), 0.0);
     assert_eq!(get("mid_frame"), 0.0);
     assert!(close_to(
