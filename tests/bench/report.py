@@ -340,20 +340,22 @@ def main():
       "below comes from one run on one machine, with tcphub, nats-server and the "
       "Node.js peer (`tests/bench/peers/tutorial-hub.js`, the tutorial's design with "
       "correct framing) measured side by side by the same load generator, "
-      "`tcphub-bench`, which speaks both tcphub's protocol and the NATS client protocol.\n")
+      "`tcphub-bench` (the crate `bench/`, apart from the server), which speaks both "
+      "tcphub's protocol and the NATS client protocol.\n")
     w("Each cell is the **median** of the repetitions, with the lowest and highest in "
       "parentheses. Throughput runs keep a bounded window of messages in flight to "
       "the slowest receiver (512 for fan-out, 256 per pair), so they measure what "
       "each hub delivers without dropping anyone as a slow consumer; every run checks "
       "that deliveries equal what was sent. Payload sizes are the message body "
       "(tcphub: the JSON string's content; NATS: the payload).\n")
-    w("To run it again (about 25 minutes; it builds the release binary, starts every "
+    w("To run it again (about 25 minutes; it builds the release binaries, starts every "
       "peer on a free loopback port and stops them all at the end):\n")
     w("```sh\ntests/bench/run                                   # 3 repetitions of everything\n"
       "BENCH_REPS=1 BENCH_SECONDS=1 BENCH_SETTLE=5 tests/bench/run      # a quick look\n"
       "BENCH_BEFORE=../old/target/release/tcphub BENCH_BEFORE_NAME=b09a97b tests/bench/run\n"
       "                                  # also fan-out N=100 of an older build, alternately\n```\n")
-    w("One scenario by hand: start a hub, then for example "
+    w("One scenario by hand: `cargo build --release -p tcphub-bench`, start a hub, then "
+      "for example "
       "`tcphub-bench --server 127.0.0.1:9000 fanout --subs 100 --payload 64` "
       "(or `--proto nats` against a nats-server); `tcphub-bench --help` lists them all.\n")
     w("Every measurement of this run, one JSON object per line as `tcphub-bench --json` "
