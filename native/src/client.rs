@@ -82,20 +82,10 @@ impl RequestId {
     /// Whether `frame` is the hub's answer to this request: a `synced`,
     /// `sessions`, `pong` or `error` carrying this id.
     pub fn is_answered_by(&self, frame: &HubFrame) -> bool {
-        matches!(reply_id(frame), Some(Value::String(id)) if *id == self.0)
+        matches!(frame.request_id(), Some(Value::String(id)) if *id == self.0)
     }
 }
 
-/// The `id` a reply or error from the hub carries, if any.
-fn reply_id(frame: &HubFrame) -> Option<&Value> {
-    match frame {
-        HubFrame::Synced { id, .. }
-        | HubFrame::Error { id, .. }
-        | HubFrame::Pong { id, .. }
-        | HubFrame::Sessions { id, .. } => id.as_ref(),
-        _ => None,
-    }
-}
 
 /// The ids this client gives its requests: `"rs-1"`, `"rs-2"`, ... A
 /// string with a prefix, so that an id picked for a request of one's own

@@ -207,20 +207,10 @@ type Want<'a> = &'a (dyn Fn(&HubFrame) -> bool + Sync);
 /// one of these.
 const ID_PREFIX: &str = "py-";
 
-/// The `id` a reply or error from the hub carries, if any.
-fn reply_id(frame: &HubFrame) -> Option<&Value> {
-    match frame {
-        HubFrame::Synced { id, .. }
-        | HubFrame::Error { id, .. }
-        | HubFrame::Pong { id, .. }
-        | HubFrame::Sessions { id, .. } => id.as_ref(),
-        _ => None,
-    }
-}
 
 /// Whether a frame answers the request with id `want`.
 fn answers(frame: &HubFrame, want: &str) -> bool {
-    matches!(reply_id(frame), Some(Value::String(id)) if id == want)
+    matches!(frame.request_id(), Some(Value::String(id)) if id == want)
 }
 
 /// A request in flight: its id is registered until it is dropped, so the

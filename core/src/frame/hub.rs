@@ -87,6 +87,18 @@ impl HubFrame {
     pub fn parse(line: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(line)
     }
+
+    /// The `id` of the request this frame answers, if it answers one that
+    /// carried an id (`synced`, `sessions`, `pong` and `error` can).
+    pub fn request_id(&self) -> Option<&serde_json::Value> {
+        match self {
+            HubFrame::Synced { id, .. }
+            | HubFrame::Error { id, .. }
+            | HubFrame::Pong { id, .. }
+            | HubFrame::Sessions { id, .. } => id.as_ref(),
+            HubFrame::Info { .. } | HubFrame::Bye { .. } => None,
+        }
+    }
 }
 
 /// Writers for the hub's frames. Each returns the finished line as
