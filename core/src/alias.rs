@@ -22,7 +22,7 @@ pub struct Alias(Arc<str>);
 impl Alias {
     /// Checks `name` against the alias rules.
     pub fn new(name: &str) -> Result<Self, PeerError> {
-        let invalid = |why: &str| {
+        let invalid = |why: &str| -> Result<Self, PeerError> {
             Err(PeerError::new(
                 ErrorCode::InvalidAlias,
                 format!("invalid alias {name:?}: {why}"),
@@ -32,7 +32,7 @@ impl Alias {
             return invalid("it is empty");
         }
         if name.len() > MAX_ALIAS_LEN {
-            return invalid("it is longer than 64 bytes");
+            return invalid(&format!("it is longer than {MAX_ALIAS_LEN} bytes"));
         }
         if name == BROADCAST_TARGET {
             return invalid("\"*\" means every session");
