@@ -162,6 +162,8 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    // Before anything can connect: see `stop_signal`.
+    let stop = stop_signal();
     raise_open_file_limit();
     let (server, hub, events) = Server::bind(args.options())
         .await
@@ -182,30 +184,40 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     if args.console {
         tokio::spawn(console(hub));
     }
-    server.run(stop_signal()).await.map_err(|e| e.to_string())?;
+    server.run(stop).await.map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: the server polls it only
+/// between accepts, and a SIGTERM arriving before that would otherwise
+/// kill the process with no `bye` to anyone (seen under load in CI).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
