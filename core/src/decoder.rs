@@ -28,9 +28,12 @@ use memchr::{memchr, memchr3};
 use crate::config::DEFAULT_MAX_FRAME_LEN;
 use crate::error::{ErrorCode, PeerError};
 
-/// Deepest nesting accepted, as serde_json's own recursion limit: deeper
-/// documents would be refused by any consumer built on it, and by many others.
-pub const MAX_DEPTH: u32 = 128;
+/// Deepest nesting accepted: one level less than serde_json's recursion
+/// limit (128), which counts the level it is about to enter. A frame 128
+/// deep passed the decoder but could not be read back by a client parsing
+/// the relayed copy with serde_json (found by the hub fuzz target), so
+/// every frame the hub accepts is one any serde_json consumer can read.
+pub const MAX_DEPTH: u32 = 127;
 
 /// A partial-frame buffer that grew past this is freed once its frame is
 /// out, so a burst of large frames leaves no large buffers behind.
@@ -191,6 +194,16 @@ impl FrameDecoder {
                     self.partial_consumed = true;
                     Some(Decoded::Frame(&self.partial))
                 }
+            }
+            // A frame broken off (too deep, or by a newline in a string)
+            // after more than the limit is over the limit, as it would be
+            // had the stream been cut just before the break: every split
+            // of a stream must decode alike.
+            ScanEnd::TooDeep(at) | ScanEnd::NewlineInString(at)
+                if self.partial.len() + at > self.max_frame_len =>
+            {
+                *input = &[];
+                Some(self.fail())
             }
             ScanEnd::TooDeep(at) => {
                 *input = &input[at + 1..];
@@ -444,8 +457,24 @@ mod tests {
         let mut d = FrameDecoder::default();
         let out = decode(&mut d, &[deep.as_bytes()]);
         assert_eq!(out.len(), 2, "{out:?}");
-        assert!(out[0].contains("nested deeper than 128"), "{}", out[0]);
+        assert!(out[0].contains("nested deeper than 127"), "{}", out[0]);
         assert_eq!(out[1], r#"{"b":2}"#);
+    }
+
+    #[test]
+    fn a_frame_broken_off_past_the_limit_is_too_large_however_it_is_cut() {
+        // Found by the decoder fuzz target: whole, this was bad_json (the
+        // session stayed), cut before the newline it was frame_too_large.
+        for stream in [&b"{\"abc\n"[..], b"{\"a\":[[[[[[[\n"] {
+            let mut whole = FrameDecoder::new(4);
+            let expected = decode(&mut whole, &[stream]);
+            for cut in 0..=stream.len() {
+                let mut d = FrameDecoder::new(4);
+                let (a, b) = stream.split_at(cut);
+                assert_eq!(decode(&mut d, &[a, b]), expected, "cut at {cut}");
+            }
+            assert_eq!(expected, ["too large"]);
+        }
     }
 
     #[test]

@@ -326,3 +326,33 @@ fn a_relay_to_ones_own_alias_backs_up_only_oneself() {
     assert!(!h.inboxes[&p].paused);
     assert_eq!(h.take(p), Vec::<HubFrame>::new());
 }
+
+#[test]
+fn every_relayed_frame_reads_back_with_serde_json() {
+    // Found by the hub fuzz target: a message nested to the decoder's old
+    // limit was relayed in a frame serde_json refuses to read (its
+    // recursion limit), and a number past f64 as a request id was echoed
+    // in a reply no serde_json client could parse.
+    let mut h = Harness::new(HubConfig::default());
+    let (p, r) = pair(&mut h);
+    let depth = tcphub_core::MAX_DEPTH as usize - 1; // plus the frame's own object
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    h.send(
+        p,
+        format!(r#"{{"type":"info","to":"R","message":{deep}}}"#).as_bytes(),
+    );
+    assert!(
+        matches!(&h.take(r)[..], [HubFrame::Info { .. }]),
+        "the harness parses every frame"
+    );
+    let too_deep = format!("[{deep}]");
+    h.send(
+        p,
+        format!(r#"{{"type":"info","to":"R","message":{too_deep}}}"#).as_bytes(),
+    );
+    assert!(h.take(r).is_empty());
+    assert_eq!(error_code(&h.take(p)[0]), "bad_json");
+    // (After a broken frame the hub skips to the next newline.)
+    h.send(p, b"\n{\"type\":\"ping\",\"id\":1e400}");
+    assert_eq!(error_code(&h.take(p)[0]), "invalid_field");
+}

@@ -180,6 +180,14 @@ fn request_id(raw: &RawValue) -> Result<&RawValue, PeerError> {
             ),
         ));
     }
+    // A number must fit an f64, or clients reading the echo with serde_json
+    // (or JavaScript) could not parse the reply (found by the fuzzer).
+    if !text.starts_with('"') && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+        return Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!("field \"id\" is {text}, a number too large to echo"),
+        ));
+    }
     // A string's length is counted between its quotes, as sent.
     let len = text.strip_prefix('"').map_or(text.len(), |t| t.len() - 1);
     if len > MAX_REQUEST_ID_LEN {
