@@ -86,7 +86,6 @@ impl RequestId {
     }
 }
 
-
 /// The ids this client gives its requests: `"rs-1"`, `"rs-2"`, ... A
 /// string with a prefix, so that an id picked for a request of one's own
 /// sent with `send_raw` (a number, say) is not taken for one of these.

@@ -207,7 +207,6 @@ type Want<'a> = &'a (dyn Fn(&HubFrame) -> bool + Sync);
 /// one of these.
 const ID_PREFIX: &str = "py-";
 
-
 /// Whether a frame answers the request with id `want`.
 fn answers(frame: &HubFrame, want: &str) -> bool {
     matches!(frame.request_id(), Some(Value::String(id)) if id == want)
