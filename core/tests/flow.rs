@@ -356,3 +356,32 @@ fn every_relayed_frame_reads_back_with_serde_json() {
     h.send(p, b"\n{\"type\":\"ping\",\"id\":1e400}");
     assert_eq!(error_code(&h.take(p)[0]), "invalid_field");
 }
+
+#[test]
+fn an_error_frame_that_overflows_its_queue_closes_the_session_without_a_panic() {
+    // Found by the hub fuzz target: with a tiny queue cap, the error about
+    // a long invalid alias passed the cap and closed the session, and the
+    // hub then looked the closed session up to report the error.
+    let mut h = Harness::new(HubConfig {
+        max_frame_len: 256,
+        high_watermark: 60,
+        low_watermark: 10,
+        max_queued_bytes: 316,
+        ..HubConfig::default()
+    });
+    let a = h.connect("a:1");
+    h.stall(a);
+    let alias = "\u{c}".repeat(40);
+    h.send(a, &tcphub_core::encode_sync(&alias));
+    assert_eq!(h.closed(a), Some(CloseReason::SlowConsumer));
+    let events = h.take_events();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, tcphub_core::Event::ProtocolError { handle, .. } if *handle == a)));
+    // And at end of stream, with a frame left open:
+    let b = h.connect("b:1");
+    h.stall(b);
+    h.send(b, format!("{{\"type\":\"{}", "\u{c}".repeat(60)).as_bytes());
+    h.eof(b);
+    assert!(h.closed(b).is_some());
+}

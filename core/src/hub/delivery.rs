@@ -163,11 +163,11 @@ impl Hub {
                 continue;
             };
             if session.flow.queued > cap {
-                let message = format!(
-                    "more than {cap} bytes queued for this session; frames not yet sent were dropped"
-                );
-                let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
-                self.close_with(recipient, CloseReason::SlowConsumer, farewell);
+                // Closed once the current input is done (see `settle`), so
+                // no routing step finds a session gone from under it.
+                if !self.over_cap.contains(&recipient) {
+                    self.over_cap.push_back(recipient);
+                }
                 continue;
             }
             let newly_holding = match sender {
@@ -216,13 +216,30 @@ impl Hub {
         }
     }
 
-    /// Resumes every session released during this input, in order. Runs at
-    /// the end of each public entry point, so no routing happens inside
-    /// another.
+    /// Closes every session found over the hard cap during this input, and
+    /// resumes every session released, in order. Runs at the end of each
+    /// public entry point, so no routing happens inside another and no
+    /// session disappears in the middle of one.
     pub(super) fn settle(&mut self) {
-        while let Some(handle) = self.to_resume.pop_front() {
-            self.resume(handle);
+        loop {
+            if let Some(handle) = self.over_cap.pop_front() {
+                self.close_over_cap(handle);
+            } else if let Some(handle) = self.to_resume.pop_front() {
+                self.resume(handle);
+            } else {
+                return;
+            }
         }
+    }
+
+    /// Closes a session whose queue passed the hard cap.
+    fn close_over_cap(&mut self, handle: SessionHandle) {
+        let cap = self.config.max_queued_bytes;
+        let message = format!(
+            "more than {cap} bytes queued for this session; frames not yet sent were dropped"
+        );
+        let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
+        self.close_with(handle, CloseReason::SlowConsumer, farewell);
     }
 
     /// Processes what a session sent while paused; if it is still free

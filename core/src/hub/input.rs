@@ -7,7 +7,6 @@ use super::Hub;
 use crate::decoder::Decoded;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
-use crate::frame::hub_encode as encode;
 use crate::frame::ClientFrame;
 use crate::handle::SessionHandle;
 use crate::timers::Timer;
@@ -147,9 +146,9 @@ impl Hub {
                 ErrorCode::BadJson,
                 "the connection was closed in the middle of a frame",
             );
-            self.transmit(handle, encode::error(&error, None));
-            self.emit_protocol_error(handle, error);
+            self.peer_error(handle, error, None);
         }
+        // (Unless that error frame overflowed the queue and closed it.)
         self.close(handle, CloseReason::PeerClosed);
     }
 }

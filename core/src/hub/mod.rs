@@ -75,6 +75,9 @@ pub struct Hub {
     /// kept input decoded) before the input returns, so no routing runs
     /// inside another.
     to_resume: VecDeque<SessionHandle>,
+    /// Sessions whose queue passed the hard cap during this input, closed
+    /// before it returns.
+    over_cap: VecDeque<SessionHandle>,
     /// Recipients found backed up while a frame was being delivered.
     backed_up_scratch: Vec<SessionHandle>,
     /// After [`Hub::shutdown`] new sessions are turned away.
@@ -95,6 +98,7 @@ impl Hub {
             now: Duration::ZERO,
             outputs: VecDeque::new(),
             to_resume: VecDeque::new(),
+            over_cap: VecDeque::new(),
             backed_up_scratch: Vec::new(),
             shutting_down: false,
         })

@@ -175,8 +175,16 @@ impl Hub {
         error: PeerError,
         request_id: Option<&RawValue>,
     ) {
+        // The error frame itself may push the session's queue past the
+        // hard cap and close it (found by the hub fuzz target), so its
+        // session id is taken first.
+        let session_id = self.session_mut(handle).session_id.clone();
         self.transmit(handle, encode::error(&error, request_id));
-        self.emit_protocol_error(handle, error);
+        self.emit(Event::ProtocolError {
+            handle,
+            session_id,
+            error,
+        });
     }
 
     pub(super) fn emit_protocol_error(&mut self, handle: SessionHandle, error: PeerError) {
