@@ -93,8 +93,8 @@ impl Hub {
                 }
             }
             match self.sessions.get_mut(handle) {
-                // Routing closed the session itself (its own queue passed
-                // the cap): nothing more to decode.
+                // Defensive: routing closes only other sessions (a
+                // takeover's old holder), and over-cap ones in `settle`.
                 None => return,
                 Some(session) if session.flow.blocked() => {
                     session.pending.extend_from_slice(input);
