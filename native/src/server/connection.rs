@@ -11,16 +11,22 @@
 //! idle beyond the socket, this struct and the two tasks' small futures: no
 //! read buffer, and a send queue that grew large is dropped once empty.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tcphub_core::{SessionHandle, Unsent};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::send_queue::Frames;
+
+/// Chunks one reader may have waiting for the hub task: enough to keep the
+/// hub busy with one fast client, few enough that a paused client has at
+/// most this much read ahead (16 x 16 KiB) and that others' requests never
+/// queue behind a flood of one client's.
+const MAX_CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Where a connection stands, as its writer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +71,9 @@ pub(crate) struct Connection {
     reading_paused: AtomicBool,
     /// Wakes a paused reader.
     reader_resume: Notify,
-    /// Chunks this reader sent that the hub task has not processed yet.
-    inputs_in_flight: AtomicUsize,
-    /// Wakes a reader waiting for one of its chunks to be processed.
-    input_credit: Notify,
+    /// One permit per chunk this reader may still send before the hub task
+    /// has processed those it sent (see [`MAX_CHUNKS_IN_FLIGHT`]).
+    input_slots: Semaphore,
     /// The session's place under the session limit, given back when the
     /// writer is done (flushed or aborted): from then on the connection
     /// only drains its peer's last bytes for a moment before it closes, and
@@ -106,8 +111,7 @@ impl Connection {
             reader_stop: Notify::new(),
             reading_paused: AtomicBool::new(false),
             reader_resume: Notify::new(),
-            inputs_in_flight: AtomicUsize::new(0),
-            input_credit: Notify::new(),
+            input_slots: Semaphore::new(MAX_CHUNKS_IN_FLIGHT),
             permit: Mutex::new(Some(permit)),
         }
     }
@@ -206,8 +210,7 @@ impl Connection {
 
     /// The hub task processed one chunk this connection's reader sent.
     pub(crate) fn input_processed(&self) {
-        self.inputs_in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.input_credit.notify_one();
+        self.input_slots.add_permits(1);
     }
 
     /// Stops the reader before its next read (flow control).
@@ -291,33 +294,13 @@ impl Connection {
         }
     }
 
-    /// Waits until fewer than `max` chunks of this reader wait for the hub
-    /// task, then counts one more. So one fast client can neither fill the
-    /// hub's shared input queue ahead of everyone else's requests, nor have
-    /// more than `max` chunks read past the moment the core pauses it.
-    pub(crate) async fn input_slot(&self, max: usize) {
-        loop {
-            let in_flight = self.inputs_in_flight.load(Ordering::Acquire);
-            if in_flight < max {
-                if self
-                    .inputs_in_flight
-                    .compare_exchange(
-                        in_flight,
-                        in_flight + 1,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
-            let credit = self.input_credit.notified();
-            if self.inputs_in_flight.load(Ordering::Acquire) < max {
-                continue;
-            }
-            credit.await;
+    /// Waits until fewer than [`MAX_CHUNKS_IN_FLIGHT`] chunks of this
+    /// reader wait for the hub task, then takes a slot for one more, given
+    /// back by [`input_processed`](Self::input_processed).
+    pub(crate) async fn input_slot(&self) {
+        // The semaphore is never closed, so acquiring cannot fail.
+        if let Ok(permit) = self.input_slots.acquire().await {
+            permit.forget();
         }
     }
 }

@@ -24,11 +24,6 @@ use super::input::Input;
 
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 16 * 1024;
-/// Chunks one reader may have waiting for the hub task: enough to keep the
-/// hub busy with one fast client, few enough that a paused client has at
-/// most this much read ahead (256 KiB) and that others' requests never queue
-/// behind a flood of one client's.
-const MAX_CHUNKS_IN_FLIGHT: usize = 16;
 /// Longest a closed connection keeps draining its peer's input, so its
 /// last frames reach the peer instead of being lost to a reset.
 const MAX_LINGER: Duration = Duration::from_secs(2);
@@ -91,13 +86,13 @@ async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
     }
 }
 
-/// Waits until reading is allowed (not paused by flow control, fewer than
-/// [`MAX_CHUNKS_IN_FLIGHT`] chunks waiting for the hub) and the socket is
-/// readable. The slot taken is given back by the hub task once it has
+/// Waits until reading is allowed (not paused by flow control, and a slot
+/// free among the chunks this reader may have waiting for the hub) and the
+/// socket is readable. The slot is given back by the hub task once it has
 /// processed the chunk, or here when no chunk was read into it.
 async fn wait_readable(conn: &Connection) -> io::Result<()> {
     conn.reading_allowed().await;
-    conn.input_slot(MAX_CHUNKS_IN_FLIGHT).await;
+    conn.input_slot().await;
     conn.stream.readable().await
 }
 
