@@ -4,12 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{ErrorCode, PeerError};
+use crate::name::{broken_rule, MAX_NAME_LEN};
 
 /// Longest alias accepted, in bytes of UTF-8.
-pub const MAX_ALIAS_LEN: usize = 64;
-
-/// The target that means "every other session" in a relayed `info`.
-pub const BROADCAST_TARGET: &str = "*";
+pub const MAX_ALIAS_LEN: usize = MAX_NAME_LEN;
 
 /// A validated alias such as `Client-1` or `客户端一`.
 ///
@@ -22,28 +20,13 @@ pub struct Alias(Arc<str>);
 impl Alias {
     /// Checks `name` against the alias rules.
     pub fn new(name: &str) -> Result<Self, PeerError> {
-        let invalid = |why: &str| -> Result<Self, PeerError> {
-            Err(PeerError::new(
+        match broken_rule(name) {
+            None => Ok(Alias(Arc::from(name))),
+            Some(why) => Err(PeerError::new(
                 ErrorCode::InvalidAlias,
                 format!("invalid alias {name:?}: {why}"),
-            ))
-        };
-        if name.is_empty() {
-            return invalid("it is empty");
+            )),
         }
-        if name.len() > MAX_ALIAS_LEN {
-            return invalid(&format!("it is longer than {MAX_ALIAS_LEN} bytes"));
-        }
-        if name == BROADCAST_TARGET {
-            return invalid("\"*\" means every session");
-        }
-        if name.starts_with('#') {
-            return invalid("names starting with '#' are reserved for the hub");
-        }
-        if name.chars().any(char::is_control) {
-            return invalid("it contains a control character");
-        }
-        Ok(Alias(Arc::from(name)))
     }
 
     /// The alias as text.

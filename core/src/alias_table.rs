@@ -32,6 +32,11 @@ impl AliasTable {
         self.holders.get(alias).map_or(&[], Vec::as_slice)
     }
 
+    /// The alias itself, for a name given as text, while anyone holds it.
+    pub(crate) fn get(&self, alias: &str) -> Option<&Alias> {
+        self.holders.get_key_value(alias).map(|(alias, _)| alias)
+    }
+
     /// Claims `alias` for `session`, which must not already hold it.
     pub(crate) fn claim(
         &mut self,

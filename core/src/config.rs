@@ -46,6 +46,14 @@ pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_LIST_ROWS: usize = 1000;
 /// Largest `max_list_rows` accepted: a page this long is about 6 MiB.
 pub const MAX_MAX_LIST_ROWS: usize = 100_000;
+/// Default cap on the rooms one session may be in at once.
+pub const DEFAULT_MAX_ROOMS_PER_SESSION: usize = 64;
+/// Default cap on the aliases one session may watch by name.
+pub const DEFAULT_MAX_WATCHED_ALIASES: usize = 1000;
+/// Largest value accepted for either cap above.
+pub const MAX_PER_SESSION_CAP: usize = 100_000;
+/// Most aliases one last will may name.
+pub const MAX_LAST_WILL_ALIASES: usize = 100;
 
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,6 +136,16 @@ pub struct HubConfig {
     pub frame_timeout: Option<Duration>,
     /// Most rows in one `sessions` reply; a client pages through the rest.
     pub max_list_rows: usize,
+    /// Most rooms one session may be in at once; one more `join` gets
+    /// `too_many_rooms`.
+    pub max_rooms_per_session: usize,
+    /// Most aliases one session may watch by name; a `watch` past it gets
+    /// `too_many_watches`.
+    pub max_watched_aliases: usize,
+    /// Report every relayed message (to an alias, a room or `*`) to the
+    /// host as an [`Event::Relayed`](crate::Event::Relayed). Off by
+    /// default: it costs a copy of each message.
+    pub observe: bool,
 }
 
 impl Default for HubConfig {
@@ -144,6 +162,9 @@ impl Default for HubConfig {
             write_deadline: Some(DEFAULT_WRITE_DEADLINE),
             frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
             max_list_rows: DEFAULT_MAX_LIST_ROWS,
+            max_rooms_per_session: DEFAULT_MAX_ROOMS_PER_SESSION,
+            max_watched_aliases: DEFAULT_MAX_WATCHED_ALIASES,
+            observe: false,
         }
     }
 }
@@ -160,6 +181,18 @@ impl HubConfig {
         )?;
         in_range("max_sessions", self.max_sessions, 1, MAX_MAX_SESSIONS)?;
         in_range("max_list_rows", self.max_list_rows, 1, MAX_MAX_LIST_ROWS)?;
+        in_range(
+            "max_rooms_per_session",
+            self.max_rooms_per_session,
+            1,
+            MAX_PER_SESSION_CAP,
+        )?;
+        in_range(
+            "max_watched_aliases",
+            self.max_watched_aliases,
+            1,
+            MAX_PER_SESSION_CAP,
+        )?;
         in_range(
             "max_queued_bytes",
             self.max_queued_bytes,

@@ -26,6 +26,21 @@ pub enum HubError {
     /// No open session holds the alias a host command named.
     #[error("no session holds alias {0:?}")]
     UnknownAlias(String),
+    /// No session is in the room a host command named.
+    #[error("no session is in room {0:?}")]
+    UnknownRoom(String),
+    /// A host command named a room that breaks the room rules; the message
+    /// says which.
+    #[error("{0}")]
+    InvalidRoom(String),
+    /// The host put a session in more rooms than `max_rooms_per_session`.
+    #[error("session {handle} is already in {max} rooms, the most allowed")]
+    TooManyRooms {
+        /// The session.
+        handle: SessionHandle,
+        /// The configured cap.
+        max: usize,
+    },
     /// No open session has the session id (peer address) a host command
     /// named.
     #[error("no open session has id {0:?}")]
@@ -73,6 +88,19 @@ pub enum ErrorCode {
     /// A frame did not arrive whole within the frame timeout; the session
     /// is closed.
     FrameTimeout,
+    /// A room name broke the room rules.
+    InvalidRoom,
+    /// Joining would put the session in more rooms than the hub allows.
+    TooManyRooms,
+    /// The request needs membership of a room the session is not in.
+    NotInRoom,
+    /// A message was sent to a room nobody is in.
+    UnknownRoom,
+    /// A `watch` would make the session watch more aliases than the hub
+    /// allows, or a last will names too many.
+    TooManyWatches,
+    /// A last will would not fit in the frame size limit.
+    LastWillTooLarge,
 }
 
 impl ErrorCode {
@@ -90,11 +118,17 @@ impl ErrorCode {
             ErrorCode::RelayDisabled => "relay_disabled",
             ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::FrameTimeout => "frame_timeout",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::UnknownRoom => "unknown_room",
+            ErrorCode::TooManyWatches => "too_many_watches",
+            ErrorCode::LastWillTooLarge => "last_will_too_large",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownType,
@@ -106,6 +140,12 @@ impl ErrorCode {
         ErrorCode::RelayDisabled,
         ErrorCode::TooManySessions,
         ErrorCode::FrameTimeout,
+        ErrorCode::InvalidRoom,
+        ErrorCode::TooManyRooms,
+        ErrorCode::NotInRoom,
+        ErrorCode::UnknownRoom,
+        ErrorCode::TooManyWatches,
+        ErrorCode::LastWillTooLarge,
     ];
 
     /// Parses a wire code, for clients reading `error` frames.

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use crate::alias::Alias;
 use crate::error::PeerError;
 use crate::handle::SessionHandle;
+use crate::room::Room;
 
 /// One thing the driver must do or pass on, from [`Hub::poll_output`](crate::Hub::poll_output).
 #[derive(Debug, Clone)]
@@ -122,6 +123,52 @@ pub enum Event {
         /// What it did wrong.
         error: PeerError,
     },
+    /// A session joined a room, by its own `join` or the host's
+    /// [`join_room`](crate::Hub::join_room).
+    Joined {
+        /// The new member.
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
+        /// Its alias, if it synced one.
+        alias: Option<Alias>,
+        /// The room.
+        room: Room,
+    },
+    /// A session left a room by its own `leave` or the host's
+    /// [`leave_room`](crate::Hub::leave_room). (A closing session leaves
+    /// all its rooms; [`Event::Closed`] says so, with no `Left` for each.)
+    Left {
+        /// The former member.
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
+        /// Its alias, if it synced one.
+        alias: Option<Alias>,
+        /// The room.
+        room: Room,
+    },
+    /// A client relayed a message to other clients: reported only when
+    /// [`HubConfig::observe`](crate::HubConfig::observe) is on, right after
+    /// the frames for its recipients, so events and deliveries keep one
+    /// order.
+    Relayed {
+        /// The sender.
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
+        /// Its alias, if it synced one.
+        alias: Option<Alias>,
+        /// Where it went.
+        target: RelayTarget,
+        /// The message, any JSON value, exactly as sent.
+        message: Box<RawValue>,
+        /// How many sessions it was queued for.
+        recipients: usize,
+        /// It is the sender's last will, sent because its session ended
+        /// without a clean `bye`.
+        last_will: bool,
+    },
     /// A session is gone.
     Closed {
         /// The session.
@@ -133,6 +180,17 @@ pub enum Event {
         /// Why it closed.
         reason: CloseReason,
     },
+}
+
+/// Where a relayed message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayTarget {
+    /// Every holder of an alias.
+    Alias(Alias),
+    /// Every member of a room but the sender.
+    Room(Room),
+    /// Every session but the sender (`to: "*"`).
+    Everyone,
 }
 
 /// Why a session closed.
@@ -159,6 +217,8 @@ pub enum CloseReason {
     Shutdown,
     /// The peer took longer than the frame timeout to send one frame.
     FrameTimeout,
+    /// The peer said `bye`: a clean close, so its last will is not sent.
+    ClientBye,
 }
 
 impl CloseReason {
@@ -174,11 +234,12 @@ impl CloseReason {
             CloseReason::SlowConsumer => "slow_consumer",
             CloseReason::Shutdown => "shutdown",
             CloseReason::FrameTimeout => "frame_timeout",
+            CloseReason::ClientBye => "client_bye",
         }
     }
 
     /// Every reason, for bindings and documentation.
-    pub const ALL: [CloseReason; 9] = [
+    pub const ALL: [CloseReason; 10] = [
         CloseReason::PeerClosed,
         CloseReason::ClosedByHost,
         CloseReason::TakenOver,
@@ -188,7 +249,22 @@ impl CloseReason {
         CloseReason::SlowConsumer,
         CloseReason::Shutdown,
         CloseReason::FrameTimeout,
+        CloseReason::ClientBye,
     ];
+
+    /// Whether a session closed for this reason has its last will sent:
+    /// whenever it ended without a clean `bye`, except when its alias lives
+    /// on in a new session (`taken_over`), the hub is going away
+    /// (`shutdown`), or it never got in (`too_many_sessions`).
+    pub fn sends_last_will(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::ClientBye
+                | CloseReason::TakenOver
+                | CloseReason::Shutdown
+                | CloseReason::TooManySessions
+        )
+    }
 
     /// What becomes of frames still queued for a session closed for this
     /// reason: a slow consumer's are dropped (it was not reading them);

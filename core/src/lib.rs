@@ -81,26 +81,37 @@ mod flow;
 mod frame;
 mod handle;
 mod hub;
+mod last_will;
+mod name;
+mod presence;
+mod room;
+mod room_table;
 mod session;
 mod timers;
 
-pub use alias::{Alias, BROADCAST_TARGET, MAX_ALIAS_LEN};
+pub use alias::{Alias, MAX_ALIAS_LEN};
 pub use config::{
     AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
-    DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_SESSIONS,
-    DEFAULT_WRITE_DEADLINE, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
-    MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+    DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_MAX_ROOMS_PER_SESSION, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WATCHED_ALIASES,
+    DEFAULT_WRITE_DEADLINE, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS,
+    MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MIN_MAX_FRAME_LEN,
 };
 pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
 pub use error::{ErrorCode, HubError, PeerError};
-pub use event::{CloseReason, Event, Output, Unsent};
+pub use event::{CloseReason, Event, Output, RelayTarget, Unsent};
 pub use frame::{
-    encode_info, encode_list, encode_ping, encode_sync, encode_too_many_sessions, frame_type,
-    ClientFrame, HubFrame, HubLines, LineError, SessionEntry, DEFAULT_MAX_LINE_LEN, HUB_NAME,
+    encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
+    encode_room_info, encode_sync, encode_sync_with_last_will, encode_too_many_sessions,
+    encode_unwatch, encode_watch, frame_type, ClientFrame, HubFrame, HubLines, LastWillRequest,
+    LineError, Message, SessionEntry, WatchScope, DEFAULT_MAX_LINE_LEN, HUB_NAME,
     MAX_REQUEST_ID_LEN,
 };
 pub use handle::SessionHandle;
 pub use hub::Hub;
+pub use name::{BROADCAST_TARGET, MAX_NAME_LEN};
+pub use presence::PresenceChange;
+pub use room::{Room, MAX_ROOM_LEN};
 pub use session::SessionInfo;
 
 /// Re-exported so callers can build raw messages without naming serde_json.

@@ -1,6 +1,6 @@
 //! Sessions: one per connection, keyed by a small handle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::alias::Alias;
@@ -8,6 +8,9 @@ use crate::decoder::FrameDecoder;
 use crate::flow::Flow;
 use crate::frame::{json_string, SessionEntry};
 use crate::handle::SessionHandle;
+use crate::last_will::LastWill;
+use crate::presence::AliasWatch;
+use crate::room::Room;
 use crate::timers::Armed;
 
 /// A read-only view of one open session.
@@ -19,6 +22,8 @@ pub struct SessionInfo<'a> {
     pub session_id: &'a Arc<str>,
     /// The alias it holds, if any.
     pub alias: Option<&'a Alias>,
+    /// The rooms it is in, by name.
+    pub rooms: &'a BTreeSet<Room>,
 }
 
 impl From<SessionInfo<'_>> for SessionEntry {
@@ -51,6 +56,12 @@ pub(crate) struct Session {
     /// The peer half-closed: once everything it sent is answered, the
     /// session closes.
     pub(crate) eof: bool,
+    /// The rooms it is in.
+    pub(crate) rooms: BTreeSet<Room>,
+    /// The aliases it watches.
+    pub(crate) watch: AliasWatch,
+    /// What to send for it if it ends without a clean `bye`.
+    pub(crate) last_will: Option<LastWill>,
 }
 
 impl Session {
@@ -64,6 +75,9 @@ impl Session {
             flow: Flow::default(),
             pending: Vec::new(),
             eof: false,
+            rooms: BTreeSet::new(),
+            watch: AliasWatch::default(),
+            last_will: None,
         }
     }
 
@@ -78,6 +92,7 @@ impl Session {
             handle: id,
             session_id: &self.session_id,
             alias: self.alias.as_ref(),
+            rooms: &self.rooms,
         }
     }
 }

@@ -262,6 +262,7 @@ fn list_pages_walk_every_session_once() {
             total,
             next,
             id,
+            ..
         }] => {
             assert!(sessions.is_empty());
             assert_eq!(*total, 251);

@@ -217,6 +217,7 @@ fn list_and_ping() {
                 sessions: expected,
                 total: 2,
                 next: None,
+                room: None,
                 id: None
             },
             HubFrame::Pong { id: None }

@@ -525,6 +525,7 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
         max_list_rows: c
             .max_list_rows
             .map_or(HubConfig::default().max_list_rows, |n| usize::from(n % 6)),
+        ..HubConfig::default()
     }
 }
 
@@ -1370,6 +1371,7 @@ impl Driver {
                 total,
                 next,
                 id,
+                ..
             } => {
                 assert!(
                     active.contains(&session),

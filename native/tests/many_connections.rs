@@ -47,7 +47,7 @@ async fn two_thousand_connections_all_receive_a_broadcast() {
         .map(|mut client| {
             tokio::spawn(async move {
                 match client.expect_frame().await.expect("frame") {
-                    HubFrame::Info { from, message } => {
+                    HubFrame::Info { from, message, .. } => {
                         assert_eq!((from.as_str(), message), ("#hub", json!("to all 2000")));
                     }
                     other => panic!("{other:?}"),

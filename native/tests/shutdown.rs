@@ -31,7 +31,7 @@ async fn shutdown_delivers_what_was_queued_then_bye() {
     for client in &mut clients {
         for n in 0..QUEUED {
             match frame(client).await {
-                HubFrame::Info { from, message } => {
+                HubFrame::Info { from, message, .. } => {
                     assert_eq!(from, "#hub");
                     assert_eq!(message["n"], json!(n));
                 }

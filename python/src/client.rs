@@ -655,7 +655,7 @@ impl Client {
 
 fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
     Ok(match frame {
-        HubFrame::Info { from, message } => Bound::new(
+        HubFrame::Info { from, message, .. } => Bound::new(
             py,
             Received {
                 sender: from,

@@ -196,6 +196,7 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         write_deadline: optional_timeout("write_deadline", o.write_deadline)?,
         frame_timeout: optional_timeout("frame_timeout", o.frame_timeout)?,
         max_list_rows,
+        ..HubConfig::default()
     };
     // The core's own check, in case it grows a rule this file does not know.
     config

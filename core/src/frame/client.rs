@@ -9,22 +9,29 @@ use super::json::{kind_of, push_single_line, push_string};
 use crate::error::{ErrorCode, PeerError};
 
 /// One request from a client, borrowed from the bytes it arrived in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame<'a> {
-    /// `{"type":"sync","clientName":"Client-1"}`: claim an alias.
+    /// `{"type":"sync","clientName":"Client-1"}`: claim an alias, and
+    /// optionally leave a last will with the hub.
     Sync {
         /// The alias claimed, not yet checked against the alias rules.
         client_name: Cow<'a, str>,
+        /// `lastWill`: sent for the session if it ends without a `bye`.
+        last_will: Option<LastWillRequest<'a>>,
     },
     /// `{"type":"info","message":...}`: a message for the host, or relayed
-    /// to an alias (or `*`) when `to` is present.
+    /// to an alias (or `*`) when `to` is present, or to a room's members
+    /// when `room` is. At most one of `to` and `room` is present.
     Info {
         /// Target alias, or `*` for every other session.
         to: Option<Cow<'a, str>>,
+        /// Target room.
+        room: Option<Cow<'a, str>>,
         /// Any JSON value, exactly as sent.
-        message: &'a RawValue,
+        message: Message<'a>,
     },
-    /// `{"type":"list"}`: which sessions are open, one page at a time.
+    /// `{"type":"list"}`: which sessions are open (or, with `room`, which
+    /// are in that room), one page at a time.
     List {
         /// Most rows wanted (`limit`); the hub also caps a page. Zero asks
         /// only for the count.
@@ -32,40 +39,68 @@ pub enum ClientFrame<'a> {
         /// Where the page starts (`after`): the `next` cursor of the
         /// previous page, or `None` for the first page.
         after: Option<Cow<'a, str>>,
+        /// List only this room's members; the client must be one.
+        room: Option<Cow<'a, str>>,
     },
     /// `{"type":"ping"}`: answered with `pong`.
     Ping,
+    /// `{"type":"join","room":"lobby"}`: become a member of a room.
+    Join {
+        /// The room, not yet checked against the room rules.
+        room: Cow<'a, str>,
+    },
+    /// `{"type":"leave","room":"lobby"}`: stop being a member.
+    Leave {
+        /// The room.
+        room: Cow<'a, str>,
+    },
+    /// `{"type":"watch"}`: be sent `presence` frames.
+    Watch(WatchScope<'a>),
+    /// `{"type":"unwatch"}`: stop some or all `presence` frames.
+    Unwatch(WatchScope<'a>),
+    /// `{"type":"bye"}`: a clean close; the last will is not sent.
+    Bye,
 }
 
-impl PartialEq for ClientFrame<'_> {
+/// A message as sent: any JSON value, kept as its raw text. Two messages
+/// are equal when their texts are.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a>(pub &'a RawValue);
+
+impl PartialEq for Message<'_> {
     fn eq(&self, other: &Self) -> bool {
-        use ClientFrame::*;
-        match (self, other) {
-            (Sync { client_name: a }, Sync { client_name: b }) => a == b,
-            (
-                Info {
-                    to: t1,
-                    message: m1,
-                },
-                Info {
-                    to: t2,
-                    message: m2,
-                },
-            ) => t1 == t2 && m1.get() == m2.get(),
-            (
-                List {
-                    limit: l1,
-                    after: a1,
-                },
-                List {
-                    limit: l2,
-                    after: a2,
-                },
-            ) => l1 == l2 && a1 == a2,
-            (Ping, Ping) => true,
-            _ => false,
-        }
+        self.0.get() == other.0.get()
     }
+}
+
+impl std::ops::Deref for Message<'_> {
+    type Target = RawValue;
+    fn deref(&self) -> &RawValue {
+        self.0
+    }
+}
+
+/// What a `watch` or `unwatch` is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchScope<'a> {
+    /// No `aliases` or `room`: every alias (for `unwatch`, every watch).
+    All,
+    /// `aliases`: these aliases, held or not.
+    Aliases(Vec<Cow<'a, str>>),
+    /// `room`: the members of this room, which the client must be in.
+    Room(Cow<'a, str>),
+}
+
+/// The `lastWill` of a `sync`: a message the hub sends for the session when
+/// it ends without a clean `bye`. Exactly one of `room` and `to` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastWillRequest<'a> {
+    /// Send it to this room's members.
+    pub room: Option<Cow<'a, str>>,
+    /// Send it to these aliases (`to`: one alias or an array).
+    pub to: Vec<Cow<'a, str>>,
+    /// The message, any JSON value.
+    pub message: Message<'a>,
 }
 
 /// Every field the hub reads. Other fields (the tutorial sends `message` in
@@ -87,6 +122,23 @@ struct Envelope<'a> {
     limit: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "present")]
     after: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    room: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    aliases: Option<&'a RawValue>,
+    #[serde(rename = "lastWill", default, borrow, deserialize_with = "present")]
+    last_will: Option<&'a RawValue>,
+}
+
+/// The fields of a `lastWill` object.
+#[derive(Deserialize)]
+struct WillEnvelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    to: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    room: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    message: Option<&'a RawValue>,
 }
 
 /// Longest request `id` accepted, in bytes as sent (a string's between its
@@ -146,24 +198,110 @@ impl<'a> ClientFrame<'a> {
 
     fn from_envelope(envelope: &Envelope<'a>) -> Result<Self, PeerError> {
         let kind = required_string(envelope.kind, "type")?;
+        let room = || envelope.room.map(|raw| string(raw, "room")).transpose();
         match &*kind {
             "sync" => Ok(ClientFrame::Sync {
                 client_name: required_string(envelope.client_name, "clientName")?,
+                last_will: envelope.last_will.map(last_will).transpose()?,
             }),
-            "info" => Ok(ClientFrame::Info {
-                to: envelope.to.map(|raw| string(raw, "to")).transpose()?,
-                message: envelope.message.ok_or_else(|| missing("message"))?,
-            }),
+            "info" => {
+                let to = envelope.to.map(|raw| string(raw, "to")).transpose()?;
+                let room = room()?;
+                if to.is_some() && room.is_some() {
+                    return Err(PeerError::new(
+                        ErrorCode::InvalidField,
+                        "give \"to\" (an alias or \"*\") or \"room\", not both",
+                    ));
+                }
+                Ok(ClientFrame::Info {
+                    to,
+                    room,
+                    message: Message(envelope.message.ok_or_else(|| missing("message"))?),
+                })
+            }
             "list" => Ok(ClientFrame::List {
                 limit: envelope.limit.map(whole_number("limit")).transpose()?,
                 after: envelope.after.map(|raw| string(raw, "after")).transpose()?,
+                room: room()?,
             }),
             "ping" => Ok(ClientFrame::Ping),
+            "join" => Ok(ClientFrame::Join {
+                room: required_string(envelope.room, "room")?,
+            }),
+            "leave" => Ok(ClientFrame::Leave {
+                room: required_string(envelope.room, "room")?,
+            }),
+            "watch" => Ok(ClientFrame::Watch(watch_scope(envelope)?)),
+            "unwatch" => Ok(ClientFrame::Unwatch(watch_scope(envelope)?)),
+            "bye" => Ok(ClientFrame::Bye),
             other => Err(PeerError::new(
                 ErrorCode::UnknownType,
-                format!("unknown type {other:?}: expected sync, info, list or ping"),
+                format!(
+                    "unknown type {other:?}: expected sync, info, list, ping, join, leave, watch, unwatch or bye"
+                ),
             )),
         }
+    }
+}
+
+/// The scope of a `watch` or `unwatch`: `aliases`, `room`, or neither.
+fn watch_scope<'a>(envelope: &Envelope<'a>) -> Result<WatchScope<'a>, PeerError> {
+    match (envelope.aliases, envelope.room) {
+        (Some(_), Some(_)) => Err(PeerError::new(
+            ErrorCode::InvalidField,
+            "give \"aliases\" or \"room\", not both",
+        )),
+        (Some(raw), None) => Ok(WatchScope::Aliases(strings(raw, "aliases")?)),
+        (None, Some(raw)) => Ok(WatchScope::Room(string(raw, "room")?)),
+        (None, None) => Ok(WatchScope::All),
+    }
+}
+
+/// A `lastWill` object: `message` and exactly one of `room` and `to`.
+fn last_will(raw: &RawValue) -> Result<LastWillRequest<'_>, PeerError> {
+    let will: WillEnvelope<'_> = serde_json::from_str(raw.get()).map_err(|_| {
+        PeerError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field \"lastWill\" must be an object with \"message\" and \"room\" or \"to\", got {}",
+                kind_of(raw)
+            ),
+        )
+    })?;
+    let message = will.message.ok_or_else(|| missing("lastWill.message"))?;
+    let room = will
+        .room
+        .map(|raw| string(raw, "lastWill.room"))
+        .transpose()?;
+    let to = match will.to {
+        None => Vec::new(),
+        Some(raw) if raw.get().starts_with('"') => vec![string(raw, "lastWill.to")?],
+        Some(raw) => strings(raw, "lastWill.to")?,
+    };
+    if room.is_some() != to.is_empty() {
+        return Err(PeerError::new(
+            ErrorCode::InvalidField,
+            "field \"lastWill\" needs exactly one of \"room\" and \"to\" (an alias or a non-empty array of aliases)",
+        ));
+    }
+    Ok(LastWillRequest {
+        room,
+        to,
+        message: Message(message),
+    })
+}
+
+/// A field that must be an array of strings.
+fn strings<'a>(raw: &'a RawValue, field: &str) -> Result<Vec<Cow<'a, str>>, PeerError> {
+    match serde_json::from_str::<Vec<Text<'a>>>(raw.get()) {
+        Ok(texts) => Ok(texts.into_iter().map(|Text(s)| s).collect()),
+        Err(_) => Err(PeerError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field {field:?} must be an array of strings, got {}",
+                kind_of(raw)
+            ),
+        )),
     }
 }
 
@@ -269,8 +407,26 @@ fn string<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, PeerError>
 
 /// The `sync` frame claiming `alias`, newline-terminated.
 pub fn encode_sync(alias: &str) -> Vec<u8> {
+    encode_sync_with_last_will(alias, None)
+}
+
+/// The `sync` frame claiming `alias` and leaving `last_will`, if any.
+pub fn encode_sync_with_last_will(alias: &str, last_will: Option<&LastWillRequest<'_>>) -> Vec<u8> {
     let mut out = br#"{"type":"sync","clientName":"#.to_vec();
     push_string(&mut out, alias);
+    if let Some(will) = last_will {
+        out.extend_from_slice(br#","lastWill":{"#);
+        if let Some(room) = &will.room {
+            out.extend_from_slice(br#""room":"#);
+            push_string(&mut out, room);
+        } else {
+            out.extend_from_slice(br#""to":"#);
+            push_strings(&mut out, &will.to);
+        }
+        out.extend_from_slice(br#","message":"#);
+        push_single_line(&mut out, will.message.get());
+        out.push(b'}');
+    }
     out.extend_from_slice(b"}\n");
     out
 }
@@ -283,10 +439,88 @@ pub fn encode_info(to: Option<&str>, message: &RawValue) -> Vec<u8> {
         out.extend_from_slice(br#","to":"#);
         push_string(&mut out, to);
     }
+    finish_info(out, message)
+}
+
+/// An `info` frame for the members of `room`.
+pub fn encode_room_info(room: &str, message: &RawValue) -> Vec<u8> {
+    let mut out = br#"{"type":"info","room":"#.to_vec();
+    push_string(&mut out, room);
+    finish_info(out, message)
+}
+
+fn finish_info(mut out: Vec<u8>, message: &RawValue) -> Vec<u8> {
     out.extend_from_slice(br#","message":"#);
     push_single_line(&mut out, message.get());
     out.extend_from_slice(b"}\n");
     out
+}
+
+/// A request naming one room: `join`, `leave`, or `list` with `room`.
+fn room_request(kind: &str, room: &str) -> Vec<u8> {
+    let mut out = br#"{"type":"#.to_vec();
+    push_string(&mut out, kind);
+    out.extend_from_slice(br#","room":"#);
+    push_string(&mut out, room);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// The `join` request for `room`.
+pub fn encode_join(room: &str) -> Vec<u8> {
+    room_request("join", room)
+}
+
+/// The `leave` request for `room`.
+pub fn encode_leave(room: &str) -> Vec<u8> {
+    room_request("leave", room)
+}
+
+/// The `list` request for the members of `room`.
+pub fn encode_list_room(room: &str) -> Vec<u8> {
+    room_request("list", room)
+}
+
+/// The `watch` request for `scope`.
+pub fn encode_watch(scope: &WatchScope<'_>) -> Vec<u8> {
+    watch_request("watch", scope)
+}
+
+/// The `unwatch` request for `scope` ([`WatchScope::All`] ends every watch).
+pub fn encode_unwatch(scope: &WatchScope<'_>) -> Vec<u8> {
+    watch_request("unwatch", scope)
+}
+
+fn watch_request(kind: &str, scope: &WatchScope<'_>) -> Vec<u8> {
+    match scope {
+        WatchScope::All => format!("{{\"type\":\"{kind}\"}}\n").into_bytes(),
+        WatchScope::Room(room) => room_request(kind, room),
+        WatchScope::Aliases(aliases) => {
+            let mut out = br#"{"type":"#.to_vec();
+            push_string(&mut out, kind);
+            out.extend_from_slice(br#","aliases":"#);
+            push_strings(&mut out, aliases);
+            out.extend_from_slice(b"}\n");
+            out
+        }
+    }
+}
+
+/// The `bye` request: a clean close.
+pub fn encode_bye() -> &'static [u8] {
+    b"{\"type\":\"bye\"}\n"
+}
+
+/// Appends a JSON array of strings.
+fn push_strings(out: &mut Vec<u8>, items: &[Cow<'_, str>]) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_string(out, item);
+    }
+    out.push(b']');
 }
 
 /// The `list` request, newline-terminated.
@@ -313,12 +547,15 @@ mod tests {
         assert_eq!(
             sync.unwrap(),
             ClientFrame::Sync {
-                client_name: "Client-1".into()
+                client_name: "Client-1".into(),
+                last_will: None,
             }
         );
         let info = parse(r#"{"type":"info","clientName":"Client-1","message":"1111"}"#).unwrap();
         match info {
-            ClientFrame::Info { to: None, message } => assert_eq!(message.get(), r#""1111""#),
+            ClientFrame::Info {
+                to: None, message, ..
+            } => assert_eq!(message.get(), r#""1111""#),
             other => panic!("{other:?}"),
         }
     }
@@ -329,11 +566,12 @@ mod tests {
         assert_eq!(
             f,
             ClientFrame::Sync {
-                client_name: "C-1".into()
+                client_name: "C-1".into(),
+                last_will: None,
             }
         );
         match parse(r#"{"type":"info","message":null,"to":"*"}"#).unwrap() {
-            ClientFrame::Info { to, message } => {
+            ClientFrame::Info { to, message, .. } => {
                 assert_eq!(to.as_deref(), Some("*"));
                 assert_eq!(message.get(), "null");
             }
@@ -458,7 +696,8 @@ mod tests {
             frame,
             ClientFrame::List {
                 limit: Some(5),
-                after: Some("17".into())
+                after: Some("17".into()),
+                room: None,
             }
         );
         let huge = parse(r#"{"type":"list","limit":99999999999999999999999}"#).unwrap();
@@ -493,7 +732,7 @@ mod tests {
         let bytes = encode_info(Some("客户端"), &message);
         assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 1);
         match ClientFrame::parse(&bytes[..bytes.len() - 1]).unwrap() {
-            ClientFrame::Info { to, message } => {
+            ClientFrame::Info { to, message, .. } => {
                 assert_eq!(to.as_deref(), Some("客户端"));
                 assert_eq!(message.get(), r#"{ "k": [1, 2]}"#);
             }
@@ -503,14 +742,16 @@ mod tests {
         assert_eq!(
             ClientFrame::parse(&sync).unwrap(),
             ClientFrame::Sync {
-                client_name: "a\"b".into()
+                client_name: "a\"b".into(),
+                last_will: None,
             }
         );
         assert_eq!(
             ClientFrame::parse(encode_list()).unwrap(),
             ClientFrame::List {
                 limit: None,
-                after: None
+                after: None,
+                room: None,
             }
         );
         assert_eq!(

@@ -28,6 +28,16 @@ pub enum HubFrame {
     Info {
         /// Who sent it.
         from: String,
+        /// The room it was sent to, when it was sent to a room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// The sender's last will: it ended without a clean `bye`.
+        #[serde(
+            rename = "lastWill",
+            default,
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        last_will: bool,
         /// The message, any JSON value.
         message: serde_json::Value,
     },
@@ -65,9 +75,61 @@ pub enum HubFrame {
         /// last page.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<String>,
+        /// The room whose members these are, for `list` with `room`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         /// The `id` of the request this answers, when it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<serde_json::Value>,
+    },
+    /// This session is now a member of `room` (it asked, or the host put
+    /// it there).
+    Joined {
+        /// The room.
+        room: String,
+        /// How many members the room has now, this session included.
+        members: usize,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    /// This session is no longer a member of `room`.
+    Left {
+        /// The room.
+        room: String,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    /// The answer to `watch`: `presence` frames follow as things change.
+    Watching {
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    /// The answer to `unwatch`.
+    Unwatched {
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    /// An alias (or room member) this session watches came or went.
+    Presence {
+        /// What happened, see [`PresenceChange`](crate::PresenceChange).
+        event: String,
+        /// The alias concerned; absent for a room member without one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alias: Option<String>,
+        /// The session concerned.
+        #[serde(rename = "sessionId")]
+        session_id: String,
+        /// The room, for `joined` and `left`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        /// Why the session closed, for `closed` (a
+        /// [`CloseReason`](crate::CloseReason)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
 }
 
@@ -95,8 +157,12 @@ impl HubFrame {
             HubFrame::Synced { id, .. }
             | HubFrame::Error { id, .. }
             | HubFrame::Pong { id, .. }
-            | HubFrame::Sessions { id, .. } => id.as_ref(),
-            HubFrame::Info { .. } | HubFrame::Bye { .. } => None,
+            | HubFrame::Sessions { id, .. }
+            | HubFrame::Joined { id, .. }
+            | HubFrame::Left { id, .. }
+            | HubFrame::Watching { id }
+            | HubFrame::Unwatched { id } => id.as_ref(),
+            HubFrame::Info { .. } | HubFrame::Bye { .. } | HubFrame::Presence { .. } => None,
         }
     }
 }
@@ -111,30 +177,101 @@ pub(crate) mod encode {
     use super::super::json::{push_single_line, push_string};
     use super::{SessionEntry, HUB_NAME};
     use crate::error::{ErrorCode, PeerError};
+    use crate::presence::PresenceChange;
 
     /// `info` relayed from a client. `from_json` is the sender's name,
     /// already a JSON string literal; `message` is the raw JSON it sent.
     pub(crate) fn relayed_info(from_json: &[u8], message: &str) -> Bytes {
+        info(from_json, None, false, message)
+    }
+
+    /// `info` with every optional field: the room it went to, and whether
+    /// it is a last will.
+    pub(crate) fn info(
+        from_json: &[u8],
+        room: Option<&str>,
+        last_will: bool,
+        message: &str,
+    ) -> Bytes {
         const HEAD: &[u8] = br#"{"type":"info","from":"#;
         const MIDDLE: &[u8] = br#","message":"#;
-        let mut out =
-            Vec::with_capacity(HEAD.len() + from_json.len() + MIDDLE.len() + message.len() + 2);
+        let extra = room.map_or(0, |r| r.len() + 12) + if last_will { 16 } else { 0 };
+        let mut out = Vec::with_capacity(
+            HEAD.len() + from_json.len() + extra + MIDDLE.len() + message.len() + 2,
+        );
         out.extend_from_slice(HEAD);
         out.extend_from_slice(from_json);
+        if let Some(room) = room {
+            out.extend_from_slice(br#","room":"#);
+            push_string(&mut out, room);
+        }
+        if last_will {
+            out.extend_from_slice(br#","lastWill":true"#);
+        }
         out.extend_from_slice(MIDDLE);
         push_single_line(&mut out, message);
         out.extend_from_slice(b"}\n");
         Bytes::from(out)
     }
 
-    /// `info` from the host program.
+    /// `info` from the host program, to a room when `room` is set.
     pub(crate) fn host_info<T: Serialize + ?Sized>(
         message: &T,
+        room: Option<&str>,
     ) -> Result<Bytes, serde_json::Error> {
         let raw = serde_json::value::to_raw_value(message)?;
         let mut name = Vec::with_capacity(HUB_NAME.len() + 2);
         push_string(&mut name, HUB_NAME);
-        Ok(relayed_info(&name, raw.get()))
+        Ok(info(&name, room, false, raw.get()))
+    }
+
+    pub(crate) fn joined(room: &str, members: usize, id: Option<&RawValue>) -> Bytes {
+        let mut out = br#"{"type":"joined","room":"#.to_vec();
+        push_string(&mut out, room);
+        out.extend_from_slice(format!(r#","members":{members}"#).as_bytes());
+        finish(out, id)
+    }
+
+    pub(crate) fn left(room: &str, id: Option<&RawValue>) -> Bytes {
+        let mut out = br#"{"type":"left","room":"#.to_vec();
+        push_string(&mut out, room);
+        finish(out, id)
+    }
+
+    pub(crate) fn watching(id: Option<&RawValue>) -> Bytes {
+        finish(br#"{"type":"watching""#.to_vec(), id)
+    }
+
+    pub(crate) fn unwatched(id: Option<&RawValue>) -> Bytes {
+        finish(br#"{"type":"unwatched""#.to_vec(), id)
+    }
+
+    /// A `presence` frame: `change` happened to the session `session_id`
+    /// (holding `alias`, if any).
+    pub(crate) fn presence(
+        change: PresenceChange,
+        alias: Option<&str>,
+        session_id: &str,
+        room: Option<&str>,
+        reason: Option<&str>,
+    ) -> Bytes {
+        let mut out = br#"{"type":"presence","event":"#.to_vec();
+        push_string(&mut out, change.as_str());
+        if let Some(alias) = alias {
+            out.extend_from_slice(br#","alias":"#);
+            push_string(&mut out, alias);
+        }
+        out.extend_from_slice(br#","sessionId":"#);
+        push_string(&mut out, session_id);
+        if let Some(room) = room {
+            out.extend_from_slice(br#","room":"#);
+            push_string(&mut out, room);
+        }
+        if let Some(reason) = reason {
+            out.extend_from_slice(br#","reason":"#);
+            push_string(&mut out, reason);
+        }
+        finish(out, None)
     }
 
     /// Ends a frame: the request id when there is one, `}` and newline.
@@ -195,6 +332,7 @@ pub(crate) mod encode {
         entries: &[SessionEntry],
         total: usize,
         next: Option<&str>,
+        room: Option<&str>,
         id: Option<&RawValue>,
     ) -> Bytes {
         #[derive(Serialize)]
@@ -206,6 +344,8 @@ pub(crate) mod encode {
             #[serde(skip_serializing_if = "Option::is_none")]
             next: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            room: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             id: Option<&'a RawValue>,
         }
         let mut out = serde_json::to_vec(&Sessions {
@@ -213,6 +353,7 @@ pub(crate) mod encode {
             sessions: entries,
             total,
             next,
+            room,
             id,
         })
         .expect("session entries are strings and always serialize");
@@ -254,9 +395,11 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_line(&encode::host_info("大家来领物资了").unwrap()),
+            parse_line(&encode::host_info("大家来领物资了", None).unwrap()),
             HubFrame::Info {
                 from: HUB_NAME.into(),
+                room: None,
+                last_will: false,
                 message: "大家来领物资了".into()
             }
         );
@@ -282,11 +425,12 @@ mod tests {
             client_name: None,
         }];
         assert_eq!(
-            parse_line(&encode::sessions(&rows, 7, Some("3"), None)),
+            parse_line(&encode::sessions(&rows, 7, Some("3"), None, None)),
             HubFrame::Sessions {
                 sessions: rows,
                 total: 7,
                 next: Some("3".into()),
+                room: None,
                 id: None
             }
         );
@@ -310,7 +454,7 @@ mod tests {
             &encode::pong(Some(&number))[..],
             b"{\"type\":\"pong\",\"id\":42}\n"
         );
-        match parse_line(&encode::sessions(&[], 0, None, Some(&id))) {
+        match parse_line(&encode::sessions(&[], 0, None, None, Some(&id))) {
             HubFrame::Sessions { id, next, .. } => {
                 assert_eq!(id, expect);
                 assert_eq!(next, None);
@@ -332,6 +476,6 @@ mod tests {
     fn unserializable_host_message_is_an_error() {
         let mut map = std::collections::BTreeMap::new();
         map.insert(vec![1u8], 1);
-        assert!(encode::host_info(&map).is_err());
+        assert!(encode::host_info(&map, None).is_err());
     }
 }

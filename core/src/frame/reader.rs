@@ -232,7 +232,7 @@ mod tests {
             encode::error(&error, None),
             encode::bye("shutdown", "x"),
             encode::pong(None),
-            encode::sessions(&[], 0, None, None),
+            encode::sessions(&[], 0, None, None, None),
         ];
         for frame in frames {
             let line = &frame[..frame.len() - 1];

@@ -5,9 +5,10 @@ use bytes::Bytes;
 
 use super::Hub;
 use crate::error::{ErrorCode, PeerError};
-use crate::event::{CloseReason, Event, Output};
+use crate::event::{CloseReason, Event, Output, RelayTarget};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
+use crate::last_will::{LastWill, WillTarget};
 use crate::session::Session;
 
 impl Hub {
@@ -82,8 +83,24 @@ impl Hub {
         Some(session)
     }
 
-    /// Releases the alias of a removed session and tells the host.
-    fn report_closed(&mut self, handle: SessionHandle, session: Session, reason: CloseReason) {
+    /// Releases the alias and rooms of a removed session, sends its last
+    /// will if it ended without a clean `bye`, tells its watchers and the
+    /// host.
+    fn report_closed(&mut self, handle: SessionHandle, mut session: Session, reason: CloseReason) {
+        self.watchers.forget(handle, &mut session.watch);
+        if reason.sends_last_will() {
+            if let Some(will) = session.last_will.take() {
+                self.send_last_will(handle, &session, will);
+            }
+        }
+        self.notify_closed(handle, &session, reason);
+        for room in &session.rooms {
+            if let Some(membership) = self.rooms.leave(room.as_str(), handle) {
+                if membership.watching {
+                    self.room_watches -= 1;
+                }
+            }
+        }
         let alias = session.alias.clone();
         if let Some(alias) = &alias {
             self.aliases.release(alias, handle);
@@ -99,6 +116,42 @@ impl Hub {
             alias,
             reason,
         });
+    }
+
+    /// Sends a closed session's last will to the room or aliases it names,
+    /// as they are now.
+    fn send_last_will(&mut self, handle: SessionHandle, session: &Session, will: LastWill) {
+        let frame =
+            |room: Option<&str>| encode::info(&session.from_json, room, true, will.message.get());
+        let mut observed = Vec::new();
+        match &will.target {
+            WillTarget::Room(room) => {
+                // The closed session is out of the table, so it is skipped.
+                let recipients = self.deliver_to_room(None, room, frame(Some(room.as_str())));
+                observed.push((RelayTarget::Room(room.clone()), recipients));
+            }
+            WillTarget::Aliases(aliases) => {
+                let frame = frame(None);
+                for alias in aliases {
+                    let recipients = self.deliver_to_alias(None, alias.as_str(), frame.clone());
+                    observed.push((RelayTarget::Alias(alias.clone()), recipients));
+                }
+            }
+        }
+        if !self.config.observe {
+            return;
+        }
+        for (target, recipients) in observed {
+            self.emit(Event::Relayed {
+                handle,
+                session_id: session.session_id.clone(),
+                alias: session.alias.clone(),
+                target,
+                message: will.message.clone(),
+                recipients,
+                last_will: true,
+            });
+        }
     }
 
     /// The `bye` frame for a close that is not the peer's mistake.
@@ -120,6 +173,7 @@ impl Hub {
             }
             CloseReason::FrameTooLarge => "frame too large".to_owned(),
             CloseReason::FrameTimeout => "a frame took too long to arrive".to_owned(),
+            CloseReason::ClientBye => "goodbye; everything queued for you was sent".to_owned(),
             CloseReason::PeerClosed => {
                 "you closed your side; everything queued for you was sent".to_owned()
             }

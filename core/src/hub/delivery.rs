@@ -126,14 +126,15 @@ impl Hub {
         count
     }
 
-    fn deliver_to_ids(
+    /// Queues `frame` for each of `ids`. Returns how many.
+    pub(super) fn deliver_to_ids(
         &mut self,
         sender: Option<SessionHandle>,
         ids: &[SessionHandle],
         frame: Bytes,
-    ) {
+    ) -> usize {
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
-        let (_, newly_queued) = queue_for(
+        let (count, newly_queued) = queue_for(
             ids,
             &mut self.sessions,
             &mut self.outputs,
@@ -142,6 +143,7 @@ impl Hub {
             &mut backed_up,
         );
         self.after_delivery(sender, newly_queued, backed_up);
+        count
     }
 
     /// Flow control after a frame was queued: pauses the sender on account

@@ -19,12 +19,16 @@
 //!   outputs, byte for byte, everywhere.
 //!
 //! The methods live in one file per job: `input` (bytes and EOF in),
-//! `routing` (what each request does), `delivery` (queues and flow
-//! control), `closing` (closes and timers).
+//! `routing` (what each request does), `rooms` (membership and room
+//! messages), `presence` (watches, presence frames, the host observing),
+//! `delivery` (queues and flow control), `closing` (closes, last wills and
+//! timers).
 
 mod closing;
 mod delivery;
 mod input;
+mod presence;
+mod rooms;
 mod routing;
 
 use std::collections::VecDeque;
@@ -39,6 +43,8 @@ use crate::error::HubError;
 use crate::event::{CloseReason, Event, Output, Unsent};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
+use crate::presence::Watchers;
+use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
 use crate::timers::{Timer, Timers};
 
@@ -59,6 +65,12 @@ pub struct Hub {
     config: HubConfig,
     sessions: SessionTable,
     aliases: AliasTable,
+    rooms: RoomTable,
+    /// Who watches which aliases.
+    watchers: Watchers,
+    /// How many room memberships watch their room: while none do, no
+    /// room is searched for watchers.
+    room_watches: usize,
     /// Idle and frame deadlines.
     timers: Timers,
     /// How many sessions have bytes queued: while any do, the write
@@ -80,6 +92,8 @@ pub struct Hub {
     over_cap: VecDeque<SessionHandle>,
     /// Recipients found backed up while a frame was being delivered.
     backed_up_scratch: Vec<SessionHandle>,
+    /// A room message's recipients, reused from one message to the next.
+    recipients_scratch: Vec<SessionHandle>,
     /// After [`Hub::shutdown`] new sessions are turned away.
     shutting_down: bool,
 }
@@ -92,6 +106,9 @@ impl Hub {
             config,
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
+            rooms: RoomTable::default(),
+            watchers: Watchers::default(),
+            room_watches: 0,
             timers: Timers::default(),
             queued_sessions: 0,
             next_write_sweep: None,
@@ -100,6 +117,7 @@ impl Hub {
             to_resume: VecDeque::new(),
             over_cap: VecDeque::new(),
             backed_up_scratch: Vec::new(),
+            recipients_scratch: Vec::new(),
             shutting_down: false,
         })
     }
@@ -257,7 +275,7 @@ impl Hub {
     /// socket to push back on); a session whose queue they push past
     /// `max_queued_bytes` is closed as a slow consumer.
     pub fn broadcast<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<usize, HubError> {
-        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
         let count = self.deliver_to_all(None, frame);
         self.settle();
         Ok(count)
@@ -273,7 +291,7 @@ impl Hub {
         if self.aliases.holders(alias).is_empty() {
             return Err(HubError::UnknownAlias(alias.to_owned()));
         }
-        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
         let count = self.deliver_to_alias(None, alias, frame);
         self.settle();
         Ok(count)
@@ -288,7 +306,7 @@ impl Hub {
         if self.sessions.get(handle).is_none() {
             return Err(HubError::UnknownHandle(handle));
         }
-        let frame = encode::host_info(message).map_err(HubError::InvalidMessage)?;
+        let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
         self.transmit(handle, frame);
         self.settle();
         Ok(())

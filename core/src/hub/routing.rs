@@ -1,15 +1,21 @@
-//! What each client request does: sync, relay, list, ping.
+//! What each client request does: sync, relay, list, ping, bye (rooms and
+//! watches have their own files).
+
+use std::ops::Bound;
 
 use serde_json::value::RawValue;
 
 use super::Hub;
-use crate::alias::{Alias, BROADCAST_TARGET};
+use crate::alias::Alias;
 use crate::alias_table::Claim;
 use crate::error::{ErrorCode, PeerError};
-use crate::event::{CloseReason, Event};
+use crate::event::{CloseReason, Event, RelayTarget};
 use crate::frame::hub_encode as encode;
-use crate::frame::{ClientFrame, SessionEntry};
+use crate::frame::{ClientFrame, LastWillRequest, SessionEntry};
 use crate::handle::SessionHandle;
+use crate::last_will::LastWill;
+use crate::name::BROADCAST_TARGET;
+use crate::presence::PresenceChange;
 
 impl Hub {
     /// Acts on one frame from session `id`; `request_id` is echoed in the
@@ -21,26 +27,57 @@ impl Hub {
         frame: ClientFrame<'_>,
     ) {
         match frame {
-            ClientFrame::Sync { client_name } => self.on_sync(handle, request_id, &client_name),
-            ClientFrame::Info { to: None, message } => self.on_message_for_host(handle, message),
+            ClientFrame::Sync {
+                client_name,
+                last_will,
+            } => self.on_sync(handle, request_id, &client_name, last_will.as_ref()),
+            ClientFrame::Info {
+                to: None,
+                room: None,
+                message,
+            } => self.on_message_for_host(handle, &message),
+            ClientFrame::Info {
+                room: Some(room),
+                message,
+                ..
+            } => self.on_room_relay(handle, request_id, &room, &message),
             ClientFrame::Info {
                 to: Some(to),
                 message,
-            } => self.on_relay(handle, request_id, &to, message),
-            ClientFrame::List { limit, after } => {
-                self.on_list(handle, request_id, limit, after.as_deref())
+                ..
+            } => self.on_relay(handle, request_id, &to, &message),
+            ClientFrame::List { limit, after, room } => {
+                self.on_list(handle, request_id, limit, after.as_deref(), room.as_deref())
             }
             ClientFrame::Ping => self.transmit(handle, encode::pong(request_id)),
+            ClientFrame::Join { room } => self.on_join(handle, request_id, &room),
+            ClientFrame::Leave { room } => self.on_leave(handle, request_id, &room),
+            ClientFrame::Watch(scope) => self.on_watch(handle, request_id, scope),
+            ClientFrame::Unwatch(scope) => self.on_unwatch(handle, request_id, scope),
+            ClientFrame::Bye => self.close(handle, CloseReason::ClientBye),
         }
     }
 
-    fn on_sync(&mut self, handle: SessionHandle, request_id: Option<&RawValue>, name: &str) {
+    fn on_sync(
+        &mut self,
+        handle: SessionHandle,
+        request_id: Option<&RawValue>,
+        name: &str,
+        last_will: Option<&LastWillRequest<'_>>,
+    ) {
         let alias = match Alias::new(name) {
             Ok(alias) => alias,
             Err(error) => return self.peer_error(handle, error, request_id),
         };
+        // A will is checked before the claim, so a bad one changes nothing.
+        let last_will = match last_will.map(|w| LastWill::new(w, self.config.max_frame_len)) {
+            None => None,
+            Some(Ok(will)) => Some(will),
+            Some(Err(error)) => return self.peer_error(handle, error, request_id),
+        };
         let session = self.session_mut(handle);
         if session.alias.as_ref() == Some(&alias) {
+            session.last_will = last_will;
             let frame = encode::synced(alias.as_str(), &session.session_id, request_id);
             return self.transmit(handle, frame);
         }
@@ -69,9 +106,11 @@ impl Hub {
                 session_id,
                 alias: alias.clone(),
             });
+            self.notify_alias_change(Some(handle), old, PresenceChange::TakenOver, &alias);
         }
         let session = self.session_mut(handle);
         session.set_alias(Some(alias.clone()));
+        session.last_will = last_will;
         let session_id = session.session_id.clone();
         self.emit(Event::Synced {
             handle,
@@ -83,6 +122,7 @@ impl Hub {
             handle,
             encode::synced(alias.as_str(), &session_id, request_id),
         );
+        self.notify_alias_change(Some(handle), handle, PresenceChange::Synced, &alias);
         for old in displaced {
             let message = format!(
                 "alias {:?} was claimed by session {session_id}",
@@ -121,7 +161,8 @@ impl Hub {
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::relayed_info(from_json, message.get());
         if to == BROADCAST_TARGET {
-            self.deliver_to_all(Some(handle), frame);
+            let recipients = self.deliver_to_all(Some(handle), frame);
+            self.observe(handle, RelayTarget::Everyone, message, recipients);
             return;
         }
         if self.aliases.holders(to).is_empty() {
@@ -131,40 +172,61 @@ impl Hub {
             );
             return self.peer_error(handle, error, request_id);
         }
-        self.deliver_to_alias(Some(handle), to, frame);
+        let recipients = self.deliver_to_alias(Some(handle), to, frame);
+        if self.config.observe {
+            if let Some(alias) = self.aliases.get(to).cloned() {
+                self.observe(handle, RelayTarget::Alias(alias), message, recipients);
+            }
+        }
     }
 
-    /// One page of the session table. Its size is capped by
-    /// `max_list_rows`, so a `list` costs the hub a bounded amount of work
-    /// however many sessions are open.
+    /// One page of the session table, or of a room's members. Its size is
+    /// capped by `max_list_rows`, so a `list` costs the hub a bounded
+    /// amount of work however many sessions are open.
     fn on_list(
         &mut self,
         handle: SessionHandle,
         request_id: Option<&RawValue>,
         limit: Option<u64>,
         after: Option<&str>,
+        room: Option<&str>,
     ) {
         let after = match after.map(parse_cursor).transpose() {
             Ok(after) => after,
             Err(error) => return self.peer_error(handle, error, request_id),
         };
+        let members = match room {
+            None => None,
+            Some(room) => match self.rooms.members(room) {
+                Some(members) if members.contains_key(&handle) => Some(members),
+                _ => return self.not_in_room(handle, request_id, room),
+            },
+        };
         let max = self.config.max_list_rows;
         let limit = limit.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max));
-        let mut rows = Vec::with_capacity(limit.min(self.sessions.len()));
+        let total = members.map_or(self.sessions.len(), |m| m.len());
+        let mut rows = Vec::with_capacity(limit.min(total));
         // The cursor names the last row sent; "0" (before every handle)
         // when a count-only request leaves every row for later.
         let mut last = after.map_or(0, |a| a.0);
         let mut more = false;
-        for (handle, session) in self.sessions.iter_after(after) {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let page: Box<dyn Iterator<Item = SessionHandle>> = match members {
+            Some(members) => Box::new(members.range((start, Bound::Unbounded)).map(|(h, _)| *h)),
+            None => Box::new(self.sessions.iter_after(after).map(|(h, _)| h)),
+        };
+        for row in page {
             if rows.len() == limit {
                 more = true;
                 break;
             }
-            rows.push(SessionEntry::from(session.info(handle)));
-            last = handle.0;
+            if let Some(session) = self.sessions.get(row) {
+                rows.push(SessionEntry::from(session.info(row)));
+            }
+            last = row.0;
         }
         let next = more.then(|| last.to_string());
-        let frame = encode::sessions(&rows, self.sessions.len(), next.as_deref(), request_id);
+        let frame = encode::sessions(&rows, total, next.as_deref(), room, request_id);
         self.transmit(handle, frame);
     }
 
@@ -196,9 +258,11 @@ impl Hub {
         });
     }
 
+    /// A session gives its alias up by claiming another.
     fn release(&mut self, handle: SessionHandle, alias: Alias) {
         self.aliases.release(&alias, handle);
         let session_id = self.session_mut(handle).session_id.clone();
+        self.notify_alias_change(Some(handle), handle, PresenceChange::Released, &alias);
         self.emit(Event::Released {
             handle,
             session_id,

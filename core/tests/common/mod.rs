@@ -170,6 +170,18 @@ impl Harness {
 pub fn info(from: &str, message: serde_json::Value) -> HubFrame {
     HubFrame::Info {
         from: from.into(),
+        room: None,
+        last_will: false,
+        message,
+    }
+}
+
+/// An `info` frame sent to a room, as a member sees it.
+pub fn room_info(from: &str, room: &str, message: serde_json::Value) -> HubFrame {
+    HubFrame::Info {
+        from: from.into(),
+        room: Some(room.into()),
+        last_will: false,
         message,
     }
 }

@@ -33,7 +33,7 @@ pub fn print_frame(frame: &HubFrame) {
     let paint = |code: &'static str| if colour { code } else { "" };
     let reset = paint(RESET);
     let line = match frame {
-        HubFrame::Info { from, message } => {
+        HubFrame::Info { from, message, .. } => {
             format!("[{}] {}", sender(from), message_text(message))
         }
         HubFrame::Error { code, message, .. } => {

@@ -128,6 +128,7 @@ pub async fn expect_info(client: &mut Client, from: &str, message: serde_json::V
         HubFrame::Info {
             from: f,
             message: m,
+            ..
         } => {
             assert_eq!((f.as_str(), m), (from, message));
         }

@@ -175,6 +175,9 @@ impl HubSettings {
             write_deadline: self.write_deadline_ms.map(Duration::from_millis),
             frame_timeout: self.frame_timeout_ms.map(Duration::from_millis),
             max_list_rows: self.max_list_rows,
+            // Rooms, presence and observation are wired in by the rooms
+            // work; until then the simulator runs with the core defaults.
+            ..HubConfig::default()
         };
         config.validate()?;
         Ok(config)
