@@ -38,4 +38,4 @@ pub use options::{
     ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
     MAX_EVENT_QUEUE_LEN,
 };
-pub use server::{HostEvents, HubHandle, Server};
+pub use server::{HostEvents, HubHandle, RoomEntry, Server};

@@ -42,8 +42,9 @@ impl EventSink {
     }
 }
 
-/// One line per connect, sync, takeover and close; per-message lines only
-/// at debug level.
+/// One line per connect, sync, takeover, room join or leave and close;
+/// per-message lines (relays seen with `observe` included) only at debug
+/// level.
 fn log(event: &Event) {
     match event {
         Event::Opened {
@@ -99,6 +100,48 @@ fn log(event: &Event) {
             alias = alias.as_ref().map(|a| a.as_str()),
             reason = %reason,
             "closed"
+        ),
+        Event::Joined {
+            handle: session,
+            session_id: peer,
+            alias,
+            room,
+        } => info!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            room = %room,
+            "joined room"
+        ),
+        Event::Left {
+            handle: session,
+            session_id: peer,
+            alias,
+            room,
+        } => info!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            room = %room,
+            "left room"
+        ),
+        Event::Relayed {
+            handle: session,
+            session_id: peer,
+            alias,
+            target,
+            message,
+            recipients,
+            last_will,
+        } => debug!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            target = ?target,
+            recipients,
+            last_will,
+            message = message.get(),
+            "relayed"
         ),
         _ => debug!(?event, "event"),
     }

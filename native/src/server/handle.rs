@@ -86,10 +86,81 @@ impl HubHandle {
             .await
             .unwrap_or_default()
     }
+
+    /// Puts the session with this id in `room`, as if it had sent `join`:
+    /// it is sent a `joined` frame and the room's watchers a `presence`
+    /// frame. Returns false when it was a member already. A name that
+    /// breaks the room rules is [`HubError::InvalidRoom`](tcphub_core::HubError::InvalidRoom);
+    /// one room too many is [`HubError::TooManyRooms`](tcphub_core::HubError::TooManyRooms).
+    pub async fn join_room(&self, session_id: String, room: String) -> Result<bool, CommandError> {
+        Ok(self
+            .ask(|reply| Command::JoinRoom {
+                session_id,
+                room,
+                reply,
+            })
+            .await??)
+    }
+
+    /// Takes the session with this id out of `room`: it is sent a `left`
+    /// frame. Returns false when it was not a member.
+    pub async fn leave_room(&self, session_id: String, room: String) -> Result<bool, CommandError> {
+        Ok(self
+            .ask(|reply| Command::LeaveRoom {
+                session_id,
+                room,
+                reply,
+            })
+            .await??)
+    }
+
+    /// Sends `message` from the host to every member of `room`; returns
+    /// how many. A room nobody is in is an error
+    /// ([`HubError::UnknownRoom`](tcphub_core::HubError::UnknownRoom)).
+    pub async fn send_to_room(
+        &self,
+        room: String,
+        message: Box<RawValue>,
+    ) -> Result<usize, CommandError> {
+        Ok(self
+            .ask(|reply| Command::SendToRoom {
+                room,
+                message,
+                reply,
+            })
+            .await??)
+    }
+
+    /// Every room with members, by name, with its member count; empty once
+    /// the server stopped. (A room exists while someone is in it.)
+    pub async fn rooms(&self) -> Vec<RoomEntry> {
+        self.ask(|reply| Command::Rooms { reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The members of `room`, oldest session first; empty for a room
+    /// nobody is in, and once the server stopped.
+    pub async fn room_members(&self, room: String) -> Vec<SessionEntry> {
+        self.ask(|reply| Command::RoomMembers { room, reply })
+            .await
+            .unwrap_or_default()
+    }
+}
+
+/// One row of [`HubHandle::rooms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEntry {
+    /// The room's name.
+    pub room: String,
+    /// How many sessions are in it (at least one).
+    pub members: usize,
 }
 
 /// The hub's [`Event`]s, for the host program: connects, syncs, messages
-/// for the host, protocol errors, closes.
+/// for the host, room joins and leaves, protocol errors, closes, and with
+/// [`HubConfig::observe`](tcphub_core::HubConfig::observe) every message
+/// clients relay to each other ([`Event::Relayed`]).
 #[derive(Debug)]
 pub struct HostEvents {
     events: mpsc::Receiver<Event>,

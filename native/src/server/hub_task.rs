@@ -23,6 +23,7 @@ use tracing::error;
 
 use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
+use super::handle::RoomEntry;
 use super::input::{Command, Input};
 use super::{events, reader, writer};
 
@@ -218,6 +219,54 @@ impl HubTask {
             }
             Command::Sessions { reply } => {
                 let rows = self.hub.sessions().map(SessionEntry::from).collect();
+                let _ = reply.send(rows);
+            }
+            Command::JoinRoom {
+                session_id,
+                room,
+                reply,
+            } => {
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.join_room(handle, &room));
+                let _ = reply.send(result);
+            }
+            Command::LeaveRoom {
+                session_id,
+                room,
+                reply,
+            } => {
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.leave_room(handle, &room));
+                let _ = reply.send(result);
+            }
+            Command::SendToRoom {
+                room,
+                message,
+                reply,
+            } => {
+                let _ = reply.send(self.hub.send_to_room(&room, &*message));
+            }
+            Command::Rooms { reply } => {
+                let rows = self
+                    .hub
+                    .rooms()
+                    .map(|(room, members)| RoomEntry {
+                        room: room.to_string(),
+                        members,
+                    })
+                    .collect();
+                let _ = reply.send(rows);
+            }
+            Command::RoomMembers { room, reply } => {
+                let rows = self
+                    .hub
+                    .room_members(&room)
+                    .map(SessionEntry::from)
+                    .collect();
                 let _ = reply.send(rows);
             }
         }

@@ -8,6 +8,8 @@ use tcphub_core::{HubError, RawValue, SessionEntry, SessionHandle};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
+use super::handle::RoomEntry;
+
 /// Everything the hub task is told.
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -59,6 +61,28 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), HubError>>,
     },
     Sessions {
+        reply: oneshot::Sender<Vec<SessionEntry>>,
+    },
+    JoinRoom {
+        session_id: String,
+        room: String,
+        reply: oneshot::Sender<Result<bool, HubError>>,
+    },
+    LeaveRoom {
+        session_id: String,
+        room: String,
+        reply: oneshot::Sender<Result<bool, HubError>>,
+    },
+    SendToRoom {
+        room: String,
+        message: Box<RawValue>,
+        reply: oneshot::Sender<Result<usize, HubError>>,
+    },
+    Rooms {
+        reply: oneshot::Sender<Vec<RoomEntry>>,
+    },
+    RoomMembers {
+        room: String,
         reply: oneshot::Sender<Vec<SessionEntry>>,
     },
 }

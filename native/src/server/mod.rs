@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-pub use handle::{HostEvents, HubHandle};
+pub use handle::{HostEvents, HubHandle, RoomEntry};
 
 use crate::error::ServeError;
 use crate::options::ServerOptions;
