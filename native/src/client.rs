@@ -3,7 +3,7 @@
 //!
 //! The hub's stream is read with the core's [`HubLines`], as every client
 //! of the hub reads it. Each request that waits for an answer (`sync`,
-//! `list`, `ping`) carries an `id` of this client's own (`"rs-1"`,
+//! `list`, `ping`, `join`, `leave`, `watch`, `unwatch`) carries an `id` of this client's own (`"rs-1"`,
 //! `"rs-2"`, ...), which the hub echoes in the reply or error it causes; a
 //! wait takes only the frame with its id as its answer, so an error caused
 //! by something sent before (with [`Client::send_raw`], say) is never
@@ -14,7 +14,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 use serde_json::Value;
-use tcphub_core::{encode_info, HubFrame, HubLines, LineError, RawValue, SessionEntry};
+use tcphub_core::{
+    encode_bye, encode_info, encode_join, encode_leave, encode_room_info,
+    encode_sync_with_last_will, encode_unwatch, encode_watch, HubFrame, HubLines,
+    LastWillRequest, LineError, RawValue, SessionEntry, WatchScope,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, ToSocketAddrs};
@@ -100,6 +104,8 @@ struct Request<'a> {
     client_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
     id: &'a str,
 }
 
@@ -171,10 +177,20 @@ impl Client {
             kind,
             client_name,
             after,
+            room: None,
             id: id.as_str(),
         }
         .encode();
         self.send_raw(&line).await?;
+        Ok(id)
+    }
+
+    /// Writes `line`, a request as the core encodes it, with a new id
+    /// added, and returns the id. The core's encoders are the one place
+    /// the request grammar is written down; they leave ids to the caller.
+    async fn request_line(&mut self, line: &[u8]) -> io::Result<RequestId> {
+        let id = self.next_id();
+        self.send_raw(&with_id(line, &id)).await?;
         Ok(id)
     }
 
@@ -186,6 +202,97 @@ impl Client {
         match self.answer(&id).await? {
             HubFrame::Synced { session_id, .. } => Ok(session_id),
             other => Err(unexpected_answer("sync", &other)),
+        }
+    }
+
+    /// Claims `alias` as [`Client::sync`] does, leaving `last_will` with
+    /// the hub: sent for this session if it ends without [`Client::bye`]
+    /// (the connection drops, say). `None` clears a will left before.
+    pub async fn sync_with_last_will(
+        &mut self,
+        alias: &str,
+        last_will: Option<&LastWillRequest<'_>>,
+    ) -> Result<String, ClientError> {
+        let id = self
+            .request_line(&encode_sync_with_last_will(alias, last_will))
+            .await?;
+        match self.answer(&id).await? {
+            HubFrame::Synced { session_id, .. } => Ok(session_id),
+            other => Err(unexpected_answer("sync", &other)),
+        }
+    }
+
+    /// Joins `room` and waits for the answer: how many members it has now,
+    /// this session included.
+    pub async fn join(&mut self, room: &str) -> Result<usize, ClientError> {
+        let id = self.request_line(&encode_join(room)).await?;
+        match self.answer(&id).await? {
+            HubFrame::Joined { members, .. } => Ok(members),
+            other => Err(unexpected_answer("join", &other)),
+        }
+    }
+
+    /// Leaves `room` and waits for the answer (`not_in_room` when this
+    /// session was not a member).
+    pub async fn leave(&mut self, room: &str) -> Result<(), ClientError> {
+        let id = self.request_line(&encode_leave(room)).await?;
+        match self.answer(&id).await? {
+            HubFrame::Left { .. } => Ok(()),
+            other => Err(unexpected_answer("leave", &other)),
+        }
+    }
+
+    /// Sends `message` to every other member of `room`. An error (such as
+    /// `unknown_room`) arrives later, as for [`Client::send_info`].
+    pub async fn send_to_room(&mut self, room: &str, message: &RawValue) -> io::Result<()> {
+        self.send_raw(&encode_room_info(room, message)).await
+    }
+
+    /// Sends a text message to every other member of `room`.
+    pub async fn send_text_to_room(&mut self, room: &str, text: &str) -> io::Result<()> {
+        let message = serde_json::value::to_raw_value(text).expect("a string always serializes");
+        self.send_to_room(room, &message).await
+    }
+
+    /// Asks to be sent `presence` frames for `scope` and waits for the
+    /// answer (`too_many_watches` past the hub's cap).
+    pub async fn watch(&mut self, scope: &WatchScope<'_>) -> Result<(), ClientError> {
+        let id = self.request_line(&encode_watch(scope)).await?;
+        match self.answer(&id).await? {
+            HubFrame::Watching { .. } => Ok(()),
+            other => Err(unexpected_answer("watch", &other)),
+        }
+    }
+
+    /// Stops the `presence` frames of `scope` ([`WatchScope::All`]: every
+    /// watch) and waits for the answer.
+    pub async fn unwatch(&mut self, scope: &WatchScope<'_>) -> Result<(), ClientError> {
+        let id = self.request_line(&encode_unwatch(scope)).await?;
+        match self.answer(&id).await? {
+            HubFrame::Unwatched { .. } => Ok(()),
+            other => Err(unexpected_answer("unwatch", &other)),
+        }
+    }
+
+    /// Sends `bye` without waiting: the hub answers everything sent before
+    /// it, then says `bye` (`client_bye`) and closes. No last will is sent.
+    pub async fn send_bye(&mut self) -> io::Result<()> {
+        self.send_raw(encode_bye()).await
+    }
+
+    /// Says `bye` and waits for the hub's own `bye`, returning the frames
+    /// that arrived before it: a clean close, so no last will is sent.
+    pub async fn bye(mut self) -> Result<Vec<HubFrame>, ClientError> {
+        self.send_bye().await?;
+        let mut before = Vec::new();
+        loop {
+            match self.expect_frame().await? {
+                HubFrame::Bye { reason, .. } if reason == "client_bye" => return Ok(before),
+                HubFrame::Bye { reason, message } => {
+                    return Err(ClientError::Bye { reason, message })
+                }
+                frame => before.push(frame),
+            }
         }
     }
 
@@ -234,10 +341,20 @@ impl Client {
 
     /// Asks who is connected, page by page until the last.
     pub async fn list(&mut self) -> Result<Vec<SessionEntry>, ClientError> {
+        self.list_all(None).await
+    }
+
+    /// Asks who is in `room`, page by page until the last. Only a member
+    /// may ask (`not_in_room` otherwise).
+    pub async fn list_room(&mut self, room: &str) -> Result<Vec<SessionEntry>, ClientError> {
+        self.list_all(Some(room)).await
+    }
+
+    async fn list_all(&mut self, room: Option<&str>) -> Result<Vec<SessionEntry>, ClientError> {
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let (page, next) = self.list_page(after.as_deref()).await?;
+            let (page, next) = self.list_page(after.as_deref(), room).await?;
             all.extend(page);
             match next {
                 Some(cursor) => after = Some(cursor),
@@ -251,8 +368,18 @@ impl Client {
     async fn list_page(
         &mut self,
         after: Option<&str>,
+        room: Option<&str>,
     ) -> Result<(Vec<SessionEntry>, Option<String>), ClientError> {
-        let id = self.request("list", None, after).await?;
+        let id = self.next_id();
+        let line = Request {
+            kind: "list",
+            client_name: None,
+            after,
+            room,
+            id: id.as_str(),
+        }
+        .encode();
+        self.send_raw(&line).await?;
         match self.answer(&id).await? {
             HubFrame::Sessions { sessions, next, .. } => Ok((sessions, next)),
             other => Err(unexpected_answer("list", &other)),
@@ -330,6 +457,24 @@ impl Client {
     }
 }
 
+/// `line` (one JSON object and a newline, as the core's encoders write
+/// it) with `"id":ID` added as its last field.
+fn with_id(line: &[u8], id: &RequestId) -> Vec<u8> {
+    let body = line.trim_ascii_end();
+    // Every encoder writes an object: it ends with `}`.
+    let open = body.strip_suffix(b"}").unwrap_or(body);
+    let mut out = Vec::with_capacity(line.len() + id.as_str().len() + 8);
+    out.extend_from_slice(open);
+    out.extend_from_slice(b",\"id\":");
+    out.extend_from_slice(
+        serde_json::to_string(id.as_str())
+            .expect("a string always serializes")
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"}\n");
+    out
+}
+
 /// A frame carrying a request's id that is not the kind of answer it
 /// wants (the hub never sends one).
 fn unexpected_answer(request: &str, frame: &HubFrame) -> ClientError {
@@ -395,11 +540,24 @@ mod tests {
     }
 
     #[test]
+    fn core_encoded_requests_get_an_id_as_their_last_field() {
+        let id = RequestId("rs-3".into());
+        assert_eq!(
+            with_id(&encode_join("lobby"), &id),
+            b"{\"type\":\"join\",\"room\":\"lobby\",\"id\":\"rs-3\"}\n"
+        );
+        let line = with_id(&encode_watch(&WatchScope::All), &id);
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed, serde_json::json!({"type": "watch", "id": "rs-3"}));
+    }
+
+    #[test]
     fn requests_carry_their_id() {
         let line = Request {
             kind: "list",
             client_name: None,
             after: Some("a\"b"),
+            room: None,
             id: "rs-7",
         }
         .encode();
