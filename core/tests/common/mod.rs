@@ -63,6 +63,13 @@ impl Harness {
         self.drain();
     }
 
+    pub fn close_by_host(&mut self, id: SessionHandle) {
+        self.hub
+            .close_session(id, CloseReason::ClosedByHost)
+            .expect("open session");
+        self.drain();
+    }
+
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         self.hub
