@@ -45,7 +45,7 @@ pub async fn run(target: &Target, args: &CapacityArgs) -> anyhow::Result<Report>
     }
     let target = &target;
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, "bench.fanout").await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, "bench.fanout", None).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let counters: Vec<Arc<Counter>> = (0..args.subs)
         .map(|_| Arc::new(Counter::default()))

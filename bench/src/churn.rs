@@ -42,6 +42,7 @@ pub async fn run(target: &Target, args: &ChurnArgs) -> anyhow::Result<Report> {
                 let join = Join {
                     name: &name,
                     subscribe: Some(&subject),
+                    room: None,
                 };
                 match wire::connect(addr, proto, join).await {
                     Ok(conn) => {

@@ -18,23 +18,27 @@ use super::wire::{self, Conn, Join, Proto};
 /// overflow a listen backlog.
 const JOIN_CONCURRENCY: usize = 64;
 
-/// `count` subscribers to `subject` (named `sub-N`), then one publisher
-/// named `pub`: the cast of every one-to-many scenario.
+/// `count` subscribers to `subject` (named `sub-N`; with a tcphub `room`,
+/// each a member of it), then one publisher named `pub`, in no room: the
+/// cast of every one-to-many scenario.
 pub async fn audience(
     target: &Target,
     count: usize,
     subject: &str,
+    room: Option<&str>,
 ) -> anyhow::Result<(Vec<Conn>, Conn)> {
-    let subs = join_all(
+    let subs = join_all_in(
         target,
         count,
         |i| (format!("sub-{i}"), Some(subject.to_string())),
+        room,
         "subscribers",
     )
     .await?;
     let join = Join {
         name: "pub",
         subscribe: None,
+        room: None,
     };
     let publisher = wire::connect(target.server, target.proto, join).await?;
     Ok((subs, publisher))
@@ -48,6 +52,17 @@ pub async fn join_all(
     naming: impl Fn(usize) -> (String, Option<String>),
     what: &str,
 ) -> anyhow::Result<Vec<Conn>> {
+    join_all_in(target, count, naming, None, what).await
+}
+
+/// [`join_all`], each client also joining the tcphub `room` when given.
+async fn join_all_in(
+    target: &Target,
+    count: usize,
+    naming: impl Fn(usize) -> (String, Option<String>),
+    room: Option<&str>,
+    what: &str,
+) -> anyhow::Result<Vec<Conn>> {
     let progress = Progress::counting(what, count as u64, !target.no_progress && count >= 500);
     let mut conns: Vec<Option<Conn>> = (0..count).map(|_| None).collect();
     let mut joining = JoinSet::new();
@@ -57,10 +72,12 @@ pub async fn join_all(
         while next < count && joining.len() < JOIN_CONCURRENCY {
             let (name, subject) = naming(next);
             let (addr, proto, i) = (target.server, target.proto, next);
+            let room = room.map(str::to_owned);
             joining.spawn(async move {
                 let join = Join {
                     name: &name,
                     subscribe: subject.as_deref(),
+                    room: room.as_deref(),
                 };
                 (i, wire::connect(addr, proto, join).await)
             });

@@ -1,5 +1,13 @@
 //! Fan-out: one publisher, N subscribers; every message reaches all of
-//! them (tcphub: `to: "*"`; NATS: one subject all subscribe to).
+//! them (tcphub: `to: "*"`, or with `--room` a room every subscriber
+//! joined; NATS: one subject all subscribe to).
+//!
+//! A room run differs from a broadcast run only in the two frames that
+//! name the recipients, so their figures compare directly: the
+//! subscribers also `join` the room (before the clock starts), and the
+//! publisher, who is not a member, sends `info` with `room` instead of
+//! `to: "*"`. Each delivery then carries `"room":NAME` too, a few bytes
+//! more than a broadcast's.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,13 +48,22 @@ pub struct FanoutArgs {
     /// Messages per write of the publisher.
     #[arg(long, default_value_t = 32)]
     pub batch: u64,
+    /// tcphub only: every subscriber joins this room and the publisher
+    /// sends to it, instead of broadcasting to `*`.
+    #[arg(long)]
+    pub room: Option<String>,
 }
 
 pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.subs > 0, "--subs must be at least 1");
-    let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT).await?;
+    anyhow::ensure!(
+        args.room.is_none() || proto == Proto::Tcphub,
+        "--room is tcphub's: a NATS subject is already a room"
+    );
+    let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
+    let room = args.room.as_deref();
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room).await?;
 
     let mut receiving = Receiving::new(proto);
     let receivers = Receivers {
@@ -66,11 +83,18 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     receiving.drain(pub_read, publisher.pending);
 
     let mut one = Vec::new();
-    let to = if proto == Proto::Tcphub { "*" } else { SUBJECT };
-    wire::encode_message(proto, to, &wire::filler(args.payload), &mut one);
+    let payload = wire::filler(args.payload);
+    match (proto, room) {
+        (Proto::Tcphub, Some(room)) => wire::encode_room_message(room, &payload, &mut one),
+        (Proto::Tcphub, None) => wire::encode_message(proto, "*", &payload, &mut one),
+        (Proto::Nats, _) => wire::encode_message(proto, SUBJECT, &payload, &mut one),
+    }
     let block = one.repeat(pacing.batch as usize);
     let progress = Progress::new(
-        &format!("fan-out to {}", args.subs),
+        &match room {
+            Some(room) => format!("fan-out to {} in room {room}", args.subs),
+            None => format!("fan-out to {}", args.subs),
+        },
         pacing.duration,
         !target.no_progress && pacing.timed(),
     );
@@ -101,6 +125,9 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         .param("window", args.window)
         .param("batch", pacing.batch)
         .run_length(args.messages, args.duration);
+    if let Some(room) = room {
+        report.param("room", room);
+    }
     Deliveries {
         published: sent,
         expected: sent * args.subs as u64,

@@ -56,7 +56,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         "--payload must be at least {STAMP_DIGITS} bytes"
     );
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT).await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, None).await?;
 
     let schedule = Schedule::new(args);
     let cpu = CpuMeter::start(target.pid);

@@ -2,7 +2,8 @@
 //! code paths, a nats-server or any hub speaking tcphub's protocol (such as
 //! the Node.js comparison peer in `tests/bench/peers/`).
 //!
-//! Scenarios (one per file): [`fanout`] (one publisher, N subscribers),
+//! Scenarios (one per file): [`fanout`] (one publisher, N subscribers, by
+//! broadcast or in a room),
 //! [`pairs`] (P pairs sending to each other by alias), [`latency`] (a
 //! fixed-rate schedule, latency measured from the intended send time, as
 //! wrk2 does), [`idle`] (resident memory of the hub per idle connection),

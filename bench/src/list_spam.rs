@@ -141,6 +141,7 @@ async fn join(target: &Target, name: &str) -> anyhow::Result<Conn> {
     let join = Join {
         name,
         subscribe: None,
+        room: None,
     };
     wire::connect(target.server, target.proto, join).await
 }

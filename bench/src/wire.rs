@@ -1,7 +1,7 @@
 //! The two client protocols the generator speaks, as far as a benchmark
-//! needs them: join (tcphub `sync`; NATS `CONNECT` + `SUB`), publish
-//! (tcphub `info` with `to`; NATS `PUB`), and the frames that come back
-//! (see the `scan` module).
+//! needs them: join (tcphub `sync`, and `join` for a room; NATS
+//! `CONNECT` + `SUB`), publish (tcphub `info` with `to` or `room`; NATS
+//! `PUB`), and the frames that come back (see the `scan` module).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -49,10 +49,12 @@ pub struct Join<'a> {
     pub name: &'a str,
     /// NATS only: the subject to subscribe to (tcphub routes by alias).
     pub subscribe: Option<&'a str>,
+    /// tcphub only: a room to join once synced.
+    pub room: Option<&'a str>,
 }
 
-/// Connects and joins: tcphub `sync` until `synced`; NATS `CONNECT`,
-/// `SUB`, `PING` until `PONG`.
+/// Connects and joins: tcphub `sync` until `synced` (and `join` until
+/// `joined`, given a room); NATS `CONNECT`, `SUB`, `PING` until `PONG`.
 pub async fn connect(addr: SocketAddr, proto: Proto, join: Join<'_>) -> anyhow::Result<Conn> {
     let attempt = async {
         let stream = TcpStream::connect(addr)
@@ -75,12 +77,22 @@ pub async fn connect(addr: SocketAddr, proto: Proto, join: Join<'_>) -> anyhow::
 }
 
 async fn join_tcphub(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
-    let sync = tcphub_core::encode_sync(join.name);
-    conn.stream.write_all(&sync).await?;
+    // Both requests in one write: the hub answers them in order, so the
+    // last answer awaited is `joined` when there is a room.
+    let mut hello = tcphub_core::encode_sync(join.name);
+    if let Some(room) = join.room {
+        hello.extend_from_slice(&tcphub_core::encode_join(room));
+    }
+    let last = if join.room.is_some() {
+        "joined"
+    } else {
+        "synced"
+    };
+    conn.stream.write_all(&hello).await?;
     loop {
         let line = next_line(conn, b"\n").await?;
         let kind = tcphub_core::frame_type(&line);
-        if kind == Some("synced") {
+        if kind == Some(last) {
             return Ok(());
         }
         if matches!(kind, Some("error" | "bye")) {
@@ -155,10 +167,7 @@ async fn next_line(conn: &mut Conn, end: &[u8]) -> anyhow::Result<Vec<u8>> {
 pub fn encode_message(proto: Proto, to: &str, payload: &[u8], out: &mut Vec<u8>) {
     match proto {
         Proto::Tcphub => {
-            let text = serde_json::to_string(&String::from_utf8_lossy(payload))
-                .expect("a string serializes");
-            let message = RawValue::from_string(text).expect("a JSON string is a JSON value");
-            out.extend_from_slice(&tcphub_core::encode_info(Some(to), &message));
+            out.extend_from_slice(&tcphub_core::encode_info(Some(to), &text_message(payload)));
         }
         Proto::Nats => {
             out.extend_from_slice(format!("PUB {to} {}\r\n", payload.len()).as_bytes());
@@ -166,6 +175,19 @@ pub fn encode_message(proto: Proto, to: &str, payload: &[u8], out: &mut Vec<u8>)
             out.extend_from_slice(b"\r\n");
         }
     }
+}
+
+/// Appends one tcphub message for the members of `room` (NATS has no
+/// rooms: a subject is one), the payload encoded as [`encode_message`] does.
+pub fn encode_room_message(room: &str, payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&tcphub_core::encode_room_info(room, &text_message(payload)));
+}
+
+/// `payload` as a JSON string.
+fn text_message(payload: &[u8]) -> Box<RawValue> {
+    let text =
+        serde_json::to_string(&String::from_utf8_lossy(payload)).expect("a string serializes");
+    RawValue::from_string(text).expect("a JSON string is a JSON value")
 }
 
 /// A payload of `len` bytes of filler.
@@ -232,5 +254,16 @@ mod tests {
         assert_eq!(frame["type"], "info");
         assert_eq!(frame["to"], "a\"b");
         assert_eq!(frame["message"], "say \"hi\"\\\n");
+    }
+
+    #[test]
+    fn a_room_message_names_the_room_and_no_alias() {
+        let mut out = Vec::new();
+        encode_room_message("lob\"by", b"hi", &mut out);
+        let frame: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(frame["type"], "info");
+        assert_eq!(frame["room"], "lob\"by");
+        assert!(frame.get("to").is_none());
+        assert_eq!(frame["message"], "hi");
     }
 }

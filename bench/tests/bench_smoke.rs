@@ -4,8 +4,8 @@
 
 use clap::Parser;
 use tcphub_bench::{self as bench, BenchArgs, Report};
-use tcphub_core::Event;
-use tcphub_native::{Server, ServerOptions};
+use tcphub_core::{Event, HubConfig, RelayTarget};
+use tcphub_native::{HostEvents, Server, ServerOptions};
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -15,11 +15,18 @@ struct Cli {
 
 /// Runs `tcphub-bench ARGS...` against a fresh server and returns its report.
 async fn bench_against_server(args: &[&str]) -> Report {
+    bench_against_hub(HubConfig::default(), args).await.0
+}
+
+/// Runs `tcphub-bench ARGS...` against a fresh server with `hub` as its
+/// configuration; returns the report and the host's events, unread.
+async fn bench_against_hub(hub: HubConfig, args: &[&str]) -> (Report, HostEvents) {
     let options = ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
+        hub,
         ..ServerOptions::default()
     };
-    let (server, _hub, _events) = Server::bind(options).await.unwrap();
+    let (server, _hub, events) = Server::bind(options).await.unwrap();
     let addr = server.local_addr().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
@@ -31,7 +38,7 @@ async fn bench_against_server(args: &[&str]) -> Report {
     let report = bench::execute(cli.bench).await.unwrap().unwrap();
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
-    report
+    (report, events)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,6 +67,87 @@ async fn fanout_counts_every_delivery_exactly() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["scenario"], "fanout");
     assert_eq!(json["params"]["subs"], 7);
+}
+
+/// A room run counts as a broadcast run does, and the hub really routed
+/// it to the room: observed, every message went to the room, to each
+/// subscriber (the publisher is no member).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_to_a_room_counts_every_delivery_exactly() {
+    let pid = std::process::id().to_string();
+    let observing = HubConfig {
+        observe: true,
+        ..HubConfig::default()
+    };
+    let (report, mut events) = bench_against_hub(
+        observing,
+        &[
+            "--pid",
+            &pid,
+            "fanout",
+            "--room",
+            "lobby",
+            "--subs",
+            "7",
+            "--messages",
+            "1000",
+            "--payload",
+            "64",
+            "--window",
+            "64",
+            "--batch",
+            "10",
+        ],
+    )
+    .await;
+    assert_eq!(report.get("published"), Some(1000.0));
+    assert_eq!(report.get("delivered"), Some(7000.0));
+    assert_eq!(report.get("lost"), Some(0.0));
+    rates_agree_with_counts(&report, 64.0);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["params"]["room"], "lobby");
+    let (mut relayed, mut joined) = (0, 0);
+    while let Some(event) = events.try_recv() {
+        match event {
+            Event::Joined { room, .. } => {
+                assert_eq!(room.as_str(), "lobby");
+                joined += 1;
+            }
+            Event::Relayed {
+                alias,
+                target,
+                recipients,
+                ..
+            } => {
+                assert_eq!(alias.unwrap().as_str(), "pub");
+                assert!(
+                    matches!(&target, RelayTarget::Room(room) if room.as_str() == "lobby"),
+                    "{target:?}"
+                );
+                assert_eq!(recipients, 7);
+                relayed += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((joined, relayed), (7, 1000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_run_needs_tcphub() {
+    let cli = Cli::try_parse_from([
+        "bench",
+        "--proto",
+        "nats",
+        "--server",
+        "127.0.0.1:9",
+        "fanout",
+        "--room",
+        "lobby",
+    ])
+    .unwrap();
+    let error = bench::execute(cli.bench).await.unwrap_err();
+    assert!(error.to_string().contains("--room is tcphub's"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,6 +523,123 @@ async fn fanout_delivers_the_messages_it_sent() {
     for (from, message) in seen {
         assert_eq!(from, "pub");
         assert_eq!(message, payload);
+    }
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
+
+/// A client of the hub as a test reads it: one frame at a time.
+struct Client {
+    stream: tokio::net::TcpStream,
+    lines: tcphub_core::HubLines,
+}
+
+impl Client {
+    /// Syncs as `name`, joins `room` if given, and waits for the answer.
+    async fn join(addr: std::net::SocketAddr, name: &str, room: Option<&str>) -> Client {
+        use tokio::io::AsyncWriteExt;
+        let mut client = Client {
+            stream: tokio::net::TcpStream::connect(addr).await.unwrap(),
+            lines: tcphub_core::HubLines::default(),
+        };
+        let mut hello = tcphub_core::encode_sync(name);
+        hello.extend_from_slice(&room.map(tcphub_core::encode_join).unwrap_or_default());
+        client.stream.write_all(&hello).await.unwrap();
+        loop {
+            match client.next().await {
+                tcphub_core::HubFrame::Synced { .. } if room.is_none() => return client,
+                tcphub_core::HubFrame::Joined { .. } => return client,
+                tcphub_core::HubFrame::Synced { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    async fn next(&mut self) -> tcphub_core::HubFrame {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(frame) = self.lines.next_frame() {
+                return frame.unwrap();
+            }
+            let mut chunk = vec![0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the hub closed the connection");
+            self.lines.push(&chunk[..n]);
+        }
+    }
+}
+
+/// A room run reaches the room's members and no one else: a member
+/// beside the subscribers gets every message, from `pub` and naming the
+/// room; a client that only synced gets none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_to_a_room_reaches_its_members_only() {
+    use tcphub_core::HubFrame;
+    use tokio::io::AsyncWriteExt;
+
+    let options = ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerOptions::default()
+    };
+    let (server, _hub, _events) = Server::bind(options).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let mut member = Client::join(addr, "member", Some("lobby")).await;
+    let mut outsider = Client::join(addr, "outsider", None).await;
+    let listening = tokio::spawn(async move {
+        let mut messages = Vec::new();
+        while messages.len() < 300 {
+            match member.next().await {
+                HubFrame::Info {
+                    from,
+                    room,
+                    message,
+                    ..
+                } => messages.push((from, room, message)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        messages
+    });
+    let addr_text = addr.to_string();
+    let cli = Cli::try_parse_from([
+        "tcphub-bench",
+        "--server",
+        &addr_text,
+        "--no-progress",
+        "fanout",
+        "--room",
+        "lobby",
+        "--subs",
+        "3",
+        "--messages",
+        "300",
+        "--payload",
+        "40",
+    ])
+    .unwrap();
+    let report = bench::execute(cli.bench).await.unwrap().unwrap();
+    assert_eq!(report.get("published"), Some(300.0));
+    assert_eq!(report.get("delivered"), Some(900.0));
+    let seen = listening.await.unwrap();
+    let payload = serde_json::Value::String("x".repeat(40));
+    for (from, room, message) in seen {
+        assert_eq!(from, "pub");
+        assert_eq!(room.as_deref(), Some("lobby"));
+        assert_eq!(message, payload);
+    }
+    // Everything the hub sent the outsider before this pong is all it got.
+    outsider
+        .stream
+        .write_all(tcphub_core::encode_ping())
+        .await
+        .unwrap();
+    match outsider.next().await {
+        HubFrame::Pong { .. } => {}
+        other => panic!("the outsider got {other:?}"),
     }
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
