@@ -5,10 +5,20 @@
 //! - `broadcast_1000`: the host broadcasts to 1,000 sessions; reported per
 //!   delivery (one encoding, 1,000 shared `Transmit`s).
 //! - `relay_star_1000`: a client relays to `*` with 1,000 sessions open.
+//! - `fanout/star/N` against `fanout/room/N` (N = 100, 1,000): a client
+//!   relays a message to `*`, or to a room all N others joined (the
+//!   sender is no member), in the same hub of N + 1 sessions; reported per
+//!   recipient, so the two read directly as the per-recipient cost of a
+//!   room message against a broadcast's.
+//! - `observe/*/off` against `observe/*/on`: the same relays with
+//!   `HubConfig::observe` off and on (an `Event::Relayed` per message,
+//!   which the drain drops, as a host that ignores it would), for a
+//!   directed message (per message, where one event per delivery costs
+//!   the most) and a room message to 1,000 (per recipient).
 
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use tcphub_core::{Hub, HubConfig, Output, SessionHandle};
 
 const BATCH: usize = 1_000;
@@ -33,7 +43,11 @@ fn drain(hub: &mut Hub) -> usize {
 }
 
 fn hub_with_clients(n: usize) -> (Hub, Vec<SessionHandle>) {
-    let mut hub = Hub::new(HubConfig::default()).unwrap();
+    hub_with_config(HubConfig::default(), n)
+}
+
+fn hub_with_config(config: HubConfig, n: usize) -> (Hub, Vec<SessionHandle>) {
+    let mut hub = Hub::new(config).unwrap();
     let ids: Vec<SessionHandle> = (0..n)
         .map(|i| {
             let id = hub
@@ -105,5 +119,91 @@ fn broadcast(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, direct, broadcast);
+/// The message both fan-out benchmarks relay: 64 bytes of text.
+const PAYLOAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+/// A hub of `members + 1` sessions: the first is the sender, the others
+/// are all in room `lobby`.
+fn hub_with_room(config: HubConfig, members: usize) -> (Hub, Vec<SessionHandle>) {
+    let (mut hub, ids) = hub_with_config(config, members + 1);
+    for &id in &ids[1..] {
+        hub.join_room(id, "lobby").unwrap();
+    }
+    drain(&mut hub);
+    (hub, ids)
+}
+
+fn relay_star() -> Vec<u8> {
+    format!(r#"{{"type":"info","to":"*","message":"{PAYLOAD}"}}"#).into_bytes()
+}
+
+fn relay_room() -> Vec<u8> {
+    format!(r#"{{"type":"info","room":"lobby","message":"{PAYLOAD}"}}"#).into_bytes()
+}
+
+/// Feeds `frame` (one or more messages) from `sender` and drains; returns
+/// the bytes handed out.
+fn relay_once(hub: &mut Hub, sender: SessionHandle, frame: &[u8]) -> usize {
+    hub.handle_data(Duration::ZERO, sender, frame).unwrap();
+    drain(hub)
+}
+
+fn room_against_broadcast(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fanout");
+    for n in [100, 1_000] {
+        let (mut hub, ids) = hub_with_room(HubConfig::default(), n);
+        let (star, room) = (relay_star(), relay_room());
+        // Both reach the same n sessions, with frames a room name apart.
+        let star_bytes = relay_once(&mut hub, ids[0], &star);
+        let room_bytes = relay_once(&mut hub, ids[0], &room);
+        assert_eq!(
+            room_bytes - star_bytes,
+            n * r#","room":"lobby""#.len(),
+            "n recipients each way"
+        );
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("star", n), |b| {
+            b.iter(|| relay_once(&mut hub, ids[0], &star))
+        });
+        group.bench_function(BenchmarkId::new("room", n), |b| {
+            b.iter(|| relay_once(&mut hub, ids[0], &room))
+        });
+    }
+    group.finish();
+}
+
+fn observation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("observe");
+    for observe in [false, true] {
+        let config = HubConfig {
+            observe,
+            ..HubConfig::default()
+        };
+        let setting = if observe { "on" } else { "off" };
+
+        let (mut hub, ids) = hub_with_config(config.clone(), 2);
+        let one = format!(r#"{{"type":"info","to":"Client-1","message":"{PAYLOAD}"}}"#);
+        let stream = one.as_bytes().repeat(BATCH);
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function(BenchmarkId::new("direct", setting), |b| {
+            b.iter(|| relay_once(&mut hub, ids[0], &stream))
+        });
+
+        let (mut hub, ids) = hub_with_room(config, 1_000);
+        let room = relay_room();
+        group.throughput(Throughput::Elements(1_000));
+        group.bench_function(BenchmarkId::new("room_1000", setting), |b| {
+            b.iter(|| relay_once(&mut hub, ids[0], &room))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    direct,
+    broadcast,
+    room_against_broadcast,
+    observation
+);
 criterion_main!(benches);
