@@ -16,7 +16,8 @@ from collections import defaultdict
 HUBS = ["tcphub", "nats", "node"]
 NAMES = {"tcphub": "tcphub", "nats": "nats-server", "node": "Node.js peer",
          "sink-tcphub": "sink (tcphub protocol)", "sink-nats": "sink (NATS protocol)",
-         "before": "before", "after": "after"}
+         "before": "before", "after": "after", "tcphub-room": "tcphub, to a room",
+         "observe-off": "observe off", "observe-on": "observe on"}
 COLOURS = {"tcphub": "#d62728", "nats": "#1f77b4", "node": "#2ca02c"}
 
 
@@ -220,6 +221,71 @@ def robustness_targets(res):
     return rows
 
 
+def room_targets(res):
+    """Issue 11: a room message costs each recipient about what a broadcast does."""
+    rows = []
+    for n in (100, 1000):
+        b = res.median("fanout", "tcphub", (n, 64), "hub_cpu_per_delivery")
+        r = res.median("fanout", "tcphub-room", (n, 64), "hub_cpu_per_delivery")
+        if b and r:
+            rows.append((f"fan-out N={n}, 64 B: hub CPU per delivery, room / broadcast ≤ 1.1",
+                         fmt_ratio(r / b), r / b <= 1.1))
+    return rows
+
+
+def rooms_section(res, w):
+    keys = [k for k in res.keys("fanout", "tcphub-room")
+            if res.get("fanout", "tcphub", k, "deliveries_per_s")]
+    if not keys:
+        return
+    w("## Rooms: fan-out to a room against a broadcast\n")
+    w("The fan-out above, run by the same tcphub process right after each broadcast "
+      "run, with every subscriber also a member of room `lobby` (joined before the "
+      "clock starts) and the publisher, no member, sending `{\"type\":\"info\","
+      "\"room\":\"lobby\",...}` instead of `to: \"*\"`. Each delivery carries "
+      "`\"room\":\"lobby\"` too (15 bytes more). The hub encodes a room message "
+      "once for all its members, as a broadcast; the CPU time per delivery is the "
+      "per-recipient cost.\n")
+    w("| N | payload | broadcast (deliveries/s) | room (deliveries/s) | room / broadcast | "
+      "hub CPU / delivery, broadcast (ns) | room (ns) | room / broadcast |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for k in keys:
+        med = lambda h, m: res.median("fanout", h, k, m)
+        w(f"| {num(k[0])} | {k[1]} B | {spread(res, 'fanout', 'tcphub', k, 'deliveries_per_s')} | "
+          f"{spread(res, 'fanout', 'tcphub-room', k, 'deliveries_per_s')} | "
+          f"{fmt_ratio(ratio(med('tcphub-room', 'deliveries_per_s'), med('tcphub', 'deliveries_per_s')))} | "
+          f"{spread(res, 'fanout', 'tcphub', k, 'hub_cpu_per_delivery')} | "
+          f"{spread(res, 'fanout', 'tcphub-room', k, 'hub_cpu_per_delivery')} | "
+          f"{fmt_ratio(ratio(med('tcphub-room', 'hub_cpu_per_delivery'), med('tcphub', 'hub_cpu_per_delivery')))} |")
+    w("")
+
+
+def observation_section(res, w):
+    runs = [(f"fan-out N={k[0]}, {k[1]} B", "fanout", k) for k in res.keys("fanout", "observe-on")]
+    runs += [(f"pairs P={k[0]}", "pairs", k) for k in res.keys("pairs", "observe-on")]
+    if not runs:
+        return
+    w("## Observation: `tcphub serve --observe` against the same hub without it\n")
+    w("Two fresh hubs started together, one with `--observe` (an event for the host "
+      "program per relayed message, which `serve` takes off its queue and drops) and "
+      "one without, measured in turn by the same generator. A broadcast is one event "
+      "for N deliveries; a directed pair is one event per delivery, the most "
+      "observation can cost.\n")
+    w("| run | off (deliveries/s) | on (deliveries/s) | on / off | "
+      "hub CPU / delivery, off (ns) | on (ns) | on / off |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, scen, k in runs:
+        med = lambda h, m: res.median(scen, h, k, m)
+        w(f"| {label} | {spread(res, scen, 'observe-off', k, 'deliveries_per_s')} | "
+          f"{spread(res, scen, 'observe-on', k, 'deliveries_per_s')} | "
+          f"{fmt_ratio(ratio(med('observe-on', 'deliveries_per_s'), med('observe-off', 'deliveries_per_s')))} | "
+          f"{spread(res, scen, 'observe-off', k, 'hub_cpu_per_delivery')} | "
+          f"{spread(res, scen, 'observe-on', k, 'hub_cpu_per_delivery')} | "
+          f"{fmt_ratio(ratio(med('observe-on', 'hub_cpu_per_delivery'), med('observe-off', 'hub_cpu_per_delivery')))} |")
+    w("\nWhether the observing hub dropped events it could not hand over fast enough "
+      "is under Machine (warnings of dropped events).\n")
+
+
 def ms(res, scenario, hub, key, metric):
     """A spread of a microsecond figure, in milliseconds."""
     v = [x / 1000 for x in res.get(scenario, hub, key, metric)]
@@ -393,7 +459,7 @@ def main():
     for label, r, ok in rows:
         w(f"| {label} | {fmt_ratio(r)} | {verdict(ok)} |")
     w(f"| memory per idle synced connection ≤ 8 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 8.0)} |")
-    for label, value, ok in robustness_targets(res):
+    for label, value, ok in robustness_targets(res) + room_targets(res):
         w(f"| {label} | {value} | {verdict(ok)} |")
     w("")
 
@@ -417,6 +483,7 @@ def main():
         panels.append((f"payload {p} B", [(10, "10"), (100, "100"), (1000, "1,000")], series))
     svg_chart(os.path.join(svg_dir, "fanout.svg"), "Fan-out deliveries per second against subscribers N",
               panels, "deliveries / s (log)", y_log=True, x_log=True)
+    rooms_section(res, w)
 
     # ---- pairs
     w("## Directed pairs: 50 pairs sending to each other by alias (deliveries per second)\n")
@@ -426,6 +493,8 @@ def main():
     w("| " + " | ".join(spread(res, "pairs", h, (50,), "deliveries_per_s") for h in HUBS) +
       f" | {fmt_ratio(ratio(t, res.median('pairs', 'nats', (50,), 'deliveries_per_s')))}"
       f" | {fmt_ratio(ratio(t, res.median('pairs', 'node', (50,), 'deliveries_per_s')))} |\n")
+
+    observation_section(res, w)
 
     # ---- latency
     w("## Latency at a fixed 10,000 messages per second to 100 subscribers\n")
