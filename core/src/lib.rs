@@ -104,7 +104,7 @@ pub use frame::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
     encode_room_info, encode_sync, encode_sync_with_last_will, encode_too_many_sessions,
     encode_unwatch, encode_watch, frame_type, ClientFrame, HubFrame, HubLines, LastWillRequest,
-    LineError, Message, SessionEntry, WatchScope, DEFAULT_MAX_LINE_LEN, HUB_NAME,
+    LineError, RawMessage, SessionEntry, WatchScope, DEFAULT_MAX_LINE_LEN, HUB_NAME,
     MAX_REQUEST_ID_LEN,
 };
 pub use handle::SessionHandle;

@@ -28,7 +28,7 @@ pub enum ClientFrame<'a> {
         /// Target room.
         room: Option<Cow<'a, str>>,
         /// Any JSON value, exactly as sent.
-        message: Message<'a>,
+        message: RawMessage<'a>,
     },
     /// `{"type":"list"}`: which sessions are open (or, with `room`, which
     /// are in that room), one page at a time.
@@ -65,15 +65,15 @@ pub enum ClientFrame<'a> {
 /// A message as sent: any JSON value, kept as its raw text. Two messages
 /// are equal when their texts are.
 #[derive(Debug, Clone, Copy)]
-pub struct Message<'a>(pub &'a RawValue);
+pub struct RawMessage<'a>(pub &'a RawValue);
 
-impl PartialEq for Message<'_> {
+impl PartialEq for RawMessage<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.0.get() == other.0.get()
     }
 }
 
-impl std::ops::Deref for Message<'_> {
+impl std::ops::Deref for RawMessage<'_> {
     type Target = RawValue;
     fn deref(&self) -> &RawValue {
         self.0
@@ -100,7 +100,7 @@ pub struct LastWillRequest<'a> {
     /// Send it to these aliases (`to`: one alias or an array).
     pub to: Vec<Cow<'a, str>>,
     /// The message, any JSON value.
-    pub message: Message<'a>,
+    pub message: RawMessage<'a>,
 }
 
 /// Every field the hub reads. Other fields (the tutorial sends `message` in
@@ -216,7 +216,7 @@ impl<'a> ClientFrame<'a> {
                 Ok(ClientFrame::Info {
                     to,
                     room,
-                    message: Message(envelope.message.ok_or_else(|| missing("message"))?),
+                    message: RawMessage(envelope.message.ok_or_else(|| missing("message"))?),
                 })
             }
             "list" => Ok(ClientFrame::List {
@@ -287,7 +287,7 @@ fn last_will(raw: &RawValue) -> Result<LastWillRequest<'_>, PeerError> {
     Ok(LastWillRequest {
         room,
         to,
-        message: Message(message),
+        message: RawMessage(message),
     })
 }
 
