@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tcphub_core::{
     encode_bye, encode_info, encode_join, encode_leave, encode_room_info,
-    encode_sync_with_last_will, encode_unwatch, encode_watch, HubFrame, HubLines,
-    LastWillRequest, LineError, RawValue, SessionEntry, WatchScope,
+    encode_sync_with_last_will, encode_unwatch, encode_watch, HubFrame, HubLines, LastWillRequest,
+    LineError, RawValue, SessionEntry, WatchScope,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};

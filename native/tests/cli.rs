@@ -147,7 +147,8 @@ fn console_commands_reach_clients() {
     serve.console("//stats as text");
     wait_for_text(
         &serve.stderr,
-        "unknown command `/stats`; the commands are `/list`, `/close SESSION_ID`",
+        "unknown command `/stats`; the commands are `/list [ROOM]`, `/rooms`, \
+         `/join SESSION_ID ROOM`, `/leave SESSION_ID ROOM`, `/close SESSION_ID`",
     );
     wait_for_text(&serve.stderr, "to send to an alias, type `@alias text`");
     // Console lines are handled in order: once this one arrived, the two
@@ -171,7 +172,10 @@ fn connect_refuses_unknown_commands_instead_of_sending_them() {
     assert!(piped.status.success(), "{}", text(&piped.stderr));
     let err = text(&piped.stderr);
     assert!(
-        err.contains("unknown command `/stats`; the commands are `/list`, `/quit`"),
+        err.contains(
+            "unknown command `/stats`; the commands are `/list [ROOM]`, `/join ROOM`, \
+             `/leave ROOM`, `/watch [ALIAS... | #ROOM]`, `/unwatch [ALIAS... | #ROOM]`, `/quit`"
+        ),
         "{err}"
     );
     assert!(err.contains("type `@alias text`"), "{err}");

@@ -110,14 +110,15 @@ async fn leaving_and_disconnecting_end_membership() {
     // C's connection drops: it is no member any more once it is gone.
     let c_id = id(&c);
     drop(c);
-    server
+    let reason = server
         .event(|e| match e {
             Event::Closed {
                 session_id, reason, ..
-            } if *session_id == *c_id => Some(assert_eq!(reason, CloseReason::PeerClosed)),
+            } if *session_id == *c_id => Some(reason),
             _ => None,
         })
         .await;
+    assert_eq!(reason, CloseReason::PeerClosed);
     let members = server.hub.room_members("lobby".into()).await;
     assert_eq!(
         members
@@ -160,15 +161,13 @@ async fn the_host_puts_sessions_in_rooms_and_sends_to_them() {
         }
         other => panic!("{other:?}"),
     }
-    server
+    let (alias, room) = server
         .event(|e| match e {
-            Event::Joined { alias, room, .. } => Some(assert_eq!(
-                (alias.unwrap().as_str(), room.as_str()),
-                ("A", "ops")
-            )),
+            Event::Joined { alias, room, .. } => Some((alias.unwrap(), room)),
             _ => None,
         })
         .await;
+    assert_eq!((alias.as_str(), room.as_str()), ("A", "ops"));
     // Already a member: false, and told again.
     assert!(!hub.join_room(id(&a), "ops".into()).await.unwrap());
     assert!(matches!(frame(&mut a).await, HubFrame::Joined { .. }));

@@ -1,29 +1,61 @@
 //! `tcphub connect`: an interactive client, as the tutorial's client
 //! programs, that also works with stdin piped from a file.
 
+use std::borrow::Cow;
 use std::process::ExitCode;
 
-use tcphub_core::HubFrame;
+use tcphub_core::{
+    encode_join, encode_leave, encode_list, encode_list_room, encode_unwatch, encode_watch,
+    CloseReason, HubFrame, LastWillRequest, RawMessage, RawValue, WatchScope,
+};
 use tcphub_native::client::{Client, ClientError, RequestId};
 use tokio::io::AsyncBufReadExt;
 
-use super::line::{ConsoleLine, CONNECT_COMMANDS};
+use super::line::{ConsoleLine, WatchTarget, CONNECT_COMMANDS};
 use super::{display, ServerArg};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Each line typed is sent:\n  \
-    text            to the host program\n  \
-    @Client-2 text  to the client with alias Client-2\n  \
-    * text          to every other client\n  \
-    //text          /text to the host (a line starting with `/` is a command)\n  \
-    /list           show who is connected\n  \
-    /quit           leave (as does Ctrl-D or the end of piped input)\n\n\
-    Received messages print as `[Client-2] hello`, the host's as `[server] ...`, \
-    the hub's errors as `[error] ...`.")]
+#[command(
+    group(clap::ArgGroup::new("will_target").args(["last_will_room", "last_will_to"])),
+    after_help = "Each line typed is sent:\n  \
+    text                 to the host program\n  \
+    @Client-2 text       to the client with alias Client-2\n  \
+    #lobby text          to the other members of room lobby\n  \
+    * text               to every other client\n  \
+    //text               /text to the host (a line starting with `/` is a command)\n  \
+    /join ROOM           become a member of a room (`lobby` or `#lobby`)\n  \
+    /leave ROOM          stop being one\n  \
+    /list [ROOM]         show who is connected, or who is in a room you are in\n  \
+    /watch [ALIAS...]    be told when these aliases (or all) come and go\n  \
+    /watch #ROOM         be told who joins, leaves or drops out of a room you are in\n  \
+    /unwatch [...]       stop (no argument: every watch)\n  \
+    /quit, /bye          say bye and leave (as do Ctrl-C and the end of piped input):\n                       \
+    a clean leave, so no last will is sent\n\n\
+    Received messages print as `[Client-2] hello`, room messages as \
+    `[Client-2 #lobby] hello`, last wills as `[Client-2 #lobby] (last will) ...`, \
+    the host's as `[server] ...`, presence as `[presence] Client-2 joined #lobby`, \
+    the hub's errors as `[error] ...`.\n\n\
+    A last will (--last-will with --last-will-room or --last-will-to) is sent \
+    by the hub if this connection ends without a bye: the process killed, the \
+    network gone."
+)]
 pub struct ConnectArgs {
     /// Alias to sync as, e.g. Client-1.
     #[arg(long, short = 'n')]
     name: String,
+    /// Join ROOM right after syncing; repeat for several rooms.
+    #[arg(long, value_name = "ROOM")]
+    join: Vec<String>,
+    /// A last will: text the hub sends for this client if its connection
+    /// ends without a bye. Needs --last-will-room or --last-will-to.
+    #[arg(long, value_name = "MESSAGE", requires = "will_target")]
+    last_will: Option<String>,
+    /// Send the last will to the members of ROOM.
+    #[arg(long, value_name = "ROOM", requires = "last_will")]
+    last_will_room: Option<String>,
+    /// Send the last will to ALIAS; repeat for several aliases.
+    #[arg(long, value_name = "ALIAS", requires = "last_will")]
+    last_will_to: Vec<String>,
     /// After stdin ends, keep printing what arrives until the hub closes
     /// the connection or Ctrl-C.
     #[arg(long)]
@@ -34,25 +66,50 @@ pub struct ConnectArgs {
 
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     let mut client = args.server.connect().await?;
+    let will_message: Option<Box<RawValue>> = args.last_will.as_deref().map(text_message);
+    let will = will_message.as_deref().map(|message| LastWillRequest {
+        room: args.last_will_room.as_deref().map(Cow::Borrowed),
+        to: args
+            .last_will_to
+            .iter()
+            .map(|a| Cow::Borrowed(a.as_str()))
+            .collect(),
+        message: RawMessage(message),
+    });
     let session = client
-        .sync(&args.name)
+        .sync_with_last_will(&args.name, will.as_ref())
         .await
         .map_err(|e| format!("cannot sync alias {:?}: {e}", args.name))?;
+    for room in &args.join {
+        let members = client
+            .join(room)
+            .await
+            .map_err(|e| format!("cannot join room {room:?}: {e}"))?;
+        display::status(&format!(
+            "joined {} ({members} in it)",
+            display::room_mark(room)
+        ));
+    }
     display::status(&format!(
-        "connected to {} as {} (session {session}); type `@alias text`, `* text` or text for the host",
+        "connected to {} as {} (session {session}); type `@alias text`, `#room text`, `* text` or text for the host",
         args.server.server, args.name
     ));
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
-    // The ping sent once stdin ended: its pong means every reply is in.
+    // The ping sent once stdin ended under --stay: its pong means every
+    // reply is in.
     let mut last_ping: Option<RequestId> = None;
+    // A `bye` was sent: the hub answers what came before it, then says
+    // `bye` back and closes.
+    let mut leaving = false;
     loop {
         tokio::select! {
             frame = client.next_frame() => match frame {
-                Ok(Some(frame)) if last_ping.as_ref().is_some_and(|p| p.is_answered_by(&frame)) => {
-                    if !args.stay {
-                        break;
-                    }
+                Ok(Some(frame)) if last_ping.as_ref().is_some_and(|p| p.is_answered_by(&frame)) => {}
+                Ok(Some(HubFrame::Bye { reason, .. }))
+                    if leaving && reason == CloseReason::ClientBye.as_str() =>
+                {
+                    return Ok(ExitCode::SUCCESS);
                 }
                 Ok(Some(frame)) => {
                     display::print_frame(&frame);
@@ -61,43 +118,73 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
                     }
                 }
                 Ok(None) => {
-                    display::status("the hub closed the connection");
+                    if !leaving {
+                        display::status("the hub closed the connection");
+                    }
                     return Ok(ExitCode::SUCCESS);
                 }
                 Err(e) => return Err(e.to_string()),
             },
             line = stdin.next_line(), if stdin_open => {
                 let line = line.map_err(|e| format!("reading stdin: {e}"))?;
-                let done = match line.as_deref().map(|l| ConsoleLine::parse(l, CONNECT_COMMANDS)) {
-                    None | Some(ConsoleLine::Quit) => true,
-                    Some(line) => {
-                        act(&mut client, line).await.map_err(|e| e.to_string())?;
-                        false
+                match line.as_deref().map(|l| ConsoleLine::parse(l, CONNECT_COMMANDS)) {
+                    None if args.stay => {
+                        stdin_open = false;
+                        last_ping = Some(client.ping().await.map_err(|e| e.to_string())?);
                     }
-                };
-                if done {
-                    stdin_open = false;
-                    // Replies to what was sent arrive before the pong.
-                    last_ping = Some(client.ping().await.map_err(|e| e.to_string())?);
+                    None | Some(ConsoleLine::Quit) => {
+                        stdin_open = false;
+                        leaving = true;
+                        client.send_bye().await.map_err(|e| e.to_string())?;
+                    }
+                    Some(line) => act(&mut client, line).await.map_err(|e| e.to_string())?,
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
+            // The first Ctrl-C leaves cleanly, as /quit does; a second one,
+            // should the hub not answer, leaves at once.
+            _ = tokio::signal::ctrl_c() => {
+                if leaving {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                leaving = true;
+                stdin_open = false;
+                client.send_bye().await.map_err(|e| e.to_string())?;
+            }
         }
     }
-    let _ = client.close().await;
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn act(client: &mut Client, line: ConsoleLine<'_>) -> Result<(), ClientError> {
+    // Requests are sent without waiting: their answers (and errors) are
+    // printed by the main loop with everything else, in the hub's order.
     match line {
         // No `to`: the host.
         ConsoleLine::Send { to, text } => client.send_text(to, text).await?,
-        // The answer is printed by the main loop with everything else.
-        ConsoleLine::List => client.send_raw(tcphub_core::encode_list()).await?,
+        ConsoleLine::SendToRoom { room, text } => client.send_text_to_room(room, text).await?,
+        ConsoleLine::List { room: None } => client.send_raw(encode_list()).await?,
+        ConsoleLine::List { room: Some(room) } => client.send_raw(&encode_list_room(room)).await?,
+        ConsoleLine::Join { room, .. } => client.send_raw(&encode_join(room)).await?,
+        ConsoleLine::Leave { room, .. } => client.send_raw(&encode_leave(room)).await?,
+        ConsoleLine::Watch(target) => client.send_raw(&encode_watch(&scope(&target))).await?,
+        ConsoleLine::Unwatch(target) => client.send_raw(&encode_unwatch(&scope(&target))).await?,
         ConsoleLine::Usage(hint) => display::status(&hint),
-        // Not a command of this console: parsing refuses it.
-        ConsoleLine::Close { .. } => {}
+        // Not commands of this console: parsing refuses them.
+        ConsoleLine::Close { .. } | ConsoleLine::Rooms => {}
         ConsoleLine::Blank | ConsoleLine::Quit => {}
     }
     Ok(())
+}
+
+fn scope<'a>(target: &WatchTarget<'a>) -> WatchScope<'a> {
+    match target {
+        WatchTarget::All => WatchScope::All,
+        WatchTarget::Aliases(aliases) => {
+            WatchScope::Aliases(aliases.iter().map(|a| Cow::Borrowed(*a)).collect())
+        }
+        WatchTarget::Room(room) => WatchScope::Room(Cow::Borrowed(room)),
+    }
+}
+
+fn text_message(text: &str) -> Box<RawValue> {
+    serde_json::value::to_raw_value(text).expect("a string always serializes")
 }

@@ -26,16 +26,85 @@ pub fn sender(from: &str) -> &str {
     }
 }
 
+/// How a room is shown: `#lobby`, as it is typed in the consoles.
+pub fn room_mark(room: &str) -> String {
+    format!("#{room}")
+}
+
+/// The mark of a last will in front of its text.
+pub const LAST_WILL_MARK: &str = "(last will) ";
+
 /// Prints one frame from the hub on stdout: `[Client-2] hello`,
-/// `[server] ...`, `[error] code: ...` (red on a terminal), `[bye] ...`.
+/// `[Client-2 #lobby] hello` for a room, `[Client-2 #lobby] (last will)
+/// ...`, `[server] ...`, `[presence] Client-2 joined #lobby`, `[error]
+/// code: ...` (red on a terminal), `[bye] ...`.
 pub fn print_frame(frame: &HubFrame) {
     let colour = std::io::stdout().is_terminal();
     let paint = |code: &'static str| if colour { code } else { "" };
     let reset = paint(RESET);
     let line = match frame {
-        HubFrame::Info { from, message, .. } => {
-            format!("[{}] {}", sender(from), message_text(message))
+        HubFrame::Info {
+            from,
+            room,
+            last_will,
+            message,
+        } => {
+            let room = room
+                .as_deref()
+                .map(|r| format!(" {}", room_mark(r)))
+                .unwrap_or_default();
+            let text = message_text(message);
+            if *last_will {
+                // A will means its sender is gone: worth the colour.
+                format!(
+                    "{}[{}{room}] {LAST_WILL_MARK}{text}{reset}",
+                    paint(YELLOW),
+                    sender(from)
+                )
+            } else {
+                format!("[{}{room}] {text}", sender(from))
+            }
         }
+        HubFrame::Joined { room, members, .. } => {
+            let plural = if *members == 1 { "" } else { "s" };
+            format!(
+                "{}[hub] joined {} ({members} member{plural}){reset}",
+                paint(DIM),
+                room_mark(room)
+            )
+        }
+        HubFrame::Left { room, .. } => {
+            format!("{}[hub] left {}{reset}", paint(DIM), room_mark(room))
+        }
+        HubFrame::Watching { .. } => format!("{}[hub] watching{reset}", paint(DIM)),
+        HubFrame::Unwatched { .. } => format!("{}[hub] stopped watching{reset}", paint(DIM)),
+        HubFrame::Presence {
+            event,
+            alias,
+            session_id,
+            room,
+            reason,
+        } => {
+            let who = alias.as_deref().unwrap_or(session_id);
+            let mut line = format!("[presence] {who} {event}");
+            if let Some(room) = room {
+                line.push(' ');
+                line.push_str(&room_mark(room));
+            }
+            if let Some(reason) = reason {
+                line.push_str(&format!(" ({reason})"));
+            }
+            line
+        }
+        HubFrame::Sessions {
+            sessions,
+            room: Some(room),
+            ..
+        } => format!(
+            "[hub] members of {}\n{}",
+            room_mark(room),
+            sessions_table(sessions, None)
+        ),
         HubFrame::Error { code, message, .. } => {
             format!("{}[error] {code}: {message}{reset}", paint(RED))
         }

@@ -3,6 +3,8 @@
 //! same in both:
 //!
 //! - `@alias text` sends to the sessions holding `alias`;
+//! - `#room text` sends to the members of `room` (room names cannot start
+//!   with `#`, so the mark is never part of the name);
 //! - `* text` sends to everyone;
 //! - `/command ...` runs one of the console's commands; an unknown one is
 //!   refused, never sent;
@@ -11,7 +13,9 @@
 //!   `connect`, everyone for `serve`.
 //!
 //! A line is trimmed of surrounding whitespace first; a blank line does
-//! nothing. `@alias` or `*` with no text is a mistake and gets a usage hint.
+//! nothing. `@alias`, `#room` or `*` with no text is a mistake and gets a
+//! usage hint. Where a command takes a room, `#lobby` and `lobby` name the
+//! same room.
 
 use std::fmt::Write;
 
@@ -20,12 +24,27 @@ use tcphub_core::BROADCAST_TARGET;
 /// A console command, typed as `/name`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// `/list`: show who is connected.
+    /// `/list [ROOM]`: show who is connected, or who is in a room.
     List,
     /// `/close SESSION_ID`: close one session (the host's console).
     Close,
-    /// `/quit` or `/exit`: leave (a client's console).
+    /// `/quit`, `/exit` or `/bye`: say `bye` and leave (a client's console).
     Quit,
+    /// `/join ROOM`: become a member (a client's console).
+    Join,
+    /// `/leave ROOM`: stop being a member (a client's console).
+    Leave,
+    /// `/join SESSION_ID ROOM`: put a session in a room (the host's console).
+    JoinSession,
+    /// `/leave SESSION_ID ROOM`: take a session out of a room (the host's
+    /// console).
+    LeaveSession,
+    /// `/rooms`: every room and its member count (the host's console).
+    Rooms,
+    /// `/watch [ALIAS... | #ROOM]`: be told who comes and goes.
+    Watch,
+    /// `/unwatch [ALIAS... | #ROOM]`: stop being told.
+    Unwatch,
 }
 
 impl Command {
@@ -34,25 +53,61 @@ impl Command {
         match self {
             Command::List => &["/list"],
             Command::Close => &["/close"],
-            Command::Quit => &["/quit", "/exit"],
+            Command::Quit => &["/quit", "/exit", "/bye"],
+            Command::Join | Command::JoinSession => &["/join"],
+            Command::Leave | Command::LeaveSession => &["/leave"],
+            Command::Rooms => &["/rooms"],
+            Command::Watch => &["/watch"],
+            Command::Unwatch => &["/unwatch"],
         }
     }
 
     /// How it is typed.
     fn synopsis(self) -> &'static str {
         match self {
-            Command::List => "/list",
+            Command::List => "/list [ROOM]",
             Command::Close => "/close SESSION_ID",
             Command::Quit => "/quit",
+            Command::Join => "/join ROOM",
+            Command::Leave => "/leave ROOM",
+            Command::JoinSession => "/join SESSION_ID ROOM",
+            Command::LeaveSession => "/leave SESSION_ID ROOM",
+            Command::Rooms => "/rooms",
+            Command::Watch => "/watch [ALIAS... | #ROOM]",
+            Command::Unwatch => "/unwatch [ALIAS... | #ROOM]",
         }
     }
 }
 
 /// The commands of `tcphub connect`.
-pub const CONNECT_COMMANDS: &[Command] = &[Command::List, Command::Quit];
+pub const CONNECT_COMMANDS: &[Command] = &[
+    Command::List,
+    Command::Join,
+    Command::Leave,
+    Command::Watch,
+    Command::Unwatch,
+    Command::Quit,
+];
 
 /// The commands of `tcphub serve --console`.
-pub const SERVE_COMMANDS: &[Command] = &[Command::List, Command::Close];
+pub const SERVE_COMMANDS: &[Command] = &[
+    Command::List,
+    Command::Rooms,
+    Command::JoinSession,
+    Command::LeaveSession,
+    Command::Close,
+];
+
+/// What a `/watch` or `/unwatch` is about.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WatchTarget<'a> {
+    /// No argument: every alias (for `/unwatch`, every watch).
+    All,
+    /// `ALIAS...`: these aliases.
+    Aliases(Vec<&'a str>),
+    /// `#ROOM`: the members of a room this session is in.
+    Room(&'a str),
+}
 
 /// What one typed line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,10 +118,29 @@ pub enum ConsoleLine<'a> {
     /// `None` to the console's own recipient (the host for `connect`,
     /// everyone for `serve`).
     Send { to: Option<&'a str>, text: &'a str },
-    /// `/list`.
-    List,
+    /// Send `text` to the members of `room` (`#room text`).
+    SendToRoom { room: &'a str, text: &'a str },
+    /// `/list`, or `/list ROOM` for a room's members.
+    List { room: Option<&'a str> },
     /// `/close SESSION_ID`.
     Close { session_id: &'a str },
+    /// `/join ROOM` (`session_id` `None`: this console's own session) or
+    /// `/join SESSION_ID ROOM`.
+    Join {
+        session_id: Option<&'a str>,
+        room: &'a str,
+    },
+    /// `/leave ROOM` or `/leave SESSION_ID ROOM`.
+    Leave {
+        session_id: Option<&'a str>,
+        room: &'a str,
+    },
+    /// `/rooms`.
+    Rooms,
+    /// `/watch ...`.
+    Watch(WatchTarget<'a>),
+    /// `/unwatch ...`.
+    Unwatch(WatchTarget<'a>),
     /// `/quit`.
     Quit,
     /// The line is a mistake; the hint says what to type instead.
@@ -96,6 +170,15 @@ impl<'a> ConsoleLine<'a> {
                     text: text.trim_start(),
                 },
                 _ => usage("to send to an alias, type `@alias text`"),
+            };
+        }
+        if let Some(rest) = line.strip_prefix('#') {
+            return match rest.split_once(char::is_whitespace) {
+                Some((room, text)) if !room.is_empty() => ConsoleLine::SendToRoom {
+                    room,
+                    text: text.trim_start(),
+                },
+                _ => usage("to send to a room, type `#room text`"),
             };
         }
         if line == BROADCAST_TARGET {
@@ -132,12 +215,71 @@ fn command<'a>(line: &'a str, commands: &[Command]) -> ConsoleLine<'a> {
         hint.push_str(" (type `//text` to send text starting with `/`)");
         return ConsoleLine::Usage(hint);
     };
+    let usage = || ConsoleLine::Usage(format!("usage: `{}`", known.synopsis()));
     match (known, args.as_slice()) {
-        (Command::List, []) => ConsoleLine::List,
+        (Command::List, []) => ConsoleLine::List { room: None },
+        (Command::List, [room]) => match room_name(room) {
+            Some(room) => ConsoleLine::List { room: Some(room) },
+            None => usage(),
+        },
         (Command::Quit, []) => ConsoleLine::Quit,
+        (Command::Rooms, []) => ConsoleLine::Rooms,
         (Command::Close, [session_id]) => ConsoleLine::Close { session_id },
-        _ => ConsoleLine::Usage(format!("usage: `{}`", known.synopsis())),
+        (Command::Join, [room]) | (Command::Leave, [room]) => {
+            let Some(room) = room_name(room) else {
+                return usage();
+            };
+            if known == Command::Join {
+                ConsoleLine::Join {
+                    session_id: None,
+                    room,
+                }
+            } else {
+                ConsoleLine::Leave {
+                    session_id: None,
+                    room,
+                }
+            }
+        }
+        (Command::JoinSession, [session_id, room])
+        | (Command::LeaveSession, [session_id, room]) => {
+            let Some(room) = room_name(room) else {
+                return usage();
+            };
+            let session_id = Some(*session_id);
+            if known == Command::JoinSession {
+                ConsoleLine::Join { session_id, room }
+            } else {
+                ConsoleLine::Leave { session_id, room }
+            }
+        }
+        (Command::Watch | Command::Unwatch, args) => {
+            let target = match args {
+                [] => WatchTarget::All,
+                [one] if one.starts_with('#') => match room_name(one) {
+                    Some(room) => WatchTarget::Room(room),
+                    None => return usage(),
+                },
+                // A room among aliases, or a second room: `#` names one room.
+                many if many.iter().any(|a| a.starts_with('#')) => return usage(),
+                aliases => WatchTarget::Aliases(aliases.to_vec()),
+            };
+            if known == Command::Watch {
+                ConsoleLine::Watch(target)
+            } else {
+                ConsoleLine::Unwatch(target)
+            }
+        }
+        _ => usage(),
     }
+}
+
+/// A room as typed in a command: `#lobby` or `lobby`. Room names cannot
+/// start with `#`, so the mark is dropped; what is left must not be empty
+/// (the hub checks the other rules and names the one broken).
+fn room_name(typed: &str) -> Option<&str> {
+    let room = typed.strip_prefix('#').unwrap_or(typed);
+    (!room.is_empty()).then_some(room)
 }
 
 #[cfg(test)]
@@ -184,13 +326,97 @@ mod tests {
             assert!(is_usage(parse("@"), "@alias text"));
             assert!(is_usage(parse("@ text"), "@alias text"));
             assert!(is_usage(parse("*"), "* text"));
+            assert!(is_usage(parse("#lobby"), "#room text"));
+            assert!(is_usage(parse("#"), "#room text"));
+            assert!(is_usage(parse("# text"), "#room text"));
         }
     }
 
     #[test]
+    fn a_hash_mark_sends_to_a_room_in_both_consoles() {
+        for parse in [connect, serve] {
+            assert_eq!(
+                parse("#lobby  hello room "),
+                ConsoleLine::SendToRoom {
+                    room: "lobby",
+                    text: "hello room"
+                }
+            );
+            assert_eq!(
+                parse("#大厅 你好"),
+                ConsoleLine::SendToRoom {
+                    room: "大厅",
+                    text: "你好"
+                }
+            );
+            assert_eq!(
+                parse("/list #lobby"),
+                ConsoleLine::List {
+                    room: Some("lobby")
+                }
+            );
+            assert_eq!(
+                parse("/list lobby"),
+                ConsoleLine::List {
+                    room: Some("lobby")
+                }
+            );
+            assert!(is_usage(parse("/list #"), "usage: `/list [ROOM]`"));
+            assert!(is_usage(parse("/list a b"), "usage: `/list [ROOM]`"));
+        }
+    }
+
+    #[test]
+    fn room_and_watch_commands_take_their_arguments() {
+        let join = |session_id, room| ConsoleLine::Join { session_id, room };
+        assert_eq!(connect("/join lobby"), join(None, "lobby"));
+        assert_eq!(connect("/join #lobby"), join(None, "lobby"));
+        assert_eq!(
+            connect("/leave #lobby"),
+            ConsoleLine::Leave {
+                session_id: None,
+                room: "lobby"
+            }
+        );
+        assert_eq!(
+            serve("/join 127.0.0.1:5000 #lobby"),
+            join(Some("127.0.0.1:5000"), "lobby")
+        );
+        assert_eq!(
+            serve("/leave 127.0.0.1:5000 lobby"),
+            ConsoleLine::Leave {
+                session_id: Some("127.0.0.1:5000"),
+                room: "lobby"
+            }
+        );
+        assert!(is_usage(connect("/join"), "usage: `/join ROOM`"));
+        assert!(is_usage(connect("/join a b"), "usage: `/join ROOM`"));
+        assert!(is_usage(connect("/join #"), "usage: `/join ROOM`"));
+        assert!(is_usage(
+            serve("/join lobby"),
+            "usage: `/join SESSION_ID ROOM`"
+        ));
+        assert_eq!(serve("/rooms"), ConsoleLine::Rooms);
+
+        assert_eq!(connect("/watch"), ConsoleLine::Watch(WatchTarget::All));
+        assert_eq!(
+            connect("/watch A B"),
+            ConsoleLine::Watch(WatchTarget::Aliases(vec!["A", "B"]))
+        );
+        assert_eq!(
+            connect("/unwatch #lobby"),
+            ConsoleLine::Unwatch(WatchTarget::Room("lobby"))
+        );
+        assert_eq!(connect("/unwatch"), ConsoleLine::Unwatch(WatchTarget::All));
+        assert!(is_usage(connect("/watch A #lobby"), "usage: `/watch"));
+        assert!(is_usage(connect("/watch #a #b"), "usage: `/watch"));
+        assert_eq!(connect("/bye"), ConsoleLine::Quit);
+    }
+
+    #[test]
     fn each_console_has_its_commands() {
-        assert_eq!(connect("/list"), ConsoleLine::List);
-        assert_eq!(serve(" /list "), ConsoleLine::List);
+        assert_eq!(connect("/list"), ConsoleLine::List { room: None });
+        assert_eq!(serve(" /list "), ConsoleLine::List { room: None });
         assert_eq!(connect("/quit"), ConsoleLine::Quit);
         assert_eq!(connect("/exit"), ConsoleLine::Quit);
         assert_eq!(
@@ -201,7 +427,12 @@ mod tests {
         );
         assert!(is_usage(serve("/close"), "usage: `/close SESSION_ID`"));
         assert!(is_usage(serve("/close a b"), "usage: `/close SESSION_ID`"));
-        assert!(is_usage(connect("/list everyone"), "usage: `/list`"));
+        assert!(is_usage(
+            connect("/list every one"),
+            "usage: `/list [ROOM]`"
+        ));
+        assert!(is_usage(serve("/watch"), "unknown command `/watch`"));
+        assert!(is_usage(connect("/rooms"), "unknown command `/rooms`"));
     }
 
     #[test]
@@ -211,11 +442,15 @@ mod tests {
         };
         assert_eq!(
             hint,
-            "unknown command `/stats`; the commands are `/list`, `/close SESSION_ID` \
+            "unknown command `/stats`; the commands are `/list [ROOM]`, `/rooms`, \
+             `/join SESSION_ID ROOM`, `/leave SESSION_ID ROOM`, `/close SESSION_ID` \
              (type `//text` to send text starting with `/`)"
         );
-        assert!(is_usage(serve("/quit"), "`/list`, `/close SESSION_ID`"));
-        assert!(is_usage(connect("/close x"), "`/list`, `/quit`"));
+        assert!(is_usage(serve("/quit"), "`/list [ROOM]`, `/rooms`"));
+        assert!(is_usage(
+            connect("/close x"),
+            "`/list [ROOM]`, `/join ROOM`"
+        ));
         assert!(is_usage(connect("/"), "unknown command `/`"));
     }
 

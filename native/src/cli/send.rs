@@ -10,12 +10,16 @@ use super::{display, ServerArg};
 #[command(after_help = "Examples:\n  \
     tcphub send --to Client-1 'hello'\n  \
     tcphub send --to '*' --name ops 'maintenance at 18:00'\n  \
+    tcphub send --room lobby --name ops 'lunch is served'\n  \
     tcphub send --json '{\"temp\":21.5}'        (to the host)")]
 pub struct SendArgs {
-    /// Recipient: an alias, or `*` for every other session. Without it the
-    /// message goes to the host program.
+    /// Recipient: an alias, or `*` for every other session. Without it (or
+    /// --room) the message goes to the host program.
     #[arg(long, short = 't')]
     to: Option<String>,
+    /// Send to the members of ROOM instead (the sender need not be one).
+    #[arg(long, short = 'r', value_name = "ROOM", conflicts_with = "to")]
+    room: Option<String>,
     /// Sync this alias first, so recipients see who sent it (otherwise they
     /// see this connection's address).
     #[arg(long, short = 'n')]
@@ -45,10 +49,11 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
     }
     let io = |e: std::io::Error| e.to_string();
-    client
-        .send_info(args.to.as_deref(), &message)
-        .await
-        .map_err(io)?;
+    match &args.room {
+        Some(room) => client.send_to_room(room, &message).await,
+        None => client.send_info(args.to.as_deref(), &message).await,
+    }
+    .map_err(io)?;
     // The hub answers a session's frames in order: once `pong` is back, any
     // error about the message has arrived. A frame over the size limit gets
     // its error and then the connection closes, without a `pong`.

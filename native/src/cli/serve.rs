@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tcphub_core::{AliasPolicy, Event, HubConfig, RawValue, BROADCAST_TARGET};
-use tcphub_native::{HostEvents, HubHandle, Server, ServerOptions};
+use tcphub_core::{Alias, AliasPolicy, Event, HubConfig, RawValue, RelayTarget, BROADCAST_TARGET};
+use tcphub_native::{CommandError, HostEvents, HubHandle, Server, ServerOptions};
 use tokio::io::AsyncBufReadExt;
 
 use super::display;
@@ -15,11 +15,17 @@ use crate::units::{bytes_within, count_within, parse_optional_duration, positive
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Messages sent to the host (an `info` without `to`) are printed on \
-    stdout as `[alias] text`; logs go to stderr.\n\n\
+    stdout as `[alias] text`; logs go to stderr. With --observe, every message \
+    clients relay to each other is printed too, as `[Client-1 -> Client-2] text`, \
+    `[Client-1 -> #lobby] text` or `[Client-1 -> *] text` (a last will as \
+    `[Client-2 -> #lobby] (last will) text`); with --observe or --console, room \
+    joins and leaves as `Client-1 joined #lobby`.\n\n\
     With --console, lines typed on stdin are host commands, read as `tcphub connect` \
     reads its lines: `* text` or plain text broadcasts, `@alias text` sends to one \
-    alias, `//text` broadcasts `/text`, `/list` shows the sessions, \
-    `/close SESSION_ID` closes one; any other `/command` is refused."
+    alias, `#room text` to a room's members, `//text` broadcasts `/text`, `/list` \
+    shows the sessions and `/list ROOM` a room's members, `/rooms` the rooms, \
+    `/join SESSION_ID ROOM` puts a session in a room and `/leave SESSION_ID ROOM` \
+    takes it out, `/close SESSION_ID` closes one; any other `/command` is refused."
 )]
 pub struct ServeArgs {
     // Help given as a string: `[::1]` in a doc comment reads as a doc link.
@@ -76,6 +82,18 @@ pub struct ServeArgs {
     /// (longer than zero; `inf` waits as long as it takes).
     #[arg(long, default_value = "5s", value_parser = positive_duration, env = "TCPHUB_SHUTDOWN_GRACE")]
     shutdown_grace: Duration,
+    /// Most rooms one session may be in at once (1 to 100000); one more
+    /// `join` gets `too_many_rooms`.
+    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_ROOMS_PER_SESSION, value_parser = parse_per_session_cap, env = "TCPHUB_MAX_ROOMS_PER_SESSION")]
+    max_rooms_per_session: usize,
+    /// Most aliases one session may watch by name (1 to 100000); a `watch`
+    /// past it gets `too_many_watches`.
+    #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_WATCHED_ALIASES, value_parser = parse_per_session_cap, env = "TCPHUB_MAX_WATCHED_ALIASES")]
+    max_watched_aliases: usize,
+    /// Print every message clients relay to each other (to an alias, a
+    /// room or `*`, last wills included) on stdout.
+    #[arg(long, env = "TCPHUB_OBSERVE")]
+    observe: bool,
     /// Read host commands from stdin (see below). Off by default, so a hub
     /// started in the background never waits on the terminal.
     #[arg(long, env = "TCPHUB_CONSOLE")]
@@ -89,6 +107,10 @@ struct OptionalTimeout(Option<Duration>);
 
 fn parse_optional_timeout(text: &str) -> Result<OptionalTimeout, String> {
     parse_optional_duration(text).map(OptionalTimeout)
+}
+
+fn parse_per_session_cap(text: &str) -> Result<usize, String> {
+    count_within(text, 1, tcphub_core::MAX_PER_SESSION_CAP)
 }
 
 fn parse_max_list_rows(text: &str) -> Result<usize, String> {
@@ -153,6 +175,9 @@ impl ServeArgs {
                 write_deadline: self.write_deadline.0,
                 frame_timeout: self.frame_timeout.0,
                 max_list_rows: self.max_list_rows,
+                max_rooms_per_session: self.max_rooms_per_session,
+                max_watched_aliases: self.max_watched_aliases,
+                observe: self.observe,
                 ..HubConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
@@ -177,10 +202,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         max_queued_bytes = args.max_queued_bytes,
         write_deadline = ?args.write_deadline.0,
         frame_timeout = ?args.frame_timeout.0,
+        max_rooms_per_session = args.max_rooms_per_session,
+        max_watched_aliases = args.max_watched_aliases,
+        observe = args.observe,
         "tcphub {} ready; stop with Ctrl-C",
         env!("CARGO_PKG_VERSION")
     );
-    tokio::spawn(print_host_messages(events));
+    // Joins and leaves are for someone watching: the console's user, or
+    // one who asked to observe.
+    let show_rooms = args.console || args.observe;
+    tokio::spawn(print_host_events(events, show_rooms));
     if args.console {
         tokio::spawn(console(hub));
     }
@@ -221,62 +252,179 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// The host's inbox: what clients sent to the host, on stdout.
-async fn print_host_messages(mut events: HostEvents) {
+/// The host's inbox on stdout: what clients sent to the host, what they
+/// relayed to each other when observed, and (with `show_rooms`) who joined
+/// or left which room.
+async fn print_host_events(mut events: HostEvents, show_rooms: bool) {
     let mut batch = Vec::new();
     while events.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
-            if let Event::Message {
-                alias,
-                session_id: peer,
-                message,
-                ..
-            } = event
-            {
-                let from = alias.as_ref().map_or(&*peer, |a| a.as_str());
-                let value: serde_json::Value =
-                    serde_json::from_str(message.get()).unwrap_or_default();
-                println!("[{from}] {}", display::message_text(&value));
+            if let Some(line) = event_line(&event, show_rooms) {
+                println!("{line}");
             }
         }
     }
+}
+
+/// The stdout line for one event, if it gets one.
+fn event_line(event: &Event, show_rooms: bool) -> Option<String> {
+    let name = |alias: &Option<Alias>, peer: &str| {
+        alias.as_ref().map_or(peer.to_owned(), |a| a.to_string())
+    };
+    match event {
+        Event::Message {
+            alias,
+            session_id,
+            message,
+            ..
+        } => Some(format!(
+            "[{}] {}",
+            name(alias, session_id),
+            message_text(message)
+        )),
+        Event::Relayed {
+            alias,
+            session_id,
+            target,
+            message,
+            last_will,
+            ..
+        } => {
+            let target = match target {
+                RelayTarget::Alias(alias) => alias.to_string(),
+                RelayTarget::Room(room) => display::room_mark(room.as_str()),
+                RelayTarget::Everyone => BROADCAST_TARGET.to_owned(),
+            };
+            let will = if *last_will {
+                display::LAST_WILL_MARK
+            } else {
+                ""
+            };
+            Some(format!(
+                "[{} -> {target}] {will}{}",
+                name(alias, session_id),
+                message_text(message)
+            ))
+        }
+        Event::Joined {
+            alias,
+            session_id,
+            room,
+            ..
+        } if show_rooms => Some(format!(
+            "{} joined {}",
+            name(alias, session_id),
+            display::room_mark(room.as_str())
+        )),
+        Event::Left {
+            alias,
+            session_id,
+            room,
+            ..
+        } if show_rooms => Some(format!(
+            "{} left {}",
+            name(alias, session_id),
+            display::room_mark(room.as_str())
+        )),
+        _ => None,
+    }
+}
+
+fn message_text(message: &RawValue) -> String {
+    let value: serde_json::Value = serde_json::from_str(message.get()).unwrap_or_default();
+    display::message_text(&value)
 }
 
 /// Host commands typed on stdin, in the grammar `connect` reads too.
 async fn console(hub: HubHandle) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let result = match ConsoleLine::parse(&line, SERVE_COMMANDS) {
-            ConsoleLine::List => {
-                let rows = hub.sessions().await;
-                println!("{}", display::sessions_table(&rows, None));
-                Ok(())
-            }
-            ConsoleLine::Close { session_id } => {
-                hub.close_session(session_id.to_owned()).await.map(|_| ())
-            }
-            // No `to`: the host's own recipient is everyone.
-            ConsoleLine::Send { to, text } => match to {
-                None | Some(BROADCAST_TARGET) => {
-                    hub.broadcast(text_message(text)).await.map(|_| ())
-                }
-                Some(alias) => hub
-                    .send_to_alias(alias.to_owned(), text_message(text))
-                    .await
-                    .map(|_| ()),
-            },
-            ConsoleLine::Usage(hint) => {
-                display::status(&hint);
-                Ok(())
-            }
-            // Not a command of this console: parsing refuses it.
-            ConsoleLine::Quit => Ok(()),
-            ConsoleLine::Blank => Ok(()),
-        };
-        if let Err(e) = result {
+        if let Err(e) = console_line(&hub, ConsoleLine::parse(&line, SERVE_COMMANDS)).await {
             display::print_failure(&e.to_string());
         }
     }
+}
+
+async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), CommandError> {
+    match line {
+        ConsoleLine::List { room: None } => {
+            let rows = hub.sessions().await;
+            println!("{}", display::sessions_table(&rows, None));
+        }
+        ConsoleLine::List { room: Some(room) } => {
+            let rows = hub.room_members(room.to_owned()).await;
+            if rows.is_empty() {
+                display::status(&format!("no session is in room {room:?}"));
+            } else {
+                println!("{}", display::sessions_table(&rows, None));
+            }
+        }
+        ConsoleLine::Rooms => {
+            let rooms = hub.rooms().await;
+            let width = rooms
+                .iter()
+                .map(|r| r.room.len() + 1)
+                .max()
+                .unwrap_or(0)
+                .max("ROOM".len());
+            println!("{:width$}  MEMBERS", "ROOM");
+            for row in rooms {
+                println!("{:width$}  {}", display::room_mark(&row.room), row.members);
+            }
+        }
+        ConsoleLine::Close { session_id } => hub.close_session(session_id.to_owned()).await?,
+        ConsoleLine::Join {
+            session_id: Some(session_id),
+            room,
+        } => {
+            // A new member is shown by its `joined` event.
+            if !hub
+                .join_room(session_id.to_owned(), room.to_owned())
+                .await?
+            {
+                display::status(&format!("{session_id} is in room {room:?} already"));
+            }
+        }
+        ConsoleLine::Leave {
+            session_id: Some(session_id),
+            room,
+        } => {
+            if !hub
+                .leave_room(session_id.to_owned(), room.to_owned())
+                .await?
+            {
+                display::status(&format!("{session_id} is not in room {room:?}"));
+            }
+        }
+        // No `to`: the host's own recipient is everyone.
+        ConsoleLine::Send { to, text } => match to {
+            None | Some(BROADCAST_TARGET) => {
+                hub.broadcast(text_message(text)).await?;
+            }
+            Some(alias) => {
+                hub.send_to_alias(alias.to_owned(), text_message(text))
+                    .await?;
+            }
+        },
+        ConsoleLine::SendToRoom { room, text } => {
+            hub.send_to_room(room.to_owned(), text_message(text))
+                .await?;
+        }
+        ConsoleLine::Usage(hint) => display::status(&hint),
+        // Not commands of this console: parsing refuses them (a host's
+        // join and leave always name a session).
+        ConsoleLine::Join {
+            session_id: None, ..
+        }
+        | ConsoleLine::Leave {
+            session_id: None, ..
+        }
+        | ConsoleLine::Watch(_)
+        | ConsoleLine::Unwatch(_)
+        | ConsoleLine::Quit => {}
+        ConsoleLine::Blank => {}
+    }
+    Ok(())
 }
 
 fn text_message(text: &str) -> Box<RawValue> {
