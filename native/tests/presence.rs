@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use common::*;
 use serde_json::json;
 use tcphub_core::{
-    encode_sync_with_last_will, CloseReason, Event, HubConfig, HubFrame, LastWillRequest, Message,
-    RawValue, RelayTarget, WatchScope,
+    encode_sync_with_last_will, CloseReason, Event, HubConfig, HubFrame, LastWillRequest,
+    RawMessage, RawValue, RelayTarget, WatchScope,
 };
 use tcphub_native::client::Client;
 use tokio::io::AsyncWriteExt;
@@ -84,7 +84,7 @@ fn will_to_room<'a>(room: &'a str, message: &'a RawValue) -> LastWillRequest<'a>
     LastWillRequest {
         room: Some(Cow::Borrowed(room)),
         to: Vec::new(),
-        message: Message(message),
+        message: RawMessage(message),
     }
 }
 
@@ -278,7 +278,7 @@ async fn a_reset_connection_sends_its_last_will_to_aliases() {
     let will = LastWillRequest {
         room: None,
         to: vec!["B".into(), "C".into()],
-        message: Message(&message),
+        message: RawMessage(&message),
     };
     a.write_all(&encode_sync_with_last_will("A", Some(&will)))
         .await
