@@ -11,7 +11,7 @@
 //! or with an id no request of this client is waiting on, are the
 //! program's to `receive`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,13 +22,16 @@ use parking_lot::MutexGuard;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::Value;
-use tcphub_core::{encode_info, HubFrame, HubLines, LineError, HUB_NAME};
+use tcphub_core::{
+    encode_bye, encode_info, encode_room_info, HubFrame, HubLines, LineError, HUB_NAME,
+};
 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
 use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::session::Session;
+use crate::targets::{Aliases, LastWill};
 
 /// A message delivered to this client: from another client (`sender` is its
 /// alias, or session id if it has none) or from the host (`sender` is `#hub`).
@@ -39,13 +42,17 @@ pub struct Received {
     sender: String,
     /// The message: str, int, float, bool, None, list or dict.
     message: Py<PyAny>,
+    /// The room it was sent to, when it was sent to a room.
+    room: Option<String>,
+    /// It is the sender's last will: its session ended without a clean `bye`.
+    last_will: bool,
 }
 
 #[pymethods]
 impl Received {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str) {
-        ("sender", "message")
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("sender", "message", "room")
     }
 
     /// Whether the host program (not another client) sent it.
@@ -57,11 +64,63 @@ impl Received {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let room = match &self.room {
+            Some(room) => format!(", room={}", repr_str(py, room)),
+            None => String::new(),
+        };
+        let will = if self.last_will {
+            ", last_will=True"
+        } else {
+            ""
+        };
         Ok(format!(
-            "Received(sender={}, message={})",
+            "Received(sender={}, message={}{room}{will})",
             repr_str(py, &self.sender),
             self.message.bind(py).repr()?
         ))
+    }
+}
+
+/// Something this client watches changed: an alias came or went, or a
+/// member of a watched room joined, left or closed.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct Presence {
+    /// What happened: `synced`, `released`, `taken_over`, `joined`,
+    /// `left` or `closed` (one of `tcphub.PRESENCE_CHANGES`).
+    event: String,
+    /// The alias concerned; `None` for a room member that has none.
+    alias: Option<String>,
+    /// The session concerned.
+    session_id: String,
+    /// The room, for `joined` and `left`.
+    room: Option<String>,
+    /// Why the session closed, for `closed` (one of `tcphub.CLOSE_REASONS`).
+    reason: Option<String>,
+}
+
+#[pymethods]
+impl Presence {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("event", "alias", "room", "reason")
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let mut out = format!(
+            "Presence(event={}, alias={}, session_id={}",
+            repr_str(py, &self.event),
+            crate::events::repr_opt(py, self.alias.as_deref()),
+            repr_str(py, &self.session_id)
+        );
+        if let Some(room) = &self.room {
+            out.push_str(&format!(", room={}", repr_str(py, room)));
+        }
+        if let Some(reason) = &self.reason {
+            out.push_str(&format!(", reason={}", repr_str(py, reason)));
+        }
+        out.push(')');
+        out
     }
 }
 
@@ -136,6 +195,10 @@ struct Reader {
 
 enum Read1 {
     Frame(HubFrame),
+    /// A frame was read that this wait does not want (dropped as stale, or
+    /// queued for another call): more may follow at once, so a wait reads
+    /// on rather than time out, even a wait of zero.
+    Skipped,
     TimedOut,
     /// The stream ended: between frames (`Ok`), or in the middle of one.
     Closed(Result<(), LineError>),
@@ -198,6 +261,10 @@ impl Reader {
     }
 }
 
+/// Most frames a wait past its deadline reads on through when they are
+/// not the ones it wants (see `Read1::Skipped`).
+const MAX_SKIPPED_LATE: usize = 4096;
+
 /// What a wait for frames is looking for.
 type Want<'a> = &'a (dyn Fn(&HubFrame) -> bool + Sync);
 
@@ -241,6 +308,9 @@ pub struct Client {
     next_id: AtomicU64,
     /// The ids of the requests waiting for their answer.
     in_flight: Mutex<HashSet<String>>,
+    /// The rooms this session is in, as the hub's `joined` and `left`
+    /// frames said (its own requests and the host's `join_room` alike).
+    rooms: Mutex<BTreeSet<String>>,
 }
 
 impl Client {
@@ -280,7 +350,7 @@ impl Client {
     /// errors that answer no request of this client still waiting.
     fn is_for_receive(&self, frame: &HubFrame) -> bool {
         match frame {
-            HubFrame::Info { .. } | HubFrame::Bye { .. } => true,
+            HubFrame::Info { .. } | HubFrame::Bye { .. } | HubFrame::Presence { .. } => true,
             HubFrame::Error { id, .. } => match id {
                 Some(Value::String(id)) => !self.in_flight().contains(id),
                 _ => true,
@@ -296,7 +366,11 @@ impl Client {
         match frame {
             HubFrame::Synced { id, .. }
             | HubFrame::Pong { id, .. }
-            | HubFrame::Sessions { id, .. } => match id {
+            | HubFrame::Sessions { id, .. }
+            | HubFrame::Joined { id, .. }
+            | HubFrame::Left { id, .. }
+            | HubFrame::Watching { id }
+            | HubFrame::Unwatched { id } => match id {
                 Some(Value::String(id)) => !self.in_flight().contains(id),
                 _ => true,
             },
@@ -313,6 +387,7 @@ impl Client {
         timeout: Option<Duration>,
     ) -> PyResult<Option<HubFrame>> {
         let deadline = deadline_after(timeout);
+        let mut skipped_late = 0;
         loop {
             let slice = next_slice(deadline);
             let outcome = py.detach(|| {
@@ -325,15 +400,19 @@ impl Client {
                         .map(Read1::Frame)
                         .unwrap_or(Read1::TimedOut));
                 }
-                let outcome = match reader.read_frame(slice) {
+                let read = reader.read_frame(slice);
+                if let Ok(Read1::Frame(frame)) = &read {
+                    self.note_rooms(frame);
+                }
+                let outcome = match read {
                     Ok(Read1::Frame(frame)) if want(&frame) => Ok(Read1::Frame(frame)),
-                    Ok(Read1::Frame(frame)) if self.is_stale_reply(&frame) => Ok(Read1::TimedOut),
+                    Ok(Read1::Frame(frame)) if self.is_stale_reply(&frame) => Ok(Read1::Skipped),
                     Ok(Read1::Frame(frame)) => {
                         // Someone else's answer: queue it and let go of the
                         // reader, so the thread waiting for it gets it now
                         // rather than when this wait ends.
                         reader.pending.push_back(frame);
-                        Ok(Read1::TimedOut)
+                        Ok(Read1::Skipped)
                     }
                     other => other,
                 };
@@ -349,6 +428,16 @@ impl Client {
                 }
                 Ok(Read1::Closed(Err(cut))) => return Err(cut_short(py, &cut)),
                 Ok(Read1::TimedOut) => {}
+                Ok(Read1::Skipped) => {
+                    // Past the deadline, read on through what has already
+                    // arrived, but only so far: a flood of frames for
+                    // other calls must not keep this wait going forever.
+                    skipped_late += usize::from(deadline.is_some_and(|d| Instant::now() >= d));
+                    if skipped_late < MAX_SKIPPED_LATE {
+                        py.check_signals()?;
+                        continue;
+                    }
+                }
                 Err(e) => return Err(error(py, "Error", e.to_string())),
             }
             py.check_signals()?;
@@ -356,6 +445,77 @@ impl Client {
                 return Ok(None);
             }
         }
+    }
+
+    /// Keeps `rooms` as the hub's `joined` and `left` frames say.
+    fn note_rooms(&self, frame: &HubFrame) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        match frame {
+            HubFrame::Joined { room, .. } => {
+                rooms.insert(room.clone());
+            }
+            HubFrame::Left { room, .. } => {
+                rooms.remove(room);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a request (`head` without its closing brace) and waits for
+    /// its answer: the frame echoing its id. An `error` frame answering it
+    /// raises `RejectedError`, a `bye` meanwhile `ConnectionClosedError`.
+    fn ask(
+        &self,
+        py: Python<'_>,
+        head: Vec<u8>,
+        timeout: Option<Seconds>,
+        what: &str,
+    ) -> PyResult<HubFrame> {
+        let request = self.request();
+        self.send_request(py, head, &request)?;
+        let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
+        match self.wait_for(py, &want, self.limit(timeout))? {
+            Some(HubFrame::Error { code, message, .. }) => Err(rejected(py, &code, &message)),
+            Some(HubFrame::Bye { reason, message }) => Err(closed(
+                py,
+                &format!("the hub closed the connection: {reason}: {message}"),
+            )),
+            Some(frame) => Ok(frame),
+            None => Err(error(py, "Error", format!("no answer to {what} in time"))),
+        }
+    }
+
+    /// `watch` or `unwatch` with its scope: every alias, these aliases, or
+    /// a room's members.
+    fn watch_request(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        aliases: Option<Aliases>,
+        room: Option<&str>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<()> {
+        let mut head = format!(r#"{{"type":"{kind}""#).into_bytes();
+        match (aliases, room) {
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    py,
+                    "ConfigError",
+                    format!("{kind}() takes aliases or room=, not both"),
+                ))
+            }
+            (Some(aliases), None) => {
+                head.extend_from_slice(br#","aliases":"#);
+                serde_json::to_writer(&mut head, &aliases.into_vec())
+                    .expect("a list of strings always serializes");
+            }
+            (None, Some(room)) => {
+                head.extend_from_slice(br#","room":"#);
+                push_json_string(&mut head, room);
+            }
+            (None, None) => {}
+        }
+        self.ask(py, head, timeout, kind).map(drop)
     }
 
     /// The limit of a request's wait: its own `timeout`, else the client's.
@@ -395,15 +555,19 @@ fn cut_short(py: Python<'_>, cut: &LineError) -> PyErr {
 impl Client {
     #[new]
     #[pyo3(signature = (
-        host="127.0.0.1", port=Number::Whole(9000), name=None, *, timeout=Some(Seconds(10.0))
+        host="127.0.0.1", port=Number::Whole(9000), name=None, *, timeout=Some(Seconds(10.0)),
+        last_will=None
     ))]
-    #[pyo3(text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0)")]
+    #[pyo3(
+        text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0, last_will=None)"
+    )]
     fn new(
         py: Python<'_>,
         host: &str,
         port: Number,
         name: Option<&str>,
         timeout: Option<Seconds>,
+        last_will: Option<PyRef<'_, LastWill>>,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let timeout = wait(timeout);
@@ -456,19 +620,37 @@ impl Client {
             identity: Mutex::new((None, None)),
             next_id: AtomicU64::new(0),
             in_flight: Mutex::new(HashSet::new()),
+            rooms: Mutex::new(BTreeSet::new()),
         };
         if let Some(name) = name {
-            client.sync(py, name, None)?;
+            client.sync(py, name, None, last_will)?;
+        } else if last_will.is_some() {
+            return Err(error(
+                py,
+                "ConfigError",
+                "a last_will is left with the hub by sync: give a name too",
+            ));
         }
         Ok(client)
     }
 
     /// Claims `name` as this client's alias; returns the session id.
-    #[pyo3(signature = (name, timeout=None))]
-    fn sync(&self, py: Python<'_>, name: &str, timeout: Option<Seconds>) -> PyResult<String> {
+    /// `last_will` replaces the will left with the hub (`None` clears it).
+    #[pyo3(signature = (name, timeout=None, *, last_will=None))]
+    fn sync(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        timeout: Option<Seconds>,
+        last_will: Option<PyRef<'_, LastWill>>,
+    ) -> PyResult<String> {
         let request = self.request();
         let mut head = br#"{"type":"sync","clientName":"#.to_vec();
         push_json_string(&mut head, name);
+        if let Some(will) = &last_will {
+            head.extend_from_slice(br#","lastWill":"#);
+            head.extend_from_slice(will.to_json().as_bytes());
+        }
         self.send_request(py, head, &request)?;
         let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
         match self.wait_for(py, &want, self.limit(timeout))? {
@@ -538,6 +720,120 @@ impl Client {
     fn broadcast(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
         let raw = to_raw(py, message)?;
         self.write(py, &encode_info(Some(tcphub_core::BROADCAST_TARGET), &raw))
+    }
+
+    /// Sends `message` to every other member of `room` (this client need
+    /// not be one; a room nobody is in comes back as an `ErrorReply`).
+    fn send_to_room(&self, py: Python<'_>, room: &str, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let raw = to_raw(py, message)?;
+        self.write(py, &encode_room_info(room, &raw))
+    }
+
+    /// Joins `room`; returns how many members it has now, this client
+    /// included. `RejectedError` (`invalid_room`, `too_many_rooms`) if refused.
+    #[pyo3(signature = (room, timeout=None))]
+    fn join(&self, py: Python<'_>, room: &str, timeout: Option<Seconds>) -> PyResult<usize> {
+        let mut head = br#"{"type":"join","room":"#.to_vec();
+        push_json_string(&mut head, room);
+        match self.ask(py, head, timeout, "join")? {
+            HubFrame::Joined { members, .. } => Ok(members),
+            other => Err(unexpected(py, &other)),
+        }
+    }
+
+    /// Leaves `room`. `RejectedError` (`not_in_room`) if not a member.
+    #[pyo3(signature = (room, timeout=None))]
+    fn leave(&self, py: Python<'_>, room: &str, timeout: Option<Seconds>) -> PyResult<()> {
+        let mut head = br#"{"type":"leave","room":"#.to_vec();
+        push_json_string(&mut head, room);
+        self.ask(py, head, timeout, "leave").map(drop)
+    }
+
+    /// The rooms this client is in, by name, as the hub last said: its
+    /// own `join` and `leave`, and the host's `join_room` and `leave_room`
+    /// (known once a frame after them has been read).
+    #[getter]
+    fn rooms(&self) -> Vec<String> {
+        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms.iter().cloned().collect()
+    }
+
+    /// The members of `room`, oldest first. `RejectedError`
+    /// (`not_in_room`) unless this client is one.
+    #[pyo3(signature = (room, timeout=None))]
+    fn room_members(
+        &self,
+        py: Python<'_>,
+        room: &str,
+        timeout: Option<Seconds>,
+    ) -> PyResult<Vec<Session>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut head = br#"{"type":"list","room":"#.to_vec();
+            push_json_string(&mut head, room);
+            if let Some(cursor) = &after {
+                head.extend_from_slice(br#","after":"#);
+                push_json_string(&mut head, cursor);
+            }
+            match self.ask(py, head, timeout, "list")? {
+                HubFrame::Sessions { sessions, next, .. } => {
+                    all.extend(sessions.into_iter().map(Session::from));
+                    match next {
+                        Some(cursor) => after = Some(cursor),
+                        None => return Ok(all),
+                    }
+                }
+                other => return Err(unexpected(py, &other)),
+            }
+        }
+    }
+
+    /// Asks for `Presence` frames: about every alias (no arguments), the
+    /// aliases named (`aliases`: one or a list, held or not), or the
+    /// members of `room` (which this client must be in). They arrive
+    /// through `receive`. `RejectedError` if refused.
+    #[pyo3(signature = (aliases=None, *, room=None, timeout=None))]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        aliases: Option<Aliases>,
+        room: Option<&str>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<()> {
+        self.watch_request(py, "watch", aliases, room, timeout)
+    }
+
+    /// Stops `Presence` frames: all of them (no arguments), about the
+    /// aliases named, or about `room`'s members.
+    #[pyo3(signature = (aliases=None, *, room=None, timeout=None))]
+    fn unwatch(
+        &self,
+        py: Python<'_>,
+        aliases: Option<Aliases>,
+        room: Option<&str>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<()> {
+        self.watch_request(py, "unwatch", aliases, room, timeout)
+    }
+
+    /// Closes cleanly: says `bye`, so the last will is not sent, and
+    /// returns the hub's `Bye` (reason `client_bye`), which comes after
+    /// the answers to everything sent before; those stay readable with
+    /// `receive` and `drain`. Then closes the connection.
+    #[pyo3(signature = (timeout=None))]
+    fn bye(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<Bye> {
+        self.write(py, encode_bye())?;
+        let want = |f: &HubFrame| matches!(f, HubFrame::Bye { .. });
+        let got = self.wait_for(py, &want, self.limit(timeout));
+        self.close(py);
+        match got? {
+            Some(HubFrame::Bye { reason, message }) => Ok(Bye {
+                reason,
+                detail: message,
+            }),
+            _ => Err(error(py, "Error", "no answer to bye in time")),
+        }
     }
 
     /// Writes bytes as they are, for speaking the protocol by hand.
@@ -655,11 +951,35 @@ impl Client {
 
 fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
     Ok(match frame {
-        HubFrame::Info { from, message, .. } => Bound::new(
+        HubFrame::Info {
+            from,
+            room,
+            last_will,
+            message,
+        } => Bound::new(
             py,
             Received {
                 sender: from,
                 message: from_value(py, &message)?.unbind(),
+                room,
+                last_will,
+            },
+        )?
+        .into_any(),
+        HubFrame::Presence {
+            event,
+            alias,
+            session_id,
+            room,
+            reason,
+        } => Bound::new(
+            py,
+            Presence {
+                event,
+                alias,
+                session_id,
+                room,
+                reason,
             },
         )?
         .into_any(),
@@ -683,6 +1003,10 @@ fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
             },
         )?
         .into_any(),
-        other => return Err(error(py, "Error", format!("unexpected frame {other:?}"))),
+        other => return Err(unexpected(py, &other)),
     })
+}
+
+fn unexpected(py: Python<'_>, frame: &HubFrame) -> PyErr {
+    error(py, "Error", format!("unexpected frame {frame:?}"))
 }

@@ -43,6 +43,9 @@ pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
 pub fn hub_error(py: Python<'_>, err: HubError) -> PyErr {
     let class = match &err {
         HubError::UnknownAlias(_) => "UnknownAliasError",
+        HubError::UnknownRoom(_) => "UnknownRoomError",
+        HubError::InvalidRoom(_) => "InvalidRoomError",
+        HubError::TooManyRooms { .. } => "TooManyRoomsError",
         HubError::UnknownHandle(_) | HubError::UnknownSessionId(_) => "UnknownSessionError",
         HubError::InvalidMessage(_) => "InvalidMessageError",
         HubError::InvalidConfig(_) => "ConfigError",

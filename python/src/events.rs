@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use tcphub_core::{Event as CoreEvent, SessionHandle};
 
 use crate::json::from_raw;
+use crate::targets::target_to_py;
 
 /// Base class of every hub event.
 #[pyclass(subclass, frozen, module = "tcphub", name = "Event")]
@@ -226,6 +227,128 @@ impl Disconnected {
     }
 }
 
+/// A session joined a room: by its own `join`, or the host's `join_room`.
+#[pyclass(extends = Event, frozen, module = "tcphub")]
+#[derive(Debug)]
+pub struct Joined {
+    /// The room.
+    #[pyo3(get)]
+    room: String,
+    /// The member's alias, or `None` if it had not synced one.
+    #[pyo3(get)]
+    alias: Option<String>,
+}
+
+#[pymethods]
+impl Joined {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("room", "alias", "session_id")
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let py = slf.py();
+        let this = slf.get();
+        format!(
+            "Joined(room={}, alias={}, session_id={})",
+            repr_str(py, &this.room),
+            repr_opt(py, this.alias.as_deref()),
+            repr(py, &slf.as_super().get().session_id)
+        )
+    }
+}
+
+/// A session left a room: by its own `leave`, or the host's `leave_room`.
+/// A session that closes leaves its rooms with no `Left`: its
+/// `Disconnected` says so.
+#[pyclass(extends = Event, frozen, module = "tcphub")]
+#[derive(Debug)]
+pub struct Left {
+    /// The room.
+    #[pyo3(get)]
+    room: String,
+    /// The former member's alias, or `None` if it had not synced one.
+    #[pyo3(get)]
+    alias: Option<String>,
+}
+
+#[pymethods]
+impl Left {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("room", "alias", "session_id")
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let py = slf.py();
+        let this = slf.get();
+        format!(
+            "Left(room={}, alias={}, session_id={})",
+            repr_str(py, &this.room),
+            repr_opt(py, this.alias.as_deref()),
+            repr(py, &slf.as_super().get().session_id)
+        )
+    }
+}
+
+/// A client relayed a message to other clients (reported only when the hub
+/// observes: `observe=True`), right after it was queued for them, so these
+/// events come in the order the messages were delivered.
+#[pyclass(extends = Event, frozen, module = "tcphub")]
+#[derive(Debug)]
+pub struct Relayed {
+    /// Where it went: `Alias(name)`, `Room(name)` or `Everyone()`.
+    #[pyo3(get)]
+    target: Py<PyAny>,
+    /// The message: str, int, float, bool, None, list or dict.
+    #[pyo3(get)]
+    message: Py<PyAny>,
+    /// The sender's alias, or `None` if it had not synced one.
+    #[pyo3(get)]
+    alias: Option<String>,
+    /// How many sessions it was queued for.
+    #[pyo3(get)]
+    recipients: usize,
+    /// It is the sender's last will, sent because its session ended
+    /// without a clean `bye`.
+    #[pyo3(get)]
+    last_will: bool,
+    /// The message exactly as sent, as JSON text.
+    raw: Box<RawValue>,
+}
+
+#[pymethods]
+impl Relayed {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("target", "message", "alias", "session_id")
+    }
+
+    /// The message exactly as the client sent it, as JSON text.
+    #[getter]
+    fn json(&self) -> &str {
+        self.raw.get()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let will = if this.last_will {
+            ", last_will=True"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "Relayed(target={}, message={}, alias={}, session_id={}, recipients={}{will})",
+            this.target.bind(py).repr()?,
+            this.message.bind(py).repr()?,
+            repr_opt(py, this.alias.as_deref()),
+            repr(py, &slf.as_super().get().session_id),
+            this.recipients,
+        ))
+    }
+}
+
 /// Finds the session id of the session a `Synced` took its alias from.
 ///
 /// The core's `Event::Synced` names that session by its handle only, and
@@ -360,6 +483,55 @@ pub fn to_py(
             }),
         )?
         .into_any(),
+        CoreEvent::Joined {
+            handle,
+            session_id,
+            alias,
+            room,
+        } => Bound::new(
+            py,
+            init(base(handle, &session_id)).add_subclass(Joined {
+                room: room.as_str().to_owned(),
+                alias: alias.map(|a| a.as_str().to_owned()),
+            }),
+        )?
+        .into_any(),
+        CoreEvent::Left {
+            handle,
+            session_id,
+            alias,
+            room,
+        } => Bound::new(
+            py,
+            init(base(handle, &session_id)).add_subclass(Left {
+                room: room.as_str().to_owned(),
+                alias: alias.map(|a| a.as_str().to_owned()),
+            }),
+        )?
+        .into_any(),
+        CoreEvent::Relayed {
+            handle,
+            session_id,
+            alias,
+            target,
+            message,
+            recipients,
+            last_will,
+        } => {
+            let value = from_raw(py, &message)?.unbind();
+            Bound::new(
+                py,
+                init(base(handle, &session_id)).add_subclass(Relayed {
+                    target: target_to_py(py, &target)?.unbind(),
+                    message: value,
+                    alias: alias.map(|a| a.as_str().to_owned()),
+                    recipients,
+                    last_will,
+                    raw: message,
+                }),
+            )?
+            .into_any()
+        }
         // The core may grow new events; older bindings still hand them on.
         other => {
             let (handle, session_id) = session_of(&other);
@@ -397,6 +569,15 @@ fn session_of(event: &CoreEvent) -> (SessionHandle, Arc<str>) {
         }
         | CoreEvent::Closed {
             handle, session_id, ..
+        }
+        | CoreEvent::Joined {
+            handle, session_id, ..
+        }
+        | CoreEvent::Left {
+            handle, session_id, ..
+        }
+        | CoreEvent::Relayed {
+            handle, session_id, ..
         } => (*handle, session_id.clone()),
         _ => (SessionHandle(0), Arc::from("")),
     }
@@ -429,5 +610,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Message>()?;
     m.add_class::<ProtocolError>()?;
     m.add_class::<Disconnected>()?;
+    m.add_class::<Joined>()?;
+    m.add_class::<Left>()?;
+    m.add_class::<Relayed>()?;
+    m.add_class::<crate::targets::Alias>()?;
+    m.add_class::<crate::targets::Room>()?;
+    m.add_class::<crate::targets::Everyone>()?;
+    m.add_class::<crate::targets::LastWill>()?;
     Ok(())
 }

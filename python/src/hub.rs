@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, Unsent};
 
 use crate::errors::{error, hub_error};
@@ -141,7 +141,7 @@ pub enum SessionRef {
 ///    fails; `hub.handle_written(handle, nbytes)` as bytes handed out reach
 ///    the socket; `hub.handle_timeout()` when `hub.poll_timeout()` comes
 ///    due. Host commands: `broadcast`, `send`, `send_to_session`,
-///    `close_session`, `shutdown`.
+///    `join_room`, `leave_room`, `send_to_room`, `close_session`, `shutdown`.
 /// 2. After each of them, `for action in hub.poll():` queue each
 ///    `Transmit`'s `data` on its connection; stop and resume reading on
 ///    `PauseReading` and `ResumeReading`; on `Close`, write what is queued
@@ -165,7 +165,8 @@ pub enum SessionRef {
 /// or "share"), `max_frame_bytes`, `max_sessions`, `idle_timeout` (seconds;
 /// None or inf: off), `relay`, `max_queued_bytes`, `write_deadline` and
 /// `frame_timeout` (seconds; None or inf: off), `max_list_rows`,
-/// `high_watermark`, `low_watermark`.
+/// `high_watermark`, `low_watermark`, `observe`, `max_rooms_per_session`,
+/// `max_watched_aliases`.
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {
@@ -200,10 +201,12 @@ impl Hub {
         max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true,
         max_queued_bytes=Number::Whole(67_108_864), write_deadline=Some(Seconds(10.0)),
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
-        high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072)
+        high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
+        observe=false, max_rooms_per_session=Number::Whole(64),
+        max_watched_aliases=Number::Whole(1000)
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -219,6 +222,9 @@ impl Hub {
         max_list_rows: Number,
         high_watermark: Number,
         low_watermark: Number,
+        observe: bool,
+        max_rooms_per_session: Number,
+        max_watched_aliases: Number,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
@@ -234,6 +240,9 @@ impl Hub {
                 max_list_rows,
                 high_watermark,
                 low_watermark,
+                observe,
+                max_rooms_per_session,
+                max_watched_aliases,
             },
         )?;
         let core = CoreHub::new(config).map_err(|e| hub_error(py, e))?;
@@ -372,6 +381,54 @@ impl Hub {
             .send_to_session(handle, &raw)
             .map(|()| 1)
             .map_err(|e| hub_error(py, e))
+    }
+
+    /// Puts a session in `room`, as if it had sent `join`; False when it
+    /// was a member already.
+    fn join_room(&mut self, py: Python<'_>, session: SessionRef, room: &str) -> PyResult<bool> {
+        let handle = self.resolve(py, session)?;
+        self.core
+            .join_room(handle, room)
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// Takes a session out of `room`; False when it was not a member.
+    fn leave_room(&mut self, py: Python<'_>, session: SessionRef, room: &str) -> PyResult<bool> {
+        let handle = self.resolve(py, session)?;
+        self.core
+            .leave_room(handle, room)
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// Sends `message` from the host to every member of `room`; returns
+    /// how many.
+    fn send_to_room(
+        &mut self,
+        py: Python<'_>,
+        room: &str,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let raw = to_raw(py, message)?;
+        self.core
+            .send_to_room(room, &raw)
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// Every room with members, by name, with its member count.
+    fn rooms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (room, members) in self.core.rooms() {
+            out.set_item(room.as_str(), members)?;
+        }
+        Ok(out)
+    }
+
+    /// The members of `room`, oldest first; none for a room nobody is in.
+    fn room_members(&self, room: &str) -> Vec<Session> {
+        self.core
+            .room_members(room)
+            .map(|s| Session::from(tcphub_core::SessionEntry::from(s)))
+            .collect()
     }
 
     /// Says `bye` to a session and closes it, with `reason` (one of

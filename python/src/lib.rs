@@ -7,7 +7,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tcphub_core::{CloseReason, ErrorCode};
+use tcphub_core::{CloseReason, ErrorCode, PresenceChange};
 
 mod client;
 mod errors;
@@ -18,6 +18,7 @@ mod logging;
 mod options;
 mod server;
 mod session;
+mod targets;
 
 #[pymodule]
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,6 +34,10 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ERROR_CODES",
         PyTuple::new(m.py(), ErrorCode::ALL.map(ErrorCode::as_str))?,
     )?;
+    m.add(
+        "PRESENCE_CHANGES",
+        PyTuple::new(m.py(), PresenceChange::ALL.map(PresenceChange::as_str))?,
+    )?;
     events::register(m)?;
     m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
     m.add_class::<session::Session>()?;
@@ -46,5 +51,6 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Received>()?;
     m.add_class::<client::ErrorReply>()?;
     m.add_class::<client::Bye>()?;
+    m.add_class::<client::Presence>()?;
     Ok(())
 }

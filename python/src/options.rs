@@ -8,7 +8,7 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use tcphub_core::{
     AliasPolicy, HubConfig, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
-    MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+    MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MIN_MAX_FRAME_LEN,
 };
 
 use crate::errors::error;
@@ -111,6 +111,9 @@ pub struct HubOptions<'a> {
     pub max_list_rows: Number,
     pub high_watermark: Number,
     pub low_watermark: Number,
+    pub observe: bool,
+    pub max_rooms_per_session: Number,
+    pub max_watched_aliases: Number,
 }
 
 /// Builds a [`HubConfig`], naming the option and the value when one is
@@ -137,6 +140,20 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
     )?;
     let max_sessions = whole(py, "max_sessions", o.max_sessions, 1, MAX_MAX_SESSIONS)?;
     let max_list_rows = whole(py, "max_list_rows", o.max_list_rows, 1, MAX_MAX_LIST_ROWS)?;
+    let max_rooms_per_session = whole(
+        py,
+        "max_rooms_per_session",
+        o.max_rooms_per_session,
+        1,
+        MAX_PER_SESSION_CAP,
+    )?;
+    let max_watched_aliases = whole(
+        py,
+        "max_watched_aliases",
+        o.max_watched_aliases,
+        1,
+        MAX_PER_SESSION_CAP,
+    )?;
     let high_watermark = whole(
         py,
         "high_watermark",
@@ -196,7 +213,9 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         write_deadline: optional_timeout("write_deadline", o.write_deadline)?,
         frame_timeout: optional_timeout("frame_timeout", o.frame_timeout)?,
         max_list_rows,
-        ..HubConfig::default()
+        max_rooms_per_session,
+        max_watched_aliases,
+        observe: o.observe,
     };
     // The core's own check, in case it grows a rule this file does not know.
     config

@@ -10,7 +10,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 use tcphub_native::{
     CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer, ServerOptions,
     MAX_EVENT_QUEUE_LEN,
@@ -107,7 +107,8 @@ impl Server {
         max_queued_bytes=Number::Whole(67_108_864), write_deadline=Some(Seconds(10.0)),
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
-        shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384)
+        shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
+        max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -127,6 +128,9 @@ impl Server {
         low_watermark: Number,
         shutdown_grace: Seconds,
         event_queue_len: Number,
+        observe: bool,
+        max_rooms_per_session: Number,
+        max_watched_aliases: Number,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -143,6 +147,9 @@ impl Server {
                 max_list_rows,
                 high_watermark,
                 low_watermark,
+                observe,
+                max_rooms_per_session,
+                max_watched_aliases,
             },
         )?;
         let listen = (host, port)
@@ -249,6 +256,50 @@ impl Server {
                 .block_on(self.handle.close_session(session_id))
         })
         .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn join_room(&self, py: Python<'_>, session_id: String, room: String) -> PyResult<bool> {
+        py.detach(|| {
+            self.runtime()
+                .block_on(self.handle.join_room(session_id, room))
+        })
+        .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn leave_room(&self, py: Python<'_>, session_id: String, room: String) -> PyResult<bool> {
+        py.detach(|| {
+            self.runtime()
+                .block_on(self.handle.leave_room(session_id, room))
+        })
+        .map_err(|e| Self::command_error(py, e))
+    }
+
+    fn send_to_room(
+        &self,
+        py: Python<'_>,
+        room: String,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let raw = to_raw(py, message)?;
+        py.detach(|| self.runtime().block_on(self.handle.send_to_room(room, raw)))
+            .map_err(|e| Self::command_error(py, e))
+    }
+
+    /// Every room with members, by name, with its member count.
+    fn rooms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rooms = py.detach(|| self.runtime().block_on(self.handle.rooms()));
+        let out = PyDict::new(py);
+        for entry in rooms {
+            out.set_item(entry.room, entry.members)?;
+        }
+        Ok(out)
+    }
+
+    fn room_members(&self, py: Python<'_>, room: String) -> Vec<Session> {
+        py.detach(|| self.runtime().block_on(self.handle.room_members(room)))
+            .into_iter()
+            .map(Session::from)
+            .collect()
     }
 
     fn sessions(&self, py: Python<'_>) -> Vec<Session> {

@@ -9,7 +9,7 @@ from ._errors import ConnectionClosedError
 
 __all__ = ["Client"]
 
-Incoming = Union["_tcphub.Received", "_tcphub.ErrorReply", "_tcphub.Bye"]
+Incoming = Union["_tcphub.Received", "_tcphub.ErrorReply", "_tcphub.Bye", "_tcphub.Presence"]
 
 
 class Client(_tcphub.Client):
@@ -22,8 +22,14 @@ class Client(_tcphub.Client):
             c.send_to_host("1111")           # reaches the host program
             c.send("Client-2", {"n": 1})     # relayed to another client
             c.broadcast("hello")             # relayed to every other client
+            c.join("lobby")                  # rooms: join, leave, send_to_room
+            c.send_to_room("lobby", "hi all")
             for incoming in c.messages(timeout=5):
-                print(incoming)              # Received, ErrorReply or Bye
+                print(incoming)              # Received, ErrorReply, Bye or Presence
+
+    ``last_will=tcphub.LastWill(message, room=...)`` (or ``to=alias``) leaves
+    a message with the hub, sent for this client if its connection ends
+    without :meth:`bye`.
 
     Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
     ``sync``, ``sessions`` and ``ping``; ``None`` or ``inf`` waits forever,

@@ -12,6 +12,9 @@ __all__ = [
     "AddressInUseError",
     "UnknownAliasError",
     "UnknownSessionError",
+    "UnknownRoomError",
+    "InvalidRoomError",
+    "TooManyRoomsError",
     "InvalidMessageError",
     "ServerStoppedError",
     "ConnectionClosedError",
@@ -39,6 +42,21 @@ class UnknownAliasError(Error, LookupError):
 
 class UnknownSessionError(Error, LookupError):
     """No open session has the session id (or handle) a command named."""
+
+
+class UnknownRoomError(Error, LookupError):
+    """No session is in the room a message was sent to: a room exists only
+    while it has members."""
+
+
+class InvalidRoomError(Error, ValueError):
+    """A room name breaks the room rules (those of aliases: 1 to 64 bytes of
+    UTF-8, no control characters, not ``*``, no leading ``#``)."""
+
+
+class TooManyRoomsError(Error):
+    """Joining would put a session in more rooms than
+    ``max_rooms_per_session`` allows; it must leave one first."""
 
 
 class InvalidMessageError(Error, ValueError):

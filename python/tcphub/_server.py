@@ -92,6 +92,12 @@ class Server:
       ``high_watermark`` bytes wait unsent for a client, the clients sending
       to it (and the client itself) are no longer read, so TCP holds them
       back, until its queue is below ``low_watermark``.
+    - ``observe``: report every message clients relay to each other (to an
+      alias, a room or everyone, last wills included) as a
+      :class:`Relayed` event, in delivery order. Off by default: it costs a
+      copy of each message.
+    - ``max_rooms_per_session``: most rooms one session may be in at once.
+    - ``max_watched_aliases``: most aliases one session may watch by name.
     - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`
       (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
@@ -123,6 +129,9 @@ class Server:
         max_list_rows: int = 1000,
         high_watermark: int = 512 * 1024,
         low_watermark: int = 128 * 1024,
+        observe: bool = False,
+        max_rooms_per_session: int = 64,
+        max_watched_aliases: int = 1000,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16 * 1024,
     ) -> None:
@@ -140,6 +149,9 @@ class Server:
             max_list_rows=max_list_rows,
             high_watermark=high_watermark,
             low_watermark=low_watermark,
+            observe=observe,
+            max_rooms_per_session=max_rooms_per_session,
+            max_watched_aliases=max_watched_aliases,
             shutdown_grace=shutdown_grace,
             event_queue_len=event_queue_len,
         )
@@ -198,6 +210,37 @@ class Server:
     def sessions(self) -> List[_tcphub.Session]:
         """Every open session, oldest first, with its session id and alias."""
         return self._native.sessions()
+
+    # ----- rooms -----
+
+    def join_room(self, session_id: str, room: str) -> bool:
+        """Puts a session (by session id) in ``room``, as if it had sent
+        ``join``: it is sent a ``joined`` frame, the room's watchers a
+        ``presence`` frame, and a :class:`Joined` event follows. False when
+        it was a member already. Raises :class:`UnknownSessionError`,
+        :class:`InvalidRoomError` (a name that breaks the room rules) or
+        :class:`TooManyRoomsError` (``max_rooms_per_session``)."""
+        return self._native.join_room(session_id, room)
+
+    def leave_room(self, session_id: str, room: str) -> bool:
+        """Takes a session out of ``room`` (it is sent a ``left`` frame, a
+        :class:`Left` event follows); False when it was not a member."""
+        return self._native.leave_room(session_id, room)
+
+    def send_to_room(self, room: str, message: Any) -> int:
+        """Sends ``message`` to every member of ``room``; returns how many.
+        Raises :class:`UnknownRoomError` when nobody is in it."""
+        return self._native.send_to_room(room, message)
+
+    def rooms(self) -> Dict[str, int]:
+        """Every room with members, by name, with its member count. A room
+        exists while someone is in it."""
+        return self._native.rooms()
+
+    def room_members(self, room: str) -> List[_tcphub.Session]:
+        """The members of ``room``, oldest first (``[]`` for a room nobody
+        is in)."""
+        return self._native.room_members(room)
 
     # ----- events: blocking -----
 

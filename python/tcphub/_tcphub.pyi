@@ -3,9 +3,9 @@
 Everything here is re-exported from ``tcphub``; import it from there.
 """
 
-from typing import Any, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
-from ._codes import CloseReason, ErrorCode
+from ._codes import CloseReason, ErrorCode, PresenceChange
 
 __version__: str
 HUB_NAME: str
@@ -17,6 +17,9 @@ CLOSE_REASONS: Tuple[CloseReason, ...]
 ERROR_CODES: Tuple[ErrorCode, ...]
 """Every code of an ``error`` frame, as the core lists them: the values of
 ``ProtocolError.code``, ``ErrorReply.code`` and ``RejectedError.code``."""
+PRESENCE_CHANGES: Tuple[PresenceChange, ...]
+"""Every change a ``presence`` frame reports, as the core lists them: the
+values of ``Presence.event``."""
 
 def init_logging(verbose: int = 0, format: str = "human") -> bool:
     """Sends the embedded server's log lines (connects, syncs, closes) to
@@ -119,6 +122,89 @@ class Disconnected(Event):
         """Why, one of ``tcphub.CLOSE_REASONS`` (``peer_closed``,
         ``closed_by_host``, ``taken_over``, ``slow_consumer`` ...)."""
 
+class Joined(Event):
+    """A session joined a room: by its own ``join``, or the host's
+    ``join_room``."""
+
+    __match_args__ = ("room", "alias", "session_id")
+    @property
+    def room(self) -> str:
+        """The room."""
+    @property
+    def alias(self) -> Optional[str]:
+        """The member's alias, or None if it had not synced one."""
+
+class Left(Event):
+    """A session left a room: by its own ``leave``, or the host's
+    ``leave_room``. A session that closes leaves its rooms with no ``Left``:
+    its ``Disconnected`` says so."""
+
+    __match_args__ = ("room", "alias", "session_id")
+    @property
+    def room(self) -> str:
+        """The room."""
+    @property
+    def alias(self) -> Optional[str]:
+        """The former member's alias, or None if it had not synced one."""
+
+class Alias:
+    """Where a message went: every session holding the alias ``name``."""
+
+    __match_args__ = ("name",)
+    def __init__(self, name: str) -> None: ...
+    @property
+    def name(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Room:
+    """Where a message went: every member of the room ``name`` but the
+    sender."""
+
+    __match_args__ = ("name",)
+    def __init__(self, name: str) -> None: ...
+    @property
+    def name(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Everyone:
+    """Where a message went: every session but the sender (``to: "*"``).
+    All instances are equal."""
+
+    __match_args__: Tuple[()] = ()
+    def __init__(self) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Relayed(Event):
+    """A client relayed a message to other clients. Reported only by a hub
+    made with ``observe=True``, right after the message was queued for its
+    recipients, so these events come in delivery order. A last will sent
+    for a session that ended without ``bye`` is one too (``last_will``)."""
+
+    __match_args__ = ("target", "message", "alias", "session_id")
+    @property
+    def target(self) -> Union[Alias, Room, Everyone]:
+        """Where it went: ``Alias(name)``, ``Room(name)`` or ``Everyone()``."""
+    @property
+    def message(self) -> Any:
+        """The message: str, int, float, bool, None, list or dict."""
+    @property
+    def json(self) -> str:
+        """The message exactly as the client sent it, as JSON text."""
+    @property
+    def alias(self) -> Optional[str]:
+        """The sender's alias, or None if it had not synced one."""
+    @property
+    def recipients(self) -> int:
+        """How many sessions it was queued for (0 when an alias will found
+        nobody holding the alias)."""
+    @property
+    def last_will(self) -> bool:
+        """It is the sender's last will: its session ended without a clean
+        ``bye``."""
+
 class Session:
     """One open session: its session id and the alias it holds."""
 
@@ -152,6 +238,9 @@ class Server:
         max_list_rows: int = 1000,
         high_watermark: int = 524288,
         low_watermark: int = 131072,
+        observe: bool = False,
+        max_rooms_per_session: int = 64,
+        max_watched_aliases: int = 1000,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
     ) -> None: ...
@@ -165,6 +254,11 @@ class Server:
         """Returns 1, the sessions it was queued for."""
     def close_session(self, session_id: str) -> None: ...
     def sessions(self) -> List[Session]: ...
+    def join_room(self, session_id: str, room: str) -> bool: ...
+    def leave_room(self, session_id: str, room: str) -> bool: ...
+    def send_to_room(self, room: str, message: Any) -> int: ...
+    def rooms(self) -> Dict[str, int]: ...
+    def room_members(self, room: str) -> List[Session]: ...
     def next_batch(self, timeout: Optional[float] = None, limit: int = 4096) -> Optional[List[Event]]:
         """Up to ``limit`` events, waiting at most ``timeout`` seconds for the
         first: ``[]`` on timeout, None once the server stopped and every
@@ -246,7 +340,8 @@ class Hub:
        the connection fails; ``hub.handle_written(handle, nbytes)`` as
        bytes handed out reach the socket; ``hub.handle_timeout()`` when
        ``hub.poll_timeout()`` comes due. Host commands: ``broadcast``,
-       ``send``, ``send_to_session``, ``close_session``, ``shutdown``.
+       ``send``, ``send_to_session``, ``join_room``, ``leave_room``,
+       ``send_to_room``, ``close_session``, ``shutdown``.
     2. After each of them, ``for action in hub.poll():`` queue each
        ``Transmit``'s ``data`` on its connection; stop and resume reading on
        ``PauseReading`` / ``ResumeReading``; on ``Close``, write what is
@@ -286,6 +381,9 @@ class Hub:
         max_list_rows: int = 1000,
         high_watermark: int = 524288,
         low_watermark: int = 131072,
+        observe: bool = False,
+        max_rooms_per_session: int = 64,
+        max_watched_aliases: int = 1000,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
@@ -339,6 +437,24 @@ class Hub:
         returns how many sessions it was queued for, as ``send`` and
         ``broadcast`` do: always 1 (``UnknownSessionError`` when it is not
         open)."""
+    def join_room(self, session: Union[int, str], room: str) -> bool:
+        """Puts a session (by handle or session id) in ``room``, as if it
+        had sent ``join``: it is sent a ``joined`` frame, the room's
+        watchers a ``presence`` frame, and a ``Joined`` event follows.
+        False when it was a member already. ``UnknownSessionError``,
+        ``InvalidRoomError`` (a name breaking the room rules) or
+        ``TooManyRoomsError`` (``max_rooms_per_session``)."""
+    def leave_room(self, session: Union[int, str], room: str) -> bool:
+        """Takes a session out of ``room``: it is sent a ``left`` frame and
+        a ``Left`` event follows. False when it was not a member."""
+    def send_to_room(self, room: str, message: Any) -> int:
+        """Queues ``message`` from the host for every member of ``room``;
+        returns how many. ``UnknownRoomError`` when nobody is in it."""
+    def rooms(self) -> Dict[str, int]:
+        """Every room with members, by name, with its member count."""
+    def room_members(self, room: str) -> List[Session]:
+        """The members of ``room``, oldest first; ``[]`` for a room nobody
+        is in."""
     def close_session(self, session: Union[int, str], reason: CloseReason = "closed_by_host") -> None:
         """Says ``bye`` to a session (by handle, ``int``, or session id,
         ``str``) and closes it,
@@ -361,12 +477,21 @@ class Received:
     alias, or its session id if it has none) or from the host program
     (``sender`` is ``"#hub"``)."""
 
-    __match_args__ = ("sender", "message")
+    __match_args__ = ("sender", "message", "room")
     @property
     def sender(self) -> str: ...
     @property
     def message(self) -> Any:
         """str, int, float, bool, None, list or dict."""
+    @property
+    def room(self) -> Optional[str]:
+        """The room it was sent to, when it was sent to a room; None for a
+        message to this client's alias, to everyone, or from the host to
+        this client alone."""
+    @property
+    def last_will(self) -> bool:
+        """It is the sender's last will: the hub sent it because the
+        sender's session ended without a clean ``bye``."""
     @property
     def from_host(self) -> bool:
         """Whether the host program, not another client, sent it."""
@@ -400,6 +525,54 @@ class Bye:
     @property
     def detail(self) -> str: ...
 
+class Presence:
+    """Something this client watches changed (see ``Client.watch``): an
+    alias was claimed, given up, taken over or its session closed; or a
+    member of a watched room joined, left or closed. A client is never told
+    about itself."""
+
+    __match_args__ = ("event", "alias", "room", "reason")
+    @property
+    def event(self) -> PresenceChange:
+        """What happened: one of ``tcphub.PRESENCE_CHANGES`` (``synced``,
+        ``released``, ``taken_over``, ``joined``, ``left``, ``closed``)."""
+    @property
+    def alias(self) -> Optional[str]:
+        """The alias concerned; None for a room member that has none."""
+    @property
+    def session_id(self) -> str:
+        """The session concerned."""
+    @property
+    def room(self) -> Optional[str]:
+        """The room, for ``joined`` and ``left``."""
+    @property
+    def reason(self) -> Optional[CloseReason]:
+        """Why the session closed, for ``closed``."""
+
+class LastWill:
+    """A last will: ``message`` (a str or JSON-serialisable value), which
+    the hub sends for a client whose session ends without a clean ``bye``
+    (dropped, killed, timed out, closed by the host; not on ``bye``, a
+    takeover or the hub's shutdown), to the members of ``room`` or the
+    holders of the aliases ``to`` (one or a list). Give exactly one of the
+    two (``ConfigError`` otherwise). Left with the hub by ``sync`` (or
+    ``Client(..., name, last_will=...)``); each sync replaces it."""
+
+    __match_args__ = ("message", "room", "to")
+    def __init__(
+        self,
+        message: Any,
+        *,
+        room: Optional[str] = None,
+        to: Union[str, Sequence[str], None] = None,
+    ) -> None: ...
+    @property
+    def message(self) -> Any: ...
+    @property
+    def room(self) -> Optional[str]: ...
+    @property
+    def to(self) -> Optional[Tuple[str, ...]]: ...
+
 class Client:
     """A blocking client. Use ``tcphub.Client``, which adds iteration and ``with``.
 
@@ -414,9 +587,11 @@ class Client:
         name: Optional[str] = None,
         *,
         timeout: Optional[float] = 10.0,
+        last_will: Optional[LastWill] = None,
     ) -> None:
         """Connects (``ConnectionClosedError`` if it cannot) and, when
-        ``name`` is given, syncs it (``RejectedError`` if the hub refuses).
+        ``name`` is given, syncs it (``RejectedError`` if the hub refuses),
+        leaving ``last_will`` with the hub (which needs a ``name``).
         ``timeout`` bounds connect, ``sync``, ``sessions`` and ``ping``:
         None or ``inf`` waits forever; zero, negative or NaN does not wait.
         A ``port`` outside 0 to 65535 raises ``ConfigError``."""
@@ -429,9 +604,11 @@ class Client:
     @property
     def address(self) -> Tuple[str, int]:
         """The hub's address."""
-    def sync(self, name: str, timeout: Optional[float] = None) -> str:
+    def sync(self, name: str, timeout: Optional[float] = None, *, last_will: Optional[LastWill] = None) -> str:
         """Claims ``name`` as this client's alias; returns the session id.
-        ``RejectedError`` when the hub refuses this very request."""
+        ``RejectedError`` when the hub refuses this very request. Each sync
+        replaces the last will left with the hub: ``last_will=None`` clears
+        it."""
     def send_to_host(self, message: Any) -> None:
         """Sends ``message`` (str or JSON-serialisable) to the host program."""
     def send(self, alias: str, message: Any) -> None:
@@ -440,6 +617,54 @@ class Client:
         answer to a later ``sync``, ``sessions`` or ``ping``)."""
     def broadcast(self, message: Any) -> None:
         """Sends ``message`` to every other client."""
+    def send_to_room(self, room: str, message: Any) -> None:
+        """Sends ``message`` to every other member of ``room`` (this client
+        need not be one). A room nobody is in comes back as an
+        ``ErrorReply`` (``unknown_room``) from ``receive``."""
+    def join(self, room: str, timeout: Optional[float] = None) -> int:
+        """Joins ``room``; returns how many members it has now, this client
+        included (joining again is no error). ``RejectedError``
+        (``invalid_room``, ``too_many_rooms``) if refused."""
+    def leave(self, room: str, timeout: Optional[float] = None) -> None:
+        """Leaves ``room``; ``RejectedError`` (``not_in_room``) if this
+        client is not a member."""
+    @property
+    def rooms(self) -> List[str]:
+        """The rooms this client is in, by name, as the hub's ``joined``
+        and ``left`` frames said: its own ``join`` and ``leave``, and the
+        host's ``join_room`` and ``leave_room`` once a frame after them was
+        read (by any call that waits)."""
+    def room_members(self, room: str, timeout: Optional[float] = None) -> List[Session]:
+        """The members of ``room``, oldest first, every page of them.
+        ``RejectedError`` (``not_in_room``) unless this client is one."""
+    def watch(
+        self,
+        aliases: Union[str, Sequence[str], None] = None,
+        *,
+        room: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Asks for ``Presence`` items from ``receive``: about every alias
+        (no arguments), the aliases named (one or a list, held or not), or
+        the members of ``room`` (this client must be one). Watches add up.
+        ``RejectedError`` (``not_in_room``, ``too_many_watches``,
+        ``invalid_alias``) if refused; ``ConfigError`` for both ``aliases``
+        and ``room``."""
+    def unwatch(
+        self,
+        aliases: Union[str, Sequence[str], None] = None,
+        *,
+        room: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Stops ``Presence`` items: all of them (no arguments), about the
+        aliases named, or about ``room``'s members."""
+    def bye(self, timeout: Optional[float] = None) -> Bye:
+        """Closes cleanly, so the hub does not send the last will: says
+        ``bye`` and returns the hub's ``Bye`` (reason ``client_bye``), which
+        comes after the answers to everything sent before (those stay
+        readable with ``receive`` and ``drain``), then closes the
+        connection."""
     def send_raw(self, data: bytes) -> None:
         """Writes bytes as they are, for speaking the protocol by hand."""
     def sessions(self, timeout: Optional[float] = None) -> List[Session]:
@@ -447,13 +672,13 @@ class Client:
         ``list``, oldest first."""
     def ping(self, timeout: Optional[float] = None) -> float:
         """Round trip to the hub and back, in seconds."""
-    def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye]]:
-        """The next message, error reply or bye; None if nothing arrived in
+    def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye, Presence]]:
+        """The next message, error reply, bye or presence change; None if nothing arrived in
         ``timeout`` seconds (None or ``inf`` waits forever; zero, negative
         or NaN only looks). Releases the GIL while
         waiting. Raises ``ConnectionClosedError`` once the connection is
         closed and everything received was read."""
-    def drain(self, limit: Optional[int] = None) -> List[Union[Received, ErrorReply, Bye]]:
+    def drain(self, limit: Optional[int] = None) -> List[Union[Received, ErrorReply, Bye, Presence]]:
         """Everything already received, without waiting: at most ``limit``
         items (None: all; a negative one raises ``ConfigError``)."""
     def close(self) -> None:
