@@ -54,12 +54,17 @@ def test_exception_hierarchy():
         "AddressInUseError",
         "UnknownAliasError",
         "UnknownSessionError",
+        "UnknownRoomError",
+        "InvalidRoomError",
+        "TooManyRoomsError",
         "InvalidMessageError",
         "ServerStoppedError",
         "ConnectionClosedError",
         "RejectedError",
     ):
         assert issubclass(getattr(tcphub, name), tcphub.Error), name
+    assert issubclass(tcphub.UnknownRoomError, LookupError)
+    assert issubclass(tcphub.InvalidRoomError, ValueError)
     assert issubclass(tcphub.AddressInUseError, OSError)
     assert issubclass(tcphub.ConnectionClosedError, ConnectionError)
     assert issubclass(tcphub.ConfigError, ValueError)
@@ -68,7 +73,7 @@ def test_exception_hierarchy():
 
 
 def test_event_classes_share_a_base():
-    for name in ("Connected", "Synced", "Released", "Message", "ProtocolError", "Disconnected"):
+    for name in ("Connected", "Synced", "Released", "Message", "ProtocolError", "Disconnected", "Joined", "Left", "Relayed"):
         assert issubclass(getattr(tcphub, name), tcphub.Event)
         assert getattr(tcphub, name).__module__ == "tcphub"
 
@@ -89,11 +94,14 @@ def test_the_stubs_literal_types_name_what_the_core_lists():
     a reason or code added to the core fails here until the types follow."""
     assert typing.get_args(tcphub.CloseReason) == tcphub.CLOSE_REASONS
     assert typing.get_args(tcphub.ErrorCode) == tcphub.ERROR_CODES
+    assert typing.get_args(tcphub.PresenceChange) == tcphub.PRESENCE_CHANGES
     # ... and the stub types the fields and constants with them.
     stub = STUB.read_text(encoding="utf-8")
     for needle in (
         "CLOSE_REASONS: Tuple[CloseReason, ...]",
         "ERROR_CODES: Tuple[ErrorCode, ...]",
+        "PRESENCE_CHANGES: Tuple[PresenceChange, ...]",
+        "def event(self) -> PresenceChange:",
         "def code(self) -> ErrorCode:",
         "def reason(self) -> CloseReason:",
         'reason: CloseReason = "closed_by_host"',
