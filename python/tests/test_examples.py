@@ -21,6 +21,7 @@ def start_server(script, name: str) -> "tuple[object, str]":
 
 def test_examples_are_all_covered():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "chat_room.py",
         "client.py",
         "hub_by_hand.py",
         "own_loop.py",
@@ -75,6 +76,33 @@ def test_own_loop_with_the_sans_io_hub(script):
     assert server.interrupt() == 0
 
 
+def test_chat_room_runs_to_completion(script):
+    """The room, the bot, the log of Relayed events, the last will of a
+    dropped member, and a clean bye that sends none."""
+    run = script(EXAMPLES / "chat_room.py")
+    assert run.wait() == 0, run.err
+    out = run.out
+    assert out[0].startswith("listening on 127.0.0.1:") and out[-1] == "done"
+    assert "lobby has 3 members: ['timebot', 'alice', 'bob']" in out
+    assert "bob read alice's message in lobby: hello room" in out
+    assert "alice read bob's message in lobby: !time" in out
+    answers = [line for line in out if re.fullmatch(r"(alice|bob) read timebot's message in lobby: it is \d\d:\d\d:\d\d", line)]
+    assert len(answers) == 2
+    assert "alice read bob's last will in lobby: bob dropped out" in out
+    assert "alice says bye: client_bye" in out
+    assert "rooms: {'lobby': 1}" in out  # only the bot is left
+    # The log: everything said, in delivery order, the will marked; no will for alice.
+    log = [line for line in out if line.startswith("log: ") and " -> " in line]
+    assert [re.sub(r"\d\d:\d\d:\d\d", "T", line) for line in log] == [
+        "log: alice -> room lobby: 'hello room'",
+        "log: bob -> room lobby: '!time'",
+        "log: timebot -> room lobby: 'it is T'",
+        "log: bob -> room lobby: 'bob dropped out' (last will)",
+    ]
+    for line in ("log: bob disconnected (peer_closed)", "log: alice disconnected (client_bye)", "log: timebot disconnected (shutdown)"):
+        assert line in out, line
+
+
 NEEDS_MATCH = pytest.mark.skipif(sys.version_info < (3, 10), reason="hub_by_hand.py uses match (3.10+)")
 
 
@@ -98,7 +126,7 @@ def test_hub_by_hand(script):
 
 @pytest.mark.parametrize(
     "name",
-    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
+    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "chat_room.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
 )
 def test_examples_explain_themselves(script, name):
     shown = script(EXAMPLES / name, "--help")
