@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scenario.steps.push(Step::now(Action::Sync {
                 client: format!("c{i}"),
                 alias: format!("alias-{i}"),
+                last_will: None,
             }));
         }
         let mut sim = Simulator::new(scenario)?;

@@ -13,11 +13,12 @@ use common::run;
 use tcphub_wasm::sim::{presets, Scenario, Simulator};
 
 /// The runs the golden files hold: (file, preset, seed, faults on).
-const GOLDEN: [(&str, &str, u64, bool); 4] = [
+const GOLDEN: [(&str, &str, u64, bool); 5] = [
     ("tutorial-seed7.json", "tutorial", 7, false),
     ("tutorial-seed7-faults.json", "tutorial", 7, true),
     ("faults-seed3.json", "faults", 3, true),
     ("flow_control-seed9.json", "flow_control", 9, false),
+    ("chat_room-seed11.json", "chat_room", 11, false),
 ];
 
 fn golden_scenario(preset: &str, seed: u64, faults: bool) -> Scenario {
@@ -104,6 +105,7 @@ fn a_recorded_run_replays_exactly() {
     sim.act(tcphub_wasm::sim::Action::Send {
         client: "Client-2".into(),
         to: Some("Client-1".into()),
+        room: None,
         message: common::msg(serde_json::json!({"hello": "世界"})),
     });
     sim.act(tcphub_wasm::sim::Action::Faults { enabled: false });

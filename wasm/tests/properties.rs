@@ -28,11 +28,12 @@ fn action() -> impl Strategy<Value = Action> {
     ];
     prop_oneof![
         3 => client().prop_map(|client| Action::Connect { client }),
-        3 => (client(), alias()).prop_map(|(client, alias)| Action::Sync { client, alias }),
+        3 => (client(), alias()).prop_map(|(client, alias)| Action::Sync { client, alias, last_will: None }),
         5 => (client(), target, 0..1000u32).prop_map(|(client, to, n)| Action::Send {
             client,
             to,
             message: common::msg(json!({"n": n, "text": "大家来领物资了"})),
+            room: None,
         }),
         1 => (client(), alias()).prop_map(|(client, alias)| Action::Write {
             client,
@@ -42,7 +43,7 @@ fn action() -> impl Strategy<Value = Action> {
             ) + "\n",
         }),
         1 => client().prop_map(|client| Action::Ping { client }),
-        1 => client().prop_map(|client| Action::List { client }),
+        1 => client().prop_map(|client| Action::List { client, room: None }),
         1 => client().prop_map(|client| Action::Disconnect { client }),
         2 => (0..1000u32).prop_map(|n| Action::Broadcast { message: common::msg(json!(n)) }),
         2 => (alias(), 0..1000u32).prop_map(|(alias, n)| Action::SendToAlias {
@@ -100,7 +101,7 @@ proptest! {
             .flat_map(|(client, alias)| {
                 [
                     Action::Connect { client: (*client).to_owned() },
-                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned() },
+                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None },
                 ]
             })
             .collect();
@@ -135,6 +136,7 @@ fn settled_action() -> impl Strategy<Value = Action> {
             client,
             to,
             message: common::msg(json!({"n": n, "text": "一会儿上门做核酸"})),
+            room: None,
         }),
         1 => client().prop_map(|client| Action::Disconnect { client }),
         1 => client().prop_map(|client| Action::Ping { client }),
@@ -152,7 +154,7 @@ fn flow_action() -> impl Strategy<Value = Action> {
     prop_oneof![
         6 => action(),
         4 => (client(), prop::sample::select(&["*", "A", "B"][..])).prop_map(move |(client, to)| {
-            Action::Send { client, to: Some(to.to_owned()), message: common::msg(heavy()) }
+            Action::Send { client, to: Some(to.to_owned()), room: None, message: common::msg(heavy()) }
         }),
         2 => Just(Action::Broadcast { message: common::msg(heavy()) }),
         2 => client().prop_map(|client| Action::StopReading { client }),
@@ -256,7 +258,7 @@ proptest! {
             .flat_map(|(client, alias)| {
                 [
                     Action::Connect { client: (*client).to_owned() },
-                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned() },
+                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None },
                 ]
             })
             .collect();

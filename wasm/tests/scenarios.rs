@@ -22,6 +22,7 @@ fn sync(client: &str, alias: &str) -> Step {
     Step::now(Action::Sync {
         client: client.into(),
         alias: alias.into(),
+        last_will: None,
     })
 }
 

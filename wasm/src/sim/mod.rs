@@ -16,7 +16,7 @@ pub use scenario::{
     MAX_SOCKET_BUFFER_BYTES,
 };
 pub use simulator::Simulator;
-pub use step::{message, Action, Step};
+pub use step::{message, Action, Step, WatchScope};
 pub use trace::{Direction, Entry, Stats, Trace, WireBytes};
 pub use view::{ClientView, SessionView, StateView};
 

@@ -1,7 +1,7 @@
 //! Scenarios that ship with the simulator.
 
 use super::scenario::{FaultSettings, HubSettings, NetworkSettings, Scenario};
-use super::step::{message, Action, Step};
+use super::step::{message, Action, Step, WatchScope};
 
 /// Makes one preset.
 pub type MakePreset = fn() -> Scenario;
@@ -11,15 +11,17 @@ const TUTORIAL: &str = "tutorial";
 const TAKEOVER: &str = "takeover";
 const FAULTS: &str = "faults";
 const FLOW_CONTROL: &str = "flow_control";
+const CHAT_ROOM: &str = "chat_room";
 
 /// Every preset by name, in the order the page lists them (the first is
 /// the one it loads): the one list that the page, the bindings, the errors
 /// and the tests all read.
-pub const PRESETS: [(&str, MakePreset); 4] = [
+pub const PRESETS: [(&str, MakePreset); 5] = [
     (TUTORIAL, tutorial),
     (TAKEOVER, takeover),
     (FAULTS, faults),
     (FLOW_CONTROL, flow_control),
+    (CHAT_ROOM, chat_room),
 ];
 
 /// Names of the presets, in the order the page lists them.
@@ -127,6 +129,7 @@ pub fn takeover() -> Scenario {
         Step::now(Action::Sync {
             client: client("phone"),
             alias: "小明".into(),
+            last_will: None,
         }),
         Step::now(Action::Connect {
             client: client("laptop"),
@@ -134,12 +137,14 @@ pub fn takeover() -> Scenario {
         Step::now(Action::Sync {
             client: client("laptop"),
             alias: "小红".into(),
+            last_will: None,
         }),
         Step::at(
             1000,
             Action::Send {
                 client: client("laptop"),
                 to: Some("小明".into()),
+                room: None,
                 message: message(r#""在吗?""#),
             },
         ),
@@ -152,12 +157,14 @@ pub fn takeover() -> Scenario {
         Step::now(Action::Sync {
             client: client("tablet"),
             alias: "小明".into(),
+            last_will: None,
         }),
         Step::at(
             3000,
             Action::Send {
                 client: client("laptop"),
                 to: Some("小明".into()),
+                room: None,
                 message: message(r#""现在呢?""#),
             },
         ),
@@ -166,6 +173,7 @@ pub fn takeover() -> Scenario {
             Action::Send {
                 client: client("tablet"),
                 to: Some("*".into()),
+                room: None,
                 message: message(r#"{"status":"back online"}"#),
             },
         ),
@@ -195,6 +203,7 @@ pub fn faults() -> Scenario {
         steps.push(Step::now(Action::Sync {
             client: client(name),
             alias: name.to_owned(),
+            last_will: None,
         }));
     }
     steps.push(Step::now(Action::StopReading {
@@ -207,6 +216,7 @@ pub fn faults() -> Scenario {
             Action::Send {
                 client: client("甲"),
                 to: Some("乙".into()),
+                room: None,
                 message: message(&format!(r#""第{}条消息""#, round + 1)),
             },
         ));
@@ -215,6 +225,7 @@ pub fn faults() -> Scenario {
             Action::Send {
                 client: client("乙"),
                 to: Some("*".into()),
+                room: None,
                 message: message(&format!(
                     r#"{{"round":{round},"text":"{}"}}"#,
                     "大家好".repeat(80)
@@ -293,6 +304,7 @@ pub fn flow_control() -> Scenario {
         steps.push(Step::now(Action::Sync {
             client: client(name),
             alias: name.to_owned(),
+            last_will: None,
         }));
     }
     for (burst, start, stops) in [(1, 100, "napper"), (2, 1000, "stuck")] {
@@ -308,6 +320,7 @@ pub fn flow_control() -> Scenario {
                 Action::Send {
                     client: client("publisher"),
                     to: Some("*".into()),
+                    room: None,
                     message: message(&format!(
                         r#"{{"burst":{burst},"n":{n},"text":"大家来领物资了"}}"#
                     )),
@@ -344,6 +357,120 @@ pub fn flow_control() -> Scenario {
             latency_ms: 2,
             socket_buffer_bytes: 256,
         },
+        faults: FaultSettings::default(),
+        trace: Default::default(),
+        steps,
+    }
+}
+
+/// The room of [`chat_room`].
+pub const LOBBY: &str = "lobby";
+
+/// A chat room with a bot, over rooms, presence, last wills and the
+/// host's observation (`observe` on, so every relay is a `relayed` event).
+///
+/// - `alice`, `bob`, `carol` and `time-bot` sync and join `lobby`. `alice`
+///   and `bob` leave a last will for the room; `alice` watches the room's
+///   members (so she sees the others join) and `carol` the alias `bob`.
+/// - They talk in the room; `carol` asks `!time` and `time-bot` answers.
+///   The simulator's clients follow their script, so the bot's answer is
+///   its scripted step a quarter of a second after the question (faults
+///   move arrivals by at most 30 ms by default, so it always comes after).
+/// - The host announces to the room with `send_to_room`.
+/// - At 5 s `bob`'s connection drops without a `bye`: the hub closes him
+///   as `peer_closed` and sends his last will to the room (`lastWill`:
+///   true); `alice` and `carol` are told `presence` `closed`.
+/// - `carol` leaves the room (`alice` is told `left`); `alice` says `bye`,
+///   a clean close, so her last will is never sent.
+pub fn chat_room() -> Scenario {
+    let will = |text: &str| message(&format!(r#"{{"room":"{LOBBY}","message":"{text}"}}"#));
+    let room = || Some(LOBBY.to_owned());
+    let mut steps = Vec::new();
+    for (name, last_will) in [
+        ("alice", Some(will("alice left without a word"))),
+        ("bob", Some(will("bob's connection dropped"))),
+        ("carol", None),
+        ("time-bot", None),
+    ] {
+        steps.push(Step::now(Action::Connect {
+            client: client(name),
+        }));
+        steps.push(Step::now(Action::Sync {
+            client: client(name),
+            alias: name.to_owned(),
+            last_will,
+        }));
+        steps.push(Step::now(Action::Join {
+            client: client(name),
+            room: LOBBY.into(),
+        }));
+        // alice watches the room's members from the start; carol, only bob.
+        let scope = match name {
+            "alice" => WatchScope::Room(LOBBY.into()),
+            "carol" => WatchScope::Aliases(vec!["bob".into()]),
+            _ => continue,
+        };
+        steps.push(Step::now(Action::Watch {
+            client: client(name),
+            scope,
+        }));
+    }
+    for (at, name, text) in [
+        (1000, "alice", r#""hi everyone""#),
+        (2000, "bob", r#""hey alice""#),
+        (3000, "carol", r#""!time""#),
+        (3250, "time-bot", r#"{"answer":"!time","time":"00:00:03"}"#),
+    ] {
+        steps.push(Step::at(
+            at,
+            Action::Send {
+                client: client(name),
+                to: None,
+                room: room(),
+                message: message(text),
+            },
+        ));
+    }
+    steps.push(Step::at(
+        4000,
+        Action::SendToRoom {
+            room: LOBBY.into(),
+            message: message(r#""the lobby closes at 00:00:10""#),
+        },
+    ));
+    steps.push(Step::at(
+        5000,
+        Action::Drop {
+            client: client("bob"),
+        },
+    ));
+    steps.push(Step::at(
+        6000,
+        Action::Leave {
+            client: client("carol"),
+            room: LOBBY.into(),
+        },
+    ));
+    steps.push(Step::at(
+        7000,
+        Action::Bye {
+            client: client("alice"),
+        },
+    ));
+    Scenario {
+        name: CHAT_ROOM.into(),
+        description: "A chat room with a bot: four clients join lobby and talk, carol asks \
+                      !time and time-bot answers, the host announces to the room. bob's \
+                      connection drops without a bye: his last will reaches the room and \
+                      alice and carol, who watch, see him go. carol leaves; alice says bye, \
+                      so her last will is never sent. The hub observes every relay."
+            .into(),
+        seed: 11,
+        hub: HubSettings {
+            observe: true,
+            ..HubSettings::default()
+        },
+        network: Default::default(),
         faults: FaultSettings::default(),
         trace: Default::default(),
         steps,

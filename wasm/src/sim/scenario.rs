@@ -120,6 +120,13 @@ pub struct HubSettings {
     pub frame_timeout_ms: Option<u64>,
     /// Most rows in one `sessions` reply.
     pub max_list_rows: usize,
+    /// Most rooms one session may be in at once.
+    pub max_rooms_per_session: usize,
+    /// Most aliases one session may watch by name.
+    pub max_watched_aliases: usize,
+    /// Whether the hub reports every message a client relays to others
+    /// (`relayed` events in the trace).
+    pub observe: bool,
 }
 
 impl Default for HubSettings {
@@ -143,6 +150,9 @@ impl HubSettings {
             write_deadline_ms: config.write_deadline.map(millis),
             frame_timeout_ms: config.frame_timeout.map(millis),
             max_list_rows: config.max_list_rows,
+            max_rooms_per_session: config.max_rooms_per_session,
+            max_watched_aliases: config.max_watched_aliases,
+            observe: config.observe,
         }
     }
 
@@ -175,9 +185,9 @@ impl HubSettings {
             write_deadline: self.write_deadline_ms.map(Duration::from_millis),
             frame_timeout: self.frame_timeout_ms.map(Duration::from_millis),
             max_list_rows: self.max_list_rows,
-            // Rooms, presence and observation are wired in by the rooms
-            // work; until then the simulator runs with the core defaults.
-            ..HubConfig::default()
+            max_rooms_per_session: self.max_rooms_per_session,
+            max_watched_aliases: self.max_watched_aliases,
+            observe: self.observe,
         };
         config.validate()?;
         Ok(config)

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use tcphub_core::{ClientFrame, LastWillRequest};
 
 /// One step of the script. In JSON it is one flat object:
 /// `{"at": 3000, "action": "send", "client": "Client-1", "to": "Client-2", "message": "hi"}`.
@@ -41,20 +42,29 @@ pub enum Action {
         /// The client's name.
         client: String,
     },
-    /// The client claims an alias.
+    /// The client claims an alias, and leaves a last will with the hub if
+    /// `last_will` is set (a `sync` without one clears the one before).
     Sync {
         /// The client's name.
         client: String,
         /// The alias it claims.
         alias: String,
+        /// `lastWill` on the wire, as written there:
+        /// `{"room": "lobby", "message": ...}` or `{"to": "B", "message": ...}`
+        /// (`to` an alias or an array). Sent for the session if it ends
+        /// without a `bye`.
+        last_will: Option<Box<RawValue>>,
     },
-    /// The client sends an `info`: to the host when `to` is absent, else
-    /// to an alias or to `*` (everyone else).
+    /// The client sends an `info`: to the host when `to` and `room` are
+    /// absent, else to an alias or to `*` (everyone else), or to the other
+    /// members of a room. At most one of `to` and `room`.
     Send {
         /// The client's name.
         client: String,
         /// Target alias or `*`.
         to: Option<String>,
+        /// Target room.
+        room: Option<String>,
         /// Any JSON value.
         message: Box<RawValue>,
     },
@@ -66,8 +76,47 @@ pub enum Action {
         /// What it writes.
         data: String,
     },
-    /// The client asks for the session list.
+    /// The client asks for the session list, or with `room` for that
+    /// room's members.
     List {
+        /// The client's name.
+        client: String,
+        /// List only this room's members.
+        room: Option<String>,
+    },
+    /// The client joins a room.
+    Join {
+        /// The client's name.
+        client: String,
+        /// The room.
+        room: String,
+    },
+    /// The client leaves a room.
+    Leave {
+        /// The client's name.
+        client: String,
+        /// The room.
+        room: String,
+    },
+    /// The client asks for `presence` frames: about every alias, some
+    /// aliases, or the members of a room it is in.
+    Watch {
+        /// The client's name.
+        client: String,
+        /// About whom.
+        scope: WatchScope,
+    },
+    /// The client stops some `presence` frames (all of them for
+    /// [`WatchScope::All`]).
+    Unwatch {
+        /// The client's name.
+        client: String,
+        /// Which watch ends.
+        scope: WatchScope,
+    },
+    /// The client says `bye`: the hub answers what it sent before, says
+    /// `bye` `client_bye` and closes the session; its last will is not sent.
+    Bye {
         /// The client's name.
         client: String,
     },
@@ -78,6 +127,13 @@ pub enum Action {
     },
     /// The client closes its connection.
     Disconnect {
+        /// The client's name.
+        client: String,
+    },
+    /// The client's connection drops abruptly (a killed process, a pulled
+    /// cable): what the `drop` fault does, on cue. For the hub it is a
+    /// close without `bye`, so the client's last will is sent.
+    Drop {
         /// The client's name.
         client: String,
     },
@@ -122,6 +178,27 @@ pub enum Action {
         /// Any JSON value.
         message: Box<RawValue>,
     },
+    /// The host puts a session in a room, as if it had sent `join`.
+    JoinRoom {
+        /// The session, by its id (peer address).
+        session_id: String,
+        /// The room.
+        room: String,
+    },
+    /// The host takes a session out of a room.
+    LeaveRoom {
+        /// The session, by its id (peer address).
+        session_id: String,
+        /// The room.
+        room: String,
+    },
+    /// The host sends a message to every member of a room.
+    SendToRoom {
+        /// The room.
+        room: String,
+        /// Any JSON value.
+        message: Box<RawValue>,
+    },
     /// The host closes a session, named by its session id (peer address).
     CloseSession {
         /// Such as `10.0.0.1:40001`.
@@ -129,6 +206,39 @@ pub enum Action {
     },
     /// The host shuts the hub down.
     Shutdown,
+}
+
+/// What a `watch` or `unwatch` is about: in JSON, no field (every alias;
+/// for `unwatch`, every watch), `aliases` or `room`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchScope {
+    /// Every alias (for `unwatch`: every watch).
+    All,
+    /// These aliases, held or not.
+    Aliases(Vec<String>),
+    /// The members of this room (the client must be one).
+    Room(String),
+}
+
+/// Checks a `last_will` with the core's own reader of `sync` (so the
+/// scenario accepts exactly what the hub does) and hands the core's form
+/// of it to `f`.
+pub(crate) fn with_last_will<T>(
+    will: &RawValue,
+    f: impl FnOnce(&LastWillRequest<'_>) -> T,
+) -> Result<T, String> {
+    let frame = format!(
+        r#"{{"type":"sync","clientName":"a","lastWill":{}}}"#,
+        will.get()
+    );
+    match ClientFrame::parse(frame.as_bytes()) {
+        Ok(ClientFrame::Sync {
+            last_will: Some(request),
+            ..
+        }) => Ok(f(&request)),
+        Ok(_) => Err("last_will is not a last will".to_owned()),
+        Err(e) => Err(format!("last_will: {}", e.message)),
+    }
 }
 
 /// A message as JSON, for building scripts in Rust: `message(r#""hi""#)`.
@@ -154,6 +264,12 @@ struct StepJson {
     alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aliases: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_will: Option<Box<RawValue>>,
     #[serde(
         default,
         deserialize_with = "present",
@@ -187,30 +303,79 @@ impl TryFrom<StepJson> for Step {
         let message = |m: Option<Box<RawValue>>| {
             m.ok_or_else(|| format!("action {kind:?} needs field \"message\""))
         };
+        // At most one of two fields that say where something goes.
+        let one_of = |a: bool, b: bool, fields: &str| {
+            if a && b {
+                Err(format!("action {kind:?} takes {fields}, not both"))
+            } else {
+                Ok(())
+            }
+        };
+        let scope = |aliases: Option<Vec<String>>, room: Option<String>| {
+            one_of(aliases.is_some(), room.is_some(), "\"aliases\" or \"room\"")?;
+            Ok::<_, String>(match (aliases, room) {
+                (Some(aliases), _) => WatchScope::Aliases(aliases),
+                (_, Some(room)) => WatchScope::Room(room),
+                _ => WatchScope::All,
+            })
+        };
         let action = match kind.as_str() {
             "connect" => Action::Connect {
                 client: need(j.client, "client")?,
             },
-            "sync" => Action::Sync {
-                client: need(j.client, "client")?,
-                alias: need(j.alias, "alias")?,
-            },
-            "send" => Action::Send {
-                client: need(j.client, "client")?,
-                to: j.to,
-                message: message(j.message)?,
-            },
+            "sync" => {
+                if let Some(will) = &j.last_will {
+                    with_last_will(will, |_| ()).map_err(|e| format!("action {kind:?}: {e}"))?;
+                }
+                Action::Sync {
+                    client: need(j.client, "client")?,
+                    alias: need(j.alias, "alias")?,
+                    last_will: j.last_will,
+                }
+            }
+            "send" => {
+                one_of(j.to.is_some(), j.room.is_some(), "\"to\" or \"room\"")?;
+                Action::Send {
+                    client: need(j.client, "client")?,
+                    to: j.to,
+                    room: j.room,
+                    message: message(j.message)?,
+                }
+            }
             "write" => Action::Write {
                 client: need(j.client, "client")?,
                 data: need(j.data, "data")?,
             },
             "list" => Action::List {
                 client: need(j.client, "client")?,
+                room: j.room,
+            },
+            "join" => Action::Join {
+                client: need(j.client, "client")?,
+                room: need(j.room, "room")?,
+            },
+            "leave" => Action::Leave {
+                client: need(j.client, "client")?,
+                room: need(j.room, "room")?,
+            },
+            "watch" => Action::Watch {
+                client: need(j.client, "client")?,
+                scope: scope(j.aliases, j.room)?,
+            },
+            "unwatch" => Action::Unwatch {
+                client: need(j.client, "client")?,
+                scope: scope(j.aliases, j.room)?,
+            },
+            "bye" => Action::Bye {
+                client: need(j.client, "client")?,
             },
             "ping" => Action::Ping {
                 client: need(j.client, "client")?,
             },
             "disconnect" => Action::Disconnect {
+                client: need(j.client, "client")?,
+            },
+            "drop" => Action::Drop {
                 client: need(j.client, "client")?,
             },
             "half_close" => Action::HalfClose {
@@ -239,6 +404,18 @@ impl TryFrom<StepJson> for Step {
                 alias: need(j.alias, "alias")?,
                 message: message(j.message)?,
             },
+            "join_room" => Action::JoinRoom {
+                session_id: need(j.session_id, "session_id")?,
+                room: need(j.room, "room")?,
+            },
+            "leave_room" => Action::LeaveRoom {
+                session_id: need(j.session_id, "session_id")?,
+                room: need(j.room, "room")?,
+            },
+            "send_to_room" => Action::SendToRoom {
+                room: need(j.room, "room")?,
+                message: message(j.message)?,
+            },
             "close_session" => Action::CloseSession {
                 session_id: need(j.session_id, "session_id")?,
             },
@@ -246,8 +423,9 @@ impl TryFrom<StepJson> for Step {
             other => {
                 return Err(format!(
                     "unknown action {other:?}: expected connect, sync, send, write, list, ping, \
-                     disconnect, half_close, stop_reading, resume_reading, faults, wait, broadcast, \
-                     send_to_alias, close_session or shutdown"
+                     join, leave, watch, unwatch, bye, disconnect, drop, half_close, stop_reading, \
+                     resume_reading, faults, wait, broadcast, send_to_alias, join_room, leave_room, \
+                     send_to_room, close_session or shutdown"
                 ))
             }
         };
@@ -266,18 +444,25 @@ impl From<Step> for StepJson {
                 j.client = Some(client);
                 "connect"
             }
-            Action::Sync { client, alias } => {
+            Action::Sync {
+                client,
+                alias,
+                last_will,
+            } => {
                 j.client = Some(client);
                 j.alias = Some(alias);
+                j.last_will = last_will;
                 "sync"
             }
             Action::Send {
                 client,
                 to,
+                room,
                 message,
             } => {
                 j.client = Some(client);
                 j.to = to;
+                j.room = room;
                 j.message = Some(message);
                 "send"
             }
@@ -286,9 +471,34 @@ impl From<Step> for StepJson {
                 j.data = Some(data);
                 "write"
             }
-            Action::List { client } => {
+            Action::List { client, room } => {
                 j.client = Some(client);
+                j.room = room;
                 "list"
+            }
+            Action::Join { client, room } => {
+                j.client = Some(client);
+                j.room = Some(room);
+                "join"
+            }
+            Action::Leave { client, room } => {
+                j.client = Some(client);
+                j.room = Some(room);
+                "leave"
+            }
+            Action::Watch { client, scope } => {
+                j.client = Some(client);
+                j.set_scope(scope);
+                "watch"
+            }
+            Action::Unwatch { client, scope } => {
+                j.client = Some(client);
+                j.set_scope(scope);
+                "unwatch"
+            }
+            Action::Bye { client } => {
+                j.client = Some(client);
+                "bye"
             }
             Action::Ping { client } => {
                 j.client = Some(client);
@@ -297,6 +507,10 @@ impl From<Step> for StepJson {
             Action::Disconnect { client } => {
                 j.client = Some(client);
                 "disconnect"
+            }
+            Action::Drop { client } => {
+                j.client = Some(client);
+                "drop"
             }
             Action::HalfClose { client } => {
                 j.client = Some(client);
@@ -327,6 +541,21 @@ impl From<Step> for StepJson {
                 j.message = Some(message);
                 "send_to_alias"
             }
+            Action::JoinRoom { session_id, room } => {
+                j.session_id = Some(session_id);
+                j.room = Some(room);
+                "join_room"
+            }
+            Action::LeaveRoom { session_id, room } => {
+                j.session_id = Some(session_id);
+                j.room = Some(room);
+                "leave_room"
+            }
+            Action::SendToRoom { room, message } => {
+                j.room = Some(room);
+                j.message = Some(message);
+                "send_to_room"
+            }
             Action::CloseSession { session_id } => {
                 j.session_id = Some(session_id);
                 "close_session"
@@ -338,6 +567,16 @@ impl From<Step> for StepJson {
     }
 }
 
+impl StepJson {
+    fn set_scope(&mut self, scope: WatchScope) {
+        match scope {
+            WatchScope::All => {}
+            WatchScope::Aliases(aliases) => self.aliases = Some(aliases),
+            WatchScope::Room(room) => self.room = Some(room),
+        }
+    }
+}
+
 impl Action {
     /// The client acting, or `None` for the host and for `wait`.
     pub fn client(&self) -> Option<&str> {
@@ -346,9 +585,15 @@ impl Action {
             | Action::Sync { client, .. }
             | Action::Send { client, .. }
             | Action::Write { client, .. }
-            | Action::List { client }
+            | Action::List { client, .. }
+            | Action::Join { client, .. }
+            | Action::Leave { client, .. }
+            | Action::Watch { client, .. }
+            | Action::Unwatch { client, .. }
+            | Action::Bye { client }
             | Action::Ping { client }
             | Action::Disconnect { client }
+            | Action::Drop { client }
             | Action::HalfClose { client }
             | Action::StopReading { client }
             | Action::ResumeReading { client } => Some(client),
@@ -356,6 +601,9 @@ impl Action {
             | Action::Faults { .. }
             | Action::Broadcast { .. }
             | Action::SendToAlias { .. }
+            | Action::JoinRoom { .. }
+            | Action::LeaveRoom { .. }
+            | Action::SendToRoom { .. }
             | Action::CloseSession { .. }
             | Action::Shutdown => None,
         }

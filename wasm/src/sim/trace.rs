@@ -123,7 +123,8 @@ pub enum Entry {
     Event {
         /// Virtual ms.
         t: u64,
-        /// `opened`, `synced`, `released`, `message`, `protocol_error`, `closed`.
+        /// `opened`, `synced`, `released`, `message`, `protocol_error`,
+        /// `joined`, `left`, `relayed` (with `observe` on), `closed`.
         event: &'static str,
         /// The hub's handle for the session.
         handle: u64,
@@ -140,7 +141,8 @@ pub enum Entry {
     Host {
         /// Virtual ms.
         t: u64,
-        /// `broadcast`, `send_to_alias`, `close_session` or `shutdown`.
+        /// `broadcast`, `send_to_alias`, `join_room`, `leave_room`,
+        /// `send_to_room`, `close_session` or `shutdown`.
         command: &'static str,
         /// How many sessions it reached.
         #[serde(skip_serializing_if = "Option::is_none")]

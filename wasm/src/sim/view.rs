@@ -36,6 +36,8 @@ pub struct ClientView {
     pub connected: bool,
     /// The alias the hub has it holding.
     pub alias: Option<String>,
+    /// The rooms the hub has it in, by name.
+    pub rooms: Vec<String>,
     /// Whether it reads what arrives.
     pub reading: bool,
     /// Whether it may still write (false after a half-close).
@@ -62,6 +64,8 @@ pub struct SessionView {
     pub session_id: String,
     /// Its alias.
     pub alias: Option<String>,
+    /// The rooms it is in, by name.
+    pub rooms: Vec<String>,
     /// The virtual client at the other end.
     pub client: Option<String>,
 }

@@ -118,7 +118,7 @@ test('adding a client and taking over an alias by clicking', async () => {
 
 test('Chromium runs the golden scenarios to the native golden traces, byte for byte', async () => {
   const files = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
-  assert.equal(files.length, 4);
+  assert.equal(files.length, 5);
   for (const file of files) {
     const scenario = readFileSync(path.join(goldenDir, file), 'utf8');
     const golden = readFileSync(path.join(goldenDir, file.replace('.scenario.json', '.json')), 'utf8');

@@ -34,7 +34,7 @@ test('the tutorial preset gives the tutorial\'s deliveries', () => {
 
 test('wasm traces equal the native golden traces byte for byte', () => {
   const scenarios = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
-  assert.equal(scenarios.length, 4);
+  assert.equal(scenarios.length, 5);
   for (const file of scenarios) {
     const sim = new Simulator(readFileSync(path.join(goldenDir, file), 'utf8'));
     sim.runToEnd();

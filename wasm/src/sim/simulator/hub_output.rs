@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::value::{to_raw_value, RawValue};
-use tcphub_core::{Event, Output};
+use tcphub_core::{Event, Output, RelayTarget};
 
 use super::Simulator;
 use crate::sim::trace::Entry;
@@ -90,6 +90,59 @@ impl Simulator {
                 alias,
                 reason,
             } => ("closed", handle, session_id, alias, raw(reason.as_str())),
+            Event::Joined {
+                handle,
+                session_id,
+                alias,
+                room,
+            } => (
+                "joined",
+                handle,
+                session_id,
+                alias,
+                raw(&InRoom {
+                    room: room.as_str(),
+                }),
+            ),
+            Event::Left {
+                handle,
+                session_id,
+                alias,
+                room,
+            } => (
+                "left",
+                handle,
+                session_id,
+                alias,
+                raw(&InRoom {
+                    room: room.as_str(),
+                }),
+            ),
+            Event::Relayed {
+                handle,
+                session_id,
+                alias,
+                target,
+                message,
+                recipients,
+                last_will,
+            } => {
+                // Where it went, in the wire's words: `to` an alias or
+                // `*`, or `room`.
+                let (to, room) = match &target {
+                    RelayTarget::Alias(alias) => (Some(alias.as_str()), None),
+                    RelayTarget::Everyone => (Some(tcphub_core::BROADCAST_TARGET), None),
+                    RelayTarget::Room(room) => (None, Some(room.as_str())),
+                };
+                let detail = raw(&Relayed {
+                    to,
+                    room,
+                    recipients,
+                    last_will,
+                    message: &message,
+                });
+                ("relayed", handle, session_id, alias, detail)
+            }
             // A kind of event added to the core after this simulator: show
             // it rather than lose it.
             other => {
@@ -121,4 +174,21 @@ struct TookOver {
 struct ErrorDetail<'a> {
     code: &'static str,
     message: &'a str,
+}
+
+#[derive(Serialize)]
+struct InRoom<'a> {
+    room: &'a str,
+}
+
+#[derive(Serialize)]
+struct Relayed<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
+    recipients: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    last_will: bool,
+    message: &'a RawValue,
 }

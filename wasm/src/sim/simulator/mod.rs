@@ -30,7 +30,7 @@ mod wire;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use tcphub_core::{Hub, HubError, SessionEntry, SessionHandle};
+use tcphub_core::{Hub, HubError, SessionEntry, SessionHandle, SessionInfo};
 
 use super::connection::{Client, Connection};
 use super::network::Network;
@@ -68,6 +68,15 @@ pub struct Simulator {
     executed: Vec<Step>,
     trace: Trace,
     stats: Stats,
+}
+
+/// The rooms a session is in, by name.
+fn room_names(session: SessionInfo<'_>) -> Vec<String> {
+    session
+        .rooms
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect()
 }
 
 /// What [`Simulator::step`] chose to do.
@@ -163,15 +172,15 @@ impl Simulator {
             .iter()
             .map(|client| {
                 let connection = client.current.map(|c| &self.connections[c]);
-                let row = connection
+                let session = connection
                     .filter(|c| c.hub_open)
-                    .and_then(|c| self.hub.session(c.handle))
-                    .map(SessionEntry::from);
+                    .and_then(|c| self.hub.session(c.handle));
                 ClientView {
                     name: client.name.clone(),
                     addr: connection.map(|c| c.addr.to_string()),
                     connected: connection.is_some(),
-                    alias: row.and_then(|r| r.client_name),
+                    alias: session.and_then(|s| SessionEntry::from(s).client_name),
+                    rooms: session.map_or_else(Vec::new, room_names),
                     reading: connection.is_some_and(|c| c.reading),
                     writing: connection.is_some_and(|c| c.write_open),
                     paused: connection.is_some_and(|c| c.paused),
@@ -192,6 +201,7 @@ impl Simulator {
                     handle: s.handle.0,
                     session_id: row.session_id,
                     alias: row.client_name,
+                    rooms: room_names(s),
                     client: self
                         .connection_index(s.handle)
                         .map(|c| self.clients[self.connections[c].client].name.clone()),

@@ -1,17 +1,20 @@
 //! Running the steps of the script: what clients and the host do.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tcphub_core::{
-    encode_info, encode_list, encode_ping, encode_sync, CloseReason, HubError, HubLines,
+    encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
+    encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
+    CloseReason, HubError, HubLines,
 };
 
 use super::Simulator;
 use crate::sim::connection::{virtual_addr, Client, Connection};
 use crate::sim::network::End;
-use crate::sim::step::{Action, Step};
+use crate::sim::step::{with_last_will, Action, Step, WatchScope};
 use crate::sim::trace::{Direction, Entry};
 
 impl Simulator {
@@ -28,24 +31,65 @@ impl Simulator {
         self.executed.push(Step::at(self.now, action.clone()));
         match action {
             Action::Connect { client } => self.connect(&client),
-            Action::Sync { client, alias } => {
-                self.client_write(&client, encode_sync(&alias).into())
+            Action::Sync {
+                client,
+                alias,
+                last_will,
+            } => {
+                let frame = match &last_will {
+                    None => Ok(encode_sync(&alias)),
+                    Some(will) => {
+                        with_last_will(will, |will| encode_sync_with_last_will(&alias, Some(will)))
+                    }
+                };
+                match frame {
+                    Ok(frame) => self.client_write(&client, frame.into()),
+                    // Only a step built in Rust gets here: JSON is checked.
+                    Err(e) => self.skip(format!("{client} cannot sync: {e}")),
+                }
             }
             Action::Send {
                 client,
                 to,
+                room,
                 message,
-            } => self.client_write(&client, encode_info(to.as_deref(), &message).into()),
-            Action::Write { client, data } => self.client_write(&client, data.into_bytes().into()),
-            Action::List { client } => {
-                self.client_write(&client, Bytes::from_static(encode_list()))
+            } => {
+                let frame = match room {
+                    Some(room) => encode_room_info(&room, &message),
+                    None => encode_info(to.as_deref(), &message),
+                };
+                self.client_write(&client, frame.into())
             }
+            Action::Write { client, data } => self.client_write(&client, data.into_bytes().into()),
+            Action::List { client, room } => {
+                let frame = match room {
+                    Some(room) => encode_list_room(&room).into(),
+                    None => Bytes::from_static(encode_list()),
+                };
+                self.client_write(&client, frame)
+            }
+            Action::Join { client, room } => self.client_write(&client, encode_join(&room).into()),
+            Action::Leave { client, room } => {
+                self.client_write(&client, encode_leave(&room).into())
+            }
+            Action::Watch { client, scope } => {
+                self.client_write(&client, encode_watch(&watch_scope(&scope)).into())
+            }
+            Action::Unwatch { client, scope } => {
+                self.client_write(&client, encode_unwatch(&watch_scope(&scope)).into())
+            }
+            Action::Bye { client } => self.client_write(&client, Bytes::from_static(encode_bye())),
             Action::Ping { client } => {
                 self.client_write(&client, Bytes::from_static(encode_ping()))
             }
             Action::Disconnect { client } => {
                 if let Some(conn) = self.open_connection(&client) {
                     self.client_close(conn, false);
+                }
+            }
+            Action::Drop { client } => {
+                if let Some(conn) = self.open_connection(&client) {
+                    self.client_close(conn, true);
                 }
             }
             Action::HalfClose { client } => {
@@ -76,6 +120,28 @@ impl Simulator {
             Action::SendToAlias { alias, message } => {
                 let result = self.hub.send_to_alias(&alias, &message);
                 self.host_result("send_to_alias", result);
+            }
+            Action::JoinRoom { session_id, room } => {
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.join_room(handle, &room))
+                    // Told `joined` either way (again, if a member already).
+                    .map(|_| 1);
+                self.host_result("join_room", result);
+            }
+            Action::LeaveRoom { session_id, room } => {
+                let result = self
+                    .hub
+                    .handle_of(&session_id)
+                    .and_then(|handle| self.hub.leave_room(handle, &room))
+                    // Told `left` only if it was a member.
+                    .map(usize::from);
+                self.host_result("leave_room", result);
+            }
+            Action::SendToRoom { room, message } => {
+                let result = self.hub.send_to_room(&room, &message);
+                self.host_result("send_to_room", result);
             }
             Action::CloseSession { session_id } => {
                 let result = self
@@ -254,5 +320,16 @@ impl Simulator {
             });
             self.client_close(conn, true);
         }
+    }
+}
+
+/// The core's form of a scripted watch scope, borrowing from it.
+fn watch_scope(scope: &WatchScope) -> tcphub_core::WatchScope<'_> {
+    match scope {
+        WatchScope::All => tcphub_core::WatchScope::All,
+        WatchScope::Aliases(aliases) => tcphub_core::WatchScope::Aliases(
+            aliases.iter().map(|a| Cow::Borrowed(a.as_str())).collect(),
+        ),
+        WatchScope::Room(room) => tcphub_core::WatchScope::Room(Cow::Borrowed(room)),
     }
 }
