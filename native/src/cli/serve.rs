@@ -363,13 +363,13 @@ async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), Comm
             let rooms = hub.rooms().await;
             let width = rooms
                 .iter()
-                .map(|r| r.room.len() + 1)
+                .map(|r| r.room.len())
                 .max()
                 .unwrap_or(0)
                 .max("ROOM".len());
             println!("{:width$}  MEMBERS", "ROOM");
             for row in rooms {
-                println!("{:width$}  {}", display::room_mark(&row.room), row.members);
+                println!("{:width$}  {}", row.room, row.members);
             }
         }
         ConsoleLine::Close { session_id } => hub.close_session(session_id.to_owned()).await?,

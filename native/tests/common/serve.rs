@@ -30,6 +30,15 @@ impl ServeProcess {
         Self::spawn(command, env)
     }
 
+    /// Starts `tcphub ARGS` exactly as given (a command line from the
+    /// docs), listening where `env` says (`TCPHUB_LISTEN=127.0.0.1:0`) and
+    /// logging JSON (`TCPHUB_LOG_FORMAT=json`) so the address can be read.
+    pub fn start_exactly(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut command = Command::new(TCPHUB);
+        command.args(args);
+        Self::spawn(command, env)
+    }
+
     /// As [`start`](Self::start), with at most `limit` open files (soft
     /// and hard, so `serve` cannot raise it).
     pub fn start_with_fd_limit(limit: u32, args: &[&str]) -> ServeProcess {
@@ -101,9 +110,15 @@ impl Drop for ServeProcess {
 
 /// Runs a client command to completion (with a deadline), stdin from `input`.
 pub fn tcphub(args: &[&str], input: &str) -> Output {
+    tcphub_with_env(args, &[], input)
+}
+
+/// As [`tcphub`], with `env` set (`TCPHUB_SERVER`, say).
+pub fn tcphub_with_env(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
     let mut child = Command::new(TCPHUB)
         .args(args)
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,16 +144,29 @@ pub fn tcphub(args: &[&str], input: &str) -> Output {
 /// is collected as it comes.
 pub struct ClientProcess {
     pub child: Child,
+    /// Its stdin, for a process started to be typed at.
+    pub stdin: Option<ChildStdin>,
     pub stdout: Arc<Mutex<String>>,
     pub stderr: Arc<Mutex<String>>,
 }
 
 impl ClientProcess {
     pub fn start(args: &[&str]) -> ClientProcess {
+        Self::spawn(args, &[], Stdio::null())
+    }
+
+    /// Starts a client whose stdin stays open: lines are typed with
+    /// [`type_line`](Self::type_line), as a person at a terminal would.
+    pub fn start_typing(args: &[&str], env: &[(&str, &str)]) -> ClientProcess {
+        Self::spawn(args, env, Stdio::piped())
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> ClientProcess {
         let mut child = Command::new(TCPHUB)
             .args(args)
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+            .envs(env.iter().copied())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -146,10 +174,25 @@ impl ClientProcess {
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
         ClientProcess {
+            stdin: child.stdin.take(),
             child,
             stdout,
             stderr,
         }
+    }
+
+    /// Types one line on the client's stdin.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started with start_typing");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Kills the process (SIGKILL, by its id): it says nothing more, and
+    /// the kernel closes its connection.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     pub fn wait(mut self) -> (ExitStatus, String) {

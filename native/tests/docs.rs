@@ -1,0 +1,286 @@
+//! The walkthrough of docs/native.md's "Rooms, presence and last wills",
+//! run as written: every `$` command line of its console blocks is run
+//! with exactly those arguments, every line typed (`> `) is typed into the
+//! process of its block, and every printed line shown must be printed by
+//! that process, in the order shown. Only addresses differ: the test
+//! points the commands at its own hub through `TCPHUB_LISTEN` and
+//! `TCPHUB_SERVER`, and ports are compared as `ADDR`.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use common::serve::*;
+
+const SECTION: &str = "### Rooms, presence and last wills";
+
+/// One console block: a command, what is typed into it and what it prints.
+#[derive(Debug)]
+struct Block {
+    /// The command line without `$ `.
+    command: String,
+    /// Lines typed, in order, without `> `.
+    typed: VecDeque<String>,
+    /// Lines printed, in order.
+    printed: Vec<String>,
+}
+
+impl Block {
+    /// The arguments after `tcphub`.
+    fn args(&self) -> Vec<String> {
+        let words = shell_words(&self.command);
+        assert_eq!(words[0], "tcphub", "{}", self.command);
+        words[1..].to_vec()
+    }
+
+    /// The next line the docs type into this block's process.
+    fn next_typed(&mut self) -> String {
+        self.typed
+            .pop_front()
+            .unwrap_or_else(|| panic!("the docs type nothing more into `{}`", self.command))
+    }
+}
+
+fn section_blocks() -> Vec<Block> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/native.md");
+    let docs = std::fs::read_to_string(path).expect("docs/native.md");
+    let start = docs
+        .find(SECTION)
+        .expect("the section is in docs/native.md");
+    let rest = &docs[start + SECTION.len()..];
+    let section = &rest[..rest.find("\n### ").unwrap_or(rest.len())];
+    let mut blocks = Vec::new();
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "```console" {
+            continue;
+        }
+        let mut block: Option<Block> = None;
+        for line in lines.by_ref() {
+            if line.trim() == "```" {
+                break;
+            }
+            if let Some(command) = line.strip_prefix("$ ") {
+                assert!(block.is_none(), "one command per block: {line}");
+                block = Some(Block {
+                    command: command.to_owned(),
+                    typed: VecDeque::new(),
+                    printed: Vec::new(),
+                });
+                continue;
+            }
+            let block = block.as_mut().expect("a block starts with its command");
+            if let Some(typed) = line.strip_prefix("> ") {
+                block.typed.push_back(typed.to_owned());
+            } else if !line.trim().is_empty() {
+                block.printed.push(line.to_owned());
+            }
+        }
+        blocks.push(block.expect("a block with a command"));
+    }
+    blocks
+}
+
+/// Splits a command line as sh does for the quoting the docs use: words
+/// on spaces, single quotes around words with spaces. Anything fancier is
+/// refused, so the docs stay runnable by this test.
+fn shell_words(line: &str) -> Vec<String> {
+    assert!(
+        !line.contains(['"', '\\', '$', '|', '&', ';', '<', '>', '`']),
+        "the docs' command lines use only single quotes: {line}"
+    );
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut in_word = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            ' ' if !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    assert!(!quoted, "unclosed quote: {line}");
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// A line as compared: `127.0.0.1:PORT` as `ADDR` (the docs show port
+/// 9000 and made-up client ports), runs of spaces as one (table columns
+/// are as wide as the addresses).
+fn normalize(line: &str) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(HOST) {
+        out.push_str(&rest[..at]);
+        out.push_str("ADDR");
+        rest = rest[at + HOST.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Asserts every line `block` shows printed was printed: stdout lines in
+/// the order shown, status lines (stderr) anywhere.
+fn assert_printed(block: &Block, stdout: &Arc<Mutex<String>>, stderr: &Arc<Mutex<String>>) {
+    let out: Vec<String> = stdout.lock().unwrap().lines().map(normalize).collect();
+    let err: Vec<String> = stderr.lock().unwrap().lines().map(normalize).collect();
+    let mut next = 0;
+    for shown in &block.printed {
+        let shown_n = normalize(shown);
+        if let Some(at) = out[next..].iter().position(|l| *l == shown_n) {
+            next += at + 1;
+        } else {
+            assert!(
+                err.contains(&shown_n),
+                "`{}` shows {shown:?}, which it did not print (in that order).\nstdout:\n{}\nstderr:\n{}",
+                block.command,
+                out.join("\n"),
+                err.join("\n")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_chat_room_walkthrough_runs_as_written() {
+    let mut blocks = section_blocks();
+    let mut take = |starts: &str| {
+        let at = blocks
+            .iter()
+            .position(|b| b.command.starts_with(starts))
+            .unwrap_or_else(|| panic!("no `{starts}` block in the section"));
+        blocks.remove(at)
+    };
+    let mut hub_block = take("tcphub serve");
+    let mut one_block = take("tcphub connect --name Client-1");
+    let mut two_block = take("tcphub connect --name Client-2");
+    let send_block = take("tcphub send");
+    assert!(
+        blocks.is_empty(),
+        "blocks this test does not run: {blocks:?}"
+    );
+
+    let hub_args = hub_block.args();
+    let hub_args: Vec<&str> = hub_args.iter().map(String::as_str).collect();
+    let mut hub = ServeProcess::start_exactly(
+        &hub_args,
+        &[
+            ("TCPHUB_LISTEN", "127.0.0.1:0"),
+            ("TCPHUB_LOG_FORMAT", "json"),
+        ],
+    );
+    let server = hub.server_arg();
+    let env = [("TCPHUB_SERVER", server.as_str())];
+    let start = |block: &Block| {
+        let args = block.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let client = ClientProcess::start_typing(&args, &env);
+        wait_for_text(&client.stderr, "connected to");
+        client
+    };
+
+    // Client-1 joins and watches the room.
+    let mut one = start(&one_block);
+    wait_for_text(&hub.stdout, "Client-1 joined #lobby");
+    one.type_line(&one_block.next_typed());
+    wait_for_text(&one.stdout, "[hub] watching");
+
+    // Client-2 joins with its last will, and says hi.
+    let mut two = start(&two_block);
+    wait_for_text(&one.stdout, "[presence] Client-2 joined #lobby");
+    two.type_line(&two_block.next_typed());
+    wait_for_text(&one.stdout, "[Client-2 #lobby] hi Client-1");
+    wait_for_text(&hub.stdout, "[Client-2 -> #lobby] hi Client-1");
+
+    // The host lists the rooms and speaks to the room.
+    hub.console(&hub_block.next_typed());
+    wait_for_text(&hub.stdout, "ROOM");
+    hub.console(&hub_block.next_typed());
+    wait_for_text(&one.stdout, "[server #lobby] the kitchen closes at 21:00");
+    wait_for_text(&two.stdout, "[server #lobby] the kitchen closes at 21:00");
+
+    // Client-1 answers the room.
+    one.type_line(&one_block.next_typed());
+    wait_for_text(&two.stdout, "[Client-1 #lobby] thanks!");
+    wait_for_text(&hub.stdout, "[Client-1 -> #lobby] thanks!");
+
+    // A one-shot send from a fourth terminal.
+    let send_args = send_block.args();
+    let send_args: Vec<&str> = send_args.iter().map(String::as_str).collect();
+    let sent = tcphub_with_env(&send_args, &env, "");
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    wait_for_text(&one.stdout, "[ops #lobby] lunch is served");
+    wait_for_text(&two.stdout, "[ops #lobby] lunch is served");
+    wait_for_text(&hub.stdout, "[ops -> #lobby] lunch is served");
+
+    // Client-1 lists the room's members.
+    one.type_line(&one_block.next_typed());
+    wait_for_text(&one.stdout, "[hub] members of #lobby");
+
+    // Client-2 drops out without a bye: its last will goes to the room.
+    two.kill();
+    wait_for_text(
+        &one.stdout,
+        "[Client-2 #lobby] (last will) Client-2 dropped out",
+    );
+    wait_for_text(&one.stdout, "[presence] Client-2 closed (peer_closed)");
+    wait_for_text(
+        &hub.stdout,
+        "[Client-2 -> #lobby] (last will) Client-2 dropped out",
+    );
+
+    // Client-1 leaves cleanly.
+    one.type_line(&one_block.next_typed());
+    let (one_out, one_err) = (one.stdout.clone(), one.stderr.clone());
+    let (status, _) = one.wait();
+    assert!(status.success(), "{status:?}");
+
+    for block in [&hub_block, &one_block, &two_block] {
+        assert!(
+            block.typed.is_empty(),
+            "the docs type lines into `{}` that this test did not: {:?}",
+            block.command,
+            block.typed
+        );
+    }
+    assert!(send_block.printed.is_empty() && send_block.typed.is_empty());
+    assert_printed(&one_block, &one_out, &one_err);
+    assert_printed(&two_block, &two.stdout, &two.stderr);
+    let (status, hub_out, logs) = hub.terminate();
+    assert!(status.success(), "{logs}");
+    assert_printed(
+        &hub_block,
+        &Arc::new(Mutex::new(hub_out)),
+        &Arc::new(Mutex::new(logs.clone())),
+    );
+    // The close reasons behind the story: a bye for Client-1, a dropped
+    // connection for Client-2.
+    let closed = |alias: &str, reason: &str| {
+        logs.lines().any(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            v["message"] == "closed" && v["alias"] == alias && v["reason"] == reason
+        })
+    };
+    assert!(closed("Client-1", "client_bye"), "{logs}");
+    assert!(closed("Client-2", "peer_closed"), "{logs}");
+}
