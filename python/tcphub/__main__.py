@@ -60,9 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the hub",
         description="Run the hub until Ctrl-C or SIGTERM (the same server as `tcphub serve`).",
         epilog="Messages sent to the host (an `info` without `to`) are printed on stdout "
-        "as `[alias] text`; logs go to stderr. With --console, lines typed on stdin are "
+        "as `[alias] text`; logs go to stderr. With --observe, every message clients relay "
+        "to each other is printed too, as `[Client-1 -> Client-2] text`, "
+        "`[Client-1 -> #lobby] text` or `[Client-1 -> *] text` (a last will as "
+        "`[Client-2 -> #lobby] (last will) text`); with --observe or --console, room joins "
+        "and leaves as `Client-1 joined #lobby`. With --console, lines typed on stdin are "
         "host commands: `* text` or plain text broadcasts, `@alias text` sends to one "
-        "alias, `/list` shows the sessions, `/close SESSION_ID` closes one.",
+        "alias, `#room text` to a room's members, `/list` shows the sessions and "
+        "`/list ROOM` a room's members, `/rooms` the rooms, `/join SESSION_ID ROOM` puts a "
+        "session in a room and `/leave SESSION_ID ROOM` takes it out, `/close SESSION_ID` "
+        "closes one.",
     )
     serve.add_argument("-l", "--listen", type=_typed(_listen), default=_env("TCPHUB_LISTEN", "127.0.0.1:9000"),
                        help="address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port) "
@@ -106,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="on Ctrl-C or SIGTERM, how long to flush queued messages before exiting "
                        "(longer than zero; inf waits as long as it takes) "
                        "[env: TCPHUB_SHUTDOWN_GRACE] [default: 5s]")
+    serve.add_argument("--max-rooms-per-session", type=_typed(parse_count),
+                       default=_env("TCPHUB_MAX_ROOMS_PER_SESSION", "64"),
+                       help="most rooms one session may be in at once (1 to 100000); one more `join` "
+                       "gets `too_many_rooms` [env: TCPHUB_MAX_ROOMS_PER_SESSION] [default: 64]")
+    serve.add_argument("--max-watched-aliases", type=_typed(parse_count),
+                       default=_env("TCPHUB_MAX_WATCHED_ALIASES", "1000"),
+                       help="most aliases one session may watch by name (1 to 100000); a `watch` past "
+                       "it gets `too_many_watches` [env: TCPHUB_MAX_WATCHED_ALIASES] [default: 1000]")
+    serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
+                       help="print every message clients relay to each other (to an alias, a room or *, "
+                       "last wills included) on stdout [env: TCPHUB_OBSERVE]")
     serve.add_argument("--console", action="store_true", default=parse_switch(_env("TCPHUB_CONSOLE", "off")),
                        help="read host commands from stdin (see below) [env: TCPHUB_CONSOLE]")
     serve.add_argument("-v", "--verbose", action="count", default=0,
@@ -120,6 +138,29 @@ def message_text(message: Any) -> str:
     if isinstance(message, str):
         return message
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_line(event: _tcphub.Event, show_rooms: bool) -> Optional[str]:
+    """The stdout line for one event, as the binary prints it, if it gets one."""
+    alias = getattr(event, "alias", None)
+    name = alias if alias is not None else event.session_id
+    if isinstance(event, _tcphub.Message):
+        return f"[{name}] {message_text(event.message)}"
+    if isinstance(event, _tcphub.Relayed):
+        target = event.target
+        if isinstance(target, _tcphub.Room):
+            where = f"#{target.name}"
+        elif isinstance(target, _tcphub.Alias):
+            where = target.name
+        else:
+            where = "*"
+        will = "(last will) " if event.last_will else ""
+        return f"[{name} -> {where}] {will}{message_text(event.message)}"
+    if show_rooms and isinstance(event, _tcphub.Joined):
+        return f"{name} joined #{event.room}"
+    if show_rooms and isinstance(event, _tcphub.Left):
+        return f"{name} left #{event.room}"
+    return None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -138,6 +179,9 @@ def serve(args: argparse.Namespace) -> int:
             write_deadline=args.write_deadline,
             frame_timeout=args.frame_timeout,
             max_list_rows=args.max_list_rows,
+            max_rooms_per_session=args.max_rooms_per_session,
+            max_watched_aliases=args.max_watched_aliases,
+            observe=args.observe,
             shutdown_grace=args.shutdown_grace,
         )
     except Error as e:
@@ -157,10 +201,13 @@ def serve(args: argparse.Namespace) -> int:
             sys.stderr.flush()
             if args.console:
                 threading.Thread(target=_console, args=(hub,), name="tcphub-console", daemon=True).start()
+            # Joins and leaves are for someone watching: the console's user,
+            # or one who asked to observe.
+            show_rooms = args.console or args.observe
             for event in hub.events():
-                if isinstance(event, _tcphub.Message):
-                    sender = event.alias if event.alias is not None else event.session_id
-                    print(f"[{sender}] {message_text(event.message)}", flush=True)
+                line = event_line(event, show_rooms)
+                if line is not None:
+                    print(line, flush=True)
         except KeyboardInterrupt:
             pass
     return 0
@@ -177,9 +224,28 @@ def _console(hub: Server) -> None:
         if not line:
             continue
         try:
+            words = line.split()
             if line == "/list":
                 for row in hub.sessions():
                     print(f"{row.session_id}\t{row.alias or '-'}", flush=True)
+            elif words[0] == "/list" and len(words) == 2:
+                rows = hub.room_members(words[1])
+                if not rows:
+                    print(f"no session is in room {words[1]!r}", file=sys.stderr, flush=True)
+                for row in rows:
+                    print(f"{row.session_id}\t{row.alias or '-'}", flush=True)
+            elif line == "/rooms":
+                for room, members in hub.rooms().items():
+                    print(f"#{room}\t{members}", flush=True)
+            elif words[0] in ("/join", "/leave") and len(words) == 3:
+                _, session_id, room = words
+                if words[0] == "/join" and not hub.join_room(session_id, room):
+                    print(f"{session_id} is in room {room!r} already", file=sys.stderr, flush=True)
+                if words[0] == "/leave" and not hub.leave_room(session_id, room):
+                    print(f"{session_id} is not in room {room!r}", file=sys.stderr, flush=True)
+            elif line.startswith("#"):
+                room, _, text = line[1:].partition(" ")
+                hub.send_to_room(room, text.lstrip())
             elif line.startswith("/close "):
                 hub.close_session(line[len("/close "):].strip())
             elif line.startswith("@"):

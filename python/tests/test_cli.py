@@ -290,3 +290,41 @@ def _tcphub_binary() -> Optional[str]:
         if candidate.exists():
             return str(candidate)
     return None
+
+
+def test_serve_observe_prints_relays_joins_and_wills(serve):
+    hub = serve("--observe", "--max-rooms-per-session", "1")
+    with tcphub.Client("127.0.0.1", hub.port, name="a") as a, tcphub.Client("127.0.0.1", hub.port, name="b") as b:
+        a.join("lobby")
+        assert hub.stdout.get(timeout=10) == "a joined #lobby"
+        with pytest.raises(tcphub.RejectedError, match="too_many_rooms"):
+            a.join("kitchen")
+        b.send("a", "psst")
+        b.send_to_room("lobby", {"n": 1})
+        b.broadcast("all")
+        c = tcphub.Client("127.0.0.1", hub.port, name="c", last_will=tcphub.LastWill("gone", to="a"))
+        c.close()
+        assert [hub.stdout.get(timeout=10) for _ in range(4)] == [
+            "[b -> a] psst",
+            '[b -> #lobby] {"n":1}',
+            "[b -> *] all",
+            "[c -> a] (last will) gone",
+        ]
+        a.leave("lobby")
+        assert hub.stdout.get(timeout=10) == "a left #lobby"
+    assert hub.stop() == 0
+
+
+def test_serve_console_room_commands(serve):
+    hub = serve("--console")
+    with tcphub.Client("127.0.0.1", hub.port, name="m") as m:
+        hub.proc.stdin.write(f"/join {m.session_id} lobby\n")
+        hub.proc.stdin.flush()
+        assert hub.stdout.get(timeout=10) == "m joined #lobby"
+        hub.proc.stdin.write("#lobby to the room\n/rooms\n/list lobby\n")
+        hub.proc.stdin.write(f"/leave {m.session_id} lobby\n")
+        hub.proc.stdin.flush()
+        got = m.receive(5)
+        assert (got.message, got.room) == ("to the room", "lobby")
+        assert [hub.stdout.get(timeout=10) for _ in range(3)] == ["#lobby\t1", f"{m.session_id}\tm", "m left #lobby"]
+    assert hub.stop() == 0
