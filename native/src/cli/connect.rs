@@ -65,6 +65,9 @@ pub struct ConnectArgs {
 }
 
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
+    // Before anything else: a Ctrl-C must find the handler in place, or it
+    // would kill the process without a `bye` (and send the last will).
+    let mut interrupts = Interrupts::install()?;
     let mut client = args.server.connect().await?;
     let will_message: Option<Box<RawValue>> = args.last_will.as_deref().map(text_message);
     let will = will_message.as_deref().map(|message| LastWillRequest {
@@ -142,7 +145,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             }
             // The first Ctrl-C leaves cleanly, as /quit does; a second one,
             // should the hub not answer, leaves at once.
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupts.recv() => {
                 if leaving {
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -182,6 +185,38 @@ fn scope<'a>(target: &WatchTarget<'a>) -> WatchScope<'a> {
             WatchScope::Aliases(aliases.iter().map(|a| Cow::Borrowed(*a)).collect())
         }
         WatchTarget::Room(room) => WatchScope::Room(Cow::Borrowed(room)),
+    }
+}
+
+/// Ctrl-C presses, caught from the moment [`Interrupts::install`] returns
+/// (tokio's `ctrl_c()` only listens once first polled).
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn install() -> Result<Self, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::interrupt())
+                .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+            Ok(Interrupts { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Interrupts {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
