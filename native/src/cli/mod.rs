@@ -23,12 +23,15 @@ const DEFAULT_SERVER: &str = "127.0.0.1:9000";
     about = "A TCP hub where named clients exchange JSON messages",
     long_about = "A TCP hub where named clients exchange JSON messages.\n\n\
         Start a hub with `tcphub serve`, then from other terminals join it with \
-        `tcphub connect --name Client-1`, send one message with \
-        `tcphub send --to Client-1 hello`, or see who is there with `tcphub list`.\n\n\
+        `tcphub connect --name Client-1` (add `--join lobby` to be in a room), send \
+        one message with `tcphub send --to Client-1 hello` (or `--room lobby`), or \
+        see who is there with `tcphub list`.\n\n\
         Clients speak newline-delimited JSON over TCP: \
         {\"type\":\"sync\",\"clientName\":\"Client-1\"} claims an alias, \
         {\"type\":\"info\",\"to\":\"Client-2\",\"message\":\"hi\"} sends to an alias \
-        (\"*\" for everyone, no \"to\" for the host).",
+        (\"*\" for everyone, no \"to\" for the host), \
+        {\"type\":\"join\",\"room\":\"lobby\"} joins a room and \
+        {\"type\":\"info\",\"room\":\"lobby\",\"message\":\"hi\"} sends to its members.",
     after_help = "Every option can also be set by the environment variable shown \
         next to it. Run `tcphub <COMMAND> --help` for a command's options."
 )]
