@@ -29,8 +29,8 @@ use super::{display, ServerArg};
     /watch [ALIAS...]    be told when these aliases (or all) come and go\n  \
     /watch #ROOM         be told who joins, leaves or drops out of a room you are in\n  \
     /unwatch [...]       stop (no argument: every watch)\n  \
-    /quit, /bye          say bye and leave (as do Ctrl-C and the end of piped input):\n                       \
-    a clean leave, so no last will is sent\n\n\
+    /quit, /bye          say bye and leave, as do Ctrl-C and (without --stay) the end\n                       \
+    of input: a clean leave, so no last will is sent\n\n\
     Received messages print as `[Client-2] hello`, room messages as \
     `[Client-2 #lobby] hello`, last wills as `[Client-2 #lobby] (last will) ...`, \
     the host's as `[server] ...`, presence as `[presence] Client-2 joined #lobby`, \
