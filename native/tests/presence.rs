@@ -328,3 +328,40 @@ async fn a_clean_bye_or_a_cleared_will_sends_nothing() {
     expect_nothing_more(&mut b).await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_last_will_over_the_limits_is_refused_by_name() {
+    let server = TestServer::with_hub(HubConfig {
+        max_frame_len: 1024,
+        ..HubConfig::default()
+    })
+    .await;
+    let mut a = server.client().await;
+    let big = serde_json::value::to_raw_value(&"x".repeat(600)).unwrap();
+    match within(a.sync_with_last_will("A", Some(&will_to_room("lobby", &big)))).await {
+        Err(tcphub_native::client::ClientError::Hub { code, message }) => {
+            assert_eq!(code, "last_will_too_large");
+            assert!(message.contains("1024"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let small = raw("1");
+    let many: Vec<String> = (0..=tcphub_core::MAX_LAST_WILL_ALIASES)
+        .map(|i| format!("A{i}"))
+        .collect();
+    let will = LastWillRequest {
+        room: None,
+        to: many.iter().map(|a| Cow::Borrowed(a.as_str())).collect(),
+        message: RawMessage(&small),
+    };
+    match within(a.sync_with_last_will("A", Some(&will))).await {
+        Err(tcphub_native::client::ClientError::Hub { code, message }) => {
+            assert_eq!(code, "too_many_watches");
+            assert!(message.contains("101 aliases"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Refused wills leave the session as it was: unsynced, and usable.
+    assert_eq!(within(a.sync("A")).await.unwrap(), id(&a));
+    server.shutdown().await;
+}

@@ -363,3 +363,36 @@ async fn a_host_that_does_not_observe_sees_no_relays() {
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn room_and_watch_caps_out_of_range_are_refused_at_bind() {
+    for (config, name) in [
+        (
+            HubConfig {
+                max_rooms_per_session: 0,
+                ..HubConfig::default()
+            },
+            "max_rooms_per_session",
+        ),
+        (
+            HubConfig {
+                max_watched_aliases: tcphub_core::MAX_PER_SESSION_CAP + 1,
+                ..HubConfig::default()
+            },
+            "max_watched_aliases",
+        ),
+    ] {
+        let options = tcphub_native::ServerOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            hub: config,
+            ..tcphub_native::ServerOptions::default()
+        };
+        match tcphub_native::Server::bind(options).await {
+            Err(e @ tcphub_native::ServeError::Config(_)) => {
+                assert!(e.to_string().contains(name), "{e}")
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("{name} out of range was accepted"),
+        }
+    }
+}
