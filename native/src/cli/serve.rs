@@ -1,5 +1,6 @@
 //! `tcphub serve`: runs the hub until Ctrl-C or SIGTERM.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -255,13 +256,25 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
 /// The host's inbox on stdout: what clients sent to the host, what they
 /// relayed to each other when observed, and (with `show_rooms`) who joined
 /// or left which room.
+///
+/// Lines are written a batch at a time and flushed after each: an
+/// observed hub may relay a million messages a second, and stdout writes
+/// a line at a time when it is a terminal or a pipe.
 async fn print_host_events(mut events: HostEvents, show_rooms: bool) {
     let mut batch = Vec::new();
+    let mut out = Vec::new();
     while events.recv_many(&mut batch, 256).await > 0 {
         for event in batch.drain(..) {
             if let Some(line) = event_line(&event, show_rooms) {
-                println!("{line}");
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
             }
+        }
+        if !out.is_empty() {
+            let mut stdout = std::io::stdout().lock();
+            // stdout closed (`| head`, say): nothing to do but go on serving.
+            let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
+            out.clear();
         }
     }
 }
