@@ -258,8 +258,8 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
 /// or left which room.
 ///
 /// Lines are written a batch at a time and flushed after each: an
-/// observed hub may relay a million messages a second, and stdout writes
-/// a line at a time when it is a terminal or a pipe.
+/// observed hub may relay a million messages a second, and Rust's stdout
+/// writes (and takes its lock) a line at a time.
 async fn print_host_events(mut events: HostEvents, show_rooms: bool) {
     let mut batch = Vec::new();
     let mut out = Vec::new();
@@ -343,6 +343,13 @@ fn event_line(event: &Event, show_rooms: bool) -> Option<String> {
     }
 }
 
+/// Prints `text` and a newline on stdout; a closed stdout is ignored, as
+/// the hub goes on serving.
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
 fn message_text(message: &RawValue) -> String {
     let value: serde_json::Value = serde_json::from_str(message.get()).unwrap_or_default();
     display::message_text(&value)
@@ -362,14 +369,14 @@ async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), Comm
     match line {
         ConsoleLine::List { room: None } => {
             let rows = hub.sessions().await;
-            println!("{}", display::sessions_table(&rows, None));
+            print_out(&display::sessions_table(&rows, None));
         }
         ConsoleLine::List { room: Some(room) } => {
             let rows = hub.room_members(room.to_owned()).await;
             if rows.is_empty() {
                 display::status(&format!("no session is in room {room:?}"));
             } else {
-                println!("{}", display::sessions_table(&rows, None));
+                print_out(&display::sessions_table(&rows, None));
             }
         }
         ConsoleLine::Rooms => {
@@ -380,10 +387,11 @@ async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), Comm
                 .max()
                 .unwrap_or(0)
                 .max("ROOM".len());
-            println!("{:width$}  MEMBERS", "ROOM");
+            let mut table = format!("{:width$}  MEMBERS", "ROOM");
             for row in rooms {
-                println!("{:width$}  {}", row.room, row.members);
+                table.push_str(&format!("\n{:width$}  {}", row.room, row.members));
             }
+            print_out(&table);
         }
         ConsoleLine::Close { session_id } => hub.close_session(session_id.to_owned()).await?,
         ConsoleLine::Join {
