@@ -88,10 +88,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             .join(room)
             .await
             .map_err(|e| format!("cannot join room {room:?}: {e}"))?;
-        display::status(&format!(
-            "joined {} ({members} in it)",
-            display::room_mark(room)
-        ));
+        display::status(&display::joined(room, members));
     }
     display::status(&format!(
         "connected to {} as {} (session {session}); type `@alias text`, `#room text`, `* text` or text for the host",

@@ -31,6 +31,12 @@ pub fn room_mark(room: &str) -> String {
     format!("#{room}")
 }
 
+/// A join as reported: `joined #lobby (2 members)`.
+pub fn joined(room: &str, members: usize) -> String {
+    let plural = if members == 1 { "" } else { "s" };
+    format!("joined {} ({members} member{plural})", room_mark(room))
+}
+
 /// The mark of a last will in front of its text.
 pub const LAST_WILL_MARK: &str = "(last will) ";
 
@@ -66,12 +72,7 @@ pub fn print_frame(frame: &HubFrame) {
             }
         }
         HubFrame::Joined { room, members, .. } => {
-            let plural = if *members == 1 { "" } else { "s" };
-            format!(
-                "{}[hub] joined {} ({members} member{plural}){reset}",
-                paint(DIM),
-                room_mark(room)
-            )
+            format!("{}[hub] {}{reset}", paint(DIM), joined(room, *members))
         }
         HubFrame::Left { room, .. } => {
             format!("{}[hub] left {}{reset}", paint(DIM), room_mark(room))
