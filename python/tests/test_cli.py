@@ -302,6 +302,7 @@ def test_serve_observe_prints_relays_joins_and_wills(serve):
         b.send("a", "psst")
         b.send_to_room("lobby", {"n": 1})
         b.broadcast("all")
+        assert [a.receive(5).message for _ in range(3)] == ["psst", {"n": 1}, "all"]  # then c: one order
         c = tcphub.Client("127.0.0.1", hub.port, name="c", last_will=tcphub.LastWill("gone", to="a"))
         c.close()
         assert [hub.stdout.get(timeout=10) for _ in range(4)] == [
