@@ -365,3 +365,50 @@ async fn a_last_will_over_the_limits_is_refused_by_name() {
     assert_eq!(within(a.sync("A")).await.unwrap(), id(&a));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_gone_silent_has_its_last_will_sent_at_the_idle_timeout() {
+    let mut server = TestServer::with_hub(HubConfig {
+        idle_timeout: Some(std::time::Duration::from_millis(500)),
+        ..HubConfig::default()
+    })
+    .await;
+    let mut b = server.synced("B").await;
+    within(b.join("lobby")).await.unwrap();
+    let mut a = server.client().await;
+    let message = raw(r#""A went quiet""#);
+    within(a.sync_with_last_will("A", Some(&will_to_room("lobby", &message))))
+        .await
+        .unwrap();
+    let a_id = id(&a);
+    // A says nothing more (its socket stays open); B keeps itself alive
+    // with pings until the will arrives.
+    let mut keepalive = tokio::time::interval(std::time::Duration::from_millis(100));
+    let will = within(async {
+        loop {
+            tokio::select! {
+                frame = b.expect_frame() => match frame.unwrap() {
+                    HubFrame::Pong { .. } => {}
+                    other => return other,
+                },
+                _ = keepalive.tick() => b.send_raw(tcphub_core::encode_ping()).await.unwrap(),
+            }
+        }
+    })
+    .await;
+    match will {
+        HubFrame::Info {
+            from,
+            room,
+            last_will,
+            message,
+        } => assert_eq!(
+            (from.as_str(), room.as_deref(), last_will, message),
+            ("A", Some("lobby"), true, json!("A went quiet"))
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(closed(&mut server, &a_id).await, CloseReason::IdleTimeout);
+    drop(a);
+    server.shutdown().await;
+}
