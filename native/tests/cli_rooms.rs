@@ -150,6 +150,18 @@ fn only_a_dropped_connect_sends_its_last_will() {
     let (status, _) = process.wait();
     assert!(status.success(), "{status:?}");
 
+    // A refused --join ends connect with an error, yet cleanly: no will.
+    let mut refused = args(&will("Refused"));
+    refused.extend(["--join".to_owned(), "*".to_owned()]);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let failed = tcphub(&refused, "");
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        text(&failed.stderr).contains("cannot join room \"*\": invalid_room"),
+        "{}",
+        text(&failed.stderr)
+    );
+
     // Killed: the will arrives, marked.
     let killed = args(&will("Killed"));
     let killed: Vec<&str> = killed.iter().map(String::as_str).collect();
@@ -163,6 +175,7 @@ fn only_a_dropped_connect_sends_its_last_will() {
     assert!(status.success());
     assert!(logged_close(&logs, "Piped", "client_bye"), "{logs}");
     assert!(logged_close(&logs, "Interrupted", "client_bye"), "{logs}");
+    assert!(logged_close(&logs, "Refused", "client_bye"), "{logs}");
     assert!(logged_close(&logs, "Killed", "peer_closed"), "{logs}");
     let (_, heard) = heir.wait();
     assert_eq!(heard.matches("(last will)").count(), 1, "{heard}");

@@ -64,6 +64,9 @@ pub struct ConnectArgs {
     server: ServerArg,
 }
 
+/// How long a failing `connect` waits for the hub to answer its `bye`.
+const BYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     // Before anything else: a Ctrl-C must find the handler in place, or it
     // would kill the process without a `bye` (and send the last will).
@@ -84,11 +87,15 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("cannot sync alias {:?}: {e}", args.name))?;
     for room in &args.join {
-        let members = client
-            .join(room)
-            .await
-            .map_err(|e| format!("cannot join room {room:?}: {e}"))?;
-        display::status(&display::joined(room, members));
+        match client.join(room).await {
+            Ok(members) => display::status(&display::joined(room, members)),
+            Err(e) => {
+                // A refused --join is a mistake on the command line, not a
+                // client dropping out: leave cleanly, so no will is sent.
+                let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
+                return Err(format!("cannot join room {room:?}: {e}"));
+            }
+        }
     }
     display::status(&format!(
         "connected to {} as {} (session {session}); type `@alias text`, `#room text`, `* text` or text for the host",
