@@ -8,6 +8,7 @@ import { SequenceDiagram, deliveryLabel, eventLabel, frameKind, messageText, sho
 const $ = (id) => document.getElementById(id);
 const SPEEDS = { 1: [1, 160], 4: [1, 45], 40: [8, 16], 100000: [100000, 0] };
 const MAX_LOG = 4000;
+const ROOM = '#room:';    // a room among the targets of a select
 
 let sim = null;
 let scenario = null;      // the loaded scenario, as an object
@@ -174,12 +175,29 @@ function logLine(e) {
   return li;
 }
 
+/** A watch's scope in words. */
+function scopeText(s) {
+  if (s.room !== undefined) return `room ${s.room}`;
+  if (s.aliases !== undefined) return s.aliases.join(', ') || 'no aliases';
+  return 'every alias';
+}
+
 function describeStep(s) {
   const msg = 'message' in s ? ` ${JSON.stringify(s.message)}` : '';
   switch (s.action) {
     case 'connect': return `${s.client} connects`;
-    case 'sync': return `${s.client} syncs alias ${s.alias}`;
-    case 'send': return `${s.client} sends${msg} ${s.to ? `to ${s.to}` : 'to the host'}`;
+    case 'sync': return `${s.client} syncs alias ${s.alias}${s.last_will ? ` leaving a last will ${JSON.stringify(s.last_will)}` : ''}`;
+    case 'send': return `${s.client} sends${msg} ${s.room !== undefined ? `to room ${s.room}` : s.to ? `to ${s.to}` : 'to the host'}`;
+    case 'list': return s.room !== undefined ? `${s.client} lists room ${s.room}` : `${s.client} lists the sessions`;
+    case 'join': return `${s.client} joins room ${s.room}`;
+    case 'leave': return `${s.client} leaves room ${s.room}`;
+    case 'watch': return `${s.client} watches ${scopeText(s)}`;
+    case 'unwatch': return `${s.client} stops watching ${scopeText(s)}`;
+    case 'bye': return `${s.client} says bye`;
+    case 'drop': return `${s.client}'s connection drops`;
+    case 'join_room': return `host puts ${s.session_id} in room ${s.room}`;
+    case 'leave_room': return `host takes ${s.session_id} out of room ${s.room}`;
+    case 'send_to_room': return `host sends${msg} to room ${s.room}`;
     case 'write': return `${s.client} writes ${shorten(s.data, 90)}`;
     case 'broadcast': return `host broadcasts${msg}`;
     case 'send_to_alias': return `host sends${msg} to ${s.alias}`;
@@ -200,7 +218,7 @@ function describe(e) {
     case 'write': return ['write', `${e.dir === 'to_hub' ? `${e.client} →` : `→ ${e.client}`} ${e.len} B${e.pieces > 1 ? ` cut in ${e.pieces}` : ''}${e.joined ? ' joined to the previous write' : ''}: ${e.text}`, 'wire'];
     case 'arrive': return ['arrive', `${e.dir === 'to_hub' ? `hub ⇐ ${e.client}` : `${e.client} ⇐ hub`} ${e.len} B (sent at ${e.sent} ms): ${e.text}${e.hex ? ` [hex ${e.hex}]` : ''}`, 'wire'];
     case 'deliver': return ['read', `${e.client} read ${JSON.stringify(e.line)}`];
-    case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' ? '' : ` [${e.session_id}]`}`];
+    case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' || e.event === 'relayed' ? '' : ` [${e.session_id}]`}`, e.event === 'relayed' ? 'relayed' : ''];
     case 'host': return ['host', e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}`, e.error ? 'err' : ''];
     case 'close': return ['close', e.at === 'hub'
       ? `hub closed ${e.client}'s session: ${e.reason}${e.dropped ? ` (${e.dropped} unsent bytes dropped)` : ''}`
@@ -257,6 +275,7 @@ function renderState() {
     const li = document.createElement('li');
     li.className = `client${c.connected ? ' connected' : ''}${c.connected && !c.reading ? ' stalled' : ''}${c.paused ? ' paused' : ''}`;
     li.dataset.client = c.name;
+    li.dataset.rooms = c.rooms.join(' ');
     const head = document.createElement('div');
     head.className = 'client-head';
     const dot = document.createElement('span');
@@ -278,6 +297,7 @@ function renderState() {
       b.title = title;
       head.append(b);
     };
+    for (const room of c.rooms) badge('room', `# ${room}`, `A member of room ${room}`);
     if (c.paused) badge('paused', 'paused', 'Flow control: the hub is not reading this client; what it sends waits, in order');
     if (c.connected && !c.writing) badge('shut', 'write shut', 'Half-closed: it sends nothing more and still reads');
     const addr = document.createElement('span');
@@ -288,6 +308,12 @@ function renderState() {
     actions.className = 'client-actions';
     if (c.connected) {
       actions.append(button('Disconnect', () => act({ action: 'disconnect', client: c.name })));
+      if (c.writing) {
+        actions.append(button('Bye', () => act({ action: 'bye', client: c.name }),
+          'Say bye: a clean close; the hub answers what it sent and does not send its last will'));
+      }
+      actions.append(button('Drop', () => act({ action: 'drop', client: c.name }),
+        'Its connection drops abruptly, with no bye: the hub sends its last will, if it left one'));
       actions.append(c.reading
         ? button('Stop reading', () => act({ action: 'stop_reading', client: c.name }),
           'Its socket fills, then the hub queues for it and pauses whoever sends to it; after the write deadline with nothing written it closes it as a slow consumer')
@@ -311,7 +337,7 @@ function renderState() {
     box.dataset.inbox = c.name;
     for (const e of (inbox.get(c.name) ?? []).slice(-4)) {
       const item = document.createElement('li');
-      item.dataset.kind = frameKind(e.frame, e.from);
+      item.dataset.kind = frameKind(e.frame, e.from, e.line);
       item.dataset.frame = e.frame;
       item.dataset.from = e.from ?? '';
       item.dataset.message = e.line && 'message' in e.line ? messageText(e.line.message) : '';
@@ -329,6 +355,8 @@ function renderState() {
     const tr = document.createElement('tr');
     tr.dataset.sessionId = s.session_id;
     const cells = [`#${s.handle}`, s.session_id, s.alias ?? '—'];
+    if (s.rooms.length) tr.title = `rooms: ${s.rooms.join(', ')}`;
+    tr.dataset.rooms = s.rooms.join(' ');
     cells.forEach((text, i) => {
       const td = document.createElement('td');
       td.textContent = text;
@@ -358,15 +386,22 @@ function renderState() {
   const connected = state.clients.filter((c) => c.connected).map((c) => c.name);
   fill($('actor'), connected.map((n) => [n, n]));
   const aliases = [...new Set(state.sessions.map((s) => s.alias).filter(Boolean))];
+  const rooms = [...new Set(state.sessions.flatMap((s) => s.rooms))].sort();
+  // No alias or room starts with '#', so these values cannot clash.
+  const roomOptions = rooms.map((r) => [`${ROOM}${r}`, `room ${r}`]);
   const actor = $('actor').value;
-  fill($('send-to'), [['', 'the host'], ...aliases.map((a) => [a, a]), ['*', '* everyone else']]);
+  fill($('send-to'), [['', 'the host'], ...aliases.map((a) => [a, a]), ['*', '* everyone else'], ...roomOptions]);
+  const actorRooms = state.clients.find((c) => c.name === actor)?.rooms ?? [];
+  fill($('leave-room'), actorRooms.length ? actorRooms.map((r) => [r, r]) : [['', 'in no room']]);
+  $('leave-room-button').disabled = !actorRooms.length;
   const others = state.sessions.filter((s) => s.alias && s.client !== actor).map((s) => s.alias);
   fill($('takeover-alias'), [...new Set(others)].map((a) => [a, a]));
-  fill($('host-to'), [['*', 'everyone (broadcast)'], ...aliases.map((a) => [a, a])]);
-  for (const id of ['sync-form', 'takeover-form', 'send-form']) {
+  fill($('host-to'), [['*', 'everyone (broadcast)'], ...aliases.map((a) => [a, a]), ...roomOptions]);
+  for (const id of ['sync-form', 'takeover-form', 'send-form', 'room-form']) {
     for (const control of $(id).elements) control.disabled = !connected.length;
   }
   $('takeover-form').querySelector('button').disabled = !connected.length || !others.length;
+  $('leave-room-button').disabled = !connected.length || !actorRooms.length;
 }
 
 // ----- controls -----
@@ -442,13 +477,23 @@ function wire() {
   onSubmit('send-form', () => {
     const to = $('send-to').value;
     const action = { action: 'send', client: $('actor').value, message: parseMessage($('send-message').value) };
-    if (to) action.to = to;
+    if (to.startsWith(ROOM)) action.room = to.slice(ROOM.length);
+    else if (to) action.to = to;
     act(action);
+  });
+  onSubmit('room-form', () => {
+    const room = $('join-room').value.trim();
+    if (!room) return showError('Type a room to join.');
+    act({ action: 'join', client: $('actor').value, room });
+  });
+  $('leave-room-button').addEventListener('click', () => {
+    if ($('leave-room').value) act({ action: 'leave', client: $('actor').value, room: $('leave-room').value });
   });
   onSubmit('host-form', () => {
     const message = parseMessage($('host-message').value);
     const to = $('host-to').value;
-    act(to === '*' ? { action: 'broadcast', message } : { action: 'send_to_alias', alias: to, message });
+    if (to.startsWith(ROOM)) act({ action: 'send_to_room', room: to.slice(ROOM.length), message });
+    else act(to === '*' ? { action: 'broadcast', message } : { action: 'send_to_alias', alias: to, message });
   });
   onSubmit('wait-form', () => act({ action: 'wait', ms: Math.max(1, Number($('wait-ms').value) || 1) }));
   $('actor').addEventListener('change', () => renderState());

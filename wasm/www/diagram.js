@@ -5,7 +5,9 @@
 // directed message only to the sessions the hub routed it to: the page
 // draws what the trace says happened, it decides nothing. While the hub is
 // not reading a client (flow control), a band runs down that client's
-// lifeline from the pause to the resume.
+// lifeline from the pause to the resume. A room message is labelled with
+// its room, a last will marked as one, and presence frames say who came
+// or went.
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ROW = 22;          // height of one row
@@ -15,7 +17,8 @@ const FIRST_LANE = 430;  // the first client's lifeline
 const LANE = 200;        // distance between client lifelines
 const HEAD = 46;         // height of the lane heads
 const COLORS = {
-  host: 'var(--host)', relay: 'var(--relay)', synced: 'var(--synced)', error: 'var(--error)',
+  host: 'var(--host)', relay: 'var(--relay)', room: 'var(--room)', will: 'var(--will)',
+  presence: 'var(--presence)', synced: 'var(--synced)', error: 'var(--error)',
   bye: 'var(--bye)', up: 'var(--up)', piece: 'var(--piece)', other: 'var(--piece)',
   paused: 'var(--paused)',
 };
@@ -31,10 +34,15 @@ export function shorten(text, max = 26) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** What kind of frame a line of hub output is, for its colour. */
-export function frameKind(type, from) {
-  if (type === 'info') return from === '#hub' ? 'host' : 'relay';
-  if (type === 'synced' || type === 'error' || type === 'bye') return type;
+/** What kind of frame a line of hub output is, for its colour: a last
+ * will, then a message to a room, from the host or relayed. */
+export function frameKind(type, from, line = {}) {
+  if (type === 'info') {
+    if (line.lastWill === true) return 'will';
+    if (line.room !== undefined) return 'room';
+    return from === '#hub' ? 'host' : 'relay';
+  }
+  if (type === 'synced' || type === 'error' || type === 'bye' || type === 'presence') return type;
   return 'other';
 }
 
@@ -45,7 +53,13 @@ function pieceKind(dir, text) {
   if (dir === 'to_hub') return 'up';
   const type = /^\{"type":"([a-z_]+)"/.exec(text)?.[1];
   const from = /"from":"((?:[^"\\]|\\.)*)"/.exec(text)?.[1];
-  return frameKind(type, from);
+  // The hub writes `room` and `lastWill` before `message`, so a test of
+  // the head of the line cannot be fooled by a message's text.
+  const head = text.split('"message":')[0];
+  return frameKind(type, from, {
+    room: head.includes('"room":') ? '' : undefined,
+    lastWill: head.includes('"lastWill":true'),
+  });
 }
 
 /** A readable label for a message value. */
@@ -205,13 +219,14 @@ export class SequenceDiagram {
       case 'deliver': {
         const y = this.row(e.t, e.client);
         const x = this.laneX(e.client);
-        const kind = frameKind(e.frame, e.from);
+        const kind = frameKind(e.frame, e.from, e.line);
         const g = el('g', {
           class: `delivery ${kind}`, 'data-client': e.client, 'data-frame': e.frame,
           'data-from': e.from ?? '', 'data-message': e.line && 'message' in e.line ? messageText(e.line.message) : '',
+          'data-room': e.line?.room ?? '', 'data-last-will': e.line?.lastWill === true ? 'true' : '',
         });
         g.append(el('circle', { cx: x, cy: y, r: 4.5, style: `fill:${COLORS[kind]}` }));
-        g.append(el('text', { x: x + 10, y: y + 4, class: 'label', style: `fill:${COLORS[kind]}` }, shorten(deliveryLabel(e))));
+        g.append(el('text', { x: x + 10, y: y + 4, class: 'label', style: `fill:${COLORS[kind]}` }, shorten(deliveryLabel(e), 30)));
         const title = el('title', {}, `${e.client} read at ${e.t} ms:\n${JSON.stringify(e.line)}`);
         g.append(title);
         this.layers.labels.append(g);
@@ -261,6 +276,7 @@ export class SequenceDiagram {
         const s = e.step;
         if (s.action === 'stop_reading') this.clientNote(e.t, s.client, 'stops reading', 'var(--muted)');
         else if (s.action === 'resume_reading') this.clientNote(e.t, s.client, 'reads again', 'var(--muted)');
+        else if (s.action === 'drop') this.clientNote(e.t, s.client, '⚡ its connection drops', 'var(--bye)');
         break;
       }
       case 'fault':
@@ -290,12 +306,26 @@ export class SequenceDiagram {
 export function deliveryLabel(e) {
   const line = e.line ?? {};
   switch (e.frame) {
-    case 'info': return `${messageText(line.message)}  ← ${line.from}`;
+    case 'info': {
+      const room = line.room !== undefined ? `[${line.room}] ` : '';
+      const will = line.lastWill === true ? '✝ last will: ' : '';
+      return `${room}${will}${messageText(line.message)}  ← ${line.from}`;
+    }
+    case 'joined': return `joined ${line.room} (${line.members})`;
+    case 'left': return `left ${line.room}`;
+    case 'watching': return 'watching';
+    case 'unwatched': return 'unwatched';
+    case 'presence': {
+      const who = line.alias ?? line.sessionId;
+      const where = line.room !== undefined ? ` ${line.room}` : '';
+      const why = line.reason ? ` (${line.reason})` : '';
+      return `◉ ${who} ${line.event}${where}${why}`;
+    }
     case 'synced': return `synced as ${line.clientName}`;
     case 'error': return `error: ${line.code}`;
     case 'bye': return `bye: ${line.reason}`;
     case 'pong': return 'pong';
-    case 'sessions': return `sessions: ${line.sessions?.length ?? 0}`;
+    case 'sessions': return `sessions${line.room !== undefined ? ` in ${line.room}` : ''}: ${line.sessions?.length ?? 0}`;
     default: return e.frame;
   }
 }
@@ -309,6 +339,14 @@ export function eventLabel(e) {
     case 'message': return `${who}: ${messageText(e.detail)}`;
     case 'protocol_error': return `${who}: ${e.detail?.code}`;
     case 'closed': return `closed ${who} (${e.detail})`;
+    case 'joined': return `${who} joined ${e.detail?.room}`;
+    case 'left': return `${who} left ${e.detail?.room}`;
+    case 'relayed': {
+      const d = e.detail ?? {};
+      const to = d.room !== undefined ? `[${d.room}]` : d.to === '*' ? 'everyone' : d.to;
+      const will = d.last_will ? ' last will' : '';
+      return `${who} →${will} ${to} ×${d.recipients}: ${messageText(d.message)}`;
+    }
     default: return e.event;
   }
 }

@@ -194,3 +194,52 @@ test('the flow_control preset shows the publisher paused, then the stuck reader 
   await page.screenshot({ path: path.join(artifacts, 'wasm-page-flow-control.png'), fullPage: true });
   assert.deepEqual(problems, []);
 });
+
+test('the chat_room preset shows rooms, last wills, presence and relays; a room message by clicking', async () => {
+  await page.selectOption('#preset', 'chat_room');
+  await page.click('#load-preset');
+  await page.selectOption('#speed', '100000');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 30_000 });
+  // Membership in the client panel and the session table.
+  assert.equal(await page.getAttribute('li[data-client="time-bot"]', 'data-rooms'), 'lobby');
+  assert.match(await page.textContent('li[data-client="time-bot"] .badge.room'), /lobby/);
+  assert.equal(await page.getAttribute('li[data-client="carol"]', 'data-rooms'), '');
+  // bob's last will, marked, read by those left in the room.
+  const wills = await page.$$eval('#diagram g.delivery[data-last-will="true"]',
+    (gs) => gs.map((g) => `${g.dataset.client} ${g.dataset.room} ${g.dataset.from}`));
+  assert.deepEqual(wills, ['alice lobby bob', 'carol lobby bob', 'time-bot lobby bob']);
+  const roomDots = await page.$$eval('#diagram g.delivery.room', (gs) => gs.length);
+  assert.ok(roomDots >= 12, `room messages are drawn as such (${roomDots})`);
+  assert.ok(await page.$('#diagram g.delivery.presence[data-client="carol"]'));
+  const log = await page.textContent('#log');
+  assert.match(log, /bob → last will \[lobby\] ×3: bob's connection dropped/);
+  assert.match(log, /carol → \[lobby\] ×3: !time/);
+  assert.match(log, /bob's connection drops/);
+  assert.match(log, /alice says bye/);
+
+  // A new client joins the room by clicking; the bot's room message reaches it.
+  await page.fill('#new-client', 'dave');
+  await page.click('#add-client button[type=submit]');
+  await page.waitForSelector('li[data-client="dave"].connected');
+  await page.selectOption('#actor', 'dave');
+  await page.fill('#join-room', 'lobby');
+  await page.click('#join-room-button');
+  await page.waitForSelector('li[data-client="dave"][data-rooms="lobby"]');
+  await page.selectOption('#actor', 'time-bot');
+  await page.selectOption('#send-to', '#room:lobby');
+  await page.fill('#send-message', '欢迎 dave');
+  await page.click('#send-button');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    [...document.querySelectorAll('#diagram g.delivery')].some((g) => g.dataset.message === '欢迎 dave'));
+  assert.deepEqual(await shownDeliveries('欢迎 dave'), { inboxes: ['dave'], dots: ['dave from time-bot'] });
+  assert.equal(await page.getAttribute('[data-inbox="dave"] li:last-child', 'data-kind'), 'room');
+  // The host sends to the room from its own form.
+  await page.selectOption('#host-to', '#room:lobby');
+  await page.fill('#host-message', 'closing soon');
+  await page.click('#host-form button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#diagram g.delivery')].filter((g) => g.dataset.message === 'closing soon').length === 2);
+  assert.deepEqual((await shownDeliveries('closing soon')).inboxes, ['time-bot', 'dave']);
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page-chat-room.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
