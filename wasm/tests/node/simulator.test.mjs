@@ -97,7 +97,7 @@ test('bad input is a clear error, never a crash', () => {
   const sim = Simulator.fromPreset('tutorial');
   assert.throws(() => sim.act('{"action":"sync","client":"Client-1"}'), /needs field "alias"/);
   assert.throws(() => sim.act('{"at":5,"action":"ping","client":"Client-1"}'), /leave out "at"/);
-  assert.deepEqual(Simulator.presetNames(), ['tutorial', 'takeover', 'faults', 'flow_control']);
+  assert.deepEqual(Simulator.presetNames(), ['tutorial', 'takeover', 'faults', 'flow_control', 'chat_room']);
   for (const name of Simulator.presetNames()) assert.equal(JSON.parse(Simulator.presetJson(name)).name, name);
   // Settings out of range are errors naming them, never a crash.
   assert.throws(() => new Simulator('{"network":{"socket_buffer_bytes":0}}'), /socket_buffer_bytes/);
@@ -106,17 +106,23 @@ test('bad input is a clear error, never a crash', () => {
   assert.throws(() => new Simulator('{"hub":{"low_watermark":600000}}'), /low_watermark/);
   assert.throws(() => new Simulator('{"hub":{"max_queued_bytes":1}}'), /max_queued_bytes/);
   assert.throws(() => new Simulator('{"network":{"max_queued_bytes":2048}}'), /hub\.max_queued_bytes/);
+  assert.throws(() => new Simulator('{"hub":{"max_rooms_per_session":0}}'), /max_rooms_per_session/);
+  assert.throws(() => sim.act('{"action":"send","client":"a","to":"b","room":"r","message":1}'), /not both/);
+  assert.throws(() => sim.act('{"action":"sync","client":"a","alias":"a","last_will":{"message":1}}'), /lastWill/);
   sim.runToEnd();
   assert.equal(sim.done, true);
   assert.equal(sim.step(), false);
 });
 
-test('the .wasm is under 300 KiB', async () => {
+// 300 KiB until issue 11: the core's rooms, presence, last wills and
+// observation made the .wasm 364,632 bytes with the simulator unchanged,
+// and the simulator's use of them 383,535 (docs/simulator.md, Figures).
+test('the .wasm is under 380 KiB', async () => {
   const { statSync } = await import('node:fs');
   const { wasmDir } = await import('./load.mjs');
   for (const dir of ['pkg', 'www/pkg']) {
     const size = statSync(path.join(wasmDir, dir, 'tcphub_wasm_bg.wasm')).size;
-    assert.ok(size < 300 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
+    assert.ok(size < 380 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
   }
 });
 
@@ -155,4 +161,26 @@ test('a half-closed client gets its replies, then bye', () => {
   const read = tail.filter((e) => e.kind === 'deliver').map((e) => e.frame);
   assert.deepEqual(read, ['pong', 'bye']);
   assert.deepEqual(tail.filter((e) => e.kind === 'eof').map((e) => e.at), ['client', 'hub']);
+});
+
+test('chat_room: a room, a bot, a last will on a drop and presence for the watchers', () => {
+  const sim = runPreset('chat_room');
+  const trace = JSON.parse(sim.traceJson());
+  const read = (client) => trace.filter((e) => e.kind === 'deliver' && e.client === client).map((e) => e.line);
+  const wills = (client) => read(client).filter((l) => l.lastWill === true).map((l) => [l.from, l.room, l.message]);
+  for (const client of ['alice', 'carol', 'time-bot']) {
+    assert.deepEqual(wills(client), [['bob', 'lobby', "bob's connection dropped"]], client);
+  }
+  assert.deepEqual(read('carol').filter((l) => l.from === 'time-bot').map((l) => l.message),
+    [{ answer: '!time', time: '00:00:03' }]);
+  const presence = (client) => read(client).filter((l) => l.type === 'presence').map((l) => `${l.event} ${l.alias}${l.reason ? ` ${l.reason}` : ''}`);
+  assert.deepEqual(presence('alice'), ['joined bob', 'joined carol', 'joined time-bot', 'closed bob peer_closed', 'left carol']);
+  assert.deepEqual(presence('carol'), ['closed bob peer_closed']);
+  const relayed = trace.filter((e) => e.kind === 'event' && e.event === 'relayed');
+  assert.deepEqual(relayed.map((e) => [e.alias, e.detail.recipients, Boolean(e.detail.last_will)]),
+    [['alice', 3, false], ['bob', 3, false], ['carol', 3, false], ['time-bot', 3, false], ['bob', 3, true]]);
+  const state = JSON.parse(sim.stateJson());
+  assert.deepEqual(state.clients.map((c) => [c.name, c.rooms]),
+    [['alice', []], ['bob', []], ['carol', []], ['time-bot', ['lobby']]]);
+  assert.deepEqual(state.sessions.map((s) => [s.alias, s.rooms]), [['carol', []], ['time-bot', ['lobby']]]);
 });
