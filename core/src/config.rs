@@ -54,6 +54,10 @@ pub const DEFAULT_MAX_WATCHED_ALIASES: usize = 1000;
 pub const MAX_PER_SESSION_CAP: usize = 100_000;
 /// Most aliases one last will may name.
 pub const MAX_LAST_WILL_ALIASES: usize = 100;
+/// Default cap on a last will's message: 4 KiB. A will is held for the
+/// whole session, so across the hub wills hold at most `max_sessions` x
+/// this much.
+pub const DEFAULT_MAX_LAST_WILL_BYTES: usize = 4 * 1024;
 
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -142,6 +146,10 @@ pub struct HubConfig {
     /// Most aliases one session may watch by name; a `watch` past it gets
     /// `too_many_watches`.
     pub max_watched_aliases: usize,
+    /// Largest last will message kept, in bytes as sent; a bigger one
+    /// gets `last_will_too_large`. (A will arrives inside a `sync` frame,
+    /// so `max_frame_len` bounds it too.)
+    pub max_last_will_bytes: usize,
     /// Report every relayed message (to an alias, a room or `*`) to the
     /// host as an [`Event::Relayed`](crate::Event::Relayed). Off by
     /// default: it costs a copy of each message.
@@ -164,6 +172,7 @@ impl Default for HubConfig {
             max_list_rows: DEFAULT_MAX_LIST_ROWS,
             max_rooms_per_session: DEFAULT_MAX_ROOMS_PER_SESSION,
             max_watched_aliases: DEFAULT_MAX_WATCHED_ALIASES,
+            max_last_will_bytes: DEFAULT_MAX_LAST_WILL_BYTES,
             observe: false,
         }
     }
@@ -192,6 +201,12 @@ impl HubConfig {
             self.max_watched_aliases,
             1,
             MAX_PER_SESSION_CAP,
+        )?;
+        in_range(
+            "max_last_will_bytes",
+            self.max_last_will_bytes,
+            1,
+            MAX_MAX_FRAME_LEN,
         )?;
         in_range(
             "max_queued_bytes",

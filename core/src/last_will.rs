@@ -1,12 +1,14 @@
 //! Last wills: a message a client leaves with the hub when it syncs, sent
 //! for it if its session ends without a clean `bye` (MQTT's last will).
 
+use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::alias::Alias;
 use crate::config::MAX_LAST_WILL_ALIASES;
 use crate::error::{ErrorCode, PeerError};
-use crate::frame::LastWillRequest;
+use crate::frame::hub_encode as encode;
+use crate::frame::{json_string, LastWillRequest};
 use crate::room::Room;
 
 /// Where a last will goes.
@@ -22,26 +24,39 @@ pub(crate) enum WillTarget {
 #[derive(Debug, Clone)]
 pub(crate) struct LastWill {
     pub(crate) target: WillTarget,
-    pub(crate) message: Box<RawValue>,
+    /// The `info` frame sent, encoded once when the will is left.
+    pub(crate) frame: Bytes,
+    /// The message as sent, kept only when the host observes relays.
+    pub(crate) message: Option<Box<RawValue>>,
+}
+
+/// What the hub allows a last will: the size of its message and whether
+/// the host wants it reported when sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WillRules {
+    pub(crate) max_bytes: usize,
+    pub(crate) observe: bool,
 }
 
 impl LastWill {
-    /// Checks a `lastWill` against the room and alias rules and the limits:
-    /// at most [`MAX_LAST_WILL_ALIASES`] aliases, and a frame no larger
-    /// than `max_frame_len` once sent (the same limit the client's own
-    /// frames obey, so a will costs the hub no more than one frame).
+    /// Checks a `lastWill` left by a session syncing as `alias` against the
+    /// room and alias rules and the limits: at most
+    /// [`MAX_LAST_WILL_ALIASES`] aliases, a message of at most
+    /// `rules.max_bytes` (a will is held for the whole session, so it is
+    /// kept small), and encodes the frame it will be sent as.
     pub(crate) fn new(
         request: &LastWillRequest<'_>,
-        max_frame_len: usize,
+        alias: &Alias,
+        rules: WillRules,
     ) -> Result<Self, PeerError> {
         let target = match &request.room {
             Some(room) => WillTarget::Room(Room::new(room)?),
             None => {
                 if request.to.len() > MAX_LAST_WILL_ALIASES {
                     return Err(PeerError::new(
-                        ErrorCode::TooManyWatches,
+                        ErrorCode::InvalidField,
                         format!(
-                            "a last will names {} aliases; at most {MAX_LAST_WILL_ALIASES} are allowed",
+                            "field \"lastWill.to\" names {} aliases; at most {MAX_LAST_WILL_ALIASES} are allowed",
                             request.to.len()
                         ),
                     ));
@@ -54,22 +69,25 @@ impl LastWill {
                 WillTarget::Aliases(aliases)
             }
         };
-        // The frame sent: the message plus at most this much around it
-        // (type, a 64-byte sender name and room escaped, the flag).
-        const ENVELOPE: usize = 512;
-        let size = request.message.get().len() + ENVELOPE;
-        if size > max_frame_len {
+        let message = request.message.get();
+        if message.len() > rules.max_bytes {
             return Err(PeerError::new(
                 ErrorCode::LastWillTooLarge,
                 format!(
-                    "the last will's message is {} bytes; with its envelope it must fit the {max_frame_len}-byte frame limit",
-                    request.message.get().len()
+                    "the last will's message is {} bytes; the hub keeps at most {}",
+                    message.len(),
+                    rules.max_bytes
                 ),
             ));
         }
+        let room = match &target {
+            WillTarget::Room(room) => Some(room.as_str()),
+            WillTarget::Aliases(_) => None,
+        };
         Ok(LastWill {
+            frame: encode::info(&json_string(alias.as_str()), room, true, message),
             target,
-            message: request.message.0.to_owned(),
+            message: rules.observe.then(|| request.message.0.to_owned()),
         })
     }
 }

@@ -460,12 +460,11 @@ fn no_last_will_after_bye_or_takeover_and_a_resync_replaces_it() {
 #[test]
 fn bad_last_wills_are_refused_and_change_nothing() {
     let mut h = Harness::new(HubConfig {
-        max_frame_len: 1024,
-        max_queued_bytes: HubConfig::default().max_queued_bytes,
+        max_last_will_bytes: 100,
         ..HubConfig::default()
     });
     let a = h.connect("a:1");
-    let big = "x".repeat(700);
+    let big = "x".repeat(99); // 101 bytes with its quotes
     let too_many: Vec<String> = (0..101).map(|i| format!("\"a{i}\"")).collect();
     let cases = [
         (
@@ -475,6 +474,10 @@ fn bad_last_wills_are_refused_and_change_nothing() {
         (
             r#"{"type":"sync","clientName":"A","lastWill":{"room":"r","to":"B","message":1}}"#
                 .to_string(),
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"sync","clientName":"A","lastWill":{"to":[],"message":1}}"#.to_string(),
             "invalid_field",
         ),
         (
@@ -505,7 +508,7 @@ fn bad_last_wills_are_refused_and_change_nothing() {
                 r#"{{"type":"sync","clientName":"A","lastWill":{{"to":[{}],"message":1}}}}"#,
                 too_many.join(",")
             ),
-            "too_many_watches",
+            "invalid_field",
         ),
     ];
     for (input, code) in cases {
@@ -517,6 +520,40 @@ fn bad_last_wills_are_refused_and_change_nothing() {
             "{input}: no alias claimed"
         );
     }
+    // The largest will kept is exactly the cap.
+    let fits = "x".repeat(98);
+    h.send(
+        a,
+        format!(r#"{{"type":"sync","clientName":"A","lastWill":{{"to":"B","message":"{fits}"}}}}"#)
+            .as_bytes(),
+    );
+    assert!(matches!(h.take(a)[..], [HubFrame::Synced { .. }]));
+}
+
+#[test]
+fn invalid_room_names_are_invalid_room_everywhere() {
+    let mut h = hub();
+    let [a] = clients(&mut h, ["A"]);
+    for input in [
+        r##"{"type":"leave","room":"#x"}"##,
+        r#"{"type":"list","room":"*"}"#,
+        r#"{"type":"watch","room":""}"#,
+        r#"{"type":"unwatch","room":"*"}"#,
+        r#"{"type":"info","room":"*","message":1}"#,
+    ] {
+        h.send(a, input.as_bytes());
+        assert_eq!(error_code(&h.take(a)[0]), "invalid_room", "{input}");
+    }
+    h.send(a, br#"{"type":"watch","aliases":[]}"#);
+    assert_eq!(error_code(&h.take(a)[0]), "invalid_field");
+    assert!(matches!(
+        h.hub.leave_room(a, "#x"),
+        Err(HubError::InvalidRoom(_))
+    ));
+    assert!(matches!(
+        h.hub.send_to_room("*", &1),
+        Err(HubError::InvalidRoom(_))
+    ));
 }
 
 #[test]

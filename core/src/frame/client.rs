@@ -251,7 +251,13 @@ fn watch_scope<'a>(envelope: &Envelope<'a>) -> Result<WatchScope<'a>, PeerError>
             ErrorCode::InvalidField,
             "give \"aliases\" or \"room\", not both",
         )),
-        (Some(raw), None) => Ok(WatchScope::Aliases(strings(raw, "aliases")?)),
+        (Some(raw), None) => match strings(raw, "aliases")? {
+            aliases if aliases.is_empty() => Err(PeerError::new(
+                ErrorCode::InvalidField,
+                "field \"aliases\" is empty: name at least one alias, or leave it out for every alias",
+            )),
+            aliases => Ok(WatchScope::Aliases(aliases)),
+        },
         (None, Some(raw)) => Ok(WatchScope::Room(string(raw, "room")?)),
         (None, None) => Ok(WatchScope::All),
     }

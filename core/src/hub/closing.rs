@@ -121,33 +121,31 @@ impl Hub {
     /// Sends a closed session's last will to the room or aliases it names,
     /// as they are now.
     fn send_last_will(&mut self, handle: SessionHandle, session: &Session, will: LastWill) {
-        let frame =
-            |room: Option<&str>| encode::info(&session.from_json, room, true, will.message.get());
         let mut observed = Vec::new();
         match &will.target {
             WillTarget::Room(room) => {
                 // The closed session is out of the table, so it is skipped.
-                let recipients = self.deliver_to_room(None, room, frame(Some(room.as_str())));
+                let recipients = self.deliver_to_room(None, room, will.frame.clone());
                 observed.push((RelayTarget::Room(room.clone()), recipients));
             }
             WillTarget::Aliases(aliases) => {
-                let frame = frame(None);
                 for alias in aliases {
-                    let recipients = self.deliver_to_alias(None, alias.as_str(), frame.clone());
+                    let recipients =
+                        self.deliver_to_alias(None, alias.as_str(), will.frame.clone());
                     observed.push((RelayTarget::Alias(alias.clone()), recipients));
                 }
             }
         }
-        if !self.config.observe {
+        let Some(message) = will.message else {
             return;
-        }
+        };
         for (target, recipients) in observed {
             self.emit(Event::Relayed {
                 handle,
                 session_id: session.session_id.clone(),
                 alias: session.alias.clone(),
                 target,
-                message: will.message.clone(),
+                message: message.clone(),
                 recipients,
                 last_will: true,
             });

@@ -129,6 +129,9 @@ impl Hub {
         true
     }
 
+    /// Answers a request about a room the session is not in: with
+    /// `invalid_room` when no room could have that name, else
+    /// `not_in_room`.
     pub(super) fn not_in_room(
         &mut self,
         handle: SessionHandle,
@@ -294,8 +297,11 @@ impl Hub {
 }
 
 fn not_in_room_error(room: &str) -> PeerError {
-    PeerError::new(
-        ErrorCode::NotInRoom,
-        format!("this session is not in room {room:?}; join it first"),
-    )
+    match Room::new(room) {
+        Err(invalid) => invalid,
+        Ok(_) => PeerError::new(
+            ErrorCode::NotInRoom,
+            format!("this session is not in room {room:?}; join it first"),
+        ),
+    }
 }

@@ -50,6 +50,7 @@ impl Hub {
         if self.sessions.get(handle).is_none() {
             return Err(HubError::UnknownHandle(handle));
         }
+        Room::new(room).map_err(|e| HubError::InvalidRoom(e.message))?;
         let left = self.leave(handle, room, Asker::Host);
         self.settle();
         Ok(left)
@@ -62,6 +63,7 @@ impl Hub {
         room: &str,
         message: &T,
     ) -> Result<usize, HubError> {
+        Room::new(room).map_err(|e| HubError::InvalidRoom(e.message))?;
         let Some(room) = self.rooms.get(room).cloned() else {
             return Err(HubError::UnknownRoom(room.to_owned()));
         };
@@ -110,6 +112,9 @@ impl Hub {
         request_id: Option<&RawValue>,
         room: &str,
     ) {
+        if let Err(error) = Room::new(room) {
+            return self.peer_error(handle, error, request_id);
+        }
         if !self.leave(handle, room, Asker::Client(request_id)) {
             let error = PeerError::new(
                 ErrorCode::NotInRoom,

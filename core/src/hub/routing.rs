@@ -13,7 +13,7 @@ use crate::event::{CloseReason, Event, RelayTarget};
 use crate::frame::hub_encode as encode;
 use crate::frame::{ClientFrame, LastWillRequest, SessionEntry};
 use crate::handle::SessionHandle;
-use crate::last_will::LastWill;
+use crate::last_will::{LastWill, WillRules};
 use crate::name::BROADCAST_TARGET;
 use crate::presence::PresenceChange;
 
@@ -70,7 +70,11 @@ impl Hub {
             Err(error) => return self.peer_error(handle, error, request_id),
         };
         // A will is checked before the claim, so a bad one changes nothing.
-        let last_will = match last_will.map(|w| LastWill::new(w, self.config.max_frame_len)) {
+        let rules = WillRules {
+            max_bytes: self.config.max_last_will_bytes,
+            observe: self.config.observe,
+        };
+        let last_will = match last_will.map(|w| LastWill::new(w, &alias, rules)) {
             None => None,
             Some(Ok(will)) => Some(will),
             Some(Err(error)) => return self.peer_error(handle, error, request_id),

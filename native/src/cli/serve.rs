@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// past it gets `too_many_watches`.
     #[arg(long, default_value_t = tcphub_core::DEFAULT_MAX_WATCHED_ALIASES, value_parser = parse_per_session_cap, env = "TCPHUB_MAX_WATCHED_ALIASES")]
     max_watched_aliases: usize,
+    /// Largest last will a client may leave, in bytes of its message (e.g.
+    /// 4KiB; 1 byte to 16MiB). A will is held for its whole session.
+    #[arg(long, default_value = "4KiB", value_parser = parse_max_last_will_bytes, env = "TCPHUB_MAX_LAST_WILL_BYTES")]
+    max_last_will_bytes: usize,
     /// Print every message clients relay to each other (to an alias, a
     /// room or `*`, last wills included) on stdout.
     #[arg(long, env = "TCPHUB_OBSERVE")]
@@ -112,6 +116,10 @@ fn parse_optional_timeout(text: &str) -> Result<OptionalTimeout, String> {
 
 fn parse_per_session_cap(text: &str) -> Result<usize, String> {
     count_within(text, 1, tcphub_core::MAX_PER_SESSION_CAP)
+}
+
+fn parse_max_last_will_bytes(text: &str) -> Result<usize, String> {
+    bytes_within(text, 1, tcphub_core::MAX_MAX_FRAME_LEN)
 }
 
 fn parse_max_list_rows(text: &str) -> Result<usize, String> {
@@ -178,6 +186,7 @@ impl ServeArgs {
                 max_list_rows: self.max_list_rows,
                 max_rooms_per_session: self.max_rooms_per_session,
                 max_watched_aliases: self.max_watched_aliases,
+                max_last_will_bytes: self.max_last_will_bytes,
                 observe: self.observe,
                 ..HubConfig::default()
             },
