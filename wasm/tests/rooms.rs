@@ -331,6 +331,14 @@ fn presence_arrives_in_order_with_the_right_reasons() {
             last_will: None,
         }),
         s(Action::Drop { client: "y".into() }),
+        // z re-syncs as w: z is released, w synced.
+        connect("z"),
+        sync("z"),
+        s(Action::Sync {
+            client: "z".into(),
+            alias: "w".into(),
+            last_will: None,
+        }),
     ]);
     let sim = run(script(steps));
     words_are_the_cores(&sim).unwrap();
@@ -342,10 +350,13 @@ fn presence_arrives_in_order_with_the_right_reasons() {
             p("taken_over", "x", "", ""),
             p("synced", "x", "", ""),
             p("closed", "x", "", "peer_closed"),
+            p("synced", "z", "", ""),
+            p("released", "z", "", ""),
+            p("synced", "w", "", ""),
         ]
     );
-    // Watching the alias x: the same.
-    assert_eq!(presence(&sim, "some"), presence(&sim, "all"));
+    // Watching the alias x: the same, about x only.
+    assert_eq!(presence(&sim, "some"), presence(&sim, "all")[..4]);
     // Watching the room: its members' joins and leaves, and what becomes
     // of them while members.
     assert_eq!(
@@ -701,8 +712,14 @@ fn the_new_actions_round_trip_and_refuse_two_targets() {
         let err = Scenario::from_json(&format!(r#"{{"steps":[{bad}]}}"#)).unwrap_err();
         assert!(err.to_string().contains(says), "{bad}: {err}");
     }
-    let err = Scenario::from_json(r#"{"hub":{"max_rooms_per_session":0}}"#).unwrap_err();
-    assert!(err.to_string().contains("max_rooms_per_session"), "{err}");
+    for field in [
+        "max_rooms_per_session",
+        "max_watched_aliases",
+        "max_last_will_bytes",
+    ] {
+        let err = Scenario::from_json(&format!(r#"{{"hub":{{"{field}":0}}}}"#)).unwrap_err();
+        assert!(err.to_string().contains(field), "{err}");
+    }
 }
 
 #[test]
@@ -775,4 +792,30 @@ fn the_chat_room_preset_tells_its_story() {
             );
         }
     }
+}
+
+#[test]
+fn the_hubs_caps_on_rooms_watches_and_wills_are_the_scenarios() {
+    let mut steps = clients(&["a"]);
+    steps.extend([
+        join("a", "one"),
+        join("a", "two"),
+        watch("a", WatchScope::Aliases(vec!["b".into(), "c".into()])),
+        sync_with_will("a", room_will("one", "a will longer than sixteen bytes")),
+    ]);
+    let mut scenario = script(steps);
+    scenario.hub.max_rooms_per_session = 1;
+    scenario.hub.max_watched_aliases = 1;
+    scenario.hub.max_last_will_bytes = 16;
+    let sim = run(scenario);
+    words_are_the_cores(&sim).unwrap();
+    let errors: Vec<_> = frames(&sim, "a")
+        .into_iter()
+        .filter(|f| f["type"] == "error")
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        errors,
+        ["too_many_rooms", "too_many_watches", "last_will_too_large"]
+    );
 }

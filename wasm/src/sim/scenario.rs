@@ -124,6 +124,8 @@ pub struct HubSettings {
     pub max_rooms_per_session: usize,
     /// Most aliases one session may watch by name.
     pub max_watched_aliases: usize,
+    /// Largest last will message the hub keeps, in bytes as sent.
+    pub max_last_will_bytes: usize,
     /// Whether the hub reports every message a client relays to others
     /// (`relayed` events in the trace).
     pub observe: bool,
@@ -152,6 +154,7 @@ impl HubSettings {
             max_list_rows: config.max_list_rows,
             max_rooms_per_session: config.max_rooms_per_session,
             max_watched_aliases: config.max_watched_aliases,
+            max_last_will_bytes: config.max_last_will_bytes,
             observe: config.observe,
         }
     }
@@ -187,6 +190,7 @@ impl HubSettings {
             max_list_rows: self.max_list_rows,
             max_rooms_per_session: self.max_rooms_per_session,
             max_watched_aliases: self.max_watched_aliases,
+            max_last_will_bytes: self.max_last_will_bytes,
             observe: self.observe,
         };
         config.validate()?;
