@@ -741,7 +741,8 @@ impl Client {
         }
     }
 
-    /// Leaves `room`. `RejectedError` (`not_in_room`) if not a member.
+    /// Leaves `room`. `RejectedError` (`not_in_room`) if not a member,
+    /// (`invalid_room`) for a name breaking the room rules.
     #[pyo3(signature = (room, timeout=None))]
     fn leave(&self, py: Python<'_>, room: &str, timeout: Option<Seconds>) -> PyResult<()> {
         let mut head = br#"{"type":"leave","room":"#.to_vec();

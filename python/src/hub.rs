@@ -166,7 +166,7 @@ pub enum SessionRef {
 /// None or inf: off), `relay`, `max_queued_bytes`, `write_deadline` and
 /// `frame_timeout` (seconds; None or inf: off), `max_list_rows`,
 /// `high_watermark`, `low_watermark`, `observe`, `max_rooms_per_session`,
-/// `max_watched_aliases`.
+/// `max_watched_aliases`, `max_last_will_bytes`.
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {
@@ -203,10 +203,10 @@ impl Hub {
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
         observe=false, max_rooms_per_session=Number::Whole(64),
-        max_watched_aliases=Number::Whole(1000)
+        max_watched_aliases=Number::Whole(1000), max_last_will_bytes=Number::Whole(4096)
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -225,6 +225,7 @@ impl Hub {
         observe: bool,
         max_rooms_per_session: Number,
         max_watched_aliases: Number,
+        max_last_will_bytes: Number,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
@@ -243,6 +244,7 @@ impl Hub {
                 observe,
                 max_rooms_per_session,
                 max_watched_aliases,
+                max_last_will_bytes,
             },
         )?;
         let core = CoreHub::new(config).map_err(|e| hub_error(py, e))?;
@@ -393,6 +395,7 @@ impl Hub {
     }
 
     /// Takes a session out of `room`; False when it was not a member.
+    /// `InvalidRoomError` for a name breaking the room rules.
     fn leave_room(&mut self, py: Python<'_>, session: SessionRef, room: &str) -> PyResult<bool> {
         let handle = self.resolve(py, session)?;
         self.core
@@ -401,7 +404,8 @@ impl Hub {
     }
 
     /// Sends `message` from the host to every member of `room`; returns
-    /// how many.
+    /// how many. `UnknownRoomError` when nobody is in it,
+    /// `InvalidRoomError` for a name breaking the room rules.
     fn send_to_room(
         &mut self,
         py: Python<'_>,

@@ -114,6 +114,7 @@ pub struct HubOptions<'a> {
     pub observe: bool,
     pub max_rooms_per_session: Number,
     pub max_watched_aliases: Number,
+    pub max_last_will_bytes: Number,
 }
 
 /// Builds a [`HubConfig`], naming the option and the value when one is
@@ -153,6 +154,13 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         o.max_watched_aliases,
         1,
         MAX_PER_SESSION_CAP,
+    )?;
+    let max_last_will_bytes = whole(
+        py,
+        "max_last_will_bytes",
+        o.max_last_will_bytes,
+        1,
+        MAX_MAX_FRAME_LEN,
     )?;
     let high_watermark = whole(
         py,
@@ -215,6 +223,7 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         max_list_rows,
         max_rooms_per_session,
         max_watched_aliases,
+        max_last_will_bytes,
         observe: o.observe,
     };
     // The core's own check, in case it grows a rule this file does not know.

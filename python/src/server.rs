@@ -108,7 +108,8 @@ impl Server {
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
         shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
-        max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000)
+        max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000),
+        max_last_will_bytes=Number::Whole(4096)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -131,6 +132,7 @@ impl Server {
         observe: bool,
         max_rooms_per_session: Number,
         max_watched_aliases: Number,
+        max_last_will_bytes: Number,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -150,6 +152,7 @@ impl Server {
                 observe,
                 max_rooms_per_session,
                 max_watched_aliases,
+                max_last_will_bytes,
             },
         )?;
         let listen = (host, port)

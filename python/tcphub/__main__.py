@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env("TCPHUB_MAX_WATCHED_ALIASES", "1000"),
                        help="most aliases one session may watch by name (1 to 100000); a `watch` past "
                        "it gets `too_many_watches` [env: TCPHUB_MAX_WATCHED_ALIASES] [default: 1000]")
+    serve.add_argument("--max-last-will-bytes", type=_typed(parse_bytes),
+                       default=_env("TCPHUB_MAX_LAST_WILL_BYTES", "4KiB"),
+                       help="largest last will a client may leave, in bytes of its message (e.g. 4KiB; "
+                       "1 byte to 16MiB). A will is held for its whole session "
+                       "[env: TCPHUB_MAX_LAST_WILL_BYTES] [default: 4KiB]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -181,6 +186,7 @@ def serve(args: argparse.Namespace) -> int:
             max_list_rows=args.max_list_rows,
             max_rooms_per_session=args.max_rooms_per_session,
             max_watched_aliases=args.max_watched_aliases,
+            max_last_will_bytes=args.max_last_will_bytes,
             observe=args.observe,
             shutdown_grace=args.shutdown_grace,
         )

@@ -98,6 +98,9 @@ class Server:
       copy of each message.
     - ``max_rooms_per_session``: most rooms one session may be in at once.
     - ``max_watched_aliases``: most aliases one session may watch by name.
+    - ``max_last_will_bytes``: largest last will message a client may leave
+      at ``sync``, in bytes as sent; a bigger one is refused with
+      ``last_will_too_large``. A will is held for its whole session.
     - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`
       (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
@@ -132,6 +135,7 @@ class Server:
         observe: bool = False,
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
+        max_last_will_bytes: int = 4 * 1024,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16 * 1024,
     ) -> None:
@@ -152,6 +156,7 @@ class Server:
             observe=observe,
             max_rooms_per_session=max_rooms_per_session,
             max_watched_aliases=max_watched_aliases,
+            max_last_will_bytes=max_last_will_bytes,
             shutdown_grace=shutdown_grace,
             event_queue_len=event_queue_len,
         )
@@ -224,12 +229,15 @@ class Server:
 
     def leave_room(self, session_id: str, room: str) -> bool:
         """Takes a session out of ``room`` (it is sent a ``left`` frame, a
-        :class:`Left` event follows); False when it was not a member."""
+        :class:`Left` event follows); False when it was not a member.
+        Raises :class:`UnknownSessionError` or :class:`InvalidRoomError` (a
+        name that breaks the room rules)."""
         return self._native.leave_room(session_id, room)
 
     def send_to_room(self, room: str, message: Any) -> int:
         """Sends ``message`` to every member of ``room``; returns how many.
-        Raises :class:`UnknownRoomError` when nobody is in it."""
+        Raises :class:`UnknownRoomError` when nobody is in it and
+        :class:`InvalidRoomError` for a name that breaks the room rules."""
         return self._native.send_to_room(room, message)
 
     def rooms(self) -> Dict[str, int]:

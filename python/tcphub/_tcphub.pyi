@@ -241,6 +241,7 @@ class Server:
         observe: bool = False,
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
+        max_last_will_bytes: int = 4096,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
     ) -> None: ...
@@ -384,6 +385,7 @@ class Hub:
         observe: bool = False,
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
+        max_last_will_bytes: int = 4096,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
@@ -446,10 +448,13 @@ class Hub:
         ``TooManyRoomsError`` (``max_rooms_per_session``)."""
     def leave_room(self, session: Union[int, str], room: str) -> bool:
         """Takes a session out of ``room``: it is sent a ``left`` frame and
-        a ``Left`` event follows. False when it was not a member."""
+        a ``Left`` event follows. False when it was not a member.
+        ``UnknownSessionError`` or ``InvalidRoomError`` (a name breaking
+        the room rules)."""
     def send_to_room(self, room: str, message: Any) -> int:
         """Queues ``message`` from the host for every member of ``room``;
-        returns how many. ``UnknownRoomError`` when nobody is in it."""
+        returns how many. ``UnknownRoomError`` when nobody is in it,
+        ``InvalidRoomError`` for a name breaking the room rules."""
     def rooms(self) -> Dict[str, int]:
         """Every room with members, by name, with its member count."""
     def room_members(self, room: str) -> List[Session]:
@@ -627,7 +632,8 @@ class Client:
         (``invalid_room``, ``too_many_rooms``) if refused."""
     def leave(self, room: str, timeout: Optional[float] = None) -> None:
         """Leaves ``room``; ``RejectedError`` (``not_in_room``) if this
-        client is not a member."""
+        client is not a member, (``invalid_room``) for a name breaking the
+        room rules."""
     @property
     def rooms(self) -> List[str]:
         """The rooms this client is in, by name, as the hub's ``joined``
@@ -636,7 +642,8 @@ class Client:
         read (by any call that waits)."""
     def room_members(self, room: str, timeout: Optional[float] = None) -> List[Session]:
         """The members of ``room``, oldest first, every page of them.
-        ``RejectedError`` (``not_in_room``) unless this client is one."""
+        ``RejectedError`` (``not_in_room``) unless this client is one
+        (``invalid_room`` for a name breaking the room rules)."""
     def watch(
         self,
         aliases: Union[str, Sequence[str], None] = None,
@@ -647,9 +654,10 @@ class Client:
         """Asks for ``Presence`` items from ``receive``: about every alias
         (no arguments), the aliases named (one or a list, held or not), or
         the members of ``room`` (this client must be one). Watches add up.
-        ``RejectedError`` (``not_in_room``, ``too_many_watches``,
-        ``invalid_alias``) if refused; ``ConfigError`` for both ``aliases``
-        and ``room``."""
+        ``RejectedError`` (``not_in_room``, ``invalid_room``,
+        ``too_many_watches``, ``invalid_alias``, ``invalid_field`` for an
+        empty list) if refused; ``ConfigError`` for both ``aliases`` and
+        ``room``."""
     def unwatch(
         self,
         aliases: Union[str, Sequence[str], None] = None,

@@ -255,6 +255,29 @@ def test_serve_flow_control_and_limit_flags_reach_the_server(serve):
     assert hub.stop() == 0
 
 
+@pytest.mark.parametrize("args, env", [(["--max-last-will-bytes", "1KiB"], None), ([], {"TCPHUB_MAX_LAST_WILL_BYTES": "1k"})])
+def test_serve_max_last_will_bytes_reaches_the_server(serve, args, env):
+    hub = serve(*args, env=env)
+    with tcphub.Client("127.0.0.1", hub.port, name="a") as a:
+        with pytest.raises(tcphub.RejectedError) as raised:
+            a.sync("a", last_will=tcphub.LastWill("x" * 1023, to="b"))
+        assert raised.value.code == "last_will_too_large"
+        a.sync("a", last_will=tcphub.LastWill("x" * 1022, to="b"))  # 1024 bytes with its quotes
+    assert hub.stop() == 0
+
+
+def test_serve_refuses_a_last_will_cap_out_of_range():
+    for size in ("0", "17MiB"):
+        done = subprocess.run(
+            [sys.executable, "-m", "tcphub", "serve", "--listen", "127.0.0.1:0", "--max-last-will-bytes", size],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 1, done.stderr
+        assert "max_last_will_bytes" in done.stderr
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -349,9 +349,15 @@ def test_host_commands_raise_typed_errors():
                 hub.join_room("10.9.9.9:1", "one")
             with pytest.raises(tcphub.UnknownSessionError):
                 hub.leave_room("10.9.9.9:1", "one")
+            # A name no room could have is invalid, not merely left or empty.
+            with pytest.raises(tcphub.InvalidRoomError):
+                hub.leave_room(a.session_id, "#ops")
             with pytest.raises(tcphub.UnknownRoomError) as raised:
                 hub.send_to_room("three", "x")
             assert isinstance(raised.value, LookupError)
+            with pytest.raises(tcphub.InvalidRoomError) as invalid:
+                hub.send_to_room("#ops", "x")
+            assert isinstance(invalid.value, ValueError)
             with pytest.raises(tcphub.InvalidMessageError):
                 hub.send_to_room("one", object())
 
@@ -365,8 +371,16 @@ def test_client_requests_refused_raise_rejected_error():
                 (lambda: a.room_members("lobby"), "not_in_room"),
                 (lambda: a.watch(room="lobby"), "not_in_room"),
                 (lambda: a.unwatch(room="lobby"), "not_in_room"),
+                # Every request naming an impossible room says so.
+                (lambda: a.leave("#no"), "invalid_room"),
+                (lambda: a.room_members("#no"), "invalid_room"),
+                (lambda: a.watch(room="#no"), "invalid_room"),
+                (lambda: a.unwatch(room="#no"), "invalid_room"),
                 (lambda: a.watch(["x", "y", "z"]), "too_many_watches"),
                 (lambda: a.watch(["#no"]), "invalid_alias"),
+                # An empty list watches nothing: refused, not silently done.
+                (lambda: a.watch([]), "invalid_field"),
+                (lambda: a.unwatch([]), "invalid_field"),
             ]:
                 with pytest.raises(tcphub.RejectedError) as raised:
                     call()
@@ -381,9 +395,47 @@ def test_client_requests_refused_raise_rejected_error():
             with pytest.raises(tcphub.RejectedError) as raised:
                 a.sync("A", last_will=tcphub.LastWill("x", room="#bad"))
             assert raised.value.code == "invalid_room"
+            # Over the 4 KiB default cap, though well within the frame limit.
             with pytest.raises(tcphub.RejectedError) as raised:
-                a.sync("A", last_will=tcphub.LastWill("x" * 65_200, to="B"))
+                a.sync("A", last_will=tcphub.LastWill("x" * 4096, to="B"))
             assert raised.value.code == "last_will_too_large"
+            # More than 100 aliases is a bad field of the will, not a watch.
+            with pytest.raises(tcphub.RejectedError) as raised:
+                a.sync("A", last_will=tcphub.LastWill("x", to=[f"C{i}" for i in range(101)]))
+            assert raised.value.code == "invalid_field"
+            assert a.ping() >= 0
+
+
+def test_max_last_will_bytes_caps_the_message_as_sent():
+    # The cap counts the message's JSON as sent: a string's quotes too.
+    with tcphub.Server("127.0.0.1", 0, max_last_will_bytes=64) as hub:
+        with tcphub.Client(*hub.address, "A") as a:
+            with pytest.raises(tcphub.RejectedError) as raised:
+                tcphub.Client(*hub.address, "B", last_will=tcphub.LastWill("x" * 63, to="A"))
+            assert raised.value.code == "last_will_too_large"
+            assert "64" in str(raised.value)
+            b = tcphub.Client(*hub.address, "B")
+            with pytest.raises(tcphub.RejectedError) as raised:
+                b.sync("B", last_will=tcphub.LastWill({"k": "x" * 57}, to="A"))  # 65 bytes
+            assert raised.value.code == "last_will_too_large"
+            # A refused sync changed nothing; one exactly at the cap is kept and sent.
+            assert b.ping() >= 0
+            b.sync("B", last_will=tcphub.LastWill("x" * 62, to="A"))
+            b.close()
+            got = a.receive(10)
+            assert (got.sender, got.message, got.last_will) == ("B", "x" * 62, True)
+            c = tcphub.Client(*hub.address, "C", last_will=tcphub.LastWill("y" * 62, to="A"))
+            c.close()
+            assert a.receive(10).message == "y" * 62
+
+
+def test_a_small_frame_limit_still_takes_a_last_will():
+    # The cap is max_last_will_bytes, not the frame limit less an allowance.
+    with tcphub.Server("127.0.0.1", 0, max_frame_bytes=256) as hub:
+        with tcphub.Client(*hub.address, "A") as a:
+            b = tcphub.Client(*hub.address, "B", last_will=tcphub.LastWill("gone", to="A"))
+            b.close()
+            assert a.receive(10).message == "gone"
 
 
 @pytest.mark.parametrize(
@@ -408,9 +460,26 @@ def test_a_last_will_needs_a_name_to_sync(server):
         ("max_rooms_per_session", 1.5),
         ("max_watched_aliases", -1),
         ("max_watched_aliases", 2**70),
+        ("max_last_will_bytes", 0),
+        ("max_last_will_bytes", 16 * 1024 * 1024 + 1),
+        ("max_last_will_bytes", 64.0),
     ],
 )
 def test_room_options_are_checked_by_name(option, value):
     for make in (lambda **o: tcphub.Server("127.0.0.1", 0, **o), tcphub.Hub):
         with pytest.raises(tcphub.ConfigError, match=option):
             make(**{option: value})
+
+
+def test_max_last_will_bytes_is_checked_by_name_and_value():
+    for make in (lambda **o: tcphub.Server("127.0.0.1", 0, **o), tcphub.Hub):
+        with pytest.raises(tcphub.ConfigError, match=r"max_last_will_bytes must be a positive integer, got 0"):
+            make(max_last_will_bytes=0)
+        with pytest.raises(tcphub.ConfigError, match=r"max_last_will_bytes must be at most 16777216, got 16777217"):
+            make(max_last_will_bytes=16 * 1024 * 1024 + 1)
+        with pytest.raises(tcphub.ConfigError, match=r"max_last_will_bytes must be a whole number, got 1.5"):
+            make(max_last_will_bytes=1.5)
+        for fine in (1, 16 * 1024 * 1024):
+            made = make(max_last_will_bytes=fine)
+            if isinstance(made, tcphub.Server):
+                made.stop()

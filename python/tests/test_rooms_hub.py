@@ -168,6 +168,52 @@ def test_last_wills_go_on_a_drop_and_not_on_bye():
     assert p.take(a) == [{"type": "info", "from": "H", "lastWill": True, "message": "H is gone"}]
 
 
+def test_max_last_will_bytes_caps_a_will_at_sync():
+    p = Peers(max_last_will_bytes=32)
+    a = p.connect("A")
+    p.take(a)
+    # The message as sent: "x" * 30 with its quotes is 32 bytes.
+    over = p.connect("B", lastWill={"to": "A", "message": "x" * 31}, id=1)
+    (error,) = p.take(over)
+    assert (error["type"], error["code"], error["id"]) == ("error", "last_will_too_large", 1)
+    assert "32" in error["message"]
+    # The refused sync was not carried out: B holds no alias.
+    assert [s.alias for s in p.hub.sessions()] == ["A", None]
+    p.send(over, {"type": "sync", "clientName": "B", "lastWill": {"to": "A", "message": "x" * 30}, "id": 2})
+    assert p.take(over)[-1]["type"] == "synced"
+    p.hub.connection_lost(over)
+    p.pump()
+    assert p.take(a) == [{"type": "info", "from": "B", "lastWill": True, "message": "x" * 30}]
+
+
+def test_a_will_naming_too_many_aliases_is_a_bad_field():
+    p = Peers()
+    w = p.connect("W", lastWill={"to": [f"C{i}" for i in range(101)], "message": 1}, id=1)
+    assert p.take(w)[-1]["code"] == "invalid_field"
+    p.send(w, {"type": "sync", "clientName": "W", "lastWill": {"to": [f"C{i}" for i in range(100)], "message": 1}})
+    assert p.take(w)[-1]["type"] == "synced"
+
+
+def test_invalid_room_names_are_invalid_in_every_request():
+    p = Peers()
+    a = p.connect("A")
+    for request in (
+        {"type": "leave", "room": "#x"},
+        {"type": "list", "room": "#x"},
+        {"type": "watch", "room": "#x"},
+        {"type": "unwatch", "room": "#x"},
+    ):
+        p.send(a, request)
+        assert p.take(a)[-1]["code"] == "invalid_room", request
+    for kind in ("watch", "unwatch"):
+        p.send(a, {"type": kind, "aliases": []})
+        assert p.take(a)[-1]["code"] == "invalid_field", kind
+    with pytest.raises(tcphub.InvalidRoomError):
+        p.hub.leave_room(a, "#x")
+    with pytest.raises(tcphub.InvalidRoomError):
+        p.hub.send_to_room("#x", "hi")
+
+
 def test_observation_follows_the_deliveries():
     p = Peers(observe=True)
     a, b = p.connect("A"), p.connect("B")
