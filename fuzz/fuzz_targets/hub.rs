@@ -3,7 +3,10 @@
 //! reported, timeouts, host commands), checking after every call into the
 //! hub that what came out of `poll_output` and what the getters say agree
 //! with a model the target keeps from the calls it made and the outputs it
-//! saw.
+//! saw. That includes rooms (`join`, `leave`, room `info` and `list`, the
+//! host's `join_room`/`leave_room`/`send_to_room`), presence (`watch`,
+//! `unwatch`), last wills (`sync` with `lastWill`), `bye`, and the host
+//! observing relays (`observe`).
 //!
 //! Each `Op` is one arm of `Driver::run`; each call into the hub is followed
 //! by `Driver::drain`, which checks every output against the model and
@@ -16,16 +19,20 @@
 //! (`number`).
 #![no_main]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcphub_core::{
-    encode_info, encode_ping, encode_sync, AliasPolicy, CloseReason, Event, Hub, HubConfig,
-    HubError, HubFrame, Output, RawValue, SessionEntry, SessionHandle, HUB_NAME, MAX_MAX_FRAME_LEN,
-    MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MIN_MAX_FRAME_LEN,
+    encode_bye, encode_info, encode_join, encode_leave, encode_ping, encode_room_info, encode_sync,
+    encode_sync_with_last_will, encode_unwatch, encode_watch, AliasPolicy, CloseReason, ErrorCode,
+    Event, Hub, HubConfig, HubError, HubFrame, LastWillRequest, Output, PresenceChange, RawMessage,
+    RawValue, RelayTarget, SessionEntry, SessionHandle, WatchScope, HUB_NAME,
+    MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
+    MAX_MAX_SESSIONS, MAX_NAME_LEN, MAX_PER_SESSION_CAP, MIN_MAX_FRAME_LEN,
 };
 
 // ----- the fuzzer's input -----
@@ -53,6 +60,35 @@ struct FuzzConfig {
     frame_timeout: Option<Span>,
     /// `% 6`: 0 is refused, 1..=5 rows per `sessions` page; or the default.
     max_list_rows: Option<u8>,
+    max_rooms_per_session: Cap,
+    max_watched_aliases: Cap,
+    max_last_will_bytes: WillCap,
+    /// Report relayed messages as `Event::Relayed`.
+    observe: bool,
+}
+
+/// `max_last_will_bytes`.
+#[derive(Debug, Arbitrary)]
+enum WillCap {
+    /// 1..=1024 bytes: `last_will_too_large` within reach.
+    Small(u16),
+    Default,
+    /// The largest accepted, `MAX_MAX_FRAME_LEN`.
+    Max,
+    /// 0 or past `MAX_MAX_FRAME_LEN`: refused.
+    Invalid(bool),
+}
+
+/// A per-session cap (`max_rooms_per_session`, `max_watched_aliases`).
+#[derive(Debug, Arbitrary)]
+enum Cap {
+    /// 1..=3: the cap within reach.
+    Small(u8),
+    Default,
+    /// The largest accepted.
+    Max,
+    /// Out of range (0 or past `MAX_PER_SESSION_CAP`): refused.
+    Invalid(bool),
 }
 
 #[derive(Debug, Clone, Copy, Arbitrary)]
@@ -129,6 +165,12 @@ enum Op {
     SendToSession(SessionSel, HostMessage),
     CloseSession(SessionSel, Reason),
     Shutdown,
+    /// The host puts a session in a room (`Hub::join_room`).
+    JoinRoom(SessionSel, RoomSel),
+    /// The host takes a session out of a room (`Hub::leave_room`).
+    LeaveRoom(SessionSel, RoomSel),
+    /// The host sends to a room's members (`Hub::send_to_room`).
+    SendToRoom(RoomSel, HostMessage),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -186,6 +228,27 @@ const ALIASES: [&str; 10] = [
     "tab\there",
 ];
 
+#[derive(Debug, Arbitrary)]
+enum RoomSel {
+    Pool(u8),
+    Custom(String),
+}
+
+/// Valid room names first (one shares a name with an alias), then ones
+/// the room rules refuse.
+const ROOMS: [&str; 10] = [
+    "lobby",
+    "大厅",
+    "Client-1",
+    "r\"q\\",
+    "*",
+    "#x",
+    "",
+    "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr",
+    "bell\u{7}",
+    "nl\nx",
+];
+
 /// Numbers at the edges of what JSON readers hold.
 const EDGE_NUMBERS: [&str; 8] = [
     "1e400",
@@ -204,6 +267,8 @@ enum Chunk {
     Raw(Vec<u8>),
     Sync {
         alias: AliasSel,
+        /// A `lastWill`, valid or not.
+        will: Option<WillSel>,
         id: Option<ReqId>,
         ndjson: bool,
     },
@@ -216,6 +281,8 @@ enum Chunk {
     List {
         limit: Option<Limit>,
         after: Option<Cursor>,
+        /// List a room's members.
+        room: Option<RoomSel>,
         id: Option<ReqId>,
         ndjson: bool,
     },
@@ -226,6 +293,69 @@ enum Chunk {
     /// A frame cut short: the first n bytes of a `sync`.
     Truncated(AliasSel, u8),
     Newline,
+    Join {
+        room: RoomSel,
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+    Leave {
+        room: RoomSel,
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+    /// `info` to a room; with `to` as well it is refused.
+    RoomInfo {
+        room: RoomSel,
+        to: Option<AliasSel>,
+        message: ClientMessage,
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+    /// `watch`, or `unwatch` when `unwatch`.
+    Watch {
+        unwatch: bool,
+        scope: ScopeSel,
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+    Bye {
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+}
+
+#[derive(Debug, Arbitrary)]
+enum ScopeSel {
+    All,
+    Aliases(Vec<AliasSel>),
+    Room(RoomSel),
+    /// `aliases` and `room` together: refused.
+    Both(RoomSel),
+    /// `aliases` that is not an array of strings: refused.
+    NotArray(u8),
+}
+
+/// A `sync`'s `lastWill`.
+#[derive(Debug, Arbitrary)]
+enum WillSel {
+    Room(RoomSel, WillMessage),
+    /// `"to":"A"`.
+    To(AliasSel, WillMessage),
+    /// `"to":[...]` (empty: refused).
+    ToMany(Vec<AliasSel>, WillMessage),
+    /// Past `MAX_LAST_WILL_ALIASES` by 1..=16: refused.
+    TooMany(u8, WillMessage),
+    /// Not an object, both targets, no message...: refused.
+    Malformed(u8),
+}
+
+#[derive(Debug, Arbitrary)]
+enum WillMessage {
+    Str(String),
+    Int(i64),
+    /// A string of 0..=8191 bytes: past `max_last_will_bytes`
+    /// (`last_will_too_large`) or the frame limit when large.
+    Big(u16),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -326,6 +456,154 @@ impl AliasSel {
     }
 }
 
+impl RoomSel {
+    fn get(&self) -> &str {
+        match self {
+            RoomSel::Pool(n) => ROOMS[usize::from(*n) % ROOMS.len()],
+            RoomSel::Custom(s) => s,
+        }
+    }
+}
+
+impl WillMessage {
+    fn json(&self) -> String {
+        match self {
+            WillMessage::Str(s) => serde_json::to_string(s).expect("a str serializes"),
+            WillMessage::Int(n) => n.to_string(),
+            WillMessage::Big(n) => format!("\"{}\"", "w".repeat(usize::from(*n) % 8192)),
+        }
+    }
+}
+
+impl ClientMessage {
+    /// The message as a client writes it: JSON, except for `Raw`.
+    fn text(&self) -> String {
+        match self {
+            ClientMessage::Str(s) => serde_json::to_string(s).expect("a str serializes"),
+            ClientMessage::Int(n) => n.to_string(),
+            ClientMessage::Null => "null".to_owned(),
+            ClientMessage::Nested(n) => nested(1 + usize::from(*n) % 200),
+            ClientMessage::NearMaxDepth(n) => nested(124 + usize::from(*n) % 8),
+            ClientMessage::Edge(n) => EDGE_NUMBERS[usize::from(*n) % EDGE_NUMBERS.len()].to_owned(),
+            ClientMessage::Pretty => "{\n  \"k\": [1,\r\n 2],\n  \"s\": \"a\\nb\"\n}".into(),
+            ClientMessage::Raw(s) => s.clone(),
+        }
+    }
+}
+
+/// Whether `name` is a valid room name, as `Room::new` documents: 1 to 64
+/// bytes, no control characters, not `*`, no leading `#`.
+fn room_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name != "*"
+        && !name.starts_with('#')
+        && !name.chars().any(char::is_control)
+}
+
+/// An `info` frame with `to` and/or `room`; both, or a message that is not
+/// JSON, written by hand as a careless client would.
+fn info_frame(to: Option<&str>, room: Option<&str>, message: &ClientMessage) -> Vec<u8> {
+    let text = message.text();
+    match (RawValue::from_string(text.clone()), to, room) {
+        (Ok(raw), to, None) => encode_info(to, &raw),
+        (Ok(raw), None, Some(room)) => encode_room_info(room, &raw),
+        (parsed, _, _) => {
+            if let Err(e) = parsed {
+                assert!(
+                    matches!(message, ClientMessage::Raw(_)),
+                    "{message:?} is not JSON: {e}"
+                );
+            }
+            let mut f = br#"{"type":"info","#.to_vec();
+            for (field, value) in [("to", to), ("room", room)] {
+                if let Some(value) = value {
+                    f.extend_from_slice(format!("\"{field}\":").as_bytes());
+                    f.extend_from_slice(serde_json::to_string(value).unwrap().as_bytes());
+                    f.push(b',');
+                }
+            }
+            f.extend_from_slice(br#""message":"#);
+            f.extend_from_slice(text.as_bytes());
+            f.push(b'}');
+            f
+        }
+    }
+}
+
+/// A `sync` frame with a `lastWill`, valid or not.
+fn sync_with_will(alias: &str, will: &WillSel) -> Vec<u8> {
+    let (room, to, message): (Option<&str>, Vec<Cow<'_, str>>, &WillMessage) = match will {
+        WillSel::Room(room, m) => (Some(room.get()), Vec::new(), m),
+        WillSel::To(alias, m) => (None, vec![Cow::Borrowed(alias.get())], m),
+        WillSel::ToMany(aliases, m) => (
+            None,
+            aliases.iter().map(|a| Cow::Borrowed(a.get())).collect(),
+            m,
+        ),
+        WillSel::TooMany(n, m) => (
+            None,
+            (0..MAX_LAST_WILL_ALIASES + 1 + usize::from(*n) % 16)
+                .map(|i| Cow::Owned(format!("A{i}")))
+                .collect(),
+            m,
+        ),
+        WillSel::Malformed(n) => {
+            let will = [
+                r#""x""#,
+                "null",
+                r#"{"room":"lobby","to":"Client-1","message":1}"#,
+                r#"{"room":"lobby"}"#,
+                r#"{"to":[],"message":1}"#,
+                r#"{"to":[1],"message":1}"#,
+                r#"{"room":7,"message":1}"#,
+                r#"{"message":1}"#,
+            ][usize::from(*n) % 8];
+            let mut f = encode_sync(alias);
+            f.truncate(f.len() - 2); // the closing brace and newline
+            f.extend_from_slice(b",\"lastWill\":");
+            f.extend_from_slice(will.as_bytes());
+            f.extend_from_slice(b"}\n");
+            return f;
+        }
+    };
+    let raw = RawValue::from_string(message.json()).expect("a will message is JSON");
+    let request = LastWillRequest {
+        room: room.map(Cow::Borrowed),
+        to,
+        message: RawMessage(&raw),
+    };
+    // A will with neither target is written with `"to":[]`: refused.
+    encode_sync_with_last_will(alias, Some(&request))
+}
+
+impl ScopeSel {
+    fn frame(&self, unwatch: bool) -> Vec<u8> {
+        let kind = if unwatch { "unwatch" } else { "watch" };
+        let scope = match self {
+            ScopeSel::All => WatchScope::All,
+            ScopeSel::Aliases(aliases) => {
+                WatchScope::Aliases(aliases.iter().map(|a| Cow::Borrowed(a.get())).collect())
+            }
+            ScopeSel::Room(room) => WatchScope::Room(Cow::Borrowed(room.get())),
+            ScopeSel::Both(room) => {
+                let room = serde_json::to_string(room.get()).unwrap();
+                let text = format!(r#"{{"type":"{kind}","aliases":["Client-1"],"room":{room}}}"#);
+                return text.into_bytes();
+            }
+            ScopeSel::NotArray(n) => {
+                let aliases = [r#""Client-1""#, "7", "[1]", "null", "{}"][usize::from(*n) % 5];
+                return format!(r#"{{"type":"{kind}","aliases":{aliases}}}"#).into_bytes();
+            }
+        };
+        if unwatch {
+            encode_unwatch(&scope)
+        } else {
+            encode_watch(&scope)
+        }
+    }
+}
+
 impl Reason {
     fn get(self) -> CloseReason {
         CloseReason::ALL[usize::from(self.0) % CloseReason::ALL.len()]
@@ -375,8 +653,17 @@ impl Chunk {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Chunk::Raw(bytes) => out.extend_from_slice(bytes),
-            Chunk::Sync { alias, id, ndjson } => {
-                push_frame(out, encode_sync(alias.get()), id, *ndjson)
+            Chunk::Sync {
+                alias,
+                will,
+                id,
+                ndjson,
+            } => {
+                let frame = match will {
+                    None => encode_sync(alias.get()),
+                    Some(will) => sync_with_will(alias.get(), will),
+                };
+                push_frame(out, frame, id, *ndjson)
             }
             Chunk::Info {
                 to,
@@ -384,46 +671,37 @@ impl Chunk {
                 id,
                 ndjson,
             } => {
-                let text = match message {
-                    ClientMessage::Str(s) => serde_json::to_string(s).expect("a str serializes"),
-                    ClientMessage::Int(n) => n.to_string(),
-                    ClientMessage::Null => "null".to_owned(),
-                    ClientMessage::Nested(n) => nested(1 + usize::from(*n) % 200),
-                    ClientMessage::NearMaxDepth(n) => nested(124 + usize::from(*n) % 8),
-                    ClientMessage::Edge(n) => {
-                        EDGE_NUMBERS[usize::from(*n) % EDGE_NUMBERS.len()].to_owned()
-                    }
-                    ClientMessage::Pretty => {
-                        "{\n  \"k\": [1,\r\n 2],\n  \"s\": \"a\\nb\"\n}".into()
-                    }
-                    ClientMessage::Raw(s) => s.clone(),
-                };
-                let to = to.as_ref().map(AliasSel::get);
-                let frame = match RawValue::from_string(text.clone()) {
-                    Ok(raw) => encode_info(to, &raw),
-                    Err(e) => {
-                        // Not JSON: the frame as a careless client writes it.
-                        assert!(
-                            matches!(message, ClientMessage::Raw(_)),
-                            "{message:?} is not JSON: {e}"
-                        );
-                        let mut f = br#"{"type":"info","#.to_vec();
-                        if let Some(to) = to {
-                            f.extend_from_slice(br#""to":"#);
-                            f.extend_from_slice(serde_json::to_string(to).unwrap().as_bytes());
-                            f.push(b',');
-                        }
-                        f.extend_from_slice(br#""message":"#);
-                        f.extend_from_slice(text.as_bytes());
-                        f.push(b'}');
-                        f
-                    }
-                };
+                let frame = info_frame(to.as_ref().map(AliasSel::get), None, message);
                 push_frame(out, frame, id, *ndjson);
             }
+            Chunk::RoomInfo {
+                room,
+                to,
+                message,
+                id,
+                ndjson,
+            } => {
+                let to = to.as_ref().map(AliasSel::get);
+                let frame = info_frame(to, Some(room.get()), message);
+                push_frame(out, frame, id, *ndjson);
+            }
+            Chunk::Join { room, id, ndjson } => {
+                push_frame(out, encode_join(room.get()), id, *ndjson)
+            }
+            Chunk::Leave { room, id, ndjson } => {
+                push_frame(out, encode_leave(room.get()), id, *ndjson)
+            }
+            Chunk::Watch {
+                unwatch,
+                scope,
+                id,
+                ndjson,
+            } => push_frame(out, scope.frame(*unwatch), id, *ndjson),
+            Chunk::Bye { id, ndjson } => push_frame(out, encode_bye().to_vec(), id, *ndjson),
             Chunk::List {
                 limit,
                 after,
+                room,
                 id,
                 ndjson,
             } => {
@@ -446,6 +724,10 @@ impl Chunk {
                     };
                     f.extend_from_slice(b",\"after\":");
                     f.extend_from_slice(serde_json::to_string(&text).unwrap().as_bytes());
+                }
+                if let Some(room) = room {
+                    f.extend_from_slice(b",\"room\":");
+                    f.extend_from_slice(serde_json::to_string(room.get()).unwrap().as_bytes());
                 }
                 f.push(b'}');
                 push_frame(out, f, id, *ndjson);
@@ -488,6 +770,18 @@ impl HostMessage {
     }
 }
 
+impl Cap {
+    fn get(&self, default: usize) -> usize {
+        match self {
+            Cap::Small(n) => 1 + usize::from(*n) % 3,
+            Cap::Default => default,
+            Cap::Max => MAX_PER_SESSION_CAP,
+            Cap::Invalid(false) => 0,
+            Cap::Invalid(true) => MAX_PER_SESSION_CAP + 1,
+        }
+    }
+}
+
 fn build_config(c: &FuzzConfig) -> HubConfig {
     let max_frame_len = match c.max_frame_len {
         FrameLimit::Small(n) => MIN_MAX_FRAME_LEN + usize::from(n),
@@ -525,6 +819,20 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
         max_list_rows: c
             .max_list_rows
             .map_or(HubConfig::default().max_list_rows, |n| usize::from(n % 6)),
+        max_rooms_per_session: c
+            .max_rooms_per_session
+            .get(HubConfig::default().max_rooms_per_session),
+        max_watched_aliases: c
+            .max_watched_aliases
+            .get(HubConfig::default().max_watched_aliases),
+        max_last_will_bytes: match c.max_last_will_bytes {
+            WillCap::Small(n) => 1 + usize::from(n) % 1024,
+            WillCap::Default => HubConfig::default().max_last_will_bytes,
+            WillCap::Max => MAX_MAX_FRAME_LEN,
+            WillCap::Invalid(false) => 0,
+            WillCap::Invalid(true) => MAX_MAX_FRAME_LEN + 1,
+        },
+        observe: c.observe,
         ..HubConfig::default()
     }
 }
@@ -534,6 +842,9 @@ fn config_is_valid(c: &HubConfig) -> bool {
     (MIN_MAX_FRAME_LEN..=MAX_MAX_FRAME_LEN).contains(&c.max_frame_len)
         && (1..=MAX_MAX_SESSIONS).contains(&c.max_sessions)
         && (1..=MAX_MAX_LIST_ROWS).contains(&c.max_list_rows)
+        && (1..=MAX_PER_SESSION_CAP).contains(&c.max_rooms_per_session)
+        && (1..=MAX_PER_SESSION_CAP).contains(&c.max_watched_aliases)
+        && (1..=MAX_MAX_FRAME_LEN).contains(&c.max_last_will_bytes)
         && (MIN_MAX_FRAME_LEN..=MAX_MAX_QUEUED_BYTES).contains(&c.max_queued_bytes)
         && c.max_queued_bytes >= c.high_watermark.saturating_add(c.max_frame_len)
         && c.low_watermark < c.high_watermark
@@ -579,6 +890,59 @@ struct SessionState {
     paused: bool,
     eof: bool,
     sent_bytes: bool,
+    /// The rooms it is in, from `Joined`, `Left` and `Closed` events.
+    rooms: BTreeSet<String>,
+}
+
+/// Who an `info` frame is from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum InfoKind {
+    /// The host command being run (before anything it caused).
+    Host,
+    /// A client relaying (to an alias, `*` or a room).
+    Relay,
+    /// A closing session's last will.
+    Will,
+}
+
+/// A relayed frame waiting for its `Event::Relayed` (with `observe` on).
+#[derive(Debug)]
+struct RelayedFrame {
+    to: SessionHandle,
+    /// From, room, lastWill, message; `None` for a known-bug frame the
+    /// parser refused (it matches any event).
+    info: Option<(String, Option<String>, bool, serde_json::Value)>,
+}
+
+/// What one call's outputs have announced and not yet completed.
+#[derive(Default)]
+struct Pending {
+    /// Sessions named by a Close and awaiting their Closed event.
+    closing: BTreeMap<SessionHandle, CloseReason>,
+    /// The session being closed (from its `Close`, or the call for
+    /// `handle_close`) until its `Closed`: the only one whose last will and
+    /// `closed` presence may be sent.
+    closer: Option<(SessionHandle, CloseReason)>,
+    /// `joined`/`left` frames sent whose `Joined`/`Left` event is due.
+    joining: BTreeSet<(SessionHandle, String)>,
+    leaving: BTreeSet<(SessionHandle, String)>,
+    /// Relayed frames whose `Event::Relayed` is due (with `observe` on).
+    relays: VecDeque<RelayedFrame>,
+    /// A host command's own frames come before anything it causes (a
+    /// session closed for its queue, others resumed by that).
+    host_phase: bool,
+}
+
+impl Pending {
+    /// With `observe` on, relayed frames are followed by their `Relayed`
+    /// event before anything else (but flow control) comes out.
+    fn no_relays_due(&self, what: &dyn std::fmt::Debug) {
+        assert!(
+            self.relays.is_empty(),
+            "{what:?} while relayed frames await their Relayed event: {:?}",
+            self.relays
+        );
+    }
 }
 
 /// The call whose outputs are being checked.
@@ -611,13 +975,16 @@ struct Driver {
     shutting_down: bool,
     /// Every alias ever claimed, to check the alias table against.
     aliases_seen: BTreeSet<String>,
+    /// Every room ever joined, to check the room table against.
+    rooms_seen: BTreeSet<String>,
 }
 
 /// What `drain` saw in one call's outputs, for the call's own checks.
 #[derive(Default)]
 struct Seen {
-    /// Frames, in order, with their sizes (`None`: a known-bug frame).
-    transmits: Vec<(SessionHandle, Option<HubFrame>, usize)>,
+    /// Frames, in order, with their sizes (`None`: a known-bug frame) and,
+    /// for `info`, who sent it.
+    transmits: Vec<(SessionHandle, Option<HubFrame>, usize, Option<InfoKind>)>,
     /// Sessions closed, in order, with why.
     closed: Vec<(SessionHandle, CloseReason)>,
     opened: Vec<(SessionHandle, String)>,
@@ -646,6 +1013,7 @@ impl Driver {
             closed: BTreeSet::new(),
             shutting_down: false,
             aliases_seen: BTreeSet::new(),
+            rooms_seen: BTreeSet::new(),
         })
     }
 
@@ -675,6 +1043,15 @@ impl Driver {
         self.open
             .iter()
             .filter(|(_, s)| s.alias.as_deref() == Some(alias))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The members of `room`, from the model.
+    fn members(&self, room: &str) -> BTreeSet<SessionHandle> {
+        self.open
+            .iter()
+            .filter(|(_, s)| s.rooms.contains(room))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -896,6 +1273,15 @@ impl Driver {
                 }
                 self.check_tables();
             }
+            Op::JoinRoom(session, room) => {
+                let id = self.session(*session);
+                self.join_room(id, room.get());
+            }
+            Op::LeaveRoom(session, room) => {
+                let id = self.session(*session);
+                self.leave_room(id, room.get());
+            }
+            Op::SendToRoom(room, message) => self.send_to_room(room.get(), message),
             Op::Shutdown => {
                 let open: Vec<SessionHandle> = self.open.keys().copied().collect();
                 self.hub.shutdown();
@@ -904,10 +1290,143 @@ impl Driver {
                 let closed: Vec<(SessionHandle, CloseReason)> =
                     open.iter().map(|id| (*id, CloseReason::Shutdown)).collect();
                 assert_eq!(seen.closed, closed, "shutdown closes every session");
-                assert!(seen.transmits.is_empty());
+                // Nothing but watchers told of the closes (no last wills).
+                for (to, frame, ..) in &seen.transmits {
+                    assert!(
+                        matches!(frame, Some(HubFrame::Presence { event, reason: Some(r), .. })
+                            if event == "closed" && r == "shutdown"),
+                        "shutdown sent {frame:?} to {to}"
+                    );
+                }
                 self.check_tables();
             }
         }
+    }
+
+    /// `Hub::join_room`: refused for a closed session, an invalid room or
+    /// one room too many; else the session is told `joined` (and the host
+    /// `Joined` when it was not a member yet).
+    fn join_room(&mut self, id: SessionHandle, room: &str) {
+        let state = self
+            .open
+            .get(&id)
+            .map(|s| (s.rooms.contains(room), s.rooms.len()));
+        let max = self.config.max_rooms_per_session;
+        let result = self.hub.join_room(id, room);
+        let seen = self.drain(Call::Host);
+        let joined_frames = |seen: &Seen| -> Vec<SessionHandle> {
+            seen.transmits
+                .iter()
+                .filter(|t| matches!(&t.1, Some(HubFrame::Joined { room: r, .. }) if r == room))
+                .map(|t| t.0)
+                .collect()
+        };
+        match (result, state) {
+            (Err(HubError::UnknownHandle(h)), None) => {
+                assert_eq!(h, id);
+                assert_eq!(seen.outputs, 0);
+            }
+            (Err(HubError::InvalidRoom(_)), Some(_)) => {
+                assert!(!room_is_valid(room), "{room:?} refused");
+                assert_eq!(seen.outputs, 0);
+            }
+            (Err(HubError::TooManyRooms { handle, max: m }), Some((false, n))) => {
+                assert!(room_is_valid(room));
+                assert_eq!((handle, m), (id, max));
+                assert!(n >= max, "{id} in {n} rooms, refused a room more");
+                assert_eq!(seen.outputs, 0);
+            }
+            (Ok(joined), Some((member, n))) => {
+                assert!(room_is_valid(room), "{room:?} accepted");
+                assert_eq!(joined, !member, "join_room({id}, {room:?})");
+                assert!(member || n < max, "{id} in {n} rooms, max {max}");
+                assert_eq!(joined_frames(&seen), [id]);
+            }
+            (result, state) => {
+                panic!("join_room({id}, {room:?}) with {state:?} (max {max}): {result:?}")
+            }
+        }
+        self.check_tables();
+    }
+
+    /// `Hub::leave_room`: refused for a closed session or an invalid room;
+    /// else the session is told `left` if it was a member.
+    fn leave_room(&mut self, id: SessionHandle, room: &str) {
+        let member = self.open.get(&id).map(|s| s.rooms.contains(room));
+        let result = self.hub.leave_room(id, room);
+        let seen = self.drain(Call::Host);
+        match (result, member) {
+            (Err(HubError::UnknownHandle(h)), None) => {
+                assert_eq!(h, id);
+                assert_eq!(seen.outputs, 0);
+            }
+            (Err(HubError::InvalidRoom(_)), Some(member)) => {
+                assert!(!room_is_valid(room) && !member, "{room:?} refused");
+                assert_eq!(seen.outputs, 0);
+            }
+            (Ok(left), Some(member)) => {
+                assert!(room_is_valid(room), "{room:?} accepted");
+                assert_eq!(left, member, "leave_room({id}, {room:?})");
+                if member {
+                    let to: Vec<SessionHandle> = seen
+                        .transmits
+                        .iter()
+                        .filter(
+                            |t| matches!(&t.1, Some(HubFrame::Left { room: r, .. }) if r == room),
+                        )
+                        .map(|t| t.0)
+                        .collect();
+                    assert_eq!(to, [id]);
+                } else {
+                    assert_eq!(seen.outputs, 0);
+                }
+            }
+            (result, member) => panic!("leave_room({id}, {room:?}), member {member:?}: {result:?}"),
+        }
+        self.check_tables();
+    }
+
+    /// `Hub::send_to_room`: refused for an invalid room or one nobody is
+    /// in; else one frame from the host to each member, in accept order,
+    /// naming the room.
+    fn send_to_room(&mut self, room: &str, message: &HostMessage) {
+        let members: Vec<SessionHandle> = self.members(room).into_iter().collect();
+        let unserializable = matches!(message, HostMessage::Unserializable);
+        let result = match message.get() {
+            Message::Json(v) => self.hub.send_to_room(room, &v),
+            Message::Unserializable(m) => self.hub.send_to_room(room, &m),
+        };
+        match result {
+            Ok(n) => {
+                assert!(!unserializable && !members.is_empty());
+                assert_eq!(n, members.len());
+            }
+            Err(HubError::InvalidRoom(_)) => {
+                assert!(!room_is_valid(room), "{room:?} refused");
+                assert!(members.is_empty());
+            }
+            Err(HubError::UnknownRoom(r)) => {
+                assert!(room_is_valid(room), "{room:?} is not a room name");
+                assert!(members.is_empty(), "{room:?} has members {members:?}");
+                assert_eq!(r, room);
+            }
+            Err(HubError::InvalidMessage(_)) => assert!(unserializable && !members.is_empty()),
+            Err(e) => panic!("send_to_room({room:?}): {e:?}"),
+        }
+        let seen = self.drain(Call::Host);
+        let to: Vec<SessionHandle> = host_frames(&seen).map(|t| t.0).collect();
+        if unserializable || members.is_empty() {
+            assert_eq!(seen.outputs, 0);
+        } else {
+            assert_eq!(to, members, "to every member, oldest first");
+            for (_, frame, ..) in host_frames(&seen) {
+                assert!(
+                    matches!(frame, Some(HubFrame::Info { room: Some(r), .. }) if r == room),
+                    "{frame:?}"
+                );
+            }
+        }
+        self.check_tables();
     }
 
     fn accept(&mut self, peer: &str) {
@@ -1065,8 +1584,16 @@ impl Driver {
         if let Call::Data(id) | Call::Eof(id) = call {
             active.insert(id);
         }
-        // Sessions named by a Close and awaiting their Closed event.
-        let mut closing: BTreeMap<SessionHandle, CloseReason> = BTreeMap::new();
+        let mut p = Pending {
+            host_phase: call == Call::Host,
+            ..Pending::default()
+        };
+        if let Call::Close(id) = call {
+            // `handle_close` forgets the session with no `Close` output.
+            if self.open.contains_key(&id) {
+                p.closer = Some((id, CloseReason::PeerClosed));
+            }
+        }
         // Error codes told to each session, and reported to the host.
         let mut told: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
         let mut reported: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
@@ -1085,7 +1612,7 @@ impl Driver {
             };
             if let Some(session) = named {
                 assert!(
-                    self.open.contains_key(&session) && !closing.contains_key(&session),
+                    self.open.contains_key(&session) && !p.closing.contains_key(&session),
                     "{output:?} names {session}, which is not open"
                 );
             }
@@ -1100,13 +1627,53 @@ impl Driver {
                     }
                     s.queued = s.queued.saturating_add(frame.len());
                     let parsed = check_line(&frame);
+                    let kind = match &parsed {
+                        Some(HubFrame::Info {
+                            from, last_will, ..
+                        }) => Some(if *last_will {
+                            InfoKind::Will
+                        } else if p.host_phase && from == HUB_NAME {
+                            InfoKind::Host
+                        } else {
+                            InfoKind::Relay
+                        }),
+                        Some(_) => None,
+                        // Only a relayed message gets here (a known bug).
+                        None => Some(InfoKind::Relay),
+                    };
                     if let Some(parsed) = &parsed {
-                        self.check_frame(call, session, parsed, &active);
+                        self.check_frame(call, session, parsed, kind, &active, &mut p);
+                    }
+                    match kind {
+                        Some(InfoKind::Relay | InfoKind::Will) => {
+                            if self.config.observe {
+                                let info = match &parsed {
+                                    Some(HubFrame::Info {
+                                        from,
+                                        room,
+                                        last_will,
+                                        message,
+                                    }) => Some((
+                                        from.clone(),
+                                        room.clone(),
+                                        *last_will,
+                                        message.clone(),
+                                    )),
+                                    _ => None,
+                                };
+                                p.relays.push_back(RelayedFrame { to: session, info });
+                            }
+                        }
+                        _ => p.no_relays_due(&parsed),
                     }
                     if let Some(code) = error_code(&frame) {
+                        assert!(
+                            ErrorCode::from_wire(&code).is_some(),
+                            "error code {code:?} is not in ErrorCode::ALL"
+                        );
                         told.entry(session).or_default().push(code);
                     }
-                    seen.transmits.push((session, parsed, frame.len()));
+                    seen.transmits.push((session, parsed, frame.len(), kind));
                 }
                 Output::Close {
                     handle: session,
@@ -1115,6 +1682,12 @@ impl Driver {
                     unsent,
                 } => {
                     assert_eq!(unsent, reason.unsent(), "{reason}");
+                    p.no_relays_due(&(session, reason));
+                    // A host command's own frames are out; what follows
+                    // is what it caused.
+                    p.host_phase = false;
+                    assert_eq!(p.closer, None, "{session} closes while another is closing");
+                    p.closer = Some((session, reason));
                     // Exactly one last frame: an error when the peer caused
                     // the close, else a bye (docs/PROTOCOL.md).
                     match check_line(&farewell) {
@@ -1130,6 +1703,7 @@ impl Driver {
                                 "error farewell for {reason}"
                             );
                             assert_eq!(code, reason.as_str());
+                            assert!(ErrorCode::from_wire(&code).is_some(), "{code}");
                             if reason != CloseReason::TooManySessions {
                                 told.entry(session).or_default().push(code);
                             }
@@ -1137,7 +1711,7 @@ impl Driver {
                         other => panic!("{session} closed ({reason}) with farewell {other:?}"),
                     }
                     self.check_close_reason(call, session, reason, &active);
-                    closing.insert(session, reason);
+                    p.closing.insert(session, reason);
                 }
                 Output::PauseReading { handle: session } => {
                     // Some queue went past the high watermark and has not
@@ -1154,6 +1728,7 @@ impl Driver {
                     active.insert(session);
                 }
                 Output::ResumeReading { handle: session } => {
+                    p.no_relays_due(&"ResumeReading");
                     let high = self.config.high_watermark;
                     let idle = self.config.idle_timeout.is_some();
                     let now = self.hub_now;
@@ -1170,13 +1745,28 @@ impl Driver {
                     }
                 }
                 Output::Event(event) => {
-                    self.event(call, event, &mut closing, &mut seen, &mut reported, &active)
+                    if !matches!(event, Event::Relayed { .. }) {
+                        p.no_relays_due(&event);
+                    }
+                    self.event(call, event, &mut p, &mut seen, &mut reported, &active)
                 }
                 #[allow(unreachable_patterns)]
                 other => panic!("teach the fuzz target about {other:?}"),
             }
         }
-        assert!(closing.is_empty(), "Close without Closed: {closing:?}");
+        assert!(
+            p.closing.is_empty(),
+            "Close without Closed: {:?}",
+            p.closing
+        );
+        assert_eq!(p.closer, None, "a close without its Closed event");
+        p.no_relays_due(&"the end of the call's outputs");
+        assert!(
+            p.joining.is_empty() && p.leaving.is_empty(),
+            "joined/left frames without their event: {:?} {:?}",
+            p.joining,
+            p.leaving
+        );
         assert_eq!(told, reported, "error frames vs ProtocolError events");
         seen
     }
@@ -1185,7 +1775,7 @@ impl Driver {
         &mut self,
         call: Call,
         event: Event,
-        closing: &mut BTreeMap<SessionHandle, CloseReason>,
+        p: &mut Pending,
         seen: &mut Seen,
         reported: &mut BTreeMap<SessionHandle, Vec<String>>,
         active: &BTreeSet<SessionHandle>,
@@ -1214,6 +1804,7 @@ impl Driver {
                         paused: false,
                         eof: false,
                         sent_bytes: false,
+                        rooms: BTreeSet::new(),
                     },
                 );
             }
@@ -1231,7 +1822,7 @@ impl Driver {
                     .open
                     .get_mut(&session)
                     .expect("Synced for an open session");
-                assert!(!closing.contains_key(&session));
+                assert!(!p.closing.contains_key(&session));
                 assert_eq!(*peer, *s.peer);
                 assert_eq!(
                     s.alias, None,
@@ -1277,7 +1868,7 @@ impl Driver {
                     "Message from {session} in {call:?}"
                 );
                 let s = &self.open[&session];
-                assert!(!closing.contains_key(&session));
+                assert!(!p.closing.contains_key(&session));
                 assert_eq!(*peer, *s.peer);
                 assert_eq!(alias.map(|a| a.to_string()), s.alias);
                 assert!(serde_json::from_str::<Box<RawValue>>(message.get()).is_ok());
@@ -1318,7 +1909,7 @@ impl Driver {
                 if let Some(alias) = alias {
                     assert!(!alias.as_str().is_empty());
                 }
-                match closing.remove(&session) {
+                match p.closing.remove(&session) {
                     Some(r) => assert_eq!(r, reason, "Close and Closed disagree"),
                     None => assert_eq!(
                         (call, reason),
@@ -1326,8 +1917,140 @@ impl Driver {
                         "Closed {session} without Output::Close"
                     ),
                 }
+                assert_eq!(p.closer, Some((session, reason)), "Closed {session}");
+                p.closer = None;
+                // Its rooms go with it, silently.
+                assert!(
+                    !p.joining
+                        .iter()
+                        .chain(&p.leaving)
+                        .any(|(h, _)| *h == session),
+                    "{session} closed between a joined/left frame and its event"
+                );
                 assert!(self.closed.insert(session));
                 seen.closed.push((session, reason));
+            }
+            Event::Joined {
+                handle,
+                session_id,
+                alias,
+                room,
+            } => {
+                assert!(
+                    active.contains(&handle) || call == Call::Host,
+                    "Joined for {handle} in {call:?}"
+                );
+                let room = room.to_string();
+                assert!(
+                    p.joining.remove(&(handle, room.clone())),
+                    "Joined {handle} {room:?} without a joined frame first"
+                );
+                let max = self.config.max_rooms_per_session;
+                let s = self
+                    .open
+                    .get_mut(&handle)
+                    .expect("Joined for an open session");
+                assert_eq!(*session_id, *s.peer);
+                assert_eq!(alias.map(|a| a.to_string()), s.alias);
+                assert!(
+                    s.rooms.insert(room.clone()),
+                    "{handle} joined {room:?} twice"
+                );
+                assert!(s.rooms.len() <= max, "{handle} in more than {max} rooms");
+                self.rooms_seen.insert(room);
+            }
+            Event::Left {
+                handle,
+                session_id,
+                alias,
+                room,
+            } => {
+                assert!(
+                    active.contains(&handle) || call == Call::Host,
+                    "Left for {handle} in {call:?}"
+                );
+                let room = room.to_string();
+                assert!(
+                    p.leaving.remove(&(handle, room.clone())),
+                    "Left {handle} {room:?} without a left frame first"
+                );
+                let s = self
+                    .open
+                    .get_mut(&handle)
+                    .expect("Left for an open session");
+                assert_eq!(*session_id, *s.peer);
+                assert_eq!(alias.map(|a| a.to_string()), s.alias);
+                assert!(s.rooms.remove(&room), "{handle} left {room:?}, not in it");
+            }
+            Event::Relayed {
+                handle,
+                session_id,
+                alias,
+                target,
+                message,
+                recipients,
+                last_will,
+            } => {
+                assert!(self.config.observe, "Relayed with observe off");
+                let s = self
+                    .open
+                    .get(&handle)
+                    .expect("Relayed from an open session");
+                assert_eq!(*session_id, *s.peer);
+                assert_eq!(alias.map(|a| a.to_string()), s.alias);
+                if last_will {
+                    let (closer, reason) = p
+                        .closer
+                        .unwrap_or_else(|| panic!("last will of {handle} in {call:?}"));
+                    assert_eq!(closer, handle, "last will relayed for another session");
+                    assert!(reason.sends_last_will(), "last will sent on {reason}");
+                } else {
+                    assert!(
+                        active.contains(&handle) && !p.closing.contains_key(&handle),
+                        "Relayed from {handle} in {call:?}"
+                    );
+                }
+                // Who it must have reached: a will is sent once its session
+                // is out of the table, so never to itself.
+                let expected: BTreeSet<SessionHandle> = match &target {
+                    RelayTarget::Room(room) => self.members(room.as_str()),
+                    RelayTarget::Alias(a) => self.holders_model(a.as_str()),
+                    RelayTarget::Everyone => {
+                        assert!(!last_will, "a will to everyone");
+                        self.open.keys().copied().collect()
+                    }
+                }
+                .into_iter()
+                .filter(|h| *h != handle || (!last_will && matches!(target, RelayTarget::Alias(_))))
+                .collect();
+                assert_eq!(recipients, expected.len(), "recipients of {target:?}");
+                assert!(
+                    p.relays.len() >= recipients,
+                    "Relayed to {recipients}, {} frames: {:?}",
+                    p.relays.len(),
+                    p.relays
+                );
+                let batch: Vec<RelayedFrame> = p.relays.drain(..recipients).collect();
+                let to: BTreeSet<SessionHandle> = batch.iter().map(|f| f.to).collect();
+                assert_eq!(to.len(), batch.len(), "one frame each");
+                assert_eq!(to, expected, "Relayed to {target:?}");
+                let sent: Option<serde_json::Value> = serde_json::from_str(message.get()).ok();
+                let name = self.name(handle).to_owned();
+                for frame in batch {
+                    let Some((from, room, will, m)) = frame.info else {
+                        continue;
+                    };
+                    assert_eq!(from, name);
+                    assert_eq!(will, last_will);
+                    let target_room = match &target {
+                        RelayTarget::Room(r) => Some(r.to_string()),
+                        _ => None,
+                    };
+                    assert_eq!(room, target_room);
+                    if let Some(sent) = &sent {
+                        assert_eq!(&m, sent, "relayed message");
+                    }
+                }
             }
             other => panic!("teach the fuzz target about {other:?}"),
         }
@@ -1340,20 +2063,154 @@ impl Driver {
         call: Call,
         session: SessionHandle,
         frame: &HubFrame,
+        kind: Option<InfoKind>,
         active: &BTreeSet<SessionHandle>,
+        p: &mut Pending,
     ) {
+        let recipient = &self.open[&session];
         match frame {
-            HubFrame::Info { from, .. } => {
-                // From the host in a host command; else from a sender whose
-                // input was processed: its alias, or its peer before it
-                // syncs (a peer may even be called "#hub").
-                let host = from == HUB_NAME && call == Call::Host;
+            HubFrame::Info { from, room, .. } => {
+                match kind.expect("an info frame has a kind") {
+                    // From the host, in its own command.
+                    InfoKind::Host => assert!(call == Call::Host && from == HUB_NAME),
+                    // From a sender whose input was processed: its alias,
+                    // or its peer before it syncs (a peer may even be
+                    // called "#hub").
+                    InfoKind::Relay => assert!(
+                        active.iter().any(|a| self.open.contains_key(a)
+                            && !p.closing.contains_key(a)
+                            && self.name(*a) == from),
+                        "info to {session} from {from:?}, not a sender in {call:?}"
+                    ),
+                    // From the session being closed, for a reason that
+                    // sends it.
+                    InfoKind::Will => {
+                        let (closer, reason) = p.closer.unwrap_or_else(|| {
+                            panic!(
+                                "last will from {from:?} to {session} in {call:?}, nobody closing"
+                            )
+                        });
+                        assert!(
+                            reason.sends_last_will(),
+                            "{closer}'s last will sent on {reason}"
+                        );
+                        assert_eq!(from, self.name(closer), "a last will from {closer}");
+                    }
+                }
+                if let Some(room) = room {
+                    assert!(
+                        recipient.rooms.contains(room),
+                        "info for room {room:?} to {session}, not a member"
+                    );
+                }
+            }
+            HubFrame::Joined { room, members, id } => {
                 assert!(
-                    host || active
-                        .iter()
-                        .any(|a| self.open.contains_key(a) && self.name(*a) == from),
-                    "info to {session} from {from:?}, not a sender in {call:?}"
+                    active.contains(&session) || call == Call::Host,
+                    "joined to {session} in {call:?}"
                 );
+                assert!(room_is_valid(room), "joined {room:?}");
+                let mut all = self.members(room);
+                if all.insert(session) {
+                    assert!(
+                        p.joining.insert((session, room.clone())),
+                        "{session} joined {room:?} twice in a row"
+                    );
+                }
+                assert_eq!(
+                    *members,
+                    all.len(),
+                    "members of {room:?} after {session} joined"
+                );
+                check_request_id(id);
+            }
+            HubFrame::Left { room, id } => {
+                assert!(
+                    active.contains(&session) || call == Call::Host,
+                    "left to {session} in {call:?}"
+                );
+                assert!(
+                    recipient.rooms.contains(room),
+                    "{session} left {room:?} without being in it"
+                );
+                assert!(
+                    p.leaving.insert((session, room.clone())),
+                    "{session} left {room:?} twice"
+                );
+                check_request_id(id);
+            }
+            HubFrame::Watching { id } | HubFrame::Unwatched { id } => {
+                assert!(
+                    active.contains(&session),
+                    "{frame:?} to {session} in {call:?}"
+                );
+                check_request_id(id);
+            }
+            HubFrame::Presence {
+                event,
+                alias,
+                session_id,
+                room,
+                reason,
+            } => {
+                assert_ne!(
+                    session_id, &recipient.peer,
+                    "{session} told about itself: {frame:?}"
+                );
+                let change = PresenceChange::from_wire(event)
+                    .unwrap_or_else(|| panic!("presence event {event:?}"));
+                let about_room = matches!(change, PresenceChange::Joined | PresenceChange::Left);
+                assert_eq!(room.is_some(), about_room, "{frame:?}");
+                assert_eq!(
+                    reason.is_some(),
+                    change == PresenceChange::Closed,
+                    "{frame:?}"
+                );
+                if change == PresenceChange::Closed {
+                    // Only about the session being closed, with its reason.
+                    let (closer, why) = p
+                        .closer
+                        .unwrap_or_else(|| panic!("{frame:?} in {call:?}, nobody closing"));
+                    let c = &self.open[&closer];
+                    assert_eq!(*session_id, c.peer, "{frame:?} while {closer} closes");
+                    assert_eq!(reason.as_deref(), Some(why.as_str()));
+                    assert_eq!(*alias, c.alias, "{frame:?}");
+                    return;
+                }
+                let (about, s) = self
+                    .open
+                    .iter()
+                    .find(|(_, s)| s.peer == *session_id)
+                    .unwrap_or_else(|| panic!("{frame:?} about no open session"));
+                match change {
+                    PresenceChange::Synced | PresenceChange::Released => {
+                        assert!(alias.is_some());
+                        assert_eq!(*alias, s.alias, "{frame:?}");
+                    }
+                    PresenceChange::TakenOver => {
+                        assert_eq!(self.config.alias_policy, AliasPolicy::Takeover);
+                        assert!(alias.is_some());
+                        assert_eq!(s.alias, None, "{about} was released first");
+                    }
+                    _ => {
+                        // Room watchers are members.
+                        let room = room.as_ref().unwrap();
+                        assert!(
+                            recipient.rooms.contains(room),
+                            "{frame:?} to {session}, not in {room:?}"
+                        );
+                        assert_eq!(*alias, s.alias, "{frame:?}");
+                        let due = if change == PresenceChange::Joined {
+                            &p.joining
+                        } else {
+                            &p.leaving
+                        };
+                        assert!(
+                            due.contains(&(*about, room.clone())),
+                            "{frame:?} without {about}'s own frame first"
+                        );
+                    }
+                }
             }
             HubFrame::Synced {
                 client_name,
@@ -1370,14 +2227,24 @@ impl Driver {
                 sessions,
                 total,
                 next,
+                room,
                 id,
-                ..
             } => {
                 assert!(
                     active.contains(&session),
                     "sessions to {session} in {call:?}"
                 );
-                self.check_page(sessions, *total, next.as_deref());
+                let rows: Vec<SessionHandle> = match room {
+                    None => self.open.keys().copied().collect(),
+                    Some(room) => {
+                        assert!(
+                            recipient.rooms.contains(room),
+                            "members of {room:?} listed to {session}, not in it"
+                        );
+                        self.members(room).into_iter().collect()
+                    }
+                };
+                self.check_page(&rows, sessions, *total, next.as_deref());
                 check_request_id(id);
             }
             HubFrame::Pong { id } => {
@@ -1396,17 +2263,23 @@ impl Driver {
     /// A `sessions` page: a run of the open sessions, oldest first, no
     /// longer than `max_list_rows`, with the total and a `next` cursor
     /// exactly when rows remain after it.
-    fn check_page(&self, rows: &[SessionEntry], total: usize, next: Option<&str>) {
-        assert_eq!(total, self.open.len(), "sessions total");
+    fn check_page(
+        &self,
+        listed: &[SessionHandle],
+        rows: &[SessionEntry],
+        total: usize,
+        next: Option<&str>,
+    ) {
+        assert_eq!(total, listed.len(), "sessions total");
         assert!(
             rows.len() <= self.config.max_list_rows,
             "{} rows",
             rows.len()
         );
-        let all: Vec<(SessionHandle, SessionEntry)> = self
-            .open
+        let all: Vec<(SessionHandle, SessionEntry)> = listed
             .iter()
-            .map(|(id, s)| {
+            .map(|id| {
+                let s = &self.open[id];
                 let entry = SessionEntry {
                     session_id: s.peer.clone(),
                     client_name: s.alias.clone(),
@@ -1433,17 +2306,13 @@ impl Driver {
                     assert_eq!(after, last.0, "next names the last row");
                 }
                 assert!(
-                    self.open.keys().any(|id| id.0 > after),
+                    listed.iter().any(|id| id.0 > after),
                     "next {cursor} with nothing after it"
                 );
             }
             None => {
                 if let Some((last, _)) = page.last() {
-                    assert_eq!(
-                        Some(last),
-                        self.open.keys().last(),
-                        "rows left without next"
-                    );
+                    assert_eq!(Some(last), listed.last(), "rows left without next");
                 }
             }
         }
@@ -1504,6 +2373,8 @@ impl Driver {
                 cap || stuck
             }
             CloseReason::ClosedByHost => false,
+            // Its own `bye`, read in this call.
+            CloseReason::ClientBye => active.contains(&session),
             other => panic!("teach the fuzz target about {other}"),
         };
         assert!(ok, "{call:?} closed {session} ({s:?}) with {reason}");
@@ -1550,6 +2421,31 @@ impl Driver {
                 "{} half-closed and not paused",
                 info.handle
             );
+            let rooms: BTreeSet<String> = info.rooms.iter().map(|r| r.to_string()).collect();
+            assert_eq!(rooms, s.rooms, "rooms of {}", info.handle);
+        }
+        // The room table: exactly the rooms open sessions are in (none of
+        // a closed session), with their members in accept order.
+        let mut rooms: BTreeMap<&str, Vec<SessionHandle>> = BTreeMap::new();
+        for (id, s) in &self.open {
+            for room in &s.rooms {
+                rooms.entry(room).or_default().push(*id);
+            }
+        }
+        let listed: Vec<(String, usize)> = hub.rooms().map(|(r, n)| (r.to_string(), n)).collect();
+        let model: Vec<(String, usize)> = rooms
+            .iter()
+            .map(|(r, m)| (r.to_string(), m.len()))
+            .collect();
+        assert_eq!(listed, model, "rooms()");
+        for name in ROOMS
+            .iter()
+            .copied()
+            .chain(self.rooms_seen.iter().map(String::as_str))
+        {
+            let members: Vec<SessionHandle> = hub.room_members(name).map(|i| i.handle).collect();
+            let expected = rooms.get(name).map_or(&[][..], Vec::as_slice);
+            assert_eq!(members, expected, "room_members({name:?})");
         }
         for id in &self.closed {
             assert!(hub.session(*id).is_none(), "closed {id} is still there");
@@ -1604,10 +2500,12 @@ impl Driver {
 }
 
 /// Frames from the host, with their recipients.
-fn host_frames(seen: &Seen) -> impl Iterator<Item = &(SessionHandle, Option<HubFrame>, usize)> {
+fn host_frames(
+    seen: &Seen,
+) -> impl Iterator<Item = &(SessionHandle, Option<HubFrame>, usize, Option<InfoKind>)> {
     seen.transmits
         .iter()
-        .filter(|(_, f, _)| matches!(f, Some(HubFrame::Info { from, .. }) if from == HUB_NAME))
+        .filter(|t| t.3 == Some(InfoKind::Host))
 }
 
 /// The code of an `error` frame, read without parsing numbers (a request
