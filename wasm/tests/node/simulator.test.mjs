@@ -116,7 +116,7 @@ test('bad input is a clear error, never a crash', () => {
 
 // 300 KiB until issue 11: the core's rooms, presence, last wills and
 // observation made the .wasm 364,632 bytes with the simulator unchanged,
-// and the simulator's use of them 383,535 (docs/simulator.md, Figures).
+// and the simulator's use of them about 384,000 (docs/simulator.md, Figures).
 test('the .wasm is under 380 KiB', async () => {
   const { statSync } = await import('node:fs');
   const { wasmDir } = await import('./load.mjs');
