@@ -1,12 +1,13 @@
-//! Random scripts: faults never change which messages arrive where, only
-//! when; drops and stalls only take messages away, never misdirect one.
+//! Random scripts (rooms, presence and last wills among their actions):
+//! faults never change which messages arrive where, only when; drops and
+//! stalls only take messages away, never misdirect one.
 
 mod common;
 
 use common::{host_messages_by_sender, hub_closes, info_deliveries, is_subsequence, run};
 use proptest::prelude::*;
 use serde_json::json;
-use tcphub_wasm::sim::{Action, FaultSettings, Scenario, Step};
+use tcphub_wasm::sim::{Action, FaultSettings, Scenario, Step, WatchScope};
 
 const CLIENTS: [&str; 4] = ["c0", "c1", "客户端", "c3"];
 const ALIASES: [&str; 3] = ["A", "B", "核酸"];
@@ -49,6 +50,50 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (alias(), 0..1000u32).prop_map(|(alias, n)| Action::SendToAlias {
             alias,
             message: common::msg(json!(format!("给{n}"))),
+        }),
+        6 => room_action(),
+    ]
+}
+
+const ROOMS: [&str; 2] = ["lobby", "大厅"];
+
+fn room() -> impl Strategy<Value = String> {
+    prop::sample::select(&ROOMS[..]).prop_map(str::to_owned)
+}
+
+/// Rooms, presence, last wills and closes with and without `bye`.
+fn room_action() -> impl Strategy<Value = Action> {
+    let scope = prop_oneof![
+        Just(WatchScope::All),
+        alias().prop_map(|a| WatchScope::Aliases(vec![a])),
+        room().prop_map(WatchScope::Room),
+    ];
+    let will = prop_oneof![
+        room().prop_map(|room| json!({"room": room, "message": "再见"})),
+        alias().prop_map(|to| json!({"to": [to, "nobody"], "message": {"gone": true}})),
+    ];
+    prop_oneof![
+        3 => (client(), room()).prop_map(|(client, room)| Action::Join { client, room }),
+        1 => (client(), room()).prop_map(|(client, room)| Action::Leave { client, room }),
+        3 => (client(), room(), 0..1000u32).prop_map(|(client, room, n)| Action::Send {
+            client,
+            to: None,
+            room: Some(room),
+            message: common::msg(json!({"n": n})),
+        }),
+        1 => (client(), room()).prop_map(|(client, room)| Action::List { client, room: Some(room) }),
+        2 => (client(), scope.clone()).prop_map(|(client, scope)| Action::Watch { client, scope }),
+        1 => (client(), scope).prop_map(|(client, scope)| Action::Unwatch { client, scope }),
+        2 => (client(), alias(), will).prop_map(|(client, alias, will)| Action::Sync {
+            client,
+            alias,
+            last_will: Some(common::msg(will)),
+        }),
+        1 => client().prop_map(|client| Action::Bye { client }),
+        1 => client().prop_map(|client| Action::Drop { client }),
+        1 => (room(), 0..1000u32).prop_map(|(room, n)| Action::SendToRoom {
+            room,
+            message: common::msg(json!(n)),
         }),
     ]
 }
