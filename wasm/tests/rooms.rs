@@ -819,3 +819,67 @@ fn the_hubs_caps_on_rooms_watches_and_wills_are_the_scenarios() {
         ["too_many_rooms", "too_many_watches", "last_will_too_large"]
     );
 }
+
+#[test]
+fn a_last_will_follows_the_close_reason() {
+    // Each client leaves a will for `lobby`, where `listener` waits, and
+    // ends its session in its own way.
+    let mut steps = clients(&["listener"]);
+    steps.push(join("listener", "lobby"));
+    let enders = ["half", "host", "taken", "idle"];
+    for name in enders {
+        steps.push(connect(name));
+        steps.push(sync_with_will(name, room_will("lobby", name)));
+    }
+    steps.extend([
+        s(Action::HalfClose {
+            client: "half".into(),
+        }),
+        s(Action::CloseSession {
+            session_id: "10.0.0.3:40001".into(),
+        }),
+        connect("thief"),
+        s(Action::Sync {
+            client: "thief".into(),
+            alias: "taken".into(),
+            last_will: None,
+        }),
+    ]);
+    let mut scenario = script(steps);
+    // Everyone but `idle` keeps talking (pings) until `idle` times out.
+    scenario.hub.idle_timeout_ms = Some(5_000);
+    for at in [1_000, 2_000, 3_000, 4_000, 5_000, 6_000] {
+        for name in ["listener", "thief"] {
+            scenario.steps.push(Step::at(
+                at,
+                Action::Ping {
+                    client: name.into(),
+                },
+            ));
+        }
+    }
+    scenario.steps.push(Step::at(6_500, Action::Shutdown));
+    let sim = run(scenario);
+    words_are_the_cores(&sim).unwrap();
+    let closed: Vec<_> = events(&sim, "closed")
+        .into_iter()
+        .map(|(alias, reason)| (alias.unwrap_or_default(), reason))
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            ("half".to_owned(), json!("peer_closed")),
+            ("host".to_owned(), json!("closed_by_host")),
+            (String::new(), json!("taken_over")),
+            ("idle".to_owned(), json!("idle_timeout")),
+            ("listener".to_owned(), json!("shutdown")),
+            ("taken".to_owned(), json!("shutdown")),
+        ]
+    );
+    // Sent for a half-close, the host's close and the idle timeout; not
+    // for a takeover (the alias lives on) or a shutdown.
+    assert_eq!(
+        room_messages(&sim, "listener", "lobby"),
+        ["half", "host", "idle"]
+    );
+}
