@@ -833,7 +833,6 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
             WillCap::Invalid(true) => MAX_MAX_FRAME_LEN + 1,
         },
         observe: c.observe,
-        ..HubConfig::default()
     }
 }
 
