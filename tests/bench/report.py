@@ -267,9 +267,10 @@ def observation_section(res, w):
         return
     w("## Observation: `tcphub serve --observe` against the same hub without it\n")
     w("Two fresh hubs started together, one with `--observe` (an event for the host "
-      "program per relayed message, which `serve` takes off its queue and drops) and "
-      "one without, measured in turn by the same generator. A broadcast is one event "
-      "for N deliveries; a directed pair is one event per delivery, the most "
+      "program per relayed message, which `serve` prints as a line on stdout, here "
+      "sent to /dev/null) and one without, measured in turn by the same generator. "
+      "The CPU time is the whole process's, printing included. A broadcast is one "
+      "event for N deliveries; a directed pair is one event per delivery, the most "
       "observation can cost.\n")
     w("| run | off (deliveries/s) | on (deliveries/s) | on / off | "
       "hub CPU / delivery, off (ns) | on (ns) | on / off |")
@@ -282,8 +283,9 @@ def observation_section(res, w):
           f"{spread(res, scen, 'observe-off', k, 'hub_cpu_per_delivery')} | "
           f"{spread(res, scen, 'observe-on', k, 'hub_cpu_per_delivery')} | "
           f"{fmt_ratio(ratio(med('observe-on', 'hub_cpu_per_delivery'), med('observe-off', 'hub_cpu_per_delivery')))} |")
-    w("\nWhether the observing hub dropped events it could not hand over fast enough "
-      "is under Machine (warnings of dropped events).\n")
+    w("\nEvents the observing hub dropped because `serve` printed them slower than "
+      "they came (it warns at 1, 2, 4, ... dropped; the last count is under Machine) "
+      "are lines a user never saw.\n")
 
 
 def ms(res, scenario, hub, key, metric):
