@@ -120,8 +120,9 @@ pub struct HubConfig {
     /// Close sessions that sent nothing for this long. `None` (the default)
     /// keeps quiet sessions open forever.
     pub idle_timeout: Option<Duration>,
-    /// Whether clients may send to each other (`info` with `to`). When off,
-    /// such a message gets a `relay_disabled` error.
+    /// Whether clients may send to each other (`info` with `to` or `room`,
+    /// and last wills). When off, such a message, or a `sync` leaving a
+    /// last will, gets a `relay_disabled` error.
     pub relay: bool,
     /// Flow control: once a session has this many bytes queued and not yet
     /// written, the sessions whose messages fill its queue stop being read

@@ -670,3 +670,23 @@ fn an_observed_last_will_is_marked() {
     )));
     assert_eq!(h.take(b).len(), 1);
 }
+
+#[test]
+fn with_relay_off_clients_cannot_reach_a_room_or_leave_a_will() {
+    let mut h = Harness::new(HubConfig {
+        relay: false,
+        ..HubConfig::default()
+    });
+    let [a, b] = clients(&mut h, ["A", "B"]);
+    join(&mut h, b, "lobby");
+    say(&mut h, a, "lobby", "hi");
+    assert_eq!(error_code(&h.take(a)[0]), "relay_disabled");
+    h.send(
+        a,
+        br#"{"type":"sync","clientName":"A2","lastWill":{"to":"B","message":1}}"#,
+    );
+    assert_eq!(error_code(&h.take(a)[0]), "relay_disabled");
+    assert_eq!(h.hub.session(a).unwrap().alias.unwrap().as_str(), "A");
+    // The host still reaches the room.
+    assert_eq!(h.hub.send_to_room("lobby", "from the host").unwrap(), 1);
+}

@@ -133,6 +133,13 @@ impl Hub {
         room: &str,
         message: &RawValue,
     ) {
+        if !self.config.relay {
+            let error = PeerError::new(
+                ErrorCode::RelayDisabled,
+                format!("relaying to room {room:?} is turned off on this hub; send without \"room\" to reach the host"),
+            );
+            return self.peer_error(handle, error, request_id);
+        }
         let Some(room) = self.rooms.get(room).cloned() else {
             let error = match Room::new(room) {
                 Err(invalid) => invalid,

@@ -70,6 +70,14 @@ impl Hub {
             Err(error) => return self.peer_error(handle, error, request_id),
         };
         // A will is checked before the claim, so a bad one changes nothing.
+        // It is a message to other clients, which `relay` may forbid.
+        if last_will.is_some() && !self.config.relay {
+            let error = PeerError::new(
+                ErrorCode::RelayDisabled,
+                "relaying is turned off on this hub, so a last will could never be sent; sync without \"lastWill\"",
+            );
+            return self.peer_error(handle, error, request_id);
+        }
         let rules = WillRules {
             max_bytes: self.config.max_last_will_bytes,
             observe: self.config.observe,
