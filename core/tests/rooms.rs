@@ -690,3 +690,32 @@ fn with_relay_off_clients_cannot_reach_a_room_or_leave_a_will() {
     // The host still reaches the room.
     assert_eq!(h.hub.send_to_room("lobby", "from the host").unwrap(), 1);
 }
+
+#[test]
+fn a_small_room_in_a_big_hub_reaches_exactly_its_members() {
+    // Fewer than 1 in 8 sessions are members: members are looked up rather
+    // than walked to, and the result must be the same.
+    let mut h = hub();
+    let ids: Vec<SessionHandle> = (0..40)
+        .map(|i| h.connect(&format!("10.1.0.{i}:1")))
+        .collect();
+    for &id in [ids[3], ids[17], ids[39]].iter() {
+        join(&mut h, id, "small");
+    }
+    for &id in &ids {
+        h.take(id);
+    }
+    say(&mut h, ids[17], "small", "psst");
+    for (i, &id) in ids.iter().enumerate() {
+        let got = h.take(id);
+        if i == 3 || i == 39 {
+            assert_eq!(
+                got,
+                [room_info("10.1.0.17:1", "small", json!("psst"))],
+                "member {i}"
+            );
+        } else {
+            assert!(got.is_empty(), "session {i} got {got:?}");
+        }
+    }
+}

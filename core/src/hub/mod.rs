@@ -92,8 +92,6 @@ pub struct Hub {
     over_cap: VecDeque<SessionHandle>,
     /// Recipients found backed up while a frame was being delivered.
     backed_up_scratch: Vec<SessionHandle>,
-    /// A room message's recipients, reused from one message to the next.
-    recipients_scratch: Vec<SessionHandle>,
     /// After [`Hub::shutdown`] new sessions are turned away.
     shutting_down: bool,
 }
@@ -117,7 +115,6 @@ impl Hub {
             to_resume: VecDeque::new(),
             over_cap: VecDeque::new(),
             backed_up_scratch: Vec::new(),
-            recipients_scratch: Vec::new(),
             shutting_down: false,
         })
     }

@@ -231,22 +231,4 @@ impl Hub {
         });
         true
     }
-
-    /// Queues `frame` for every member of `room` but the sender, in accept
-    /// order. Returns how many.
-    pub(super) fn deliver_to_room(
-        &mut self,
-        sender: Option<SessionHandle>,
-        room: &Room,
-        frame: bytes::Bytes,
-    ) -> usize {
-        let mut members = std::mem::take(&mut self.recipients_scratch);
-        members.clear();
-        if let Some(all) = self.rooms.members(room.as_str()) {
-            members.extend(all.keys().copied().filter(|&m| Some(m) != sender));
-        }
-        let count = self.deliver_to_ids(sender, &members, frame);
-        self.recipients_scratch = members;
-        count
-    }
 }
