@@ -24,6 +24,9 @@ pub(crate) struct Flow {
     pub(crate) waiting_on: u32,
     /// The senders paused on this session's account, each once.
     pub(crate) holding: Vec<SessionHandle>,
+    /// Paused until the host program catches up on events (counted in
+    /// `waiting_on` too); see `hub::host_pace`.
+    pub(crate) held_by_host: bool,
     /// The driver was told to stop reading and not yet told to resume.
     pub(crate) reading_paused: bool,
     /// When the queue last moved: became non-empty, or some of it was

@@ -33,6 +33,8 @@ enum Op {
     Stall(usize),
     Read(usize),
     Advance(u64),
+    /// The host falls behind on events, or catches up.
+    HostBehind(bool),
 }
 
 const ALIASES: [&str; 4] = ["a", "b", "c", "*"];
@@ -60,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => s().prop_map(Op::Stall),
         1 => s().prop_map(Op::Read),
         1 => (0u64..3000).prop_map(Op::Advance),
+        1 => any::<bool>().prop_map(Op::HostBehind),
     ]
 }
 
@@ -164,11 +167,13 @@ proptest! {
     #[test]
     fn rooms_and_presence_hold_their_invariants(
         share in any::<bool>(),
+        observe in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..100),
     ) {
         let mut h = Harness::new(HubConfig {
             alias_policy: if share { AliasPolicy::Share } else { AliasPolicy::Takeover },
             max_rooms_per_session: 2,
+            observe,
             high_watermark: 2048,
             low_watermark: 512,
             ..HubConfig::default()
@@ -241,6 +246,10 @@ proptest! {
                 Op::Stall(s) => if let Some(s) = pick(s) { h.stall(s) },
                 Op::Read(s) => if let Some(s) = pick(s) { h.read(s) },
                 Op::Advance(ms) => h.advance(Duration::from_millis(ms)),
+                Op::HostBehind(behind) => {
+                    h.hub.handle_host_backlog(behind);
+                    h.drain();
+                }
             }
             membership.follow(&h.take_events());
             check(&h, &membership)?;
@@ -266,6 +275,18 @@ proptest! {
             let observed = h.take(observer);
             story.follow(&observed)?;
         }
+        // Once the host catches up and every reader reads, nobody waits.
+        h.hub.handle_host_backlog(false);
+        h.drain();
+        let stalled: Vec<SessionHandle> = h.stalled.iter().copied().collect();
+        for id in stalled {
+            h.read(id);
+        }
+        for session in h.hub.sessions() {
+            prop_assert_eq!(h.hub.is_reading_paused(session.handle), Some(false), "{} still paused", session.handle);
+        }
+        let observed = h.take(observer);
+        story.follow(&observed)?;
         // Every alias up in the watcher's story is held now, and the other
         // way round.
         let held: BTreeSet<(String, String)> = h.hub.sessions()

@@ -719,3 +719,64 @@ fn a_small_room_in_a_big_hub_reaches_exactly_its_members() {
         }
     }
 }
+
+#[test]
+fn an_observing_host_that_falls_behind_paces_the_clients_instead_of_missing_messages() {
+    let mut h = Harness::new(HubConfig {
+        observe: true,
+        ..HubConfig::default()
+    });
+    let [a, b] = clients(&mut h, ["A", "B"]);
+    h.take_events();
+    h.hub.handle_host_backlog(true);
+    assert!(h.hub.is_host_behind());
+    h.send(
+        a,
+        br#"{"type":"info","to":"B","message":1}{"type":"info","to":"B","message":2}{"type":"info","message":3}"#,
+    );
+    // The first relay is delivered and observed; then A waits for the host.
+    assert_eq!(h.take(b).len(), 1);
+    assert!(h.inboxes[&a].paused);
+    let observed = |events: Vec<Event>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Relayed { message, .. } | Event::Message { message, .. } => {
+                    Some(message.get().to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(observed(h.take_events()), ["1"]);
+    // B is not held: it relays nothing the host observes until it does.
+    h.send(b, br#"{"type":"ping"}"#);
+    assert!(!h.inboxes[&b].paused);
+    assert!(matches!(h.take(b)[..], [HubFrame::Pong { .. }]));
+    h.hub.handle_host_backlog(false);
+    h.drain();
+    assert!(!h.inboxes[&a].paused, "resumed once the host caught up");
+    assert_eq!(h.take(b).len(), 1);
+    assert_eq!(
+        observed(h.take_events()),
+        ["2", "3"],
+        "nothing missed, in order"
+    );
+}
+
+#[test]
+fn a_host_that_does_not_observe_is_never_waited_for() {
+    let mut h = hub();
+    let [a, b] = clients(&mut h, ["A", "B"]);
+    h.hub.handle_host_backlog(true);
+    assert!(
+        !h.hub.is_host_behind(),
+        "without observe the backlog is the driver's"
+    );
+    h.send(
+        a,
+        br#"{"type":"info","to":"B","message":1}{"type":"info","message":2}{"type":"info","to":"B","message":3}"#,
+    );
+    assert_eq!(h.take(b).len(), 2);
+    assert!(!h.inboxes[&a].paused);
+}

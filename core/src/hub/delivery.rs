@@ -251,7 +251,7 @@ impl Hub {
 
     /// Tells the driver to stop reading a session that is now blocked; its
     /// idle and frame timers stop too, since it cannot be heard meanwhile.
-    fn pause(&mut self, handle: SessionHandle) {
+    pub(super) fn pause(&mut self, handle: SessionHandle) {
         let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };

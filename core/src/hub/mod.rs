@@ -21,11 +21,12 @@
 //! The methods live in one file per job: `input` (bytes and EOF in),
 //! `routing` (what each request does), `rooms` (membership and room
 //! messages), `presence` (watches, presence frames, the host observing),
-//! `delivery` (queues and flow control), `closing` (closes, last wills and
-//! timers).
+//! `delivery` (queues and flow control), `host_pace` (waiting for a host
+//! that observes), `closing` (closes, last wills and timers).
 
 mod closing;
 mod delivery;
+mod host_pace;
 mod input;
 mod presence;
 mod rooms;
@@ -94,6 +95,11 @@ pub struct Hub {
     backed_up_scratch: Vec<SessionHandle>,
     /// After [`Hub::shutdown`] new sessions are turned away.
     shutting_down: bool,
+    /// The driver said the host program is behind on events (see
+    /// `host_pace`).
+    host_behind: bool,
+    /// The sessions paused until the host catches up.
+    host_holding: Vec<SessionHandle>,
 }
 
 impl Hub {
@@ -116,6 +122,8 @@ impl Hub {
             over_cap: VecDeque::new(),
             backed_up_scratch: Vec::new(),
             shutting_down: false,
+            host_behind: false,
+            host_holding: Vec::new(),
         })
     }
 

@@ -293,6 +293,7 @@ impl Hub {
             recipients,
             last_will: false,
         });
+        self.pace_to_host(handle);
     }
 }
 
