@@ -396,3 +396,40 @@ async fn room_and_watch_caps_out_of_range_are_refused_at_bind() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_observing_host_that_reads_late_misses_no_relay() {
+    // A queue of 8 events for the host, and 500 relays sent before it reads
+    // any: without pacing, almost all would be dropped.
+    let mut server = TestServer::with(|o| {
+        o.hub.observe = true;
+        o.event_queue_len = 8;
+    })
+    .await;
+    let mut a = server.synced("A").await;
+    let mut b = server.synced("B").await;
+    const N: usize = 500;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            a.send_info(Some("B"), &raw(&i.to_string())).await.unwrap();
+        }
+        a
+    });
+    let mut observed = Vec::new();
+    while observed.len() < N {
+        let message = server
+            .event(|e| match e {
+                Event::Relayed { message, .. } => Some(message.get().to_owned()),
+                _ => None,
+            })
+            .await;
+        observed.push(message);
+    }
+    let expected: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(observed, expected, "every relay, in order");
+    for i in 0..N {
+        expect_info(&mut b, "A", json!(i)).await;
+    }
+    let _a = within(sender).await.unwrap();
+    server.shutdown().await;
+}

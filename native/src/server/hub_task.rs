@@ -121,6 +121,14 @@ impl HubTask {
                     self.dispatch();
                     self.flush();
                 }
+                () = self.events.host_ready(), if self.events.is_behind() => {
+                    if self.events.catch_up() {
+                        // The clients paused for the host resume.
+                        self.hub.handle_host_backlog(false);
+                        self.dispatch();
+                        self.flush();
+                    }
+                }
             }
         }
     }
@@ -306,7 +314,11 @@ impl HubTask {
                         conn.close(farewell, unsent, deadline_after(self.close_grace));
                     }
                 }
-                Output::Event(event) => self.events.emit(event),
+                Output::Event(event) => {
+                    if self.events.emit(event) == events::Backlog::FellBehind {
+                        self.hub.handle_host_backlog(true);
+                    }
+                }
             }
         }
     }

@@ -123,7 +123,7 @@ impl Server {
             start,
             inputs_rx,
             inputs_tx.downgrade(),
-            events::EventSink::new(events_tx),
+            events::EventSink::new(events_tx, options.hub.observe),
             options.shutdown_grace,
         );
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
