@@ -108,61 +108,40 @@ impl Hub {
         };
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
         let limits = (self.config.high_watermark, self.now);
-        let others = members.keys().copied().filter(move |&m| Some(m) != sender);
+        let (mut count, mut newly_queued) = (0, 0);
+        let mut queue = |handle, session: &mut Session| {
+            count += 1;
+            let newly = queue_one(
+                handle,
+                session,
+                frame.clone(),
+                limits,
+                &mut self.outputs,
+                &mut backed_up,
+            );
+            newly_queued += usize::from(newly);
+        };
+        let others = members.keys().copied().filter(|&m| Some(m) != sender);
         // A room that is much of the hub is delivered to by walking the
         // session table beside its members (both are in handle order), a
         // step or two per member; a small one by looking each member up,
-        // which searches the table from its root.
-        let (count, newly_queued) = if members.len().saturating_mul(DENSE_ROOM)
-            >= self.sessions.len()
-        {
+        // which searches the table from its root. (The room table lists
+        // only open sessions.)
+        if members.len().saturating_mul(DENSE_ROOM) >= self.sessions.len() {
             let mut walk = self.sessions.iter_mut();
-            let mut count = 0;
-            let mut newly_queued = 0;
-            let mut others = others.peekable();
-            let mut frame = Some(frame);
-            while let Some(member) = others.next() {
-                // Members are open sessions, in the table's order, so
-                // the walk finds each one further on.
-                let Some((handle, session)) = walk.by_ref().find(|(handle, _)| *handle == member)
-                else {
-                    break;
-                };
-                let frame = take_or_share(&mut frame, others.peek().is_none());
-                count += 1;
-                newly_queued += usize::from(queue_one(
-                    handle,
-                    session,
-                    frame,
-                    limits,
-                    &mut self.outputs,
-                    &mut backed_up,
-                ));
+            for member in others {
+                match walk.by_ref().find(|(handle, _)| *handle == member) {
+                    Some((handle, session)) => queue(handle, session),
+                    None => break,
+                }
             }
-            (count, newly_queued)
         } else {
-            let mut count = 0;
-            let mut newly_queued = 0;
-            let mut others = others.peekable();
-            let mut frame = Some(frame);
-            while let Some(member) = others.next() {
-                // The room table lists only open sessions.
-                let Some(session) = self.sessions.get_mut(member) else {
-                    continue;
-                };
-                let frame = take_or_share(&mut frame, others.peek().is_none());
-                count += 1;
-                newly_queued += usize::from(queue_one(
-                    member,
-                    session,
-                    frame,
-                    limits,
-                    &mut self.outputs,
-                    &mut backed_up,
-                ));
+            for member in others {
+                if let Some(session) = self.sessions.get_mut(member) {
+                    queue(member, session);
+                }
             }
-            (count, newly_queued)
-        };
+        }
         self.after_delivery(sender, newly_queued, backed_up);
         count
     }
