@@ -1,10 +1,9 @@
 //! Aliases: the names clients claim with `sync`, and the rules they obey.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{ErrorCode, PeerError};
-use crate::name::{broken_rule, MAX_NAME_LEN};
+use crate::name::{broken_rule, name_traits, MAX_NAME_LEN};
 
 /// Longest alias accepted, in bytes of UTF-8.
 pub const MAX_ALIAS_LEN: usize = MAX_NAME_LEN;
@@ -28,36 +27,9 @@ impl Alias {
             )),
         }
     }
-
-    /// The alias as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Alias {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Alias {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl AsRef<str> for Alias {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for Alias {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
+name_traits!(Alias);
 
 #[cfg(test)]
 mod tests {

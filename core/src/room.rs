@@ -1,10 +1,9 @@
 //! Rooms: named groups of sessions that a message can be sent to.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{ErrorCode, PeerError};
-use crate::name::{broken_rule, MAX_NAME_LEN};
+use crate::name::{broken_rule, name_traits, MAX_NAME_LEN};
 
 /// Longest room name accepted, in bytes of UTF-8.
 pub const MAX_ROOM_LEN: usize = MAX_NAME_LEN;
@@ -29,36 +28,9 @@ impl Room {
             )),
         }
     }
-
-    /// The room's name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Room {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Room {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl AsRef<str> for Room {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for Room {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
+name_traits!(Room);
 
 #[cfg(test)]
 mod tests {
