@@ -780,3 +780,38 @@ fn a_host_that_does_not_observe_is_never_waited_for() {
     assert_eq!(h.take(b).len(), 2);
     assert!(!h.inboxes[&a].paused);
 }
+
+#[test]
+fn a_last_will_reaches_every_member_whoever_joined_first() {
+    // The dropped member is the room's oldest: it is gone from the session
+    // table while its will goes out, and every member after it must still
+    // get the will (the golden chat_room trace caught the walk stopping at
+    // it).
+    let mut h = hub();
+    let a = h.connect("a:1");
+    h.send(
+        a,
+        br#"{"type":"sync","clientName":"A","lastWill":{"room":"lobby","message":"gone"}}"#,
+    );
+    join(&mut h, a, "lobby");
+    let others: Vec<SessionHandle> = (0..3)
+        .map(|i| h.connect(&format!("10.2.0.{i}:1")))
+        .collect();
+    for &id in &others {
+        join(&mut h, id, "lobby");
+        h.take(id);
+    }
+    h.disconnect(a);
+    for &id in &others {
+        assert!(
+            matches!(
+                &h.take(id)[..],
+                [HubFrame::Info {
+                    last_will: true,
+                    ..
+                }]
+            ),
+            "{id} got the will"
+        );
+    }
+}

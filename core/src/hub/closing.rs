@@ -87,13 +87,10 @@ impl Hub {
     /// will if it ended without a clean `bye`, tells its watchers and the
     /// host.
     fn report_closed(&mut self, handle: SessionHandle, mut session: Session, reason: CloseReason) {
+        // Out of every room and watch first: no table lists a closed
+        // session while anything is sent for it (room delivery relies on
+        // it). Its own `rooms` still say which watchers to tell.
         self.watchers.forget(handle, &mut session.watch);
-        if reason.sends_last_will() {
-            if let Some(will) = session.last_will.take() {
-                self.send_last_will(handle, &session, will);
-            }
-        }
-        self.notify_closed(handle, &session, reason);
         for room in &session.rooms {
             if let Some(membership) = self.rooms.leave(room.as_str(), handle) {
                 if membership.watching {
@@ -101,6 +98,12 @@ impl Hub {
                 }
             }
         }
+        if reason.sends_last_will() {
+            if let Some(will) = session.last_will.take() {
+                self.send_last_will(handle, &session, will);
+            }
+        }
+        self.notify_closed(handle, &session, reason);
         let alias = session.alias.clone();
         if let Some(alias) = &alias {
             self.aliases.release(alias, handle);

@@ -128,12 +128,17 @@ impl Hub {
         // which searches the table from its root. (The room table lists
         // only open sessions.)
         if members.len().saturating_mul(DENSE_ROOM) >= self.sessions.len() {
+            // Every member is an open session (a closing session leaves its
+            // rooms before anything is sent for it), and both tables are in
+            // handle order, so the walk finds each member further on.
             let mut walk = self.sessions.iter_mut();
             for member in others {
-                match walk.by_ref().find(|(handle, _)| *handle == member) {
-                    Some((handle, session)) => queue(handle, session),
-                    None => break,
-                }
+                let found = walk.by_ref().find(|(handle, _)| *handle == member);
+                debug_assert!(found.is_some(), "room member {member} is not open");
+                let Some((handle, session)) = found else {
+                    break;
+                };
+                queue(handle, session);
             }
         } else {
             for member in others {

@@ -3,7 +3,7 @@
 use tcphub_core::{Event, RawValue, SessionEntry};
 use tokio::sync::{mpsc, oneshot};
 
-use super::input::{Command, Input};
+use super::input::{Command, Input, RoomEntry};
 use crate::error::CommandError;
 
 /// Sends host commands to the task that owns the hub. Cheap to clone;
@@ -146,15 +146,6 @@ impl HubHandle {
             .await
             .unwrap_or_default()
     }
-}
-
-/// One row of [`HubHandle::rooms`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomEntry {
-    /// The room's name.
-    pub room: String,
-    /// How many sessions are in it (at least one).
-    pub members: usize,
 }
 
 /// The hub's [`Event`]s, for the host program: connects, syncs, messages

@@ -23,8 +23,7 @@ use tracing::error;
 
 use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
-use super::handle::RoomEntry;
-use super::input::{Command, Input};
+use super::input::{Command, Input, RoomEntry};
 use super::{events, reader, writer};
 
 /// Inputs handled per turn: large enough to amortise waking writers, small

@@ -8,8 +8,6 @@ use tcphub_core::{HubError, RawValue, SessionEntry, SessionHandle};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
-use super::handle::RoomEntry;
-
 /// Everything the hub task is told.
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -85,4 +83,13 @@ pub(crate) enum Command {
         room: String,
         reply: oneshot::Sender<Vec<SessionEntry>>,
     },
+}
+
+/// One row of `HubHandle::rooms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEntry {
+    /// The room's name.
+    pub room: String,
+    /// How many sessions are in it (at least one).
+    pub members: usize,
 }

@@ -30,7 +30,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-pub use handle::{HostEvents, HubHandle, RoomEntry};
+pub use handle::{HostEvents, HubHandle};
+pub use input::RoomEntry;
 
 use crate::error::ServeError;
 use crate::options::ServerOptions;
