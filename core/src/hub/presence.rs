@@ -81,11 +81,13 @@ impl Hub {
                     .collect::<Result<Vec<_>, _>>()?;
                 let max = self.config.max_watched_aliases;
                 let session = self.session_mut(handle);
+                // Inserted one by one into the set type a watch already
+                // uses: collecting into a new set type would bring its own
+                // copy of the B-tree and of a sort into the .wasm.
+                let mut seen = BTreeSet::new();
                 let new = aliases
                     .iter()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .filter(|a| !session.watch.aliases.contains(*a))
+                    .filter(|a| !session.watch.aliases.contains(*a) && seen.insert(Alias::clone(a)))
                     .count();
                 let total = session.watch.aliases.len() + new;
                 if total > max {
