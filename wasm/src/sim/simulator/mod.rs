@@ -27,7 +27,7 @@ mod script;
 mod socket;
 mod wire;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tcphub_core::{Hub, HubError, SessionEntry, SessionHandle, SessionInfo};
@@ -54,8 +54,10 @@ pub struct Simulator {
     hold_until: u64,
     faults: FaultSettings,
     network_settings: NetworkSettings,
+    /// Found by name with a walk: a scenario has tens of clients (a
+    /// thousand in the benchmark, looked up only as they connect), and a
+    /// map keyed by name would cost 3 KB of .wasm.
     clients: Vec<Client>,
-    client_by_name: BTreeMap<String, usize>,
     connections: Vec<Connection>,
     /// Connection index by session handle (handles count up from 1).
     connection_of_handle: Vec<Option<usize>>,
@@ -101,7 +103,6 @@ impl Simulator {
             faults: scenario.faults.clone(),
             network_settings: scenario.network.clone(),
             clients: Vec::new(),
-            client_by_name: BTreeMap::new(),
             connections: Vec::new(),
             connection_of_handle: Vec::new(),
             network: Network::default(),

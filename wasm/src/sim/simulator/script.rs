@@ -184,16 +184,14 @@ impl Simulator {
     }
 
     pub(super) fn connect(&mut self, name: &str) {
-        let client = match self.client_by_name.get(name) {
-            Some(&c) => c,
+        let client = match self.client_named(name) {
+            Some(c) => c,
             None => {
                 self.clients.push(Client {
                     name: name.to_owned(),
                     current: None,
                     opened: 0,
                 });
-                self.client_by_name
-                    .insert(name.to_owned(), self.clients.len() - 1);
                 self.clients.len() - 1
             }
         };
@@ -233,9 +231,14 @@ impl Simulator {
         self.drain();
     }
 
+    /// The index of the client called `name`.
+    fn client_named(&self, name: &str) -> Option<usize> {
+        self.clients.iter().position(|c| c.name == name)
+    }
+
     /// The client's open connection, or `None` after tracing why not.
     pub(super) fn open_connection(&mut self, name: &str) -> Option<usize> {
-        let Some(&client) = self.client_by_name.get(name) else {
+        let Some(client) = self.client_named(name) else {
             self.skip(format!("there is no client named {name}; connect it first"));
             return None;
         };
@@ -306,9 +309,8 @@ impl Simulator {
             return;
         }
         let Some(conn) = self
-            .client_by_name
-            .get(name)
-            .and_then(|&c| self.clients[c].current)
+            .client_named(name)
+            .and_then(|c| self.clients[c].current)
         else {
             return;
         };
