@@ -24,9 +24,14 @@ fi
 # The features rustc enables by default for wasm32-unknown-unknown.
 features=(--enable-bulk-memory --enable-mutable-globals --enable-multivalue
           --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext)
+# --low-memory-unused lets wasm-opt fold constant offsets into loads and
+# stores (2.4 KB smaller): it assumes nothing lives in the first 1 KB of
+# memory, true here because rustc puts the 1 MB stack first, growing down
+# toward address 0, and the data above it.
 for out in "$here/www/pkg/tcphub_wasm_bg.wasm" "$here/pkg/tcphub_wasm_bg.wasm"; do
     if [ -n "$wasm_opt" ]; then
-        "$wasm_opt" -Oz "${features[@]}" --strip-debug --strip-producers "$out" -o "$out.opt"
+        "$wasm_opt" -Oz "${features[@]}" --low-memory-unused --strip-debug --strip-producers \
+            "$out" -o "$out.opt"
         mv "$out.opt" "$out"
     fi
 done
