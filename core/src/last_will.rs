@@ -1,6 +1,8 @@
 //! Last wills: a message a client leaves with the hub when it syncs, sent
 //! for it if its session ends without a clean `bye` (MQTT's last will).
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
@@ -61,11 +63,14 @@ impl LastWill {
                         ),
                     ));
                 }
-                let aliases = request
+                let mut aliases = request
                     .to
                     .iter()
                     .map(|name| Alias::new(name))
                     .collect::<Result<Vec<_>, _>>()?;
+                // An alias named twice gets the will once.
+                let mut seen = BTreeSet::new();
+                aliases.retain(|alias| seen.insert(alias.clone()));
                 WillTarget::Aliases(aliases)
             }
         };

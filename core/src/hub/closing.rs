@@ -80,6 +80,9 @@ impl Hub {
         }
         let held = std::mem::take(&mut session.flow.holding);
         self.release_held(held);
+        if session.flow.held_by_host {
+            self.host_holding.retain(|&h| h != handle);
+        }
         Some(session)
     }
 
@@ -122,36 +125,35 @@ impl Hub {
     }
 
     /// Sends a closed session's last will to the room or aliases it names,
-    /// as they are now.
+    /// as they are now; with observation on, each delivery is followed by
+    /// its `Relayed` event.
     fn send_last_will(&mut self, handle: SessionHandle, session: &Session, will: LastWill) {
-        let mut observed = Vec::new();
-        match &will.target {
-            WillTarget::Room(room) => {
-                // The closed session is out of the table, so it is skipped.
-                let recipients = self.deliver_to_room(None, room, will.frame.clone());
-                observed.push((RelayTarget::Room(room.clone()), recipients));
-            }
+        let targets: Vec<RelayTarget> = match &will.target {
+            WillTarget::Room(room) => vec![RelayTarget::Room(room.clone())],
             WillTarget::Aliases(aliases) => {
-                for alias in aliases {
-                    let recipients =
-                        self.deliver_to_alias(None, alias.as_str(), will.frame.clone());
-                    observed.push((RelayTarget::Alias(alias.clone()), recipients));
-                }
+                aliases.iter().cloned().map(RelayTarget::Alias).collect()
             }
-        }
-        let Some(message) = will.message else {
-            return;
         };
-        for (target, recipients) in observed {
-            self.emit(Event::Relayed {
-                handle,
-                session_id: session.session_id.clone(),
-                alias: session.alias.clone(),
-                target,
-                message: message.clone(),
-                recipients,
-                last_will: true,
-            });
+        for target in targets {
+            // The closed session is out of every table, so never a recipient.
+            let recipients = match &target {
+                RelayTarget::Room(room) => self.deliver_to_room(None, room, will.frame.clone()),
+                RelayTarget::Alias(alias) => {
+                    self.deliver_to_alias(None, alias.as_str(), will.frame.clone())
+                }
+                RelayTarget::Everyone => 0,
+            };
+            if let Some(message) = &will.message {
+                self.emit(Event::Relayed {
+                    handle,
+                    session_id: session.session_id.clone(),
+                    alias: session.alias.clone(),
+                    target,
+                    message: message.clone(),
+                    recipients,
+                    last_will: true,
+                });
+            }
         }
     }
 

@@ -4,11 +4,13 @@
 //!
 //! The driver says when the host falls behind on events and when it has
 //! caught up ([`Hub::handle_host_backlog`]). Meanwhile every session whose
-//! frame gave the host an event it observes (a relay, or a message for the
-//! host) is paused after that frame, exactly as a sender to a backed-up
-//! recipient is, and resumes once the host catches up. Without `observe`
-//! the host is never waited for: a driver drops events the host cannot
-//! take, and clients are served as usual.
+//! frame gave the host any event (a relay it observes, a message for the
+//! host, a sync, a join, a mistake) is paused after that frame, exactly as
+//! a sender to a backed-up recipient is, and resumes once the host catches
+//! up; so the events a driver must hold back are bounded by the sessions,
+//! not by what they send. Without `observe` the host is never waited for:
+//! a driver drops events the host cannot take, and clients are served as
+//! usual.
 
 use super::Hub;
 use crate::handle::SessionHandle;
@@ -40,8 +42,8 @@ impl Hub {
         self.host_behind
     }
 
-    /// After a frame of `handle` gave the host an observed event: while the
-    /// host is behind, the session waits for it.
+    /// After a frame of `handle` gave the host an event: while the host is
+    /// behind, the session waits for it.
     pub(super) fn pace_to_host(&mut self, handle: SessionHandle) {
         if !self.host_behind {
             return;

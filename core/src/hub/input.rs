@@ -75,6 +75,7 @@ impl Hub {
         // is lent out of the session meanwhile and put back at the end.
         let mut decoder = std::mem::take(&mut session.decoder);
         while let Some(item) = decoder.next(&mut input) {
+            let emitted = self.emitted;
             match item {
                 Decoded::Frame(bytes) => match ClientFrame::parse_request(bytes) {
                     (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
@@ -92,6 +93,11 @@ impl Hub {
                     return self.close_for_error(handle, CloseReason::FrameTooLarge, error);
                 }
             }
+            if self.emitted != emitted {
+                // This frame gave the host an event; a host that observes
+                // and is behind is waited for.
+                self.pace_to_host(handle);
+            }
             match self.sessions.get_mut(handle) {
                 // Defensive: routing closes only other sessions (a
                 // takeover's old holder), and over-cap ones in `settle`.
@@ -107,6 +113,27 @@ impl Hub {
             session.decoder = decoder;
             self.update_frame_timer(handle);
         }
+    }
+
+    /// Whether the input kept for a paused session holds a whole `bye`.
+    pub(super) fn held_back_bye(&self, handle: SessionHandle) -> bool {
+        let Some(session) = self.sessions.get(handle) else {
+            return false;
+        };
+        if session.pending.is_empty() {
+            return false;
+        }
+        // A copy of the decoder reads on from where the session stopped.
+        let mut decoder = session.decoder.clone();
+        let mut input = &session.pending[..];
+        while let Some(item) = decoder.next(&mut input) {
+            if let Decoded::Frame(bytes) = item {
+                if matches!(ClientFrame::parse(bytes), Ok(ClientFrame::Bye)) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Runs the frame timeout while a frame is unfinished and the session

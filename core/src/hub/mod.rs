@@ -100,6 +100,9 @@ pub struct Hub {
     host_behind: bool,
     /// The sessions paused until the host catches up.
     host_holding: Vec<SessionHandle>,
+    /// Events emitted so far: a frame that raised it gave the host an
+    /// event (see `host_pace`).
+    emitted: u64,
 }
 
 impl Hub {
@@ -124,6 +127,7 @@ impl Hub {
             shutting_down: false,
             host_behind: false,
             host_holding: Vec::new(),
+            emitted: 0,
         })
     }
 
@@ -248,7 +252,14 @@ impl Hub {
         if self.sessions.get(handle).is_none() {
             return Err(HubError::UnknownHandle(handle));
         }
-        self.forget(handle, CloseReason::PeerClosed);
+        // A client that said `bye` and closed leaves cleanly even when the
+        // hub held its `bye` back unread (the session was paused).
+        let reason = if self.held_back_bye(handle) {
+            CloseReason::ClientBye
+        } else {
+            CloseReason::PeerClosed
+        };
+        self.forget(handle, reason);
         self.settle();
         Ok(())
     }
@@ -336,6 +347,9 @@ impl Hub {
     /// Says `bye` to every session and closes it; later accepts are refused.
     pub fn shutdown(&mut self) {
         self.shutting_down = true;
+        // Everyone is leaving: telling each watcher about every other
+        // session's close would queue n*(n-1)/2 presence frames.
+        self.forget_all_watches();
         let ids: Vec<SessionHandle> = self.sessions.ids().collect();
         for handle in ids {
             self.close(handle, CloseReason::Shutdown);
@@ -364,6 +378,7 @@ impl Hub {
     }
 
     fn emit(&mut self, event: Event) {
+        self.emitted += 1;
         self.outputs.push_back(Output::Event(event));
     }
 

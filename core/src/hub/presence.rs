@@ -111,6 +111,21 @@ impl Hub {
         Ok(())
     }
 
+    /// Ends every watch of every session (for a shutdown).
+    pub(super) fn forget_all_watches(&mut self) {
+        let handles: Vec<SessionHandle> = self.sessions.ids().collect();
+        for handle in handles {
+            let Some(session) = self.sessions.get_mut(handle) else {
+                continue;
+            };
+            self.watchers.forget(handle, &mut session.watch);
+            let rooms: Vec<Room> = session.rooms.iter().cloned().collect();
+            for room in rooms {
+                self.set_room_watch(handle, room.as_str(), false);
+            }
+        }
+    }
+
     /// Turns a member's watch of a room on or off, keeping count of room
     /// watches. False when the session is not a member.
     fn set_room_watch(&mut self, handle: SessionHandle, room: &str, on: bool) -> bool {
@@ -295,7 +310,6 @@ impl Hub {
             recipients,
             last_will: false,
         });
-        self.pace_to_host(handle);
     }
 }
 

@@ -154,7 +154,6 @@ impl Hub {
             message: message.to_owned(),
         };
         self.emit(event);
-        self.pace_to_host(handle);
     }
 
     fn on_relay(
