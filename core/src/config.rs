@@ -151,6 +151,11 @@ pub struct HubConfig {
     /// gets `last_will_too_large`. (A will arrives inside a `sync` frame,
     /// so `max_frame_len` bounds it too.)
     pub max_last_will_bytes: usize,
+    /// Run as one node of a cluster with this id: session ids become
+    /// `node/peer`, and what other nodes must get comes out of
+    /// [`Hub::poll_cluster`](crate::Hub::poll_cluster). `None` (the
+    /// default): a hub on its own.
+    pub node: Option<crate::cluster::NodeId>,
     /// Report every relayed message (to an alias, a room or `*`) to the
     /// host as an [`Event::Relayed`](crate::Event::Relayed). Off by
     /// default: it costs a copy of each message.
@@ -174,6 +179,7 @@ impl Default for HubConfig {
             max_rooms_per_session: DEFAULT_MAX_ROOMS_PER_SESSION,
             max_watched_aliases: DEFAULT_MAX_WATCHED_ALIASES,
             max_last_will_bytes: DEFAULT_MAX_LAST_WILL_BYTES,
+            node: None,
             observe: false,
         }
     }

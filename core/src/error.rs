@@ -41,6 +41,9 @@ pub enum HubError {
         /// The configured cap.
         max: usize,
     },
+    /// A cluster input reached a hub that is not a cluster node.
+    #[error("this hub is not a cluster node (HubConfig::node is not set)")]
+    NotInCluster,
     /// No open session has the session id (peer address) a host command
     /// named.
     #[error("no open session has id {0:?}")]

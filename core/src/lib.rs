@@ -73,6 +73,7 @@
 
 mod alias;
 mod alias_table;
+mod cluster;
 mod config;
 mod decoder;
 mod error;
@@ -90,6 +91,9 @@ mod session;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};
+pub use cluster::{
+    ClusterInput, ClusterOutput, DirectoryChange, Envelope, NodeId, RemoteTarget, MAX_NODE_ID_LEN,
+};
 pub use config::{
     AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
     DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS,

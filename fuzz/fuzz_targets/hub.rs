@@ -833,6 +833,8 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
             WillCap::Invalid(true) => MAX_MAX_FRAME_LEN + 1,
         },
         observe: c.observe,
+        // One hub; a fuzz target for clusters would wire several.
+        node: None,
     }
 }
 

@@ -225,6 +225,9 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         max_watched_aliases,
         max_last_will_bytes,
         observe: o.observe,
+        // Python's `cluster=` option comes with the Redis shell
+        // (docs/design/cluster.md, steps 4 and 5).
+        node: None,
     };
     // The core's own check, in case it grows a rule this file does not know.
     config

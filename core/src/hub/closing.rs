@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::Hub;
+use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, Output, RelayTarget};
 use crate::frame::hub_encode as encode;
@@ -100,6 +101,7 @@ impl Hub {
                     self.room_watches -= 1;
                 }
             }
+            self.note_room(room, true);
         }
         if reason.sends_last_will() {
             if let Some(will) = session.last_will.take() {
@@ -110,6 +112,7 @@ impl Hub {
         let alias = session.alias.clone();
         if let Some(alias) = &alias {
             self.aliases.release(alias, handle);
+            self.note_alias(alias, true);
             self.emit(Event::Released {
                 handle,
                 session_id: session.session_id.clone(),
@@ -137,8 +140,12 @@ impl Hub {
         for target in targets {
             // The closed session is out of every table, so never a recipient.
             let recipients = match &target {
-                RelayTarget::Room(room) => self.deliver_to_room(None, room, will.frame.clone()),
+                RelayTarget::Room(room) => {
+                    self.forward(RemoteTarget::Room(room.clone()), &will.frame);
+                    self.deliver_to_room(None, room, will.frame.clone())
+                }
                 RelayTarget::Alias(alias) => {
+                    self.forward(RemoteTarget::Alias(alias.clone()), &will.frame);
                     self.deliver_to_alias(None, alias.as_str(), will.frame.clone())
                 }
                 RelayTarget::Everyone => 0,

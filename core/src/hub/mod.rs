@@ -25,6 +25,7 @@
 //! that observes), `closing` (closes, last wills and timers).
 
 mod closing;
+mod cluster;
 mod delivery;
 mod host_pace;
 mod input;
@@ -38,7 +39,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::alias::Alias;
 use crate::alias_table::AliasTable;
+use crate::cluster::RemoteTarget;
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::event::{CloseReason, Event, Output, Unsent};
@@ -100,6 +103,8 @@ pub struct Hub {
     host_behind: bool,
     /// The sessions paused until the host catches up.
     host_holding: Vec<SessionHandle>,
+    /// This hub's part of a cluster, when it is a node of one.
+    cluster: Option<Box<cluster::ClusterState>>,
     /// Events emitted so far: a frame that raised it gave the host an
     /// event (see `host_pace`).
     emitted: u64,
@@ -109,6 +114,10 @@ impl Hub {
     /// A hub with no sessions, after checking `config`.
     pub fn new(config: HubConfig) -> Result<Self, HubError> {
         config.validate()?;
+        let cluster = config
+            .node
+            .clone()
+            .map(|node| Box::new(cluster::ClusterState::new(node)));
         Ok(Hub {
             config,
             sessions: SessionTable::default(),
@@ -128,6 +137,7 @@ impl Hub {
             host_behind: false,
             host_holding: Vec::new(),
             emitted: 0,
+            cluster,
         })
     }
 
@@ -203,6 +213,15 @@ impl Hub {
         session_id: &str,
     ) -> Result<SessionHandle, HubError> {
         self.advance(now)?;
+        // In a cluster a peer address is unique on its node only.
+        let scoped;
+        let session_id = match &self.cluster {
+            Some(cluster) => {
+                scoped = format!("{}/{session_id}", cluster.node);
+                scoped.as_str()
+            }
+            None => session_id,
+        };
         if self.sessions.contains_session_id(session_id) {
             return Err(HubError::DuplicateSessionId(session_id.to_owned()));
         }
@@ -285,29 +304,36 @@ impl Hub {
 
     /// Sends `message` (any serializable value; a `&str` becomes a JSON
     /// string) from the host to every session. The frame is encoded once.
-    /// Returns how many sessions it was queued for.
+    /// Returns how many sessions of this hub it was queued for (in a
+    /// cluster, the other nodes' sessions are reached through
+    /// [`poll_cluster`](Hub::poll_cluster) and not counted).
     ///
     /// Host messages are not paused by flow control (the host is not a
     /// socket to push back on); a session whose queue they push past
     /// `max_queued_bytes` is closed as a slow consumer.
     pub fn broadcast<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<usize, HubError> {
         let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
+        self.forward(RemoteTarget::Everyone, &frame);
         let count = self.deliver_to_all(None, frame);
         self.settle();
         Ok(count)
     }
 
     /// Sends `message` from the host to every session holding `alias`
-    /// (several under the `share` policy). Returns how many it reached.
+    /// (several under the `share` policy), on any node of a cluster.
+    /// Returns how many of this hub's sessions it reached.
     pub fn send_to_alias<T: Serialize + ?Sized>(
         &mut self,
         alias: &str,
         message: &T,
     ) -> Result<usize, HubError> {
-        if self.aliases.holders(alias).is_empty() {
+        if self.aliases.holders(alias).is_empty() && !self.held_elsewhere(alias) {
             return Err(HubError::UnknownAlias(alias.to_owned()));
         }
         let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
+        if let Ok(alias) = Alias::new(alias) {
+            self.forward(RemoteTarget::Alias(alias), &frame);
+        }
         let count = self.deliver_to_alias(None, alias, frame);
         self.settle();
         Ok(count)

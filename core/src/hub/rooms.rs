@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::Hub;
+use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::{Event, RelayTarget};
 use crate::frame::hub_encode as encode;
@@ -57,18 +58,21 @@ impl Hub {
     }
 
     /// Sends `message` from the host to every member of `room`, encoded
-    /// once. Returns how many sessions it was queued for.
+    /// once. Returns how many of this hub's sessions it was queued for
+    /// (in a cluster, members on other nodes are reached too, uncounted).
     pub fn send_to_room<T: Serialize + ?Sized>(
         &mut self,
         room: &str,
         message: &T,
     ) -> Result<usize, HubError> {
-        Room::new(room).map_err(|e| HubError::InvalidRoom(e.message))?;
-        let Some(room) = self.rooms.get(room).cloned() else {
-            return Err(HubError::UnknownRoom(room.to_owned()));
-        };
+        let name = room;
+        let room = Room::new(room).map_err(|e| HubError::InvalidRoom(e.message))?;
+        if self.rooms.members(name).is_none() && !self.room_elsewhere(name) {
+            return Err(HubError::UnknownRoom(name.to_owned()));
+        }
         let frame =
             encode::host_info(message, Some(room.as_str())).map_err(HubError::InvalidMessage)?;
+        self.forward(RemoteTarget::Room(room.clone()), &frame);
         let count = self.deliver_to_room(None, &room, frame);
         self.settle();
         Ok(count)
@@ -140,18 +144,24 @@ impl Hub {
             );
             return self.peer_error(handle, error, request_id);
         }
-        let Some(room) = self.rooms.get(room).cloned() else {
-            let error = match Room::new(room) {
-                Err(invalid) => invalid,
-                Ok(_) => PeerError::new(
-                    ErrorCode::UnknownRoom,
-                    format!("no session is in room {room:?}; the message was not delivered"),
-                ),
-            };
-            return self.peer_error(handle, error, request_id);
+        let name = room;
+        let room = match self.rooms.get(name) {
+            Some(room) => room.clone(),
+            None => match Room::new(name) {
+                Err(invalid) => return self.peer_error(handle, invalid, request_id),
+                Ok(room) if self.room_elsewhere(name) => room,
+                Ok(_) => {
+                    let error = PeerError::new(
+                        ErrorCode::UnknownRoom,
+                        format!("no session is in room {name:?}; the message was not delivered"),
+                    );
+                    return self.peer_error(handle, error, request_id);
+                }
+            },
         };
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::info(from_json, Some(room.as_str()), false, message.get());
+        self.forward(RemoteTarget::Room(room.clone()), &frame);
         let recipients = self.deliver_to_room(Some(handle), &room, frame);
         self.observe(handle, RelayTarget::Room(room), message, recipients);
     }
@@ -180,7 +190,9 @@ impl Hub {
         }
         if !already {
             session.rooms.insert(room.clone());
+            let existed = self.rooms.members(room.as_str()).is_some();
             self.rooms.join(room, handle);
+            self.note_room(room, existed);
         }
         let members = self.rooms.members(room.as_str()).map_or(0, |m| m.len());
         let request_id = match asker {
@@ -214,6 +226,7 @@ impl Hub {
                 self.room_watches -= 1;
             }
         }
+        self.note_room(&room, true);
         let request_id = match asker {
             Asker::Client(id) => id,
             Asker::Host => None,

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use super::Hub;
 use crate::alias::Alias;
 use crate::alias_table::Claim;
+use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, RelayTarget};
 use crate::frame::hub_encode as encode;
@@ -93,6 +94,7 @@ impl Hub {
             let frame = encode::synced(alias.as_str(), &session.session_id, request_id);
             return self.transmit(handle, frame);
         }
+        let was_held = !self.aliases.holders(alias.as_str()).is_empty();
         let displaced = match self.aliases.claim(&alias, handle, self.config.alias_policy) {
             Claim::Granted { displaced } => displaced,
             Claim::Refused => {
@@ -104,6 +106,7 @@ impl Hub {
                 return self.peer_error(handle, error, request_id);
             }
         };
+        self.note_alias(&alias, was_held);
         if let Some(previous) = self.session_mut(handle).alias.take() {
             self.release(handle, previous);
         }
@@ -173,16 +176,22 @@ impl Hub {
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::relayed_info(from_json, message.get());
         if to == BROADCAST_TARGET {
+            self.forward(RemoteTarget::Everyone, &frame);
             let recipients = self.deliver_to_all(Some(handle), frame);
             self.observe(handle, RelayTarget::Everyone, message, recipients);
             return;
         }
-        if self.aliases.holders(to).is_empty() {
+        if self.aliases.holders(to).is_empty() && !self.held_elsewhere(to) {
             let error = PeerError::new(
                 ErrorCode::UnknownAlias,
                 format!("no session holds alias {to:?}; the message was not delivered"),
             );
             return self.peer_error(handle, error, request_id);
+        }
+        if self.cluster.is_some() {
+            if let Ok(alias) = Alias::new(to) {
+                self.forward(RemoteTarget::Alias(alias), &frame);
+            }
         }
         let recipients = self.deliver_to_alias(Some(handle), to, frame);
         if self.config.observe {
@@ -273,6 +282,7 @@ impl Hub {
     /// A session gives its alias up by claiming another.
     fn release(&mut self, handle: SessionHandle, alias: Alias) {
         self.aliases.release(&alias, handle);
+        self.note_alias(&alias, true);
         let session_id = self.session_mut(handle).session_id.clone();
         self.notify_alias_change(Some(handle), handle, PresenceChange::Released, &alias);
         self.emit(Event::Released {
