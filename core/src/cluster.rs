@@ -17,38 +17,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::alias::Alias;
-use crate::error::HubError;
-use crate::name::name_traits;
+use crate::config::AliasPolicy;
+use crate::node::NodeId;
 use crate::room::Room;
-
-/// Longest node id accepted.
-pub const MAX_NODE_ID_LEN: usize = 32;
-
-/// A node's name in its cluster, such as `n1` or `eu-west-2`: 1 to
-/// [`MAX_NODE_ID_LEN`] ASCII letters, digits, `-` and `_`, so it can sit in
-/// a session id (`n1/127.0.0.1:53412`) and a key without escaping.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(Arc<str>);
-
-impl NodeId {
-    /// Checks `id` against the node id rules.
-    pub fn new(id: &str) -> Result<Self, HubError> {
-        let valid = !id.is_empty()
-            && id.len() <= MAX_NODE_ID_LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if valid {
-            Ok(NodeId(Arc::from(id)))
-        } else {
-            Err(HubError::InvalidConfig(format!(
-                "node id {id:?} must be 1 to {MAX_NODE_ID_LEN} ASCII letters, digits, '-' or '_'"
-            )))
-        }
-    }
-}
-
-name_traits!(NodeId);
 
 /// Who a frame from another node is for, on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +75,11 @@ pub enum DirectoryChange {
     },
 }
 
+/// One claim of an alias waiting for the directory, named so its answer
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClaimId(pub u64);
+
 /// What a node's hub asks its driver to carry to other nodes, from
 /// [`Hub::poll_cluster`](crate::Hub::poll_cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +96,29 @@ pub enum ClusterOutput {
     },
     /// Frames for every other node, once each.
     Publish(Envelope),
+    /// A session of this node claims `alias`: the directory settles it
+    /// under `policy` against every node's holders, atomically, and
+    /// answers with [`ClusterInput::ClaimSettled`]; holders it displaces on
+    /// other nodes get [`ClusterInput::TakenOver`] there. The session waits
+    /// meanwhile.
+    Claim {
+        /// Names the answer.
+        claim: ClaimId,
+        /// The alias claimed.
+        alias: Alias,
+        /// The claimant (node-scoped).
+        session_id: Arc<str>,
+        /// The hub's alias policy.
+        policy: AliasPolicy,
+    },
+    /// A session of this node no longer holds `alias` (it claimed another
+    /// or closed): the directory forgets it.
+    Release {
+        /// The alias.
+        alias: Alias,
+        /// The former holder.
+        session_id: Arc<str>,
+    },
 }
 
 /// What the driver brings from other nodes, for
@@ -132,6 +131,22 @@ pub enum ClusterInput {
     Directory(DirectoryChange),
     /// A node is gone (its lease ran out): it holds nothing any more.
     NodeGone(NodeId),
+    /// The directory's answer to a [`ClusterOutput::Claim`]. Answers must
+    /// come in the order the directory settled the claims.
+    ClaimSettled {
+        /// The claim answered.
+        claim: ClaimId,
+        /// Whether the alias is the claimant's now (else `alias_taken`).
+        granted: bool,
+    },
+    /// A session of this node lost `alias` to a claim on another node
+    /// (under `takeover`): it is told `bye` `taken_over` and closed.
+    TakenOver {
+        /// The alias.
+        alias: Alias,
+        /// The former holder, on this node.
+        session_id: Arc<str>,
+    },
 }
 
 /// A node's copy of which other nodes hold which aliases and rooms: a
@@ -195,6 +210,7 @@ mod tests {
 
     #[test]
     fn node_ids_are_short_and_plain() {
+        use crate::node::MAX_NODE_ID_LEN;
         assert!(NodeId::new("n1").is_ok());
         assert!(NodeId::new("eu-west_2").is_ok());
         for bad in ["", "a/b", "a b", "ü", &"n".repeat(MAX_NODE_ID_LEN + 1)] {

@@ -155,7 +155,7 @@ pub struct HubConfig {
     /// `node/peer`, and what other nodes must get comes out of
     /// [`Hub::poll_cluster`](crate::Hub::poll_cluster). `None` (the
     /// default): a hub on its own.
-    pub node: Option<crate::cluster::NodeId>,
+    pub node: Option<crate::node::NodeId>,
     /// Report every relayed message (to an alias, a room or `*`) to the
     /// host as an [`Event::Relayed`](crate::Event::Relayed). Off by
     /// default: it costs a copy of each message.

@@ -41,6 +41,9 @@ pub enum HubError {
         /// The configured cap.
         max: usize,
     },
+    /// A claim answer named no claim waiting for one.
+    #[error("no claim {0} is waiting for the directory")]
+    UnknownClaim(u64),
     /// A cluster input reached a hub that is not a cluster node.
     #[error("this hub is not a cluster node (HubConfig::node is not set)")]
     NotInCluster,

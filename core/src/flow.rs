@@ -27,6 +27,9 @@ pub(crate) struct Flow {
     /// Paused until the host program catches up on events (counted in
     /// `waiting_on` too); see `hub::host_pace`.
     pub(crate) held_by_host: bool,
+    /// Paused until the cluster's directory settles its claim (counted in
+    /// `waiting_on` too).
+    pub(crate) held_by_claim: bool,
     /// The driver was told to stop reading and not yet told to resume.
     pub(crate) reading_paused: bool,
     /// When the queue last moved: became non-empty, or some of it was

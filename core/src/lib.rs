@@ -84,6 +84,7 @@ mod handle;
 mod hub;
 mod last_will;
 mod name;
+mod node;
 mod presence;
 mod room;
 mod room_table;
@@ -91,9 +92,7 @@ mod session;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};
-pub use cluster::{
-    ClusterInput, ClusterOutput, DirectoryChange, Envelope, NodeId, RemoteTarget, MAX_NODE_ID_LEN,
-};
+pub use cluster::{ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget};
 pub use config::{
     AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
     DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS,
@@ -115,6 +114,7 @@ pub use frame::{
 pub use handle::SessionHandle;
 pub use hub::Hub;
 pub use name::{BROADCAST_TARGET, MAX_NAME_LEN};
+pub use node::{NodeId, MAX_NODE_ID_LEN};
 pub use presence::PresenceChange;
 pub use room::{Room, MAX_ROOM_LEN};
 pub use session::SessionInfo;

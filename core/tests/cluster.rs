@@ -1,38 +1,84 @@
 //! Several hubs as one cluster, wired by an in-memory backplane that
-//! carries every cluster output at once: the routing half of the cluster
-//! (docs/design/cluster.md, step 1). Claims settled across nodes and
-//! presence across nodes are not built yet, so these tests give each alias
-//! one node.
+//! carries every cluster output at once, with a directory that settles
+//! claims as the Redis script will (docs/design/cluster.md, steps 1 and 2:
+//! routing and claims across nodes; presence across nodes is not built
+//! yet).
 
 mod common;
+
+use std::collections::BTreeMap;
 
 use common::{info, room_info, Harness};
 use serde_json::json;
 use tcphub_core::{
-    ClusterInput, ClusterOutput, HubConfig, HubError, HubFrame, NodeId, SessionHandle, HUB_NAME,
+    Alias, AliasPolicy, CloseReason, ClusterInput, ClusterOutput, HubConfig, HubError, HubFrame,
+    NodeId, SessionHandle, HUB_NAME,
 };
 
-/// Nodes `n1`, `n2`, ... and what crossed between them.
+/// Nodes `n1`, `n2`, ..., the directory that settles their claims (as the
+/// Redis claim script will: atomically, in order), and what crossed.
 struct Cluster {
     nodes: Vec<Harness>,
+    /// Alias to holders, as (node, session id).
+    directory: BTreeMap<String, Vec<(usize, String)>>,
     /// Every cluster output, as (from node, output).
     crossed: Vec<(usize, ClusterOutput)>,
 }
 
 impl Cluster {
     fn new(n: usize) -> Self {
+        Self::with_policy(n, AliasPolicy::Takeover)
+    }
+
+    fn with_policy(n: usize, policy: AliasPolicy) -> Self {
         let nodes = (1..=n)
             .map(|i| {
                 Harness::new(HubConfig {
                     node: Some(NodeId::new(&format!("n{i}")).unwrap()),
+                    alias_policy: policy,
                     ..HubConfig::default()
                 })
             })
             .collect();
         Cluster {
             nodes,
+            directory: BTreeMap::new(),
             crossed: Vec::new(),
         }
+    }
+
+    /// The directory's answer to a claim, and the takeovers it sends.
+    fn settle(
+        &mut self,
+        from: usize,
+        alias: &Alias,
+        session_id: &str,
+        policy: AliasPolicy,
+    ) -> (bool, Vec<(usize, ClusterInput)>) {
+        let holders = self.directory.entry(alias.to_string()).or_default();
+        let claimant = (from, session_id.to_owned());
+        let mut taken_over = Vec::new();
+        let granted = match policy {
+            AliasPolicy::Reject if !holders.is_empty() => false,
+            AliasPolicy::Share => {
+                holders.push(claimant);
+                true
+            }
+            _ => {
+                for (node, old) in std::mem::replace(holders, vec![claimant]) {
+                    // A holder on the claimant's node is displaced there.
+                    if node != from {
+                        let input = ClusterInput::TakenOver {
+                            alias: alias.clone(),
+                            session_id: old.as_str().into(),
+                        };
+                        taken_over.push((node, input));
+                    }
+                }
+                true
+            }
+        };
+        (granted, taken_over)
     }
 
     fn index(&self, node: &NodeId) -> usize {
@@ -53,6 +99,30 @@ impl Cluster {
             }
             for (from, out) in outs {
                 let deliveries: Vec<(usize, ClusterInput)> = match &out {
+                    ClusterOutput::Claim {
+                        claim,
+                        alias,
+                        session_id,
+                        policy,
+                    } => {
+                        let (granted, mut taken_over) =
+                            self.settle(from, alias, session_id, *policy);
+                        let settled = ClusterInput::ClaimSettled {
+                            claim: *claim,
+                            granted,
+                        };
+                        taken_over.insert(0, (from, settled));
+                        taken_over
+                    }
+                    ClusterOutput::Release { alias, session_id } => {
+                        if let Some(holders) = self.directory.get_mut(alias.as_str()) {
+                            holders.retain(|(n, s)| !(*n == from && **s == **session_id));
+                            if holders.is_empty() {
+                                self.directory.remove(alias.as_str());
+                            }
+                        }
+                        Vec::new()
+                    }
                     ClusterOutput::Directory(change) => (0..self.nodes.len())
                         .filter(|&j| j != from)
                         .map(|j| (j, ClusterInput::Directory(change.clone())))
@@ -80,8 +150,12 @@ impl Cluster {
         let node = &mut self.nodes[n];
         let id = node.connect(&format!("10.0.{n}.1:{}", 1000 + node.inboxes.len()));
         node.sync(id, alias);
-        node.take(id);
         self.pump();
+        let synced = self.nodes[n].take(id);
+        assert!(
+            matches!(&synced[..], [HubFrame::Synced { .. }]),
+            "{alias}: {synced:?}"
+        );
         id
     }
 
@@ -260,6 +334,111 @@ fn a_gone_node_holds_nothing_and_its_aliases_are_unknown() {
     );
 }
 
+/// Every holder of `alias` on every node, as (node, session id).
+fn holders(c: &Cluster, alias: &str) -> Vec<(usize, String)> {
+    (0..c.nodes.len())
+        .flat_map(|n| {
+            c.nodes[n]
+                .hub
+                .alias_holders(alias)
+                .iter()
+                .map(|h| {
+                    (
+                        n,
+                        c.nodes[n].hub.session(*h).unwrap().session_id.to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn under_reject_two_nodes_claiming_at_once_give_exactly_one_winner() {
+    let mut c = Cluster::with_policy(2, AliasPolicy::Reject);
+    let a = c.nodes[0].connect("10.0.0.1:1");
+    let b = c.nodes[1].connect("10.0.1.1:1");
+    // Both claims leave their nodes before either is settled.
+    c.nodes[0].sync(a, "X");
+    c.nodes[1].sync(b, "X");
+    assert!(
+        c.nodes[0].take(a).is_empty(),
+        "the claimant waits for the directory"
+    );
+    c.pump();
+    let answers = [c.nodes[0].take(a), c.nodes[1].take(b)];
+    let won = answers
+        .iter()
+        .filter(|f| matches!(&f[..], [HubFrame::Synced { .. }]))
+        .count();
+    let lost = answers
+        .iter()
+        .filter(|f| matches!(&f[..], [HubFrame::Error { code, .. }] if code == "alias_taken"))
+        .count();
+    assert_eq!((won, lost), (1, 1), "{answers:?}");
+    assert_eq!(holders(&c, "X").len(), 1);
+}
+
+#[test]
+fn under_takeover_the_later_claim_wins_wherever_the_holder_is() {
+    let mut c = Cluster::new(3);
+    let old = c.client(0, "X");
+    let sender = c.client(2, "S");
+    let new = c.client(1, "X");
+    assert_eq!(c.nodes[0].closed(old), Some(CloseReason::TakenOver));
+    assert!(matches!(
+        c.nodes[0].take(old).last(),
+        Some(HubFrame::Bye { reason, .. }) if reason == "taken_over"
+    ));
+    assert_eq!(holders(&c, "X"), [(1, "n2/10.0.1.1:1000".to_owned())]);
+    c.send(
+        2,
+        sender,
+        r#"{"type":"info","to":"X","message":"to the new X"}"#,
+    );
+    assert_eq!(c.nodes[1].take(new), [info("S", json!("to the new X"))]);
+}
+
+#[test]
+fn under_share_every_holder_on_every_node_receives() {
+    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
+    let x1 = c.client(0, "X");
+    let x2 = c.client(1, "X");
+    let s = c.client(2, "S");
+    c.send(2, s, r#"{"type":"info","to":"X","message":1}"#);
+    assert_eq!(c.nodes[0].take(x1), [info("S", json!(1))]);
+    assert_eq!(c.nodes[1].take(x2), [info("S", json!(1))]);
+}
+
+#[test]
+fn a_claimant_s_later_frames_wait_for_its_claim() {
+    let mut c = Cluster::new(2);
+    let b = c.client(1, "B");
+    let a = c.nodes[0].connect("10.0.0.9:1");
+    c.nodes[0].send(
+        a,
+        br#"{"type":"sync","clientName":"A"}{"type":"info","to":"B","message":"from A"}"#,
+    );
+    c.pump();
+    assert_eq!(
+        c.nodes[1].take(b),
+        [info("A", json!("from A"))],
+        "sent as A, after the claim"
+    );
+}
+
+#[test]
+fn a_session_gone_before_its_claim_is_settled_gives_the_alias_back() {
+    let mut c = Cluster::new(2);
+    let a = c.nodes[0].connect("10.0.0.9:1");
+    c.nodes[0].sync(a, "X");
+    c.nodes[0].disconnect(a);
+    c.pump();
+    assert!(!c.directory.contains_key("X"), "{:?}", c.directory);
+    c.client(1, "X");
+    assert_eq!(holders(&c, "X").len(), 1);
+}
+
 #[test]
 fn a_hub_outside_a_cluster_has_no_cluster_outputs_and_refuses_cluster_input() {
     let mut h = Harness::new(HubConfig::default());
@@ -279,7 +458,7 @@ mod properties {
     use std::collections::{BTreeMap, BTreeSet};
 
     use proptest::prelude::*;
-    use tcphub_core::{HubFrame, SessionHandle};
+    use tcphub_core::{AliasPolicy, HubFrame, SessionHandle};
 
     use super::Cluster;
 
@@ -298,10 +477,9 @@ mod properties {
     const NODES: usize = 3;
     const ROOMS: [&str; 2] = ["lobby", "ops"];
 
-    /// Aliases are per node (`a1` lives on node 1 only): claims across
-    /// nodes are the next step of the cluster.
+    /// A few aliases, claimed from any node.
     fn alias(node: usize, k: usize) -> String {
-        format!("{}{}", ["a", "b"][k % 2], node + 1)
+        ["a", "b", "c"][(node + k) % 3].to_owned()
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -333,8 +511,15 @@ mod properties {
         /// Each message reaches exactly the sessions that one hub holding
         /// every session would have sent it to.
         #[test]
-        fn the_cluster_delivers_as_one_hub(ops in proptest::collection::vec(op(), 1..80)) {
-            let mut c = Cluster::new(NODES);
+        fn the_cluster_delivers_as_one_hub(
+            policy in prop_oneof![
+                Just(AliasPolicy::Takeover),
+                Just(AliasPolicy::Reject),
+                Just(AliasPolicy::Share)
+            ],
+            ops in proptest::collection::vec(op(), 1..80),
+        ) {
+            let mut c = Cluster::with_policy(NODES, policy);
             let mut said = 0u64;
             let mut connected = 0u32;
             for op in ops {
@@ -403,6 +588,19 @@ mod properties {
                     prop_assert_eq!(got.remove(&k).unwrap_or_default(), expected, "message {}", k);
                 }
                 prop_assert!(got.is_empty(), "stray deliveries {:?}", got);
+                // The directory and the nodes agree on every holder, and
+                // only `share` lets an alias have several.
+                for k in 0..3 {
+                    let name = alias(0, k);
+                    let mut on_nodes = super::holders(&c, &name);
+                    on_nodes.sort();
+                    let mut listed = c.directory.get(&name).cloned().unwrap_or_default();
+                    listed.sort();
+                    prop_assert_eq!(&on_nodes, &listed, "holders of {}", name);
+                    if policy != AliasPolicy::Share {
+                        prop_assert!(on_nodes.len() <= 1, "{} held by {:?}", name, on_nodes);
+                    }
+                }
             }
         }
     }

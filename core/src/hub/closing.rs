@@ -113,6 +113,7 @@ impl Hub {
         if let Some(alias) = &alias {
             self.aliases.release(alias, handle);
             self.note_alias(alias, true);
+            self.note_release_of(&session.session_id, alias);
             self.emit(Event::Released {
                 handle,
                 session_id: session.session_id.clone(),

@@ -3,17 +3,25 @@
 //! they send. Only in use when [`HubConfig::node`](crate::HubConfig::node)
 //! is set; otherwise every method here returns at once.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde_json::value::RawValue;
 
 use super::Hub;
 use crate::alias::Alias;
 use crate::cluster::{
-    ClusterInput, ClusterOutput, DirectoryChange, Envelope, NodeId, RemoteTarget, Replica,
+    ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget, Replica,
 };
-use crate::error::HubError;
+use crate::error::{ErrorCode, HubError, PeerError};
+use crate::event::{CloseReason, Event};
+use crate::frame::hub_encode as encode;
+use crate::handle::SessionHandle;
+use crate::last_will::LastWill;
+use crate::node::NodeId;
+use crate::presence::PresenceChange;
 use crate::room::Room;
 
 /// A node's cluster state.
@@ -22,6 +30,19 @@ pub(super) struct ClusterState {
     pub(super) node: NodeId,
     pub(super) replica: Replica,
     pub(super) outputs: VecDeque<ClusterOutput>,
+    /// Claims waiting for the directory, by id.
+    claims: BTreeMap<ClaimId, PendingClaim>,
+    last_claim: u64,
+}
+
+/// A `sync` waiting for the directory: what to finish it with.
+#[derive(Debug)]
+struct PendingClaim {
+    handle: SessionHandle,
+    session_id: Arc<str>,
+    alias: Alias,
+    request_id: Option<Box<RawValue>>,
+    last_will: Option<LastWill>,
 }
 
 impl ClusterState {
@@ -30,6 +51,8 @@ impl ClusterState {
             node,
             replica: Replica::default(),
             outputs: VecDeque::new(),
+            claims: BTreeMap::new(),
+            last_claim: 0,
         }
     }
 }
@@ -69,6 +92,19 @@ impl Hub {
                 }
             }
             ClusterInput::NodeGone(node) => cluster.replica.forget_node(&node),
+            ClusterInput::ClaimSettled { claim, granted } => {
+                let Some(pending) = cluster.claims.remove(&claim) else {
+                    return Err(HubError::UnknownClaim(claim.0));
+                };
+                self.settle_claim(pending, granted);
+                self.settle();
+            }
+            ClusterInput::TakenOver { alias, session_id } => {
+                if let Some(handle) = self.sessions.by_session_id(&session_id) {
+                    self.lose_alias(handle, &alias);
+                }
+                self.settle();
+            }
             ClusterInput::Deliver(Envelope { target, frame }) => {
                 match target {
                     RemoteTarget::Alias(alias) => {
@@ -117,6 +153,122 @@ impl Hub {
             })
             .collect();
         cluster.outputs.extend(forwards);
+    }
+
+    /// Asks the directory to settle a claim; the session waits (its input
+    /// kept, as when flow control pauses it) until the answer.
+    pub(super) fn start_claim(
+        &mut self,
+        handle: SessionHandle,
+        alias: Alias,
+        request_id: Option<&RawValue>,
+        last_will: Option<LastWill>,
+    ) {
+        let policy = self.config.alias_policy;
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(handle) else {
+            return;
+        };
+        cluster.last_claim += 1;
+        let claim = ClaimId(cluster.last_claim);
+        cluster.outputs.push_back(ClusterOutput::Claim {
+            claim,
+            alias: alias.clone(),
+            session_id: session.session_id.clone(),
+            policy,
+        });
+        cluster.claims.insert(
+            claim,
+            PendingClaim {
+                handle,
+                session_id: session.session_id.clone(),
+                alias,
+                request_id: request_id.map(ToOwned::to_owned),
+                last_will,
+            },
+        );
+        session.flow.held_by_claim = true;
+        session.flow.waiting_on += 1;
+        self.pause(handle);
+    }
+
+    /// The directory answered a claim: the session goes on, holding the
+    /// alias or told `alias_taken`. A session that closed meanwhile gives
+    /// a granted alias straight back.
+    fn settle_claim(&mut self, pending: PendingClaim, granted: bool) {
+        let PendingClaim {
+            handle,
+            session_id,
+            alias,
+            request_id,
+            last_will,
+        } = pending;
+        let Some(session) = self.sessions.get_mut(handle) else {
+            if granted {
+                self.note_release_of(&session_id, &alias);
+            }
+            return;
+        };
+        session.flow.held_by_claim = false;
+        session.flow.waiting_on -= 1;
+        if !session.flow.blocked() {
+            self.to_resume.push_back(handle);
+        }
+        if session.alias.as_ref() == Some(&alias) {
+            return;
+        }
+        if granted {
+            self.claim(handle, alias, request_id.as_deref(), last_will);
+        } else {
+            let message = format!(
+                "alias {:?} is already held by another session",
+                alias.as_str()
+            );
+            let error = PeerError::new(ErrorCode::AliasTaken, message);
+            self.peer_error(handle, error, request_id.as_deref());
+        }
+    }
+
+    /// A local holder lost `alias` to a claim on another node.
+    fn lose_alias(&mut self, handle: SessionHandle, alias: &Alias) {
+        let Some(session) = self.sessions.get_mut(handle) else {
+            return;
+        };
+        if session.alias.as_ref() != Some(alias) {
+            return;
+        }
+        session.set_alias(None);
+        let session_id = session.session_id.clone();
+        self.aliases.release(alias, handle);
+        self.note_alias(alias, true);
+        self.emit(Event::Released {
+            handle,
+            session_id,
+            alias: alias.clone(),
+        });
+        self.notify_alias_change(None, handle, PresenceChange::TakenOver, alias);
+        let message = format!("alias {:?} was claimed on another node", alias.as_str());
+        let farewell = encode::bye(CloseReason::TakenOver.as_str(), &message);
+        self.close_with(handle, CloseReason::TakenOver, farewell);
+    }
+
+    /// Tells the directory a session of this node gave `alias` up.
+    pub(super) fn note_release(&mut self, handle: SessionHandle, alias: &Alias) {
+        if let Some(session_id) = self.sessions.get(handle).map(|s| s.session_id.clone()) {
+            self.note_release_of(&session_id, alias);
+        }
+    }
+
+    /// The same, for a session already out of the table.
+    pub(super) fn note_release_of(&mut self, session_id: &Arc<str>, alias: &Alias) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.outputs.push_back(ClusterOutput::Release {
+                alias: alias.clone(),
+                session_id: session_id.clone(),
+            });
+        }
     }
 
     /// Whether another node holds `alias`.

@@ -94,6 +94,23 @@ impl Hub {
             let frame = encode::synced(alias.as_str(), &session.session_id, request_id);
             return self.transmit(handle, frame);
         }
+        if self.cluster.is_some() {
+            // Other nodes may hold it: the directory settles the claim.
+            return self.start_claim(handle, alias, request_id, last_will);
+        }
+        self.claim(handle, alias, request_id, last_will);
+    }
+
+    /// Claims `alias` for `handle` under the alias policy, as settled: on
+    /// this hub alone, or by the cluster's directory (which has already
+    /// displaced holders on other nodes).
+    pub(super) fn claim(
+        &mut self,
+        handle: SessionHandle,
+        alias: Alias,
+        request_id: Option<&RawValue>,
+        last_will: Option<LastWill>,
+    ) {
         let was_held = !self.aliases.holders(alias.as_str()).is_empty();
         let displaced = match self.aliases.claim(&alias, handle, self.config.alias_policy) {
             Claim::Granted { displaced } => displaced,
@@ -283,6 +300,7 @@ impl Hub {
     fn release(&mut self, handle: SessionHandle, alias: Alias) {
         self.aliases.release(&alias, handle);
         self.note_alias(&alias, true);
+        self.note_release(handle, &alias);
         let session_id = self.session_mut(handle).session_id.clone();
         self.notify_alias_change(Some(handle), handle, PresenceChange::Released, &alias);
         self.emit(Event::Released {
