@@ -88,11 +88,14 @@ impl Timers {
         self.by_deadline.first().map(|(at, _, _)| *at)
     }
 
-    /// The earliest timer due at `now`, if any; the caller disarms it (by
-    /// acting on it) before asking again.
-    pub(crate) fn next_due(&self, now: Duration) -> Option<(SessionHandle, Timer)> {
-        let (at, session, timer) = *self.by_deadline.first()?;
-        (at <= now).then_some((session, timer))
+    /// Every timer due at `now`, earliest first. They stay armed: the
+    /// caller disarms each by acting on it.
+    pub(crate) fn due(&self, now: Duration) -> Vec<(SessionHandle, Timer)> {
+        self.by_deadline
+            .iter()
+            .take_while(|(at, _, _)| *at <= now)
+            .map(|&(_, session, timer)| (session, timer))
+            .collect()
     }
 }
 
@@ -116,11 +119,12 @@ mod tests {
         assert_eq!(t.earliest(), Some(secs(5)));
         t.arm(&mut a2, S2, Timer::Frame, secs(8), secs(5));
         assert_eq!(t.earliest(), Some(secs(10)));
-        assert_eq!(t.next_due(secs(9)), None);
-        assert_eq!(t.next_due(secs(10)), Some((S1, Timer::Idle)));
+        assert_eq!(t.due(secs(9)), []);
+        assert_eq!(t.due(secs(10)), [(S1, Timer::Idle)]);
+        assert_eq!(t.due(secs(13)), [(S1, Timer::Idle), (S2, Timer::Frame)]);
         t.disarm(&mut a1, S1, Timer::Idle);
         assert!(!a1.is_armed(Timer::Idle));
-        assert_eq!(t.next_due(secs(100)), Some((S2, Timer::Frame)));
+        assert_eq!(t.due(secs(100)), [(S2, Timer::Frame)]);
         t.forget(&mut a2, S2);
         assert_eq!(t.earliest(), None);
     }
@@ -132,6 +136,6 @@ mod tests {
         t.arm(&mut a, S1, Timer::Frame, secs(5), Duration::MAX);
         assert!(!a.is_armed(Timer::Frame));
         assert_eq!(t.earliest(), None);
-        assert_eq!(t.next_due(Duration::MAX), None);
+        assert_eq!(t.due(Duration::MAX), []);
     }
 }

@@ -191,3 +191,27 @@ fn each_observed_will_follows_its_own_delivery() {
     assert_eq!(order.len(), 4);
     assert!(order[1].starts_with('R'), "{order:?}");
 }
+
+/// Two sessions past their idle deadline: closing the first sends the
+/// second its last will, which backs its queue up and pauses it (stopping
+/// its timer). It is closed all the same: its deadline had passed (found
+/// by the hub fuzz target).
+#[test]
+fn a_session_past_its_idle_deadline_is_closed_even_if_a_will_paused_it() {
+    let mut h = Harness::new(HubConfig {
+        idle_timeout: Some(std::time::Duration::from_secs(1)),
+        high_watermark: 16,
+        low_watermark: 8,
+        ..HubConfig::default()
+    });
+    let a = h.connect("a:1");
+    h.send(
+        a,
+        br#"{"type":"sync","clientName":"A","lastWill":{"room":"lobby","message":"A idled out"}}"#,
+    );
+    let b = h.connect("b:1");
+    h.send(b, br#"{"type":"join","room":"lobby"}"#);
+    h.advance(std::time::Duration::from_secs(2));
+    assert_eq!(h.closed(a), Some(tcphub_core::CloseReason::IdleTimeout));
+    assert_eq!(h.closed(b), Some(tcphub_core::CloseReason::IdleTimeout));
+}

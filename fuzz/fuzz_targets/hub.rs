@@ -978,6 +978,9 @@ struct Driver {
     aliases_seen: BTreeSet<String>,
     /// Every room ever joined, to check the room table against.
     rooms_seen: BTreeSet<String>,
+    /// Sessions whose idle deadline had passed when the current
+    /// `handle_timeout` began.
+    idle_due: BTreeSet<SessionHandle>,
 }
 
 /// What `drain` saw in one call's outputs, for the call's own checks.
@@ -1015,6 +1018,7 @@ impl Driver {
             shutting_down: false,
             aliases_seen: BTreeSet::new(),
             rooms_seen: BTreeSet::new(),
+            idle_due: BTreeSet::new(),
         })
     }
 
@@ -1539,6 +1543,7 @@ impl Driver {
                 .map(|(id, _)| *id)
                 .collect(),
         };
+        self.idle_due = due.iter().copied().collect();
         if let Err(e) = self.hub.handle_timeout(now) {
             panic!("handle_timeout({now:?}) after {:?}: {e:?}", self.hub_now);
         }
@@ -2366,12 +2371,17 @@ impl Driver {
             CloseReason::FrameTooLarge => active.contains(&session),
             CloseReason::PeerClosed => s.eof,
             CloseReason::IdleTimeout => {
+                // Due when the call began: closing another session first
+                // may have paused this one since (a will or presence frame
+                // backing up its queue), which stops its timer but does not
+                // undo a deadline already past.
                 call == Call::Timeout
-                    && self.config.idle_timeout.is_some_and(|t| {
-                        s.idle_since
-                            .and_then(|since| since.checked_add(t))
-                            .is_some_and(|at| at <= self.hub_now)
-                    })
+                    && (self.idle_due.contains(&session)
+                        || self.config.idle_timeout.is_some_and(|t| {
+                            s.idle_since
+                                .and_then(|since| since.checked_add(t))
+                                .is_some_and(|at| at <= self.hub_now)
+                        }))
             }
             CloseReason::FrameTimeout => {
                 call == Call::Timeout

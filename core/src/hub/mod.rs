@@ -287,7 +287,14 @@ impl Hub {
     /// frame timeout, write deadline).
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
         self.advance(now)?;
-        while let Some((handle, timer)) = self.timers.next_due(now) {
+        // Every deadline due by `now` is taken first: closing one session
+        // can send others a last will or a presence frame and pause them,
+        // which stops their timers, but a deadline already past stays past.
+        for (handle, timer) in self.timers.due(now) {
+            if self.sessions.get(handle).is_none() {
+                // Its other deadline closed it already.
+                continue;
+            }
             match timer {
                 Timer::Idle => self.close(handle, CloseReason::IdleTimeout),
                 Timer::Frame => self.close_frame_timeout(handle),
