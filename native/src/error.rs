@@ -34,6 +34,16 @@ pub enum ServeError {
         /// What the bound is.
         reason: String,
     },
+    /// `--cluster`: Redis could not be reached, or refused this node.
+    /// The URL is shown without its password.
+    #[error("cannot join the cluster at {url}: {source}")]
+    Cluster {
+        /// The Redis URL, password hidden.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The task that owns the hub panicked: a bug in tcphub.
     #[error("the hub task failed: {0}")]
     HubTask(String),

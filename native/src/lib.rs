@@ -28,11 +28,16 @@
 //! ```
 
 pub mod client;
+mod cluster;
 mod error;
 pub mod logging;
 mod options;
 mod server;
 
+pub use cluster::{
+    default_node_id, ClusterOptions, DEFAULT_CLUSTER_NAME, DEFAULT_LEASE, MAX_LEASE, MIN_LEASE,
+    STREAM_MAXLEN,
+};
 pub use error::{CommandError, ServeError};
 pub use options::{
     ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tcphub_core::HubConfig;
 
+use crate::cluster::ClusterOptions;
 use crate::error::ServeError;
 
 /// The tutorial's address: clients written for it connect here unchanged.
@@ -39,6 +40,10 @@ pub struct ServerOptions {
     /// When the host falls this far behind, newer events are dropped (and
     /// counted in a warning) rather than stalling every client.
     pub event_queue_len: usize,
+    /// Join a cluster of nodes that act as one hub over Redis; `None`
+    /// serves alone and touches no network but the listener. The hub's
+    /// [`node`](HubConfig::node) is set from it.
+    pub cluster: Option<ClusterOptions>,
 }
 
 impl Default for ServerOptions {
@@ -48,6 +53,7 @@ impl Default for ServerOptions {
             hub: HubConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
+            cluster: None,
         }
     }
 }
@@ -88,6 +94,26 @@ impl ServerOptions {
                 self.event_queue_len,
                 format!("must be at most {MAX_EVENT_QUEUE_LEN}"),
             ));
+        }
+        match (&self.cluster, &self.hub.node) {
+            (Some(cluster), node) => {
+                cluster.validate()?;
+                if node.as_ref().is_some_and(|n| *n != cluster.node) {
+                    return Err(refuse(
+                        "hub.node",
+                        node,
+                        format!("must be None or the cluster's node id {}", cluster.node),
+                    ));
+                }
+            }
+            (None, Some(node)) => {
+                return Err(refuse(
+                    "hub.node",
+                    node,
+                    "a node id needs a cluster to carry its outputs: set `cluster` instead".into(),
+                ))
+            }
+            (None, None) => {}
         }
         Ok(())
     }

@@ -5,8 +5,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tcphub_core::{Alias, AliasPolicy, Event, HubConfig, RawValue, RelayTarget, BROADCAST_TARGET};
-use tcphub_native::{CommandError, HostEvents, HubHandle, Server, ServerOptions};
+use tcphub_core::{
+    Alias, AliasPolicy, Event, HubConfig, NodeId, RawValue, RelayTarget, BROADCAST_TARGET,
+};
+use tcphub_native::{
+    default_node_id, ClusterOptions, CommandError, HostEvents, HubHandle, Server, ServerOptions,
+};
 use tokio::io::AsyncBufReadExt;
 
 use super::display;
@@ -99,6 +103,24 @@ pub struct ServeArgs {
     /// room or `*`, last wills included) on stdout.
     #[arg(long, env = "TCPHUB_OBSERVE")]
     observe: bool,
+    /// Join a cluster: several nodes sharing this Redis act as one hub
+    /// (e.g. redis://127.0.0.1:6379). Without it, nothing touches the
+    /// network but the listener. Redis unreachable at start exits 1.
+    #[arg(long, value_name = "URL", env = "TCPHUB_CLUSTER")]
+    cluster: Option<String>,
+    /// This node's id in the cluster: 1 to 32 ASCII letters, digits, `-`
+    /// or `_`, unique among the nodes (default: short host name, process
+    /// id and four random hex digits).
+    #[arg(long, value_parser = parse_node_id, env = "TCPHUB_NODE_ID", requires = "cluster")]
+    node_id: Option<NodeId>,
+    /// How long a node that died without leaving keeps its aliases (e.g.
+    /// 10s; 300ms to 1h); the lease is refreshed every third of it.
+    #[arg(long, default_value = "10s", value_parser = parse_cluster_lease, env = "TCPHUB_CLUSTER_LEASE")]
+    cluster_lease: Duration,
+    /// The cluster's name, so several clusters can share one Redis (keys
+    /// live under `tcphub:{NAME}:`).
+    #[arg(long, default_value = tcphub_native::DEFAULT_CLUSTER_NAME, value_parser = parse_cluster_name, env = "TCPHUB_CLUSTER_NAME")]
+    cluster_name: String,
     /// Read host commands from stdin (see below). Off by default, so a hub
     /// started in the background never waits on the terminal.
     #[arg(long, env = "TCPHUB_CONSOLE")]
@@ -124,6 +146,26 @@ fn parse_max_last_will_bytes(text: &str) -> Result<usize, String> {
 
 fn parse_max_list_rows(text: &str) -> Result<usize, String> {
     count_within(text, 1, tcphub_core::MAX_MAX_LIST_ROWS)
+}
+
+fn parse_node_id(text: &str) -> Result<NodeId, String> {
+    NodeId::new(text).map_err(|e| e.to_string())
+}
+
+fn parse_cluster_lease(text: &str) -> Result<Duration, String> {
+    let lease = crate::units::parse_duration(text)?;
+    let (min, max) = (tcphub_native::MIN_LEASE, tcphub_native::MAX_LEASE);
+    if lease < min || lease > max {
+        return Err(format!("must be {min:?} to {max:?}"));
+    }
+    Ok(lease)
+}
+
+fn parse_cluster_name(text: &str) -> Result<String, String> {
+    // The same rules as a node id: it sits in every key.
+    NodeId::new(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("{text:?} must be 1 to 32 ASCII letters, digits, '-' or '_'"))
 }
 
 /// The largest `--max-frame-bytes`: a frame is held whole in memory.
@@ -191,6 +233,12 @@ impl ServeArgs {
                 ..HubConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
+            cluster: self.cluster.as_ref().map(|url| ClusterOptions {
+                node: self.node_id.clone().unwrap_or_else(default_node_id),
+                lease: self.cluster_lease,
+                name: self.cluster_name.clone(),
+                ..ClusterOptions::new(url.clone())
+            }),
             ..ServerOptions::default()
         }
     }
@@ -200,7 +248,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     // Before anything can connect: see `stop_signal`.
     let stop = stop_signal();
     raise_open_file_limit();
-    let (server, hub, events) = Server::bind(args.options())
+    let options = args.options();
+    let node = options.cluster.as_ref().map(|c| c.node.to_string());
+    let (server, hub, events) = Server::bind(options)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(
@@ -215,6 +265,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         max_rooms_per_session = args.max_rooms_per_session,
         max_watched_aliases = args.max_watched_aliases,
         observe = args.observe,
+        node,
         "tcphub {} ready; stop with Ctrl-C",
         env!("CARGO_PKG_VERSION")
     );

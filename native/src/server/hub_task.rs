@@ -25,6 +25,7 @@ use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
 use super::input::{Command, Input, RoomEntry};
 use super::{events, reader, writer};
+use crate::cluster::ClusterPort;
 
 /// Inputs handled per turn: large enough to amortise waking writers, small
 /// enough that no input waits long behind a turn.
@@ -57,6 +58,9 @@ pub(crate) struct HubTask {
     close_grace: Duration,
     /// Connections that got frames this turn and must be flushed.
     to_flush: Vec<Arc<Connection>>,
+    /// In a cluster: where cluster outputs go and other nodes' input
+    /// comes from.
+    cluster: Option<ClusterPort>,
 }
 
 impl HubTask {
@@ -67,6 +71,7 @@ impl HubTask {
         inputs_tx: mpsc::WeakSender<Input>,
         events: events::EventSink,
         close_grace: Duration,
+        cluster: Option<ClusterPort>,
     ) -> Self {
         HubTask {
             hub,
@@ -77,6 +82,7 @@ impl HubTask {
             events,
             close_grace,
             to_flush: Vec::new(),
+            cluster,
         }
     }
 
@@ -87,6 +93,7 @@ impl HubTask {
     /// Runs until [`Input::Stop`] or until every sender is gone.
     pub(crate) async fn run(mut self) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut from_nodes = Vec::with_capacity(BATCH);
         let timer = tokio::time::sleep_until(self.start);
         tokio::pin!(timer);
         let mut armed: Option<Duration> = None;
@@ -118,6 +125,20 @@ impl HubTask {
                     report(self.hub.handle_timeout(now));
                     armed = None;
                     self.dispatch();
+                    self.flush();
+                }
+                received = recv_cluster(&mut self.cluster, &mut from_nodes) => {
+                    if received == 0 {
+                        // The cluster's tasks are gone (a bug: they run as
+                        // long as this task); serve on without them.
+                        error!("cluster: its tasks stopped; this node no longer hears from others");
+                        self.cluster = None;
+                    }
+                    for input in from_nodes.drain(..) {
+                        let now = self.now();
+                        report(self.hub.handle_cluster(now, input));
+                        self.dispatch();
+                    }
                     self.flush();
                 }
                 () = self.events.host_ready(), if self.events.is_behind() => {
@@ -320,6 +341,11 @@ impl HubTask {
                 }
             }
         }
+        if let Some(port) = &self.cluster {
+            while let Some(output) = self.hub.poll_cluster() {
+                port.push(output);
+            }
+        }
     }
 
     fn transmit(&mut self, session: SessionHandle, frame: Bytes) {
@@ -355,6 +381,17 @@ impl HubTask {
         for conn in self.to_flush.drain(..) {
             conn.wake_writer();
         }
+    }
+}
+
+/// Inputs from other nodes; never ready outside a cluster.
+async fn recv_cluster(
+    port: &mut Option<ClusterPort>,
+    buf: &mut Vec<tcphub_core::ClusterInput>,
+) -> usize {
+    match port {
+        Some(port) => port.recv_many(buf, BATCH).await,
+        None => std::future::pending().await,
     }
 }
 

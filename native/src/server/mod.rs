@@ -33,6 +33,7 @@ use tracing::{info, warn};
 pub use handle::{HostEvents, HubHandle};
 pub use input::RoomEntry;
 
+use crate::cluster::Joined;
 use crate::error::ServeError;
 use crate::options::ServerOptions;
 use hub_task::HubTask;
@@ -46,6 +47,9 @@ const INPUT_QUEUE_LEN: usize = 1024;
 /// Connections waiting for `accept`, as far as the kernel allows
 /// (`net.core.somaxconn`): bursts of thousands of connects are common.
 const LISTEN_BACKLOG: u32 = 4096;
+/// Longest a stopping node waits for Redis to take its last updates
+/// (releases of the sessions it closed) before leaving it to its lease.
+const CLUSTER_STOP_LIMIT: Duration = Duration::from_secs(5);
 /// Time beyond the grace period for connections to finish closing.
 const STOP_MARGIN: Duration = Duration::from_millis(500);
 
@@ -62,6 +66,8 @@ pub struct Server {
     inputs_tx: mpsc::Sender<Input>,
     inputs_rx: mpsc::Receiver<Input>,
     events_tx: mpsc::Sender<tcphub_core::Event>,
+    /// With `--cluster`: Redis reached and the directory read.
+    cluster: Option<Joined>,
 }
 
 impl Server {
@@ -70,7 +76,11 @@ impl Server {
     pub async fn bind(
         options: ServerOptions,
     ) -> Result<(Server, HubHandle, HostEvents), ServeError> {
+        let mut options = options;
         options.validate()?;
+        if let Some(cluster) = &options.cluster {
+            options.hub.node = Some(cluster.node.clone());
+        }
         let hub = Hub::new(options.hub.clone())?;
         let listener = listen(options.listen).map_err(|source| ServeError::Bind {
             addr: options.listen,
@@ -80,6 +90,12 @@ impl Server {
             addr: options.listen,
             source,
         })?;
+        // After the listener, so a port in use fails before this node
+        // registers in Redis.
+        let cluster = match &options.cluster {
+            Some(cluster) => Some(Joined::join(cluster, options.hub.alias_policy).await?),
+            None => None,
+        };
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
         let (events_tx, events_rx) = mpsc::channel(options.event_queue_len);
         let handle = HubHandle::new(inputs_tx.clone());
@@ -92,6 +108,7 @@ impl Server {
             inputs_tx,
             inputs_rx,
             events_tx,
+            cluster,
         };
         Ok((server, handle, HostEvents::new(events_rx)))
     }
@@ -109,12 +126,20 @@ impl Server {
             listener,
             local_addr,
             options,
-            hub,
+            mut hub,
             start,
             inputs_tx,
             inputs_rx,
             events_tx,
+            cluster,
         } = self;
+        let (port, cluster_tasks) = match cluster {
+            Some(joined) => {
+                let (port, tasks) = joined.start(&mut hub, start.elapsed());
+                (Some(port), Some(tasks))
+            }
+            None => (None, None),
+        };
         // Permits are counted in u32 by tokio; no machine holds more
         // sessions than that anyway.
         let permits = options.hub.max_sessions.min(u32::MAX as usize) as u32;
@@ -126,6 +151,7 @@ impl Server {
             inputs_tx.downgrade(),
             events::EventSink::new(events_tx, options.hub.observe),
             options.shutdown_grace,
+            port,
         );
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
         info!(addr = %local_addr, "listening");
@@ -150,6 +176,11 @@ impl Server {
         drop(inputs_tx);
         let result = (&mut hub_task.0).await;
         result.map_err(|e| ServeError::HubTask(e.to_string()))?;
+        if let Some(tasks) = cluster_tasks {
+            tasks
+                .stop(options.shutdown_grace.min(CLUSTER_STOP_LIMIT))
+                .await;
+        }
         info!("stopped");
         Ok(())
     }

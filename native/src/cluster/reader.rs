@@ -1,0 +1,284 @@
+//! The reader: follows the directory stream, this node's inbox and `all`
+//! with `XREAD BLOCK`, from the last id it processed, and feeds what it
+//! reads to the core. A node that loses Redis for a while resumes from
+//! those ids, so what was sent to it meanwhile arrives after all (as long
+//! as the streams still hold it: see `STREAM_MAXLEN`); the directory is
+//! read again whole (a snapshot) and fed as the changes since.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{Client, RedisResult, Value};
+use tcphub_core::{ClusterInput, DirectoryChange};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::codec::{xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
+use super::connect::{self, Backoff};
+use super::holdings::SharedHoldings;
+use super::link::Reassert;
+use super::replica::{ReplicaMirror, Snapshot};
+use super::scripts::{evalsha, Scripts};
+use super::Shared;
+
+/// How long one `XREAD` blocks when nothing comes.
+const BLOCK: Duration = Duration::from_secs(5);
+/// Most entries per stream in one `XREAD`.
+const COUNT: usize = 1024;
+
+/// The last id processed in each stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Positions {
+    pub(crate) directory: String,
+    pub(crate) inbox: String,
+    pub(crate) all: String,
+}
+
+/// Which stream an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Stream {
+    Directory,
+    Inbox,
+    All,
+}
+
+/// The hub task is gone: nothing more to feed.
+#[derive(Debug)]
+struct HubGone;
+
+#[derive(Debug)]
+pub(crate) struct Reader {
+    shared: Arc<Shared>,
+    client: Client,
+    scripts: Scripts,
+    inputs: mpsc::Sender<ClusterInput>,
+    holdings: SharedHoldings,
+    reassert: Arc<Reassert>,
+    mirror: ReplicaMirror,
+    positions: Positions,
+    /// The last sequence number read per stream and origin, to drop a
+    /// frame a retried batch wrote twice.
+    seen: HashMap<(Stream, String), u64>,
+}
+
+impl Reader {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        client: Client,
+        inputs: mpsc::Sender<ClusterInput>,
+        holdings: SharedHoldings,
+        reassert: Arc<Reassert>,
+        mirror: ReplicaMirror,
+        positions: Positions,
+    ) -> Self {
+        Reader {
+            shared,
+            client,
+            scripts: Scripts::new(),
+            inputs,
+            holdings,
+            reassert,
+            mirror,
+            positions,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Runs until the hub task is gone.
+    pub(crate) async fn run(mut self) {
+        let mut backoff = Backoff::new();
+        // The first connection goes on from the snapshot taken at start.
+        let mut resync = false;
+        loop {
+            let result = self.connected(resync, &mut backoff).await;
+            match result {
+                Ok(Err(HubGone)) => return,
+                Ok(Ok(())) => {}
+                Err(e) => {
+                    if backoff.failures == 0 {
+                        warn!(url = %self.shared.url, error = %e,
+                            "cluster: lost Redis; will read on from where this node stopped");
+                    } else {
+                        debug!(error = %e, "cluster: Redis still unreachable for the reader");
+                    }
+                    backoff.wait().await;
+                }
+            }
+            resync = true;
+        }
+    }
+
+    /// One connection's life: catch up with the directory, then read.
+    async fn connected(
+        &mut self,
+        resync: bool,
+        backoff: &mut Backoff,
+    ) -> RedisResult<Result<(), HubGone>> {
+        let mut conn = connect::open(&self.client, BLOCK).await?;
+        if resync {
+            if let Err(HubGone) = self.resync(&mut conn).await? {
+                return Ok(Err(HubGone));
+            }
+            info!(url = %self.shared.url, "cluster: reading from Redis again");
+        }
+        backoff.reset();
+        loop {
+            let reply: Value = redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(COUNT)
+                .arg("BLOCK")
+                .arg(BLOCK.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(self.shared.keys.directory())
+                .arg(self.shared.keys.inbox(self.shared.keys.node()))
+                .arg(self.shared.keys.all())
+                .arg(&self.positions.directory)
+                .arg(&self.positions.inbox)
+                .arg(&self.positions.all)
+                .query_async(&mut conn)
+                .await?;
+            if let Err(HubGone) = self.process(&reply).await {
+                return Ok(Err(HubGone));
+            }
+        }
+    }
+
+    /// Reads the whole directory again and feeds the core what changed.
+    async fn resync(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+    ) -> RedisResult<Result<(), HubGone>> {
+        self.scripts.load(conn).await?;
+        let mut cmd = evalsha(&self.scripts.snapshot);
+        cmd.arg(&self.shared.keys.prefix)
+            .arg(self.shared.keys.node().as_str());
+        let reply: Value = cmd.query_async(conn).await?;
+        let Some(snapshot) = Snapshot::parse(&reply, self.shared.keys.node()) else {
+            warn!(reply = ?reply, "cluster: the directory snapshot has an unexpected shape; reading on");
+            return Ok(Ok(()));
+        };
+        self.positions.directory = snapshot.directory_id;
+        for input in self.mirror.resync(snapshot.nodes) {
+            if self.inputs.send(input).await.is_err() {
+                return Ok(Err(HubGone));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Feeds the core what one `XREAD` brought: directory changes first,
+    /// so frames that follow find the replica up to date.
+    async fn process(&mut self, reply: &Value) -> Result<(), HubGone> {
+        let Some(streams) = xread_reply(reply) else {
+            warn!(reply = ?reply, "cluster: an XREAD reply of unexpected shape; skipped");
+            return Ok(());
+        };
+        let keys = &self.shared.keys;
+        let (directory, inbox) = (keys.directory(), keys.inbox(keys.node()));
+        let mut streams: Vec<(Stream, Vec<(String, &Value)>)> = streams
+            .into_iter()
+            .map(|(name, entries)| {
+                let stream = if name == directory {
+                    Stream::Directory
+                } else if name == inbox {
+                    Stream::Inbox
+                } else {
+                    Stream::All
+                };
+                let entries = entries
+                    .into_iter()
+                    .map(|(id, v)| (id.to_owned(), v))
+                    .collect();
+                (stream, entries)
+            })
+            .collect();
+        streams.sort_by_key(|(stream, _)| *stream as u8);
+        for (stream, entries) in streams {
+            for (id, fields) in entries {
+                let input = match Fields::parse(fields) {
+                    Ok(fields) => self.entry(stream, &fields),
+                    Err(e) => Err(e),
+                };
+                match input {
+                    Ok(Some(input)) => {
+                        self.inputs.send(input).await.map_err(|_| HubGone)?;
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!(stream = ?stream, id = %id, error = %e,
+                        "cluster: skipping a malformed stream entry"),
+                }
+                match stream {
+                    Stream::Directory => self.positions.directory = id,
+                    Stream::Inbox => self.positions.inbox = id,
+                    Stream::All => self.positions.all = id,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What one entry means for the core, if anything.
+    fn entry(
+        &mut self,
+        stream: Stream,
+        fields: &Fields<'_>,
+    ) -> Result<Option<ClusterInput>, super::codec::Malformed> {
+        let me = self.shared.keys.node();
+        if stream == Stream::Directory {
+            let entry = fields.directory_entry()?;
+            let about = match &entry {
+                DirectoryEntry::NodeGone(node) => node,
+                DirectoryEntry::Change(
+                    DirectoryChange::AliasHeld { node, .. }
+                    | DirectoryChange::AliasReleased { node, .. }
+                    | DirectoryChange::RoomJoined { node, .. }
+                    | DirectoryChange::RoomLeft { node, .. },
+                ) => node,
+            };
+            if about == me {
+                if let DirectoryEntry::NodeGone(_) = entry {
+                    // Reaped while away: the directory forgot this node.
+                    warn!(node = %me, "cluster: this node's lease ran out and it was reaped; re-asserting what it holds");
+                    self.reassert.request();
+                }
+                return Ok(None);
+            }
+            self.mirror.apply(&entry);
+            return Ok(Some(match entry {
+                DirectoryEntry::NodeGone(node) => {
+                    info!(node = %node, "cluster: a node is gone");
+                    self.seen
+                        .retain(|(_, origin), _| origin.split('.').next() != Some(node.as_str()));
+                    ClusterInput::NodeGone(node)
+                }
+                DirectoryEntry::Change(change) => ClusterInput::Directory(change),
+            }));
+        }
+        match fields.inbox_entry()? {
+            InboxEntry::TakenOver { alias, session_id } if stream == Stream::Inbox => {
+                self.holdings.lock().released(&session_id, &alias);
+                Ok(Some(ClusterInput::TakenOver {
+                    alias,
+                    session_id: session_id.into(),
+                }))
+            }
+            InboxEntry::TakenOver { .. } => Err(super::codec::Malformed::Kind("x".into())),
+            InboxEntry::Frame(frame) => Ok(self.frame(stream, frame)),
+        }
+    }
+
+    fn frame(&mut self, stream: Stream, frame: FrameEntry) -> Option<ClusterInput> {
+        if stream == Stream::All && frame.origin_node() == self.shared.keys.node().as_str() {
+            return None;
+        }
+        let last = self.seen.entry((stream, frame.origin.clone())).or_insert(0);
+        if frame.seq <= *last {
+            debug!(origin = %frame.origin, seq = frame.seq, "cluster: dropping a frame read twice");
+            return None;
+        }
+        *last = frame.seq;
+        Some(ClusterInput::Deliver(frame.envelope))
+    }
+}

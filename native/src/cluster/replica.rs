@@ -1,0 +1,265 @@
+//! The reader's record of what it has told the core about other nodes, so
+//! a snapshot taken after a reconnect can be fed as the changes that bring
+//! the core's replica up to date (whatever the directory stream lost
+//! meanwhile: trimmed entries, or everything, when Redis restarted empty).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redis::Value;
+use tcphub_core::{Alias, ClusterInput, DirectoryChange, NodeId, Room};
+use tracing::warn;
+
+use super::codec::{bytes_of, node_id, DirectoryEntry};
+use super::keys::unhex;
+
+/// What one node holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct NodeHoldings {
+    pub(crate) aliases: BTreeSet<Alias>,
+    pub(crate) rooms: BTreeSet<Room>,
+}
+
+/// The snapshot script's answer.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    /// Where the directory stream was when the snapshot was taken.
+    pub(crate) directory_id: String,
+    /// The last entry of this node's inbox, and of `all`.
+    pub(crate) inbox_id: String,
+    pub(crate) all_id: String,
+    pub(crate) nodes: BTreeMap<NodeId, NodeHoldings>,
+}
+
+impl Snapshot {
+    /// Reads the snapshot script's reply; `None` when it has not the shape
+    /// the script gives. A name that fails validation is logged and left
+    /// out, as a malformed stream entry is.
+    pub(crate) fn parse(value: &Value, me: &NodeId) -> Option<Snapshot> {
+        let Value::Array(items) = value else {
+            return None;
+        };
+        let text =
+            |v: &Value| bytes_of(v).and_then(|b| std::str::from_utf8(b).ok().map(str::to_owned));
+        let mut snapshot = Snapshot {
+            directory_id: text(items.first()?)?,
+            inbox_id: text(items.get(1)?)?,
+            all_id: text(items.get(2)?)?,
+            nodes: BTreeMap::new(),
+        };
+        for node in &items[3..] {
+            let Value::Array(parts) = node else {
+                return None;
+            };
+            let [id, Value::Array(aliases), Value::Array(rooms)] = &parts[..] else {
+                return None;
+            };
+            let id = match node_id(&text(id)?, "node") {
+                Ok(id) => id,
+                Err(e) => {
+                    warn!(error = %e, "cluster: skipping a malformed node in the directory");
+                    continue;
+                }
+            };
+            if id == *me {
+                continue;
+            }
+            let names = |values: &[Value]| -> Vec<String> {
+                values
+                    .iter()
+                    .filter_map(|v| {
+                        let name = bytes_of(v).and_then(unhex);
+                        if name.is_none() {
+                            warn!(node = %id, "cluster: skipping a name in the directory that is not hex of UTF-8");
+                        }
+                        name
+                    })
+                    .collect()
+            };
+            let holdings = NodeHoldings {
+                aliases: names(aliases)
+                    .iter()
+                    .filter_map(|n| valid(Alias::new(n), n))
+                    .collect(),
+                rooms: names(rooms)
+                    .iter()
+                    .filter_map(|n| valid(Room::new(n), n))
+                    .collect(),
+            };
+            snapshot.nodes.insert(id, holdings);
+        }
+        Some(snapshot)
+    }
+}
+
+fn valid<T>(name: Result<T, tcphub_core::PeerError>, text: &str) -> Option<T> {
+    name.map_err(
+        |e| warn!(name = text, error = %e, "cluster: skipping an invalid name in the directory"),
+    )
+    .ok()
+}
+
+/// What the core's replica was told, per other node.
+#[derive(Debug, Default)]
+pub(crate) struct ReplicaMirror {
+    nodes: BTreeMap<NodeId, NodeHoldings>,
+}
+
+impl ReplicaMirror {
+    /// Records an entry about another node, as it is fed to the core.
+    pub(crate) fn apply(&mut self, entry: &DirectoryEntry) {
+        match entry {
+            DirectoryEntry::NodeGone(node) => {
+                self.nodes.remove(node);
+            }
+            DirectoryEntry::Change(change) => match change {
+                DirectoryChange::AliasHeld { node, alias } => {
+                    self.nodes
+                        .entry(node.clone())
+                        .or_default()
+                        .aliases
+                        .insert(alias.clone());
+                }
+                DirectoryChange::AliasReleased { node, alias } => {
+                    if let Some(h) = self.nodes.get_mut(node) {
+                        h.aliases.remove(alias);
+                    }
+                }
+                DirectoryChange::RoomJoined { node, room } => {
+                    self.nodes
+                        .entry(node.clone())
+                        .or_default()
+                        .rooms
+                        .insert(room.clone());
+                }
+                DirectoryChange::RoomLeft { node, room } => {
+                    if let Some(h) = self.nodes.get_mut(node) {
+                        h.rooms.remove(room);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The inputs that turn what the core was told into `snapshot`, which
+    /// becomes the record.
+    pub(crate) fn resync(&mut self, snapshot: BTreeMap<NodeId, NodeHoldings>) -> Vec<ClusterInput> {
+        let mut inputs = Vec::new();
+        for node in self.nodes.keys() {
+            if !snapshot.contains_key(node) {
+                inputs.push(ClusterInput::NodeGone(node.clone()));
+            }
+        }
+        let empty = NodeHoldings::default();
+        for (node, now) in &snapshot {
+            let was = self.nodes.get(node).unwrap_or(&empty);
+            let change = |c| ClusterInput::Directory(c);
+            for alias in was.aliases.difference(&now.aliases) {
+                inputs.push(change(DirectoryChange::AliasReleased {
+                    node: node.clone(),
+                    alias: alias.clone(),
+                }));
+            }
+            for room in was.rooms.difference(&now.rooms) {
+                inputs.push(change(DirectoryChange::RoomLeft {
+                    node: node.clone(),
+                    room: room.clone(),
+                }));
+            }
+            for alias in now.aliases.difference(&was.aliases) {
+                inputs.push(change(DirectoryChange::AliasHeld {
+                    node: node.clone(),
+                    alias: alias.clone(),
+                }));
+            }
+            for room in now.rooms.difference(&was.rooms) {
+                inputs.push(change(DirectoryChange::RoomJoined {
+                    node: node.clone(),
+                    room: room.clone(),
+                }));
+            }
+        }
+        self.nodes = snapshot;
+        inputs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(id: &str) -> NodeId {
+        NodeId::new(id).unwrap()
+    }
+
+    fn holding(aliases: &[&str], rooms: &[&str]) -> NodeHoldings {
+        NodeHoldings {
+            aliases: aliases.iter().map(|a| Alias::new(a).unwrap()).collect(),
+            rooms: rooms.iter().map(|r| Room::new(r).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_resync_feeds_only_the_differences() {
+        let mut mirror = ReplicaMirror::default();
+        let first = BTreeMap::from([
+            (n("n2"), holding(&["A", "B"], &["lobby"])),
+            (n("n3"), holding(&["C"], &[])),
+        ]);
+        assert_eq!(mirror.resync(first.clone()).len(), 4);
+        assert!(mirror.resync(first).is_empty());
+        let second = BTreeMap::from([(n("n2"), holding(&["B", "D"], &[]))]);
+        let inputs = mirror.resync(second);
+        assert_eq!(
+            inputs,
+            [
+                ClusterInput::NodeGone(n("n3")),
+                ClusterInput::Directory(DirectoryChange::AliasReleased {
+                    node: n("n2"),
+                    alias: Alias::new("A").unwrap()
+                }),
+                ClusterInput::Directory(DirectoryChange::RoomLeft {
+                    node: n("n2"),
+                    room: Room::new("lobby").unwrap()
+                }),
+                ClusterInput::Directory(DirectoryChange::AliasHeld {
+                    node: n("n2"),
+                    alias: Alias::new("D").unwrap()
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_snapshot_with_bad_names_keeps_the_good_ones() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let reply = Value::Array(vec![
+            bulk("5-0"),
+            bulk("0-0"),
+            bulk("7-1"),
+            Value::Array(vec![
+                bulk("n2"),
+                Value::Array(vec![bulk("41"), bulk("zz"), bulk("2a")]),
+                Value::Array(vec![]),
+            ]),
+            Value::Array(vec![
+                bulk("n1"),
+                Value::Array(vec![bulk("42")]),
+                Value::Array(vec![]),
+            ]),
+            Value::Array(vec![
+                bulk("bad/node"),
+                Value::Array(vec![]),
+                Value::Array(vec![]),
+            ]),
+        ]);
+        let snapshot = Snapshot::parse(&reply, &n("n1")).unwrap();
+        assert_eq!(snapshot.directory_id, "5-0");
+        assert_eq!(snapshot.all_id, "7-1");
+        // "2a" is `*`, not an alias; "zz" is not hex; n1 is this node.
+        assert_eq!(
+            snapshot.nodes,
+            BTreeMap::from([(n("n2"), holding(&["A"], &[]))])
+        );
+        assert!(Snapshot::parse(&Value::Int(1), &n("n1")).is_none());
+    }
+}
