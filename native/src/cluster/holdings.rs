@@ -30,11 +30,60 @@ pub(crate) struct Holdings {
     pub(crate) aliases: BTreeSet<Alias>,
     /// Rooms this node announced having members of.
     pub(crate) rooms: BTreeSet<Room>,
+    /// Claims sent to Redis and not answered yet.
+    in_flight: BTreeSet<(Arc<str>, Alias)>,
+    /// Takeovers read for claims in flight: Redis granted the claim and
+    /// then displaced it, and the reader saw the second before the link
+    /// saw the first. The link tells the core after its `ClaimSettled`.
+    early: BTreeSet<(Arc<str>, Alias)>,
+}
+
+/// What to do with a `taken_over` note the reader found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakenOver {
+    /// Tell the core now: its `ClaimSettled` went first.
+    Now,
+    /// The claim's answer has not reached the core yet; the link tells it
+    /// right after.
+    Deferred,
 }
 
 impl Holdings {
-    pub(crate) fn granted(&mut self, session_id: &Arc<str>, alias: &Alias) {
-        self.claims.insert(session_id.clone(), alias.clone());
+    /// A claim goes to Redis.
+    pub(crate) fn claim_sent(&mut self, session_id: &Arc<str>, alias: &Alias) {
+        self.in_flight.insert((session_id.clone(), alias.clone()));
+    }
+
+    /// The core was told a claim's answer; true when the session must be
+    /// told next that it lost the alias again (a takeover read early).
+    pub(crate) fn claim_settled(
+        &mut self,
+        session_id: &Arc<str>,
+        alias: &Alias,
+        granted: bool,
+    ) -> bool {
+        let key = (session_id.clone(), alias.clone());
+        self.in_flight.remove(&key);
+        let displaced = self.early.remove(&key);
+        if granted && !displaced {
+            self.claims.insert(session_id.clone(), alias.clone());
+        }
+        granted && displaced
+    }
+
+    /// The reader found a `taken_over` note for a session of this node.
+    pub(crate) fn taken_over(&mut self, session_id: &Arc<str>, alias: &Alias) -> TakenOver {
+        if self.claims.get(session_id) == Some(alias) {
+            self.claims.remove(session_id);
+            return TakenOver::Now;
+        }
+        let key = (session_id.clone(), alias.clone());
+        if self.in_flight.contains(&key) {
+            self.early.insert(key);
+            return TakenOver::Deferred;
+        }
+        // A session that gave the alias up already: the core ignores it.
+        TakenOver::Now
     }
 
     /// The session gave `alias` up, or lost it to another node.
@@ -72,8 +121,10 @@ mod tests {
         let mut h = Holdings::default();
         let (a, b) = (Alias::new("A").unwrap(), Alias::new("B").unwrap());
         let s: Arc<str> = "n1/x".into();
-        h.granted(&s, &a);
-        h.granted(&s, &b);
+        h.claim_sent(&s, &a);
+        h.claim_settled(&s, &a, true);
+        h.claim_sent(&s, &b);
+        h.claim_settled(&s, &b, true);
         h.released(&s, &a);
         assert_eq!(h.claims.get(&s), Some(&b));
         h.released(&s, &b);
@@ -85,5 +136,21 @@ mod tests {
         });
         h.announced(&DirectoryChange::AliasReleased { node, alias: a });
         assert!(h.aliases.is_empty());
+    }
+
+    #[test]
+    fn a_takeover_read_before_its_claim_s_answer_waits_for_it() {
+        let mut h = Holdings::default();
+        let a = Alias::new("A").unwrap();
+        let s: Arc<str> = "n1/x".into();
+        h.claim_sent(&s, &a);
+        assert_eq!(h.taken_over(&s, &a), TakenOver::Deferred);
+        assert!(h.claim_settled(&s, &a, true), "told right after");
+        assert!(h.claims.is_empty());
+        // In the usual order, at once.
+        h.claim_sent(&s, &a);
+        assert!(!h.claim_settled(&s, &a, true));
+        assert_eq!(h.taken_over(&s, &a), TakenOver::Now);
+        assert!(h.claims.is_empty());
     }
 }

@@ -81,12 +81,19 @@ impl Link {
         let mut seq = 0u64;
         let mut backoff = Backoff::new();
         loop {
-            if pending.is_empty() {
+            // Idle and connected: wait for work. Not connected: connect
+            // first, even with nothing to send, so this node's holdings are
+            // back in Redis before anyone needs them.
+            if pending.is_empty() && self.conn.is_some() {
                 tokio::select! {
                     batch = self.outbox.take(BATCH) => match batch {
                         Some(batch) => pending.extend(batch.into_iter().map(|output| {
                             seq += 1;
-                            plan(&self.shared, &self.scripts, &self.origin, seq, output)
+                            let planned = plan(&self.shared, &self.scripts, &self.origin, seq, output);
+                            if let Then::Settle { alias, session_id, .. } = &planned.then {
+                                self.holdings.lock().claim_sent(session_id, alias);
+                            }
+                            planned
                         })),
                         None => break,
                     },
@@ -150,7 +157,11 @@ impl Link {
         for (session_id, alias) in &claims {
             pipe.add_command(self.claim_cmd(alias, session_id, policy));
         }
-        let answers: Vec<Value> = pipe.query_async(&mut conn).await?;
+        let answers: Vec<Value> = if claims.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await?
+        };
         let mut lost = 0;
         for ((session_id, alias), answer) in claims.iter().zip(answers) {
             if answer != Value::Int(1) {
@@ -185,7 +196,9 @@ impl Link {
             pipe.add_command(self.directory_cmd("rj", &node, room.as_str()))
                 .ignore();
         }
-        pipe.exec_async(&mut conn).await?;
+        if !aliases.is_empty() || !rooms.is_empty() {
+            pipe.exec_async(&mut conn).await?;
+        }
         info!(url = %self.shared.url, node = %node, aliases = claims.len() - lost, lost,
             rooms = rooms.len(), "cluster: connected to Redis; this node's holdings asserted");
         self.conn = Some(conn);
@@ -198,6 +211,9 @@ impl Link {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
+        if pending.is_empty() {
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for planned in pending.iter() {
@@ -241,14 +257,22 @@ impl Link {
                 session_id,
             } => {
                 let granted = answer == Value::Int(1);
-                if granted {
-                    self.holdings.lock().granted(&session_id, &alias);
-                }
                 debug!(alias = %alias, session = %session_id, granted, "cluster: claim settled");
+                // The answer goes to the core before the holdings change,
+                // so a takeover the reader finds for this claim from now on
+                // reaches the core after it (see `Holdings::taken_over`).
                 self.inputs
                     .send(ClusterInput::ClaimSettled { claim, granted })
                     .await
                     .map_err(|_| HubGone)?;
+                let displaced = self
+                    .holdings
+                    .lock()
+                    .claim_settled(&session_id, &alias, granted);
+                if displaced {
+                    let input = ClusterInput::TakenOver { alias, session_id };
+                    self.inputs.send(input).await.map_err(|_| HubGone)?;
+                }
             }
             Then::Released { alias, session_id } => {
                 self.holdings.lock().released(&session_id, &alias);

@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::codec::{xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
 use super::connect::{self, Backoff};
-use super::holdings::SharedHoldings;
+use super::holdings::{SharedHoldings, TakenOver};
 use super::link::Reassert;
 use super::replica::{ReplicaMirror, Snapshot};
 use super::scripts::{evalsha, Scripts};
@@ -122,6 +122,9 @@ impl Reader {
                 return Ok(Err(HubGone));
             }
             info!(url = %self.shared.url, "cluster: reading from Redis again");
+            // Redis may have restarted empty, and the link, idle, may not
+            // have noticed: have it re-assert what this node holds.
+            self.reassert.request();
         }
         backoff.reset();
         loop {
@@ -258,11 +261,11 @@ impl Reader {
         }
         match fields.inbox_entry()? {
             InboxEntry::TakenOver { alias, session_id } if stream == Stream::Inbox => {
-                self.holdings.lock().released(&session_id, &alias);
-                Ok(Some(ClusterInput::TakenOver {
-                    alias,
-                    session_id: session_id.into(),
-                }))
+                let session_id: Arc<str> = session_id.into();
+                match self.holdings.lock().taken_over(&session_id, &alias) {
+                    TakenOver::Now => Ok(Some(ClusterInput::TakenOver { alias, session_id })),
+                    TakenOver::Deferred => Ok(None),
+                }
             }
             InboxEntry::TakenOver { .. } => Err(super::codec::Malformed::Kind("x".into())),
             InboxEntry::Frame(frame) => Ok(self.frame(stream, frame)),

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub mod chaos_kit;
 pub mod raw;
+pub mod redis;
 pub mod serve;
 
 /// Longest any single wait in a test may take before it fails.

@@ -85,6 +85,12 @@ impl ServeProcess {
         stdin.flush().unwrap();
     }
 
+    /// Kills it with SIGKILL: no bye, no cleanup, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> (ExitStatus, String, String) {
         let status = Command::new("kill")

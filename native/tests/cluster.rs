@@ -1,0 +1,357 @@
+//! Several `tcphub serve --cluster` nodes on loopback acting as one hub
+//! over a redis-server of the test's own (docs/design/cluster.md): the
+//! tutorial across nodes, relays, `*`, `unknown_alias`, the three alias
+//! policies with simultaneous claims, a node killed with SIGKILL, and Redis
+//! restarted under the nodes.
+//!
+//! A node learns of an alias claimed on another node through the
+//! directory stream, a moment later: tests wait for that (a probe relayed
+//! until it arrives) rather than assume it is instant.
+
+mod common;
+
+use std::time::Duration;
+
+use common::redis::{free_port, RedisServer};
+use common::serve::{tcphub_with_env, wait_for_text, ServeProcess};
+use common::*;
+use serde_json::json;
+use tcphub_core::{HubFrame, HUB_NAME};
+use tcphub_native::client::{Client, ClientError};
+
+/// A node of the cluster at `redis`, with these extra `serve` options.
+fn node(redis: &RedisServer, id: &str, args: &[&str]) -> ServeProcess {
+    let url = redis.url();
+    let mut all = vec!["--cluster", &url, "--node-id", id];
+    all.extend_from_slice(args);
+    ServeProcess::start(&all, &[])
+}
+
+async fn client(node: &ServeProcess) -> Client {
+    Client::connect(node.addr).await.expect("connect")
+}
+
+async fn synced(node: &ServeProcess, alias: &str) -> Client {
+    let mut c = client(node).await;
+    within(c.sync(alias)).await.expect("sync");
+    c
+}
+
+fn is_probe(frame: &HubFrame) -> bool {
+    matches!(frame, HubFrame::Info { message, .. } if message.get("probe").is_some())
+}
+
+/// Relays probes from `sender` to `to` until `receiver` gets one: then
+/// the sender's node knows where `to` is. Probes sent while it did not
+/// are answered `unknown_alias`, which is dropped here.
+async fn await_route(sender: &mut Client, to: &str, receiver: &mut Client) {
+    within(async {
+        for n in 0u64.. {
+            sender
+                .send_info(Some(to), &raw(&json!({ "probe": n }).to_string()))
+                .await
+                .unwrap();
+            sender.ping().await.unwrap();
+            for frame in sender.until_pong().await.unwrap() {
+                assert!(
+                    matches!(&frame, HubFrame::Error { code, .. } if code == "unknown_alias"),
+                    "{frame:?}"
+                );
+            }
+            // A bounded wait for the condition, not a sleep: it ends as
+            // soon as the probe arrives.
+            if let Ok(frame) =
+                tokio::time::timeout(Duration::from_millis(50), receiver.expect_frame()).await
+            {
+                let frame = frame.expect("a frame");
+                assert!(is_probe(&frame), "{frame:?}");
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// The next frame that is not a probe.
+async fn frame_after_probes(client: &mut Client) -> HubFrame {
+    loop {
+        let frame = frame(client).await;
+        if !is_probe(&frame) {
+            return frame;
+        }
+    }
+}
+
+async fn expect_info_after_probes(client: &mut Client, from: &str, message: serde_json::Value) {
+    match frame_after_probes(client).await {
+        HubFrame::Info {
+            from: f,
+            message: m,
+            ..
+        } => assert_eq!((f.as_str(), m), (from, message)),
+        other => panic!("expected info from {from}, got {other:?}"),
+    }
+}
+
+/// Nothing more but probes before a `pong`.
+async fn expect_only_probes(client: &mut Client) {
+    client.ping().await.unwrap();
+    let before = within(client.until_pong()).await.unwrap();
+    assert!(before.iter().all(is_probe), "unexpected frames: {before:?}");
+}
+
+#[tokio::test]
+async fn the_tutorial_across_three_nodes() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut c = node(&redis, "c", &["--console"]);
+    let mut one = synced(&a, "Client-1").await;
+    let mut two = synced(&b, "Client-2").await;
+    let mut watcher = client(&c).await;
+    // The host on c sends once c's replica knows both aliases.
+    for (to, receiver) in [("Client-1", &mut one), ("Client-2", &mut two)] {
+        await_route(&mut watcher, to, receiver).await;
+    }
+    c.console("* 大家来领物资了");
+    c.console("@Client-1 赶紧来做核酸了");
+    expect_info_after_probes(&mut one, HUB_NAME, json!("大家来领物资了")).await;
+    expect_info_after_probes(&mut one, HUB_NAME, json!("赶紧来做核酸了")).await;
+    expect_info_after_probes(&mut two, HUB_NAME, json!("大家来领物资了")).await;
+    expect_info_after_probes(&mut watcher, HUB_NAME, json!("大家来领物资了")).await;
+
+    // Relay each way between the nodes.
+    await_route(&mut one, "Client-2", &mut two).await;
+    await_route(&mut two, "Client-1", &mut one).await;
+    one.send_text(Some("Client-2"), "hi 2").await.unwrap();
+    expect_info_after_probes(&mut two, "Client-1", json!("hi 2")).await;
+    two.send_text(Some("Client-1"), "hi 1").await.unwrap();
+    expect_info_after_probes(&mut one, "Client-2", json!("hi 1")).await;
+
+    // `*` reaches every other session of every node exactly once.
+    let mut anonymous = client(&a).await;
+    let mut third = synced(&c, "Client-3").await;
+    one.send_text(Some("*"), "to all").await.unwrap();
+    for receiver in [&mut two, &mut watcher, &mut anonymous, &mut third] {
+        expect_info_after_probes(receiver, "Client-1", json!("to all")).await;
+    }
+    for each in [&mut one, &mut two, &mut watcher, &mut anonymous, &mut third] {
+        expect_only_probes(each).await;
+    }
+}
+
+#[tokio::test]
+async fn an_alias_no_node_holds_is_unknown_on_every_node() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let _held = synced(&b, "Somebody").await;
+    let mut sender = synced(&a, "Sender").await;
+    sender.send_text(Some("Nobody"), "?").await.unwrap();
+    match frame(&mut sender).await {
+        HubFrame::Error { code, message, .. } => {
+            assert_eq!(code, "unknown_alias");
+            assert!(message.contains("Nobody"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Two nodes claim one alias at the same instant; returns both answers.
+async fn claim_at_once(
+    a: &ServeProcess,
+    b: &ServeProcess,
+    alias: &str,
+) -> [Result<String, ClientError>; 2] {
+    let (mut x, mut y) = (client(a).await, client(b).await);
+    let (first, second) = tokio::join!(within(x.sync(alias)), within(y.sync(alias)));
+    // Keep both sessions open until both answers are in.
+    let answers = [first, second];
+    drop((x, y));
+    answers
+}
+
+#[tokio::test]
+async fn under_reject_two_nodes_claiming_at_once_give_exactly_one_winner() {
+    let redis = RedisServer::start();
+    let policy = ["--alias-policy", "reject"];
+    let a = node(&redis, "a", &policy);
+    let b = node(&redis, "b", &policy);
+    for round in 0..8 {
+        let alias = format!("X{round}");
+        let answers = claim_at_once(&a, &b, &alias).await;
+        let won = answers.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {answers:?}");
+        for answer in &answers {
+            if let Err(e) = answer {
+                assert!(
+                    matches!(e, ClientError::Hub { code, .. } if code == "alias_taken"),
+                    "{e}"
+                );
+            }
+        }
+    }
+    // A claim while another node holds it is refused too.
+    let _holder = synced(&a, "Held").await;
+    let mut late = client(&b).await;
+    let refused = within(late.sync("Held")).await.unwrap_err();
+    assert!(refused.to_string().contains("alias_taken"), "{refused}");
+}
+
+#[tokio::test]
+async fn under_takeover_the_holder_on_another_node_gets_bye_taken_over() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let c = node(&redis, "c", &[]);
+    let mut old = synced(&a, "X").await;
+    let mut new = synced(&b, "X").await;
+    match frame(&mut old).await {
+        HubFrame::Bye { reason, message } => {
+            assert_eq!(reason, "taken_over");
+            assert!(message.contains("another node"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Messages to X now reach the new holder only.
+    let mut sender = synced(&c, "S").await;
+    await_route(&mut sender, "X", &mut new).await;
+    sender.send_text(Some("X"), "to the new X").await.unwrap();
+    expect_info_after_probes(&mut new, "S", json!("to the new X")).await;
+
+    // Simultaneous claims: both are granted in some order, and exactly
+    // one holder is left, the other told `taken_over`.
+    let (mut x, mut y) = (client(&a).await, client(&c).await);
+    let (first, second) = tokio::join!(within(x.sync("Y")), within(y.sync("Y")));
+    first.unwrap();
+    second.unwrap();
+    // The earlier claim is displaced, never the later: once one session
+    // is told, the other is the holder and hears nothing.
+    let (told, mut holder) = within(async {
+        tokio::select! {
+            f = x.expect_frame() => (f, y),
+            f = y.expect_frame() => (f, x),
+        }
+    })
+    .await;
+    assert!(
+        matches!(&told, Ok(HubFrame::Bye { reason, .. }) if reason == "taken_over"),
+        "{told:?}"
+    );
+    expect_nothing_more(&mut holder).await;
+}
+
+#[tokio::test]
+async fn under_share_every_holder_on_every_node_receives() {
+    let redis = RedisServer::start();
+    let policy = ["--alias-policy", "share"];
+    let a = node(&redis, "a", &policy);
+    let b = node(&redis, "b", &policy);
+    let c = node(&redis, "c", &policy);
+    let mut x1 = synced(&a, "X").await;
+    let mut x2 = synced(&b, "X").await;
+    let mut sender = synced(&c, "S").await;
+    // Once c routes to both nodes, every later message reaches both.
+    await_route(&mut sender, "X", &mut x1).await;
+    await_route(&mut sender, "X", &mut x2).await;
+    sender.send_text(Some("X"), "to both").await.unwrap();
+    expect_info_after_probes(&mut x1, "S", json!("to both")).await;
+    expect_info_after_probes(&mut x2, "S", json!("to both")).await;
+    expect_only_probes(&mut x1).await;
+    expect_only_probes(&mut x2).await;
+}
+
+#[tokio::test]
+async fn a_killed_node_s_aliases_are_free_after_its_lease_even_under_reject() {
+    let redis = RedisServer::start();
+    let options = ["--alias-policy", "reject", "--cluster-lease", "1s"];
+    let mut a = node(&redis, "a", &options);
+    let b = node(&redis, "b", &options);
+    let mut holder = synced(&a, "X").await;
+    let mut sender = synced(&b, "S").await;
+    await_route(&mut sender, "X", &mut holder).await;
+    a.kill();
+    // Within the lease the alias is still held; after it, the claim
+    // script ignores the dead node and the reaper frees its aliases.
+    let started = std::time::Instant::now();
+    let mut claimant = client(&b).await;
+    within(async {
+        loop {
+            match claimant.sync("X").await {
+                Ok(_) => return,
+                Err(ClientError::Hub { code, .. }) if code == "alias_taken" => {
+                    // Each refusal is an answer: ask again after a moment.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?} for a 1 s lease",
+        started.elapsed()
+    );
+    // And b routes X to its own new holder.
+    await_route(&mut sender, "X", &mut claimant).await;
+}
+
+#[tokio::test]
+async fn nodes_recover_from_a_redis_restart_and_deliver_what_was_sent_meanwhile() {
+    let mut redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut one = synced(&a, "Client-1").await;
+    let mut two = synced(&b, "Client-2").await;
+    await_route(&mut one, "Client-2", &mut two).await;
+    redis.kill();
+    // Sent while Redis is down: a still knows where Client-2 is, so the
+    // frame waits in a's queue for Redis.
+    one.send_text(Some("Client-2"), "sent during the outage")
+        .await
+        .unwrap();
+    one.ping().await.unwrap();
+    let answered = within(one.until_pong()).await.unwrap();
+    assert!(answered.is_empty(), "{answered:?}");
+    redis.restart();
+    for n in [&a, &b] {
+        wait_for_text(&n.stderr, "lost Redis");
+        wait_for_text(&n.stderr, "holdings asserted");
+    }
+    expect_info_after_probes(&mut two, "Client-1", json!("sent during the outage")).await;
+    // Both nodes re-asserted their aliases in the new (empty) Redis:
+    // relays work both ways again, and the sessions were never closed.
+    await_route(&mut two, "Client-1", &mut one).await;
+    await_route(&mut one, "Client-2", &mut two).await;
+    // The directory in the new Redis has Client-1 (hex) held on node a.
+    let holders = redis.hgetall("tcphub:{tcphub}:alias:436c69656e742d31");
+    assert!(
+        holders.len() == 1 && holders[0].0.starts_with("a/") && holders[0].1 == "a",
+        "{holders:?}"
+    );
+    two.send_text(Some("Client-1"), "after").await.unwrap();
+    expect_info_after_probes(&mut one, "Client-2", json!("after")).await;
+}
+
+#[test]
+fn redis_down_at_start_exits_1_naming_the_url() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let out = tcphub_with_env(
+        &["serve", "--listen", "127.0.0.1:0", "--cluster", &url],
+        &[],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&url), "{stderr}");
+    assert!(stderr.contains("cannot join the cluster"), "{stderr}");
+    // The same from the environment, and a URL that does not parse.
+    let out = tcphub_with_env(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("TCPHUB_CLUSTER", "nonsense://x")],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonsense://x"));
+}
