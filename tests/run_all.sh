@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every tcphub test suite, installing what each needs first (wasm
 # target, wasm-bindgen CLI, a Python venv with maturin and pytest, Chromium,
-# cargo-fuzz; the fuzz suite skips without the nightly toolchain).
+# redis-server for the cluster tests, cargo-fuzz; the fuzz suite skips
+# without the nightly toolchain).
 # Safe to run again: installs are skipped when already present.
 #
 #   tests/run_all.sh            every suite

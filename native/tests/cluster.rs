@@ -141,6 +141,53 @@ async fn the_tutorial_across_three_nodes() {
 }
 
 #[tokio::test]
+async fn a_room_s_members_on_every_node_get_its_messages() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut sender = synced(&a, "Sender").await;
+    let mut near = synced(&a, "Near").await;
+    let mut far = synced(&b, "Far").await;
+    let mut outsider = synced(&b, "Outsider").await;
+    for member in [&mut sender, &mut near, &mut far] {
+        within(member.join("lobby")).await.unwrap();
+    }
+    // a learns that b has members of the lobby through the directory.
+    within(async {
+        for n in 0u64.. {
+            let probe = raw(&json!({ "probe": n }).to_string());
+            sender.send_to_room("lobby", &probe).await.unwrap();
+            if let Ok(frame) =
+                tokio::time::timeout(Duration::from_millis(50), far.expect_frame()).await
+            {
+                assert!(is_probe(&frame.unwrap()));
+                return;
+            }
+        }
+    })
+    .await;
+    sender.send_text_to_room("lobby", "hello").await.unwrap();
+    for member in [&mut near, &mut far] {
+        match frame_after_probes(member).await {
+            HubFrame::Info {
+                from,
+                room,
+                message,
+                ..
+            } => {
+                assert_eq!(
+                    (from.as_str(), room.as_deref(), message),
+                    ("Sender", Some("lobby"), json!("hello"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    expect_nothing_more(&mut outsider).await;
+    expect_only_probes(&mut far).await;
+}
+
+#[tokio::test]
 async fn an_alias_no_node_holds_is_unknown_on_every_node() {
     let redis = RedisServer::start();
     let a = node(&redis, "a", &[]);

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The native crate's tests: the server library, the `tcphub` binary and the
 # tutorial's Node.js clients against it (run when `node` is present, which
-# CI's machine has). Needs only cargo; installs nothing.
+# CI's machine has), and the cluster over Redis. Needs cargo, and
+# redis-server, which it installs with apt-get when missing (CI runs as
+# root on a clean machine; the tests start their own on free ports).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "native.sh: cargo is required (rustup, Rust 1.85 or later)" >&2
     exit 1
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "native.sh: installing redis-server for the cluster tests" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 fi
 if ! command -v node >/dev/null 2>&1; then
     echo "native.sh: note: node not found; the Node.js compatibility test will be skipped" >&2

@@ -250,9 +250,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     raise_open_file_limit();
     let options = args.options();
     let node = options.cluster.as_ref().map(|c| c.node.to_string());
-    let (server, hub, events) = Server::bind(options)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (server, hub, events) = Server::bind(options).await.map_err(|e| e.to_string())?;
     tracing::info!(
         policy = %AliasPolicy::from(args.alias_policy),
         max_frame_bytes = args.max_frame_bytes,
