@@ -188,6 +188,84 @@ async fn a_room_s_members_on_every_node_get_its_messages() {
 }
 
 #[tokio::test]
+async fn a_directed_message_or_a_broadcast_is_one_xadd() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let c = node(&redis, "c", &[]);
+    let mut sender = synced(&a, "Sender").await;
+    let mut receiver = synced(&b, "Receiver").await;
+    let mut other = synced(&c, "Other").await;
+    // Unlike `await_route`, leaves nothing in flight: a message is sent
+    // again only when the answer was `unknown_alias`.
+    within(async {
+        loop {
+            sender.send_text(Some("Receiver"), "first").await.unwrap();
+            sender.ping().await.unwrap();
+            if sender.until_pong().await.unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    expect_info(&mut receiver, "Sender", json!("first")).await;
+    // Every alias held is in the directory stream, so no directory change
+    // (an XADD inside a script) is counted below.
+    let directory = "tcphub:{tcphub}:directory";
+    within(async {
+        while redis.xlen(directory) < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    redis.reset_stats();
+    const N: u64 = 50;
+    for n in 0..N {
+        sender
+            .send_info(Some("Receiver"), &raw(&n.to_string()))
+            .await
+            .unwrap();
+    }
+    for n in 0..N {
+        expect_info_after_probes(&mut receiver, "Sender", json!(n)).await;
+    }
+    assert_eq!(redis.calls("xadd"), N, "one XADD per directed message");
+    for n in 0..N {
+        sender
+            .send_info(Some("*"), &raw(&n.to_string()))
+            .await
+            .unwrap();
+    }
+    for n in 0..N {
+        expect_info_after_probes(&mut receiver, "Sender", json!(n)).await;
+        expect_info_after_probes(&mut other, "Sender", json!(n)).await;
+    }
+    assert_eq!(
+        redis.calls("xadd"),
+        2 * N,
+        "one XADD per broadcast, whatever the nodes"
+    );
+    // Nothing crosses for a message whose recipients are all local (the
+    // claim of `Local` itself adds a directory change, so frames are
+    // counted by what the frame streams hold).
+    let mut local = synced(&a, "Local").await;
+    let streams =
+        ["inbox:a", "inbox:b", "inbox:c", "all"].map(|s| format!("tcphub:{{tcphub}}:{s}"));
+    let before = streams.clone().map(|s| redis.xlen(&s));
+    for n in 0..N {
+        sender
+            .send_info(Some("Local"), &raw(&n.to_string()))
+            .await
+            .unwrap();
+    }
+    for n in 0..N {
+        expect_info(&mut local, "Sender", json!(n)).await;
+    }
+    assert_eq!(streams.map(|s| redis.xlen(&s)), before);
+}
+
+#[tokio::test]
 async fn an_alias_no_node_holds_is_unknown_on_every_node() {
     let redis = RedisServer::start();
     let a = node(&redis, "a", &[]);

@@ -7,13 +7,14 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use tcphub_core::NodeId;
 use tcphub_native::{
-    CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer, ServerOptions,
-    MAX_EVENT_QUEUE_LEN,
+    ClusterOptions, CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer,
+    ServerOptions, MAX_EVENT_QUEUE_LEN,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -94,8 +95,41 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
         ServeError::Config(_) | ServeError::InvalidOption { .. } => {
             error(py, "ConfigError", err.to_string())
         }
+        ServeError::Cluster { .. } => error(py, "ClusterError", err.to_string()),
         _ => error(py, "Error", err.to_string()),
     }
+}
+
+/// `cluster=`, `node_id=` and `cluster_lease=` as the native options; the
+/// lease's bounds are checked by `Server::bind` (a `ConfigError` naming it).
+fn cluster_options(
+    py: Python<'_>,
+    url: Option<String>,
+    node_id: Option<String>,
+    lease: Seconds,
+) -> PyResult<Option<ClusterOptions>> {
+    let Some(url) = url else {
+        if node_id.is_some() {
+            return Err(error(
+                py,
+                "ConfigError",
+                "node_id needs cluster= (a Redis URL)",
+            ));
+        }
+        return Ok(None);
+    };
+    let mut options = ClusterOptions::new(url);
+    if let Some(id) = node_id {
+        options.node = NodeId::new(&id).map_err(|e| error(py, "ConfigError", e.to_string()))?;
+    }
+    options.lease = Duration::try_from_secs_f64(lease.0).map_err(|_| {
+        error(
+            py,
+            "ConfigError",
+            format!("cluster_lease must be a finite number of seconds, got {lease}"),
+        )
+    })?;
+    Ok(Some(options))
 }
 
 #[pymethods]
@@ -109,7 +143,8 @@ impl Server {
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
         shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
         max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000),
-        max_last_will_bytes=Number::Whole(4096)
+        max_last_will_bytes=Number::Whole(4096), cluster=None, node_id=None,
+        cluster_lease=Seconds(10.0)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -133,6 +168,9 @@ impl Server {
         max_rooms_per_session: Number,
         max_watched_aliases: Number,
         max_last_will_bytes: Number,
+        cluster: Option<String>,
+        node_id: Option<String>,
+        cluster_lease: Seconds,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -160,8 +198,10 @@ impl Server {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
+        let cluster = cluster_options(py, cluster, node_id, cluster_lease)?;
         let options = ServerOptions {
             listen,
+            cluster,
             hub,
             shutdown_grace: grace(py, "shutdown_grace", shutdown_grace)?,
             event_queue_len: whole(

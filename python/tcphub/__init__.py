@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from ._errors import (
     AddressInUseError,
+    ClusterError,
     ConfigError,
     ConnectionClosedError,
     Error,
@@ -120,6 +121,7 @@ __all__ = [
     "Error",
     "ConfigError",
     "AddressInUseError",
+    "ClusterError",
     "UnknownAliasError",
     "UnknownSessionError",
     "UnknownRoomError",

@@ -36,6 +36,12 @@ class AddressInUseError(Error, OSError):
     """The server could not listen: another program holds the address."""
 
 
+class ClusterError(Error, ConnectionError):
+    """The server could not join its cluster: the Redis given as
+    ``cluster=`` is unreachable or refused it (the message names the URL,
+    without its password)."""
+
+
 class UnknownAliasError(Error, LookupError):
     """No connected client holds the alias a message was sent to."""
 

@@ -105,6 +105,17 @@ class Server:
       (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
       further behind, newer events are dropped (clients are never stalled).
+    - ``cluster``: a Redis URL (``"redis://127.0.0.1:6379"``) shared by
+      several servers that then act as one hub: aliases, relays, ``*`` and
+      rooms span them all. ``None`` (the default) serves alone and touches
+      no network but the listener. Redis unreachable at start raises
+      :class:`ClusterError` naming the URL. Events stay with the server
+      whose client caused them.
+    - ``node_id``: this server's name in the cluster (1 to 32 ASCII
+      letters, digits, ``-``, ``_``); by default the host name, process id
+      and a few random hex digits. Session ids start with it.
+    - ``cluster_lease``: seconds a server that died without stopping keeps
+      its aliases (0.3 to 3600).
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -138,6 +149,9 @@ class Server:
         max_last_will_bytes: int = 4 * 1024,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16 * 1024,
+        cluster: Optional[str] = None,
+        node_id: Optional[str] = None,
+        cluster_lease: float = 10.0,
     ) -> None:
         self._native = _tcphub.Server(
             host,
@@ -159,6 +173,9 @@ class Server:
             max_last_will_bytes=max_last_will_bytes,
             shutdown_grace=shutdown_grace,
             event_queue_len=event_queue_len,
+            cluster=cluster,
+            node_id=node_id,
+            cluster_lease=cluster_lease,
         )
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a

@@ -244,6 +244,9 @@ class Server:
         max_last_will_bytes: int = 4096,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
+        cluster: Optional[str] = None,
+        node_id: Optional[str] = None,
+        cluster_lease: float = 10.0,
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...

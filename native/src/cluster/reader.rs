@@ -15,7 +15,7 @@ use tcphub_core::{ClusterInput, DirectoryChange};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::codec::{xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
+use super::codec::{bytes_of, xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
 use super::connect::{self, Backoff};
 use super::holdings::{SharedHoldings, TakenOver};
 use super::link::Reassert;
@@ -163,6 +163,15 @@ impl Reader {
             return Ok(Ok(()));
         };
         self.positions.directory = snapshot.directory_id;
+        for (key, position) in [
+            (
+                self.shared.keys.inbox(self.shared.keys.node()),
+                &self.positions.inbox,
+            ),
+            (self.shared.keys.all(), &self.positions.all),
+        ] {
+            report_gap(conn, &key, position).await;
+        }
         for input in self.mirror.resync(snapshot.nodes) {
             if self.inputs.send(input).await.is_err() {
                 return Ok(Err(HubGone));
@@ -283,5 +292,56 @@ impl Reader {
         }
         *last = frame.seq;
         Some(ClusterInput::Deliver(frame.envelope))
+    }
+}
+
+/// Says so in the log when a stream was trimmed past what this node had
+/// read while it was away: those frames are lost (`STREAM_MAXLEN` bounds
+/// the outage a node survives whole).
+async fn report_gap(conn: &mut MultiplexedConnection, key: &str, position: &str) {
+    // A stream that does not exist (nothing sent yet, or a restarted
+    // Redis) has no gap to report.
+    let Ok(Value::Array(info)) = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query_async::<Value>(conn)
+        .await
+    else {
+        return;
+    };
+    let deleted = info
+        .chunks(2)
+        .find(|pair| bytes_of(&pair[0]) == Some(b"max-deleted-entry-id".as_slice()))
+        .and_then(|pair| bytes_of(&pair[1]))
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .and_then(stream_id);
+    if let (Some(deleted), Some(read)) = (deleted, stream_id(position)) {
+        if deleted > read {
+            warn!(
+                stream = key,
+                last_read = position,
+                "cluster: the stream was trimmed past what this node had read while Redis was \
+                 away; frames sent to it meanwhile are lost"
+            );
+        }
+    }
+}
+
+/// A stream id `MS-SEQ` as a pair that orders as Redis orders ids.
+fn stream_id(text: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = text.split_once('-').unwrap_or((text, "0"));
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_id;
+
+    #[test]
+    fn stream_ids_order_as_redis_orders_them() {
+        assert!(stream_id("10-2") > stream_id("9-99"));
+        assert!(stream_id("10-10") > stream_id("10-9"));
+        assert_eq!(stream_id("0-0"), Some((0, 0)));
+        assert_eq!(stream_id("x-1"), None);
     }
 }

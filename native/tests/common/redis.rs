@@ -70,13 +70,45 @@ impl RedisServer {
             && &answer == b"+PONG\r\n"
     }
 
+    /// Calls of one command since the last [`reset_stats`](Self::reset_stats)
+    /// (`INFO commandstats`; commands run by scripts count too).
+    pub fn calls(&self, command: &str) -> u64 {
+        let info: String = ::redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut self.connection())
+            .expect("INFO");
+        let prefix = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().expect("a count"))
+    }
+
+    /// Entries in a stream (0 when it does not exist).
+    pub fn xlen(&self, key: &str) -> u64 {
+        ::redis::cmd("XLEN")
+            .arg(key)
+            .query(&mut self.connection())
+            .expect("XLEN")
+    }
+
+    pub fn reset_stats(&self) {
+        ::redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .exec(&mut self.connection())
+            .expect("CONFIG RESETSTAT");
+    }
+
+    fn connection(&self) -> ::redis::Connection {
+        let client = ::redis::Client::open(self.url()).expect("redis url");
+        client.get_connection().expect("redis connection")
+    }
+
     /// A hash's fields and values.
     pub fn hgetall(&self, key: &str) -> Vec<(String, String)> {
-        let client = ::redis::Client::open(self.url()).expect("redis url");
-        let mut conn = client.get_connection().expect("redis connection");
         ::redis::cmd("HGETALL")
             .arg(key)
-            .query(&mut conn)
+            .query(&mut self.connection())
             .expect("HGETALL")
     }
 }
