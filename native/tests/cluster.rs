@@ -423,6 +423,53 @@ async fn a_killed_node_s_aliases_are_free_after_its_lease_even_under_reject() {
 }
 
 #[tokio::test]
+async fn a_node_stalled_past_its_lease_is_reaped_then_comes_back_whole() {
+    let redis = RedisServer::start();
+    let options = ["--cluster-lease", "1s"];
+    let a = node(&redis, "a", &options);
+    let b = node(&redis, "b", &options);
+    let mut one = synced(&a, "Client-1").await;
+    let mut sender = synced(&b, "Sender").await;
+    await_route(&mut sender, "Client-1", &mut one).await;
+    // Frozen, a refreshes nothing and reads nothing, as if cut off.
+    a.signal("STOP");
+    sender
+        .send_text(Some("Client-1"), "while a is stalled")
+        .await
+        .unwrap();
+    // Once b's reaper has found a's lease gone, a's aliases are unknown:
+    // the sender is told, not left guessing.
+    // (The log line comes just before b's hub hears it, so probes go
+    // until one is refused; those sent before reach a's kept inbox.)
+    wait_for_text(&b.stderr, "a node is gone");
+    within(async {
+        for n in 0u64.. {
+            let probe = raw(&json!({ "probe": n }).to_string());
+            sender.send_info(Some("Client-1"), &probe).await.unwrap();
+            sender.ping().await.unwrap();
+            let answers = sender.until_pong().await.unwrap();
+            if let [HubFrame::Error { code, .. }] = &answers[..] {
+                assert_eq!(code, "unknown_alias");
+                return;
+            }
+            assert!(answers.is_empty(), "{answers:?}");
+        }
+    })
+    .await;
+    a.signal("CONT");
+    // a finds what was sent before the reap in its inbox (kept for a
+    // while), sees it was reaped, and re-asserts its aliases.
+    expect_info_after_probes(&mut one, "Sender", json!("while a is stalled")).await;
+    wait_for_text(&a.stderr, "re-asserting");
+    await_route(&mut sender, "Client-1", &mut one).await;
+    sender
+        .send_text(Some("Client-1"), "welcome back")
+        .await
+        .unwrap();
+    expect_info_after_probes(&mut one, "Sender", json!("welcome back")).await;
+}
+
+#[tokio::test]
 async fn nodes_recover_from_a_redis_restart_and_deliver_what_was_sent_meanwhile() {
     let mut redis = RedisServer::start();
     let a = node(&redis, "a", &[]);

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use super::codec::bytes_of;
 use super::connect;
 use super::scripts::{evalsha, Scripts};
-use super::{Shared, STREAM_MAXLEN};
+use super::{Shared, REAPED_INBOX_GRACE, STREAM_MAXLEN};
 
 pub(crate) async fn run(shared: Arc<Shared>, client: Client) {
     let scripts = Scripts::new();
@@ -60,7 +60,9 @@ async fn step(
         return shared.register(conn).await;
     }
     let mut cmd = evalsha(&scripts.reap);
-    cmd.arg(&shared.keys.prefix).arg(STREAM_MAXLEN);
+    cmd.arg(&shared.keys.prefix)
+        .arg(STREAM_MAXLEN)
+        .arg(REAPED_INBOX_GRACE.as_millis() as u64);
     let reply: Value = match cmd.query_async(conn).await {
         Err(e) if e.code() == Some("NOSCRIPT") => {
             scripts.load(conn).await?;

@@ -25,7 +25,7 @@ use super::holdings::SharedHoldings;
 use super::keys::{hex, Keys};
 use super::outbox::Outbox;
 use super::scripts::{evalsha, is_noscript, Scripts};
-use super::{Shared, STREAM_MAXLEN};
+use super::{Shared, REAPED_INBOX_GRACE, STREAM_MAXLEN};
 
 /// Outputs sent in one pipeline.
 const BATCH: usize = 512;
@@ -298,7 +298,9 @@ impl Link {
             return;
         };
         let mut reap = evalsha(&self.scripts.reap);
-        reap.arg(&self.shared.keys.prefix).arg(STREAM_MAXLEN);
+        reap.arg(&self.shared.keys.prefix)
+            .arg(STREAM_MAXLEN)
+            .arg(REAPED_INBOX_GRACE.as_millis() as u64);
         let result: RedisResult<()> = redis::pipe()
             .cmd("DEL")
             .arg(self.shared.keys.lease())

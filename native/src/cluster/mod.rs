@@ -64,6 +64,10 @@ pub const DEFAULT_CLUSTER_NAME: &str = "tcphub";
 /// grown past this many entries meanwhile, at 3,000 frames a second to it,
 /// about 30 seconds.
 pub const STREAM_MAXLEN: usize = 100_000;
+/// How long a reaped node's inbox is kept, for a node that was only cut
+/// off from Redis and comes back: what was sent to it before the others
+/// learned it was gone is still there.
+pub(crate) const REAPED_INBOX_GRACE: Duration = Duration::from_secs(300);
 /// Cluster inputs the reader and link may have waiting for the hub task.
 const INPUT_QUEUE_LEN: usize = 1024;
 
@@ -129,7 +133,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Sets this node's lease and lists it among the nodes (which the
-    /// reaper visits).
+    /// reaper visits); an inbox the reaper left to expire is kept again.
     async fn register(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
         let lease_ms = self.lease.as_millis().min(u64::MAX as u128) as u64;
         redis::pipe()
@@ -142,6 +146,9 @@ impl Shared {
             .cmd("SADD")
             .arg(self.keys.nodes())
             .arg(self.keys.node().as_str())
+            .ignore()
+            .cmd("PERSIST")
+            .arg(self.keys.inbox(self.keys.node()))
             .ignore()
             .exec_async(conn)
             .await

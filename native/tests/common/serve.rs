@@ -85,6 +85,15 @@ impl ServeProcess {
         stdin.flush().unwrap();
     }
 
+    /// Sends it a signal by name (`STOP`, `CONT`, ...).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
     /// Kills it with SIGKILL: no bye, no cleanup, as a crash.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

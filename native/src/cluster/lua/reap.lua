@@ -1,9 +1,12 @@
--- Removes every node whose lease ran out: its claims, its directory
--- entries, its inbox; appends `ng` (node gone) to the directory stream.
--- Every node runs it; a node already reaped is no longer in `nodes`, so
--- running it twice does nothing more. ARGV: prefix, maxlen.
+-- Removes every node whose lease ran out: its claims and its directory
+-- entries; appends `ng` (node gone) to the directory stream. Its inbox is
+-- kept for a while (ARGV[3] ms): a node that was only cut off from Redis
+-- finds there what was sent to it before the others learned it was gone
+-- (registering again makes the inbox permanent). Every node runs it; a
+-- node already reaped is no longer in `nodes`, so running it twice does
+-- nothing more. ARGV: prefix, maxlen, inbox grace in ms.
 -- Returns the ids of the nodes reaped.
-local p, maxlen = ARGV[1], ARGV[2]
+local p, maxlen, grace = ARGV[1], ARGV[2], ARGV[3]
 local gone = {}
 for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
   if redis.call('EXISTS', p .. 'node:' .. n) == 0 then
@@ -14,8 +17,8 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
         redis.call('HDEL', akey, flat[i])
       end
     end
-    redis.call('DEL', p .. 'sessions:' .. n, p .. 'held:' .. n,
-      p .. 'rooms:' .. n, p .. 'inbox:' .. n)
+    redis.call('DEL', p .. 'sessions:' .. n, p .. 'held:' .. n, p .. 'rooms:' .. n)
+    redis.call('PEXPIRE', p .. 'inbox:' .. n, grace)
     redis.call('SREM', p .. 'nodes', n)
     redis.call('XADD', p .. 'directory', 'MAXLEN', '~', maxlen, '*',
       'v', '1', 'k', 'ng', 'n', n)
