@@ -150,6 +150,44 @@ mod tests {
     }
 
     #[test]
+    fn a_node_id_needs_a_cluster_and_a_lease_its_bounds() {
+        let node = tcphub_core::NodeId::new("n1").unwrap();
+        let alone = ServerOptions {
+            hub: HubConfig {
+                node: Some(node.clone()),
+                ..HubConfig::default()
+            },
+            ..ServerOptions::default()
+        };
+        assert_eq!(refused(alone).0, "hub.node");
+        let mut cluster = ClusterOptions::new("redis://127.0.0.1:6379");
+        cluster.node = node;
+        let joined = ServerOptions {
+            cluster: Some(cluster.clone()),
+            ..ServerOptions::default()
+        };
+        joined.validate().unwrap();
+        for lease in [Duration::from_millis(299), Duration::from_secs(3601)] {
+            let options = ServerOptions {
+                cluster: Some(ClusterOptions {
+                    lease,
+                    ..cluster.clone()
+                }),
+                ..ServerOptions::default()
+            };
+            assert_eq!(refused(options).0, "cluster.lease");
+        }
+        let options = ServerOptions {
+            cluster: Some(ClusterOptions {
+                name: "a:b".into(),
+                ..cluster
+            }),
+            ..ServerOptions::default()
+        };
+        assert_eq!(refused(options).0, "cluster.name");
+    }
+
+    #[test]
     fn out_of_range_values_are_named() {
         let base = ServerOptions::default;
         for (options, name, value) in [
