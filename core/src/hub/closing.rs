@@ -120,6 +120,7 @@ impl Hub {
                 alias: alias.clone(),
             });
         }
+        self.note_session_closed(&session.session_id);
         self.emit(Event::Closed {
             handle,
             session_id: session.session_id,

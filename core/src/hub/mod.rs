@@ -259,6 +259,7 @@ impl Hub {
         }
         self.sessions
             .insert(handle, session_id, self.config.max_frame_len);
+        self.note_session(handle);
         self.arm_idle(handle);
         Ok(handle)
     }
