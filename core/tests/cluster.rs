@@ -935,3 +935,50 @@ fn a_room_watcher_hears_members_on_other_nodes_join_and_leave() {
         ]
     );
 }
+
+#[test]
+fn a_backed_up_backplane_pauses_only_the_sessions_sending_across_it() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    let l = c.client(0, "L");
+    let b = c.client(1, "B");
+    c.nodes[0].hub.handle_backplane_backlog(true).unwrap();
+    assert!(c.nodes[0].hub.is_backplane_behind());
+    // A message that stays on the node is not slowed.
+    c.send(0, l, r#"{"type":"info","to":"A","message":"local"}"#);
+    assert_eq!(c.nodes[0].take(a), [info("L", json!("local"))]);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(l), Some(false));
+    // One that crosses goes out, and its sender waits after it.
+    c.nodes[0].send(
+        a,
+        br#"{"type":"info","to":"B","message":1}{"type":"info","to":"B","message":2}"#,
+    );
+    c.pump();
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(true));
+    assert_eq!(c.nodes[1].take(b), [info("A", json!(1))]);
+    // Once the backlog drains, the frame kept meanwhile goes on.
+    c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
+    c.nodes[0].drain();
+    c.pump();
+    assert_eq!(c.nodes[1].take(b), [info("A", json!(2))]);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(false));
+}
+
+#[test]
+fn a_session_closed_while_waiting_for_the_backplane_is_forgotten() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    c.client(1, "B");
+    c.nodes[0].hub.handle_backplane_backlog(true).unwrap();
+    c.send(0, a, r#"{"type":"info","to":"B","message":1}"#);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(true));
+    c.nodes[0].disconnect(a);
+    c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
+    c.pump();
+    assert!(c.nodes[0].hub.session(a).is_none());
+    let mut alone = Harness::new(HubConfig::default());
+    assert!(matches!(
+        alone.hub.handle_backplane_backlog(true),
+        Err(HubError::NotInCluster)
+    ));
+}

@@ -84,6 +84,9 @@ impl Hub {
         if session.flow.held_by_host {
             self.host_holding.retain(|&h| h != handle);
         }
+        if session.flow.held_by_backplane {
+            self.forget_backplane_hold(handle);
+        }
         Some(session)
     }
 

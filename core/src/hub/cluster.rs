@@ -58,6 +58,10 @@ pub(super) struct ClusterState {
     last_claim: u64,
     /// What the other nodes were last told about this node's watchers.
     told_watching: bool,
+    /// The driver's queue towards the other nodes is over its bound.
+    pub(super) behind: bool,
+    /// The sessions waiting for it to drain (see `hub::backplane_pace`).
+    pub(super) holding: Vec<SessionHandle>,
 }
 
 /// A `sync` waiting for the directory: what to finish it with.
@@ -79,6 +83,8 @@ impl ClusterState {
             claims: BTreeMap::new(),
             last_claim: 0,
             told_watching: false,
+            behind: false,
+            holding: Vec::new(),
         }
     }
 }

@@ -24,6 +24,7 @@
 //! `delivery` (queues and flow control), `host_pace` (waiting for a host
 //! that observes), `closing` (closes, last wills and timers).
 
+mod backplane_pace;
 mod closing;
 mod cluster;
 mod delivery;
