@@ -653,6 +653,23 @@ mod properties {
                     prop_assert_eq!(got.remove(&k).unwrap_or_default(), expected, "message {}", k);
                 }
                 prop_assert!(got.is_empty(), "stray deliveries {:?}", got);
+                // Every node's view of the session table (its own rows
+                // and its replica's) is the whole cluster's, as `list`
+                // shows it.
+                let table: BTreeSet<(String, Option<String>)> = c
+                    .nodes
+                    .iter()
+                    .flat_map(|h| h.hub.sessions().map(|s| (s.session_id.to_string(), s.alias.map(|a| a.to_string()))).collect::<Vec<_>>())
+                    .collect();
+                for (n, node) in c.nodes.iter().enumerate() {
+                    let seen: BTreeSet<(String, Option<String>)> = node
+                        .hub
+                        .sessions()
+                        .map(|s| (s.session_id.to_string(), s.alias.map(|a| a.to_string())))
+                        .chain(node.hub.remote_sessions().map(|(id, s)| (id.to_owned(), s.alias.as_ref().map(|a| a.to_string()))))
+                        .collect();
+                    prop_assert_eq!(&seen, &table, "node n{}'s view", n + 1);
+                }
                 // The directory and the nodes agree on every holder, and
                 // only `share` lets an alias have several.
                 for k in 0..3 {
