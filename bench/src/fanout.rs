@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use super::cpu::CpuMeter;
-use super::crowd;
+use super::crowd::{self, Spread};
 use super::driver::{self, Deliveries, Pacing, Receiving};
 use super::progress::Progress;
 use super::report::Report;
@@ -63,7 +63,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     );
     let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let room = args.room.as_deref();
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room).await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room, Spread::All).await?;
 
     let mut receiving = Receiving::new(proto);
     let receivers = Receivers {

@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::watch;
 
 use super::cpu::CpuMeter;
-use super::crowd;
+use super::crowd::{self, Spread};
 use super::driver;
 use super::progress::Progress;
 use super::report::Report;
@@ -56,7 +56,8 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         "--payload must be at least {STAMP_DIGITS} bytes"
     );
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, None).await?;
+    let (subs, publisher) =
+        crowd::audience(target, args.subs, SUBJECT, None, Spread::Others).await?;
 
     let schedule = Schedule::new(args);
     let cpu = CpuMeter::start(target.pid);

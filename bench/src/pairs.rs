@@ -49,7 +49,11 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.pairs > 0, "--pairs must be at least 1");
     let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let count = args.pairs * 2;
-    let conns = crowd::join_all(target, count, |i| (name(i), Some(name(i))), "clients").await?;
+    // On a cluster, pair p's ends sit on nodes p and p + 1: every message
+    // crosses from one node to another, and the pairs spread evenly.
+    let place = |i: usize| target.node(i / 2 + i % 2);
+    let naming = |i| (name(i), Some(name(i)));
+    let conns = crowd::join_all_at(target, count, naming, place, "clients").await?;
 
     let mut receiving = Receiving::new(target.proto);
     let counters: Vec<Arc<Counter>> = (0..count).map(|_| Arc::default()).collect();

@@ -15,6 +15,21 @@ pub struct Target {
     /// Address of the hub under test.
     #[arg(long, short = 's', default_value = "127.0.0.1:9000", global = true)]
     pub server: SocketAddr,
+    /// The nodes of a clustered hub, comma-separated (replaces `--server`):
+    /// `fanout` puts the publisher on the first node and the subscribers
+    /// round-robin on all of them, `pairs` puts the two ends of each pair
+    /// on different nodes, `latency` puts the publisher on the first node
+    /// and every subscriber on another (run it with `--server` set to the
+    /// first node for the same schedule with both ends on one node).
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub cluster: Vec<SocketAddr>,
+    /// With `--cluster`: seconds to wait after every client joined and
+    /// before the clock starts. A cluster spreads subscriptions between its
+    /// nodes asynchronously (a nats-server route forwards a SUB after
+    /// answering it), and a message published before a remote node knows
+    /// of a subscriber is dropped for it: the run would count it lost.
+    #[arg(long, default_value_t = 1.0, global = true)]
+    pub cluster_settle: f64,
     /// A name for the hub in the report (default: the protocol's name).
     #[arg(long, global = true)]
     pub label: Option<String>,
@@ -32,6 +47,38 @@ pub struct Target {
 }
 
 impl Target {
+    /// How many nodes the connections are spread over (1 without `--cluster`).
+    pub fn nodes(&self) -> usize {
+        self.cluster.len().max(1)
+    }
+
+    /// The address of node `i` (modulo the number of nodes): `--server`
+    /// without `--cluster`, so single-hub runs are unchanged.
+    pub fn node(&self, i: usize) -> SocketAddr {
+        if self.cluster.is_empty() {
+            self.server
+        } else {
+            self.cluster[i % self.cluster.len()]
+        }
+    }
+
+    /// Waits `--cluster-settle` seconds when the run is on a cluster.
+    pub async fn settle(&self) {
+        if !self.cluster.is_empty() && self.cluster_settle > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(self.cluster_settle)).await;
+        }
+    }
+
+    /// Where the report says the hub was: `--server`, or the cluster's nodes.
+    pub fn address(&self) -> String {
+        if self.cluster.is_empty() {
+            self.server.to_string()
+        } else {
+            let nodes: Vec<String> = self.cluster.iter().map(|a| a.to_string()).collect();
+            nodes.join(",")
+        }
+    }
+
     /// The hub's name in reports.
     pub fn label(&self) -> String {
         self.label
