@@ -37,6 +37,7 @@ mod memory;
 mod options;
 pub mod pairs;
 mod progress;
+mod redis_info;
 mod report;
 mod scan;
 pub mod sink;
@@ -88,6 +89,10 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
     anyhow::ensure!(
         clustered || target.cluster.is_empty(),
         "--cluster is for fanout, pairs and latency only"
+    );
+    anyhow::ensure!(
+        clustered || (target.redis.is_none() && target.cluster_pids.is_empty()),
+        "--redis and --cluster-pids are for fanout, pairs and latency only"
     );
     anyhow::ensure!(
         !matches!(args.scenario, Scenario::Latency(_)) || target.cluster.len() != 1,

@@ -38,6 +38,16 @@ pub struct Target {
     /// `list-spam` measure.
     #[arg(long, global = true)]
     pub pid: Option<u32>,
+    /// With `--cluster`: the process ids of the cluster's nodes (Linux),
+    /// comma-separated: their CPU time together, over the timed phase only,
+    /// is the hub's CPU per delivery.
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub cluster_pids: Vec<u32>,
+    /// The Redis a clustered hub runs over (`HOST:PORT`): its commands,
+    /// bytes and CPU over the timed phase, per delivery and per message,
+    /// from its `INFO` (fanout, pairs and latency).
+    #[arg(long, global = true)]
+    pub redis: Option<SocketAddr>,
     /// Print the report as one line of JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -76,6 +86,15 @@ impl Target {
         } else {
             let nodes: Vec<String> = self.cluster.iter().map(|a| a.to_string()).collect();
             nodes.join(",")
+        }
+    }
+
+    /// The processes whose CPU time is the hub's: `--cluster-pids`, or `--pid`.
+    pub fn hub_pids(&self) -> Vec<u32> {
+        if self.cluster_pids.is_empty() {
+            self.pid.into_iter().collect()
+        } else {
+            self.cluster_pids.clone()
         }
     }
 

@@ -176,17 +176,13 @@ async fn pairs_deliver_each_message_to_the_partner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_runs_spread_clients_and_count_exactly() {
     let cluster = ["--cluster", "ADDR,ADDR", "--cluster-settle", "0"];
+    // The "cluster's processes" are this one, where the server runs.
+    let pid = std::process::id().to_string();
     let mut args = cluster.to_vec();
-    args.extend([
-        "fanout",
-        "--subs",
-        "5",
-        "--messages",
-        "300",
-        "--window",
-        "64",
-    ]);
+    args.extend(["--cluster-pids", &pid, "fanout", "--subs", "5"]);
+    args.extend(["--messages", "300", "--window", "64"]);
     let fanout = bench_against_server(&args).await;
+    assert!(fanout.get("hub_cpu_per_delivery").is_some());
     assert_eq!(fanout.get("delivered"), Some(1500.0));
     assert_eq!(fanout.get("lost"), Some(0.0));
     assert_eq!(fanout.params["nodes"], 2);

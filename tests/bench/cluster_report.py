@@ -34,8 +34,8 @@ class Results:
                 self.rows.append(row)
             for m in r["metrics"]:
                 self.values[(row, r["hub"], m["name"])].append(m["value"])
-            for cmd, n in r.get("redis_calls", {}).items():
-                self.calls[(row, r["hub"])][cmd].append(n)
+                if m["name"].startswith("redis_calls_"):
+                    self.calls[(row, r["hub"])][m["name"][len("redis_calls_"):]].append(m["value"])
 
     @staticmethod
     def row(r):
@@ -44,7 +44,9 @@ class Results:
             return ("fanout", f"fan-out N={p['subs']}, {p['payload']} B")
         if r["scenario"] == "pairs":
             return ("pairs", f"pairs P={p['pairs']}, {p['payload']} B")
-        return ("latency", f"latency {p['rate']} msg/s to {p['subs']}, {p.get('placement')}")
+        # A latency run without --cluster (no "nodes") or on one node is the local baseline.
+        placement = "cross" if p.get("nodes", 1) > 1 else "local"
+        return ("latency", f"latency {p['rate']} msg/s to {p['subs']}, {placement}")
 
     def get(self, row, hub, metric):
         return self.values.get((row, hub, metric), [])
@@ -160,18 +162,19 @@ def main():
         md.append("")
 
     md += ["## CPU per delivery (nanoseconds)", "",
-           "User + system CPU time of the cluster's node processes (all three, from /proc; "
-           "Redis not included, see below) over the deliveries. The generator's own is in "
-           "brackets: Socket.IO's is a different program.", "",
+           "User + system CPU time of the cluster's node processes (all three, from /proc, in "
+           "10 ms ticks, over the timed phase; Redis not included, see below) over the "
+           "deliveries: read the latency rows, with few deliveries, as rough. The "
+           "generator's own is in brackets: Socket.IO's is a different program.", "",
            "| scenario | " + " | ".join(NAMES[h] for h in HUBS) + " | tcphub / NATS | tcphub / Socket.IO |",
            "| --- | " + " | ".join("---:" for _ in HUBS) + " | ---: | ---: |"]
     for row in res.rows:
         cells = []
         for h in HUBS:
-            c = res.cell(row, h, "cluster_cpu_per_delivery")
+            c = res.cell(row, h, "hub_cpu_per_delivery")
             g = res.median(row, h, "generator_cpu_per_delivery")
             cells.append(c if g is None else f"{c} [{num(g)}]")
-        t, n, s = (res.median(row, h, "cluster_cpu_per_delivery") for h in HUBS)
+        t, n, s = (res.median(row, h, "hub_cpu_per_delivery") for h in HUBS)
         md.append(f"| {row[1]} | " + " | ".join(cells)
                   + f" | {fmt_ratio(ratio(t, n))} | {fmt_ratio(ratio(t, s))} |")
     md.append("")
@@ -183,8 +186,14 @@ def main():
                "(`total_commands_processed`), bytes Redis read (`total_net_input_bytes`) and "
                "wrote (`total_net_output_bytes`), and Redis's CPU (`used_cpu_sys` + "
                "`used_cpu_user`, ns). *Per delivery* divides by deliveries, *per message* by "
-               "messages published (a broadcast is one message and N deliveries). Background "
-               "work during the run (leases, heartbeats) counts too.", ""]
+               "messages published (a broadcast is one message and N deliveries). The generator "
+               "reads Redis as its clock starts and stops, so the clients' joins and "
+               "departures are not counted; background work meanwhile (leases, heartbeats) "
+               "is. The last column sums the calls of the busiest commands over the "
+               "repetitions. Socket.IO's "
+               "adapter publishes every broadcast and every message to a room through Redis, "
+               "even when all the recipients are on the sender's node, so its *local* latency "
+               "crosses Redis as well.", ""]
         figures = [("commands", "redis_commands"), ("bytes in", "redis_in_bytes"),
                    ("bytes out", "redis_out_bytes"), ("Redis CPU ns", "redis_cpu")]
         md += ["| scenario | hub | " + " | ".join(f"{f} / delivery" for f, _ in figures)

@@ -3,7 +3,8 @@
 // the same shape as `tcphub-bench --json` so tests/bench/record.py and
 // tests/bench/cluster read it unchanged.
 //
-//   node bench.js --nodes URL[,URL...] [--label L] [--json] SCENARIO [options]
+//   node bench.js --nodes URL[,URL...] [--label L] [--json]
+//                 [--redis HOST:PORT] [--cluster-pids PID,...] SCENARIO [options]
 //     fanout  --subs N --payload B --duration S [--window 512] [--batch 32]
 //     pairs   --pairs P --payload B --duration S [--window 256] [--batch 16]
 //     latency --subs N --rate R --payload B --duration S [--warmup 1]
@@ -22,6 +23,7 @@
 // its own CPU per delivery is reported, to show when it is what limits.
 "use strict";
 
+const fs = require("fs");
 const { io } = require("socket.io-client");
 
 const STALL_MS = 10000;
@@ -37,6 +39,8 @@ function parseArgs(argv) {
     if (a === "--json") opts.json = true;
     else if (a === "--nodes") opts.nodes = argv[++i].split(",").map(toUrl);
     else if (a === "--label") opts.label = argv[++i];
+    else if (a === "--redis") opts.redis = argv[++i];
+    else if (a === "--cluster-pids") opts.pids = argv[++i].split(",").map(Number);
     else if (a.startsWith("--")) params[a.slice(2)] = Number(argv[++i]);
     else if (!scenario) scenario = a;
     else throw new Error(`unexpected argument ${a}`);
@@ -91,6 +95,92 @@ async function joinAll(count, naming, place) {
   }
   await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, count) }, worker));
   return out;
+}
+
+// The meters of a timed phase, as tcphub-bench's: the CPU time of the
+// cluster's nodes (--cluster-pids) and Redis's INFO (--redis), read when
+// the clock starts and when it stops, so joins and departures are not
+// counted against the messages.
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function redisInfo(client) {
+  const text = await client.info("all");
+  const info = { calls: {} };
+  for (const line of text.split(/\r?\n/)) {
+    const at = line.indexOf(":");
+    if (at < 0) continue;
+    const key = line.slice(0, at);
+    const value = line.slice(at + 1);
+    if (key.startsWith("cmdstat_")) {
+      info.calls[key.slice(8)] = Number(/calls=(\d+)/.exec(value)[1]);
+    } else info[key] = value;
+  }
+  return {
+    commands: Number(info.total_commands_processed),
+    netIn: Number(info.total_net_input_bytes),
+    netOut: Number(info.total_net_output_bytes),
+    cpu: Number(info.used_cpu_sys) + Number(info.used_cpu_user),
+    calls: info.calls,
+  };
+}
+
+class Meters {
+  static async start(opts) {
+    const m = new Meters();
+    m.pids = opts.pids || [];
+    m.cpuBefore = m.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+    if (opts.redis) {
+      const { createClient } = require("redis");
+      m.client = createClient({ url: `redis://${opts.redis}` });
+      m.client.on("error", () => {});
+      await m.client.connect();
+      m.redisBefore = await redisInfo(m.client);
+    }
+    return m;
+  }
+  async stop() {
+    this.cpuAfter = this.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+    if (this.client) {
+      this.redisAfter = await redisInfo(this.client);
+      await this.client.quit();
+    }
+  }
+  // The same figures, with the same names, as tcphub-bench's.
+  add(metrics, published, delivered) {
+    const d = Math.max(1, delivered);
+    const m = Math.max(1, published);
+    if (this.pids.length) {
+      const used = this.cpuAfter - this.cpuBefore;
+      metrics.hub_cpu = [used, "s"];
+      metrics.hub_cpu_per_delivery = [(used * 1e9) / d, "ns"];
+    }
+    const [b, a] = [this.redisBefore, this.redisAfter];
+    if (!a || !b) return;
+    // The first reading's own INFO is counted by the second.
+    const figures = [
+      ["redis_commands", a.commands - b.commands - 1, "cmd"],
+      ["redis_in_bytes", a.netIn - b.netIn, "B"],
+      ["redis_out_bytes", a.netOut - b.netOut, "B"],
+      ["redis_cpu", (a.cpu - b.cpu) * 1e9, "ns"],
+    ];
+    for (const [name, total, unit] of figures) {
+      metrics[`${name}_per_delivery`] = [total / d, unit];
+      metrics[`${name}_per_message`] = [total / m, unit];
+    }
+    metrics.redis_cpu = [a.cpu - b.cpu, "s"];
+    for (const [cmd, calls] of Object.entries(a.calls)) {
+      const n = calls - (b.calls[cmd] || 0) - (cmd === "info" ? 1 : 0);
+      if (n > 0) metrics[`redis_calls_${cmd}`] = [n, "cmd"];
+    }
+  }
 }
 
 function filler(len) {
@@ -201,6 +291,7 @@ async function fanout(opts, p) {
   });
   const message = { to: "*", message: filler(payload) };
   const failures = [];
+  const meters = await Meters.start(opts);
   const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -216,7 +307,9 @@ async function fanout(opts, p) {
     failures.push(e.message);
   }
   const secs = elapsed();
+  await meters.stop();
   const metrics = deliveryMetrics(sent, sent * subs, receivers.total(), payload, secs, cpuStart);
+  meters.add(metrics, sent, receivers.total());
   for (const c of [...clients, publisher]) c.disconnect();
   return report("fanout", opts, { subs, payload, window, batch, duration }, metrics, failures);
 }
@@ -238,6 +331,7 @@ async function pairs(opts, p) {
     c.on("disconnect", (why) => inbox[i].fail(new Error(`the hub closed a client: ${why}`)));
   });
   const failures = [];
+  const meters = await Meters.start(opts);
   const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -259,9 +353,11 @@ async function pairs(opts, p) {
     }),
   );
   const secs = elapsed();
+  await meters.stop();
   const published = sent.reduce((a, b) => a + b, 0);
   const delivered = inbox.reduce((a, r) => a + r.total(), 0);
   const metrics = deliveryMetrics(published, published, delivered, payload, secs, cpuStart);
+  meters.add(metrics, published, delivered);
   for (const c of clients) c.disconnect();
   return report("pairs", opts, { pairs: count / 2, payload, window, batch, duration }, metrics, failures);
 }
@@ -283,6 +379,9 @@ async function latency(opts, p) {
   const clients = await joinAll(subs, (i) => `sub-${i}`, (i) => others[i % others.length]);
   const publisher = await connect(nodes[0], "pub");
 
+  // Before the schedule's epoch: connecting to Redis must not make the
+  // first messages late.
+  const meters = await Meters.start(opts);
   const intervalNs = 1e9 / rate;
   const warmupCount = Math.round(warmup * rate);
   const total = warmupCount + Math.round(duration * rate);
@@ -332,6 +431,7 @@ async function latency(opts, p) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const cpu = process.cpuUsage(cpuStart);
+  await meters.stop();
   samples.sort((a, b) => a - b);
   const us = (ns) => ns / 1000;
   const failures = bad ? [`${bad} messages without a send time`] : [];
@@ -347,6 +447,7 @@ async function latency(opts, p) {
     publisher_worst_lag: [us(worstLag), "us"],
     generator_cpu_per_delivery: [((cpu.user + cpu.system) * 1000) / Math.max(1, received), "ns"],
   };
+  meters.add(metrics, total, received);
   for (const c of [...clients, publisher]) c.disconnect();
   return report("latency", opts, { subs, rate, payload, duration, warmup }, metrics, failures);
 }
