@@ -63,7 +63,8 @@ impl Simulator {
     }
 
     /// Queues an action (scenario step JSON without `at`, such as
-    /// `{"action":"send","client":"Client-2","to":"Client-1","message":"hi"}`)
+    /// `{"action":"send","client":"Client-2","to":"Client-1","message":"hi"}`,
+    /// or with `"node":"n2"` for a connect or host command in a cluster)
     /// to run as soon as the network settles, before the rest of the script.
     pub fn act(&mut self, action_json: &str) -> Result<(), JsError> {
         let step: Step =
@@ -73,7 +74,7 @@ impl Simulator {
                 "an action runs as soon as the network settles: leave out \"at\"".into(),
             )));
         }
-        self.0.act(step.action);
+        self.0.act_step(step);
         Ok(())
     }
 

@@ -35,6 +35,8 @@ pub(crate) enum End {
     ClientShutWrite,
     /// The hub closed the session, after flushing what it had sent.
     HubClosed(CloseReason),
+    /// The hub's node crashed: the connection is reset.
+    Reset,
 }
 
 /// One direction of one connection.

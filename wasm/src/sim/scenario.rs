@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tcphub_core::HubConfig;
 
-use super::step::Step;
+use super::step::{Action, Step};
 use super::SimError;
 
 /// One simulated run: hub settings, network, faults and the script.
@@ -49,6 +49,10 @@ pub struct Scenario {
     /// How much the trace records.
     #[serde(default)]
     pub trace: TraceLevel,
+    /// Several hub nodes over a simulated backplane instead of one hub;
+    /// absent for one hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSettings>,
     /// The script, in order.
     #[serde(default)]
     pub steps: Vec<Step>,
@@ -77,7 +81,36 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), SimError> {
         self.hub.to_config()?;
         self.network.validate()?;
-        self.faults.validate()
+        self.faults.validate()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
+        for step in &self.steps {
+            let node = match &step.action {
+                Action::CrashNode { node } => Some(node),
+                _ => step.node.as_ref(),
+            };
+            if let Some(node) = node {
+                self.node_index(node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `node` is in the cluster's list of nodes, or an error naming
+    /// it.
+    pub fn node_index(&self, node: &str) -> Result<usize, SimError> {
+        let nodes = self.cluster.as_ref().map_or(&[][..], |c| &c.nodes[..]);
+        nodes.iter().position(|n| n == node).ok_or_else(|| {
+            SimError::Scenario(format!(
+                "there is no node {node:?}: {}",
+                if nodes.is_empty() {
+                    "the scenario has no cluster".to_owned()
+                } else {
+                    format!("cluster.nodes is {nodes:?}")
+                }
+            ))
+        })
     }
 
     /// The scenario as pretty JSON, ready to save.
@@ -253,6 +286,69 @@ impl NetworkSettings {
     }
 }
 
+/// Most nodes a simulated cluster may have: enough to show a cluster, few
+/// enough to draw.
+pub const MAX_NODES: usize = 4;
+
+/// A cluster of hub nodes over a simulated backplane (what Redis is to
+/// `tcphub serve --cluster`): every node runs its own core with
+/// `HubConfig::node` set; the backplane carries what they send each other
+/// and keeps the directory that settles claims of aliases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The nodes' ids, in order: `n1`, `n2`, ... (letters, digits, `-`
+    /// and `_`, as the core's `NodeId`). A `connect` or host step names
+    /// one; the first is the default.
+    pub nodes: Vec<String>,
+    /// Time one message takes from a node to the backplane, and again from
+    /// the backplane to a node, in virtual ms. The backplane has no faults.
+    pub latency_ms: u64,
+    /// How long after a node crashes the backplane frees its aliases and
+    /// tells the other nodes it is gone, in virtual ms.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            nodes: vec!["n1".into(), "n2".into()],
+            latency_ms: 1,
+            lease_ms: 10_000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Checks the node ids (with the core's `NodeId`), their number and
+    /// the times against their bounds.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let n = self.nodes.len();
+        if !(1..=MAX_NODES).contains(&n) {
+            return Err(SimError::Scenario(format!(
+                "cluster.nodes has {n} nodes: expected 1 to {MAX_NODES}"
+            )));
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            tcphub_core::NodeId::new(node)
+                .map_err(|e| SimError::Scenario(format!("cluster.nodes: {e}")))?;
+            if self.nodes[..i].contains(node) {
+                return Err(SimError::Scenario(format!(
+                    "cluster.nodes names {node:?} twice"
+                )));
+            }
+        }
+        for (name, ms) in [("latency_ms", self.latency_ms), ("lease_ms", self.lease_ms)] {
+            if ms > MAX_DELAY_MS {
+                return Err(SimError::Scenario(format!(
+                    "cluster.{name} is {ms}: expected 0 to {MAX_DELAY_MS} (one day)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Faults drawn from the seed. Chances are whole percentages, so no float
 /// arithmetic can make two platforms disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,7 +434,7 @@ mod tests {
         assert_eq!(s.hub, HubSettings::default());
         assert!(!s.faults.enabled);
         assert!(
-            matches!(&s.steps[..], [Step { at: None, action: Action::Connect { client } }] if client == "a")
+            matches!(&s.steps[..], [Step { at: None, action: Action::Connect { client }, .. }] if client == "a")
         );
     }
 

@@ -13,6 +13,10 @@ pub struct Step {
     /// At this virtual time (ms), whatever is in flight. Absent: as soon
     /// as the network has settled after the previous step.
     pub at: Option<u64>,
+    /// In a cluster, the node a `connect` opens its connection to, or the
+    /// node whose host runs a host command; absent: the first node. Only
+    /// those actions take one.
+    pub node: Option<String>,
     /// What happens.
     pub action: Action,
 }
@@ -20,15 +24,26 @@ pub struct Step {
 impl Step {
     /// A step that runs as soon as the network has settled.
     pub fn now(action: Action) -> Self {
-        Step { at: None, action }
+        Step {
+            at: None,
+            node: None,
+            action,
+        }
     }
 
     /// A step that runs at `at` virtual ms.
     pub fn at(at: u64, action: Action) -> Self {
         Step {
             at: Some(at),
+            node: None,
             action,
         }
+    }
+
+    /// The same step, on cluster node `node`.
+    pub fn on(mut self, node: &str) -> Self {
+        self.node = Some(node.to_owned());
+        self
     }
 }
 
@@ -206,6 +221,14 @@ pub enum Action {
     },
     /// The host shuts the hub down.
     Shutdown,
+    /// A node of the cluster crashes (a SIGKILL): its hub is gone, its
+    /// clients' connections are reset, and what the backplane brings it is
+    /// lost. Once its lease runs out the backplane frees its aliases and
+    /// tells every other node it is gone.
+    CrashNode {
+        /// The node's id.
+        node: String,
+    },
 }
 
 /// What a `watch` or `unwatch` is about: in JSON, no field (every alias;
@@ -285,6 +308,8 @@ struct StepJson {
     /// Scenarios saved before the rename call it `session`; they still load.
     #[serde(default, alias = "session", skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
 }
 
 /// Keeps an explicit `null` message as a message, apart from "absent".
@@ -412,16 +437,29 @@ impl TryFrom<StepJson> for Step {
                 session_id: need(j.session_id, "session_id")?,
             },
             "shutdown" => Action::Shutdown,
+            "crash_node" => Action::CrashNode {
+                // The node crashed, not the node it happens on.
+                node: need(j.node.take(), "node")?,
+            },
             other => {
                 return Err(format!(
                     "unknown action {other:?}: expected connect, sync, send, write, list, ping, \
                      join, leave, watch, unwatch, bye, disconnect, drop, half_close, stop_reading, \
                      resume_reading, faults, wait, broadcast, send_to_alias, join_room, leave_room, \
-                     send_to_room, close_session or shutdown"
+                     send_to_room, close_session, shutdown or crash_node"
                 ))
             }
         };
-        Ok(Step { at: j.at, action })
+        if j.node.is_some() && !action.takes_node() {
+            return Err(format!(
+                "action {kind:?} takes no \"node\": only connect and the host's commands run on one"
+            ));
+        }
+        Ok(Step {
+            at: j.at,
+            node: j.node,
+            action,
+        })
     }
 }
 
@@ -437,6 +475,7 @@ impl From<Step> for StepJson {
     fn from(step: Step) -> Self {
         let mut j = StepJson {
             at: step.at,
+            node: step.node,
             ..StepJson::default()
         };
         let kind = match step.action {
@@ -561,6 +600,10 @@ impl From<Step> for StepJson {
                 "close_session"
             }
             Action::Shutdown => "shutdown",
+            Action::CrashNode { node } => {
+                j.node = Some(node);
+                "crash_node"
+            }
         };
         j.action = kind.to_owned();
         j
@@ -605,7 +648,22 @@ impl Action {
             | Action::LeaveRoom { .. }
             | Action::SendToRoom { .. }
             | Action::CloseSession { .. }
-            | Action::Shutdown => None,
+            | Action::Shutdown
+            | Action::CrashNode { .. } => None,
         }
+    }
+
+    /// Whether the action runs on a node of its step's choosing: a
+    /// client's connect, or a host command. (`close_session`, `join_room`
+    /// and `leave_room` name a session, which says its node.)
+    pub fn takes_node(&self) -> bool {
+        matches!(
+            self,
+            Action::Connect { .. }
+                | Action::Broadcast { .. }
+                | Action::SendToAlias { .. }
+                | Action::SendToRoom { .. }
+                | Action::Shutdown
+        )
     }
 }
