@@ -22,7 +22,6 @@
 //! Plain data and rules: no time of its own (the simulator says when), no
 //! randomness, no faults; equal times keep the order things were sent in.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tcphub_core::{Alias, AliasPolicy, ClusterInput, ClusterOutput, NodeId, RemoteTarget};
@@ -63,8 +62,10 @@ pub(crate) struct Backplane {
     pub(crate) ids: Vec<NodeId>,
     /// Nodes whose lease ran out: nothing is sent to them any more.
     gone: Vec<bool>,
-    /// By arrival time; among equal times, in the order sent.
-    in_flight: VecDeque<InFlight>,
+    /// By arrival time; among equal times, in the order sent. A `Vec`, not
+    /// a `VecDeque`: a handful of hops are ever in flight, and the deque's
+    /// insert would cost 1.5 KB of .wasm for its own copy.
+    in_flight: Vec<InFlight>,
     /// Every holder of every alias. A walk rather than a map: a simulated
     /// cluster has tens of aliases, and a map would add a B-tree layout to
     /// the .wasm.
@@ -76,7 +77,7 @@ impl Backplane {
         Backplane {
             gone: vec![false; ids.len()],
             ids,
-            in_flight: VecDeque::new(),
+            in_flight: Vec::new(),
             holders: Vec::new(),
         }
     }
@@ -91,12 +92,12 @@ impl Backplane {
 
     /// When the next hop arrives.
     pub(crate) fn next_time(&self) -> Option<u64> {
-        self.in_flight.front().map(|h| h.time)
+        self.in_flight.first().map(|h| h.time)
     }
 
     /// The next hop to arrive.
     pub(crate) fn pop(&mut self) -> Option<InFlight> {
-        self.in_flight.pop_front()
+        (!self.in_flight.is_empty()).then(|| self.in_flight.remove(0))
     }
 
     /// Hops still on their way.
