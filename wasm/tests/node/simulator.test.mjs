@@ -119,13 +119,16 @@ test('bad input is a clear error, never a crash', () => {
 
 // 300 KiB until issue 11: the core's rooms, presence, last wills and
 // observation made the .wasm 364,632 bytes with the simulator unchanged,
-// and the simulator's use of them about 384,000 (docs/simulator.md, Figures).
-test('the .wasm is under 380 KiB', async () => {
+// and the simulator's use of them about 384,000. 380 KiB until issue 12:
+// a simulated cluster drives the core's cluster code (claims, remote
+// deliveries, presence and sessions across nodes), unused before, and made
+// it 445,318 bytes (docs/simulator.md, Figures).
+test('the .wasm is under 440 KiB', async () => {
   const { statSync } = await import('node:fs');
   const { wasmDir } = await import('./load.mjs');
   for (const dir of ['pkg', 'www/pkg']) {
     const size = statSync(path.join(wasmDir, dir, 'tcphub_wasm_bg.wasm')).size;
-    assert.ok(size < 380 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
+    assert.ok(size < 440 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
   }
 });
 
