@@ -9,7 +9,7 @@
 //! lease runs out at the backplane.
 
 use serde_json::value::{to_raw_value, RawValue};
-use tcphub_core::{ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget};
+use tcphub_core::{Alias, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget};
 
 use super::Simulator;
 use crate::sim::backplane::{Backplane, Hop, InFlight};
@@ -165,21 +165,12 @@ fn describe_output(output: &ClusterOutput) -> (&'static str, BackplaneDetail) {
         } => (
             "claim",
             BackplaneDetail {
-                alias: Some(alias.to_string()),
-                session_id: Some(session_id.to_string()),
                 claim: Some(claim.0),
                 policy: Some(policy.as_str()),
-                ..BackplaneDetail::default()
+                ..holder(alias, session_id)
             },
         ),
-        ClusterOutput::Release { alias, session_id } => (
-            "release",
-            BackplaneDetail {
-                alias: Some(alias.to_string()),
-                session_id: Some(session_id.to_string()),
-                ..BackplaneDetail::default()
-            },
-        ),
+        ClusterOutput::Release { alias, session_id } => ("release", holder(alias, session_id)),
         ClusterOutput::Directory(change) => ("directory", describe_change(change)),
         ClusterOutput::Forward { node, envelope } => (
             "forward",
@@ -213,15 +204,17 @@ fn describe_input(input: &ClusterInput) -> (&'static str, BackplaneDetail) {
                 ..BackplaneDetail::default()
             },
         ),
-        ClusterInput::TakenOver { alias, session_id } => (
-            "taken_over",
-            BackplaneDetail {
-                alias: Some(alias.to_string()),
-                session_id: Some(session_id.to_string()),
-                ..BackplaneDetail::default()
-            },
-        ),
+        ClusterInput::TakenOver { alias, session_id } => ("taken_over", holder(alias, session_id)),
         ClusterInput::Unresolved(envelope) => ("unresolved", describe_envelope(envelope)),
+    }
+}
+
+/// An alias and one holder of it: a claim's, a release's, a takeover's.
+fn holder(alias: &Alias, session_id: &str) -> BackplaneDetail {
+    BackplaneDetail {
+        alias: Some(alias.to_string()),
+        session_id: Some(session_id.to_owned()),
+        ..BackplaneDetail::default()
     }
 }
 
