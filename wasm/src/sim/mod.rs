@@ -3,6 +3,7 @@
 
 mod backplane;
 mod connection;
+mod json;
 mod network;
 pub mod presets;
 mod rng;

@@ -5,10 +5,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use tcphub_core::{ClientFrame, LastWillRequest};
 
+use super::json::Object;
+
 /// One step of the script. In JSON it is one flat object:
 /// `{"at": 3000, "action": "send", "client": "Client-1", "to": "Client-2", "message": "hi"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "StepJson", into = "StepJson")]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "StepJson")]
 pub struct Step {
     /// At this virtual time (ms), whatever is in flight. Absent: as soon
     /// as the network has settled after the previous step.
@@ -44,6 +46,55 @@ impl Step {
     pub fn on(mut self, node: &str) -> Self {
         self.node = Some(node.to_owned());
         self
+    }
+
+    /// Reads one step from its JSON (a click from the page), naming what
+    /// is wrong.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        Object::parse(String::new(), json).and_then(Step::read)
+    }
+
+    /// Reads a step's object: every field of every action, optional, then
+    /// checked by its action.
+    pub(crate) fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let Some(action) = o.get("action")? else {
+            return Err(o.missing("action"));
+        };
+        let j = StepJson {
+            at: o.opt("at")?,
+            action,
+            client: o.opt("client")?,
+            alias: o.opt("alias")?,
+            to: o.opt("to")?,
+            room: o.opt("room")?,
+            aliases: o.opt("aliases")?,
+            last_will: o.json("last_will", false),
+            // An explicit `null` message is a message.
+            message: o.json("message", true),
+            data: o.opt("data")?,
+            ms: o.opt("ms")?,
+            enabled: o.opt("enabled")?,
+            // Scenarios saved before the rename call it `session`.
+            session_id: match o.opt("session_id")? {
+                Some(id) => Some(id),
+                None => o.opt("session")?,
+            },
+            node: o.opt("node")?,
+        };
+        let here = o.here();
+        o.finish(
+            "at, action, client, alias, to, room, aliases, last_will, message, data, ms, \
+             enabled, session_id or node",
+        )?;
+        Step::try_from(j).map_err(|e| format!("{here}{e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    /// A step's JSON as [`Step::from_json`] reads it.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Step::from_json(raw.get()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -274,47 +325,37 @@ pub fn message(json: &str) -> Box<RawValue> {
 
 /// A step as it is written in JSON: every field of every action, optional.
 /// Plain fields rather than a serde-tagged enum keep messages byte-exact
-/// (`RawValue`) and the WebAssembly build small.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// (`RawValue`) and the WebAssembly build small. Written with serde, read
+/// by [`Step::read`].
+#[derive(Debug, Default, Serialize)]
 struct StepJson {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     at: Option<u64>,
     action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     alias: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     room: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aliases: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     last_will: Option<Box<RawValue>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<Box<RawValue>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
-    /// Scenarios saved before the rename call it `session`; they still load.
-    #[serde(default, alias = "session", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     node: Option<String>,
-}
-
-/// Keeps an explicit `null` message as a message, apart from "absent".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 impl TryFrom<StepJson> for Step {
