@@ -122,7 +122,7 @@ test('bad input is a clear error, never a crash', () => {
 // and the simulator's use of them about 384,000. 380 KiB until issue 12:
 // a simulated cluster drives the core's cluster code (claims, remote
 // deliveries, presence and sessions across nodes), unused before, and made
-// it 443,176 bytes after a size pass (docs/simulator.md, Figures).
+// it 432,960 bytes after a size pass (docs/simulator.md, Figures).
 test('the .wasm is under 440 KiB', async () => {
   const { statSync } = await import('node:fs');
   const { wasmDir } = await import('./load.mjs');
