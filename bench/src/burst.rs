@@ -19,7 +19,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::cpu::CpuMeter;
-use super::crowd::{self, Counter};
+use super::crowd::{self, Counter, Spread};
 use super::driver::Deliveries;
 use super::memory::{self, PeakSampler};
 use super::progress::Progress;
@@ -78,7 +78,7 @@ struct Published {
 pub async fn run(target: &Target, args: &BurstArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.subs > 0, "--subs must be at least 1");
     anyhow::ensure!(args.messages > 0, "--messages must be at least 1");
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, None).await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, None, Spread::All).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let counters: Vec<Arc<Counter>> = (0..args.subs).map(|_| Arc::default()).collect();
     let readers = spawn_readers(target.proto, subs, &counters, args.messages, &stop_rx);

@@ -10,7 +10,7 @@ use clap::Args;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{watch, Notify};
 
-use super::crowd::{self, Counter};
+use super::crowd::{self, Counter, Spread};
 use super::progress::Progress;
 use super::report::Report;
 use super::target::Target;
@@ -45,7 +45,8 @@ pub async fn run(target: &Target, args: &CapacityArgs) -> anyhow::Result<Report>
     }
     let target = &target;
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, "bench.fanout", None).await?;
+    let (subs, publisher) =
+        crowd::audience(target, args.subs, "bench.fanout", None, Spread::All).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let counters: Vec<Arc<Counter>> = (0..args.subs)
         .map(|_| Arc::new(Counter::default()))

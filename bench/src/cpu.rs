@@ -19,36 +19,61 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_secs_f64((utime + stime) / TICKS_PER_SECOND))
 }
 
-/// CPU time of the hub (when its pid is known) and of this generator
-/// since [`CpuMeter::start`].
+/// The CPU time of all of `pids` (`None` if one of them has none).
+fn cpu_time_of(pids: &[u32]) -> Option<Duration> {
+    pids.iter().map(|&pid| cpu_time(pid)).sum()
+}
+
+/// CPU time of the hub (when its pid, or its nodes' pids, are known) and
+/// of this generator since [`CpuMeter::start`], up to [`CpuMeter::stop`]
+/// or else the report.
 #[derive(Debug)]
 pub struct CpuMeter {
-    hub: Option<(u32, Duration)>,
+    hub: Option<(Vec<u32>, Duration)>,
     own: Option<Duration>,
+    /// The hub's and the generator's CPU time when stopped.
+    stopped: Option<(Option<Duration>, Option<Duration>)>,
 }
 
 impl CpuMeter {
     pub fn start(hub_pid: Option<u32>) -> Self {
+        Self::start_all(&hub_pid.into_iter().collect::<Vec<_>>())
+    }
+
+    /// Meters the processes of a hub of several (a cluster's nodes).
+    pub fn start_all(hub_pids: &[u32]) -> Self {
+        let hub = (!hub_pids.is_empty())
+            .then(|| Some((hub_pids.to_vec(), cpu_time_of(hub_pids)?)))
+            .flatten();
         CpuMeter {
-            hub: hub_pid.and_then(|pid| Some((pid, cpu_time(pid)?))),
+            hub,
             own: cpu_time(std::process::id()),
+            stopped: None,
         }
+    }
+
+    /// Takes the final readings now rather than at the report.
+    pub fn stop(&mut self) {
+        let hub = self.hub.as_ref().and_then(|(pids, _)| cpu_time_of(pids));
+        self.stopped = Some((hub, cpu_time(std::process::id())));
     }
 
     /// Adds the hub's and the generator's CPU per message to `report`.
     pub fn report(&self, report: &mut super::report::Report, messages: u64) {
         let per = |used: Duration| used.as_secs_f64() * 1e9 / messages.max(1) as f64;
-        if let Some((pid, before)) = self.hub {
-            if let Some(after) = cpu_time(pid) {
-                let used = after.saturating_sub(before);
-                report.metric("hub_cpu", used.as_secs_f64(), "s").metric(
-                    "hub_cpu_per_delivery",
-                    per(used),
-                    "ns",
-                );
-            }
+        let (hub_now, own_now) = self.stopped.unwrap_or_else(|| {
+            let hub = self.hub.as_ref().and_then(|(pids, _)| cpu_time_of(pids));
+            (hub, cpu_time(std::process::id()))
+        });
+        if let (Some((_, before)), Some(after)) = (&self.hub, hub_now) {
+            let used = after.saturating_sub(*before);
+            report.metric("hub_cpu", used.as_secs_f64(), "s").metric(
+                "hub_cpu_per_delivery",
+                per(used),
+                "ns",
+            );
         }
-        if let (Some(before), Some(after)) = (self.own, cpu_time(std::process::id())) {
+        if let (Some(before), Some(after)) = (self.own, own_now) {
             report.metric(
                 "generator_cpu_per_delivery",
                 per(after.saturating_sub(before)),

@@ -1,6 +1,7 @@
 //! Many connections at once: joining them with bounded concurrency, and
 //! counting what each receives.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -18,19 +19,43 @@ use super::wire::{self, Conn, Join, Proto};
 /// overflow a listen backlog.
 const JOIN_CONCURRENCY: usize = 64;
 
+/// Where the subscribers of a one-to-many scenario sit on a cluster (see
+/// [`Target::node`]); the publisher is always on the first node, and
+/// without `--cluster` everyone is on `--server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// Round-robin over every node, the publisher's included.
+    All,
+    /// Round-robin over the nodes other than the publisher's, so every
+    /// delivery crosses from one node to another.
+    Others,
+}
+
+impl Spread {
+    /// The node of subscriber `i`.
+    fn node(self, target: &Target, i: usize) -> SocketAddr {
+        match self {
+            Spread::Others if target.nodes() > 1 => target.node(1 + i % (target.nodes() - 1)),
+            _ => target.node(i),
+        }
+    }
+}
+
 /// `count` subscribers to `subject` (named `sub-N`; with a tcphub `room`,
-/// each a member of it), then one publisher named `pub`, in no room: the
-/// cast of every one-to-many scenario.
+/// each a member of it) placed as `spread` says, then one publisher named
+/// `pub`, in no room: the cast of every one-to-many scenario.
 pub async fn audience(
     target: &Target,
     count: usize,
     subject: &str,
     room: Option<&str>,
+    spread: Spread,
 ) -> anyhow::Result<(Vec<Conn>, Conn)> {
     let subs = join_all_in(
         target,
         count,
         |i| (format!("sub-{i}"), Some(subject.to_string())),
+        |i| spread.node(target, i),
         room,
         "subscribers",
     )
@@ -40,7 +65,8 @@ pub async fn audience(
         subscribe: None,
         room: None,
     };
-    let publisher = wire::connect(target.server, target.proto, join).await?;
+    let publisher = wire::connect(target.node(0), target.proto, join).await?;
+    target.settle().await;
     Ok((subs, publisher))
 }
 
@@ -52,14 +78,30 @@ pub async fn join_all(
     naming: impl Fn(usize) -> (String, Option<String>),
     what: &str,
 ) -> anyhow::Result<Vec<Conn>> {
-    join_all_in(target, count, naming, None, what).await
+    join_all_in(target, count, naming, |_| target.server, None, what).await
 }
 
-/// [`join_all`], each client also joining the tcphub `room` when given.
+/// [`join_all`], client `i` on the node `place(i)`; on a cluster, waits
+/// for the subscriptions to spread (see [`Target::settle`]).
+pub async fn join_all_at(
+    target: &Target,
+    count: usize,
+    naming: impl Fn(usize) -> (String, Option<String>),
+    place: impl Fn(usize) -> SocketAddr,
+    what: &str,
+) -> anyhow::Result<Vec<Conn>> {
+    let conns = join_all_in(target, count, naming, place, None, what).await?;
+    target.settle().await;
+    Ok(conns)
+}
+
+/// [`join_all`], client `i` on the node `place(i)`, each also joining the
+/// tcphub `room` when given.
 async fn join_all_in(
     target: &Target,
     count: usize,
     naming: impl Fn(usize) -> (String, Option<String>),
+    place: impl Fn(usize) -> SocketAddr,
     room: Option<&str>,
     what: &str,
 ) -> anyhow::Result<Vec<Conn>> {
@@ -71,7 +113,7 @@ async fn join_all_in(
     while done < count {
         while next < count && joining.len() < JOIN_CONCURRENCY {
             let (name, subject) = naming(next);
-            let (addr, proto, i) = (target.server, target.proto, next);
+            let (addr, proto, i) = (place(next), target.proto, next);
             let room = room.map(str::to_owned);
             joining.spawn(async move {
                 let join = Join {

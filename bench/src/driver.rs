@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
 use super::progress::Progress;
+use super::redis_info::RedisMeter;
 use super::report::Report;
+use super::target::Target;
 use super::wire::Proto;
 
 /// How often a phase's progress is shown.
@@ -210,4 +212,20 @@ impl Deliveries {
 /// The sum of `counters`.
 pub fn total(counters: &[Arc<Counter>]) -> u64 {
     counters.iter().map(|c| c.get()).sum()
+}
+
+/// Ends the metering of a timed phase. Redis is read now; so are the
+/// cluster's CPU times with `--cluster-pids`, so that the clients'
+/// departures, which a cluster settles through Redis, are not counted
+/// against the messages. A single hub's CPU is still read at the report,
+/// as it always was, so its figures compare with earlier runs.
+pub async fn stop_meters(
+    target: &Target,
+    cpu: &mut CpuMeter,
+    redis: &mut RedisMeter,
+) -> anyhow::Result<()> {
+    if !target.cluster_pids.is_empty() {
+        cpu.stop();
+    }
+    redis.stop().await
 }

@@ -17,9 +17,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use super::cpu::CpuMeter;
-use super::crowd;
-use super::driver::{self, Deliveries, Pacing, Receiving};
+use super::crowd::{self, Spread};
+use super::driver::{self, stop_meters, Deliveries, Pacing, Receiving};
 use super::progress::Progress;
+use super::redis_info::RedisMeter;
 use super::report::Report;
 use super::target::Target;
 use super::window::Receivers;
@@ -63,7 +64,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     );
     let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let room = args.room.as_deref();
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room).await?;
+    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room, Spread::All).await?;
 
     let mut receiving = Receiving::new(proto);
     let receivers = Receivers {
@@ -99,7 +100,8 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         !target.no_progress && pacing.timed(),
     );
 
-    let cpu = CpuMeter::start(target.pid);
+    let mut redis = RedisMeter::start(target.redis).await?;
+    let mut cpu = CpuMeter::start_all(&target.hub_pids());
     let start = Instant::now();
     let mut sent = 0u64;
     let publishing = async {
@@ -116,7 +118,9 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     let status = || format!("{} delivered", driver::total(&receivers.counters));
     let outcome = driver::with_progress(&progress, start, status, publishing).await;
     let elapsed = start.elapsed();
+    let redis_read = stop_meters(target, &mut cpu, &mut redis).await;
     receiving.finish(outcome).await?;
+    redis_read?;
 
     let mut report = Report::new("fanout", target);
     report
@@ -128,13 +132,15 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     if let Some(room) = room {
         report.param("room", room);
     }
+    let delivered = driver::total(&receivers.counters);
     Deliveries {
         published: sent,
         expected: sent * args.subs as u64,
-        delivered: driver::total(&receivers.counters),
+        delivered,
         payload: args.payload,
         elapsed,
     }
     .report(&mut report, &cpu);
+    redis.report(&mut report, sent, delivered);
     Ok(report)
 }

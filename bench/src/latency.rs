@@ -13,9 +13,10 @@ use hdrhistogram::Histogram;
 use tokio::sync::watch;
 
 use super::cpu::CpuMeter;
-use super::crowd;
+use super::crowd::{self, Spread};
 use super::driver;
 use super::progress::Progress;
+use super::redis_info::RedisMeter;
 use super::report::Report;
 use super::scan::Inbox;
 use super::target::Target;
@@ -56,10 +57,14 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         "--payload must be at least {STAMP_DIGITS} bytes"
     );
     let proto = target.proto;
-    let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, None).await?;
+    let (subs, publisher) =
+        crowd::audience(target, args.subs, SUBJECT, None, Spread::Others).await?;
 
+    // Before the schedule's epoch: reading Redis must not make the first
+    // messages late.
+    let mut redis = RedisMeter::start(target.redis).await?;
     let schedule = Schedule::new(args);
-    let cpu = CpuMeter::start(target.pid);
+    let mut cpu = CpuMeter::start_all(&target.hub_pids());
     let (stop_tx, stop_rx) = watch::channel(false);
     let receivers: Vec<_> = subs
         .into_iter()
@@ -107,6 +112,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         r = collect => r?,
         () = stopper => unreachable!("the stopper never ends"),
     };
+    driver::stop_meters(target, &mut cpu, &mut redis).await?;
 
     let us = |ns: u64| ns as f64 / 1000.0;
     let expected = schedule.total * args.subs as u64;
@@ -128,6 +134,7 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
         .metric("lost", expected.saturating_sub(received) as f64, "msg")
         .metric("publisher_worst_lag", worst_lag.as_secs_f64() * 1e6, "us");
     cpu.report(&mut report, received);
+    redis.report(&mut report, schedule.total, received);
     Ok(report)
 }
 

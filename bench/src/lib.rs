@@ -14,6 +14,10 @@
 //! at its peak and after) and [`list_spam`] (other clients' ping latency
 //! while one client floods the hub with `list` requests).
 //!
+//! `fanout`, `pairs` and `latency` also run on a clustered hub
+//! (`--cluster A,B,C`): the clients are spread over the nodes so that
+//! messages cross from one node to another (see [`Target`]).
+//!
 //! Throughput scenarios keep a window of messages in flight per receiver
 //! instead of publishing blindly: no hub is pushed into dropping slow
 //! consumers, so every figure counts messages that were really delivered,
@@ -33,6 +37,7 @@ mod memory;
 mod options;
 pub mod pairs;
 mod progress;
+mod redis_info;
 mod report;
 mod scan;
 pub mod sink;
@@ -77,6 +82,22 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
     // scenarios that need more say so when a connect fails.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let target = args.target;
+    let clustered = matches!(
+        args.scenario,
+        Scenario::Fanout(_) | Scenario::Pairs(_) | Scenario::Latency(_)
+    );
+    anyhow::ensure!(
+        clustered || target.cluster.is_empty(),
+        "--cluster is for fanout, pairs and latency only"
+    );
+    anyhow::ensure!(
+        clustered || (target.redis.is_none() && target.cluster_pids.is_empty()),
+        "--redis and --cluster-pids are for fanout, pairs and latency only"
+    );
+    anyhow::ensure!(
+        !matches!(args.scenario, Scenario::Latency(_)) || target.cluster.len() != 1,
+        "latency on a --cluster needs at least two nodes: the subscribers sit on the others"
+    );
     let report = match args.scenario {
         Scenario::Fanout(a) => fanout::run(&target, &a).await?,
         Scenario::Pairs(a) => pairs::run(&target, &a).await?,

@@ -11,8 +11,9 @@ use tokio::sync::Notify;
 
 use super::cpu::CpuMeter;
 use super::crowd::{self, Counter};
-use super::driver::{self, Deliveries, Pacing, Receiving};
+use super::driver::{self, stop_meters, Deliveries, Pacing, Receiving};
 use super::progress::Progress;
+use super::redis_info::RedisMeter;
 use super::report::Report;
 use super::target::Target;
 use super::window::Receivers;
@@ -49,12 +50,17 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.pairs > 0, "--pairs must be at least 1");
     let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
     let count = args.pairs * 2;
-    let conns = crowd::join_all(target, count, |i| (name(i), Some(name(i))), "clients").await?;
+    // On a cluster, pair p's ends sit on nodes p and p + 1: every message
+    // crosses from one node to another, and the pairs spread evenly.
+    let place = |i: usize| target.node(i / 2 + i % 2);
+    let naming = |i| (name(i), Some(name(i)));
+    let conns = crowd::join_all_at(target, count, naming, place, "clients").await?;
 
     let mut receiving = Receiving::new(target.proto);
     let counters: Vec<Arc<Counter>> = (0..count).map(|_| Arc::default()).collect();
     let wakes: Vec<Arc<Notify>> = (0..count).map(|_| Arc::new(Notify::new())).collect();
-    let cpu = CpuMeter::start(target.pid);
+    let mut redis = RedisMeter::start(target.redis).await?;
+    let mut cpu = CpuMeter::start_all(&target.hub_pids());
     let start = Instant::now();
     let mut writers = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
@@ -107,7 +113,9 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
     let status = || format!("{} delivered", driver::total(&counters));
     let outcome = driver::with_progress(&progress, start, status, waiting).await;
     let elapsed = start.elapsed();
+    let redis_read = stop_meters(target, &mut cpu, &mut redis).await;
     receiving.finish(outcome).await?;
+    redis_read?;
     drop(keep_open);
 
     let mut report = Report::new("pairs", target);
@@ -117,14 +125,16 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
         .param("window", args.window)
         .param("batch", pacing.batch)
         .run_length(args.messages, args.duration);
+    let delivered = driver::total(&counters);
     Deliveries {
         published: sent,
         expected: sent,
-        delivered: driver::total(&counters),
+        delivered,
         payload: args.payload,
         elapsed,
     }
     .report(&mut report, &cpu);
+    redis.report(&mut report, sent, delivered);
     Ok(report)
 }
 

@@ -34,8 +34,12 @@ impl Report {
             scenario: scenario.to_string(),
             hub: target.label(),
             proto: target.proto,
-            server: target.server.to_string(),
-            params: serde_json::Map::new(),
+            server: target.address(),
+            params: match target.cluster.len() {
+                // Only cluster runs gain the key: other reports stay as they were.
+                0 => serde_json::Map::new(),
+                n => serde_json::Map::from_iter([("nodes".to_string(), n.into())]),
+            },
             metrics: Vec::new(),
             failures: Vec::new(),
         }

@@ -15,6 +15,21 @@ pub struct Target {
     /// Address of the hub under test.
     #[arg(long, short = 's', default_value = "127.0.0.1:9000", global = true)]
     pub server: SocketAddr,
+    /// The nodes of a clustered hub, comma-separated (replaces `--server`):
+    /// `fanout` puts the publisher on the first node and the subscribers
+    /// round-robin on all of them, `pairs` puts the two ends of each pair
+    /// on different nodes, `latency` puts the publisher on the first node
+    /// and every subscriber on another (run it with `--server` set to the
+    /// first node for the same schedule with both ends on one node).
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub cluster: Vec<SocketAddr>,
+    /// With `--cluster`: seconds to wait after every client joined and
+    /// before the clock starts. A cluster spreads subscriptions between its
+    /// nodes asynchronously (a nats-server route forwards a SUB after
+    /// answering it), and a message published before a remote node knows
+    /// of a subscriber is dropped for it: the run would count it lost.
+    #[arg(long, default_value_t = 1.0, global = true)]
+    pub cluster_settle: f64,
     /// A name for the hub in the report (default: the protocol's name).
     #[arg(long, global = true)]
     pub label: Option<String>,
@@ -23,6 +38,16 @@ pub struct Target {
     /// `list-spam` measure.
     #[arg(long, global = true)]
     pub pid: Option<u32>,
+    /// With `--cluster`: the process ids of the cluster's nodes (Linux),
+    /// comma-separated: their CPU time together, over the timed phase only,
+    /// is the hub's CPU per delivery.
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub cluster_pids: Vec<u32>,
+    /// The Redis a clustered hub runs over (`HOST:PORT`): its commands,
+    /// bytes and CPU over the timed phase, per delivery and per message,
+    /// from its `INFO` (fanout, pairs and latency).
+    #[arg(long, global = true)]
+    pub redis: Option<SocketAddr>,
     /// Print the report as one line of JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -32,6 +57,47 @@ pub struct Target {
 }
 
 impl Target {
+    /// How many nodes the connections are spread over (1 without `--cluster`).
+    pub fn nodes(&self) -> usize {
+        self.cluster.len().max(1)
+    }
+
+    /// The address of node `i` (modulo the number of nodes): `--server`
+    /// without `--cluster`, so single-hub runs are unchanged.
+    pub fn node(&self, i: usize) -> SocketAddr {
+        if self.cluster.is_empty() {
+            self.server
+        } else {
+            self.cluster[i % self.cluster.len()]
+        }
+    }
+
+    /// Waits `--cluster-settle` seconds when the run is on a cluster.
+    pub async fn settle(&self) {
+        if !self.cluster.is_empty() && self.cluster_settle > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(self.cluster_settle)).await;
+        }
+    }
+
+    /// Where the report says the hub was: `--server`, or the cluster's nodes.
+    pub fn address(&self) -> String {
+        if self.cluster.is_empty() {
+            self.server.to_string()
+        } else {
+            let nodes: Vec<String> = self.cluster.iter().map(|a| a.to_string()).collect();
+            nodes.join(",")
+        }
+    }
+
+    /// The processes whose CPU time is the hub's: `--cluster-pids`, or `--pid`.
+    pub fn hub_pids(&self) -> Vec<u32> {
+        if self.cluster_pids.is_empty() {
+            self.pid.into_iter().collect()
+        } else {
+            self.cluster_pids.clone()
+        }
+    }
+
     /// The hub's name in reports.
     pub fn label(&self) -> String {
         self.label

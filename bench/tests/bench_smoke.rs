@@ -32,8 +32,10 @@ async fn bench_against_hub(hub: HubConfig, args: &[&str]) -> (Report, HostEvents
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    let mut argv = vec!["tcphub-bench", "--server", &addr, "--no-progress"];
-    argv.extend_from_slice(args);
+    let mut argv = vec!["tcphub-bench".to_string(), "--server".into(), addr.clone()];
+    argv.push("--no-progress".into());
+    // "ADDR" stands for the server's address, which is only known here.
+    argv.extend(args.iter().map(|a| a.replace("ADDR", &addr)));
     let cli = Cli::try_parse_from(argv).unwrap();
     let report = bench::execute(cli.bench).await.unwrap().unwrap();
     let _ = stop.send(());
@@ -166,6 +168,60 @@ async fn pairs_deliver_each_message_to_the_partner() {
     assert_eq!(report.get("delivered"), Some(3000.0));
     assert_eq!(report.get("lost"), Some(0.0));
     rates_agree_with_counts(&report, 64.0);
+}
+
+/// `--cluster` with one server named twice: the placement code runs (the
+/// publisher on the first "node", the others spread), the counts stay
+/// exact and the report names the nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_runs_spread_clients_and_count_exactly() {
+    let cluster = ["--cluster", "ADDR,ADDR", "--cluster-settle", "0"];
+    // The "cluster's processes" are this one, where the server runs.
+    let pid = std::process::id().to_string();
+    let mut args = cluster.to_vec();
+    args.extend(["--cluster-pids", &pid, "fanout", "--subs", "5"]);
+    args.extend(["--messages", "300", "--window", "64"]);
+    let fanout = bench_against_server(&args).await;
+    assert!(fanout.get("hub_cpu_per_delivery").is_some());
+    assert_eq!(fanout.get("delivered"), Some(1500.0));
+    assert_eq!(fanout.get("lost"), Some(0.0));
+    assert_eq!(fanout.params["nodes"], 2);
+    assert_eq!(fanout.server.split(',').count(), 2);
+
+    let mut args = cluster.to_vec();
+    args.extend(["pairs", "--pairs", "3", "--messages", "200"]);
+    let pairs = bench_against_server(&args).await;
+    assert_eq!(pairs.get("delivered"), Some(1200.0));
+
+    let mut args = cluster.to_vec();
+    args.extend([
+        "latency",
+        "--subs",
+        "2",
+        "--rate",
+        "1000",
+        "--duration",
+        "0.1",
+    ]);
+    args.extend(["--warmup", "0"]);
+    let latency = bench_against_server(&args).await;
+    assert_eq!(latency.get("samples"), Some(200.0));
+}
+
+/// Scenarios without a cluster placement refuse `--cluster` rather than
+/// quietly measuring one node; latency needs a node besides the publisher's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_is_refused_where_it_has_no_meaning() {
+    for args in [
+        &["--cluster", "127.0.0.1:1", "churn", "--duration", "0.1"][..],
+        &["--cluster", "127.0.0.1:1", "latency"][..],
+    ] {
+        let mut argv = vec!["tcphub-bench", "--no-progress"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let error = bench::execute(cli.bench).await.unwrap_err();
+        assert!(error.to_string().contains("--cluster"), "{error}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

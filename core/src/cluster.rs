@@ -7,9 +7,7 @@
 //! [`ClusterInput`]. A frame for another node is encoded once, on the node
 //! where it started, and crosses once per node that has recipients: a
 //! directed message goes only to the nodes holding its alias, a broadcast
-//! once to all. docs/design/cluster.md has the whole plan; this is its
-//! first step (routing across nodes; claims settled across nodes and
-//! presence across nodes come next).
+//! once to all. docs/design/cluster.md has the whole plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,6 +28,41 @@ pub enum RemoteTarget {
     Room(Room),
     /// Every session of this node.
     Everyone,
+    /// One session of this node, by session id: an answer to a sender on
+    /// another node.
+    Session(Arc<str>),
+    /// This node's sessions watching `alias` (or every alias), and those
+    /// watching the members of any of `rooms`: a presence change of a
+    /// session on another node.
+    Watchers {
+        /// The alias that changed, if the change concerns one.
+        alias: Option<Alias>,
+        /// The rooms the changed session is in.
+        rooms: Vec<Room>,
+    },
+}
+
+/// The sender of a relayed message, so that the node it reaches can answer
+/// `unknown_alias` when the alias left that node before it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The sender's session id (node-scoped, so it names its node).
+    pub session_id: Arc<str>,
+    /// The `id` of the sender's request, as raw JSON, echoed in the error.
+    pub request_id: Option<Arc<str>>,
+}
+
+impl ReplyTo {
+    /// The node the sender is on: the part of its session id before `/`.
+    pub fn node(&self) -> Option<NodeId> {
+        node_of(&self.session_id)
+    }
+}
+
+/// The node a node-scoped session id (`n1/127.0.0.1:53412`) names.
+pub fn node_of(session_id: &str) -> Option<NodeId> {
+    let (node, _) = session_id.split_once('/')?;
+    NodeId::new(node).ok()
 }
 
 /// A frame crossing between nodes, encoded once where it started.
@@ -39,6 +72,19 @@ pub struct Envelope {
     pub target: RemoteTarget,
     /// One complete NDJSON line, as the recipients get it.
     pub frame: Bytes,
+    /// Who sent it, for a client's message to an alias; `None` otherwise.
+    pub reply_to: Option<ReplyTo>,
+}
+
+impl Envelope {
+    /// An envelope nobody needs to be told about if it reaches no one.
+    pub fn new(target: RemoteTarget, frame: Bytes) -> Self {
+        Envelope {
+            target,
+            frame,
+            reply_to: None,
+        }
+    }
 }
 
 /// A change to what a node holds: the first local holder of an alias or
@@ -73,6 +119,46 @@ pub enum DirectoryChange {
         /// The room.
         room: Room,
     },
+    /// A session of `node` opened, or the alias it holds changed: the row
+    /// `list` shows for it anywhere in the cluster.
+    Session {
+        /// The node.
+        node: NodeId,
+        /// The session's id (node-scoped).
+        session_id: Arc<str>,
+        /// The alias it holds now.
+        alias: Option<Alias>,
+    },
+    /// A session of `node` closed.
+    SessionClosed {
+        /// The node.
+        node: NodeId,
+        /// The session's id.
+        session_id: Arc<str>,
+    },
+    /// Whether any session of `node` watches presence: presence changes
+    /// cross only to nodes that have a watcher.
+    Watching {
+        /// The node.
+        node: NodeId,
+        /// Whether it has a watcher now.
+        watching: bool,
+    },
+}
+
+impl DirectoryChange {
+    /// The node whose holdings changed.
+    pub fn node(&self) -> &NodeId {
+        match self {
+            DirectoryChange::AliasHeld { node, .. }
+            | DirectoryChange::AliasReleased { node, .. }
+            | DirectoryChange::RoomJoined { node, .. }
+            | DirectoryChange::RoomLeft { node, .. }
+            | DirectoryChange::Session { node, .. }
+            | DirectoryChange::SessionClosed { node, .. }
+            | DirectoryChange::Watching { node, .. } => node,
+        }
+    }
 }
 
 /// One claim of an alias waiting for the directory, named so its answer
@@ -119,6 +205,12 @@ pub enum ClusterOutput {
         /// The former holder.
         session_id: Arc<str>,
     },
+    /// A client's message to an alias this node's replica knows no holder
+    /// of. The replica may lag behind a claim on another node, so the
+    /// directory decides: it carries the envelope to every node holding
+    /// the alias, or, when none does, answers
+    /// [`ClusterInput::Unresolved`] with it.
+    Resolve(Envelope),
 }
 
 /// What the driver brings from other nodes, for
@@ -147,6 +239,18 @@ pub enum ClusterInput {
         /// The former holder, on this node.
         session_id: Arc<str>,
     },
+    /// The directory found no holder for a [`ClusterOutput::Resolve`]d
+    /// envelope: its sender gets `unknown_alias`.
+    Unresolved(Envelope),
+}
+
+/// A session on another node, as `list` and the host's listing show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSession {
+    /// Its node.
+    pub node: NodeId,
+    /// The alias it holds.
+    pub alias: Option<Alias>,
 }
 
 /// A node's copy of which other nodes hold which aliases and rooms: a
@@ -155,6 +259,10 @@ pub enum ClusterInput {
 pub(crate) struct Replica {
     aliases: BTreeMap<Alias, BTreeSet<NodeId>>,
     rooms: BTreeMap<Room, BTreeSet<NodeId>>,
+    /// Other nodes' sessions, by session id.
+    pub(crate) sessions: BTreeMap<Arc<str>, RemoteSession>,
+    /// The other nodes with a presence watcher.
+    pub(crate) watching: BTreeSet<NodeId>,
 }
 
 impl Replica {
@@ -170,10 +278,34 @@ impl Replica {
                 self.rooms.entry(room).or_default().insert(node);
             }
             DirectoryChange::RoomLeft { node, room } => remove(&mut self.rooms, &room, &node),
+            DirectoryChange::Session {
+                node,
+                session_id,
+                alias,
+            } => {
+                self.sessions
+                    .insert(session_id, RemoteSession { node, alias });
+            }
+            DirectoryChange::SessionClosed { session_id, .. } => {
+                self.sessions.remove(&session_id);
+            }
+            DirectoryChange::Watching { node, watching } => {
+                if watching {
+                    self.watching.insert(node);
+                } else {
+                    self.watching.remove(&node);
+                }
+            }
         }
     }
 
-    pub(crate) fn forget_node(&mut self, node: &NodeId) {
+    /// Forgets everything `node` held; returns its sessions, which are gone.
+    pub(crate) fn forget_node(&mut self, node: &NodeId) -> Vec<(Arc<str>, RemoteSession)> {
+        self.watching.remove(node);
+        let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.sessions)
+            .into_iter()
+            .partition(|(_, s)| s.node == *node);
+        self.sessions = kept;
         for nodes in self.aliases.values_mut() {
             nodes.remove(node);
         }
@@ -182,6 +314,7 @@ impl Replica {
             nodes.remove(node);
         }
         self.rooms.retain(|_, nodes| !nodes.is_empty());
+        gone.into_iter().collect()
     }
 
     /// The other nodes holding `alias`.

@@ -30,6 +30,9 @@ pub(crate) struct Flow {
     /// Paused until the cluster's directory settles its claim (counted in
     /// `waiting_on` too).
     pub(crate) held_by_claim: bool,
+    /// Paused until the driver's queue towards the other nodes drains
+    /// (counted in `waiting_on` too); see `hub::backplane_pace`.
+    pub(crate) held_by_backplane: bool,
     /// The driver was told to stop reading and not yet told to resume.
     pub(crate) reading_paused: bool,
     /// When the queue last moved: became non-empty, or some of it was

@@ -92,7 +92,10 @@ mod session;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};
-pub use cluster::{ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget};
+pub use cluster::{
+    node_of, ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteSession,
+    RemoteTarget, ReplyTo,
+};
 pub use config::{
     AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK,
     DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS,

@@ -32,6 +32,7 @@ impl From<SessionInfo<'_>> for SessionEntry {
         SessionEntry {
             session_id: info.session_id.to_string(),
             client_name: info.alias.map(|a| a.to_string()),
+            node: None,
         }
     }
 }

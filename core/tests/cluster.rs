@@ -1,8 +1,7 @@
 //! Several hubs as one cluster, wired by an in-memory backplane that
-//! carries every cluster output at once, with a directory that settles
-//! claims as the Redis script will (docs/design/cluster.md, steps 1 and 2:
-//! routing and claims across nodes; presence across nodes is not built
-//! yet).
+//! carries every cluster output at once (or, to show a lagging replica,
+//! holds directory changes back), with a directory that settles claims and
+//! resolves aliases as the Redis scripts do (docs/design/cluster.md).
 
 mod common;
 
@@ -11,8 +10,8 @@ use std::collections::BTreeMap;
 use common::{info, room_info, Harness};
 use serde_json::json;
 use tcphub_core::{
-    Alias, AliasPolicy, CloseReason, ClusterInput, ClusterOutput, HubConfig, HubError, HubFrame,
-    NodeId, SessionHandle, HUB_NAME,
+    Alias, AliasPolicy, CloseReason, ClusterInput, ClusterOutput, Envelope, HubConfig, HubError,
+    HubFrame, NodeId, RemoteTarget, SessionHandle, HUB_NAME,
 };
 
 /// Nodes `n1`, `n2`, ..., the directory that settles their claims (as the
@@ -23,6 +22,10 @@ struct Cluster {
     directory: BTreeMap<String, Vec<(usize, String)>>,
     /// Every cluster output, as (from node, output).
     crossed: Vec<(usize, ClusterOutput)>,
+    /// Directory changes not yet told to the other nodes, while
+    /// `lagging`: their replicas fall behind the directory.
+    held: Vec<(usize, ClusterInput)>,
+    lagging: bool,
 }
 
 impl Cluster {
@@ -44,7 +47,37 @@ impl Cluster {
             nodes,
             directory: BTreeMap::new(),
             crossed: Vec::new(),
+            held: Vec::new(),
+            lagging: false,
         }
+    }
+
+    /// Tells the replicas every directory change held back.
+    fn catch_up(&mut self) {
+        self.lagging = false;
+        for (j, input) in std::mem::take(&mut self.held) {
+            let node = &mut self.nodes[j];
+            node.hub.handle_cluster(node.now, input).unwrap();
+            node.drain();
+        }
+        self.pump();
+    }
+
+    /// Node `n` died: the directory reaps what it held (as the reaper
+    /// script does once its lease runs out) and tells every other node.
+    fn node_gone(&mut self, n: usize) {
+        for holders in self.directory.values_mut() {
+            holders.retain(|(node, _)| *node != n);
+        }
+        self.directory.retain(|_, holders| !holders.is_empty());
+        let gone = NodeId::new(&format!("n{}", n + 1)).unwrap();
+        for j in (0..self.nodes.len()).filter(|&j| j != n) {
+            let node = &mut self.nodes[j];
+            let input = ClusterInput::NodeGone(gone.clone());
+            node.hub.handle_cluster(node.now, input).unwrap();
+            node.drain();
+        }
+        self.pump();
     }
 
     /// The directory's answer to a claim, and the takeovers it sends.
@@ -123,10 +156,37 @@ impl Cluster {
                         }
                         Vec::new()
                     }
-                    ClusterOutput::Directory(change) => (0..self.nodes.len())
-                        .filter(|&j| j != from)
-                        .map(|j| (j, ClusterInput::Directory(change.clone())))
-                        .collect(),
+                    ClusterOutput::Directory(change) => {
+                        let told: Vec<(usize, ClusterInput)> = (0..self.nodes.len())
+                            .filter(|&j| j != from)
+                            .map(|j| (j, ClusterInput::Directory(change.clone())))
+                            .collect();
+                        if self.lagging {
+                            self.held.extend(told);
+                            Vec::new()
+                        } else {
+                            told
+                        }
+                    }
+                    ClusterOutput::Resolve(envelope) => {
+                        let mut nodes: Vec<usize> = self
+                            .directory
+                            .get(alias_of(envelope))
+                            .into_iter()
+                            .flatten()
+                            .map(|(node, _)| *node)
+                            .collect();
+                        nodes.sort_unstable();
+                        nodes.dedup();
+                        if nodes.is_empty() {
+                            vec![(from, ClusterInput::Unresolved(envelope.clone()))]
+                        } else {
+                            nodes
+                                .into_iter()
+                                .map(|j| (j, ClusterInput::Deliver(envelope.clone())))
+                                .collect()
+                        }
+                    }
                     ClusterOutput::Forward { node, envelope } => {
                         vec![(self.index(node), ClusterInput::Deliver(envelope.clone()))]
                     }
@@ -228,9 +288,10 @@ fn a_directed_message_crosses_only_to_the_node_holding_its_alias() {
     assert!(
         matches!(&c.nodes[0].take(a)[..], [HubFrame::Error { code, .. }] if code == "unknown_alias")
     );
+    let crossed = c.take_crossed();
     assert!(
-        c.take_crossed().is_empty(),
-        "nothing crosses for an unknown alias"
+        matches!(&crossed[..], [(0, ClusterOutput::Resolve(_))]),
+        "an alias the replica does not know goes to the directory only: {crossed:?}"
     );
 }
 
@@ -323,15 +384,19 @@ fn a_gone_node_holds_nothing_and_its_aliases_are_unknown() {
     let mut c = Cluster::new(2);
     let a = c.client(0, "A");
     c.client(1, "B");
-    let now = c.nodes[0].now;
-    c.nodes[0]
-        .hub
-        .handle_cluster(now, ClusterInput::NodeGone(NodeId::new("n2").unwrap()))
-        .unwrap();
+    c.node_gone(1);
     c.send(0, a, r#"{"type":"info","to":"B","message":1}"#);
     assert!(
         matches!(&c.nodes[0].take(a)[..], [HubFrame::Error { code, .. }] if code == "unknown_alias")
     );
+}
+
+/// The alias a resolved envelope is for.
+fn alias_of(envelope: &Envelope) -> &str {
+    match &envelope.target {
+        RemoteTarget::Alias(alias) => alias.as_str(),
+        other => panic!("only messages to an alias are resolved, not {other:?}"),
+    }
 }
 
 /// Every holder of `alias` on every node, as (node, session id).
@@ -588,6 +653,23 @@ mod properties {
                     prop_assert_eq!(got.remove(&k).unwrap_or_default(), expected, "message {}", k);
                 }
                 prop_assert!(got.is_empty(), "stray deliveries {:?}", got);
+                // Every node's view of the session table (its own rows
+                // and its replica's) is the whole cluster's, as `list`
+                // shows it.
+                let table: BTreeSet<(String, Option<String>)> = c
+                    .nodes
+                    .iter()
+                    .flat_map(|h| h.hub.sessions().map(|s| (s.session_id.to_string(), s.alias.map(|a| a.to_string()))).collect::<Vec<_>>())
+                    .collect();
+                for (n, node) in c.nodes.iter().enumerate() {
+                    let seen: BTreeSet<(String, Option<String>)> = node
+                        .hub
+                        .sessions()
+                        .map(|s| (s.session_id.to_string(), s.alias.map(|a| a.to_string())))
+                        .chain(node.hub.remote_sessions().map(|(id, s)| (id.to_owned(), s.alias.as_ref().map(|a| a.to_string()))))
+                        .collect();
+                    prop_assert_eq!(&seen, &table, "node n{}'s view", n + 1);
+                }
                 // The directory and the nodes agree on every holder, and
                 // only `share` lets an alias have several.
                 for k in 0..3 {
@@ -604,4 +686,316 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn a_relay_just_after_a_claim_elsewhere_reaches_it_though_the_replica_lags() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    c.lagging = true;
+    let b = c.client(1, "B");
+    c.send(0, a, r#"{"type":"info","to":"B","message":"first"}"#);
+    assert_eq!(c.nodes[1].take(b), [info("A", json!("first"))]);
+    assert!(c.nodes[0].take(a).is_empty());
+    // Nobody anywhere: the directory says so and the sender is told, with
+    // its request id.
+    c.send(0, a, r#"{"type":"info","to":"Nobody","message":1,"id":7}"#);
+    let frames = c.nodes[0].take(a);
+    assert!(
+        matches!(&frames[..], [HubFrame::Error { code, id: Some(id), .. }] if code == "unknown_alias" && *id == json!(7)),
+        "{frames:?}"
+    );
+    // Once the replica knows, relays go straight to the holder's node.
+    c.catch_up();
+    c.take_crossed();
+    c.send(0, a, r#"{"type":"info","to":"B","message":"second"}"#);
+    assert_eq!(c.nodes[1].take(b), [info("A", json!("second"))]);
+    let crossed = c.take_crossed();
+    assert!(
+        matches!(&crossed[..], [(0, ClusterOutput::Forward { .. })]),
+        "{crossed:?}"
+    );
+}
+
+#[test]
+fn a_message_whose_alias_left_its_node_on_the_way_is_answered_to_its_sender() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    let b = c.client(1, "B");
+    // A's message is on its way when B goes: nothing is pumped in between.
+    c.nodes[0].send(a, br#"{"type":"info","to":"B","message":"late","id":"m1"}"#);
+    c.nodes[1].disconnect(b);
+    c.pump();
+    let frames = c.nodes[0].take(a);
+    assert!(
+        matches!(&frames[..], [HubFrame::Error { code, id: Some(id), .. }] if code == "unknown_alias" && *id == json!("m1")),
+        "{frames:?}"
+    );
+}
+
+/// A `list` row: session id, alias, node.
+type Row = (String, Option<String>, Option<String>);
+
+/// A `presence` frame: event, alias, session id, room, reason.
+type PresenceRow = (
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// Every row of the session table as node `n` lists it, page by page of
+/// `limit` rows, with the `total` of the first page.
+fn list_all(c: &mut Cluster, n: usize, id: SessionHandle, limit: usize) -> (Vec<Row>, usize) {
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    let mut first_total = None;
+    loop {
+        let request = match &after {
+            None => json!({"type": "list", "limit": limit}),
+            Some(cursor) => json!({"type": "list", "limit": limit, "after": cursor}),
+        };
+        c.send(n, id, &request.to_string());
+        let frames = c.nodes[n].take(id);
+        let [HubFrame::Sessions {
+            sessions,
+            total,
+            next,
+            ..
+        }] = &frames[..]
+        else {
+            panic!("{frames:?}");
+        };
+        first_total.get_or_insert(*total);
+        rows.extend(
+            sessions
+                .iter()
+                .map(|s| (s.session_id.clone(), s.client_name.clone(), s.node.clone())),
+        );
+        match next {
+            Some(next) => after = Some(next.clone()),
+            None => return (rows, first_total.unwrap()),
+        }
+    }
+}
+
+#[test]
+fn list_shows_every_session_of_the_cluster_and_its_node_page_by_page() {
+    let mut c = Cluster::new(3);
+    let a = c.client(0, "A");
+    c.client(1, "B");
+    c.client(1, "B2");
+    c.nodes[2].connect("10.0.2.9:9");
+    c.pump();
+    let mut expected: Vec<Row> = vec![
+        (
+            "n1/10.0.0.1:1000".into(),
+            Some("A".into()),
+            Some("n1".into()),
+        ),
+        (
+            "n2/10.0.1.1:1000".into(),
+            Some("B".into()),
+            Some("n2".into()),
+        ),
+        (
+            "n2/10.0.1.1:1001".into(),
+            Some("B2".into()),
+            Some("n2".into()),
+        ),
+        ("n3/10.0.2.9:9".into(), None, Some("n3".into())),
+    ];
+    for limit in [1, 2, 3, 1000] {
+        let (rows, total) = list_all(&mut c, 0, a, limit);
+        assert_eq!(total, 4);
+        assert_eq!(rows, expected, "limit {limit}");
+    }
+    // A session that closed elsewhere leaves every node's list.
+    let b2 = c.nodes[1].hub.handle_of("n2/10.0.1.1:1001").unwrap();
+    c.nodes[1].disconnect(b2);
+    c.pump();
+    expected.remove(2);
+    assert_eq!(list_all(&mut c, 0, a, 1000).0, expected);
+    let remote: Vec<&str> = c.nodes[0].hub.remote_sessions().map(|(id, _)| id).collect();
+    assert_eq!(remote, ["n2/10.0.1.1:1000", "n3/10.0.2.9:9"]);
+    // And so do a gone node's.
+    c.node_gone(1);
+    expected.remove(1);
+    assert_eq!(list_all(&mut c, 0, a, 1000).0, expected);
+}
+
+/// The presence frames in `frames`, as (event, alias, session id, room,
+/// reason).
+fn presence(frames: &[HubFrame]) -> Vec<PresenceRow> {
+    frames
+        .iter()
+        .map(|f| match f {
+            HubFrame::Presence {
+                event,
+                alias,
+                session_id,
+                room,
+                reason,
+            } => (
+                event.clone(),
+                alias.clone(),
+                session_id.clone(),
+                room.clone(),
+                reason.clone(),
+            ),
+            other => panic!("not presence: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn presence_crosses_to_watchers_on_other_nodes_and_only_to_them() {
+    let mut c = Cluster::new(3);
+    let w = c.client(0, "W");
+    c.send(0, w, r#"{"type":"watch"}"#);
+    assert!(matches!(
+        &c.nodes[0].take(w)[..],
+        [HubFrame::Watching { .. }]
+    ));
+    c.take_crossed();
+    let b = c.client(1, "B");
+    let x = c.client(2, "X");
+    c.nodes[1].disconnect(b);
+    c.pump();
+    c.node_gone(2);
+    let _ = x;
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        presence(&c.nodes[0].take(w)),
+        [
+            (
+                "synced".into(),
+                s("B"),
+                "n2/10.0.1.1:1000".into(),
+                None,
+                None
+            ),
+            (
+                "synced".into(),
+                s("X"),
+                "n3/10.0.2.1:1000".into(),
+                None,
+                None
+            ),
+            (
+                "closed".into(),
+                s("B"),
+                "n2/10.0.1.1:1000".into(),
+                None,
+                s("peer_closed")
+            ),
+            (
+                "closed".into(),
+                s("X"),
+                "n3/10.0.2.1:1000".into(),
+                None,
+                s("node_gone")
+            ),
+        ]
+    );
+    // Presence went only to the node with a watcher.
+    let presence_to = |crossed: &[(usize, ClusterOutput)]| -> Vec<String> {
+        crossed
+            .iter()
+            .filter_map(|(_, out)| match out {
+                ClusterOutput::Forward { node, envelope }
+                    if matches!(envelope.target, RemoteTarget::Watchers { .. }) =>
+                {
+                    Some(node.to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(presence_to(&c.take_crossed()), ["n1", "n1", "n1"]);
+    // Once nobody watches, presence does not cross at all.
+    c.send(0, w, r#"{"type":"unwatch"}"#);
+    c.nodes[0].take(w);
+    c.client(1, "C");
+    assert!(presence_to(&c.take_crossed()).is_empty());
+}
+
+#[test]
+fn a_room_watcher_hears_members_on_other_nodes_join_and_leave() {
+    let mut c = Cluster::new(2);
+    let w = c.client(0, "W");
+    c.send(0, w, r#"{"type":"join","room":"lobby"}"#);
+    c.send(0, w, r#"{"type":"watch","room":"lobby"}"#);
+    c.nodes[0].take(w);
+    let m = c.client(1, "M");
+    c.send(1, m, r#"{"type":"join","room":"lobby"}"#);
+    c.send(1, m, r#"{"type":"leave","room":"lobby"}"#);
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        presence(&c.nodes[0].take(w)),
+        [
+            (
+                "joined".into(),
+                s("M"),
+                "n2/10.0.1.1:1000".into(),
+                s("lobby"),
+                None
+            ),
+            (
+                "left".into(),
+                s("M"),
+                "n2/10.0.1.1:1000".into(),
+                s("lobby"),
+                None
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_backed_up_backplane_pauses_only_the_sessions_sending_across_it() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    let l = c.client(0, "L");
+    let b = c.client(1, "B");
+    c.nodes[0].hub.handle_backplane_backlog(true).unwrap();
+    assert!(c.nodes[0].hub.is_backplane_behind());
+    // A message that stays on the node is not slowed.
+    c.send(0, l, r#"{"type":"info","to":"A","message":"local"}"#);
+    assert_eq!(c.nodes[0].take(a), [info("L", json!("local"))]);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(l), Some(false));
+    // One that crosses goes out, and its sender waits after it.
+    c.nodes[0].send(
+        a,
+        br#"{"type":"info","to":"B","message":1}{"type":"info","to":"B","message":2}"#,
+    );
+    c.pump();
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(true));
+    assert_eq!(c.nodes[1].take(b), [info("A", json!(1))]);
+    // Once the backlog drains, the frame kept meanwhile goes on.
+    c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
+    c.nodes[0].drain();
+    c.pump();
+    assert_eq!(c.nodes[1].take(b), [info("A", json!(2))]);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(false));
+}
+
+#[test]
+fn a_session_closed_while_waiting_for_the_backplane_is_forgotten() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    c.client(1, "B");
+    c.nodes[0].hub.handle_backplane_backlog(true).unwrap();
+    c.send(0, a, r#"{"type":"info","to":"B","message":1}"#);
+    assert_eq!(c.nodes[0].hub.is_reading_paused(a), Some(true));
+    c.nodes[0].disconnect(a);
+    c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
+    c.pump();
+    assert!(c.nodes[0].hub.session(a).is_none());
+    let mut alone = Harness::new(HubConfig::default());
+    assert!(matches!(
+        alone.hub.handle_backplane_backlog(true),
+        Err(HubError::NotInCluster)
+    ));
 }

@@ -202,10 +202,12 @@ fn list_and_ping() {
     h.send(a, b"{\"type\":\"list\"}\n{\"type\":\"ping\"}\n");
     let expected = vec![
         SessionEntry {
+            node: None,
             session_id: "a:1".into(),
             client_name: Some("A".into()),
         },
         SessionEntry {
+            node: None,
             session_id: "b:1".into(),
             client_name: None,
         },

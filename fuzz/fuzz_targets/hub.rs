@@ -2308,6 +2308,7 @@ impl Driver {
                 let entry = SessionEntry {
                     session_id: s.peer.clone(),
                     client_name: s.alias.clone(),
+                    node: None,
                 };
                 (*id, entry)
             })

@@ -63,17 +63,17 @@ impl Simulator {
     }
 
     /// Queues an action (scenario step JSON without `at`, such as
-    /// `{"action":"send","client":"Client-2","to":"Client-1","message":"hi"}`)
+    /// `{"action":"send","client":"Client-2","to":"Client-1","message":"hi"}`,
+    /// or with `"node":"n2"` for a connect or host command in a cluster)
     /// to run as soon as the network settles, before the rest of the script.
     pub fn act(&mut self, action_json: &str) -> Result<(), JsError> {
-        let step: Step =
-            serde_json::from_str(action_json).map_err(|e| js(SimError::Action(e.to_string())))?;
+        let step = Step::from_json(action_json).map_err(|e| js(SimError::Action(e)))?;
         if step.at.is_some() {
             return Err(js(SimError::Action(
                 "an action runs as soon as the network settles: leave out \"at\"".into(),
             )));
         }
-        self.0.act(step.action);
+        self.0.act_step(step);
         Ok(())
     }
 

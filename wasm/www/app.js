@@ -65,7 +65,11 @@ function reset() {
   seen = 0;
   started = false;
   inbox.clear();
-  diagram.reset();
+  const nodes = scenario.cluster?.nodes ?? [];
+  diagram.reset(nodes);
+  for (const el of document.querySelectorAll('.cluster-only')) el.hidden = !nodes.length;
+  fill($('new-client-node'), nodes.map((n) => [n, `→ ${n}`]));
+  fill($('host-node'), nodes.map((n) => [n, `the host on ${n}`]));
   $('log').replaceChildren();
   showError(null);
   pump();
@@ -185,7 +189,7 @@ function scopeText(s) {
 function describeStep(s) {
   const msg = 'message' in s ? ` ${JSON.stringify(s.message)}` : '';
   switch (s.action) {
-    case 'connect': return `${s.client} connects`;
+    case 'connect': return `${s.client} connects${s.node ? ` to node ${s.node}` : ''}`;
     case 'sync': return `${s.client} syncs alias ${s.alias}${s.last_will ? ` leaving a last will ${JSON.stringify(s.last_will)}` : ''}`;
     case 'send': return `${s.client} sends${msg} ${s.room !== undefined ? `to room ${s.room}` : s.to ? `to ${s.to}` : 'to the host'}`;
     case 'list': return s.room !== undefined ? `${s.client} lists room ${s.room}` : `${s.client} lists the sessions`;
@@ -199,9 +203,10 @@ function describeStep(s) {
     case 'leave_room': return `host takes ${s.session_id} out of room ${s.room}`;
     case 'send_to_room': return `host sends${msg} to room ${s.room}`;
     case 'write': return `${s.client} writes ${shorten(s.data, 90)}`;
-    case 'broadcast': return `host broadcasts${msg}`;
-    case 'send_to_alias': return `host sends${msg} to ${s.alias}`;
+    case 'broadcast': return `host${s.node ? ` on ${s.node}` : ''} broadcasts${msg}`;
+    case 'send_to_alias': return `host${s.node ? ` on ${s.node}` : ''} sends${msg} to ${s.alias}`;
     case 'close_session': return `host closes session ${s.session_id}`;
+    case 'crash_node': return `node ${s.node} crashes`;
     case 'wait': return `time passes: ${s.ms} ms`;
     case 'faults': return `faults ${s.enabled ? 'on' : 'off'}`;
     case 'half_close': return `${s.client} shuts its write side`;
@@ -211,15 +216,31 @@ function describeStep(s) {
   }
 }
 
+/** The details of a backplane hop, in words. */
+function hopWords(e) {
+  const parts = [];
+  if (e.change) parts.push(e.change.replace('_', ' '));
+  if (e.alias !== undefined) parts.push(e.alias);
+  if (e.room !== undefined) parts.push(`[${e.room}]`);
+  if (e.everyone) parts.push('everyone');
+  if (e.message === 'forward' || e.change) parts.push(`node ${e.node}`);
+  if (e.message === 'node_gone') parts.push(e.node);
+  if (e.session_id && !e.change) parts.push(e.session_id);
+  if (e.policy) parts.push(`(${e.policy})`);
+  if (e.granted !== undefined) parts.push(e.granted ? 'granted' : 'refused: alias_taken');
+  if (e.frame) parts.push(JSON.stringify(e.frame));
+  return parts.length ? `: ${parts.join(' ')}` : '';
+}
+
 function describe(e) {
   switch (e.kind) {
     case 'step': return ['step', `#${e.index} ${describeStep(e.step)}`];
-    case 'connect': return ['connect', `${e.client} connected from ${e.addr} (handle #${e.handle})`];
+    case 'connect': return ['connect', `${e.client} connected from ${e.addr}${e.node ? ` to node ${e.node}` : ''} (handle #${e.handle})`];
     case 'write': return ['write', `${e.dir === 'to_hub' ? `${e.client} →` : `→ ${e.client}`} ${e.len} B${e.pieces > 1 ? ` cut in ${e.pieces}` : ''}${e.joined ? ' joined to the previous write' : ''}: ${e.text}`, 'wire'];
     case 'arrive': return ['arrive', `${e.dir === 'to_hub' ? `hub ⇐ ${e.client}` : `${e.client} ⇐ hub`} ${e.len} B (sent at ${e.sent} ms): ${e.text}${e.hex ? ` [hex ${e.hex}]` : ''}`, 'wire'];
     case 'deliver': return ['read', `${e.client} read ${JSON.stringify(e.line)}`];
     case 'event': return ['hub event', `${eventLabel(e)}${e.event === 'message' || e.event === 'relayed' ? '' : ` [${e.session_id}]`}`, e.event === 'relayed' ? 'relayed' : ''];
-    case 'host': return ['host', e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}`, e.error ? 'err' : ''];
+    case 'host': return ['host', `${e.node ? `(on ${e.node}) ` : ''}${e.error ? `${e.command} failed: ${e.error}` : `${e.command} reached ${e.reached} session${e.reached === 1 ? '' : 's'}${e.node ? ' here' : ''}`}`, e.error ? 'err' : ''];
     case 'close': return ['close', e.at === 'hub'
       ? `hub closed ${e.client}'s session: ${e.reason}${e.dropped ? ` (${e.dropped} unsent bytes dropped)` : ''}`
       : `${e.client}'s connection closed: ${e.reason}`];
@@ -229,6 +250,11 @@ function describe(e) {
     case 'eof': return ['eof', e.at === 'client' ? `${e.client} shuts its write side` : `hub read the end of ${e.client}'s requests`];
     case 'fault': return ['fault', e.fault === 'drop' ? `${e.client} drops its connection` : `${e.client} stops reading`];
     case 'discard': return ['discard', `${e.len} bytes for ${e.dir === 'to_hub' ? 'the hub' : e.client} arrived at a closed end`];
+    case 'backplane': return ['backplane', `${e.from} → ${e.to} ${e.message}${hopWords(e)}${e.lost ? ' — lost: the node has crashed' : ''}`,
+      `${e.message === 'directory' ? 'directory' : ''}${e.lost ? ' lost' : ''}`];
+    case 'node': return ['node', e.state === 'crashed'
+      ? `node ${e.node} crashed: its clients are reset, what reaches it is lost`
+      : `lease of ${e.node} expired: the directory freed ${e.freed?.join(', ') || 'nothing'}; the other nodes are told it is gone`];
     case 'skip': return ['skipped', e.reason];
     default: return [e.kind, JSON.stringify(e)];
   }
@@ -297,6 +323,7 @@ function renderState() {
       b.title = title;
       head.append(b);
     };
+    if (c.node) badge('node', `@ ${c.node}`, `Connected to node ${c.node}`);
     for (const room of c.rooms) badge('room', `# ${room}`, `A member of room ${room}`);
     if (c.paused) badge('paused', 'paused', 'Flow control: the hub is not reading this client; what it sends waits, in order');
     if (c.connected && !c.writing) badge('shut', 'write shut', 'Half-closed: it sends nothing more and still reads');
@@ -330,7 +357,7 @@ function renderState() {
         actions.append(meta);
       }
     } else {
-      actions.append(button('Connect', () => act({ action: 'connect', client: c.name })));
+      actions.append(button('Connect', () => act(onNode({ action: 'connect', client: c.name }, $('new-client-node').value))));
     }
     const box = document.createElement('ul');
     box.className = 'inbox';
@@ -347,6 +374,26 @@ function renderState() {
     }
     li.append(head, actions, box);
     list.append(li);
+  }
+
+  const nodeList = $('nodes');
+  nodeList.replaceChildren();
+  for (const n of state.nodes ?? []) {
+    const li = document.createElement('li');
+    li.dataset.node = n.id;
+    li.className = n.crashed ? 'crashed' : '';
+    const name = document.createElement('span');
+    name.className = 'node-name';
+    name.textContent = n.id;
+    const meta = document.createElement('span');
+    meta.className = 'node-meta';
+    meta.textContent = n.crashed ? 'crashed' : `${n.sessions} session${n.sessions === 1 ? '' : 's'}`;
+    li.append(name, meta);
+    if (!n.crashed) {
+      li.append(button('Crash', () => act({ action: 'crash_node', node: n.id }),
+        'Kill this node: its clients are reset; after the lease the backplane frees its aliases'));
+    }
+    nodeList.append(li);
   }
 
   const tbody = $('sessions');
@@ -405,6 +452,11 @@ function renderState() {
 }
 
 // ----- controls -----
+
+/** The action on a cluster's node (nothing changes for one hub). */
+function onNode(action, node) {
+  return scenario.cluster && node ? { ...action, node } : action;
+}
 
 /** Text that parses as JSON is sent as that JSON; anything else as a string. */
 function parseMessage(text) {
@@ -466,7 +518,7 @@ function wire() {
   onSubmit('add-client', () => {
     const name = $('new-client').value.trim() || `Client-${JSON.parse(sim.stateJson()).clients.length + 1}`;
     $('new-client').value = '';
-    act({ action: 'connect', client: name });
+    act(onNode({ action: 'connect', client: name }, $('new-client-node').value));
   });
   onSubmit('sync-form', () => {
     const alias = $('sync-alias').value.trim();
@@ -492,8 +544,9 @@ function wire() {
   onSubmit('host-form', () => {
     const message = parseMessage($('host-message').value);
     const to = $('host-to').value;
-    if (to.startsWith(ROOM)) act({ action: 'send_to_room', room: to.slice(ROOM.length), message });
-    else act(to === '*' ? { action: 'broadcast', message } : { action: 'send_to_alias', alias: to, message });
+    const node = $('host-node').value;
+    if (to.startsWith(ROOM)) act(onNode({ action: 'send_to_room', room: to.slice(ROOM.length), message }, node));
+    else act(onNode(to === '*' ? { action: 'broadcast', message } : { action: 'send_to_alias', alias: to, message }, node));
   });
   onSubmit('wait-form', () => act({ action: 'wait', ms: Math.max(1, Number($('wait-ms').value) || 1) }));
   $('actor').addEventListener('change', () => renderState());

@@ -7,7 +7,10 @@
 // not reading a client (flow control), a band runs down that client's
 // lifeline from the pause to the resume. A room message is labelled with
 // its room, a last will marked as one, and presence frames say who came
-// or went.
+// or went. A cluster draws the backplane where the hub was and a lane per
+// node beside it: each client's arrows go to its node, and a frame that
+// crosses to another node is an arrow up to the backplane and one down to
+// the other node, labelled with what it carries.
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ROW = 22;          // height of one row
@@ -20,8 +23,9 @@ const COLORS = {
   host: 'var(--host)', relay: 'var(--relay)', room: 'var(--room)', will: 'var(--will)',
   presence: 'var(--presence)', synced: 'var(--synced)', error: 'var(--error)',
   bye: 'var(--bye)', up: 'var(--up)', piece: 'var(--piece)', other: 'var(--piece)',
-  paused: 'var(--paused)',
+  paused: 'var(--paused)', backplane: 'var(--backplane)',
 };
+const BACKPLANE = 'backplane';
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
@@ -74,7 +78,8 @@ export class SequenceDiagram {
     this.reset();
   }
 
-  reset() {
+  /** Starts over; `nodes` are a cluster's node ids (none for one hub). */
+  reset(nodes = []) {
     this.head.replaceChildren();
     this.body.replaceChildren();
     const defs = el('defs');
@@ -99,7 +104,11 @@ export class SequenceDiagram {
     this.timeYs = [];             // the y of that row
     this.busy = new Map();        // lane -> last y a label took
     this.paused = new Map();      // lane -> { band, y } while the hub is not reading it
-    this.addLane('hub', 'hub');
+    this.cluster = nodes.length > 0;
+    this.nodeOf = new Map();      // client -> the node its connection is to
+    // In a cluster the backplane takes the hub's place, the nodes follow.
+    this.addLane('hub', this.cluster ? BACKPLANE : 'hub');
+    for (const node of nodes) this.addLane(node, node, 'node');
     this.hint = el('text', { x: HUB_X + 30, y: 44, class: 'note' },
       'Press Run to play the scenario, Step to go one event at a time, or add a client.');
     this.layers.labels.append(this.hint);
@@ -110,16 +119,18 @@ export class SequenceDiagram {
     return (this.lanes.get(name) ?? this.addLane(name)).x;
   }
 
-  addLane(name, title = name) {
+  addLane(name, title = name, kind = name === 'hub' ? 'hub' : 'client') {
     const x = name === 'hub' ? HUB_X : FIRST_LANE + (this.lanes.size - 1) * LANE;
-    const head = el('g', { class: `lane-head${name === 'hub' ? ' hub' : ''}`, 'data-lane': name });
-    const w = name === 'hub' ? 70 : 150;
+    const shown = name === 'hub' && this.cluster ? BACKPLANE : name;
+    const head = el('g', { class: `lane-head${kind === 'client' ? '' : ` ${kind}`}`, 'data-lane': shown });
+    const w = kind === 'client' ? 150 : name === 'hub' ? (this.cluster ? 90 : 70) : 110;
     head.append(el('rect', { x: x - w / 2, y: 8, width: w, height: 30, rx: 7 }));
     head.append(el('text', { x, y: 23, 'text-anchor': 'middle' }, shorten(title, 20)));
-    const sub = el('text', { x, y: 34, 'text-anchor': 'middle', class: 'sub' }, name === 'hub' ? 'tcphub-core' : '');
+    const subText = { hub: this.cluster ? 'directory' : 'tcphub-core', node: 'tcphub-core', client: '' }[kind];
+    const sub = el('text', { x, y: 34, 'text-anchor': 'middle', class: 'sub' }, subText);
     head.append(sub);
     this.head.append(head);
-    const line = el('line', { x1: x, x2: x, y1: 0, y2: this.y, class: `lifeline${name === 'hub' ? ' hub-lane' : ''}` });
+    const line = el('line', { x1: x, x2: x, y1: 0, y2: this.y, class: `lifeline${kind === 'client' ? '' : ' hub-lane'}` });
     this.layers.lifelines.append(line);
     const lane = { x, line, head, sub };
     this.lanes.set(name, lane);
@@ -168,6 +179,19 @@ export class SequenceDiagram {
     return lo > 0 ? this.timeYs[lo - 1] : undefined;
   }
 
+  /** The lane of the hub a client's connection is to: its node's, in a
+   * cluster. */
+  hubOf(client) {
+    return this.nodeOf.get(client) ?? 'hub';
+  }
+
+  /** A note for the hub: beside its node's lane in a cluster (`node` a
+   * node id), left of the hub's lane otherwise. */
+  nodeNote(t, node, text, extra = {}) {
+    if (!node || node === 'hub') return this.hubNote(t, text, extra);
+    return this.clientNote(t, node, text, undefined, { ...extra, class: 'note node-note' });
+  }
+
   hubNote(t, text, extra = {}) {
     const y = this.row(t, 'hub');
     this.layers.labels.append(el('text', { x: HUB_X - 10, y: y + 4, class: 'note hub', ...extra }, shorten(text, 30)));
@@ -178,6 +202,28 @@ export class SequenceDiagram {
     const x = this.laneX(client);
     this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note', style: color ? `fill:${color}` : '', ...extra }, shorten(text, 28)));
     return y;
+  }
+
+  /** One hop of the backplane: an arrow between a node's lane and the
+   * backplane's, from when it left to when it arrived, labelled with what
+   * it carries. Directory updates are drawn faint and unlabelled. */
+  backplaneHop(e) {
+    const lane = (name) => (name === BACKPLANE ? 'hub' : name);
+    const y = this.row(e.t, lane(e.to));
+    const y0 = this.yAt(e.sent) ?? y;
+    const label = hopLabel(e);
+    const message = e.frame && 'message' in e.frame ? messageText(e.frame.message) : '';
+    this.layers.arrows.append(el('line', {
+      x1: this.laneX(lane(e.from)), y1: y0, x2: this.laneX(lane(e.to)), y2: y,
+      class: `arrow backplane${e.message === 'directory' ? ' directory' : ''}${e.lost ? ' lost' : ''}`,
+      style: `stroke:${COLORS.backplane}`, 'marker-end': 'url(#arrow-backplane)',
+      'data-from': e.from, 'data-to': e.to, 'data-kind': e.message, 'data-message': message,
+    }));
+    if (!label) return;
+    const x = (this.laneX(lane(e.from)) + this.laneX(lane(e.to))) / 2;
+    this.layers.labels.append(el('text', {
+      x, y: y - 3, 'text-anchor': 'middle', class: `note hop${e.lost ? ' lost' : ''}`, 'data-kind': e.message,
+    }, shorten(label, 26)));
   }
 
   /** Closes the band of a client the hub was not reading. */
@@ -194,18 +240,20 @@ export class SequenceDiagram {
     switch (e.kind) {
       case 'connect': {
         this.laneX(e.client);
-        this.setLaneInfo(e.client, e.addr, false);
+        if (e.node) this.nodeOf.set(e.client, e.node);
+        this.setLaneInfo(e.client, e.node ? `${e.addr} → ${e.node}` : e.addr, false);
         const y = this.row(e.t, e.client);
         const x = this.laneX(e.client);
         this.layers.arrows.append(el('line', {
-          x1: x, y1: y, x2: HUB_X, y2: y, class: 'arrow piece', style: 'stroke:var(--up)', 'marker-end': 'url(#arrow-up)',
+          x1: x, y1: y, x2: this.laneX(this.hubOf(e.client)), y2: y, class: 'arrow piece', style: 'stroke:var(--up)', 'marker-end': 'url(#arrow-up)',
         }));
         this.layers.labels.append(el('text', { x: x + 10, y: y + 4, class: 'note' }, `connect ${e.addr}`));
         break;
       }
       case 'arrive': {
-        const from = e.dir === 'to_hub' ? e.client : 'hub';
-        const to = e.dir === 'to_hub' ? 'hub' : e.client;
+        const hub = this.hubOf(e.client);
+        const from = e.dir === 'to_hub' ? e.client : hub;
+        const to = e.dir === 'to_hub' ? hub : e.client;
         const y = this.row(e.t);
         const y0 = this.yAt(e.sent) ?? y;
         const kind = pieceKind(e.dir, e.text);
@@ -233,17 +281,31 @@ export class SequenceDiagram {
         break;
       }
       case 'event':
-        this.hubNote(e.t, eventLabel(e), { 'data-event': e.event });
+        // A node-scoped session id names its node: `n1/10.0.0.1:40001`.
+        this.nodeNote(e.t, this.cluster ? e.session_id.split('/')[0] : null, eventLabel(e), { 'data-event': e.event });
         break;
       case 'host':
-        this.hubNote(e.t, e.error ? `host ${e.command}: ${e.error}` : `host ${e.command} → ${e.reached}`, {
+        this.nodeNote(e.t, e.node, e.error ? `host ${e.command}: ${e.error}` : `host ${e.command} → ${e.reached}`, {
           style: `fill:${e.error ? 'var(--error)' : 'var(--ink)'}`,
         });
+        break;
+      case 'backplane':
+        this.backplaneHop(e);
+        break;
+      case 'node':
+        if (e.state === 'crashed') {
+          this.clientNote(e.t, e.node, '💥 node crashed', 'var(--error)', { 'data-node-state': e.state });
+          this.setLaneInfo(e.node, 'crashed', true);
+        } else {
+          this.hubNote(e.t, `lease of ${e.node} expired${e.freed ? `: freed ${e.freed.join(', ')}` : ''}`, {
+            style: 'fill:var(--error)', 'data-node-state': e.state,
+          });
+        }
         break;
       case 'close': {
         if (e.at === 'hub') {
           const dropped = e.dropped ? ` (${e.dropped} B dropped)` : '';
-          this.hubNote(e.t, `closes ${e.client}: ${e.reason}${dropped}`, { style: 'fill:var(--bye)' });
+          this.nodeNote(e.t, this.nodeOf.get(e.client), `closes ${e.client}: ${e.reason}${dropped}`, { style: 'fill:var(--bye)' });
           this.endPause(e.client, this.y);
         } else {
           const y = this.clientNote(e.t, e.client, `✕ closed: ${e.reason}`, 'var(--bye)');
@@ -270,7 +332,7 @@ export class SequenceDiagram {
       }
       case 'eof':
         if (e.at === 'client') this.clientNote(e.t, e.client, '⇥ shuts its write side', 'var(--up)');
-        else this.hubNote(e.t, `end of ${e.client}'s requests`);
+        else this.nodeNote(e.t, this.nodeOf.get(e.client), `end of ${e.client}'s requests`);
         break;
       case 'step': {
         const s = e.step;
@@ -283,7 +345,7 @@ export class SequenceDiagram {
         this.clientNote(e.t, e.client, e.fault === 'drop' ? '⚡ drops its connection' : '■ stops reading', 'var(--bye)');
         break;
       case 'discard':
-        this.clientNote(e.t, e.dir === 'to_hub' ? 'hub' : e.client, `${e.len} bytes to a closed end`, 'var(--muted)');
+        this.clientNote(e.t, e.dir === 'to_hub' ? this.hubOf(e.client) : e.client, `${e.len} bytes to a closed end`, 'var(--muted)');
         break;
       default:
         break; // writes, other steps and skips are in the log
@@ -348,5 +410,25 @@ export function eventLabel(e) {
       return `${who} →${will} ${to} ×${d.recipients}: ${messageText(d.message)}`;
     }
     default: return e.event;
+  }
+}
+
+/** What a backplane hop says, in a few words; nothing for the directory
+ * updates that keep replicas in step (they are drawn, faintly). */
+export function hopLabel(e) {
+  const frame = e.frame && 'message' in e.frame ? messageText(e.frame.message) : '';
+  const lost = e.lost ? '✕ lost: ' : '';
+  switch (e.message) {
+    case 'claim': return `claim ${e.alias}`;
+    case 'claim_settled': return e.granted ? 'claim granted' : 'claim refused';
+    case 'taken_over': return `${e.alias} taken over`;
+    case 'release': return `release ${e.alias}`;
+    case 'forward': return `${frame} → ${e.node}`;
+    case 'publish': return `${frame} → every node`;
+    case 'resolve': return `who holds ${e.alias}?`;
+    case 'unresolved': return `nobody holds ${e.alias}`;
+    case 'deliver': return `${lost}${frame || (e.frame?.type ?? 'frame')}`;
+    case 'node_gone': return `${e.node} is gone`;
+    default: return '';
   }
 }

@@ -142,6 +142,9 @@ pub struct SessionEntry {
     /// Its alias, if it synced one.
     #[serde(rename = "clientName")]
     pub client_name: Option<String>,
+    /// The node it is on, when the hub is one node of a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl HubFrame {
@@ -421,6 +424,7 @@ mod tests {
         );
         assert_eq!(parse_line(&encode::pong(None)), HubFrame::Pong { id: None });
         let rows = vec![SessionEntry {
+            node: None,
             session_id: "a:1".into(),
             client_name: None,
         }];

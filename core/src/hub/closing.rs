@@ -84,6 +84,9 @@ impl Hub {
         if session.flow.held_by_host {
             self.host_holding.retain(|&h| h != handle);
         }
+        if session.flow.held_by_backplane {
+            self.forget_backplane_hold(handle);
+        }
         Some(session)
     }
 
@@ -120,6 +123,7 @@ impl Hub {
                 alias: alias.clone(),
             });
         }
+        self.note_session_closed(&session.session_id);
         self.emit(Event::Closed {
             handle,
             session_id: session.session_id,

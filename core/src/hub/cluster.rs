@@ -13,7 +13,8 @@ use serde_json::value::RawValue;
 use super::Hub;
 use crate::alias::Alias;
 use crate::cluster::{
-    ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget, Replica,
+    node_of, ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteSession,
+    RemoteTarget, Replica, ReplyTo,
 };
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::{CloseReason, Event};
@@ -24,6 +25,28 @@ use crate::node::NodeId;
 use crate::presence::PresenceChange;
 use crate::room::Room;
 
+/// A handle no session has (handles start at 1): for presence about a
+/// session of another node, which no local watcher can be.
+const NOBODY: SessionHandle = SessionHandle(0);
+
+/// The close reason watchers are told for the sessions of a node whose
+/// lease ran out.
+const NODE_GONE: &str = "node_gone";
+
+/// `unknown_alias`, as a sender is told it wherever the alias was looked for.
+pub(super) fn unknown_alias(alias: &str) -> PeerError {
+    PeerError::new(
+        ErrorCode::UnknownAlias,
+        format!("no session holds alias {alias:?}; the message was not delivered"),
+    )
+}
+
+/// A request id carried across nodes as raw JSON, back as the encoders
+/// take it.
+fn raw_request_id(text: Option<&str>) -> Option<Box<RawValue>> {
+    RawValue::from_string(text?.to_owned()).ok()
+}
+
 /// A node's cluster state.
 #[derive(Debug)]
 pub(super) struct ClusterState {
@@ -33,6 +56,12 @@ pub(super) struct ClusterState {
     /// Claims waiting for the directory, by id.
     claims: BTreeMap<ClaimId, PendingClaim>,
     last_claim: u64,
+    /// What the other nodes were last told about this node's watchers.
+    told_watching: bool,
+    /// The driver's queue towards the other nodes is over its bound.
+    pub(super) behind: bool,
+    /// The sessions waiting for it to drain (see `hub::backplane_pace`).
+    pub(super) holding: Vec<SessionHandle>,
 }
 
 /// A `sync` waiting for the directory: what to finish it with.
@@ -53,6 +82,9 @@ impl ClusterState {
             outputs: VecDeque::new(),
             claims: BTreeMap::new(),
             last_claim: 0,
+            told_watching: false,
+            behind: false,
+            holding: Vec::new(),
         }
     }
 }
@@ -80,18 +112,18 @@ impl Hub {
         };
         match input {
             ClusterInput::Directory(change) => {
-                let node = match &change {
-                    DirectoryChange::AliasHeld { node, .. }
-                    | DirectoryChange::AliasReleased { node, .. }
-                    | DirectoryChange::RoomJoined { node, .. }
-                    | DirectoryChange::RoomLeft { node, .. } => node,
-                };
                 // The replica lists other nodes only; this node knows its own.
-                if *node != cluster.node {
+                if *change.node() != cluster.node {
                     cluster.replica.apply(change);
                 }
             }
-            ClusterInput::NodeGone(node) => cluster.replica.forget_node(&node),
+            ClusterInput::NodeGone(node) => {
+                let gone = cluster.replica.forget_node(&node);
+                for (session_id, session) in gone {
+                    self.notify_remote_gone(&session_id, session);
+                }
+                self.settle();
+            }
             ClusterInput::ClaimSettled { claim, granted } => {
                 let Some(pending) = cluster.claims.remove(&claim) else {
                     return Err(HubError::UnknownClaim(claim.0));
@@ -105,17 +137,20 @@ impl Hub {
                 }
                 self.settle();
             }
-            ClusterInput::Deliver(Envelope { target, frame }) => {
-                match target {
-                    RemoteTarget::Alias(alias) => {
-                        self.deliver_to_alias(None, alias.as_str(), frame);
-                    }
-                    RemoteTarget::Room(room) => {
-                        self.deliver_to_room(None, &room, frame);
-                    }
-                    RemoteTarget::Everyone => {
-                        self.deliver_to_all(None, frame);
-                    }
+            ClusterInput::Deliver(envelope) => {
+                self.deliver_remote(envelope);
+                self.settle();
+            }
+            ClusterInput::Unresolved(envelope) => {
+                let local = envelope.reply_to.as_ref().and_then(|reply_to| {
+                    let handle = self.sessions.by_session_id(&reply_to.session_id)?;
+                    Some((handle, reply_to.request_id.clone()))
+                });
+                if let (Some((handle, request_id)), RemoteTarget::Alias(alias)) =
+                    (local, &envelope.target)
+                {
+                    let request_id = raw_request_id(request_id.as_deref());
+                    self.peer_error(handle, unknown_alias(alias.as_str()), request_id.as_deref());
                 }
                 self.settle();
             }
@@ -123,24 +158,236 @@ impl Hub {
         Ok(())
     }
 
+    /// The sessions of the other nodes, by session id, as this node's
+    /// replica knows them (it follows the directory, so it may lag a
+    /// moment behind a session that just opened elsewhere).
+    pub fn remote_sessions(&self) -> impl Iterator<Item = (&str, &RemoteSession)> + '_ {
+        self.cluster
+            .iter()
+            .flat_map(|c| c.replica.sessions.iter())
+            .map(|(id, s)| (&**id, s))
+    }
+
+    /// Delivers frames another node sent to this node's sessions. A
+    /// client's message for an alias that left this node before it
+    /// arrived is answered to its sender, on its own node.
+    fn deliver_remote(&mut self, envelope: Envelope) {
+        let Envelope {
+            target,
+            frame,
+            reply_to,
+        } = envelope;
+        match target {
+            RemoteTarget::Alias(alias) => {
+                if self.deliver_to_alias(None, alias.as_str(), frame) == 0 {
+                    if let Some(reply_to) = reply_to {
+                        self.bounce(&alias, reply_to);
+                    }
+                }
+            }
+            RemoteTarget::Room(room) => {
+                self.deliver_to_room(None, &room, frame);
+            }
+            RemoteTarget::Everyone => {
+                self.deliver_to_all(None, frame);
+            }
+            RemoteTarget::Session(session_id) => {
+                if let Some(handle) = self.sessions.by_session_id(&session_id) {
+                    self.deliver_to_ids(None, &[handle], frame);
+                }
+            }
+            RemoteTarget::Watchers { alias, rooms } => {
+                let ids = self.presence_watchers(NOBODY, alias.as_ref(), &rooms);
+                self.deliver_to_ids(None, &ids, frame);
+            }
+        }
+    }
+
+    /// Tells a sender on another node that its message to `alias` found
+    /// no holder here.
+    fn bounce(&mut self, alias: &Alias, reply_to: ReplyTo) {
+        let Some(node) = reply_to.node() else {
+            return;
+        };
+        let request_id = raw_request_id(reply_to.request_id.as_deref());
+        let frame = encode::error(&unknown_alias(alias.as_str()), request_id.as_deref());
+        let envelope = Envelope::new(RemoteTarget::Session(reply_to.session_id), frame);
+        if let Some(cluster) = &mut self.cluster {
+            let forward = ClusterOutput::Forward { node, envelope };
+            cluster.outputs.push_back(forward);
+        }
+    }
+
+    /// A client's message to an alias no node holds as far as the replica
+    /// knows: the directory, which may know better, decides.
+    pub(super) fn resolve(
+        &mut self,
+        handle: SessionHandle,
+        alias: Alias,
+        frame: Bytes,
+        request_id: Option<&RawValue>,
+    ) {
+        let reply_to = self.reply_to(handle, request_id);
+        if let Some(cluster) = &mut self.cluster {
+            let envelope = Envelope {
+                target: RemoteTarget::Alias(alias),
+                frame,
+                reply_to,
+            };
+            cluster.outputs.push_back(ClusterOutput::Resolve(envelope));
+        }
+    }
+
+    /// How to answer session `handle` from another node.
+    pub(super) fn reply_to(
+        &self,
+        handle: SessionHandle,
+        request_id: Option<&RawValue>,
+    ) -> Option<ReplyTo> {
+        let session = self.sessions.get(handle)?;
+        Some(ReplyTo {
+            session_id: session.session_id.clone(),
+            request_id: request_id.map(|id| Arc::from(id.get())),
+        })
+    }
+
+    /// Tells this node's watchers that a session of a gone node closed.
+    fn notify_remote_gone(&mut self, session_id: &str, session: RemoteSession) {
+        let Some(alias) = session.alias else {
+            return;
+        };
+        let ids = self.presence_watchers(NOBODY, Some(&alias), &[]);
+        if ids.is_empty() {
+            return;
+        }
+        let frame = encode::presence(
+            PresenceChange::Closed,
+            Some(alias.as_str()),
+            session_id,
+            None,
+            Some(NODE_GONE),
+        );
+        self.deliver_to_ids(None, &ids, frame);
+    }
+
+    /// Whether a presence change here must cross to other nodes.
+    pub(super) fn watched_elsewhere(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| !c.replica.watching.is_empty())
+    }
+
+    /// Sends a presence frame to every other node with a watcher.
+    pub(super) fn forward_presence(
+        &mut self,
+        alias: Option<&Alias>,
+        rooms: Vec<Room>,
+        frame: &Bytes,
+    ) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let target = RemoteTarget::Watchers {
+            alias: alias.cloned(),
+            rooms,
+        };
+        let forwards: Vec<ClusterOutput> = cluster
+            .replica
+            .watching
+            .iter()
+            .map(|node| ClusterOutput::Forward {
+                node: node.clone(),
+                envelope: Envelope::new(target.clone(), frame.clone()),
+            })
+            .collect();
+        cluster.outputs.extend(forwards);
+    }
+
+    /// Tells the other nodes this session's row: opened, or a new alias.
+    pub(super) fn note_session(&mut self, handle: SessionHandle) {
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        let Some(session) = self.sessions.get(handle) else {
+            return;
+        };
+        let change = DirectoryChange::Session {
+            node: cluster.node.clone(),
+            session_id: session.session_id.clone(),
+            alias: session.alias.clone(),
+        };
+        cluster.outputs.push_back(ClusterOutput::Directory(change));
+    }
+
+    /// Tells the other nodes a session of this node closed.
+    pub(super) fn note_session_closed(&mut self, session_id: &Arc<str>) {
+        if let Some(cluster) = &mut self.cluster {
+            let change = DirectoryChange::SessionClosed {
+                node: cluster.node.clone(),
+                session_id: session_id.clone(),
+            };
+            cluster.outputs.push_back(ClusterOutput::Directory(change));
+        }
+    }
+
+    /// Tells the other nodes when this node gained its first presence
+    /// watcher or lost its last, so presence crosses only where watched.
+    pub(super) fn note_watching(&mut self) {
+        let watching = self.anyone_watching();
+        let Some(cluster) = &mut self.cluster else {
+            return;
+        };
+        if watching != cluster.told_watching {
+            cluster.told_watching = watching;
+            let change = DirectoryChange::Watching {
+                node: cluster.node.clone(),
+                watching,
+            };
+            cluster.outputs.push_back(ClusterOutput::Directory(change));
+        }
+    }
+
     /// Sends `frame` to the other nodes with recipients for `target`: once
     /// to every other node for everyone, else once per node holding the
     /// alias or with members of the room.
     pub(super) fn forward(&mut self, target: RemoteTarget, frame: &Bytes) {
+        self.forward_from(target, frame, None);
+    }
+
+    /// The same, naming the sender to answer if the frame finds nobody.
+    pub(super) fn forward_from(
+        &mut self,
+        target: RemoteTarget,
+        frame: &Bytes,
+        reply_to: Option<ReplyTo>,
+    ) {
         let Some(cluster) = &mut self.cluster else {
             return;
         };
         let nodes: Vec<&NodeId> = match &target {
-            RemoteTarget::Everyone => {
+            RemoteTarget::Alias(alias) => cluster.replica.alias_nodes(alias.as_str()).collect(),
+            RemoteTarget::Room(room) => cluster.replica.room_nodes(room.as_str()).collect(),
+            RemoteTarget::Session(session_id) => {
+                if let Some(node) = node_of(session_id) {
+                    let envelope = Envelope {
+                        target,
+                        frame: frame.clone(),
+                        reply_to,
+                    };
+                    let forward = ClusterOutput::Forward { node, envelope };
+                    cluster.outputs.push_back(forward);
+                }
+                return;
+            }
+            RemoteTarget::Everyone | RemoteTarget::Watchers { .. } => {
                 let envelope = Envelope {
                     target,
                     frame: frame.clone(),
+                    reply_to,
                 };
                 cluster.outputs.push_back(ClusterOutput::Publish(envelope));
                 return;
             }
-            RemoteTarget::Alias(alias) => cluster.replica.alias_nodes(alias.as_str()).collect(),
-            RemoteTarget::Room(room) => cluster.replica.room_nodes(room.as_str()).collect(),
         };
         let forwards: Vec<ClusterOutput> = nodes
             .into_iter()
@@ -149,6 +396,7 @@ impl Hub {
                 envelope: Envelope {
                     target: target.clone(),
                     frame: frame.clone(),
+                    reply_to: reply_to.clone(),
                 },
             })
             .collect();

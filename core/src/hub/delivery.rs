@@ -274,6 +274,7 @@ impl Hub {
             } else if let Some(handle) = self.to_resume.pop_front() {
                 self.resume(handle);
             } else {
+                self.note_watching();
                 return;
             }
         }

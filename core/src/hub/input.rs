@@ -76,6 +76,7 @@ impl Hub {
         let mut decoder = std::mem::take(&mut session.decoder);
         while let Some(item) = decoder.next(&mut input) {
             let emitted = self.emitted;
+            let carried = self.cluster_outputs_len();
             match item {
                 Decoded::Frame(bytes) => match ClientFrame::parse_request(bytes) {
                     (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
@@ -97,6 +98,11 @@ impl Hub {
                 // This frame gave the host an event; a host that observes
                 // and is behind is waited for.
                 self.pace_to_host(handle);
+            }
+            if self.cluster_outputs_len() > carried {
+                // It gave the backplane something to carry; a backplane
+                // that is behind is waited for.
+                self.pace_to_backplane(handle);
             }
             match self.sessions.get_mut(handle) {
                 // Defensive: routing closes only other sessions (a

@@ -24,6 +24,7 @@
 //! `delivery` (queues and flow control), `host_pace` (waiting for a host
 //! that observes), `closing` (closes, last wills and timers).
 
+mod backplane_pace;
 mod closing;
 mod cluster;
 mod delivery;
@@ -259,6 +260,7 @@ impl Hub {
         }
         self.sessions
             .insert(handle, session_id, self.config.max_frame_len);
+        self.note_session(handle);
         self.arm_idle(handle);
         Ok(handle)
     }

@@ -162,14 +162,14 @@ impl Hub {
 
     /// Whether any session watches anything: while none does, presence
     /// costs one check per change.
-    fn anyone_watching(&self) -> bool {
+    pub(super) fn anyone_watching(&self) -> bool {
         !self.watchers.is_empty() || self.room_watches > 0
     }
 
     /// The watchers told about a change to session `handle`: those of
     /// `alias` (if any) and of every room in `rooms`, never `handle`
     /// itself, in accept order.
-    fn presence_watchers<'r>(
+    pub(super) fn presence_watchers<'r>(
         &self,
         handle: SessionHandle,
         alias: Option<&Alias>,
@@ -198,14 +198,15 @@ impl Hub {
         change: PresenceChange,
         alias: &Alias,
     ) {
-        if !self.anyone_watching() {
+        let elsewhere = self.watched_elsewhere();
+        if !self.anyone_watching() && !elsewhere {
             return;
         }
         let Some(session) = self.sessions.get(handle) else {
             return;
         };
         let ids = self.presence_watchers(handle, Some(alias), &session.rooms);
-        if ids.is_empty() {
+        if ids.is_empty() && !elsewhere {
             return;
         }
         let frame = encode::presence(
@@ -215,6 +216,10 @@ impl Hub {
             None,
             None,
         );
+        if elsewhere {
+            let rooms = session.rooms.iter().cloned().collect();
+            self.forward_presence(Some(alias), rooms, &frame);
+        }
         self.deliver_to_ids(sender, &ids, frame);
     }
 
@@ -226,11 +231,12 @@ impl Hub {
         session: &Session,
         reason: CloseReason,
     ) {
-        if !self.anyone_watching() {
+        let elsewhere = self.watched_elsewhere();
+        if !self.anyone_watching() && !elsewhere {
             return;
         }
         let ids = self.presence_watchers(handle, session.alias.as_ref(), &session.rooms);
-        if ids.is_empty() {
+        if ids.is_empty() && !elsewhere {
             return;
         }
         let frame = encode::presence(
@@ -240,6 +246,10 @@ impl Hub {
             None,
             Some(reason.as_str()),
         );
+        if elsewhere {
+            let rooms = session.rooms.iter().cloned().collect();
+            self.forward_presence(session.alias.as_ref(), rooms, &frame);
+        }
         self.deliver_to_ids(None, &ids, frame);
     }
 
@@ -251,13 +261,14 @@ impl Hub {
         change: PresenceChange,
         room: &Room,
     ) {
-        if self.room_watches == 0 {
+        let elsewhere = self.watched_elsewhere();
+        if self.room_watches == 0 && !elsewhere {
             return;
         }
         let mut watchers = BTreeSet::new();
         self.collect_room_watchers(room.as_str(), &mut watchers);
         watchers.remove(&handle);
-        if watchers.is_empty() {
+        if watchers.is_empty() && !elsewhere {
             return;
         }
         let session = self.session_mut(handle);
@@ -268,6 +279,9 @@ impl Hub {
             Some(room.as_str()),
             None,
         );
+        if elsewhere {
+            self.forward_presence(None, vec![room.clone()], &frame);
+        }
         let ids: Vec<SessionHandle> = watchers.into_iter().collect();
         self.deliver_to_ids(sender, &ids, frame);
     }

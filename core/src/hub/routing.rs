@@ -5,6 +5,7 @@ use std::ops::Bound;
 
 use serde_json::value::RawValue;
 
+use super::cluster::unknown_alias;
 use super::Hub;
 use crate::alias::Alias;
 use crate::alias_table::Claim;
@@ -144,6 +145,7 @@ impl Hub {
         session.set_alias(Some(alias.clone()));
         session.last_will = last_will;
         let session_id = session.session_id.clone();
+        self.note_session(handle);
         self.emit(Event::Synced {
             handle,
             session_id: session_id.clone(),
@@ -198,17 +200,18 @@ impl Hub {
             self.observe(handle, RelayTarget::Everyone, message, recipients);
             return;
         }
+        let alias = self.cluster.as_ref().and_then(|_| Alias::new(to).ok());
         if self.aliases.holders(to).is_empty() && !self.held_elsewhere(to) {
-            let error = PeerError::new(
-                ErrorCode::UnknownAlias,
-                format!("no session holds alias {to:?}; the message was not delivered"),
-            );
-            return self.peer_error(handle, error, request_id);
-        }
-        if self.cluster.is_some() {
-            if let Ok(alias) = Alias::new(to) {
-                self.forward(RemoteTarget::Alias(alias), &frame);
+            if let Some(alias) = alias {
+                // The replica may not know of a claim just made on
+                // another node: the directory decides.
+                return self.resolve(handle, alias, frame, request_id);
             }
+            return self.peer_error(handle, unknown_alias(to), request_id);
+        }
+        if let Some(alias) = alias {
+            let reply_to = self.reply_to(handle, request_id);
+            self.forward_from(RemoteTarget::Alias(alias), &frame, reply_to);
         }
         let recipients = self.deliver_to_alias(Some(handle), to, frame);
         if self.config.observe {
@@ -240,28 +243,69 @@ impl Hub {
                 _ => return self.not_in_room(handle, request_id, room),
             },
         };
+        // A cluster's other nodes list after this node's own sessions
+        // (a room's members are listed from this node only).
+        let remote = match (&self.cluster, members) {
+            (Some(cluster), None) => Some(&cluster.replica.sessions),
+            _ => None,
+        };
+        let node = self.cluster.as_ref().map(|c| c.node.to_string());
         let max = self.config.max_list_rows;
         let limit = limit.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max));
-        let total = members.map_or(self.sessions.len(), |m| m.len());
+        let total =
+            members.map_or(self.sessions.len(), |m| m.len()) + remote.map_or(0, |r| r.len());
         let mut rows = Vec::with_capacity(limit.min(total));
         // The cursor names the last row sent; "0" (before every handle)
         // when a count-only request leaves every row for later.
-        let mut last = after.map_or(0, |a| a.0);
-        let mut more = false;
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let page: Box<dyn Iterator<Item = SessionHandle>> = match members {
-            Some(members) => Box::new(members.range((start, Bound::Unbounded)).map(|(h, _)| *h)),
-            None => Box::new(self.sessions.iter_after(after).map(|(h, _)| h)),
+        let mut last = match &after {
+            Some(ListCursor::Remote(id)) => ListCursor::Remote(id.clone()),
+            Some(ListCursor::Local(h)) => ListCursor::Local(*h),
+            None => ListCursor::Local(SessionHandle(0)),
         };
-        for row in page {
-            if rows.len() == limit {
-                more = true;
-                break;
+        let mut more = false;
+        let local_after = match after {
+            Some(ListCursor::Local(h)) => Some(Some(h)),
+            Some(ListCursor::Remote(_)) => None,
+            None => Some(None),
+        };
+        if let Some(local_after) = local_after {
+            let start = local_after.map_or(Bound::Unbounded, Bound::Excluded);
+            let page: Box<dyn Iterator<Item = SessionHandle>> = match members {
+                Some(members) => {
+                    Box::new(members.range((start, Bound::Unbounded)).map(|(h, _)| *h))
+                }
+                None => Box::new(self.sessions.iter_after(local_after).map(|(h, _)| h)),
+            };
+            for row in page {
+                if rows.len() == limit {
+                    more = true;
+                    break;
+                }
+                if let Some(session) = self.sessions.get(row) {
+                    let mut entry = SessionEntry::from(session.info(row));
+                    entry.node.clone_from(&node);
+                    rows.push(entry);
+                }
+                last = ListCursor::Local(row);
             }
-            if let Some(session) = self.sessions.get(row) {
-                rows.push(SessionEntry::from(session.info(row)));
+        }
+        if let (false, Some(remote)) = (more, remote) {
+            let start = match &last {
+                ListCursor::Remote(id) => Bound::Excluded(id.as_str()),
+                ListCursor::Local(_) => Bound::Unbounded,
+            };
+            for (session_id, session) in remote.range::<str, _>((start, Bound::Unbounded)) {
+                if rows.len() == limit {
+                    more = true;
+                    break;
+                }
+                rows.push(SessionEntry {
+                    session_id: session_id.to_string(),
+                    client_name: session.alias.as_ref().map(|a| a.to_string()),
+                    node: Some(session.node.to_string()),
+                });
+                last = ListCursor::Remote(session_id.to_string());
             }
-            last = row.0;
         }
         let next = more.then(|| last.to_string());
         let frame = encode::sessions(&rows, total, next.as_deref(), room, request_id);
@@ -311,13 +355,35 @@ impl Hub {
     }
 }
 
+/// Where a `list` page ends: after a session of this node, or (in a
+/// cluster, once this node's are done) after another node's session.
+enum ListCursor {
+    Local(SessionHandle),
+    Remote(String),
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListCursor::Local(handle) => write!(f, "{}", handle.0),
+            ListCursor::Remote(session_id) => write!(f, "@{session_id}"),
+        }
+    }
+}
+
 /// Reads a `list` cursor: the handle of the last row of the page before,
-/// in decimal. It is opaque to clients; any other text is refused.
-fn parse_cursor(text: &str) -> Result<SessionHandle, PeerError> {
-    text.parse().map(SessionHandle).map_err(|_| {
-        PeerError::new(
-            ErrorCode::InvalidField,
-            format!("field \"after\" must be the \"next\" cursor of an earlier sessions reply, got {text:?}"),
-        )
-    })
+/// in decimal, or `@` and a session id of another node. It is opaque to
+/// clients; any other text is refused.
+fn parse_cursor(text: &str) -> Result<ListCursor, PeerError> {
+    if let Some(session_id) = text.strip_prefix('@') {
+        return Ok(ListCursor::Remote(session_id.to_owned()));
+    }
+    text.parse()
+        .map(|h| ListCursor::Local(SessionHandle(h)))
+        .map_err(|_| {
+            PeerError::new(
+                ErrorCode::InvalidField,
+                format!("field \"after\" must be the \"next\" cursor of an earlier sessions reply, got {text:?}"),
+            )
+        })
 }

@@ -24,6 +24,8 @@ pub(crate) struct Client {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) client: usize,
+    /// The hub it is to: the node's index (0 for a single hub).
+    pub(crate) node: usize,
     /// The hub's handle for its session.
     pub(crate) handle: SessionHandle,
     /// The virtual address: the session id on the wire.
@@ -62,9 +64,10 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(client: usize, handle: SessionHandle, addr: Arc<str>) -> Self {
+    pub(crate) fn new(client: usize, node: usize, handle: SessionHandle, addr: Arc<str>) -> Self {
         Connection {
             client,
+            node,
             handle,
             addr,
             client_open: true,

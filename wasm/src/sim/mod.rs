@@ -1,7 +1,9 @@
 //! The simulator in plain Rust: no wasm-bindgen types, so native tests run
 //! the very code the browser runs.
 
+mod backplane;
 mod connection;
+mod json;
 mod network;
 pub mod presets;
 mod rng;
@@ -12,13 +14,13 @@ mod trace;
 mod view;
 
 pub use scenario::{
-    FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel, MAX_DELAY_MS,
-    MAX_SOCKET_BUFFER_BYTES,
+    ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel,
+    MAX_DELAY_MS, MAX_NODES, MAX_SOCKET_BUFFER_BYTES,
 };
 pub use simulator::Simulator;
 pub use step::{message, Action, Step, WatchScope};
-pub use trace::{Direction, Entry, Stats, Trace, WireBytes};
-pub use view::{ClientView, SessionView, StateView};
+pub use trace::{BackplaneDetail, Direction, Entry, Stats, Trace, WireBytes};
+pub use view::{ClientView, NodeView, SessionView, StateView};
 
 /// What can go wrong setting up or driving a simulation.
 #[derive(Debug, thiserror::Error)]

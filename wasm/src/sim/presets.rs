@@ -1,6 +1,6 @@
 //! Scenarios that ship with the simulator.
 
-use super::scenario::{FaultSettings, HubSettings, NetworkSettings, Scenario};
+use super::scenario::{ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario};
 use super::step::{message, Action, Step, WatchScope};
 
 /// Makes one preset.
@@ -12,16 +12,18 @@ const TAKEOVER: &str = "takeover";
 const FAULTS: &str = "faults";
 const FLOW_CONTROL: &str = "flow_control";
 const CHAT_ROOM: &str = "chat_room";
+const CLUSTER: &str = "cluster";
 
 /// Every preset by name, in the order the page lists them (the first is
 /// the one it loads): the one list that the page, the bindings, the errors
 /// and the tests all read.
-pub const PRESETS: [(&str, MakePreset); 5] = [
+pub const PRESETS: [(&str, MakePreset); 6] = [
     (TUTORIAL, tutorial),
     (TAKEOVER, takeover),
     (FAULTS, faults),
     (FLOW_CONTROL, flow_control),
     (CHAT_ROOM, chat_room),
+    (CLUSTER, cluster),
 ];
 
 /// Names of the presets, in the order the page lists them.
@@ -111,6 +113,7 @@ pub fn tutorial() -> Scenario {
         network: Default::default(),
         faults: FaultSettings::default(),
         trace: Default::default(),
+        cluster: None,
         steps,
     }
 }
@@ -188,6 +191,7 @@ pub fn takeover() -> Scenario {
         network: Default::default(),
         faults: FaultSettings::default(),
         trace: Default::default(),
+        cluster: None,
         steps,
     }
 }
@@ -267,6 +271,7 @@ pub fn faults() -> Scenario {
             ..FaultSettings::default()
         },
         trace: Default::default(),
+        cluster: None,
         steps,
     }
 }
@@ -359,6 +364,7 @@ pub fn flow_control() -> Scenario {
         },
         faults: FaultSettings::default(),
         trace: Default::default(),
+        cluster: None,
         steps,
     }
 }
@@ -473,6 +479,127 @@ pub fn chat_room() -> Scenario {
         network: Default::default(),
         faults: FaultSettings::default(),
         trace: Default::default(),
+        cluster: None,
+        steps,
+    }
+}
+
+/// The nodes of [`cluster`], in order.
+pub const CLUSTER_NODES: [&str; 3] = ["n1", "n2", "n3"];
+
+/// Three hub nodes over a backplane acting as one hub (takeover policy;
+/// the backplane takes 2 ms each way, a crashed node's lease is 3 s).
+///
+/// - `Client-1` connects to `n1`, `Client-2` to `n2`, `Client-3` to `n3`,
+///   and each syncs its alias: a claim the backplane's directory settles.
+/// - At 1 s `Client-1` sends to `Client-2`: one `forward`, `n1` to `n2`.
+///   At 2 s `Client-2` sends to `*`: one `publish`, to `n1` and `n3`. At
+///   3 s the host on `n3` sends to `Client-2`.
+/// - At 4 s `phone` connects to `n3` and syncs `Client-1`: the directory
+///   grants it and sends `taken_over` to `n1`, whose `Client-1` gets `bye`
+///   `taken_over`. At 5 s `Client-2`'s message to `Client-1` reaches
+///   `phone` on `n3`.
+/// - At 6 s `n2` crashes: `Client-2`'s connection is reset. At 6.5 s
+///   `Client-3`'s message to `Client-2` still goes to `n2` (the other nodes
+///   do not know yet) and is lost. At 9 s the lease runs out: the
+///   directory frees `Client-2` and `n1` and `n3` are told `n2` is gone.
+/// - At 10 s `Client-2` reconnects, to `n1`, and claims its alias again,
+///   displacing nobody; at 11 s `Client-3`'s message reaches it there.
+pub fn cluster() -> Scenario {
+    let [n1, n2, n3] = CLUSTER_NODES;
+    let mut steps = Vec::new();
+    for (name, node) in [("Client-1", n1), ("Client-2", n2), ("Client-3", n3)] {
+        steps.push(
+            Step::now(Action::Connect {
+                client: client(name),
+            })
+            .on(node),
+        );
+        steps.push(Step::now(Action::Sync {
+            client: client(name),
+            alias: name.to_owned(),
+            last_will: None,
+        }));
+    }
+    let send = |at, from: &str, to: &str, text: &str| {
+        Step::at(
+            at,
+            Action::Send {
+                client: client(from),
+                to: Some(to.to_owned()),
+                room: None,
+                message: message(text),
+            },
+        )
+    };
+    steps.push(send(1000, "Client-1", "Client-2", r#""hi from n1""#));
+    steps.push(send(2000, "Client-2", "*", r#""hello, every node""#));
+    steps.push(
+        Step::at(
+            3000,
+            Action::SendToAlias {
+                alias: "Client-2".into(),
+                message: message(r#""from the host on n3""#),
+            },
+        )
+        .on(n3),
+    );
+    steps.push(
+        Step::at(
+            4000,
+            Action::Connect {
+                client: client("phone"),
+            },
+        )
+        .on(n3),
+    );
+    steps.push(Step::now(Action::Sync {
+        client: client("phone"),
+        alias: "Client-1".into(),
+        last_will: None,
+    }));
+    steps.push(send(
+        5000,
+        "Client-2",
+        "Client-1",
+        r#""which Client-1 is this?""#,
+    ));
+    steps.push(Step::at(6000, Action::CrashNode { node: n2.into() }));
+    steps.push(send(6500, "Client-3", "Client-2", r#""are you there?""#));
+    steps.push(
+        Step::at(
+            10_000,
+            Action::Connect {
+                client: client("Client-2"),
+            },
+        )
+        .on(n1),
+    );
+    steps.push(Step::now(Action::Sync {
+        client: client("Client-2"),
+        alias: "Client-2".into(),
+        last_will: None,
+    }));
+    steps.push(send(11_000, "Client-3", "Client-2", r#""welcome back""#));
+    Scenario {
+        name: CLUSTER.into(),
+        description: "Three hub nodes over a backplane act as one hub. Client-1 is on n1, \
+                      Client-2 on n2, Client-3 on n3: a message crosses from n1 to n2, a * \
+                      reaches every node. phone on n3 takes over Client-1, and the old holder \
+                      on n1 gets bye taken_over. n2 crashes: a message for Client-2 is lost \
+                      until its 3 s lease runs out and the backplane frees its alias; \
+                      Client-2 then reconnects to n1 and claims it again."
+            .into(),
+        seed: 12,
+        hub: HubSettings::default(),
+        network: NetworkSettings::default(),
+        faults: FaultSettings::default(),
+        trace: Default::default(),
+        cluster: Some(ClusterSettings {
+            nodes: CLUSTER_NODES.iter().map(|n| (*n).to_owned()).collect(),
+            latency_ms: 2,
+            lease_ms: 3000,
+        }),
         steps,
     }
 }

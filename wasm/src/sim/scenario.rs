@@ -18,47 +18,58 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use tcphub_core::HubConfig;
 
-use super::step::Step;
+use super::json::Object;
+use super::step::{Action, Step};
 use super::SimError;
 
 /// One simulated run: hub settings, network, faults and the script.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Written with serde; read by [`Scenario::from_json`] (`json.rs`), which
+/// also serves as its [`Deserialize`].
+#[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
     /// A short name, shown by the page.
-    #[serde(default)]
     pub name: String,
     /// What the scenario shows, for a person.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Seeds every random draw of the run (faults only).
-    #[serde(default)]
     pub seed: u64,
     /// How the hub is configured.
-    #[serde(default)]
     pub hub: HubSettings,
     /// The fault-free network.
-    #[serde(default)]
     pub network: NetworkSettings,
     /// What may go wrong on the wire, drawn from the seed.
-    #[serde(default)]
     pub faults: FaultSettings,
     /// How much the trace records.
-    #[serde(default)]
     pub trace: TraceLevel,
+    /// Several hub nodes over a simulated backplane instead of one hub;
+    /// absent for one hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSettings>,
     /// The script, in order.
-    #[serde(default)]
     pub steps: Vec<Step>,
+}
+
+impl<'de> Deserialize<'de> for Scenario {
+    /// The scenario's JSON as [`Scenario::from_json`] reads it (and
+    /// checks it).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Scenario::from_json(raw.get()).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Scenario {
     /// Parses a scenario from JSON, naming what is wrong.
     pub fn from_json(json: &str) -> Result<Self, SimError> {
-        let scenario: Scenario = serde_json::from_str(json).map_err(|e| {
-            let mut message = e.to_string();
+        let read = Object::parse(String::new(), json).and_then(Scenario::read);
+        let scenario = read.map_err(|e| {
+            let mut message = e;
             if message.contains("unknown field `max_queued_bytes`") {
                 // Scenarios saved before the hub took over flow control.
                 message.push_str(
@@ -72,12 +83,78 @@ impl Scenario {
         Ok(scenario)
     }
 
+    fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let scenario = Scenario {
+            name: o.get("name")?.unwrap_or_default(),
+            description: o.get("description")?.unwrap_or_default(),
+            seed: o.get("seed")?.unwrap_or_default(),
+            hub: o
+                .object("hub")?
+                .map(HubSettings::read)
+                .transpose()?
+                .unwrap_or_default(),
+            network: o
+                .object("network")?
+                .map(NetworkSettings::read)
+                .transpose()?
+                .unwrap_or_default(),
+            faults: o
+                .object("faults")?
+                .map(FaultSettings::read)
+                .transpose()?
+                .unwrap_or_default(),
+            trace: match o.get::<String>("trace")? {
+                None => TraceLevel::default(),
+                Some(level) => TraceLevel::parse(&level)?,
+            },
+            cluster: match o.raw("cluster") {
+                Some(raw) if raw.get() != "null" => Some(ClusterSettings::read(Object::parse(
+                    "cluster".into(),
+                    raw.get(),
+                )?)?),
+                _ => None,
+            },
+            steps: o.objects("steps", Step::read)?,
+        };
+        o.finish("name, description, seed, hub, network, faults, trace, cluster or steps")?;
+        Ok(scenario)
+    }
+
     /// Checks every setting against its bounds: the hub's through
     /// [`HubConfig::validate`], the network's and the faults' here.
     pub fn validate(&self) -> Result<(), SimError> {
         self.hub.to_config()?;
         self.network.validate()?;
-        self.faults.validate()
+        self.faults.validate()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
+        for step in &self.steps {
+            let node = match &step.action {
+                Action::CrashNode { node } => Some(node),
+                _ => step.node.as_ref(),
+            };
+            if let Some(node) = node {
+                self.node_index(node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `node` is in the cluster's list of nodes, or an error naming
+    /// it.
+    pub fn node_index(&self, node: &str) -> Result<usize, SimError> {
+        let nodes = self.cluster.as_ref().map_or(&[][..], |c| &c.nodes[..]);
+        nodes.iter().position(|n| n == node).ok_or_else(|| {
+            SimError::Scenario(format!(
+                "there is no node {node:?}: {}",
+                if nodes.is_empty() {
+                    "the scenario has no cluster".to_owned()
+                } else {
+                    format!("cluster.nodes is {nodes:?}")
+                }
+            ))
+        })
     }
 
     /// The scenario as pretty JSON, ready to save.
@@ -89,8 +166,7 @@ impl Scenario {
 /// The hub's configuration, in JSON-friendly units: the core's
 /// [`HubConfig`] field by field, durations in virtual ms. Every default is
 /// the core's own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HubSettings {
     /// `takeover`, `reject` or `share`.
     pub alias_policy: String,
@@ -138,6 +214,41 @@ impl Default for HubSettings {
 }
 
 impl HubSettings {
+    /// Reads `hub`: an absent field takes the core's default.
+    fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let d = HubSettings::default();
+        let settings = HubSettings {
+            alias_policy: o.get("alias_policy")?.unwrap_or(d.alias_policy),
+            relay: o.get("relay")?.unwrap_or(d.relay),
+            max_frame_len: o.get("max_frame_len")?.unwrap_or(d.max_frame_len),
+            max_sessions: o.get("max_sessions")?.unwrap_or(d.max_sessions),
+            idle_timeout_ms: o.nullable("idle_timeout_ms", d.idle_timeout_ms)?,
+            high_watermark: o.get("high_watermark")?.unwrap_or(d.high_watermark),
+            low_watermark: o.get("low_watermark")?.unwrap_or(d.low_watermark),
+            max_queued_bytes: o.get("max_queued_bytes")?.unwrap_or(d.max_queued_bytes),
+            write_deadline_ms: o.nullable("write_deadline_ms", d.write_deadline_ms)?,
+            frame_timeout_ms: o.nullable("frame_timeout_ms", d.frame_timeout_ms)?,
+            max_list_rows: o.get("max_list_rows")?.unwrap_or(d.max_list_rows),
+            max_rooms_per_session: o
+                .get("max_rooms_per_session")?
+                .unwrap_or(d.max_rooms_per_session),
+            max_watched_aliases: o
+                .get("max_watched_aliases")?
+                .unwrap_or(d.max_watched_aliases),
+            max_last_will_bytes: o
+                .get("max_last_will_bytes")?
+                .unwrap_or(d.max_last_will_bytes),
+            observe: o.get("observe")?.unwrap_or(d.observe),
+        };
+        o.finish(
+            "alias_policy, relay, max_frame_len, max_sessions, idle_timeout_ms, \
+             high_watermark, low_watermark, max_queued_bytes, write_deadline_ms, \
+             frame_timeout_ms, max_list_rows, max_rooms_per_session, max_watched_aliases, \
+             max_last_will_bytes or observe",
+        )?;
+        Ok(settings)
+    }
+
     /// The settings that give `config`.
     pub fn from_config(config: &HubConfig) -> Self {
         HubSettings {
@@ -213,8 +324,7 @@ pub const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
 pub const MAX_SOCKET_BUFFER_BYTES: usize = 1 << 30;
 
 /// The network when nothing goes wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkSettings {
     /// Time every piece of data takes to cross, in virtual ms.
     pub latency_ms: u64,
@@ -235,6 +345,18 @@ impl Default for NetworkSettings {
 }
 
 impl NetworkSettings {
+    fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let d = NetworkSettings::default();
+        let settings = NetworkSettings {
+            latency_ms: o.get("latency_ms")?.unwrap_or(d.latency_ms),
+            socket_buffer_bytes: o
+                .get("socket_buffer_bytes")?
+                .unwrap_or(d.socket_buffer_bytes),
+        };
+        o.finish("latency_ms or socket_buffer_bytes")?;
+        Ok(settings)
+    }
+
     /// Checks the latency and the buffer against their bounds.
     pub fn validate(&self) -> Result<(), SimError> {
         if self.latency_ms > MAX_DELAY_MS {
@@ -253,10 +375,82 @@ impl NetworkSettings {
     }
 }
 
+/// Most nodes a simulated cluster may have: enough to show a cluster, few
+/// enough to draw.
+pub const MAX_NODES: usize = 4;
+
+/// A cluster of hub nodes over a simulated backplane (what Redis is to
+/// `tcphub serve --cluster`): every node runs its own core with
+/// `HubConfig::node` set; the backplane carries what they send each other
+/// and keeps the directory that settles claims of aliases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSettings {
+    /// The nodes' ids, in order: `n1`, `n2`, ... (letters, digits, `-`
+    /// and `_`, as the core's `NodeId`). A `connect` or host step names
+    /// one; the first is the default.
+    pub nodes: Vec<String>,
+    /// Time one message takes from a node to the backplane, and again from
+    /// the backplane to a node, in virtual ms. The backplane has no faults.
+    pub latency_ms: u64,
+    /// How long after a node crashes the backplane frees its aliases and
+    /// tells the other nodes it is gone, in virtual ms.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            nodes: vec!["n1".into(), "n2".into()],
+            latency_ms: 1,
+            lease_ms: 10_000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let d = ClusterSettings::default();
+        let settings = ClusterSettings {
+            nodes: o.get("nodes")?.unwrap_or(d.nodes),
+            latency_ms: o.get("latency_ms")?.unwrap_or(d.latency_ms),
+            lease_ms: o.get("lease_ms")?.unwrap_or(d.lease_ms),
+        };
+        o.finish("nodes, latency_ms or lease_ms")?;
+        Ok(settings)
+    }
+
+    /// Checks the node ids (with the core's `NodeId`), their number and
+    /// the times against their bounds.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let n = self.nodes.len();
+        if !(1..=MAX_NODES).contains(&n) {
+            return Err(SimError::Scenario(format!(
+                "cluster.nodes has {n} nodes: expected 1 to {MAX_NODES}"
+            )));
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            tcphub_core::NodeId::new(node)
+                .map_err(|e| SimError::Scenario(format!("cluster.nodes: {e}")))?;
+            if self.nodes[..i].contains(node) {
+                return Err(SimError::Scenario(format!(
+                    "cluster.nodes names {node:?} twice"
+                )));
+            }
+        }
+        for (name, ms) in [("latency_ms", self.latency_ms), ("lease_ms", self.lease_ms)] {
+            if ms > MAX_DELAY_MS {
+                return Err(SimError::Scenario(format!(
+                    "cluster.{name} is {ms}: expected 0 to {MAX_DELAY_MS} (one day)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Faults drawn from the seed. Chances are whole percentages, so no float
 /// arithmetic can make two platforms disagree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FaultSettings {
     /// Master switch: off means a perfect network.
     pub enabled: bool,
@@ -290,6 +484,20 @@ impl Default for FaultSettings {
 }
 
 impl FaultSettings {
+    fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let d = FaultSettings::default();
+        let settings = FaultSettings {
+            enabled: o.get("enabled")?.unwrap_or(d.enabled),
+            split: o.get("split")?.unwrap_or(d.split),
+            join: o.get("join")?.unwrap_or(d.join),
+            max_delay_ms: o.get("max_delay_ms")?.unwrap_or(d.max_delay_ms),
+            drop: o.get("drop")?.unwrap_or(d.drop),
+            stall: o.get("stall")?.unwrap_or(d.stall),
+        };
+        o.finish("enabled, split, join, max_delay_ms, drop or stall")?;
+        Ok(settings)
+    }
+
     /// Checks that every chance is a percentage and the delay is bounded.
     pub fn validate(&self) -> Result<(), SimError> {
         if self.max_delay_ms > MAX_DELAY_MS {
@@ -315,7 +523,7 @@ impl FaultSettings {
 }
 
 /// How much of the run the trace keeps. Counters are kept at every level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TraceLevel {
     /// Everything, bytes on the wire included.
@@ -325,6 +533,19 @@ pub enum TraceLevel {
     Deliveries,
     /// Nothing but the counters (for benchmarks).
     None,
+}
+
+impl TraceLevel {
+    fn parse(level: &str) -> Result<Self, String> {
+        match level {
+            "full" => Ok(TraceLevel::Full),
+            "deliveries" => Ok(TraceLevel::Deliveries),
+            "none" => Ok(TraceLevel::None),
+            other => Err(format!(
+                "trace: unknown level `{other}`, expected `full`, `deliveries` or `none`"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -338,7 +559,7 @@ mod tests {
         assert_eq!(s.hub, HubSettings::default());
         assert!(!s.faults.enabled);
         assert!(
-            matches!(&s.steps[..], [Step { at: None, action: Action::Connect { client } }] if client == "a")
+            matches!(&s.steps[..], [Step { at: None, action: Action::Connect { client }, .. }] if client == "a")
         );
     }
 

@@ -5,14 +5,20 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use tcphub_core::{ClientFrame, LastWillRequest};
 
+use super::json::Object;
+
 /// One step of the script. In JSON it is one flat object:
 /// `{"at": 3000, "action": "send", "client": "Client-1", "to": "Client-2", "message": "hi"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "StepJson", into = "StepJson")]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "StepJson")]
 pub struct Step {
     /// At this virtual time (ms), whatever is in flight. Absent: as soon
     /// as the network has settled after the previous step.
     pub at: Option<u64>,
+    /// In a cluster, the node a `connect` opens its connection to, or the
+    /// node whose host runs a host command; absent: the first node. Only
+    /// those actions take one.
+    pub node: Option<String>,
     /// What happens.
     pub action: Action,
 }
@@ -20,15 +26,75 @@ pub struct Step {
 impl Step {
     /// A step that runs as soon as the network has settled.
     pub fn now(action: Action) -> Self {
-        Step { at: None, action }
+        Step {
+            at: None,
+            node: None,
+            action,
+        }
     }
 
     /// A step that runs at `at` virtual ms.
     pub fn at(at: u64, action: Action) -> Self {
         Step {
             at: Some(at),
+            node: None,
             action,
         }
+    }
+
+    /// The same step, on cluster node `node`.
+    pub fn on(mut self, node: &str) -> Self {
+        self.node = Some(node.to_owned());
+        self
+    }
+
+    /// Reads one step from its JSON (a click from the page), naming what
+    /// is wrong.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        Object::parse(String::new(), json).and_then(Step::read)
+    }
+
+    /// Reads a step's object: every field of every action, optional, then
+    /// checked by its action.
+    pub(crate) fn read(mut o: Object<'_>) -> Result<Self, String> {
+        let Some(action) = o.get("action")? else {
+            return Err(o.missing("action"));
+        };
+        let j = StepJson {
+            at: o.opt("at")?,
+            action,
+            client: o.opt("client")?,
+            alias: o.opt("alias")?,
+            to: o.opt("to")?,
+            room: o.opt("room")?,
+            aliases: o.opt("aliases")?,
+            last_will: o.json("last_will", false),
+            // An explicit `null` message is a message.
+            message: o.json("message", true),
+            data: o.opt("data")?,
+            ms: o.opt("ms")?,
+            enabled: o.opt("enabled")?,
+            // Scenarios saved before the rename call it `session`.
+            session_id: match o.opt("session_id")? {
+                Some(id) => Some(id),
+                None => o.opt("session")?,
+            },
+            node: o.opt("node")?,
+        };
+        let here = o.here();
+        o.finish(
+            "at, action, client, alias, to, room, aliases, last_will, message, data, ms, \
+             enabled, session_id or node",
+        )?;
+        Step::try_from(j).map_err(|e| format!("{here}{e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    /// A step's JSON as [`Step::from_json`] reads it.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Step::from_json(raw.get()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -206,6 +272,14 @@ pub enum Action {
     },
     /// The host shuts the hub down.
     Shutdown,
+    /// A node of the cluster crashes (a SIGKILL): its hub is gone, its
+    /// clients' connections are reset, and what the backplane brings it is
+    /// lost. Once its lease runs out the backplane frees its aliases and
+    /// tells every other node it is gone.
+    CrashNode {
+        /// The node's id.
+        node: String,
+    },
 }
 
 /// What a `watch` or `unwatch` is about: in JSON, no field (every alias;
@@ -251,45 +325,37 @@ pub fn message(json: &str) -> Box<RawValue> {
 
 /// A step as it is written in JSON: every field of every action, optional.
 /// Plain fields rather than a serde-tagged enum keep messages byte-exact
-/// (`RawValue`) and the WebAssembly build small.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// (`RawValue`) and the WebAssembly build small. Written with serde, read
+/// by [`Step::read`].
+#[derive(Debug, Default, Serialize)]
 struct StepJson {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     at: Option<u64>,
     action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     alias: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     room: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aliases: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     last_will: Option<Box<RawValue>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<Box<RawValue>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
-    /// Scenarios saved before the rename call it `session`; they still load.
-    #[serde(default, alias = "session", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
-}
-
-/// Keeps an explicit `null` message as a message, apart from "absent".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
 }
 
 impl TryFrom<StepJson> for Step {
@@ -412,16 +478,29 @@ impl TryFrom<StepJson> for Step {
                 session_id: need(j.session_id, "session_id")?,
             },
             "shutdown" => Action::Shutdown,
+            "crash_node" => Action::CrashNode {
+                // The node crashed, not the node it happens on.
+                node: need(j.node.take(), "node")?,
+            },
             other => {
                 return Err(format!(
                     "unknown action {other:?}: expected connect, sync, send, write, list, ping, \
                      join, leave, watch, unwatch, bye, disconnect, drop, half_close, stop_reading, \
                      resume_reading, faults, wait, broadcast, send_to_alias, join_room, leave_room, \
-                     send_to_room, close_session or shutdown"
+                     send_to_room, close_session, shutdown or crash_node"
                 ))
             }
         };
-        Ok(Step { at: j.at, action })
+        if j.node.is_some() && !action.takes_node() {
+            return Err(format!(
+                "action {kind:?} takes no \"node\": only connect and the host's commands run on one"
+            ));
+        }
+        Ok(Step {
+            at: j.at,
+            node: j.node,
+            action,
+        })
     }
 }
 
@@ -437,6 +516,7 @@ impl From<Step> for StepJson {
     fn from(step: Step) -> Self {
         let mut j = StepJson {
             at: step.at,
+            node: step.node,
             ..StepJson::default()
         };
         let kind = match step.action {
@@ -561,6 +641,10 @@ impl From<Step> for StepJson {
                 "close_session"
             }
             Action::Shutdown => "shutdown",
+            Action::CrashNode { node } => {
+                j.node = Some(node);
+                "crash_node"
+            }
         };
         j.action = kind.to_owned();
         j
@@ -605,7 +689,22 @@ impl Action {
             | Action::LeaveRoom { .. }
             | Action::SendToRoom { .. }
             | Action::CloseSession { .. }
-            | Action::Shutdown => None,
+            | Action::Shutdown
+            | Action::CrashNode { .. } => None,
         }
+    }
+
+    /// Whether the action runs on a node of its step's choosing: a
+    /// client's connect, or a host command. (`close_session`, `join_room`
+    /// and `leave_room` name a session, which says its node.)
+    pub fn takes_node(&self) -> bool {
+        matches!(
+            self,
+            Action::Connect { .. }
+                | Action::Broadcast { .. }
+                | Action::SendToAlias { .. }
+                | Action::SendToRoom { .. }
+                | Action::Shutdown
+        )
     }
 }

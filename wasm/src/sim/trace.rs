@@ -73,6 +73,9 @@ pub enum Entry {
         addr: String,
         /// The hub's handle for the session.
         handle: u64,
+        /// The node it connected to, in a cluster.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     /// One write: a client's request, or a frame the hub sent.
     Write {
@@ -150,6 +153,9 @@ pub enum Entry {
         /// Why it failed.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The node whose host ran it, in a cluster.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     /// A connection closed at one end.
     Close {
@@ -206,6 +212,43 @@ pub enum Entry {
         /// How many bytes.
         len: usize,
     },
+    /// One message of a cluster reached the backplane from a node (`to`
+    /// is `backplane`) or a node from the backplane (`from` is
+    /// `backplane`): one hop, `latency_ms` after it left.
+    Backplane {
+        /// Virtual ms.
+        t: u64,
+        /// When it left.
+        sent: u64,
+        /// A node's id, or `backplane`.
+        from: String,
+        /// A node's id, or `backplane`.
+        to: String,
+        /// The core's name for it: on the way up `claim`, `release`,
+        /// `directory`, `forward`, `publish`, `resolve`; on the way down
+        /// `claim_settled`, `taken_over`, `directory`, `deliver`,
+        /// `unresolved`, `node_gone`.
+        message: &'static str,
+        /// What it says, in words; see [`BackplaneDetail`].
+        #[serde(flatten)]
+        detail: BackplaneDetail,
+        /// It reached a node that had crashed: nobody read it.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        lost: bool,
+    },
+    /// A node of the cluster crashed (`state` `crashed`), or the backplane
+    /// let its lease run out (`lease_expired`) and freed its aliases.
+    Node {
+        /// Virtual ms.
+        t: u64,
+        /// The node's id.
+        node: String,
+        /// `crashed` or `lease_expired`.
+        state: &'static str,
+        /// For `lease_expired`: the aliases the directory freed.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        freed: Vec<String>,
+    },
     /// A step that could not run, and why.
     Skip {
         /// Virtual ms.
@@ -231,6 +274,8 @@ impl Entry {
             | Entry::Eof { t, .. }
             | Entry::Fault { t, .. }
             | Entry::Discard { t, .. }
+            | Entry::Backplane { t, .. }
+            | Entry::Node { t, .. }
             | Entry::Skip { t, .. } => *t,
         }
     }
@@ -243,6 +288,60 @@ impl Entry {
             TraceLevel::None => false,
         }
     }
+}
+
+/// What one backplane message says, each field only when it applies.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackplaneDetail {
+    /// The alias claimed, released, held, taken over, or a frame is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The room a frame is for, or a node joined or left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// A frame for every session (a `*` or a host broadcast).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub everyone: bool,
+    /// A presence frame for the sessions watching `alias` (or every
+    /// alias) or the members of `rooms`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub watchers: bool,
+    /// The rooms of a presence frame's session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<String>,
+    /// The node a `forward` is for, a `directory` change is about, or that
+    /// is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The session claiming, releasing, taken over, listed, or a frame is
+    /// for (node-scoped id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The sender of a message to an alias, told `unknown_alias` if it
+    /// reaches nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// A `watching` change: whether the node has a presence watcher now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watching: Option<bool>,
+    /// A `directory` change: `alias_held`, `alias_released`,
+    /// `room_joined`, `room_left`, `session`, `session_closed` or
+    /// `watching`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<&'static str>,
+    /// A claim's number, on the claim and on its answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<u64>,
+    /// A claim's policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'static str>,
+    /// A claim's answer: whether the alias is the claimant's now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted: Option<bool>,
+    /// The frame carried, as its recipients will read it (without its
+    /// newline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<Box<RawValue>>,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -19,8 +19,11 @@ pub struct StateView {
     pub faults: bool,
     /// Every client ever connected, in order of appearance.
     pub clients: Vec<ClientView>,
-    /// The hub's session table, oldest first.
+    /// The hub's session table, oldest first (in a cluster, node by node).
     pub sessions: Vec<SessionView>,
+    /// A cluster's nodes, in order; empty for one hub.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeView>,
     /// Counters.
     pub stats: Stats,
 }
@@ -32,6 +35,9 @@ pub struct ClientView {
     pub name: String,
     /// Its open connection's address (its session id on the wire).
     pub addr: Option<String>,
+    /// In a cluster, the node its open connection is to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Whether it has an open connection.
     pub connected: bool,
     /// The alias the hub has it holding.
@@ -68,4 +74,18 @@ pub struct SessionView {
     pub rooms: Vec<String>,
     /// The virtual client at the other end.
     pub client: Option<String>,
+    /// In a cluster, the node it is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// One node of a cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeView {
+    /// Its id.
+    pub id: String,
+    /// Whether it crashed.
+    pub crashed: bool,
+    /// Its open sessions.
+    pub sessions: usize,
 }

@@ -118,7 +118,7 @@ test('adding a client and taking over an alias by clicking', async () => {
 
 test('Chromium runs the golden scenarios to the native golden traces, byte for byte', async () => {
   const files = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
-  assert.equal(files.length, 5);
+  assert.equal(files.length, 6);
   for (const file of files) {
     const scenario = readFileSync(path.join(goldenDir, file), 'utf8');
     const golden = readFileSync(path.join(goldenDir, file.replace('.scenario.json', '.json')), 'utf8');
@@ -241,5 +241,64 @@ test('the chat_room preset shows rooms, last wills, presence and relays; a room 
   await page.waitForFunction(() => [...document.querySelectorAll('#diagram g.delivery')].filter((g) => g.dataset.message === 'closing soon').length === 2);
   assert.deepEqual((await shownDeliveries('closing soon')).inboxes, ['time-bot', 'dave']);
   await page.screenshot({ path: path.join(artifacts, 'wasm-page-chat-room.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('the cluster preset draws the nodes and the backplane, and a frame crossing it', async () => {
+  await page.selectOption('#preset', 'cluster');
+  await page.click('#load-preset');
+  assert.equal(await page.isVisible('#nodes-panel'), true, 'the nodes panel shows for a cluster');
+  await page.selectOption('#speed', '100000');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 30_000 });
+  // The backplane where the hub was, and a lane per node.
+  const lanes = await page.$$eval('#diagram-head g.lane-head', (gs) => gs.map((g) => g.dataset.lane));
+  assert.deepEqual(lanes.slice(0, 4), ['backplane', 'n1', 'n2', 'n3']);
+  // Client-1's message to Client-2 crosses: n1 up to the backplane, down to n2.
+  const crossing = await page.$$eval('#diagram line.arrow.backplane[data-message="hi from n1"]',
+    (ls) => ls.map((l) => `${l.dataset.from}>${l.dataset.to} ${l.dataset.kind}`));
+  assert.deepEqual(crossing, ['n1>backplane forward', 'backplane>n2 deliver']);
+  const lost = await page.$$eval('#diagram line.arrow.backplane.lost', (ls) => ls.map((l) => l.dataset.message));
+  assert.deepEqual(lost, ['are you there?']);
+  assert.deepEqual(await shownDeliveries('hi from n1'), { inboxes: ['Client-2'], dots: ['Client-2 from Client-1'] });
+  // The takeover from n3: the old holder on n1 was told bye taken_over.
+  const client1 = await page.$eval('[data-inbox="Client-1"]', (box) => box.lastElementChild.textContent);
+  assert.match(client1, /bye: taken_over/);
+  assert.match(await page.textContent('li[data-client="phone"] .badge.node'), /n3/);
+  // n2 crashed; its lease ran out and Client-2 came back on n1.
+  assert.equal(await page.getAttribute('#nodes li[data-node="n2"]', 'class'), 'crashed');
+  assert.ok(await page.$('#diagram-head g.lane-head.node.gone[data-lane="n2"]'));
+  assert.ok(await page.$('#diagram text[data-node-state="lease_expired"]'));
+  const log = await page.textContent('#log');
+  assert.match(log, /node n2 crashed/);
+  assert.match(log, /lease of n2 expired: the directory freed Client-2/);
+  assert.match(log, /backplane → n1 taken_over: Client-1/);
+  assert.match(await page.textContent('li[data-client="Client-2"] .badge.node'), /n1/);
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page-cluster.png'), fullPage: true });
+  const trace = await page.evaluate(() => window.tcphub.sim.traceJsonLines());
+  const golden = readFileSync(path.join(goldenDir, 'cluster-seed12.json'), 'utf8');
+  assert.ok(trace === golden, 'the page runs the cluster preset to its golden trace');
+
+  // By clicking: a client joins n3, the host on n1 reaches it, then n3 crashes.
+  await page.fill('#new-client', 'Client-4');
+  await page.selectOption('#new-client-node', 'n3');
+  await page.click('#add-client button[type=submit]');
+  await page.waitForSelector('li[data-client="Client-4"].connected');
+  await page.selectOption('#actor', 'Client-4');
+  await page.fill('#sync-alias', 'Client-4');
+  await page.click('#sync-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    document.querySelector('li[data-client="Client-4"] .alias')?.textContent === 'Client-4');
+  await page.selectOption('#host-node', 'n1');
+  await page.selectOption('#host-to', 'Client-4');
+  await page.fill('#host-message', 'hello from n1');
+  await page.click('#host-form button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#diagram line.arrow.backplane')]
+    .filter((l) => l.dataset.message === 'hello from n1').length === 2);
+  assert.deepEqual((await shownDeliveries('hello from n1')).inboxes, ['Client-4']);
+  await page.click('#nodes li[data-node="n3"] button');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    document.querySelector('#nodes li[data-node="n3"]')?.className === 'crashed');
+  assert.match(await page.textContent('li[data-client="Client-4"] .addr'), /offline/);
   assert.deepEqual(problems, []);
 });

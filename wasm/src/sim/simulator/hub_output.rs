@@ -10,20 +10,37 @@ use super::Simulator;
 use crate::sim::trace::Entry;
 
 impl Simulator {
-    /// Carries out everything the hub asked for, in order.
+    /// Carries out everything the hub (every node of a cluster) asked for,
+    /// in order. Carrying out one node's outputs calls only that node's
+    /// hub, and what it sends other nodes leaves by the backplane, so one
+    /// pass over the nodes leaves nothing behind.
     pub(super) fn drain(&mut self) {
-        while let Some(output) = self.hub.poll_output() {
-            match output {
-                Output::Transmit { handle, frame } => self.queue_frame(handle, frame),
-                Output::PauseReading { handle } => self.set_reading(handle, true),
-                Output::ResumeReading { handle } => self.set_reading(handle, false),
-                Output::Close {
-                    handle,
-                    reason,
-                    farewell,
-                    unsent,
-                } => self.close_at_hub(handle, reason, farewell, unsent),
-                Output::Event(event) => self.record_event(event),
+        for node in 0..self.nodes.len() {
+            if !self.nodes[node].crashed {
+                self.drain_node(node);
+            }
+        }
+    }
+
+    fn drain_node(&mut self, node: usize) {
+        loop {
+            if let Some(output) = self.nodes[node].hub.poll_output() {
+                match output {
+                    Output::Transmit { handle, frame } => self.queue_frame(node, handle, frame),
+                    Output::PauseReading { handle } => self.set_reading(node, handle, true),
+                    Output::ResumeReading { handle } => self.set_reading(node, handle, false),
+                    Output::Close {
+                        handle,
+                        reason,
+                        farewell,
+                        unsent,
+                    } => self.close_at_hub(node, handle, reason, farewell, unsent),
+                    Output::Event(event) => self.record_event(event),
+                }
+            } else if let Some(output) = self.nodes[node].hub.poll_cluster() {
+                self.send_up(node, output);
+            } else {
+                return;
             }
         }
     }

@@ -21,7 +21,12 @@
 //!   handing the hub a client's bytes when told to, and closes as told
 //!   (`socket.rs`); it never decides on its own to cut anyone.
 //! - Virtual time saturates at `u64::MAX` ms instead of overflowing.
+//! - A cluster (`cluster.rs`) is several such hubs, each a node with its
+//!   own sessions and timers, and a backplane between them; at equal
+//!   times a backplane hop comes after the arrivals and before the timers.
+//!   A single hub runs exactly as it did before clusters existed.
 
+mod cluster;
 mod hub_output;
 mod script;
 mod socket;
@@ -30,23 +35,48 @@ mod wire;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tcphub_core::{Hub, HubError, SessionEntry, SessionHandle, SessionInfo};
+use tcphub_core::{Hub, HubError, NodeId, SessionEntry, SessionHandle, SessionInfo};
 
+use super::backplane::Backplane;
 use super::connection::{Client, Connection};
 use super::network::Network;
 use super::rng::SimRng;
 use super::scenario::{FaultSettings, NetworkSettings, Scenario};
 use super::step::{Action, Step};
 use super::trace::{Stats, Trace};
-use super::view::{ClientView, SessionView, StateView};
+use super::view::{ClientView, NodeView, SessionView, StateView};
 use super::SimError;
+
+/// One hub: the only one, or one node of a cluster.
+#[derive(Debug)]
+struct Node {
+    hub: Hub,
+    /// Connection index by session handle (handles count up from 1, on
+    /// each node).
+    connection_of_handle: Vec<Option<usize>>,
+    /// The node crashed: its hub does nothing more.
+    crashed: bool,
+}
+
+impl Node {
+    fn new(hub: Hub) -> Self {
+        Node {
+            hub,
+            connection_of_handle: Vec::new(),
+            crashed: false,
+        }
+    }
+}
 
 /// A deterministic run of one [`Scenario`].
 #[derive(Debug)]
 pub struct Simulator {
     /// As loaded, for [`Simulator::scenario`] and resets.
     scenario: Scenario,
-    hub: Hub,
+    /// The hub, or the cluster's nodes in the scenario's order.
+    nodes: Vec<Node>,
+    /// Between the nodes of a cluster; `None` for one hub.
+    backplane: Option<Backplane>,
     rng: SimRng,
     /// Virtual time, ms.
     now: u64,
@@ -59,8 +89,6 @@ pub struct Simulator {
     /// map keyed by name would cost 3 KB of .wasm.
     clients: Vec<Client>,
     connections: Vec<Connection>,
-    /// Connection index by session handle (handles count up from 1).
-    connection_of_handle: Vec<Option<usize>>,
     network: Network,
     /// Steps asked for while running (clicks): they go before the script.
     interactive: VecDeque<Step>,
@@ -85,6 +113,7 @@ fn room_names(session: SessionInfo<'_>) -> Vec<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
     Arrival,
+    Backplane,
     Timer(u64),
     Script(u64),
     Clock(u64),
@@ -94,17 +123,34 @@ impl Simulator {
     /// A simulator at time 0 with the scenario's script queued.
     pub fn new(scenario: Scenario) -> Result<Self, SimError> {
         scenario.validate()?;
-        let hub = Hub::new(scenario.hub.to_config()?)?;
+        let config = scenario.hub.to_config()?;
+        let (nodes, backplane) = match &scenario.cluster {
+            None => (vec![Node::new(Hub::new(config)?)], None),
+            Some(cluster) => {
+                let mut nodes = Vec::new();
+                let mut ids = Vec::new();
+                for id in &cluster.nodes {
+                    let id = NodeId::new(id)?;
+                    let config = tcphub_core::HubConfig {
+                        node: Some(id.clone()),
+                        ..config.clone()
+                    };
+                    nodes.push(Node::new(Hub::new(config)?));
+                    ids.push(id);
+                }
+                (nodes, Some(Backplane::new(ids)))
+            }
+        };
         Ok(Simulator {
             rng: SimRng::new(scenario.seed),
-            hub,
+            nodes,
+            backplane,
             now: 0,
             hold_until: 0,
             faults: scenario.faults.clone(),
             network_settings: scenario.network.clone(),
             clients: Vec::new(),
             connections: Vec::new(),
-            connection_of_handle: Vec::new(),
             network: Network::default(),
             interactive: VecDeque::new(),
             script: scenario.steps.iter().cloned().collect(),
@@ -137,14 +183,34 @@ impl Simulator {
         self.stats
     }
 
-    /// The hub being driven, for reading its state.
+    /// The hub being driven (a cluster's first node), for reading its
+    /// state.
     pub fn hub(&self) -> &Hub {
-        &self.hub
+        &self.nodes[0].hub
+    }
+
+    /// Every hub being driven: the one hub, or each node of the cluster
+    /// in order (a crashed one as it was when it crashed).
+    pub fn hubs(&self) -> impl Iterator<Item = &Hub> + '_ {
+        self.nodes.iter().map(|n| &n.hub)
     }
 
     /// Whether nothing is left to happen.
     pub fn is_done(&self) -> bool {
         self.next().is_none()
+    }
+
+    /// The backplane directory's holders of `alias`, as (node id, session
+    /// id), oldest first: empty for one hub.
+    pub fn directory_holders(&self, alias: &str) -> Vec<(String, String)> {
+        let Some(backplane) = &self.backplane else {
+            return Vec::new();
+        };
+        backplane
+            .holders(alias)
+            .into_iter()
+            .map(|(node, session)| (backplane.ids[node].to_string(), session.to_owned()))
+            .collect()
     }
 
     /// The scenario as loaded.
@@ -175,9 +241,10 @@ impl Simulator {
                 let connection = client.current.map(|c| &self.connections[c]);
                 let session = connection
                     .filter(|c| c.hub_open)
-                    .and_then(|c| self.hub.session(c.handle));
+                    .and_then(|c| self.nodes[c.node].hub.session(c.handle));
                 ClientView {
                     name: client.name.clone(),
+                    node: connection.and_then(|c| self.node_name(c.node)),
                     addr: connection.map(|c| c.addr.to_string()),
                     connected: connection.is_some(),
                     alias: session.and_then(|s| SessionEntry::from(s).client_name),
@@ -191,10 +258,10 @@ impl Simulator {
                 }
             })
             .collect();
-        let sessions = self
-            .hub
-            .sessions()
-            .map(|s| {
+        let sessions = (0..self.nodes.len())
+            .filter(|&n| !self.nodes[n].crashed)
+            .flat_map(|n| self.nodes[n].hub.sessions().map(move |s| (n, s)))
+            .map(|(n, s)| {
                 // The row a `sessions` reply gives, plus what only the
                 // simulator knows.
                 let row = SessionEntry::from(s);
@@ -204,19 +271,39 @@ impl Simulator {
                     alias: row.client_name,
                     rooms: room_names(s),
                     client: self
-                        .connection_index(s.handle)
+                        .connection_index(n, s.handle)
                         .map(|c| self.clients[self.connections[c].client].name.clone()),
+                    node: self.node_name(n),
                 }
             })
             .collect();
+        let nodes = match &self.backplane {
+            None => Vec::new(),
+            Some(backplane) => backplane
+                .ids
+                .iter()
+                .zip(&self.nodes)
+                .map(|(id, node)| NodeView {
+                    id: id.to_string(),
+                    crashed: node.crashed,
+                    sessions: if node.crashed {
+                        0
+                    } else {
+                        node.hub.session_count()
+                    },
+                })
+                .collect(),
+        };
         StateView {
             now: self.now,
             done: self.is_done(),
-            in_flight: self.network.in_flight(),
+            in_flight: self.network.in_flight()
+                + self.backplane.as_ref().map_or(0, Backplane::in_flight),
             queued_steps: self.interactive.len() + self.script.len(),
             faults: self.faults.enabled,
             clients,
             sessions,
+            nodes,
             stats: self.stats,
         }
     }
@@ -227,6 +314,12 @@ impl Simulator {
     /// of the script (a click on the page).
     pub fn act(&mut self, action: Action) {
         self.interactive.push_back(Step::now(action));
+    }
+
+    /// [`act`](Simulator::act) with a whole step: one that names a node.
+    /// Its `at` is ignored: it runs as soon as the network settles.
+    pub fn act_step(&mut self, step: Step) {
+        self.interactive.push_back(Step { at: None, ..step });
     }
 
     /// Does the next thing; `false` when nothing is left.
@@ -243,9 +336,14 @@ impl Simulator {
                 self.now = self.now.max(arrival.time);
                 self.arrive(arrival.conn, arrival.dir);
             }
+            Next::Backplane => self.backplane_arrive(),
             Next::Timer(at) => {
                 self.now = self.now.max(at);
-                self.hub_call(|hub, now| hub.handle_timeout(now));
+                for node in 0..self.nodes.len() {
+                    if self.deadline(node).is_some_and(|t| t <= at) {
+                        self.hub_call(node, |hub, now| hub.handle_timeout(now));
+                    }
+                }
                 self.drain();
             }
             Next::Script(at) => {
@@ -254,7 +352,7 @@ impl Simulator {
                     Some(step) => step,
                     None => self.script.pop_front().expect("next() saw a step"),
                 };
-                self.run_step(step.action);
+                self.run_step(step);
             }
             Next::Clock(at) => self.now = self.now.max(at),
         }
@@ -279,23 +377,28 @@ impl Simulator {
 
     fn next(&self) -> Option<Next> {
         let arrival = self.network.next_time();
-        // A deadline past the end of virtual time never comes.
-        let timer = self
-            .hub
-            .poll_timeout()
-            .and_then(|d| u64::try_from(d.as_nanos().div_ceil(1_000_000)).ok())
+        let backplane = self.backplane.as_ref().and_then(Backplane::next_time);
+        let timer = (0..self.nodes.len())
+            .filter_map(|node| self.deadline(node))
+            .min()
             .map(|t| t.max(self.now));
         // A timed step runs at its time; an untimed one once the network
         // has settled.
         let script = match self.interactive.front().or(self.script.front()) {
             Some(Step { at: Some(at), .. }) => Some(*at),
-            Some(Step { at: None, .. }) if arrival.is_none() => Some(0),
+            Some(Step { at: None, .. })
+                if arrival.is_none()
+                    && !self.backplane.as_ref().is_some_and(Backplane::carrying) =>
+            {
+                Some(0)
+            }
             _ => None,
         }
         .map(|at| at.max(self.hold_until).max(self.now));
         let clock = (self.hold_until > self.now).then_some(self.hold_until);
         let candidates = [
             arrival.map(|t| (t, Next::Arrival)),
+            backplane.map(|t| (t, Next::Backplane)),
             timer.map(|t| (t, Next::Timer(t))),
             script.map(|t| (t, Next::Script(t))),
             clock.map(|t| (t, Next::Clock(t))),
@@ -308,19 +411,43 @@ impl Simulator {
             .map(|(_, next)| next)
     }
 
-    fn connection_index(&self, handle: SessionHandle) -> Option<usize> {
-        self.connection_of_handle
+    /// When node `node`'s hub next wants `handle_timeout`, in whole ms;
+    /// never for a crashed node, nor past the end of virtual time.
+    fn deadline(&self, node: usize) -> Option<u64> {
+        let node = &self.nodes[node];
+        if node.crashed {
+            return None;
+        }
+        node.hub
+            .poll_timeout()
+            .and_then(|d| u64::try_from(d.as_nanos().div_ceil(1_000_000)).ok())
+    }
+
+    fn connection_index(&self, node: usize, handle: SessionHandle) -> Option<usize> {
+        self.nodes[node]
+            .connection_of_handle
             .get(usize::try_from(handle.0).ok()?)
             .copied()
             .flatten()
     }
 
-    /// Calls the hub with the current time. The simulator only moves time
-    /// forward, so the one misuse error the hub could report cannot happen;
-    /// an unknown session is the legitimate race of data with a close.
-    fn hub_call(&mut self, call: impl FnOnce(&mut Hub, Duration) -> Result<(), HubError>) -> bool {
+    /// A node's id, in a cluster.
+    fn node_name(&self, node: usize) -> Option<String> {
+        let backplane = self.backplane.as_ref()?;
+        Some(backplane.ids[node].to_string())
+    }
+
+    /// Calls node `node`'s hub with the current time. The simulator only
+    /// moves time forward, so the one misuse error the hub could report
+    /// cannot happen; an unknown session is the legitimate race of data
+    /// with a close.
+    fn hub_call(
+        &mut self,
+        node: usize,
+        call: impl FnOnce(&mut Hub, Duration) -> Result<(), HubError>,
+    ) -> bool {
         let now = Duration::from_millis(self.now);
-        match call(&mut self.hub, now) {
+        match call(&mut self.nodes[node].hub, now) {
             Ok(()) => true,
             Err(HubError::UnknownHandle(_)) => false,
             Err(other) => unreachable!("the simulator misused the hub: {other}"),

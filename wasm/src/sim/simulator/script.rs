@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tcphub_core::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
     encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
-    CloseReason, HubError, HubLines,
+    CloseReason, HubError, HubLines, SessionHandle,
 };
 
 use super::Simulator;
@@ -18,19 +18,39 @@ use crate::sim::step::{with_last_will, Action, Step, WatchScope};
 use crate::sim::trace::{Direction, Entry};
 
 impl Simulator {
-    pub(super) fn run_step(&mut self, action: Action) {
+    pub(super) fn run_step(&mut self, step: Step) {
         self.stats.steps += 1;
+        let Step { node, action, .. } = step;
         if self.trace.wants_any() {
             self.trace.push(Entry::Step {
                 t: self.now,
                 index: self.executed.len(),
-                step: Step::now(action.clone()),
+                step: Step {
+                    at: None,
+                    node: node.clone(),
+                    action: action.clone(),
+                },
             });
         }
         let acting = action.client().map(str::to_owned);
-        self.executed.push(Step::at(self.now, action.clone()));
+        self.executed.push(Step {
+            at: Some(self.now),
+            node: node.clone(),
+            action: action.clone(),
+        });
+        // The node the step runs on: the one it names, else the first.
+        let node = match node.map(|n| self.scenario.node_index(&n)) {
+            None => 0,
+            Some(Ok(node)) => node,
+            // A click naming a node the scenario does not have.
+            Some(Err(e)) => return self.skip(e.to_string()),
+        };
+        if action.takes_node() && self.nodes[node].crashed {
+            let id = self.node_name(node).unwrap_or_default();
+            return self.skip(format!("node {id} has crashed"));
+        }
         match action {
-            Action::Connect { client } => self.connect(&client),
+            Action::Connect { client } => self.connect(&client, node),
             Action::Sync {
                 client,
                 alias,
@@ -114,55 +134,68 @@ impl Simulator {
             Action::Faults { enabled } => self.faults.enabled = enabled,
             Action::Wait { ms } => self.hold_until = self.now.saturating_add(ms),
             Action::Broadcast { message } => {
-                let result = self.hub.broadcast(&message);
-                self.host_result("broadcast", result);
+                let result = self.nodes[node].hub.broadcast(&message);
+                self.host_result_on(node, "broadcast", result);
             }
             Action::SendToAlias { alias, message } => {
-                let result = self.hub.send_to_alias(&alias, &message);
-                self.host_result("send_to_alias", result);
+                let result = self.nodes[node].hub.send_to_alias(&alias, &message);
+                self.host_result_on(node, "send_to_alias", result);
             }
             Action::JoinRoom { session_id, room } => {
-                let result = self
-                    .hub
-                    .handle_of(&session_id)
-                    .and_then(|handle| self.hub.join_room(handle, &room))
+                let (node, handle) = self.session_named(&session_id);
+                let result = handle
+                    .and_then(|handle| self.nodes[node].hub.join_room(handle, &room))
                     // Told `joined` either way (again, if a member already).
                     .map(|_| 1);
-                self.host_result("join_room", result);
+                self.host_result_on(node, "join_room", result);
             }
             Action::LeaveRoom { session_id, room } => {
-                let result = self
-                    .hub
-                    .handle_of(&session_id)
-                    .and_then(|handle| self.hub.leave_room(handle, &room))
+                let (node, handle) = self.session_named(&session_id);
+                let result = handle
+                    .and_then(|handle| self.nodes[node].hub.leave_room(handle, &room))
                     // Told `left` only if it was a member.
                     .map(usize::from);
-                self.host_result("leave_room", result);
+                self.host_result_on(node, "leave_room", result);
             }
             Action::SendToRoom { room, message } => {
-                let result = self.hub.send_to_room(&room, &message);
-                self.host_result("send_to_room", result);
+                let result = self.nodes[node].hub.send_to_room(&room, &message);
+                self.host_result_on(node, "send_to_room", result);
             }
             Action::CloseSession { session_id } => {
-                let result = self
-                    .hub
-                    .handle_of(&session_id)
-                    .and_then(|handle| self.hub.close_session(handle, CloseReason::ClosedByHost))
+                let (node, handle) = self.session_named(&session_id);
+                let result = handle
+                    .and_then(|handle| {
+                        self.nodes[node]
+                            .hub
+                            .close_session(handle, CloseReason::ClosedByHost)
+                    })
                     .map(|()| 1);
-                self.host_result("close_session", result);
+                self.host_result_on(node, "close_session", result);
             }
             Action::Shutdown => {
-                let open = self.hub.session_count();
-                self.hub.shutdown();
-                self.host_result("shutdown", Ok(open));
+                let hub = &mut self.nodes[node].hub;
+                let open = hub.session_count();
+                hub.shutdown();
+                self.host_result_on(node, "shutdown", Ok(open));
             }
+            Action::CrashNode { node } => match self.scenario.node_index(&node) {
+                Ok(node) => self.crash(node),
+                Err(e) => self.skip(e.to_string()),
+            },
         }
         if let Some(client) = acting {
             self.maybe_drop(&client);
         }
     }
 
-    pub(super) fn host_result(&mut self, command: &'static str, result: Result<usize, HubError>) {
+    /// Traces a host command run on node `node`, and carries out what it
+    /// made the hubs do.
+    pub(super) fn host_result_on(
+        &mut self,
+        node: usize,
+        command: &'static str,
+        result: Result<usize, HubError>,
+    ) {
         let (reached, error) = match result {
             Ok(n) => (Some(n), None),
             Err(e) => (None, Some(e.to_string())),
@@ -172,8 +205,22 @@ impl Simulator {
             command,
             reached,
             error,
+            node: self.node_name(node),
         });
         self.drain();
+    }
+
+    /// The node holding the session called `session_id` (node-scoped in a
+    /// cluster, so at most one does), and its handle there; the first
+    /// node's error when none does.
+    fn session_named(&self, session_id: &str) -> (usize, Result<SessionHandle, HubError>) {
+        let live = |n: &usize| !self.nodes[*n].crashed;
+        for node in (0..self.nodes.len()).filter(live) {
+            if let Ok(handle) = self.nodes[node].hub.handle_of(session_id) {
+                return (node, Ok(handle));
+            }
+        }
+        (0, self.nodes[0].hub.handle_of(session_id))
     }
 
     pub(super) fn skip(&mut self, reason: String) {
@@ -183,7 +230,7 @@ impl Simulator {
         });
     }
 
-    pub(super) fn connect(&mut self, name: &str) {
+    pub(super) fn connect(&mut self, name: &str, node: usize) {
         let client = match self.client_named(name) {
             Some(c) => c,
             None => {
@@ -200,7 +247,7 @@ impl Simulator {
         }
         let addr: Arc<str> = virtual_addr(client, self.clients[client].opened).into();
         self.clients[client].opened += 1;
-        let handle = match self
+        let handle = match self.nodes[node]
             .hub
             .handle_accept(Duration::from_millis(self.now), &addr)
         {
@@ -210,23 +257,25 @@ impl Simulator {
             Err(e) => return self.skip(format!("{name} could not connect: {e}")),
         };
         let conn = self.connections.len();
-        let mut connection = Connection::new(client, handle, addr.clone());
+        let mut connection = Connection::new(client, node, handle, addr.clone());
         if self.faults.enabled && self.rng.chance(self.faults.stall) {
             let buffer = self.network_settings.socket_buffer_bytes as u64;
             connection.stall_after = Some(self.rng.below(buffer / 4 + 1));
         }
         self.connections.push(connection);
         let slot = handle.0 as usize;
-        if self.connection_of_handle.len() <= slot {
-            self.connection_of_handle.resize(slot + 1, None);
+        let of_handle = &mut self.nodes[node].connection_of_handle;
+        if of_handle.len() <= slot {
+            of_handle.resize(slot + 1, None);
         }
-        self.connection_of_handle[slot] = Some(conn);
+        of_handle[slot] = Some(conn);
         self.clients[client].current = Some(conn);
         self.trace.push(Entry::Connect {
             t: self.now,
             client: name.to_owned(),
             addr: addr.to_string(),
             handle: handle.0,
+            node: self.node_name(node),
         });
         self.drain();
     }

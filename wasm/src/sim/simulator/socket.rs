@@ -27,8 +27,8 @@ use crate::sim::trace::{Direction, Entry};
 
 impl Simulator {
     /// A frame from the hub joins its connection's send queue.
-    pub(super) fn queue_frame(&mut self, handle: SessionHandle, frame: Bytes) {
-        let Some(conn) = self.connection_index(handle) else {
+    pub(super) fn queue_frame(&mut self, node: usize, handle: SessionHandle, frame: Bytes) {
+        let Some(conn) = self.connection_index(node, handle) else {
             return;
         };
         let buffer = self.network_settings.socket_buffer_bytes;
@@ -43,7 +43,7 @@ impl Simulator {
             self.stats.bytes_to_clients += len as u64;
             self.put_on_wire(conn, Direction::ToClient, frame);
             if self.connections[conn].hub_open {
-                self.hub_call(|hub, now| hub.handle_written(now, handle, len));
+                self.hub_call(node, |hub, now| hub.handle_written(now, handle, len));
             }
             return;
         }
@@ -82,14 +82,14 @@ impl Simulator {
         }
         // After a close the hub has forgotten the session: nothing to report.
         if written > 0 && c.hub_open {
-            let handle = c.handle;
-            self.hub_call(|hub, now| hub.handle_written(now, handle, written));
+            let (node, handle) = (c.node, c.handle);
+            self.hub_call(node, |hub, now| hub.handle_written(now, handle, written));
         }
     }
 
     /// The hub stops or resumes reading a client.
-    pub(super) fn set_reading(&mut self, handle: SessionHandle, paused: bool) {
-        let Some(conn) = self.connection_index(handle) else {
+    pub(super) fn set_reading(&mut self, node: usize, handle: SessionHandle, paused: bool) {
+        let Some(conn) = self.connection_index(node, handle) else {
             return;
         };
         let c = &mut self.connections[conn];
@@ -113,7 +113,8 @@ impl Simulator {
     fn feed_held(&mut self, conn: usize) {
         loop {
             let c = &self.connections[conn];
-            if c.paused || !c.hub_open || self.hub.is_reading_paused(c.handle) == Some(true) {
+            let hub = &self.nodes[c.node].hub;
+            if c.paused || !c.hub_open || hub.is_reading_paused(c.handle) == Some(true) {
                 return;
             }
             let Some(piece) = self.connections[conn].held.pop_front() else {
@@ -132,8 +133,10 @@ impl Simulator {
             Piece::Data { bytes, sent } => {
                 self.trace_arrival(client, Direction::ToHub, &bytes, sent);
                 let c = &self.connections[conn];
-                let handle = c.handle;
-                if !(c.hub_open && self.hub_call(|hub, now| hub.handle_data(now, handle, &bytes))) {
+                let (node, handle) = (c.node, c.handle);
+                if !(c.hub_open
+                    && self.hub_call(node, |hub, now| hub.handle_data(now, handle, &bytes)))
+                {
                     self.discard(client, Direction::ToHub, bytes.len());
                 }
             }
@@ -142,13 +145,13 @@ impl Simulator {
                 if !c.hub_open {
                     return;
                 }
-                let handle = c.handle;
+                let (node, handle) = (c.node, c.handle);
                 self.trace.push(Entry::Eof {
                     t: self.now,
                     client: self.clients[client].name.clone(),
                     at: "hub",
                 });
-                self.hub_call(|hub, now| hub.handle_eof(now, handle));
+                self.hub_call(node, |hub, now| hub.handle_eof(now, handle));
             }
             Piece::End(End::ClientClosed { abrupt }) => {
                 let c = &mut self.connections[conn];
@@ -159,7 +162,7 @@ impl Simulator {
                 c.paused = false;
                 // Nobody is left to write to.
                 c.out.clear();
-                let handle = c.handle;
+                let (node, handle) = (c.node, c.handle);
                 self.trace.push(Entry::Close {
                     t: self.now,
                     client: self.clients[client].name.clone(),
@@ -172,9 +175,9 @@ impl Simulator {
                     .to_owned(),
                     dropped: 0,
                 });
-                self.hub_call(|hub, now| hub.handle_close(now, handle));
+                self.hub_call(node, |hub, now| hub.handle_close(now, handle));
             }
-            Piece::End(end @ End::HubClosed(_)) => {
+            Piece::End(end @ (End::HubClosed(_) | End::Reset)) => {
                 unreachable!("{end:?} never travels to the hub")
             }
         }
@@ -185,12 +188,13 @@ impl Simulator {
     /// and the hub never read is thrown away.
     pub(super) fn close_at_hub(
         &mut self,
+        node: usize,
         handle: SessionHandle,
         reason: CloseReason,
         farewell: Bytes,
         unsent: Unsent,
     ) {
-        let Some(conn) = self.connection_index(handle) else {
+        let Some(conn) = self.connection_index(node, handle) else {
             return;
         };
         let c = &mut self.connections[conn];

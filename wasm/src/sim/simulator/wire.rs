@@ -130,18 +130,23 @@ impl Simulator {
                     c.unread.extend_from_slice(&bytes);
                 }
             }
-            (Direction::ToClient, Piece::End(End::HubClosed(reason))) => {
+            (Direction::ToClient, Piece::End(end @ (End::HubClosed(_) | End::Reset))) => {
                 let c = &mut self.connections[conn];
                 if !c.client_open {
                     return;
                 }
                 c.client_open = false;
                 self.clients[client].current = None;
+                let reason = match end {
+                    End::HubClosed(reason) => reason.as_str(),
+                    // What a client sees of its hub's crash.
+                    _ => "reset",
+                };
                 self.trace.push(Entry::Close {
                     t: self.now,
                     client: self.clients[client].name.clone(),
                     at: "client",
-                    reason: reason.as_str().to_owned(),
+                    reason: reason.to_owned(),
                     dropped: 0,
                 });
             }
