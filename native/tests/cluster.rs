@@ -16,7 +16,7 @@ use common::redis::{free_port, RedisServer};
 use common::serve::{tcphub_with_env, wait_for_text, ServeProcess};
 use common::*;
 use serde_json::json;
-use tcphub_core::{HubFrame, HUB_NAME};
+use tcphub_core::{HubFrame, WatchScope, HUB_NAME};
 use tcphub_native::client::{Client, ClientError};
 
 /// A node of the cluster at `redis`, with these extra `serve` options.
@@ -263,6 +263,103 @@ async fn a_directed_message_or_a_broadcast_is_one_xadd() {
         expect_info(&mut local, "Sender", json!(n)).await;
     }
     assert_eq!(streams.map(|s| redis.xlen(&s)), before);
+}
+
+#[tokio::test]
+async fn a_relay_right_after_a_claim_elsewhere_is_resolved_by_the_directory() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut sender = synced(&a, "Sender").await;
+    for round in 0..10 {
+        let alias = format!("Fresh{round}");
+        let mut fresh = synced(&b, &alias).await;
+        // No waiting for a's replica: what it does not know yet, the
+        // directory in Redis does.
+        sender.send_text(Some(&alias), "right away").await.unwrap();
+        expect_info(&mut fresh, "Sender", json!("right away")).await;
+        expect_nothing_more(&mut sender).await;
+    }
+}
+
+#[tokio::test]
+async fn list_shows_every_session_of_the_cluster_and_its_node() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut one = synced(&a, "Client-1").await;
+    let _two = synced(&b, "Client-2").await;
+    let _anonymous = client(&b).await;
+    // b's sessions reach a's replica through the directory stream.
+    let rows = within(async {
+        loop {
+            let rows = one.list().await.unwrap();
+            if rows.len() == 3 && rows.iter().all(|r| r.node.is_some()) {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let mut seen: Vec<(Option<&str>, &str)> = rows
+        .iter()
+        .map(|r| (r.client_name.as_deref(), r.node.as_deref().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (None, "b"),
+            (Some("Client-1"), "a"),
+            (Some("Client-2"), "b")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_watcher_on_one_node_sees_an_alias_come_and_go_on_another() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut watcher = synced(&a, "Watcher").await;
+    within(watcher.watch(&WatchScope::Aliases(vec!["X".into()])))
+        .await
+        .unwrap();
+    // b hears that a has a watcher through the directory; until then a
+    // claim on b is not announced to a. Claim and drop X until one is
+    // (the `closed` of an earlier one may be announced first: skipped).
+    within(async {
+        loop {
+            let x = synced(&b, "X").await;
+            while let Ok(frame) =
+                tokio::time::timeout(Duration::from_millis(100), watcher.expect_frame()).await
+            {
+                match frame.unwrap() {
+                    HubFrame::Presence { event, alias, .. } if alias.as_deref() == Some("X") => {
+                        if event == "synced" {
+                            drop(x);
+                            return;
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            drop(x);
+        }
+    })
+    .await;
+    // The session holding X went: a's watcher is told.
+    loop {
+        match frame(&mut watcher).await {
+            HubFrame::Presence { event, alias, .. } if alias.as_deref() == Some("X") => {
+                if event != "synced" {
+                    assert!(event == "closed" || event == "released", "{event}");
+                    break;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

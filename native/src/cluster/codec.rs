@@ -7,16 +7,20 @@
 //!
 //! | stream | `k` | other fields |
 //! | --- | --- | --- |
-//! | `inbox:{node}`, `all` | `a` alias, `r` room, `e` everyone | `t` target name (not for `e`), `f` the frame (one NDJSON line), `o` origin (`node.incarnation`), `q` sequence number |
+//! | `inbox:{node}`, `all` | `a` alias, `r` room, `e` everyone, `s` one session, `w` presence watchers | `t` target: alias, room or session id (for `w` the alias, if any), `m` for `w` the rooms, `\n`-separated, `f` the frame (one NDJSON line), `o` origin (`node.incarnation`), `q` sequence number, `rs`/`ri` the sender's session id and request id (raw JSON) when it may be answered |
 //! | `inbox:{node}` | `x` taken over (written by the claim script) | `t` alias, `i` session id |
-//! | `directory` | `ah`/`ar` alias held/released, `rj`/`rl` room joined/left, `ng` node gone | `n` node, `t` name (not for `ng`) |
+//! | `directory` | `ah`/`ar` alias held/released, `rj`/`rl` room joined/left, `ss` session row, `sc` session closed, `wt` watching, `ng` node gone | `n` node; `t` the alias or room (for `ss` the alias, if any); `i` session id; `w` `1` or `0` |
 //!
 //! `o` and `q` let a reader drop a frame it already had: a batch sent
 //! again after a dropped connection may have reached Redis the first time.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use redis::Value;
-use tcphub_core::{Alias, DirectoryChange, Envelope, NodeId, RemoteTarget, Room};
+use tcphub_core::{
+    node_of, Alias, DirectoryChange, Envelope, NodeId, RawValue, RemoteTarget, ReplyTo, Room,
+};
 
 /// The layout written, and the only one read.
 pub(crate) const VERSION: &str = "1";
@@ -48,6 +52,15 @@ pub(crate) enum Malformed {
     /// A number field that is not a decimal u64.
     #[error("field {0:?} is not a number")]
     Number(&'static str),
+    /// A session id that names no node (`node/peer`).
+    #[error("field {0:?} is not a session id of a node")]
+    SessionId(&'static str),
+    /// A request id that is not JSON.
+    #[error("field {0:?} is not JSON")]
+    Json(&'static str),
+    /// A flag that is neither `1` nor `0`.
+    #[error("field {0:?} is not 1 or 0")]
+    Flag(&'static str),
 }
 
 /// A frame from another node, and who sent it.
@@ -85,14 +98,31 @@ pub(crate) enum DirectoryEntry {
     NodeGone(NodeId),
 }
 
-/// Adds the fields of a frame entry to an `XADD`.
+/// Adds the fields of a frame entry to an `XADD` (or to the resolve
+/// script, which writes them).
 pub(crate) fn frame_fields(cmd: &mut redis::Cmd, envelope: &Envelope, origin: &str, seq: u64) {
     cmd.arg("v").arg(VERSION);
     match &envelope.target {
         RemoteTarget::Alias(alias) => cmd.arg("k").arg("a").arg("t").arg(alias.as_str()),
         RemoteTarget::Room(room) => cmd.arg("k").arg("r").arg("t").arg(room.as_str()),
         RemoteTarget::Everyone => cmd.arg("k").arg("e"),
+        RemoteTarget::Session(session_id) => cmd.arg("k").arg("s").arg("t").arg(&**session_id),
+        RemoteTarget::Watchers { alias, rooms } => {
+            cmd.arg("k").arg("w");
+            if let Some(alias) = alias {
+                cmd.arg("t").arg(alias.as_str());
+            }
+            // Room names have no control characters: a newline separates.
+            let rooms: Vec<&str> = rooms.iter().map(Room::as_str).collect();
+            cmd.arg("m").arg(rooms.join("\n"))
+        }
     };
+    if let Some(reply_to) = &envelope.reply_to {
+        cmd.arg("rs").arg(&*reply_to.session_id);
+        if let Some(request_id) = &reply_to.request_id {
+            cmd.arg("ri").arg(&**request_id);
+        }
+    }
     cmd.arg("f")
         .arg(&envelope.frame[..])
         .arg("o")
@@ -101,14 +131,39 @@ pub(crate) fn frame_fields(cmd: &mut redis::Cmd, envelope: &Envelope, origin: &s
         .arg(seq);
 }
 
-/// The kind and name fields of a directory change, as the directory script
-/// takes them.
-pub(crate) fn change_fields(change: &DirectoryChange) -> (&'static str, &NodeId, &str) {
+/// Adds a directory change to the directory script's arguments: its kind,
+/// its node, then by kind the name (hex, then as is), the session id and
+/// alias (`""` for none), the session id, or `1`/`0`.
+pub(crate) fn change_args(cmd: &mut redis::Cmd, change: &DirectoryChange) {
+    let named = |cmd: &mut redis::Cmd, kind: &str, node: &NodeId, name: &str| {
+        cmd.arg(kind)
+            .arg(node.as_str())
+            .arg(super::keys::hex(name))
+            .arg(name);
+    };
     match change {
-        DirectoryChange::AliasHeld { node, alias } => ("ah", node, alias.as_str()),
-        DirectoryChange::AliasReleased { node, alias } => ("ar", node, alias.as_str()),
-        DirectoryChange::RoomJoined { node, room } => ("rj", node, room.as_str()),
-        DirectoryChange::RoomLeft { node, room } => ("rl", node, room.as_str()),
+        DirectoryChange::AliasHeld { node, alias } => named(cmd, "ah", node, alias.as_str()),
+        DirectoryChange::AliasReleased { node, alias } => named(cmd, "ar", node, alias.as_str()),
+        DirectoryChange::RoomJoined { node, room } => named(cmd, "rj", node, room.as_str()),
+        DirectoryChange::RoomLeft { node, room } => named(cmd, "rl", node, room.as_str()),
+        DirectoryChange::Session {
+            node,
+            session_id,
+            alias,
+        } => {
+            cmd.arg("ss")
+                .arg(node.as_str())
+                .arg(&**session_id)
+                .arg(alias.as_ref().map_or("", |a| a.as_str()));
+        }
+        DirectoryChange::SessionClosed { node, session_id } => {
+            cmd.arg("sc").arg(node.as_str()).arg(&**session_id);
+        }
+        DirectoryChange::Watching { node, watching } => {
+            cmd.arg("wt")
+                .arg(node.as_str())
+                .arg(if *watching { "1" } else { "0" });
+        }
     }
 }
 
@@ -177,6 +232,19 @@ impl<'a> Fields<'a> {
         node_id(self.text(field)?, field)
     }
 
+    fn optional(&self, field: &'static str) -> Result<Option<&'a str>, Malformed> {
+        match self.get(field) {
+            Ok(_) => self.text(field).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn session_id(&self, field: &'static str) -> Result<Arc<str>, Malformed> {
+        let id = self.text(field)?;
+        node_of(id).ok_or(Malformed::SessionId(field))?;
+        Ok(id.into())
+    }
+
     /// Reads an entry of an inbox or of `all`.
     pub(crate) fn inbox_entry(&self) -> Result<InboxEntry, Malformed> {
         self.check_version()?;
@@ -185,6 +253,25 @@ impl<'a> Fields<'a> {
             "a" => RemoteTarget::Alias(self.alias("t")?),
             "r" => RemoteTarget::Room(self.room("t")?),
             "e" => RemoteTarget::Everyone,
+            "s" => RemoteTarget::Session(self.session_id("t")?),
+            "w" => {
+                let alias = match self.optional("t")? {
+                    Some(_) => Some(self.alias("t")?),
+                    None => None,
+                };
+                let rooms = self.text("m")?;
+                let rooms = rooms
+                    .split('\n')
+                    .filter(|r| !r.is_empty())
+                    .map(|r| {
+                        Room::new(r).map_err(|e| Malformed::Name {
+                            field: "m",
+                            reason: e.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<Room>, Malformed>>()?;
+                RemoteTarget::Watchers { alias, rooms }
+            }
             "x" => {
                 return Ok(InboxEntry::TakenOver {
                     alias: self.alias("t")?,
@@ -200,6 +287,24 @@ impl<'a> Fields<'a> {
         if newline != Some(frame.len().wrapping_sub(1)) {
             return Err(Malformed::Frame(frame.len()));
         }
+        let reply_to = match self.optional("rs")? {
+            None => None,
+            Some(_) => {
+                let request_id = match self.optional("ri")? {
+                    // Echoed in an error frame as it is: it must be JSON.
+                    Some(id) => Some(
+                        serde_json::from_str::<&RawValue>(id)
+                            .map(|raw| Arc::from(raw.get()))
+                            .map_err(|_| Malformed::Json("ri"))?,
+                    ),
+                    None => None,
+                };
+                Some(ReplyTo {
+                    session_id: self.session_id("rs")?,
+                    request_id,
+                })
+            }
+        };
         let origin = self.text("o")?;
         node_id(origin.split('.').next().unwrap_or(""), "o")?;
         let seq = self
@@ -212,6 +317,7 @@ impl<'a> Fields<'a> {
             envelope: Envelope {
                 target,
                 frame: Bytes::copy_from_slice(frame),
+                reply_to,
             },
         }))
     }
@@ -236,6 +342,26 @@ impl<'a> Fields<'a> {
             "rl" => DirectoryChange::RoomLeft {
                 node,
                 room: self.room("t")?,
+            },
+            "ss" => DirectoryChange::Session {
+                node,
+                session_id: self.session_id("i")?,
+                alias: match self.optional("t")? {
+                    Some(_) => Some(self.alias("t")?),
+                    None => None,
+                },
+            },
+            "sc" => DirectoryChange::SessionClosed {
+                node,
+                session_id: self.session_id("i")?,
+            },
+            "wt" => DirectoryChange::Watching {
+                node,
+                watching: match self.text("w")? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(Malformed::Flag("w")),
+                },
             },
             "ng" => return Ok(DirectoryEntry::NodeGone(node)),
             other => return Err(Malformed::Kind(other.to_owned())),
@@ -340,10 +466,23 @@ mod tests {
             RemoteTarget::Alias(Alias::new("Client-2").unwrap()),
             RemoteTarget::Room(Room::new("lobby").unwrap()),
             RemoteTarget::Everyone,
+            RemoteTarget::Session("n3/[::1]:9".into()),
+            RemoteTarget::Watchers {
+                alias: Some(Alias::new("X").unwrap()),
+                rooms: vec![Room::new("lobby").unwrap(), Room::new("大厅").unwrap()],
+            },
+            RemoteTarget::Watchers {
+                alias: None,
+                rooms: vec![],
+            },
         ] {
             let envelope = Envelope {
                 target,
                 frame: Bytes::from_static(b"{\"type\":\"info\",\"message\":\"\xe5\xa4\xa7\"}\n"),
+                reply_to: Some(ReplyTo {
+                    session_id: "n2/127.0.0.1:5".into(),
+                    request_id: Some("\"r-1\"".into()),
+                }),
             };
             let value = written(&envelope);
             let read = Fields::parse(&value).unwrap().inbox_entry().unwrap();
@@ -389,6 +528,15 @@ mod tests {
             Err(Malformed::Name { field: "o", .. })
         ));
         assert_eq!(with("q", b"x"), Err(Malformed::Number("q")));
+        // What a reply is addressed with is checked as well.
+        let replied = |rs: &'static [u8], ri: &'static [u8]| {
+            let mut pairs = ok.to_vec();
+            pairs.extend_from_slice(&[("rs", rs), ("ri", ri)]);
+            Fields::parse(&entry(&pairs)).unwrap().inbox_entry()
+        };
+        assert!(replied(b"n1/1.2.3.4:5", b"{\"n\":1}").is_ok());
+        assert_eq!(replied(b"n1/x", b"{oops"), Err(Malformed::Json("ri")));
+        assert_eq!(replied(b"nobody", b"1"), Err(Malformed::SessionId("rs")));
         assert_eq!(
             Fields::parse(&entry(&ok[..2])).unwrap().inbox_entry(),
             Err(Malformed::Missing("t"))
@@ -414,6 +562,18 @@ mod tests {
             Ok(DirectoryEntry::NodeGone(n2))
         );
         assert!(read(&[("v", b"1"), ("k", b"rj"), ("n", b"n/2"), ("t", b"r")]).is_err());
+        assert_eq!(
+            read(&[("v", b"1"), ("k", b"ss"), ("n", b"n2"), ("i", b"n2/h:1")]),
+            Ok(DirectoryEntry::Change(DirectoryChange::Session {
+                node: NodeId::new("n2").unwrap(),
+                session_id: "n2/h:1".into(),
+                alias: None
+            }))
+        );
+        assert_eq!(
+            read(&[("v", b"1"), ("k", b"wt"), ("n", b"n2"), ("w", b"2")]),
+            Err(Malformed::Flag("w"))
+        );
         let note = entry(&[
             ("v", b"1"),
             ("k", b"x"),

@@ -30,6 +30,10 @@ pub(crate) struct Holdings {
     pub(crate) aliases: BTreeSet<Alias>,
     /// Rooms this node announced having members of.
     pub(crate) rooms: BTreeSet<Room>,
+    /// Session rows this node announced, for `list` on other nodes.
+    pub(crate) rows: BTreeMap<Arc<str>, Option<Alias>>,
+    /// Whether this node announced having presence watchers.
+    pub(crate) watching: bool,
     /// Claims sent to Redis and not answered yet.
     in_flight: BTreeSet<(Arc<str>, Alias)>,
     /// Takeovers read for claims in flight: Redis granted the claim and
@@ -49,6 +53,37 @@ pub(crate) enum TakenOver {
 }
 
 impl Holdings {
+    /// Every change that states what this node holds, to record again in
+    /// a Redis that lost it; aliases only while a session still holds them.
+    pub(crate) fn restatement(&self, node: &tcphub_core::NodeId) -> Vec<DirectoryChange> {
+        let held: BTreeSet<&Alias> = self.claims.values().collect();
+        let aliases = self
+            .aliases
+            .iter()
+            .filter(|a| held.contains(a))
+            .map(|alias| DirectoryChange::AliasHeld {
+                node: node.clone(),
+                alias: alias.clone(),
+            });
+        let rooms = self.rooms.iter().map(|room| DirectoryChange::RoomJoined {
+            node: node.clone(),
+            room: room.clone(),
+        });
+        let rows = self
+            .rows
+            .iter()
+            .map(|(session_id, alias)| DirectoryChange::Session {
+                node: node.clone(),
+                session_id: session_id.clone(),
+                alias: alias.clone(),
+            });
+        let watching = self.watching.then(|| DirectoryChange::Watching {
+            node: node.clone(),
+            watching: true,
+        });
+        aliases.chain(rooms).chain(rows).chain(watching).collect()
+    }
+
     /// A claim goes to Redis.
     pub(crate) fn claim_sent(&mut self, session_id: &Arc<str>, alias: &Alias) {
         self.in_flight.insert((session_id.clone(), alias.clone()));
@@ -93,6 +128,7 @@ impl Holdings {
         }
     }
 
+    /// The directory recorded a change of this node's.
     pub(crate) fn announced(&mut self, change: &DirectoryChange) {
         match change {
             DirectoryChange::AliasHeld { alias, .. } => {
@@ -107,6 +143,15 @@ impl Holdings {
             DirectoryChange::RoomLeft { room, .. } => {
                 self.rooms.remove(room);
             }
+            DirectoryChange::Session {
+                session_id, alias, ..
+            } => {
+                self.rows.insert(session_id.clone(), alias.clone());
+            }
+            DirectoryChange::SessionClosed { session_id, .. } => {
+                self.rows.remove(session_id);
+            }
+            DirectoryChange::Watching { watching, .. } => self.watching = *watching,
         }
     }
 }

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::{Client, Cmd, RedisResult, Value};
 use tcphub_core::{
-    Alias, AliasPolicy, ClusterInput, ClusterOutput, DirectoryChange, NodeId, RemoteTarget,
+    Alias, AliasPolicy, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget,
 };
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, info, warn};
 
-use super::codec::{change_fields, frame_fields};
+use super::codec::{change_args, frame_fields};
 use super::connect::{self, Backoff};
 use super::holdings::SharedHoldings;
 use super::keys::{hex, Keys};
@@ -143,10 +143,7 @@ impl Link {
         };
         self.scripts.load(&mut conn).await?;
         self.shared.register(&mut conn).await?;
-        let (claims, aliases, rooms) = {
-            let h = self.holdings.lock();
-            (h.claims.clone(), h.aliases.clone(), h.rooms.clone())
-        };
+        let claims = self.holdings.lock().claims.clone();
         // Under `share` a node adds itself whatever others hold; otherwise
         // it gets its alias back only if no one else took it meanwhile.
         let policy = match self.policy {
@@ -179,28 +176,18 @@ impl Link {
                     .map_err(|_| Failure::HubGone)?;
             }
         }
-        let held = self
-            .holdings
-            .lock()
-            .claims
-            .values()
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>();
-        let mut pipe = redis::pipe();
         let node = self.keys().node().clone();
-        for alias in aliases.iter().filter(|a| held.contains(*a)) {
-            pipe.add_command(self.directory_cmd("ah", &node, alias.as_str()))
+        let restatement = self.holdings.lock().restatement(&node);
+        let mut pipe = redis::pipe();
+        for change in &restatement {
+            pipe.add_command(directory_cmd(&self.shared, &self.scripts, change))
                 .ignore();
         }
-        for room in &rooms {
-            pipe.add_command(self.directory_cmd("rj", &node, room.as_str()))
-                .ignore();
-        }
-        if !aliases.is_empty() || !rooms.is_empty() {
+        if !restatement.is_empty() {
             pipe.exec_async(&mut conn).await?;
         }
         info!(url = %self.shared.url, node = %node, aliases = claims.len() - lost, lost,
-            rooms = rooms.len(), "cluster: connected to Redis; this node's holdings asserted");
+            entries = restatement.len(), "cluster: connected to Redis; this node's holdings asserted");
         self.conn = Some(conn);
         Ok(())
     }
@@ -216,13 +203,20 @@ impl Link {
         }
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
-        for planned in pending.iter() {
-            pipe.add_command(planned.cmd.clone());
+        for cmd in pending.iter().filter_map(|p| p.cmd.as_ref()) {
+            pipe.add_command(cmd.clone());
         }
-        let answers: Vec<Value> = pipe.query_async(conn).await?;
+        let answers: Vec<Value> = if pipe.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(conn).await?
+        };
         let mut answers = answers.into_iter();
         while let Some(planned) = pending.pop_front() {
-            let answer = answers.next().unwrap_or(Value::Nil);
+            let answer = match planned.cmd {
+                Some(_) => answers.next().unwrap_or(Value::Nil),
+                None => Value::Nil,
+            };
             if let Value::ServerError(e) = &answer {
                 if is_noscript(e) {
                     // Redis restarted between batches: load the scripts
@@ -278,6 +272,15 @@ impl Link {
                 self.holdings.lock().released(&session_id, &alias);
             }
             Then::Announced(change) => self.holdings.lock().announced(&change),
+            Then::Resolve(envelope) => {
+                // The script answers how many nodes it carried it to.
+                if answer == Value::Int(0) || planned.cmd.is_none() {
+                    self.inputs
+                        .send(ClusterInput::Unresolved(envelope))
+                        .await
+                        .map_err(|_| HubGone)?;
+                }
+            }
             Then::Nothing => {}
         }
         Ok(())
@@ -285,10 +288,6 @@ impl Link {
 
     fn claim_cmd(&self, alias: &Alias, session_id: &str, policy: AliasPolicy) -> Cmd {
         claim_cmd(&self.shared, &self.scripts, alias, session_id, policy)
-    }
-
-    fn directory_cmd(&self, kind: &str, node: &NodeId, name: &str) -> Cmd {
-        directory_cmd(&self.shared, &self.scripts, kind, node, name)
     }
 
     /// A node stopping cleanly frees its aliases at once rather than after
@@ -335,7 +334,8 @@ impl From<redis::RedisError> for Failure {
 /// the same bytes and sequence number) and what to do with the answer.
 #[derive(Debug)]
 struct Planned {
-    cmd: Cmd,
+    /// `None` for an output that needs no command (it is settled at once).
+    cmd: Option<Cmd>,
     then: Then,
     kind: &'static str,
 }
@@ -354,6 +354,8 @@ enum Then {
         session_id: Arc<str>,
     },
     Announced(DirectoryChange),
+    /// Answer the core `Unresolved` when no node held the alias.
+    Resolve(Envelope),
     Nothing,
 }
 
@@ -391,9 +393,25 @@ fn plan(
             (cmd, Then::Released { alias, session_id }, "release")
         }
         ClusterOutput::Directory(change) => {
-            let (kind, node, name) = change_fields(&change);
-            let cmd = directory_cmd(shared, scripts, kind, node, name);
+            let cmd = directory_cmd(shared, scripts, &change);
             (cmd, Then::Announced(change), "directory")
+        }
+        ClusterOutput::Resolve(envelope) => {
+            let RemoteTarget::Alias(alias) = &envelope.target else {
+                // The core resolves only messages to an alias.
+                error!(target = ?envelope.target, "cluster: a resolve not for an alias; answered unresolved");
+                return Planned {
+                    cmd: None,
+                    then: Then::Resolve(envelope),
+                    kind: "resolve",
+                };
+            };
+            let mut cmd = evalsha(&scripts.resolve);
+            cmd.arg(&keys.prefix)
+                .arg(hex(alias.as_str()))
+                .arg(STREAM_MAXLEN);
+            frame_fields(&mut cmd, &envelope, origin, seq);
+            (cmd, Then::Resolve(envelope), "resolve")
         }
         ClusterOutput::Forward { node, envelope } => {
             let mut cmd = xadd(&keys.inbox(&node));
@@ -401,23 +419,22 @@ fn plan(
             (cmd, Then::Nothing, "forward")
         }
         ClusterOutput::Publish(envelope) => {
-            debug_assert_eq!(envelope.target, RemoteTarget::Everyone);
             let mut cmd = xadd(&keys.all());
             frame_fields(&mut cmd, &envelope, origin, seq);
             (cmd, Then::Nothing, "publish")
         }
     };
-    Planned { cmd, then, kind }
+    Planned {
+        cmd: Some(cmd),
+        then,
+        kind,
+    }
 }
 
-fn directory_cmd(shared: &Shared, scripts: &Scripts, kind: &str, node: &NodeId, name: &str) -> Cmd {
+fn directory_cmd(shared: &Shared, scripts: &Scripts, change: &DirectoryChange) -> Cmd {
     let mut cmd = evalsha(&scripts.directory);
-    cmd.arg(&shared.keys.prefix)
-        .arg(kind)
-        .arg(node.as_str())
-        .arg(hex(name))
-        .arg(name)
-        .arg(STREAM_MAXLEN);
+    cmd.arg(&shared.keys.prefix).arg(STREAM_MAXLEN);
+    change_args(&mut cmd, change);
     cmd
 }
 

@@ -230,7 +230,11 @@ impl Joined {
     }
 
     /// Feeds the directory to `hub` and starts the cluster's tasks.
-    pub(crate) fn start(self, hub: &mut Hub, now: Duration) -> (ClusterPort, ClusterTasks) {
+    pub(crate) fn start(
+        self,
+        hub: &mut Hub,
+        now: Duration,
+    ) -> (ClusterPort, ClusterInputs, ClusterTasks) {
         for input in self.initial {
             if let Err(e) = hub.handle_cluster(now, input) {
                 warn!(error = %e, "cluster: the hub refused the directory snapshot");
@@ -274,27 +278,42 @@ impl Joined {
             lease: tokio::spawn(lease::run(self.shared, self.client)),
         };
         (
-            ClusterPort {
-                outbox,
-                inputs: inputs_rx,
-            },
+            ClusterPort { outbox },
+            ClusterInputs { inputs: inputs_rx },
             tasks,
         )
     }
 }
 
-/// The hub task's end of the cluster: outputs go in, inputs come out.
+/// The hub task's end of the cluster, outbound: outputs go in.
 #[derive(Debug)]
 pub(crate) struct ClusterPort {
     outbox: Arc<Outbox>,
+}
+
+/// The hub task's end of the cluster, inbound: what other nodes sent, and
+/// the answers to claims and resolves.
+#[derive(Debug)]
+pub(crate) struct ClusterInputs {
     inputs: mpsc::Receiver<ClusterInput>,
 }
 
 impl ClusterPort {
-    pub(crate) fn push(&self, output: ClusterOutput) {
-        self.outbox.push(output);
+    /// Queues an output for Redis; true when the hub must now pause the
+    /// senders to other nodes (`Hub::handle_backplane_backlog`).
+    pub(crate) fn push(&self, output: ClusterOutput) -> bool {
+        self.outbox.push(output)
     }
 
+    /// Waits until the queue for Redis has caught up; true when it still
+    /// has (it may have fallen behind again meanwhile).
+    pub(crate) async fn caught_up(&self) -> bool {
+        self.outbox.caught_up().await;
+        !self.outbox.is_behind()
+    }
+}
+
+impl ClusterInputs {
     /// Waits for inputs from other nodes and takes up to `max`; 0 only
     /// when the cluster's tasks are gone.
     pub(crate) async fn recv_many(&mut self, buf: &mut Vec<ClusterInput>, max: usize) -> usize {

@@ -1,14 +1,16 @@
 //! What the hub task hands to the Redis link: the core's cluster outputs,
 //! in order, in a queue the hub task never waits on.
 //!
-//! While Redis is unreachable the queue fills; frames (forwards and
-//! publishes) are bounded, by count and by bytes, so an outage cannot eat
-//! the node's memory. Past the bound a frame is dropped and counted, with
-//! an error logged: the core has no way yet to answer its sender
-//! (`cluster_unavailable`, docs/design/cluster.md). Claims, releases and
-//! directory changes are never dropped: each stands for a session, which
-//! the session limit bounds, and losing one would leave the directory
-//! wrong.
+//! While Redis is slow or unreachable the queue fills. Past a first mark
+//! the hub is told the backplane is behind (`Hub::handle_backplane_backlog`)
+//! and pauses each session whose frame gave it something to carry, until
+//! the queue is down to a quarter of the mark: senders wait, nothing is
+//! lost. What no session can be paused for (the host's own messages) is
+//! bounded by a hard cap on frames (forwards, publishes, resolves), by
+//! count and by bytes: past it a frame is dropped and counted, with an
+//! error logged. Claims, releases and directory changes are never dropped:
+//! each stands for a session, which the session limit bounds, and losing
+//! one would leave the directory wrong.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -17,8 +19,12 @@ use tcphub_core::ClusterOutput;
 use tokio::sync::Notify;
 use tracing::error;
 
-/// Most frames waiting for Redis: at a few thousand messages a second,
-/// tens of seconds of outage.
+/// Frames waiting for Redis past which the senders are paused.
+pub(crate) const BEHIND_FRAMES: usize = 10_000;
+/// Frame bytes waiting for Redis past which the senders are paused.
+pub(crate) const BEHIND_FRAME_BYTES: usize = 8 << 20;
+/// Most frames waiting for Redis, whatever is paused: at a few thousand
+/// messages a second, tens of seconds of outage.
 pub(crate) const MAX_QUEUED_FRAMES: usize = 100_000;
 /// Most frame bytes waiting for Redis.
 pub(crate) const MAX_QUEUED_FRAME_BYTES: usize = 64 << 20;
@@ -28,6 +34,9 @@ pub(crate) const MAX_QUEUED_FRAME_BYTES: usize = 64 << 20;
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Woken each time a queue that was behind is down to a quarter of the
+    /// marks.
+    caught_up: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -37,13 +46,18 @@ struct Queue {
     frame_bytes: usize,
     dropped: u64,
     closed: bool,
+    /// Past the marks, until down to a quarter of them.
+    behind: bool,
 }
 
 /// The bytes of a frame for other nodes; `None` for every other output,
 /// which is never dropped (the link's `plan` is where each kind of output
 /// is handled; a new kind is kept here until someone decides otherwise).
 fn frame_len(output: &ClusterOutput) -> Option<usize> {
-    if let ClusterOutput::Forward { envelope, .. } | ClusterOutput::Publish(envelope) = output {
+    if let ClusterOutput::Forward { envelope, .. }
+    | ClusterOutput::Publish(envelope)
+    | ClusterOutput::Resolve(envelope) = output
+    {
         Some(envelope.frame.len())
     } else {
         None
@@ -51,8 +65,9 @@ fn frame_len(output: &ClusterOutput) -> Option<usize> {
 }
 
 impl Outbox {
-    /// Queues one output for Redis; never waits.
-    pub(crate) fn push(&self, output: ClusterOutput) {
+    /// Queues one output for Redis; never waits. True when this output put
+    /// the queue past its marks: the hub must pause the senders.
+    pub(crate) fn push(&self, output: ClusterOutput) -> bool {
         let mut queue = self.lock();
         if let Some(len) = frame_len(&output) {
             if queue.frames >= MAX_QUEUED_FRAMES
@@ -69,14 +84,29 @@ impl Outbox {
                          dropping frames for other nodes"
                     );
                 }
-                return;
+                return false;
             }
             queue.frames += 1;
             queue.frame_bytes += len;
         }
         queue.items.push_back(output);
+        let fell_behind = !queue.behind
+            && (queue.frames > BEHIND_FRAMES || queue.frame_bytes > BEHIND_FRAME_BYTES);
+        queue.behind |= fell_behind;
         drop(queue);
         self.ready.notify_one();
+        fell_behind
+    }
+
+    /// Whether the queue is past its marks (and not yet down to a quarter).
+    pub(crate) fn is_behind(&self) -> bool {
+        self.lock().behind
+    }
+
+    /// Waits until a queue that was behind has caught up (check
+    /// [`is_behind`](Self::is_behind): it may have fallen behind again).
+    pub(crate) async fn caught_up(&self) {
+        self.caught_up.notified().await;
     }
 
     /// No more outputs will come; the link sends what is queued and stops.
@@ -101,6 +131,13 @@ impl Outbox {
                             queue.frames -= 1;
                             queue.frame_bytes -= len;
                         }
+                    }
+                    if queue.behind
+                        && queue.frames <= BEHIND_FRAMES / 4
+                        && queue.frame_bytes <= BEHIND_FRAME_BYTES / 4
+                    {
+                        queue.behind = false;
+                        self.caught_up.notify_one();
                     }
                     return Some(batch);
                 }
@@ -129,16 +166,28 @@ mod tests {
     use super::*;
 
     fn publish(len: usize) -> ClusterOutput {
-        ClusterOutput::Publish(Envelope {
-            target: RemoteTarget::Everyone,
-            frame: Bytes::from(vec![b'x'; len]),
-        })
+        ClusterOutput::Publish(Envelope::new(
+            RemoteTarget::Everyone,
+            Bytes::from(vec![b'x'; len]),
+        ))
+    }
+
+    #[tokio::test]
+    async fn past_the_marks_the_hub_is_told_and_told_again_once_caught_up() {
+        let outbox = Outbox::default();
+        assert!(!outbox.push(publish(BEHIND_FRAME_BYTES)));
+        assert!(outbox.push(publish(1)), "past the mark");
+        assert!(!outbox.push(publish(1)), "said once");
+        assert!(outbox.is_behind());
+        outbox.take(2).await.unwrap();
+        assert!(!outbox.is_behind());
+        outbox.caught_up().await;
     }
 
     #[tokio::test]
     async fn frames_past_the_bound_are_dropped_and_the_rest_kept_in_order() {
         let outbox = Outbox::default();
-        outbox.push(publish(MAX_QUEUED_FRAME_BYTES - 10));
+        assert!(outbox.push(publish(MAX_QUEUED_FRAME_BYTES - 10)));
         outbox.push(publish(11));
         outbox.push(publish(10));
         let release = ClusterOutput::Release {

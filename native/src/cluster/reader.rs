@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{Client, RedisResult, Value};
-use tcphub_core::{ClusterInput, DirectoryChange};
+use tcphub_core::ClusterInput;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -242,12 +242,7 @@ impl Reader {
             let entry = fields.directory_entry()?;
             let about = match &entry {
                 DirectoryEntry::NodeGone(node) => node,
-                DirectoryEntry::Change(
-                    DirectoryChange::AliasHeld { node, .. }
-                    | DirectoryChange::AliasReleased { node, .. }
-                    | DirectoryChange::RoomJoined { node, .. }
-                    | DirectoryChange::RoomLeft { node, .. },
-                ) => node,
+                DirectoryEntry::Change(change) => change.node(),
             };
             if about == me {
                 if let DirectoryEntry::NodeGone(_) = entry {

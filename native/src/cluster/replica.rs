@@ -4,9 +4,10 @@
 //! meanwhile: trimmed entries, or everything, when Redis restarted empty).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use redis::Value;
-use tcphub_core::{Alias, ClusterInput, DirectoryChange, NodeId, Room};
+use tcphub_core::{node_of, Alias, ClusterInput, DirectoryChange, NodeId, Room};
 use tracing::warn;
 
 use super::codec::{bytes_of, node_id, DirectoryEntry};
@@ -17,6 +18,10 @@ use super::keys::unhex;
 pub(crate) struct NodeHoldings {
     pub(crate) aliases: BTreeSet<Alias>,
     pub(crate) rooms: BTreeSet<Room>,
+    /// Its sessions and the alias each holds, for `list`.
+    pub(crate) sessions: BTreeMap<Arc<str>, Option<Alias>>,
+    /// Whether it has presence watchers.
+    pub(crate) watching: bool,
 }
 
 /// The snapshot script's answer.
@@ -50,7 +55,9 @@ impl Snapshot {
             let Value::Array(parts) = node else {
                 return None;
             };
-            let [id, Value::Array(aliases), Value::Array(rooms)] = &parts[..] else {
+            let [id, Value::Array(aliases), Value::Array(rooms), Value::Array(rows), Value::Int(watching)] =
+                &parts[..]
+            else {
                 return None;
             };
             let id = match node_id(&text(id)?, "node") {
@@ -84,11 +91,37 @@ impl Snapshot {
                     .iter()
                     .filter_map(|n| valid(Room::new(n), n))
                     .collect(),
+                sessions: rows
+                    .chunks(2)
+                    .filter_map(|row| session_row(row, &id))
+                    .collect(),
+                watching: *watching == 1,
             };
             snapshot.nodes.insert(id, holdings);
         }
         Some(snapshot)
     }
+}
+
+/// One `rows:` entry (session id, alias or `""`), checked; a bad one is
+/// logged and left out.
+fn session_row(row: &[Value], node: &NodeId) -> Option<(Arc<str>, Option<Alias>)> {
+    fn text(v: Option<&Value>) -> Option<&str> {
+        bytes_of(v?).and_then(|b| std::str::from_utf8(b).ok())
+    }
+    let (Some(id), Some(alias)) = (text(row.first()), text(row.get(1))) else {
+        warn!(node = %node, "cluster: skipping a session row in the directory that is not text");
+        return None;
+    };
+    if node_of(id).is_none() {
+        warn!(node = %node, session = id, "cluster: skipping a session row with a malformed id");
+        return None;
+    }
+    let alias = match alias {
+        "" => None,
+        name => Some(valid(Alias::new(name), name)?),
+    };
+    Some((id.into(), alias))
 }
 
 fn valid<T>(name: Result<T, tcphub_core::PeerError>, text: &str) -> Option<T> {
@@ -107,36 +140,36 @@ pub(crate) struct ReplicaMirror {
 impl ReplicaMirror {
     /// Records an entry about another node, as it is fed to the core.
     pub(crate) fn apply(&mut self, entry: &DirectoryEntry) {
-        match entry {
+        let change = match entry {
             DirectoryEntry::NodeGone(node) => {
                 self.nodes.remove(node);
+                return;
             }
-            DirectoryEntry::Change(change) => match change {
-                DirectoryChange::AliasHeld { node, alias } => {
-                    self.nodes
-                        .entry(node.clone())
-                        .or_default()
-                        .aliases
-                        .insert(alias.clone());
-                }
-                DirectoryChange::AliasReleased { node, alias } => {
-                    if let Some(h) = self.nodes.get_mut(node) {
-                        h.aliases.remove(alias);
-                    }
-                }
-                DirectoryChange::RoomJoined { node, room } => {
-                    self.nodes
-                        .entry(node.clone())
-                        .or_default()
-                        .rooms
-                        .insert(room.clone());
-                }
-                DirectoryChange::RoomLeft { node, room } => {
-                    if let Some(h) = self.nodes.get_mut(node) {
-                        h.rooms.remove(room);
-                    }
-                }
-            },
+            DirectoryEntry::Change(change) => change,
+        };
+        let h = self.nodes.entry(change.node().clone()).or_default();
+        match change {
+            DirectoryChange::AliasHeld { alias, .. } => {
+                h.aliases.insert(alias.clone());
+            }
+            DirectoryChange::AliasReleased { alias, .. } => {
+                h.aliases.remove(alias);
+            }
+            DirectoryChange::RoomJoined { room, .. } => {
+                h.rooms.insert(room.clone());
+            }
+            DirectoryChange::RoomLeft { room, .. } => {
+                h.rooms.remove(room);
+            }
+            DirectoryChange::Session {
+                session_id, alias, ..
+            } => {
+                h.sessions.insert(session_id.clone(), alias.clone());
+            }
+            DirectoryChange::SessionClosed { session_id, .. } => {
+                h.sessions.remove(session_id);
+            }
+            DirectoryChange::Watching { watching, .. } => h.watching = *watching,
         }
     }
 
@@ -177,6 +210,29 @@ impl ReplicaMirror {
                     room: room.clone(),
                 }));
             }
+            for session_id in was.sessions.keys() {
+                if !now.sessions.contains_key(session_id) {
+                    inputs.push(change(DirectoryChange::SessionClosed {
+                        node: node.clone(),
+                        session_id: session_id.clone(),
+                    }));
+                }
+            }
+            for (session_id, alias) in &now.sessions {
+                if was.sessions.get(session_id) != Some(alias) {
+                    inputs.push(change(DirectoryChange::Session {
+                        node: node.clone(),
+                        session_id: session_id.clone(),
+                        alias: alias.clone(),
+                    }));
+                }
+            }
+            if was.watching != now.watching {
+                inputs.push(change(DirectoryChange::Watching {
+                    node: node.clone(),
+                    watching: now.watching,
+                }));
+            }
         }
         self.nodes = snapshot;
         inputs
@@ -195,6 +251,7 @@ mod tests {
         NodeHoldings {
             aliases: aliases.iter().map(|a| Alias::new(a).unwrap()).collect(),
             rooms: rooms.iter().map(|r| Room::new(r).unwrap()).collect(),
+            ..NodeHoldings::default()
         }
     }
 
@@ -232,6 +289,7 @@ mod tests {
     #[test]
     fn a_snapshot_with_bad_names_keeps_the_good_ones() {
         let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let empty = || Value::Array(vec![]);
         let reply = Value::Array(vec![
             bulk("5-0"),
             bulk("0-0"),
@@ -239,27 +297,41 @@ mod tests {
             Value::Array(vec![
                 bulk("n2"),
                 Value::Array(vec![bulk("41"), bulk("zz"), bulk("2a")]),
-                Value::Array(vec![]),
+                empty(),
+                Value::Array(vec![
+                    bulk("n2/1.2.3.4:5"),
+                    bulk("A"),
+                    bulk("nonode"),
+                    bulk(""),
+                ]),
+                Value::Int(1),
             ]),
             Value::Array(vec![
                 bulk("n1"),
                 Value::Array(vec![bulk("42")]),
-                Value::Array(vec![]),
+                empty(),
+                empty(),
+                Value::Int(0),
             ]),
             Value::Array(vec![
                 bulk("bad/node"),
-                Value::Array(vec![]),
-                Value::Array(vec![]),
+                empty(),
+                empty(),
+                empty(),
+                Value::Int(0),
             ]),
         ]);
         let snapshot = Snapshot::parse(&reply, &n("n1")).unwrap();
         assert_eq!(snapshot.directory_id, "5-0");
         assert_eq!(snapshot.all_id, "7-1");
-        // "2a" is `*`, not an alias; "zz" is not hex; n1 is this node.
-        assert_eq!(
-            snapshot.nodes,
-            BTreeMap::from([(n("n2"), holding(&["A"], &[]))])
-        );
+        // "2a" is `*`, not an alias; "zz" is not hex; "nonode" names no
+        // node; n1 is this node.
+        let mut expected = holding(&["A"], &[]);
+        expected
+            .sessions
+            .insert("n2/1.2.3.4:5".into(), Some(Alias::new("A").unwrap()));
+        expected.watching = true;
+        assert_eq!(snapshot.nodes, BTreeMap::from([(n("n2"), expected)]));
         assert!(Snapshot::parse(&Value::Int(1), &n("n1")).is_none());
     }
 }

@@ -9,6 +9,7 @@ const RELEASE: &str = include_str!("lua/release.lua");
 const DIRECTORY: &str = include_str!("lua/directory.lua");
 const REAP: &str = include_str!("lua/reap.lua");
 const SNAPSHOT: &str = include_str!("lua/snapshot.lua");
+const RESOLVE: &str = include_str!("lua/resolve.lua");
 
 /// Every script, with its SHA1 for `EVALSHA`.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ pub(crate) struct Scripts {
     pub(crate) directory: Script,
     pub(crate) reap: Script,
     pub(crate) snapshot: Script,
+    pub(crate) resolve: Script,
 }
 
 impl Scripts {
@@ -28,6 +30,7 @@ impl Scripts {
             directory: Script::new(DIRECTORY),
             reap: Script::new(REAP),
             snapshot: Script::new(SNAPSHOT),
+            resolve: Script::new(RESOLVE),
         }
     }
 
@@ -35,7 +38,7 @@ impl Scripts {
     /// (re)connect, since a restarted Redis has forgotten them.
     pub(crate) async fn load(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
         let mut pipe = redis::pipe();
-        for code in [CLAIM, RELEASE, DIRECTORY, REAP, SNAPSHOT] {
+        for code in [CLAIM, RELEASE, DIRECTORY, REAP, SNAPSHOT, RESOLVE] {
             pipe.cmd("SCRIPT").arg("LOAD").arg(code).ignore();
         }
         pipe.exec_async(conn).await

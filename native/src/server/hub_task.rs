@@ -25,7 +25,7 @@ use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
 use super::input::{Command, Input, RoomEntry};
 use super::{events, reader, writer};
-use crate::cluster::ClusterPort;
+use crate::cluster::{ClusterInputs, ClusterPort};
 
 /// Inputs handled per turn: large enough to amortise waking writers, small
 /// enough that no input waits long behind a turn.
@@ -58,9 +58,10 @@ pub(crate) struct HubTask {
     close_grace: Duration,
     /// Connections that got frames this turn and must be flushed.
     to_flush: Vec<Arc<Connection>>,
-    /// In a cluster: where cluster outputs go and other nodes' input
-    /// comes from.
+    /// In a cluster: where cluster outputs go.
     cluster: Option<ClusterPort>,
+    /// In a cluster: what other nodes and the directory send.
+    from_nodes: Option<ClusterInputs>,
 }
 
 impl HubTask {
@@ -71,8 +72,9 @@ impl HubTask {
         inputs_tx: mpsc::WeakSender<Input>,
         events: events::EventSink,
         close_grace: Duration,
-        cluster: Option<ClusterPort>,
+        cluster: Option<(ClusterPort, ClusterInputs)>,
     ) -> Self {
+        let (cluster, from_nodes) = cluster.unzip();
         HubTask {
             hub,
             start,
@@ -83,6 +85,7 @@ impl HubTask {
             close_grace,
             to_flush: Vec::new(),
             cluster,
+            from_nodes,
         }
     }
 
@@ -127,12 +130,12 @@ impl HubTask {
                     self.dispatch();
                     self.flush();
                 }
-                received = recv_cluster(&mut self.cluster, &mut from_nodes) => {
+                received = recv_cluster(&mut self.from_nodes, &mut from_nodes) => {
                     if received == 0 {
                         // The cluster's tasks are gone (a bug: they run as
                         // long as this task); serve on without them.
                         error!("cluster: its tasks stopped; this node no longer hears from others");
-                        self.cluster = None;
+                        self.from_nodes = None;
                     }
                     for input in from_nodes.drain(..) {
                         let now = self.now();
@@ -140,6 +143,13 @@ impl HubTask {
                         self.dispatch();
                     }
                     self.flush();
+                }
+                caught_up = backplane_caught_up(&self.cluster), if self.hub.is_backplane_behind() => {
+                    if caught_up {
+                        report(self.hub.handle_backplane_backlog(false));
+                        self.dispatch();
+                        self.flush();
+                    }
                 }
                 () = self.events.host_ready(), if self.events.is_behind() => {
                     if self.events.catch_up() {
@@ -343,7 +353,9 @@ impl HubTask {
         }
         if let Some(port) = &self.cluster {
             while let Some(output) = self.hub.poll_cluster() {
-                port.push(output);
+                if port.push(output) {
+                    report(self.hub.handle_backplane_backlog(true));
+                }
             }
         }
     }
@@ -386,11 +398,20 @@ impl HubTask {
 
 /// Inputs from other nodes; never ready outside a cluster.
 async fn recv_cluster(
-    port: &mut Option<ClusterPort>,
+    port: &mut Option<ClusterInputs>,
     buf: &mut Vec<tcphub_core::ClusterInput>,
 ) -> usize {
     match port {
         Some(port) => port.recv_many(buf, BATCH).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the queue to the other nodes caught up (true) or was
+/// found behind again (false); never outside a cluster.
+async fn backplane_caught_up(port: &Option<ClusterPort>) -> bool {
+    match port {
+        Some(port) => port.caught_up().await,
         None => std::future::pending().await,
     }
 }

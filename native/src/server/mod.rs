@@ -135,8 +135,8 @@ impl Server {
         } = self;
         let (port, cluster_tasks) = match cluster {
             Some(joined) => {
-                let (port, tasks) = joined.start(&mut hub, start.elapsed());
-                (Some(port), Some(tasks))
+                let (port, from_nodes, tasks) = joined.start(&mut hub, start.elapsed());
+                (Some((port, from_nodes)), Some(tasks))
             }
             None => (None, None),
         };

@@ -1,5 +1,5 @@
 -- Removes every node whose lease ran out: its claims and its directory
--- entries; appends `ng` (node gone) to the directory stream. Its inbox is
+-- entries (aliases, rooms, session rows, watching); appends `ng` (node gone) to the directory stream. Its inbox is
 -- kept for a while (ARGV[3] ms): a node that was only cut off from Redis
 -- finds there what was sent to it before the others learned it was gone
 -- (registering again makes the inbox permanent). Every node runs it; a
@@ -17,7 +17,9 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
         redis.call('HDEL', akey, flat[i])
       end
     end
-    redis.call('DEL', p .. 'sessions:' .. n, p .. 'held:' .. n, p .. 'rooms:' .. n)
+    redis.call('DEL', p .. 'sessions:' .. n, p .. 'held:' .. n, p .. 'rooms:' .. n,
+      p .. 'rows:' .. n)
+    redis.call('SREM', p .. 'watching', n)
     redis.call('PEXPIRE', p .. 'inbox:' .. n, grace)
     redis.call('SREM', p .. 'nodes', n)
     redis.call('XADD', p .. 'directory', 'MAXLEN', '~', maxlen, '*',
