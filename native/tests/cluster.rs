@@ -603,6 +603,37 @@ async fn nodes_recover_from_a_redis_restart_and_deliver_what_was_sent_meanwhile(
     expect_info_after_probes(&mut one, "Client-2", json!("after")).await;
 }
 
+#[tokio::test]
+async fn a_node_that_died_while_redis_was_away_is_forgotten_after_its_lease() {
+    let mut redis = RedisServer::start();
+    let options = ["--cluster-lease", "1s"];
+    let mut a = node(&redis, "a", &options);
+    let b = node(&redis, "b", &options);
+    let mut gone = synced(&a, "Gone").await;
+    let mut sender = synced(&b, "Sender").await;
+    await_route(&mut sender, "Gone", &mut gone).await;
+    redis.kill();
+    a.kill();
+    redis.restart();
+    // The new Redis never heard of a, so no reaper will report it; b
+    // waits a lease for a to come back, then forgets it.
+    wait_for_text(&b.stderr, "is gone");
+    within(async {
+        loop {
+            sender.send_text(Some("Gone"), "anyone?").await.unwrap();
+            sender.ping().await.unwrap();
+            let answers = sender.until_pong().await.unwrap();
+            if let [HubFrame::Error { code, .. }] = &answers[..] {
+                assert_eq!(code, "unknown_alias");
+                return;
+            }
+            assert!(answers.is_empty(), "{answers:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 #[test]
 fn redis_down_at_start_exits_1_naming_the_url() {
     let url = format!("redis://127.0.0.1:{}", free_port());

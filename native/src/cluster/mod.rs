@@ -215,7 +215,8 @@ impl Joined {
             all: snapshot.all_id,
         };
         let mut mirror = ReplicaMirror::default();
-        let initial = mirror.resync(snapshot.nodes);
+        // A new mirror has no nodes to miss.
+        let (initial, _) = mirror.resync(snapshot.nodes);
         info!(url = %url, node = %options.node, lease = ?options.lease, cluster = %options.name,
             "cluster: joined");
         Ok(Joined {

@@ -5,14 +5,15 @@
 //! as the streams still hold it: see `STREAM_MAXLEN`); the directory is
 //! read again whole (a snapshot) and fed as the changes since.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{Client, RedisResult, Value};
-use tcphub_core::ClusterInput;
+use tcphub_core::{ClusterInput, NodeId};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::codec::{bytes_of, xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
@@ -58,6 +59,9 @@ pub(crate) struct Reader {
     reassert: Arc<Reassert>,
     mirror: ReplicaMirror,
     positions: Positions,
+    /// Nodes the last resync did not find, with when to decide they are
+    /// gone (see `judge_missing`).
+    probation: BTreeMap<NodeId, Instant>,
     /// The last sequence number read per stream and origin, to drop a
     /// frame a retried batch wrote twice.
     seen: HashMap<(Stream, String), u64>,
@@ -82,6 +86,7 @@ impl Reader {
             reassert,
             mirror,
             positions,
+            probation: BTreeMap::new(),
             seen: HashMap::new(),
         }
     }
@@ -145,6 +150,9 @@ impl Reader {
             if let Err(HubGone) = self.process(&reply).await {
                 return Ok(Err(HubGone));
             }
+            if let Err(HubGone) = self.judge_missing(&mut conn).await? {
+                return Ok(Err(HubGone));
+            }
         }
     }
 
@@ -172,9 +180,45 @@ impl Reader {
         ] {
             report_gap(conn, &key, position).await;
         }
-        for input in self.mirror.resync(snapshot.nodes) {
+        let (inputs, missing) = self.mirror.resync(snapshot.nodes);
+        let deadline = Instant::now() + self.shared.lease;
+        for node in missing {
+            self.probation.entry(node).or_insert(deadline);
+        }
+        for input in inputs {
             if self.inputs.send(input).await.is_err() {
                 return Ok(Err(HubGone));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Nodes a resync did not find, a lease later: one whose lease is held
+    /// again is alive (it just had nothing to re-assert); one without is
+    /// gone, and the core is told, as the reaper would have.
+    async fn judge_missing(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+    ) -> RedisResult<Result<(), HubGone>> {
+        let now = Instant::now();
+        let due: Vec<NodeId> = self
+            .probation
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(node, _)| node.clone())
+            .collect();
+        for node in due {
+            self.probation.remove(&node);
+            let alive: bool = redis::cmd("EXISTS")
+                .arg(format!("{}node:{node}", self.shared.keys.prefix))
+                .query_async(conn)
+                .await?;
+            if !alive {
+                info!(node = %node, "cluster: a node missing since Redis came back is gone");
+                let input = self.mirror.forget(&node);
+                if self.inputs.send(input).await.is_err() {
+                    return Ok(Err(HubGone));
+                }
             }
         }
         Ok(Ok(()))
@@ -252,6 +296,7 @@ impl Reader {
                 }
                 return Ok(None);
             }
+            self.probation.remove(about);
             self.mirror.apply(&entry);
             return Ok(Some(match entry {
                 DirectoryEntry::NodeGone(node) => {

@@ -174,12 +174,21 @@ impl ReplicaMirror {
     }
 
     /// The inputs that turn what the core was told into `snapshot`, which
-    /// becomes the record.
-    pub(crate) fn resync(&mut self, snapshot: BTreeMap<NodeId, NodeHoldings>) -> Vec<ClusterInput> {
+    /// becomes the record, and the nodes the core knows that the snapshot
+    /// lacks. Those are kept as they were: after a Redis restart a live
+    /// node is missing until it re-asserts itself, and frames for it, in
+    /// its inbox meanwhile, still reach it. The caller declares them gone
+    /// ([`forget`](Self::forget)) if they do not come back.
+    pub(crate) fn resync(
+        &mut self,
+        mut snapshot: BTreeMap<NodeId, NodeHoldings>,
+    ) -> (Vec<ClusterInput>, Vec<NodeId>) {
         let mut inputs = Vec::new();
-        for node in self.nodes.keys() {
+        let mut missing = Vec::new();
+        for (node, holdings) in &self.nodes {
             if !snapshot.contains_key(node) {
-                inputs.push(ClusterInput::NodeGone(node.clone()));
+                missing.push(node.clone());
+                snapshot.insert(node.clone(), holdings.clone());
             }
         }
         let empty = NodeHoldings::default();
@@ -235,7 +244,13 @@ impl ReplicaMirror {
             }
         }
         self.nodes = snapshot;
-        inputs
+        (inputs, missing)
+    }
+
+    /// A node that did not come back: the core forgets it.
+    pub(crate) fn forget(&mut self, node: &NodeId) -> ClusterInput {
+        self.nodes.remove(node);
+        ClusterInput::NodeGone(node.clone())
     }
 }
 
@@ -262,14 +277,15 @@ mod tests {
             (n("n2"), holding(&["A", "B"], &["lobby"])),
             (n("n3"), holding(&["C"], &[])),
         ]);
-        assert_eq!(mirror.resync(first.clone()).len(), 4);
-        assert!(mirror.resync(first).is_empty());
+        assert_eq!(mirror.resync(first.clone()).0.len(), 4);
+        assert_eq!(mirror.resync(first).0.len(), 0);
         let second = BTreeMap::from([(n("n2"), holding(&["B", "D"], &[]))]);
-        let inputs = mirror.resync(second);
+        let (inputs, missing) = mirror.resync(second);
+        assert_eq!(missing, [n("n3")], "kept, for the caller to decide");
+        assert_eq!(mirror.forget(&n("n3")), ClusterInput::NodeGone(n("n3")));
         assert_eq!(
             inputs,
             [
-                ClusterInput::NodeGone(n("n3")),
                 ClusterInput::Directory(DirectoryChange::AliasReleased {
                     node: n("n2"),
                     alias: Alias::new("A").unwrap()
