@@ -100,13 +100,15 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
     }
 }
 
-/// `cluster=`, `node_id=` and `cluster_lease=` as the native options; the
-/// lease's bounds are checked by `Server::bind` (a `ConfigError` naming it).
+/// `cluster=`, `node_id=`, `cluster_lease=` and `cluster_name=` as the
+/// native options; the lease's bounds and the name's rules are checked by
+/// `Server::bind` (a `ConfigError` naming the option).
 fn cluster_options(
     py: Python<'_>,
     url: Option<String>,
     node_id: Option<String>,
     lease: Seconds,
+    name: String,
 ) -> PyResult<Option<ClusterOptions>> {
     let Some(url) = url else {
         if node_id.is_some() {
@@ -119,6 +121,7 @@ fn cluster_options(
         return Ok(None);
     };
     let mut options = ClusterOptions::new(url);
+    options.name = name;
     if let Some(id) = node_id {
         options.node = NodeId::new(&id).map_err(|e| error(py, "ConfigError", e.to_string()))?;
     }
@@ -144,7 +147,7 @@ impl Server {
         shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
         max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000),
         max_last_will_bytes=Number::Whole(4096), cluster=None, node_id=None,
-        cluster_lease=Seconds(10.0)
+        cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub")
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -171,6 +174,7 @@ impl Server {
         cluster: Option<String>,
         node_id: Option<String>,
         cluster_lease: Seconds,
+        cluster_name: String,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -198,7 +202,7 @@ impl Server {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
-        let cluster = cluster_options(py, cluster, node_id, cluster_lease)?;
+        let cluster = cluster_options(py, cluster, node_id, cluster_lease, cluster_name)?;
         let options = ServerOptions {
             listen,
             cluster,

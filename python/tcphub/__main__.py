@@ -126,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest last will a client may leave, in bytes of its message (e.g. 4KiB; "
                        "1 byte to 16MiB). A will is held for its whole session "
                        "[env: TCPHUB_MAX_LAST_WILL_BYTES] [default: 4KiB]")
+    serve.add_argument("--cluster", metavar="URL", default=os.environ.get("TCPHUB_CLUSTER"),
+                       help="join a cluster: several nodes sharing this Redis act as one hub (e.g. "
+                       "redis://127.0.0.1:6379). Without it, nothing touches the network but the "
+                       "listener. Redis unreachable at start exits 1 [env: TCPHUB_CLUSTER]")
+    serve.add_argument("--node-id", default=os.environ.get("TCPHUB_NODE_ID"),
+                       help="this node's id in the cluster: 1 to 32 ASCII letters, digits, `-` or `_`, "
+                       "unique among the nodes (default: short host name, process id and four random "
+                       "hex digits) [env: TCPHUB_NODE_ID]")
+    serve.add_argument("--cluster-lease", type=_typed(parse_duration), default=_env("TCPHUB_CLUSTER_LEASE", "10s"),
+                       help="how long a node that died without leaving keeps its aliases (e.g. 10s; 300ms "
+                       "to 1h); the lease is refreshed every third of it "
+                       "[env: TCPHUB_CLUSTER_LEASE] [default: 10s]")
+    serve.add_argument("--cluster-name", default=_env("TCPHUB_CLUSTER_NAME", "tcphub"),
+                       help="the cluster's name, so several clusters can share one Redis (keys live under "
+                       "`tcphub:{NAME}:`) [env: TCPHUB_CLUSTER_NAME] [default: tcphub]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -189,6 +204,10 @@ def serve(args: argparse.Namespace) -> int:
             max_last_will_bytes=args.max_last_will_bytes,
             observe=args.observe,
             shutdown_grace=args.shutdown_grace,
+            cluster=args.cluster,
+            node_id=args.node_id,
+            cluster_lease=args.cluster_lease,
+            cluster_name=args.cluster_name,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)

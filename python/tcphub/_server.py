@@ -116,6 +116,8 @@ class Server:
       and a few random hex digits. Session ids start with it.
     - ``cluster_lease``: seconds a server that died without stopping keeps
       its aliases (0.3 to 3600).
+    - ``cluster_name``: keys live under ``tcphub:{NAME}:`` in Redis, so
+      several clusters can share one Redis.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -152,6 +154,7 @@ class Server:
         cluster: Optional[str] = None,
         node_id: Optional[str] = None,
         cluster_lease: float = 10.0,
+        cluster_name: str = "tcphub",
     ) -> None:
         self._native = _tcphub.Server(
             host,
@@ -176,6 +179,7 @@ class Server:
             cluster=cluster,
             node_id=node_id,
             cluster_lease=cluster_lease,
+            cluster_name=cluster_name,
         )
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a

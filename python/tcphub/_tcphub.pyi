@@ -247,6 +247,7 @@ class Server:
         cluster: Optional[str] = None,
         node_id: Optional[str] = None,
         cluster_lease: float = 10.0,
+        cluster_name: str = "tcphub",
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...

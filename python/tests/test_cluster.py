@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from typing import Iterator
 
@@ -93,3 +94,17 @@ def test_cluster_options_are_checked() -> None:
         tcphub.Server("127.0.0.1", 0, node_id="n1")
     with pytest.raises(tcphub.ConfigError, match="lease"):
         tcphub.Server("127.0.0.1", 0, cluster="redis://127.0.0.1:1", cluster_lease=0.01)
+    with pytest.raises(tcphub.ConfigError, match="cluster.name"):
+        tcphub.Server("127.0.0.1", 0, cluster="redis://127.0.0.1:1", cluster_name="a:b")
+
+
+def test_the_cli_joins_a_cluster_or_exits_1_naming_the_url() -> None:
+    url = f"redis://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", "--listen", "127.0.0.1:0", "--cluster", url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert url in done.stderr
