@@ -285,7 +285,7 @@ async fn a_relay_right_after_a_claim_elsewhere_is_resolved_by_the_directory() {
 #[tokio::test]
 async fn list_shows_every_session_of_the_cluster_and_its_node() {
     let redis = RedisServer::start();
-    let a = node(&redis, "a", &[]);
+    let mut a = node(&redis, "a", &["--console"]);
     let b = node(&redis, "b", &[]);
     let mut one = synced(&a, "Client-1").await;
     let _two = synced(&b, "Client-2").await;
@@ -313,6 +313,14 @@ async fn list_shows_every_session_of_the_cluster_and_its_node() {
             (Some("Client-1"), "a"),
             (Some("Client-2"), "b")
         ]
+    );
+    // The host's listing on a (its console's /list) has them too.
+    a.console("/list");
+    wait_for_text(&a.stdout, "Client-2");
+    let table = a.stdout.lock().unwrap().clone();
+    assert!(
+        table.contains("b/") && table.contains("Client-1"),
+        "{table}"
     );
 }
 
@@ -545,11 +553,17 @@ async fn a_node_stalled_past_its_lease_is_reaped_then_comes_back_whole() {
             sender.send_info(Some("Client-1"), &probe).await.unwrap();
             sender.ping().await.unwrap();
             let answers = sender.until_pong().await.unwrap();
-            if let [HubFrame::Error { code, .. }] = &answers[..] {
-                assert_eq!(code, "unknown_alias");
+            // Refusals come from Redis's resolve script, so one may come
+            // after the pong of its own probe, with the next one's.
+            if !answers.is_empty() {
+                assert!(
+                    answers.iter().all(
+                        |f| matches!(f, HubFrame::Error { code, .. } if code == "unknown_alias")
+                    ),
+                    "{answers:?}"
+                );
                 return;
             }
-            assert!(answers.is_empty(), "{answers:?}");
         }
     })
     .await;
@@ -623,11 +637,17 @@ async fn a_node_that_died_while_redis_was_away_is_forgotten_after_its_lease() {
             sender.send_text(Some("Gone"), "anyone?").await.unwrap();
             sender.ping().await.unwrap();
             let answers = sender.until_pong().await.unwrap();
-            if let [HubFrame::Error { code, .. }] = &answers[..] {
-                assert_eq!(code, "unknown_alias");
+            // Refusals come from Redis's resolve script, so one may come
+            // after the pong of its own probe, with the next one's.
+            if !answers.is_empty() {
+                assert!(
+                    answers.iter().all(
+                        |f| matches!(f, HubFrame::Error { code, .. } if code == "unknown_alias")
+                    ),
+                    "{answers:?}"
+                );
                 return;
             }
-            assert!(answers.is_empty(), "{answers:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

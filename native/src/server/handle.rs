@@ -80,7 +80,9 @@ impl HubHandle {
             .await??)
     }
 
-    /// Every open session, oldest first; empty once the server stopped.
+    /// Every open session, oldest first; empty once the server stopped. In
+    /// a cluster, this node's sessions and then the other nodes' (as this
+    /// node last heard from the directory), each row naming its `node`.
     pub async fn sessions(&self) -> Vec<SessionEntry> {
         self.ask(|reply| Command::Sessions { reply })
             .await

@@ -256,7 +256,26 @@ impl HubTask {
                 let _ = reply.send(result);
             }
             Command::Sessions { reply } => {
-                let rows = self.hub.sessions().map(SessionEntry::from).collect();
+                // In a cluster, every node's sessions, as `list` shows them:
+                // this node's, then the others' as its replica knows them.
+                let node = self.hub.node().map(|n| n.to_string());
+                let mut rows: Vec<SessionEntry> = self
+                    .hub
+                    .sessions()
+                    .map(|s| SessionEntry {
+                        node: node.clone(),
+                        ..SessionEntry::from(s)
+                    })
+                    .collect();
+                rows.extend(
+                    self.hub
+                        .remote_sessions()
+                        .map(|(session_id, s)| SessionEntry {
+                            session_id: session_id.to_owned(),
+                            client_name: s.alias.as_ref().map(|a| a.to_string()),
+                            node: Some(s.node.to_string()),
+                        }),
+                );
                 let _ = reply.send(rows);
             }
             Command::JoinRoom {
