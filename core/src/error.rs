@@ -44,6 +44,13 @@ pub enum HubError {
     /// A claim answer named no claim waiting for one.
     #[error("no claim {0} is waiting for the directory")]
     UnknownClaim(u64),
+    /// A host message must cross to other nodes while the driver's queue
+    /// towards them is over its bound
+    /// ([`Hub::handle_backplane_backlog`](crate::Hub::handle_backplane_backlog)).
+    /// Nothing was sent, on this node or any other: the host is told
+    /// rather than the message dropped, and may retry once it drains.
+    #[error("the cluster's backplane is backed up: a message for other nodes was not sent; retry once it drains")]
+    BackplaneBehind,
     /// A cluster input reached a hub that is not a cluster node.
     #[error("this hub is not a cluster node (HubConfig::node is not set)")]
     NotInCluster,

@@ -999,3 +999,38 @@ fn a_session_closed_while_waiting_for_the_backplane_is_forgotten() {
         Err(HubError::NotInCluster)
     ));
 }
+
+#[test]
+fn the_host_is_refused_rather_than_dropped_while_the_backplane_is_behind() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    c.client(1, "B");
+    c.send(0, a, r#"{"type":"join","room":"local"}"#);
+    c.nodes[0].take(a);
+    c.nodes[0].hub.handle_backplane_backlog(true).unwrap();
+    c.take_crossed();
+    let hub = &mut c.nodes[0].hub;
+    assert!(matches!(
+        hub.broadcast("all"),
+        Err(HubError::BackplaneBehind)
+    ));
+    assert!(matches!(
+        hub.send_to_alias("B", "b"),
+        Err(HubError::BackplaneBehind)
+    ));
+    // What stays on the node still goes.
+    assert_eq!(hub.send_to_alias("A", "a").unwrap(), 1);
+    assert_eq!(hub.send_to_room("local", "r").unwrap(), 1);
+    c.nodes[0].drain();
+    c.pump();
+    assert!(c.take_crossed().is_empty(), "nothing crossed");
+    assert_eq!(
+        c.nodes[0].take(a),
+        [
+            info(HUB_NAME, json!("a")),
+            room_info(HUB_NAME, "local", json!("r"))
+        ]
+    );
+    c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
+    assert_eq!(c.nodes[0].hub.broadcast("all").unwrap(), 1);
+}

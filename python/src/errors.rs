@@ -49,6 +49,7 @@ pub fn hub_error(py: Python<'_>, err: HubError) -> PyErr {
         HubError::UnknownHandle(_) | HubError::UnknownSessionId(_) => "UnknownSessionError",
         HubError::InvalidMessage(_) => "InvalidMessageError",
         HubError::InvalidConfig(_) => "ConfigError",
+        HubError::BackplaneBehind => "ClusterError",
         _ => "Error",
     };
     error(py, class, err.to_string())

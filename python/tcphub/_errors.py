@@ -39,7 +39,9 @@ class AddressInUseError(Error, OSError):
 class ClusterError(Error, ConnectionError):
     """The server could not join its cluster: the Redis given as
     ``cluster=`` is unreachable or refused it (the message names the URL,
-    without its password)."""
+    without its password). Also raised by ``send``, ``broadcast`` and
+    ``send_to_room`` when the message must reach other nodes while the
+    queue towards Redis is backed up: nothing was sent, retry later."""
 
 
 class UnknownAliasError(Error, LookupError):

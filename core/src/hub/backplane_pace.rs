@@ -10,7 +10,9 @@
 //! recipient is, and resumes once the backlog drains. So what a driver
 //! holds beyond its bound is one frame's worth per session, and senders
 //! whose messages stay on this node are not slowed at all. It is the same
-//! mechanism as pacing to an observing host (`hub::host_pace`).
+//! mechanism as pacing to an observing host (`hub::host_pace`). The host
+//! itself cannot be paused: its messages for other nodes are refused with
+//! [`HubError::BackplaneBehind`] meanwhile.
 
 use super::Hub;
 use crate::error::HubError;
@@ -43,6 +45,16 @@ impl Hub {
     /// Whether the driver last said its backplane queue is over its bound.
     pub fn is_backplane_behind(&self) -> bool {
         self.cluster.as_ref().is_some_and(|c| c.behind)
+    }
+
+    /// A host message that must cross (`crosses`) while the backplane is
+    /// behind is refused whole: the host cannot be paused like a client,
+    /// and a driver past its bound would have to drop it.
+    pub(super) fn refuse_if_backplane_behind(&self, crosses: bool) -> Result<(), HubError> {
+        if crosses && self.is_backplane_behind() {
+            return Err(HubError::BackplaneBehind);
+        }
+        Ok(())
     }
 
     /// After a frame of `handle` gave the backplane something to carry:

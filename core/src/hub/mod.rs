@@ -321,6 +321,7 @@ impl Hub {
     /// socket to push back on); a session whose queue they push past
     /// `max_queued_bytes` is closed as a slow consumer.
     pub fn broadcast<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<usize, HubError> {
+        self.refuse_if_backplane_behind(self.cluster.is_some())?;
         let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
         self.forward(RemoteTarget::Everyone, &frame);
         let count = self.deliver_to_all(None, frame);
@@ -339,6 +340,7 @@ impl Hub {
         if self.aliases.holders(alias).is_empty() && !self.held_elsewhere(alias) {
             return Err(HubError::UnknownAlias(alias.to_owned()));
         }
+        self.refuse_if_backplane_behind(self.held_elsewhere(alias))?;
         let frame = encode::host_info(message, None).map_err(HubError::InvalidMessage)?;
         if let Ok(alias) = Alias::new(alias) {
             self.forward(RemoteTarget::Alias(alias), &frame);

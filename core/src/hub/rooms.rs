@@ -70,6 +70,7 @@ impl Hub {
         if self.rooms.members(name).is_none() && !self.room_elsewhere(name) {
             return Err(HubError::UnknownRoom(name.to_owned()));
         }
+        self.refuse_if_backplane_behind(self.room_elsewhere(name))?;
         let frame =
             encode::host_info(message, Some(room.as_str())).map_err(HubError::InvalidMessage)?;
         self.forward(RemoteTarget::Room(room.clone()), &frame);
