@@ -206,16 +206,22 @@ class Relayed(Event):
         ``bye``."""
 
 class Session:
-    """One open session: its session id and the alias it holds."""
+    """One open session: its session id, the alias it holds and, on a
+    cluster's node, the node it is on."""
 
-    __match_args__ = ("session_id", "alias")
-    def __init__(self, session_id: str, alias: Optional[str] = None) -> None: ...
+    __match_args__ = ("session_id", "alias", "node")
+    def __init__(
+        self, session_id: str, alias: Optional[str] = None, node: Optional[str] = None
+    ) -> None: ...
     @property
     def session_id(self) -> str:
         """The session id: its peer address, such as ``"127.0.0.1:53412"``."""
     @property
     def alias(self) -> Optional[str]:
         """The alias it synced, or None."""
+    @property
+    def node(self) -> Optional[str]:
+        """The node it is on (``"a"``), on a cluster's node; else None."""
 
 # ----- the embedded server (wrapped by tcphub.Server) -----
 

@@ -77,6 +77,21 @@ def test_two_servers_act_as_one_hub(redis_url: str) -> None:
             for client in (one, two):
                 got = client.receive(timeout=20)
                 assert isinstance(got, tcphub.Received) and got.message == "to everyone"
+            # Each server lists the whole cluster, each row naming its node.
+            expected = sorted(
+                [
+                    tcphub.Session(one.session_id, "Client-1", "py-a"),
+                    tcphub.Session(two.session_id, "Client-2", "py-b"),
+                ],
+                key=lambda row: row.session_id,
+            )
+            for server in (a, b):
+                deadline = time.monotonic() + 20
+                while sorted(server.sessions(), key=lambda row: row.session_id) != expected:
+                    assert time.monotonic() < deadline, f"{server.sessions()} is not {expected}"
+                    time.sleep(0.02)
+            row = next(s for s in a.sessions() if s.node == "py-b")
+            assert repr(row) == f"Session(session_id={two.session_id!r}, alias='Client-2', node='py-b')"
 
 
 def test_redis_down_at_start_is_a_cluster_error_naming_the_url() -> None:
