@@ -547,26 +547,7 @@ async fn a_node_stalled_past_its_lease_is_reaped_then_comes_back_whole() {
     // (The log line comes just before b's hub hears it, so probes go
     // until one is refused; those sent before reach a's kept inbox.)
     wait_for_text(&b.stderr, "a node is gone");
-    within(async {
-        for n in 0u64.. {
-            let probe = raw(&json!({ "probe": n }).to_string());
-            sender.send_info(Some("Client-1"), &probe).await.unwrap();
-            sender.ping().await.unwrap();
-            let answers = sender.until_pong().await.unwrap();
-            // Refusals come from Redis's resolve script, so one may come
-            // after the pong of its own probe, with the next one's.
-            if !answers.is_empty() {
-                assert!(
-                    answers.iter().all(
-                        |f| matches!(f, HubFrame::Error { code, .. } if code == "unknown_alias")
-                    ),
-                    "{answers:?}"
-                );
-                return;
-            }
-        }
-    })
-    .await;
+    probe_until_unknown(&mut sender, "Client-1").await;
     a.signal("CONT");
     // a finds what was sent before the reap in its inbox (kept for a
     // while), sees it was reaped, and re-asserts its aliases.
@@ -578,6 +559,32 @@ async fn a_node_stalled_past_its_lease_is_reaped_then_comes_back_whole() {
         .await
         .unwrap();
     expect_info_after_probes(&mut one, "Sender", json!("welcome back")).await;
+}
+
+/// Sends numbered probes to `alias` until one is refused with
+/// `unknown_alias`, and checks nothing else was answered. Refusals come
+/// from Redis's resolve script, so one may come after the pong of its own
+/// probe, with the next one's; probes sent before are delivered.
+async fn probe_until_unknown(sender: &mut Client, alias: &str) {
+    within(async {
+        for n in 0u64.. {
+            let probe = raw(&json!({ "probe": n }).to_string());
+            sender.send_info(Some(alias), &probe).await.unwrap();
+            sender.ping().await.unwrap();
+            let answers = sender.until_pong().await.unwrap();
+            if !answers.is_empty() {
+                assert!(
+                    answers.iter().all(
+                        |f| matches!(f, HubFrame::Error { code, .. } if code == "unknown_alias")
+                    ),
+                    "{answers:?}"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -632,26 +639,7 @@ async fn a_node_that_died_while_redis_was_away_is_forgotten_after_its_lease() {
     // The new Redis never heard of a, so no reaper will report it; b
     // waits a lease for a to come back, then forgets it.
     wait_for_text(&b.stderr, "is gone");
-    within(async {
-        loop {
-            sender.send_text(Some("Gone"), "anyone?").await.unwrap();
-            sender.ping().await.unwrap();
-            let answers = sender.until_pong().await.unwrap();
-            // Refusals come from Redis's resolve script, so one may come
-            // after the pong of its own probe, with the next one's.
-            if !answers.is_empty() {
-                assert!(
-                    answers.iter().all(
-                        |f| matches!(f, HubFrame::Error { code, .. } if code == "unknown_alias")
-                    ),
-                    "{answers:?}"
-                );
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    probe_until_unknown(&mut sender, "Gone").await;
 }
 
 #[test]
