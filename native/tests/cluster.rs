@@ -188,7 +188,7 @@ async fn a_room_s_members_on_every_node_get_its_messages() {
 }
 
 #[tokio::test]
-async fn a_directed_message_or_a_broadcast_is_one_xadd() {
+async fn a_directed_message_or_a_broadcast_crosses_once() {
     let redis = RedisServer::start();
     let a = node(&redis, "a", &[]);
     let b = node(&redis, "b", &[]);
@@ -219,6 +219,14 @@ async fn a_directed_message_or_a_broadcast_is_one_xadd() {
         }
     })
     .await;
+    // Each message is one frame in one stream: a directed one in its
+    // recipient's node's inbox only, a broadcast in `all` only. Frames
+    // sent together share an entry, so there are at most as many entries
+    // (and `XADD`s) as messages, often fewer.
+    let streams =
+        ["inbox:a", "inbox:b", "inbox:c", "all"].map(|s| format!("tcphub:{{tcphub}}:{s}"));
+    let counts = || streams.clone().map(|s| (redis.xlen(&s), redis.frames(&s)));
+    let before = counts();
     redis.reset_stats();
     const N: u64 = 50;
     for n in 0..N {
@@ -230,7 +238,16 @@ async fn a_directed_message_or_a_broadcast_is_one_xadd() {
     for n in 0..N {
         expect_info_after_probes(&mut receiver, "Sender", json!(n)).await;
     }
-    assert_eq!(redis.calls("xadd"), N, "one XADD per directed message");
+    let after = counts();
+    let (entries, frames) = (after[1].0 - before[1].0, after[1].1 - before[1].1);
+    assert_eq!(frames, N, "each directed message crosses once");
+    assert!((1..=N).contains(&entries), "{entries} entries");
+    assert_eq!(redis.calls("xadd"), entries, "one XADD per entry");
+    for i in [0, 2, 3] {
+        assert_eq!(after[i], before[i], "nothing crosses to {}", streams[i]);
+    }
+    let before = after;
+    redis.reset_stats();
     for n in 0..N {
         sender
             .send_info(Some("*"), &raw(&n.to_string()))
@@ -241,18 +258,19 @@ async fn a_directed_message_or_a_broadcast_is_one_xadd() {
         expect_info_after_probes(&mut receiver, "Sender", json!(n)).await;
         expect_info_after_probes(&mut other, "Sender", json!(n)).await;
     }
-    assert_eq!(
-        redis.calls("xadd"),
-        2 * N,
-        "one XADD per broadcast, whatever the nodes"
-    );
+    let after = counts();
+    let (entries, frames) = (after[3].0 - before[3].0, after[3].1 - before[3].1);
+    assert_eq!(frames, N, "each broadcast crosses once, whatever the nodes");
+    assert!((1..=N).contains(&entries), "{entries} entries");
+    assert_eq!(redis.calls("xadd"), entries, "one XADD per entry");
+    for i in [0, 1, 2] {
+        assert_eq!(after[i], before[i], "nothing crosses to {}", streams[i]);
+    }
     // Nothing crosses for a message whose recipients are all local (the
     // claim of `Local` itself adds a directory change, so frames are
     // counted by what the frame streams hold).
     let mut local = synced(&a, "Local").await;
-    let streams =
-        ["inbox:a", "inbox:b", "inbox:c", "all"].map(|s| format!("tcphub:{{tcphub}}:{s}"));
-    let before = streams.clone().map(|s| redis.xlen(&s));
+    let before = counts();
     for n in 0..N {
         sender
             .send_info(Some("Local"), &raw(&n.to_string()))
@@ -262,7 +280,7 @@ async fn a_directed_message_or_a_broadcast_is_one_xadd() {
     for n in 0..N {
         expect_info(&mut local, "Sender", json!(n)).await;
     }
-    assert_eq!(streams.map(|s| redis.xlen(&s)), before);
+    assert_eq!(counts(), before);
 }
 
 #[tokio::test]

@@ -3,16 +3,36 @@
 //! core's own rules, so a malformed entry is reported and skipped, never
 //! trusted and never a panic.
 //!
-//! Entries are flat field/value lists (values are bytes), version `v` = 1:
+//! Entries are flat field/value lists (values are bytes), layout version
+//! `v` = 2 in every stream:
 //!
 //! | stream | `k` | other fields |
 //! | --- | --- | --- |
-//! | `inbox:{node}`, `all` | `a` alias, `r` room, `e` everyone, `s` one session, `w` presence watchers | `t` target: alias, room or session id (for `w` the alias, if any), `m` for `w` the rooms, `\n`-separated, `f` the frame (one NDJSON line), `o` origin (`node.incarnation`), `q` sequence number, `rs`/`ri` the sender's session id and request id (raw JSON) when it may be answered |
+//! | `inbox:{node}`, `all` | `f` frames | `o` origin (`node.incarnation`), `q` the entry's sequence number, `n` how many frames, `b` the frames, one after another (below) |
 //! | `inbox:{node}` | `x` taken over (written by the claim script) | `t` alias, `i` session id |
 //! | `directory` | `ah`/`ar` alias held/released, `rj`/`rl` room joined/left, `ss` session row, `sc` session closed, `wt` watching, `ng` node gone | `n` node; `t` the alias or room (for `ss` the alias, if any); `i` session id; `w` `1` or `0` |
 //!
-//! `o` and `q` let a reader drop a frame it already had: a batch sent
+//! One frame in `b`: its kind (one byte: `a` alias, `r` room, `e`
+//! everyone, `s` one session, `w` presence watchers), a byte saying which
+//! optional parts follow (1 target, 2 rooms, 4 the sender's session id,
+//! 8 its request id), those parts in that order, then the frame itself;
+//! each part is a 4-byte big-endian length and its bytes. The target is
+//! the alias, room or session id (for `w` the alias, if any); rooms are
+//! `\n`-separated; the frame is one NDJSON line; the sender's session id
+//! and request id (raw JSON) are there when the message may be answered.
+//! `a`, `r` and `s` have a target, `w` has rooms, `e` neither; a request
+//! id comes only with a session id.
+//!
+//! The link writes, per batch of outputs it sends, one entry per stream
+//! for the frames of a run of consecutive `Forward`s and `Publish`es
+//! (see `link.rs`); the resolve script writes one entry of one frame.
+//! An entry is read whole or refused whole: one bad frame in it, and none
+//! of its frames is delivered.
+//!
+//! `o` and `q` let a reader drop an entry it already had: a batch sent
 //! again after a dropped connection may have reached Redis the first time.
+//! Entries of layout 1 (one frame per entry, written by earlier tcphub)
+//! are reported and skipped: every node of a cluster runs one layout.
 
 use std::sync::Arc;
 
@@ -23,10 +43,10 @@ use tcphub_core::{
 };
 
 /// The layout written, and the only one read.
-pub(crate) const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "2";
 
 /// What is wrong with an entry read back from Redis.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum Malformed {
     /// The entry is not a flat list of field/value strings.
     #[error("not a list of field/value pairs")]
@@ -61,19 +81,28 @@ pub(crate) enum Malformed {
     /// A flag that is neither `1` nor `0`.
     #[error("field {0:?} is not 1 or 0")]
     Flag(&'static str),
+    /// The frames of an entry end inside one of them.
+    #[error("the frames end inside frame {0}")]
+    Truncated(u64),
+    /// An entry holds another number of frames than its `n` says.
+    #[error("{found} frames where `n` says {said}")]
+    Count { said: u64, found: u64 },
+    /// A frame's optional parts do not fit its kind (or are unknown).
+    #[error("frame of kind {kind:?} with parts {parts:#x}")]
+    Parts { kind: char, parts: u8 },
 }
 
-/// A frame from another node, and who sent it.
+/// Frames from another node, in the order it sent them, and who sent them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FrameEntry {
+pub(crate) struct FramesEntry {
     /// `node.incarnation` of the sender.
     pub(crate) origin: String,
-    /// The sender's sequence number, increasing per origin.
+    /// The sender's sequence number for the entry, increasing per origin.
     pub(crate) seq: u64,
-    pub(crate) envelope: Envelope,
+    pub(crate) envelopes: Vec<Envelope>,
 }
 
-impl FrameEntry {
+impl FramesEntry {
     /// The node part of the origin.
     pub(crate) fn origin_node(&self) -> &str {
         self.origin.split('.').next().unwrap_or("")
@@ -83,7 +112,7 @@ impl FrameEntry {
 /// An entry of a node's inbox or of `all`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum InboxEntry {
-    Frame(FrameEntry),
+    Frames(FramesEntry),
     /// A session of this node lost its alias to a claim elsewhere.
     TakenOver {
         alias: Alias,
@@ -98,37 +127,89 @@ pub(crate) enum DirectoryEntry {
     NodeGone(NodeId),
 }
 
-/// Adds the fields of a frame entry to an `XADD` (or to the resolve
-/// script, which writes them).
-pub(crate) fn frame_fields(cmd: &mut redis::Cmd, envelope: &Envelope, origin: &str, seq: u64) {
-    cmd.arg("v").arg(VERSION);
-    match &envelope.target {
-        RemoteTarget::Alias(alias) => cmd.arg("k").arg("a").arg("t").arg(alias.as_str()),
-        RemoteTarget::Room(room) => cmd.arg("k").arg("r").arg("t").arg(room.as_str()),
-        RemoteTarget::Everyone => cmd.arg("k").arg("e"),
-        RemoteTarget::Session(session_id) => cmd.arg("k").arg("s").arg("t").arg(&**session_id),
-        RemoteTarget::Watchers { alias, rooms } => {
-            cmd.arg("k").arg("w");
-            if let Some(alias) = alias {
-                cmd.arg("t").arg(alias.as_str());
+/// Parts a frame in an entry may have besides its kind and the frame.
+const TARGET: u8 = 1;
+const ROOMS: u8 = 2;
+const REPLY_SESSION: u8 = 4;
+const REQUEST_ID: u8 = 8;
+
+/// The frames for one stream that go into one entry, encoded as they
+/// come (see the top of this file).
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    count: u64,
+    body: Vec<u8>,
+}
+
+impl Frames {
+    pub(crate) fn push(&mut self, envelope: &Envelope) {
+        let (kind, target, rooms) = match &envelope.target {
+            RemoteTarget::Alias(alias) => (b'a', Some(alias.as_str()), None),
+            RemoteTarget::Room(room) => (b'r', Some(room.as_str()), None),
+            RemoteTarget::Everyone => (b'e', None, None),
+            RemoteTarget::Session(session_id) => (b's', Some(&**session_id), None),
+            RemoteTarget::Watchers { alias, rooms } => {
+                // Room names have no control characters: a newline separates.
+                let rooms: Vec<&str> = rooms.iter().map(Room::as_str).collect();
+                (
+                    b'w',
+                    alias.as_ref().map(Alias::as_str),
+                    Some(rooms.join("\n")),
+                )
             }
-            // Room names have no control characters: a newline separates.
-            let rooms: Vec<&str> = rooms.iter().map(Room::as_str).collect();
-            cmd.arg("m").arg(rooms.join("\n"))
+        };
+        let session_id = envelope.reply_to.as_ref().map(|r| &*r.session_id);
+        let request_id = envelope
+            .reply_to
+            .as_ref()
+            .and_then(|r| r.request_id.as_deref());
+        let parts = [
+            (TARGET, target),
+            (ROOMS, rooms.as_deref()),
+            (REPLY_SESSION, session_id),
+            (REQUEST_ID, request_id),
+        ];
+        let present = parts
+            .iter()
+            .filter(|(_, part)| part.is_some())
+            .fold(0, |bits, (bit, _)| bits | bit);
+        self.body.extend_from_slice(&[kind, present]);
+        for part in parts.iter().filter_map(|(_, part)| *part) {
+            self.put(part.as_bytes());
         }
-    };
-    if let Some(reply_to) = &envelope.reply_to {
-        cmd.arg("rs").arg(&*reply_to.session_id);
-        if let Some(request_id) = &reply_to.request_id {
-            cmd.arg("ri").arg(&**request_id);
-        }
+        self.put(&envelope.frame);
+        self.count += 1;
     }
-    cmd.arg("f")
-        .arg(&envelope.frame[..])
-        .arg("o")
-        .arg(origin)
-        .arg("q")
-        .arg(seq);
+
+    fn put(&mut self, part: &[u8]) {
+        // Every part is far below 4 GiB: frames are at most 16 MiB (the
+        // core's `MAX_MAX_FRAME_LEN`), names and ids shorter still.
+        let len = u32::try_from(part.len()).expect("a part under 4 GiB");
+        self.body.extend_from_slice(&len.to_be_bytes());
+        self.body.extend_from_slice(part);
+    }
+
+    /// How many bytes they take.
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Adds the fields of the entry to an `XADD` (or to the resolve
+    /// script, which writes them).
+    pub(crate) fn fields(&self, cmd: &mut redis::Cmd, origin: &str, seq: u64) {
+        cmd.arg("v")
+            .arg(VERSION)
+            .arg("k")
+            .arg("f")
+            .arg("o")
+            .arg(origin)
+            .arg("q")
+            .arg(seq)
+            .arg("n")
+            .arg(self.count)
+            .arg("b")
+            .arg(&self.body[..]);
+    }
 }
 
 /// Adds a directory change to the directory script's arguments: its kind,
@@ -202,7 +283,7 @@ impl<'a> Fields<'a> {
     }
 
     fn text(&self, field: &'static str) -> Result<&'a str, Malformed> {
-        std::str::from_utf8(self.get(field)?).map_err(|_| Malformed::NotText(field))
+        text(self.get(field)?, field)
     }
 
     fn check_version(&self) -> Result<(), Malformed> {
@@ -215,17 +296,11 @@ impl<'a> Fields<'a> {
     }
 
     fn alias(&self, field: &'static str) -> Result<Alias, Malformed> {
-        Alias::new(self.text(field)?).map_err(|e| Malformed::Name {
-            field,
-            reason: e.to_string(),
-        })
+        alias(self.text(field)?, field)
     }
 
     fn room(&self, field: &'static str) -> Result<Room, Malformed> {
-        Room::new(self.text(field)?).map_err(|e| Malformed::Name {
-            field,
-            reason: e.to_string(),
-        })
+        room(self.text(field)?, field)
     }
 
     fn node(&self, field: &'static str) -> Result<NodeId, Malformed> {
@@ -240,38 +315,20 @@ impl<'a> Fields<'a> {
     }
 
     fn session_id(&self, field: &'static str) -> Result<Arc<str>, Malformed> {
-        let id = self.text(field)?;
-        node_of(id).ok_or(Malformed::SessionId(field))?;
-        Ok(id.into())
+        session_id(self.text(field)?, field)
+    }
+
+    fn number(&self, field: &'static str) -> Result<u64, Malformed> {
+        self.text(field)?
+            .parse()
+            .map_err(|_| Malformed::Number(field))
     }
 
     /// Reads an entry of an inbox or of `all`.
     pub(crate) fn inbox_entry(&self) -> Result<InboxEntry, Malformed> {
         self.check_version()?;
-        let kind = self.text("k")?;
-        let target = match kind {
-            "a" => RemoteTarget::Alias(self.alias("t")?),
-            "r" => RemoteTarget::Room(self.room("t")?),
-            "e" => RemoteTarget::Everyone,
-            "s" => RemoteTarget::Session(self.session_id("t")?),
-            "w" => {
-                let alias = match self.optional("t")? {
-                    Some(_) => Some(self.alias("t")?),
-                    None => None,
-                };
-                let rooms = self.text("m")?;
-                let rooms = rooms
-                    .split('\n')
-                    .filter(|r| !r.is_empty())
-                    .map(|r| {
-                        Room::new(r).map_err(|e| Malformed::Name {
-                            field: "m",
-                            reason: e.to_string(),
-                        })
-                    })
-                    .collect::<Result<Vec<Room>, Malformed>>()?;
-                RemoteTarget::Watchers { alias, rooms }
-            }
+        match self.text("k")? {
+            "f" => {}
             "x" => {
                 return Ok(InboxEntry::TakenOver {
                     alias: self.alias("t")?,
@@ -279,46 +336,27 @@ impl<'a> Fields<'a> {
                 })
             }
             other => return Err(Malformed::Kind(other.to_owned())),
-        };
-        let frame = self.get("f")?;
-        // Clients get these bytes as they are: one line, as the core
-        // encodes every frame, or nothing.
-        let newline = frame.iter().position(|&b| b == b'\n');
-        if newline != Some(frame.len().wrapping_sub(1)) {
-            return Err(Malformed::Frame(frame.len()));
         }
-        let reply_to = match self.optional("rs")? {
-            None => None,
-            Some(_) => {
-                let request_id = match self.optional("ri")? {
-                    // Echoed in an error frame as it is: it must be JSON.
-                    Some(id) => Some(
-                        serde_json::from_str::<&RawValue>(id)
-                            .map(|raw| Arc::from(raw.get()))
-                            .map_err(|_| Malformed::Json("ri"))?,
-                    ),
-                    None => None,
-                };
-                Some(ReplyTo {
-                    session_id: self.session_id("rs")?,
-                    request_id,
-                })
-            }
-        };
         let origin = self.text("o")?;
         node_id(origin.split('.').next().unwrap_or(""), "o")?;
-        let seq = self
-            .text("q")?
-            .parse()
-            .map_err(|_| Malformed::Number("q"))?;
-        Ok(InboxEntry::Frame(FrameEntry {
+        let seq = self.number("q")?;
+        let said = self.number("n")?;
+        let mut body = self.get("b")?;
+        // `n` is checked, not trusted, so it does not size anything.
+        let mut envelopes = Vec::new();
+        while !body.is_empty() {
+            envelopes.push(frame(&mut body, envelopes.len() as u64)?);
+        }
+        if envelopes.len() as u64 != said {
+            return Err(Malformed::Count {
+                said,
+                found: envelopes.len() as u64,
+            });
+        }
+        Ok(InboxEntry::Frames(FramesEntry {
             origin: origin.to_owned(),
             seq,
-            envelope: Envelope {
-                target,
-                frame: Bytes::copy_from_slice(frame),
-                reply_to,
-            },
+            envelopes,
         }))
     }
 
@@ -368,6 +406,124 @@ impl<'a> Fields<'a> {
         };
         Ok(DirectoryEntry::Change(change))
     }
+}
+
+/// Reads the frame at the head of `body` (frame number `index` of its
+/// entry) and moves past it.
+fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
+    let whole: &'a [u8] = body;
+    let [kind, present, ref rest @ ..] = *whole else {
+        return Err(Malformed::Truncated(index));
+    };
+    *body = rest;
+    let (allowed, required) = match kind {
+        b'a' | b'r' | b's' => (TARGET, (TARGET, "t")),
+        b'e' => (0, (0, "")),
+        b'w' => (TARGET | ROOMS, (ROOMS, "m")),
+        other => return Err(Malformed::Kind(char::from(other).to_string())),
+    };
+    let allowed = allowed | REPLY_SESSION | REQUEST_ID;
+    if present & !allowed != 0 || (present & REQUEST_ID != 0 && present & REPLY_SESSION == 0) {
+        return Err(Malformed::Parts {
+            kind: char::from(kind),
+            parts: present,
+        });
+    }
+    if present & required.0 != required.0 {
+        return Err(Malformed::Missing(required.1));
+    }
+    let mut part = |bit: u8| -> Result<Option<&'a [u8]>, Malformed> {
+        if present & bit == 0 {
+            return Ok(None);
+        }
+        take(body, index).map(Some)
+    };
+    let (target, rooms) = (part(TARGET)?, part(ROOMS)?);
+    let (reply_session, request_id) = (part(REPLY_SESSION)?, part(REQUEST_ID)?);
+    let frame = take(body, index)?;
+    // The `required` check above makes these `expect`s hold.
+    let target_text = || text(target.expect("a target"), "t");
+    let target = match kind {
+        b'a' => RemoteTarget::Alias(alias(target_text()?, "t")?),
+        b'r' => RemoteTarget::Room(room(target_text()?, "t")?),
+        b's' => RemoteTarget::Session(session_id(target_text()?, "t")?),
+        b'e' => RemoteTarget::Everyone,
+        _ => {
+            let alias = match target {
+                Some(_) => Some(alias(target_text()?, "t")?),
+                None => None,
+            };
+            let rooms = text(rooms.expect("rooms"), "m")?
+                .split('\n')
+                .filter(|r| !r.is_empty())
+                .map(|r| room(r, "m"))
+                .collect::<Result<Vec<Room>, Malformed>>()?;
+            RemoteTarget::Watchers { alias, rooms }
+        }
+    };
+    // Clients get these bytes as they are: one line, as the core encodes
+    // every frame, or nothing.
+    let newline = frame.iter().position(|&b| b == b'\n');
+    if newline != Some(frame.len().wrapping_sub(1)) {
+        return Err(Malformed::Frame(frame.len()));
+    }
+    let reply_to = match reply_session {
+        None => None,
+        Some(session) => Some(ReplyTo {
+            session_id: session_id(text(session, "rs")?, "rs")?,
+            request_id: match request_id {
+                // Echoed in an error frame as it is: it must be JSON.
+                Some(id) => Some(
+                    serde_json::from_str::<&RawValue>(text(id, "ri")?)
+                        .map(|raw| Arc::from(raw.get()))
+                        .map_err(|_| Malformed::Json("ri"))?,
+                ),
+                None => None,
+            },
+        }),
+    };
+    Ok(Envelope {
+        target,
+        frame: Bytes::copy_from_slice(frame),
+        reply_to,
+    })
+}
+
+/// Takes one length-prefixed part off the head of `body`.
+fn take<'a>(body: &mut &'a [u8], index: u64) -> Result<&'a [u8], Malformed> {
+    let truncated = Malformed::Truncated(index);
+    let (len, rest) = body.split_first_chunk::<4>().ok_or(truncated.clone())?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(truncated);
+    }
+    let (part, rest) = rest.split_at(len);
+    *body = rest;
+    Ok(part)
+}
+
+fn text<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, Malformed> {
+    std::str::from_utf8(bytes).map_err(|_| Malformed::NotText(field))
+}
+
+fn alias(text: &str, field: &'static str) -> Result<Alias, Malformed> {
+    Alias::new(text).map_err(|e| Malformed::Name {
+        field,
+        reason: e.to_string(),
+    })
+}
+
+fn room(text: &str, field: &'static str) -> Result<Room, Malformed> {
+    Room::new(text).map_err(|e| Malformed::Name {
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// A session id names its node (`node/peer`).
+fn session_id(text: &str, field: &'static str) -> Result<Arc<str>, Malformed> {
+    node_of(text).ok_or(Malformed::SessionId(field))?;
+    Ok(text.into())
 }
 
 /// A node id read from Redis, checked with the core's rules.
@@ -445,10 +601,14 @@ mod tests {
     }
 
     /// The fields an XADD would carry, as Redis hands them back.
-    fn written(envelope: &Envelope) -> Value {
+    fn written(envelopes: &[Envelope]) -> Value {
+        let mut frames = Frames::default();
+        for envelope in envelopes {
+            frames.push(envelope);
+        }
         let mut cmd = redis::cmd("XADD");
-        frame_fields(&mut cmd, envelope, "n1.ab12", 7);
-        // Skip the command's name; frame fields are plain arguments.
+        frames.fields(&mut cmd, "n1.ab12", 7);
+        // Skip the command's name; the fields are plain arguments.
         Value::Array(
             cmd.args_iter()
                 .skip(1)
@@ -460,9 +620,13 @@ mod tests {
         )
     }
 
+    fn read(value: &Value) -> Result<InboxEntry, Malformed> {
+        Fields::parse(value).unwrap().inbox_entry()
+    }
+
     #[test]
-    fn a_frame_entry_reads_back_as_written() {
-        for target in [
+    fn frames_read_back_as_written_in_one_entry_in_order() {
+        let targets = [
             RemoteTarget::Alias(Alias::new("Client-2").unwrap()),
             RemoteTarget::Room(Room::new("lobby").unwrap()),
             RemoteTarget::Everyone,
@@ -475,74 +639,249 @@ mod tests {
                 alias: None,
                 rooms: vec![],
             },
-        ] {
-            let envelope = Envelope {
-                target,
-                frame: Bytes::from_static(b"{\"type\":\"info\",\"message\":\"\xe5\xa4\xa7\"}\n"),
+        ];
+        let mut envelopes = Vec::new();
+        for (i, target) in targets.into_iter().enumerate() {
+            let frame = format!("{{\"type\":\"info\",\"message\":\"大{i}\"}}\n");
+            envelopes.push(Envelope {
+                target: target.clone(),
+                frame: Bytes::from(frame.clone()),
                 reply_to: Some(ReplyTo {
                     session_id: "n2/127.0.0.1:5".into(),
                     request_id: Some("\"r-1\"".into()),
                 }),
-            };
-            let value = written(&envelope);
-            let read = Fields::parse(&value).unwrap().inbox_entry().unwrap();
-            let InboxEntry::Frame(frame) = read else {
+            });
+            // With a sender but no request id, and with no sender at all.
+            envelopes.push(Envelope {
+                target: target.clone(),
+                frame: Bytes::from(frame.clone()),
+                reply_to: Some(ReplyTo {
+                    session_id: "n2/127.0.0.1:5".into(),
+                    request_id: None,
+                }),
+            });
+            envelopes.push(Envelope::new(target, Bytes::from(frame)));
+        }
+        for some in [&envelopes[..1], &envelopes[..]] {
+            let read = read(&written(some)).unwrap();
+            let InboxEntry::Frames(entry) = read else {
                 panic!("{read:?}")
             };
-            assert_eq!(frame.envelope, envelope);
-            assert_eq!((frame.origin_node(), frame.seq), ("n1", 7));
+            assert_eq!(entry.envelopes, some);
+            assert_eq!((entry.origin_node(), entry.seq), ("n1", 7));
         }
+    }
+
+    /// The body of an entry, frame by frame: kind, parts present, parts.
+    fn body(frames: &[(u8, u8, &[&[u8]])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, present, parts) in frames {
+            body.extend_from_slice(&[*kind, *present]);
+            for part in *parts {
+                body.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                body.extend_from_slice(part);
+            }
+        }
+        body
+    }
+
+    fn frames_entry(n: &[u8], body: &[u8]) -> Value {
+        entry(&[
+            ("v", b"2"),
+            ("k", b"f"),
+            ("o", b"n1.1"),
+            ("q", b"1"),
+            ("n", n),
+            ("b", body),
+        ])
     }
 
     #[test]
     fn malformed_entries_are_named_not_trusted() {
-        let ok: &[(&str, &[u8])] = &[
+        let good: &[(u8, u8, &[&[u8]])] = &[
+            (b'a', TARGET, &[b"A", b"{}\n"]),
+            (b'e', 0, &[b"{}\n"]),
+            (
+                b'r',
+                TARGET | REPLY_SESSION | REQUEST_ID,
+                &[b"lobby", b"n1/1.2.3.4:5", b"{\"n\":1}", b"{}\n"],
+            ),
+        ];
+        let ok = body(good);
+        assert!(read(&frames_entry(b"3", &ok)).is_ok());
+        // The header fields.
+        let with = |field: &str, value: &[u8]| {
+            let Value::Array(mut items) = frames_entry(b"3", &ok) else {
+                unreachable!()
+            };
+            for pair in items.chunks_mut(2) {
+                if pair[0] == bulk(field.as_bytes()) {
+                    pair[1] = bulk(value);
+                }
+            }
+            read(&Value::Array(items))
+        };
+        assert_eq!(with("v", b"1"), Err(Malformed::Version("1".into())));
+        assert_eq!(with("k", b"?"), Err(Malformed::Kind("?".into())));
+        assert!(matches!(
+            with("o", b"a/b.1"),
+            Err(Malformed::Name { field: "o", .. })
+        ));
+        assert_eq!(with("q", b"x"), Err(Malformed::Number("q")));
+        assert_eq!(with("n", b"-1"), Err(Malformed::Number("n")));
+        // A count that is not what the body holds, either way.
+        assert_eq!(with("n", b"4"), Err(Malformed::Count { said: 4, found: 3 }));
+        assert_eq!(with("n", b"2"), Err(Malformed::Count { said: 2, found: 3 }));
+        assert_eq!(
+            read(&frames_entry(b"1", b"")),
+            Err(Malformed::Count { said: 1, found: 0 })
+        );
+        // Cut anywhere inside a frame, the body is refused as truncated,
+        // naming the frame it ends in.
+        let first = body(&good[..1]).len();
+        let second = body(&good[..2]).len();
+        for cut in 1..ok.len() {
+            let index = if cut < first {
+                0
+            } else if cut < second {
+                1
+            } else {
+                2
+            };
+            let expected = if cut == first || cut == second {
+                // A cut between frames is a whole body of fewer frames.
+                Malformed::Count {
+                    said: 3,
+                    found: index,
+                }
+            } else {
+                Malformed::Truncated(index)
+            };
+            assert_eq!(
+                read(&frames_entry(b"3", &ok[..cut])),
+                Err(expected),
+                "{cut}"
+            );
+        }
+        // A length past the end of the body.
+        let mut long = body(&good[..1]);
+        long[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            read(&frames_entry(b"1", &long)),
+            Err(Malformed::Truncated(0))
+        );
+        // Inside, every part is checked as a field of layout 1 was; one
+        // bad frame refuses the entry.
+        let second_is = |frame: (u8, u8, &[&[u8]])| {
+            read(&frames_entry(b"3", &body(&[good[0], frame, good[2]])))
+        };
+        assert!(matches!(
+            second_is((b'a', TARGET, &[b"#hub", b"{}\n"])),
+            Err(Malformed::Name { field: "t", .. })
+        ));
+        assert!(matches!(
+            second_is((b'a', TARGET, &[b"*", b"{}\n"])),
+            Err(Malformed::Name { field: "t", .. })
+        ));
+        assert!(matches!(
+            second_is((b'r', TARGET, &[b"", b"{}\n"])),
+            Err(Malformed::Name { field: "t", .. })
+        ));
+        assert!(matches!(
+            second_is((b'w', ROOMS, &[b"lobby\n#x", b"{}\n"])),
+            Err(Malformed::Name { field: "m", .. })
+        ));
+        assert_eq!(
+            second_is((b'a', TARGET, &[b"\xff", b"{}\n"])),
+            Err(Malformed::NotText("t"))
+        );
+        assert_eq!(
+            second_is((b's', TARGET, &[b"nobody", b"{}\n"])),
+            Err(Malformed::SessionId("t"))
+        );
+        assert_eq!(
+            second_is((b'a', TARGET, &[b"A", b"{}"])),
+            Err(Malformed::Frame(2))
+        );
+        assert_eq!(
+            second_is((b'a', TARGET, &[b"A", b"{}\n{}\n"])),
+            Err(Malformed::Frame(6))
+        );
+        assert_eq!(second_is((b'e', 0, &[b""])), Err(Malformed::Frame(0)));
+        assert_eq!(
+            second_is((b'?', 0, &[b"{}\n"])),
+            Err(Malformed::Kind("?".into()))
+        );
+        assert_eq!(
+            second_is((b'a', 0, &[b"{}\n"])),
+            Err(Malformed::Missing("t"))
+        );
+        assert_eq!(
+            second_is((b'w', 0, &[b"{}\n"])),
+            Err(Malformed::Missing("m"))
+        );
+        assert_eq!(
+            second_is((b'e', TARGET, &[b"A", b"{}\n"])),
+            Err(Malformed::Parts {
+                kind: 'e',
+                parts: TARGET
+            })
+        );
+        assert_eq!(
+            second_is((b'a', TARGET | 16, &[b"A", b"{}\n"])),
+            Err(Malformed::Parts {
+                kind: 'a',
+                parts: TARGET | 16
+            })
+        );
+        assert_eq!(
+            second_is((b'a', TARGET | REQUEST_ID, &[b"A", b"1", b"{}\n"])),
+            Err(Malformed::Parts {
+                kind: 'a',
+                parts: TARGET | REQUEST_ID
+            })
+        );
+        // What a reply is addressed with is checked as well.
+        let replied = |rs: &[u8], ri: &[u8]| {
+            second_is((
+                b'a',
+                TARGET | REPLY_SESSION | REQUEST_ID,
+                &[b"A", rs, ri, b"{}\n"],
+            ))
+        };
+        assert!(replied(b"n1/1.2.3.4:5", b"{\"n\":1}").is_ok());
+        assert_eq!(replied(b"n1/x", b"{oops"), Err(Malformed::Json("ri")));
+        assert_eq!(replied(b"nobody", b"1"), Err(Malformed::SessionId("rs")));
+        assert_eq!(replied(b"n1/x", b"\xff"), Err(Malformed::NotText("ri")));
+        // Missing header fields, and entries that are no field list.
+        assert_eq!(
+            read(&entry(&[
+                ("v", b"2"),
+                ("k", b"f"),
+                ("o", b"n1.1"),
+                ("q", b"1")
+            ])),
+            Err(Malformed::Missing("n"))
+        );
+        assert_eq!(
+            read(&entry(&[("v", b"2"), ("k", b"x"), ("t", b"X")])),
+            Err(Malformed::Missing("i"))
+        );
+        assert!(Fields::parse(&Value::Int(3)).is_err());
+        assert!(Fields::parse(&Value::Array(vec![bulk(b"v")])).is_err());
+    }
+
+    #[test]
+    fn an_entry_of_layout_1_is_refused_by_its_version() {
+        let v1 = entry(&[
             ("v", b"1"),
             ("k", b"a"),
             ("t", b"A"),
             ("f", b"{}\n"),
             ("o", b"n1.1"),
             ("q", b"1"),
-        ];
-        assert!(Fields::parse(&entry(ok)).unwrap().inbox_entry().is_ok());
-        let with = |field: &str, value: &'static [u8]| {
-            let pairs: Vec<(&str, &[u8])> = ok
-                .iter()
-                .map(|&(k, v)| if k == field { (k, value) } else { (k, v) })
-                .collect();
-            Fields::parse(&entry(&pairs)).unwrap().inbox_entry()
-        };
-        assert_eq!(with("v", b"2"), Err(Malformed::Version("2".into())));
-        assert_eq!(with("k", b"?"), Err(Malformed::Kind("?".into())));
-        assert!(matches!(
-            with("t", b"#hub"),
-            Err(Malformed::Name { field: "t", .. })
-        ));
-        assert!(matches!(with("t", b"*"), Err(Malformed::Name { .. })));
-        assert_eq!(with("t", b"\xff"), Err(Malformed::NotText("t")));
-        assert_eq!(with("f", b"{}"), Err(Malformed::Frame(2)));
-        assert_eq!(with("f", b"{}\n{}\n"), Err(Malformed::Frame(6)));
-        assert_eq!(with("f", b""), Err(Malformed::Frame(0)));
-        assert!(matches!(
-            with("o", b"a/b.1"),
-            Err(Malformed::Name { field: "o", .. })
-        ));
-        assert_eq!(with("q", b"x"), Err(Malformed::Number("q")));
-        // What a reply is addressed with is checked as well.
-        let replied = |rs: &'static [u8], ri: &'static [u8]| {
-            let mut pairs = ok.to_vec();
-            pairs.extend_from_slice(&[("rs", rs), ("ri", ri)]);
-            Fields::parse(&entry(&pairs)).unwrap().inbox_entry()
-        };
-        assert!(replied(b"n1/1.2.3.4:5", b"{\"n\":1}").is_ok());
-        assert_eq!(replied(b"n1/x", b"{oops"), Err(Malformed::Json("ri")));
-        assert_eq!(replied(b"nobody", b"1"), Err(Malformed::SessionId("rs")));
-        assert_eq!(
-            Fields::parse(&entry(&ok[..2])).unwrap().inbox_entry(),
-            Err(Malformed::Missing("t"))
-        );
-        assert!(Fields::parse(&Value::Int(3)).is_err());
-        assert!(Fields::parse(&Value::Array(vec![bulk(b"v")])).is_err());
+        ]);
+        assert_eq!(read(&v1), Err(Malformed::Version("1".into())));
     }
 
     #[test]
@@ -551,19 +890,19 @@ mod tests {
             |pairs: &[(&str, &[u8])]| Fields::parse(&entry(pairs)).unwrap().directory_entry();
         let n2 = NodeId::new("n2").unwrap();
         assert_eq!(
-            read(&[("v", b"1"), ("k", b"ah"), ("n", b"n2"), ("t", b"X")]),
+            read(&[("v", b"2"), ("k", b"ah"), ("n", b"n2"), ("t", b"X")]),
             Ok(DirectoryEntry::Change(DirectoryChange::AliasHeld {
                 node: n2.clone(),
                 alias: Alias::new("X").unwrap()
             }))
         );
         assert_eq!(
-            read(&[("v", b"1"), ("k", b"ng"), ("n", b"n2")]),
+            read(&[("v", b"2"), ("k", b"ng"), ("n", b"n2")]),
             Ok(DirectoryEntry::NodeGone(n2))
         );
-        assert!(read(&[("v", b"1"), ("k", b"rj"), ("n", b"n/2"), ("t", b"r")]).is_err());
+        assert!(read(&[("v", b"2"), ("k", b"rj"), ("n", b"n/2"), ("t", b"r")]).is_err());
         assert_eq!(
-            read(&[("v", b"1"), ("k", b"ss"), ("n", b"n2"), ("i", b"n2/h:1")]),
+            read(&[("v", b"2"), ("k", b"ss"), ("n", b"n2"), ("i", b"n2/h:1")]),
             Ok(DirectoryEntry::Change(DirectoryChange::Session {
                 node: NodeId::new("n2").unwrap(),
                 session_id: "n2/h:1".into(),
@@ -571,11 +910,11 @@ mod tests {
             }))
         );
         assert_eq!(
-            read(&[("v", b"1"), ("k", b"wt"), ("n", b"n2"), ("w", b"2")]),
+            read(&[("v", b"2"), ("k", b"wt"), ("n", b"n2"), ("w", b"2")]),
             Err(Malformed::Flag("w"))
         );
         let note = entry(&[
-            ("v", b"1"),
+            ("v", b"2"),
             ("k", b"x"),
             ("t", b"X"),
             ("i", b"n1/1.2.3.4:5"),

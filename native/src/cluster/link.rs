@@ -3,9 +3,13 @@
 //! is lost it waits with backoff, reloads the scripts, registers the node
 //! again and re-asserts what the node holds, then sends what waited.
 //!
-//! Per output, one command: a claim, release or directory change is one
-//! `EVALSHA`; a frame for one node (`Forward`) one `XADD` to its inbox; a
-//! frame for every node (`Publish`) one `XADD` to `all`.
+//! A claim, release, directory change or resolve is one `EVALSHA` each.
+//! Frames go by the entry: within one batch, a run of consecutive
+//! `Forward`s and `Publish`es (no other output between them) becomes one
+//! `XADD` per stream it writes to, each node's inbox and `all`, carrying
+//! that stream's frames in order, cut at `ENTRY_BYTES`. Another output
+//! ends the run, so what a script writes (a resolve, a directory change)
+//! keeps its place among the frames.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,12 +18,13 @@ use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::{Client, Cmd, RedisResult, Value};
 use tcphub_core::{
-    Alias, AliasPolicy, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteTarget,
+    Alias, AliasPolicy, ClusterInput, ClusterOutput, DirectoryChange, Envelope, NodeId,
+    RemoteTarget,
 };
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, info, warn};
 
-use super::codec::{change_args, frame_fields};
+use super::codec::{change_args, Frames};
 use super::connect::{self, Backoff};
 use super::holdings::SharedHoldings;
 use super::keys::{hex, Keys};
@@ -29,6 +34,9 @@ use super::{Shared, REAPED_INBOX_GRACE, STREAM_MAXLEN};
 
 /// Outputs sent in one pipeline.
 const BATCH: usize = 512;
+/// An entry of frames takes no more after it reaches this many bytes, so
+/// an entry (and a reader's `XREAD`) stays small whatever the batch holds.
+const ENTRY_BYTES: usize = 64 * 1024;
 
 /// Asks the link to re-assert this node's holdings (the reader saw this
 /// node reaped).
@@ -87,14 +95,15 @@ impl Link {
             if pending.is_empty() && self.conn.is_some() {
                 tokio::select! {
                     batch = self.outbox.take(BATCH) => match batch {
-                        Some(batch) => pending.extend(batch.into_iter().map(|output| {
-                            seq += 1;
-                            let planned = plan(&self.shared, &self.scripts, &self.origin, seq, output);
-                            if let Then::Settle { alias, session_id, .. } = &planned.then {
-                                self.holdings.lock().claim_sent(session_id, alias);
+                        Some(batch) => {
+                            let planned = plan_batch(&self.shared, &self.scripts, &self.origin, &mut seq, batch);
+                            for planned in &planned {
+                                if let Then::Settle { alias, session_id, .. } = &planned.then {
+                                    self.holdings.lock().claim_sent(session_id, alias);
+                                }
                             }
-                            planned
-                        })),
+                            pending.extend(planned);
+                        }
                         None => break,
                     },
                     () = self.reassert.wake.notified() => {}
@@ -359,6 +368,78 @@ enum Then {
     Nothing,
 }
 
+/// The commands that carry a batch of outputs to Redis, in order: each
+/// run of consecutive frames becomes one entry per stream it writes to (in
+/// the order the streams first appear in the run), every other output its
+/// own command. Each command takes the next sequence number.
+fn plan_batch(
+    shared: &Shared,
+    scripts: &Scripts,
+    origin: &str,
+    seq: &mut u64,
+    outputs: Vec<ClusterOutput>,
+) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    // The entries of the current run not yet planned: for one node's inbox
+    // (`Some`) or for `all` (`None`).
+    let mut open: Vec<(Option<NodeId>, Frames)> = Vec::new();
+    let close = |seq: &mut u64, node: Option<NodeId>, frames: Frames| {
+        *seq += 1;
+        frames_entry(shared, node.as_ref(), &frames, origin, *seq)
+    };
+    for output in outputs {
+        let (node, envelope) = match output {
+            ClusterOutput::Forward { node, envelope } => (Some(node), envelope),
+            ClusterOutput::Publish(envelope) => (None, envelope),
+            other => {
+                for (node, frames) in open.drain(..) {
+                    planned.push(close(seq, node, frames));
+                }
+                *seq += 1;
+                planned.push(plan(shared, scripts, origin, *seq, other));
+                continue;
+            }
+        };
+        let at = match open.iter().position(|(n, _)| *n == node) {
+            Some(at) => at,
+            None => {
+                open.push((node, Frames::default()));
+                open.len() - 1
+            }
+        };
+        open[at].1.push(&envelope);
+        if open[at].1.len() >= ENTRY_BYTES {
+            let (node, frames) = open.remove(at);
+            planned.push(close(seq, node, frames));
+        }
+    }
+    for (node, frames) in open {
+        planned.push(close(seq, node, frames));
+    }
+    planned
+}
+
+/// One `XADD` of frames, to `node`'s inbox or to `all`.
+fn frames_entry(
+    shared: &Shared,
+    node: Option<&NodeId>,
+    frames: &Frames,
+    origin: &str,
+    seq: u64,
+) -> Planned {
+    let (key, kind) = match node {
+        Some(node) => (shared.keys.inbox(node), "forward"),
+        None => (shared.keys.all(), "publish"),
+    };
+    let mut cmd = xadd(&key);
+    frames.fields(&mut cmd, origin, seq);
+    Planned {
+        cmd: Some(cmd),
+        then: Then::Nothing,
+        kind,
+    }
+}
+
 /// The one command that carries `output` to Redis, and what its answer
 /// settles. Every kind of `ClusterOutput` is handled here, in one match.
 fn plan(
@@ -410,18 +491,22 @@ fn plan(
             cmd.arg(&keys.prefix)
                 .arg(hex(alias.as_str()))
                 .arg(STREAM_MAXLEN);
-            frame_fields(&mut cmd, &envelope, origin, seq);
+            let mut frames = Frames::default();
+            frames.push(&envelope);
+            frames.fields(&mut cmd, origin, seq);
             (cmd, Then::Resolve(envelope), "resolve")
         }
+        // `plan_batch` gathers frames into entries; one alone is an entry
+        // of its own.
         ClusterOutput::Forward { node, envelope } => {
-            let mut cmd = xadd(&keys.inbox(&node));
-            frame_fields(&mut cmd, &envelope, origin, seq);
-            (cmd, Then::Nothing, "forward")
+            let mut frames = Frames::default();
+            frames.push(&envelope);
+            return frames_entry(shared, Some(&node), &frames, origin, seq);
         }
         ClusterOutput::Publish(envelope) => {
-            let mut cmd = xadd(&keys.all());
-            frame_fields(&mut cmd, &envelope, origin, seq);
-            (cmd, Then::Nothing, "publish")
+            let mut frames = Frames::default();
+            frames.push(&envelope);
+            return frames_entry(shared, None, &frames, origin, seq);
         }
     };
     Planned {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::codec::{bytes_of, xread_reply, DirectoryEntry, Fields, FrameEntry, InboxEntry};
+use super::codec::{bytes_of, xread_reply, DirectoryEntry, Fields, FramesEntry, InboxEntry};
 use super::connect::{self, Backoff};
 use super::holdings::{SharedHoldings, TakenOver};
 use super::link::Reassert;
@@ -253,15 +253,16 @@ impl Reader {
         streams.sort_by_key(|(stream, _)| *stream as u8);
         for (stream, entries) in streams {
             for (id, fields) in entries {
-                let input = match Fields::parse(fields) {
+                let inputs = match Fields::parse(fields) {
                     Ok(fields) => self.entry(stream, &fields),
                     Err(e) => Err(e),
                 };
-                match input {
-                    Ok(Some(input)) => {
-                        self.inputs.send(input).await.map_err(|_| HubGone)?;
+                match inputs {
+                    Ok(inputs) => {
+                        for input in inputs {
+                            self.inputs.send(input).await.map_err(|_| HubGone)?;
+                        }
                     }
-                    Ok(None) => {}
                     Err(e) => warn!(stream = ?stream, id = %id, error = %e,
                         "cluster: skipping a malformed stream entry"),
                 }
@@ -275,12 +276,13 @@ impl Reader {
         Ok(())
     }
 
-    /// What one entry means for the core, if anything.
+    /// What one entry means for the core, in order (nothing, one input, or
+    /// one per frame of the entry).
     fn entry(
         &mut self,
         stream: Stream,
         fields: &Fields<'_>,
-    ) -> Result<Option<ClusterInput>, super::codec::Malformed> {
+    ) -> Result<Vec<ClusterInput>, super::codec::Malformed> {
         let me = self.shared.keys.node();
         if stream == Stream::Directory {
             let entry = fields.directory_entry()?;
@@ -294,11 +296,11 @@ impl Reader {
                     warn!(node = %me, "cluster: this node's lease ran out and it was reaped; re-asserting what it holds");
                     self.reassert.request();
                 }
-                return Ok(None);
+                return Ok(Vec::new());
             }
             self.probation.remove(about);
             self.mirror.apply(&entry);
-            return Ok(Some(match entry {
+            return Ok(vec![match entry {
                 DirectoryEntry::NodeGone(node) => {
                     info!(node = %node, "cluster: a node is gone");
                     self.seen
@@ -306,32 +308,37 @@ impl Reader {
                     ClusterInput::NodeGone(node)
                 }
                 DirectoryEntry::Change(change) => ClusterInput::Directory(change),
-            }));
+            }]);
         }
         match fields.inbox_entry()? {
             InboxEntry::TakenOver { alias, session_id } if stream == Stream::Inbox => {
                 let session_id: Arc<str> = session_id.into();
                 match self.holdings.lock().taken_over(&session_id, &alias) {
-                    TakenOver::Now => Ok(Some(ClusterInput::TakenOver { alias, session_id })),
-                    TakenOver::Deferred => Ok(None),
+                    TakenOver::Now => Ok(vec![ClusterInput::TakenOver { alias, session_id }]),
+                    TakenOver::Deferred => Ok(Vec::new()),
                 }
             }
             InboxEntry::TakenOver { .. } => Err(super::codec::Malformed::Kind("x".into())),
-            InboxEntry::Frame(frame) => Ok(self.frame(stream, frame)),
+            InboxEntry::Frames(frames) => Ok(self.frames(stream, frames)),
         }
     }
 
-    fn frame(&mut self, stream: Stream, frame: FrameEntry) -> Option<ClusterInput> {
-        if stream == Stream::All && frame.origin_node() == self.shared.keys.node().as_str() {
-            return None;
+    fn frames(&mut self, stream: Stream, entry: FramesEntry) -> Vec<ClusterInput> {
+        if stream == Stream::All && entry.origin_node() == self.shared.keys.node().as_str() {
+            return Vec::new();
         }
-        let last = self.seen.entry((stream, frame.origin.clone())).or_insert(0);
-        if frame.seq <= *last {
-            debug!(origin = %frame.origin, seq = frame.seq, "cluster: dropping a frame read twice");
-            return None;
+        let last = self.seen.entry((stream, entry.origin.clone())).or_insert(0);
+        if entry.seq <= *last {
+            debug!(origin = %entry.origin, seq = entry.seq, frames = entry.envelopes.len(),
+                "cluster: dropping an entry read twice");
+            return Vec::new();
         }
-        *last = frame.seq;
-        Some(ClusterInput::Deliver(frame.envelope))
+        *last = entry.seq;
+        entry
+            .envelopes
+            .into_iter()
+            .map(ClusterInput::Deliver)
+            .collect()
     }
 }
 

@@ -92,6 +92,27 @@ impl RedisServer {
             .expect("XLEN")
     }
 
+    /// Frames held in a stream of frame entries: the sum of their `n`.
+    pub fn frames(&self, key: &str) -> u64 {
+        let entries: Vec<(String, Vec<Vec<u8>>)> = ::redis::cmd("XRANGE")
+            .arg(key)
+            .arg("-")
+            .arg("+")
+            .query(&mut self.connection())
+            .expect("XRANGE");
+        entries
+            .iter()
+            .flat_map(|(_, fields)| fields.chunks(2))
+            .filter(|pair| pair[0] == b"n")
+            .map(|pair| {
+                std::str::from_utf8(&pair[1])
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .expect("a count")
+            })
+            .sum()
+    }
+
     pub fn reset_stats(&self) {
         ::redis::cmd("CONFIG")
             .arg("RESETSTAT")
