@@ -552,3 +552,126 @@ fn xadd(key: &str) -> Cmd {
         .arg("*");
     cmd
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tcphub_core::Room;
+
+    use super::super::codec::{Fields, InboxEntry};
+    use super::*;
+
+    fn node(name: &str) -> NodeId {
+        NodeId::new(name).unwrap()
+    }
+
+    /// Where each planned command writes, and the frames and sequence
+    /// number of those that are entries of frames.
+    fn written(planned: &[Planned]) -> Vec<(String, Vec<Bytes>, u64)> {
+        planned
+            .iter()
+            .map(|p| {
+                let args: Vec<Vec<u8>> = p
+                    .cmd
+                    .as_ref()
+                    .unwrap()
+                    .args_iter()
+                    .map(|a| match a {
+                        redis::Arg::Simple(bytes) => bytes.to_vec(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                let name = String::from_utf8(args[0].clone()).unwrap();
+                if name != "XADD" {
+                    return (name, Vec::new(), 0);
+                }
+                let key = String::from_utf8(args[1].clone()).unwrap();
+                // XADD key MAXLEN ~ N * fields...
+                let fields = Value::Array(
+                    args[6..]
+                        .iter()
+                        .map(|a| Value::BulkString(a.clone()))
+                        .collect(),
+                );
+                let entry = Fields::parse(&fields).unwrap().inbox_entry().unwrap();
+                let InboxEntry::Frames(entry) = entry else {
+                    panic!("{entry:?}")
+                };
+                let frames = entry.envelopes.into_iter().map(|e| e.frame).collect();
+                (key, frames, entry.seq)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_frames_becomes_one_entry_per_stream_in_order() {
+        let shared = Shared {
+            keys: Keys::new("t", &node("me")),
+            url: String::new(),
+            lease: Duration::from_secs(10),
+        };
+        let scripts = Scripts::new();
+        let frame = |n: usize| Bytes::from(format!("{n}\n"));
+        let to = |name: &str, n| ClusterOutput::Forward {
+            node: node(name),
+            envelope: Envelope::new(RemoteTarget::Everyone, frame(n)),
+        };
+        let all = |n| ClusterOutput::Publish(Envelope::new(RemoteTarget::Everyone, frame(n)));
+        let change = ClusterOutput::Directory(DirectoryChange::RoomJoined {
+            node: node("me"),
+            room: Room::new("r").unwrap(),
+        });
+        let outputs = vec![
+            to("b", 1),
+            all(2),
+            to("c", 3),
+            to("b", 4),
+            all(5),
+            change,
+            to("b", 6),
+        ];
+        let mut seq = 10;
+        let planned = plan_batch(&shared, &scripts, "me.1", &mut seq, outputs);
+        let (b, c, all) = ("tcphub:{t}:inbox:b", "tcphub:{t}:inbox:c", "tcphub:{t}:all");
+        assert_eq!(
+            written(&planned),
+            [
+                (b.into(), vec![frame(1), frame(4)], 11),
+                (all.into(), vec![frame(2), frame(5)], 12),
+                (c.into(), vec![frame(3)], 13),
+                // The directory change ends the run: what follows it is
+                // written after it.
+                ("EVALSHA".into(), vec![], 0),
+                (b.into(), vec![frame(6)], 15),
+            ]
+        );
+        assert_eq!(seq, 15);
+        // An entry takes no more frames once it holds `ENTRY_BYTES`.
+        let big = |n: usize| {
+            let frame = Bytes::from(format!("{n:020000}\n"));
+            ClusterOutput::Forward {
+                node: node("b"),
+                envelope: Envelope::new(RemoteTarget::Everyone, frame),
+            }
+        };
+        let planned = plan_batch(
+            &shared,
+            &scripts,
+            "me.1",
+            &mut seq,
+            (0..10).map(big).collect(),
+        );
+        let written = written(&planned);
+        let sizes: Vec<usize> = written.iter().map(|(_, f, _)| f.len()).collect();
+        assert_eq!(sizes, [4, 4, 2]);
+        let seqs: Vec<u64> = written.iter().map(|(_, _, q)| *q).collect();
+        assert_eq!(seqs, [16, 17, 18]);
+        let frames: Vec<Bytes> = written.into_iter().flat_map(|(_, f, _)| f).collect();
+        let expected: Vec<Bytes> = (0..10)
+            .map(|n| Bytes::from(format!("{n:020000}\n")))
+            .collect();
+        assert_eq!(frames, expected);
+    }
+}
