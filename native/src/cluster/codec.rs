@@ -25,7 +25,7 @@
 //!
 //! The link writes, per batch of outputs it sends, one entry per stream
 //! for the frames of a run of consecutive `Forward`s and `Publish`es, an
-//! entry taking no more once it holds 64 KiB (see `link.rs`); the resolve
+//! entry taking no more once it holds 8 KiB (see `link.rs`); the resolve
 //! script writes one entry of one frame.
 //! An entry is read whole or refused whole: one bad frame in it, and none
 //! of its frames is delivered.

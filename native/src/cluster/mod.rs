@@ -61,9 +61,12 @@ pub const MAX_LEASE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_CLUSTER_NAME: &str = "tcphub";
 /// Entries kept per stream (`XADD ... MAXLEN ~`): a node that loses Redis
 /// reads on from where it stopped as long as its inbox and `all` have not
-/// grown past this many entries meanwhile, at 3,000 frames a second to it,
-/// about 30 seconds.
-pub const STREAM_MAXLEN: usize = 100_000;
+/// grown past this many entries meanwhile: at least 50,000 frames (one
+/// per entry, as under light load: about 16 s at 3,000 frames a second to
+/// it), far more under load, when frames share entries. Under sustained
+/// load a stream stays at this many entries, so with the link's entry
+/// bound it caps Redis's memory per stream (about 400 MiB).
+pub const STREAM_MAXLEN: usize = 50_000;
 /// How long a reaped node's inbox is kept, for a node that was only cut
 /// off from Redis and comes back: what was sent to it before the others
 /// learned it was gone is still there.

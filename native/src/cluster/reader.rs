@@ -27,8 +27,8 @@ use super::Shared;
 /// How long one `XREAD` blocks when nothing comes.
 const BLOCK: Duration = Duration::from_secs(5);
 /// Most entries per stream in one `XREAD`. An entry of frames holds up
-/// to 64 KiB and one more frame (the link's `ENTRY_BYTES`), so this bounds
-/// what one reply holds: about 3 × 256 × (64 KiB + the largest frame).
+/// to 8 KiB and one more frame (the link's `ENTRY_BYTES`), so this bounds
+/// what one reply holds: about 3 × 256 × (8 KiB + the largest frame).
 const COUNT: usize = 256;
 
 /// The last id processed in each stream.
