@@ -442,8 +442,9 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
     let (target, rooms) = (part(TARGET)?, part(ROOMS)?);
     let (reply_session, request_id) = (part(REPLY_SESSION)?, part(REQUEST_ID)?);
     let frame = take(body, index)?;
-    // The `required` check above makes these `expect`s hold.
-    let target_text = || text(target.expect("a target"), "t");
+    // The `required` check above means these are present; a miss is still
+    // an error, never a panic, since the bytes came from the network.
+    let target_text = || text(target.ok_or(Malformed::Missing("t"))?, "t");
     let target = match kind {
         b'a' => RemoteTarget::Alias(alias(target_text()?, "t")?),
         b'r' => RemoteTarget::Room(room(target_text()?, "t")?),
@@ -454,7 +455,7 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
                 Some(_) => Some(alias(target_text()?, "t")?),
                 None => None,
             };
-            let rooms = text(rooms.expect("rooms"), "m")?
+            let rooms = text(rooms.ok_or(Malformed::Missing("m"))?, "m")?
                 .split('\n')
                 .filter(|r| !r.is_empty())
                 .map(|r| room(r, "m"))
