@@ -215,6 +215,7 @@ impl Server {
                 1,
                 MAX_EVENT_QUEUE_LEN,
             )?,
+            tls: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
