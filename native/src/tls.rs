@@ -54,6 +54,19 @@ pub struct ClientTlsOptions {
     pub server_name: Option<String>,
 }
 
+impl ClientTlsOptions {
+    /// The rustls configuration: the roots to trust, read from `ca` now.
+    /// For clients of their own (the Python client drives rustls itself).
+    pub fn config(&self) -> Result<Arc<ClientConfig>, TlsConfigError> {
+        client_config(self)
+    }
+
+    /// The name to verify when connecting to `addr` (`host:port`).
+    pub fn name_for(&self, addr: &str) -> Result<ServerName<'static>, TlsConfigError> {
+        server_name(self, addr)
+    }
+}
+
 /// A TLS file or setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{option} {}: {reason}", path.display())]

@@ -148,10 +148,14 @@ impl ServerArg {
                 };
                 format!("{option} {}: {}", e.path.display(), e.reason)
             }
+            e if tls => format!(
+                "cannot connect to {} over TLS: {e} (is `tcphub serve --tls-cert ...` running \
+                 there, with a certificate --ca trusts, for the name connected to?)",
+                self.server
+            ),
             e => format!(
-                "cannot connect to {}: {e} (is `tcphub serve{}` running there?)",
-                self.server,
-                if tls { " --tls-cert ..." } else { "" }
+                "cannot connect to {}: {e} (is `tcphub serve` running there?)",
+                self.server
             ),
         })
     }

@@ -32,10 +32,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, warn};
 
+use super::deadline::deadline_after;
 use super::input::Input;
 use super::transport::{Stream, TlsStream};
 
@@ -171,7 +171,7 @@ enum HandshakeFailed {
 /// session to the hub task (or refuses it, over TLS, when the session
 /// limit is reached).
 async fn handshake(tls: TlsAccept, stream: TcpStream, peer: SocketAddr, admit: Admit) {
-    let deadline = Instant::now() + tls.timeout;
+    let deadline = deadline_after(tls.timeout);
     let shaken = tokio::time::timeout_at(deadline, async {
         // A plain-text client is told apart by its first byte (a TLS
         // handshake record starts with 0x16; JSON never does), so the log
