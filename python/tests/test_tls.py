@@ -7,6 +7,7 @@ temporary directory; no private key is committed.
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -155,3 +156,17 @@ def test_bad_tls_files_raise_config_error_naming_the_option(
         tcphub.Server("127.0.0.1", 0, tls_cert=cert, tls_key=key, tls_handshake_timeout=0)
     with pytest.raises(tcphub.ConfigError, match="missing.pem"):
         tcphub.Client("127.0.0.1", 9, tls=True, ca=tmp_path / "missing.pem")
+
+
+def test_the_python_example_of_docs_security_runs(
+    certs: Tuple[pathlib.Path, pathlib.Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/security.md's Python block, as written but for the port, in a
+    directory holding its cert.pem and key.pem."""
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "security.md"
+    (code,) = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(certs[0].parent)
+    exec(compile(code.replace("9443", str(port)), "docs/security.md", "exec"), {})
