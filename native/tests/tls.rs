@@ -275,6 +275,27 @@ async fn a_stalled_handshake_is_dropped_at_the_deadline_and_holds_no_session() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn past_the_session_limit_a_tls_client_is_told_so_over_tls() {
+    let certs = Certs::new("limit");
+    let tls = certs.options();
+    let server = TestServer::with(move |o| {
+        o.tls = Some(tls);
+        o.hub.max_sessions = 1;
+    })
+    .await;
+    let mut first = tls_client(&server, &certs).await;
+    within(first.sync("Client-1")).await.unwrap();
+    let mut second = tls_client(&server, &certs).await;
+    match within(second.sync("Client-2")).await {
+        Err(ClientError::ClosedAfterError { code, .. }) => assert_eq!(code, "too_many_sessions"),
+        other => panic!("{other:?}"),
+    }
+    // The first is served as before.
+    within(first.list()).await.unwrap();
+    server.shutdown().await;
+}
+
 /// Reads until the server closes; everything it sent.
 fn read_to_close(stream: &mut std::net::TcpStream) -> Vec<u8> {
     stream
