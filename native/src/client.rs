@@ -23,6 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
+use crate::tls::{self, ClientTlsOptions, TlsConfigError, DEFAULT_TLS_HANDSHAKE_TIMEOUT};
+
 /// Bytes asked of the socket in one read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -30,9 +32,14 @@ const READ_CHUNK: usize = 16 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The connection failed.
+    /// The connection failed (a TLS handshake refused included: an
+    /// untrusted certificate, a name it does not carry).
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// A TLS setting cannot be used (a CA file missing or not PEM, a
+    /// server name that is not a host name).
+    #[error(transparent)]
+    TlsConfig(#[from] TlsConfigError),
     /// The hub answered the request with an `error` frame.
     #[error("{code}: {message}")]
     Hub {
@@ -117,11 +124,63 @@ impl Request<'_> {
     }
 }
 
+type TlsClientStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// The receiving half of a connection. An enum, as on the server: plain
+/// TCP goes straight to the socket, without dynamic dispatch.
+#[derive(Debug)]
+enum Reader {
+    Plain(OwnedReadHalf),
+    Tls(tokio::io::ReadHalf<TlsClientStream>),
+}
+
+impl Reader {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Reader::Plain(r) => r.read(buf).await,
+            Reader::Tls(r) => match r.read(buf).await {
+                // A hub that closed TCP without close_notify has still
+                // ended the stream; a cut frame is noticed by the lines.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+/// The sending half of a connection.
+#[derive(Debug)]
+enum Writer {
+    Plain(OwnedWriteHalf),
+    Tls(tokio::io::WriteHalf<TlsClientStream>),
+}
+
+impl Writer {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Writer::Plain(w) => w.write_all(bytes).await,
+            Writer::Tls(w) => {
+                w.write_all(bytes).await?;
+                // Records rustls still holds go out now, not with the next write.
+                w.flush().await
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Writer::Plain(w) => w.shutdown().await,
+            // close_notify, then FIN.
+            Writer::Tls(w) => w.shutdown().await,
+        }
+    }
+}
+
 /// One connection to a hub.
 #[derive(Debug)]
 pub struct Client {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    reader: Reader,
+    writer: Writer,
     local_addr: SocketAddr,
     /// What was read and not yet taken as frames.
     lines: HubLines,
@@ -139,15 +198,49 @@ impl Client {
         stream.set_nodelay(true)?;
         let local_addr = stream.local_addr()?;
         let (read, write) = stream.into_split();
-        Ok(Client {
-            reader: read,
-            writer: write,
+        Ok(Client::new(
+            Reader::Plain(read),
+            Writer::Plain(write),
+            local_addr,
+        ))
+    }
+
+    /// Connects to the hub at `addr` (`host:port`) over TLS, checking its
+    /// certificate as `tls` says: against `tls.ca` (or the public web's
+    /// CAs), for the name `tls.server_name` (or the host of `addr`, an IP
+    /// address included). An untrusted certificate, or a handshake not
+    /// done within 10 s, is a [`ClientError::Io`].
+    pub async fn connect_tls(addr: &str, tls: &ClientTlsOptions) -> Result<Client, ClientError> {
+        let config = tls::client_config(tls)?;
+        let name = tls::server_name(tls, addr)?;
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let local_addr = stream.local_addr()?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let stream = tokio::time::timeout(
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            connector.connect(name, stream),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"))??;
+        let (read, write) = tokio::io::split(stream);
+        Ok(Client::new(
+            Reader::Tls(read),
+            Writer::Tls(write),
+            local_addr,
+        ))
+    }
+
+    fn new(reader: Reader, writer: Writer, local_addr: SocketAddr) -> Client {
+        Client {
+            reader,
+            writer,
             local_addr,
             lines: HubLines::default(),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             last_id: 0,
             ping: None,
-        })
+        }
     }
 
     /// This end's address: the session id the hub knows it by.

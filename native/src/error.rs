@@ -44,6 +44,10 @@ pub enum ServeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A TLS file ([`TlsOptions`](crate::TlsOptions)) cannot be read or
+    /// used: the error names the option and the file.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsConfigError),
     /// The task that owns the hub panicked: a bug in tcphub.
     #[error("the hub task failed: {0}")]
     HubTask(String),

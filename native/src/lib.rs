@@ -33,6 +33,7 @@ mod error;
 pub mod logging;
 mod options;
 mod server;
+mod tls;
 
 pub use cluster::{
     default_node_id, ClusterOptions, DEFAULT_CLUSTER_NAME, DEFAULT_LEASE, MAX_LEASE, MIN_LEASE,
@@ -44,3 +45,4 @@ pub use options::{
     MAX_EVENT_QUEUE_LEN,
 };
 pub use server::{HostEvents, HubHandle, RoomEntry, Server};
+pub use tls::{ClientTlsOptions, TlsConfigError, TlsOptions, DEFAULT_TLS_HANDSHAKE_TIMEOUT};

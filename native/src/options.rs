@@ -7,6 +7,7 @@ use tcphub_core::HubConfig;
 
 use crate::cluster::ClusterOptions;
 use crate::error::ServeError;
+use crate::tls::TlsOptions;
 
 /// The tutorial's address: clients written for it connect here unchanged.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -44,6 +45,10 @@ pub struct ServerOptions {
     /// serves alone and touches no network but the listener. The hub's
     /// [`node`](HubConfig::node) is set from it.
     pub cluster: Option<ClusterOptions>,
+    /// Speak TLS on the listener with this certificate and key; `None`
+    /// speaks plain TCP. The files are read by
+    /// [`Server::bind`](crate::Server::bind).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ServerOptions {
@@ -54,6 +59,7 @@ impl Default for ServerOptions {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
             cluster: None,
+            tls: None,
         }
     }
 }
@@ -94,6 +100,15 @@ impl ServerOptions {
                 self.event_queue_len,
                 format!("must be at most {MAX_EVENT_QUEUE_LEN}"),
             ));
+        }
+        if let Some(tls) = &self.tls {
+            if tls.handshake_timeout.is_zero() {
+                return Err(refuse(
+                    "tls.handshake_timeout",
+                    tls.handshake_timeout,
+                    "must be longer than zero".into(),
+                ));
+            }
         }
         match (&self.cluster, &self.hub.node) {
             (Some(cluster), node) => {

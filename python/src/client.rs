@@ -12,8 +12,9 @@
 //! program's to `receive`.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use serde_json::Value;
 use tcphub_core::{
     encode_bye, encode_info, encode_room_info, HubFrame, HubLines, LineError, HUB_NAME,
 };
+use tcphub_native::ClientTlsOptions;
 
 use crate::errors::{error, rejected};
 use crate::events::repr_str;
@@ -32,6 +34,7 @@ use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::session::Session;
 use crate::targets::{Aliases, LastWill};
+use crate::transport::{connect_tls, Filled, ReadHalf, TlsFailed, TlsStart, WriteHalf};
 
 /// A message delivered to this client: from another client (`sender` is its
 /// alias, or session id if it has none) or from the host (`sender` is `#hub`).
@@ -187,7 +190,7 @@ impl Bye {
 /// waiting for an answer to a request.
 #[derive(Debug)]
 struct Reader {
-    stream: TcpStream,
+    stream: ReadHalf,
     lines: HubLines,
     pending: VecDeque<HubFrame>,
     closed: bool,
@@ -234,10 +237,9 @@ impl Reader {
             }
             self.stream
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
-            let mut chunk = [0u8; 64 * 1024];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => self.closed = true,
-                Ok(n) => self.lines.push(&chunk[..n]),
+            match self.stream.fill(&mut self.lines) {
+                Ok(Filled::End) => self.closed = true,
+                Ok(Filled::Bytes) => {}
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -297,7 +299,7 @@ impl Drop for Request<'_> {
 #[pyclass(frozen, subclass, module = "tcphub._tcphub", name = "Client")]
 #[derive(Debug)]
 pub struct Client {
-    writer: Mutex<TcpStream>,
+    writer: Mutex<WriteHalf>,
     /// Fair, so waits on several threads take turns at the socket.
     reader: parking_lot::Mutex<Reader>,
     address: SocketAddr,
@@ -556,11 +558,12 @@ impl Client {
     #[new]
     #[pyo3(signature = (
         host="127.0.0.1", port=Number::Whole(9000), name=None, *, timeout=Some(Seconds(10.0)),
-        last_will=None
+        last_will=None, tls=false, ca=None, server_name=None
     ))]
     #[pyo3(
-        text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0, last_will=None)"
+        text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0, last_will=None, tls=False, ca=None, server_name=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -568,10 +571,21 @@ impl Client {
         name: Option<&str>,
         timeout: Option<Seconds>,
         last_will: Option<PyRef<'_, LastWill>>,
+        tls: bool,
+        ca: Option<PathBuf>,
+        server_name: Option<String>,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let timeout = wait(timeout);
         let target = format!("{host}:{port}");
+        // Files and names are checked before connecting.
+        let tls_start = if tls || ca.is_some() || server_name.is_some() {
+            let options = ClientTlsOptions { ca, server_name };
+            let start = TlsStart::new(&options, &target);
+            Some(start.map_err(|failed| tls_failed(py, &target, failed))?)
+        } else {
+            None
+        };
         let stream = py
             .detach(|| -> io::Result<TcpStream> {
                 let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
@@ -604,13 +618,19 @@ impl Client {
                 format!("cannot connect to {target}: {e}"),
             )
         })?;
-        let writer = stream
-            .try_clone()
-            .map_err(|e| error(py, "Error", e.to_string()))?;
+        let (reader, writer) = if let Some(start) = tls_start {
+            py.detach(|| connect_tls(stream, start, timeout))
+                .map_err(|failed| tls_failed(py, &target, failed))?
+        } else {
+            let writer = stream
+                .try_clone()
+                .map_err(|e| error(py, "Error", e.to_string()))?;
+            (ReadHalf::Plain(stream), WriteHalf::Plain(writer))
+        };
         let client = Client {
             writer: Mutex::new(writer),
             reader: parking_lot::Mutex::new(Reader {
-                stream,
+                stream: reader,
                 lines: HubLines::default(),
                 pending: VecDeque::new(),
                 closed: false,
@@ -936,7 +956,7 @@ impl Client {
         py.detach(|| {
             let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             // Already closed is fine: closing is idempotent.
-            let _ = w.shutdown(Shutdown::Both);
+            let _ = w.shutdown();
         });
     }
 
@@ -947,6 +967,30 @@ impl Client {
             self.address,
             crate::events::repr_opt(py, name.as_deref())
         )
+    }
+}
+
+/// `ConfigError` naming the option for a setting, `TlsError` for a
+/// handshake that failed.
+fn tls_failed(py: Python<'_>, target: &str, failed: TlsFailed) -> PyErr {
+    match failed {
+        TlsFailed::Config(e) => {
+            let option = if e.option == "server" {
+                "host"
+            } else {
+                e.option
+            };
+            error(
+                py,
+                "ConfigError",
+                format!("{option} {}: {}", e.path.display(), e.reason),
+            )
+        }
+        TlsFailed::Handshake(e) => error(
+            py,
+            "TlsError",
+            format!("cannot connect to {target} over TLS: {e}"),
+        ),
     }
 }
 

@@ -19,6 +19,7 @@ mod options;
 mod server;
 mod session;
 mod targets;
+mod transport;
 
 #[pymodule]
 fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {

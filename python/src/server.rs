@@ -6,6 +6,7 @@
 //! times a second so Ctrl-C still reaches Python.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use pyo3::types::{PyDict, PyList};
 use tcphub_core::NodeId;
 use tcphub_native::{
     ClusterOptions, CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer,
-    ServerOptions, MAX_EVENT_QUEUE_LEN,
+    ServerOptions, TlsOptions, MAX_EVENT_QUEUE_LEN,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -96,8 +97,41 @@ fn serve_error(py: Python<'_>, err: ServeError) -> PyErr {
             error(py, "ConfigError", err.to_string())
         }
         ServeError::Cluster { .. } => error(py, "ClusterError", err.to_string()),
+        // Named as the Python arguments are.
+        ServeError::Tls(e) => {
+            let option = match e.option {
+                "tls.cert" => "tls_cert",
+                "tls.key" => "tls_key",
+                other => other,
+            };
+            error(
+                py,
+                "ConfigError",
+                format!("{option} {}: {}", e.path.display(), e.reason),
+            )
+        }
         _ => error(py, "Error", err.to_string()),
     }
+}
+
+/// `tls_cert=`, `tls_key=` and `tls_handshake_timeout=` as the native
+/// options; the files are read by `Server::bind`.
+fn tls_options(
+    py: Python<'_>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    handshake_timeout: Seconds,
+) -> PyResult<Option<TlsOptions>> {
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(_), None) => return Err(error(py, "ConfigError", "tls_cert needs tls_key")),
+        (None, Some(_)) => return Err(error(py, "ConfigError", "tls_key needs tls_cert")),
+    };
+    Ok(Some(TlsOptions {
+        handshake_timeout: grace(py, "tls_handshake_timeout", handshake_timeout)?,
+        ..TlsOptions::new(cert, key)
+    }))
 }
 
 /// `cluster=`, `node_id=`, `cluster_lease=` and `cluster_name=` as the
@@ -147,7 +181,8 @@ impl Server {
         shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
         max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000),
         max_last_will_bytes=Number::Whole(4096), cluster=None, node_id=None,
-        cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub")
+        cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
+        tls_key=None, tls_handshake_timeout=Seconds(10.0)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -175,6 +210,9 @@ impl Server {
         node_id: Option<String>,
         cluster_lease: Seconds,
         cluster_name: String,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
+        tls_handshake_timeout: Seconds,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -215,6 +253,7 @@ impl Server {
                 1,
                 MAX_EVENT_QUEUE_LEN,
             )?,
+            tls: tls_options(py, tls_cert, tls_key, tls_handshake_timeout)?,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -31,6 +31,7 @@ from ._errors import (
     InvalidMessageError,
     RejectedError,
     ServerStoppedError,
+    TlsError,
     TooManyRoomsError,
     InvalidRoomError,
     UnknownAliasError,
@@ -130,5 +131,6 @@ __all__ = [
     "InvalidMessageError",
     "ServerStoppedError",
     "ConnectionClosedError",
+    "TlsError",
     "RejectedError",
 ]

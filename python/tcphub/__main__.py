@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cluster-name", default=_env("TCPHUB_CLUSTER_NAME", "tcphub"),
                        help="the cluster's name, so several clusters can share one Redis (keys live under "
                        "`tcphub:{NAME}:`) [env: TCPHUB_CLUSTER_NAME] [default: tcphub]")
+    serve.add_argument("--tls-cert", metavar="PEM", default=os.environ.get("TCPHUB_TLS_CERT"),
+                       help="speak TLS, with this certificate chain (PEM, leaf first); needs --tls-key. "
+                       "Clients then connect with `--tls` (and `--ca`) [env: TCPHUB_TLS_CERT]")
+    serve.add_argument("--tls-key", metavar="PEM", default=os.environ.get("TCPHUB_TLS_KEY"),
+                       help="the TLS certificate's private key (PEM); needs --tls-cert [env: TCPHUB_TLS_KEY]")
+    serve.add_argument("--tls-handshake-timeout", type=_typed(parse_duration),
+                       default=_env("TCPHUB_TLS_HANDSHAKE_TIMEOUT", "10s"),
+                       help="close a TLS connection whose handshake is not done in this time (e.g. 10s); "
+                       "until then it holds no session [env: TCPHUB_TLS_HANDSHAKE_TIMEOUT] [default: 10s]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -208,6 +217,9 @@ def serve(args: argparse.Namespace) -> int:
             node_id=args.node_id,
             cluster_lease=args.cluster_lease,
             cluster_name=args.cluster_name,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_handshake_timeout=args.tls_handshake_timeout,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
@@ -283,7 +295,12 @@ def _console(hub: Server) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
+        # As the binary: a usage error (status 2) naming the missing option.
+        given, missing = ("--tls-cert", "--tls-key") if args.tls_key is None else ("--tls-key", "--tls-cert")
+        parser.error(f"{given} needs {missing}")
     if args.command == "serve":
         return serve(args)
     return 2

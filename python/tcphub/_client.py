@@ -31,6 +31,13 @@ class Client(_tcphub.Client):
     a message with the hub, sent for this client if its connection ends
     without :meth:`bye`.
 
+    ``tls=True`` (or ``ca=``, ``server_name=``) speaks TLS to a hub started
+    with ``tls_cert``/``tls_key``: ``ca`` is a PEM file of the
+    certificates to trust (the hub's own will do; None trusts the public
+    CAs), ``server_name`` the name the certificate must carry (default:
+    ``host``). A handshake that fails raises :class:`TlsError`, a ``ca``
+    that cannot be read :class:`ConfigError`.
+
     Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
     ``sync``, ``sessions`` and ``ping``; ``None`` or ``inf`` waits forever,
     zero, negative or NaN does not wait.

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidMessageError",
     "ServerStoppedError",
     "ConnectionClosedError",
+    "TlsError",
     "RejectedError",
 ]
 
@@ -86,6 +87,13 @@ class ConnectionClosedError(Error, ConnectionError):
     """
 
     truncated: int = 0
+
+
+class TlsError(ConnectionClosedError):
+    """A client's TLS handshake with the hub failed: the hub's certificate
+    is not signed by ``ca=`` (or a public CA when no ``ca`` is given), does
+    not carry the name connected to (``server_name=`` names another), the
+    hub does not speak TLS on that port, or the handshake timed out."""
 
 
 class RejectedError(Error):

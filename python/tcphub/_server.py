@@ -11,6 +11,7 @@ import asyncio
 import collections
 import logging
 import math
+import os
 import threading
 import warnings
 from typing import (
@@ -25,6 +26,7 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
+    Union,
     overload,
 )
 
@@ -38,6 +40,7 @@ logger = logging.getLogger("tcphub")
 E = TypeVar("E", bound=_tcphub.Event)
 F = TypeVar("F", bound=Callable[..., Any])
 Callback = Callable[[Any], Any]
+StrPath = Union[str, "os.PathLike[str]"]
 
 #: Events fetched per crossing of the native boundary.
 _BATCH = 4096
@@ -118,6 +121,12 @@ class Server:
       its aliases (0.3 to 3600).
     - ``cluster_name``: keys live under ``tcphub:{NAME}:`` in Redis, so
       several clusters can share one Redis.
+    - ``tls_cert`` / ``tls_key``: PEM files of a certificate chain and its
+      private key; with both, the listener speaks TLS (clients connect with
+      ``Client(..., tls=True, ca=...)``). One without the other, or a file
+      that cannot be read or used, raises :class:`ConfigError` naming it.
+    - ``tls_handshake_timeout``: seconds a TLS client has to finish its
+      handshake; until then it is no session and counts against no limit.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -155,6 +164,9 @@ class Server:
         node_id: Optional[str] = None,
         cluster_lease: float = 10.0,
         cluster_name: str = "tcphub",
+        tls_cert: Optional[StrPath] = None,
+        tls_key: Optional[StrPath] = None,
+        tls_handshake_timeout: float = 10.0,
     ) -> None:
         self._native = _tcphub.Server(
             host,
@@ -180,6 +192,9 @@ class Server:
             node_id=node_id,
             cluster_lease=cluster_lease,
             cluster_name=cluster_name,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_handshake_timeout=tls_handshake_timeout,
         )
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a

@@ -3,9 +3,13 @@
 Everything here is re-exported from ``tcphub``; import it from there.
 """
 
+import os
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._codes import CloseReason, ErrorCode, PresenceChange
+
+StrPath = Union[str, "os.PathLike[str]"]
+"""A file name: ``str`` or ``pathlib.Path``."""
 
 __version__: str
 HUB_NAME: str
@@ -254,6 +258,9 @@ class Server:
         node_id: Optional[str] = None,
         cluster_lease: float = 10.0,
         cluster_name: str = "tcphub",
+        tls_cert: Optional[StrPath] = None,
+        tls_key: Optional[StrPath] = None,
+        tls_handshake_timeout: float = 10.0,
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...
@@ -603,13 +610,25 @@ class Client:
         *,
         timeout: Optional[float] = 10.0,
         last_will: Optional[LastWill] = None,
+        tls: bool = False,
+        ca: Optional[StrPath] = None,
+        server_name: Optional[str] = None,
     ) -> None:
         """Connects (``ConnectionClosedError`` if it cannot) and, when
         ``name`` is given, syncs it (``RejectedError`` if the hub refuses),
         leaving ``last_will`` with the hub (which needs a ``name``).
-        ``timeout`` bounds connect, ``sync``, ``sessions`` and ``ping``:
-        None or ``inf`` waits forever; zero, negative or NaN does not wait.
-        A ``port`` outside 0 to 65535 raises ``ConfigError``."""
+        ``timeout`` bounds connect, the TLS handshake, ``sync``,
+        ``sessions`` and ``ping``: None or ``inf`` waits forever; zero,
+        negative or NaN does not wait. A ``port`` outside 0 to 65535 raises
+        ``ConfigError``.
+
+        ``tls=True`` speaks TLS to a hub serving with ``tls_cert``: its
+        certificate must be signed by a CA in the PEM file ``ca`` (the
+        hub's own certificate will do), or by a public CA when ``ca`` is
+        None, and carry ``server_name`` (default: ``host``, an IP address
+        included). ``ca`` or ``server_name`` imply ``tls``. A ``ca`` that
+        cannot be read raises ``ConfigError`` naming it; a failed handshake
+        raises ``TlsError``."""
     @property
     def name(self) -> Optional[str]:
         """The alias this client synced, or None."""

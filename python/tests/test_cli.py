@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -352,3 +353,40 @@ def test_serve_console_room_commands(serve):
         assert (got.message, got.room) == ("to the room", "lobby")
         assert [hub.stdout.get(timeout=10) for _ in range(3)] == ["#lobby\t1", f"{m.session_id}\tm", "m left #lobby"]
     assert hub.stop() == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_serve_tls_flags_reach_the_server(serve, tmp_path):
+    from test_tls import make_cert
+
+    cert, key = make_cert(tmp_path)
+    hub = serve("--tls-cert", str(cert), "--tls-handshake-timeout", "5s", env={"TCPHUB_TLS_KEY": str(key)})
+    with tcphub.Client("127.0.0.1", hub.port, "Client-1", ca=cert) as client:
+        assert client.ping(timeout=10) >= 0.0
+    assert hub.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["--tls-cert", "cert.pem"], "--tls-cert needs --tls-key"), (["--tls-key", "key.pem"], "--tls-key needs --tls-cert")],
+)
+def test_serve_half_a_tls_configuration_exits_2(args, needle):
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", *args], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert needle in done.stderr
+
+
+def test_serve_an_unreadable_tls_file_exits_1_naming_it(tmp_path):
+    missing = tmp_path / "missing.pem"
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", "--listen", "127.0.0.1:0",
+         "--tls-cert", str(missing), "--tls-key", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert "tls_cert" in done.stderr and str(missing) in done.stderr
+    assert "listening" not in done.stderr

@@ -116,9 +116,12 @@ def test_option_defaults_agree_everywhere():
     assert documented == server
     assert stub_defaults("Server") == server
     hub = {name: p.default for name, p in inspect.signature(tcphub.Hub).parameters.items()}
-    # What only a server has: a shutdown, a host's event queue, and a
-    # cluster over Redis (the sans-IO Hub does no IO).
-    server_only = ("shutdown_grace", "event_queue_len", "cluster", "node_id", "cluster_lease", "cluster_name")
+    # What only a server has: a shutdown, a host's event queue, a cluster
+    # over Redis and TLS on its listener (the sans-IO Hub does no IO).
+    server_only = (
+        "shutdown_grace", "event_queue_len", "cluster", "node_id", "cluster_lease", "cluster_name",
+        "tls_cert", "tls_key", "tls_handshake_timeout",
+    )
     assert hub == {k: v for k, v in server.items() if k not in server_only}
     assert stub_defaults("Hub") == hub
     assert server["max_queued_bytes"] == 67108864

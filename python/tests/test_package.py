@@ -60,6 +60,7 @@ def test_exception_hierarchy():
         "InvalidMessageError",
         "ServerStoppedError",
         "ConnectionClosedError",
+        "TlsError",
         "RejectedError",
     ):
         assert issubclass(getattr(tcphub, name), tcphub.Error), name
@@ -67,6 +68,7 @@ def test_exception_hierarchy():
     assert issubclass(tcphub.InvalidRoomError, ValueError)
     assert issubclass(tcphub.AddressInUseError, OSError)
     assert issubclass(tcphub.ConnectionClosedError, ConnectionError)
+    assert issubclass(tcphub.TlsError, tcphub.ConnectionClosedError)
     assert issubclass(tcphub.ConfigError, ValueError)
     error = tcphub.RejectedError("alias_taken", "held")
     assert (error.code, error.detail, str(error)) == ("alias_taken", "held", "alias_taken: held")

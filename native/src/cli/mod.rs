@@ -7,6 +7,7 @@ mod list;
 mod send;
 mod serve;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -103,23 +104,59 @@ fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
-/// The `--server` option shared by the client commands.
+/// The `--server` and TLS options shared by the client commands.
 #[derive(Debug, clap::Args)]
 struct ServerArg {
     /// Address of the hub.
     #[arg(long, short = 's', default_value = DEFAULT_SERVER, env = "TCPHUB_SERVER")]
     server: String,
+    /// Connect over TLS (to a hub serving with --tls-cert).
+    #[arg(long, env = "TCPHUB_TLS")]
+    tls: bool,
+    /// Trust the certificates in this PEM file (the hub's own, or its
+    /// CA's) instead of the public web's CAs; implies --tls.
+    #[arg(long, value_name = "PEM", env = "TCPHUB_CA")]
+    ca: Option<PathBuf>,
+    /// The name the hub's certificate must carry, when it is not the host
+    /// of --server (e.g. `localhost` while connecting to 127.0.0.1);
+    /// implies --tls.
+    #[arg(long, value_name = "NAME", env = "TCPHUB_SERVER_NAME")]
+    server_name: Option<String>,
 }
 
 impl ServerArg {
     async fn connect(&self) -> Result<tcphub_native::client::Client, String> {
-        tcphub_native::client::Client::connect(&self.server)
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot connect to {}: {e} (is `tcphub serve` running there?)",
-                    self.server
-                )
-            })
+        use tcphub_native::client::{Client, ClientError};
+        let tls = self.tls || self.ca.is_some() || self.server_name.is_some();
+        let connected = if tls {
+            let options = tcphub_native::ClientTlsOptions {
+                ca: self.ca.clone(),
+                server_name: self.server_name.clone(),
+            };
+            Client::connect_tls(&self.server, &options).await
+        } else {
+            Client::connect(&self.server)
+                .await
+                .map_err(ClientError::from)
+        };
+        connected.map_err(|e| match e {
+            ClientError::TlsConfig(e) => {
+                let option = match e.option {
+                    "server_name" => "--server-name",
+                    "server" => "--server",
+                    _ => "--ca",
+                };
+                format!("{option} {}: {}", e.path.display(), e.reason)
+            }
+            e if tls => format!(
+                "cannot connect to {} over TLS: {e} (is `tcphub serve --tls-cert ...` running \
+                 there, with a certificate --ca trusts, for the name connected to?)",
+                self.server
+            ),
+            e => format!(
+                "cannot connect to {}: {e} (is `tcphub serve` running there?)",
+                self.server
+            ),
+        })
     }
 }

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use tcphub_core::{
     Alias, AliasPolicy, Event, HubConfig, NodeId, RawValue, RelayTarget, BROADCAST_TARGET,
 };
 use tcphub_native::{
-    default_node_id, ClusterOptions, CommandError, HostEvents, HubHandle, Server, ServerOptions,
+    default_node_id, ClusterOptions, CommandError, HostEvents, HubHandle, ServeError, Server,
+    ServerOptions, TlsOptions,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -125,6 +127,27 @@ pub struct ServeArgs {
     /// started in the background never waits on the terminal.
     #[arg(long, env = "TCPHUB_CONSOLE")]
     console: bool,
+    /// Speak TLS, with this certificate chain (PEM, leaf first); needs
+    /// --tls-key. Clients then connect with `--tls` (and `--ca`).
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "TCPHUB_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM); needs --tls-cert.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "TCPHUB_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Close a TLS connection whose handshake is not done in this time
+    /// (e.g. 10s); until then it holds no session.
+    #[arg(long, default_value = "10s", value_parser = positive_duration, env = "TCPHUB_TLS_HANDSHAKE_TIMEOUT")]
+    tls_handshake_timeout: Duration,
 }
 
 /// A timeout or none (`off`); a newtype because clap reads a bare
@@ -239,6 +262,14 @@ impl ServeArgs {
                 name: self.cluster_name.clone(),
                 ..ClusterOptions::new(url.clone())
             }),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsOptions {
+                    handshake_timeout: self.tls_handshake_timeout,
+                    ..TlsOptions::new(cert, key)
+                }),
+                // clap requires both or neither.
+                _ => None,
+            },
             ..ServerOptions::default()
         }
     }
@@ -250,7 +281,18 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     raise_open_file_limit();
     let options = args.options();
     let node = options.cluster.as_ref().map(|c| c.node.to_string());
-    let (server, hub, events) = Server::bind(options).await.map_err(|e| e.to_string())?;
+    let (server, hub, events) = Server::bind(options).await.map_err(|e| match e {
+        // Named as on the command line.
+        ServeError::Tls(e) => {
+            let option = match e.option {
+                "tls.cert" => "--tls-cert",
+                "tls.key" => "--tls-key",
+                other => other,
+            };
+            format!("{option} {}: {}", e.path.display(), e.reason)
+        }
+        e => e.to_string(),
+    })?;
     tracing::info!(
         policy = %AliasPolicy::from(args.alias_policy),
         max_frame_bytes = args.max_frame_bytes,

@@ -16,11 +16,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tcphub_core::{SessionHandle, Unsent};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::send_queue::Frames;
+use super::transport::Stream;
 
 /// Chunks one reader may have waiting for the hub task: enough to keep the
 /// hub busy with one fast client, few enough that a paused client has at
@@ -60,7 +60,7 @@ struct SendQueue {
 /// A connection shared by the hub task and the connection's two tasks.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) session: SessionHandle,
     queue: Mutex<SendQueue>,
     /// Wakes the writer: frames were queued or the state changed.
@@ -93,7 +93,7 @@ pub(crate) struct Flushed {
 
 impl Connection {
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: Stream,
         session: SessionHandle,
         permit: OwnedSemaphorePermit,
     ) -> Self {
@@ -160,7 +160,8 @@ impl Connection {
             }
         }
         queue.frames.release_if_large();
-        flushed.writer_needed = false;
+        // TLS records the socket did not take yet are the writer's to send.
+        flushed.writer_needed = self.stream.has_pending_writes();
         flushed
     }
 

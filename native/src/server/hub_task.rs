@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tcphub_core::{CloseReason, Hub, HubError, Output, SessionEntry, SessionHandle};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::error;
@@ -24,6 +23,7 @@ use tracing::error;
 use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
 use super::input::{Command, Input, RoomEntry};
+use super::transport::Stream;
 use super::{events, reader, writer};
 use crate::cluster::{ClusterInputs, ClusterPort};
 
@@ -203,7 +203,7 @@ impl HubTask {
     fn accept(
         &mut self,
         now: Duration,
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         permit: OwnedSemaphorePermit,
     ) {

@@ -3,17 +3,18 @@
 
 use std::net::SocketAddr;
 
+use super::transport::Stream;
 use bytes::Bytes;
 use tcphub_core::{HubError, RawValue, SessionEntry, SessionHandle};
-use tokio::net::TcpStream;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Everything the hub task is told.
 #[derive(Debug)]
 pub(crate) enum Input {
-    /// The acceptor took a connection (and a session permit for it).
+    /// The acceptor took a connection (and a session permit for it); a
+    /// TLS one once its handshake is done.
     Accepted {
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         permit: OwnedSemaphorePermit,
     },

@@ -17,6 +17,7 @@ mod hub_task;
 mod input;
 mod reader;
 mod send_queue;
+mod transport;
 mod writer;
 
 use std::future::Future;
@@ -68,6 +69,9 @@ pub struct Server {
     events_tx: mpsc::Sender<tcphub_core::Event>,
     /// With `--cluster`: Redis reached and the directory read.
     cluster: Option<Joined>,
+    /// With TLS: the acceptor built from the certificate and key, read at
+    /// bind so a bad file fails before anything listens.
+    tls: Option<accept::TlsAccept>,
 }
 
 impl Server {
@@ -82,6 +86,13 @@ impl Server {
             options.hub.node = Some(cluster.node.clone());
         }
         let hub = Hub::new(options.hub.clone())?;
+        let tls = match &options.tls {
+            Some(tls) => Some(accept::TlsAccept {
+                acceptor: tokio_rustls::TlsAcceptor::from(crate::tls::server_config(tls)?),
+                timeout: tls.handshake_timeout,
+            }),
+            None => None,
+        };
         let listener = listen(options.listen).map_err(|source| ServeError::Bind {
             addr: options.listen,
             source,
@@ -109,6 +120,7 @@ impl Server {
             inputs_rx,
             events_tx,
             cluster,
+            tls,
         };
         Ok((server, handle, HostEvents::new(events_rx)))
     }
@@ -132,6 +144,7 @@ impl Server {
             inputs_rx,
             events_tx,
             cluster,
+            tls,
         } = self;
         let (port, cluster_tasks) = match cluster {
             Some(joined) => {
@@ -154,11 +167,11 @@ impl Server {
             port,
         );
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
-        info!(addr = %local_addr, "listening");
+        info!(addr = %local_addr, tls = tls.is_some(), "listening");
 
         tokio::pin!(shutdown);
         let refusal = tcphub_core::encode_too_many_sessions(options.hub.max_sessions);
-        accept::accept_until(listener, limit.clone(), refusal, &inputs_tx, shutdown).await;
+        accept::accept_until(listener, limit.clone(), refusal, &inputs_tx, tls, shutdown).await;
 
         info!("shutting down: saying bye to every session and flushing their queues");
         let _ = inputs_tx.send(Input::Shutdown).await;

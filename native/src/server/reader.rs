@@ -14,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::warn;
 
 use super::connection::{Connection, QueueState};
 use super::deadline::deadline_after;
 use super::input::Input;
+use super::transport::Stream;
 
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 16 * 1024;
@@ -62,6 +63,13 @@ pub(crate) async fn read_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input>
 /// Forwards input until the peer closes or fails, or the writer stops the
 /// reader.
 async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
+    // A TLS client on a plain port is caught here, on the first chunk,
+    // before the core sees it, rather than left to the core's framing
+    // error: the core would answer with a JSON `error` frame, which a TLS
+    // client cannot read and which only tells a scanner what runs here;
+    // and record layers are the driver's business, not the protocol's.
+    // The cost on the plain path is this flag, tested once per read.
+    let mut first = conn.stream.is_plain();
     loop {
         tokio::select! {
             biased;
@@ -75,6 +83,18 @@ async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
         match read {
             Ok(Some(bytes)) => {
                 let session = conn.session;
+                if std::mem::take(&mut first) && is_tls_client_hello(&bytes) {
+                    // The peer's address costs a syscall, paid only here.
+                    let peer = conn.stream.tcp().peer_addr().ok();
+                    warn!(
+                        %session,
+                        peer = ?peer,
+                        "a TLS client reached a plain port (a TLS handshake, not JSON); closing \
+                         without an answer (serve with --tls-cert and --tls-key for TLS)"
+                    );
+                    conn.input_processed();
+                    return End::Failed;
+                }
                 if inputs.send(Input::Data { session, bytes }).await.is_err() {
                     return End::Failed;
                 }
@@ -100,10 +120,12 @@ async fn wait_readable(conn: &Connection) -> io::Result<()> {
 async fn linger(conn: &Connection, deadline: Instant) {
     let drain = async {
         loop {
-            if conn.stream.readable().await.is_err() {
+            // Raw bytes, TLS or not: they are dropped unread.
+            let tcp = conn.stream.tcp();
+            if tcp.readable().await.is_err() {
                 return;
             }
-            match read_chunk(&conn.stream) {
+            match discard_some(tcp) {
                 Ok(Some(_)) => {}
                 Err(e) if would_retry(&e) => {}
                 Ok(None) | Err(_) => return,
@@ -122,10 +144,37 @@ fn would_retry(e: &io::Error) -> bool {
 
 /// One non-blocking read; `None` at end of stream. The buffer lives only
 /// for this call.
-fn read_chunk(stream: &TcpStream) -> io::Result<Option<Bytes>> {
+fn read_chunk(stream: &Stream) -> io::Result<Option<Bytes>> {
     let mut buf = [0u8; READ_CHUNK];
     match stream.try_read(&mut buf)? {
         0 => Ok(None),
         n => Ok(Some(Bytes::copy_from_slice(&buf[..n]))),
+    }
+}
+
+/// One non-blocking read whose bytes are dropped; `None` at end of stream.
+fn discard_some(tcp: &tokio::net::TcpStream) -> io::Result<Option<()>> {
+    let mut sink = [0u8; READ_CHUNK];
+    Ok((tcp.try_read(&mut sink)? > 0).then_some(()))
+}
+
+/// Whether a connection's first bytes open a TLS handshake record:
+/// content type 22 (handshake), then major version 3. No JSON text starts
+/// with byte 0x16.
+fn is_tls_client_hello(first: &[u8]) -> bool {
+    matches!(first, [0x16, 0x03, ..] | [0x16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_tls_client_hello;
+
+    #[test]
+    fn a_tls_record_header_is_told_from_json() {
+        assert!(is_tls_client_hello(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(is_tls_client_hello(&[0x16]));
+        assert!(!is_tls_client_hello(b"{\"type\":\"sync\"}"));
+        assert!(!is_tls_client_hello(b" {}"));
+        assert!(!is_tls_client_hello(&[0x16, 0x7b]));
     }
 }

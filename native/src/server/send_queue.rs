@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
 use bytes::{Buf, Bytes};
-use tokio::net::TcpStream;
+
+use super::transport::Stream;
 
 /// Frames handed to one `writev`: well under `IOV_MAX` (1024 on Linux),
 /// and enough to fill a socket buffer with small frames.
@@ -57,7 +58,7 @@ impl Frames {
 
     /// One non-blocking vectored write of the front frames; the written
     /// bytes leave the queue. `Ok(0)` only when the queue is empty.
-    pub(crate) fn write_to(&mut self, stream: &TcpStream) -> io::Result<usize> {
+    pub(crate) fn write_to(&mut self, stream: &Stream) -> io::Result<usize> {
         let n = write_some(stream, &self.frames)?;
         self.consume(n);
         Ok(n)
@@ -91,7 +92,7 @@ impl Frames {
 
 /// One non-blocking vectored write of the front of `frames`. Kept out of
 /// async code so the slice array lives on the stack, not in a task.
-fn write_some(stream: &TcpStream, frames: &VecDeque<Bytes>) -> io::Result<usize> {
+fn write_some(stream: &Stream, frames: &VecDeque<Bytes>) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     let mut count = 0;
     for (slot, frame) in slices.iter_mut().zip(frames.iter()) {
@@ -100,7 +101,6 @@ fn write_some(stream: &TcpStream, frames: &VecDeque<Bytes>) -> io::Result<usize>
     }
     match count {
         0 => Ok(0),
-        1 => stream.try_write(&frames[0]),
         _ => stream.try_write_vectored(&slices[..count]),
     }
 }

@@ -7,7 +7,6 @@
 //! peer holds up (to drop unsent frames or abort).
 
 use std::io;
-use std::net::Shutdown;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -38,7 +37,9 @@ pub(crate) async fn write_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input
         if state == QueueState::Aborted {
             break;
         }
-        if batch.is_empty() {
+        // TLS records a socket did not take yet go out before anything
+        // else happens; on a plain connection there never are any.
+        if batch.is_empty() && !conn.stream.has_pending_writes() {
             match state {
                 QueueState::Open => {
                     conn.writer_woken().await;
@@ -49,7 +50,7 @@ pub(crate) async fn write_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input
                     // the peer we are done. The reader keeps draining its
                     // input for a moment so the close does not turn into a
                     // reset that could discard the last frames at the peer.
-                    let _ = socket2::SockRef::from(&conn.stream).shutdown(Shutdown::Write);
+                    conn.stream.shutdown_write();
                     break;
                 }
                 QueueState::Aborted => unreachable!("handled above"),
@@ -77,10 +78,19 @@ async fn write_batch(
     mut deadline: Option<Instant>,
     inputs: &mpsc::Sender<Input>,
 ) -> Result<(), WriteStop> {
-    while !batch.is_empty() {
-        match batch.write_to(&conn.stream) {
-            Ok(0) => return Err(WriteStop::Io(io::ErrorKind::WriteZero.into())),
-            Ok(n) => {
+    loop {
+        // `None`: only records rustls held were written (TLS), no frame.
+        let written = if !batch.is_empty() {
+            batch.write_to(&conn.stream).map(Some)
+        } else if conn.stream.has_pending_writes() {
+            conn.stream.try_flush().map(|()| None)
+        } else {
+            return Ok(());
+        };
+        match written {
+            Ok(None) => {}
+            Ok(Some(0)) => return Err(WriteStop::Io(io::ErrorKind::WriteZero.into())),
+            Ok(Some(n)) => {
                 if conn.written(n) {
                     // One message however many writes follow before the
                     // hub takes the count; a stopped hub needs none.
@@ -106,5 +116,4 @@ async fn write_batch(
             Err(e) => return Err(WriteStop::Io(e)),
         }
     }
-    Ok(())
 }

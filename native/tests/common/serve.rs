@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,6 +37,14 @@ impl ServeProcess {
     pub fn start_exactly(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut command = Command::new(TCPHUB);
         command.args(args);
+        Self::spawn(command, env)
+    }
+
+    /// As [`start_exactly`](Self::start_exactly), in the directory `dir`
+    /// (where the docs' relative file names are).
+    pub fn start_exactly_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut command = Command::new(TCPHUB);
+        command.args(args).current_dir(dir);
         Self::spawn(command, env)
     }
 
@@ -167,17 +176,31 @@ pub struct ClientProcess {
 
 impl ClientProcess {
     pub fn start(args: &[&str]) -> ClientProcess {
-        Self::spawn(args, &[], Stdio::null())
+        Self::spawn(args, &[], Stdio::null(), None)
     }
 
     /// Starts a client whose stdin stays open: lines are typed with
     /// [`type_line`](Self::type_line), as a person at a terminal would.
     pub fn start_typing(args: &[&str], env: &[(&str, &str)]) -> ClientProcess {
-        Self::spawn(args, env, Stdio::piped())
+        Self::spawn(args, env, Stdio::piped(), None)
     }
 
-    fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> ClientProcess {
-        let mut child = Command::new(TCPHUB)
+    /// As [`start_typing`](Self::start_typing), in the directory `dir`.
+    pub fn start_typing_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ClientProcess {
+        Self::spawn(args, env, Stdio::piped(), Some(dir))
+    }
+
+    fn spawn(
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Stdio,
+        dir: Option<&Path>,
+    ) -> ClientProcess {
+        let mut command = Command::new(TCPHUB);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args(args)
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
