@@ -29,9 +29,9 @@ use tcphub_core::{
 use tcphub_native::ClientTlsOptions;
 
 use crate::errors::{error, rejected};
-use crate::events::repr_str;
 use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
+use crate::repr::repr_str;
 use crate::session::Session;
 use crate::targets::{Aliases, LastWill};
 use crate::transport::{connect_tls, Filled, ReadHalf, TlsFailed, TlsStart, WriteHalf};
@@ -113,7 +113,7 @@ impl Presence {
         let mut out = format!(
             "Presence(event={}, alias={}, session_id={}",
             repr_str(py, &self.event),
-            crate::events::repr_opt(py, self.alias.as_deref()),
+            crate::repr::repr_opt(py, self.alias.as_deref()),
             repr_str(py, &self.session_id)
         );
         if let Some(room) = &self.room {
@@ -965,7 +965,7 @@ impl Client {
         format!(
             "Client(address='{}', name={})",
             self.address,
-            crate::events::repr_opt(py, name.as_deref())
+            crate::repr::repr_opt(py, name.as_deref())
         )
     }
 }

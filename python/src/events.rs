@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use tcphub_core::{Event as CoreEvent, SessionHandle};
 
 use crate::json::from_raw;
+use crate::repr::{repr, repr_opt, repr_str};
 use crate::targets::target_to_py;
 
 /// Base class of every hub event.
@@ -583,24 +584,6 @@ fn session_of(event: &CoreEvent) -> (SessionHandle, Arc<str>) {
     }
 }
 
-/// Python's `repr` of a string object.
-pub fn repr(py: Python<'_>, s: &Py<PyString>) -> String {
-    s.bind(py)
-        .repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// Python's `repr` of a Rust string.
-pub fn repr_str(py: Python<'_>, s: &str) -> String {
-    repr(py, &PyString::new(py, s).unbind())
-}
-
-/// `None` or the string's repr.
-pub fn repr_opt(py: Python<'_>, s: Option<&str>) -> String {
-    s.map_or_else(|| "None".to_owned(), |s| repr_str(py, s))
-}
-
 /// Registers the event classes on the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Event>()?;
@@ -613,9 +596,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Joined>()?;
     m.add_class::<Left>()?;
     m.add_class::<Relayed>()?;
-    m.add_class::<crate::targets::Alias>()?;
-    m.add_class::<crate::targets::Room>()?;
-    m.add_class::<crate::targets::Everyone>()?;
-    m.add_class::<crate::targets::LastWill>()?;
     Ok(())
 }

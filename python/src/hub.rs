@@ -13,9 +13,10 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, Unsent};
 
 use crate::errors::{error, hub_error};
-use crate::events::{repr_str, to_py, Takeovers};
+use crate::events::{to_py, Takeovers};
 use crate::json::to_raw;
 use crate::options::{self, count, hub_config, HubOptions, Number, Seconds};
+use crate::repr::repr_str;
 use crate::session::Session;
 
 /// Bytes to write to one session's connection.

@@ -16,6 +16,7 @@ mod hub;
 mod json;
 mod logging;
 mod options;
+mod repr;
 mod server;
 mod session;
 mod targets;
@@ -40,6 +41,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
         PyTuple::new(m.py(), PresenceChange::ALL.map(PresenceChange::as_str))?,
     )?;
     events::register(m)?;
+    targets::register(m)?;
     m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
     m.add_class::<session::Session>()?;
     m.add_class::<server::Server>()?;

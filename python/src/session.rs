@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use crate::events::{repr_opt, repr_str};
+use crate::repr::{repr_opt, repr_str};
 
 /// An open session: its session id, the alias it holds, if any, and (on a
 /// cluster's node) the node it is on.

@@ -10,8 +10,8 @@ use pyo3::types::PyTuple;
 use serde_json::value::RawValue;
 
 use crate::errors::error;
-use crate::events::repr_str;
 use crate::json::to_raw;
+use crate::repr::repr_str;
 
 /// Every session holding an alias.
 #[pyclass(frozen, eq, hash, module = "tcphub")]
@@ -230,4 +230,13 @@ impl LastWill {
         let target = format!("\"{field}\":{value}");
         format!("{{{target},\"message\":{}}}", self.raw.get())
     }
+}
+
+/// Registers the target classes on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Alias>()?;
+    m.add_class::<Room>()?;
+    m.add_class::<Everyone>()?;
+    m.add_class::<LastWill>()?;
+    Ok(())
 }

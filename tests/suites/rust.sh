@@ -12,7 +12,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 
 cargo fmt --all -- --check
 # No module of the core, the server or the bench depends on a module that depends on it.
-python3 tests/tools/module_graph.py core/src/lib.rs native/src/lib.rs native/src/main.rs bench/src/lib.rs bench/src/main.rs
+python3 tests/tools/module_graph.py core/src/lib.rs native/src/lib.rs native/src/main.rs bench/src/lib.rs bench/src/main.rs python/src/lib.rs wasm/src/lib.rs
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test -p tcphub-core
 cargo build -p tcphub-core --target wasm32-unknown-unknown
