@@ -11,55 +11,8 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::doc_block::{sh_block, value_of, with_value};
 use common::serve::{wait_for_text, ClientProcess, ServeProcess};
-
-/// One line of the block: its words, and what its comment asks.
-struct Line {
-    words: Vec<String>,
-    typed: Option<String>,
-    printed: Option<String>,
-}
-
-fn block() -> Vec<Line> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md");
-    let docs = std::fs::read_to_string(path).expect("docs/security.md");
-    let start = docs.find("```sh\n").expect("an sh block") + "```sh\n".len();
-    let body = &docs[start..start + docs[start..].find("```").unwrap()];
-    body.lines()
-        .map(|line| {
-            let (command, comment) = line.split_once('#').unwrap_or((line, ""));
-            let comment = comment.trim();
-            Line {
-                words: command
-                    .trim()
-                    .trim_end_matches('&')
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
-                typed: comment.strip_prefix("type: ").map(str::to_owned),
-                printed: comment.strip_prefix("prints: ").map(str::to_owned),
-            }
-        })
-        .collect()
-}
-
-/// The value after `flag` in `words`.
-fn value_of<'a>(words: &'a [String], flag: &str) -> &'a str {
-    let at = words.iter().position(|w| w == flag).unwrap_or_else(|| {
-        panic!("{flag} in {words:?}");
-    });
-    &words[at + 1]
-}
-
-/// The words of `line` with the value after `flag` replaced by `value`.
-fn with_value(words: &[String], flag: &str, value: &str) -> Vec<String> {
-    let at = words.iter().position(|w| w == flag).unwrap_or_else(|| {
-        panic!("{flag} in {words:?}");
-    });
-    let mut words = words.to_vec();
-    words[at + 1] = value.to_owned();
-    words
-}
 
 /// A directory of the test's own, removed at the end.
 struct TempDir(PathBuf);
@@ -78,7 +31,7 @@ fn the_tls_example_runs_as_written() {
     std::fs::create_dir_all(&dir.0).unwrap();
     let mut hub: Option<ServeProcess> = None;
     let mut clients = Vec::new();
-    for line in block() {
+    for line in sh_block("security.md") {
         let words = &line.words;
         match (words[0].as_str(), words.get(1).map(String::as_str)) {
             ("openssl", _) => {

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod chaos_kit;
+pub mod doc_block;
 pub mod raw;
 pub mod redis;
 pub mod serve;
