@@ -59,6 +59,12 @@ pub const MAX_LAST_WILL_ALIASES: usize = 100;
 /// this much.
 pub const DEFAULT_MAX_LAST_WILL_BYTES: usize = 4 * 1024;
 
+/// Largest message rate limit accepted, per second: past this a limit
+/// limits nothing.
+pub const MAX_RATE_LIMIT_MESSAGES: u32 = 1_000_000_000;
+/// Largest byte rate limit (and burst) accepted, per second: 1 TiB.
+pub const MAX_RATE_LIMIT_BYTES: u64 = 1 << 40;
+
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AliasPolicy {
@@ -160,6 +166,30 @@ pub struct HubConfig {
     /// host as an [`Event::Relayed`](crate::Event::Relayed). Off by
     /// default: it costs a copy of each message.
     pub observe: bool,
+    /// Messages each session may send per second (every frame but `bye`
+    /// counts); one over gets `rate_limited`. `None` (the default): no
+    /// limit.
+    pub rate_limit_messages: Option<u32>,
+    /// Messages a session may send at once after being quiet. `None`: the
+    /// same as `rate_limit_messages` (one second's worth).
+    pub rate_limit_message_burst: Option<u32>,
+    /// Bytes of frames each session may send per second. `None` (the
+    /// default): no limit.
+    pub rate_limit_bytes: Option<u64>,
+    /// Bytes a session may send at once after being quiet; at least
+    /// `max_frame_len`, so that every frame can pass. `None`: one second's
+    /// worth, or `max_frame_len` if that is more.
+    pub rate_limit_bytes_burst: Option<u64>,
+    /// Most sessions open at once from one IP address (the session id
+    /// without its port); one more is told `too_many_connections` and
+    /// closed. `None` (the default): no cap.
+    pub max_connections_per_address: Option<usize>,
+}
+
+/// A byte limit's burst when none is given: one second's worth, but never
+/// less than the largest frame, which must always be able to pass.
+pub fn default_bytes_burst(per_second: u64, max_frame_len: usize) -> u64 {
+    per_second.max(max_frame_len as u64)
 }
 
 impl Default for HubConfig {
@@ -181,6 +211,11 @@ impl Default for HubConfig {
             max_last_will_bytes: DEFAULT_MAX_LAST_WILL_BYTES,
             node: None,
             observe: false,
+            rate_limit_messages: None,
+            rate_limit_message_burst: None,
+            rate_limit_bytes: None,
+            rate_limit_bytes_burst: None,
+            max_connections_per_address: None,
         }
     }
 }
@@ -236,6 +271,7 @@ impl HubConfig {
                 self.low_watermark, self.high_watermark
             )));
         }
+        self.validate_limits()?;
         for (name, value) in [
             ("idle_timeout", self.idle_timeout),
             ("write_deadline", self.write_deadline),
@@ -248,6 +284,54 @@ impl HubConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl HubConfig {
+    fn validate_limits(&self) -> Result<(), HubError> {
+        let max_messages = MAX_RATE_LIMIT_MESSAGES as usize;
+        if let Some(rate) = self.rate_limit_messages {
+            in_range("rate_limit_messages", rate as usize, 1, max_messages)?;
+        }
+        if let Some(burst) = self.rate_limit_message_burst {
+            if self.rate_limit_messages.is_none() {
+                return Err(HubError::InvalidConfig(format!(
+                    "rate_limit_message_burst {burst} needs rate_limit_messages"
+                )));
+            }
+            in_range("rate_limit_message_burst", burst as usize, 1, max_messages)?;
+        }
+        if let Some(rate) = self.rate_limit_bytes {
+            in_range_u64("rate_limit_bytes", rate, 1, MAX_RATE_LIMIT_BYTES)?;
+        }
+        if let Some(burst) = self.rate_limit_bytes_burst {
+            if self.rate_limit_bytes.is_none() {
+                return Err(HubError::InvalidConfig(format!(
+                    "rate_limit_bytes_burst {burst} needs rate_limit_bytes"
+                )));
+            }
+            // A frame bigger than the burst could never pass.
+            in_range_u64(
+                "rate_limit_bytes_burst",
+                burst,
+                self.max_frame_len as u64,
+                MAX_RATE_LIMIT_BYTES,
+            )?;
+        }
+        if let Some(cap) = self.max_connections_per_address {
+            in_range("max_connections_per_address", cap, 1, MAX_MAX_SESSIONS)?;
+        }
+        Ok(())
+    }
+}
+
+fn in_range_u64(name: &str, value: u64, min: u64, max: u64) -> Result<(), HubError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(HubError::InvalidConfig(format!(
+            "{name} {value} is out of range: expected {min} to {max}"
+        )))
     }
 }
 
@@ -343,5 +427,57 @@ mod tests {
             ..HubConfig::default()
         };
         assert!(forever.validate().is_ok(), "huge durations mean never");
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let fails = |config: HubConfig, needle: &str| {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(needle), "{err} lacks {needle}");
+        };
+        fails(
+            HubConfig {
+                rate_limit_messages: Some(0),
+                ..HubConfig::default()
+            },
+            "rate_limit_messages 0 is out of range",
+        );
+        fails(
+            HubConfig {
+                rate_limit_message_burst: Some(5),
+                ..HubConfig::default()
+            },
+            "rate_limit_message_burst 5 needs rate_limit_messages",
+        );
+        fails(
+            HubConfig {
+                rate_limit_bytes: Some(MAX_RATE_LIMIT_BYTES + 1),
+                ..HubConfig::default()
+            },
+            "rate_limit_bytes",
+        );
+        fails(
+            HubConfig {
+                rate_limit_bytes: Some(1000),
+                rate_limit_bytes_burst: Some(1000),
+                ..HubConfig::default()
+            },
+            "rate_limit_bytes_burst 1000 is out of range: expected 65536",
+        );
+        fails(
+            HubConfig {
+                max_connections_per_address: Some(0),
+                ..HubConfig::default()
+            },
+            "max_connections_per_address 0",
+        );
+        let on = HubConfig {
+            rate_limit_messages: Some(10),
+            rate_limit_message_burst: Some(20),
+            rate_limit_bytes: Some(1),
+            max_connections_per_address: Some(4),
+            ..HubConfig::default()
+        };
+        assert!(on.validate().is_ok());
     }
 }

@@ -122,6 +122,12 @@ pub enum ErrorCode {
     TooManyWatches,
     /// A last will would not fit in the frame size limit.
     LastWillTooLarge,
+    /// The session sent faster than the hub's rate limit; the frame was
+    /// not acted on.
+    RateLimited,
+    /// The peer's address has as many sessions open as the hub allows one
+    /// address; the session is closed.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -145,11 +151,13 @@ impl ErrorCode {
             ErrorCode::UnknownRoom => "unknown_room",
             ErrorCode::TooManyWatches => "too_many_watches",
             ErrorCode::LastWillTooLarge => "last_will_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownType,
@@ -167,6 +175,8 @@ impl ErrorCode {
         ErrorCode::UnknownRoom,
         ErrorCode::TooManyWatches,
         ErrorCode::LastWillTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::TooManyConnections,
     ];
 
     /// Parses a wire code, for clients reading `error` frames.

@@ -219,6 +219,11 @@ pub enum CloseReason {
     FrameTimeout,
     /// The peer said `bye`: a clean close, so its last will is not sent.
     ClientBye,
+    /// The peer went on sending over the rate limit after being told.
+    RateLimited,
+    /// The peer's address had as many sessions open as one address may
+    /// when it connected.
+    TooManyConnections,
 }
 
 impl CloseReason {
@@ -235,11 +240,13 @@ impl CloseReason {
             CloseReason::Shutdown => "shutdown",
             CloseReason::FrameTimeout => "frame_timeout",
             CloseReason::ClientBye => "client_bye",
+            CloseReason::RateLimited => "rate_limited",
+            CloseReason::TooManyConnections => "too_many_connections",
         }
     }
 
     /// Every reason, for bindings and documentation.
-    pub const ALL: [CloseReason; 10] = [
+    pub const ALL: [CloseReason; 12] = [
         CloseReason::PeerClosed,
         CloseReason::ClosedByHost,
         CloseReason::TakenOver,
@@ -250,12 +257,15 @@ impl CloseReason {
         CloseReason::Shutdown,
         CloseReason::FrameTimeout,
         CloseReason::ClientBye,
+        CloseReason::RateLimited,
+        CloseReason::TooManyConnections,
     ];
 
     /// Whether a session closed for this reason has its last will sent:
     /// whenever it ended without a clean `bye`, except when its alias lives
     /// on in a new session (`taken_over`), the hub is going away
-    /// (`shutdown`), or it never got in (`too_many_sessions`).
+    /// (`shutdown`), or it never got in (`too_many_sessions`,
+    /// `too_many_connections`).
     pub fn sends_last_will(self) -> bool {
         !matches!(
             self,
@@ -263,6 +273,7 @@ impl CloseReason {
                 | CloseReason::TakenOver
                 | CloseReason::Shutdown
                 | CloseReason::TooManySessions
+                | CloseReason::TooManyConnections
         )
     }
 

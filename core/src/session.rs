@@ -9,6 +9,7 @@ use crate::flow::Flow;
 use crate::frame::{json_string, SessionEntry};
 use crate::handle::SessionHandle;
 use crate::last_will::LastWill;
+use crate::limits::SessionLimits;
 use crate::presence::AliasWatch;
 use crate::room::Room;
 use crate::timers::Armed;
@@ -63,6 +64,8 @@ pub(crate) struct Session {
     pub(crate) watch: AliasWatch,
     /// What to send for it if it ends without a clean `bye`.
     pub(crate) last_will: Option<LastWill>,
+    /// Its rate limit buckets; `None` when no limit is configured.
+    pub(crate) limits: Option<SessionLimits>,
 }
 
 impl Session {
@@ -79,6 +82,7 @@ impl Session {
             rooms: BTreeSet::new(),
             watch: AliasWatch::default(),
             last_will: None,
+            limits: None,
         }
     }
 

@@ -15,7 +15,7 @@ use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, 
 use crate::errors::{error, hub_error};
 use crate::events::{to_py, Takeovers};
 use crate::json::to_raw;
-use crate::options::{self, count, hub_config, HubOptions, Number, Seconds};
+use crate::options::{self, count, hub_config, HubOptions, LimitOptions, Number, Seconds};
 use crate::repr::repr_str;
 use crate::session::Session;
 
@@ -167,7 +167,9 @@ pub enum SessionRef {
 /// None or inf: off), `relay`, `max_queued_bytes`, `write_deadline` and
 /// `frame_timeout` (seconds; None or inf: off), `max_list_rows`,
 /// `high_watermark`, `low_watermark`, `observe`, `max_rooms_per_session`,
-/// `max_watched_aliases`, `max_last_will_bytes`.
+/// `max_watched_aliases`, `max_last_will_bytes`, `rate_limit_messages`,
+/// `rate_limit_message_burst`, `rate_limit_bytes`, `rate_limit_bytes_burst`,
+/// `max_connections_per_address` (None: off).
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {
@@ -204,10 +206,12 @@ impl Hub {
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
         observe=false, max_rooms_per_session=Number::Whole(64),
-        max_watched_aliases=Number::Whole(1000), max_last_will_bytes=Number::Whole(4096)
+        max_watched_aliases=Number::Whole(1000), max_last_will_bytes=Number::Whole(4096),
+        rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None,
+        rate_limit_bytes_burst=None, max_connections_per_address=None
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096, rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None, max_connections_per_address=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,6 +231,11 @@ impl Hub {
         max_rooms_per_session: Number,
         max_watched_aliases: Number,
         max_last_will_bytes: Number,
+        rate_limit_messages: Option<Number>,
+        rate_limit_message_burst: Option<Number>,
+        rate_limit_bytes: Option<Number>,
+        rate_limit_bytes_burst: Option<Number>,
+        max_connections_per_address: Option<Number>,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
@@ -246,6 +255,13 @@ impl Hub {
                 max_rooms_per_session,
                 max_watched_aliases,
                 max_last_will_bytes,
+                limits: LimitOptions {
+                    rate_limit_messages,
+                    rate_limit_message_burst,
+                    rate_limit_bytes,
+                    rate_limit_bytes_burst,
+                    max_connections_per_address,
+                },
             },
         )?;
         let core = CoreHub::new(config).map_err(|e| hub_error(py, e))?;

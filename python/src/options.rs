@@ -8,7 +8,8 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use tcphub_core::{
     AliasPolicy, HubConfig, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
-    MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MIN_MAX_FRAME_LEN,
+    MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MAX_RATE_LIMIT_BYTES, MAX_RATE_LIMIT_MESSAGES,
+    MIN_MAX_FRAME_LEN,
 };
 
 use crate::errors::error;
@@ -115,6 +116,18 @@ pub struct HubOptions<'a> {
     pub max_rooms_per_session: Number,
     pub max_watched_aliases: Number,
     pub max_last_will_bytes: Number,
+    /// The rate limits and the per-address cap: `None` is off.
+    pub limits: LimitOptions,
+}
+
+/// The limits a Python caller passes, as given; `None` is off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LimitOptions {
+    pub rate_limit_messages: Option<Number>,
+    pub rate_limit_message_burst: Option<Number>,
+    pub rate_limit_bytes: Option<Number>,
+    pub rate_limit_bytes_burst: Option<Number>,
+    pub max_connections_per_address: Option<Number>,
 }
 
 /// Builds a [`HubConfig`], naming the option and the value when one is
@@ -228,6 +241,40 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         // Python's `cluster=` option comes with the Redis shell
         // (docs/design/cluster.md, steps 4 and 5).
         node: None,
+        rate_limit_messages: optional_whole(
+            py,
+            "rate_limit_messages",
+            o.limits.rate_limit_messages,
+            MAX_RATE_LIMIT_MESSAGES as usize,
+        )?
+        .map(|n| n as u32),
+        rate_limit_message_burst: optional_whole(
+            py,
+            "rate_limit_message_burst",
+            o.limits.rate_limit_message_burst,
+            MAX_RATE_LIMIT_MESSAGES as usize,
+        )?
+        .map(|n| n as u32),
+        rate_limit_bytes: optional_whole(
+            py,
+            "rate_limit_bytes",
+            o.limits.rate_limit_bytes,
+            MAX_RATE_LIMIT_BYTES as usize,
+        )?
+        .map(|n| n as u64),
+        rate_limit_bytes_burst: optional_whole(
+            py,
+            "rate_limit_bytes_burst",
+            o.limits.rate_limit_bytes_burst,
+            MAX_RATE_LIMIT_BYTES as usize,
+        )?
+        .map(|n| n as u64),
+        max_connections_per_address: optional_whole(
+            py,
+            "max_connections_per_address",
+            o.limits.max_connections_per_address,
+            MAX_MAX_SESSIONS,
+        )?,
     };
     // The core's own check, in case it grows a rule this file does not know.
     config
@@ -252,6 +299,17 @@ pub fn whole(py: Python<'_>, name: &str, value: Number, min: usize, max: usize) 
         "ConfigError",
         format!("{name} must be {reason}, got {value}"),
     ))
+}
+
+/// An optional limit from 1 to `max`: `None` is off. (The casts of its
+/// result fit: every `max` passed fits the field it fills.)
+fn optional_whole(
+    py: Python<'_>,
+    name: &str,
+    value: Option<Number>,
+    max: usize,
+) -> PyResult<Option<usize>> {
+    value.map(|v| whole(py, name, v, 1, max)).transpose()
 }
 
 /// A count that may be zero; a huge one means "all" and saturates.

@@ -25,7 +25,8 @@ use crate::errors::{error, hub_error};
 use crate::events::{batch_to_py, Takeovers};
 use crate::json::to_raw;
 use crate::options::{
-    self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, Number, Seconds,
+    self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, LimitOptions,
+    Number, Seconds,
 };
 use crate::session::Session;
 
@@ -180,7 +181,9 @@ impl Server {
         high_watermark=Number::Whole(524_288), low_watermark=Number::Whole(131_072),
         shutdown_grace=Seconds(5.0), event_queue_len=Number::Whole(16_384), observe=false,
         max_rooms_per_session=Number::Whole(64), max_watched_aliases=Number::Whole(1000),
-        max_last_will_bytes=Number::Whole(4096), cluster=None, node_id=None,
+        max_last_will_bytes=Number::Whole(4096), rate_limit_messages=None,
+        rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None,
+        max_connections_per_address=None, cluster=None, node_id=None,
         cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
         tls_key=None, tls_handshake_timeout=Seconds(10.0)
     ))]
@@ -206,6 +209,11 @@ impl Server {
         max_rooms_per_session: Number,
         max_watched_aliases: Number,
         max_last_will_bytes: Number,
+        rate_limit_messages: Option<Number>,
+        rate_limit_message_burst: Option<Number>,
+        rate_limit_bytes: Option<Number>,
+        rate_limit_bytes_burst: Option<Number>,
+        max_connections_per_address: Option<Number>,
         cluster: Option<String>,
         node_id: Option<String>,
         cluster_lease: Seconds,
@@ -233,6 +241,13 @@ impl Server {
                 max_rooms_per_session,
                 max_watched_aliases,
                 max_last_will_bytes,
+                limits: LimitOptions {
+                    rate_limit_messages,
+                    rate_limit_message_burst,
+                    rate_limit_bytes,
+                    rate_limit_bytes_burst,
+                    max_connections_per_address,
+                },
             },
         )?;
         let listen = (host, port)

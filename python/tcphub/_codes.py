@@ -29,6 +29,8 @@ CloseReason = Literal[
     "shutdown",
     "frame_timeout",
     "client_bye",
+    "rate_limited",
+    "too_many_connections",
 ]
 
 #: What a client did wrong: ``ProtocolError.code``, and the ``code`` of an
@@ -51,6 +53,8 @@ ErrorCode = Literal[
     "unknown_room",
     "too_many_watches",
     "last_will_too_large",
+    "rate_limited",
+    "too_many_connections",
 ]
 
 #: What a watched alias or room member did: ``Presence.event``.

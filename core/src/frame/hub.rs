@@ -313,6 +313,16 @@ pub(crate) mod encode {
         )
     }
 
+    pub(crate) fn too_many_connections(cap: usize) -> Bytes {
+        error(
+            &PeerError::new(
+                ErrorCode::TooManyConnections,
+                format!("your address has {cap} sessions open, the most one address may have"),
+            ),
+            None,
+        )
+    }
+
     pub(crate) fn bye(reason: &str, message: &str) -> Bytes {
         let mut out = br#"{"type":"bye","reason":"#.to_vec();
         push_string(&mut out, reason);

@@ -10,6 +10,7 @@ use crate::event::{CloseReason, Event, Output, RelayTarget};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
 use crate::last_will::{LastWill, WillTarget};
+use crate::limits::address_of;
 use crate::session::Session;
 
 impl Hub {
@@ -75,6 +76,7 @@ impl Hub {
     /// count; the senders it held resume.
     fn remove(&mut self, handle: SessionHandle) -> Option<Session> {
         let mut session = self.sessions.remove(handle)?;
+        self.note_address_closed(&session.session_id);
         self.timers.forget(&mut session.timers, handle);
         if session.flow.queued > 0 {
             self.one_queue_fewer();
@@ -169,6 +171,30 @@ impl Hub {
         }
     }
 
+    /// Whether the address `session_id` connects from has as many sessions
+    /// open as one address may.
+    pub(super) fn address_full(&self, session_id: &str) -> bool {
+        self.config.max_connections_per_address.is_some_and(|cap| {
+            self.per_address
+                .get(address_of(session_id))
+                .is_some_and(|&open| open >= cap)
+        })
+    }
+
+    /// One session fewer from its address.
+    fn note_address_closed(&mut self, session_id: &str) {
+        if self.config.max_connections_per_address.is_none() {
+            return;
+        }
+        let address = address_of(session_id);
+        if let Some(open) = self.per_address.get_mut(address) {
+            *open -= 1;
+            if *open == 0 {
+                self.per_address.remove(address);
+            }
+        }
+    }
+
     /// The `bye` frame for a close that is not the peer's mistake.
     pub(super) fn bye(&self, reason: CloseReason) -> Bytes {
         let message = match reason {
@@ -186,6 +212,15 @@ impl Hub {
             CloseReason::TooManySessions => {
                 format!("the hub is full ({} sessions)", self.config.max_sessions)
             }
+            CloseReason::TooManyConnections => match self.config.max_connections_per_address {
+                Some(cap) => format!("your address has {cap} sessions open already"),
+                None => "too many sessions from your address".to_owned(),
+            },
+            CloseReason::RateLimited => format!(
+                "more than {} frames refused for the rate limit within {} s",
+                crate::limits::RATE_LIMIT_MAX_REFUSALS,
+                crate::limits::RATE_LIMIT_REFUSAL_WINDOW.as_secs()
+            ),
             CloseReason::FrameTooLarge => "frame too large".to_owned(),
             CloseReason::FrameTimeout => "a frame took too long to arrive".to_owned(),
             CloseReason::ClientBye => "goodbye; everything queued for you was sent".to_owned(),

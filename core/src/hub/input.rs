@@ -9,7 +9,9 @@ use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
 use crate::frame::ClientFrame;
 use crate::handle::SessionHandle;
+use crate::limits::Verdict;
 use crate::timers::Timer;
+use serde_json::value::RawValue;
 
 impl Hub {
     /// Bytes arrived from the session's peer. Any split of a stream into
@@ -78,11 +80,21 @@ impl Hub {
             let emitted = self.emitted;
             let carried = self.cluster_outputs_len();
             match item {
-                Decoded::Frame(bytes) => match ClientFrame::parse_request(bytes) {
-                    (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
-                    (request_id, Err(error)) => self.peer_error(handle, error, request_id),
-                },
-                Decoded::Garbage(error) => self.peer_error(handle, error, None),
+                Decoded::Frame(bytes) => {
+                    let len = bytes.len();
+                    match ClientFrame::parse_request(bytes) {
+                        // `bye` is never refused: leaving is always allowed.
+                        (_, Ok(ClientFrame::Bye)) => self.close(handle, CloseReason::ClientBye),
+                        (request_id, _) if !self.within_rate_limits(handle, request_id, len) => {}
+                        (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
+                        (request_id, Err(error)) => self.peer_error(handle, error, request_id),
+                    }
+                }
+                Decoded::Garbage(error) => {
+                    if self.within_rate_limits(handle, None, 0) {
+                        self.peer_error(handle, error, None);
+                    }
+                }
                 Decoded::TooLarge => {
                     let error = PeerError::new(
                         ErrorCode::FrameTooLarge,
@@ -118,6 +130,40 @@ impl Hub {
         if let Some(session) = self.sessions.get_mut(handle) {
             session.decoder = decoder;
             self.update_frame_timer(handle);
+        }
+    }
+
+    /// Whether a frame of `len` bytes may be acted on under the rate limits.
+    /// If not, it is answered `rate_limited` (or, past the refusal
+    /// allowance, the session is closed).
+    fn within_rate_limits(
+        &mut self,
+        handle: SessionHandle,
+        request_id: Option<&RawValue>,
+        len: usize,
+    ) -> bool {
+        let Some(limits) = &self.rate_limits else {
+            return true;
+        };
+        let now = self.now;
+        let Some(state) = self
+            .sessions
+            .get_mut(handle)
+            .and_then(|s| s.limits.as_mut())
+        else {
+            return true;
+        };
+        match state.check(limits, now, len) {
+            Verdict::Admit => true,
+            Verdict::Refuse(refused) => {
+                let error = PeerError::new(ErrorCode::RateLimited, refused.message());
+                self.peer_error(handle, error, request_id);
+                false
+            }
+            Verdict::Close => {
+                self.close(handle, CloseReason::RateLimited);
+                false
+            }
         }
     }
 

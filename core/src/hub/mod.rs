@@ -34,7 +34,7 @@ mod presence;
 mod rooms;
 mod routing;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +48,7 @@ use crate::error::HubError;
 use crate::event::{CloseReason, Event, Output, Unsent};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
+use crate::limits::{address_of, RateLimits, SessionLimits};
 use crate::presence::Watchers;
 use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
@@ -109,6 +110,12 @@ pub struct Hub {
     /// Events emitted so far: a frame that raised it gave the host an
     /// event (see `host_pace`).
     emitted: u64,
+    /// The rate limits in force; `None` when none is configured, so that
+    /// the hot path costs one branch.
+    rate_limits: Option<RateLimits>,
+    /// Open sessions per IP address, kept only while
+    /// `max_connections_per_address` is set.
+    per_address: BTreeMap<Box<str>, usize>,
 }
 
 impl Hub {
@@ -119,8 +126,11 @@ impl Hub {
             .node
             .clone()
             .map(|node| Box::new(cluster::ClusterState::new(node)));
+        let rate_limits = RateLimits::from_config(&config);
         Ok(Hub {
             config,
+            rate_limits,
+            per_address: BTreeMap::new(),
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
             rooms: RoomTable::default(),
@@ -236,12 +246,17 @@ impl Hub {
             Some(CloseReason::Shutdown)
         } else if self.sessions.len() >= self.config.max_sessions {
             Some(CloseReason::TooManySessions)
+        } else if self.address_full(&session_id) {
+            Some(CloseReason::TooManyConnections)
         } else {
             None
         };
         if let Some(reason) = refusal {
             let farewell = match reason {
                 CloseReason::TooManySessions => encode::too_many_sessions(self.config.max_sessions),
+                CloseReason::TooManyConnections => encode::too_many_connections(
+                    self.config.max_connections_per_address.unwrap_or_default(),
+                ),
                 _ => self.bye(reason),
             };
             self.outputs.push_back(Output::Close {
@@ -258,8 +273,17 @@ impl Hub {
             });
             return Ok(handle);
         }
+        if self.config.max_connections_per_address.is_some() {
+            *self
+                .per_address
+                .entry(address_of(&session_id).into())
+                .or_default() += 1;
+        }
         self.sessions
             .insert(handle, session_id, self.config.max_frame_len);
+        if let Some(limits) = &self.rate_limits {
+            self.session_mut(handle).limits = Some(SessionLimits::new(limits, now));
+        }
         self.note_session(handle);
         self.arm_idle(handle);
         Ok(handle)

@@ -205,6 +205,22 @@ pub struct HubSettings {
     /// Whether the hub reports every message a client relays to others
     /// (`relayed` events in the trace).
     pub observe: bool,
+    /// Messages each session may send per virtual second; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_messages: Option<u64>,
+    /// Messages a session may send at once; one second's worth when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_message_burst: Option<u64>,
+    /// Bytes each session may send per virtual second; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_bytes: Option<u64>,
+    /// Bytes a session may send at once; one second's worth (at least
+    /// `max_frame_len`) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_bytes_burst: Option<u64>,
+    /// Most sessions open at once from one address; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<u64>,
 }
 
 impl Default for HubSettings {
@@ -239,12 +255,21 @@ impl HubSettings {
                 .get("max_last_will_bytes")?
                 .unwrap_or(d.max_last_will_bytes),
             observe: o.get("observe")?.unwrap_or(d.observe),
+            rate_limit_messages: o.nullable("rate_limit_messages", d.rate_limit_messages)?,
+            rate_limit_message_burst: o
+                .nullable("rate_limit_message_burst", d.rate_limit_message_burst)?,
+            rate_limit_bytes: o.nullable("rate_limit_bytes", d.rate_limit_bytes)?,
+            rate_limit_bytes_burst: o
+                .nullable("rate_limit_bytes_burst", d.rate_limit_bytes_burst)?,
+            max_connections_per_address: o
+                .nullable("max_connections_per_address", d.max_connections_per_address)?,
         };
         o.finish(
             "alias_policy, relay, max_frame_len, max_sessions, idle_timeout_ms, \
              high_watermark, low_watermark, max_queued_bytes, write_deadline_ms, \
              frame_timeout_ms, max_list_rows, max_rooms_per_session, max_watched_aliases, \
-             max_last_will_bytes or observe",
+             max_last_will_bytes, observe, rate_limit_messages, rate_limit_message_burst, \
+             rate_limit_bytes, rate_limit_bytes_burst or max_connections_per_address",
         )?;
         Ok(settings)
     }
@@ -267,6 +292,11 @@ impl HubSettings {
             max_watched_aliases: config.max_watched_aliases,
             max_last_will_bytes: config.max_last_will_bytes,
             observe: config.observe,
+            rate_limit_messages: config.rate_limit_messages.map(u64::from),
+            rate_limit_message_burst: config.rate_limit_message_burst.map(u64::from),
+            rate_limit_bytes: config.rate_limit_bytes,
+            rate_limit_bytes_burst: config.rate_limit_bytes_burst,
+            max_connections_per_address: config.max_connections_per_address.map(|n| n as u64),
         }
     }
 
@@ -306,10 +336,30 @@ impl HubSettings {
             // One hub: the simulated cluster (several nodes over a
             // backplane) is a later step of docs/design/cluster.md.
             node: None,
+            rate_limit_messages: fits("rate_limit_messages", self.rate_limit_messages)?,
+            rate_limit_message_burst: fits(
+                "rate_limit_message_burst",
+                self.rate_limit_message_burst,
+            )?,
+            rate_limit_bytes: self.rate_limit_bytes,
+            rate_limit_bytes_burst: self.rate_limit_bytes_burst,
+            max_connections_per_address: fits(
+                "max_connections_per_address",
+                self.max_connections_per_address,
+            )?,
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+/// A count read as a `u64`, in the narrower type the core keeps it in.
+fn fits<T: TryFrom<u64>>(name: &str, value: Option<u64>) -> Result<Option<T>, SimError> {
+    value
+        .map(|v| {
+            T::try_from(v).map_err(|_| SimError::Scenario(format!("hub.{name} is {v}: too large")))
+        })
+        .transpose()
 }
 
 /// A duration in whole ms, saturating (the core's defaults are seconds).
