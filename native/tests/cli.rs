@@ -209,6 +209,12 @@ fn help_names_every_option_and_its_variable() {
         "--max-queued-bytes",
         "TCPHUB_MAX_QUEUED_BYTES",
         "--shutdown-grace",
+        "--rate-limit-messages",
+        "TCPHUB_RATE_LIMIT_MESSAGES",
+        "--rate-limit-bytes",
+        "TCPHUB_RATE_LIMIT_BYTES_BURST",
+        "--max-connections-per-address",
+        "TCPHUB_MAX_CONNECTIONS_PER_ADDRESS",
         "--log-format",
         "takeover",
     ] {

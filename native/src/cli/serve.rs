@@ -101,6 +101,28 @@ pub struct ServeArgs {
     /// 4KiB; 1 byte to 16MiB). A will is held for its whole session.
     #[arg(long, default_value = "4KiB", value_parser = parse_max_last_will_bytes, env = "TCPHUB_MAX_LAST_WILL_BYTES")]
     max_last_will_bytes: usize,
+    /// Frames each session may send per second (every frame but `bye`
+    /// counts; 1 to 1000000000); one over gets `rate_limited`, and a session
+    /// refused more than 100 times in 10 s is closed. Off by default.
+    #[arg(long, value_name = "N", value_parser = parse_rate_limit_messages, env = "TCPHUB_RATE_LIMIT_MESSAGES")]
+    rate_limit_messages: Option<u32>,
+    /// Frames a session may send at once after a quiet spell (default: one
+    /// second's worth); needs --rate-limit-messages.
+    #[arg(long, value_name = "N", value_parser = parse_rate_limit_messages, env = "TCPHUB_RATE_LIMIT_MESSAGE_BURST", requires = "rate_limit_messages")]
+    rate_limit_message_burst: Option<u32>,
+    /// Bytes each session may send per second (e.g. 1MiB; 1 byte to 1TiB);
+    /// a frame over it gets `rate_limited`. Off by default.
+    #[arg(long, value_name = "SIZE", value_parser = parse_rate_limit_bytes, env = "TCPHUB_RATE_LIMIT_BYTES")]
+    rate_limit_bytes: Option<u64>,
+    /// Bytes a session may send at once after a quiet spell (default: one
+    /// second's worth, at least --max-frame-bytes, which is also the least
+    /// accepted); needs --rate-limit-bytes.
+    #[arg(long, value_name = "SIZE", value_parser = parse_rate_limit_bytes, env = "TCPHUB_RATE_LIMIT_BYTES_BURST", requires = "rate_limit_bytes")]
+    rate_limit_bytes_burst: Option<u64>,
+    /// Most sessions open at once from one IP address (1 to 1073741824); one
+    /// more is told `too_many_connections` and closed. Off by default.
+    #[arg(long, value_name = "N", value_parser = parse_max_sessions, env = "TCPHUB_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
     /// Print every message clients relay to each other (to an alias, a
     /// room or `*`, last wills included) on stdout.
     #[arg(long, env = "TCPHUB_OBSERVE")]
@@ -204,6 +226,17 @@ fn parse_max_sessions(text: &str) -> Result<usize, String> {
     count_within(text, 1, MAX_SESSIONS)
 }
 
+fn parse_rate_limit_messages(text: &str) -> Result<u32, String> {
+    let max = tcphub_core::MAX_RATE_LIMIT_MESSAGES;
+    // Within 1..=u32 max, so the cast is exact.
+    count_within(text, 1, max as usize).map(|n| n as u32)
+}
+
+fn parse_rate_limit_bytes(text: &str) -> Result<u64, String> {
+    let max = usize::try_from(tcphub_core::MAX_RATE_LIMIT_BYTES).unwrap_or(usize::MAX);
+    bytes_within(text, 1, max).map(|n| n as u64)
+}
+
 fn parse_max_queued_bytes(text: &str) -> Result<usize, String> {
     // The least a cap may be depends on --max-frame-bytes too; the hub
     // checks that when it starts.
@@ -253,6 +286,11 @@ impl ServeArgs {
                 max_watched_aliases: self.max_watched_aliases,
                 max_last_will_bytes: self.max_last_will_bytes,
                 observe: self.observe,
+                rate_limit_messages: self.rate_limit_messages,
+                rate_limit_message_burst: self.rate_limit_message_burst,
+                rate_limit_bytes: self.rate_limit_bytes,
+                rate_limit_bytes_burst: self.rate_limit_bytes_burst,
+                max_connections_per_address: self.max_connections_per_address,
                 ..HubConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
