@@ -27,6 +27,26 @@ fn hub_settings_default_to_the_cores_defaults() {
 }
 
 #[test]
+fn limits_pass_through_and_stay_out_of_a_save_when_off() {
+    let config = HubConfig {
+        rate_limit_messages: Some(10),
+        rate_limit_message_burst: Some(20),
+        rate_limit_bytes: Some(1 << 20),
+        rate_limit_bytes_burst: Some(1 << 21),
+        max_connections_per_address: Some(3),
+        ..HubConfig::default()
+    };
+    assert_eq!(
+        HubSettings::from_config(&config).to_config().unwrap(),
+        config
+    );
+    let s = Scenario::from_json(r#"{"hub":{"rate_limit_messages":5}}"#).unwrap();
+    assert_eq!(s.hub.to_config().unwrap().rate_limit_messages, Some(5));
+    let saved = Scenario::from_json("{}").unwrap().to_json();
+    assert!(!saved.contains("rate_limit"), "{saved}");
+}
+
+#[test]
 fn null_turns_a_deadline_off_and_survives_a_save() {
     let s =
         Scenario::from_json(r#"{"hub":{"write_deadline_ms":null,"frame_timeout_ms":5}}"#).unwrap();
@@ -62,6 +82,11 @@ fn out_of_range_settings_are_errors_that_name_them() {
         ("hub", "idle_timeout_ms", "0"),
         ("hub", "idle_timeout_ms", "-1"),
         ("hub", "write_deadline_ms", too_big_for_json),
+        ("hub", "rate_limit_messages", "0"),
+        ("hub", "rate_limit_messages", big.as_str()),
+        ("hub", "rate_limit_message_burst", "5"),
+        ("hub", "rate_limit_bytes", big.as_str()),
+        ("hub", "max_connections_per_address", "0"),
         ("network", "latency_ms", big.as_str()),
         ("network", "socket_buffer_bytes", "0"),
         ("network", "socket_buffer_bytes", big.as_str()),
