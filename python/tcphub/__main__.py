@@ -126,6 +126,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest last will a client may leave, in bytes of its message (e.g. 4KiB; "
                        "1 byte to 16MiB). A will is held for its whole session "
                        "[env: TCPHUB_MAX_LAST_WILL_BYTES] [default: 4KiB]")
+    serve.add_argument("--rate-limit-messages", metavar="N", type=_typed(parse_count),
+                       default=os.environ.get("TCPHUB_RATE_LIMIT_MESSAGES"),
+                       help="frames each session may send per second (every frame but `bye` counts; 1 to "
+                       "1000000000); one over gets `rate_limited`, and a session refused more than 100 "
+                       "times in 10 s is closed. Off by default [env: TCPHUB_RATE_LIMIT_MESSAGES]")
+    serve.add_argument("--rate-limit-message-burst", metavar="N", type=_typed(parse_count),
+                       default=os.environ.get("TCPHUB_RATE_LIMIT_MESSAGE_BURST"),
+                       help="frames a session may send at once after a quiet spell (default: one "
+                       "second's worth); needs --rate-limit-messages [env: TCPHUB_RATE_LIMIT_MESSAGE_BURST]")
+    serve.add_argument("--rate-limit-bytes", metavar="SIZE", type=_typed(parse_bytes),
+                       default=os.environ.get("TCPHUB_RATE_LIMIT_BYTES"),
+                       help="bytes each session may send per second (e.g. 1MiB; 1 byte to 1TiB); a frame "
+                       "over it gets `rate_limited`. Off by default [env: TCPHUB_RATE_LIMIT_BYTES]")
+    serve.add_argument("--rate-limit-bytes-burst", metavar="SIZE", type=_typed(parse_bytes),
+                       default=os.environ.get("TCPHUB_RATE_LIMIT_BYTES_BURST"),
+                       help="bytes a session may send at once after a quiet spell (default: one second's "
+                       "worth, at least --max-frame-bytes, which is also the least accepted); needs "
+                       "--rate-limit-bytes [env: TCPHUB_RATE_LIMIT_BYTES_BURST]")
+    serve.add_argument("--max-connections-per-address", metavar="N", type=_typed(parse_count),
+                       default=os.environ.get("TCPHUB_MAX_CONNECTIONS_PER_ADDRESS"),
+                       help="most sessions open at once from one IP address; one more is told "
+                       "`too_many_connections` and closed. Off by default "
+                       "[env: TCPHUB_MAX_CONNECTIONS_PER_ADDRESS]")
     serve.add_argument("--cluster", metavar="URL", default=os.environ.get("TCPHUB_CLUSTER"),
                        help="join a cluster: several nodes sharing this Redis act as one hub (e.g. "
                        "redis://127.0.0.1:6379). Without it, nothing touches the network but the "
@@ -211,6 +234,11 @@ def serve(args: argparse.Namespace) -> int:
             max_rooms_per_session=args.max_rooms_per_session,
             max_watched_aliases=args.max_watched_aliases,
             max_last_will_bytes=args.max_last_will_bytes,
+            rate_limit_messages=args.rate_limit_messages,
+            rate_limit_message_burst=args.rate_limit_message_burst,
+            rate_limit_bytes=args.rate_limit_bytes,
+            rate_limit_bytes_burst=args.rate_limit_bytes_burst,
+            max_connections_per_address=args.max_connections_per_address,
             observe=args.observe,
             shutdown_grace=args.shutdown_grace,
             cluster=args.cluster,

@@ -104,6 +104,18 @@ class Server:
     - ``max_last_will_bytes``: largest last will message a client may leave
       at ``sync``, in bytes as sent; a bigger one is refused with
       ``last_will_too_large``. A will is held for its whole session.
+    - ``rate_limit_messages``: frames each client may send per second
+      (every frame but ``bye`` counts); one over the limit is not acted on
+      and is answered ``rate_limited``, and a client refused more than 100
+      times within 10 s is closed with ``rate_limited``. ``None``: off.
+    - ``rate_limit_message_burst``: frames a client may send at once after
+      a quiet spell (``None``: one second's worth).
+    - ``rate_limit_bytes`` / ``rate_limit_bytes_burst``: the same in bytes
+      of frames; the burst is at least ``max_frame_bytes`` (``None``: one
+      second's worth, at least ``max_frame_bytes``).
+    - ``max_connections_per_address``: most sessions open at once from one
+      IP address; one more is told ``too_many_connections`` and closed.
+      ``None``: off.
     - ``shutdown_grace``: seconds allowed to flush queues on :meth:`stop`
       (``inf``: as long as it takes).
     - ``event_queue_len``: events buffered for this program; when it falls
@@ -158,6 +170,11 @@ class Server:
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
         max_last_will_bytes: int = 4 * 1024,
+        rate_limit_messages: Optional[int] = None,
+        rate_limit_message_burst: Optional[int] = None,
+        rate_limit_bytes: Optional[int] = None,
+        rate_limit_bytes_burst: Optional[int] = None,
+        max_connections_per_address: Optional[int] = None,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16 * 1024,
         cluster: Optional[str] = None,
@@ -186,6 +203,11 @@ class Server:
             max_rooms_per_session=max_rooms_per_session,
             max_watched_aliases=max_watched_aliases,
             max_last_will_bytes=max_last_will_bytes,
+            rate_limit_messages=rate_limit_messages,
+            rate_limit_message_burst=rate_limit_message_burst,
+            rate_limit_bytes=rate_limit_bytes,
+            rate_limit_bytes_burst=rate_limit_bytes_burst,
+            max_connections_per_address=max_connections_per_address,
             shutdown_grace=shutdown_grace,
             event_queue_len=event_queue_len,
             cluster=cluster,

@@ -252,6 +252,11 @@ class Server:
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
         max_last_will_bytes: int = 4096,
+        rate_limit_messages: Optional[int] = None,
+        rate_limit_message_burst: Optional[int] = None,
+        rate_limit_bytes: Optional[int] = None,
+        rate_limit_bytes_burst: Optional[int] = None,
+        max_connections_per_address: Optional[int] = None,
         shutdown_grace: float = 5.0,
         event_queue_len: int = 16384,
         cluster: Optional[str] = None,
@@ -403,10 +408,16 @@ class Hub:
         max_rooms_per_session: int = 64,
         max_watched_aliases: int = 1000,
         max_last_will_bytes: int = 4096,
+        rate_limit_messages: Optional[int] = None,
+        rate_limit_message_burst: Optional[int] = None,
+        rate_limit_bytes: Optional[int] = None,
+        rate_limit_bytes_burst: Optional[int] = None,
+        max_connections_per_address: Optional[int] = None,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
-        ``frame_timeout`` are off when None or ``inf``."""
+        ``frame_timeout`` are off when None or ``inf``; the rate limits and
+        ``max_connections_per_address`` are off when None."""
     def accept(self, session_id: str, now: Optional[float] = None) -> int:
         """A connection was accepted from the peer address ``session_id``
         (such as ``"127.0.0.1:53412"``), which becomes the session id;

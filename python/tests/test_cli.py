@@ -390,3 +390,14 @@ def test_serve_an_unreadable_tls_file_exits_1_naming_it(tmp_path):
     assert done.returncode == 1
     assert "tls_cert" in done.stderr and str(missing) in done.stderr
     assert "listening" not in done.stderr
+
+
+def test_serve_rate_limit_flags_reach_the_server(serve):
+    hub = serve("--rate-limit-messages", "1", "--rate-limit-message-burst", "1")
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as raw:
+        raw.sendall(b'{"type":"ping","id":1}{"type":"ping","id":2}')
+        reader = raw.makefile("rb")
+        assert json.loads(reader.readline())["type"] == "pong"
+        refused = json.loads(reader.readline())
+        assert (refused["code"], refused["id"]) == ("rate_limited", 2)
+    assert hub.stop() == 0
