@@ -259,14 +259,14 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
             py,
             "rate_limit_bytes",
             o.limits.rate_limit_bytes,
-            MAX_RATE_LIMIT_BYTES as usize,
+            usize::try_from(MAX_RATE_LIMIT_BYTES).unwrap_or(usize::MAX),
         )?
         .map(|n| n as u64),
         rate_limit_bytes_burst: optional_whole(
             py,
             "rate_limit_bytes_burst",
             o.limits.rate_limit_bytes_burst,
-            MAX_RATE_LIMIT_BYTES as usize,
+            usize::try_from(MAX_RATE_LIMIT_BYTES).unwrap_or(usize::MAX),
         )?
         .map(|n| n as u64),
         max_connections_per_address: optional_whole(
