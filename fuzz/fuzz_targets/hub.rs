@@ -835,6 +835,9 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
         observe: c.observe,
         // One hub; a fuzz target for clusters would wire several.
         node: None,
+        // Rate limits and the per-address cap stay off: this model does
+        // not restate token buckets (core/tests/limits.rs covers them).
+        ..HubConfig::default()
     }
 }
 
@@ -1712,13 +1715,17 @@ impl Driver {
                                     reason,
                                     CloseReason::FrameTooLarge
                                         | CloseReason::TooManySessions
+                                        | CloseReason::TooManyConnections
                                         | CloseReason::FrameTimeout
                                 ),
                                 "error farewell for {reason}"
                             );
                             assert_eq!(code, reason.as_str());
                             assert!(ErrorCode::from_wire(&code).is_some(), "{code}");
-                            if reason != CloseReason::TooManySessions {
+                            if !matches!(
+                                reason,
+                                CloseReason::TooManySessions | CloseReason::TooManyConnections
+                            ) {
                                 told.entry(session).or_default().push(code);
                             }
                         }
