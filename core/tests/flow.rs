@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{error_code, Harness};
+use common::{error_code, info_numbers, Harness};
 use serde_json::json;
 use tcphub_core::{CloseReason, HubConfig, HubFrame, SessionHandle, Unsent};
 
@@ -36,23 +36,13 @@ fn pair(h: &mut Harness) -> (SessionHandle, SessionHandle) {
     (p, r)
 }
 
-fn numbers(frames: &[HubFrame]) -> Vec<u64> {
-    frames
-        .iter()
-        .filter_map(|f| match f {
-            HubFrame::Info { message, .. } => message.as_u64(),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_reader_that_keeps_reading_is_never_cut() {
     let mut h = Harness::new(small_queues());
     let (p, r) = pair(&mut h);
     let burst: Vec<u8> = (0..5000).flat_map(|n| relay("*", n)).collect();
     h.send(p, &burst);
-    assert_eq!(numbers(&h.take(r)), (0..5000).collect::<Vec<_>>());
+    assert_eq!(info_numbers(&h.take(r)), (0..5000).collect::<Vec<_>>());
     assert!(h.closed(r).is_none() && h.closed(p).is_none());
     assert!(!h.inboxes[&p].paused);
 }
@@ -64,7 +54,7 @@ fn a_full_queue_pauses_its_senders_until_it_drains() {
     h.stall(r);
     let burst: Vec<u8> = (0..200).flat_map(|n| relay("R", n)).collect();
     h.send(p, &burst);
-    let delivered = numbers(&h.take(r));
+    let delivered = info_numbers(&h.take(r));
     assert!(
         delivered.len() < 200,
         "the publisher was paused before its whole burst was routed"
@@ -82,7 +72,7 @@ fn a_full_queue_pauses_its_senders_until_it_drains() {
     h.read(r);
     assert!(!h.inboxes[&p].paused && !h.inboxes[&r].paused);
     let mut all = delivered;
-    all.extend(numbers(&h.take(r)));
+    all.extend(info_numbers(&h.take(r)));
     assert_eq!(all, (0..=200).collect::<Vec<_>>(), "exactly once, in order");
 }
 
@@ -110,7 +100,7 @@ fn a_stuck_reader_is_cut_after_the_write_deadline_and_its_senders_resume() {
     // The publisher was held back only until then; the rest of its burst
     // reached the reader that kept up.
     assert!(!h.inboxes[&p].paused);
-    assert_eq!(numbers(&h.take(other)), (0..200).collect::<Vec<_>>());
+    assert_eq!(info_numbers(&h.take(other)), (0..200).collect::<Vec<_>>());
     assert!(h.closed(p).is_none());
 }
 
@@ -199,7 +189,7 @@ fn half_close_while_paused_waits_for_the_kept_input() {
     h.eof(p);
     assert!(h.closed(p).is_none(), "its input is not all answered yet");
     h.read(r);
-    assert_eq!(numbers(&h.take(r)), (0..100).collect::<Vec<_>>());
+    assert_eq!(info_numbers(&h.take(r)), (0..100).collect::<Vec<_>>());
     let frames = h.take(p);
     assert_eq!(frames.len(), 2, "{frames:?}");
     assert_eq!(frames[0], HubFrame::Pong { id: None });
@@ -322,7 +312,7 @@ fn a_relay_to_ones_own_alias_backs_up_only_oneself() {
     h.send(p, &burst);
     assert!(h.inboxes[&p].paused);
     h.read(p);
-    let got = numbers(&h.take(p));
+    let got = info_numbers(&h.take(p));
     assert_eq!(got, (0..100).collect::<Vec<_>>());
     assert!(!h.inboxes[&p].paused);
     assert_eq!(h.take(p), Vec::<HubFrame>::new());

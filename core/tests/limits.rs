@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{error_code, Harness};
+use common::{error_code, info_numbers, Harness};
 use proptest::prelude::*;
 use serde_json::json;
 use tcphub_core::{
@@ -40,16 +40,6 @@ fn pair(h: &mut Harness) -> (SessionHandle, SessionHandle) {
     (p, r)
 }
 
-fn received(frames: &[HubFrame]) -> Vec<u64> {
-    frames
-        .iter()
-        .filter_map(|f| match f {
-            HubFrame::Info { message, .. } => message.as_u64(),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn over_the_limit_is_refused_with_the_request_id_then_recovers() {
     let mut h = Harness::new(limited());
@@ -57,7 +47,7 @@ fn over_the_limit_is_refused_with_the_request_id_then_recovers() {
     for n in 1..=4 {
         h.send(p, &relay("R", n));
     }
-    assert_eq!(received(&h.take(r)), [1, 2, 3]);
+    assert_eq!(info_numbers(&h.take(r)), [1, 2, 3]);
     let answers = h.take(p);
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(error_code(&answers[0]), "rate_limited");
@@ -70,7 +60,7 @@ fn over_the_limit_is_refused_with_the_request_id_then_recovers() {
     // 100 ms at 10 per second earns one message back.
     h.advance(Duration::from_millis(100));
     h.send(p, &relay("R", 5));
-    assert_eq!(received(&h.take(r)), [5]);
+    assert_eq!(info_numbers(&h.take(r)), [5]);
     assert!(h.take(p).is_empty());
     assert_eq!(h.closed(p), None);
 }
@@ -124,7 +114,7 @@ fn sustained_abuse_is_closed_and_others_are_unaffected() {
         matches!(&last, HubFrame::Bye { reason, .. } if reason == "rate_limited"),
         "{last:?}"
     );
-    assert_eq!(received(&h.take(r)), [0, 1000, 1, 2, 1040, 1080]);
+    assert_eq!(info_numbers(&h.take(r)), [0, 1000, 1, 2, 1040, 1080]);
     assert!(h.take(q).is_empty());
     assert_eq!(h.closed(q), None);
 }
@@ -179,7 +169,7 @@ fn limits_off_change_nothing() {
     for n in 0..1000 {
         h.send(p, &relay("R", n));
     }
-    assert_eq!(received(&h.take(r)).len(), 1000);
+    assert_eq!(info_numbers(&h.take(r)).len(), 1000);
     assert!(h.take(p).is_empty());
 }
 

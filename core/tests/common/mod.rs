@@ -200,3 +200,15 @@ pub fn error_code(frame: &HubFrame) -> &str {
         other => panic!("expected an error frame, got {other:?}"),
     }
 }
+
+/// The numbers carried as `info` messages in `frames`, in order: the tests
+/// number what they send and check which numbers arrived.
+pub fn info_numbers(frames: &[HubFrame]) -> Vec<u64> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            HubFrame::Info { message, .. } => message.as_u64(),
+            _ => None,
+        })
+        .collect()
+}
