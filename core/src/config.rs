@@ -65,6 +65,9 @@ pub const MAX_RATE_LIMIT_MESSAGES: u32 = 1_000_000_000;
 /// Largest byte rate limit (and burst) accepted, per second: 1 TiB.
 pub const MAX_RATE_LIMIT_BYTES: u64 = 1 << 40;
 
+/// Default time a session may wait for its credential to be checked: 10 s.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AliasPolicy {
@@ -184,6 +187,14 @@ pub struct HubConfig {
     /// without its port); one more is told `too_many_connections` and
     /// closed. `None` (the default): no cap.
     pub max_connections_per_address: Option<usize>,
+    /// Aliases need a credential: a `sync` must carry a `token`, which the
+    /// driver is asked to check ([`Output::Authenticate`](crate::Output::Authenticate)),
+    /// and a session does nothing but `sync`, `ping` and `bye` until one
+    /// is granted. Off by default.
+    pub authentication: bool,
+    /// How long a session waits for its credential to be checked before
+    /// it is told `unauthorized`.
+    pub auth_timeout: Duration,
 }
 
 /// A byte limit's burst when none is given: one second's worth, but never
@@ -216,6 +227,8 @@ impl Default for HubConfig {
             rate_limit_bytes: None,
             rate_limit_bytes_burst: None,
             max_connections_per_address: None,
+            authentication: false,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
         }
     }
 }
@@ -282,6 +295,11 @@ impl HubConfig {
                     "{name} must be longer than zero (leave it unset to turn it off)"
                 )));
             }
+        }
+        if self.auth_timeout == Duration::ZERO {
+            return Err(HubError::InvalidConfig(
+                "auth_timeout must be longer than zero".to_owned(),
+            ));
         }
         Ok(())
     }

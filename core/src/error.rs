@@ -128,6 +128,13 @@ pub enum ErrorCode {
     /// The peer's address has as many sessions open as the hub allows one
     /// address; the session is closed.
     TooManyConnections,
+    /// The hub needs a credential and the `sync` carried none, a wrong
+    /// one, or one that could not be checked in time; or the session has
+    /// not authenticated and asked for something other than `sync`.
+    Unauthorized,
+    /// The session's identity may not do what it asked (relay to that
+    /// alias, send to `*`, list or watch); the frame was not acted on.
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -153,11 +160,13 @@ impl ErrorCode {
             ErrorCode::LastWillTooLarge => "last_will_too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BadJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownType,
@@ -177,6 +186,8 @@ impl ErrorCode {
         ErrorCode::LastWillTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::TooManyConnections,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
     ];
 
     /// Parses a wire code, for clients reading `error` frames.

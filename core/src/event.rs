@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::alias::Alias;
+use crate::auth::AuthRequest;
 use crate::error::PeerError;
 use crate::handle::SessionHandle;
 use crate::room::Room;
@@ -54,6 +55,11 @@ pub enum Output {
         /// The session to read from.
         handle: SessionHandle,
     },
+    /// Decide whether a credential proves the right to an alias (only
+    /// with [`HubConfig::authentication`](crate::HubConfig::authentication)
+    /// on), and answer with [`Hub::handle_auth_decision`](crate::Hub::handle_auth_decision).
+    /// The session waits meanwhile; other sessions do not.
+    Authenticate(AuthRequest),
     /// Something the host program may want to know.
     Event(Event),
 }

@@ -30,6 +30,9 @@ pub(crate) struct Flow {
     /// Paused until the cluster's directory settles its claim (counted in
     /// `waiting_on` too).
     pub(crate) held_by_claim: bool,
+    /// Paused until its credential is checked (counted in `waiting_on`
+    /// too); see `hub::auth`.
+    pub(crate) held_by_auth: bool,
     /// Paused until the driver's queue towards the other nodes drains
     /// (counted in `waiting_on` too); see `hub::backplane_pace`.
     pub(crate) held_by_backplane: bool,

@@ -73,6 +73,8 @@
 
 mod alias;
 mod alias_table;
+mod auth;
+mod auth_failures;
 mod cluster;
 mod config;
 mod decoder;
@@ -86,6 +88,7 @@ mod last_will;
 mod limits;
 mod name;
 mod node;
+mod permission;
 mod presence;
 mod room;
 mod room_table;
@@ -93,34 +96,40 @@ mod session;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};
+pub use auth::{AuthDecision, AuthRequest, AuthRequestId, Grant};
+pub use auth_failures::{
+    AUTH_FAILURE_MEMORY, FIRST_AUTH_SPACING, FREE_AUTH_FAILURES, MAX_AUTH_SPACING,
+    MAX_REMEMBERED_ADDRESSES,
+};
 pub use cluster::{
     node_of, ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteSession,
     RemoteTarget, ReplyTo,
 };
 pub use config::{
-    default_bytes_burst, AliasPolicy, HubConfig, DEFAULT_FRAME_TIMEOUT, DEFAULT_HIGH_WATERMARK,
-    DEFAULT_LOW_WATERMARK, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_LAST_WILL_BYTES,
-    DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_ROOMS_PER_SESSION,
-    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WATCHED_ALIASES, DEFAULT_WRITE_DEADLINE,
-    MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
-    MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MAX_RATE_LIMIT_BYTES, MAX_RATE_LIMIT_MESSAGES,
-    MIN_MAX_FRAME_LEN,
+    default_bytes_burst, AliasPolicy, HubConfig, DEFAULT_AUTH_TIMEOUT, DEFAULT_FRAME_TIMEOUT,
+    DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK, DEFAULT_MAX_FRAME_LEN,
+    DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_MAX_ROOMS_PER_SESSION, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WATCHED_ALIASES,
+    DEFAULT_WRITE_DEADLINE, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS,
+    MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MAX_RATE_LIMIT_BYTES,
+    MAX_RATE_LIMIT_MESSAGES, MIN_MAX_FRAME_LEN,
 };
 pub use decoder::{Decoded, FrameDecoder, MAX_DEPTH};
 pub use error::{ErrorCode, HubError, PeerError};
 pub use event::{CloseReason, Event, Output, RelayTarget, Unsent};
 pub use frame::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
-    encode_room_info, encode_sync, encode_sync_with_last_will, encode_too_many_sessions,
-    encode_unwatch, encode_watch, frame_type, ClientFrame, HubFrame, HubLines, LastWillRequest,
-    LineError, RawMessage, SessionEntry, WatchScope, DEFAULT_MAX_LINE_LEN, HUB_NAME,
-    MAX_REQUEST_ID_LEN,
+    encode_room_info, encode_sync, encode_sync_request, encode_sync_with_last_will,
+    encode_too_many_sessions, encode_unwatch, encode_watch, frame_type, ClientFrame, HubFrame,
+    HubLines, LastWillRequest, LineError, RawMessage, SessionEntry, WatchScope,
+    DEFAULT_MAX_LINE_LEN, HUB_NAME, MAX_REQUEST_ID_LEN,
 };
 pub use handle::SessionHandle;
 pub use hub::Hub;
 pub use limits::{RATE_LIMIT_MAX_REFUSALS, RATE_LIMIT_REFUSAL_WINDOW};
 pub use name::{BROADCAST_TARGET, MAX_NAME_LEN};
 pub use node::{NodeId, MAX_NODE_ID_LEN};
+pub use permission::{AliasPattern, PatternError, Permissions, MAX_PATTERN_LEN};
 pub use presence::PresenceChange;
 pub use room::{Room, MAX_ROOM_LEN};
 pub use session::SessionInfo;

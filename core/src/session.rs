@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::alias::Alias;
+use crate::auth::{Identity, PendingAuth};
 use crate::decoder::FrameDecoder;
 use crate::flow::Flow;
 use crate::frame::{json_string, SessionEntry};
@@ -25,6 +26,8 @@ pub struct SessionInfo<'a> {
     pub alias: Option<&'a Alias>,
     /// The rooms it is in, by name.
     pub rooms: &'a BTreeSet<Room>,
+    /// Who it authenticated as, on a hub with authentication on.
+    pub identity: Option<&'a str>,
 }
 
 impl From<SessionInfo<'_>> for SessionEntry {
@@ -66,6 +69,10 @@ pub(crate) struct Session {
     pub(crate) last_will: Option<LastWill>,
     /// Its rate limit buckets; `None` when no limit is configured.
     pub(crate) limits: Option<SessionLimits>,
+    /// Who it authenticated as, with authentication on; `None` until then.
+    pub(crate) identity: Option<Arc<Identity>>,
+    /// The `sync` whose credential is being checked.
+    pub(crate) auth: Option<Box<PendingAuth>>,
 }
 
 impl Session {
@@ -83,6 +90,8 @@ impl Session {
             watch: AliasWatch::default(),
             last_will: None,
             limits: None,
+            identity: None,
+            auth: None,
         }
     }
 
@@ -98,6 +107,7 @@ impl Session {
             session_id: &self.session_id,
             alias: self.alias.as_ref(),
             rooms: &self.rooms,
+            identity: self.identity.as_ref().map(|i| &*i.name),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Per-session deadlines: idle timeout and frame timeout. (The write
+//! Per-session deadlines: idle timeout, frame timeout and authentication. (The write
 //! deadline is checked by a periodic sweep instead, see `hub::delivery`,
 //! so queueing a frame never touches this set.)
 
@@ -14,6 +14,9 @@ pub(crate) enum Timer {
     Idle,
     /// A frame begun and not finished within the frame timeout.
     Frame,
+    /// A credential waiting for its turn (an address being slowed down) or
+    /// for the driver's decision.
+    Auth,
 }
 
 /// When each armed timer of a session fires, so it can be found again to
@@ -22,6 +25,7 @@ pub(crate) enum Timer {
 pub(crate) struct Armed {
     idle: Option<Duration>,
     frame: Option<Duration>,
+    auth: Option<Duration>,
 }
 
 impl Armed {
@@ -29,6 +33,7 @@ impl Armed {
         match timer {
             Timer::Idle => &mut self.idle,
             Timer::Frame => &mut self.frame,
+            Timer::Auth => &mut self.auth,
         }
     }
 
@@ -36,6 +41,7 @@ impl Armed {
         match timer {
             Timer::Idle => self.idle.is_some(),
             Timer::Frame => self.frame.is_some(),
+            Timer::Auth => self.auth.is_some(),
         }
     }
 }

@@ -103,6 +103,9 @@ fn drain(hub: &mut Hub, now: Duration, seen: &mut Observed) -> Result<(), TestCa
                 seen.stalled.remove(&session);
                 seen.paused.remove(&session);
             }
+            Output::Authenticate(request) => {
+                prop_assert!(false, "authentication is off, yet asked: {request:?}");
+            }
             Output::PauseReading { handle: session } => {
                 prop_assert!(!seen.closed.contains(&session));
                 prop_assert!(seen.paused.insert(session), "paused twice {session}");

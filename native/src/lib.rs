@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 pub mod client;
 mod cluster;
 mod error;
@@ -35,6 +36,7 @@ mod options;
 mod server;
 mod tls;
 
+pub use auth::{Auth, Authenticator, BoxFuture};
 pub use cluster::{
     default_node_id, ClusterOptions, DEFAULT_CLUSTER_NAME, DEFAULT_LEASE, MAX_LEASE, MIN_LEASE,
     STREAM_MAXLEN,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tcphub_core::HubConfig;
 
+use crate::auth::Auth;
 use crate::cluster::ClusterOptions;
 use crate::error::ServeError;
 use crate::tls::TlsOptions;
@@ -49,6 +50,10 @@ pub struct ServerOptions {
     /// speaks plain TCP. The files are read by
     /// [`Server::bind`](crate::Server::bind).
     pub tls: Option<TlsOptions>,
+    /// Aliases need a credential, checked by this authenticator; `None`
+    /// (the default): anyone may claim any alias. Setting it turns the
+    /// hub's [`authentication`](HubConfig::authentication) on.
+    pub auth: Option<Auth>,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +65,7 @@ impl Default for ServerOptions {
             event_queue_len: DEFAULT_EVENT_QUEUE_LEN,
             cluster: None,
             tls: None,
+            auth: None,
         }
     }
 }

@@ -526,6 +526,8 @@ impl Hub {
                 Output::ResumeReading { handle } => {
                     out.append(ResumeReading { handle: handle.0 })?
                 }
+                // The sans-IO Hub takes no authentication options yet.
+                Output::Authenticate(_) => {}
                 Output::Event(event) => {
                     let took_over_from = self.takeovers.see(&event);
                     out.append(to_py(py, event, took_over_from)?)?

@@ -238,6 +238,9 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         max_watched_aliases,
         max_last_will_bytes,
         observe: o.observe,
+        // Python's authentication options come with `@hub.authenticate`.
+        authentication: false,
+        auth_timeout: tcphub_core::DEFAULT_AUTH_TIMEOUT,
         // Python's `cluster=` option comes with the Redis shell
         // (docs/design/cluster.md, steps 4 and 5).
         node: None,

@@ -269,6 +269,7 @@ impl Server {
                 MAX_EVENT_QUEUE_LEN,
             )?,
             tls: tls_options(py, tls_cert, tls_key, tls_handshake_timeout)?,
+            auth: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -18,6 +18,9 @@ pub enum ClientFrame<'a> {
         client_name: Cow<'a, str>,
         /// `lastWill`: sent for the session if it ends without a `bye`.
         last_will: Option<LastWillRequest<'a>>,
+        /// `token`: the credential proving the right to the alias, on a
+        /// hub with authentication on (ignored on one without).
+        token: Option<Cow<'a, str>>,
     },
     /// `{"type":"info","message":...}`: a message for the host, or relayed
     /// to an alias (or `*`) when `to` is present, or to a room's members
@@ -128,6 +131,8 @@ struct Envelope<'a> {
     aliases: Option<&'a RawValue>,
     #[serde(rename = "lastWill", default, borrow, deserialize_with = "present")]
     last_will: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    token: Option<&'a RawValue>,
 }
 
 /// The fields of a `lastWill` object.
@@ -203,6 +208,10 @@ impl<'a> ClientFrame<'a> {
             "sync" => Ok(ClientFrame::Sync {
                 client_name: required_string(envelope.client_name, "clientName")?,
                 last_will: envelope.last_will.map(last_will).transpose()?,
+                token: envelope
+                    .token
+                    .map(|raw| string(raw, "token"))
+                    .transpose()?,
             }),
             "info" => {
                 let to = envelope.to.map(|raw| string(raw, "to")).transpose()?;
@@ -418,8 +427,22 @@ pub fn encode_sync(alias: &str) -> Vec<u8> {
 
 /// The `sync` frame claiming `alias` and leaving `last_will`, if any.
 pub fn encode_sync_with_last_will(alias: &str, last_will: Option<&LastWillRequest<'_>>) -> Vec<u8> {
+    encode_sync_request(alias, None, last_will)
+}
+
+/// The `sync` frame claiming `alias` with the credential `token` and
+/// leaving `last_will`, each if any.
+pub fn encode_sync_request(
+    alias: &str,
+    token: Option<&str>,
+    last_will: Option<&LastWillRequest<'_>>,
+) -> Vec<u8> {
     let mut out = br#"{"type":"sync","clientName":"#.to_vec();
     push_string(&mut out, alias);
+    if let Some(token) = token {
+        out.extend_from_slice(br#","token":"#);
+        push_string(&mut out, token);
+    }
     if let Some(will) = last_will {
         out.extend_from_slice(br#","lastWill":{"#);
         if let Some(room) = &will.room {
@@ -555,6 +578,7 @@ mod tests {
             ClientFrame::Sync {
                 client_name: "Client-1".into(),
                 last_will: None,
+                token: None,
             }
         );
         let info = parse(r#"{"type":"info","clientName":"Client-1","message":"1111"}"#).unwrap();
@@ -574,6 +598,7 @@ mod tests {
             ClientFrame::Sync {
                 client_name: "C-1".into(),
                 last_will: None,
+                token: None,
             }
         );
         match parse(r#"{"type":"info","message":null,"to":"*"}"#).unwrap() {
@@ -750,8 +775,22 @@ mod tests {
             ClientFrame::Sync {
                 client_name: "a\"b".into(),
                 last_will: None,
+                token: None,
             }
         );
+        let sync = encode_sync_request("C-1", Some("tok\"en"), None);
+        assert_eq!(
+            ClientFrame::parse(&sync).unwrap(),
+            ClientFrame::Sync {
+                client_name: "C-1".into(),
+                last_will: None,
+                token: Some("tok\"en".into()),
+            }
+        );
+        let err =
+            ClientFrame::parse(br#"{"type":"sync","clientName":"C","token":42}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidField);
+        assert!(err.message.contains("\"token\""), "{}", err.message);
         assert_eq!(
             ClientFrame::parse(encode_list()).unwrap(),
             ClientFrame::List {

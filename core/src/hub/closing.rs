@@ -89,6 +89,7 @@ impl Hub {
         if session.flow.held_by_backplane {
             self.forget_backplane_hold(handle);
         }
+        self.forget_pending_auth(session.auth.take());
         Some(session)
     }
 

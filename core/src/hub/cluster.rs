@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::Hub;
 use crate::alias::Alias;
+use crate::auth::Identity;
 use crate::cluster::{
     node_of, ClaimId, ClusterInput, ClusterOutput, DirectoryChange, Envelope, RemoteSession,
     RemoteTarget, Replica, ReplyTo,
@@ -72,6 +73,7 @@ struct PendingClaim {
     alias: Alias,
     request_id: Option<Box<RawValue>>,
     last_will: Option<LastWill>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl ClusterState {
@@ -411,6 +413,7 @@ impl Hub {
         alias: Alias,
         request_id: Option<&RawValue>,
         last_will: Option<LastWill>,
+        identity: Option<Arc<Identity>>,
     ) {
         let policy = self.config.alias_policy;
         let Some(cluster) = &mut self.cluster else {
@@ -435,6 +438,7 @@ impl Hub {
                 alias,
                 request_id: request_id.map(ToOwned::to_owned),
                 last_will,
+                identity,
             },
         );
         session.flow.held_by_claim = true;
@@ -452,6 +456,7 @@ impl Hub {
             alias,
             request_id,
             last_will,
+            identity,
         } = pending;
         let Some(session) = self.sessions.get_mut(handle) else {
             if granted {
@@ -468,7 +473,7 @@ impl Hub {
             return;
         }
         if granted {
-            self.claim(handle, alias, request_id.as_deref(), last_will);
+            self.claim(handle, alias, request_id.as_deref(), last_will, identity);
         } else {
             let message = format!(
                 "alias {:?} is already held by another session",

@@ -20,10 +20,11 @@
 //!
 //! The methods live in one file per job: `input` (bytes and EOF in),
 //! `routing` (what each request does), `rooms` (membership and room
-//! messages), `presence` (watches, presence frames, the host observing),
+//! messages), `auth` (credentials and permissions), `presence` (watches, presence frames, the host observing),
 //! `delivery` (queues and flow control), `host_pace` (waiting for a host
 //! that observes), `closing` (closes, last wills and timers).
 
+mod auth;
 mod backplane_pace;
 mod closing;
 mod cluster;
@@ -42,6 +43,8 @@ use serde::Serialize;
 
 use crate::alias::Alias;
 use crate::alias_table::AliasTable;
+use crate::auth::AuthRequestId;
+use crate::auth_failures::AuthFailures;
 use crate::cluster::RemoteTarget;
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -116,6 +119,13 @@ pub struct Hub {
     /// Open sessions per IP address, kept only while
     /// `max_connections_per_address` is set.
     per_address: BTreeMap<Box<str>, usize>,
+    /// Addresses that presented wrong credentials lately (see
+    /// `auth_failures`).
+    auth_failures: AuthFailures,
+    /// The sessions whose credential the driver was asked about, by
+    /// question.
+    auth_requests: BTreeMap<AuthRequestId, SessionHandle>,
+    last_auth_request: u64,
 }
 
 impl Hub {
@@ -131,6 +141,9 @@ impl Hub {
             config,
             rate_limits,
             per_address: BTreeMap::new(),
+            auth_failures: AuthFailures::default(),
+            auth_requests: BTreeMap::new(),
+            last_auth_request: 0,
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
             rooms: RoomTable::default(),
@@ -310,7 +323,7 @@ impl Hub {
     }
 
     /// Time has passed: fires every deadline due by `now` (idle timeout,
-    /// frame timeout, write deadline).
+    /// frame timeout, write deadline, authentication's turns and deadline).
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
         self.advance(now)?;
         // Every deadline due by `now` is taken first: closing one session
@@ -324,6 +337,7 @@ impl Hub {
             match timer {
                 Timer::Idle => self.close(handle, CloseReason::IdleTimeout),
                 Timer::Frame => self.close_frame_timeout(handle),
+                Timer::Auth => self.on_auth_timer(handle),
             }
         }
         if self.next_write_sweep.is_some_and(|at| at <= now) {

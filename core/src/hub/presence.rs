@@ -24,6 +24,9 @@ impl Hub {
         request_id: Option<&RawValue>,
         scope: WatchScope<'_>,
     ) {
+        if let Some(error) = self.forbidden_listing(handle, "watch presence") {
+            return self.peer_error(handle, error, request_id);
+        }
         if let Err(error) = self.watch(handle, scope) {
             return self.peer_error(handle, error, request_id);
         }

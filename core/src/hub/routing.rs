@@ -2,6 +2,7 @@
 //! watches have their own files).
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
@@ -9,6 +10,7 @@ use super::cluster::unknown_alias;
 use super::Hub;
 use crate::alias::Alias;
 use crate::alias_table::Claim;
+use crate::auth::Identity;
 use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, RelayTarget};
@@ -28,11 +30,21 @@ impl Hub {
         request_id: Option<&RawValue>,
         frame: ClientFrame<'_>,
     ) {
+        if self.config.authentication && !self.admitted_before_auth(handle, request_id, &frame) {
+            return;
+        }
         match frame {
             ClientFrame::Sync {
                 client_name,
                 last_will,
-            } => self.on_sync(handle, request_id, &client_name, last_will.as_ref()),
+                token,
+            } => self.on_sync(
+                handle,
+                request_id,
+                &client_name,
+                last_will.as_ref(),
+                token.as_deref(),
+            ),
             ClientFrame::Info {
                 to: None,
                 room: None,
@@ -66,6 +78,7 @@ impl Hub {
         request_id: Option<&RawValue>,
         name: &str,
         last_will: Option<&LastWillRequest<'_>>,
+        token: Option<&str>,
     ) {
         let alias = match Alias::new(name) {
             Ok(alias) => alias,
@@ -89,28 +102,38 @@ impl Hub {
             Some(Ok(will)) => Some(will),
             Some(Err(error)) => return self.peer_error(handle, error, request_id),
         };
-        let session = self.session_mut(handle);
-        if session.alias.as_ref() == Some(&alias) {
+        if self.session_mut(handle).alias.as_ref() == Some(&alias) {
+            // The session proved its right to the alias already; a new
+            // will must still be one its identity may send.
+            if let Some(error) = self.forbidden_will_of(handle, last_will.as_ref()) {
+                return self.peer_error(handle, error, request_id);
+            }
+            let session = self.session_mut(handle);
             session.last_will = last_will;
             let frame = encode::synced(alias.as_str(), &session.session_id, request_id);
             return self.transmit(handle, frame);
         }
+        if self.config.authentication {
+            return self.start_auth(handle, alias, token, request_id, last_will);
+        }
         if self.cluster.is_some() {
             // Other nodes may hold it: the directory settles the claim.
-            return self.start_claim(handle, alias, request_id, last_will);
+            return self.start_claim(handle, alias, request_id, last_will, None);
         }
-        self.claim(handle, alias, request_id, last_will);
+        self.claim(handle, alias, request_id, last_will, None);
     }
 
     /// Claims `alias` for `handle` under the alias policy, as settled: on
     /// this hub alone, or by the cluster's directory (which has already
-    /// displaced holders on other nodes).
+    /// displaced holders on other nodes). `identity` is who the session
+    /// authenticated as, on a hub with authentication on.
     pub(super) fn claim(
         &mut self,
         handle: SessionHandle,
         alias: Alias,
         request_id: Option<&RawValue>,
         last_will: Option<LastWill>,
+        identity: Option<Arc<Identity>>,
     ) {
         let was_held = !self.aliases.holders(alias.as_str()).is_empty();
         let displaced = match self.aliases.claim(&alias, handle, self.config.alias_policy) {
@@ -144,6 +167,9 @@ impl Hub {
         let session = self.session_mut(handle);
         session.set_alias(Some(alias.clone()));
         session.last_will = last_will;
+        if identity.is_some() {
+            session.identity = identity;
+        }
         let session_id = session.session_id.clone();
         self.note_session(handle);
         self.emit(Event::Synced {
@@ -192,6 +218,9 @@ impl Hub {
             );
             return self.peer_error(handle, error, request_id);
         }
+        if let Some(error) = self.forbidden_relay(handle, to) {
+            return self.peer_error(handle, error, request_id);
+        }
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::relayed_info(from_json, message.get());
         if to == BROADCAST_TARGET {
@@ -232,6 +261,9 @@ impl Hub {
         after: Option<&str>,
         room: Option<&str>,
     ) {
+        if let Some(error) = self.forbidden_listing(handle, "list sessions") {
+            return self.peer_error(handle, error, request_id);
+        }
         let after = match after.map(parse_cursor).transpose() {
             Ok(after) => after,
             Err(error) => return self.peer_error(handle, error, request_id),

@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use tcphub_core::{CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionHandle, Unsent};
+use tcphub_core::{
+    AuthDecision, AuthRequest, CloseReason, Event, Hub, HubConfig, HubFrame, Output, SessionHandle,
+    Unsent,
+};
 
 #[derive(Debug, Default)]
 pub struct Inbox {
@@ -28,6 +31,8 @@ pub struct Harness {
     /// Sessions whose reader has stopped: what is sent to them is not
     /// reported written until [`Harness::read`].
     pub stalled: BTreeSet<SessionHandle>,
+    /// Credentials the hub asked about, not yet answered.
+    pub auth_requests: Vec<AuthRequest>,
 }
 
 impl Harness {
@@ -38,6 +43,7 @@ impl Harness {
             inboxes: BTreeMap::new(),
             events: Vec::new(),
             stalled: BTreeSet::new(),
+            auth_requests: Vec::new(),
         }
     }
 
@@ -132,9 +138,26 @@ impl Harness {
                     assert!(inbox.paused, "resumed without a pause: {session}");
                     inbox.paused = false;
                 }
+                Output::Authenticate(request) => self.auth_requests.push(request),
                 Output::Event(event) => self.events.push(event),
             }
         }
+    }
+
+    /// Answers the oldest open question about a credential; returns
+    /// whether the hub still wanted the answer.
+    pub fn decide(&mut self, decision: AuthDecision) -> bool {
+        assert!(
+            !self.auth_requests.is_empty(),
+            "no credential was asked about"
+        );
+        let request = self.auth_requests.remove(0);
+        let wanted = self
+            .hub
+            .handle_auth_decision(self.now, request.id, decision)
+            .expect("time moves forward");
+        self.drain();
+        wanted
     }
 
     /// Stops reporting writes for `id`: its reader is stuck.

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tcphub_core::{CloseReason, Hub, HubError, Output, SessionEntry, SessionHandle};
+use tcphub_core::{
+    AuthDecision, AuthRequest, CloseReason, Hub, HubError, Output, SessionEntry, SessionHandle,
+};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::error;
@@ -25,6 +27,7 @@ use super::deadline::{deadline_after, saturating_at};
 use super::input::{Command, Input, RoomEntry};
 use super::transport::Stream;
 use super::{events, reader, writer};
+use crate::auth::Auth;
 use crate::cluster::{ClusterInputs, ClusterPort};
 
 /// Inputs handled per turn: large enough to amortise waking writers, small
@@ -62,6 +65,8 @@ pub(crate) struct HubTask {
     cluster: Option<ClusterPort>,
     /// In a cluster: what other nodes and the directory send.
     from_nodes: Option<ClusterInputs>,
+    /// With authentication on: who checks credentials.
+    auth: Option<Auth>,
 }
 
 impl HubTask {
@@ -86,7 +91,15 @@ impl HubTask {
             to_flush: Vec::new(),
             cluster,
             from_nodes,
+            auth: None,
         }
+    }
+
+    /// Checks credentials with `auth` (the hub must have authentication
+    /// on).
+    pub(crate) fn with_auth(mut self, auth: Option<Auth>) -> Self {
+        self.auth = auth;
+        self
     }
 
     fn now(&self) -> Duration {
@@ -192,6 +205,9 @@ impl HubTask {
                 if let Some(conn) = self.conns.0.remove(&session) {
                     conn.abort();
                 }
+            }
+            Input::AuthDecision { id, decision } => {
+                report(self.hub.handle_auth_decision(now, id, decision).map(drop));
             }
             Input::Command(command) => self.command(command),
             Input::Shutdown => self.hub.shutdown(),
@@ -329,6 +345,25 @@ impl HubTask {
         }
     }
 
+    /// Hands a credential to the authenticator on a task of its own, so
+    /// a slow decision holds up only the session asking; its answer comes
+    /// back as an input. (Without an authenticator, which `bind` does not
+    /// allow, the answer is no.)
+    fn authenticate(&mut self, request: AuthRequest) {
+        let Some(inputs) = self.inputs_tx.upgrade() else {
+            return;
+        };
+        let id = request.id;
+        let decision = self.auth.as_ref().map(|auth| auth.authenticate(request));
+        tokio::spawn(async move {
+            let decision = match decision {
+                Some(decision) => decision.await,
+                None => AuthDecision::Deny,
+            };
+            let _ = inputs.send(Input::AuthDecision { id, decision }).await;
+        });
+    }
+
     /// Carries out everything the hub asked for.
     fn dispatch(&mut self) {
         while let Some(output) = self.hub.poll_output() {
@@ -363,6 +398,7 @@ impl HubTask {
                         conn.close(farewell, unsent, deadline_after(self.close_grace));
                     }
                 }
+                Output::Authenticate(request) => self.authenticate(request),
                 Output::Event(event) => {
                     if self.events.emit(event) == events::Backlog::FellBehind {
                         self.hub.handle_host_backlog(true);

@@ -30,6 +30,11 @@ pub(crate) enum Input {
     Written { session: SessionHandle },
     /// A session's reader is done: the peer left, or the connection closed.
     Closed { session: SessionHandle },
+    /// The authenticator's answer about a session's credential.
+    AuthDecision {
+        id: tcphub_core::AuthRequestId,
+        decision: tcphub_core::AuthDecision,
+    },
     /// A host program's command.
     Command(Command),
     /// Say `bye` to everyone and refuse new sessions.

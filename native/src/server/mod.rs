@@ -85,6 +85,15 @@ impl Server {
         if let Some(cluster) = &options.cluster {
             options.hub.node = Some(cluster.node.clone());
         }
+        if options.auth.is_some() {
+            options.hub.authentication = true;
+        } else if options.hub.authentication {
+            return Err(ServeError::InvalidOption {
+                option: "hub.authentication",
+                value: "true".to_owned(),
+                reason: "authentication needs an authenticator: set ServerOptions::auth".to_owned(),
+            });
+        }
         let hub = Hub::new(options.hub.clone())?;
         let tls = match &options.tls {
             Some(tls) => Some(accept::TlsAccept {
@@ -165,7 +174,8 @@ impl Server {
             events::EventSink::new(events_tx, options.hub.observe),
             options.shutdown_grace,
             port,
-        );
+        )
+        .with_auth(options.auth.clone());
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
         info!(addr = %local_addr, tls = tls.is_some(), "listening");
 

@@ -343,6 +343,8 @@ impl HubSettings {
             )?,
             rate_limit_bytes: self.rate_limit_bytes,
             rate_limit_bytes_burst: self.rate_limit_bytes_burst,
+            authentication: false,
+            auth_timeout: tcphub_core::DEFAULT_AUTH_TIMEOUT,
             max_connections_per_address: fits(
                 "max_connections_per_address",
                 self.max_connections_per_address,

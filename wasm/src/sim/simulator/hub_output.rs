@@ -35,6 +35,8 @@ impl Simulator {
                         farewell,
                         unsent,
                     } => self.close_at_hub(node, handle, reason, farewell, unsent),
+                    // Scenarios do not turn authentication on yet.
+                    Output::Authenticate(_) => {}
                     Output::Event(event) => self.record_event(event),
                 }
             } else if let Some(output) = self.nodes[node].hub.poll_cluster() {
