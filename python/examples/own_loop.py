@@ -76,8 +76,10 @@ class Driver:
                     conn = self.conns.pop(action.handle, None)
                     if conn is not None:
                         self.close(conn, action)
-                else:
+                elif isinstance(action, tcphub.Event):
                     self.on_event(action)
+                # (An Authenticate comes only from a hub made with
+                # authentication=True, which this one is not.)
         self.arm_timer()
 
     def close(self, conn: Connection, close: tcphub.Close) -> None:

@@ -147,6 +147,16 @@ impl ErrorReply {
         ("code", "detail")
     }
 
+    /// The exception a request refused this way raises: `RejectedError`,
+    /// or its subclass for the code (`ForbiddenError`,
+    /// `UnauthorizedError`), for a program that would rather `raise` it.
+    fn exception<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        rejected(py, &self.code, &self.detail)
+            .into_value(py)
+            .into_bound(py)
+            .into_any()
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let id = match &self.id {
             Some(id) => format!(", id={}", id.bind(py).repr()?),
@@ -305,6 +315,8 @@ pub struct Client {
     address: SocketAddr,
     /// Default wait for answers to `sync`, `sessions` and `ping`.
     timeout: Option<Duration>,
+    /// The credential every `sync` carries, unless it is given its own.
+    token: Option<String>,
     identity: Mutex<(Option<String>, Option<String>)>,
     /// The number in the next request's id.
     next_id: AtomicU64,
@@ -558,10 +570,10 @@ impl Client {
     #[new]
     #[pyo3(signature = (
         host="127.0.0.1", port=Number::Whole(9000), name=None, *, timeout=Some(Seconds(10.0)),
-        last_will=None, tls=false, ca=None, server_name=None
+        last_will=None, tls=false, ca=None, server_name=None, token=None
     ))]
     #[pyo3(
-        text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0, last_will=None, tls=False, ca=None, server_name=None)"
+        text_signature = "(host='127.0.0.1', port=9000, name=None, *, timeout=10.0, last_will=None, tls=False, ca=None, server_name=None, token=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -574,6 +586,7 @@ impl Client {
         tls: bool,
         ca: Option<PathBuf>,
         server_name: Option<String>,
+        token: Option<String>,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let timeout = wait(timeout);
@@ -637,13 +650,14 @@ impl Client {
             }),
             address,
             timeout,
+            token,
             identity: Mutex::new((None, None)),
             next_id: AtomicU64::new(0),
             in_flight: Mutex::new(HashSet::new()),
             rooms: Mutex::new(BTreeSet::new()),
         };
         if let Some(name) = name {
-            client.sync(py, name, None, last_will)?;
+            client.sync(py, name, None, last_will, None)?;
         } else if last_will.is_some() {
             return Err(error(
                 py,
@@ -656,17 +670,23 @@ impl Client {
 
     /// Claims `name` as this client's alias; returns the session id.
     /// `last_will` replaces the will left with the hub (`None` clears it).
-    #[pyo3(signature = (name, timeout=None, *, last_will=None))]
+    /// `token` is the credential it carries (default: the client's).
+    #[pyo3(signature = (name, timeout=None, *, last_will=None, token=None))]
     fn sync(
         &self,
         py: Python<'_>,
         name: &str,
         timeout: Option<Seconds>,
         last_will: Option<PyRef<'_, LastWill>>,
+        token: Option<&str>,
     ) -> PyResult<String> {
         let request = self.request();
         let mut head = br#"{"type":"sync","clientName":"#.to_vec();
         push_json_string(&mut head, name);
+        if let Some(token) = token.or(self.token.as_deref()) {
+            head.extend_from_slice(br#","token":"#);
+            push_json_string(&mut head, token);
+        }
         if let Some(will) = &last_will {
             head.extend_from_slice(br#","lastWill":"#);
             head.extend_from_slice(will.to_json().as_bytes());
@@ -887,11 +907,7 @@ impl Client {
                     }
                 }
                 Some(HubFrame::Error { code, message, .. }) => {
-                    return Err(error(
-                        py,
-                        "Error",
-                        format!("list refused: {code}: {message}"),
-                    ))
+                    return Err(rejected(py, &code, &message))
                 }
                 _ => return Err(error(py, "Error", "no answer to list in time")),
             }

@@ -6,7 +6,7 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyModule, PyTuple};
-use tcphub_core::HubError;
+use tcphub_core::{ErrorCode, HubError};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -31,10 +31,17 @@ pub fn error(py: Python<'_>, class: &str, message: impl Into<String>) -> PyErr {
     }
 }
 
-/// `RejectedError(code, detail)`: the hub answered a client with an `error` frame.
+/// `RejectedError(code, detail)`: the hub answered a client with an
+/// `error` frame. The codes a program handles apart have a subclass of
+/// their own: `unauthorized` and `forbidden`.
 pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
+    let class = match ErrorCode::from_wire(code) {
+        Some(ErrorCode::Unauthorized) => "UnauthorizedError",
+        Some(ErrorCode::Forbidden) => "ForbiddenError",
+        _ => "RejectedError",
+    };
     match PyTuple::new(py, [code, detail]) {
-        Ok(args) => raise(py, "RejectedError", args),
+        Ok(args) => raise(py, class, args),
         Err(e) => e,
     }
 }

@@ -10,10 +10,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use tcphub_core::{CloseReason, Hub as CoreHub, HubError, Output, SessionHandle, Unsent};
+use tcphub_core::{
+    AuthRequest, AuthRequestId, CloseReason, Hub as CoreHub, HubError, Output, SessionHandle,
+    Unsent,
+};
 
 use crate::errors::{error, hub_error};
 use crate::events::{to_py, Takeovers};
+use crate::grant::read_decision;
 use crate::json::to_raw;
 use crate::options::{self, count, hub_config, HubOptions, LimitOptions, Number, Seconds};
 use crate::repr::repr_str;
@@ -124,6 +128,56 @@ impl ResumeReading {
     }
 }
 
+/// Check a session's credential, then answer with
+/// `Hub.handle_auth_decision(id, True | False | Grant)`: a session asks for
+/// `alias` with `token`. The session waits meanwhile (its input kept), at
+/// most `auth_timeout`.
+#[pyclass(frozen, module = "tcphub", get_all)]
+#[derive(Debug)]
+pub struct Authenticate {
+    /// The question's number: quote it in the answer.
+    id: u64,
+    /// The session asking.
+    handle: u64,
+    /// Its session id (peer address).
+    session_id: String,
+    /// The alias it asks for, already checked against the alias rules.
+    alias: String,
+    /// The credential, exactly as sent.
+    token: String,
+}
+
+impl From<AuthRequest> for Authenticate {
+    fn from(request: AuthRequest) -> Self {
+        Authenticate {
+            id: request.id.0,
+            handle: request.handle.0,
+            session_id: request.session_id.to_string(),
+            alias: request.alias.as_str().to_owned(),
+            token: request.token.into(),
+        }
+    }
+}
+
+#[pymethods]
+impl Authenticate {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("id", "handle", "alias", "token")
+    }
+
+    /// The token is a secret: never shown.
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "Authenticate(id={}, handle={}, session_id={}, alias={})",
+            self.id,
+            self.handle,
+            repr_str(py, &self.session_id),
+            repr_str(py, &self.alias)
+        )
+    }
+}
+
 /// A session named by its handle (`int`) or its session id (`str`).
 #[derive(Debug, FromPyObject)]
 pub enum SessionRef {
@@ -208,10 +262,11 @@ impl Hub {
         observe=false, max_rooms_per_session=Number::Whole(64),
         max_watched_aliases=Number::Whole(1000), max_last_will_bytes=Number::Whole(4096),
         rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None,
-        rate_limit_bytes_burst=None, max_connections_per_address=None
+        rate_limit_bytes_burst=None, max_connections_per_address=None, authentication=false,
+        auth_timeout=Seconds(10.0)
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096, rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None, max_connections_per_address=None)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096, rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None, max_connections_per_address=None, authentication=False, auth_timeout=10.0)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -236,6 +291,8 @@ impl Hub {
         rate_limit_bytes: Option<Number>,
         rate_limit_bytes_burst: Option<Number>,
         max_connections_per_address: Option<Number>,
+        authentication: bool,
+        auth_timeout: Seconds,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
@@ -255,6 +312,8 @@ impl Hub {
                 max_rooms_per_session,
                 max_watched_aliases,
                 max_last_will_bytes,
+                authentication,
+                auth_timeout,
                 limits: LimitOptions {
                     rate_limit_messages,
                     rate_limit_message_burst,
@@ -464,6 +523,26 @@ impl Hub {
             .map_err(|e| hub_error(py, e))
     }
 
+    /// Answers the `Authenticate` numbered `id`: `True` (the alias with
+    /// every permission, as the identity the alias names), a `Grant`, or
+    /// `False` (the client is told `unauthorized`). False when the
+    /// question is no longer open (its deadline passed or its session
+    /// closed): the answer is ignored.
+    #[pyo3(signature = (id, decision, now=None))]
+    fn handle_auth_decision(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        decision: &Bound<'_, PyAny>,
+        now: Option<Seconds>,
+    ) -> PyResult<bool> {
+        let decision = read_decision(decision)?;
+        let now = self.now(py, now)?;
+        self.core
+            .handle_auth_decision(now, AuthRequestId(id), decision)
+            .map_err(|e| hub_error(py, e))
+    }
+
     /// Says `bye` to every session; later connections are refused.
     fn shutdown(&mut self) {
         self.core.shutdown();
@@ -526,8 +605,7 @@ impl Hub {
                 Output::ResumeReading { handle } => {
                     out.append(ResumeReading { handle: handle.0 })?
                 }
-                // The sans-IO Hub takes no authentication options yet.
-                Output::Authenticate(_) => {}
+                Output::Authenticate(request) => out.append(Authenticate::from(request))?,
                 Output::Event(event) => {
                     let took_over_from = self.takeovers.see(&event);
                     out.append(to_py(py, event, took_over_from)?)?

@@ -12,6 +12,8 @@ use tcphub_core::{CloseReason, ErrorCode, PresenceChange};
 mod client;
 mod errors;
 mod events;
+mod grant;
+mod host_auth;
 mod hub;
 mod json;
 mod logging;
@@ -50,6 +52,9 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hub::Close>()?;
     m.add_class::<hub::PauseReading>()?;
     m.add_class::<hub::ResumeReading>()?;
+    m.add_class::<hub::Authenticate>()?;
+    m.add_class::<grant::Grant>()?;
+    m.add_class::<host_auth::AuthQuestion>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Received>()?;
     m.add_class::<client::ErrorReply>()?;

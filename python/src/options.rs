@@ -116,6 +116,10 @@ pub struct HubOptions<'a> {
     pub max_rooms_per_session: Number,
     pub max_watched_aliases: Number,
     pub max_last_will_bytes: Number,
+    /// Whether a `sync` must carry a credential the driver checks.
+    pub authentication: bool,
+    /// How long a credential's check may take.
+    pub auth_timeout: Seconds,
     /// The rate limits and the per-address cap: `None` is off.
     pub limits: LimitOptions,
 }
@@ -238,9 +242,8 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         max_watched_aliases,
         max_last_will_bytes,
         observe: o.observe,
-        // Python's authentication options come with `@hub.authenticate`.
-        authentication: false,
-        auth_timeout: tcphub_core::DEFAULT_AUTH_TIMEOUT,
+        authentication: o.authentication,
+        auth_timeout: auth_timeout(py, o.auth_timeout)?,
         // Python's `cluster=` option comes with the Redis shell
         // (docs/design/cluster.md, steps 4 and 5).
         node: None,
@@ -364,6 +367,20 @@ fn seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duratio
 /// [`NEVER_FIRES`] up turn it off.
 pub fn timeout_option(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duration>> {
     Ok(seconds(py, name, secs)?.filter(|d| *d < NEVER_FIRES))
+}
+
+/// How long a credential's check may take: above zero and finite. Unlike
+/// the other timeouts it cannot be off: a session waiting for its check
+/// holds its input, so the wait must end.
+fn auth_timeout(py: Python<'_>, secs: Seconds) -> PyResult<Duration> {
+    match seconds(py, "auth_timeout", secs)? {
+        Some(d) if d < NEVER_FIRES => Ok(d),
+        _ => Err(error(
+            py,
+            "ConfigError",
+            format!("auth_timeout must be a finite number of seconds above zero, got {secs}"),
+        )),
+    }
 }
 
 /// A grace period: `inf`, or one too long for a `Duration`, waits as long

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::errors::{error, hub_error};
 use crate::events::{batch_to_py, Takeovers};
+use crate::host_auth::{host_auth, AuthQuestion, Questions};
 use crate::json::to_raw;
 use crate::options::{
     self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, LimitOptions,
@@ -53,6 +54,8 @@ pub struct Server {
     local_addr: SocketAddr,
     life: Mutex<Lifecycle>,
     stopped_signal: Condvar,
+    /// With `authentication=True`: the questions for the host program.
+    questions: Option<Mutex<Questions>>,
 }
 
 /// The hub's events, and what is needed to read them in order.
@@ -185,7 +188,8 @@ impl Server {
         rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None,
         max_connections_per_address=None, cluster=None, node_id=None,
         cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
-        tls_key=None, tls_handshake_timeout=Seconds(10.0)
+        tls_key=None, tls_handshake_timeout=Seconds(10.0), authentication=false,
+        auth_timeout=Seconds(10.0)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -221,6 +225,8 @@ impl Server {
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         tls_handshake_timeout: Seconds,
+        authentication: bool,
+        auth_timeout: Seconds,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
         let hub = hub_config(
@@ -241,6 +247,8 @@ impl Server {
                 max_rooms_per_session,
                 max_watched_aliases,
                 max_last_will_bytes,
+                authentication,
+                auth_timeout,
                 limits: LimitOptions {
                     rate_limit_messages,
                     rate_limit_message_burst,
@@ -256,6 +264,12 @@ impl Server {
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
         let cluster = cluster_options(py, cluster, node_id, cluster_lease, cluster_name)?;
+        let (auth, questions) = if authentication {
+            let (auth, questions) = host_auth(hub.auth_timeout);
+            (Some(auth), Some(Mutex::new(questions)))
+        } else {
+            (None, None)
+        };
         let options = ServerOptions {
             listen,
             cluster,
@@ -269,7 +283,7 @@ impl Server {
                 MAX_EVENT_QUEUE_LEN,
             )?,
             tls: tls_options(py, tls_cert, tls_key, tls_handshake_timeout)?,
-            auth: None,
+            auth,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -306,6 +320,7 @@ impl Server {
                 stopped: false,
             }),
             stopped_signal: Condvar::new(),
+            questions,
         })
     }
 
@@ -461,6 +476,57 @@ impl Server {
             py.check_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Some(PyList::empty(py)));
+            }
+        }
+    }
+
+    /// Up to `limit` open authentication questions: waits at most
+    /// `timeout` seconds for the first (`None`: forever). `[]` on timeout;
+    /// `None` once the server stopped, or when the host does not decide
+    /// (no `authentication=True`). Questions whose deadline passed are
+    /// left out.
+    #[pyo3(signature = (timeout=None, limit=256))]
+    fn next_auth_questions(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Seconds>,
+        limit: usize,
+    ) -> PyResult<Option<Vec<AuthQuestion>>> {
+        let Some(questions) = &self.questions else {
+            return Ok(None);
+        };
+        let deadline = deadline_after(wait(timeout));
+        let limit = limit.max(1);
+        loop {
+            let slice = next_slice(deadline);
+            let got = py.detach(|| {
+                let mut rx = lock(questions);
+                let mut buf = Vec::new();
+                while buf.len() < limit {
+                    match rx.try_recv() {
+                        Ok(q) => buf.push(q),
+                        Err(_) => break,
+                    }
+                }
+                if buf.is_empty() && !slice.is_zero() && !lock(&self.life).stopped {
+                    let _ = self.runtime().block_on(async {
+                        tokio::time::timeout(slice, rx.recv_many(&mut buf, limit)).await
+                    });
+                }
+                buf.into_iter()
+                    .map(AuthQuestion::from)
+                    .filter(AuthQuestion::is_open)
+                    .collect::<Vec<_>>()
+            });
+            if !got.is_empty() {
+                return Ok(Some(got));
+            }
+            if lock(&self.life).stopped {
+                return Ok(None);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Some(Vec::new()));
             }
         }
     }

@@ -28,12 +28,14 @@ from ._errors import (
     ConfigError,
     ConnectionClosedError,
     Error,
+    ForbiddenError,
     InvalidMessageError,
     RejectedError,
     ServerStoppedError,
     TlsError,
     TooManyRoomsError,
     InvalidRoomError,
+    UnauthorizedError,
     UnknownAliasError,
     UnknownRoomError,
     UnknownSessionError,
@@ -45,6 +47,7 @@ from ._tcphub import (
     HUB_NAME,
     PRESENCE_CHANGES,
     Alias,
+    Authenticate,
     Bye,
     Close,
     Connected,
@@ -52,6 +55,7 @@ from ._tcphub import (
     ErrorReply,
     Event,
     Everyone,
+    Grant,
     Hub,
     Joined,
     LastWill,
@@ -90,6 +94,7 @@ __all__ = [
     # running a hub
     "Server",
     "Session",
+    "Grant",
     # events
     "Event",
     "Connected",
@@ -118,6 +123,7 @@ __all__ = [
     "PauseReading",
     "ResumeReading",
     "Close",
+    "Authenticate",
     # errors
     "Error",
     "ConfigError",
@@ -133,4 +139,6 @@ __all__ = [
     "ConnectionClosedError",
     "TlsError",
     "RejectedError",
+    "UnauthorizedError",
+    "ForbiddenError",
 ]

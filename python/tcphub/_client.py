@@ -38,6 +38,12 @@ class Client(_tcphub.Client):
     ``host``). A handshake that fails raises :class:`TlsError`, a ``ca``
     that cannot be read :class:`ConfigError`.
 
+    ``token="..."`` is the credential every ``sync`` carries, for a hub
+    with authentication: one it does not accept raises
+    :class:`UnauthorizedError`, and what the credential does not allow
+    raises :class:`ForbiddenError` (a ``send`` it may not make comes back
+    from :meth:`receive` as an ``ErrorReply`` with code ``forbidden``).
+
     Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
     ``sync``, ``sessions`` and ``ping``; ``None`` or ``inf`` waits forever,
     zero, negative or NaN does not wait.

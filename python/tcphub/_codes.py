@@ -55,6 +55,8 @@ ErrorCode = Literal[
     "last_will_too_large",
     "rate_limited",
     "too_many_connections",
+    "unauthorized",
+    "forbidden",
 ]
 
 #: What a watched alias or room member did: ``Presence.event``.

@@ -20,6 +20,8 @@ __all__ = [
     "ConnectionClosedError",
     "TlsError",
     "RejectedError",
+    "UnauthorizedError",
+    "ForbiddenError",
 ]
 
 
@@ -108,3 +110,20 @@ class RejectedError(Error):
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+
+
+class UnauthorizedError(RejectedError):
+    """The hub needs a credential and did not accept this client's
+    (``code`` ``unauthorized``): the ``token`` was missing, wrong, not
+    checked within the hub's ``auth_timeout``, or the client asked for
+    something before its ``sync`` was granted. The hub gives no hint
+    whether the alias exists. The connection stays open: a ``sync`` with
+    another credential may follow (a client that keeps failing is slowed
+    down)."""
+
+
+class ForbiddenError(RejectedError):
+    """The client's identity may not do what it asked (``code``
+    ``forbidden``): relay to that alias (in a message or its last will),
+    send to everyone, or see who is connected. ``detail`` names what was
+    refused."""

@@ -31,7 +31,8 @@ from typing import (
 )
 
 from . import _tcphub
-from ._errors import Error
+from ._auth import AuthCallback, HostAuth
+from ._errors import ConfigError, Error
 
 __all__ = ["Server"]
 
@@ -39,6 +40,7 @@ logger = logging.getLogger("tcphub")
 
 E = TypeVar("E", bound=_tcphub.Event)
 F = TypeVar("F", bound=Callable[..., Any])
+A = TypeVar("A", bound=AuthCallback)
 Callback = Callable[[Any], Any]
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -139,6 +141,17 @@ class Server:
       that cannot be read or used, raises :class:`ConfigError` naming it.
     - ``tls_handshake_timeout``: seconds a TLS client has to finish its
       handshake; until then it is no session and counts against no limit.
+    - ``authenticate``: a callback deciding whether a client may have the
+      alias it asks for: ``callback(session_id, alias, token)`` returns
+      ``True``, ``False`` or a :class:`Grant` (an identity and what it may
+      do). Every ``sync`` must then carry a ``token``
+      (``Client(..., token=...)``); until one is granted, a client may
+      only ``sync``, ``ping`` and say ``bye``. See :meth:`authenticate`.
+    - ``authentication``: ``True`` turns authentication on with the
+      callback registered later with ``@hub.authenticate`` (``authenticate=``
+      implies it).
+    - ``auth_timeout``: seconds one decision may take; past it the client
+      is told ``unauthorized`` and a late answer is ignored.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -184,7 +197,12 @@ class Server:
         tls_cert: Optional[StrPath] = None,
         tls_key: Optional[StrPath] = None,
         tls_handshake_timeout: float = 10.0,
+        authentication: bool = False,
+        authenticate: Optional[AuthCallback] = None,
+        auth_timeout: float = 10.0,
     ) -> None:
+        if authenticate is not None and not callable(authenticate):
+            raise TypeError(f"authenticate takes a callable, got {authenticate!r}")
         self._native = _tcphub.Server(
             host,
             port,
@@ -217,6 +235,8 @@ class Server:
             tls_cert=tls_cert,
             tls_key=tls_key,
             tls_handshake_timeout=tls_handshake_timeout,
+            authentication=authentication or authenticate is not None,
+            auth_timeout=auth_timeout,
         )
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a
@@ -226,6 +246,11 @@ class Server:
         self._callbacks: Dict[type, List[Callback]] = {}
         self._lock = threading.Lock()
         self._dispatcher: Optional[threading.Thread] = None
+        self._auth: Optional[HostAuth] = None
+        if authentication or authenticate is not None:
+            self._auth = HostAuth(self._native)
+            if authenticate is not None:
+                self._auth.register(authenticate)
 
     # ----- address -----
 
@@ -437,6 +462,47 @@ class Server:
             if self._fill(0.25) is None and not pending:
                 return
 
+    # ----- authentication -----
+
+    def authenticate(self, callback: A) -> A:
+        """Registers ``callback(session_id, alias, token)`` to decide whether
+        a client may have the alias it asks for. Usable as a decorator on a
+        server started with ``authentication=True``::
+
+            hub = tcphub.Server(port=0, authentication=True)
+
+            @hub.authenticate
+            def check(session_id, alias, token):
+                return tokens.get(alias) == token
+
+        (``Server(..., authenticate=check)`` does both at once.) Questions
+        asked before it is registered wait for it, within ``auth_timeout``.
+
+        It answers ``True`` (the alias with every permission, as the
+        identity the alias names), ``False`` (the client is told
+        ``unauthorized``) or a :class:`Grant` naming an identity and what
+        it may do. An exception, or anything else returned, denies and is
+        logged on the ``tcphub`` logger; the server carries on.
+
+        A plain function runs on a pool of threads, so a slow decision
+        holds up only the client asking; an ``async def`` runs on the
+        asyncio loop running where it was registered, else on a loop of the
+        server's own. Either way a decision not made within
+        ``auth_timeout`` denies.
+
+        Authentication is chosen when the server starts: on a server
+        started without ``authentication=True`` or ``authenticate=``, or
+        with a callback already, this raises :class:`ConfigError`.
+        """
+        if self._auth is None:
+            raise ConfigError(
+                "this server was started without authentication, and it cannot be turned on "
+                "later: start it with Server(..., authenticate=callback), or with "
+                "authentication=True and then register the callback with @hub.authenticate"
+            )
+        self._auth.register(callback)
+        return callback
+
     def _claim(self, mode: str) -> None:
         with self._lock:
             if self._mode is None:
@@ -463,6 +529,8 @@ class Server:
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher is not threading.current_thread():
             dispatcher.join()
+        if self._auth is not None:
+            self._auth.close()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Blocks until the server is stopped (from another thread or a

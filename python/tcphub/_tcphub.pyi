@@ -7,6 +7,7 @@ import os
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._codes import CloseReason, ErrorCode, PresenceChange
+from ._errors import RejectedError
 
 StrPath = Union[str, "os.PathLike[str]"]
 """A file name: ``str`` or ``pathlib.Path``."""
@@ -266,6 +267,8 @@ class Server:
         tls_cert: Optional[StrPath] = None,
         tls_key: Optional[StrPath] = None,
         tls_handshake_timeout: float = 10.0,
+        authentication: bool = False,
+        auth_timeout: float = 10.0,
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...
@@ -286,8 +289,105 @@ class Server:
         """Up to ``limit`` events, waiting at most ``timeout`` seconds for the
         first: ``[]`` on timeout, None once the server stopped and every
         event was read. Releases the GIL while waiting."""
+    def next_auth_questions(self, timeout: Optional[float] = None, limit: int = 256) -> Optional[List[AuthQuestion]]:
+        """Up to ``limit`` open authentication questions, waiting at most
+        ``timeout`` seconds for the first: ``[]`` on timeout, None once the
+        server stopped or when it was not started with
+        ``authentication=True``. Questions whose deadline passed are left
+        out. Releases the GIL while waiting."""
     def stop(self) -> None: ...
     def wait_stopped(self, timeout: Optional[float] = None) -> bool: ...
+
+class AuthQuestion:
+    """A session asks the host program for an alias with a credential
+    (``tcphub.Server`` hands these to its ``authenticate`` callback).
+    Answer it once; dropping it unanswered denies it."""
+
+    @property
+    def session_id(self) -> str:
+        """The session asking: its session id (peer address)."""
+    @property
+    def alias(self) -> str:
+        """The alias it asks for, already checked against the alias rules."""
+    @property
+    def token(self) -> str:
+        """The credential, exactly as sent. Never shown in ``repr``."""
+    @property
+    def open(self) -> bool:
+        """Whether an answer is still awaited: not answered yet, and the
+        hub's ``auth_timeout`` not passed."""
+    def answer(self, decision: Union[bool, Grant]) -> bool:
+        """Answers ``True``, ``False`` or a ``Grant`` (``TypeError`` for
+        anything else, and the question stays open). False when the answer
+        came too late or a second time, and was ignored."""
+
+# ----- authentication -----
+
+class Grant:
+    """What a granted credential proves: who it belongs to and what its
+    sessions may do. The answer to a credential, from a ``Server``'s
+    ``authenticate`` callback or to ``Hub.handle_auth_decision``
+    (``True`` is ``Grant()``: every permission, as the identity the alias
+    names).
+
+    ``identity``: who the credential belongs to (1 to 256 bytes, no control
+    characters); None, the alias itself. Under the ``takeover`` and
+    ``share`` policies an alias passes only between sessions of the same
+    identity. ``relay``: the aliases its sessions may relay to (messages
+    and last wills), as patterns where ``*`` matches any run of characters
+    and ``?`` one (one pattern or a list, at most 1000; None: every alias;
+    an empty list: none). ``broadcast``: whether they may send to everyone
+    (``to: "*"``). ``list``: whether they may see who is connected
+    (``list`` and ``watch``). A bad identity or pattern raises
+    ``ConfigError`` naming it."""
+
+    __match_args__ = ("identity", "relay", "broadcast", "list")
+    def __init__(
+        self,
+        identity: Optional[str] = None,
+        *,
+        relay: Union[str, Sequence[str], None] = None,
+        broadcast: bool = True,
+        list: bool = True,
+    ) -> None: ...
+    @property
+    def identity(self) -> Optional[str]:
+        """Who the credential belongs to; None: the alias itself."""
+    @property
+    def relay(self) -> Tuple[str, ...]:
+        """The patterns of the aliases its sessions may relay to
+        (``("*",)`` unless given)."""
+    @property
+    def broadcast(self) -> bool:
+        """Whether its sessions may send to everyone."""
+    @property
+    def list(self) -> bool:
+        """Whether its sessions may see who is connected."""
+    def __eq__(self, other: object) -> bool: ...
+
+class Authenticate:
+    """From ``Hub.poll`` on a hub made with ``authentication=True``: a
+    session asks for ``alias`` with the credential ``token``. Check it, then
+    answer with ``Hub.handle_auth_decision(id, decision)``. The session
+    waits meanwhile (its input kept), at most ``auth_timeout``; then it is
+    told ``unauthorized`` and a late answer is ignored."""
+
+    __match_args__ = ("id", "handle", "alias", "token")
+    @property
+    def id(self) -> int:
+        """The question's number: quote it in the answer."""
+    @property
+    def handle(self) -> int:
+        """The session asking."""
+    @property
+    def session_id(self) -> str:
+        """Its session id (peer address)."""
+    @property
+    def alias(self) -> str:
+        """The alias it asks for, already checked against the alias rules."""
+    @property
+    def token(self) -> str:
+        """The credential, exactly as sent. Never shown in ``repr``."""
 
 # ----- the sans-IO core -----
 
@@ -413,11 +513,20 @@ class Hub:
         rate_limit_bytes: Optional[int] = None,
         rate_limit_bytes_burst: Optional[int] = None,
         max_connections_per_address: Optional[int] = None,
+        authentication: bool = False,
+        auth_timeout: float = 10.0,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
         ``frame_timeout`` are off when None or ``inf``; the rate limits and
-        ``max_connections_per_address`` are off when None."""
+        ``max_connections_per_address`` are off when None.
+
+        ``authentication=True``: every ``sync`` must carry a ``token``,
+        which ``poll`` hands out as an ``Authenticate`` for the driver to
+        check and answer with ``handle_auth_decision``, within
+        ``auth_timeout`` seconds (above zero and finite). Until a session
+        is granted an alias it may only ``sync``, ``ping`` and say
+        ``bye``."""
     def accept(self, session_id: str, now: Optional[float] = None) -> int:
         """A connection was accepted from the peer address ``session_id``
         (such as ``"127.0.0.1:53412"``), which becomes the session id;
@@ -493,12 +602,20 @@ class Hub:
         ``str``) and closes it,
         with ``reason`` as the bye's reason: one of ``tcphub.CLOSE_REASONS``
         (``ConfigError`` otherwise)."""
+    def handle_auth_decision(self, id: int, decision: Union[bool, Grant], now: Optional[float] = None) -> bool:
+        """Answers the ``Authenticate`` numbered ``id``: ``True`` (the alias
+        with every permission, as the identity the alias names), a
+        ``Grant``, or ``False`` (the client is told ``unauthorized``; after
+        3 failures from one address its next attempts are spaced out).
+        Returns False when the question is no longer open (its deadline
+        passed, its session closed, or it was answered): the answer is
+        ignored. ``TypeError`` for a decision of another type."""
     def shutdown(self) -> None:
         """Says ``bye`` to every session and closes it; later connections
         are refused."""
     def sessions(self) -> List[Session]:
         """Every open session, oldest first."""
-    def poll(self) -> List[Union[Transmit, PauseReading, ResumeReading, Close, Event]]:
+    def poll(self) -> List[Union[Transmit, PauseReading, ResumeReading, Close, Authenticate, Event]]:
         """Everything the driver must do, in order. Call after every input."""
     def __len__(self) -> int:
         """How many sessions are open."""
@@ -540,6 +657,10 @@ class ErrorReply:
         version, one of ``tcphub.ERROR_CODES``."""
     @property
     def detail(self) -> str: ...
+    def exception(self) -> RejectedError:
+        """The exception a request refused this way raises:
+        ``RejectedError``, or ``ForbiddenError`` / ``UnauthorizedError`` for
+        those codes, for a program that would rather ``raise`` it."""
     @property
     def id(self) -> Union[str, int, float, None]:
         """The ``id`` of the request that caused it, when that request had
@@ -624,6 +745,7 @@ class Client:
         tls: bool = False,
         ca: Optional[StrPath] = None,
         server_name: Optional[str] = None,
+        token: Optional[str] = None,
     ) -> None:
         """Connects (``ConnectionClosedError`` if it cannot) and, when
         ``name`` is given, syncs it (``RejectedError`` if the hub refuses),
@@ -639,7 +761,13 @@ class Client:
         None, and carry ``server_name`` (default: ``host``, an IP address
         included). ``ca`` or ``server_name`` imply ``tls``. A ``ca`` that
         cannot be read raises ``ConfigError`` naming it; a failed handshake
-        raises ``TlsError``."""
+        raises ``TlsError``.
+
+        ``token`` is the credential every ``sync`` carries, for a hub with
+        authentication: a missing or wrong one raises ``UnauthorizedError``,
+        and what the credential does not allow raises ``ForbiddenError``
+        (or comes back from ``receive`` as an ``ErrorReply`` with that
+        code, for a ``send``)."""
     @property
     def name(self) -> Optional[str]:
         """The alias this client synced, or None."""
@@ -649,11 +777,21 @@ class Client:
     @property
     def address(self) -> Tuple[str, int]:
         """The hub's address."""
-    def sync(self, name: str, timeout: Optional[float] = None, *, last_will: Optional[LastWill] = None) -> str:
+    def sync(
+        self,
+        name: str,
+        timeout: Optional[float] = None,
+        *,
+        last_will: Optional[LastWill] = None,
+        token: Optional[str] = None,
+    ) -> str:
         """Claims ``name`` as this client's alias; returns the session id.
-        ``RejectedError`` when the hub refuses this very request. Each sync
-        replaces the last will left with the hub: ``last_will=None`` clears
-        it."""
+        ``RejectedError`` when the hub refuses this very request
+        (``UnauthorizedError`` for a credential it does not accept,
+        ``ForbiddenError`` for a last will to an alias the identity may not
+        relay to). Each sync replaces the last will left with the hub:
+        ``last_will=None`` clears it. ``token``: the credential it carries,
+        instead of the client's."""
     def send_to_host(self, message: Any) -> None:
         """Sends ``message`` (str or JSON-serialisable) to the host program."""
     def send(self, alias: str, message: Any) -> None:
@@ -717,7 +855,8 @@ class Client:
         """Writes bytes as they are, for speaking the protocol by hand."""
     def sessions(self, timeout: Optional[float] = None) -> List[Session]:
         """Who is connected, as the hub sees it: every page of its paged
-        ``list``, oldest first."""
+        ``list``, oldest first. ``RejectedError`` if the hub refuses
+        (``ForbiddenError`` when this client's identity may not list)."""
     def ping(self, timeout: Optional[float] = None) -> float:
         """Round trip to the hub and back, in seconds."""
     def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye, Presence]]:
