@@ -21,6 +21,7 @@ def start_server(script, name: str) -> "tuple[object, str]":
 
 def test_examples_are_all_covered():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "auth.py",
         "chat_room.py",
         "client.py",
         "hub_by_hand.py",
@@ -103,6 +104,18 @@ def test_chat_room_runs_to_completion(script):
         assert line in out, line
 
 
+def test_auth_runs_to_completion(script):
+    """The callback's grants and denial, and what the sensor may not do."""
+    run = script(EXAMPLES / "auth.py")
+    assert run.wait() == 0, run.err
+    out = run.out
+    assert out[0].startswith("listening on 127.0.0.1:") and out[-1] == "done"
+    assert "connected: ['alice', 'sensor-1']" in out
+    assert 'a guess: unauthorized: the credential does not grant alias "alice"' in out
+    assert "alice read: Received(sender='sensor-1', message={'temperature': 21.5})" in out
+    assert "sensor told: ErrorReply(code='forbidden', detail='identity \"sensors\" may not send to \"*\"')" in out
+
+
 NEEDS_MATCH = pytest.mark.skipif(sys.version_info < (3, 10), reason="hub_by_hand.py uses match (3.10+)")
 
 
@@ -126,7 +139,7 @@ def test_hub_by_hand(script):
 
 @pytest.mark.parametrize(
     "name",
-    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "chat_room.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
+    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "chat_room.py", "auth.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
 )
 def test_examples_explain_themselves(script, name):
     shown = script(EXAMPLES / name, "--help")

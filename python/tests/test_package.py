@@ -62,8 +62,12 @@ def test_exception_hierarchy():
         "ConnectionClosedError",
         "TlsError",
         "RejectedError",
+        "UnauthorizedError",
+        "ForbiddenError",
     ):
         assert issubclass(getattr(tcphub, name), tcphub.Error), name
+    assert issubclass(tcphub.UnauthorizedError, tcphub.RejectedError)
+    assert issubclass(tcphub.ForbiddenError, tcphub.RejectedError)
     assert issubclass(tcphub.UnknownRoomError, LookupError)
     assert issubclass(tcphub.InvalidRoomError, ValueError)
     assert issubclass(tcphub.AddressInUseError, OSError)
