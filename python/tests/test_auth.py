@@ -85,7 +85,8 @@ def test_a_missing_token_is_unauthorized_and_nothing_else_is_served_before_sync(
         client(auth_server, "alice", "wrong")
 
 
-def test_a_slow_decision_holds_up_only_its_own_client():
+@pytest.mark.parametrize("kind", ["function", "async def"])
+def test_a_slow_decision_holds_up_only_its_own_client(kind):
     release = threading.Event()
     slow_asked = threading.Event()
 
@@ -95,7 +96,14 @@ def test_a_slow_decision_holds_up_only_its_own_client():
             release.wait(30)
         return True
 
-    with tcphub.Server("127.0.0.1", 0, authenticate=check) as hub:
+    async def acheck(session_id: str, alias: str, token: str) -> bool:
+        if alias == "slow":
+            slow_asked.set()
+            while not release.is_set():  # a slow service, awaited: the loop decides others meanwhile
+                await asyncio.sleep(0.01)
+        return True
+
+    with tcphub.Server("127.0.0.1", 0, authenticate=check if kind == "function" else acheck) as hub:
         outcome: Dict[str, Any] = {}
 
         def connect_slow() -> None:
