@@ -9,6 +9,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyTuple};
 use tcphub_core::{AliasPattern, AuthDecision, Permissions};
+use tcphub_native::MAX_RELAY_PATTERNS;
 
 use crate::errors::error;
 use crate::repr::{repr_opt, repr_str};
@@ -18,10 +19,6 @@ use crate::targets::Aliases;
 /// `forbidden` errors its sessions are sent, so it is kept to a name's
 /// size rather than left unbounded.
 pub const MAX_IDENTITY_LEN: usize = 256;
-
-/// Most relay patterns in one grant: every relay of its sessions is
-/// checked against each of them.
-pub const MAX_RELAY_PATTERNS: usize = 1000;
 
 /// What a granted credential proves: who it belongs to and what its
 /// sessions may do.

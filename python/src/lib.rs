@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tcphub_core::{CloseReason, ErrorCode, PresenceChange};
 
+mod auth_options;
 mod client;
 mod errors;
 mod events;
@@ -19,6 +20,7 @@ mod json;
 mod logging;
 mod options;
 mod repr;
+mod secrets;
 mod server;
 mod session;
 mod targets;
@@ -45,6 +47,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     events::register(m)?;
     targets::register(m)?;
     m.add_function(wrap_pyfunction!(logging::init_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(secrets::hash_secret, m)?)?;
     m.add_class::<session::Session>()?;
     m.add_class::<server::Server>()?;
     m.add_class::<hub::Hub>()?;

@@ -21,6 +21,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth_options::{checker, AuthOptions, Checker};
 use crate::errors::{error, hub_error};
 use crate::events::{batch_to_py, Takeovers};
 use crate::host_auth::{host_auth, AuthQuestion, Questions};
@@ -189,7 +190,8 @@ impl Server {
         max_connections_per_address=None, cluster=None, node_id=None,
         cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
         tls_key=None, tls_handshake_timeout=Seconds(10.0), authentication=false,
-        auth_timeout=Seconds(10.0)
+        auth_timeout=Seconds(10.0), auth_file=None, auth_jwt_key=None, auth_jwt_algorithm=None,
+        auth_jwt_audience=None, auth_jwt_issuer=None, auth_jwt_leeway=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,8 +229,26 @@ impl Server {
         tls_handshake_timeout: Seconds,
         authentication: bool,
         auth_timeout: Seconds,
+        auth_file: Option<PathBuf>,
+        auth_jwt_key: Option<PathBuf>,
+        auth_jwt_algorithm: Option<String>,
+        auth_jwt_audience: Option<String>,
+        auth_jwt_issuer: Option<String>,
+        auth_jwt_leeway: Option<Seconds>,
     ) -> PyResult<Self> {
         let port = options::port(py, port)?;
+        let checker = checker(
+            py,
+            AuthOptions {
+                host: authentication,
+                file: auth_file,
+                jwt_key: auth_jwt_key,
+                jwt_algorithm: auth_jwt_algorithm,
+                jwt_audience: auth_jwt_audience,
+                jwt_issuer: auth_jwt_issuer,
+                jwt_leeway: auth_jwt_leeway,
+            },
+        )?;
         let hub = hub_config(
             py,
             HubOptions {
@@ -247,7 +267,7 @@ impl Server {
                 max_rooms_per_session,
                 max_watched_aliases,
                 max_last_will_bytes,
-                authentication,
+                authentication: !matches!(checker, Checker::Off),
                 auth_timeout,
                 limits: LimitOptions {
                     rate_limit_messages,
@@ -264,11 +284,13 @@ impl Server {
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
         let cluster = cluster_options(py, cluster, node_id, cluster_lease, cluster_name)?;
-        let (auth, questions) = if authentication {
-            let (auth, questions) = host_auth(hub.auth_timeout);
-            (Some(auth), Some(Mutex::new(questions)))
-        } else {
-            (None, None)
+        let (auth, questions) = match checker {
+            Checker::Off => (None, None),
+            Checker::Host => {
+                let (auth, questions) = host_auth(hub.auth_timeout);
+                (Some(auth), Some(Mutex::new(questions)))
+            }
+            Checker::Native(auth) => (Some(auth), None),
         };
         let options = ServerOptions {
             listen,

@@ -73,6 +73,7 @@ from ._tcphub import (
     Synced,
     Transmit,
     __version__,
+    hash_secret,
 )
 from ._client import Client
 from ._server import Server
@@ -95,6 +96,7 @@ __all__ = [
     "Server",
     "Session",
     "Grant",
+    "hash_secret",
     # events
     "Event",
     "Connected",

@@ -152,6 +152,18 @@ class Server:
       implies it).
     - ``auth_timeout``: seconds one decision may take; past it the client
       is told ``unauthorized`` and a late answer is ignored.
+    - ``auth_file``: instead of a callback, a TOML file of aliases, each
+      with the argon2id hash of its secret (:func:`hash_secret`) and its
+      permissions; the client's ``token`` is the secret.
+    - ``auth_jwt_key`` with ``auth_jwt_algorithm`` (``"hs256"``,
+      ``"eddsa"`` or ``"rs256"``, no default): instead of a callback, the
+      token is a JWT whose ``sub`` is the alias, checked with this key file
+      (the HS256 secret, or the PEM public key); ``auth_jwt_audience`` and
+      ``auth_jwt_issuer`` must then match ``aud`` and ``iss``, and
+      ``auth_jwt_leeway`` is how many seconds ``exp`` and ``nbf`` may be
+      off (None: 5). A file or key that cannot be used raises
+      :class:`ConfigError` naming the option and the file, before the
+      server listens; so does giving more than one way to check.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -200,6 +212,12 @@ class Server:
         authentication: bool = False,
         authenticate: Optional[AuthCallback] = None,
         auth_timeout: float = 10.0,
+        auth_file: Optional[StrPath] = None,
+        auth_jwt_key: Optional[StrPath] = None,
+        auth_jwt_algorithm: Optional[str] = None,
+        auth_jwt_audience: Optional[str] = None,
+        auth_jwt_issuer: Optional[str] = None,
+        auth_jwt_leeway: Optional[float] = None,
     ) -> None:
         if authenticate is not None and not callable(authenticate):
             raise TypeError(f"authenticate takes a callable, got {authenticate!r}")
@@ -237,6 +255,12 @@ class Server:
             tls_handshake_timeout=tls_handshake_timeout,
             authentication=authentication or authenticate is not None,
             auth_timeout=auth_timeout,
+            auth_file=auth_file,
+            auth_jwt_key=auth_jwt_key,
+            auth_jwt_algorithm=auth_jwt_algorithm,
+            auth_jwt_audience=auth_jwt_audience,
+            auth_jwt_issuer=auth_jwt_issuer,
+            auth_jwt_leeway=auth_jwt_leeway,
         )
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a
@@ -247,6 +271,9 @@ class Server:
         self._lock = threading.Lock()
         self._dispatcher: Optional[threading.Thread] = None
         self._auth: Optional[HostAuth] = None
+        # Which native checker runs instead of a callback, for the error
+        # of a late @hub.authenticate.
+        self._checked_by = "auth_file" if auth_file is not None else "auth_jwt_key" if auth_jwt_key is not None else None
         if authentication or authenticate is not None:
             self._auth = HostAuth(self._native)
             if authenticate is not None:
@@ -494,6 +521,11 @@ class Server:
         started without ``authentication=True`` or ``authenticate=``, or
         with a callback already, this raises :class:`ConfigError`.
         """
+        if self._auth is None and self._checked_by is not None:
+            raise ConfigError(
+                f"this server checks credentials with {self._checked_by}=; a server checks "
+                "them one way, chosen when it starts"
+            )
         if self._auth is None:
             raise ConfigError(
                 "this server was started without authentication, and it cannot be turned on "

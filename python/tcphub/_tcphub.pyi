@@ -26,6 +26,13 @@ PRESENCE_CHANGES: Tuple[PresenceChange, ...]
 """Every change a ``presence`` frame reports, as the core lists them: the
 values of ``Presence.event``."""
 
+def hash_secret(secret: Union[str, bytes]) -> str:
+    """The argon2id hash of ``secret`` (default costs, a random salt) as a
+    PHC string: what an ``auth_file`` stores as an alias's ``secret``, as
+    ``tcphub hash-secret`` prints it. Text is hashed as UTF-8. An empty
+    secret raises ``ConfigError``. Takes a moment and about 19 MiB by
+    design; releases the GIL meanwhile."""
+
 def init_logging(verbose: int = 0, format: str = "human") -> bool:
     """Sends the embedded server's log lines (connects, syncs, closes) to
     stderr, as the ``tcphub`` binary prints them. ``format`` is ``"human"``
@@ -269,6 +276,12 @@ class Server:
         tls_handshake_timeout: float = 10.0,
         authentication: bool = False,
         auth_timeout: float = 10.0,
+        auth_file: Optional[StrPath] = None,
+        auth_jwt_key: Optional[StrPath] = None,
+        auth_jwt_algorithm: Optional[str] = None,
+        auth_jwt_audience: Optional[str] = None,
+        auth_jwt_issuer: Optional[str] = None,
+        auth_jwt_leeway: Optional[float] = None,
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...
@@ -335,7 +348,7 @@ class Grant:
     ``share`` policies an alias passes only between sessions of the same
     identity. ``relay``: the aliases its sessions may relay to (messages
     and last wills), as patterns where ``*`` matches any run of characters
-    and ``?`` one (one pattern or a list, at most 1000; None: every alias;
+    and ``?`` one (one pattern or a list, at most 256; None: every alias;
     an empty list: none). ``broadcast``: whether they may send to everyone
     (``to: "*"``). ``list``: whether they may see who is connected
     (``list`` and ``watch``). A bad identity or pattern raises

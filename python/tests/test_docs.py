@@ -124,7 +124,8 @@ def test_option_defaults_agree_everywhere():
     # callback deciding credentials (the Hub's driver answers Authenticate).
     server_only = (
         "shutdown_grace", "event_queue_len", "cluster", "node_id", "cluster_lease", "cluster_name",
-        "tls_cert", "tls_key", "tls_handshake_timeout", "authenticate",
+        "tls_cert", "tls_key", "tls_handshake_timeout", "authenticate", "auth_file", "auth_jwt_key",
+        "auth_jwt_algorithm", "auth_jwt_audience", "auth_jwt_issuer", "auth_jwt_leeway",
     )
     assert hub == {k: v for k, v in server.items() if k not in server_only}
     assert stub_defaults("Hub") == hub
