@@ -369,16 +369,21 @@ pub fn timeout_option(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Opt
     Ok(seconds(py, name, secs)?.filter(|d| *d < NEVER_FIRES))
 }
 
-/// How long a credential's check may take: above zero and finite. Unlike
-/// the other timeouts it cannot be off: a session waiting for its check
-/// holds its input, so the wait must end.
+/// The longest `auth_timeout`, as `tcphub serve --auth-timeout`'s.
+pub const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long a credential's check may take: above zero, at most
+/// [`MAX_AUTH_TIMEOUT`]. Unlike the other timeouts it cannot be off: a
+/// session waiting for its check holds its input, so the wait must end.
 fn auth_timeout(py: Python<'_>, secs: Seconds) -> PyResult<Duration> {
     match seconds(py, "auth_timeout", secs)? {
-        Some(d) if d < NEVER_FIRES => Ok(d),
+        Some(d) if d <= MAX_AUTH_TIMEOUT => Ok(d),
         _ => Err(error(
             py,
             "ConfigError",
-            format!("auth_timeout must be a finite number of seconds above zero, got {secs}"),
+            format!(
+                "auth_timeout must be a number of seconds above zero, at most 3600, got {secs}"
+            ),
         )),
     }
 }

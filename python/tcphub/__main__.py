@@ -173,6 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
                        default=_env("TCPHUB_TLS_HANDSHAKE_TIMEOUT", "10s"),
                        help="close a TLS connection whose handshake is not done in this time (e.g. 10s); "
                        "until then it holds no session [env: TCPHUB_TLS_HANDSHAKE_TIMEOUT] [default: 10s]")
+    serve.add_argument("--auth", metavar="FILE", default=os.environ.get("TCPHUB_AUTH"),
+                       help="aliases need a credential: the secret listed for them, hashed, in this TOML "
+                       "file (see tcphub.hash_secret and docs/security.md). A file with any mistake exits 1 "
+                       "before listening [env: TCPHUB_AUTH]")
+    serve.add_argument("--auth-jwt-key", metavar="FILE", default=os.environ.get("TCPHUB_AUTH_JWT_KEY"),
+                       help="aliases need a credential: a JWT whose `sub` is the alias, checked with this "
+                       "key: the HS256 secret, or the EdDSA/RS256 public key (PEM). Needs "
+                       "--auth-jwt-algorithm [env: TCPHUB_AUTH_JWT_KEY]")
+    serve.add_argument("--auth-jwt-algorithm", metavar="hs256|eddsa|rs256",
+                       default=os.environ.get("TCPHUB_AUTH_JWT_ALGORITHM"),
+                       help="the one algorithm JWTs may be signed with [env: TCPHUB_AUTH_JWT_ALGORITHM]")
+    serve.add_argument("--auth-jwt-audience", metavar="AUD", default=os.environ.get("TCPHUB_AUTH_JWT_AUDIENCE"),
+                       help="refuse JWTs whose `aud` does not name this (without it, a JWT with any `aud` "
+                       "is refused: it was meant for someone else) [env: TCPHUB_AUTH_JWT_AUDIENCE]")
+    serve.add_argument("--auth-jwt-issuer", metavar="ISS", default=os.environ.get("TCPHUB_AUTH_JWT_ISSUER"),
+                       help="refuse JWTs whose `iss` is not this [env: TCPHUB_AUTH_JWT_ISSUER]")
+    serve.add_argument("--auth-jwt-leeway", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_AUTH_JWT_LEEWAY", "5s"),
+                       help="how far a JWT's `exp` and `nbf` may be off, for clocks that disagree (0s to "
+                       "10m) [env: TCPHUB_AUTH_JWT_LEEWAY] [default: 5s]")
+    serve.add_argument("--auth-timeout", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_AUTH_TIMEOUT", "10s"),
+                       help="how long a credential may take to be checked before the client is told "
+                       "`unauthorized` (1ms to 1h) [env: TCPHUB_AUTH_TIMEOUT] [default: 10s]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -248,6 +272,15 @@ def serve(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             tls_handshake_timeout=args.tls_handshake_timeout,
+            auth_timeout=args.auth_timeout,
+            auth_file=args.auth,
+            auth_jwt_key=args.auth_jwt_key,
+            auth_jwt_algorithm=args.auth_jwt_algorithm,
+            auth_jwt_audience=args.auth_jwt_audience,
+            auth_jwt_issuer=args.auth_jwt_issuer,
+            # The flag always has a value (its default); the option only
+            # means something with a key.
+            auth_jwt_leeway=args.auth_jwt_leeway if args.auth_jwt_key is not None else None,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
@@ -322,6 +355,17 @@ def _console(hub: Server) -> None:
             print(f"error: {e}", file=sys.stderr, flush=True)
 
 
+def _check_auth_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """As the binary: usage errors (status 2) for flags that do not go together."""
+    if args.auth is not None and args.auth_jwt_key is not None:
+        parser.error("--auth and --auth-jwt-key are two ways to check credentials: give one")
+    if args.auth_jwt_key is not None and args.auth_jwt_algorithm is None:
+        parser.error("--auth-jwt-key needs --auth-jwt-algorithm")
+    for flag in ("auth_jwt_algorithm", "auth_jwt_audience", "auth_jwt_issuer"):
+        if getattr(args, flag) is not None and args.auth_jwt_key is None:
+            parser.error(f"--{flag.replace('_', '-')} needs --auth-jwt-key")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -329,6 +373,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # As the binary: a usage error (status 2) naming the missing option.
         given, missing = ("--tls-cert", "--tls-key") if args.tls_key is None else ("--tls-key", "--tls-cert")
         parser.error(f"{given} needs {missing}")
+    if args.command == "serve":
+        _check_auth_flags(parser, args)
     if args.command == "serve":
         return serve(args)
     return 2

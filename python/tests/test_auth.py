@@ -558,7 +558,7 @@ def test_the_sans_io_hub_denies_times_out_and_refuses_what_is_no_decision():
 # ----- options -----
 
 
-@pytest.mark.parametrize("value", [0, -1, math.nan, math.inf, 1e300, 2**70])
+@pytest.mark.parametrize("value", [0, -1, math.nan, math.inf, 3600.5, 1e300, 2**70])
 def test_a_bad_auth_timeout_is_refused_by_name(value):
     for make in (
         lambda: tcphub.Hub(authentication=True, auth_timeout=value),

@@ -401,3 +401,46 @@ def test_serve_rate_limit_flags_reach_the_server(serve):
         refused = json.loads(reader.readline())
         assert (refused["code"], refused["id"]) == ("rate_limited", 2)
     assert hub.stop() == 0
+
+
+def test_serve_auth_file_flag_reaches_the_server(serve, tmp_path):
+    path = tmp_path / "auth.toml"
+    path.write_text(f'[aliases.alice]\nsecret = "{tcphub.hash_secret("open sesame")}"\n', encoding="utf-8")
+    hub = serve("--auth", str(path), "--auth-timeout", "5s")
+    with tcphub.Client("127.0.0.1", hub.port, "alice", token="open sesame") as alice:
+        assert alice.name == "alice"
+    with pytest.raises(tcphub.UnauthorizedError):
+        tcphub.Client("127.0.0.1", hub.port, "alice", token="guess")
+    assert hub.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--auth", "a.toml", "--auth-jwt-key", "k", "--auth-jwt-algorithm", "hs256"], "give one"),
+        (["--auth-jwt-key", "k"], "--auth-jwt-key needs --auth-jwt-algorithm"),
+        (["--auth-jwt-algorithm", "hs256"], "--auth-jwt-algorithm needs --auth-jwt-key"),
+        (["--auth-jwt-audience", "chat"], "--auth-jwt-audience needs --auth-jwt-key"),
+        (["--auth-timeout", "soon"], "not a duration"),
+    ],
+)
+def test_serve_auth_flags_that_do_not_go_together_exit_2(args, needle):
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", *args], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert needle in done.stderr
+
+
+def test_serve_an_unusable_auth_file_exits_1_naming_it(tmp_path):
+    path = tmp_path / "auth.toml"
+    path.write_text('[aliases.alice]\nsecret = "in clear"\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", "--listen", "127.0.0.1:0", "--auth", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert f"auth_file {path}" in done.stderr and "alice" in done.stderr
+    assert "listening" not in done.stderr
