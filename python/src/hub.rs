@@ -201,7 +201,9 @@ pub enum SessionRef {
 ///    `Transmit`'s `data` on its connection; stop and resume reading on
 ///    `PauseReading` and `ResumeReading`; on `Close`, write what is queued
 ///    (or drop the frames not started, when `unsent == "discard"`), then
-///    `farewell`, then close; hand the events to the program.
+///    `farewell`, then close; check each `Authenticate`'s credential (a hub
+///    made with `authentication=True`) and answer it with
+///    `handle_auth_decision`; hand the events to the program.
 ///
 /// Every byte of a `Transmit` counts against its session's queue until the
 /// driver reports it written: that is how the hub paces senders to their
@@ -223,7 +225,9 @@ pub enum SessionRef {
 /// `high_watermark`, `low_watermark`, `observe`, `max_rooms_per_session`,
 /// `max_watched_aliases`, `max_last_will_bytes`, `rate_limit_messages`,
 /// `rate_limit_message_burst`, `rate_limit_bytes`, `rate_limit_bytes_burst`,
-/// `max_connections_per_address` (None: off).
+/// `max_connections_per_address` (None: off), `authentication` (every
+/// `sync` must carry a `token`, handed out as `Authenticate`) and
+/// `auth_timeout` (seconds, above zero, at most 3600).
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {

@@ -482,7 +482,10 @@ class Hub:
        ``Transmit``'s ``data`` on its connection; stop and resume reading on
        ``PauseReading`` / ``ResumeReading``; on ``Close``, write what is
        queued (or drop the frames not started when ``unsent`` is
-       ``"discard"``), then ``farewell``, then close; handle the events.
+       ``"discard"``), then ``farewell``, then close; check each
+       ``Authenticate``'s credential (a hub made with
+       ``authentication=True``) and answer it with
+       ``handle_auth_decision``; handle the events.
 
     Every byte of a ``Transmit`` counts against its session's queue until
     the driver reports it written: that is how the hub paces senders to
