@@ -119,7 +119,12 @@ class HostAuth:
                     self._waiting = [q for q in self._waiting if q.open] + batch
                     continue
             for question in batch:
-                self._submit(question)
+                try:
+                    self._submit(question)
+                except Exception:
+                    # Never let this thread die: every later client would
+                    # wait out its deadline. The question, dropped, is denied.
+                    logger.exception("tcphub could not hand %r to the authenticate callback", question)
 
     def _submit(self, question: _tcphub.AuthQuestion) -> None:
         if not self._is_async:
@@ -130,13 +135,13 @@ class HostAuth:
             return
         callback, loop = self._callback, self._loop
         assert callback is not None and loop is not None
+        coroutine: Any = None
         try:
             coroutine = callback(question.session_id, question.alias, question.token)
-            future: "concurrent.futures.Future[Decision]" = asyncio.run_coroutine_threadsafe(
-                coroutine,  # type: ignore[arg-type]
-                loop,
-            )
+            future: "concurrent.futures.Future[Decision]" = asyncio.run_coroutine_threadsafe(coroutine, loop)
         except Exception:
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # its loop is gone (closed, say): it will never run
             logger.exception(
                 "tcphub authenticate callback %r could not start for alias %r (session %s); denied",
                 callback,

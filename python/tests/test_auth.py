@@ -171,6 +171,20 @@ def test_an_async_callback_registered_in_a_coroutine_runs_on_that_loop():
     assert loop_threads == [threading.main_thread().ident]
 
 
+def test_an_async_callback_whose_loop_has_closed_denies_and_says_so(caplog):
+    async def check(session_id: str, alias: str, token: str) -> bool:
+        return True
+
+    async def start() -> tcphub.Server:
+        return tcphub.Server("127.0.0.1", 0, authenticate=check)
+
+    hub = asyncio.run(start())  # registered on that loop, which closes here
+    with hub, caplog.at_level(logging.ERROR, logger="tcphub"):
+        with pytest.raises(tcphub.UnauthorizedError):
+            client(hub, "alice", "t")
+    assert any("could not start" in r.getMessage() for r in caplog.records), caplog.records
+
+
 def test_a_failing_callback_denies_is_logged_and_the_server_lives(caplog):
     def check(session_id: str, alias: str, token: str) -> Any:
         if alias == "boom":
