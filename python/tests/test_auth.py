@@ -41,14 +41,6 @@ def client(hub: tcphub.Server, name: Optional[str] = None, token: Optional[str] 
     return tcphub.Client(hub.host, hub.port, name, token=token, **kw)
 
 
-def wait_until(condition: Any, timeout: float = 5.0) -> None:
-    """Polls ``condition`` (a state another thread changes) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{condition} did not hold within {timeout} s"
-        time.sleep(0.01)
-
-
 # ----- the host decides -----
 
 
