@@ -326,9 +326,8 @@ def test_grant_values():
     assert repr(grant) == "Grant(identity='alice', relay=('Client-*',), broadcast=False, list=True)"
     assert tcphub.Grant().relay == ("*",)
     assert tcphub.Grant(relay=[]).relay == ()
-    match grant:
-        case tcphub.Grant(identity, relay):
-            assert (identity, relay) == ("alice", ("Client-*",))
+    # (No `match` statement here: the suite runs on Python 3.9 too.)
+    assert tcphub.Grant.__match_args__ == ("identity", "relay", "broadcast", "list")
 
 
 # ----- checked by the hub: a file of hashed secrets, signed tokens -----
