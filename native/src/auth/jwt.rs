@@ -212,7 +212,7 @@ pub fn issue_jwt(
             let pem = read_key(key_path)?;
             if !pem.contains("PRIVATE KEY-----") {
                 return Err(refuse(format!(
-                    "not a PEM private key: signing a {} token needs the private key",
+                    "not a PEM private key: signing {} tokens needs the private key",
                     algorithm.as_str()
                 )));
             }
@@ -221,12 +221,7 @@ pub fn issue_jwt(
             } else {
                 EncodingKey::from_rsa_pem(pem.as_bytes())
             };
-            parsed.map_err(|e| {
-                refuse(format!(
-                    "not a {} private key: {e}",
-                    key_kind(algorithm)
-                ))
-            })?
+            parsed.map_err(|e| refuse(format!("not a {} private key: {e}", key_kind(algorithm))))?
         }
     };
     let header = jsonwebtoken::Header::new(algorithm.jsonwebtoken());
@@ -298,6 +293,15 @@ fn hs256_secret(path: &Path) -> Result<Vec<u8>, AuthConfigError> {
         if secret.ends_with(b"\r") {
             secret.pop();
         }
+    }
+    // A public key used as an HMAC secret is the classic algorithm
+    // confusion: anyone holding the public key could sign tokens.
+    if secret.starts_with(b"-----BEGIN") {
+        return Err(AuthConfigError::file(
+            "jwt_key",
+            path,
+            "is a PEM key, not an HS256 secret: a key pair goes with the eddsa or rs256 algorithm",
+        ));
     }
     if secret.len() < MIN_HS256_SECRET_BYTES {
         return Err(AuthConfigError::file(
