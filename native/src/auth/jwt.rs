@@ -331,7 +331,7 @@ impl JwtAuthenticator {
         }
         let data =
             jsonwebtoken::decode::<GrantClaims>(&*request.token, &self.key, &self.validation)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| refusal(&e))?;
         if data.claims.sub != request.alias.as_str() {
             return Err(format!("sub {:?} is not the alias", data.claims.sub));
         }
@@ -345,6 +345,21 @@ impl JwtAuthenticator {
             identity: None,
             permissions,
         })
+    }
+}
+
+/// Why jsonwebtoken refused a token, in words for the hub's log.
+fn refusal(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::InvalidSignature => "bad signature (signed with another key?)".into(),
+        ErrorKind::ExpiredSignature => "expired (exp is past)".into(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf is ahead)".into(),
+        ErrorKind::InvalidAlgorithm => "signed with another algorithm than configured".into(),
+        ErrorKind::InvalidAudience => "aud is not the configured audience".into(),
+        ErrorKind::InvalidIssuer => "iss is not the configured issuer".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("no {claim} claim"),
+        _ => format!("not a valid JWT: {error}"),
     }
 }
 
