@@ -333,7 +333,11 @@ mod tests {
         assert!(!permissions.broadcast && permissions.list);
         assert!(permissions.may_relay_to("Client-2") && !permissions.may_relay_to("ops"));
         assert_eq!(table.check(&client, "wrong"), None);
-        assert_eq!(table.check(&client, "other"), None, "another alias's secret");
+        assert_eq!(
+            table.check(&client, "other"),
+            None,
+            "another alias's secret"
+        );
         let ops = Alias::new("ops").unwrap();
         assert_eq!(table.check(&ops, "other"), Some(Permissions::default()));
         let nobody = Alias::new("nobody").unwrap();
@@ -344,8 +348,16 @@ mod tests {
     fn every_mistake_is_named_with_its_alias() {
         let good = cheap_hash("x");
         let cases = [
-            ("syntax", "[aliases.A\nsecret = 1".to_owned(), "not valid TOML"),
-            ("top", format!("[users.A]\nsecret = {good:?}"), "unknown key \"users\""),
+            (
+                "syntax",
+                "[aliases.A\nsecret = 1".to_owned(),
+                "not valid TOML",
+            ),
+            (
+                "top",
+                format!("[users.A]\nsecret = {good:?}"),
+                "unknown key \"users\"",
+            ),
             ("empty", String::new(), "lists no aliases"),
             (
                 "unknown",
@@ -364,12 +376,18 @@ mod tests {
             ),
             (
                 "argon2i",
-                format!("[aliases.A]\nsecret = {:?}", good.replace("argon2id", "argon2i")),
+                format!(
+                    "[aliases.A]\nsecret = {:?}",
+                    good.replace("argon2id", "argon2i")
+                ),
                 "not argon2id",
             ),
             (
                 "costly",
-                format!("[aliases.A]\nsecret = {:?}", good.replace("m=64", "m=4194304")),
+                format!(
+                    "[aliases.A]\nsecret = {:?}",
+                    good.replace("m=64", "m=4194304")
+                ),
                 "over the bounds",
             ),
             (
@@ -399,7 +417,10 @@ mod tests {
     #[test]
     fn hash_secret_makes_argon2id_phc_strings_that_verify() {
         let hash = hash_secret(b"s3cret").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(checked_hash(&hash).is_ok());
         assert_ne!(hash, hash_secret(b"s3cret").unwrap(), "salted");
     }

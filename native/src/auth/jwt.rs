@@ -212,7 +212,7 @@ pub fn issue_jwt(
             let pem = read_key(key_path)?;
             if !pem.contains("PRIVATE KEY-----") {
                 return Err(refuse(format!(
-                    "not a PEM private key: signing a {} token needs the private key",
+                    "not a PEM private key: signing {} tokens needs the private key",
                     algorithm.as_str()
                 )));
             }
@@ -221,12 +221,7 @@ pub fn issue_jwt(
             } else {
                 EncodingKey::from_rsa_pem(pem.as_bytes())
             };
-            parsed.map_err(|e| {
-                refuse(format!(
-                    "not a {} private key: {e}",
-                    key_kind(algorithm)
-                ))
-            })?
+            parsed.map_err(|e| refuse(format!("not a {} private key: {e}", key_kind(algorithm))))?
         }
     };
     let header = jsonwebtoken::Header::new(algorithm.jsonwebtoken());
@@ -299,6 +294,15 @@ fn hs256_secret(path: &Path) -> Result<Vec<u8>, AuthConfigError> {
             secret.pop();
         }
     }
+    // A public key used as an HMAC secret is the classic algorithm
+    // confusion: anyone holding the public key could sign tokens.
+    if secret.starts_with(b"-----BEGIN") {
+        return Err(AuthConfigError::file(
+            "jwt_key",
+            path,
+            "is a PEM key, not an HS256 secret: a key pair goes with the eddsa or rs256 algorithm",
+        ));
+    }
     if secret.len() < MIN_HS256_SECRET_BYTES {
         return Err(AuthConfigError::file(
             "jwt_key",
@@ -327,7 +331,7 @@ impl JwtAuthenticator {
         }
         let data =
             jsonwebtoken::decode::<GrantClaims>(&*request.token, &self.key, &self.validation)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| refusal(&e))?;
         if data.claims.sub != request.alias.as_str() {
             return Err(format!("sub {:?} is not the alias", data.claims.sub));
         }
@@ -341,6 +345,21 @@ impl JwtAuthenticator {
             identity: None,
             permissions,
         })
+    }
+}
+
+/// Why jsonwebtoken refused a token, in words for the hub's log.
+fn refusal(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::InvalidSignature => "bad signature (signed with another key?)".into(),
+        ErrorKind::ExpiredSignature => "expired (exp is past)".into(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf is ahead)".into(),
+        ErrorKind::InvalidAlgorithm => "signed with another algorithm than configured".into(),
+        ErrorKind::InvalidAudience => "aud is not the configured audience".into(),
+        ErrorKind::InvalidIssuer => "iss is not the configured issuer".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("no {claim} claim"),
+        _ => format!("not a valid JWT: {error}"),
     }
 }
 

@@ -86,7 +86,10 @@ mod tests {
             ..PermissionSpec::default()
         };
         let error = spec.permissions().unwrap_err();
-        assert!(error.contains("relay") && error.contains("empty"), "{error}");
+        assert!(
+            error.contains("relay") && error.contains("empty"),
+            "{error}"
+        );
         let error = serde_json::from_str::<PermissionSpec>(r#"{"brodcast":false}"#).unwrap_err();
         assert!(error.to_string().contains("brodcast"), "{error}");
         let many = PermissionSpec {
