@@ -227,7 +227,7 @@ pub enum SessionRef {
 /// `rate_limit_message_burst`, `rate_limit_bytes`, `rate_limit_bytes_burst`,
 /// `max_connections_per_address` (None: off), `authentication` (every
 /// `sync` must carry a `token`, handed out as `Authenticate`) and
-/// `auth_timeout` (seconds, above zero, at most 3600).
+/// `auth_timeout` (seconds, 0.001 to 3600).
 #[pyclass(module = "tcphub")]
 #[derive(Debug)]
 pub struct Hub {

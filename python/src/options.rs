@@ -369,21 +369,20 @@ pub fn timeout_option(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Opt
     Ok(seconds(py, name, secs)?.filter(|d| *d < NEVER_FIRES))
 }
 
-/// The longest `auth_timeout`, as `tcphub serve --auth-timeout`'s.
+/// The bounds of `auth_timeout`, as `tcphub serve --auth-timeout`'s.
+pub const MIN_AUTH_TIMEOUT: Duration = Duration::from_millis(1);
 pub const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// How long a credential's check may take: above zero, at most
-/// [`MAX_AUTH_TIMEOUT`]. Unlike the other timeouts it cannot be off: a
-/// session waiting for its check holds its input, so the wait must end.
+/// How long a credential's check may take: 1 ms to an hour. Unlike the
+/// other timeouts it cannot be off: a session waiting for its check holds
+/// its input, so the wait must end.
 fn auth_timeout(py: Python<'_>, secs: Seconds) -> PyResult<Duration> {
-    match seconds(py, "auth_timeout", secs)? {
-        Some(d) if d <= MAX_AUTH_TIMEOUT => Ok(d),
+    match Duration::try_from_secs_f64(secs.0) {
+        Ok(d) if (MIN_AUTH_TIMEOUT..=MAX_AUTH_TIMEOUT).contains(&d) => Ok(d),
         _ => Err(error(
             py,
             "ConfigError",
-            format!(
-                "auth_timeout must be a number of seconds above zero, at most 3600, got {secs}"
-            ),
+            format!("auth_timeout must be 0.001 to 3600 seconds, got {secs}"),
         )),
     }
 }

@@ -150,8 +150,8 @@ class Server:
     - ``authentication``: ``True`` turns authentication on with the
       callback registered later with ``@hub.authenticate`` (``authenticate=``
       implies it).
-    - ``auth_timeout``: seconds one decision may take (above zero, at most
-      3600); past it the client is told ``unauthorized`` and a late answer
+    - ``auth_timeout``: seconds one decision may take (0.001 to 3600);
+      past it the client is told ``unauthorized`` and a late answer
       is ignored.
     - ``auth_file``: instead of a callback, a TOML file of aliases, each
       with the argon2id hash of its secret (:func:`hash_secret`) and its

@@ -540,7 +540,7 @@ class Hub:
         ``authentication=True``: every ``sync`` must carry a ``token``,
         which ``poll`` hands out as an ``Authenticate`` for the driver to
         check and answer with ``handle_auth_decision``, within
-        ``auth_timeout`` seconds (above zero, at most 3600). Until a session
+        ``auth_timeout`` seconds (0.001 to 3600). Until a session
         is granted an alias it may only ``sync``, ``ping`` and say
         ``bye``."""
     def accept(self, session_id: str, now: Optional[float] = None) -> int:

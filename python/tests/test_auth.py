@@ -563,14 +563,16 @@ def test_the_sans_io_hub_denies_times_out_and_refuses_what_is_no_decision():
 # ----- options -----
 
 
-@pytest.mark.parametrize("value", [0, -1, math.nan, math.inf, 3600.5, 1e300, 2**70])
+@pytest.mark.parametrize("value", [0, -1, 0.0009, math.nan, math.inf, 3600.5, 1e300, 2**70])
 def test_a_bad_auth_timeout_is_refused_by_name(value):
     for make in (
         lambda: tcphub.Hub(authentication=True, auth_timeout=value),
         lambda: tcphub.Server("127.0.0.1", 0, authentication=True, auth_timeout=value),
     ):
-        with pytest.raises(tcphub.ConfigError, match="auth_timeout must be .* got "):
+        with pytest.raises(tcphub.ConfigError, match="auth_timeout must be 0.001 to 3600 seconds, got "):
             make()
+    for edge in (0.001, 3600):
+        tcphub.Hub(authentication=True, auth_timeout=edge)
 
 
 @pytest.mark.parametrize(
