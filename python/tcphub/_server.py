@@ -274,7 +274,11 @@ class Server:
         self._auth: Optional[HostAuth] = None
         # Which native checker runs instead of a callback, for the error
         # of a late @hub.authenticate.
-        self._checked_by = "auth_file" if auth_file is not None else "auth_jwt_key" if auth_jwt_key is not None else None
+        self._checked_by: Optional[str] = None
+        if auth_file is not None:
+            self._checked_by = "auth_file"
+        elif auth_jwt_key is not None:
+            self._checked_by = "auth_jwt_key"
         if authentication or authenticate is not None:
             self._auth = HostAuth(self._native)
             if authenticate is not None:
