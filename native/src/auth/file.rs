@@ -126,7 +126,7 @@ impl AuthTable {
         }
         let mut entries = HashMap::with_capacity(aliases.len());
         for (name, value) in aliases {
-            let entry = entry(name, value).map_err(|problem| refuse(problem))?;
+            let entry = entry(name, value).map_err(refuse)?;
             let alias = Alias::new(name).map_err(|e| refuse(e.message.to_string()))?;
             entries.insert(alias, entry);
         }
