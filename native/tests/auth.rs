@@ -765,3 +765,60 @@ fn the_credential_subcommands_refuse_what_they_cannot_use() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn audience_and_issuer_are_checked_when_configured() {
+    let dir = TempDir::new("aud");
+    let secret = dir.write("jwt.secret", HS256_SECRET);
+    let key = secret.to_str().unwrap();
+    let checking = ServeProcess::start(
+        &[
+            "--auth-jwt-key",
+            key,
+            "--auth-jwt-algorithm",
+            "hs256",
+            "--auth-jwt-audience",
+            "tcphub",
+            "--auth-jwt-issuer",
+            "backend",
+        ],
+        &[],
+    );
+    let claims = |alias: &str, aud: Option<&str>, iss: Option<&str>| JwtClaims {
+        aud: aud.map(str::to_owned),
+        iss: iss.map(str::to_owned),
+        ..hs256_claims(alias)
+    };
+    let right = sign_hs256(&secret, &claims("A", Some("tcphub"), Some("backend")));
+    let (_a, answer) = sync_as(checking.addr, "A", Some(&right)).await;
+    answer.expect("aud and iss as configured");
+    for (what, token) in [
+        (
+            "no aud",
+            sign_hs256(&secret, &claims("B", None, Some("backend"))),
+        ),
+        (
+            "other aud",
+            sign_hs256(&secret, &claims("B", Some("mail"), Some("backend"))),
+        ),
+        (
+            "other iss",
+            sign_hs256(&secret, &claims("B", Some("tcphub"), Some("evil"))),
+        ),
+    ] {
+        let (_c, answer) = sync_as(checking.addr, "B", Some(&token)).await;
+        assert!(
+            matches!(&answer, Err(ClientError::Hub { code, .. }) if code == "unauthorized"),
+            "{what}: {answer:?}"
+        );
+    }
+
+    // Without an audience configured, a token meant for someone is not
+    // taken.
+    let plain = ServeProcess::start(
+        &["--auth-jwt-key", key, "--auth-jwt-algorithm", "hs256"],
+        &[],
+    );
+    let (_c, answer) = sync_as(plain.addr, "A", Some(&right)).await;
+    unauthorized(answer);
+}
