@@ -335,6 +335,14 @@ fn a_bad_auth_file_stops_serve_before_it_listens_naming_the_problem() {
         error.contains("--auth <FILE>") && error.contains("--auth-jwt-key"),
         "{error}"
     );
+    // An auth setting without a way to authenticate is a mistake too.
+    let out = tcphub(&["serve", "--auth-timeout", "5s"], "");
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("--auth <FILE>|--auth-jwt-key <FILE>"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use crate::units::parse_duration;
 const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("authentication").args(["auth", "auth_jwt_key"])))]
 pub struct AuthArgs {
     /// Aliases need a credential: the secret listed for them, hashed, in
     /// this TOML file (see `tcphub hash-secret` and docs/security.md). A
@@ -68,7 +69,8 @@ pub struct AuthArgs {
         value_name = "D",
         default_value = "5s",
         value_parser = parse_leeway,
-        env = "TCPHUB_AUTH_JWT_LEEWAY"
+        env = "TCPHUB_AUTH_JWT_LEEWAY",
+        requires = "auth_jwt_key"
     )]
     auth_jwt_leeway: Duration,
     /// How long a credential may take to be checked before the client is
@@ -78,7 +80,8 @@ pub struct AuthArgs {
         value_name = "D",
         default_value = "10s",
         value_parser = parse_auth_timeout,
-        env = "TCPHUB_AUTH_TIMEOUT"
+        env = "TCPHUB_AUTH_TIMEOUT",
+        requires = "authentication"
     )]
     pub auth_timeout: Duration,
 }
