@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcphub_native::{auth_file, jwt_auth, Auth, AuthConfigError, JwtAlgorithm, JwtOptions};
+use tcphub_native::{jwt_auth, Auth, AuthConfigError, AuthFile, JwtAlgorithm, JwtOptions};
 
 use crate::units::parse_duration;
 
@@ -14,6 +14,7 @@ use crate::units::parse_duration;
 const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("authentication").args(["auth", "auth_jwt_key"])))]
 pub struct AuthArgs {
     /// Aliases need a credential: the secret listed for them, hashed, in
     /// this TOML file (see `tcphub hash-secret` and docs/security.md). A
@@ -68,7 +69,8 @@ pub struct AuthArgs {
         value_name = "D",
         default_value = "5s",
         value_parser = parse_leeway,
-        env = "TCPHUB_AUTH_JWT_LEEWAY"
+        env = "TCPHUB_AUTH_JWT_LEEWAY",
+        requires = "auth_jwt_key"
     )]
     auth_jwt_leeway: Duration,
     /// How long a credential may take to be checked before the client is
@@ -78,30 +80,79 @@ pub struct AuthArgs {
         value_name = "D",
         default_value = "10s",
         value_parser = parse_auth_timeout,
-        env = "TCPHUB_AUTH_TIMEOUT"
+        env = "TCPHUB_AUTH_TIMEOUT",
+        requires = "authentication"
     )]
     pub auth_timeout: Duration,
+}
+
+/// The authenticator `serve` runs with, and the auth file behind it (to
+/// reload on SIGHUP), if it is one.
+pub struct Authentication {
+    pub auth: Auth,
+    pub file: Option<AuthFile>,
 }
 
 impl AuthArgs {
     /// The authenticator the options ask for, if any; the error names the
     /// option as typed, the file and the problem.
-    pub fn auth(&self) -> Result<Option<Auth>, String> {
-        let built = if let Some(path) = &self.auth {
-            auth_file(path)
-        } else if let (Some(key), Some(algorithm)) = (&self.auth_jwt_key, self.auth_jwt_algorithm) {
-            jwt_auth(JwtOptions {
-                audience: self.auth_jwt_audience.clone(),
-                issuer: self.auth_jwt_issuer.clone(),
-                leeway: self.auth_jwt_leeway,
-                ..JwtOptions::new(algorithm, key)
-            })
-        } else {
+    pub fn build(&self) -> Result<Option<Authentication>, String> {
+        if let Some(path) = &self.auth {
+            let file = AuthFile::load(path).map_err(|e| as_typed(&e))?;
+            return Ok(Some(Authentication {
+                auth: file.auth(),
+                file: Some(file),
+            }));
+        }
+        let (Some(key), Some(algorithm)) = (&self.auth_jwt_key, self.auth_jwt_algorithm) else {
             // clap requires the key and the algorithm together.
             return Ok(None);
         };
-        built.map(Some).map_err(|e| as_typed(&e))
+        let auth = jwt_auth(JwtOptions {
+            audience: self.auth_jwt_audience.clone(),
+            issuer: self.auth_jwt_issuer.clone(),
+            leeway: self.auth_jwt_leeway,
+            ..JwtOptions::new(algorithm, key)
+        })
+        .map_err(|e| as_typed(&e))?;
+        Ok(Some(Authentication { auth, file: None }))
     }
+}
+
+/// Reads `file` again on each SIGHUP, keeping the previous one if the new
+/// one has a mistake. Installed only with `--auth`: otherwise SIGHUP stops
+/// the hub, as it always did.
+pub fn reload_on_hangup(file: AuthFile) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP: the auth file will not be reloaded");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let reloading = file.clone();
+                match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                    Ok(Ok(aliases)) => tracing::info!(
+                        path = %file.path().display(),
+                        aliases,
+                        "auth file reloaded"
+                    ),
+                    Ok(Err(e)) => tracing::error!(
+                        "auth file not reloaded, the previous one stays: {}",
+                        as_typed(&e)
+                    ),
+                    Err(e) => tracing::error!(error = %e, "auth file reload failed"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = file;
 }
 
 /// `error`, naming the option as typed on the command line.
