@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use tcphub_native::{
-    auth_file, jwt_auth, Auth, AuthConfigError, JwtAlgorithm, JwtOptions, DEFAULT_JWT_LEEWAY,
+    jwt_auth, Auth, AuthConfigError, AuthFile, JwtAlgorithm, JwtOptions, DEFAULT_JWT_LEEWAY,
 };
 
 use crate::errors::error;
@@ -35,8 +35,9 @@ pub enum Checker {
     Off,
     /// The host program, through `host_auth`.
     Host,
-    /// A native authenticator, built and ready.
-    Native(Auth),
+    /// A native authenticator, built and ready, and the auth file behind
+    /// it (to read again on `reload_auth_file`), if it is one.
+    Native(Auth, Option<AuthFile>),
 }
 
 /// The one way to check credentials the options ask for, built. More than
@@ -76,10 +77,10 @@ pub fn checker(py: Python<'_>, o: AuthOptions) -> PyResult<Checker> {
     }
     if let Some(path) = o.file {
         // Reading and checking every hash takes a moment: without the GIL.
-        let auth = py
-            .detach(|| auth_file(&path))
+        let file = py
+            .detach(|| AuthFile::load(&path))
             .map_err(|e| auth_config_error(py, e))?;
-        return Ok(Checker::Native(auth));
+        return Ok(Checker::Native(file.auth(), Some(file)));
     }
     let Some(key_path) = o.jwt_key else {
         return Ok(Checker::Off);
@@ -120,7 +121,14 @@ pub fn checker(py: Python<'_>, o: AuthOptions) -> PyResult<Checker> {
     let auth = py
         .detach(|| jwt_auth(options))
         .map_err(|e| auth_config_error(py, e))?;
-    Ok(Checker::Native(auth))
+    Ok(Checker::Native(auth, None))
+}
+
+/// Reads the auth file again: the number of aliases it lists now. On error
+/// the file loaded before stays in use.
+pub fn reload(py: Python<'_>, file: &AuthFile) -> PyResult<usize> {
+    py.detach(|| file.reload())
+        .map_err(|e| auth_config_error(py, e))
 }
 
 fn config(py: Python<'_>, message: impl Into<String>) -> PyErr {

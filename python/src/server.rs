@@ -14,14 +14,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use tcphub_core::NodeId;
 use tcphub_native::{
-    ClusterOptions, CommandError, HostEvents, HubHandle, ServeError, Server as NativeServer,
-    ServerOptions, TlsOptions, MAX_EVENT_QUEUE_LEN,
+    AuthFile, ClusterOptions, CommandError, HostEvents, HubHandle, ServeError,
+    Server as NativeServer, ServerOptions, TlsOptions, MAX_EVENT_QUEUE_LEN,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::auth_options::{checker, AuthOptions, Checker};
+use crate::auth_options::{self, checker, AuthOptions, Checker};
 use crate::errors::{error, hub_error};
 use crate::events::{batch_to_py, Takeovers};
 use crate::host_auth::{host_auth, AuthQuestion, Questions};
@@ -57,6 +57,8 @@ pub struct Server {
     stopped_signal: Condvar,
     /// With `authentication=True`: the questions for the host program.
     questions: Option<Mutex<Questions>>,
+    /// With `auth_file=`: the file, to read again on `reload_auth_file`.
+    auth_file: Option<AuthFile>,
 }
 
 /// The hub's events, and what is needed to read them in order.
@@ -284,13 +286,13 @@ impl Server {
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| error(py, "ConfigError", format!("cannot resolve host {host:?}")))?;
         let cluster = cluster_options(py, cluster, node_id, cluster_lease, cluster_name)?;
-        let (auth, questions) = match checker {
-            Checker::Off => (None, None),
+        let (auth, questions, auth_file) = match checker {
+            Checker::Off => (None, None, None),
             Checker::Host => {
                 let (auth, questions) = host_auth(hub.auth_timeout);
-                (Some(auth), Some(Mutex::new(questions)))
+                (Some(auth), Some(Mutex::new(questions)), None)
             }
-            Checker::Native(auth) => (Some(auth), None),
+            Checker::Native(auth, file) => (Some(auth), None, file),
         };
         let options = ServerOptions {
             listen,
@@ -343,6 +345,7 @@ impl Server {
             }),
             stopped_signal: Condvar::new(),
             questions,
+            auth_file,
         })
     }
 
@@ -550,6 +553,21 @@ impl Server {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Some(Vec::new()));
             }
+        }
+    }
+
+    /// Reads `auth_file` again; returns how many aliases it lists. The new
+    /// file is used from the next check on; sessions signed in keep what
+    /// they were granted. On error (`ConfigError` naming the file) the
+    /// file loaded before stays in use.
+    fn reload_auth_file(&self, py: Python<'_>) -> PyResult<usize> {
+        match &self.auth_file {
+            Some(file) => auth_options::reload(py, file),
+            None => Err(error(
+                py,
+                "ConfigError",
+                "this server was not started with auth_file=: there is no file to reload",
+            )),
         }
     }
 

@@ -8,12 +8,13 @@ the host print on stdout as ``[alias] text``; logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
 import sys
 import threading
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from . import _tcphub
 from ._errors import Error
@@ -36,6 +37,21 @@ def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
     convert.__name__ = parse.__name__
     return convert
+
+
+class _Given(argparse.Action):
+    """Stores the value and notes that the flag was given, so that a flag
+    with a default can still need another (as clap's `requires`, which a
+    default does not set off but an environment variable does)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
+
+
+def _given(args: argparse.Namespace, dest: str, env: str) -> bool:
+    return dest in getattr(args, "given", frozenset()) or env in os.environ
 
 
 def _listen(text: str) -> Tuple[str, int]:
@@ -176,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", metavar="FILE", default=os.environ.get("TCPHUB_AUTH"),
                        help="aliases need a credential: the secret listed for them, hashed, in this TOML "
                        "file (see tcphub.hash_secret and docs/security.md). A file with any mistake exits 1 "
-                       "before listening [env: TCPHUB_AUTH]")
+                       "before listening; SIGHUP reads it again (a file with a mistake is then "
+                       "refused and the previous one stays) [env: TCPHUB_AUTH]")
     serve.add_argument("--auth-jwt-key", metavar="FILE", default=os.environ.get("TCPHUB_AUTH_JWT_KEY"),
                        help="aliases need a credential: a JWT whose `sub` is the alias, checked with this "
                        "key: the HS256 secret, or the EdDSA/RS256 public key (PEM). Needs "
@@ -189,14 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "is refused: it was meant for someone else) [env: TCPHUB_AUTH_JWT_AUDIENCE]")
     serve.add_argument("--auth-jwt-issuer", metavar="ISS", default=os.environ.get("TCPHUB_AUTH_JWT_ISSUER"),
                        help="refuse JWTs whose `iss` is not this [env: TCPHUB_AUTH_JWT_ISSUER]")
-    serve.add_argument("--auth-jwt-leeway", metavar="D", type=_typed(parse_duration),
+    serve.add_argument("--auth-jwt-leeway", metavar="D", type=_typed(parse_duration), action=_Given,
                        default=_env("TCPHUB_AUTH_JWT_LEEWAY", "5s"),
                        help="how far a JWT's `exp` and `nbf` may be off, for clocks that disagree (0s to "
-                       "10m) [env: TCPHUB_AUTH_JWT_LEEWAY] [default: 5s]")
-    serve.add_argument("--auth-timeout", metavar="D", type=_typed(parse_duration),
+                       "10m); needs --auth-jwt-key [env: TCPHUB_AUTH_JWT_LEEWAY] [default: 5s]")
+    serve.add_argument("--auth-timeout", metavar="D", type=_typed(parse_duration), action=_Given,
                        default=_env("TCPHUB_AUTH_TIMEOUT", "10s"),
                        help="how long a credential may take to be checked before the client is told "
-                       "`unauthorized` (1ms to 1h) [env: TCPHUB_AUTH_TIMEOUT] [default: 10s]")
+                       "`unauthorized` (1ms to 1h); needs --auth or --auth-jwt-key "
+                       "[env: TCPHUB_AUTH_TIMEOUT] [default: 10s]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -290,8 +308,19 @@ def serve(args: argparse.Namespace) -> int:
             # SIGTERM stops the hub as Ctrl-C does. Installed before the ready
             # line, and inside the try, so a signal right after it is clean.
             signal.signal(signal.SIGTERM, _raise_interrupt)
+            if args.auth is not None and hasattr(signal, "SIGHUP"):
+                # Only with a file to read again: otherwise SIGHUP stops
+                # the server, as it does the binary.
+                signal.signal(signal.SIGHUP, lambda signum, frame: _reload_auth_file(hub))
             listen_host, listen_port = hub.address
             shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+            # Before the ready line, so whoever waits for that line has seen it.
+            if args.auth is None and args.auth_jwt_key is None and not ipaddress.ip_address(listen_host).is_loopback:
+                sys.stderr.write(
+                    "warning: listening beyond loopback without authentication: anyone who can reach "
+                    "this port can claim any alias; turn it on with --auth FILE or --auth-jwt-key FILE "
+                    "(see docs/security.md)\n"
+                )
             # One write, so the line never interleaves with the native log lines.
             sys.stderr.write(
                 f"tcphub {_tcphub.__version__} listening on {shown}:{listen_port}; stop with Ctrl-C\n"
@@ -313,6 +342,16 @@ def serve(args: argparse.Namespace) -> int:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _reload_auth_file(hub: Server) -> None:
+    """On SIGHUP: the auth file read again, or the previous one kept."""
+    try:
+        aliases = hub.reload_auth_file()
+    except Error as e:
+        print(f"auth file not reloaded, the previous one stays: {e}", file=sys.stderr, flush=True)
+    else:
+        print(f"auth file reloaded: {aliases} aliases", file=sys.stderr, flush=True)
 
 
 def _console(hub: Server) -> None:
@@ -364,6 +403,10 @@ def _check_auth_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
     for flag in ("auth_jwt_algorithm", "auth_jwt_audience", "auth_jwt_issuer"):
         if getattr(args, flag) is not None and args.auth_jwt_key is None:
             parser.error(f"--{flag.replace('_', '-')} needs --auth-jwt-key")
+    if _given(args, "auth_jwt_leeway", "TCPHUB_AUTH_JWT_LEEWAY") and args.auth_jwt_key is None:
+        parser.error("--auth-jwt-leeway needs --auth-jwt-key")
+    if _given(args, "auth_timeout", "TCPHUB_AUTH_TIMEOUT") and args.auth is None and args.auth_jwt_key is None:
+        parser.error("--auth-timeout needs --auth or --auth-jwt-key")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

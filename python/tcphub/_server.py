@@ -540,6 +540,16 @@ class Server:
         self._auth.register(callback)
         return callback
 
+    def reload_auth_file(self) -> int:
+        """Reads ``auth_file`` again (after secrets or permissions changed)
+        and returns how many aliases it lists. The new file is used from
+        the next ``sync`` on; clients signed in keep what they were granted.
+        A file with a mistake raises :class:`ConfigError` naming it, and the
+        one loaded before stays in use. ``python -m tcphub serve --auth``
+        does this on SIGHUP. On a server started without ``auth_file``,
+        :class:`ConfigError`."""
+        return self._native.reload_auth_file()
+
     def _claim(self, mode: str) -> None:
         with self._lock:
             if self._mode is None:

@@ -308,6 +308,9 @@ class Server:
         server stopped or when it was not started with
         ``authentication=True``. Questions whose deadline passed are left
         out. Releases the GIL while waiting."""
+    def reload_auth_file(self) -> int:
+        """Reads ``auth_file`` again; returns how many aliases it lists. On
+        error (``ConfigError`` naming the file) the one loaded before stays."""
     def stop(self) -> None: ...
     def wait_stopped(self, timeout: Optional[float] = None) -> bool: ...
 

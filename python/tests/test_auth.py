@@ -362,6 +362,33 @@ def test_an_auth_file_grants_by_secret_with_its_permissions(tmp_path):
             hub.authenticate(by_table)
 
 
+def test_an_auth_file_read_again_takes_effect_and_a_broken_one_is_refused(tmp_path):
+    path = tmp_path / "auth.toml"
+
+    def write(alias: str, secret: str) -> None:
+        path.write_text(f'[aliases.{alias}]\nsecret = "{tcphub.hash_secret(secret)}"\n', encoding="utf-8")
+
+    write("alice", "a")
+    with tcphub.Server("127.0.0.1", 0, auth_file=path) as hub:
+        with client(hub, "alice", "a") as alice:
+            write("bob", "b")
+            assert hub.reload_auth_file() == 1
+            with client(hub, "bob", "b") as bob:
+                assert bob.name == "bob"
+            with pytest.raises(tcphub.UnauthorizedError):
+                client(hub, "alice", "a")  # no longer listed
+            assert alice.ping() >= 0  # who signed in keeps what was granted
+
+            path.write_text("[aliases.bob]\nsecret = 'in clear'\n", encoding="utf-8")
+            with pytest.raises(tcphub.ConfigError, match=f"auth_file {path}: .*bob"):
+                hub.reload_auth_file()
+            with client(hub, "bob", "b") as bob:  # the file loaded before stays
+                assert bob.name == "bob"
+    with tcphub.Server("127.0.0.1", 0) as plain:
+        with pytest.raises(tcphub.ConfigError, match="no file to reload"):
+            plain.reload_auth_file()
+
+
 def test_hash_secret_makes_argon2id_lines_and_refuses_nothing_to_hash():
     line = tcphub.hash_secret("s")
     assert line.startswith("$argon2id$") and line != tcphub.hash_secret("s")  # salted

@@ -444,3 +444,73 @@ def test_serve_an_unusable_auth_file_exits_1_naming_it(tmp_path):
     assert done.returncode == 1
     assert f"auth_file {path}" in done.stderr and "alice" in done.stderr
     assert "listening" not in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_serve_reads_the_auth_file_again_on_sighup(serve, tmp_path):
+    path = tmp_path / "auth.toml"
+    path.write_text(f'[aliases.alice]\nsecret = "{tcphub.hash_secret("a")}"\n', encoding="utf-8")
+    hub = serve("--auth", str(path))
+
+    def hang_up_and_read(needle: str) -> None:
+        seen = len(hub.stderr)
+        hub.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while not any(needle in line for line in hub.stderr[seen:]):
+            assert time.monotonic() < deadline and hub.proc.poll() is None, hub.stderr
+            time.sleep(0.02)  # polling the output the pump thread collects
+
+    path.write_text(f'[aliases.bob]\nsecret = "{tcphub.hash_secret("b")}"\n', encoding="utf-8")
+    hang_up_and_read("auth file reloaded: 1 aliases")
+    with tcphub.Client("127.0.0.1", hub.port, "bob", token="b") as bob:
+        assert bob.name == "bob"
+    path.write_text("not toml [", encoding="utf-8")
+    hang_up_and_read("auth file not reloaded, the previous one stays")
+    with tcphub.Client("127.0.0.1", hub.port, "bob", token="b") as bob:
+        assert bob.name == "bob"
+    assert hub.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "args, env, needle",
+    [
+        (["--auth-timeout", "5s"], {}, "--auth-timeout needs --auth or --auth-jwt-key"),
+        ([], {"TCPHUB_AUTH_TIMEOUT": "5s"}, "--auth-timeout needs --auth or --auth-jwt-key"),
+        (["--auth-jwt-leeway", "1s"], {}, "--auth-jwt-leeway needs --auth-jwt-key"),
+        (["--auth", "a.toml", "--auth-jwt-leeway", "1s"], {}, "--auth-jwt-leeway needs --auth-jwt-key"),
+    ],
+)
+def test_serve_auth_settings_without_authentication_exit_2(args, env, needle):
+    done = subprocess.run(
+        [sys.executable, "-m", "tcphub", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 2
+    assert needle in done.stderr
+
+
+def test_serve_warns_when_listening_beyond_loopback_without_authentication():
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tcphub", "serve", "--listen", "0.0.0.0:0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stderr is not None
+    lines: List[str] = []
+    try:
+        # The warning comes before the ready line, so the ready line means
+        # it was written if it ever will be.
+        for line in run.stderr:
+            lines.append(line)
+            if "listening on" in line:
+                break
+    finally:
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=20)
+        run.stderr.close()
+    assert any("warning: listening beyond loopback without authentication" in line for line in lines), lines
