@@ -348,6 +348,64 @@ fn a_last_will_to_a_forbidden_alias_is_refused_before_the_claim() {
 }
 
 #[test]
+fn a_connection_that_never_signs_in_is_closed_after_auth_timeout() {
+    let config = HubConfig {
+        auth_timeout: Duration::from_secs(5),
+        ..authenticated()
+    };
+    let mut h = Harness::new(config);
+    let idle = h.connect("10.0.0.1:1");
+    let pinger = h.connect("10.0.0.2:1");
+    let member = h.connect("10.0.0.3:1");
+    h.send(member, &sync_with("Member", "good"));
+    h.advance(Duration::from_secs(1));
+    assert!(h.decide(grant()));
+    h.take(member);
+    for _ in 0..4 {
+        h.send(pinger, br#"{"type":"ping"}"#);
+        h.advance(Duration::from_millis(999));
+    }
+    assert_eq!(h.closed(idle), None);
+    h.advance(Duration::from_millis(4));
+    assert_eq!(h.closed(idle), Some(CloseReason::AuthTimeout));
+    assert_eq!(
+        h.closed(pinger),
+        Some(CloseReason::AuthTimeout),
+        "pings do not sign in"
+    );
+    let farewell = h.take(idle).pop().unwrap();
+    assert!(
+        matches!(&farewell, HubFrame::Bye { reason, message } if reason == "auth_timeout" && message.contains("5000 ms")),
+        "{farewell:?}"
+    );
+    h.advance(Duration::from_secs(60));
+    assert_eq!(
+        h.closed(member),
+        None,
+        "a signed-in session has no deadline"
+    );
+}
+
+#[test]
+fn a_question_open_at_the_sign_in_deadline_is_answered_before_the_close() {
+    let config = HubConfig {
+        auth_timeout: Duration::from_secs(5),
+        ..authenticated()
+    };
+    let mut h = Harness::new(config);
+    let s = h.connect("10.0.0.1:1");
+    h.advance(Duration::from_secs(4));
+    h.send(s, &sync_with("Late", "t"));
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.closed(s), None, "its question is still open");
+    assert!(h.decide(AuthDecision::Deny));
+    h.advance(Duration::ZERO);
+    let frames = h.take(s);
+    assert_eq!(error_code(&frames[0]), "unauthorized");
+    assert_eq!(h.closed(s), Some(CloseReason::AuthTimeout));
+}
+
+#[test]
 fn with_authentication_off_a_token_is_ignored_and_nothing_is_asked() {
     let mut h = Harness::new(HubConfig::default());
     let s = h.connect("10.0.0.1:1");
