@@ -1,5 +1,6 @@
 //! Scenarios that ship with the simulator.
 
+use super::authenticator::{AuthenticatorSettings, Credential};
 use super::scenario::{ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario};
 use super::step::{message, Action, Step, WatchScope};
 
@@ -13,17 +14,19 @@ const FAULTS: &str = "faults";
 const FLOW_CONTROL: &str = "flow_control";
 const CHAT_ROOM: &str = "chat_room";
 const CLUSTER: &str = "cluster";
+const AUTHENTICATION: &str = "authentication";
 
 /// Every preset by name, in the order the page lists them (the first is
 /// the one it loads): the one list that the page, the bindings, the errors
 /// and the tests all read.
-pub const PRESETS: [(&str, MakePreset); 6] = [
+pub const PRESETS: [(&str, MakePreset); 7] = [
     (TUTORIAL, tutorial),
     (TAKEOVER, takeover),
     (FAULTS, faults),
     (FLOW_CONTROL, flow_control),
     (CHAT_ROOM, chat_room),
     (CLUSTER, cluster),
+    (AUTHENTICATION, authentication),
 ];
 
 /// Names of the presets, in the order the page lists them.
@@ -114,6 +117,7 @@ pub fn tutorial() -> Scenario {
         faults: FaultSettings::default(),
         trace: Default::default(),
         cluster: None,
+        authenticator: None,
         steps,
     }
 }
@@ -133,6 +137,7 @@ pub fn takeover() -> Scenario {
             client: client("phone"),
             alias: "小明".into(),
             last_will: None,
+            token: None,
         }),
         Step::now(Action::Connect {
             client: client("laptop"),
@@ -141,6 +146,7 @@ pub fn takeover() -> Scenario {
             client: client("laptop"),
             alias: "小红".into(),
             last_will: None,
+            token: None,
         }),
         Step::at(
             1000,
@@ -161,6 +167,7 @@ pub fn takeover() -> Scenario {
             client: client("tablet"),
             alias: "小明".into(),
             last_will: None,
+            token: None,
         }),
         Step::at(
             3000,
@@ -192,6 +199,7 @@ pub fn takeover() -> Scenario {
         faults: FaultSettings::default(),
         trace: Default::default(),
         cluster: None,
+        authenticator: None,
         steps,
     }
 }
@@ -208,6 +216,7 @@ pub fn faults() -> Scenario {
             client: client(name),
             alias: name.to_owned(),
             last_will: None,
+            token: None,
         }));
     }
     steps.push(Step::now(Action::StopReading {
@@ -272,6 +281,7 @@ pub fn faults() -> Scenario {
         },
         trace: Default::default(),
         cluster: None,
+        authenticator: None,
         steps,
     }
 }
@@ -310,6 +320,7 @@ pub fn flow_control() -> Scenario {
             client: client(name),
             alias: name.to_owned(),
             last_will: None,
+            token: None,
         }));
     }
     for (burst, start, stops) in [(1, 100, "napper"), (2, 1000, "stuck")] {
@@ -365,6 +376,7 @@ pub fn flow_control() -> Scenario {
         faults: FaultSettings::default(),
         trace: Default::default(),
         cluster: None,
+        authenticator: None,
         steps,
     }
 }
@@ -405,6 +417,7 @@ pub fn chat_room() -> Scenario {
             client: client(name),
             alias: name.to_owned(),
             last_will,
+            token: None,
         }));
         steps.push(Step::now(Action::Join {
             client: client(name),
@@ -480,6 +493,7 @@ pub fn chat_room() -> Scenario {
         faults: FaultSettings::default(),
         trace: Default::default(),
         cluster: None,
+        authenticator: None,
         steps,
     }
 }
@@ -519,6 +533,7 @@ pub fn cluster() -> Scenario {
             client: client(name),
             alias: name.to_owned(),
             last_will: None,
+            token: None,
         }));
     }
     let send = |at, from: &str, to: &str, text: &str| {
@@ -557,6 +572,7 @@ pub fn cluster() -> Scenario {
         client: client("phone"),
         alias: "Client-1".into(),
         last_will: None,
+        token: None,
     }));
     steps.push(send(
         5000,
@@ -579,6 +595,7 @@ pub fn cluster() -> Scenario {
         client: client("Client-2"),
         alias: "Client-2".into(),
         last_will: None,
+        token: None,
     }));
     steps.push(send(11_000, "Client-3", "Client-2", r#""welcome back""#));
     Scenario {
@@ -599,6 +616,129 @@ pub fn cluster() -> Scenario {
             nodes: CLUSTER_NODES.iter().map(|n| (*n).to_owned()).collect(),
             latency_ms: 2,
             lease_ms: 3000,
+        }),
+        authenticator: None,
+        steps,
+    }
+}
+
+/// How long the `authentication` preset's authenticator takes to answer.
+pub const AUTH_DELAY_MS: u64 = 250;
+
+/// The `authentication` preset's wrong guesses at `Client-1`'s token.
+pub const AUTH_GUESSES: usize = 6;
+
+/// A hub with authentication on, and an authenticator that answers after
+/// [`AUTH_DELAY_MS`] from a table of credentials.
+///
+/// - `Client-1` syncs with its token and, right behind, sends the host a
+///   message: the hub holds the session (its input kept) until the
+///   authenticator grants the credential, as identity `alice`; then it is
+///   `synced` and the message goes on.
+/// - `Client-2` signs in with a restricted credential: it may relay only
+///   to `Client-1`, not to `*`, and may not list.
+/// - `ops` holds a valid credential for `Client-1` too, but as another
+///   identity: its takeover is refused as `alias_taken`. It signs in as
+///   `ops` instead.
+/// - `Client-2` writes to `Client-1` (delivered), then to `ops`: `error`
+///   `forbidden`, naming what was refused.
+/// - `intruder` asks for the session list before signing in: `error`
+///   `unauthorized`. Then it guesses `Client-1`'s token six times: each
+///   is `unauthorized`, and after four failures from its address the hub
+///   spaces its attempts, 0.5 s, then 1 s.
+pub fn authentication() -> Scenario {
+    let sync = |name: &str, alias: &str, token: &str| {
+        Step::now(Action::Sync {
+            client: client(name),
+            alias: alias.to_owned(),
+            last_will: None,
+            token: Some(token.to_owned()),
+        })
+    };
+    let connect = |name: &str| {
+        Step::now(Action::Connect {
+            client: client(name),
+        })
+    };
+    let send = |from: &str, to: Option<&str>, text: &str| {
+        Step::now(Action::Send {
+            client: client(from),
+            to: to.map(str::to_owned),
+            room: None,
+            message: message(text),
+        })
+    };
+    let mut steps = vec![
+        Step::at(
+            0,
+            Action::Connect {
+                client: client("Client-1"),
+            },
+        ),
+        Step {
+            at: Some(0),
+            ..sync("Client-1", "Client-1", "c1-secret")
+        },
+        // Written right behind the sync: it waits with the session.
+        Step {
+            at: Some(0),
+            ..send("Client-1", None, r#""signed in""#)
+        },
+        connect("Client-2"),
+        sync("Client-2", "Client-2", "c2-secret"),
+        connect("ops"),
+        sync("ops", "Client-1", "ops-key"),
+        sync("ops", "ops", "ops-key"),
+        send("Client-2", Some("Client-1"), r#""hi Client-1""#),
+        send("Client-2", Some("ops"), r#""hi ops""#),
+        connect("intruder"),
+        Step::now(Action::List {
+            client: client("intruder"),
+            room: None,
+        }),
+    ];
+    for guess in 1..=AUTH_GUESSES {
+        steps.push(sync("intruder", "Client-1", &format!("guess-{guess}")));
+    }
+    let credential = |alias: &str, token: &str, identity: Option<&str>| Credential {
+        alias: alias.to_owned(),
+        token: token.to_owned(),
+        identity: identity.map(str::to_owned),
+        relay: vec!["*".to_owned()],
+        broadcast: true,
+        list: true,
+    };
+    Scenario {
+        name: AUTHENTICATION.into(),
+        description: "A hub with authentication on. Client-1 signs in with its token and waits \
+                      for the authenticator's answer (its message to the host waits too). \
+                      Client-2 may write only to Client-1: its message to ops is forbidden. ops \
+                      has a valid credential for Client-1 but is another identity: alias_taken. \
+                      intruder may not list before signing in, and its wrong guesses at \
+                      Client-1's token are unauthorized, then spaced 0.5 s and 1 s apart."
+            .into(),
+        seed: 13,
+        hub: HubSettings {
+            authentication: true,
+            ..HubSettings::default()
+        },
+        network: NetworkSettings::default(),
+        faults: FaultSettings::default(),
+        trace: Default::default(),
+        cluster: None,
+        authenticator: Some(AuthenticatorSettings {
+            delay_ms: AUTH_DELAY_MS,
+            credentials: vec![
+                credential("Client-1", "c1-secret", Some("alice")),
+                Credential {
+                    relay: vec!["Client-1".to_owned()],
+                    broadcast: false,
+                    list: false,
+                    ..credential("Client-2", "c2-secret", None)
+                },
+                credential("Client-1", "ops-key", Some("ops")),
+                credential("ops", "ops-key", Some("ops")),
+            ],
         }),
         steps,
     }
