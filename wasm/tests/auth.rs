@@ -114,6 +114,18 @@ fn flow_at(sim: &Simulator, client: &str, state: &str) -> Vec<u64> {
 }
 
 #[test]
+fn the_presets_constants_are_its_own() {
+    let preset = presets::authentication();
+    assert_eq!(preset.authenticator.unwrap().delay_ms, AUTH_DELAY_MS);
+    let guesses = preset
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.action, Action::Sync { client, .. } if client == "intruder"))
+        .count();
+    assert_eq!(guesses, AUTH_GUESSES);
+}
+
+#[test]
 fn the_decision_delay_holds_the_session_and_its_input() {
     let sim = run(presets::authentication());
     let client1 = auths_of(&sim, "Client-1");
