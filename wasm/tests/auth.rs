@@ -497,3 +497,27 @@ fn the_format_reads_authentication_and_names_what_is_wrong() {
     let saved = s.to_json();
     assert!(!saved.contains("auth"), "{saved}");
 }
+
+#[test]
+fn a_recorded_run_with_a_sign_in_by_click_replays_exactly() {
+    let mut scenario = presets::authentication();
+    scenario.faults.enabled = true;
+    let mut sim = Simulator::new(scenario).unwrap();
+    sim.run(40);
+    sim.act(Action::Connect {
+        client: "laptop".into(),
+    });
+    sim.act(Action::Sync {
+        client: "laptop".into(),
+        alias: "Client-1".into(),
+        last_will: None,
+        token: Some("c1-secret".into()),
+    });
+    sim.run_to_end();
+    let saved = sim.recorded_scenario().to_json();
+    assert!(saved.contains(r#""token": "c1-secret""#), "{saved}");
+    let replay = run(Scenario::from_json(&saved).unwrap());
+    assert_eq!(replay.trace().to_json_lines(), sim.trace().to_json_lines());
+    let laptop = auths_of(&sim, "laptop");
+    assert_eq!(laptop.last().unwrap().identity.as_deref(), Some("alice"));
+}
