@@ -3,9 +3,10 @@
 //!
 //! Rules of the run:
 //! - One thing happens per [`Simulator::step`]: a piece of data (or the end
-//!   of a stream) arrives, the hub's timers fire (idle, frame, write
-//!   deadline), a step of the script runs, or the clock moves on to the end
-//!   of a `wait`.
+//!   of a stream) arrives, a backplane hop or the authenticator's answer
+//!   arrives, the hub's timers fire (idle, frame, write deadline,
+//!   authentication), a step of the script runs, or the clock moves on to
+//!   the end of a `wait`.
 //! - The earliest comes first; at equal times, arrivals, then the timer,
 //!   then the script, then the clock.
 //! - A step with an `at` runs at that time, whatever is in flight, as a
