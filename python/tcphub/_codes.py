@@ -31,6 +31,7 @@ CloseReason = Literal[
     "client_bye",
     "rate_limited",
     "too_many_connections",
+    "auth_timeout",
 ]
 
 #: What a client did wrong: ``ProtocolError.code``, and the ``code`` of an
@@ -55,6 +56,8 @@ ErrorCode = Literal[
     "last_will_too_large",
     "rate_limited",
     "too_many_connections",
+    "unauthorized",
+    "forbidden",
 ]
 
 #: What a watched alias or room member did: ``Presence.event``.
