@@ -10,7 +10,8 @@ root="$(dirname "$here")"
 cd "$root"
 
 cargo build -p tcphub-wasm --target wasm32-unknown-unknown --profile wasm-release
-raw="$root/target/wasm32-unknown-unknown/wasm-release/tcphub_wasm.wasm"
+# Where cargo puts it: CARGO_TARGET_DIR when set (a worktree of its own).
+raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/wasm-release/tcphub_wasm.wasm"
 
 wasm-bindgen --target web --out-dir "$here/www/pkg" "$raw"
 wasm-bindgen --target nodejs --out-dir "$here/pkg" "$raw"

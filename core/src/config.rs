@@ -192,8 +192,11 @@ pub struct HubConfig {
     /// and a session does nothing but `sync`, `ping` and `bye` until one
     /// is granted. Off by default.
     pub authentication: bool,
-    /// How long a session waits for its credential to be checked before
-    /// it is told `unauthorized`.
+    /// With authentication on: how long a session waits for its
+    /// credential to be checked before it is told `unauthorized`, and how
+    /// long after connecting it has to be granted an alias before it is
+    /// closed with `auth_timeout` (a question still open then is answered
+    /// first).
     pub auth_timeout: Duration,
 }
 

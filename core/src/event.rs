@@ -230,6 +230,10 @@ pub enum CloseReason {
     /// The peer's address had as many sessions open as one address may
     /// when it connected.
     TooManyConnections,
+    /// Authentication is on and the peer was granted no alias within
+    /// `auth_timeout` of connecting (as nats-server's `auth_timeout`):
+    /// a connection that never authenticates does not hold a session.
+    AuthTimeout,
 }
 
 impl CloseReason {
@@ -248,11 +252,12 @@ impl CloseReason {
             CloseReason::ClientBye => "client_bye",
             CloseReason::RateLimited => "rate_limited",
             CloseReason::TooManyConnections => "too_many_connections",
+            CloseReason::AuthTimeout => "auth_timeout",
         }
     }
 
     /// Every reason, for bindings and documentation.
-    pub const ALL: [CloseReason; 12] = [
+    pub const ALL: [CloseReason; 13] = [
         CloseReason::PeerClosed,
         CloseReason::ClosedByHost,
         CloseReason::TakenOver,
@@ -265,13 +270,14 @@ impl CloseReason {
         CloseReason::ClientBye,
         CloseReason::RateLimited,
         CloseReason::TooManyConnections,
+        CloseReason::AuthTimeout,
     ];
 
     /// Whether a session closed for this reason has its last will sent:
     /// whenever it ended without a clean `bye`, except when its alias lives
     /// on in a new session (`taken_over`), the hub is going away
     /// (`shutdown`), or it never got in (`too_many_sessions`,
-    /// `too_many_connections`).
+    /// `too_many_connections`, `auth_timeout`).
     pub fn sends_last_will(self) -> bool {
         !matches!(
             self,
@@ -280,6 +286,7 @@ impl CloseReason {
                 | CloseReason::Shutdown
                 | CloseReason::TooManySessions
                 | CloseReason::TooManyConnections
+                | CloseReason::AuthTimeout
         )
     }
 

@@ -73,6 +73,9 @@ pub(crate) struct Session {
     pub(crate) identity: Option<Arc<Identity>>,
     /// The `sync` whose credential is being checked.
     pub(crate) auth: Option<Box<PendingAuth>>,
+    /// With authentication on and no alias granted yet: when the session
+    /// is closed unless one is.
+    pub(crate) sign_in_by: Option<std::time::Duration>,
 }
 
 impl Session {
@@ -92,6 +95,7 @@ impl Session {
             limits: None,
             identity: None,
             auth: None,
+            sign_in_by: None,
         }
     }
 

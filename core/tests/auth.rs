@@ -348,6 +348,64 @@ fn a_last_will_to_a_forbidden_alias_is_refused_before_the_claim() {
 }
 
 #[test]
+fn a_connection_that_never_signs_in_is_closed_after_auth_timeout() {
+    let config = HubConfig {
+        auth_timeout: Duration::from_secs(5),
+        ..authenticated()
+    };
+    let mut h = Harness::new(config);
+    let idle = h.connect("10.0.0.1:1");
+    let pinger = h.connect("10.0.0.2:1");
+    let member = h.connect("10.0.0.3:1");
+    h.send(member, &sync_with("Member", "good"));
+    h.advance(Duration::from_secs(1));
+    assert!(h.decide(grant()));
+    h.take(member);
+    for _ in 0..4 {
+        h.send(pinger, br#"{"type":"ping"}"#);
+        h.advance(Duration::from_millis(999));
+    }
+    assert_eq!(h.closed(idle), None);
+    h.advance(Duration::from_millis(4));
+    assert_eq!(h.closed(idle), Some(CloseReason::AuthTimeout));
+    assert_eq!(
+        h.closed(pinger),
+        Some(CloseReason::AuthTimeout),
+        "pings do not sign in"
+    );
+    let farewell = h.take(idle).pop().unwrap();
+    assert!(
+        matches!(&farewell, HubFrame::Bye { reason, message } if reason == "auth_timeout" && message.contains("5000 ms")),
+        "{farewell:?}"
+    );
+    h.advance(Duration::from_secs(60));
+    assert_eq!(
+        h.closed(member),
+        None,
+        "a signed-in session has no deadline"
+    );
+}
+
+#[test]
+fn a_question_open_at_the_sign_in_deadline_is_answered_before_the_close() {
+    let config = HubConfig {
+        auth_timeout: Duration::from_secs(5),
+        ..authenticated()
+    };
+    let mut h = Harness::new(config);
+    let s = h.connect("10.0.0.1:1");
+    h.advance(Duration::from_secs(4));
+    h.send(s, &sync_with("Late", "t"));
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.closed(s), None, "its question is still open");
+    assert!(h.decide(AuthDecision::Deny));
+    h.advance(Duration::ZERO);
+    let frames = h.take(s);
+    assert_eq!(error_code(&frames[0]), "unauthorized");
+    assert_eq!(h.closed(s), Some(CloseReason::AuthTimeout));
+}
+
+#[test]
 fn with_authentication_off_a_token_is_ignored_and_nothing_is_asked() {
     let mut h = Harness::new(HubConfig::default());
     let s = h.connect("10.0.0.1:1");
@@ -355,4 +413,169 @@ fn with_authentication_off_a_token_is_ignored_and_nothing_is_asked() {
     assert!(h.auth_requests.is_empty());
     assert_eq!(synced_alias(&h.take(s)), Some("Client-1"));
     assert_eq!(h.hub.session(s).unwrap().identity, None);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use tcphub_core::SessionHandle;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Connect {
+            address: u8,
+        },
+        Sync {
+            session: u8,
+            alias: u8,
+        },
+        Grant {
+            request: u8,
+            identity: u8,
+            relay_all: bool,
+        },
+        Deny {
+            request: u8,
+        },
+        Relay {
+            session: u8,
+            to: u8,
+        },
+        Advance {
+            ms: u16,
+        },
+        Disconnect {
+            session: u8,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0..3u8).prop_map(|address| Op::Connect { address }),
+            4 => (any::<u8>(), 0..3u8).prop_map(|(session, alias)| Op::Sync { session, alias }),
+            3 => (any::<u8>(), 0..2u8, any::<bool>())
+                .prop_map(|(request, identity, relay_all)| Op::Grant { request, identity, relay_all }),
+            2 => any::<u8>().prop_map(|request| Op::Deny { request }),
+            3 => (any::<u8>(), 0..4u8).prop_map(|(session, to)| Op::Relay { session, to }),
+            2 => (0..3000u16).prop_map(|ms| Op::Advance { ms }),
+            1 => any::<u8>().prop_map(|session| Op::Disconnect { session }),
+        ]
+    }
+
+    const ALIASES: [&str; 3] = ["A", "B", "Client-1"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever credentials come and go, in any order, with answers
+        /// late or never: an alias is held only by sessions of one
+        /// identity that were granted it, a session waiting for its
+        /// credential is not read, no one unauthenticated reaches anyone,
+        /// and (the harness checks) nothing is sent to a closed session.
+        #[test]
+        fn aliases_follow_grants_whatever_the_order(
+            policy in prop_oneof![Just(AliasPolicy::Takeover), Just(AliasPolicy::Share), Just(AliasPolicy::Reject)],
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let mut h = Harness::new(HubConfig {
+                alias_policy: policy,
+                auth_timeout: Duration::from_secs(2),
+                ..authenticated()
+            });
+            let mut sessions: Vec<SessionHandle> = Vec::new();
+            // What each session was granted, by the answer the hub took.
+            let mut granted: BTreeMap<SessionHandle, Vec<(String, String)>> = BTreeMap::new();
+            let mut ports = 0u32;
+            let pick = |sessions: &[SessionHandle], i: u8| {
+                (!sessions.is_empty()).then(|| sessions[usize::from(i) % sessions.len()])
+            };
+            for op in ops {
+                match op {
+                    Op::Connect { address } => {
+                        ports += 1;
+                        sessions.push(h.connect(&format!("10.0.0.{address}:{ports}")));
+                    }
+                    Op::Sync { session, alias } => {
+                        if let Some(s) = pick(&sessions, session) {
+                            if h.hub.session(s).is_some() {
+                                h.send(s, &sync_with(ALIASES[usize::from(alias)], "t"));
+                            }
+                        }
+                    }
+                    Op::Grant { request, identity, relay_all } => {
+                        if h.auth_requests.is_empty() { continue; }
+                        let request = h.auth_requests.remove(usize::from(request) % h.auth_requests.len());
+                        let identity = ["alice", "bob"][usize::from(identity)];
+                        let permissions = if relay_all { Permissions::default() } else { restricted() };
+                        let took = h.hub.handle_auth_decision(h.now, request.id, grant_as(identity, permissions)).unwrap();
+                        h.drain();
+                        if took {
+                            granted.entry(request.handle).or_default().push((request.alias.to_string(), identity.to_owned()));
+                        }
+                    }
+                    Op::Deny { request } => {
+                        if h.auth_requests.is_empty() { continue; }
+                        let request = h.auth_requests.remove(usize::from(request) % h.auth_requests.len());
+                        h.hub.handle_auth_decision(h.now, request.id, AuthDecision::Deny).unwrap();
+                        h.drain();
+                    }
+                    Op::Relay { session, to } => {
+                        if let Some(s) = pick(&sessions, session) {
+                            if h.hub.session(s).is_some() {
+                                let to = ["A", "B", "Client-1", "*"][usize::from(to)];
+                                h.send(s, format!(r#"{{"type":"info","to":"{to}","message":0}}"#).as_bytes());
+                            }
+                        }
+                    }
+                    Op::Advance { ms } => h.advance(Duration::from_millis(u64::from(ms))),
+                    Op::Disconnect { session } => {
+                        if let Some(s) = pick(&sessions, session) {
+                            if h.hub.session(s).is_some() {
+                                h.disconnect(s);
+                            }
+                        }
+                    }
+                }
+                // Questions the hub forgot (deadline, close) stay in the
+                // harness's list; answering them later must be harmless.
+                for alias in ALIASES {
+                    let holders = h.hub.alias_holders(alias).to_vec();
+                    let mut identities = Vec::new();
+                    for holder in &holders {
+                        let info = h.hub.session(*holder).expect("holders are open");
+                        let identity = info.identity.expect("holders authenticated");
+                        identities.push(identity.to_owned());
+                        // It holds the alias under an identity a grant
+                        // gave it for that alias.
+                        let grants = granted.get(holder).map(Vec::as_slice).unwrap_or_default();
+                        prop_assert!(
+                            grants.iter().any(|(a, i)| a == alias && i == identity),
+                            "{holder} holds {alias} as {identity}, granted {grants:?}"
+                        );
+                    }
+                    identities.dedup();
+                    prop_assert!(identities.len() <= 1, "{alias} held by {identities:?}");
+                    if policy != AliasPolicy::Share {
+                        prop_assert!(holders.len() <= 1);
+                    }
+                }
+                for info in h.hub.sessions() {
+                    if info.alias.is_some() {
+                        prop_assert!(info.identity.is_some());
+                    }
+                }
+                for inbox in h.inboxes.values() {
+                    for frame in &inbox.frames {
+                        if let HubFrame::Info { from, .. } = frame {
+                            prop_assert!(
+                                from == "#hub" || ALIASES.contains(&from.as_str()),
+                                "only authenticated senders reach anyone: {from}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -34,12 +34,22 @@ impl Cluster {
     }
 
     fn with_policy(n: usize, policy: AliasPolicy) -> Self {
+        Self::with_config(
+            n,
+            HubConfig {
+                alias_policy: policy,
+                ..HubConfig::default()
+            },
+        )
+    }
+
+    /// `n` nodes with `config`, each with its own node id.
+    fn with_config(n: usize, config: HubConfig) -> Self {
         let nodes = (1..=n)
             .map(|i| {
                 Harness::new(HubConfig {
                     node: Some(NodeId::new(&format!("n{i}")).unwrap()),
-                    alias_policy: policy,
-                    ..HubConfig::default()
+                    ..config.clone()
                 })
             })
             .collect();
@@ -1033,4 +1043,67 @@ fn the_host_is_refused_rather_than_dropped_while_the_backplane_is_behind() {
     );
     c.nodes[0].hub.handle_backplane_backlog(false).unwrap();
     assert_eq!(c.nodes[0].hub.broadcast("all").unwrap(), 1);
+}
+
+#[test]
+fn an_authenticated_sync_is_claimed_through_the_directory_after_its_grant() {
+    use tcphub_core::{AliasPattern, AuthDecision, Grant, Permissions};
+    let mut c = Cluster::with_config(
+        2,
+        HubConfig {
+            authentication: true,
+            ..HubConfig::default()
+        },
+    );
+    let sign_in = |c: &mut Cluster, n: usize, alias: &str, permissions: Permissions| {
+        let node = &mut c.nodes[n];
+        let id = node.connect(&format!("10.0.{n}.1:{}", 1000 + node.inboxes.len()));
+        node.send(
+            id,
+            &tcphub_core::encode_sync_request(alias, Some("token"), None),
+        );
+        c.pump();
+        let claims = c
+            .take_crossed()
+            .into_iter()
+            .filter(|(_, out)| matches!(out, ClusterOutput::Claim { .. }))
+            .count();
+        assert_eq!(claims, 0, "nothing is claimed before the grant");
+        assert!(c.nodes[n].decide(AuthDecision::Grant(Grant {
+            identity: None,
+            permissions,
+        })));
+        c.pump();
+        let synced = c.nodes[n].take(id);
+        assert!(
+            matches!(&synced[..], [HubFrame::Synced { .. }]),
+            "{synced:?}"
+        );
+        c.take_crossed();
+        id
+    };
+    let admin = sign_in(&mut c, 0, "Admin", Permissions::default());
+    let restricted = Permissions {
+        relay: vec![AliasPattern::new("Client-*").unwrap()],
+        ..Permissions::default()
+    };
+    let client = sign_in(&mut c, 1, "Client-1", restricted);
+    assert_eq!(holders(&c, "Admin"), [(0, "n1/10.0.0.1:1000".to_owned())]);
+    c.send(1, client, r#"{"type":"info","to":"Admin","message":"x"}"#);
+    let frames = c.nodes[1].take(client);
+    assert!(
+        matches!(&frames[..], [HubFrame::Error { code, .. }] if code == "forbidden"),
+        "{frames:?}"
+    );
+    let crossed = c.take_crossed();
+    assert!(
+        !crossed.iter().any(|(_, out)| matches!(
+            out,
+            ClusterOutput::Forward { .. } | ClusterOutput::Resolve(_)
+        )),
+        "a refused relay does not cross: {crossed:?}"
+    );
+    assert!(c.nodes[0].take(admin).is_empty());
+    c.send(0, admin, r#"{"type":"info","to":"Client-1","message":"y"}"#);
+    assert_eq!(c.nodes[1].take(client), [info("Admin", json!("y"))]);
 }

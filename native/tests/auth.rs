@@ -830,3 +830,33 @@ async fn audience_and_issuer_are_checked_when_configured() {
     let (_c, answer) = sync_as(plain.addr, "A", Some(&right)).await;
     unauthorized(answer);
 }
+
+#[tokio::test]
+async fn a_connection_that_never_signs_in_is_closed_after_the_auth_timeout() {
+    let dir = TempDir::new("timeout");
+    let file = dir.write(
+        "auth.toml",
+        &format!("[aliases.A]\nsecret = {:?}\n", cheap_hash("a")),
+    );
+    let hub = ServeProcess::start(
+        &["--auth", file.to_str().unwrap(), "--auth-timeout", "300ms"],
+        &[],
+    );
+    let started = Instant::now();
+    let mut idle = within(Client::connect(hub.addr)).await.unwrap();
+    match within(idle.expect_frame()).await {
+        Ok(HubFrame::Bye { reason, .. }) => assert_eq!(reason, "auth_timeout"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    // A client that signs in in time stays.
+    let (mut a, answer) = sync_as(hub.addr, "A", Some("a")).await;
+    answer.unwrap();
+    // Twice the deadline: what is checked is that it passes with nothing.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    common::expect_nothing_more(&mut a).await;
+}

@@ -31,6 +31,7 @@ CloseReason = Literal[
     "client_bye",
     "rate_limited",
     "too_many_connections",
+    "auth_timeout",
 ]
 
 #: What a client did wrong: ``ProtocolError.code``, and the ``code`` of an

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cargo-fuzz targets in fuzz/ (decoder, hub), each run briefly
+# The cargo-fuzz targets in fuzz/ (decoder, hub, auth), each run briefly
 # (FUZZ_SECONDS, default 40 s) from the seeds in fuzz/seeds and the local
 # corpus in fuzz/corpus (not in git). A crash fails the suite and leaves the
 # input in fuzz/artifacts/<target>/. Installs cargo-fuzz when missing; skips,
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 seconds=${FUZZ_SECONDS:-40}
-targets=(decoder hub)
+targets=(decoder hub auth)
 
 toolchains=$(rustup toolchain list 2>/dev/null || true)
 if ! grep -q '^nightly' <<<"$toolchains"; then

@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 client: format!("c{i}"),
                 alias: format!("alias-{i}"),
                 last_will: None,
+                token: None,
             }));
         }
         let mut sim = Simulator::new(scenario)?;

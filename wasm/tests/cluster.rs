@@ -35,6 +35,7 @@ fn sync(client: &str, alias: &str) -> Step {
         client: client.into(),
         alias: alias.into(),
         last_will: None,
+        token: None,
     })
 }
 
@@ -218,6 +219,7 @@ fn under_reject_simultaneous_claims_on_two_nodes_give_one_winner() {
                 client: client.into(),
                 alias: "X".into(),
                 last_will: None,
+                token: None,
             },
         ));
     }

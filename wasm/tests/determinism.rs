@@ -13,13 +13,14 @@ use common::run;
 use tcphub_wasm::sim::{presets, Scenario, Simulator};
 
 /// The runs the golden files hold: (file, preset, seed, faults on).
-const GOLDEN: [(&str, &str, u64, bool); 6] = [
+const GOLDEN: [(&str, &str, u64, bool); 7] = [
     ("tutorial-seed7.json", "tutorial", 7, false),
     ("tutorial-seed7-faults.json", "tutorial", 7, true),
     ("faults-seed3.json", "faults", 3, true),
     ("flow_control-seed9.json", "flow_control", 9, false),
     ("chat_room-seed11.json", "chat_room", 11, false),
     ("cluster-seed12.json", "cluster", 12, false),
+    ("authentication-seed13.json", "authentication", 13, false),
 ];
 
 fn golden_scenario(preset: &str, seed: u64, faults: bool) -> Scenario {

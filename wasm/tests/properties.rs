@@ -29,7 +29,7 @@ fn action() -> impl Strategy<Value = Action> {
     ];
     prop_oneof![
         3 => client().prop_map(|client| Action::Connect { client }),
-        3 => (client(), alias()).prop_map(|(client, alias)| Action::Sync { client, alias, last_will: None }),
+        3 => (client(), alias()).prop_map(|(client, alias)| Action::Sync { client, alias, last_will: None, token: None }),
         5 => (client(), target, 0..1000u32).prop_map(|(client, to, n)| Action::Send {
             client,
             to,
@@ -88,6 +88,7 @@ fn room_action() -> impl Strategy<Value = Action> {
             client,
             alias,
             last_will: Some(common::msg(will)),
+            token: None,
         }),
         1 => client().prop_map(|client| Action::Bye { client }),
         1 => client().prop_map(|client| Action::Drop { client }),
@@ -146,7 +147,7 @@ proptest! {
             .flat_map(|(client, alias)| {
                 [
                     Action::Connect { client: (*client).to_owned() },
-                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None },
+                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None, token: None },
                 ]
             })
             .collect();
@@ -303,7 +304,7 @@ proptest! {
             .flat_map(|(client, alias)| {
                 [
                     Action::Connect { client: (*client).to_owned() },
-                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None },
+                    Action::Sync { client: (*client).to_owned(), alias: alias.to_owned(), last_will: None, token: None },
                 ]
             })
             .collect();

@@ -36,6 +36,7 @@ fn sync(client: &str) -> Step {
         client: client.into(),
         alias: client.into(),
         last_will: None,
+        token: None,
     })
 }
 
@@ -44,6 +45,7 @@ fn sync_with_will(client: &str, will: Box<RawValue>) -> Step {
         client: client.into(),
         alias: client.into(),
         last_will: Some(will),
+        token: None,
     })
 }
 
@@ -329,6 +331,7 @@ fn presence_arrives_in_order_with_the_right_reasons() {
             client: "y".into(),
             alias: "x".into(),
             last_will: None,
+            token: None,
         }),
         s(Action::Drop { client: "y".into() }),
         // z re-syncs as w: z is released, w synced.
@@ -338,6 +341,7 @@ fn presence_arrives_in_order_with_the_right_reasons() {
             client: "z".into(),
             alias: "w".into(),
             last_will: None,
+            token: None,
         }),
     ]);
     let sim = run(script(steps));
@@ -843,6 +847,7 @@ fn a_last_will_follows_the_close_reason() {
             client: "thief".into(),
             alias: "taken".into(),
             last_will: None,
+            token: None,
         }),
     ]);
     let mut scenario = script(steps);

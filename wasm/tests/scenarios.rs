@@ -23,6 +23,7 @@ fn sync(client: &str, alias: &str) -> Step {
         client: client.into(),
         alias: alias.into(),
         last_will: None,
+        token: None,
     })
 }
 

@@ -66,8 +66,10 @@ function reset() {
   started = false;
   inbox.clear();
   const nodes = scenario.cluster?.nodes ?? [];
-  diagram.reset(nodes);
+  const authentication = Boolean(scenario.hub?.authentication);
+  diagram.reset(nodes, authentication);
   for (const el of document.querySelectorAll('.cluster-only')) el.hidden = !nodes.length;
+  for (const el of document.querySelectorAll('.auth-only')) el.hidden = !authentication;
   fill($('new-client-node'), nodes.map((n) => [n, `→ ${n}`]));
   fill($('host-node'), nodes.map((n) => [n, `the host on ${n}`]));
   $('log').replaceChildren();
@@ -190,7 +192,7 @@ function describeStep(s) {
   const msg = 'message' in s ? ` ${JSON.stringify(s.message)}` : '';
   switch (s.action) {
     case 'connect': return `${s.client} connects${s.node ? ` to node ${s.node}` : ''}`;
-    case 'sync': return `${s.client} syncs alias ${s.alias}${s.last_will ? ` leaving a last will ${JSON.stringify(s.last_will)}` : ''}`;
+    case 'sync': return `${s.client} syncs alias ${s.alias}${s.token !== undefined ? ` with token ${JSON.stringify(s.token)}` : ''}${s.last_will ? ` leaving a last will ${JSON.stringify(s.last_will)}` : ''}`;
     case 'send': return `${s.client} sends${msg} ${s.room !== undefined ? `to room ${s.room}` : s.to ? `to ${s.to}` : 'to the host'}`;
     case 'list': return s.room !== undefined ? `${s.client} lists room ${s.room}` : `${s.client} lists the sessions`;
     case 'join': return `${s.client} joins room ${s.room}`;
@@ -214,6 +216,19 @@ function describeStep(s) {
     case 'resume_reading': return `${s.client} reads again`;
     default: return s.client ? `${s.client}: ${s.action.replace('_', ' ')}` : s.action;
   }
+}
+
+/** A question to the authenticator, or its answer, in words. */
+function authWords(e) {
+  const hub = e.node ? `node ${e.node}` : 'hub';
+  if (e.state === 'asked') {
+    return `${hub} asks the authenticator whether ${e.client}'s token grants alias ${e.alias} (request #${e.request}); ${e.client} waits`;
+  }
+  const answer = e.state === 'granted'
+    ? `grants alias ${e.alias} to ${e.client}${e.identity ? ` as identity ${e.identity}` : ''}`
+    : `denies ${e.client}'s token for alias ${e.alias}`;
+  const late = e.late ? `, too late: the ${hub} had stopped waiting` : '';
+  return `authenticator ${answer} (asked at ${e.asked} ms, request #${e.request})${late}`;
 }
 
 /** The details of a backplane hop, in words. */
@@ -245,7 +260,7 @@ function describe(e) {
       ? `hub closed ${e.client}'s session: ${e.reason}${e.dropped ? ` (${e.dropped} unsent bytes dropped)` : ''}`
       : `${e.client}'s connection closed: ${e.reason}`];
     case 'flow': return ['flow', e.state === 'paused'
-      ? `hub stops reading ${e.client} (flow control): what it sends waits`
+      ? `hub stops reading ${e.client} (flow control, or its credential being checked): what it sends waits`
       : `hub reads ${e.client} again`];
     case 'eof': return ['eof', e.at === 'client' ? `${e.client} shuts its write side` : `hub read the end of ${e.client}'s requests`];
     case 'fault': return ['fault', e.fault === 'drop' ? `${e.client} drops its connection` : `${e.client} stops reading`];
@@ -255,6 +270,7 @@ function describe(e) {
     case 'node': return ['node', e.state === 'crashed'
       ? `node ${e.node} crashed: its clients are reset, what reaches it is lost`
       : `lease of ${e.node} expired: the directory freed ${e.freed?.join(', ') || 'nothing'}; the other nodes are told it is gone`];
+    case 'auth': return ['auth', authWords(e), e.state === 'denied' ? 'denied' : ''];
     case 'skip': return ['skipped', e.reason];
     default: return [e.kind, JSON.stringify(e)];
   }
@@ -324,8 +340,9 @@ function renderState() {
       head.append(b);
     };
     if (c.node) badge('node', `@ ${c.node}`, `Connected to node ${c.node}`);
+    if (c.identity) badge('identity', `as ${c.identity}`, `Authenticated as identity ${c.identity}`);
     for (const room of c.rooms) badge('room', `# ${room}`, `A member of room ${room}`);
-    if (c.paused) badge('paused', 'paused', 'Flow control: the hub is not reading this client; what it sends waits, in order');
+    if (c.paused) badge('paused', 'paused', 'The hub is not reading this client (flow control, or its credential being checked); what it sends waits, in order');
     if (c.connected && !c.writing) badge('shut', 'write shut', 'Half-closed: it sends nothing more and still reads');
     const addr = document.createElement('span');
     addr.className = 'addr';
@@ -401,7 +418,10 @@ function renderState() {
   for (const s of state.sessions) {
     const tr = document.createElement('tr');
     tr.dataset.sessionId = s.session_id;
-    const cells = [`#${s.handle}`, s.session_id, s.alias ?? '—'];
+    // An identity other than the alias says who holds it.
+    const holder = s.identity && s.identity !== s.alias ? ` (${s.identity})` : '';
+    const cells = [`#${s.handle}`, s.session_id, s.alias ? `${s.alias}${holder}` : '—'];
+    if (s.identity) tr.dataset.identity = s.identity;
     if (s.rooms.length) tr.title = `rooms: ${s.rooms.join(', ')}`;
     tr.dataset.rooms = s.rooms.join(' ');
     cells.forEach((text, i) => {
@@ -456,6 +476,12 @@ function renderState() {
 /** The action on a cluster's node (nothing changes for one hub). */
 function onNode(action, node) {
   return scenario.cluster && node ? { ...action, node } : action;
+}
+
+/** A sync with the token typed on the page, on a hub with authentication. */
+function withToken(action) {
+  const token = $('sync-token').value;
+  return !$('sync-token').hidden && token ? { ...action, token } : action;
 }
 
 /** Text that parses as JSON is sent as that JSON; anything else as a string. */
@@ -523,9 +549,9 @@ function wire() {
   onSubmit('sync-form', () => {
     const alias = $('sync-alias').value.trim();
     if (!alias) return showError('Type an alias to sync.');
-    act({ action: 'sync', client: $('actor').value, alias });
+    act(withToken({ action: 'sync', client: $('actor').value, alias }));
   });
-  onSubmit('takeover-form', () => act({ action: 'sync', client: $('actor').value, alias: $('takeover-alias').value }));
+  onSubmit('takeover-form', () => act(withToken({ action: 'sync', client: $('actor').value, alias: $('takeover-alias').value })));
   onSubmit('send-form', () => {
     const to = $('send-to').value;
     const action = { action: 'send', client: $('actor').value, message: parseMessage($('send-message').value) };

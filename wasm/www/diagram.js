@@ -10,7 +10,10 @@
 // or went. A cluster draws the backplane where the hub was and a lane per
 // node beside it: each client's arrows go to its node, and a frame that
 // crosses to another node is an arrow up to the backplane and one down to
-// the other node, labelled with what it carries.
+// the other node, labelled with what it carries. With authentication on,
+// the authenticator has a lane too: the hub's question is an arrow to it,
+// its answer an arrow back from when it was asked to when it arrived, so
+// the wait shows as the arrow's slant.
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ROW = 22;          // height of one row
@@ -23,9 +26,10 @@ const COLORS = {
   host: 'var(--host)', relay: 'var(--relay)', room: 'var(--room)', will: 'var(--will)',
   presence: 'var(--presence)', synced: 'var(--synced)', error: 'var(--error)',
   bye: 'var(--bye)', up: 'var(--up)', piece: 'var(--piece)', other: 'var(--piece)',
-  paused: 'var(--paused)', backplane: 'var(--backplane)',
+  paused: 'var(--paused)', backplane: 'var(--backplane)', auth: 'var(--auth)',
 };
 const BACKPLANE = 'backplane';
+const AUTHENTICATOR = 'authenticator';
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
@@ -78,8 +82,9 @@ export class SequenceDiagram {
     this.reset();
   }
 
-  /** Starts over; `nodes` are a cluster's node ids (none for one hub). */
-  reset(nodes = []) {
+  /** Starts over; `nodes` are a cluster's node ids (none for one hub),
+   * `authenticator` whether the hub asks one about credentials. */
+  reset(nodes = [], authenticator = false) {
     this.head.replaceChildren();
     this.body.replaceChildren();
     const defs = el('defs');
@@ -109,6 +114,7 @@ export class SequenceDiagram {
     // In a cluster the backplane takes the hub's place, the nodes follow.
     this.addLane('hub', this.cluster ? BACKPLANE : 'hub');
     for (const node of nodes) this.addLane(node, node, 'node');
+    if (authenticator) this.addLane(AUTHENTICATOR, AUTHENTICATOR, AUTHENTICATOR);
     this.hint = el('text', { x: HUB_X + 30, y: 44, class: 'note' },
       'Press Run to play the scenario, Step to go one event at a time, or add a client.');
     this.layers.labels.append(this.hint);
@@ -126,7 +132,7 @@ export class SequenceDiagram {
     const w = kind === 'client' ? 150 : name === 'hub' ? (this.cluster ? 90 : 70) : 110;
     head.append(el('rect', { x: x - w / 2, y: 8, width: w, height: 30, rx: 7 }));
     head.append(el('text', { x, y: 23, 'text-anchor': 'middle' }, shorten(title, 20)));
-    const subText = { hub: this.cluster ? 'directory' : 'tcphub-core', node: 'tcphub-core', client: '' }[kind];
+    const subText = { hub: this.cluster ? 'directory' : 'tcphub-core', node: 'tcphub-core', client: '', authenticator: 'credentials' }[kind];
     const sub = el('text', { x, y: 34, 'text-anchor': 'middle', class: 'sub' }, subText);
     head.append(sub);
     this.head.append(head);
@@ -226,6 +232,26 @@ export class SequenceDiagram {
     }, shorten(label, 26)));
   }
 
+  /** The hub asks the authenticator about a client's credential (an
+   * arrow to its lane), or the answer arrives (an arrow back, from when
+   * the hub asked): granted, denied, or late (dashed). */
+  authHop(e) {
+    const hub = e.node ?? 'hub';
+    const asked = e.state === 'asked';
+    const y = this.row(e.t, AUTHENTICATOR);
+    const y0 = asked ? y : this.yAt(e.asked) ?? y;
+    const [from, to] = asked ? [hub, AUTHENTICATOR] : [AUTHENTICATOR, hub];
+    this.layers.arrows.append(el('line', {
+      x1: this.laneX(from), y1: y0, x2: this.laneX(to), y2: y,
+      class: `arrow auth${e.late ? ' late' : ''}`, style: `stroke:${COLORS.auth}`, 'marker-end': 'url(#arrow-auth)',
+      'data-state': e.state, 'data-client': e.client, 'data-alias': e.alias,
+    }));
+    const x = (this.laneX(hub) + this.laneX(AUTHENTICATOR)) / 2;
+    this.layers.labels.append(el('text', {
+      x, y: y - 3, 'text-anchor': 'middle', class: 'note auth', 'data-state': e.state, 'data-client': e.client,
+    }, shorten(authLabel(e), 28)));
+  }
+
   /** Closes the band of a client the hub was not reading. */
   endPause(client, y) {
     const open = this.paused.get(client);
@@ -291,6 +317,9 @@ export class SequenceDiagram {
         break;
       case 'backplane':
         this.backplaneHop(e);
+        break;
+      case 'auth':
+        this.authHop(e);
         break;
       case 'node':
         if (e.state === 'crashed') {
@@ -411,6 +440,15 @@ export function eventLabel(e) {
     }
     default: return e.event;
   }
+}
+
+/** What a question to the authenticator or its answer says, in a few
+ * words. */
+export function authLabel(e) {
+  if (e.state === 'asked') return `${e.client}: ${e.alias}?`;
+  const late = e.late ? ' (late)' : '';
+  if (e.state === 'granted') return `✓ ${e.alias}${e.identity ? ` as ${e.identity}` : ''}${late}`;
+  return `✗ ${e.alias} denied${late}`;
 }
 
 /** What a backplane hop says, in a few words; nothing for the directory

@@ -16,7 +16,7 @@ use super::Hub;
 use crate::alias::Alias;
 use crate::auth::{AuthDecision, AuthRequest, AuthRequestId, AuthStage, Identity, PendingAuth};
 use crate::error::{ErrorCode, HubError, PeerError};
-use crate::event::Output;
+use crate::event::{CloseReason, Output};
 use crate::frame::ClientFrame;
 use crate::handle::SessionHandle;
 use crate::last_will::{LastWill, WillTarget};
@@ -125,14 +125,54 @@ impl Hub {
         }
     }
 
-    /// The session's auth timer fired: its turn came, or its deadline.
+    /// With authentication on, a new session has `auth_timeout` to be
+    /// granted an alias.
+    pub(super) fn arm_sign_in_deadline(&mut self, handle: SessionHandle) {
+        if !self.config.authentication {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(handle) else {
+            return;
+        };
+        session.sign_in_by = self.now.checked_add(self.config.auth_timeout);
+        self.arm_auth_timer(handle, self.config.auth_timeout);
+    }
+
+    /// The session was granted an alias: the deadline to sign in no
+    /// longer applies.
+    pub(super) fn signed_in(&mut self, handle: SessionHandle) {
+        if let Some(session) = self.sessions.get_mut(handle) {
+            if session.sign_in_by.take().is_some() {
+                self.timers.disarm(&mut session.timers, handle, Timer::Auth);
+            }
+        }
+    }
+
+    /// After a question is settled: the session that is still not signed
+    /// in goes back to its sign-in deadline (closing at once if it passed).
+    fn rearm_sign_in_deadline(&mut self, handle: SessionHandle) {
+        let Some(session) = self.sessions.get(handle) else {
+            return;
+        };
+        if session.identity.is_some() {
+            return;
+        }
+        if let Some(by) = session.sign_in_by {
+            let after = by.saturating_sub(self.now);
+            self.arm_auth_timer(handle, after);
+        }
+    }
+
+    /// The session's auth timer fired: its turn came, the driver's
+    /// deadline, or the deadline to sign in.
     pub(super) fn on_auth_timer(&mut self, handle: SessionHandle) {
-        let stage = self
-            .sessions
-            .get(handle)
-            .and_then(|s| s.auth.as_ref())
-            .map(|p| p.stage);
-        match stage {
+        let Some(session) = self.sessions.get(handle) else {
+            return;
+        };
+        match session.auth.as_ref().map(|p| p.stage) {
+            None if session.identity.is_none() && session.sign_in_by.is_some() => {
+                self.close(handle, CloseReason::AuthTimeout);
+            }
             None => {}
             Some(AuthStage::Waiting) => self.ask(handle),
             Some(AuthStage::Asked(id)) => {
@@ -190,6 +230,7 @@ impl Hub {
         if !session.flow.blocked() {
             self.to_resume.push_back(handle);
         }
+        self.rearm_sign_in_deadline(handle);
         Some(pending)
     }
 

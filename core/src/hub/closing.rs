@@ -222,6 +222,10 @@ impl Hub {
                 crate::limits::RATE_LIMIT_MAX_REFUSALS,
                 crate::limits::RATE_LIMIT_REFUSAL_WINDOW.as_secs()
             ),
+            CloseReason::AuthTimeout => format!(
+                "no alias was granted within {} ms of connecting; sync with an alias and its \"token\"",
+                self.config.auth_timeout.as_millis()
+            ),
             CloseReason::FrameTooLarge => "frame too large".to_owned(),
             CloseReason::FrameTimeout => "a frame took too long to arrive".to_owned(),
             CloseReason::ClientBye => "goodbye; everything queued for you was sent".to_owned(),

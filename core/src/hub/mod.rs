@@ -299,6 +299,7 @@ impl Hub {
         }
         self.note_session(handle);
         self.arm_idle(handle);
+        self.arm_sign_in_deadline(handle);
         Ok(handle)
     }
 

@@ -167,10 +167,14 @@ impl Hub {
         let session = self.session_mut(handle);
         session.set_alias(Some(alias.clone()));
         session.last_will = last_will;
-        if identity.is_some() {
+        let signed_in = identity.is_some();
+        if signed_in {
             session.identity = identity;
         }
         let session_id = session.session_id.clone();
+        if signed_in {
+            self.signed_in(handle);
+        }
         self.note_session(handle);
         self.emit(Event::Synced {
             handle,

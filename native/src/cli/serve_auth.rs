@@ -74,7 +74,8 @@ pub struct AuthArgs {
     )]
     auth_jwt_leeway: Duration,
     /// How long a credential may take to be checked before the client is
-    /// told `unauthorized` (1ms to 1h).
+    /// told `unauthorized`, and how long a connection has from connecting
+    /// to be granted an alias before it is closed (1ms to 1h).
     #[arg(
         long,
         value_name = "D",

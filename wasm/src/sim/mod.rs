@@ -1,6 +1,7 @@
 //! The simulator in plain Rust: no wasm-bindgen types, so native tests run
 //! the very code the browser runs.
 
+mod authenticator;
 mod backplane;
 mod connection;
 mod json;
@@ -13,6 +14,7 @@ mod step;
 mod trace;
 mod view;
 
+pub use authenticator::{AuthenticatorSettings, Credential, DEFAULT_DELAY_MS};
 pub use scenario::{
     ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel,
     MAX_DELAY_MS, MAX_NODES, MAX_SOCKET_BUFFER_BYTES,

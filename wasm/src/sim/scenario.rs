@@ -22,6 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use tcphub_core::HubConfig;
 
+use super::authenticator::AuthenticatorSettings;
 use super::json::Object;
 use super::step::{Action, Step};
 use super::SimError;
@@ -51,6 +52,11 @@ pub struct Scenario {
     /// absent for one hub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterSettings>,
+    /// Answers the hub's questions about credentials, with
+    /// `hub.authentication` on; absent: nobody answers them, and each
+    /// waiting session is told `unauthorized` at `hub.auth_timeout_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator: Option<AuthenticatorSettings>,
     /// The script, in order.
     pub steps: Vec<Step>,
 }
@@ -114,9 +120,18 @@ impl Scenario {
                 )?)?),
                 _ => None,
             },
+            authenticator: match o.raw("authenticator") {
+                Some(raw) if raw.get() != "null" => Some(AuthenticatorSettings::read(
+                    Object::parse("authenticator".into(), raw.get())?,
+                )?),
+                _ => None,
+            },
             steps: o.objects("steps", Step::read)?,
         };
-        o.finish("name, description, seed, hub, network, faults, trace, cluster or steps")?;
+        o.finish(
+            "name, description, seed, hub, network, faults, trace, cluster, authenticator \
+             or steps",
+        )?;
         Ok(scenario)
     }
 
@@ -128,6 +143,16 @@ impl Scenario {
         self.faults.validate()?;
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
+        }
+        if let Some(authenticator) = &self.authenticator {
+            if !self.hub.authentication {
+                return Err(SimError::Scenario(
+                    "authenticator is set but hub.authentication is off: the hub would never \
+                     ask it"
+                        .into(),
+                ));
+            }
+            authenticator.validate()?;
         }
         for step in &self.steps {
             let node = match &step.action {
@@ -221,6 +246,19 @@ pub struct HubSettings {
     /// Most sessions open at once from one address; off when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections_per_address: Option<u64>,
+    /// A `sync` needs a `token`, which the hub asks the scenario's
+    /// authenticator about; until one is granted a session may only
+    /// `sync`, `ping` and say `bye`. Left out of a saved scenario when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub authentication: bool,
+    /// How long a session waits for the authenticator's answer (virtual
+    /// ms) before it is told `unauthorized`. Left out when the default.
+    #[serde(skip_serializing_if = "is_default_auth_timeout")]
+    pub auth_timeout_ms: u64,
+}
+
+fn is_default_auth_timeout(ms: &u64) -> bool {
+    *ms == millis(tcphub_core::DEFAULT_AUTH_TIMEOUT)
 }
 
 impl Default for HubSettings {
@@ -263,13 +301,16 @@ impl HubSettings {
                 .nullable("rate_limit_bytes_burst", d.rate_limit_bytes_burst)?,
             max_connections_per_address: o
                 .nullable("max_connections_per_address", d.max_connections_per_address)?,
+            authentication: o.get("authentication")?.unwrap_or(d.authentication),
+            auth_timeout_ms: o.get("auth_timeout_ms")?.unwrap_or(d.auth_timeout_ms),
         };
         o.finish(
             "alias_policy, relay, max_frame_len, max_sessions, idle_timeout_ms, \
              high_watermark, low_watermark, max_queued_bytes, write_deadline_ms, \
              frame_timeout_ms, max_list_rows, max_rooms_per_session, max_watched_aliases, \
              max_last_will_bytes, observe, rate_limit_messages, rate_limit_message_burst, \
-             rate_limit_bytes, rate_limit_bytes_burst or max_connections_per_address",
+             rate_limit_bytes, rate_limit_bytes_burst, max_connections_per_address, \
+             authentication or auth_timeout_ms",
         )?;
         Ok(settings)
     }
@@ -297,6 +338,8 @@ impl HubSettings {
             rate_limit_bytes: config.rate_limit_bytes,
             rate_limit_bytes_burst: config.rate_limit_bytes_burst,
             max_connections_per_address: config.max_connections_per_address.map(|n| n as u64),
+            authentication: config.authentication,
+            auth_timeout_ms: millis(config.auth_timeout),
         }
     }
 
@@ -306,6 +349,11 @@ impl HubSettings {
     pub fn to_config(&self) -> Result<HubConfig, SimError> {
         // The core would refuse a zero too, but in its own words: here
         // "unset" is `null`, since an absent field takes the default.
+        if self.auth_timeout_ms == 0 {
+            return Err(SimError::Scenario(
+                "hub.auth_timeout_ms is 0: expected at least 1 ms".into(),
+            ));
+        }
         for (name, value) in [
             ("idle_timeout_ms", self.idle_timeout_ms),
             ("write_deadline_ms", self.write_deadline_ms),
@@ -343,8 +391,8 @@ impl HubSettings {
             )?,
             rate_limit_bytes: self.rate_limit_bytes,
             rate_limit_bytes_burst: self.rate_limit_bytes_burst,
-            authentication: false,
-            auth_timeout: tcphub_core::DEFAULT_AUTH_TIMEOUT,
+            authentication: self.authentication,
+            auth_timeout: Duration::from_millis(self.auth_timeout_ms),
             max_connections_per_address: fits(
                 "max_connections_per_address",
                 self.max_connections_per_address,

@@ -69,6 +69,7 @@ impl Step {
             room: o.opt("room")?,
             aliases: o.opt("aliases")?,
             last_will: o.json("last_will", false),
+            token: o.opt("token")?,
             // An explicit `null` message is a message.
             message: o.json("message", true),
             data: o.opt("data")?,
@@ -83,8 +84,8 @@ impl Step {
         };
         let here = o.here();
         o.finish(
-            "at, action, client, alias, to, room, aliases, last_will, message, data, ms, \
-             enabled, session_id or node",
+            "at, action, client, alias, to, room, aliases, last_will, token, message, data, \
+             ms, enabled, session_id or node",
         )?;
         Step::try_from(j).map_err(|e| format!("{here}{e}"))
     }
@@ -120,6 +121,9 @@ pub enum Action {
         /// (`to` an alias or an array). Sent for the session if it ends
         /// without a `bye`.
         last_will: Option<Box<RawValue>>,
+        /// `token` on the wire: the credential the hub asks the
+        /// scenario's authenticator about, with `hub.authentication` on.
+        token: Option<String>,
     },
     /// The client sends an `info`: to the host when `to` and `room` are
     /// absent, else to an alias or to `*` (everyone else), or to the other
@@ -345,6 +349,8 @@ struct StepJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     last_will: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<String>,
@@ -393,6 +399,7 @@ impl TryFrom<StepJson> for Step {
                     client: need(j.client, "client")?,
                     alias: need(j.alias, "alias")?,
                     last_will: j.last_will,
+                    token: j.token.take(),
                 }
             }
             "send" => {
@@ -491,6 +498,11 @@ impl TryFrom<StepJson> for Step {
                 ))
             }
         };
+        if j.token.is_some() {
+            return Err(format!(
+                "action {kind:?} takes no \"token\": only sync sends one"
+            ));
+        }
         if j.node.is_some() && !action.takes_node() {
             return Err(format!(
                 "action {kind:?} takes no \"node\": only connect and the host's commands run on one"
@@ -528,10 +540,12 @@ impl From<Step> for StepJson {
                 client,
                 alias,
                 last_will,
+                token,
             } => {
                 j.client = Some(client);
                 j.alias = Some(alias);
                 j.last_will = last_will;
+                j.token = token;
                 "sync"
             }
             Action::Send {

@@ -249,6 +249,35 @@ pub enum Entry {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         freed: Vec<String>,
     },
+    /// The hub asked the scenario's authenticator about a client's
+    /// credential (`state` `asked`), or the answer reached the hub
+    /// (`granted` or `denied`, `asked` saying when it was asked).
+    Auth {
+        /// Virtual ms.
+        t: u64,
+        /// For an answer: when the hub asked.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        asked: Option<u64>,
+        /// The client whose session asks.
+        client: String,
+        /// The core's number for the question (`AuthRequestId`).
+        request: u64,
+        /// The alias the session asks for.
+        alias: String,
+        /// `asked`, `granted` or `denied`.
+        state: &'static str,
+        /// For a grant: who the credential belongs to, when it names
+        /// someone other than the alias.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+        /// The hub no longer waited (its `auth_timeout_ms` had passed, or
+        /// the session had closed) and ignored the answer.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        late: bool,
+        /// The node that asked, in a cluster.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+    },
     /// A step that could not run, and why.
     Skip {
         /// Virtual ms.
@@ -276,6 +305,7 @@ impl Entry {
             | Entry::Discard { t, .. }
             | Entry::Backplane { t, .. }
             | Entry::Node { t, .. }
+            | Entry::Auth { t, .. }
             | Entry::Skip { t, .. } => *t,
         }
     }

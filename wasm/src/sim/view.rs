@@ -42,6 +42,9 @@ pub struct ClientView {
     pub connected: bool,
     /// The alias the hub has it holding.
     pub alias: Option<String>,
+    /// Who it authenticated as, on a hub with authentication on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// The rooms the hub has it in, by name.
     pub rooms: Vec<String>,
     /// Whether it reads what arrives.
@@ -70,6 +73,9 @@ pub struct SessionView {
     pub session_id: String,
     /// Its alias.
     pub alias: Option<String>,
+    /// Who it authenticated as, on a hub with authentication on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// The rooms it is in, by name.
     pub rooms: Vec<String>,
     /// The virtual client at the other end.

@@ -118,7 +118,7 @@ test('adding a client and taking over an alias by clicking', async () => {
 
 test('Chromium runs the golden scenarios to the native golden traces, byte for byte', async () => {
   const files = readdirSync(goldenDir).filter((f) => f.endsWith('.scenario.json'));
-  assert.equal(files.length, 6);
+  assert.equal(files.length, 7);
   for (const file of files) {
     const scenario = readFileSync(path.join(goldenDir, file), 'utf8');
     const golden = readFileSync(path.join(goldenDir, file.replace('.scenario.json', '.json')), 'utf8');
@@ -300,5 +300,60 @@ test('the cluster preset draws the nodes and the backplane, and a frame crossing
   await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
     document.querySelector('#nodes li[data-node="n3"]')?.className === 'crashed');
   assert.match(await page.textContent('li[data-client="Client-4"] .addr'), /offline/);
+  assert.deepEqual(problems, []);
+});
+
+test('the authentication preset draws the authenticator, the waits, the refusals and the spacing', async () => {
+  await page.selectOption('#preset', 'authentication');
+  await page.click('#load-preset');
+  assert.equal(await page.isVisible('#sync-token'), true, 'a token field for a hub with authentication');
+  await page.selectOption('#speed', '100000');
+  await page.click('#run');
+  await page.waitForSelector('#status[data-state="done"]', { timeout: 30_000 });
+  const lanes = await page.$$eval('#diagram-head g.lane-head', (gs) => gs.map((g) => g.dataset.lane));
+  assert.deepEqual(lanes.slice(0, 2), ['hub', 'authenticator']);
+  // Each question is an arrow to the authenticator; each answer one back,
+  // slanted by the time the session waited.
+  const arrows = await page.$$eval('#diagram line.arrow.auth[data-client="Client-1"]',
+    (ls) => ls.map((l) => [l.dataset.state, Number(l.getAttribute('y2')) - Number(l.getAttribute('y1'))]));
+  assert.equal(arrows.length, 2);
+  assert.equal(arrows[0][0], 'asked');
+  assert.equal(arrows[0][1], 0, 'the question is asked at once');
+  assert.equal(arrows[1][0], 'granted');
+  assert.ok(arrows[1][1] > 0, 'the answer comes later');
+  const labels = await page.$$eval('#diagram text.note.auth', (ts) => ts.map((t) => t.textContent));
+  assert.ok(labels.includes('✓ Client-1 as alice'), labels.join(' | '));
+  assert.equal(labels.filter((l) => l === '✗ Client-1 denied').length, 6);
+  // The page shows who is who and what was refused.
+  assert.match(await page.textContent('li[data-client="Client-1"] .badge.identity'), /alice/);
+  const codes = async (client) => page.$$eval(`[data-inbox="${client}"] li[data-frame="error"]`, (lis) => lis.map((li) => li.textContent));
+  assert.match((await codes('ops')).join(), /error: alias_taken/);
+  assert.match((await codes('Client-2')).join(), /error: forbidden/);
+  assert.match((await codes('intruder')).join(), /error: unauthorized/);
+  const log = await page.textContent('#log');
+  assert.match(log, /hub asks the authenticator whether Client-1's token grants alias Client-1/);
+  assert.match(log, /authenticator grants alias Client-1 to Client-1 as identity alice \(asked at 1 ms/);
+  assert.match(log, /authenticator denies intruder's token for alias Client-1/);
+  const table = await page.$$eval('#sessions tr', (rows) => rows.map((r) => r.cells[2].textContent));
+  assert.deepEqual(table, ['Client-1 (alice)', 'Client-2', 'ops', '—']);
+  await page.screenshot({ path: path.join(artifacts, 'wasm-page-authentication.png'), fullPage: true });
+  const trace = await page.evaluate(() => window.tcphub.sim.traceJsonLines());
+  const golden = readFileSync(path.join(goldenDir, 'authentication-seed13.json'), 'utf8');
+  assert.ok(trace === golden, 'the page runs the authentication preset to its golden trace');
+
+  // By clicking: a laptop signs in as Client-1 with alice's token and
+  // takes the alias over, as the same identity may.
+  await page.fill('#new-client', 'laptop');
+  await page.click('#add-client button[type=submit]');
+  await page.waitForSelector('li[data-client="laptop"].connected');
+  await page.selectOption('#actor', 'laptop');
+  await page.fill('#sync-alias', 'Client-1');
+  await page.fill('#sync-token', 'c1-secret');
+  await page.click('#sync-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'done' &&
+    document.querySelector('li[data-client="laptop"] .alias')?.textContent === 'Client-1');
+  assert.match(await page.textContent('li[data-client="laptop"] .badge.identity'), /alice/);
+  const client1 = await page.$eval('[data-inbox="Client-1"]', (box) => box.lastElementChild.textContent);
+  assert.match(client1, /bye: taken_over/);
   assert.deepEqual(problems, []);
 });

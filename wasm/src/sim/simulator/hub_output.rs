@@ -35,8 +35,7 @@ impl Simulator {
                         farewell,
                         unsent,
                     } => self.close_at_hub(node, handle, reason, farewell, unsent),
-                    // Scenarios do not turn authentication on yet.
-                    Output::Authenticate(_) => {}
+                    Output::Authenticate(request) => self.ask_authenticator(node, request),
                     Output::Event(event) => self.record_event(event),
                 }
             } else if let Some(output) = self.nodes[node].hub.poll_cluster() {

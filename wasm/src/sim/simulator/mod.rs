@@ -3,9 +3,10 @@
 //!
 //! Rules of the run:
 //! - One thing happens per [`Simulator::step`]: a piece of data (or the end
-//!   of a stream) arrives, the hub's timers fire (idle, frame, write
-//!   deadline), a step of the script runs, or the clock moves on to the end
-//!   of a `wait`.
+//!   of a stream) arrives, a backplane hop or the authenticator's answer
+//!   arrives, the hub's timers fire (idle, frame, write deadline,
+//!   authentication), a step of the script runs, or the clock moves on to
+//!   the end of a `wait`.
 //! - The earliest comes first; at equal times, arrivals, then the timer,
 //!   then the script, then the clock.
 //! - A step with an `at` runs at that time, whatever is in flight, as a
@@ -25,7 +26,13 @@
 //!   own sessions and timers, and a backplane between them; at equal
 //!   times a backplane hop comes after the arrivals and before the timers.
 //!   A single hub runs exactly as it did before clusters existed.
+//! - With authentication on (`auth.rs`), each question the hub asks is
+//!   answered by the scenario's authenticator after its delay; at equal
+//!   times an answer comes after the backplane and before the timers, and
+//!   an untimed step waits for every answer as for the network. Without
+//!   authentication the run is exactly what it was before.
 
+mod auth;
 mod cluster;
 mod hub_output;
 mod script;
@@ -96,6 +103,8 @@ pub struct Simulator {
     script: VecDeque<Step>,
     /// Steps run so far, each with the time it ran at.
     executed: Vec<Step>,
+    /// The authenticator's answers on their way to the hub, in order.
+    answers: VecDeque<auth::Answer>,
     trace: Trace,
     stats: Stats,
 }
@@ -114,6 +123,7 @@ fn room_names(session: SessionInfo<'_>) -> Vec<String> {
 enum Next {
     Arrival,
     Backplane,
+    Answer,
     Timer(u64),
     Script(u64),
     Clock(u64),
@@ -155,6 +165,7 @@ impl Simulator {
             interactive: VecDeque::new(),
             script: scenario.steps.iter().cloned().collect(),
             executed: Vec::new(),
+            answers: VecDeque::new(),
             trace: Trace::new(scenario.trace),
             stats: Stats::default(),
             scenario,
@@ -248,6 +259,7 @@ impl Simulator {
                     addr: connection.map(|c| c.addr.to_string()),
                     connected: connection.is_some(),
                     alias: session.and_then(|s| SessionEntry::from(s).client_name),
+                    identity: session.and_then(|s| s.identity.map(str::to_owned)),
                     rooms: session.map_or_else(Vec::new, room_names),
                     reading: connection.is_some_and(|c| c.reading),
                     writing: connection.is_some_and(|c| c.write_open),
@@ -269,6 +281,7 @@ impl Simulator {
                     handle: s.handle.0,
                     session_id: row.session_id,
                     alias: row.client_name,
+                    identity: s.identity.map(str::to_owned),
                     rooms: room_names(s),
                     client: self
                         .connection_index(n, s.handle)
@@ -298,7 +311,8 @@ impl Simulator {
             now: self.now,
             done: self.is_done(),
             in_flight: self.network.in_flight()
-                + self.backplane.as_ref().map_or(0, Backplane::in_flight),
+                + self.backplane.as_ref().map_or(0, Backplane::in_flight)
+                + self.answers.len(),
             queued_steps: self.interactive.len() + self.script.len(),
             faults: self.faults.enabled,
             clients,
@@ -337,6 +351,7 @@ impl Simulator {
                 self.arrive(arrival.conn, arrival.dir);
             }
             Next::Backplane => self.backplane_arrive(),
+            Next::Answer => self.answer(),
             Next::Timer(at) => {
                 self.now = self.now.max(at);
                 for node in 0..self.nodes.len() {
@@ -378,16 +393,18 @@ impl Simulator {
     fn next(&self) -> Option<Next> {
         let arrival = self.network.next_time();
         let backplane = self.backplane.as_ref().and_then(Backplane::next_time);
+        let answer = self.answers.front().map(auth::Answer::at);
         let timer = (0..self.nodes.len())
             .filter_map(|node| self.deadline(node))
             .min()
             .map(|t| t.max(self.now));
         // A timed step runs at its time; an untimed one once the network
-        // has settled.
+        // has settled and the authenticator has answered.
         let script = match self.interactive.front().or(self.script.front()) {
             Some(Step { at: Some(at), .. }) => Some(*at),
             Some(Step { at: None, .. })
                 if arrival.is_none()
+                    && answer.is_none()
                     && !self.backplane.as_ref().is_some_and(Backplane::carrying) =>
             {
                 Some(0)
@@ -399,6 +416,7 @@ impl Simulator {
         let candidates = [
             arrival.map(|t| (t, Next::Arrival)),
             backplane.map(|t| (t, Next::Backplane)),
+            answer.map(|t| (t, Next::Answer)),
             timer.map(|t| (t, Next::Timer(t))),
             script.map(|t| (t, Next::Script(t))),
             clock.map(|t| (t, Next::Clock(t))),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tcphub_core::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
-    encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
-    CloseReason, HubError, HubLines, SessionHandle,
+    encode_room_info, encode_sync_request, encode_unwatch, encode_watch, CloseReason, HubError,
+    HubLines, SessionHandle,
 };
 
 use super::Simulator;
@@ -55,11 +55,13 @@ impl Simulator {
                 client,
                 alias,
                 last_will,
+                token,
             } => {
+                let token = token.as_deref();
                 let frame = match &last_will {
-                    None => Ok(encode_sync(&alias)),
+                    None => Ok(encode_sync_request(&alias, token, None)),
                     Some(will) => {
-                        with_last_will(will, |will| encode_sync_with_last_will(&alias, Some(will)))
+                        with_last_will(will, |will| encode_sync_request(&alias, token, Some(will)))
                     }
                 };
                 match frame {
