@@ -152,7 +152,8 @@ class Server:
       implies it).
     - ``auth_timeout``: seconds one decision may take (0.001 to 3600);
       past it the client is told ``unauthorized`` and a late answer
-      is ignored.
+      is ignored. A client granted no alias within this long of
+      connecting is closed (``auth_timeout``).
     - ``auth_file``: instead of a callback, a TOML file of aliases, each
       with the argon2id hash of its secret (:func:`hash_secret`) and its
       permissions; the client's ``token`` is the secret.

@@ -221,11 +221,15 @@ def test_the_deadline_denies_and_a_late_answer_is_ignored():
         with client(hub) as late:
             with pytest.raises(tcphub.UnauthorizedError, match="within"):
                 late.sync("late", token="t")
+            # Not granted an alias within auth_timeout of connecting
+            # either: the hub closes the connection.
+            bye = late.receive(5)
+            assert isinstance(bye, tcphub.Bye) and bye.reason == "auth_timeout"
             release.set()
             assert answered.wait(10)
-            # The answer came after the deadline: the alias was not given.
-            assert late.ping() >= 0
-            assert [s.alias for s in hub.sessions()] == [None]
+            # The answer came after the deadline: nobody got the alias.
+            assert hub.sessions() == []
+            wait_for(hub, tcphub.Disconnected, lambda e: e.reason == "auth_timeout")
 
 
 def test_the_decorator_registers_on_a_server_started_with_authentication():
@@ -579,12 +583,33 @@ def test_the_sans_io_hub_denies_times_out_and_refuses_what_is_no_decision():
     (denied,) = sent(hub.poll(), one)
     assert (denied["code"], denied["id"]) == ("unauthorized", 1)
 
+    # At auth_timeout: bob's question is closed unanswered, and no session
+    # was granted an alias within auth_timeout of connecting, so all three
+    # are closed (timers firing at once may take more than one call).
     assert hub.poll_timeout() == pytest.approx(2.0)
-    hub.handle_timeout(now=2.0)
-    (late,) = sent(hub.poll(), two)
+    actions: List[Any] = []
+    for _ in range(2):  # bob's sign-in deadline is re-armed as his question closes
+        hub.handle_timeout(now=2.0)
+        actions += hub.poll()
+    (late,) = sent(actions, two)
     assert late["code"] == "unauthorized" and "within" in late["message"]
+    closed = {a.handle: a.reason for a in actions if isinstance(a, tcphub.Close)}
+    assert closed == {one: "auth_timeout", two: "auth_timeout", three: "auth_timeout"}
     assert hub.handle_auth_decision(asks["bob"].id, True, now=2.5) is False
-    assert [s.alias for s in hub.sessions()] == [None, None, None]
+    assert hub.sessions() == []
+
+
+@pytest.mark.xfail(
+    reason="core bug on main: Timers::forget disarms Idle and Frame but not Auth, so a session "
+    "closed with its auth timer armed leaves a deadline that stays due forever (a driver waiting "
+    "on poll_timeout spins; the native server's hub task burns a core)",
+)
+def test_a_session_closed_for_auth_timeout_leaves_no_deadline_behind():
+    hub = tcphub.Hub(authentication=True, auth_timeout=2.0)
+    hub.accept("10.0.0.1:1", now=0.0)
+    hub.handle_timeout(now=2.0)
+    assert [a.reason for a in hub.poll() if isinstance(a, tcphub.Close)] == ["auth_timeout"]
+    assert hub.poll_timeout() is None
 
 
 # ----- options -----
