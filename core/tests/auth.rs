@@ -356,6 +356,30 @@ fn a_last_will_to_a_forbidden_alias_is_refused_before_the_claim() {
 }
 
 #[test]
+fn everything_sent_to_everyone_reaches_only_signed_in_sessions() {
+    let mut h = Harness::new(authenticated());
+    let a = signed_in(&mut h, "10.0.0.1:1", "A");
+    let b = signed_in(&mut h, "10.0.0.2:1", "B");
+    let lurker = h.connect("10.0.0.3:1");
+    // Asked about, not answered yet.
+    let waiting = h.connect("10.0.0.4:1");
+    h.send(waiting, &sync_with("W", "t"));
+    h.send(a, br#"{"type":"info","to":"*","message":"from A"}"#);
+    assert_eq!(h.hub.broadcast("from the host").unwrap(), 2);
+    h.drain();
+    assert_eq!(
+        h.take(b),
+        [
+            info("A", json!("from A")),
+            info("#hub", json!("from the host"))
+        ]
+    );
+    assert_eq!(h.take(a), [info("#hub", json!("from the host"))]);
+    assert!(h.take(lurker).is_empty(), "not signed in, it hears nothing");
+    assert!(h.take(waiting).is_empty());
+}
+
+#[test]
 fn a_connection_that_never_signs_in_is_closed_after_auth_timeout() {
     let config = HubConfig {
         auth_timeout: Duration::from_secs(5),
