@@ -1,11 +1,15 @@
-//! The command line: `tcphub serve | connect | send | list`.
+//! The command line: `tcphub serve | connect | send | list | hash-secret |
+//! token`.
 
 mod connect;
 mod display;
+mod hash_secret;
 mod line;
 mod list;
 mod send;
 mod serve;
+mod serve_auth;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,13 +61,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the hub.
-    Serve(serve::ServeArgs),
+    // Boxed: its options are several times the size of any other command's.
+    Serve(Box<serve::ServeArgs>),
     /// Join the hub under an alias and chat: type lines to send, see what arrives.
     Connect(connect::ConnectArgs),
     /// Send one message and exit (non-zero with the hub's error, if any).
     Send(send::SendArgs),
     /// Show who is connected: session ids and aliases.
     List(list::ListArgs),
+    /// Hash a secret read on stdin for a `serve --auth` file (argon2id).
+    HashSecret(hash_secret::HashSecretArgs),
+    /// Sign a JWT granting an alias, for a hub with --auth-jwt-key.
+    Token(token::TokenArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -73,10 +82,12 @@ pub fn main() -> ExitCode {
     let runtime = runtime(matches!(cli.command, Command::Serve(_)));
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::List(args) => list::run(args).await,
+            Command::HashSecret(args) => hash_secret::run(args),
+            Command::Token(args) => token::run(args),
         }
     });
     // A read of stdin may still be blocked in its thread; dropping the
