@@ -90,13 +90,13 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
     // scenarios that need more say so when a connect fails.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let mut target = args.target;
-    target.prepare()?;
     anyhow::ensure!(
-        !(target.dial.is_tls()
+        !(target.dial_args.tls()
             && matches!(args.scenario, Scenario::Capacity(_) | Scenario::Sink(_))),
         "capacity and sink measure the generator against its own sink, which speaks plain TCP: \
          --tls is for the hub's scenarios"
     );
+    target.prepare()?;
     let clustered = matches!(
         args.scenario,
         Scenario::Fanout(_) | Scenario::Pairs(_) | Scenario::Latency(_)

@@ -274,3 +274,82 @@ async fn a_hub_not_speaking_tls_is_a_clear_error() {
     let err = format!("{:#}", report.unwrap_err());
     assert!(err.contains("TLS handshake"), "{err}");
 }
+
+/// The scenarios that handle their connections themselves: the burst's
+/// unpaced writer, idle sessions, and list spam (whose idle sessions are
+/// checked for quiet at the end, through TLS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_idle_and_list_spam_run_over_tls() {
+    let certs = Certs::new("others");
+    let tls = hub(Some(&certs), false).await;
+    let ca = certs.ca();
+    let burst = bench_at(
+        &tls.addr,
+        &[
+            "--ca",
+            &ca,
+            "burst",
+            "--subs",
+            "4",
+            "--messages",
+            "3000",
+            "--payload",
+            "64",
+            "--settle",
+            "0",
+        ],
+    )
+    .await;
+    assert!(burst.failures.is_empty(), "{:?}", burst.failures);
+    assert_eq!(burst.get("delivered"), Some(12_000.0));
+    assert_eq!(burst.get("mid_frame"), Some(0.0));
+
+    let idle = bench_at(
+        &tls.addr,
+        &["--ca", &ca, "idle", "--conns", "10", "--settle", "0"],
+    )
+    .await;
+    assert_eq!(idle.get("connections"), Some(10.0));
+
+    let spam = bench_at(
+        &tls.addr,
+        &[
+            "--ca",
+            &ca,
+            "list-spam",
+            "--sessions",
+            "10",
+            "--baseline",
+            "0.2",
+            "--duration",
+            "0.3",
+            "--ping-interval",
+            "10",
+            "--settle",
+            "0",
+        ],
+    )
+    .await;
+    assert!(spam.failures.is_empty(), "{:?}", spam.failures);
+    assert!(spam.get("list_replies").unwrap() > 0.0);
+    assert_eq!(spam.get("pings_answered"), spam.get("pings_sent"));
+    assert_eq!(spam.get("sessions_disturbed"), Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_and_nats_refuse_tls() {
+    for args in [
+        vec!["--ca", "x.pem", "capacity", "--in-process"],
+        vec!["--proto", "nats", "--tls", "churn"],
+        vec!["--proto", "nats", "--token", "t", "churn"],
+    ] {
+        let mut argv = vec!["tcphub-bench", "--no-progress"];
+        argv.extend(args.iter().copied());
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let err = format!("{:#}", bench::execute(cli.bench).await.unwrap_err());
+        assert!(
+            err.contains("plain TCP") || err.contains("tcphub's protocol"),
+            "{args:?}: {err}"
+        );
+    }
+}
