@@ -55,3 +55,65 @@ pub enum Scenario {
     /// Run a sink: discards what it gets, floods subscribers (for `capacity`).
     Sink(sink::SinkArgs),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// A global option must not share its name with a scenario's own:
+    /// clap would hand one the other's value (as `--baseline`, list-spam's
+    /// seconds, once did to a hub address).
+    #[test]
+    fn the_tls_and_baseline_options_reach_every_scenario() {
+        for scenario in [
+            "fanout",
+            "pairs",
+            "latency",
+            "idle",
+            "churn",
+            "handshake",
+            "burst",
+        ] {
+            let cli = Cli::try_parse_from([
+                "b",
+                scenario,
+                "--tls",
+                "--token",
+                "t",
+                "--baseline-hub",
+                "127.0.0.1:1",
+            ])
+            .unwrap();
+            let target = cli.bench.target;
+            assert!(target.dial_args.tls() && target.dial_args.authenticates());
+            assert_eq!(target.baseline_hub, Some("127.0.0.1:1".parse().unwrap()));
+        }
+        let cli = Cli::try_parse_from([
+            "b",
+            "list-spam",
+            "--baseline",
+            "2",
+            "--baseline-hub",
+            "127.0.0.1:1",
+        ])
+        .unwrap();
+        assert!(cli.bench.target.baseline_hub.is_some());
+        match cli.bench.scenario {
+            Scenario::ListSpam(a) => assert_eq!(a.baseline, 2.0),
+            other => panic!("{other:?}"),
+        }
+    }
+}
