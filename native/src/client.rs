@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use serde_json::Value;
 use tcphub_core::{
-    encode_bye, encode_info, encode_join, encode_leave, encode_room_info,
-    encode_sync_with_last_will, encode_unwatch, encode_watch, HubFrame, HubLines, LastWillRequest,
-    LineError, RawValue, SessionEntry, WatchScope,
+    encode_bye, encode_info, encode_join, encode_leave, encode_room_info, encode_sync_request,
+    encode_unwatch, encode_watch, HubFrame, HubLines, LastWillRequest, LineError, RawValue,
+    SessionEntry, WatchScope,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -306,8 +306,21 @@ impl Client {
         alias: &str,
         last_will: Option<&LastWillRequest<'_>>,
     ) -> Result<String, ClientError> {
+        self.sync_with_token(alias, None, last_will).await
+    }
+
+    /// Claims `alias` as [`Client::sync_with_last_will`] does, sending
+    /// `token` as the credential a hub with authentication asks for. A
+    /// credential refused is [`ClientError::Hub`] with code
+    /// `unauthorized`.
+    pub async fn sync_with_token(
+        &mut self,
+        alias: &str,
+        token: Option<&str>,
+        last_will: Option<&LastWillRequest<'_>>,
+    ) -> Result<String, ClientError> {
         let id = self
-            .request_line(&encode_sync_with_last_will(alias, last_will))
+            .request_line(&encode_sync_request(alias, token, last_will))
             .await?;
         match self.answer(&id).await? {
             HubFrame::Synced { session_id, .. } => Ok(session_id),

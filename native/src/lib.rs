@@ -36,6 +36,12 @@ mod options;
 mod server;
 mod tls;
 
+pub use auth::{
+    auth_file, hash_secret, issue_jwt, jwt_auth, AuthConfigError, JwtAlgorithm, JwtClaims,
+    JwtOptions, PermissionSpec, DEFAULT_JWT_LEEWAY, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES,
+    MAX_HASH_MEMORY_KIB, MAX_HASH_PASSES, MAX_JWT_LEEWAY, MAX_RELAY_PATTERNS, MAX_TOKEN_BYTES,
+    MIN_HS256_SECRET_BYTES,
+};
 pub use auth::{Auth, Authenticator, BoxFuture};
 pub use cluster::{
     default_node_id, ClusterOptions, DEFAULT_CLUSTER_NAME, DEFAULT_LEASE, MAX_LEASE, MIN_LEASE,

@@ -5,6 +5,22 @@
 //! so a slow decision (a password hash, a call to another service) holds
 //! up only the session asking, and feeds the answer back to the hub.
 
+mod config_error;
+mod file;
+mod jwt;
+mod permissions;
+
+pub use config_error::AuthConfigError;
+pub use file::{
+    auth_file, hash_secret, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES, MAX_HASH_MEMORY_KIB,
+    MAX_HASH_PASSES,
+};
+pub use jwt::{
+    issue_jwt, jwt_auth, JwtAlgorithm, JwtClaims, JwtOptions, DEFAULT_JWT_LEEWAY, MAX_JWT_LEEWAY,
+    MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES,
+};
+pub use permissions::{PermissionSpec, MAX_RELAY_PATTERNS};
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

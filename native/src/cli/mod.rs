@@ -1,11 +1,15 @@
-//! The command line: `tcphub serve | connect | send | list`.
+//! The command line: `tcphub serve | connect | send | list | hash-secret |
+//! token`.
 
 mod connect;
 mod display;
+mod hash_secret;
 mod line;
 mod list;
 mod send;
 mod serve;
+mod serve_auth;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +68,10 @@ enum Command {
     Send(send::SendArgs),
     /// Show who is connected: session ids and aliases.
     List(list::ListArgs),
+    /// Hash a secret read on stdin for a `serve --auth` file (argon2id).
+    HashSecret(hash_secret::HashSecretArgs),
+    /// Sign a JWT granting an alias, for a hub with --auth-jwt-key.
+    Token(token::TokenArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -77,6 +85,8 @@ pub fn main() -> ExitCode {
             Command::Connect(args) => connect::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::List(args) => list::run(args).await,
+            Command::HashSecret(args) => hash_secret::run(args),
+            Command::Token(args) => token::run(args),
         }
     });
     // A read of stdin may still be blocked in its thread; dropping the

@@ -24,6 +24,17 @@ pub struct SendArgs {
     /// see this connection's address).
     #[arg(long, short = 'n')]
     name: Option<String>,
+    /// The credential for --name, on a hub with authentication: its
+    /// secret, or a JWT (prefer the environment variable: a command line
+    /// is visible to other users of the machine).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TCPHUB_TOKEN",
+        hide_env_values = true,
+        requires = "name"
+    )]
+    token: Option<String>,
     /// Send MESSAGE as a JSON value rather than as text.
     #[arg(long)]
     json: bool,
@@ -44,7 +55,7 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
     let mut client = args.server.connect().await?;
     if let Some(name) = &args.name {
         client
-            .sync(name)
+            .sync_with_token(name, args.token.as_deref(), None)
             .await
             .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
     }

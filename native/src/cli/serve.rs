@@ -17,6 +17,7 @@ use tokio::io::AsyncBufReadExt;
 
 use super::display;
 use super::line::{ConsoleLine, SERVE_COMMANDS};
+use super::serve_auth::{warn_if_exposed, AuthArgs};
 use crate::units::{bytes_within, count_within, parse_optional_duration, positive_duration};
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +146,8 @@ pub struct ServeArgs {
     /// live under `tcphub:{NAME}:`).
     #[arg(long, default_value = tcphub_native::DEFAULT_CLUSTER_NAME, value_parser = parse_cluster_name, env = "TCPHUB_CLUSTER_NAME")]
     cluster_name: String,
+    #[command(flatten)]
+    auth: AuthArgs,
     /// Read host commands from stdin (see below). Off by default, so a hub
     /// started in the background never waits on the terminal.
     #[arg(long, env = "TCPHUB_CONSOLE")]
@@ -291,6 +294,7 @@ impl ServeArgs {
                 rate_limit_bytes: self.rate_limit_bytes,
                 rate_limit_bytes_burst: self.rate_limit_bytes_burst,
                 max_connections_per_address: self.max_connections_per_address,
+                auth_timeout: self.auth.auth_timeout,
                 ..HubConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
@@ -317,7 +321,12 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     // Before anything can connect: see `stop_signal`.
     let stop = stop_signal();
     raise_open_file_limit();
-    let options = args.options();
+    // A bad auth file or key stops the hub before it listens.
+    let auth = args.auth.auth()?;
+    let options = ServerOptions {
+        auth: auth.clone(),
+        ..args.options()
+    };
     let node = options.cluster.as_ref().map(|c| c.node.to_string());
     let (server, hub, events) = Server::bind(options).await.map_err(|e| match e {
         // Named as on the command line.
@@ -343,10 +352,12 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         max_rooms_per_session = args.max_rooms_per_session,
         max_watched_aliases = args.max_watched_aliases,
         observe = args.observe,
+        auth = auth.as_ref().map(|a| a.name()),
         node,
         "tcphub {} ready; stop with Ctrl-C",
         env!("CARGO_PKG_VERSION")
     );
+    warn_if_exposed(server.local_addr(), auth.as_ref());
     // Joins and leaves are for someone watching: the console's user, or
     // one who asked to observe.
     let show_rooms = args.console || args.observe;
