@@ -37,8 +37,8 @@ mod server;
 mod tls;
 
 pub use auth::{
-    auth_file, hash_secret, issue_jwt, jwt_auth, AuthConfigError, JwtAlgorithm, JwtClaims,
-    JwtOptions, PermissionSpec, DEFAULT_JWT_LEEWAY, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES,
+    auth_file, hash_secret, issue_jwt, jwt_auth, AuthConfigError, AuthFile, JwtAlgorithm,
+    JwtClaims, JwtOptions, PermissionSpec, DEFAULT_JWT_LEEWAY, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES,
     MAX_HASH_MEMORY_KIB, MAX_HASH_PASSES, MAX_JWT_LEEWAY, MAX_RELAY_PATTERNS, MAX_TOKEN_BYTES,
     MIN_HS256_SECRET_BYTES,
 };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::SaltString;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
-use common::serve::{tcphub, tcphub_with_env, ServeProcess};
+use common::serve::{tcphub, tcphub_with_env, wait_for_text, ServeProcess};
 use common::{expect_info, text, within, TestServer};
 use tcphub_core::{AuthDecision, AuthRequest, Grant, HubFrame, Permissions};
 use tcphub_native::client::{Client, ClientError};
@@ -151,6 +151,35 @@ async fn the_auth_file_grants_the_right_secret_and_refuses_the_rest_alike() {
     // The holders noticed nothing.
     common::expect_nothing_more(&mut two).await;
     common::expect_nothing_more(&mut one).await;
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_auth_file_and_a_bad_one_leaves_the_previous_in_place() {
+    let dir = TempDir::new("reload");
+    let first = format!("[aliases.A]\nsecret = {:?}\n", cheap_hash("a"));
+    let file = dir.write("auth.toml", &first);
+    let hub = file_hub(&file);
+    let (_c, answer) = sync_as(hub.addr, "B", Some("b")).await;
+    unauthorized(answer);
+
+    let second = format!("{first}[aliases.B]\nsecret = {:?}\n", cheap_hash("b"));
+    dir.write("auth.toml", &second);
+    hub.signal("HUP");
+    wait_for_text(&hub.stderr, "auth file reloaded");
+    let (_b, answer) = sync_as(hub.addr, "B", Some("b")).await;
+    answer.expect("B is in the reloaded file");
+
+    dir.write("auth.toml", "[aliases.A]\nsecret = \"hunter2\"\n");
+    hub.signal("HUP");
+    wait_for_text(&hub.stderr, "auth file not reloaded");
+    let (_a, answer) = sync_as(hub.addr, "A", Some("a")).await;
+    answer.expect("the previous file stays");
+    let (status, _out, logs) = hub.terminate();
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.contains("never stored in clear"),
+        "the log says why: {logs}"
+    );
 }
 
 #[tokio::test]
@@ -688,4 +717,51 @@ fn listening_beyond_loopback_without_auth_warns_how_to_turn_it_on() {
     );
     let (_status, _out, logs) = guarded.terminate();
     assert!(!logs.contains(warning), "{logs}");
+}
+
+#[test]
+fn the_credential_subcommands_refuse_what_they_cannot_use() {
+    let out = tcphub(&["hash-secret"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret on stdin"));
+
+    let dir = TempDir::new("subcommands");
+    dir.write("jwt.secret", HS256_SECRET);
+    let secret = dir.arg("jwt.secret");
+    for (args, expected) in [
+        (vec!["--alias", "#hub"], "--alias: invalid alias"),
+        (
+            vec!["--alias", "A", "--relay", ""],
+            "--relay: an alias pattern may not be empty",
+        ),
+        (vec!["--alias", "A", "--expires-in", "soon"], "--expires-in"),
+    ] {
+        let mut command = vec!["token", "--key", &secret, "--algorithm", "hs256"];
+        command.extend(args);
+        let out = tcphub(&command, "");
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && error.contains(expected),
+            "{command:?}: {error}"
+        );
+    }
+    let short = dir.write("short.secret", "too short\n");
+    let out = tcphub(
+        &[
+            "token",
+            "--alias",
+            "A",
+            "--key",
+            short.to_str().unwrap(),
+            "--algorithm",
+            "hs256",
+        ],
+        "",
+    );
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{error}");
+    assert!(
+        error.contains("--key") && error.contains("at least 32"),
+        "{error}"
+    );
 }

@@ -5,6 +5,9 @@
 //! address: it listens on a free port, and the clients are pointed there.
 //! A `# type:` comment is typed into that client, a `# prints:` comment
 //! must be printed by it.
+//!
+//! The authentication sections' `sh` blocks run too, line by line with a
+//! real shell (`common::shell`), as a reader would paste them.
 
 mod common;
 
@@ -13,6 +16,7 @@ use std::process::Command;
 
 use common::doc_block::{sh_block, value_of, with_value};
 use common::serve::{wait_for_text, ClientProcess, ServeProcess};
+use common::shell::{self, path_with_tcphub};
 
 /// A directory of the test's own, removed at the end.
 struct TempDir(PathBuf);
@@ -79,4 +83,101 @@ fn the_tls_example_runs_as_written() {
     let (status, _out, logs) = hub.unwrap().terminate();
     assert!(status.success(), "{logs}");
     assert!(logs.contains("\"tls\":true"), "{logs}");
+}
+
+#[test]
+fn the_auth_file_example_runs_as_written() {
+    run_section("### With a file of hashed secrets", "auth-file");
+}
+
+#[test]
+fn the_jwt_examples_run_as_written() {
+    run_section("### With signed tokens (JWT)", "auth-jwt");
+}
+
+/// Runs the `sh` blocks under `heading` in a fresh directory, after
+/// writing its `toml` block (if any) as `auth.toml`, which the text names.
+/// A hub (`tcphub serve ... &`) listens on a free port, and the lines after
+/// it reach it through `TCPHUB_SERVER`; a client given a `# type:` or
+/// `# prints:` line is left running, as in a terminal of its own.
+fn run_section(heading: &str, name: &str) {
+    let dir = TempDir(
+        std::env::temp_dir().join(format!("tcphub-security-{name}-{}", std::process::id())),
+    );
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let section = shell::section("security.md", heading);
+    assert!(!section.sh.is_empty(), "{heading} has sh blocks");
+    if let Some(toml) = section.toml.first() {
+        std::fs::write(dir.0.join("auth.toml"), toml).unwrap();
+    }
+    let path = path_with_tcphub();
+    let mut hubs: Vec<ServeProcess> = Vec::new();
+    let mut server = String::new();
+    let mut clients = Vec::new();
+    for line in section.sh.iter().flatten() {
+        let env = [("PATH", path.as_str()), ("TCPHUB_SERVER", server.as_str())];
+        let words: Vec<String> = line.command.split_whitespace().map(str::to_owned).collect();
+        if line.command.starts_with("tcphub serve") {
+            assert!(line.command.ends_with('&'), "a hub runs in the background");
+            let words: Vec<String> = words.into_iter().filter(|w| w != "&").collect();
+            let args = with_value(&words[1..], "--listen", "127.0.0.1:0");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let hub =
+                ServeProcess::start_exactly_in(&dir.0, &args, &[("TCPHUB_LOG_FORMAT", "json")]);
+            server = hub.server_arg();
+            hubs.push(hub);
+        } else if line.command.contains("tcphub connect") {
+            let mut client = shell::spawn(&line.command, &dir.0, &env);
+            let name = value_of(&words, "--name");
+            wait_for_text(&client.stderr, &format!("as {name}"));
+            if let Some(typed) = &line.typed {
+                client.type_line(typed);
+            }
+            clients.push((client, line.printed.clone()));
+        } else {
+            let out = shell::run(&line.command, &dir.0, &env);
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            match &line.fails {
+                Some(expected) => {
+                    assert!(
+                        !out.status.success(),
+                        "{:?} should fail: {said}",
+                        line.command
+                    );
+                    assert!(
+                        said.contains(expected.as_str()),
+                        "{:?}: {said}",
+                        line.command
+                    );
+                }
+                None => assert!(out.status.success(), "{:?}: {said}", line.command),
+            }
+            if let Some(expected) = &line.printed {
+                assert!(
+                    said.contains(expected.as_str()),
+                    "{:?}: {said}",
+                    line.command
+                );
+            }
+        }
+    }
+    let printed: Vec<_> = clients.iter().filter(|(_, p)| p.is_some()).collect();
+    assert!(!printed.is_empty(), "the section says what a client prints");
+    for (client, expected) in printed {
+        wait_for_text(&client.stdout, expected.as_deref().unwrap());
+    }
+    drop(clients);
+    for hub in hubs {
+        let (status, _out, logs) = hub.terminate();
+        assert!(status.success(), "{logs}");
+        assert!(
+            logs.contains("\"auth\":"),
+            "the hub says how it authenticates: {logs}"
+        );
+    }
 }

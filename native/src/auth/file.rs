@@ -15,8 +15,8 @@
 //! the alias.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHashString, SaltString};
@@ -56,12 +56,64 @@ fn verification_slots() -> usize {
 /// syntax, unknown keys, alias names, hashes and patterns. The error
 /// names the file, the alias and the problem.
 pub fn auth_file(path: &Path) -> Result<Auth, AuthConfigError> {
-    let table = AuthTable::load(path)?;
-    let authenticator = FileAuthenticator {
-        table: Arc::new(table),
-        slots: Arc::new(Semaphore::new(verification_slots())),
-    };
-    Ok(Auth::new(format!("file {}", path.display()), authenticator))
+    Ok(AuthFile::load(path)?.auth())
+}
+
+/// An auth file that can be read again while the hub runs (`tcphub serve`
+/// does on SIGHUP), so secrets can change without dropping every
+/// connection.
+#[derive(Debug, Clone)]
+pub struct AuthFile {
+    path: PathBuf,
+    /// The table checks read; a reload swaps in a new one whole, so a
+    /// check sees the old file or the new, never a mix.
+    table: Arc<RwLock<Arc<AuthTable>>>,
+    /// Bounds the verifications running at once, and so their memory.
+    slots: Arc<Semaphore>,
+}
+
+impl AuthFile {
+    /// Reads and checks the file at `path`, as [`auth_file`] does.
+    pub fn load(path: &Path) -> Result<AuthFile, AuthConfigError> {
+        let table = AuthTable::load(path)?;
+        Ok(AuthFile {
+            path: path.to_owned(),
+            table: Arc::new(RwLock::new(Arc::new(table))),
+            slots: Arc::new(Semaphore::new(verification_slots())),
+        })
+    }
+
+    /// The authenticator checking credentials against the file as last
+    /// loaded.
+    pub fn auth(&self) -> Auth {
+        Auth::new(
+            format!("file {}", self.path.display()),
+            FileAuthenticator { file: self.clone() },
+        )
+    }
+
+    /// Reads the file again. On success the new table is used from the
+    /// next check on, and the number of aliases it lists is returned; on
+    /// error the one loaded before stays. Sessions already signed in keep
+    /// what they were granted. Blocks for a file read and one hash.
+    pub fn reload(&self) -> Result<usize, AuthConfigError> {
+        let table = AuthTable::load(&self.path)?;
+        let aliases = table.entries.len();
+        *self.table.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
+        Ok(aliases)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn current(&self) -> Arc<AuthTable> {
+        self.table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// Hashes `secret` for an auth file: argon2id with its default costs (19
@@ -126,7 +178,7 @@ impl AuthTable {
         }
         let mut entries = HashMap::with_capacity(aliases.len());
         for (name, value) in aliases {
-            let entry = entry(name, value).map_err(|problem| refuse(problem))?;
+            let entry = entry(name, value).map_err(refuse)?;
             let alias = Alias::new(name).map_err(|e| refuse(e.message.to_string()))?;
             entries.insert(alias, entry);
         }
@@ -252,20 +304,18 @@ fn read_bounded(path: &Path) -> Result<String, String> {
 /// Checks secrets against the table, off the async threads (argon2 takes
 /// tens of milliseconds of CPU by design) and a few at a time.
 struct FileAuthenticator {
-    table: Arc<AuthTable>,
-    /// Bounds the verifications running at once, and so their memory.
-    slots: Arc<Semaphore>,
+    file: AuthFile,
 }
 
 impl Authenticator for FileAuthenticator {
     fn authenticate(&self, request: AuthRequest) -> BoxFuture<AuthDecision> {
-        let table = self.table.clone();
-        let slots = self.slots.clone();
+        let file = self.file.clone();
         Box::pin(async move {
             // The semaphore is never closed.
-            let Ok(slot) = slots.acquire_owned().await else {
+            let Ok(slot) = file.slots.clone().acquire_owned().await else {
                 return AuthDecision::Deny;
             };
+            let table = file.current();
             let checked = tokio::task::spawn_blocking(move || {
                 let _slot = slot;
                 table.check(&request.alias, &request.token)

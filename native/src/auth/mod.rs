@@ -12,7 +12,7 @@ mod permissions;
 
 pub use config_error::AuthConfigError;
 pub use file::{
-    auth_file, hash_secret, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES, MAX_HASH_MEMORY_KIB,
+    auth_file, hash_secret, AuthFile, MAX_AUTH_FILE_BYTES, MAX_HASH_LANES, MAX_HASH_MEMORY_KIB,
     MAX_HASH_PASSES,
 };
 pub use jwt::{

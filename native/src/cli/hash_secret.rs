@@ -1,7 +1,7 @@
 //! `tcphub hash-secret`: the argon2id hash of a secret read on stdin, for
 //! an `--auth` file.
 
-use std::io::Read;
+use std::io::{BufRead, IsTerminal, Read};
 use std::process::ExitCode;
 
 /// The longest secret read: a passphrase, not a file.
@@ -17,11 +17,26 @@ const MAX_SECRET_BYTES: u64 = 4096;
 pub struct HashSecretArgs {}
 
 pub fn run(_args: HashSecretArgs) -> Result<ExitCode, String> {
+    let stdin = std::io::stdin();
     let mut secret = Vec::new();
-    std::io::stdin()
-        .take(MAX_SECRET_BYTES + 1)
-        .read_to_end(&mut secret)
-        .map_err(|e| format!("reading the secret from stdin: {e}"))?;
+    if stdin.is_terminal() {
+        // Typed at a prompt: one line (echoed; prefer a pipe where others
+        // can see the screen).
+        eprint!("secret (then Enter): ");
+        let mut line = String::new();
+        stdin
+            .lock()
+            .take(MAX_SECRET_BYTES + 1)
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the secret: {e}"))?;
+        secret = line.into_bytes();
+    } else {
+        stdin
+            .lock()
+            .take(MAX_SECRET_BYTES + 1)
+            .read_to_end(&mut secret)
+            .map_err(|e| format!("reading the secret from stdin: {e}"))?;
+    }
     if secret.len() as u64 > MAX_SECRET_BYTES {
         return Err(format!(
             "the secret on stdin is longer than {MAX_SECRET_BYTES} bytes"

@@ -61,7 +61,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the hub.
-    Serve(serve::ServeArgs),
+    // Boxed: its options are several times the size of any other command's.
+    Serve(Box<serve::ServeArgs>),
     /// Join the hub under an alias and chat: type lines to send, see what arrives.
     Connect(connect::ConnectArgs),
     /// Send one message and exit (non-zero with the hub's error, if any).
@@ -81,7 +82,7 @@ pub fn main() -> ExitCode {
     let runtime = runtime(matches!(cli.command, Command::Serve(_)));
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::List(args) => list::run(args).await,

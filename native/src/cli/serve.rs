@@ -17,7 +17,7 @@ use tokio::io::AsyncBufReadExt;
 
 use super::display;
 use super::line::{ConsoleLine, SERVE_COMMANDS};
-use super::serve_auth::{warn_if_exposed, AuthArgs};
+use super::serve_auth::{reload_on_hangup, warn_if_exposed, AuthArgs};
 use crate::units::{bytes_within, count_within, parse_optional_duration, positive_duration};
 
 #[derive(Debug, clap::Args)]
@@ -322,7 +322,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     let stop = stop_signal();
     raise_open_file_limit();
     // A bad auth file or key stops the hub before it listens.
-    let auth = args.auth.auth()?;
+    let authentication = args.auth.build()?;
+    let auth = authentication.as_ref().map(|a| a.auth.clone());
     let options = ServerOptions {
         auth: auth.clone(),
         ..args.options()
@@ -358,6 +359,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         env!("CARGO_PKG_VERSION")
     );
     warn_if_exposed(server.local_addr(), auth.as_ref());
+    if let Some(file) = authentication.and_then(|a| a.file) {
+        reload_on_hangup(file);
+    }
     // Joins and leaves are for someone watching: the console's user, or
     // one who asked to observe.
     let show_rooms = args.console || args.observe;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcphub_native::{auth_file, jwt_auth, Auth, AuthConfigError, JwtAlgorithm, JwtOptions};
+use tcphub_native::{jwt_auth, Auth, AuthConfigError, AuthFile, JwtAlgorithm, JwtOptions};
 
 use crate::units::parse_duration;
 
@@ -83,25 +83,73 @@ pub struct AuthArgs {
     pub auth_timeout: Duration,
 }
 
+/// The authenticator `serve` runs with, and the auth file behind it (to
+/// reload on SIGHUP), if it is one.
+pub struct Authentication {
+    pub auth: Auth,
+    pub file: Option<AuthFile>,
+}
+
 impl AuthArgs {
     /// The authenticator the options ask for, if any; the error names the
     /// option as typed, the file and the problem.
-    pub fn auth(&self) -> Result<Option<Auth>, String> {
-        let built = if let Some(path) = &self.auth {
-            auth_file(path)
-        } else if let (Some(key), Some(algorithm)) = (&self.auth_jwt_key, self.auth_jwt_algorithm) {
-            jwt_auth(JwtOptions {
-                audience: self.auth_jwt_audience.clone(),
-                issuer: self.auth_jwt_issuer.clone(),
-                leeway: self.auth_jwt_leeway,
-                ..JwtOptions::new(algorithm, key)
-            })
-        } else {
+    pub fn build(&self) -> Result<Option<Authentication>, String> {
+        if let Some(path) = &self.auth {
+            let file = AuthFile::load(path).map_err(|e| as_typed(&e))?;
+            return Ok(Some(Authentication {
+                auth: file.auth(),
+                file: Some(file),
+            }));
+        }
+        let (Some(key), Some(algorithm)) = (&self.auth_jwt_key, self.auth_jwt_algorithm) else {
             // clap requires the key and the algorithm together.
             return Ok(None);
         };
-        built.map(Some).map_err(|e| as_typed(&e))
+        let auth = jwt_auth(JwtOptions {
+            audience: self.auth_jwt_audience.clone(),
+            issuer: self.auth_jwt_issuer.clone(),
+            leeway: self.auth_jwt_leeway,
+            ..JwtOptions::new(algorithm, key)
+        })
+        .map_err(|e| as_typed(&e))?;
+        Ok(Some(Authentication { auth, file: None }))
     }
+}
+
+/// Reads `file` again on each SIGHUP, keeping the previous one if the new
+/// one has a mistake. Installed only with `--auth`: otherwise SIGHUP stops
+/// the hub, as it always did.
+pub fn reload_on_hangup(file: AuthFile) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP: the auth file will not be reloaded");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let reloading = file.clone();
+                match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                    Ok(Ok(aliases)) => tracing::info!(
+                        path = %file.path().display(),
+                        aliases,
+                        "auth file reloaded"
+                    ),
+                    Ok(Err(e)) => tracing::error!(
+                        "auth file not reloaded, the previous one stays: {}",
+                        as_typed(&e)
+                    ),
+                    Err(e) => tracing::error!(error = %e, "auth file reload failed"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = file;
 }
 
 /// `error`, naming the option as typed on the command line.

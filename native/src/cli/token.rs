@@ -67,10 +67,9 @@ pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
         broadcast: args.no_broadcast.then_some(false),
         list: args.no_list.then_some(false),
     };
-    // Checked as the hub will check it, so a bad pattern fails here.
-    permissions
-        .permissions()
-        .map_err(|e| format!("--relay: {e}"))?;
+    // Checked as the hub will check it, so a bad pattern fails here. Its
+    // errors start with the field, `relay`: the option is `--relay`.
+    permissions.permissions().map_err(|e| format!("--{e}"))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_owned())?

@@ -17,6 +17,7 @@ pub mod doc_block;
 pub mod raw;
 pub mod redis;
 pub mod serve;
+pub mod shell;
 
 /// Longest any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
