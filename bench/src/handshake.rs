@@ -17,7 +17,6 @@ use clap::Args;
 use hdrhistogram::Histogram;
 
 use super::cpu::CpuMeter;
-use super::dial::Dial;
 use super::progress::Progress;
 use super::report::Report;
 use super::target::Target;
@@ -83,13 +82,8 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// One cycle: connect, handshake, sync, first reply; closed on return.
-async fn cycle(
-    dial: &Dial,
-    target: &Target,
-    name: &str,
-    phases: &mut Phases,
-) -> anyhow::Result<()> {
-    let addr = target.server;
+async fn cycle(target: &Target, name: &str, phases: &mut Phases) -> anyhow::Result<()> {
+    let (dial, addr) = (&target.dial, target.server);
     let server_name = dial.server_name(addr)?;
     let began = Instant::now();
     let tcp = dial.tcp(addr).await?;
@@ -132,12 +126,12 @@ pub async fn run(target: &Target, args: &HandshakeArgs) -> anyhow::Result<Report
             let name = format!("hs-{w}");
             let mut phases = Phases::new();
             while start.elapsed() < duration {
-                let attempt = tokio::time::timeout(
-                    CYCLE_TIMEOUT,
-                    cycle(&target.dial, &target, &name, &mut phases),
-                )
-                .await
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("no reply within {CYCLE_TIMEOUT:?}")));
+                let attempt =
+                    tokio::time::timeout(CYCLE_TIMEOUT, cycle(&target, &name, &mut phases))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(anyhow::anyhow!("no reply within {CYCLE_TIMEOUT:?}"))
+                        });
                 if let Err(e) = attempt {
                     phases.failures += 1;
                     phases.first_failure.get_or_insert(format!("{name}: {e:#}"));
