@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -25,6 +23,7 @@ use super::memory::{self, PeakSampler};
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
+use super::stream::{Stream, WriteHalf};
 use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Conn, Proto};
@@ -65,7 +64,7 @@ struct ReaderEnd {
     /// When the last message arrived.
     done_at: Instant,
     /// Kept open until the memory after the burst is read.
-    _stream: Option<TcpStream>,
+    _stream: Option<Stream>,
 }
 
 /// What the publisher did.
@@ -199,7 +198,7 @@ fn publish(
 
 async fn write_all_messages(
     proto: Proto,
-    mut write: OwnedWriteHalf,
+    mut write: WriteHalf,
     args: BurstArgs,
     sent: Arc<Counter>,
 ) -> anyhow::Result<()> {
@@ -212,6 +211,7 @@ async fn write_all_messages(
     while done < args.messages {
         let n = batch.min(args.messages - done);
         write.write_all(&block[..one.len() * n as usize]).await?;
+        write.flush().await?;
         done += n;
         sent.0.store(done, Ordering::Release);
     }

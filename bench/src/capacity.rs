@@ -80,6 +80,7 @@ pub async fn run(target: &Target, args: &CapacityArgs) -> anyhow::Result<Report>
     let mut ticks = 0u32;
     while start.elapsed() < duration {
         stream.write_all(&block).await?;
+        stream.flush().await?;
         published += per_block;
         ticks = ticks.wrapping_add(1);
         if ticks % 1024 == 0 {

@@ -29,6 +29,7 @@ pub async fn run(target: &Target, args: &ChurnArgs) -> anyhow::Result<Report> {
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
         let (addr, proto) = (target.server, target.proto);
+        let dial = target.dial.clone();
         workers.push(tokio::spawn(async move {
             let name = format!("churn-{w}");
             let subject = format!("churn.{w}");
@@ -44,7 +45,7 @@ pub async fn run(target: &Target, args: &ChurnArgs) -> anyhow::Result<Report> {
                     subscribe: Some(&subject),
                     room: None,
                 };
-                match wire::connect(addr, proto, join).await {
+                match wire::connect(&dial, addr, proto, join).await {
                     Ok(conn) => {
                         drop(conn);
                         let _ = cycles.record(began.elapsed().as_micros().max(1) as u64);

@@ -60,7 +60,13 @@ impl CpuMeter {
 
     /// Adds the hub's and the generator's CPU per message to `report`.
     pub fn report(&self, report: &mut super::report::Report, messages: u64) {
-        let per = |used: Duration| used.as_secs_f64() * 1e9 / messages.max(1) as f64;
+        self.report_per(report, messages, "delivery");
+    }
+
+    /// Adds the hub's and the generator's CPU per `what` (`count` of them)
+    /// to `report`: `hub_cpu_per_WHAT`, `generator_cpu_per_WHAT`.
+    pub fn report_per(&self, report: &mut super::report::Report, count: u64, what: &str) {
+        let per = |used: Duration| used.as_secs_f64() * 1e9 / count.max(1) as f64;
         let (hub_now, own_now) = self.stopped.unwrap_or_else(|| {
             let hub = self.hub.as_ref().and_then(|(pids, _)| cpu_time_of(pids));
             (hub, cpu_time(std::process::id()))
@@ -68,14 +74,14 @@ impl CpuMeter {
         if let (Some((_, before)), Some(after)) = (&self.hub, hub_now) {
             let used = after.saturating_sub(*before);
             report.metric("hub_cpu", used.as_secs_f64(), "s").metric(
-                "hub_cpu_per_delivery",
+                &format!("hub_cpu_per_{what}"),
                 per(used),
                 "ns",
             );
         }
         if let (Some(before), Some(after)) = (self.own, own_now) {
             report.metric(
-                "generator_cpu_per_delivery",
+                &format!("generator_cpu_per_{what}"),
                 per(after.saturating_sub(before)),
                 "ns",
             );

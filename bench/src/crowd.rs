@@ -65,7 +65,7 @@ pub async fn audience(
         subscribe: None,
         room: None,
     };
-    let publisher = wire::connect(target.node(0), target.proto, join).await?;
+    let publisher = wire::connect(&target.dial, target.node(0), target.proto, join).await?;
     target.settle().await;
     Ok((subs, publisher))
 }
@@ -115,13 +115,14 @@ async fn join_all_in(
             let (name, subject) = naming(next);
             let (addr, proto, i) = (place(next), target.proto, next);
             let room = room.map(str::to_owned);
+            let dial = target.dial.clone();
             joining.spawn(async move {
                 let join = Join {
                     name: &name,
                     subscribe: subject.as_deref(),
                     room: room.as_deref(),
                 };
-                (i, wire::connect(addr, proto, join).await)
+                (i, wire::connect(&dial, addr, proto, join).await)
             });
             next += 1;
         }

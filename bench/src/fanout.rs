@@ -111,6 +111,8 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
             pub_write
                 .write_all(&block[..one.len() * n as usize])
                 .await?;
+            // TLS keeps what the socket did not take at once until flushed.
+            pub_write.flush().await?;
             sent += n;
         }
         receivers.wait_for(sent).await

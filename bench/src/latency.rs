@@ -73,9 +73,8 @@ pub async fn run(target: &Target, args: &LatencyArgs) -> anyhow::Result<Report> 
 
     let stream = publisher
         .stream
-        .into_std()
+        .into_blocking_writer()
         .context("taking the publisher's socket")?;
-    stream.set_nonblocking(false)?;
     let payload = wire::filler(args.payload);
     let to = if proto == Proto::Tcphub { "*" } else { SUBJECT };
     // A thread of its own: sleeping in the OS keeps the schedule to tens of
@@ -221,7 +220,7 @@ async fn record(
 /// late it fell behind the schedule at worst.
 fn publish(
     proto: Proto,
-    mut stream: std::net::TcpStream,
+    mut stream: Box<dyn std::io::Write + Send>,
     to: &str,
     mut payload: Vec<u8>,
     schedule: Schedule,
@@ -244,6 +243,7 @@ fn publish(
             k += 1;
         }
         stream.write_all(&out)?;
+        stream.flush()?;
     }
     Ok(worst_lag)
 }

@@ -7,7 +7,8 @@
 //! [`pairs`] (P pairs sending to each other by alias), [`latency`] (a
 //! fixed-rate schedule, latency measured from the intended send time, as
 //! wrk2 does), [`idle`] (resident memory of the hub per idle connection),
-//! [`churn`] (connect + sync + close per second), [`capacity`] (the
+//! [`churn`] (connect + sync + close per second), [`handshake`] (the same,
+//! each phase timed: TCP, TLS, `sync` with a credential), [`capacity`] (the
 //! generator against [`sink`], a server that discards what it gets and
 //! floods subscribers: what the generator itself can drive), [`burst`] (an
 //! unpaced broadcast: no reader cut, nothing lost, the hub's memory before,
@@ -22,14 +23,20 @@
 //! instead of publishing blindly: no hub is pushed into dropping slow
 //! consumers, so every figure counts messages that were really delivered,
 //! and a run checks that deliveries equal what was sent.
+//!
+//! Every scenario but `capacity` and `sink` runs over TLS (`--tls`, `--ca`)
+//! and with credentials (`--token`, `--tokens`), and with `--baseline-hub`
+//! also against a plain hub first, in the same report.
 
 pub mod burst;
 pub mod capacity;
 pub mod churn;
 mod cpu;
 mod crowd;
+mod dial;
 mod driver;
 pub mod fanout;
+pub mod handshake;
 pub mod idle;
 pub mod latency;
 pub mod list_spam;
@@ -41,6 +48,7 @@ mod redis_info;
 mod report;
 mod scan;
 pub mod sink;
+mod stream;
 mod target;
 mod window;
 mod wire;
@@ -81,7 +89,14 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
     // usual soft limit of 1,024. Failing to raise it is not fatal: the
     // scenarios that need more say so when a connect fails.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let target = args.target;
+    let mut target = args.target;
+    anyhow::ensure!(
+        !(target.dial_args.tls()
+            && matches!(args.scenario, Scenario::Capacity(_) | Scenario::Sink(_))),
+        "capacity and sink measure the generator against its own sink, which speaks plain TCP: \
+         --tls is for the hub's scenarios"
+    );
+    target.prepare()?;
     let clustered = matches!(
         args.scenario,
         Scenario::Fanout(_) | Scenario::Pairs(_) | Scenario::Latency(_)
@@ -98,19 +113,41 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<Option<Report>> {
         !matches!(args.scenario, Scenario::Latency(_)) || target.cluster.len() != 1,
         "latency on a --cluster needs at least two nodes: the subscribers sit on the others"
     );
-    let report = match args.scenario {
-        Scenario::Fanout(a) => fanout::run(&target, &a).await?,
-        Scenario::Pairs(a) => pairs::run(&target, &a).await?,
-        Scenario::Latency(a) => latency::run(&target, &a).await?,
-        Scenario::Idle(a) => idle::run(&target, &a).await?,
-        Scenario::Churn(a) => churn::run(&target, &a).await?,
-        Scenario::Capacity(a) => capacity::run(&target, &a).await?,
-        Scenario::Burst(a) => burst::run(&target, &a).await?,
-        Scenario::ListSpam(a) => list_spam::run(&target, &a).await?,
-        Scenario::Sink(a) => {
-            sink::run(&target, &a).await?;
-            return Ok(None);
-        }
+    if let Scenario::Sink(a) = &args.scenario {
+        sink::run(&target, a).await?;
+        return Ok(None);
+    }
+    let Some(baseline) = target.baseline_target() else {
+        return Ok(Some(run_scenario(&target, &args.scenario).await?));
     };
+    anyhow::ensure!(
+        !matches!(args.scenario, Scenario::Capacity(_)),
+        "--baseline-hub is for the hub's scenarios, not capacity"
+    );
+    let before = run_scenario(&baseline, &args.scenario).await?;
+    let mut report = run_scenario(&target, &args.scenario).await?;
+    report.param("baseline_hub", baseline.server.to_string());
+    for m in before.metrics {
+        report.metric(&format!("baseline_{}", m.name), m.value, &m.unit);
+    }
+    for failure in before.failures {
+        report.fail(format!("baseline: {failure}"));
+    }
     Ok(Some(report))
+}
+
+/// One scenario against `target` (not the sink, which never reports).
+async fn run_scenario(target: &Target, scenario: &Scenario) -> anyhow::Result<Report> {
+    Ok(match scenario {
+        Scenario::Fanout(a) => fanout::run(target, a).await?,
+        Scenario::Pairs(a) => pairs::run(target, a).await?,
+        Scenario::Latency(a) => latency::run(target, a).await?,
+        Scenario::Idle(a) => idle::run(target, a).await?,
+        Scenario::Churn(a) => churn::run(target, a).await?,
+        Scenario::Handshake(a) => handshake::run(target, a).await?,
+        Scenario::Capacity(a) => capacity::run(target, a).await?,
+        Scenario::Burst(a) => burst::run(target, a).await?,
+        Scenario::ListSpam(a) => list_spam::run(target, a).await?,
+        Scenario::Sink(_) => anyhow::bail!("the sink runs until interrupted: it has no report"),
+    })
 }

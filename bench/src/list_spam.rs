@@ -8,7 +8,6 @@
 //! tcphub's protocol only: NATS has no `list`.
 
 use std::collections::VecDeque;
-use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +16,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use hdrhistogram::Histogram;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -28,6 +26,7 @@ use super::memory::{self, PeakSampler};
 use super::progress::Progress;
 use super::report::Report;
 use super::scan::Inbox;
+use super::stream::{ReadHalf, WriteHalf};
 use super::target::Target;
 use super::window::STALL;
 use super::wire::{self, Conn, Join, Proto};
@@ -74,7 +73,7 @@ pub async fn run(target: &Target, args: &ListSpamArgs) -> anyhow::Result<Report>
     );
     anyhow::ensure!(args.ping_interval > 0.0, "--ping-interval must be positive");
     let naming = |i| (format!("idle-{i}"), None);
-    let idle = crowd::join_all(target, args.sessions, naming, "idle sessions").await?;
+    let mut idle = crowd::join_all(target, args.sessions, naming, "idle sessions").await?;
     let pinger = join(target, "pinger").await?;
     let spammer = join(target, "spammer").await?;
 
@@ -91,7 +90,7 @@ pub async fn run(target: &Target, args: &ListSpamArgs) -> anyhow::Result<Report>
     memory::settle(args.settle).await;
     let rss_after = memory::now(target.pid)?;
     memory::report(&mut report, rss_before, peak, rss_after);
-    let disturbed = disturbed(&idle);
+    let disturbed = disturbed(&mut idle);
     report.metric("sessions_disturbed", disturbed as f64, "session");
     verdict(&mut report, args, &outcome, disturbed);
     Ok(report)
@@ -143,7 +142,7 @@ async fn join(target: &Target, name: &str) -> anyhow::Result<Conn> {
         subscribe: None,
         room: None,
     };
-    wire::connect(target.server, target.proto, join).await
+    wire::connect(&target.dial, target.server, target.proto, join).await
 }
 
 /// The run's timeline and its progress bar.
@@ -224,6 +223,7 @@ async fn ping_loop(
             () = stopped(&mut stop), if !stopping => stopping = true,
             _ = ticker.tick(), if !stopping => {
                 write.write_all(tcphub_core::encode_ping()).await?;
+                write.flush().await?;
                 waiting.push_back((Instant::now(), phase.load(Ordering::Acquire)));
                 pings.sent += 1;
             }
@@ -277,7 +277,7 @@ struct Spammer {
     writer: JoinHandle<Failure>,
     reader: Option<JoinHandle<Failure>>,
     /// With `--no-read`: held, never read.
-    _unread: Option<OwnedReadHalf>,
+    _unread: Option<ReadHalf>,
 }
 
 /// Why and when a spammer's half stopped: it only stops when it fails.
@@ -359,14 +359,15 @@ impl Spammer {
 
 /// Writes `batch` requests at a time, as fast as the hub takes them,
 /// until the connection fails.
-async fn write_requests(
-    mut write: OwnedWriteHalf,
-    batch: usize,
-    requests: Arc<Counter>,
-) -> Failure {
+async fn write_requests(mut write: WriteHalf, batch: usize, requests: Arc<Counter>) -> Failure {
     let block = tcphub_core::encode_list().repeat(batch.max(1));
     loop {
-        if let Err(e) = write.write_all(&block).await {
+        if let Err(e) = async {
+            write.write_all(&block).await?;
+            write.flush().await
+        }
+        .await
+        {
             return Failure::now(format!("writing list requests: {e}"));
         }
         requests.0.fetch_add(batch.max(1) as u64, Ordering::Release);
@@ -376,7 +377,7 @@ async fn write_requests(
 /// Reads and counts `sessions` replies until the connection fails or the
 /// hub sends an error.
 async fn read_replies(
-    mut read: OwnedReadHalf,
+    mut read: ReadHalf,
     pending: Vec<u8>,
     replies: Arc<Counter>,
     bytes: Arc<Counter>,
@@ -398,14 +399,10 @@ async fn read_replies(
 
 /// Idle sessions that were closed or sent anything during the run: none
 /// should be.
-fn disturbed(idle: &[Conn]) -> usize {
-    let mut byte = [0u8; 1];
-    idle.iter()
-        .filter(|conn| {
-            let quiet = matches!(conn.stream.try_read(&mut byte),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-            !quiet || !conn.pending.is_empty()
-        })
+fn disturbed(idle: &mut [Conn]) -> usize {
+    idle.iter_mut()
+        .map(|conn| !conn.stream.is_quiet() || !conn.pending.is_empty())
+        .filter(|&disturbed| disturbed)
         .count()
 }
 

@@ -153,6 +153,7 @@ async fn send<W: tokio::io::AsyncWrite + Unpin>(
     while let Some(n) = pacing.next(sent, start) {
         partner.wait_for((sent + n).saturating_sub(window)).await?;
         write.write_all(&block[..one.len() * n as usize]).await?;
+        write.flush().await?;
         sent += n;
     }
     partner.wait_for(sent).await?;

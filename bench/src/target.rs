@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
+use super::dial::{Dial, DialArgs};
 use super::wire::Proto;
 
 /// The hub under test and how to report.
@@ -54,9 +55,50 @@ pub struct Target {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub dial_args: DialArgs,
+    /// A hub to run the same scenario against first, over plain TCP and
+    /// without a credential, for comparison in the same report: its
+    /// figures come out as `baseline_NAME` (e.g. a hub without TLS or
+    /// authentication beside one with).
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub baseline_hub: Option<SocketAddr>,
+    /// Process id of the --baseline-hub: its CPU time, as --pid's.
+    #[arg(long, value_name = "PID", global = true, requires = "baseline_hub")]
+    pub baseline_hub_pid: Option<u32>,
+    /// How clients connect: built from `dial_args` by [`Target::prepare`].
+    #[arg(skip)]
+    pub dial: Dial,
 }
 
 impl Target {
+    /// Reads the files the TLS and credential options name.
+    pub fn prepare(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.proto == Proto::Tcphub
+                || !(self.dial_args.tls() || self.dial_args.authenticates()),
+            "--tls, --ca, --server-name, --token and --tokens are for tcphub's protocol"
+        );
+        self.dial = Dial::new(&self.dial_args)?;
+        Ok(())
+    }
+
+    /// The same run against the --baseline-hub: plain TCP, no credential,
+    /// its own pid.
+    pub fn baseline_target(&self) -> Option<Target> {
+        let addr = self.baseline_hub?;
+        Some(Target {
+            server: addr,
+            pid: self.baseline_hub_pid,
+            dial_args: DialArgs::default(),
+            dial: Dial::default(),
+            baseline_hub: None,
+            baseline_hub_pid: None,
+            ..self.clone()
+        })
+    }
+
     /// How many nodes the connections are spread over (1 without `--cluster`).
     pub fn nodes(&self) -> usize {
         self.cluster.len().max(1)

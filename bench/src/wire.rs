@@ -10,7 +10,9 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use tcphub_core::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use super::dial::Dial;
+use super::stream::Stream;
 
 /// Longest a connection may take to join before the run gives up.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,7 +39,7 @@ impl Proto {
 /// A joined connection, with whatever arrived after the join's answer.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Bytes read past the join's answer: the start of the message stream.
     pub pending: Vec<u8>,
 }
@@ -53,33 +55,47 @@ pub struct Join<'a> {
     pub room: Option<&'a str>,
 }
 
-/// Connects and joins: tcphub `sync` until `synced` (and `join` until
-/// `joined`, given a room); NATS `CONNECT`, `SUB`, `PING` until `PONG`.
-pub async fn connect(addr: SocketAddr, proto: Proto, join: Join<'_>) -> anyhow::Result<Conn> {
+/// Connects (over TLS when `dial` says so) and joins: tcphub `sync`
+/// (with the credential `dial` has for the name) until `synced` (and
+/// `join` until `joined`, given a room); NATS `CONNECT`, `SUB`, `PING`
+/// until `PONG`.
+pub async fn connect(
+    dial: &Dial,
+    addr: SocketAddr,
+    proto: Proto,
+    join: Join<'_>,
+) -> anyhow::Result<Conn> {
     let attempt = async {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        let mut conn = Conn {
-            stream,
-            pending: Vec::new(),
-        };
-        match proto {
-            Proto::Tcphub => join_tcphub(&mut conn, join).await?,
-            Proto::Nats => join_nats(&mut conn, join).await?,
-        }
-        anyhow::Ok(conn)
+        let stream = dial.open(addr).await?;
+        self::join(dial, stream, proto, join).await
     };
     tokio::time::timeout(JOIN_TIMEOUT, attempt)
         .await
         .with_context(|| format!("joining {addr} as {} timed out", join.name))?
 }
 
-async fn join_tcphub(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
+/// Joins on a connection already open (see [`connect`]).
+pub async fn join(
+    dial: &Dial,
+    stream: Stream,
+    proto: Proto,
+    join: Join<'_>,
+) -> anyhow::Result<Conn> {
+    let mut conn = Conn {
+        stream,
+        pending: Vec::new(),
+    };
+    match proto {
+        Proto::Tcphub => join_tcphub(&mut conn, join, dial.token_for(join.name)).await?,
+        Proto::Nats => join_nats(&mut conn, join).await?,
+    }
+    Ok(conn)
+}
+
+async fn join_tcphub(conn: &mut Conn, join: Join<'_>, token: Option<&str>) -> anyhow::Result<()> {
     // Both requests in one write: the hub answers them in order, so the
     // last answer awaited is `joined` when there is a room.
-    let mut hello = tcphub_core::encode_sync(join.name);
+    let mut hello = tcphub_core::encode_sync_request(join.name, token, None);
     if let Some(room) = join.room {
         hello.extend_from_slice(&tcphub_core::encode_join(room));
     }
@@ -89,6 +105,8 @@ async fn join_tcphub(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
         "synced"
     };
     conn.stream.write_all(&hello).await?;
+    // TLS keeps what the socket did not take at once until flushed.
+    conn.stream.flush().await?;
     loop {
         let line = next_line(conn, b"\n").await?;
         let kind = tcphub_core::frame_type(&line);
@@ -128,6 +146,7 @@ async fn join_nats(conn: &mut Conn, join: Join<'_>) -> anyhow::Result<()> {
     }
     hello.push_str("PING\r\n");
     conn.stream.write_all(hello.as_bytes()).await?;
+    conn.stream.flush().await?;
     loop {
         let line = next_line(conn, b"\r\n").await?;
         if line == b"PONG\r\n" {

@@ -19,6 +19,11 @@ pub(crate) enum Timer {
     Auth,
 }
 
+impl Timer {
+    /// Every timer, so that forgetting a session cannot miss one.
+    const ALL: [Timer; 3] = [Timer::Idle, Timer::Frame, Timer::Auth];
+}
+
 /// When each armed timer of a session fires, so it can be found again to
 /// move or disarm it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -84,7 +89,7 @@ impl Timers {
 
     /// Disarms every timer of a session that is going away.
     pub(crate) fn forget(&mut self, armed: &mut Armed, session: SessionHandle) {
-        for timer in [Timer::Idle, Timer::Frame] {
+        for timer in Timer::ALL {
             self.disarm(armed, session, timer);
         }
     }

@@ -181,3 +181,41 @@ fn run_section(heading: &str, name: &str) {
         );
     }
 }
+
+/// The Rust example of "The host program decides" is
+/// native/examples/authenticate.rs, byte for byte, and prints what the
+/// page says it prints.
+#[test]
+fn the_host_decides_example_is_the_example_program_and_runs() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let docs = std::fs::read_to_string(format!("{manifest}/../docs/security.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{manifest}/examples/authenticate.rs")).unwrap();
+    let section = &docs[docs
+        .find("### The host program decides")
+        .expect("the section")..];
+    let block = |fence: &str| {
+        let start = section.find(fence).unwrap_or_else(|| panic!("{fence}")) + fence.len();
+        section[start..start + section[start..].find("```").unwrap()].to_owned()
+    };
+    assert_eq!(
+        block("```rust\n"),
+        example,
+        "docs/security.md drifted from the example"
+    );
+    // `cargo test` builds examples beside the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let program = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join("authenticate"))
+        .unwrap();
+    let out = Command::new(&program)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), block("```text\n"));
+}

@@ -609,6 +609,8 @@ def main():
             w(f"- {f['hub']} rep {f['rep']}: `{f.get('args', '')}`" + (f": {why}" if why else ""))
         w("")
 
+    w("## TLS and authentication\n")
+    w("Measured separately by `tests/bench/security`: see\n[bench/security.md](bench/security.md).\n")
     w("## Commands\n")
     w("The script starts each peer on a free loopback port (`$PORT`; `$PID` is its "
       "process id), at niceness -10 when run as root, like the generator, runs these "

@@ -60,6 +60,7 @@ impl Hub {
                 self.peer_error(handle, error, pending.request_id.as_deref());
             }
         }
+        self.after_question(handle);
         self.settle();
         Ok(true)
     }
@@ -148,18 +149,24 @@ impl Hub {
         }
     }
 
-    /// After a question is settled: the session that is still not signed
-    /// in goes back to its sign-in deadline (closing at once if it passed).
-    fn rearm_sign_in_deadline(&mut self, handle: SessionHandle) {
+    /// After a question is answered (the answer sent, the alias claimed
+    /// or refused): a session still not signed in goes back to its
+    /// sign-in deadline, and is closed at once if that passed meanwhile.
+    /// One waiting for the cluster's directory is left to its answer.
+    pub(super) fn after_question(&mut self, handle: SessionHandle) {
         let Some(session) = self.sessions.get(handle) else {
             return;
         };
-        if session.identity.is_some() {
+        if session.identity.is_some() || session.auth.is_some() || session.flow.held_by_claim {
             return;
         }
-        if let Some(by) = session.sign_in_by {
-            let after = by.saturating_sub(self.now);
-            self.arm_auth_timer(handle, after);
+        let Some(by) = session.sign_in_by else {
+            return;
+        };
+        if by <= self.now {
+            self.close(handle, CloseReason::AuthTimeout);
+        } else {
+            self.arm_auth_timer(handle, by - self.now);
         }
     }
 
@@ -173,7 +180,13 @@ impl Hub {
             None if session.identity.is_none() && session.sign_in_by.is_some() => {
                 self.close(handle, CloseReason::AuthTimeout);
             }
-            None => {}
+            None => {
+                // Signed in meanwhile: the deadline no longer applies.
+                // (`due` leaves timers armed until acted on.)
+                if let Some(session) = self.sessions.get_mut(handle) {
+                    self.timers.disarm(&mut session.timers, handle, Timer::Auth);
+                }
+            }
             Some(AuthStage::Waiting) => self.ask(handle),
             Some(AuthStage::Asked(id)) => {
                 self.auth_requests.remove(&id);
@@ -181,11 +194,12 @@ impl Hub {
                     return;
                 };
                 let message = format!(
-                    "the credential could not be checked within {:?}",
-                    self.config.auth_timeout
+                    "the credential could not be checked within {} ms",
+                    self.config.auth_timeout.as_millis()
                 );
                 let error = PeerError::new(ErrorCode::Unauthorized, message);
                 self.peer_error(handle, error, pending.request_id.as_deref());
+                self.after_question(handle);
             }
         }
     }
@@ -230,7 +244,6 @@ impl Hub {
         if !session.flow.blocked() {
             self.to_resume.push_back(handle);
         }
-        self.rearm_sign_in_deadline(handle);
         Some(pending)
     }
 

@@ -481,6 +481,9 @@ impl Hub {
             );
             let error = PeerError::new(ErrorCode::AliasTaken, message);
             self.peer_error(handle, error, request_id.as_deref());
+            // Refused: a session that has not signed in is back on the
+            // clock for doing so.
+            self.after_question(handle);
         }
     }
 

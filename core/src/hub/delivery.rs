@@ -77,13 +77,16 @@ impl Hub {
     }
 
     /// Queues `frame` for every session but the sender (all of them for a
-    /// host message). Returns how many it was queued for.
+    /// host message); with authentication on, for every signed-in one.
+    /// Returns how many it was queued for.
     pub(super) fn deliver_to_all(&mut self, sender: Option<SessionHandle>, frame: Bytes) -> usize {
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
-        let recipients = self
-            .sessions
-            .iter_mut()
-            .filter(|(handle, _)| Some(*handle) != sender);
+        // With authentication on, "everyone" is everyone signed in: a
+        // connection that has not proved any identity hears nothing.
+        let signed_in_only = self.config.authentication;
+        let recipients = self.sessions.iter_mut().filter(|(handle, session)| {
+            Some(*handle) != sender && (!signed_in_only || session.identity.is_some())
+        });
         let (count, newly_queued) = queue_each(
             recipients,
             &mut self.outputs,

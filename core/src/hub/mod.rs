@@ -351,7 +351,8 @@ impl Hub {
     // ----- host commands -----
 
     /// Sends `message` (any serializable value; a `&str` becomes a JSON
-    /// string) from the host to every session. The frame is encoded once.
+    /// string) from the host to every session (with authentication on,
+    /// every session that has signed in). The frame is encoded once.
     /// Returns how many sessions of this hub it was queued for (in a
     /// cluster, the other nodes' sessions are reached through
     /// [`poll_cluster`](Hub::poll_cluster) and not counted).
