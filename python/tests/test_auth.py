@@ -599,14 +599,13 @@ def test_the_sans_io_hub_denies_times_out_and_refuses_what_is_no_decision():
     assert hub.sessions() == []
 
 
-@pytest.mark.xfail(
-    reason="core bug on main: Timers::forget disarms Idle and Frame but not Auth, so a session "
-    "closed with its auth timer armed leaves a deadline that stays due forever (a driver waiting "
-    "on poll_timeout spins; the native server's hub task burns a core)",
-)
 def test_a_session_closed_for_auth_timeout_leaves_no_deadline_behind():
+    """A deadline left due after its session closed would keep poll_timeout
+    in the past: a driver waiting on it would spin (it did, until 6b843dd)."""
     hub = tcphub.Hub(authentication=True, auth_timeout=2.0)
     hub.accept("10.0.0.1:1", now=0.0)
+    gone = hub.accept("10.0.0.2:2", now=0.0)
+    hub.connection_lost(gone, now=1.0)  # closed with its sign-in deadline armed
     hub.handle_timeout(now=2.0)
     assert [a.reason for a in hub.poll() if isinstance(a, tcphub.Close)] == ["auth_timeout"]
     assert hub.poll_timeout() is None
