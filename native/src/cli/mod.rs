@@ -3,6 +3,7 @@
 
 mod connect;
 mod display;
+mod exit;
 mod hash_secret;
 mod line;
 mod list;
@@ -31,7 +32,8 @@ const DEFAULT_SERVER: &str = "127.0.0.1:9000";
         `tcphub connect --name Client-1` (add `--join lobby` to be in a room), send \
         one message with `tcphub send --to Client-1 hello` (or `--room lobby`), or \
         see who is there with `tcphub list`.\n\n\
-        Clients speak newline-delimited JSON over TCP: \
+        Clients send JSON objects over TCP, one after another (a newline between \
+        them is optional; the hub's replies are one per line): \
         {\"type\":\"sync\",\"clientName\":\"Client-1\"} claims an alias, \
         {\"type\":\"info\",\"to\":\"Client-2\",\"message\":\"hi\"} sends to an alias \
         (\"*\" for everyone, no \"to\" for the host), \
@@ -159,15 +161,38 @@ impl ServerArg {
                 };
                 format!("{option} {}: {}", e.path.display(), e.reason)
             }
-            e if tls => format!(
-                "cannot connect to {} over TLS: {e} (is `tcphub serve --tls-cert ...` running \
-                 there, with a certificate --ca trusts, for the name connected to?)",
-                self.server
-            ),
-            e => format!(
-                "cannot connect to {}: {e} (is `tcphub serve` running there?)",
-                self.server
-            ),
+            e => {
+                let over = if tls { " over TLS" } else { "" };
+                format!(
+                    "cannot connect to {}{over}: {e}{}",
+                    self.server,
+                    connect_hint(&e, tls)
+                )
+            }
         })
+    }
+}
+
+/// What to check after a failed connection, when the failure says: a
+/// refused connection means nothing listens there; a bad address is a
+/// mistake in --server. A name that does not resolve, or a network that
+/// cannot be reached, speaks for itself.
+fn connect_hint(error: &tcphub_native::client::ClientError, tls: bool) -> &'static str {
+    use std::io::ErrorKind;
+    use tcphub_native::client::ClientError;
+    let ClientError::Io(e) = error else {
+        return "";
+    };
+    match e.kind() {
+        ErrorKind::ConnectionRefused if tls => {
+            " (is `tcphub serve --tls-cert ...` running there?)"
+        }
+        ErrorKind::ConnectionRefused => " (is `tcphub serve` running there?)",
+        ErrorKind::InvalidInput => " (--server takes HOST:PORT, such as 127.0.0.1:9000)",
+        // rustls refused the hub's certificate.
+        ErrorKind::InvalidData if tls => {
+            " (does --ca trust the hub's certificate, for the name connected to?)"
+        }
+        _ => "",
     }
 }
