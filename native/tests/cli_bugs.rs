@@ -85,7 +85,10 @@ fn the_serve_hint_follows_only_a_refused_connection() {
 fn send_dash_reads_the_message_from_stdin() {
     let serve = ServeProcess::start(&[], &[]);
     let server = serve.server_arg();
-    let sent = tcphub(&["send", "--name", "ops", "-", "-s", &server], "from stdin\n");
+    let sent = tcphub(
+        &["send", "--name", "ops", "-", "-s", &server],
+        "from stdin\n",
+    );
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     wait_for_text(&serve.stdout, "[ops] from stdin\n");
     let json = tcphub(
@@ -153,7 +156,10 @@ fn a_string_that_reads_as_json_is_shown_quoted() {
         assert!(sent.status.success(), "{}", text(&sent.stderr));
     }
     // Sent to the host too: serve prints it the same way.
-    let to_host = tcphub(&["send", "--name", "ops", "--json", "\"null\"", "-s", &server], "");
+    let to_host = tcphub(
+        &["send", "--name", "ops", "--json", "\"null\"", "-s", &server],
+        "",
+    );
     assert!(to_host.status.success());
     wait_for_text(&client.stdout, "[ops] plain text\n");
     let out = client.stdout.lock().unwrap().clone();

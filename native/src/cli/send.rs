@@ -233,9 +233,7 @@ fn judge(frame: Option<HubFrame>, lines: bool) -> Option<Failed> {
             Some(Failed)
         }
         Some(HubFrame::Bye { reason, message }) => {
-            display::print_failure(&format!(
-                "the hub closed the session ({reason}): {message}"
-            ));
+            display::print_failure(&format!("the hub closed the session ({reason}): {message}"));
             Some(Failed)
         }
         Some(other) => {
