@@ -37,7 +37,11 @@ use super::{display, ServerArg};
     the hub's errors as `[error] ...`.\n\n\
     A last will (--last-will with --last-will-room or --last-will-to) is sent \
     by the hub if this connection ends without a bye: the process killed, the \
-    network gone."
+    network gone.\n\n\
+    Exit status: 0 after leaving as asked (or the hub shutting down); 1 if the \
+    hub refused anything sent (`[error]` lines), or on a failure to connect, \
+    sync or stay connected; 3 when the hub closed the session for another \
+    reason, such as `taken_over`."
 )]
 pub struct ConnectArgs {
     /// Alias to sync as, e.g. Client-1.
