@@ -348,3 +348,63 @@ fn the_sub_section_runs_as_written() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The hashes of `two-s3cret` and `ops-s3cret`, from docs/security.md.
+const AUTH_TOML: &str = r#"
+[aliases.Client-2]
+secret = "$argon2id$v=19$m=19456,t=2,p=1$9EW1pUagSIGEP1KVc9IrGA$WD8Ybj9MmD3G1f200xojWt+CSVlTYY2ZbBqQM3AfiwQ"
+
+[aliases.ops]
+secret = "$argon2id$v=19$m=19456,t=2,p=1$9AdcxLklK24Db2oU395XrA$BjvrxQXVZo/5+Edo3pQTK4w2WF7SfyOJ/uylI2y9Agg"
+relay = []
+"#;
+
+#[test]
+fn sub_signs_in_with_a_token_on_a_hub_with_authentication() {
+    let file =
+        std::env::temp_dir().join(format!("tcphub-cli-sub-auth-{}.toml", std::process::id()));
+    std::fs::write(&file, AUTH_TOML).unwrap();
+    let serve = ServeProcess::start(&["--auth", file.to_str().unwrap()], &[]);
+    let server = serve.server_arg();
+    let listener = sub(
+        &server,
+        &[
+            "--name",
+            "Client-2",
+            "--token",
+            "two-s3cret",
+            "--count",
+            "1",
+        ],
+    );
+    send(
+        &server,
+        &[
+            "--to",
+            "*",
+            "--name",
+            "ops",
+            "--token",
+            "ops-s3cret",
+            "hello",
+        ],
+        "",
+    );
+    let (status, lines) = finish(listener);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(lines, [message("ops", None, json!("hello"))]);
+
+    let refused = tcphub(
+        &[
+            "sub", "--name", "Client-2", "--token", "guess", "-s", &server,
+        ],
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("unauthorized"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let _ = std::fs::remove_file(&file);
+}
