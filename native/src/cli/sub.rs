@@ -131,10 +131,13 @@ pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
     }
     // Only now: a script waiting for this line knows nothing sent after it
     // is missed.
+    let who = match &args.name {
+        Some(name) => format!("as {name}"),
+        None => "without an alias".to_owned(),
+    };
     display::status(&format!(
-        "subscribed to {} as {} (session {})",
+        "subscribed to {} {who} (session {})",
         args.server.server,
-        args.name.as_deref().unwrap_or("no alias"),
         client.local_addr()
     ));
     // `inf` and the like: no deadline.
