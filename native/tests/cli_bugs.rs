@@ -31,6 +31,18 @@ fn relay_is_documented_and_checked_as_on_or_off() {
 }
 
 #[test]
+fn relay_false_from_an_older_setting_is_still_taken() {
+    let serve = ServeProcess::start(&[], &[("TCPHUB_RELAY", "false")]);
+    let sent = tcphub(&["send", "--to", "*", "x", "-s", &serve.server_arg()], "");
+    assert_eq!(sent.status.code(), Some(1));
+    assert!(
+        text(&sent.stderr).contains("relay_disabled"),
+        "{}",
+        text(&sent.stderr)
+    );
+}
+
+#[test]
 fn relay_off_still_refuses_relays() {
     // The parser change keeps the meaning: `off` turns relaying off.
     let serve = ServeProcess::start(&["--relay", "off"], &[]);

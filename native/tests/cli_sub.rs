@@ -188,6 +188,30 @@ fn sub_exits_3_when_taken_over_and_0_when_the_hub_shuts_down() {
 }
 
 #[test]
+fn sub_into_a_pipe_closed_early_ends_quietly() {
+    let serve = ServeProcess::start(&[], &[]);
+    let server = serve.server_arg();
+    let path = path_with_tcphub();
+    let env = [("PATH", path.as_str()), ("TCPHUB_SERVER", server.as_str())];
+    let dir = std::env::temp_dir();
+    // `head` exits after one line; the next write finds the pipe closed.
+    let pipeline = shell::spawn("tcphub sub | head -n 1", &dir, &env);
+    wait_for_text(&pipeline.stderr, "subscribed to");
+    send(&server, &["--to", "*", "first"], "");
+    wait_for_text(&pipeline.stdout, "\"first\"");
+    send(&server, &["--to", "*", "second"], "");
+    let stderr = pipeline.stderr.clone();
+    let (status, out) = pipeline.wait();
+    assert!(status.success(), "{}", stderr.lock().unwrap());
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        !stderr.lock().unwrap().contains("error"),
+        "{}",
+        stderr.lock().unwrap()
+    );
+}
+
+#[test]
 fn sub_options_are_checked() {
     for (args, needle) in [
         (&["sub", "--count", "0"][..], "--count"),
