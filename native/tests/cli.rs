@@ -38,7 +38,8 @@ fn serve_connect_send_list_and_sigterm() {
         &["connect", "--name", "Client-2", "-s", &server],
         "hi host\n@Client-1 direct\n* to everyone\n@Nobody lost\n",
     );
-    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    // It printed an `[error]`: exit status 1 (issue 14).
+    assert_eq!(piped.status.code(), Some(1), "{}", text(&piped.stderr));
     let piped_out = text(&piped.stdout);
     assert!(
         piped_out.contains("[error] unknown_alias: no session holds alias \"Nobody\""),

@@ -30,7 +30,8 @@ fn connect_reports_each_room_and_watch_error_by_its_code() {
         "/join *\n/join lobby\n/join kitchen\n/leave kitchen\n#empty anyone?\n\
          /list #kitchen\n/watch A B C\n/watch #kitchen\n/join #\n#lobby\n",
     );
-    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    // It printed `[error]` lines: exit status 1 (issue 14).
+    assert_eq!(piped.status.code(), Some(1), "{}", text(&piped.stderr));
     let out = text(&piped.stdout);
     let err = text(&piped.stderr);
     // In the order typed, each with the hub's code.

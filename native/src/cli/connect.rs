@@ -37,7 +37,11 @@ use super::{display, ServerArg};
     the hub's errors as `[error] ...`.\n\n\
     A last will (--last-will with --last-will-room or --last-will-to) is sent \
     by the hub if this connection ends without a bye: the process killed, the \
-    network gone."
+    network gone.\n\n\
+    Exit status: 0 after leaving as asked (or the hub shutting down); 1 if the \
+    hub refused anything sent (`[error]` lines), or on a failure to connect, \
+    sync or stay connected; 3 when the hub closed the session for another \
+    reason, such as `taken_over`."
 )]
 pub struct ConnectArgs {
     /// Alias to sync as, e.g. Client-1.
@@ -119,6 +123,8 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     // A `bye` was sent: the hub answers what came before it, then says
     // `bye` back and closes.
     let mut leaving = false;
+    // `[error]` lines printed: the session then ends with status 1.
+    let mut refused = 0usize;
     loop {
         tokio::select! {
             frame = client.next_frame() => match frame {
@@ -126,20 +132,31 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
                 Ok(Some(HubFrame::Bye { reason, .. }))
                     if leaving && reason == CloseReason::ClientBye.as_str() =>
                 {
-                    return Ok(ExitCode::SUCCESS);
+                    return Ok(ended(refused));
                 }
                 Ok(Some(frame)) => {
                     display::print_frame(&frame);
-                    if matches!(frame, HubFrame::Bye { .. }) {
-                        return Ok(ExitCode::SUCCESS);
+                    match frame {
+                        HubFrame::Error { .. } => refused += 1,
+                        // The hub stopping is how a `--stay` session ends.
+                        HubFrame::Bye { reason, .. }
+                            if reason == CloseReason::Shutdown.as_str() =>
+                        {
+                            return Ok(ended(refused));
+                        }
+                        HubFrame::Bye { reason, message } => {
+                            display::print_failure(&format!(
+                                "the hub closed the session ({reason}): {message}"
+                            ));
+                            return Ok(super::exit::closed_by_hub());
+                        }
+                        _ => {}
                     }
                 }
-                Ok(None) => {
-                    if !leaving {
-                        display::status("the hub closed the connection");
-                    }
-                    return Ok(ExitCode::SUCCESS);
-                }
+                Ok(None) if leaving => return Ok(ended(refused)),
+                // A hub always says `bye` before it closes: this one
+                // crashed, or the network dropped.
+                Ok(None) => return Err("the hub closed the connection without a bye".into()),
                 Err(e) => return Err(e.to_string()),
             },
             line = stdin.next_line(), if stdin_open => {
@@ -161,7 +178,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             // should the hub not answer, leaves at once.
             () = interrupts.recv() => {
                 if leaving {
-                    return Ok(ExitCode::SUCCESS);
+                    return Ok(ended(refused));
                 }
                 leaving = true;
                 stdin_open = false;
@@ -169,6 +186,20 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+/// The status of a session that ended as asked: 1 if the hub refused
+/// some of what was sent (its `[error]` lines are on stdout; scripts piping
+/// lines in learn it from the status), 0 otherwise.
+fn ended(refused: usize) -> ExitCode {
+    if refused == 0 {
+        return ExitCode::SUCCESS;
+    }
+    let plural = if refused == 1 { "" } else { "s" };
+    display::print_failure(&format!(
+        "the hub refused {refused} request{plural} (see the [error] lines)"
+    ));
+    ExitCode::FAILURE
 }
 
 async fn act(client: &mut Client, line: ConsoleLine<'_>) -> Result<(), ClientError> {

@@ -9,12 +9,24 @@ const YELLOW: &str = "\x1b[33m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
-/// A message body for people: strings as their text, anything else as JSON.
+/// A message body for people: a string as its text, anything else as
+/// JSON, so that what is shown reads back as what was sent. A string
+/// whose text would itself read as JSON (`"null"`, `"42"`, `"{}"`) is
+/// shown quoted, as JSON, or it could not be told from the value; so is
+/// an empty string or one with a line break or other control character,
+/// which would not show as one line. This is the rule `send --lines`
+/// reads lines by: text that parses as JSON is that value.
 pub fn message_text(message: &serde_json::Value) -> String {
     match message {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) if !needs_quotes(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+fn needs_quotes(text: &str) -> bool {
+    text.trim().is_empty()
+        || text.chars().any(char::is_control)
+        || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// Who sent a message, as shown in brackets: the host is `server`.
@@ -166,5 +178,27 @@ pub fn status(message: &str) {
         eprintln!("{DIM}{message}{RESET}");
     } else {
         eprintln!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_text;
+    use serde_json::json;
+
+    #[test]
+    fn a_string_is_shown_as_text_unless_it_would_read_as_something_else() {
+        assert_eq!(message_text(&json!("hello there")), "hello there");
+        assert_eq!(message_text(&json!("*bold*")), "*bold*");
+        assert_eq!(message_text(&json!(null)), "null");
+        assert_eq!(message_text(&json!("null")), "\"null\"");
+        assert_eq!(message_text(&json!(42)), "42");
+        assert_eq!(message_text(&json!("42")), "\"42\"");
+        assert_eq!(message_text(&json!(" true ")), "\" true \"");
+        assert_eq!(message_text(&json!("{}")), "\"{}\"");
+        assert_eq!(message_text(&json!("\"quoted\"")), "\"\\\"quoted\\\"\"");
+        assert_eq!(message_text(&json!("")), "\"\"");
+        assert_eq!(message_text(&json!("two\nlines")), "\"two\\nlines\"");
+        assert_eq!(message_text(&json!({"a": [1]})), "{\"a\":[1]}");
     }
 }

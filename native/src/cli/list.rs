@@ -24,8 +24,31 @@ pub struct ListArgs {
         requires = "name"
     )]
     token: Option<String>,
+    /// Print one JSON document instead of the table, for scripts:
+    /// `{"self":ID,"sessions":[{"sessionId":ID,"clientName":ALIAS|null,"node":NODE|null}, ...]}`.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     server: ServerArg,
+}
+
+/// The `--json` document. Every field is always there (`null` when
+/// absent), so scripts can rely on the shape.
+#[derive(serde::Serialize)]
+struct Listing<'a> {
+    /// The session that listed (to leave itself out, say).
+    #[serde(rename = "self")]
+    own: &'a str,
+    sessions: Vec<Row<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row<'a> {
+    session_id: &'a str,
+    client_name: Option<&'a str>,
+    /// The cluster node the session is on; null on a single hub.
+    node: Option<&'a str>,
 }
 
 pub async fn run(args: ListArgs) -> Result<ExitCode, String> {
@@ -43,6 +66,22 @@ pub async fn run(args: ListArgs) -> Result<ExitCode, String> {
         }
         e => e.to_string(),
     })?;
-    println!("{}", display::sessions_table(&sessions, Some(&own)));
+    if args.json {
+        let listing = Listing {
+            own: &own,
+            sessions: sessions
+                .iter()
+                .map(|s| Row {
+                    session_id: &s.session_id,
+                    client_name: s.client_name.as_deref(),
+                    node: s.node.as_deref(),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_string(&listing).expect("a listing always serializes");
+        println!("{json}");
+    } else {
+        println!("{}", display::sessions_table(&sessions, Some(&own)));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,16 @@
-//! The command line: `tcphub serve | connect | send | list | hash-secret |
-//! token`.
+//! The command line: `tcphub serve | connect | sub | send | list |
+//! hash-secret | token`.
 
 mod connect;
 mod display;
+mod exit;
 mod hash_secret;
 mod line;
 mod list;
 mod send;
 mod serve;
 mod serve_auth;
+mod sub;
 mod token;
 
 use std::path::PathBuf;
@@ -29,9 +31,11 @@ const DEFAULT_SERVER: &str = "127.0.0.1:9000";
     long_about = "A TCP hub where named clients exchange JSON messages.\n\n\
         Start a hub with `tcphub serve`, then from other terminals join it with \
         `tcphub connect --name Client-1` (add `--join lobby` to be in a room), send \
-        one message with `tcphub send --to Client-1 hello` (or `--room lobby`), or \
-        see who is there with `tcphub list`.\n\n\
-        Clients speak newline-delimited JSON over TCP: \
+        one message with `tcphub send --to Client-1 hello` (or `--room lobby`), \
+        print what arrives as JSON lines with `tcphub sub`, or see who is there \
+        with `tcphub list`.\n\n\
+        Clients send JSON objects over TCP, one after another (a newline between \
+        them is optional; the hub's replies are one per line): \
         {\"type\":\"sync\",\"clientName\":\"Client-1\"} claims an alias, \
         {\"type\":\"info\",\"to\":\"Client-2\",\"message\":\"hi\"} sends to an alias \
         (\"*\" for everyone, no \"to\" for the host), \
@@ -65,7 +69,10 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Join the hub under an alias and chat: type lines to send, see what arrives.
     Connect(connect::ConnectArgs),
-    /// Send one message and exit (non-zero with the hub's error, if any).
+    /// Listen, printing what arrives as one JSON object per line (for jq).
+    Sub(sub::SubArgs),
+    /// Send one message (or one per stdin line) and exit, non-zero with
+    /// the hub's error.
     Send(send::SendArgs),
     /// Show who is connected: session ids and aliases.
     List(list::ListArgs),
@@ -84,6 +91,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Sub(args) => sub::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::List(args) => list::run(args).await,
             Command::HashSecret(args) => hash_secret::run(args),
@@ -159,15 +167,36 @@ impl ServerArg {
                 };
                 format!("{option} {}: {}", e.path.display(), e.reason)
             }
-            e if tls => format!(
-                "cannot connect to {} over TLS: {e} (is `tcphub serve --tls-cert ...` running \
-                 there, with a certificate --ca trusts, for the name connected to?)",
-                self.server
-            ),
-            e => format!(
-                "cannot connect to {}: {e} (is `tcphub serve` running there?)",
-                self.server
-            ),
+            e => {
+                let over = if tls { " over TLS" } else { "" };
+                format!(
+                    "cannot connect to {}{over}: {e}{}",
+                    self.server,
+                    connect_hint(&e, tls)
+                )
+            }
         })
+    }
+}
+
+/// What to check after a failed connection, when the failure says: a
+/// refused connection means nothing listens there; a bad address is a
+/// mistake in --server. A name that does not resolve, or a network that
+/// cannot be reached, speaks for itself.
+fn connect_hint(error: &tcphub_native::client::ClientError, tls: bool) -> &'static str {
+    use std::io::ErrorKind;
+    use tcphub_native::client::ClientError;
+    let ClientError::Io(e) = error else {
+        return "";
+    };
+    match e.kind() {
+        ErrorKind::ConnectionRefused if tls => " (is `tcphub serve --tls-cert ...` running there?)",
+        ErrorKind::ConnectionRefused => " (is `tcphub serve` running there?)",
+        ErrorKind::InvalidInput => " (--server takes HOST:PORT, such as 127.0.0.1:9000)",
+        // rustls refused the hub's certificate.
+        ErrorKind::InvalidData if tls => {
+            " (does --ca trust the hub's certificate, for the name connected to?)"
+        }
+        _ => "",
     }
 }

@@ -60,15 +60,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "off", value_parser = parse_optional_timeout, env = "TCPHUB_IDLE_TIMEOUT")]
     idle_timeout: OptionalTimeout,
     /// Let clients send to each other (`on`) or only to the host (`off`).
-    #[arg(
-        long,
-        default_value = "on",
-        value_name = "on|off",
-        action = clap::ArgAction::Set,
-        value_parser = clap::builder::BoolishValueParser::new(),
-        env = "TCPHUB_RELAY"
-    )]
-    relay: bool,
+    #[arg(long, value_enum, default_value_t = Switch::On, env = "TCPHUB_RELAY")]
+    relay: Switch,
     /// Hard cap on unsent bytes for one session, however fast it reads; past
     /// it the session is closed as a slow consumer (e.g. 64MiB; at least
     /// 512KiB plus --max-frame-bytes, at most 1TiB). Senders filling a
@@ -250,6 +243,18 @@ fn parse_max_queued_bytes(text: &str) -> Result<usize, String> {
     )
 }
 
+/// An option that is `on` or `off`, as typed and as the help shows it.
+/// (clap's boolish parser showed `[possible values: true, false]` under
+/// `--relay <on|off>` and said "value was not a boolean".) `true` and
+/// `false` are still taken, unlisted, for settings written before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    #[value(alias = "true")]
+    On,
+    #[value(alias = "false")]
+    Off,
+}
+
 /// The alias policies, as typed on the command line.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum PolicyArg {
@@ -280,7 +285,7 @@ impl ServeArgs {
                 max_frame_len: self.max_frame_bytes,
                 max_sessions: self.max_sessions,
                 idle_timeout: self.idle_timeout.0,
-                relay: self.relay,
+                relay: self.relay == Switch::On,
                 max_queued_bytes: self.max_queued_bytes,
                 write_deadline: self.write_deadline.0,
                 frame_timeout: self.frame_timeout.0,
@@ -346,7 +351,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         max_frame_bytes = args.max_frame_bytes,
         max_sessions = args.max_sessions,
         idle_timeout = ?args.idle_timeout.0,
-        relay = args.relay,
+        relay = args.relay == Switch::On,
         max_queued_bytes = args.max_queued_bytes,
         write_deadline = ?args.write_deadline.0,
         frame_timeout = ?args.frame_timeout.0,
