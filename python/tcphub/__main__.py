@@ -228,10 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def message_text(message: Any) -> str:
-    """A message as the binary prints it: strings bare, other values as JSON."""
-    if isinstance(message, str):
+    """A message as the binary prints it: a string as its text, anything
+    else as JSON, so that what is shown reads back as what was sent. A
+    string whose text would itself read as JSON (``"null"``, ``"42"``) is
+    shown quoted, as are an empty one and one with a control character."""
+    if isinstance(message, str) and not _needs_quotes(message):
         return message
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def _needs_quotes(text: str) -> bool:
+    if not text.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        return True
+    try:
+        # As serde_json reads it: NaN and Infinity are not JSON.
+        json.loads(text, parse_constant=_not_json)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def event_line(event: _tcphub.Event, show_rooms: bool) -> Optional[str]:

@@ -94,7 +94,8 @@ def test_serve_prints_host_messages_and_stops_cleanly_on_sigint(serve):
     with tcphub.Client("127.0.0.1", hub.port, name="Client-1") as client:
         client.send_to_host("1111")
         client.send_to_host({"k": [1, 2]})
-        assert hub.stdout.get(timeout=10) == "[Client-1] 1111"
+        # A string that reads as JSON is quoted, as the binary shows it.
+        assert hub.stdout.get(timeout=10) == '[Client-1] "1111"'
         assert hub.stdout.get(timeout=10) == '[Client-1] {"k":[1,2]}'
         assert hub.stop() == 0
         bye = client.receive(5)
@@ -514,3 +515,22 @@ def test_serve_warns_when_listening_beyond_loopback_without_authentication():
         run.wait(timeout=20)
         run.stderr.close()
     assert any("warning: listening beyond loopback without authentication" in line for line in lines), lines
+
+
+def test_messages_are_shown_as_the_binary_shows_them():
+    from tcphub.__main__ import message_text
+
+    # The cases of native/src/cli/display.rs's test, same answers.
+    assert message_text("hello there") == "hello there"
+    assert message_text("*bold*") == "*bold*"
+    assert message_text(None) == "null"
+    assert message_text("null") == '"null"'
+    assert message_text(42) == "42"
+    assert message_text("42") == '"42"'
+    assert message_text(" true ") == '" true "'
+    assert message_text("{}") == '"{}"'
+    assert message_text('"quoted"') == '"\\"quoted\\""'
+    assert message_text("") == '""'
+    assert message_text("two\nlines") == '"two\\nlines"'
+    assert message_text({"a": [1]}) == '{"a":[1]}'
+    assert message_text("NaN") == "NaN", "not JSON for the binary either"

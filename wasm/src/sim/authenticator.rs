@@ -21,7 +21,7 @@ use serde::Serialize;
 use tcphub_core::{Alias, AliasPattern, AuthDecision, Grant, Permissions};
 
 use super::json::Object;
-use super::scenario::MAX_DELAY_MS;
+use super::MAX_DELAY_MS;
 use super::SimError;
 
 /// The scenario's authenticator: a table of credentials and how long each

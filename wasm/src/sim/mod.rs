@@ -16,9 +16,14 @@ mod view;
 
 pub use authenticator::{AuthenticatorSettings, Credential, DEFAULT_DELAY_MS};
 pub use scenario::{
-    ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel,
-    MAX_DELAY_MS, MAX_NODES, MAX_SOCKET_BUFFER_BYTES,
+    ClusterSettings, FaultSettings, HubSettings, NetworkSettings, Scenario, TraceLevel, MAX_NODES,
+    MAX_SOCKET_BUFFER_BYTES,
 };
+
+/// Longest latency or extra delay accepted (the network's, the cluster's,
+/// the authenticator's): one virtual day. Longer is a typo, and virtual
+/// time must not run past what a `u64` of ms counts.
+pub const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
 pub use simulator::Simulator;
 pub use step::{message, Action, Step, WatchScope};
 pub use trace::{BackplaneDetail, Direction, Entry, Stats, Trace, WireBytes};

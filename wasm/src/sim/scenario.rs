@@ -25,7 +25,7 @@ use tcphub_core::HubConfig;
 use super::authenticator::AuthenticatorSettings;
 use super::json::Object;
 use super::step::{Action, Step};
-use super::SimError;
+use super::{SimError, MAX_DELAY_MS};
 
 /// One simulated run: hub settings, network, faults and the script.
 ///
@@ -417,9 +417,6 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Longest latency or extra delay accepted: one virtual day. Longer is a
-/// typo, and virtual time must not run past what a `u64` of ms counts.
-pub const MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
 /// Largest socket buffer accepted: 1 GiB.
 pub const MAX_SOCKET_BUFFER_BYTES: usize = 1 << 30;
 
