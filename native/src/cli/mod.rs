@@ -9,6 +9,7 @@ mod list;
 mod send;
 mod serve;
 mod serve_auth;
+mod stats;
 mod token;
 
 use std::path::PathBuf;
@@ -73,6 +74,8 @@ enum Command {
     HashSecret(hash_secret::HashSecretArgs),
     /// Sign a JWT granting an alias, for a hub with --auth-jwt-key.
     Token(token::TokenArgs),
+    /// Show a hub's metrics (from `serve --metrics`) for a person.
+    Stats(stats::StatsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
             Command::List(args) => list::run(args).await,
             Command::HashSecret(args) => hash_secret::run(args),
             Command::Token(args) => token::run(args),
+            Command::Stats(args) => stats::run(args).await,
         }
     });
     // A read of stdin may still be blocked in its thread; dropping the
