@@ -229,3 +229,219 @@ fn credentials_granted_and_denied_are_counted() {
     assert_eq!(stats.errors(ErrorCode::Unauthorized), 2);
     assert_eq!(stats.flow_pauses(), 2, "each session waits on its check");
 }
+
+mod random {
+    //! Random operation sequences: after every step the counters agree
+    //! with what a driver saw come out, and the gauges with the tables.
+
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use tcphub_core::{
+        CloseReason, ErrorCode, Event, FrameKind, Hub, HubConfig, Output, SessionHandle,
+    };
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Connect,
+        /// Bytes from "the n-th open session", modulo how many are open.
+        Send(usize, usize),
+        Raw(usize, Vec<u8>),
+        Disconnect(usize),
+        HostBroadcast,
+        Stall(usize),
+        Read(usize),
+        Advance(u64),
+    }
+
+    /// Frames a client may send, good and bad.
+    const FRAMES: [&str; 10] = [
+        r#"{"type":"sync","clientName":"a"}"#,
+        r#"{"type":"sync","clientName":"b"}"#,
+        r#"{"type":"info","to":"a","message":"0123456789012345678901234567890123456789"}"#,
+        r#"{"type":"info","to":"*","message":"0123456789012345678901234567890123456789"}"#,
+        r#"{"type":"join","room":"r"}"#,
+        r#"{"type":"info","room":"r","message":1}"#,
+        r#"{"type":"list"}"#,
+        r#"{"type":"ping"}"#,
+        r#"{"type":"bye"}"#,
+        r#"{"type":"nope"}"#,
+    ];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::Connect),
+            8 => (any::<usize>(), 0..FRAMES.len()).prop_map(|(s, f)| Op::Send(s, f)),
+            1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 0..48))
+                .prop_map(|(s, b)| Op::Raw(s, b)),
+            1 => any::<usize>().prop_map(Op::Disconnect),
+            1 => Just(Op::HostBroadcast),
+            2 => any::<usize>().prop_map(Op::Stall),
+            2 => any::<usize>().prop_map(Op::Read),
+            1 => (0u64..4000).prop_map(Op::Advance),
+        ]
+    }
+
+    /// A driver that counts everything the hub hands out.
+    struct Driver {
+        hub: Hub,
+        now: Duration,
+        open: Vec<SessionHandle>,
+        stalled: BTreeSet<SessionHandle>,
+        unread: BTreeMap<SessionHandle, usize>,
+        frames_out: u64,
+        bytes_out: u64,
+        bytes_in: u64,
+        errors: u64,
+        closes: u64,
+        peers: u64,
+    }
+
+    impl Driver {
+        fn drain(&mut self) {
+            while let Some(output) = self.hub.poll_output() {
+                match output {
+                    Output::Transmit { handle, frame } => {
+                        self.frames_out += 1;
+                        self.bytes_out += frame.len() as u64;
+                        if self.stalled.contains(&handle) {
+                            *self.unread.entry(handle).or_default() += frame.len();
+                        } else if self.hub.session(handle).is_some() {
+                            self.hub
+                                .handle_written(self.now, handle, frame.len())
+                                .unwrap();
+                        }
+                    }
+                    Output::Close {
+                        handle, farewell, ..
+                    } => {
+                        self.frames_out += 1;
+                        self.bytes_out += farewell.len() as u64;
+                        self.open.retain(|&h| h != handle);
+                        self.unread.remove(&handle);
+                    }
+                    Output::Event(Event::ProtocolError { .. }) => self.errors += 1,
+                    Output::Event(Event::Closed { handle, .. }) => {
+                        self.closes += 1;
+                        self.open.retain(|&h| h != handle);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn nth(&self, n: usize) -> Option<SessionHandle> {
+            (!self.open.is_empty()).then(|| self.open[n % self.open.len()])
+        }
+
+        fn send(&mut self, n: usize, bytes: &[u8]) {
+            if let Some(handle) = self.nth(n) {
+                self.bytes_in += bytes.len() as u64;
+                self.hub.handle_data(self.now, handle, bytes).unwrap();
+            }
+        }
+
+        fn apply(&mut self, op: Op) {
+            match op {
+                Op::Connect => {
+                    self.peers += 1;
+                    let handle = self
+                        .hub
+                        .handle_accept(self.now, &format!("p:{}", self.peers))
+                        .unwrap();
+                    self.open.push(handle);
+                }
+                Op::Send(n, f) => self.send(n, format!("{}\n", FRAMES[f]).as_bytes()),
+                Op::Raw(n, bytes) => self.send(n, &bytes),
+                Op::Disconnect(n) => {
+                    if let Some(handle) = self.nth(n) {
+                        self.hub.handle_close(self.now, handle).unwrap();
+                    }
+                }
+                Op::HostBroadcast => {
+                    let _ = self.hub.broadcast("0123456789".repeat(20).as_str());
+                }
+                Op::Stall(n) => {
+                    if let Some(handle) = self.nth(n) {
+                        self.stalled.insert(handle);
+                    }
+                }
+                Op::Read(n) => {
+                    if let Some(handle) = self.nth(n) {
+                        self.stalled.remove(&handle);
+                        if let Some(len) = self.unread.remove(&handle) {
+                            self.hub.handle_written(self.now, handle, len).unwrap();
+                        }
+                    }
+                }
+                Op::Advance(ms) => {
+                    self.now += Duration::from_millis(ms);
+                    self.hub.handle_timeout(self.now).unwrap();
+                }
+            }
+            self.drain();
+        }
+
+        fn check(&self) {
+            let stats = self.hub.stats();
+            assert_eq!(stats.frames_out(), self.frames_out, "frames out");
+            assert_eq!(stats.bytes_out(), self.bytes_out, "bytes out");
+            assert_eq!(stats.bytes_in(), self.bytes_in, "bytes in");
+            let errors: u64 = ErrorCode::ALL.into_iter().map(|c| stats.errors(c)).sum();
+            assert_eq!(errors, self.errors, "one error counted per ProtocolError");
+            let closes: u64 = CloseReason::ALL.into_iter().map(|r| stats.closes(r)).sum();
+            assert_eq!(closes, self.closes, "one close counted per Closed");
+            assert_eq!(stats.sessions_opened(), self.peers);
+            assert_eq!(
+                stats.sessions_open() + closes,
+                stats.sessions_opened(),
+                "every session opened is open or closed once"
+            );
+            assert_eq!(stats.sessions_open(), self.hub.session_count() as u64);
+            let queued: usize = self
+                .hub
+                .sessions()
+                .filter_map(|s| self.hub.queued_bytes(s.handle))
+                .sum();
+            assert_eq!(stats.queued_bytes(), queued as u64, "the running total");
+            let frames_in: u64 = FrameKind::ALL.into_iter().map(|k| stats.frames_in(k)).sum();
+            assert!(
+                frames_in <= stats.bytes_in(),
+                "every frame is a byte at least"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn counters_agree_with_what_came_out(ops in proptest::collection::vec(op(), 1..80)) {
+            let config = HubConfig {
+                high_watermark: 600,
+                low_watermark: 100,
+                max_frame_len: 1024,
+                max_queued_bytes: 600 + 1024 + 400,
+                write_deadline: Some(Duration::from_secs(3)),
+                ..HubConfig::default()
+            };
+            let mut driver = Driver {
+                hub: Hub::new(config).unwrap(),
+                now: Duration::ZERO,
+                open: Vec::new(),
+                stalled: BTreeSet::new(),
+                unread: BTreeMap::new(),
+                frames_out: 0,
+                bytes_out: 0,
+                bytes_in: 0,
+                errors: 0,
+                closes: 0,
+                peers: 0,
+            };
+            for op in ops {
+                driver.apply(op);
+                driver.check();
+            }
+        }
+    }
+}
