@@ -62,7 +62,7 @@ use crate::timers::{Timer, Timers};
 ///
 /// Methods come in four families, as in quinn-proto:
 /// - getters (`&self`): [`session`](Hub::session), [`sessions`](Hub::sessions),
-///   [`poll_timeout`](Hub::poll_timeout), ...;
+///   [`poll_timeout`](Hub::poll_timeout), [`stats`](Hub::stats), ...;
 /// - `handle_*`: input from the network or a timer, each taking `now`;
 /// - host commands: [`broadcast`](Hub::broadcast),
 ///   [`send_to_alias`](Hub::send_to_alias), [`close_session`](Hub::close_session), ...;

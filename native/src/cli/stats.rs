@@ -15,7 +15,8 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
-    /// Address of the hub's metrics endpoint (its `serve --metrics`).
+    /// Address of the hub's metrics endpoint (its `serve --metrics`; the
+    /// URL `serve` logs works too).
     #[arg(
         long,
         value_name = "ADDR",
@@ -29,24 +30,20 @@ pub struct StatsArgs {
 }
 
 pub async fn run(args: StatsArgs) -> Result<ExitCode, String> {
+    let addr = endpoint(&args.metrics)?;
     let scrape = || async {
-        let text = fetch(&args.metrics, SCRAPE_TIMEOUT)
-            .await
-            .map_err(|e| match e {
-                // Only a refused connection suggests nothing listens there.
-                ScrapeError::Connect { ref source, .. }
-                    if source.kind() == std::io::ErrorKind::ConnectionRefused =>
-                {
-                    format!(
-                        "{e} (is `tcphub serve --metrics {}` running?)",
-                        args.metrics
-                    )
-                }
-                e => e.to_string(),
-            })?;
+        let text = fetch(addr, SCRAPE_TIMEOUT).await.map_err(|e| match e {
+            // Only a refused connection suggests nothing listens there.
+            ScrapeError::Connect { ref source, .. }
+                if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                format!("{e} (is `tcphub serve --metrics {addr}` running?)")
+            }
+            e => e.to_string(),
+        })?;
         let samples = parse(&text);
         if !samples.iter().any(|s| s.name.starts_with("tcphub_")) {
-            return Err(format!("{} serves no tcphub metrics", args.metrics));
+            return Err(format!("{addr} serves no tcphub metrics"));
         }
         Ok::<_, String>(samples)
     };
@@ -58,8 +55,26 @@ pub async fn run(args: StatsArgs) -> Result<ExitCode, String> {
             (scrape().await?, Some((first, interval)))
         }
     };
-    print!("{}", report(&args.metrics, &now, before.as_ref()));
+    print!("{}", report(addr, &now, before.as_ref()));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `host:port` from `--metrics`, which may also be pasted as the URL
+/// `serve` logs (`http://host:port/metrics`).
+fn endpoint(given: &str) -> Result<&str, String> {
+    if given.starts_with("https://") {
+        return Err(format!(
+            "--metrics {given}: the metrics endpoint speaks plain HTTP; give its address"
+        ));
+    }
+    let addr = given.strip_prefix("http://").unwrap_or(given);
+    let addr = addr.strip_suffix("/metrics").unwrap_or(addr);
+    if addr.is_empty() || addr.contains('/') {
+        return Err(format!(
+            "--metrics {given}: expected an address such as 127.0.0.1:9100"
+        ));
+    }
+    Ok(addr)
 }
 
 /// The whole report; `before` is an earlier scrape and how long before.
@@ -205,6 +220,17 @@ fn bytes_text(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_logged_url_works_as_an_address() {
+        assert_eq!(endpoint("127.0.0.1:9100"), Ok("127.0.0.1:9100"));
+        assert_eq!(
+            endpoint("http://127.0.0.1:9100/metrics"),
+            Ok("127.0.0.1:9100")
+        );
+        assert!(endpoint("https://x:1").unwrap_err().contains("plain HTTP"));
+        assert!(endpoint("http://x:1/other").is_err());
+    }
 
     #[test]
     fn numbers_read_easily() {
