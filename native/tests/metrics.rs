@@ -206,6 +206,7 @@ fn other_paths_and_methods_are_refused() {
     assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
     let post = http(metrics, "POST /metrics HTTP/1.1\r\n\r\n");
     assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(post.contains("\r\nAllow: GET, HEAD\r\n"), "{post}");
     let head = http(metrics, "HEAD /metrics HTTP/1.1\r\n\r\n");
     assert!(
         head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"),
@@ -244,6 +245,49 @@ fn a_bad_metrics_address_is_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains(&format!("cannot reach {closed}")), "{err}");
+}
+
+/// The library's side: `HubHandle::stats` and a metrics server run by a
+/// host program; once the hub stops, a scrape says so (503) rather than
+/// hanging.
+#[tokio::test]
+async fn a_host_program_reads_stats_and_serves_them() {
+    let server = common::TestServer::start().await;
+    let mut client = server.synced("A").await;
+    client.send_text(Some("*"), "nobody else").await.unwrap();
+    let ping = client.ping().await.unwrap();
+    loop {
+        let frame = client.next_frame().await.unwrap().expect("pong");
+        if ping.is_answered_by(&frame) {
+            break;
+        }
+    }
+    let stats = server.hub.stats().await.unwrap();
+    assert_eq!((stats.sessions_open(), stats.aliases_held()), (1, 1));
+    assert_eq!(stats.frames_in(tcphub_core::FrameKind::RelayAll), 1);
+    assert_eq!(
+        stats.frames_out(),
+        2,
+        "synced and pong; the relay reached no one"
+    );
+
+    let metrics = tcphub_native::metrics::MetricsServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = metrics.local_addr();
+    tokio::spawn(metrics.run(server.hub.clone()));
+    let text = tcphub_native::metrics::fetch(&addr.to_string(), WAIT)
+        .await
+        .unwrap();
+    assert!(text.contains("tcphub_sessions_open 1\n"), "{text}");
+    server.shutdown().await;
+    let stopped = tcphub_native::metrics::fetch(&addr.to_string(), WAIT).await;
+    assert!(
+        stopped
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("503")),
+        "{stopped:?}"
+    );
 }
 
 /// A directory of the test's own, removed at the end.

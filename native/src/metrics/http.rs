@@ -131,7 +131,7 @@ async fn route(head: &str, hub: &HubHandle) -> Vec<u8> {
         "HEAD" => false,
         _ => {
             return response(
-                "405 Method Not Allowed",
+                "405 Method Not Allowed\r\nAllow: GET, HEAD",
                 "text/plain",
                 "only GET and HEAD\n",
                 true,
