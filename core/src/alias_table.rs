@@ -27,6 +27,11 @@ pub(crate) struct AliasTable {
 }
 
 impl AliasTable {
+    /// How many distinct aliases are held.
+    pub(crate) fn len(&self) -> usize {
+        self.holders.len()
+    }
+
     /// The sessions a message to `alias` reaches; empty when none.
     pub(crate) fn holders(&self, alias: &str) -> &[SessionHandle] {
         self.holders.get(alias).map_or(&[], Vec::as_slice)

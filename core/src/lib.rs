@@ -93,6 +93,7 @@ mod presence;
 mod room;
 mod room_table;
 mod session;
+mod stats;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};
@@ -133,6 +134,7 @@ pub use permission::{AliasPattern, PatternError, Permissions, MAX_PATTERN_LEN};
 pub use presence::PresenceChange;
 pub use room::{Room, MAX_ROOM_LEN};
 pub use session::SessionInfo;
+pub use stats::{FrameKind, HubStats};
 
 /// Re-exported so callers can build raw messages without naming serde_json.
 pub use serde_json::value::RawValue;

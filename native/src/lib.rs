@@ -32,6 +32,7 @@ pub mod client;
 mod cluster;
 mod error;
 pub mod logging;
+pub mod metrics;
 mod options;
 mod server;
 mod tls;

@@ -46,10 +46,12 @@ impl Hub {
         };
         match decision {
             AuthDecision::Grant(grant) => {
+                self.stats.granted();
                 let identity = Identity::from_grant(grant, &pending.alias);
                 self.authenticated(handle, *pending, identity);
             }
             AuthDecision::Deny => {
+                self.stats.denied();
                 let address = address_of(&self.session_mut(handle).session_id).to_owned();
                 self.auth_failures.failed(&address, now);
                 let message = format!(
@@ -99,6 +101,7 @@ impl Hub {
         last_will: Option<LastWill>,
     ) {
         let Some(token) = token else {
+            self.stats.denied();
             let error = PeerError::new(
                 ErrorCode::Unauthorized,
                 "this hub needs a credential: send \"token\" with \"sync\"",
@@ -193,6 +196,7 @@ impl Hub {
                 let Some(pending) = self.take_pending_auth(handle) else {
                     return;
                 };
+                self.stats.denied();
                 let message = format!(
                     "the credential could not be checked within {} ms",
                     self.config.auth_timeout.as_millis()

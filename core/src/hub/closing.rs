@@ -56,6 +56,7 @@ impl Hub {
         let Some(session) = self.remove(handle) else {
             return;
         };
+        self.stats.farewell(farewell.len());
         self.outputs.push_back(Output::Close {
             handle,
             reason,
@@ -79,6 +80,8 @@ impl Hub {
         self.note_address_closed(&session.session_id);
         self.timers.forget(&mut session.timers, handle);
         if session.flow.queued > 0 {
+            // Written or dropped by the driver, it no longer counts.
+            self.stats.dequeued(session.flow.queued);
             self.one_queue_fewer();
         }
         let held = std::mem::take(&mut session.flow.holding);
@@ -97,6 +100,7 @@ impl Hub {
     /// will if it ended without a clean `bye`, tells its watchers and the
     /// host.
     fn report_closed(&mut self, handle: SessionHandle, mut session: Session, reason: CloseReason) {
+        self.stats.closed(reason);
         // Out of every room and watch first: no table lists a closed
         // session while anything is sent for it (room delivery relies on
         // it). Its own `rooms` still say which watchers to tell.

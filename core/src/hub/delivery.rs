@@ -50,7 +50,9 @@ impl Hub {
             .sessions
             .get_mut(handle)
             .ok_or(HubError::UnknownHandle(handle))?;
+        let before = session.flow.queued;
         let emptied = session.flow.written(len, now);
+        self.stats.dequeued(before - session.flow.queued);
         let drained = session.flow.backed_up && session.flow.queued <= low;
         let mut held = Vec::new();
         if drained {
@@ -84,6 +86,7 @@ impl Hub {
         // With authentication on, "everyone" is everyone signed in: a
         // connection that has not proved any identity hears nothing.
         let signed_in_only = self.config.authentication;
+        let len = frame.len();
         let recipients = self.sessions.iter_mut().filter(|(handle, session)| {
             Some(*handle) != sender && (!signed_in_only || session.identity.is_some())
         });
@@ -94,6 +97,7 @@ impl Hub {
             frame,
             &mut backed_up,
         );
+        self.stats.queued(count, len);
         self.after_delivery(sender, newly_queued, backed_up);
         count
     }
@@ -111,6 +115,7 @@ impl Hub {
         };
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
         let limits = (self.config.high_watermark, self.now);
+        let len = frame.len();
         let (mut count, mut newly_queued) = (0, 0);
         let mut queue = |handle, session: &mut Session| {
             count += 1;
@@ -150,6 +155,7 @@ impl Hub {
                 }
             }
         }
+        self.stats.queued(count, len);
         self.after_delivery(sender, newly_queued, backed_up);
         count
     }
@@ -162,6 +168,7 @@ impl Hub {
         frame: Bytes,
     ) -> usize {
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let len = frame.len();
         let (count, newly_queued) = queue_for(
             self.aliases.holders(alias),
             &mut self.sessions,
@@ -170,6 +177,7 @@ impl Hub {
             frame,
             &mut backed_up,
         );
+        self.stats.queued(count, len);
         self.after_delivery(sender, newly_queued, backed_up);
         count
     }
@@ -182,6 +190,7 @@ impl Hub {
         frame: Bytes,
     ) -> usize {
         let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let len = frame.len();
         let (count, newly_queued) = queue_for(
             ids,
             &mut self.sessions,
@@ -190,6 +199,7 @@ impl Hub {
             frame,
             &mut backed_up,
         );
+        self.stats.queued(count, len);
         self.after_delivery(sender, newly_queued, backed_up);
         count
     }
@@ -246,6 +256,7 @@ impl Hub {
             return;
         }
         session.flow.reading_paused = true;
+        self.stats.paused();
         self.timers.disarm(&mut session.timers, handle, Timer::Idle);
         self.timers
             .disarm(&mut session.timers, handle, Timer::Frame);

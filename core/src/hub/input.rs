@@ -34,6 +34,7 @@ impl Hub {
         if session.eof {
             return Ok(());
         }
+        self.stats.received(data.len());
         if session.flow.blocked() || !session.pending.is_empty() {
             session.pending.extend_from_slice(data);
             return Ok(());
@@ -82,7 +83,11 @@ impl Hub {
             match item {
                 Decoded::Frame(bytes) => {
                     let len = bytes.len();
-                    match ClientFrame::parse_request(bytes) {
+                    let parsed = ClientFrame::parse_request(bytes);
+                    if let (_, Ok(frame)) = &parsed {
+                        self.stats.frame_in(frame);
+                    }
+                    match parsed {
                         // `bye` is never refused: leaving is always allowed.
                         (_, Ok(ClientFrame::Bye)) => self.close(handle, CloseReason::ClientBye),
                         (request_id, _) if !self.within_rate_limits(handle, request_id, len) => {}

@@ -55,13 +55,14 @@ use crate::limits::{address_of, RateLimits, SessionLimits};
 use crate::presence::Watchers;
 use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
+use crate::stats::HubStats;
 use crate::timers::{Timer, Timers};
 
 /// The sans-IO hub. See the [crate documentation](crate) for the run loop.
 ///
 /// Methods come in four families, as in quinn-proto:
 /// - getters (`&self`): [`session`](Hub::session), [`sessions`](Hub::sessions),
-///   [`poll_timeout`](Hub::poll_timeout), ...;
+///   [`poll_timeout`](Hub::poll_timeout), [`stats`](Hub::stats), ...;
 /// - `handle_*`: input from the network or a timer, each taking `now`;
 /// - host commands: [`broadcast`](Hub::broadcast),
 ///   [`send_to_alias`](Hub::send_to_alias), [`close_session`](Hub::close_session), ...;
@@ -126,6 +127,8 @@ pub struct Hub {
     /// question.
     auth_requests: BTreeMap<AuthRequestId, SessionHandle>,
     last_auth_request: u64,
+    /// What the hub has done, for metrics (see `stats`).
+    stats: HubStats,
 }
 
 impl Hub {
@@ -162,6 +165,7 @@ impl Hub {
             host_holding: Vec::new(),
             emitted: 0,
             cluster,
+            stats: HubStats::default(),
         })
     }
 
@@ -175,6 +179,16 @@ impl Hub {
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// A copy of the hub's counters, with its gauges (sessions open,
+    /// aliases held, bytes queued) as they are now. A copy rather than a
+    /// borrow, so a driver can hand it to another task; it is a few
+    /// hundred bytes.
+    pub fn stats(&self) -> HubStats {
+        self.stats
+            .clone()
+            .with_gauges(self.sessions.len(), self.aliases.len())
     }
 
     /// One open session.
@@ -250,6 +264,7 @@ impl Hub {
             return Err(HubError::DuplicateSessionId(session_id.to_owned()));
         }
         let handle = self.sessions.next_handle();
+        self.stats.opened();
         let session_id: Arc<str> = Arc::from(session_id);
         self.emit(Event::Opened {
             handle,
@@ -272,6 +287,8 @@ impl Hub {
                 ),
                 _ => self.bye(reason),
             };
+            self.stats.farewell(farewell.len());
+            self.stats.closed(reason);
             self.outputs.push_back(Output::Close {
                 handle,
                 reason,

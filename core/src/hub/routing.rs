@@ -359,6 +359,7 @@ impl Hub {
         // hard cap and close it (found by the hub fuzz target), so its
         // session id is taken first.
         let session_id = self.session_mut(handle).session_id.clone();
+        self.stats.error(error.code);
         self.transmit(handle, encode::error(&error, request_id));
         self.emit(Event::ProtocolError {
             handle,
@@ -368,6 +369,7 @@ impl Hub {
     }
 
     pub(super) fn emit_protocol_error(&mut self, handle: SessionHandle, error: PeerError) {
+        self.stats.error(error.code);
         let session_id = self.session_mut(handle).session_id.clone();
         self.emit(Event::ProtocolError {
             handle,

@@ -10,6 +10,7 @@ mod list;
 mod send;
 mod serve;
 mod serve_auth;
+mod stats;
 mod sub;
 mod token;
 
@@ -80,6 +81,8 @@ enum Command {
     HashSecret(hash_secret::HashSecretArgs),
     /// Sign a JWT granting an alias, for a hub with --auth-jwt-key.
     Token(token::TokenArgs),
+    /// Show a hub's metrics (from `serve --metrics`) for a person.
+    Stats(stats::StatsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
             Command::List(args) => list::run(args).await,
             Command::HashSecret(args) => hash_secret::run(args),
             Command::Token(args) => token::run(args),
+            Command::Stats(args) => stats::run(args).await,
         }
     });
     // A read of stdin may still be blocked in its thread; dropping the

@@ -166,6 +166,10 @@ pub struct ServeArgs {
     /// (e.g. 10s); until then it holds no session.
     #[arg(long, default_value = "10s", value_parser = positive_duration, env = "TCPHUB_TLS_HANDSHAKE_TIMEOUT")]
     tls_handshake_timeout: Duration,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9100); `tcphub stats --metrics ADDR` shows them.
+    #[arg(long, value_name = "ADDR", env = "TCPHUB_METRICS")]
+    metrics: Option<SocketAddr>,
 }
 
 /// A timeout or none (`off`); a newtype because clap reads a bare
@@ -334,6 +338,15 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         ..args.options()
     };
     let node = options.cluster.as_ref().map(|c| c.node.to_string());
+    // Bound first, so an address in use stops the hub before it listens.
+    let metrics = match args.metrics {
+        Some(addr) => Some(
+            tcphub_native::metrics::MetricsServer::bind(addr)
+                .await
+                .map_err(|e| format!("--metrics {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let (server, hub, events) = Server::bind(options).await.map_err(|e| match e {
         // Named as on the command line.
         ServeError::Tls(e) => {
@@ -371,6 +384,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
     // one who asked to observe.
     let show_rooms = args.console || args.observe;
     tokio::spawn(print_host_events(events, show_rooms));
+    if let Some(metrics) = metrics {
+        let addr = metrics.local_addr();
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        tokio::spawn(metrics.run(hub.clone()));
+    }
     if args.console {
         tokio::spawn(console(hub));
     }

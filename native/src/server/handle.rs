@@ -1,6 +1,6 @@
 //! The host program's side of a running server: commands in, events out.
 
-use tcphub_core::{Event, RawValue, SessionEntry};
+use tcphub_core::{Event, HubStats, RawValue, SessionEntry};
 use tokio::sync::{mpsc, oneshot};
 
 use super::input::{Command, Input, RoomEntry};
@@ -78,6 +78,13 @@ impl HubHandle {
         Ok(self
             .ask(|reply| Command::CloseSession { session_id, reply })
             .await??)
+    }
+
+    /// What the hub has done since it started (counters) and what it holds
+    /// now (gauges): the numbers `serve --metrics` publishes. Taken in one
+    /// step by the task that owns the hub, so they agree with each other.
+    pub async fn stats(&self) -> Result<HubStats, CommandError> {
+        self.ask(|reply| Command::Stats { reply }).await
     }
 
     /// Every open session, oldest first; empty once the server stopped. In

@@ -342,6 +342,9 @@ impl HubTask {
                     .collect();
                 let _ = reply.send(rows);
             }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.hub.stats());
+            }
         }
     }
 

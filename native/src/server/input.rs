@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::transport::Stream;
 use bytes::Bytes;
-use tcphub_core::{HubError, RawValue, SessionEntry, SessionHandle};
+use tcphub_core::{HubError, HubStats, RawValue, SessionEntry, SessionHandle};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Everything the hub task is told.
@@ -89,6 +89,8 @@ pub(crate) enum Command {
         room: String,
         reply: oneshot::Sender<Vec<SessionEntry>>,
     },
+    /// A copy of the hub's counters and gauges, for metrics.
+    Stats { reply: oneshot::Sender<HubStats> },
 }
 
 /// One row of `HubHandle::rooms`.
