@@ -21,8 +21,8 @@ use serde::Serialize;
 use tcphub_core::{Alias, AliasPattern, AuthDecision, Grant, Permissions};
 
 use super::json::Object;
-use super::MAX_DELAY_MS;
 use super::SimError;
+use super::MAX_DELAY_MS;
 
 /// The scenario's authenticator: a table of credentials and how long each
 /// answer takes.
