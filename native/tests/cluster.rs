@@ -115,8 +115,19 @@ async fn the_tutorial_across_three_nodes() {
     }
     c.console("* 大家来领物资了");
     c.console("@Client-1 赶紧来做核酸了");
-    expect_info_after_probes(&mut one, HUB_NAME, json!("大家来领物资了")).await;
-    expect_info_after_probes(&mut one, HUB_NAME, json!("赶紧来做核酸了")).await;
+    // Both arrive, but not necessarily in the order sent: the broadcast
+    // crosses by the `all` stream and the directed message by a's inbox,
+    // and a node reads the two streams one after the other (a known gap,
+    // docs/cluster.md "Order"; it made this test fail about 1 run in 30).
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        match frame_after_probes(&mut one).await {
+            HubFrame::Info { from, message, .. } if from == HUB_NAME => got.push(message),
+            other => panic!("expected info from the host, got {other:?}"),
+        }
+    }
+    got.sort_by_key(|m| m.to_string());
+    assert_eq!(got, [json!("大家来领物资了"), json!("赶紧来做核酸了")]);
     expect_info_after_probes(&mut two, HUB_NAME, json!("大家来领物资了")).await;
     expect_info_after_probes(&mut watcher, HUB_NAME, json!("大家来领物资了")).await;
 

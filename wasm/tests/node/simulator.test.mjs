@@ -266,7 +266,10 @@ test('authentication: the session waits for the answer, takeover across identiti
   assert.deepEqual(waits.slice(3), [500, 1000]);
   const state = JSON.parse(sim.stateJson());
   assert.deepEqual(state.sessions.map((s) => [s.alias, s.identity]),
-    [['Client-1', 'alice'], ['Client-2', 'Client-2'], ['ops', 'ops'], [null, undefined]]);
+    [['Client-1', 'alice'], ['Client-2', 'Client-2'], ['ops', 'ops']]);
+  // The intruder never signed in: closed once its auth_timeout was up.
+  const bye = trace.find((e) => e.kind === 'deliver' && e.client === 'intruder' && e.frame === 'bye');
+  assert.equal(bye.line.reason, 'auth_timeout');
   assert.equal(state.clients.find((c) => c.name === 'Client-1').identity, 'alice');
   // A click: a client signs in with a token the authenticator knows.
   sim.act('{"action":"connect","client":"laptop"}');
