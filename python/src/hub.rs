@@ -435,6 +435,12 @@ impl Hub {
             .ok_or_else(|| hub_error(py, HubError::UnknownHandle(SessionHandle(handle))))
     }
 
+    /// What the hub has counted since it was made, and what it holds now,
+    /// as one dict under the metric names of docs/metrics.md.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::stats::to_dict(py, &self.core.stats())
+    }
+
     /// Sends `message` from the host to every session; returns how many.
     fn broadcast(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<usize> {
         let raw = to_raw(py, message)?;
