@@ -66,7 +66,12 @@ class Connected(Event):
 class Synced(Event):
     """A session now holds ``alias``."""
 
-    __match_args__: Tuple[Literal["alias"], Literal["took_over_from"], Literal["took_over_from_handle"], Literal["session_id"]]
+    __match_args__: Tuple[
+        Literal["alias"],
+        Literal["took_over_from"],
+        Literal["took_over_from_handle"],
+        Literal["session_id"],
+    ]
     @property
     def alias(self) -> str:
         """The alias the session holds now."""
@@ -99,7 +104,12 @@ class Released(Event):
 class Message(Event):
     """A client sent a message to the host program."""
 
-    __match_args__: Tuple[Literal["alias"], Literal["message"], Literal["json"], Literal["session_id"]]
+    __match_args__: Tuple[
+        Literal["alias"],
+        Literal["message"],
+        Literal["json"],
+        Literal["session_id"],
+    ]
     @property
     def alias(self) -> Optional[str]:
         """The sender's alias, or None if it had not synced one."""
@@ -196,7 +206,15 @@ class Relayed(Event):
     recipients, so these events come in delivery order. A last will sent
     for a session that ended without ``bye`` is one too (``last_will``)."""
 
-    __match_args__: Tuple[Literal["target"], Literal["message"], Literal["alias"], Literal["recipients"], Literal["last_will"], Literal["json"], Literal["session_id"]]
+    __match_args__: Tuple[
+        Literal["target"],
+        Literal["message"],
+        Literal["alias"],
+        Literal["recipients"],
+        Literal["last_will"],
+        Literal["json"],
+        Literal["session_id"],
+    ]
     @property
     def target(self) -> Union[Alias, Room, Everyone]:
         """Where it went: ``Alias(name)``, ``Room(name)`` or ``Everyone()``."""
@@ -359,7 +377,12 @@ class Grant:
     (``list`` and ``watch``). A bad identity or pattern raises
     ``ConfigError`` naming it."""
 
-    __match_args__: Tuple[Literal["identity"], Literal["relay"], Literal["broadcast"], Literal["list"]]
+    __match_args__: Tuple[
+        Literal["identity"],
+        Literal["relay"],
+        Literal["broadcast"],
+        Literal["list"],
+    ]
     def __init__(
         self,
         identity: Optional[str] = None,
@@ -429,7 +452,12 @@ class Close:
     (FIN, not a reset). The hub has already forgotten the session: reports
     of what is written after this are ignored, and none are needed."""
 
-    __match_args__: Tuple[Literal["handle"], Literal["reason"], Literal["farewell"], Literal["unsent"]]
+    __match_args__: Tuple[
+        Literal["handle"],
+        Literal["reason"],
+        Literal["farewell"],
+        Literal["unsent"],
+    ]
     @property
     def handle(self) -> int:
         """The session to close."""
