@@ -19,12 +19,16 @@ args = parser.parse_args()
 
 with tcphub.Server("127.0.0.1", args.port) as hub:
     print(f"listening on {hub.host}:{hub.port}", flush=True)
+    # The aliases of the Synced events read so far. Not hub.sessions(): the
+    # live table runs ahead of the events, so it can show both clients on
+    # the first Synced, and the notices would go out twice.
+    synced: set[str] = set()
     try:
         for event in hub.events():
             print(event, flush=True)
-            if isinstance(event, tcphub.Synced):
-                aliases = {s.alias for s in hub.sessions()}
-                if {"Client-1", "Client-2"} <= aliases:
+            if isinstance(event, tcphub.Synced) and event.alias not in synced:
+                synced.add(event.alias)
+                if {"Client-1", "Client-2"} <= synced:
                     print("通知所有人: 来领物资了", flush=True)
                     hub.broadcast("大家来领物资了")
                     hub.send("Client-1", "赶紧来做核酸了, 就差你了")

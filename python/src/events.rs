@@ -74,8 +74,13 @@ pub struct Synced {
 #[pymethods]
 impl Synced {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str) {
-        ("session_id", "alias")
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        (
+            "alias",
+            "took_over_from",
+            "took_over_from_handle",
+            "session_id",
+        )
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
@@ -108,7 +113,7 @@ pub struct Released {
 impl Released {
     #[classattr]
     fn __match_args__() -> (&'static str, &'static str) {
-        ("session_id", "alias")
+        ("alias", "session_id")
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
@@ -139,8 +144,8 @@ pub struct Message {
 #[pymethods]
 impl Message {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str, &'static str) {
-        ("session_id", "alias", "message")
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("alias", "message", "json", "session_id")
     }
 
     /// The message exactly as the client sent it, as JSON text.
@@ -178,8 +183,8 @@ pub struct ProtocolError {
 #[pymethods]
 impl ProtocolError {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str) {
-        ("session_id", "code")
+    fn __match_args__() -> (&'static str, &'static str, &'static str) {
+        ("code", "detail", "session_id")
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
@@ -212,7 +217,7 @@ pub struct Disconnected {
 impl Disconnected {
     #[classattr]
     fn __match_args__() -> (&'static str, &'static str, &'static str) {
-        ("session_id", "alias", "reason")
+        ("alias", "reason", "session_id")
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
@@ -321,8 +326,24 @@ pub struct Relayed {
 #[pymethods]
 impl Relayed {
     #[classattr]
-    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
-        ("target", "message", "alias", "session_id")
+    fn __match_args__() -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
+        (
+            "target",
+            "message",
+            "alias",
+            "recipients",
+            "last_will",
+            "json",
+            "session_id",
+        )
     }
 
     /// The message exactly as the client sent it, as JSON text.

@@ -254,11 +254,54 @@ impl Hub {
     }
 }
 
+/// The option extractors of `Hub(...)`: each raises `ConfigError` naming
+/// its option and the value given when the value has the wrong type, as a
+/// value out of range does (pyo3's own `TypeError` names neither plainly).
+mod args {
+    use pyo3::prelude::*;
+
+    use crate::options::{wrong_type, Number, Seconds};
+
+    macro_rules! extractors {
+        ($($name:ident: $ty:ty;)*) => {$(
+            pub fn $name(obj: &Bound<'_, PyAny>) -> PyResult<$ty> {
+                obj.extract::<$ty>()
+                    .map_err(|e| wrong_type(obj, stringify!($name), e))
+            }
+        )*};
+    }
+
+    extractors! {
+        alias_policy: String;
+        max_frame_bytes: Number;
+        max_sessions: Number;
+        idle_timeout: Option<Seconds>;
+        relay: bool;
+        max_queued_bytes: Number;
+        write_deadline: Option<Seconds>;
+        frame_timeout: Option<Seconds>;
+        max_list_rows: Number;
+        high_watermark: Number;
+        low_watermark: Number;
+        observe: bool;
+        max_rooms_per_session: Number;
+        max_watched_aliases: Number;
+        max_last_will_bytes: Number;
+        rate_limit_messages: Option<Number>;
+        rate_limit_message_burst: Option<Number>;
+        rate_limit_bytes: Option<Number>;
+        rate_limit_bytes_burst: Option<Number>;
+        max_connections_per_address: Option<Number>;
+        authentication: bool;
+        auth_timeout: Seconds;
+    }
+}
+
 #[pymethods]
 impl Hub {
     #[new]
     #[pyo3(signature = (
-        *, alias_policy="takeover", max_frame_bytes=Number::Whole(65536),
+        *, alias_policy="takeover".to_owned(), max_frame_bytes=Number::Whole(65536),
         max_sessions=Number::Whole(100_000), idle_timeout=None, relay=true,
         max_queued_bytes=Number::Whole(67_108_864), write_deadline=Some(Seconds(10.0)),
         frame_timeout=Some(Seconds(30.0)), max_list_rows=Number::Whole(1000),
@@ -275,33 +318,36 @@ impl Hub {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        alias_policy: &str,
-        max_frame_bytes: Number,
-        max_sessions: Number,
-        idle_timeout: Option<Seconds>,
-        relay: bool,
-        max_queued_bytes: Number,
-        write_deadline: Option<Seconds>,
-        frame_timeout: Option<Seconds>,
-        max_list_rows: Number,
-        high_watermark: Number,
-        low_watermark: Number,
-        observe: bool,
-        max_rooms_per_session: Number,
-        max_watched_aliases: Number,
-        max_last_will_bytes: Number,
-        rate_limit_messages: Option<Number>,
-        rate_limit_message_burst: Option<Number>,
-        rate_limit_bytes: Option<Number>,
-        rate_limit_bytes_burst: Option<Number>,
+        #[pyo3(from_py_with = args::alias_policy)] alias_policy: String,
+        #[pyo3(from_py_with = args::max_frame_bytes)] max_frame_bytes: Number,
+        #[pyo3(from_py_with = args::max_sessions)] max_sessions: Number,
+        #[pyo3(from_py_with = args::idle_timeout)] idle_timeout: Option<Seconds>,
+        #[pyo3(from_py_with = args::relay)] relay: bool,
+        #[pyo3(from_py_with = args::max_queued_bytes)] max_queued_bytes: Number,
+        #[pyo3(from_py_with = args::write_deadline)] write_deadline: Option<Seconds>,
+        #[pyo3(from_py_with = args::frame_timeout)] frame_timeout: Option<Seconds>,
+        #[pyo3(from_py_with = args::max_list_rows)] max_list_rows: Number,
+        #[pyo3(from_py_with = args::high_watermark)] high_watermark: Number,
+        #[pyo3(from_py_with = args::low_watermark)] low_watermark: Number,
+        #[pyo3(from_py_with = args::observe)] observe: bool,
+        #[pyo3(from_py_with = args::max_rooms_per_session)] max_rooms_per_session: Number,
+        #[pyo3(from_py_with = args::max_watched_aliases)] max_watched_aliases: Number,
+        #[pyo3(from_py_with = args::max_last_will_bytes)] max_last_will_bytes: Number,
+        #[pyo3(from_py_with = args::rate_limit_messages)] rate_limit_messages: Option<Number>,
+        #[pyo3(from_py_with = args::rate_limit_message_burst)] rate_limit_message_burst: Option<
+            Number,
+        >,
+        #[pyo3(from_py_with = args::rate_limit_bytes)] rate_limit_bytes: Option<Number>,
+        #[pyo3(from_py_with = args::rate_limit_bytes_burst)] rate_limit_bytes_burst: Option<Number>,
+        #[pyo3(from_py_with = args::max_connections_per_address)]
         max_connections_per_address: Option<Number>,
-        authentication: bool,
-        auth_timeout: Seconds,
+        #[pyo3(from_py_with = args::authentication)] authentication: bool,
+        #[pyo3(from_py_with = args::auth_timeout)] auth_timeout: Seconds,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
             HubOptions {
-                alias_policy,
+                alias_policy: &alias_policy,
                 max_frame_bytes,
                 max_sessions,
                 idle_timeout,
@@ -433,6 +479,12 @@ impl Hub {
         self.core
             .queued_bytes(SessionHandle(handle))
             .ok_or_else(|| hub_error(py, HubError::UnknownHandle(SessionHandle(handle))))
+    }
+
+    /// What the hub has counted since it was made, and what it holds now,
+    /// as one dict under the metric names of docs/metrics.md.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        crate::stats::to_dict(py, &self.core.stats())
     }
 
     /// Sends `message` from the host to every session; returns how many.

@@ -23,6 +23,7 @@ mod repr;
 mod secrets;
 mod server;
 mod session;
+mod stats;
 mod targets;
 mod transport;
 

@@ -86,6 +86,27 @@ impl fmt::Display for Number {
     }
 }
 
+/// The `ConfigError` for option `name` given `obj` of the wrong type
+/// (`error`, the conversion's `TypeError`); any other error is kept.
+pub fn wrong_type(obj: &Bound<'_, PyAny>, name: &str, error: PyErr) -> PyErr {
+    let py = obj.py();
+    if !error.is_instance_of::<pyo3::exceptions::PyTypeError>(py) {
+        return error;
+    }
+    let shown = obj
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unprintable>".to_owned());
+    crate::errors::error(
+        py,
+        "ConfigError",
+        format!(
+            "{name} has the wrong type ({}), got {shown}",
+            error.value(py)
+        ),
+    )
+}
+
 /// A float as Python prints it: `inf`, `nan`, `-1`, `1e300` (not 301 digits).
 fn show_float(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
     if x.is_nan() {

@@ -360,6 +360,15 @@ impl Server {
         lock(&self.life).stopped
     }
 
+    /// The hub's counters and gauges, taken in one step by the task that
+    /// owns the hub, as one dict (see `stats::to_dict`).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = py
+            .detach(|| self.runtime().block_on(self.handle.stats()))
+            .map_err(|e| Self::command_error(py, e))?;
+        crate::stats::to_dict(py, &stats)
+    }
+
     fn broadcast(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<usize> {
         let raw = to_raw(py, message)?;
         py.detach(|| self.runtime().block_on(self.handle.broadcast(raw)))

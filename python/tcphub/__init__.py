@@ -13,11 +13,15 @@ The tutorial's whole server::
 
     import tcphub
     with tcphub.Server("127.0.0.1", 9000) as hub:
+        synced = set()
         for event in hub.events():
             print(event)
-            if isinstance(event, tcphub.Synced) and len(hub.sessions()) == 2:
-                hub.broadcast("大家来领物资了")
-                hub.send("Client-1", "赶紧来做核酸了")
+            if isinstance(event, tcphub.Synced) and event.alias not in synced:
+                synced.add(event.alias)
+                if len(synced) == 2:
+                    hub.broadcast("大家来领物资了")
+                    hub.send("Client-1", "赶紧来做核酸了")
+                    hub.send("Client-2", "一会儿上门做核酸")
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from ._tcphub import (
     hash_secret,
 )
 from ._client import Client
+from ._stats import AuthTotal, FrameKind, HubStats
 from ._server import Server
 
 # Shown as tcphub.Client and tcphub.Server in help() and reprs, where users meet them.
@@ -121,6 +126,9 @@ __all__ = [
     "LastWill",
     # sans-IO core
     "Hub",
+    "HubStats",
+    "FrameKind",
+    "AuthTotal",
     "Transmit",
     "PauseReading",
     "ResumeReading",

@@ -12,6 +12,7 @@ import collections
 import logging
 import math
 import os
+import re
 import threading
 import warnings
 from typing import (
@@ -33,6 +34,7 @@ from typing import (
 from . import _tcphub
 from ._auth import AuthCallback, HostAuth
 from ._errors import ConfigError, Error
+from ._stats import HubStats
 
 __all__ = ["Server"]
 
@@ -64,6 +66,32 @@ def _quiet_limit(timeout: Optional[float]) -> Optional[float]:
     if math.isinf(seconds) and seconds > 0:
         return None
     return seconds if seconds > 0 else 0.0
+
+
+# How pyo3 names the keyword argument of the wrong type: in a note, "while
+# processing 'NAME'" (pyo3 0.26 and later), or in the message, "argument
+# 'NAME': WHY" (before). Only those become ConfigError; any other
+# TypeError is a bug and stays one.
+_PROCESSING_NOTE = re.compile(r"while processing '(\w+)'")
+_ARGUMENT_ERROR = re.compile(r"argument '(\w+)': (.*)", re.S)
+
+
+def _wrong_type(error: TypeError, given: Dict[str, Any]) -> Exception:
+    """The ``ConfigError`` for an option of the wrong type, naming the option
+    and the value as the range checks do; ``error`` itself if it is not one."""
+    why = str(error)
+    name = None
+    for note in getattr(error, "__notes__", ()):
+        found = _PROCESSING_NOTE.fullmatch(note)
+        if found is not None:
+            name = found.group(1)
+    if name is None:
+        argument = _ARGUMENT_ERROR.match(why)
+        if argument is not None:
+            name, why = argument.groups()
+    if name is None or name not in given:
+        return error
+    return ConfigError(f"{name} has the wrong type ({why}), got {given[name]!r}")
 
 
 class Server:
@@ -222,10 +250,8 @@ class Server:
         auth_jwt_leeway: Optional[float] = None,
     ) -> None:
         if authenticate is not None and not callable(authenticate):
-            raise TypeError(f"authenticate takes a callable, got {authenticate!r}")
-        self._native = _tcphub.Server(
-            host,
-            port,
+            raise ConfigError(f"authenticate takes a callable, got {authenticate!r}")
+        options: Dict[str, Any] = dict(
             alias_policy=alias_policy,
             max_frame_bytes=max_frame_bytes,
             max_sessions=max_sessions,
@@ -264,6 +290,10 @@ class Server:
             auth_jwt_issuer=auth_jwt_issuer,
             auth_jwt_leeway=auth_jwt_leeway,
         )
+        try:
+            self._native = _tcphub.Server(host, port, **options)
+        except TypeError as e:
+            raise _wrong_type(e, {"host": host, "port": port, **options}) from None
         # Events fetched from the native side but not yet handed out. Batches
         # land here before anyone looks at them, so an interrupted wait (a
         # cancelled task, a broken loop) never loses events.
@@ -303,6 +333,14 @@ class Server:
         return self._native.address[1]
 
     # ----- commands -----
+
+    def stats(self) -> HubStats:
+        """What the hub has counted since the server started (sessions,
+        frames and bytes in and out, errors by code, closes by reason, ...)
+        and what it holds now, as a dict under the names of the Prometheus
+        metrics in docs/metrics.md (without ``tcphub_``): the numbers
+        ``tcphub serve --metrics`` publishes. Taken in one step."""
+        return self._native.stats()
 
     def broadcast(self, message: Any) -> int:
         """Sends ``message`` to every connected client; returns how many."""

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._codes import CloseReason, ErrorCode, PresenceChange
 from ._errors import RejectedError
+from ._stats import HubStats
 
 StrPath = Union[str, "os.PathLike[str]"]
 """A file name: ``str`` or ``pathlib.Path``."""
@@ -60,12 +61,17 @@ class Event:
 class Connected(Event):
     """A client connected."""
 
-    __match_args__ = ("session_id",)
+    __match_args__: Tuple[Literal["session_id"]]
 
 class Synced(Event):
     """A session now holds ``alias``."""
 
-    __match_args__ = ("session_id", "alias")
+    __match_args__: Tuple[
+        Literal["alias"],
+        Literal["took_over_from"],
+        Literal["took_over_from_handle"],
+        Literal["session_id"],
+    ]
     @property
     def alias(self) -> str:
         """The alias the session holds now."""
@@ -90,7 +96,7 @@ class Released(Event):
     """A session no longer holds ``alias``: it re-synced, lost the alias to
     a takeover, or closed."""
 
-    __match_args__ = ("session_id", "alias")
+    __match_args__: Tuple[Literal["alias"], Literal["session_id"]]
     @property
     def alias(self) -> str:
         """The alias released."""
@@ -98,7 +104,12 @@ class Released(Event):
 class Message(Event):
     """A client sent a message to the host program."""
 
-    __match_args__ = ("session_id", "alias", "message")
+    __match_args__: Tuple[
+        Literal["alias"],
+        Literal["message"],
+        Literal["json"],
+        Literal["session_id"],
+    ]
     @property
     def alias(self) -> Optional[str]:
         """The sender's alias, or None if it had not synced one."""
@@ -113,7 +124,7 @@ class ProtocolError(Event):
     """A client sent something wrong; the hub told it so with an ``error``
     frame and kept serving it (unless the frame was over the size limit)."""
 
-    __match_args__ = ("session_id", "code")
+    __match_args__: Tuple[Literal["code"], Literal["detail"], Literal["session_id"]]
     @property
     def code(self) -> ErrorCode:
         """Machine-readable kind, one of ``tcphub.ERROR_CODES``
@@ -125,7 +136,7 @@ class ProtocolError(Event):
 class Disconnected(Event):
     """A session is gone."""
 
-    __match_args__ = ("session_id", "alias", "reason")
+    __match_args__: Tuple[Literal["alias"], Literal["reason"], Literal["session_id"]]
     @property
     def alias(self) -> Optional[str]:
         """The alias it held until then, if any."""
@@ -138,7 +149,7 @@ class Joined(Event):
     """A session joined a room: by its own ``join``, or the host's
     ``join_room``."""
 
-    __match_args__ = ("room", "alias", "session_id")
+    __match_args__: Tuple[Literal["room"], Literal["alias"], Literal["session_id"]]
     @property
     def room(self) -> str:
         """The room."""
@@ -151,7 +162,7 @@ class Left(Event):
     ``leave_room``. A session that closes leaves its rooms with no ``Left``:
     its ``Disconnected`` says so."""
 
-    __match_args__ = ("room", "alias", "session_id")
+    __match_args__: Tuple[Literal["room"], Literal["alias"], Literal["session_id"]]
     @property
     def room(self) -> str:
         """The room."""
@@ -162,7 +173,7 @@ class Left(Event):
 class Alias:
     """Where a message went: every session holding the alias ``name``."""
 
-    __match_args__ = ("name",)
+    __match_args__: Tuple[Literal["name"]]
     def __init__(self, name: str) -> None: ...
     @property
     def name(self) -> str: ...
@@ -173,7 +184,7 @@ class Room:
     """Where a message went: every member of the room ``name`` but the
     sender."""
 
-    __match_args__ = ("name",)
+    __match_args__: Tuple[Literal["name"]]
     def __init__(self, name: str) -> None: ...
     @property
     def name(self) -> str: ...
@@ -195,7 +206,15 @@ class Relayed(Event):
     recipients, so these events come in delivery order. A last will sent
     for a session that ended without ``bye`` is one too (``last_will``)."""
 
-    __match_args__ = ("target", "message", "alias", "session_id")
+    __match_args__: Tuple[
+        Literal["target"],
+        Literal["message"],
+        Literal["alias"],
+        Literal["recipients"],
+        Literal["last_will"],
+        Literal["json"],
+        Literal["session_id"],
+    ]
     @property
     def target(self) -> Union[Alias, Room, Everyone]:
         """Where it went: ``Alias(name)``, ``Room(name)`` or ``Everyone()``."""
@@ -221,7 +240,7 @@ class Session:
     """One open session: its session id, the alias it holds and, on a
     cluster's node, the node it is on."""
 
-    __match_args__ = ("session_id", "alias", "node")
+    __match_args__: Tuple[Literal["session_id"], Literal["alias"], Literal["node"]]
     def __init__(
         self, session_id: str, alias: Optional[str] = None, node: Optional[str] = None
     ) -> None: ...
@@ -287,6 +306,7 @@ class Server:
     def address(self) -> Tuple[str, int]: ...
     @property
     def stopped(self) -> bool: ...
+    def stats(self) -> HubStats: ...
     def broadcast(self, message: Any) -> int: ...
     def send(self, alias: str, message: Any) -> int: ...
     def send_to_session(self, session_id: str, message: Any) -> int:
@@ -357,7 +377,12 @@ class Grant:
     (``list`` and ``watch``). A bad identity or pattern raises
     ``ConfigError`` naming it."""
 
-    __match_args__ = ("identity", "relay", "broadcast", "list")
+    __match_args__: Tuple[
+        Literal["identity"],
+        Literal["relay"],
+        Literal["broadcast"],
+        Literal["list"],
+    ]
     def __init__(
         self,
         identity: Optional[str] = None,
@@ -388,7 +413,7 @@ class Authenticate:
     waits meanwhile (its input kept), at most ``auth_timeout``; then it is
     told ``unauthorized`` and a late answer is ignored."""
 
-    __match_args__ = ("id", "handle", "alias", "token")
+    __match_args__: Tuple[Literal["id"], Literal["handle"], Literal["alias"], Literal["token"]]
     @property
     def id(self) -> int:
         """The question's number: quote it in the answer."""
@@ -412,7 +437,7 @@ class Transmit:
     there already, and report it with ``Hub.handle_written`` as it reaches
     the socket."""
 
-    __match_args__ = ("handle", "data")
+    __match_args__: Tuple[Literal["handle"], Literal["data"]]
     @property
     def handle(self) -> int:
         """The session to write to."""
@@ -427,7 +452,12 @@ class Close:
     (FIN, not a reset). The hub has already forgotten the session: reports
     of what is written after this are ignored, and none are needed."""
 
-    __match_args__ = ("handle", "reason", "farewell", "unsent")
+    __match_args__: Tuple[
+        Literal["handle"],
+        Literal["reason"],
+        Literal["farewell"],
+        Literal["unsent"],
+    ]
     @property
     def handle(self) -> int:
         """The session to close."""
@@ -453,7 +483,7 @@ class PauseReading:
     Bytes already read may still be passed to ``Hub.receive``; the hub
     keeps them."""
 
-    __match_args__ = ("handle",)
+    __match_args__: Tuple[Literal["handle"]]
     @property
     def handle(self) -> int:
         """The session not to read from."""
@@ -461,7 +491,7 @@ class PauseReading:
 class ResumeReading:
     """Read from the session's connection again."""
 
-    __match_args__ = ("handle",)
+    __match_args__: Tuple[Literal["handle"]]
     @property
     def handle(self) -> int:
         """The session to read from."""
@@ -582,6 +612,9 @@ class Hub:
     def queued_bytes(self, handle: int) -> int:
         """Bytes handed out for the session and not yet reported written.
         ``UnknownSessionError`` once it is closed."""
+    def stats(self) -> HubStats:
+        """The hub's counters since it was made and its gauges now, under
+        the metric names of docs/metrics.md; see ``HubStats``."""
     def broadcast(self, message: Any) -> int:
         """Queues ``message`` (str or JSON-serialisable) from the host to
         every session; returns how many. Host messages are not paced by
@@ -646,7 +679,7 @@ class Received:
     alias, or its session id if it has none) or from the host program
     (``sender`` is ``"#hub"``)."""
 
-    __match_args__ = ("sender", "message", "room")
+    __match_args__: Tuple[Literal["sender"], Literal["message"], Literal["room"]]
     @property
     def sender(self) -> str: ...
     @property
@@ -669,7 +702,7 @@ class ErrorReply:
     """The hub said something this client sent was wrong (an unknown
     alias, relaying turned off, bad JSON ...)."""
 
-    __match_args__ = ("code", "detail")
+    __match_args__: Tuple[Literal["code"], Literal["detail"]]
     @property
     def code(self) -> str:
         """Machine-readable kind, as the hub wrote it: from a hub of this
@@ -690,7 +723,7 @@ class Bye:
     """The hub is closing this connection; ``reason`` says why
     (``shutdown``, ``taken_over``, ``idle_timeout``, ``closed_by_host`` ...)."""
 
-    __match_args__ = ("reason", "detail")
+    __match_args__: Tuple[Literal["reason"], Literal["detail"]]
     @property
     def reason(self) -> str:
         """Machine-readable reason, as the hub wrote it: from a hub of this
@@ -704,7 +737,7 @@ class Presence:
     member of a watched room joined, left or closed. A client is never told
     about itself."""
 
-    __match_args__ = ("event", "alias", "room", "reason")
+    __match_args__: Tuple[Literal["event"], Literal["alias"], Literal["room"], Literal["reason"]]
     @property
     def event(self) -> PresenceChange:
         """What happened: one of ``tcphub.PRESENCE_CHANGES`` (``synced``,
@@ -731,7 +764,7 @@ class LastWill:
     two (``ConfigError`` otherwise). Left with the hub by ``sync`` (or
     ``Client(..., name, last_will=...)``); each sync replaces it."""
 
-    __match_args__ = ("message", "room", "to")
+    __match_args__: Tuple[Literal["message"], Literal["room"], Literal["to"]]
     def __init__(
         self,
         message: Any,

@@ -141,3 +141,72 @@ def test_the_default_options_are_the_cores():
         h.receive(handle, b'{"type":"ping"}{"type":"pi', now=0.0)
         h.poll()
     assert hub.poll_timeout() == bare.poll_timeout() == pytest.approx(2.5)  # a quarter of the write deadline
+
+
+README = ROOT / "README.md"
+
+
+def test_the_readme_shows_the_tutorial_server_snippet_as_the_page_does():
+    readme = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert snippet("tutorial-server") in readme
+
+
+@pytest.mark.parametrize("order", [("Client-1", "Client-2"), ("Client-2", "Client-1")])
+def test_the_tutorial_server_snippet_sends_each_message_once_whoever_syncs_first(
+    order, raw_client, monkeypatch
+):
+    """The worst case for the snippet: both clients have synced before it
+    reads its first event, so the live session table already shows both on
+    the first ``Synced``. Each client must still get each notice once."""
+    import threading
+
+    real_server = tcphub.Server
+    started: List[tcphub.Server] = []
+    made, ready, done = threading.Event(), threading.Event(), threading.Event()
+
+    class HeldBack(real_server):  # type: ignore[misc, valid-type]
+        """The real server, whose events the snippet reads only once the
+        test has synced both clients, and which ends when the test is done."""
+
+        def events(self, timeout=None):
+            started.append(self)
+            made.set()
+            assert ready.wait(10)
+            while not done.is_set():
+                event = self.next_event(timeout=0.05)
+                if event is not None:
+                    yield event
+
+    monkeypatch.setattr(tcphub, "Server", HeldBack)
+    code = snippet("tutorial-server").replace("9000", "0")
+    failure: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            exec(compile(code, "tutorial-server", "exec"), {"__name__": "snippet"})
+        except BaseException as e:  # reported by the test thread
+            failure.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert made.wait(10), failure
+    (server,) = started
+    clients = {}
+    for alias in order:
+        clients[alias] = raw_client(server.address)
+        clients[alias].write({"type": "sync", "clientName": alias})
+        clients[alias].read_until("synced")
+    ready.set()
+    try:
+        for alias, client in clients.items():
+            got = [client.read_until("info")["message"] for _ in range(2)]
+            # Whatever else was queued for it comes before the pong.
+            client.write({"type": "ping"})
+            while (frame := client.read()) is not None and frame["type"] != "pong":
+                got.append(frame.get("message"))
+            assert len(got) == 2, (alias, got)
+            assert got[0] == "大家来领物资了"
+    finally:
+        done.set()
+        thread.join(10)
+    assert not failure, failure

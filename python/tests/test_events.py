@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -54,11 +56,28 @@ def test_events_support_pattern_matching(server):
     namespace = {"tcphub": tcphub, "event": event}
     exec(
         "match event:\n"
-        "    case tcphub.Message(sid, 'pm', text):\n"
-        "        result = (sid, text)\n",
+        "    case tcphub.Message('pm', text, raw, sid):\n"
+        "        result = (text, raw, sid)\n",
         namespace,
     )
-    assert namespace["result"] == (event.session_id, "hi")
+    assert namespace["result"] == ("hi", '"hi"', event.session_id)
+
+
+def test_events_match_their_fields_in_the_order_the_docs_list_them():
+    """docs/python.md writes ``Message(alias, message, json)``: positional
+    patterns bind those, in that order, and the session id comes last, so
+    ``case Message(alias, text)`` means what it reads as."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python.md").read_text(encoding="utf-8")
+    listing = doc[doc.index("Event classes (all subclasses"):]
+    listing = listing[: listing.index("\n\n")]
+    documented = dict(re.findall(r"`(\w+)\(([^)]*)\)`", listing.replace("\n", " ")))
+    assert {"Synced", "Released", "Message", "ProtocolError", "Disconnected", "Joined", "Left", "Relayed"} <= set(
+        documented
+    )
+    for name, fields in documented.items():
+        expected = tuple(f.strip() for f in fields.split(",")) + ("session_id",)
+        assert getattr(tcphub, name).__match_args__ == expected, name
+    assert tcphub.Connected.__match_args__ == ("session_id",)
 
 
 def test_iterator_timeout_ends_the_loop(server):

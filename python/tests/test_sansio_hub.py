@@ -682,3 +682,23 @@ def test_the_example_driver_holds_a_sender_back_and_cuts_a_stalled_reader():
             writer.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"idle_timeout": "30s"},
+        {"max_sessions": "many"},
+        {"relay": "no"},
+        {"alias_policy": 3},
+        {"rate_limit_messages": "10/s"},
+        {"authentication": "yes"},
+        {"auth_timeout": b"1"},
+    ],
+)
+def test_wrong_typed_hub_options_raise_config_error_naming_option_and_value(options: Dict[str, Any]) -> None:
+    ((name, value),) = options.items()
+    with pytest.raises(tcphub.ConfigError) as caught:
+        tcphub.Hub(**options)
+    assert name in str(caught.value)
+    assert repr(value) in str(caught.value)

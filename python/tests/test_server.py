@@ -71,9 +71,39 @@ def test_bad_options_name_the_option_and_value(options, needle):
     assert isinstance(caught.value, ValueError)
 
 
-def test_bad_option_types_and_names():
-    with pytest.raises(TypeError):
-        tcphub.Server("127.0.0.1", 0, max_sessions="many")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"idle_timeout": "30s"},
+        {"max_sessions": "many"},
+        {"relay": "no"},
+        {"write_deadline": [10]},
+        {"shutdown_grace": "5"},
+        {"alias_policy": 3},
+        {"rate_limit_messages": "10/s"},
+        {"tls_cert": 5},
+        {"cluster_lease": {}},
+        {"authentication": "yes"},
+        {"auth_timeout": b"1"},
+        {"authenticate": "alice-secret"},
+    ],
+)
+def test_wrong_typed_options_raise_config_error_naming_option_and_value(options):
+    ((name, value),) = options.items()
+    with pytest.raises(tcphub.ConfigError) as caught:
+        tcphub.Server("127.0.0.1", 0, **options)
+    assert name in str(caught.value)
+    assert repr(value) in str(caught.value)
+
+
+def test_wrong_typed_host_and_port_raise_config_error():
+    with pytest.raises(tcphub.ConfigError, match="port.*'9000'"):
+        tcphub.Server("127.0.0.1", "9000")  # type: ignore[arg-type]
+    with pytest.raises(tcphub.ConfigError, match="host.*None"):
+        tcphub.Server(None, 0)  # type: ignore[arg-type]
+
+
+def test_bad_option_names():
     with pytest.raises(TypeError, match="polcy"):
         tcphub.Server("127.0.0.1", 0, polcy="share")  # type: ignore[call-arg]
     with pytest.raises(tcphub.ConfigError, match="port must be between 0 and 65535, got 70000"):
@@ -200,6 +230,8 @@ def test_a_takeover_names_the_session_it_took_from_by_its_session_id(server):
             # Closed in the same step as the takeover: nothing left to command.
             with pytest.raises(tcphub.UnknownSessionError):
                 server.close_session(synced.took_over_from)
+            with pytest.raises(tcphub.UnknownSessionError):
+                server.send_to_session(synced.took_over_from, "too late")
 
 
 def test_sessions_lists_ids_and_aliases(server):
