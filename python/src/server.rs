@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use tcphub_core::NodeId;
+use tcphub_native::metrics::MetricsServer;
 use tcphub_native::{
     AuthFile, ClusterOptions, CommandError, HostEvents, HubHandle, ServeError,
     Server as NativeServer, ServerOptions, TlsOptions, MAX_EVENT_QUEUE_LEN,
@@ -59,6 +60,8 @@ pub struct Server {
     questions: Option<Mutex<Questions>>,
     /// With `auth_file=`: the file, to read again on `reload_auth_file`.
     auth_file: Option<AuthFile>,
+    /// With `metrics=`: where Prometheus metrics are served.
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// The hub's events, and what is needed to read them in order.
@@ -193,7 +196,7 @@ impl Server {
         cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
         tls_key=None, tls_handshake_timeout=Seconds(10.0), authentication=false,
         auth_timeout=Seconds(10.0), auth_file=None, auth_jwt_key=None, auth_jwt_algorithm=None,
-        auth_jwt_audience=None, auth_jwt_issuer=None, auth_jwt_leeway=None
+        auth_jwt_audience=None, auth_jwt_issuer=None, auth_jwt_leeway=None, metrics=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -237,7 +240,23 @@ impl Server {
         auth_jwt_audience: Option<String>,
         auth_jwt_issuer: Option<String>,
         auth_jwt_leeway: Option<Seconds>,
+        metrics: Option<String>,
     ) -> PyResult<Self> {
+        let metrics = match metrics {
+            None => None,
+            Some(addr) => Some(
+                addr.to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        error(
+                            py,
+                            "ConfigError",
+                            format!("metrics {addr:?}: expected HOST:PORT, such as 127.0.0.1:9100"),
+                        )
+                    })?,
+            ),
+        };
         let port = options::port(py, port)?;
         let checker = checker(
             py,
@@ -321,9 +340,22 @@ impl Server {
                     format!("cannot start the server's threads: {e}"),
                 )
             })?;
+        // The metrics listener first, as `tcphub serve` does: an address
+        // that cannot be bound fails before clients can connect.
+        let metrics = match metrics {
+            None => None,
+            Some(addr) => Some(
+                py.detach(|| runtime.block_on(MetricsServer::bind(addr)))
+                    .map_err(|e| error(py, "ConfigError", format!("metrics {addr}: {e}")))?,
+            ),
+        };
+        let metrics_addr = metrics.as_ref().map(MetricsServer::local_addr);
         let (server, handle, events) = py
             .detach(|| runtime.block_on(NativeServer::bind(options)))
             .map_err(|e| serve_error(py, e))?;
+        if let Some(metrics) = metrics {
+            runtime.spawn(metrics.run(handle.clone()));
+        }
         let local_addr = server.local_addr();
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = runtime.spawn(server.run(async move {
@@ -346,6 +378,7 @@ impl Server {
             stopped_signal: Condvar::new(),
             questions,
             auth_file,
+            metrics_addr,
         })
     }
 
@@ -353,6 +386,12 @@ impl Server {
     #[getter]
     fn address(&self) -> (String, u16) {
         (self.local_addr.ip().to_string(), self.local_addr.port())
+    }
+
+    /// `(host, port)` of `http://HOST:PORT/metrics`, with `metrics=`.
+    #[getter]
+    fn metrics_address(&self) -> Option<(String, u16)> {
+        self.metrics_addr.map(|a| (a.ip().to_string(), a.port()))
     }
 
     #[getter]

@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a credential may take to be checked before the client is told "
                        "`unauthorized` (1ms to 1h); needs --auth or --auth-jwt-key "
                        "[env: TCPHUB_AUTH_TIMEOUT] [default: 10s]")
+    serve.add_argument("--metrics", metavar="ADDR", default=os.environ.get("TCPHUB_METRICS"),
+                       help="serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9100); "
+                       "`tcphub stats --metrics ADDR` shows them [env: TCPHUB_METRICS]")
     serve.add_argument("--observe", action="store_true", default=parse_switch(_env("TCPHUB_OBSERVE", "off")),
                        help="print every message clients relay to each other (to an alias, a room or *, "
                        "last wills included) on stdout [env: TCPHUB_OBSERVE]")
@@ -317,6 +320,7 @@ def serve(args: argparse.Namespace) -> int:
             # The flag always has a value (its default); the option only
             # means something with a key.
             auth_jwt_leeway=args.auth_jwt_leeway if args.auth_jwt_key is not None else None,
+            metrics=args.metrics,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
@@ -339,6 +343,9 @@ def serve(args: argparse.Namespace) -> int:
                     "this port can claim any alias; turn it on with --auth FILE or --auth-jwt-key FILE "
                     "(see docs/security.md)\n"
                 )
+            if hub.metrics_address is not None:
+                metrics_host, metrics_port = hub.metrics_address
+                sys.stderr.write(f"metrics on http://{metrics_host}:{metrics_port}/metrics\n")
             # One write, so the line never interleaves with the native log lines.
             sys.stderr.write(
                 f"tcphub {_tcphub.__version__} listening on {shown}:{listen_port}; stop with Ctrl-C\n"

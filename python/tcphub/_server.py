@@ -194,6 +194,10 @@ class Server:
       off (None: 5). A file or key that cannot be used raises
       :class:`ConfigError` naming the option and the file, before the
       server listens; so does giving more than one way to check.
+    - ``metrics``: ``"HOST:PORT"`` (such as ``"127.0.0.1:9100"``; port 0
+      picks one, see :attr:`metrics_address`) to serve Prometheus metrics
+      on ``http://HOST:PORT/metrics``, as ``tcphub serve --metrics`` does
+      (docs/metrics.md); :meth:`stats` reads the same counters.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
@@ -248,6 +252,7 @@ class Server:
         auth_jwt_audience: Optional[str] = None,
         auth_jwt_issuer: Optional[str] = None,
         auth_jwt_leeway: Optional[float] = None,
+        metrics: Optional[str] = None,
     ) -> None:
         if authenticate is not None and not callable(authenticate):
             raise ConfigError(f"authenticate takes a callable, got {authenticate!r}")
@@ -289,6 +294,7 @@ class Server:
             auth_jwt_audience=auth_jwt_audience,
             auth_jwt_issuer=auth_jwt_issuer,
             auth_jwt_leeway=auth_jwt_leeway,
+            metrics=metrics,
         )
         try:
             self._native = _tcphub.Server(host, port, **options)
@@ -321,6 +327,11 @@ class Server:
     def address(self) -> Tuple[str, int]:
         """The address the server listens on, as ``(host, port)``."""
         return self._native.address
+
+    @property
+    def metrics_address(self) -> Optional[Tuple[str, int]]:
+        """Where ``http://HOST:PORT/metrics`` is served, with ``metrics=``."""
+        return self._native.metrics_address
 
     @property
     def host(self) -> str:

@@ -121,11 +121,12 @@ def test_option_defaults_agree_everywhere():
     hub = {name: p.default for name, p in inspect.signature(tcphub.Hub).parameters.items()}
     # What only a server has: a shutdown, a host's event queue, a cluster
     # over Redis, TLS on its listener (the sans-IO Hub does no IO) and a
-    # callback deciding credentials (the Hub's driver answers Authenticate).
+    # callback deciding credentials (the Hub's driver answers Authenticate),
+    # a metrics listener (the Hub's counters are read with stats()).
     server_only = (
         "shutdown_grace", "event_queue_len", "cluster", "node_id", "cluster_lease", "cluster_name",
         "tls_cert", "tls_key", "tls_handshake_timeout", "authenticate", "auth_file", "auth_jwt_key",
-        "auth_jwt_algorithm", "auth_jwt_audience", "auth_jwt_issuer", "auth_jwt_leeway",
+        "auth_jwt_algorithm", "auth_jwt_audience", "auth_jwt_issuer", "auth_jwt_leeway", "metrics",
     )
     assert hub == {k: v for k, v in server.items() if k not in server_only}
     assert stub_defaults("Hub") == hub

@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any, Callable, List
 
+import pytest
+
 import tcphub
 
 from conftest import RawClient
@@ -135,3 +137,21 @@ def test_server_counts_known_traffic_exactly(
     two.close()
     wait_until(lambda: server.stats()["closes_total"]["peer_closed"] == 1)
     assert server.stats()["sessions_open"] == 1
+
+
+def test_metrics_are_served_as_tcphub_serve_serves_them():
+    import urllib.request
+
+    with tcphub.Server("127.0.0.1", 0, metrics="127.0.0.1:0") as hub:
+        host, port = hub.metrics_address
+        with tcphub.Client("127.0.0.1", hub.port, name="Client-1") as client:
+            client.broadcast("hello")
+            client.ping()
+        text = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read().decode()
+        assert 'tcphub_frames_received_total{kind="relay_all"} 1' in text
+        assert 'tcphub_frames_received_total{kind="sync"} 1' in text
+
+
+def test_a_metrics_address_that_cannot_be_used_is_a_config_error():
+    with pytest.raises(tcphub.ConfigError, match="metrics"):
+        tcphub.Server("127.0.0.1", 0, metrics="not an address")
