@@ -12,7 +12,7 @@ use tcphub_native::client::{Client, ClientError, RequestId};
 use tokio::io::AsyncBufReadExt;
 
 use super::line::{ConsoleLine, WatchTarget, CONNECT_COMMANDS};
-use super::{display, ServerArg};
+use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -47,16 +47,8 @@ pub struct ConnectArgs {
     /// Alias to sync as, e.g. Client-1.
     #[arg(long, short = 'n')]
     name: String,
-    /// The credential for the alias, on a hub with authentication: its
-    /// secret, or a JWT (prefer the environment variable: a command line
-    /// is visible to other users of the machine).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "TCPHUB_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    credential: TokenArg,
     /// Join ROOM right after syncing; repeat for several rooms.
     #[arg(long, value_name = "ROOM")]
     join: Vec<String>,
@@ -97,7 +89,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
         message: RawMessage(message),
     });
     let session = client
-        .sync_with_token(&args.name, args.token.as_deref(), will.as_ref())
+        .sync_with_token(&args.name, args.credential.get(), will.as_ref())
         .await
         .map_err(|e| format!("cannot sync alias {:?}: {e}", args.name))?;
     for room in &args.join {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use tcphub_native::client::ClientError;
 
-use super::{display, ServerArg};
+use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
@@ -14,16 +14,8 @@ pub struct ListArgs {
     /// client's alias would replace that client).
     #[arg(long, short = 'n')]
     name: Option<String>,
-    /// The credential for --name (prefer the environment variable: a
-    /// command line is visible to other users of the machine).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "TCPHUB_TOKEN",
-        hide_env_values = true,
-        requires = "name"
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    credential: TokenArg,
     /// Print one JSON document instead of the table, for scripts:
     /// `{"self":ID,"sessions":[{"sessionId":ID,"clientName":ALIAS|null,"node":NODE|null}, ...]}`.
     #[arg(long)]
@@ -56,7 +48,7 @@ pub async fn run(args: ListArgs) -> Result<ExitCode, String> {
     let own = client.local_addr().to_string();
     if let Some(name) = &args.name {
         client
-            .sync_with_token(name, args.token.as_deref(), None)
+            .sync_with_token(name, args.credential.get(), None)
             .await
             .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
     }

@@ -127,6 +127,28 @@ fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
+/// `--token`, the credential the client commands sign in with.
+#[derive(Debug, clap::Args)]
+struct TokenArg {
+    /// The credential for the alias (--name), on a hub with
+    /// authentication: its secret, or a JWT (prefer the environment
+    /// variable: a command line is visible to other users of the machine).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TCPHUB_TOKEN",
+        hide_env_values = true,
+        requires = "name"
+    )]
+    token: Option<String>,
+}
+
+impl TokenArg {
+    fn get(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
 /// The `--server` and TLS options shared by the client commands.
 #[derive(Debug, clap::Args)]
 struct ServerArg {

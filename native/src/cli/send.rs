@@ -9,7 +9,7 @@ use tcphub_core::{HubFrame, RawValue};
 use tcphub_native::client::Client;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
-use super::{display, ServerArg};
+use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -35,17 +35,8 @@ pub struct SendArgs {
     /// see this connection's address).
     #[arg(long, short = 'n')]
     name: Option<String>,
-    /// The credential for --name, on a hub with authentication: its
-    /// secret, or a JWT (prefer the environment variable: a command line
-    /// is visible to other users of the machine).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "TCPHUB_TOKEN",
-        hide_env_values = true,
-        requires = "name"
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    credential: TokenArg,
     /// Send MESSAGE as a JSON value rather than as text.
     #[arg(long)]
     json: bool,
@@ -96,7 +87,7 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
     let mut client = args.server.connect().await?;
     if let Some(name) = &args.name {
         client
-            .sync_with_token(name, args.token.as_deref(), None)
+            .sync_with_token(name, args.credential.get(), None)
             .await
             .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
     }

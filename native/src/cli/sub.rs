@@ -11,7 +11,7 @@ use serde::Serialize;
 use tcphub_core::{CloseReason, HubFrame, WatchScope};
 use tcphub_native::client::Client;
 
-use super::{display, exit, ServerArg};
+use super::{display, exit, ServerArg, TokenArg};
 use crate::units::{count_within, positive_duration};
 
 #[derive(Debug, clap::Args)]
@@ -36,17 +36,8 @@ pub struct SubArgs {
     /// rooms and from the host).
     #[arg(long, short = 'n')]
     name: Option<String>,
-    /// The credential for --name, on a hub with authentication: its
-    /// secret, or a JWT (prefer the environment variable: a command line
-    /// is visible to other users of the machine).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "TCPHUB_TOKEN",
-        hide_env_values = true,
-        requires = "name"
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    credential: TokenArg,
     /// Join ROOM and print its messages; repeat for several rooms.
     #[arg(long, short = 'r', value_name = "ROOM")]
     room: Vec<String>,
@@ -103,7 +94,7 @@ pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
     let mut client = args.server.connect().await?;
     if let Some(name) = &args.name {
         client
-            .sync_with_token(name, args.token.as_deref(), None)
+            .sync_with_token(name, args.credential.get(), None)
             .await
             .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
     }
