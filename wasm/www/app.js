@@ -122,11 +122,12 @@ function step() {
   pump();
 }
 
-/** Queues an action and lets the run carry it out. */
-function act(action) {
+/** Queues actions, in order, and lets the run carry them out (all are
+ * queued before it takes a step). */
+function act(...actions) {
   if (!sim) return;
   try {
-    sim.act(JSON.stringify(action));
+    for (const action of actions) sim.act(JSON.stringify(action));
   } catch (error) {
     return showError(error);
   }
@@ -544,7 +545,15 @@ function wire() {
   onSubmit('add-client', () => {
     const name = $('new-client').value.trim() || `Client-${JSON.parse(sim.stateJson()).clients.length + 1}`;
     $('new-client').value = '';
-    act(onNode({ action: 'connect', client: name }, $('new-client-node').value));
+    const connect = onNode({ action: 'connect', client: name }, $('new-client-node').value);
+    // With authentication on, a hub closes a connection that has not
+    // signed in within its auth_timeout, and the run does not wait for
+    // typing: a client added while the sign-in form holds an alias and a
+    // token signs in at once.
+    const alias = $('sync-alias').value.trim();
+    const signIn = withToken({ action: 'sync', client: name, alias });
+    if (alias && signIn.token) act(connect, signIn);
+    else act(connect);
   });
   onSubmit('sync-form', () => {
     const alias = $('sync-alias').value.trim();
