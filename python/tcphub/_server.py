@@ -41,7 +41,7 @@ __all__ = ["Server"]
 logger = logging.getLogger("tcphub")
 
 E = TypeVar("E", bound=_tcphub.Event)
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 A = TypeVar("A", bound=AuthCallback)
 Callback = Callable[[Any], Any]
 StrPath = Union[str, "os.PathLike[str]"]
@@ -305,7 +305,8 @@ class Server:
         # cancelled task, a broken loop) never loses events.
         self._pending: Deque[_tcphub.Event] = collections.deque()
         self._mode: Optional[str] = None
-        self._callbacks: Dict[type, List[Callback]] = {}
+        # In registration order, whatever their kind: they run in that order.
+        self._callbacks: List[Tuple[type, Callback]] = []
         self._lock = threading.Lock()
         self._dispatcher: Optional[threading.Thread] = None
         self._auth: Optional[HostAuth] = None
@@ -491,27 +492,31 @@ class Server:
 
     # ----- events: callbacks -----
 
+    # The callback's parameter must accept `kind`: a function taking
+    # `Synced` registered for `Message` is a type error.
     @overload
-    def on(self, kind: Type[E]) -> Callable[[F], F]: ...
+    def on(self, kind: Type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
 
     @overload
-    def on(self, kind: Type[E], callback: F) -> F: ...
+    def on(self, kind: Type[E], callback: Callable[[E], R]) -> Callable[[E], R]: ...
 
-    def on(self, kind: Type[E], callback: Optional[F] = None) -> Any:
+    def on(self, kind: Type[E], callback: Optional[Callable[[E], R]] = None) -> Any:
         """Calls ``callback(event)`` for every event of class ``kind``
         (``tcphub.Event`` for all of them). Usable as a decorator::
 
             @hub.on(tcphub.Message)
             def got(event): ...
 
-        Callbacks run in order on one background thread. An exception in a
-        callback is logged on the ``tcphub`` logger and the hub carries on.
+        Callbacks run on one background thread, for each event in the order
+        they were registered, whatever kind they were registered for. An
+        exception in a callback is logged on the ``tcphub`` logger and the
+        hub carries on.
         """
         if not (isinstance(kind, type) and issubclass(kind, _tcphub.Event)):
             raise TypeError(f"kind must be tcphub.Event or one of its subclasses, got {kind!r}")
         if callback is None:
 
-            def register(fn: F) -> F:
+            def register(fn: Callable[[E], R]) -> Callable[[E], R]:
                 self.on(kind, fn)
                 return fn
 
@@ -520,7 +525,7 @@ class Server:
             raise TypeError(f"callback must be callable, got {callback!r}")
         self._claim("callbacks")
         with self._lock:
-            self._callbacks.setdefault(kind, []).append(callback)
+            self._callbacks.append((kind, callback))
             if self._dispatcher is None:
                 self._dispatcher = threading.Thread(
                     target=self._dispatch, name="tcphub-callbacks", daemon=True
@@ -533,14 +538,13 @@ class Server:
         while True:
             while pending:
                 event = pending.popleft()
-                for kind in (type(event), _tcphub.Event):
-                    for callback in self._callbacks.get(kind, ()):
-                        try:
-                            callback(event)
-                        except Exception:
-                            logger.exception("tcphub callback %r failed on %r", callback, event)
-                    if kind is _tcphub.Event:
-                        break
+                for kind, callback in self._callbacks:
+                    if not isinstance(event, kind):
+                        continue
+                    try:
+                        callback(event)
+                    except Exception:
+                        logger.exception("tcphub callback %r failed on %r", callback, event)
             if self._fill(0.25) is None and not pending:
                 return
 

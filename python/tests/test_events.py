@@ -277,3 +277,27 @@ def test_a_server_never_stopped_warns_like_an_open_file():
     with pytest.warns(ResourceWarning, match="never stopped"):
         del hub
         gc.collect()
+
+
+def test_callbacks_run_in_the_order_they_were_registered_whatever_their_kind(server):
+    """The docs say callbacks run in order: a `tcphub.Event` callback
+    registered first runs before a `Message` one registered after it."""
+    calls = []
+    done = threading.Event()
+    server.on(tcphub.Event, lambda e: calls.append(("all", type(e).__name__)))
+
+    @server.on(tcphub.Message)
+    def on_message(event: tcphub.Message) -> None:
+        calls.append(("message", event.message))
+
+    def last(event: tcphub.Event) -> None:
+        calls.append(("all again", type(event).__name__))
+        if isinstance(event, tcphub.Message):
+            done.set()
+
+    server.on(tcphub.Event, last)
+    with tcphub.Client(*server.address, name="order") as client:
+        client.send_to_host("hi")
+        assert done.wait(5)
+    around = [c for c in calls if c[1] in ("Message", "hi")]
+    assert around == [("all", "Message"), ("message", "hi"), ("all again", "Message")], calls

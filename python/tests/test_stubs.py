@@ -73,3 +73,27 @@ def test_a_checker_sees_literal_match_args(tmp_path):
     out = done.stdout
     assert "Literal['handle']" in out and "Literal['data']" in out, out
     assert "Literal['alias']" in out and "Literal['message']" in out, out
+
+
+@pytest.mark.skipif(shutil.which("mypy") is None and not Path(sys.executable).with_name("mypy").exists(), reason="mypy not installed")
+def test_a_checker_refuses_a_callback_for_another_kind_of_event(tmp_path):
+    program = tmp_path / "uses_on.py"
+    program.write_text(
+        "import tcphub\n"
+        "hub = tcphub.Server(port=0)\n"
+        "@hub.on(tcphub.Message)\n"
+        "def wrong(event: tcphub.Synced) -> None: ...\n"
+        "@hub.on(tcphub.Message)\n"
+        "def right(event: tcphub.Message) -> None: ...\n"
+        "@hub.on(tcphub.Message)\n"
+        "def any_event(event: tcphub.Event) -> None: ...\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir=/dev/null", str(program)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "uses_on.py:3:" in errors[0], done.stdout
