@@ -72,7 +72,7 @@ impl ServeProcess {
             .spawn()
             .expect("spawn tcphub serve");
         let stdin = child.stdin.take();
-        let stdout = collect(child.stdout.take().unwrap());
+        let stdout = collect_output(child.stdout.take().unwrap());
         let (stderr, addr) = collect_until_listening(child.stderr.take().unwrap());
         ServeProcess {
             child,
@@ -151,8 +151,8 @@ pub fn tcphub_with_env(args: &[&str], env: &[(&str, &str)], input: &str) -> Outp
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.as_bytes()).unwrap();
     drop(stdin);
-    let out = collect(child.stdout.take().unwrap());
-    let err = collect(child.stderr.take().unwrap());
+    let out = collect_output(child.stdout.take().unwrap());
+    let err = collect_output(child.stderr.take().unwrap());
     let status = wait_with_deadline(&mut child, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(50));
     let stdout = out.lock().unwrap().clone().into_bytes();
@@ -209,8 +209,8 @@ impl ClientProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tcphub");
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
+        let stdout = collect_output(child.stdout.take().unwrap());
+        let stderr = collect_output(child.stderr.take().unwrap());
         ClientProcess {
             stdin: child.stdin.take(),
             child,
@@ -265,11 +265,7 @@ pub fn wait_for_text(buffer: &Arc<Mutex<String>>, text: &str) {
 }
 
 /// Collects what `pipe` yields into a shared string, from a thread.
-pub fn collect_output(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    collect(pipe)
-}
-
-fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+pub fn collect_output(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     let buffer = Arc::new(Mutex::new(String::new()));
     let sink = buffer.clone();
     std::thread::spawn(move || {

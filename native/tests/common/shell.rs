@@ -107,8 +107,8 @@ pub fn run(command: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sh");
-    let out = collect_output(child.stdout.take().unwrap());
-    let err = collect_output(child.stderr.take().unwrap());
+    let stdout = read_to_end(child.stdout.take().unwrap());
+    let stderr = read_to_end(child.stderr.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -120,15 +120,33 @@ pub fn run(command: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    // Let the collector threads read the last bytes.
-    std::thread::sleep(Duration::from_millis(50));
-    let stdout = out.lock().unwrap().clone().into_bytes();
-    let stderr = err.lock().unwrap().clone().into_bytes();
+    // Every byte is read once the pipes reach their end, which they do
+    // when the command exits (unless it left a process holding them).
+    let whole = |pipe: std::sync::mpsc::Receiver<Vec<u8>>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        pipe.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("{command:?} exited, but something it started still holds its output open")
+        })
+    };
     Output {
         status,
-        stdout,
-        stderr,
+        stdout: whole(stdout),
+        stderr: whole(stderr),
     }
+}
+
+/// Reads `pipe` to its end on a thread of its own, so that a command
+/// filling one pipe never blocks on the other; the bytes come once whole.
+fn read_to_end(
+    mut pipe: impl std::io::Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (done, whole) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = done.send(bytes);
+    });
+    whole
 }
 
 /// Starts `command` with `sh -c` in `dir`, stdin open for typing, as a
