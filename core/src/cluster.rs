@@ -31,6 +31,16 @@ pub enum RemoteTarget {
     /// One session of this node, by session id: an answer to a sender on
     /// another node.
     Session(Arc<str>),
+    /// The answer to request `request` of this node: a `reply` from the
+    /// holder of `from`, or (with `from` `None`) an `error` saying the
+    /// request found nobody. The frame carries no `id`: the requester's
+    /// node adds it, and delivers it only while the request waits.
+    Reply {
+        /// The request's number on this node.
+        request: u64,
+        /// The alias that answered; `None` when a node answers for nobody.
+        from: Option<Alias>,
+    },
     /// This node's sessions watching `alias` (or every alias), and those
     /// watching the members of any of `rooms`: a presence change of a
     /// session on another node.
@@ -50,6 +60,9 @@ pub struct ReplyTo {
     pub session_id: Arc<str>,
     /// The `id` of the sender's request, as raw JSON, echoed in the error.
     pub request_id: Option<Arc<str>>,
+    /// For a `request`, its number on the sender's node, so the answer
+    /// that it found nobody ends it there.
+    pub request: Option<u64>,
 }
 
 impl ReplyTo {

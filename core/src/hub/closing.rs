@@ -93,6 +93,7 @@ impl Hub {
             self.forget_backplane_hold(handle);
         }
         self.forget_pending_auth(session.auth.take());
+        self.forget_requests(&std::mem::take(&mut session.requests));
         Some(session)
     }
 

@@ -32,6 +32,7 @@ mod delivery;
 mod host_pace;
 mod input;
 mod presence;
+mod requests;
 mod rooms;
 mod routing;
 
@@ -53,6 +54,7 @@ use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
 use crate::limits::{address_of, RateLimits, SessionLimits};
 use crate::presence::Watchers;
+use crate::request::PendingRequests;
 use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
 use crate::stats::HubStats;
@@ -127,6 +129,8 @@ pub struct Hub {
     /// question.
     auth_requests: BTreeMap<AuthRequestId, SessionHandle>,
     last_auth_request: u64,
+    /// Requests of this hub's sessions waiting for their replies.
+    requests: PendingRequests,
     /// What the hub has done, for metrics (see `stats`).
     stats: HubStats,
 }
@@ -147,6 +151,7 @@ impl Hub {
             auth_failures: AuthFailures::default(),
             auth_requests: BTreeMap::new(),
             last_auth_request: 0,
+            requests: PendingRequests::default(),
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
             rooms: RoomTable::default(),
@@ -232,10 +237,14 @@ impl Hub {
     /// When the driver must call [`handle_timeout`](Hub::handle_timeout)
     /// next, on the same clock as `now`; `None` when no timer is running.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        match (self.timers.earliest(), self.next_write_sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.earliest(),
+            self.next_write_sweep,
+            self.next_request_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ----- input from the network and timers -----
@@ -341,7 +350,8 @@ impl Hub {
     }
 
     /// Time has passed: fires every deadline due by `now` (idle timeout,
-    /// frame timeout, write deadline, authentication's turns and deadline).
+    /// frame timeout, write deadline, authentication's turns and deadline,
+    /// requests waiting for replies).
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
         self.advance(now)?;
         // Every deadline due by `now` is taken first: closing one session
@@ -361,6 +371,7 @@ impl Hub {
         if self.next_write_sweep.is_some_and(|at| at <= now) {
             self.sweep_write_deadlines();
         }
+        self.expire_requests(now);
         self.settle();
         Ok(())
     }
