@@ -216,6 +216,13 @@ pub struct HubConfig {
     pub max_pending_requests: usize,
 }
 
+/// A duration in whole milliseconds, as messages and the wire count it: a
+/// `u64` rather than `as_millis`'s `u128`, whose formatting would cost the
+/// simulator's .wasm its own code.
+pub(crate) fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A byte limit's burst when none is given: one second's worth, but never
 /// less than the largest frame, which must always be able to pass.
 pub fn default_bytes_burst(per_second: u64, max_frame_len: usize) -> u64 {
@@ -344,8 +351,8 @@ impl HubConfig {
         if self.request_timeout > self.max_request_timeout {
             return Err(HubError::InvalidConfig(format!(
                 "request_timeout {} ms must not be longer than max_request_timeout {} ms",
-                self.request_timeout.as_millis(),
-                self.max_request_timeout.as_millis()
+                whole_millis(self.request_timeout),
+                whole_millis(self.max_request_timeout)
             )));
         }
         Ok(())

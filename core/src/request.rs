@@ -1,12 +1,13 @@
 //! Requests waiting for their reply: who asked, which `id` to echo, whom
 //! the reply must come from, and until when the hub waits for it.
 //!
-//! A request lives on the node of the session that sent it, under a
-//! number. Its recipient is told a [`ReplyAddress`] (`"7"`, or `"n1/7"` in
-//! a cluster), which its reply names, so a reply finds its way back to
-//! that node without the recipient's node remembering anything.
+//! A request waits in its requester's session record, on the requester's
+//! node. Its recipient is told a [`ReplyAddress`] naming that node, session
+//! and request, which its reply quotes, so a reply finds its way back
+//! without the recipient's node remembering anything. (Keeping requests in
+//! their session, with one timer per session for the earliest, needs no
+//! table of its own: the simulator's .wasm has a size budget.)
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -16,41 +17,50 @@ use crate::alias::Alias;
 use crate::handle::SessionHandle;
 use crate::node::NodeId;
 
-/// Where a reply goes: a request's number on the node that holds it. On
-/// the wire it is the `replyTo` string, `"7"` on a lone hub and `"n1/7"`
-/// on node `n1` of a cluster.
+/// Where a reply goes: a request of one session, on the node that holds
+/// it. On the wire it is the `replyTo` string: `"3.7"` (request 7 of
+/// session 3) on a lone hub, `"n1/3.7"` on node `n1` of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReplyAddress {
     /// The node the requester is on, in a cluster.
     pub node: Option<NodeId>,
-    /// The request's number on that node.
+    /// The requester.
+    pub handle: SessionHandle,
+    /// The request's number on its hub.
     pub number: u64,
 }
 
 impl ReplyAddress {
     /// Reads a `replyTo` as the hub wrote it; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
-        let (node, number) = match text.split_once('/') {
-            Some((node, number)) => (Some(NodeId::new(node).ok()?), number),
+        let (node, rest) = match text.split_once('/') {
+            Some((node, rest)) => (Some(NodeId::new(node).ok()?), rest),
             None => (None, text),
         };
-        // Digits only: `parse` alone would also take a leading `+`.
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+        let (handle, number) = rest.split_once('.')?;
         Some(ReplyAddress {
             node,
-            number: number.parse().ok()?,
+            handle: SessionHandle(decimal(handle)?),
+            number: decimal(number)?,
         })
     }
 }
 
+/// A whole number written in decimal digits only (`parse` alone would
+/// also take a leading `+`).
+fn decimal(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 impl fmt::Display for ReplyAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.node {
-            Some(node) => write!(f, "{node}/{}", self.number),
-            None => write!(f, "{}", self.number),
+        if let Some(node) = &self.node {
+            write!(f, "{node}/")?;
         }
+        write!(f, "{}.{}", self.handle.0, self.number)
     }
 }
 
@@ -63,94 +73,21 @@ pub(crate) enum Responder {
     Alias(Alias),
 }
 
-/// One request waiting for its reply.
+/// One request waiting for its reply, kept in its requester's session.
 #[derive(Debug)]
 pub(crate) struct PendingRequest {
-    /// The session that asked.
-    pub(crate) requester: SessionHandle,
-    /// Its request `id`, echoed on the reply or the error that ends it.
+    pub(crate) number: u64,
+    /// The requester's `id`, echoed on the reply or the error that ends it.
     pub(crate) request_id: Option<Box<RawValue>>,
     pub(crate) responder: Responder,
     /// How long it was given, for the timeout's message.
     pub(crate) timeout: Duration,
-    deadline: Duration,
+    pub(crate) deadline: Duration,
 }
 
-/// Every request of this hub's sessions still waiting, by number, and
-/// their deadlines in order.
-#[derive(Debug, Default)]
-pub(crate) struct PendingRequests {
-    entries: BTreeMap<u64, PendingRequest>,
-    deadlines: BTreeSet<(Duration, u64)>,
-    last: u64,
-}
-
-impl PendingRequests {
-    /// Remembers a request until `now + timeout`; returns its number.
-    pub(crate) fn insert(
-        &mut self,
-        now: Duration,
-        requester: SessionHandle,
-        request_id: Option<Box<RawValue>>,
-        responder: Responder,
-        timeout: Duration,
-    ) -> u64 {
-        self.last += 1;
-        let number = self.last;
-        let deadline = now.saturating_add(timeout);
-        self.deadlines.insert((deadline, number));
-        self.entries.insert(
-            number,
-            PendingRequest {
-                requester,
-                request_id,
-                responder,
-                timeout,
-                deadline,
-            },
-        );
-        number
-    }
-
-    /// The request waiting under `number`, without taking it.
-    pub(crate) fn get(&self, number: u64) -> Option<&PendingRequest> {
-        self.entries.get(&number)
-    }
-
-    /// Takes the request out: it was answered, refused, or its requester
-    /// left.
-    pub(crate) fn take(&mut self, number: u64) -> Option<PendingRequest> {
-        let entry = self.entries.remove(&number)?;
-        self.deadlines.remove(&(entry.deadline, number));
-        Some(entry)
-    }
-
-    /// When the next request runs out of time.
-    pub(crate) fn earliest(&self) -> Option<Duration> {
-        self.deadlines.first().map(|&(at, _)| at)
-    }
-
-    /// Takes out every request whose time ran out by `now`, oldest
-    /// deadline first.
-    pub(crate) fn due(&mut self, now: Duration) -> Vec<(u64, PendingRequest)> {
-        let mut due = Vec::new();
-        while let Some(&(at, number)) = self.deadlines.first() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            if let Some(entry) = self.entries.remove(&number) {
-                due.push((number, entry));
-            }
-        }
-        due
-    }
-
-    /// How many requests are waiting.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
+/// The earliest deadline among a session's requests.
+pub(crate) fn earliest(requests: &[PendingRequest]) -> Option<Duration> {
+    requests.iter().map(|r| r.deadline).min()
 }
 
 #[cfg(test)]
@@ -159,39 +96,25 @@ mod tests {
 
     #[test]
     fn reply_addresses_read_back_what_they_write() {
-        for text in ["7", "n1/7", "eu-west_2/18446744073709551615"] {
+        for text in ["3.7", "n1/3.7", "eu-west_2/1.18446744073709551615"] {
             let address = ReplyAddress::parse(text).expect(text);
             assert_eq!(address.to_string(), text);
         }
         for text in [
             "",
             "x",
-            "+7",
-            "-1",
-            "7 ",
-            "/7",
+            "7",
+            "+3.7",
+            "3.+7",
+            "-1.1",
+            "3.7 ",
+            "/3.7",
             "n1/",
-            "n 1/7",
-            "18446744073709551616",
+            "n 1/3.7",
+            "3..7",
+            "1.18446744073709551616",
         ] {
             assert_eq!(ReplyAddress::parse(text), None, "{text:?}");
         }
-    }
-
-    #[test]
-    fn requests_run_out_in_deadline_order_and_leave_nothing_behind() {
-        let mut pending = PendingRequests::default();
-        let s = Duration::from_secs;
-        let late = pending.insert(s(0), SessionHandle(1), None, Responder::Host, s(5));
-        let early = pending.insert(s(1), SessionHandle(1), None, Responder::Host, s(1));
-        let answered = pending.insert(s(1), SessionHandle(2), None, Responder::Host, s(1));
-        assert!(pending.take(answered).is_some());
-        assert!(pending.take(answered).is_none());
-        assert_eq!(pending.earliest(), Some(s(2)));
-        assert!(pending.due(s(1)).is_empty());
-        let due: Vec<u64> = pending.due(s(5)).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(due, [early, late]);
-        assert_eq!(pending.len(), 0);
-        assert_eq!(pending.earliest(), None);
     }
 }

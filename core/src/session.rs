@@ -76,9 +76,9 @@ pub(crate) struct Session {
     /// With authentication on and no alias granted yet: when the session
     /// is closed unless one is.
     pub(crate) sign_in_by: Option<std::time::Duration>,
-    /// The numbers of its requests waiting for replies (at most
-    /// `max_pending_requests`), so that closing it forgets them.
-    pub(crate) requests: Vec<u64>,
+    /// Its requests waiting for replies (at most `max_pending_requests`);
+    /// they go with it when it closes.
+    pub(crate) requests: Vec<crate::request::PendingRequest>,
 }
 
 impl Session {

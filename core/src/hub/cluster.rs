@@ -147,12 +147,11 @@ impl Hub {
                 target: RemoteTarget::Alias(alias),
                 reply_to:
                     Some(ReplyTo {
-                        request: Some(number),
-                        ..
+                        request: Some(to), ..
                     }),
                 ..
             }) => {
-                self.request_unresolved(number, &alias);
+                self.request_unresolved(&to, &alias);
                 self.settle();
             }
             ClusterInput::Unresolved(envelope) => {
@@ -214,8 +213,8 @@ impl Hub {
                 let ids = self.presence_watchers(NOBODY, alias.as_ref(), &rooms);
                 self.deliver_to_ids(None, &ids, frame);
             }
-            RemoteTarget::Reply { request, from } => {
-                self.deliver_remote_reply(request, from, &frame);
+            RemoteTarget::Reply { to, from } => {
+                self.deliver_remote_reply(&to, from, &frame);
             }
         }
     }
@@ -228,11 +227,8 @@ impl Hub {
         };
         let envelope = match reply_to.request {
             // A request's node echoes its id, and stops waiting for it.
-            Some(request) => Envelope::new(
-                RemoteTarget::Reply {
-                    request,
-                    from: None,
-                },
+            Some(to) => Envelope::new(
+                RemoteTarget::Reply { to, from: None },
                 encode::error(&unknown_alias(alias.as_str()), None),
             ),
             None => {

@@ -44,7 +44,7 @@ use serde::Serialize;
 
 use crate::alias::Alias;
 use crate::alias_table::AliasTable;
-use crate::auth::AuthRequestId;
+use crate::auth::OpenQuestions;
 use crate::auth_failures::AuthFailures;
 use crate::cluster::RemoteTarget;
 use crate::config::HubConfig;
@@ -54,7 +54,6 @@ use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
 use crate::limits::{address_of, RateLimits, SessionLimits};
 use crate::presence::Watchers;
-use crate::request::PendingRequests;
 use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
 use crate::stats::HubStats;
@@ -127,10 +126,10 @@ pub struct Hub {
     auth_failures: AuthFailures,
     /// The sessions whose credential the driver was asked about, by
     /// question.
-    auth_requests: BTreeMap<AuthRequestId, SessionHandle>,
+    auth_requests: OpenQuestions,
     last_auth_request: u64,
-    /// Requests of this hub's sessions waiting for their replies.
-    requests: PendingRequests,
+    /// The number of the latest request (see `requests`).
+    last_request: u64,
     /// What the hub has done, for metrics (see `stats`).
     stats: HubStats,
 }
@@ -149,9 +148,9 @@ impl Hub {
             rate_limits,
             per_address: BTreeMap::new(),
             auth_failures: AuthFailures::default(),
-            auth_requests: BTreeMap::new(),
+            auth_requests: OpenQuestions::default(),
             last_auth_request: 0,
-            requests: PendingRequests::default(),
+            last_request: 0,
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
             rooms: RoomTable::default(),
@@ -237,14 +236,10 @@ impl Hub {
     /// When the driver must call [`handle_timeout`](Hub::handle_timeout)
     /// next, on the same clock as `now`; `None` when no timer is running.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        [
-            self.timers.earliest(),
-            self.next_write_sweep,
-            self.next_request_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        match (self.timers.earliest(), self.next_write_sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ----- input from the network and timers -----
@@ -366,12 +361,12 @@ impl Hub {
                 Timer::Idle => self.close(handle, CloseReason::IdleTimeout),
                 Timer::Frame => self.close_frame_timeout(handle),
                 Timer::Auth => self.on_auth_timer(handle),
+                Timer::Request => self.expire_requests(handle),
             }
         }
         if self.next_write_sweep.is_some_and(|at| at <= now) {
             self.sweep_write_deadlines();
         }
-        self.expire_requests(now);
         self.settle();
         Ok(())
     }

@@ -18,13 +18,15 @@ use super::cluster::unknown_alias;
 use super::Hub;
 use crate::alias::Alias;
 use crate::cluster::{ClusterOutput, Envelope, RemoteTarget};
+use crate::config::whole_millis;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::Event;
 use crate::frame::hub_encode as encode;
 use crate::frame::{json_string, HUB_NAME};
 use crate::handle::SessionHandle;
 use crate::name::BROADCAST_TARGET;
-use crate::request::{PendingRequest, ReplyAddress, Responder};
+use crate::request::{earliest, PendingRequest, ReplyAddress, Responder};
+use crate::timers::Timer;
 
 impl Hub {
     /// A `request` from session `handle`: to the holders of `to`, or to
@@ -44,13 +46,13 @@ impl Hub {
             Duration::from_millis(ms).min(self.config.max_request_timeout)
         });
         let Some(to) = to else {
-            let number = self.remember_request(handle, request_id, Responder::Host, timeout);
+            let reply_to = self.remember_request(handle, request_id, Responder::Host, timeout);
             let session = self.session_mut(handle);
             let event = Event::Request {
                 handle,
                 session_id: session.session_id.clone(),
                 alias: session.alias.clone(),
-                reply_to: ReplyAddress { node: None, number },
+                reply_to,
                 message: message.to_owned(),
             };
             return self.emit(event);
@@ -62,17 +64,13 @@ impl Hub {
             _ => return self.peer_error(handle, unknown_alias(to), request_id),
         };
         let responder = Responder::Alias(alias.clone());
-        let number = self.remember_request(handle, request_id, responder, timeout);
-        let address = ReplyAddress {
-            node: self.cluster.as_ref().map(|c| c.node.clone()),
-            number,
-        };
+        let address = self.remember_request(handle, request_id, responder, timeout);
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::request(from_json, &address.to_string(), message.get());
         if self.cluster.is_some() {
             let mut reply_to = self.reply_to(handle, request_id);
             if let Some(reply_to) = &mut reply_to {
-                reply_to.request = Some(number);
+                reply_to.request = Some(address);
             }
             if !held_here && !self.held_elsewhere(to) {
                 // The replica may lag behind a claim on another node: the
@@ -129,16 +127,23 @@ impl Hub {
         request_id: Option<&RawValue>,
         responder: Responder,
         timeout: Duration,
-    ) -> u64 {
-        let number = self.requests.insert(
-            self.now,
-            handle,
-            request_id.map(ToOwned::to_owned),
+    ) -> ReplyAddress {
+        self.last_request += 1;
+        let number = self.last_request;
+        let deadline = self.now.saturating_add(timeout);
+        self.session_mut(handle).requests.push(PendingRequest {
+            number,
+            request_id: request_id.map(ToOwned::to_owned),
             responder,
             timeout,
-        );
-        self.session_mut(handle).requests.push(number);
-        number
+            deadline,
+        });
+        self.arm_request_timer(handle);
+        ReplyAddress {
+            node: self.cluster.as_ref().map(|c| c.node.clone()),
+            handle,
+            number,
+        }
     }
 
     /// A `reply` from session `handle` to the request `reply_to` names.
@@ -151,20 +156,14 @@ impl Hub {
     ) {
         let here = self.cluster.as_ref().map(|c| c.node.clone());
         let from = self.session_mut(handle).alias.clone();
-        let number = match ReplyAddress::parse(reply_to) {
-            Some(address) if address.node == here => address.number,
-            Some(ReplyAddress {
-                node: Some(node),
-                number,
-            }) if from.is_some() && self.cluster.is_some() => {
+        let address = match ReplyAddress::parse(reply_to) {
+            Some(address) if address.node == here => address,
+            Some(address) if address.node.is_some() && from.is_some() && self.cluster.is_some() => {
                 // Another node's request: that node checks the reply and
                 // echoes the request id, which only it knows.
                 let frame = encode::reply(&self.session_mut(handle).from_json, message.get(), None);
-                let target = RemoteTarget::Reply {
-                    request: number,
-                    from,
-                };
-                if let Some(cluster) = &mut self.cluster {
+                if let (Some(node), Some(cluster)) = (address.node.clone(), &mut self.cluster) {
+                    let target = RemoteTarget::Reply { to: address, from };
                     let envelope = Envelope::new(target, frame);
                     cluster
                         .outputs
@@ -174,15 +173,13 @@ impl Hub {
             }
             _ => return self.peer_error(handle, unknown_request(reply_to), request_id),
         };
-        let answers = self.requests.get(number).is_some_and(|pending| {
-            matches!((&pending.responder, &from), (Responder::Alias(asked), Some(from)) if asked == from)
-        });
-        let Some(pending) = answers.then(|| self.take_request(number)).flatten() else {
+        let answers = |responder: &Responder| matches!((responder, &from), (Responder::Alias(asked), Some(from)) if asked == from);
+        let Some(pending) = self.take_request(&address, answers) else {
             return self.peer_error(handle, unknown_request(reply_to), request_id);
         };
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::reply(from_json, message.get(), pending.request_id.as_deref());
-        self.deliver_to_ids(Some(handle), &[pending.requester], frame);
+        self.deliver_to_ids(Some(handle), &[address.handle], frame);
     }
 
     /// The host answers a request it was sent as [`Event::Request`].
@@ -197,98 +194,114 @@ impl Hub {
         message: &T,
     ) -> Result<(), HubError> {
         let unknown = || HubError::UnknownRequest(reply_to.to_string());
-        let is_the_hosts = reply_to.node.is_none()
-            && self
-                .requests
-                .get(reply_to.number)
-                .is_some_and(|p| p.responder == Responder::Host);
-        if !is_the_hosts {
+        let is_the_hosts = |responder: &Responder| *responder == Responder::Host;
+        if reply_to.node.is_some() || self.find_request(reply_to, is_the_hosts).is_none() {
             return Err(unknown());
         }
         let raw = serde_json::value::to_raw_value(message).map_err(HubError::InvalidMessage)?;
-        let pending = self.take_request(reply_to.number).ok_or_else(unknown)?;
+        let pending = self
+            .take_request(reply_to, is_the_hosts)
+            .ok_or_else(unknown)?;
         let frame = encode::reply(
             &json_string(HUB_NAME),
             raw.get(),
             pending.request_id.as_deref(),
         );
-        self.transmit(pending.requester, frame);
+        self.transmit(reply_to.handle, frame);
         self.settle();
         Ok(())
     }
 
     /// The answer to a request of this node from another node: a reply,
     /// or word that the alias asked was held by nobody there.
-    pub(super) fn deliver_remote_reply(&mut self, number: u64, from: Option<Alias>, frame: &Bytes) {
-        let answers =
-            self.requests
-                .get(number)
-                .is_some_and(|pending| match (&pending.responder, &from) {
-                    (Responder::Alias(asked), Some(from)) => asked == from,
-                    (Responder::Alias(_), None) => true,
-                    (Responder::Host, _) => false,
-                });
-        if !answers {
-            // Answered already, timed out, or its requester left.
-            return;
-        }
-        if let Some(pending) = self.take_request(number) {
+    pub(super) fn deliver_remote_reply(
+        &mut self,
+        to: &ReplyAddress,
+        from: Option<Alias>,
+        frame: &Bytes,
+    ) {
+        let answers = |responder: &Responder| match (responder, &from) {
+            (Responder::Alias(asked), Some(from)) => asked == from,
+            // A node's word that the alias asked had no holder there.
+            (Responder::Alias(_), None) => true,
+            (Responder::Host, _) => false,
+        };
+        // Answered already, timed out, or its requester left: dropped.
+        if let Some(pending) = self.take_request(to, answers) {
             let frame = encode::with_request_id(frame, pending.request_id.as_deref());
-            self.deliver_to_ids(None, &[pending.requester], frame);
+            self.deliver_to_ids(None, &[to.handle], frame);
         }
     }
 
-    /// The directory found nobody for request `number`: its sender is told
-    /// `unknown_alias`, and it waits no longer.
-    pub(super) fn request_unresolved(&mut self, number: u64, alias: &Alias) {
-        if let Some(pending) = self.take_request(number) {
+    /// The directory found nobody for the request at `to`: its sender is
+    /// told `unknown_alias`, and it waits no longer.
+    pub(super) fn request_unresolved(&mut self, to: &ReplyAddress, alias: &Alias) {
+        if let Some(pending) = self.take_request(to, |_| true) {
             let error = unknown_alias(alias.as_str());
-            self.peer_error(pending.requester, error, pending.request_id.as_deref());
+            self.peer_error(to.handle, error, pending.request_id.as_deref());
         }
     }
 
-    /// Tells each requester whose request ran out of time by `now`.
-    pub(super) fn expire_requests(&mut self, now: Duration) {
-        for (number, pending) in self.requests.due(now) {
-            let Some(session) = self.sessions.get_mut(pending.requester) else {
-                continue;
-            };
-            session.requests.retain(|&n| n != number);
-            let who = match &pending.responder {
+    /// Tells session `handle` of each of its requests that ran out of time
+    /// by `now` (its request timer fired).
+    pub(super) fn expire_requests(&mut self, handle: SessionHandle) {
+        let now = self.now;
+        let requests = &mut self.session_mut(handle).requests;
+        let mut expired = Vec::new();
+        requests.retain_mut(|r| {
+            let due = r.deadline <= now;
+            if due {
+                expired.push((r.request_id.take(), r.responder.clone(), r.timeout));
+            }
+            !due
+        });
+        self.arm_request_timer(handle);
+        for (request_id, responder, timeout) in expired {
+            let who = match &responder {
                 Responder::Host => "the host".to_owned(),
                 Responder::Alias(alias) => format!("{:?}", alias.as_str()),
             };
+            let millis = whole_millis(timeout);
             let error = PeerError::new(
                 ErrorCode::RequestTimeout,
-                format!(
-                    "no reply from {who} within {} ms",
-                    pending.timeout.as_millis()
-                ),
+                format!("no reply from {who} within {millis} ms"),
             );
-            self.peer_error(pending.requester, error, pending.request_id.as_deref());
+            self.peer_error(handle, error, request_id.as_deref());
         }
     }
 
-    /// A closed session's requests wait no longer: nobody is left to get
-    /// their replies.
-    pub(super) fn forget_requests(&mut self, numbers: &[u64]) {
-        for &number in numbers {
-            self.requests.take(number);
-        }
+    /// The waiting request `address` names, if `responder` may answer it.
+    fn find_request(
+        &self,
+        address: &ReplyAddress,
+        may_answer: impl Fn(&Responder) -> bool,
+    ) -> Option<usize> {
+        let requests = &self.sessions.get(address.handle)?.requests;
+        requests
+            .iter()
+            .position(|r| r.number == address.number && may_answer(&r.responder))
     }
 
-    /// Takes a waiting request out, and out of its requester's list.
-    fn take_request(&mut self, number: u64) -> Option<PendingRequest> {
-        let pending = self.requests.take(number)?;
-        if let Some(session) = self.sessions.get_mut(pending.requester) {
-            session.requests.retain(|&n| n != number);
-        }
+    /// Takes the waiting request `address` names out of its session, if
+    /// `may_answer` its responder.
+    fn take_request(
+        &mut self,
+        address: &ReplyAddress,
+        may_answer: impl Fn(&Responder) -> bool,
+    ) -> Option<PendingRequest> {
+        let at = self.find_request(address, may_answer)?;
+        let pending = self.session_mut(address.handle).requests.swap_remove(at);
+        self.arm_request_timer(address.handle);
         Some(pending)
     }
 
-    /// When the next request runs out of time.
-    pub(super) fn next_request_deadline(&self) -> Option<Duration> {
-        self.requests.earliest()
+    /// Points the session's request timer at its earliest deadline.
+    fn arm_request_timer(&mut self, handle: SessionHandle) {
+        if let Some(session) = self.sessions.get_mut(handle) {
+            let at = earliest(&session.requests);
+            self.timers
+                .arm_at(&mut session.timers, handle, Timer::Request, at);
+        }
     }
 }
 

@@ -15,17 +15,17 @@
 //! One frame in `b`: its kind (one byte: `a` alias, `r` room, `e`
 //! everyone, `s` one session, `w` presence watchers, `y` the reply to a
 //! request), a byte saying which optional parts follow (1 target, 2
-//! rooms, 4 the sender's session id, 8 its request id, 16 a request
-//! number), those parts in that order, then the frame itself; each part
+//! rooms, 4 the sender's session id, 8 its request id, 16 a request's
+//! reply address), those parts in that order, then the frame itself; each part
 //! is a 4-byte big-endian length and its bytes. The target is the alias,
 //! room or session id (for `w` the alias, if any; for `y` the alias that
 //! answered, absent when a node answers that nobody holds it); rooms are
 //! `\n`-separated; the frame is one NDJSON line; the sender's session id
 //! and request id (raw JSON) are there when the message may be answered,
-//! and the request number (decimal) when it is a `request`.
-//! `a`, `r` and `s` have a target, `w` has rooms, `e` neither, `y` a
-//! request number (the one it answers); a request id or number comes only
-//! with a session id, except in `y`.
+//! and the reply address (`n1/3.7`, as the core writes it) when it is a
+//! `request`. `a`, `r` and `s` have a target, `w` has rooms, `e` neither,
+//! `y` a reply address (the request it answers); a request id or reply
+//! address comes only with a session id, except in `y`.
 //!
 //! The link writes, per batch of outputs it sends, one entry per stream
 //! for the frames of a run of consecutive `Forward`s and `Publish`es, an
@@ -44,7 +44,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redis::Value;
 use tcphub_core::{
-    node_of, Alias, DirectoryChange, Envelope, NodeId, RawValue, RemoteTarget, ReplyTo, Room,
+    node_of, Alias, DirectoryChange, Envelope, NodeId, RawValue, RemoteTarget, ReplyAddress,
+    ReplyTo, Room,
 };
 
 /// The layout written, and the only one read.
@@ -80,6 +81,9 @@ pub(crate) enum Malformed {
     /// A session id that names no node (`node/peer`).
     #[error("field {0:?} is not a session id of a node")]
     SessionId(&'static str),
+    /// A request's reply address that is not one (`node/session.number`).
+    #[error("field {0:?} is not a reply address")]
+    ReplyAddress(&'static str),
     /// A request id that is not JSON.
     #[error("field {0:?} is not JSON")]
     Json(&'static str),
@@ -171,10 +175,10 @@ impl Frames {
             .as_ref()
             .and_then(|r| r.request_id.as_deref());
         let request = match &envelope.target {
-            RemoteTarget::Reply { request, .. } => Some(*request),
-            _ => envelope.reply_to.as_ref().and_then(|r| r.request),
+            RemoteTarget::Reply { to, .. } => Some(to),
+            _ => envelope.reply_to.as_ref().and_then(|r| r.request.as_ref()),
         }
-        .map(|n| n.to_string());
+        .map(ReplyAddress::to_string);
         let parts = [
             (TARGET, target),
             (ROOMS, rooms.as_deref()),
@@ -460,11 +464,10 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
     let (target, rooms) = (part(TARGET)?, part(ROOMS)?);
     let (reply_session, request_id) = (part(REPLY_SESSION)?, part(REQUEST_ID)?);
     let request = match part(REQUEST)? {
-        Some(number) => Some(
-            text(number, "rq")?
-                .parse::<u64>()
-                .map_err(|_| Malformed::Number("rq"))?,
-        ),
+        Some(address) => {
+            let address = text(address, "rq")?;
+            Some(ReplyAddress::parse(address).ok_or(Malformed::ReplyAddress("rq"))?)
+        }
         None => None,
     };
     let frame = take(body, index)?;
@@ -477,7 +480,7 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
         b's' => RemoteTarget::Session(session_id(target_text()?, "t")?),
         b'e' => RemoteTarget::Everyone,
         b'y' => RemoteTarget::Reply {
-            request: request.ok_or(Malformed::Missing("rq"))?,
+            to: request.clone().ok_or(Malformed::Missing("rq"))?,
             from: match target {
                 Some(_) => Some(alias(target_text()?, "t")?),
                 None => None,
@@ -679,7 +682,8 @@ mod tests {
         let mut envelopes = Vec::new();
         // A reply from an alias, and a node's word that nobody held it.
         for from in [Some(Alias::new("Client-2").unwrap()), None] {
-            let target = RemoteTarget::Reply { request: 7, from };
+            let to = ReplyAddress::parse("n1/3.7").unwrap();
+            let target = RemoteTarget::Reply { to, from };
             let frame = Bytes::from_static(b"{\"type\":\"reply\",\"message\":1}\n");
             envelopes.push(Envelope::new(target, frame));
         }
@@ -691,7 +695,7 @@ mod tests {
                 reply_to: Some(ReplyTo {
                     session_id: "n2/127.0.0.1:5".into(),
                     request_id: Some("\"r-1\"".into()),
-                    request: Some(u64::MAX),
+                    request: ReplyAddress::parse("n2/5.18446744073709551615"),
                 }),
             });
             // With a sender but no request id, and with no sender at all.

@@ -276,8 +276,8 @@ fn describe_envelope(envelope: &Envelope) -> BackplaneDetail {
             detail.alias = alias.as_ref().map(|a| a.to_string());
             detail.rooms = rooms.iter().map(|r| r.to_string()).collect();
         }
-        RemoteTarget::Reply { request, from } => {
-            detail.request = Some(*request);
+        RemoteTarget::Reply { to, from } => {
+            detail.request = Some(to.to_string());
             detail.alias = from.as_ref().map(|a| a.to_string());
         }
     }
