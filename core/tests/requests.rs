@@ -434,3 +434,169 @@ fn request_settings_are_checked() {
         assert!(error.contains(names), "{error}");
     }
 }
+
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Session `from` asks alias `to` (or the host, for `None`).
+        Ask {
+            from: u8,
+            to: Option<u8>,
+            timeout_ms: u16,
+        },
+        /// Session `by` answers the `which`th request it was sent.
+        Answer {
+            by: u8,
+            which: u8,
+        },
+        /// The host answers the `which`th request sent to it.
+        HostAnswers {
+            which: u8,
+        },
+        Advance {
+            ms: u16,
+        },
+        /// Session `who` drops and a new session claims its alias.
+        Reconnect {
+            who: u8,
+        },
+    }
+
+    const ALIASES: [&str; 4] = ["A", "B", "C", "Nobody"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3u8, proptest::option::of(0..4u8), 1..3000u16)
+                .prop_map(|(from, to, timeout_ms)| Op::Ask { from, to, timeout_ms }),
+            3 => (0..3u8, any::<u8>()).prop_map(|(by, which)| Op::Answer { by, which }),
+            1 => any::<u8>().prop_map(|which| Op::HostAnswers { which }),
+            2 => (1..2000u16).prop_map(|ms| Op::Advance { ms }),
+            1 => (0..3u8).prop_map(|who| Op::Reconnect { who }),
+        ]
+    }
+
+    /// How a request ended, as its requester was told.
+    fn ending(frame: &HubFrame) -> Option<(u64, String)> {
+        match frame {
+            HubFrame::Reply { id: Some(id), .. } => Some((id.as_u64()?, "reply".into())),
+            HubFrame::Error {
+                id: Some(id), code, ..
+            } => Some((id.as_u64()?, code.clone())),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever is asked, answered, forged, late or abandoned: every
+        /// request whose requester stays ends exactly once, each reply
+        /// comes from the alias asked, and no deadline is left in the past.
+        #[test]
+        fn every_request_ends_exactly_once(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut h = hub();
+            let mut ports = 0u32;
+            let mut connect = |h: &mut Harness, alias: &str| {
+                ports += 1;
+                let id = h.connect(&format!("10.0.0.9:{ports}"));
+                h.sync(id, alias);
+                h.take(id);
+                id
+            };
+            let mut sessions: Vec<SessionHandle> =
+                ALIASES[..3].iter().map(|a| connect(&mut h, a)).collect();
+            // Requests by id: who asked (a session handle) and whom.
+            let mut asked: BTreeMap<u64, (SessionHandle, Option<u8>)> = BTreeMap::new();
+            let mut ended: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            // What each session was asked, and what the host was.
+            let mut inbox: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
+            let mut host_inbox: Vec<ReplyAddress> = Vec::new();
+            let mut next_id = 0u64;
+            let mut collect = |h: &mut Harness, sessions: &[SessionHandle],
+                               inbox: &mut BTreeMap<SessionHandle, Vec<String>>,
+                               host_inbox: &mut Vec<ReplyAddress>,
+                               ended: &mut BTreeMap<u64, Vec<String>>,
+                               asked: &BTreeMap<u64, (SessionHandle, Option<u8>)>| {
+                for (i, &id) in sessions.iter().enumerate() {
+                    for frame in h.take(id) {
+                        if let HubFrame::Request { reply_to, .. } = &frame {
+                            inbox.entry(id).or_default().push(reply_to.clone());
+                        }
+                        if let Some((n, how)) = ending(&frame) {
+                            let (requester, to) = asked[&n];
+                            assert_eq!(requester, id, "request {n} ended at the wrong session");
+                            if let HubFrame::Reply { from, .. } = &frame {
+                                let expected = to.map_or(HUB_NAME, |t| ALIASES[usize::from(t)]);
+                                assert_eq!(from, expected, "session {i}: reply from the wrong party");
+                            }
+                            ended.entry(n).or_default().push(how);
+                        }
+                    }
+                }
+                for event in h.take_events() {
+                    if let Event::Request { reply_to, .. } = event {
+                        host_inbox.push(reply_to);
+                    }
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Ask { from, to, timeout_ms } => {
+                        next_id += 1;
+                        let requester = sessions[usize::from(from)];
+                        asked.insert(next_id, (requester, to));
+                        let to = to.map(|t| format!(r#","to":"{}""#, ALIASES[usize::from(t)])).unwrap_or_default();
+                        let frame = format!(r#"{{"type":"request"{to},"message":1,"id":{next_id},"timeout":{timeout_ms}}}"#);
+                        h.send(requester, frame.as_bytes());
+                    }
+                    Op::Answer { by, which } => {
+                        let by = sessions[usize::from(by)];
+                        let got = inbox.entry(by).or_default();
+                        if !got.is_empty() {
+                            let reply_to = got[usize::from(which) % got.len()].clone();
+                            let frame = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":2}}"#);
+                            h.send(by, frame.as_bytes());
+                        }
+                    }
+                    Op::HostAnswers { which } => {
+                        if !host_inbox.is_empty() {
+                            let reply_to = host_inbox[usize::from(which) % host_inbox.len()].clone();
+                            let _ = h.hub.reply(&reply_to, &3);
+                            h.drain();
+                        }
+                    }
+                    Op::Advance { ms } => h.advance(Duration::from_millis(u64::from(ms))),
+                    Op::Reconnect { who } => {
+                        let i = usize::from(who);
+                        collect(&mut h, &sessions, &mut inbox, &mut host_inbox, &mut ended, &asked);
+                        h.disconnect(sessions[i]);
+                        sessions[i] = connect(&mut h, ALIASES[i]);
+                    }
+                }
+                collect(&mut h, &sessions, &mut inbox, &mut host_inbox, &mut ended, &asked);
+                if let Some(at) = h.hub.poll_timeout() {
+                    prop_assert!(at > h.now, "a deadline left at or before now");
+                }
+            }
+            // Past every timeout, every request of a session still open has
+            // ended, exactly once.
+            h.advance(Duration::from_secs(10));
+            collect(&mut h, &sessions, &mut inbox, &mut host_inbox, &mut ended, &asked);
+            for (n, (requester, _)) in &asked {
+                let endings = ended.get(n).map_or(&[][..], Vec::as_slice);
+                if sessions.contains(requester) {
+                    prop_assert_eq!(endings.len(), 1, "request {} ended {:?}", n, endings);
+                } else {
+                    prop_assert!(endings.len() <= 1, "request {} ended {:?}", n, endings);
+                }
+            }
+            prop_assert_eq!(h.hub.poll_timeout(), None);
+        }
+    }
+}
