@@ -95,9 +95,10 @@ pub const CONNECT_COMMANDS: &[Command] = &[
     Command::Leave,
     Command::Watch,
     Command::Unwatch,
+    Command::Quit,
+    // Last, so the hint lists the older commands as before.
     Command::Request,
     Command::Reply,
-    Command::Quit,
 ];
 
 /// The commands of `tcphub serve --console`.
