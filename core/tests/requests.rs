@@ -518,7 +518,7 @@ mod properties {
             let mut inbox: BTreeMap<SessionHandle, Vec<String>> = BTreeMap::new();
             let mut host_inbox: Vec<ReplyAddress> = Vec::new();
             let mut next_id = 0u64;
-            let mut collect = |h: &mut Harness, sessions: &[SessionHandle],
+            let collect = |h: &mut Harness, sessions: &[SessionHandle],
                                inbox: &mut BTreeMap<SessionHandle, Vec<String>>,
                                host_inbox: &mut Vec<ReplyAddress>,
                                ended: &mut BTreeMap<u64, Vec<String>>,

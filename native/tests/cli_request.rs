@@ -78,9 +78,9 @@ fn a_request_gets_the_fixed_reply_printed_as_json() {
     assert_eq!(status.code(), Some(0), "{shown}");
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines.len(), 3, "{shown}");
-    assert_eq!(lines[0], "[ops] (request 1) what time is it?");
-    assert!(lines[1].ends_with("(request 2) 1"), "{shown}");
-    assert!(lines[2].ends_with("(request 3) {\"q\":[1,2]}"), "{shown}");
+    assert_eq!(lines[0], "[ops] (request 2.1) what time is it?");
+    assert!(lines[1].ends_with("(request 3.2) 1"), "{shown}");
+    assert!(lines[2].ends_with("(request 4.3) {\"q\":[1,2]}"), "{shown}");
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn an_unanswered_request_exits_4_and_sub_shows_it() {
     let line: Value = serde_json::from_str(shown.trim()).unwrap();
     assert_eq!(
         line,
-        json!({"type": "request", "from": "ops", "replyTo": "1", "message": "anyone?"})
+        json!({"type": "request", "from": "ops", "replyTo": "2.1", "message": "anyone?"})
     );
 
     // Without --timeout, the hub's --request-timeout applies.
@@ -207,17 +207,17 @@ fn the_host_answers_on_its_console() {
         "-s",
         &server,
     ]);
-    wait_for_text(&serve.stdout, "[ops] (request 1) is the kitchen open?");
-    serve.console("/reply 1 until 21:00");
+    wait_for_text(&serve.stdout, "[ops] (request 1.1) is the kitchen open?");
+    serve.console("/reply 1.1 until 21:00");
     let (status, shown) = asking.wait();
     assert_eq!(status.code(), Some(0));
     assert_eq!(shown, "\"until 21:00\"\n");
 
     // Answered already; and a replyTo that is none.
-    serve.console("/reply 1 again");
+    serve.console("/reply 1.1 again");
     wait_for_text(
         &serve.stderr,
-        "no request \"1\" is waiting for the host's reply",
+        "no request \"1.1\" is waiting for the host's reply",
     );
     serve.console("/reply seven x");
     wait_for_text(&serve.stderr, "\"seven\" is not a replyTo");
@@ -233,10 +233,10 @@ fn connect_asks_and_answers_with_slash_commands() {
     wait_for_text(&one.stderr, "connected to");
     wait_for_text(&two.stderr, "connected to");
     one.type_line("/request Client-2 are you there?");
-    wait_for_text(&two.stdout, "[Client-1] (request 1) are you there?");
-    two.type_line("/reply 1 yes, here");
+    wait_for_text(&two.stdout, "[Client-1] (request 2.1) are you there?");
+    two.type_line("/reply 2.1 yes, here");
     wait_for_text(&one.stdout, "[Client-2] (reply) yes, here");
-    two.type_line("/reply 1 twice");
+    two.type_line("/reply 2.1 twice");
     wait_for_text(&two.stdout, "[error] unknown_request:");
 }
 
@@ -394,7 +394,7 @@ async fn the_host_program_answers_with_hub_handle_reply() {
     }
     // Answered: a second reply, and one to a request never made, are
     // refused with a typed error, and nothing is sent.
-    for address in [reply_to, ReplyAddress::parse("99").unwrap()] {
+    for address in [reply_to, ReplyAddress::parse("9.99").unwrap()] {
         match server.hub.reply(address.clone(), common::raw("1")).await {
             Err(CommandError::Hub(HubError::UnknownRequest(named))) => {
                 assert_eq!(named, address.to_string())

@@ -331,13 +331,13 @@ fn the_request_walkthrough_runs_as_written() {
     let upper = tcphub_with_env(&upper_args, &env, "");
     assert_eq!(upper.status.code(), Some(0), "{upper:?}");
     assert_printed(&upper_block, &shared(&upper.stdout), &shared(&upper.stderr));
-    wait_for_text(&responder.stdout, "(request 1) hello");
+    wait_for_text(&responder.stdout, "(request 2.1) hello");
 
     // A request the host answers on its console.
     let host_args = args(&host_block);
     let host_args: Vec<&str> = host_args.iter().map(String::as_str).collect();
     let asking = ClientProcess::start_typing(&host_args, &env);
-    wait_for_text(&hub.stdout, "(request 2) is the kitchen open?");
+    wait_for_text(&hub.stdout, "(request 3.2) is the kitchen open?");
     hub.console(&hub_block.next_typed());
     let (asking_out, asking_err) = (asking.stdout.clone(), asking.stderr.clone());
     let (status, _) = asking.wait();
