@@ -13,8 +13,7 @@ fn the_embedding_example_prints_what_the_page_shows() {
     let shown = from_example("native.md", "embed");
     assert_eq!(
         block(&shown, "```rust"),
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed.rs"))
-            .unwrap()
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed.rs")).unwrap()
     );
     assert_eq!(run("embed"), block(&shown, "```text"));
 }

@@ -63,6 +63,9 @@ pub fn from_example(page: &str, name: &str) -> String {
 /// `text`.
 pub fn block(text: &str, fence: &str) -> String {
     let open = format!("{fence}\n");
-    let start = text.find(&open).unwrap_or_else(|| panic!("no {fence} block")) + open.len();
+    let start = text
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {fence} block"))
+        + open.len();
     text[start..start + text[start..].find("```").unwrap()].to_owned()
 }
