@@ -29,8 +29,9 @@ async fn main() -> Result<(), Error> {
         while let Some(event) = events.recv().await {
             match event {
                 Event::Synced { alias, .. } => {
-                    let welcome = serde_json::value::to_raw_value(&format!("welcome, {}", alias.as_str()))?;
-                    hub.send_to_alias(alias.as_str().to_owned(), welcome).await?;
+                    let alias = alias.as_str().to_owned();
+                    let welcome = serde_json::value::to_raw_value(&format!("welcome, {alias}"))?;
+                    hub.send_to_alias(alias, welcome).await?;
                 }
                 Event::Message {
                     alias: Some(alias),
