@@ -9,7 +9,9 @@ The convention, for whoever adds a block:
   ``toml`` and ``yaml`` (configuration), ``transcript`` (a wire exchange
   that core/tests/protocol_doc.rs replays against the hub) or ``wire`` (a
   wire exchange, ``>`` sent and ``<`` received, that needs a setup no
-  replay has). Such a block needs no marker.
+  replay has). Such a block needs no marker, unless it shows a terminal
+  session (a line starting with ``$ ``): that runs programs, so it is
+  marked as a program is.
 * Any other block is a **program** (``sh``, ``console``, ``python``,
   ``rust``, ``js``, ...) and the line right before its fence is one of:
 
@@ -118,8 +120,9 @@ def test_every_block_is_run_or_not_a_program(block: Block) -> None:
     if script is not None:
         assert (ROOT / script).is_file(), f"{where}: the page says {script} writes it"
         return
+    session = any(line.startswith("$ ") for line in block.body.splitlines())
     if block.marker is None:
-        assert language in NOT_PROGRAMS, (
+        assert language in NOT_PROGRAMS and not session, (
             f"{where}: a ```{block.info} block is a program that no test is named as running; "
             "mark it <!-- run: TEST -->, <!-- example: FILE --> or <!-- not run: REASON -->, "
             f"or give it an info string from {sorted(NOT_PROGRAMS)} if it is not a program"
@@ -172,6 +175,7 @@ def test_the_markers_sit_right_before_a_fence():
         ("<!-- run: nowhere.py -->\n```sh\nls\n```\n", "no test nowhere.py"),
         ("<!-- not run: -->\n```sh\nls\n```\n", "not a marker"),
         ("<!-- not run: slow -->\n```sh\nls\n```\n", "say why"),
+        ("```text\n$ ls\n```\n", "no test is named"),
     ],
 )
 def test_the_inventory_refuses_unclassified_blocks(text: str, problem: str) -> None:
@@ -180,6 +184,7 @@ def test_the_inventory_refuses_unclassified_blocks(text: str, problem: str) -> N
     lines = text.split("\n")
     marker = lines[0] if lines[0].startswith("<!--") else None
     fence = lines[1] if marker else lines[0]
-    block = Block(page=page, line=1, info=fence[3:].strip(), marker=marker, body="ls\n")
+    body = "\n".join(lines[2:-2] if marker else lines[1:-2]) + "\n"
+    block = Block(page=page, line=1, info=fence[3:].strip(), marker=marker, body=body)
     with pytest.raises(AssertionError, match=problem):
         test_every_block_is_run_or_not_a_program(block)
