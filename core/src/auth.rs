@@ -113,3 +113,24 @@ pub(crate) enum AuthStage {
     /// The driver was asked and has not answered.
     Asked(AuthRequestId),
 }
+
+/// The sessions whose credential the driver was asked about, by question.
+/// A `Vec` sorted by id (ids only grow, so each is pushed at the end)
+/// rather than a B-tree: as fast for the few questions open at once, and
+/// no B-tree code of its own in the simulator's .wasm.
+#[derive(Debug, Default)]
+pub(crate) struct OpenQuestions(Vec<(AuthRequestId, SessionHandle)>);
+
+impl OpenQuestions {
+    pub(crate) fn insert(&mut self, id: AuthRequestId, handle: SessionHandle) {
+        debug_assert!(self.0.last().is_none_or(|&(last, _)| last < id));
+        self.0.push((id, handle));
+    }
+
+    /// The session asked about by `id`, forgotten; `None` when no such
+    /// question is open.
+    pub(crate) fn remove(&mut self, id: AuthRequestId) -> Option<SessionHandle> {
+        let at = self.0.binary_search_by_key(&id, |&(id, _)| id).ok()?;
+        Some(self.0.remove(at).1)
+    }
+}

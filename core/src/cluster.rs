@@ -17,6 +17,7 @@ use bytes::Bytes;
 use crate::alias::Alias;
 use crate::config::AliasPolicy;
 use crate::node::NodeId;
+use crate::request::ReplyAddress;
 use crate::room::Room;
 
 /// Who a frame from another node is for, on this node.
@@ -31,6 +32,16 @@ pub enum RemoteTarget {
     /// One session of this node, by session id: an answer to a sender on
     /// another node.
     Session(Arc<str>),
+    /// The answer to a request of this node: a `reply` from the holder of
+    /// `from`, or (with `from` `None`) an `error` saying the request found
+    /// nobody. The frame carries no `id`: the requester's node adds it,
+    /// and delivers it only while the request waits.
+    Reply {
+        /// The request answered.
+        to: ReplyAddress,
+        /// The alias that answered; `None` when a node answers for nobody.
+        from: Option<Alias>,
+    },
     /// This node's sessions watching `alias` (or every alias), and those
     /// watching the members of any of `rooms`: a presence change of a
     /// session on another node.
@@ -50,6 +61,9 @@ pub struct ReplyTo {
     pub session_id: Arc<str>,
     /// The `id` of the sender's request, as raw JSON, echoed in the error.
     pub request_id: Option<Arc<str>>,
+    /// For a `request`, where its answer goes, so the word that it found
+    /// nobody ends it there.
+    pub request: Option<ReplyAddress>,
 }
 
 impl ReplyTo {

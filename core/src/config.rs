@@ -68,6 +68,13 @@ pub const MAX_RATE_LIMIT_BYTES: u64 = 1 << 40;
 /// Default time a session may wait for its credential to be checked: 10 s.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default time a request waits for its reply when it names none: 5 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default longest wait a request may ask for: 60 s.
+pub const DEFAULT_MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default most requests one session may have waiting for replies.
+pub const DEFAULT_MAX_PENDING_REQUESTS: usize = 64;
+
 /// What happens when a session claims an alias another session holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AliasPolicy {
@@ -198,6 +205,22 @@ pub struct HubConfig {
     /// closed with `auth_timeout` (a question still open then is answered
     /// first).
     pub auth_timeout: Duration,
+    /// How long a `request` without a `timeout` waits for its reply before
+    /// its sender is told `request_timeout`.
+    pub request_timeout: Duration,
+    /// The longest wait a `request` may ask for; longer ones are cut to it.
+    /// It bounds how long the hub remembers an unanswered request.
+    pub max_request_timeout: Duration,
+    /// Most requests one session may have waiting for replies; one more is
+    /// refused with `too_many_requests`.
+    pub max_pending_requests: usize,
+}
+
+/// A duration in whole milliseconds, as messages and the wire count it: a
+/// `u64` rather than `as_millis`'s `u128`, whose formatting would cost the
+/// simulator's .wasm its own code.
+pub(crate) fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A byte limit's burst when none is given: one second's worth, but never
@@ -232,6 +255,9 @@ impl Default for HubConfig {
             max_connections_per_address: None,
             authentication: false,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_request_timeout: DEFAULT_MAX_REQUEST_TIMEOUT,
+            max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
         }
     }
 }
@@ -304,11 +330,34 @@ impl HubConfig {
                 "auth_timeout must be longer than zero".to_owned(),
             ));
         }
-        Ok(())
+        self.validate_requests()
     }
 }
 
 impl HubConfig {
+    fn validate_requests(&self) -> Result<(), HubError> {
+        in_range(
+            "max_pending_requests",
+            self.max_pending_requests,
+            1,
+            MAX_PER_SESSION_CAP,
+        )?;
+        // Whole milliseconds: the wire counts a request's timeout in them.
+        if self.request_timeout < Duration::from_millis(1) {
+            return Err(HubError::InvalidConfig(
+                "request_timeout must be at least 1 ms".to_owned(),
+            ));
+        }
+        if self.request_timeout > self.max_request_timeout {
+            return Err(HubError::InvalidConfig(format!(
+                "request_timeout {} ms must not be longer than max_request_timeout {} ms",
+                whole_millis(self.request_timeout),
+                whole_millis(self.max_request_timeout)
+            )));
+        }
+        Ok(())
+    }
+
     fn validate_limits(&self) -> Result<(), HubError> {
         let max_messages = MAX_RATE_LIMIT_MESSAGES as usize;
         if let Some(rate) = self.rate_limit_messages {

@@ -41,6 +41,11 @@ pub enum HubError {
         /// The configured cap.
         max: usize,
     },
+    /// The host replied to a request that is not waiting for a reply (it
+    /// was answered, timed out or its requester left), or to a `replyTo`
+    /// that was never one of this hub's.
+    #[error("no request {0:?} is waiting for the host's reply (answered, timed out, or its requester left)")]
+    UnknownRequest(String),
     /// A claim answer named no claim waiting for one.
     #[error("no claim {0} is waiting for the directory")]
     UnknownClaim(u64),
@@ -135,6 +140,14 @@ pub enum ErrorCode {
     /// The session's identity may not do what it asked (relay to that
     /// alias, send to `*`, list or watch); the frame was not acted on.
     Forbidden,
+    /// Nobody answered a `request` within its timeout.
+    RequestTimeout,
+    /// A `request` past the most one session may have waiting.
+    TooManyRequests,
+    /// A `reply` named no request waiting for this session's answer: it
+    /// was answered already, timed out, its requester left, or it was
+    /// never sent to this session.
+    UnknownRequest,
 }
 
 impl ErrorCode {
@@ -162,11 +175,14 @@ impl ErrorCode {
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::UnknownRequest => "unknown_request",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadJson,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownType,
@@ -188,6 +204,9 @@ impl ErrorCode {
         ErrorCode::TooManyConnections,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
+        ErrorCode::RequestTimeout,
+        ErrorCode::TooManyRequests,
+        ErrorCode::UnknownRequest,
     ];
 
     /// Parses a wire code, for clients reading `error` frames.

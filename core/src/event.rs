@@ -11,6 +11,7 @@ use crate::alias::Alias;
 use crate::auth::AuthRequest;
 use crate::error::PeerError;
 use crate::handle::SessionHandle;
+use crate::request::ReplyAddress;
 use crate::room::Room;
 
 /// One thing the driver must do or pass on, from [`Hub::poll_output`](crate::Hub::poll_output).
@@ -117,6 +118,20 @@ pub enum Event {
         session_id: Arc<str>,
         /// Its alias when it sent, if it had synced one.
         alias: Option<Alias>,
+        /// The message, any JSON value, exactly as sent.
+        message: Box<RawValue>,
+    },
+    /// A client sent a `request` for the host program, which answers it
+    /// with [`Hub::reply`](crate::Hub::reply) before it times out.
+    Request {
+        /// The sender.
+        handle: SessionHandle,
+        /// Its session id (peer address).
+        session_id: Arc<str>,
+        /// Its alias when it sent, if it had synced one.
+        alias: Option<Alias>,
+        /// What the reply names: pass it to [`Hub::reply`](crate::Hub::reply).
+        reply_to: ReplyAddress,
         /// The message, any JSON value, exactly as sent.
         message: Box<RawValue>,
     },

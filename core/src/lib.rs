@@ -90,6 +90,7 @@ mod name;
 mod node;
 mod permission;
 mod presence;
+mod request;
 mod room;
 mod room_table;
 mod session;
@@ -109,8 +110,9 @@ pub use cluster::{
 pub use config::{
     default_bytes_burst, AliasPolicy, HubConfig, DEFAULT_AUTH_TIMEOUT, DEFAULT_FRAME_TIMEOUT,
     DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK, DEFAULT_MAX_FRAME_LEN,
-    DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_QUEUED_BYTES,
-    DEFAULT_MAX_ROOMS_PER_SESSION, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WATCHED_ALIASES,
+    DEFAULT_MAX_LAST_WILL_BYTES, DEFAULT_MAX_LIST_ROWS, DEFAULT_MAX_PENDING_REQUESTS,
+    DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_ROOMS_PER_SESSION,
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_WATCHED_ALIASES, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_WRITE_DEADLINE, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS,
     MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_PER_SESSION_CAP, MAX_RATE_LIMIT_BYTES,
     MAX_RATE_LIMIT_MESSAGES, MIN_MAX_FRAME_LEN,
@@ -120,10 +122,10 @@ pub use error::{ErrorCode, HubError, PeerError};
 pub use event::{CloseReason, Event, Output, RelayTarget, Unsent};
 pub use frame::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
-    encode_room_info, encode_sync, encode_sync_request, encode_sync_with_last_will,
-    encode_too_many_sessions, encode_unwatch, encode_watch, frame_type, ClientFrame, HubFrame,
-    HubLines, LastWillRequest, LineError, RawMessage, SessionEntry, WatchScope,
-    DEFAULT_MAX_LINE_LEN, HUB_NAME, MAX_REQUEST_ID_LEN,
+    encode_reply, encode_request, encode_room_info, encode_sync, encode_sync_request,
+    encode_sync_with_last_will, encode_too_many_sessions, encode_unwatch, encode_watch, frame_type,
+    ClientFrame, HubFrame, HubLines, LastWillRequest, LineError, RawMessage, SessionEntry,
+    WatchScope, DEFAULT_MAX_LINE_LEN, HUB_NAME, MAX_REQUEST_ID_LEN,
 };
 pub use handle::SessionHandle;
 pub use hub::Hub;
@@ -132,6 +134,7 @@ pub use name::{BROADCAST_TARGET, MAX_NAME_LEN};
 pub use node::{NodeId, MAX_NODE_ID_LEN};
 pub use permission::{AliasPattern, PatternError, Permissions, MAX_PATTERN_LEN};
 pub use presence::PresenceChange;
+pub use request::ReplyAddress;
 pub use room::{Room, MAX_ROOM_LEN};
 pub use session::SessionInfo;
 pub use stats::{FrameKind, HubStats};

@@ -76,6 +76,9 @@ pub(crate) struct Session {
     /// With authentication on and no alias granted yet: when the session
     /// is closed unless one is.
     pub(crate) sign_in_by: Option<std::time::Duration>,
+    /// Its requests waiting for replies (at most `max_pending_requests`);
+    /// they go with it when it closes.
+    pub(crate) requests: Vec<crate::request::PendingRequest>,
 }
 
 impl Session {
@@ -96,6 +99,7 @@ impl Session {
             identity: None,
             auth: None,
             sign_in_by: None,
+            requests: Vec::new(),
         }
     }
 

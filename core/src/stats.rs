@@ -45,11 +45,15 @@ pub enum FrameKind {
     Unwatch,
     /// `bye`.
     Bye,
+    /// `request`: a message that expects a reply.
+    Request,
+    /// `reply`: the answer to a request.
+    Reply,
 }
 
 impl FrameKind {
     /// Every kind, in the order [`HubStats::frames_in`] counts them.
-    pub const ALL: [FrameKind; 12] = [
+    pub const ALL: [FrameKind; 14] = [
         FrameKind::Sync,
         FrameKind::Relay,
         FrameKind::RelayAll,
@@ -62,6 +66,8 @@ impl FrameKind {
         FrameKind::Watch,
         FrameKind::Unwatch,
         FrameKind::Bye,
+        FrameKind::Request,
+        FrameKind::Reply,
     ];
 
     /// The name metrics use for it (a label value).
@@ -79,6 +85,8 @@ impl FrameKind {
             FrameKind::Watch => "watch",
             FrameKind::Unwatch => "unwatch",
             FrameKind::Bye => "bye",
+            FrameKind::Request => "request",
+            FrameKind::Reply => "reply",
         }
     }
 
@@ -99,6 +107,8 @@ impl FrameKind {
             ClientFrame::Watch(_) => FrameKind::Watch,
             ClientFrame::Unwatch(_) => FrameKind::Unwatch,
             ClientFrame::Bye => FrameKind::Bye,
+            ClientFrame::Request { .. } => FrameKind::Request,
+            ClientFrame::Reply { .. } => FrameKind::Reply,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Per-session deadlines: idle timeout, frame timeout and authentication. (The write
+//! Per-session deadlines: idle timeout, frame timeout, authentication and
+//! the earliest of its requests. (The write
 //! deadline is checked by a periodic sweep instead, see `hub::delivery`,
 //! so queueing a frame never touches this set.)
 
@@ -17,11 +18,13 @@ pub(crate) enum Timer {
     /// A credential waiting for its turn (an address being slowed down) or
     /// for the driver's decision.
     Auth,
+    /// The earliest deadline of the session's requests waiting for replies.
+    Request,
 }
 
 impl Timer {
     /// Every timer, so that forgetting a session cannot miss one.
-    const ALL: [Timer; 3] = [Timer::Idle, Timer::Frame, Timer::Auth];
+    const ALL: [Timer; 4] = [Timer::Idle, Timer::Frame, Timer::Auth, Timer::Request];
 }
 
 /// When each armed timer of a session fires, so it can be found again to
@@ -31,6 +34,7 @@ pub(crate) struct Armed {
     idle: Option<Duration>,
     frame: Option<Duration>,
     auth: Option<Duration>,
+    request: Option<Duration>,
 }
 
 impl Armed {
@@ -39,6 +43,7 @@ impl Armed {
             Timer::Idle => &mut self.idle,
             Timer::Frame => &mut self.frame,
             Timer::Auth => &mut self.auth,
+            Timer::Request => &mut self.request,
         }
     }
 
@@ -47,6 +52,7 @@ impl Armed {
             Timer::Idle => self.idle.is_some(),
             Timer::Frame => self.frame.is_some(),
             Timer::Auth => self.auth.is_some(),
+            Timer::Request => self.request.is_some(),
         }
     }
 }
@@ -70,7 +76,17 @@ impl Timers {
         now: Duration,
         after: Duration,
     ) {
-        let at = now.checked_add(after);
+        self.arm_at(armed, session, timer, now.checked_add(after));
+    }
+
+    /// Arms `timer` to fire at `at`, or disarms it when `at` is `None`.
+    pub(crate) fn arm_at(
+        &mut self,
+        armed: &mut Armed,
+        session: SessionHandle,
+        timer: Timer,
+        at: Option<Duration>,
+    ) {
         if at.is_some() && *armed.slot(timer) == at {
             return;
         }

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::{info, room_info, Harness};
 use serde_json::json;
@@ -1106,4 +1107,82 @@ fn an_authenticated_sync_is_claimed_through_the_directory_after_its_grant() {
     assert!(c.nodes[0].take(admin).is_empty());
     c.send(0, admin, r#"{"type":"info","to":"Client-1","message":"y"}"#);
     assert_eq!(c.nodes[1].take(client), [info("Admin", json!("y"))]);
+}
+
+/// The `replyTo` of the one request frame in `frames`.
+fn reply_to_of(frames: &[HubFrame]) -> String {
+    match frames {
+        [HubFrame::Request { reply_to, .. }] => reply_to.clone(),
+        other => panic!("expected one request, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_request_to_another_node_is_answered_there_and_ends_where_it_began() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    let b = c.client(1, "B");
+    let c2 = c.client(1, "C");
+    c.send(
+        0,
+        a,
+        r#"{"type":"request","to":"B","message":"ping?","id":"q1"}"#,
+    );
+    let reply_to = reply_to_of(&c.nodes[1].take(b));
+    assert!(reply_to.starts_with("n1/"), "{reply_to}");
+    // Another session of B's node cannot answer in B's place: the
+    // requester's node checks who answered, and drops the forgery.
+    let forged = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":"forged"}}"#);
+    c.send(1, c2, &forged);
+    assert!(c.nodes[0].take(a).is_empty());
+    let answer = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":"pong"}}"#);
+    c.send(1, b, &answer);
+    assert_eq!(
+        c.nodes[0].take(a),
+        [HubFrame::Reply {
+            from: "B".into(),
+            message: json!("pong"),
+            id: Some(json!("q1")),
+        }]
+    );
+    // Answered: a second reply is dropped, and no timeout follows.
+    c.send(1, b, &answer);
+    c.nodes[0].advance(Duration::from_secs(60));
+    assert!(c.nodes[0].take(a).is_empty());
+    assert_eq!(c.nodes[0].hub.poll_timeout(), None);
+}
+
+#[test]
+fn a_request_that_finds_nobody_anywhere_is_told_so_once() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    let b = c.client(1, "B");
+    // Nobody, though the directory had to be asked.
+    c.send(
+        0,
+        a,
+        r#"{"type":"request","to":"Nobody","message":1,"id":1}"#,
+    );
+    // B leaves while A's request to it is on its way.
+    c.nodes[0].send(a, br#"{"type":"request","to":"B","message":1,"id":2}"#);
+    c.nodes[1].disconnect(b);
+    c.pump();
+    let frames = c.nodes[0].take(a);
+    let errors: Vec<(&str, &serde_json::Value)> = frames
+        .iter()
+        .map(|f| match f {
+            HubFrame::Error {
+                code, id: Some(id), ..
+            } => (code.as_str(), id),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [("unknown_alias", &json!(1)), ("unknown_alias", &json!(2))]
+    );
+    // Both ended there: no timeout follows.
+    assert_eq!(c.nodes[0].hub.poll_timeout(), None);
+    c.nodes[0].advance(Duration::from_secs(60));
+    assert!(c.nodes[0].take(a).is_empty());
 }

@@ -3,7 +3,7 @@
 //!
 //! The hub's stream is read with the core's [`HubLines`], as every client
 //! of the hub reads it. Each request that waits for an answer (`sync`,
-//! `list`, `ping`, `join`, `leave`, `watch`, `unwatch`) carries an `id` of this client's own (`"rs-1"`,
+//! `list`, `ping`, `join`, `leave`, `watch`, `unwatch`, `request`) carries an `id` of this client's own (`"rs-1"`,
 //! `"rs-2"`, ...), which the hub echoes in the reply or error it causes; a
 //! wait takes only the frame with its id as its answer, so an error caused
 //! by something sent before (with [`Client::send_raw`], say) is never
@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use serde_json::Value;
 use tcphub_core::{
-    encode_bye, encode_info, encode_join, encode_leave, encode_room_info, encode_sync_request,
-    encode_unwatch, encode_watch, HubFrame, HubLines, LastWillRequest, LineError, RawValue,
-    SessionEntry, WatchScope,
+    encode_bye, encode_info, encode_join, encode_leave, encode_reply, encode_request,
+    encode_room_info, encode_sync_request, encode_unwatch, encode_watch, HubFrame, HubLines,
+    LastWillRequest, LineError, RawValue, SessionEntry, WatchScope,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -95,6 +95,15 @@ impl RequestId {
     pub fn is_answered_by(&self, frame: &HubFrame) -> bool {
         matches!(frame.request_id(), Some(Value::String(id)) if *id == self.0)
     }
+}
+
+/// The answer to a [`Client::request`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Who answered: the alias asked, or `#hub` for the host.
+    pub from: String,
+    /// The answer, any JSON value.
+    pub message: Value,
 }
 
 /// The ids this client gives its requests: `"rs-1"`, `"rs-2"`, ... A
@@ -259,7 +268,7 @@ impl Client {
     }
 
     /// Writes a request with a new id, and returns the id.
-    async fn request(
+    async fn write_request(
         &mut self,
         kind: &'static str,
         client_name: Option<&str>,
@@ -291,7 +300,7 @@ impl Client {
     /// the hub's error (such as `alias_taken`) otherwise. Frames that arrive
     /// before the answer are dropped, errors about earlier sends included.
     pub async fn sync(&mut self, alias: &str) -> Result<String, ClientError> {
-        let id = self.request("sync", Some(alias), None).await?;
+        let id = self.write_request("sync", Some(alias), None).await?;
         match self.answer(&id).await? {
             HubFrame::Synced { session_id, .. } => Ok(session_id),
             other => Err(unexpected_answer("sync", &other)),
@@ -414,11 +423,51 @@ impl Client {
         self.send_info(to, &message).await
     }
 
+    /// Sends a `request` to `to` (an alias; the host when `None`) with a
+    /// new id, without waiting, and returns the id: the `reply`, or the
+    /// `error` that ends the request (`unknown_alias`, `request_timeout`,
+    /// ...), carries it. `timeout_ms` is how long the hub waits for the
+    /// reply (its default when `None`; it cuts longer waits to its
+    /// maximum).
+    pub async fn send_request(
+        &mut self,
+        to: Option<&str>,
+        message: &RawValue,
+        timeout_ms: Option<u64>,
+    ) -> io::Result<RequestId> {
+        self.request_line(&encode_request(to, message, None, timeout_ms))
+            .await
+    }
+
+    /// Sends a `request` as [`Client::send_request`] does and waits for
+    /// its end: the reply, or the hub's error as [`ClientError::Hub`]
+    /// (code `request_timeout` when nobody answered in time). The hub
+    /// ends every request, within its longest request timeout.
+    pub async fn request(
+        &mut self,
+        to: Option<&str>,
+        message: &RawValue,
+        timeout_ms: Option<u64>,
+    ) -> Result<Reply, ClientError> {
+        let id = self.send_request(to, message, timeout_ms).await?;
+        match self.answer(&id).await? {
+            HubFrame::Reply { from, message, .. } => Ok(Reply { from, message }),
+            other => Err(unexpected_answer("request", &other)),
+        }
+    }
+
+    /// Answers a request this session was sent (`replyTo` as it came).
+    /// A reply the hub refuses (the request timed out meanwhile, say) is
+    /// answered later with an `unknown_request` error.
+    pub async fn send_reply(&mut self, reply_to: &str, message: &RawValue) -> io::Result<()> {
+        self.send_raw(&encode_reply(reply_to, message)).await
+    }
+
     /// Sends `ping` with a new id, which [`Client::until_pong`] then waits
     /// for; the id is returned for callers that read frames themselves
     /// ([`RequestId::is_answered_by`]).
     pub async fn ping(&mut self) -> io::Result<RequestId> {
-        let id = self.request("ping", None, None).await?;
+        let id = self.write_request("ping", None, None).await?;
         self.ping = Some(id.clone());
         Ok(id)
     }
@@ -430,7 +479,7 @@ impl Client {
     pub async fn until_pong(&mut self) -> Result<Vec<HubFrame>, ClientError> {
         let id = match self.ping.take() {
             Some(id) => id,
-            None => self.request("ping", None, None).await?,
+            None => self.write_request("ping", None, None).await?,
         };
         let mut before = Vec::new();
         loop {

@@ -692,3 +692,71 @@ fn redis_down_at_start_exits_1_naming_the_url() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonsense://x"));
 }
+
+#[tokio::test]
+async fn a_request_crosses_nodes_to_its_answer_and_one_to_nobody_is_unknown() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", &[]);
+    let b = node(&redis, "b", &[]);
+    let mut clock = synced(&b, "clock").await;
+    let mut asker = synced(&a, "asker").await;
+    // Node a need not have heard of `clock` yet: the directory is asked.
+    let id = asker
+        .send_request(Some("clock"), &raw("{\"q\":\"time?\"}"), Some(10_000))
+        .await
+        .unwrap();
+    let reply_to = match frame(&mut clock).await {
+        HubFrame::Request {
+            from,
+            reply_to,
+            message,
+        } => {
+            assert_eq!(from, "asker");
+            assert_eq!(message, json!({"q": "time?"}));
+            // The request waits on the asker's node, which the reply names.
+            assert!(reply_to.starts_with("a/"), "{reply_to}");
+            reply_to
+        }
+        other => panic!("{other:?}"),
+    };
+    clock
+        .send_reply(&reply_to, &raw("\"12:00\""))
+        .await
+        .unwrap();
+    let answer = frame(&mut asker).await;
+    assert!(id.is_answered_by(&answer), "{answer:?}");
+    match answer {
+        HubFrame::Reply { from, message, .. } => {
+            assert_eq!((from.as_str(), message), ("clock", json!("12:00")))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Nobody on any node holds `nobody`: unknown_alias, naming it.
+    match within(asker.request(Some("nobody"), &raw("1"), Some(10_000))).await {
+        Err(ClientError::Hub { code, message }) => {
+            assert_eq!(code, "unknown_alias");
+            assert!(message.contains("nobody"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A second reply to the answered request goes nowhere: the asker's
+    // node drops it. The next request's reply, sent after it over the
+    // same way back, is the next frame the asker gets.
+    clock.send_reply(&reply_to, &raw("\"late\"")).await.unwrap();
+    asker
+        .send_request(Some("clock"), &raw("2"), Some(10_000))
+        .await
+        .unwrap();
+    let HubFrame::Request { reply_to, .. } = frame(&mut clock).await else {
+        panic!("a request");
+    };
+    clock
+        .send_reply(&reply_to, &raw("\"second\""))
+        .await
+        .unwrap();
+    match frame(&mut asker).await {
+        HubFrame::Reply { message, .. } => assert_eq!(message, json!("second")),
+        other => panic!("{other:?}"),
+    }
+}

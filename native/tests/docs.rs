@@ -1,5 +1,5 @@
-//! The walkthrough of docs/native.md's "Rooms, presence and last wills",
-//! run as written: every `$` command line of its console blocks is run
+//! The walkthroughs of docs/native.md's "Rooms, presence and last wills"
+//! and "Request and reply", run as written: every `$` command line of its console blocks is run
 //! with exactly those arguments, every line typed (`> `) is typed into the
 //! process of its block, and every printed line shown must be printed by
 //! that process, in the order shown. Only addresses differ: the test
@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use common::serve::*;
 use common::shell::{self, ConsoleCommand};
 
-const SECTION: &str = "### Rooms, presence and last wills";
+const ROOMS_SECTION: &str = "### Rooms, presence and last wills";
+const REQUEST_SECTION: &str = "### Request and reply";
 
 /// The command of one console block (the docs give each process a block),
 /// what is typed into it and what it prints.
@@ -34,8 +35,8 @@ fn next_typed(block: &mut Block) -> String {
         .unwrap_or_else(|| panic!("the docs type nothing more into `{}`", block.command))
 }
 
-fn section_blocks() -> Vec<Block> {
-    shell::section("native.md", SECTION)
+fn section_blocks(heading: &str) -> Vec<Block> {
+    shell::section("native.md", heading)
         .console
         .into_iter()
         .map(|mut block| {
@@ -43,6 +44,15 @@ fn section_blocks() -> Vec<Block> {
             block.remove(0)
         })
         .collect()
+}
+
+/// Takes the block whose command starts with `starts` out of `blocks`.
+fn take(blocks: &mut Vec<Block>, starts: &str) -> Block {
+    let at = blocks
+        .iter()
+        .position(|b| b.command.starts_with(starts))
+        .unwrap_or_else(|| panic!("no `{starts}` block in the section"));
+    blocks.remove(at)
 }
 
 /// Splits a command line as sh does for the quoting the docs use: words
@@ -90,18 +100,11 @@ fn assert_printed(block: &Block, stdout: &Arc<Mutex<String>>, stderr: &Arc<Mutex
 
 #[test]
 fn the_chat_room_walkthrough_runs_as_written() {
-    let mut blocks = section_blocks();
-    let mut take = |starts: &str| {
-        let at = blocks
-            .iter()
-            .position(|b| b.command.starts_with(starts))
-            .unwrap_or_else(|| panic!("no `{starts}` block in the section"));
-        blocks.remove(at)
-    };
-    let mut hub_block = take("tcphub serve");
-    let mut one_block = take("tcphub connect --name Client-1");
-    let mut two_block = take("tcphub connect --name Client-2");
-    let send_block = take("tcphub send");
+    let mut blocks = section_blocks(ROOMS_SECTION);
+    let mut hub_block = take(&mut blocks, "tcphub serve");
+    let mut one_block = take(&mut blocks, "tcphub connect --name Client-1");
+    let mut two_block = take(&mut blocks, "tcphub connect --name Client-2");
+    let send_block = take(&mut blocks, "tcphub send");
     assert!(
         blocks.is_empty(),
         "blocks this test does not run: {blocks:?}"
@@ -214,4 +217,88 @@ fn the_chat_room_walkthrough_runs_as_written() {
     };
     assert!(closed("Client-1", "client_bye"), "{logs}");
     assert!(closed("Client-2", "peer_closed"), "{logs}");
+}
+
+/// The output of a finished command, as `assert_printed` reads it.
+fn shared(bytes: &[u8]) -> Arc<Mutex<String>> {
+    Arc::new(Mutex::new(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+#[test]
+fn the_request_walkthrough_runs_as_written() {
+    let mut blocks = section_blocks(REQUEST_SECTION);
+    let mut hub_block = take(&mut blocks, "tcphub serve");
+    let reply_block = take(&mut blocks, "tcphub reply");
+    let upper_block = take(&mut blocks, "tcphub request --name ops upper");
+    let host_block = take(&mut blocks, "tcphub request --host");
+    let nobody_block = take(&mut blocks, "tcphub request nobody");
+    assert!(
+        blocks.is_empty(),
+        "blocks this test does not run: {blocks:?}"
+    );
+
+    let hub_args = args(&hub_block);
+    let hub_args: Vec<&str> = hub_args.iter().map(String::as_str).collect();
+    let mut hub = ServeProcess::start_exactly(
+        &hub_args,
+        &[
+            ("TCPHUB_LISTEN", "127.0.0.1:0"),
+            ("TCPHUB_LOG_FORMAT", "json"),
+        ],
+    );
+    let server = hub.server_arg();
+    let env = [("TCPHUB_SERVER", server.as_str())];
+
+    // The responder, ready when it says so.
+    let reply_args = args(&reply_block);
+    let reply_args: Vec<&str> = reply_args.iter().map(String::as_str).collect();
+    let mut responder = ClientProcess::start_typing(&reply_args, &env);
+    wait_for_text(&responder.stderr, "answering requests to upper");
+
+    // A request it answers.
+    let upper_args = args(&upper_block);
+    let upper_args: Vec<&str> = upper_args.iter().map(String::as_str).collect();
+    let upper = tcphub_with_env(&upper_args, &env, "");
+    assert_eq!(upper.status.code(), Some(0), "{upper:?}");
+    assert_printed(&upper_block, &shared(&upper.stdout), &shared(&upper.stderr));
+    wait_for_text(&responder.stdout, "(request 2.1) hello");
+
+    // A request the host answers on its console.
+    let host_args = args(&host_block);
+    let host_args: Vec<&str> = host_args.iter().map(String::as_str).collect();
+    let asking = ClientProcess::start_typing(&host_args, &env);
+    wait_for_text(&hub.stdout, "(request 3.2) is the kitchen open?");
+    hub.console(&next_typed(&mut hub_block));
+    let (asking_out, asking_err) = (asking.stdout.clone(), asking.stderr.clone());
+    let (status, _) = asking.wait();
+    assert_eq!(status.code(), Some(0), "{}", asking_err.lock().unwrap());
+    assert_printed(&host_block, &asking_out, &asking_err);
+
+    // A request to nobody: status 1, the code named.
+    let nobody_args = args(&nobody_block);
+    let nobody_args: Vec<&str> = nobody_args.iter().map(String::as_str).collect();
+    let nobody = tcphub_with_env(&nobody_args, &env, "");
+    assert_eq!(nobody.status.code(), Some(1), "{nobody:?}");
+    assert_printed(
+        &nobody_block,
+        &shared(&nobody.stdout),
+        &shared(&nobody.stderr),
+    );
+
+    assert!(
+        hub_block.typed.is_empty(),
+        "the docs type lines into `{}` that this test did not: {:?}",
+        hub_block.command,
+        hub_block.typed
+    );
+    assert!(reply_block.typed.is_empty());
+    responder.kill();
+    assert_printed(&reply_block, &responder.stdout, &responder.stderr);
+    let (status, hub_out, logs) = hub.terminate();
+    assert!(status.success(), "{logs}");
+    assert_printed(
+        &hub_block,
+        &Arc::new(Mutex::new(hub_out)),
+        &Arc::new(Mutex::new(logs)),
+    );
 }

@@ -302,6 +302,8 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
             o.limits.max_connections_per_address,
             MAX_MAX_SESSIONS,
         )?,
+        // Request timeouts: the core's defaults until Python sets them.
+        ..HubConfig::default()
     };
     // The core's own check, in case it grows a rule this file does not know.
     config

@@ -63,6 +63,26 @@ pub enum ClientFrame<'a> {
     Unwatch(WatchScope<'a>),
     /// `{"type":"bye"}`: a clean close; the last will is not sent.
     Bye,
+    /// `{"type":"request","to":"Client-2","message":...}`: a message that
+    /// expects one reply, from the holder of `to` or, without `to`, from
+    /// the host. The requester's `id` is echoed on the reply.
+    Request {
+        /// The alias to ask; `None` asks the host.
+        to: Option<Cow<'a, str>>,
+        /// Any JSON value, exactly as sent.
+        message: RawMessage<'a>,
+        /// `timeout`: how many milliseconds to wait for the reply (the
+        /// hub's default when absent; clamped to its maximum).
+        timeout: Option<u64>,
+    },
+    /// `{"type":"reply","replyTo":"7","message":...}`: the answer to a
+    /// request this session was sent.
+    Reply {
+        /// The `replyTo` of the request answered, as the hub wrote it.
+        reply_to: Cow<'a, str>,
+        /// Any JSON value, exactly as sent.
+        message: RawMessage<'a>,
+    },
 }
 
 /// A message as sent: any JSON value, kept as its raw text. Two messages
@@ -133,6 +153,10 @@ struct Envelope<'a> {
     last_will: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "present")]
     token: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    timeout: Option<&'a RawValue>,
+    #[serde(rename = "replyTo", default, borrow, deserialize_with = "present")]
+    reply_to: Option<&'a RawValue>,
 }
 
 /// The fields of a `lastWill` object.
@@ -243,10 +267,27 @@ impl<'a> ClientFrame<'a> {
             "watch" => Ok(ClientFrame::Watch(watch_scope(envelope)?)),
             "unwatch" => Ok(ClientFrame::Unwatch(watch_scope(envelope)?)),
             "bye" => Ok(ClientFrame::Bye),
+            "request" => {
+                if envelope.room.is_some() {
+                    return Err(PeerError::new(
+                        ErrorCode::InvalidField,
+                        "a request goes to one alias (\"to\") or to the host (no \"to\"), not to a room",
+                    ));
+                }
+                Ok(ClientFrame::Request {
+                    to: envelope.to.map(|raw| string(raw, "to")).transpose()?,
+                    message: RawMessage(envelope.message.ok_or_else(|| missing("message"))?),
+                    timeout: envelope.timeout.map(whole_number("timeout")).transpose()?,
+                })
+            }
+            "reply" => Ok(ClientFrame::Reply {
+                reply_to: required_string(envelope.reply_to, "replyTo")?,
+                message: RawMessage(envelope.message.ok_or_else(|| missing("message"))?),
+            }),
             other => Err(PeerError::new(
                 ErrorCode::UnknownType,
                 format!(
-                    "unknown type {other:?}: expected sync, info, list, ping, join, leave, watch, unwatch or bye"
+                    "unknown type {other:?}: expected sync, info, request, reply, list, ping, join, leave, watch, unwatch or bye"
                 ),
             )),
         }
@@ -475,6 +516,37 @@ pub fn encode_info(to: Option<&str>, message: &RawValue) -> Vec<u8> {
 pub fn encode_room_info(room: &str, message: &RawValue) -> Vec<u8> {
     let mut out = br#"{"type":"info","room":"#.to_vec();
     push_string(&mut out, room);
+    finish_info(out, message)
+}
+
+/// A `request` frame: to the holder of `to`, or the host when `to` is
+/// `None`; `id` (raw JSON, a string or number) is echoed on the reply, and
+/// `timeout_ms` bounds the wait, the hub's default when `None`.
+pub fn encode_request(
+    to: Option<&str>,
+    message: &RawValue,
+    id: Option<&RawValue>,
+    timeout_ms: Option<u64>,
+) -> Vec<u8> {
+    let mut out = br#"{"type":"request""#.to_vec();
+    if let Some(to) = to {
+        out.extend_from_slice(br#","to":"#);
+        push_string(&mut out, to);
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(br#","id":"#);
+        out.extend_from_slice(id.get().as_bytes());
+    }
+    if let Some(timeout) = timeout_ms {
+        out.extend_from_slice(format!(r#","timeout":{timeout}"#).as_bytes());
+    }
+    finish_info(out, message)
+}
+
+/// A `reply` frame answering the request whose `replyTo` was `reply_to`.
+pub fn encode_reply(reply_to: &str, message: &RawValue) -> Vec<u8> {
+    let mut out = br#"{"type":"reply","replyTo":"#.to_vec();
+    push_string(&mut out, reply_to);
     finish_info(out, message)
 }
 

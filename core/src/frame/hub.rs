@@ -41,6 +41,27 @@ pub enum HubFrame {
         /// The message, any JSON value.
         message: serde_json::Value,
     },
+    /// A request this client is asked to answer: reply with
+    /// `{"type":"reply","replyTo":...,"message":...}`.
+    Request {
+        /// Who asks (an alias, or a session id if it has none).
+        from: String,
+        /// What to put in the reply's `replyTo`.
+        #[serde(rename = "replyTo")]
+        reply_to: String,
+        /// The message, any JSON value.
+        message: serde_json::Value,
+    },
+    /// The answer to a `request` this client sent.
+    Reply {
+        /// Who answered: the alias asked, or [`HUB_NAME`].
+        from: String,
+        /// The answer, any JSON value.
+        message: serde_json::Value,
+        /// The `id` of the request this answers, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
     /// Something the client sent was wrong.
     Error {
         /// Machine-readable kind, see [`ErrorCode`](crate::ErrorCode).
@@ -159,13 +180,17 @@ impl HubFrame {
         match self {
             HubFrame::Synced { id, .. }
             | HubFrame::Error { id, .. }
+            | HubFrame::Reply { id, .. }
             | HubFrame::Pong { id, .. }
             | HubFrame::Sessions { id, .. }
             | HubFrame::Joined { id, .. }
             | HubFrame::Left { id, .. }
             | HubFrame::Watching { id }
             | HubFrame::Unwatched { id } => id.as_ref(),
-            HubFrame::Info { .. } | HubFrame::Bye { .. } | HubFrame::Presence { .. } => None,
+            HubFrame::Info { .. }
+            | HubFrame::Request { .. }
+            | HubFrame::Bye { .. }
+            | HubFrame::Presence { .. } => None,
         }
     }
 }
@@ -226,6 +251,37 @@ pub(crate) mod encode {
         let mut name = Vec::with_capacity(HUB_NAME.len() + 2);
         push_string(&mut name, HUB_NAME);
         Ok(info(&name, room, false, raw.get()))
+    }
+
+    /// A `request` for its recipient to answer: `reply_to` is what the
+    /// reply names it by.
+    pub(crate) fn request(from_json: &[u8], reply_to: &str, message: &str) -> Bytes {
+        let mut out = br#"{"type":"request","from":"#.to_vec();
+        out.extend_from_slice(from_json);
+        out.extend_from_slice(br#","replyTo":"#);
+        push_string(&mut out, reply_to);
+        out.extend_from_slice(br#","message":"#);
+        push_single_line(&mut out, message);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    /// A `reply` to the requester, echoing its request `id`.
+    pub(crate) fn reply(from_json: &[u8], message: &str, id: Option<&RawValue>) -> Bytes {
+        let mut out = br#"{"type":"reply","from":"#.to_vec();
+        out.extend_from_slice(from_json);
+        out.extend_from_slice(br#","message":"#);
+        push_single_line(&mut out, message);
+        finish(out, id)
+    }
+
+    /// A frame made without a request id (on another node, which does
+    /// not know it) with `id` added, as [`finish`] would have.
+    pub(crate) fn with_request_id(frame: &[u8], id: Option<&RawValue>) -> Bytes {
+        match frame.strip_suffix(b"}\n") {
+            Some(head) if id.is_some() => finish(head.to_vec(), id),
+            _ => Bytes::copy_from_slice(frame),
+        }
     }
 
     pub(crate) fn joined(room: &str, members: usize, id: Option<&RawValue>) -> Bytes {

@@ -11,8 +11,9 @@ mod reader;
 
 pub use client::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
-    encode_room_info, encode_sync, encode_sync_request, encode_sync_with_last_will, encode_unwatch,
-    encode_watch, ClientFrame, LastWillRequest, RawMessage, WatchScope, MAX_REQUEST_ID_LEN,
+    encode_reply, encode_request, encode_room_info, encode_sync, encode_sync_request,
+    encode_sync_with_last_will, encode_unwatch, encode_watch, ClientFrame, LastWillRequest,
+    RawMessage, WatchScope, MAX_REQUEST_ID_LEN,
 };
 pub use hub::{encode_too_many_sessions, HubFrame, SessionEntry, HUB_NAME};
 pub use reader::{frame_type, HubLines, LineError, DEFAULT_MAX_LINE_LEN};

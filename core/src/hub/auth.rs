@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use super::Hub;
 use crate::alias::Alias;
 use crate::auth::{AuthDecision, AuthRequest, AuthRequestId, AuthStage, Identity, PendingAuth};
+use crate::config::whole_millis;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::{CloseReason, Output};
 use crate::frame::ClientFrame;
@@ -38,7 +39,7 @@ impl Hub {
         decision: AuthDecision,
     ) -> Result<bool, HubError> {
         self.advance(now)?;
-        let Some(handle) = self.auth_requests.remove(&id) else {
+        let Some(handle) = self.auth_requests.remove(id) else {
             return Ok(false);
         };
         let Some(pending) = self.take_pending_auth(handle) else {
@@ -192,14 +193,14 @@ impl Hub {
             }
             Some(AuthStage::Waiting) => self.ask(handle),
             Some(AuthStage::Asked(id)) => {
-                self.auth_requests.remove(&id);
+                self.auth_requests.remove(id);
                 let Some(pending) = self.take_pending_auth(handle) else {
                     return;
                 };
                 self.stats.denied();
                 let message = format!(
                     "the credential could not be checked within {} ms",
-                    self.config.auth_timeout.as_millis()
+                    whole_millis(self.config.auth_timeout)
                 );
                 let error = PeerError::new(ErrorCode::Unauthorized, message);
                 self.peer_error(handle, error, pending.request_id.as_deref());
@@ -254,7 +255,7 @@ impl Hub {
     /// The question about a closing session's credential is closed too.
     pub(super) fn forget_pending_auth(&mut self, pending: Option<Box<PendingAuth>>) {
         if let Some(AuthStage::Asked(id)) = pending.map(|p| p.stage) {
-            self.auth_requests.remove(&id);
+            self.auth_requests.remove(id);
         }
     }
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::Hub;
 use crate::cluster::RemoteTarget;
+use crate::config::whole_millis;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, Output, RelayTarget};
 use crate::frame::hub_encode as encode;
@@ -40,7 +41,7 @@ impl Hub {
             ErrorCode::FrameTimeout,
             format!(
                 "no complete frame within {} ms of its first byte; closing the session",
-                timeout.as_millis()
+                whole_millis(timeout)
             ),
         );
         self.close_for_error(handle, CloseReason::FrameTimeout, error);
@@ -204,7 +205,7 @@ impl Hub {
     pub(super) fn bye(&self, reason: CloseReason) -> Bytes {
         let message = match reason {
             CloseReason::IdleTimeout => match self.config.idle_timeout {
-                Some(t) => format!("nothing received for {} ms", t.as_millis()),
+                Some(t) => format!("nothing received for {} ms", whole_millis(t)),
                 None => "idle for too long".to_owned(),
             },
             CloseReason::ClosedByHost => "closed by the host".to_owned(),
@@ -228,7 +229,7 @@ impl Hub {
             ),
             CloseReason::AuthTimeout => format!(
                 "no alias was granted within {} ms of connecting; sync with an alias and its \"token\"",
-                self.config.auth_timeout.as_millis()
+                whole_millis(self.config.auth_timeout)
             ),
             CloseReason::FrameTooLarge => "frame too large".to_owned(),
             CloseReason::FrameTimeout => "a frame took too long to arrive".to_owned(),

@@ -143,6 +143,17 @@ impl Hub {
                 self.deliver_remote(envelope);
                 self.settle();
             }
+            ClusterInput::Unresolved(Envelope {
+                target: RemoteTarget::Alias(alias),
+                reply_to:
+                    Some(ReplyTo {
+                        request: Some(to), ..
+                    }),
+                ..
+            }) => {
+                self.request_unresolved(&to, &alias);
+                self.settle();
+            }
             ClusterInput::Unresolved(envelope) => {
                 let local = envelope.reply_to.as_ref().and_then(|reply_to| {
                     let handle = self.sessions.by_session_id(&reply_to.session_id)?;
@@ -202,6 +213,9 @@ impl Hub {
                 let ids = self.presence_watchers(NOBODY, alias.as_ref(), &rooms);
                 self.deliver_to_ids(None, &ids, frame);
             }
+            RemoteTarget::Reply { to, from } => {
+                self.deliver_remote_reply(&to, from, &frame);
+            }
         }
     }
 
@@ -211,9 +225,18 @@ impl Hub {
         let Some(node) = reply_to.node() else {
             return;
         };
-        let request_id = raw_request_id(reply_to.request_id.as_deref());
-        let frame = encode::error(&unknown_alias(alias.as_str()), request_id.as_deref());
-        let envelope = Envelope::new(RemoteTarget::Session(reply_to.session_id), frame);
+        let envelope = match reply_to.request {
+            // A request's node echoes its id, and stops waiting for it.
+            Some(to) => Envelope::new(
+                RemoteTarget::Reply { to, from: None },
+                encode::error(&unknown_alias(alias.as_str()), None),
+            ),
+            None => {
+                let request_id = raw_request_id(reply_to.request_id.as_deref());
+                let frame = encode::error(&unknown_alias(alias.as_str()), request_id.as_deref());
+                Envelope::new(RemoteTarget::Session(reply_to.session_id), frame)
+            }
+        };
         if let Some(cluster) = &mut self.cluster {
             let forward = ClusterOutput::Forward { node, envelope };
             cluster.outputs.push_back(forward);
@@ -230,6 +253,11 @@ impl Hub {
         request_id: Option<&RawValue>,
     ) {
         let reply_to = self.reply_to(handle, request_id);
+        self.resolve_from(alias, frame, reply_to);
+    }
+
+    /// The same, for a sender already named as `reply_to`.
+    pub(super) fn resolve_from(&mut self, alias: Alias, frame: Bytes, reply_to: Option<ReplyTo>) {
         if let Some(cluster) = &mut self.cluster {
             let envelope = Envelope {
                 target: RemoteTarget::Alias(alias),
@@ -250,6 +278,7 @@ impl Hub {
         Some(ReplyTo {
             session_id: session.session_id.clone(),
             request_id: request_id.map(|id| Arc::from(id.get())),
+            request: None,
         })
     }
 
@@ -369,6 +398,8 @@ impl Hub {
         let nodes: Vec<&NodeId> = match &target {
             RemoteTarget::Alias(alias) => cluster.replica.alias_nodes(alias.as_str()).collect(),
             RemoteTarget::Room(room) => cluster.replica.room_nodes(room.as_str()).collect(),
+            // A reply goes to the node its address names (see `requests`).
+            RemoteTarget::Reply { .. } => return,
             RemoteTarget::Session(session_id) => {
                 if let Some(node) = node_of(session_id) {
                     let envelope = Envelope {

@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::Hub;
+use crate::config::whole_millis;
 use crate::error::HubError;
 use crate::event::{CloseReason, Output};
 use crate::frame::hub_encode as encode;
@@ -374,7 +375,7 @@ impl Hub {
         for handle in stuck {
             let message = format!(
                 "nothing sent to this session could be written for {} ms; frames not yet sent were dropped",
-                deadline.as_millis()
+                whole_millis(deadline)
             );
             let farewell = encode::bye(CloseReason::SlowConsumer.as_str(), &message);
             self.close_with(handle, CloseReason::SlowConsumer, farewell);

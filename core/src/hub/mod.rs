@@ -32,6 +32,7 @@ mod delivery;
 mod host_pace;
 mod input;
 mod presence;
+mod requests;
 mod rooms;
 mod routing;
 
@@ -43,7 +44,7 @@ use serde::Serialize;
 
 use crate::alias::Alias;
 use crate::alias_table::AliasTable;
-use crate::auth::AuthRequestId;
+use crate::auth::OpenQuestions;
 use crate::auth_failures::AuthFailures;
 use crate::cluster::RemoteTarget;
 use crate::config::HubConfig;
@@ -125,8 +126,10 @@ pub struct Hub {
     auth_failures: AuthFailures,
     /// The sessions whose credential the driver was asked about, by
     /// question.
-    auth_requests: BTreeMap<AuthRequestId, SessionHandle>,
+    auth_requests: OpenQuestions,
     last_auth_request: u64,
+    /// The number of the latest request (see `requests`).
+    last_request: u64,
     /// What the hub has done, for metrics (see `stats`).
     stats: HubStats,
 }
@@ -145,8 +148,9 @@ impl Hub {
             rate_limits,
             per_address: BTreeMap::new(),
             auth_failures: AuthFailures::default(),
-            auth_requests: BTreeMap::new(),
+            auth_requests: OpenQuestions::default(),
             last_auth_request: 0,
+            last_request: 0,
             sessions: SessionTable::default(),
             aliases: AliasTable::default(),
             rooms: RoomTable::default(),
@@ -341,7 +345,8 @@ impl Hub {
     }
 
     /// Time has passed: fires every deadline due by `now` (idle timeout,
-    /// frame timeout, write deadline, authentication's turns and deadline).
+    /// frame timeout, write deadline, authentication's turns and deadline,
+    /// requests waiting for replies).
     pub fn handle_timeout(&mut self, now: Duration) -> Result<(), HubError> {
         self.advance(now)?;
         // Every deadline due by `now` is taken first: closing one session
@@ -356,6 +361,7 @@ impl Hub {
                 Timer::Idle => self.close(handle, CloseReason::IdleTimeout),
                 Timer::Frame => self.close_frame_timeout(handle),
                 Timer::Auth => self.on_auth_timer(handle),
+                Timer::Request => self.expire_requests(handle),
             }
         }
         if self.next_write_sweep.is_some_and(|at| at <= now) {

@@ -69,6 +69,14 @@ impl Hub {
             ClientFrame::Watch(scope) => self.on_watch(handle, request_id, scope),
             ClientFrame::Unwatch(scope) => self.on_unwatch(handle, request_id, scope),
             ClientFrame::Bye => self.close(handle, CloseReason::ClientBye),
+            ClientFrame::Request {
+                to,
+                message,
+                timeout,
+            } => self.on_request(handle, request_id, to.as_deref(), &message, timeout),
+            ClientFrame::Reply { reply_to, message } => {
+                self.on_reply(handle, request_id, &reply_to, &message)
+            }
         }
     }
 

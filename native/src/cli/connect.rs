@@ -12,6 +12,7 @@ use tcphub_native::client::{Client, ClientError, RequestId};
 use tokio::io::AsyncBufReadExt;
 
 use super::line::{ConsoleLine, WatchTarget, CONNECT_COMMANDS};
+use super::message::typed_message;
 use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,9 @@ use super::{display, ServerArg, TokenArg};
     /join ROOM           become a member of a room (`lobby` or `#lobby`)\n  \
     /leave ROOM          stop being one\n  \
     /list [ROOM]         show who is connected, or who is in a room you are in\n  \
+    /request ALIAS MSG   ask ALIAS, expecting one reply: `[ALIAS] (reply) ...`\n  \
+    /reply REPLYTO MSG   answer a request shown as `[Client-2] (request 7) ...`\n                       \
+    (MSG: valid JSON is sent as that value, other text as text)\n  \
     /watch [ALIAS...]    be told when these aliases (or all) come and go\n  \
     /watch #ROOM         be told who joins, leaves or drops out of a room you are in\n  \
     /unwatch [...]       stop (no argument: every watch)\n  \
@@ -33,7 +37,8 @@ use super::{display, ServerArg, TokenArg};
     of input: a clean leave, so no last will is sent\n\n\
     Received messages print as `[Client-2] hello`, room messages as \
     `[Client-2 #lobby] hello`, last wills as `[Client-2 #lobby] (last will) ...`, \
-    the host's as `[server] ...`, presence as `[presence] Client-2 joined #lobby`, \
+    the host's as `[server] ...`, requests as `[Client-2] (request 7) ...` and \
+    replies as `[Client-2] (reply) ...`, presence as `[presence] Client-2 joined #lobby`, \
     the hub's errors as `[error] ...`.\n\n\
     A last will (--last-will with --last-will-room or --last-will-to) is sent \
     by the hub if this connection ends without a bye: the process killed, the \
@@ -207,6 +212,16 @@ async fn act(client: &mut Client, line: ConsoleLine<'_>) -> Result<(), ClientErr
         ConsoleLine::Leave { room, .. } => client.send_raw(&encode_leave(room)).await?,
         ConsoleLine::Watch(target) => client.send_raw(&encode_watch(&scope(&target))).await?,
         ConsoleLine::Unwatch(target) => client.send_raw(&encode_unwatch(&scope(&target))).await?,
+        ConsoleLine::Request { to, text } => {
+            // The reply (or the error ending the request) is printed by
+            // the main loop; the hub's default timeout bounds the wait.
+            client
+                .send_request(Some(to), &typed_message(text), None)
+                .await?;
+        }
+        ConsoleLine::Reply { reply_to, text } => {
+            client.send_reply(reply_to, &typed_message(text)).await?
+        }
         ConsoleLine::Usage(hint) => display::status(&hint),
         // Not commands of this console: parsing refuses them.
         ConsoleLine::Close { .. } | ConsoleLine::Rooms => {}

@@ -52,9 +52,19 @@ pub fn joined(room: &str, members: usize) -> String {
 /// The mark of a last will in front of its text.
 pub const LAST_WILL_MARK: &str = "(last will) ";
 
+/// The mark of a request in front of its text, naming the `replyTo` to
+/// answer it with (`/reply 7 ...`): `(request 7) `.
+pub fn request_mark(reply_to: &str) -> String {
+    format!("(request {reply_to}) ")
+}
+
+/// The mark of a reply in front of its text.
+pub const REPLY_MARK: &str = "(reply) ";
+
 /// Prints one frame from the hub on stdout: `[Client-2] hello`,
 /// `[Client-2 #lobby] hello` for a room, `[Client-2 #lobby] (last will)
-/// ...`, `[server] ...`, `[presence] Client-2 joined #lobby`, `[error]
+/// ...`, `[server] ...`, `[Client-2] (request 7) ...`, `[Client-2] (reply)
+/// ...`, `[presence] Client-2 joined #lobby`, `[error]
 /// code: ...` (red on a terminal), `[bye] ...`.
 pub fn print_frame(frame: &HubFrame) {
     let colour = std::io::stdout().is_terminal();
@@ -82,6 +92,19 @@ pub fn print_frame(frame: &HubFrame) {
             } else {
                 format!("[{}{room}] {text}", sender(from))
             }
+        }
+        HubFrame::Request {
+            from,
+            reply_to,
+            message,
+        } => format!(
+            "[{}] {}{}",
+            sender(from),
+            request_mark(reply_to),
+            message_text(message)
+        ),
+        HubFrame::Reply { from, message, .. } => {
+            format!("[{}] {REPLY_MARK}{}", sender(from), message_text(message))
         }
         HubFrame::Joined { room, members, .. } => {
             format!("{}[hub] {}{reset}", paint(DIM), joined(room, *members))

@@ -8,7 +8,8 @@
 //! - 3: the hub closed the session for a reason of its own (`taken_over`,
 //!   `idle_timeout`, `slow_consumer`, ...; not `shutdown`, the usual end of
 //!   a `--stay` session);
-//! - 4: `sub --timeout` ran out before `--count` messages.
+//! - 4: `sub --timeout` ran out before `--count` messages; `request`
+//!   got no reply in time (`request_timeout`).
 
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ pub fn closed_by_hub() -> ExitCode {
     ExitCode::from(3)
 }
 
-/// `sub --timeout` ran out.
+/// `sub --timeout` ran out, or a request got no reply in time.
 pub fn timed_out() -> ExitCode {
     ExitCode::from(4)
 }

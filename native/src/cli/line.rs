@@ -45,6 +45,11 @@ pub enum Command {
     Watch,
     /// `/unwatch [ALIAS... | #ROOM]`: stop being told.
     Unwatch,
+    /// `/request ALIAS MESSAGE`: ask an alias, expecting one reply (a
+    /// client's console).
+    Request,
+    /// `/reply REPLYTO MESSAGE`: answer a request this console was sent.
+    Reply,
 }
 
 impl Command {
@@ -59,6 +64,8 @@ impl Command {
             Command::Rooms => &["/rooms"],
             Command::Watch => &["/watch"],
             Command::Unwatch => &["/unwatch"],
+            Command::Request => &["/request"],
+            Command::Reply => &["/reply"],
         }
     }
 
@@ -75,6 +82,8 @@ impl Command {
             Command::Rooms => "/rooms",
             Command::Watch => "/watch [ALIAS... | #ROOM]",
             Command::Unwatch => "/unwatch [ALIAS... | #ROOM]",
+            Command::Request => "/request ALIAS MESSAGE",
+            Command::Reply => "/reply REPLYTO MESSAGE",
         }
     }
 }
@@ -87,6 +96,9 @@ pub const CONNECT_COMMANDS: &[Command] = &[
     Command::Watch,
     Command::Unwatch,
     Command::Quit,
+    // Last, so the hint lists the older commands as before.
+    Command::Request,
+    Command::Reply,
 ];
 
 /// The commands of `tcphub serve --console`.
@@ -96,6 +108,7 @@ pub const SERVE_COMMANDS: &[Command] = &[
     Command::JoinSession,
     Command::LeaveSession,
     Command::Close,
+    Command::Reply,
 ];
 
 /// What a `/watch` or `/unwatch` is about.
@@ -141,6 +154,11 @@ pub enum ConsoleLine<'a> {
     Watch(WatchTarget<'a>),
     /// `/unwatch ...`.
     Unwatch(WatchTarget<'a>),
+    /// `/request ALIAS MESSAGE`: `text` is read as a message from the
+    /// command line is (see [`typed_message`](super::message::typed_message)).
+    Request { to: &'a str, text: &'a str },
+    /// `/reply REPLYTO MESSAGE`, `replyTo` as the request showed it.
+    Reply { reply_to: &'a str, text: &'a str },
     /// `/quit`.
     Quit,
     /// The line is a mistake; the hint says what to type instead.
@@ -217,6 +235,15 @@ fn command<'a>(line: &'a str, commands: &[Command]) -> ConsoleLine<'a> {
     };
     let usage = || ConsoleLine::Usage(format!("usage: `{}`", known.synopsis()));
     match (known, args.as_slice()) {
+        // The message is the rest of the line, spaces inside it kept.
+        (Command::Request, [to, _, ..]) => ConsoleLine::Request {
+            to,
+            text: after_words(line, 2),
+        },
+        (Command::Reply, [reply_to, _, ..]) => ConsoleLine::Reply {
+            reply_to,
+            text: after_words(line, 2),
+        },
         (Command::List, []) => ConsoleLine::List { room: None },
         (Command::List, [room]) => match room_name(room) {
             Some(room) => ConsoleLine::List { room: Some(room) },
@@ -272,6 +299,17 @@ fn command<'a>(line: &'a str, commands: &[Command]) -> ConsoleLine<'a> {
         }
         _ => usage(),
     }
+}
+
+/// What follows the command's name and its first `n - 1` arguments,
+/// trimmed: a message typed after them, spaces inside it kept.
+fn after_words(line: &str, n: usize) -> &str {
+    let mut rest = line.trim_start();
+    for _ in 0..n {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    rest.trim_end()
 }
 
 /// A room as typed in a command: `#lobby` or `lobby`. Room names cannot
@@ -443,8 +481,8 @@ mod tests {
         assert_eq!(
             hint,
             "unknown command `/stats`; the commands are `/list [ROOM]`, `/rooms`, \
-             `/join SESSION_ID ROOM`, `/leave SESSION_ID ROOM`, `/close SESSION_ID` \
-             (type `//text` to send text starting with `/`)"
+             `/join SESSION_ID ROOM`, `/leave SESSION_ID ROOM`, `/close SESSION_ID`, \
+             `/reply REPLYTO MESSAGE` (type `//text` to send text starting with `/`)"
         );
         assert!(is_usage(serve("/quit"), "`/list [ROOM]`, `/rooms`"));
         assert!(is_usage(
@@ -452,6 +490,39 @@ mod tests {
             "`/list [ROOM]`, `/join ROOM`"
         ));
         assert!(is_usage(connect("/"), "unknown command `/`"));
+    }
+
+    #[test]
+    fn request_and_reply_take_the_rest_of_the_line_as_the_message() {
+        for parse in [connect, serve] {
+            assert_eq!(
+                parse("/reply n1/7   until  21:00 "),
+                ConsoleLine::Reply {
+                    reply_to: "n1/7",
+                    text: "until  21:00"
+                }
+            );
+            assert!(is_usage(
+                parse("/reply 7"),
+                "usage: `/reply REPLYTO MESSAGE`"
+            ));
+            assert!(is_usage(parse("/reply"), "usage: `/reply REPLYTO MESSAGE`"));
+        }
+        assert_eq!(
+            connect("/request clock {\"tz\": \"UTC\"}"),
+            ConsoleLine::Request {
+                to: "clock",
+                text: "{\"tz\": \"UTC\"}"
+            }
+        );
+        assert!(is_usage(
+            connect("/request clock"),
+            "usage: `/request ALIAS MESSAGE`"
+        ));
+        assert!(is_usage(
+            serve("/request clock hi"),
+            "unknown command `/request`"
+        ));
     }
 
     #[test]

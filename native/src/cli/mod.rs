@@ -1,5 +1,5 @@
-//! The command line: `tcphub serve | connect | sub | send | list |
-//! hash-secret | token`.
+//! The command line: `tcphub serve | connect | sub | send | request |
+//! reply | list | hash-secret | token | stats`.
 
 mod connect;
 mod display;
@@ -7,6 +7,9 @@ mod exit;
 mod hash_secret;
 mod line;
 mod list;
+mod message;
+mod reply;
+mod request;
 mod send;
 mod serve;
 mod serve_auth;
@@ -34,7 +37,8 @@ const DEFAULT_SERVER: &str = "127.0.0.1:9000";
         `tcphub connect --name Client-1` (add `--join lobby` to be in a room), send \
         one message with `tcphub send --to Client-1 hello` (or `--room lobby`), \
         print what arrives as JSON lines with `tcphub sub`, or see who is there \
-        with `tcphub list`.\n\n\
+        with `tcphub list`. `tcphub reply --name clock --command date` answers \
+        requests, which `tcphub request clock 'what time is it?'` sends.\n\n\
         Clients send JSON objects over TCP, one after another (a newline between \
         them is optional; the hub's replies are one per line): \
         {\"type\":\"sync\",\"clientName\":\"Client-1\"} claims an alias, \
@@ -75,6 +79,11 @@ enum Command {
     /// Send one message (or one per stdin line) and exit, non-zero with
     /// the hub's error.
     Send(send::SendArgs),
+    /// Ask an alias (or the host) and print its reply; exit 4 on a timeout.
+    Request(request::RequestArgs),
+    /// Claim an alias and answer the requests sent to it, with a message or
+    /// a shell command's output.
+    Reply(reply::ReplyArgs),
     /// Show who is connected: session ids and aliases.
     List(list::ListArgs),
     /// Hash a secret read on stdin for a `serve --auth` file (argon2id).
@@ -96,6 +105,8 @@ pub fn main() -> ExitCode {
             Command::Connect(args) => connect::run(args).await,
             Command::Sub(args) => sub::run(args).await,
             Command::Send(args) => send::run(args).await,
+            Command::Request(args) => request::run(args).await,
+            Command::Reply(args) => reply::run(args).await,
             Command::List(args) => list::run(args).await,
             Command::HashSecret(args) => hash_secret::run(args),
             Command::Token(args) => token::run(args),

@@ -9,6 +9,7 @@ use tcphub_core::{HubFrame, RawValue};
 use tcphub_native::client::Client;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
+use super::message::{text_message, typed_message};
 use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
@@ -139,17 +140,13 @@ async fn message_of(given: &str, json: bool) -> Result<Box<RawValue>, String> {
         RawValue::from_string(text.trim().to_owned())
             .map_err(|e| format!("{what} is not valid JSON ({e}); drop --json to send it as text"))
     } else {
-        Ok(to_json_text(&text))
+        Ok(text_message(&text))
     }
 }
 
 /// A line of `--lines`: the JSON value it is, or else its text.
 fn line_message(line: &str) -> Box<RawValue> {
-    RawValue::from_string(line.trim().to_owned()).unwrap_or_else(|_| to_json_text(line))
-}
-
-fn to_json_text(text: &str) -> Box<RawValue> {
-    serde_json::value::to_raw_value(text).expect("a string always serializes")
+    typed_message(line)
 }
 
 /// Sends each non-blank stdin line as it is read, its line number as the

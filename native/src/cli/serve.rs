@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tcphub_core::{
-    Alias, AliasPolicy, Event, HubConfig, NodeId, RawValue, RelayTarget, BROADCAST_TARGET,
+    Alias, AliasPolicy, Event, HubConfig, NodeId, RawValue, RelayTarget, ReplyAddress,
+    BROADCAST_TARGET,
 };
 use tcphub_native::{
     default_node_id, ClusterOptions, CommandError, HostEvents, HubHandle, ServeError, Server,
@@ -17,6 +18,7 @@ use tokio::io::AsyncBufReadExt;
 
 use super::display;
 use super::line::{ConsoleLine, SERVE_COMMANDS};
+use super::message::typed_message;
 use super::serve_auth::{reload_on_hangup, warn_if_exposed, AuthArgs};
 use crate::units::{bytes_within, count_within, parse_optional_duration, positive_duration};
 
@@ -33,7 +35,12 @@ use crate::units::{bytes_within, count_within, parse_optional_duration, positive
     alias, `#room text` to a room's members, `//text` broadcasts `/text`, `/list` \
     shows the sessions and `/list ROOM` a room's members, `/rooms` the rooms, \
     `/join SESSION_ID ROOM` puts a session in a room and `/leave SESSION_ID ROOM` \
-    takes it out, `/close SESSION_ID` closes one; any other `/command` is refused."
+    takes it out, `/close SESSION_ID` closes one, `/reply REPLYTO MESSAGE` answers \
+    a request; any other `/command` is refused.\n\n\
+    A request to the host (a `request` without `to`) is printed as \
+    `[alias] (request 7) text`; with --console, `/reply 7 MESSAGE` answers it \
+    (MESSAGE: valid JSON is sent as that value, other text as text). Without \
+    --console nothing can answer, so such requests end with `request_timeout`."
 )]
 pub struct ServeArgs {
     // Help given as a string: `[::1]` in a doc comment reads as a doc link.
@@ -117,6 +124,20 @@ pub struct ServeArgs {
     /// more is told `too_many_connections` and closed. Off by default.
     #[arg(long, value_name = "N", value_parser = parse_max_sessions, env = "TCPHUB_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: Option<usize>,
+    /// How long a request waits for its reply when it names no `timeout`
+    /// (e.g. 5s, 500ms; 1ms up to --max-request-timeout); then its sender
+    /// is told `request_timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_request_timeout, env = "TCPHUB_REQUEST_TIMEOUT")]
+    request_timeout: Duration,
+    /// The longest a request may ask to wait for its reply (e.g. 60s, 5m;
+    /// at least 1ms); longer `timeout`s are cut to it. It bounds how long
+    /// the hub remembers an unanswered request.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_request_timeout, env = "TCPHUB_MAX_REQUEST_TIMEOUT")]
+    max_request_timeout: Duration,
+    /// Most requests one session may have waiting for replies (1 to
+    /// 100000); one more gets `too_many_requests`.
+    #[arg(long, value_name = "N", default_value_t = tcphub_core::DEFAULT_MAX_PENDING_REQUESTS, value_parser = parse_per_session_cap, env = "TCPHUB_MAX_PENDING_REQUESTS")]
+    max_pending_requests: usize,
     /// Print every message clients relay to each other (to an alias, a
     /// room or `*`, last wills included) on stdout.
     #[arg(long, env = "TCPHUB_OBSERVE")]
@@ -183,6 +204,16 @@ fn parse_optional_timeout(text: &str) -> Result<OptionalTimeout, String> {
 
 fn parse_per_session_cap(text: &str) -> Result<usize, String> {
     count_within(text, 1, tcphub_core::MAX_PER_SESSION_CAP)
+}
+
+/// A request timeout: at least a millisecond, the wire's unit (`inf`
+/// waits practically for ever).
+fn parse_request_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = crate::units::parse_duration(text)?;
+    if timeout < Duration::from_millis(1) {
+        return Err("must be at least 1ms".into());
+    }
+    Ok(timeout)
 }
 
 fn parse_max_last_will_bytes(text: &str) -> Result<usize, String> {
@@ -281,6 +312,18 @@ impl From<PolicyArg> for AliasPolicy {
 }
 
 impl ServeArgs {
+    /// Checks what one option's parser cannot see: how options agree.
+    fn check(&self) -> Result<(), String> {
+        if self.request_timeout > self.max_request_timeout {
+            return Err(format!(
+                "--request-timeout {:?} must not be longer than --max-request-timeout {:?} \
+                 (its default is 5s: set it too when the maximum is shorter)",
+                self.request_timeout, self.max_request_timeout
+            ));
+        }
+        Ok(())
+    }
+
     fn options(&self) -> ServerOptions {
         ServerOptions {
             listen: self.listen,
@@ -304,6 +347,9 @@ impl ServeArgs {
                 rate_limit_bytes_burst: self.rate_limit_bytes_burst,
                 max_connections_per_address: self.max_connections_per_address,
                 auth_timeout: self.auth.auth_timeout,
+                request_timeout: self.request_timeout,
+                max_request_timeout: self.max_request_timeout,
+                max_pending_requests: self.max_pending_requests,
                 ..HubConfig::default()
             },
             shutdown_grace: self.shutdown_grace,
@@ -327,6 +373,11 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
+    if let Err(problem) = args.check() {
+        // A mistake on the command line: clap's status and form.
+        display::print_failure(&problem);
+        return Ok(ExitCode::from(2));
+    }
     // Before anything can connect: see `stop_signal`.
     let stop = stop_signal();
     raise_open_file_limit();
@@ -471,6 +522,18 @@ fn event_line(event: &Event, show_rooms: bool) -> Option<String> {
             name(alias, session_id),
             message_text(message)
         )),
+        Event::Request {
+            alias,
+            session_id,
+            reply_to,
+            message,
+            ..
+        } => Some(format!(
+            "[{}] {}{}",
+            name(alias, session_id),
+            display::request_mark(&reply_to.to_string()),
+            message_text(message)
+        )),
         Event::Relayed {
             alias,
             session_id,
@@ -607,6 +670,15 @@ async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), Comm
             hub.send_to_room(room.to_owned(), text_message(text))
                 .await?;
         }
+        ConsoleLine::Reply { reply_to, text } => {
+            let Some(address) = ReplyAddress::parse(reply_to) else {
+                display::print_failure(&format!(
+                    "{reply_to:?} is not a replyTo: copy it from the request's `(request ...)` mark"
+                ));
+                return Ok(());
+            };
+            hub.reply(address, typed_message(text)).await?;
+        }
         ConsoleLine::Usage(hint) => display::status(&hint),
         // Not commands of this console: parsing refuses them (a host's
         // join and leave always name a session).
@@ -618,6 +690,7 @@ async fn console_line(hub: &HubHandle, line: ConsoleLine<'_>) -> Result<(), Comm
         }
         | ConsoleLine::Watch(_)
         | ConsoleLine::Unwatch(_)
+        | ConsoleLine::Request { .. }
         | ConsoleLine::Quit => {}
         ConsoleLine::Blank => {}
     }

@@ -17,10 +17,12 @@ use crate::units::{count_within, positive_duration};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Each line printed on stdout is one JSON object:\n  \
     {\"type\":\"message\",\"from\":\"Client-1\",\"room\":null,\"lastWill\":false,\"message\":\"hi\"}\n  \
-    {\"type\":\"presence\",\"event\":\"joined\",\"alias\":\"Client-2\",\"sessionId\":\"127.0.0.1:55130\",\"room\":\"lobby\",\"reason\":null}\n\
+    {\"type\":\"presence\",\"event\":\"joined\",\"alias\":\"Client-2\",\"sessionId\":\"127.0.0.1:55130\",\"room\":\"lobby\",\"reason\":null}\n  \
+    {\"type\":\"request\",\"from\":\"Client-1\",\"replyTo\":\"7\",\"message\":\"time?\"}\n\
     `from` is the sender's alias (its session id if it has none, `#hub` for the \
     host); `room` the room it was sent to, or null; `message` the JSON value \
-    sent, as sent. Status lines and the hub's errors go to stderr.\n\n\
+    sent, as sent. A request (to this alias) is printed, not answered: \
+    `tcphub reply` answers them. Status lines and the hub's errors go to stderr.\n\n\
     Exit status: 0 once --count lines are printed (or the hub shut down, \
     without --count), 1 on a failure (no connection, a refused sync or join, \
     the connection lost), 3 when the hub closed the session for a reason of its \
@@ -45,7 +47,8 @@ pub struct SubArgs {
     /// with --room who joins, leaves or drops out of those rooms.
     #[arg(long)]
     presence: bool,
-    /// Exit 0 after printing N lines (messages and presence events).
+    /// Exit 0 after printing N lines (messages, requests and presence
+    /// events).
     #[arg(long, short = 'c', value_name = "N", value_parser = parse_count)]
     count: Option<usize>,
     /// Exit 4 when this much time (e.g. 30s, 500ms) has passed since
@@ -85,6 +88,19 @@ struct PresenceLine<'a> {
     session_id: &'a str,
     room: Option<&'a str>,
     reason: Option<&'a str>,
+}
+
+/// One line of output: a request sent to this session's alias. `sub`
+/// does not answer it (`tcphub reply` does); it ends for its sender with
+/// `request_timeout`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    from: &'a str,
+    reply_to: &'a str,
+    message: &'a serde_json::Value,
 }
 
 /// How long `sub` waits for the hub to answer its `bye` on the way out.
@@ -165,6 +181,16 @@ pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
                 from: &from,
                 room: room.as_deref(),
                 last_will,
+                message: &message,
+            }),
+            Some(HubFrame::Request {
+                from,
+                reply_to,
+                message,
+            }) => serde_json::to_string(&RequestLine {
+                kind: "request",
+                from: &from,
+                reply_to: &reply_to,
                 message: &message,
             }),
             Some(HubFrame::Presence {

@@ -4,7 +4,7 @@
 //! trusted and never a panic.
 //!
 //! Entries are flat field/value lists (values are bytes), layout version
-//! `v` = 2 in every stream:
+//! `v` = 3 in every stream:
 //!
 //! | stream | `k` | other fields |
 //! | --- | --- | --- |
@@ -13,15 +13,19 @@
 //! | `directory` | `ah`/`ar` alias held/released, `rj`/`rl` room joined/left, `ss` session row, `sc` session closed, `wt` watching, `ng` node gone | `n` node; `t` the alias or room (for `ss` the alias, if any); `i` session id; `w` `1` or `0` |
 //!
 //! One frame in `b`: its kind (one byte: `a` alias, `r` room, `e`
-//! everyone, `s` one session, `w` presence watchers), a byte saying which
-//! optional parts follow (1 target, 2 rooms, 4 the sender's session id,
-//! 8 its request id), those parts in that order, then the frame itself;
-//! each part is a 4-byte big-endian length and its bytes. The target is
-//! the alias, room or session id (for `w` the alias, if any); rooms are
+//! everyone, `s` one session, `w` presence watchers, `y` the reply to a
+//! request), a byte saying which optional parts follow (1 target, 2
+//! rooms, 4 the sender's session id, 8 its request id, 16 a request's
+//! reply address), those parts in that order, then the frame itself; each part
+//! is a 4-byte big-endian length and its bytes. The target is the alias,
+//! room or session id (for `w` the alias, if any; for `y` the alias that
+//! answered, absent when a node answers that nobody holds it); rooms are
 //! `\n`-separated; the frame is one NDJSON line; the sender's session id
-//! and request id (raw JSON) are there when the message may be answered.
-//! `a`, `r` and `s` have a target, `w` has rooms, `e` neither; a request
-//! id comes only with a session id.
+//! and request id (raw JSON) are there when the message may be answered,
+//! and the reply address (`n1/3.7`, as the core writes it) when it is a
+//! `request`. `a`, `r` and `s` have a target, `w` has rooms, `e` neither,
+//! `y` a reply address (the request it answers); a request id or reply
+//! address comes only with a session id, except in `y`.
 //!
 //! The link writes, per batch of outputs it sends, one entry per stream
 //! for the frames of a run of consecutive `Forward`s and `Publish`es, an
@@ -40,11 +44,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redis::Value;
 use tcphub_core::{
-    node_of, Alias, DirectoryChange, Envelope, NodeId, RawValue, RemoteTarget, ReplyTo, Room,
+    node_of, Alias, DirectoryChange, Envelope, NodeId, RawValue, RemoteTarget, ReplyAddress,
+    ReplyTo, Room,
 };
 
 /// The layout written, and the only one read.
-pub(crate) const VERSION: &str = "2";
+pub(crate) const VERSION: &str = "3";
 
 /// What is wrong with an entry read back from Redis.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -76,6 +81,9 @@ pub(crate) enum Malformed {
     /// A session id that names no node (`node/peer`).
     #[error("field {0:?} is not a session id of a node")]
     SessionId(&'static str),
+    /// A request's reply address that is not one (`node/session.number`).
+    #[error("field {0:?} is not a reply address")]
+    ReplyAddress(&'static str),
     /// A request id that is not JSON.
     #[error("field {0:?} is not JSON")]
     Json(&'static str),
@@ -133,6 +141,7 @@ const TARGET: u8 = 1;
 const ROOMS: u8 = 2;
 const REPLY_SESSION: u8 = 4;
 const REQUEST_ID: u8 = 8;
+const REQUEST: u8 = 16;
 
 /// The frames for one stream that go into one entry, encoded as they
 /// come (see the top of this file).
@@ -158,17 +167,24 @@ impl Frames {
                     Some(rooms.join("\n")),
                 )
             }
+            RemoteTarget::Reply { from, .. } => (b'y', from.as_ref().map(Alias::as_str), None),
         };
         let session_id = envelope.reply_to.as_ref().map(|r| &*r.session_id);
         let request_id = envelope
             .reply_to
             .as_ref()
             .and_then(|r| r.request_id.as_deref());
+        let request = match &envelope.target {
+            RemoteTarget::Reply { to, .. } => Some(to),
+            _ => envelope.reply_to.as_ref().and_then(|r| r.request.as_ref()),
+        }
+        .map(ReplyAddress::to_string);
         let parts = [
             (TARGET, target),
             (ROOMS, rooms.as_deref()),
             (REPLY_SESSION, session_id),
             (REQUEST_ID, request_id),
+            (REQUEST, request.as_deref()),
         ];
         let present = parts
             .iter()
@@ -421,10 +437,16 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
         b'a' | b'r' | b's' => (TARGET, (TARGET, "t")),
         b'e' => (0, (0, "")),
         b'w' => (TARGET | ROOMS, (ROOMS, "m")),
+        b'y' => (TARGET | REQUEST, (REQUEST, "rq")),
         other => return Err(Malformed::Kind(char::from(other).to_string())),
     };
-    let allowed = allowed | REPLY_SESSION | REQUEST_ID;
-    if present & !allowed != 0 || (present & REQUEST_ID != 0 && present & REPLY_SESSION == 0) {
+    let allowed = match kind {
+        b'y' => allowed,
+        _ => allowed | REPLY_SESSION | REQUEST_ID | REQUEST,
+    };
+    let sender_part = REQUEST_ID | REQUEST;
+    let without_sender = kind != b'y' && present & sender_part != 0 && present & REPLY_SESSION == 0;
+    if present & !allowed != 0 || without_sender {
         return Err(Malformed::Parts {
             kind: char::from(kind),
             parts: present,
@@ -441,6 +463,13 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
     };
     let (target, rooms) = (part(TARGET)?, part(ROOMS)?);
     let (reply_session, request_id) = (part(REPLY_SESSION)?, part(REQUEST_ID)?);
+    let request = match part(REQUEST)? {
+        Some(address) => {
+            let address = text(address, "rq")?;
+            Some(ReplyAddress::parse(address).ok_or(Malformed::ReplyAddress("rq"))?)
+        }
+        None => None,
+    };
     let frame = take(body, index)?;
     // The `required` check above means these are present; a miss is still
     // an error, never a panic, since the bytes came from the network.
@@ -450,6 +479,13 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
         b'r' => RemoteTarget::Room(room(target_text()?, "t")?),
         b's' => RemoteTarget::Session(session_id(target_text()?, "t")?),
         b'e' => RemoteTarget::Everyone,
+        b'y' => RemoteTarget::Reply {
+            to: request.clone().ok_or(Malformed::Missing("rq"))?,
+            from: match target {
+                Some(_) => Some(alias(target_text()?, "t")?),
+                None => None,
+            },
+        },
         _ => {
             let alias = match target {
                 Some(_) => Some(alias(target_text()?, "t")?),
@@ -482,6 +518,7 @@ fn frame<'a>(body: &mut &'a [u8], index: u64) -> Result<Envelope, Malformed> {
                 ),
                 None => None,
             },
+            request,
         }),
     };
     Ok(Envelope {
@@ -643,6 +680,13 @@ mod tests {
             },
         ];
         let mut envelopes = Vec::new();
+        // A reply from an alias, and a node's word that nobody held it.
+        for from in [Some(Alias::new("Client-2").unwrap()), None] {
+            let to = ReplyAddress::parse("n1/3.7").unwrap();
+            let target = RemoteTarget::Reply { to, from };
+            let frame = Bytes::from_static(b"{\"type\":\"reply\",\"message\":1}\n");
+            envelopes.push(Envelope::new(target, frame));
+        }
         for (i, target) in targets.into_iter().enumerate() {
             let frame = format!("{{\"type\":\"info\",\"message\":\"大{i}\"}}\n");
             envelopes.push(Envelope {
@@ -651,6 +695,7 @@ mod tests {
                 reply_to: Some(ReplyTo {
                     session_id: "n2/127.0.0.1:5".into(),
                     request_id: Some("\"r-1\"".into()),
+                    request: ReplyAddress::parse("n2/5.18446744073709551615"),
                 }),
             });
             // With a sender but no request id, and with no sender at all.
@@ -660,6 +705,7 @@ mod tests {
                 reply_to: Some(ReplyTo {
                     session_id: "n2/127.0.0.1:5".into(),
                     request_id: None,
+                    request: None,
                 }),
             });
             envelopes.push(Envelope::new(target, Bytes::from(frame)));
@@ -689,7 +735,7 @@ mod tests {
 
     fn frames_entry(n: &[u8], body: &[u8]) -> Value {
         entry(&[
-            ("v", b"2"),
+            ("v", b"3"),
             ("k", b"f"),
             ("o", b"n1.1"),
             ("q", b"1"),
@@ -858,7 +904,7 @@ mod tests {
         // Missing header fields, and entries that are no field list.
         assert_eq!(
             read(&entry(&[
-                ("v", b"2"),
+                ("v", b"3"),
                 ("k", b"f"),
                 ("o", b"n1.1"),
                 ("q", b"1")
@@ -866,7 +912,7 @@ mod tests {
             Err(Malformed::Missing("n"))
         );
         assert_eq!(
-            read(&entry(&[("v", b"2"), ("k", b"x"), ("t", b"X")])),
+            read(&entry(&[("v", b"3"), ("k", b"x"), ("t", b"X")])),
             Err(Malformed::Missing("i"))
         );
         assert!(Fields::parse(&Value::Int(3)).is_err());
@@ -892,19 +938,19 @@ mod tests {
             |pairs: &[(&str, &[u8])]| Fields::parse(&entry(pairs)).unwrap().directory_entry();
         let n2 = NodeId::new("n2").unwrap();
         assert_eq!(
-            read(&[("v", b"2"), ("k", b"ah"), ("n", b"n2"), ("t", b"X")]),
+            read(&[("v", b"3"), ("k", b"ah"), ("n", b"n2"), ("t", b"X")]),
             Ok(DirectoryEntry::Change(DirectoryChange::AliasHeld {
                 node: n2.clone(),
                 alias: Alias::new("X").unwrap()
             }))
         );
         assert_eq!(
-            read(&[("v", b"2"), ("k", b"ng"), ("n", b"n2")]),
+            read(&[("v", b"3"), ("k", b"ng"), ("n", b"n2")]),
             Ok(DirectoryEntry::NodeGone(n2))
         );
-        assert!(read(&[("v", b"2"), ("k", b"rj"), ("n", b"n/2"), ("t", b"r")]).is_err());
+        assert!(read(&[("v", b"3"), ("k", b"rj"), ("n", b"n/2"), ("t", b"r")]).is_err());
         assert_eq!(
-            read(&[("v", b"2"), ("k", b"ss"), ("n", b"n2"), ("i", b"n2/h:1")]),
+            read(&[("v", b"3"), ("k", b"ss"), ("n", b"n2"), ("i", b"n2/h:1")]),
             Ok(DirectoryEntry::Change(DirectoryChange::Session {
                 node: NodeId::new("n2").unwrap(),
                 session_id: "n2/h:1".into(),
@@ -912,11 +958,11 @@ mod tests {
             }))
         );
         assert_eq!(
-            read(&[("v", b"2"), ("k", b"wt"), ("n", b"n2"), ("w", b"2")]),
+            read(&[("v", b"3"), ("k", b"wt"), ("n", b"n2"), ("w", b"2")]),
             Err(Malformed::Flag("w"))
         );
         let note = entry(&[
-            ("v", b"2"),
+            ("v", b"3"),
             ("k", b"x"),
             ("t", b"X"),
             ("i", b"n1/1.2.3.4:5"),

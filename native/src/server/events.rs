@@ -172,6 +172,20 @@ fn log(event: &Event) {
             message = message.get(),
             "message for the host"
         ),
+        Event::Request {
+            handle: session,
+            session_id: peer,
+            alias,
+            reply_to,
+            message,
+        } => debug!(
+            session = %session,
+            %peer,
+            alias = alias.as_ref().map(|a| a.as_str()),
+            reply_to = %reply_to,
+            message = message.get(),
+            "request for the host"
+        ),
         Event::ProtocolError {
             handle: session,
             session_id: peer,

@@ -1,6 +1,6 @@
 //! The host program's side of a running server: commands in, events out.
 
-use tcphub_core::{Event, HubStats, RawValue, SessionEntry};
+use tcphub_core::{Event, HubStats, RawValue, ReplyAddress, SessionEntry};
 use tokio::sync::{mpsc, oneshot};
 
 use super::input::{Command, Input, RoomEntry};
@@ -77,6 +77,26 @@ impl HubHandle {
     pub async fn close_session(&self, session_id: String) -> Result<(), CommandError> {
         Ok(self
             .ask(|reply| Command::CloseSession { session_id, reply })
+            .await??)
+    }
+
+    /// Answers a request a client sent the host ([`Event::Request`]) with
+    /// `message` (any JSON value): the requester gets it as a `reply` from
+    /// `#hub`. A request that no longer waits (answered already, timed
+    /// out, its requester gone) or was never the host's is
+    /// [`HubError::UnknownRequest`](tcphub_core::HubError::UnknownRequest),
+    /// and nothing is sent.
+    pub async fn reply(
+        &self,
+        reply_to: ReplyAddress,
+        message: Box<RawValue>,
+    ) -> Result<(), CommandError> {
+        Ok(self
+            .ask(|reply| Command::Reply {
+                reply_to,
+                message,
+                reply,
+            })
             .await??)
     }
 
@@ -158,7 +178,8 @@ impl HubHandle {
 }
 
 /// The hub's [`Event`]s, for the host program: connects, syncs, messages
-/// for the host, room joins and leaves, protocol errors, closes, and with
+/// and requests for the host (answer an [`Event::Request`] with
+/// [`HubHandle::reply`]), room joins and leaves, protocol errors, closes, and with
 /// [`HubConfig::observe`](tcphub_core::HubConfig::observe) every message
 /// clients relay to each other ([`Event::Relayed`]).
 #[derive(Debug)]

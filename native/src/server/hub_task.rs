@@ -342,6 +342,13 @@ impl HubTask {
                     .collect();
                 let _ = reply.send(rows);
             }
+            Command::Reply {
+                reply_to,
+                message,
+                reply,
+            } => {
+                let _ = reply.send(self.hub.reply(&reply_to, &*message));
+            }
             Command::Stats { reply } => {
                 let _ = reply.send(self.hub.stats());
             }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::transport::Stream;
 use bytes::Bytes;
-use tcphub_core::{HubError, HubStats, RawValue, SessionEntry, SessionHandle};
+use tcphub_core::{HubError, HubStats, RawValue, ReplyAddress, SessionEntry, SessionHandle};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Everything the hub task is told.
@@ -88,6 +88,12 @@ pub(crate) enum Command {
     RoomMembers {
         room: String,
         reply: oneshot::Sender<Vec<SessionEntry>>,
+    },
+    /// The host's answer to a request it was sent.
+    Reply {
+        reply_to: ReplyAddress,
+        message: Box<RawValue>,
+        reply: oneshot::Sender<Result<(), HubError>>,
     },
     /// A copy of the hub's counters and gauges, for metrics.
     Stats { reply: oneshot::Sender<HubStats> },

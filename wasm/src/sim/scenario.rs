@@ -397,6 +397,8 @@ impl HubSettings {
                 "max_connections_per_address",
                 self.max_connections_per_address,
             )?,
+            // Requests wait as long as a lone hub lets them by default.
+            ..HubConfig::default()
         };
         config.validate()?;
         Ok(config)

@@ -347,6 +347,10 @@ pub struct BackplaneDetail {
     /// for (node-scoped id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// For a reply crossing back: the reply address of the request it
+    /// answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
     /// The sender of a message to an alias, told `unknown_alias` if it
     /// reaches nobody.
     #[serde(skip_serializing_if = "Option::is_none")]

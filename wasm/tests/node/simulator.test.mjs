@@ -132,13 +132,16 @@ test('bad input is a clear error, never a crash', () => {
 // it 432,960 bytes after a size pass. 440 KiB until issue 13: the core's
 // authentication made it 472,954 bytes with the simulator unchanged, and
 // the simulator's authenticator, which makes the core's answer-handling
-// code live, 499,617 (docs/simulator.md, Figures).
-test('the .wasm is under 500 KiB', async () => {
+// code live, 499,617 (docs/simulator.md, Figures). 500 KiB until issue
+// 14: the core's request and reply made it 535,574 bytes with the
+// simulator unchanged; keeping requests in their sessions, the open auth
+// questions in a sorted Vec, and milliseconds as u64 brought it to 514,183.
+test('the .wasm is under 520 KiB', async () => {
   const { statSync } = await import('node:fs');
   const { wasmDir } = await import('./load.mjs');
   for (const dir of ['pkg', 'www/pkg']) {
     const size = statSync(path.join(wasmDir, dir, 'tcphub_wasm_bg.wasm')).size;
-    assert.ok(size < 500 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
+    assert.ok(size < 520 * 1024, `${dir}/tcphub_wasm_bg.wasm is ${size} bytes; did wasm-opt run (npm ci in wasm/)?`);
   }
 });
 

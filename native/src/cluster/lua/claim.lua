@@ -33,7 +33,7 @@ if policy == 'takeover' then
     end
     if n ~= node then
       redis.call('XADD', p .. 'inbox:' .. n, 'MAXLEN', '~', maxlen, '*',
-        'v', '2', 'k', 'x', 't', alias, 'i', s)
+        'v', '3', 'k', 'x', 't', alias, 'i', s)
     end
   end
 end

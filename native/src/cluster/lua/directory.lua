@@ -47,6 +47,6 @@ else
 end
 if changed == 1 then
   redis.call('XADD', p .. 'directory', 'MAXLEN', '~', maxlen, '*',
-    'v', '2', 'k', kind, 'n', node, unpack(fields))
+    'v', '3', 'k', kind, 'n', node, unpack(fields))
 end
 return changed

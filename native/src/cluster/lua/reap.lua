@@ -23,7 +23,7 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. 'nodes')) do
     redis.call('PEXPIRE', p .. 'inbox:' .. n, grace)
     redis.call('SREM', p .. 'nodes', n)
     redis.call('XADD', p .. 'directory', 'MAXLEN', '~', maxlen, '*',
-      'v', '2', 'k', 'ng', 'n', n)
+      'v', '3', 'k', 'ng', 'n', n)
     gone[#gone + 1] = n
   end
 end

@@ -276,6 +276,10 @@ fn describe_envelope(envelope: &Envelope) -> BackplaneDetail {
             detail.alias = alias.as_ref().map(|a| a.to_string());
             detail.rooms = rooms.iter().map(|r| r.to_string()).collect();
         }
+        RemoteTarget::Reply { to, from } => {
+            detail.request = Some(to.to_string());
+            detail.alias = from.as_ref().map(|a| a.to_string());
+        }
     }
     detail
 }
