@@ -8,79 +8,42 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use common::serve::*;
+use common::shell::{self, ConsoleCommand};
 
 const ROOMS_SECTION: &str = "### Rooms, presence and last wills";
 const REQUEST_SECTION: &str = "### Request and reply";
 
-/// One console block: a command, what is typed into it and what it prints.
-#[derive(Debug)]
-struct Block {
-    /// The command line without `$ `.
-    command: String,
-    /// Lines typed, in order, without `> `.
-    typed: VecDeque<String>,
-    /// Lines printed, in order.
-    printed: Vec<String>,
+/// The command of one console block (the docs give each process a block),
+/// what is typed into it and what it prints.
+type Block = ConsoleCommand;
+
+/// The arguments after `tcphub`.
+fn args(block: &Block) -> Vec<String> {
+    let words = shell_words(&block.command);
+    assert_eq!(words[0], "tcphub", "{}", block.command);
+    words[1..].to_vec()
 }
 
-impl Block {
-    /// The arguments after `tcphub`.
-    fn args(&self) -> Vec<String> {
-        let words = shell_words(&self.command);
-        assert_eq!(words[0], "tcphub", "{}", self.command);
-        words[1..].to_vec()
-    }
-
-    /// The next line the docs type into this block's process.
-    fn next_typed(&mut self) -> String {
-        self.typed
-            .pop_front()
-            .unwrap_or_else(|| panic!("the docs type nothing more into `{}`", self.command))
-    }
+/// The next line the docs type into this block's process.
+fn next_typed(block: &mut Block) -> String {
+    block
+        .typed
+        .pop_front()
+        .unwrap_or_else(|| panic!("the docs type nothing more into `{}`", block.command))
 }
 
 fn section_blocks(heading: &str) -> Vec<Block> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/native.md");
-    let docs = std::fs::read_to_string(path).expect("docs/native.md");
-    let start = docs
-        .find(heading)
-        .unwrap_or_else(|| panic!("{heading:?} is in docs/native.md"));
-    let rest = &docs[start + heading.len()..];
-    let section = &rest[..rest.find("\n### ").unwrap_or(rest.len())];
-    let mut blocks = Vec::new();
-    let mut lines = section.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() != "```console" {
-            continue;
-        }
-        let mut block: Option<Block> = None;
-        for line in lines.by_ref() {
-            if line.trim() == "```" {
-                break;
-            }
-            if let Some(command) = line.strip_prefix("$ ") {
-                assert!(block.is_none(), "one command per block: {line}");
-                block = Some(Block {
-                    command: command.to_owned(),
-                    typed: VecDeque::new(),
-                    printed: Vec::new(),
-                });
-                continue;
-            }
-            let block = block.as_mut().expect("a block starts with its command");
-            if let Some(typed) = line.strip_prefix("> ") {
-                block.typed.push_back(typed.to_owned());
-            } else if !line.trim().is_empty() {
-                block.printed.push(line.to_owned());
-            }
-        }
-        blocks.push(block.expect("a block with a command"));
-    }
-    blocks
+    shell::section("native.md", heading)
+        .console
+        .into_iter()
+        .map(|mut block| {
+            assert_eq!(block.len(), 1, "one command per block: {block:?}");
+            block.remove(0)
+        })
+        .collect()
 }
 
 /// Takes the block whose command starts with `starts` out of `blocks`.
@@ -129,42 +92,10 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// A line as compared: `127.0.0.1:PORT` as `ADDR` (the docs show port
-/// 9000 and made-up client ports), runs of spaces as one (table columns
-/// are as wide as the addresses).
-fn normalize(line: &str) -> String {
-    const HOST: &str = "127.0.0.1:";
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(at) = rest.find(HOST) {
-        out.push_str(&rest[..at]);
-        out.push_str("ADDR");
-        rest = rest[at + HOST.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Asserts every line `block` shows printed was printed: stdout lines in
 /// the order shown, status lines (stderr) anywhere.
 fn assert_printed(block: &Block, stdout: &Arc<Mutex<String>>, stderr: &Arc<Mutex<String>>) {
-    let out: Vec<String> = stdout.lock().unwrap().lines().map(normalize).collect();
-    let err: Vec<String> = stderr.lock().unwrap().lines().map(normalize).collect();
-    let mut next = 0;
-    for shown in &block.printed {
-        let shown_n = normalize(shown);
-        if let Some(at) = out[next..].iter().position(|l| *l == shown_n) {
-            next += at + 1;
-        } else {
-            assert!(
-                err.contains(&shown_n),
-                "`{}` shows {shown:?}, which it did not print (in that order).\nstdout:\n{}\nstderr:\n{}",
-                block.command,
-                out.join("\n"),
-                err.join("\n")
-            );
-        }
-    }
+    shell::assert_shown(block, &stdout.lock().unwrap(), &stderr.lock().unwrap());
 }
 
 #[test]
@@ -179,7 +110,7 @@ fn the_chat_room_walkthrough_runs_as_written() {
         "blocks this test does not run: {blocks:?}"
     );
 
-    let hub_args = hub_block.args();
+    let hub_args = args(&hub_block);
     let hub_args: Vec<&str> = hub_args.iter().map(String::as_str).collect();
     let mut hub = ServeProcess::start_exactly(
         &hub_args,
@@ -191,7 +122,7 @@ fn the_chat_room_walkthrough_runs_as_written() {
     let server = hub.server_arg();
     let env = [("TCPHUB_SERVER", server.as_str())];
     let start = |block: &Block| {
-        let args = block.args();
+        let args = args(block);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let client = ClientProcess::start_typing(&args, &env);
         wait_for_text(&client.stderr, "connected to");
@@ -201,30 +132,30 @@ fn the_chat_room_walkthrough_runs_as_written() {
     // Client-1 joins and watches the room.
     let mut one = start(&one_block);
     wait_for_text(&hub.stdout, "Client-1 joined #lobby");
-    one.type_line(&one_block.next_typed());
+    one.type_line(&next_typed(&mut one_block));
     wait_for_text(&one.stdout, "[hub] watching");
 
     // Client-2 joins with its last will, and says hi.
     let mut two = start(&two_block);
     wait_for_text(&one.stdout, "[presence] Client-2 joined #lobby");
-    two.type_line(&two_block.next_typed());
+    two.type_line(&next_typed(&mut two_block));
     wait_for_text(&one.stdout, "[Client-2 #lobby] hi Client-1");
     wait_for_text(&hub.stdout, "[Client-2 -> #lobby] hi Client-1");
 
     // The host lists the rooms and speaks to the room.
-    hub.console(&hub_block.next_typed());
+    hub.console(&next_typed(&mut hub_block));
     wait_for_text(&hub.stdout, "ROOM");
-    hub.console(&hub_block.next_typed());
+    hub.console(&next_typed(&mut hub_block));
     wait_for_text(&one.stdout, "[server #lobby] the kitchen closes at 21:00");
     wait_for_text(&two.stdout, "[server #lobby] the kitchen closes at 21:00");
 
     // Client-1 answers the room.
-    one.type_line(&one_block.next_typed());
+    one.type_line(&next_typed(&mut one_block));
     wait_for_text(&two.stdout, "[Client-1 #lobby] thanks!");
     wait_for_text(&hub.stdout, "[Client-1 -> #lobby] thanks!");
 
     // A one-shot send from a fourth terminal.
-    let send_args = send_block.args();
+    let send_args = args(&send_block);
     let send_args: Vec<&str> = send_args.iter().map(String::as_str).collect();
     let sent = tcphub_with_env(&send_args, &env, "");
     assert!(
@@ -237,7 +168,7 @@ fn the_chat_room_walkthrough_runs_as_written() {
     wait_for_text(&hub.stdout, "[ops -> #lobby] lunch is served");
 
     // Client-1 lists the room's members.
-    one.type_line(&one_block.next_typed());
+    one.type_line(&next_typed(&mut one_block));
     wait_for_text(&one.stdout, "[hub] members of #lobby");
 
     // Client-2 drops out without a bye: its last will goes to the room.
@@ -253,7 +184,7 @@ fn the_chat_room_walkthrough_runs_as_written() {
     );
 
     // Client-1 leaves cleanly.
-    one.type_line(&one_block.next_typed());
+    one.type_line(&next_typed(&mut one_block));
     let (one_out, one_err) = (one.stdout.clone(), one.stderr.clone());
     let (status, _) = one.wait();
     assert!(status.success(), "{status:?}");
@@ -306,7 +237,7 @@ fn the_request_walkthrough_runs_as_written() {
         "blocks this test does not run: {blocks:?}"
     );
 
-    let hub_args = hub_block.args();
+    let hub_args = args(&hub_block);
     let hub_args: Vec<&str> = hub_args.iter().map(String::as_str).collect();
     let mut hub = ServeProcess::start_exactly(
         &hub_args,
@@ -317,7 +248,6 @@ fn the_request_walkthrough_runs_as_written() {
     );
     let server = hub.server_arg();
     let env = [("TCPHUB_SERVER", server.as_str())];
-    let args = |block: &Block| block.args();
 
     // The responder, ready when it says so.
     let reply_args = args(&reply_block);
@@ -338,7 +268,7 @@ fn the_request_walkthrough_runs_as_written() {
     let host_args: Vec<&str> = host_args.iter().map(String::as_str).collect();
     let asking = ClientProcess::start_typing(&host_args, &env);
     wait_for_text(&hub.stdout, "(request 3.2) is the kitchen open?");
-    hub.console(&hub_block.next_typed());
+    hub.console(&next_typed(&mut hub_block));
     let (asking_out, asking_err) = (asking.stdout.clone(), asking.stderr.clone());
     let (status, _) = asking.wait();
     assert_eq!(status.code(), Some(0), "{}", asking_err.lock().unwrap());

@@ -202,7 +202,7 @@ fn the_host_decides_example_is_the_example_program_and_runs() {
         example,
         "docs/security.md drifted from the example"
     );
-    let program = example_program("authenticate");
+    let program = common::example::program("authenticate");
     let out = Command::new(&program)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
@@ -212,32 +212,4 @@ fn the_host_decides_example_is_the_example_program_and_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), block("```text\n"));
-}
-
-/// The newest build of example `name`: `cargo test --all-targets` builds
-/// examples under `examples/` beside the test binaries, named
-/// `name-HASH` (`cargo run --example` also leaves a plain `name`).
-fn example_program(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples"))
-        .unwrap();
-    let prefix = format!("{name}-");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (run with --all-targets, which builds examples)",
-                dir.display()
-            )
-        })
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
-            (file == name || file.starts_with(&prefix)) && path.extension().is_none()
-        })
-        .max_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
-        .unwrap_or_else(|| panic!("no build of example {name} in {}", dir.display()))
 }

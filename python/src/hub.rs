@@ -211,8 +211,15 @@ pub enum SessionRef {
 /// driver that writes with a blocking `sock.sendall` reports each frame
 /// right after sending it.
 ///
-/// Methods taking `now` read it as seconds on any monotonic clock; leave it
-/// out to use the time since the hub was created (do not mix the two).
+/// Time: methods taking `now` read it as seconds on the driver's monotonic
+/// clock (`time.monotonic()`, `loop.time()`); leave it out everywhere to use
+/// the hub's own clock instead, the seconds since the hub was made, which
+/// `hub.now()` reads. `poll_timeout()` answers on whichever clock drives the
+/// hub, so the wait for the next `handle_timeout` is
+/// `max(0, hub.poll_timeout() - hub.now())` on the hub's clock. The first
+/// call that takes `now` settles the clock: a later call on the other one
+/// raises `tcphub.Error` naming both, since mixing them closes sessions as
+/// idle at once or sends time backwards.
 ///
 /// Sessions are named by their handle, the `int` `accept` returns. The
 /// host commands `send_to_session` and `close_session` also take a session
@@ -232,17 +239,66 @@ pub enum SessionRef {
 #[derive(Debug)]
 pub struct Hub {
     core: CoreHub,
-    /// The clock used when a caller passes no `now`.
+    /// The hub's own clock, used when a caller passes no `now`.
     started: Instant,
+    /// Which clock drives the hub, settled by the first call taking `now`:
+    /// the two clocks have different epochs, so one value from each in
+    /// turn would look like a jump of years or time going backwards.
+    clock: Clock,
     /// Sees every event `poll` hands out, for `Synced.took_over_from`.
     takeovers: Takeovers,
 }
 
+/// The clock a `Hub` is driven by.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// No call has taken `now` yet.
+    Unsettled,
+    /// `now` is left out: the hub's own clock, `Hub::started`.
+    Own,
+    /// The driver passes `now` from its clock; the last one it passed, for
+    /// the error that names both clocks.
+    Drivers(Duration),
+}
+
 impl Hub {
-    fn now(&self, py: Python<'_>, now: Option<Seconds>) -> PyResult<Duration> {
-        match now {
-            None => Ok(self.started.elapsed()),
-            Some(secs) => options::now(py, secs),
+    /// The time for `call`: the driver's `now`, or the hub's own clock when
+    /// it is left out; the same clock as every call before.
+    fn time(&mut self, py: Python<'_>, call: &str, now: Option<Seconds>) -> PyResult<Duration> {
+        let own = self.started.elapsed();
+        match (now, self.clock) {
+            (None, Clock::Unsettled | Clock::Own) => {
+                self.clock = Clock::Own;
+                Ok(own)
+            }
+            (Some(secs), Clock::Unsettled | Clock::Drivers(_)) => {
+                let now = options::now(py, secs)?;
+                self.clock = Clock::Drivers(now);
+                Ok(now)
+            }
+            (Some(secs), Clock::Own) => Err(error(
+                py,
+                "Error",
+                format!(
+                    "{call}(now={}) mixes two clocks: this hub runs on its own clock \
+                     (hub.now() = {:.3} s since it was made), as now was left out before; \
+                     pass now to every call that takes it, or to none",
+                    secs.0,
+                    own.as_secs_f64(),
+                ),
+            )),
+            (None, Clock::Drivers(last)) => Err(error(
+                py,
+                "Error",
+                format!(
+                    "{call}() without now mixes two clocks: this hub runs on the driver's clock \
+                     (now={:.3} s last), as now was passed before, and leaving it out means the \
+                     hub's own clock (hub.now() = {:.3} s since it was made); pass now to every \
+                     call that takes it, or to none",
+                    last.as_secs_f64(),
+                    own.as_secs_f64()
+                ),
+            )),
         }
     }
 
@@ -377,6 +433,7 @@ impl Hub {
         Ok(Hub {
             core,
             started: Instant::now(),
+            clock: Clock::Unsettled,
             takeovers: Takeovers::default(),
         })
     }
@@ -385,7 +442,7 @@ impl Hub {
     /// which becomes the session id; returns the session's handle.
     #[pyo3(signature = (session_id, now=None))]
     fn accept(&mut self, py: Python<'_>, session_id: &str, now: Option<Seconds>) -> PyResult<u64> {
-        let now = self.now(py, now)?;
+        let now = self.time(py, "accept", now)?;
         self.core
             .handle_accept(now, session_id)
             .map(|handle| handle.0)
@@ -410,7 +467,7 @@ impl Hub {
         data: &[u8],
         now: Option<Seconds>,
     ) -> PyResult<()> {
-        let now = self.now(py, now)?;
+        let now = self.time(py, "receive", now)?;
         self.core
             .handle_data(now, SessionHandle(handle), data)
             .map_err(|e| hub_error(py, e))
@@ -420,7 +477,7 @@ impl Hub {
     /// still answered; then the session closes with `peer_closed`.
     #[pyo3(signature = (handle, now=None))]
     fn handle_eof(&mut self, py: Python<'_>, handle: u64, now: Option<Seconds>) -> PyResult<()> {
-        let now = self.now(py, now)?;
+        let now = self.time(py, "handle_eof", now)?;
         self.core
             .handle_eof(now, SessionHandle(handle))
             .map_err(|e| hub_error(py, e))
@@ -437,7 +494,7 @@ impl Hub {
         now: Option<Seconds>,
     ) -> PyResult<()> {
         let nbytes = count(py, "nbytes", nbytes)?;
-        let now = self.now(py, now)?;
+        let now = self.time(py, "handle_written", now)?;
         match self.core.handle_written(now, SessionHandle(handle), nbytes) {
             // The driver still flushes a closed session's queue; the hub
             // forgot it at the Close and has nothing to count.
@@ -454,7 +511,7 @@ impl Hub {
         handle: u64,
         now: Option<Seconds>,
     ) -> PyResult<()> {
-        let now = self.now(py, now)?;
+        let now = self.time(py, "connection_lost", now)?;
         self.core
             .handle_close(now, SessionHandle(handle))
             .map_err(|e| hub_error(py, e))
@@ -464,12 +521,19 @@ impl Hub {
     /// write deadline where they are due.
     #[pyo3(signature = (now=None))]
     fn handle_timeout(&mut self, py: Python<'_>, now: Option<Seconds>) -> PyResult<()> {
-        let now = self.now(py, now)?;
+        let now = self.time(py, "handle_timeout", now)?;
         self.core.handle_timeout(now).map_err(|e| hub_error(py, e))
     }
 
-    /// When `handle_timeout` is due next, on the clock of `now`; `None`
-    /// when no timer runs.
+    /// The hub's own clock: seconds since it was made, the time every call
+    /// uses when `now` is left out, and so the clock `poll_timeout()`
+    /// answers on for such a driver. Reading it settles nothing.
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// When `handle_timeout` is due next, on the clock that drives the hub
+    /// (the driver's `now`, or `hub.now()`'s); `None` when no timer runs.
     fn poll_timeout(&self) -> Option<f64> {
         self.core.poll_timeout().map(|d| d.as_secs_f64())
     }
@@ -593,7 +657,7 @@ impl Hub {
         now: Option<Seconds>,
     ) -> PyResult<bool> {
         let decision = read_decision(decision)?;
-        let now = self.now(py, now)?;
+        let now = self.time(py, "handle_auth_decision", now)?;
         self.core
             .handle_auth_decision(now, AuthRequestId(id), decision)
             .map_err(|e| hub_error(py, e))

@@ -529,8 +529,15 @@ class Hub:
     (``write_deadline``). A driver that writes with a blocking
     ``sock.sendall`` reports each frame right after sending it.
 
-    Methods taking ``now`` read it as seconds on any monotonic clock; leave
-    it out to use the time since the hub was created (do not mix the two).
+    Time: methods taking ``now`` read it as seconds on the driver's
+    monotonic clock (``time.monotonic()``, ``loop.time()``); leave it out
+    everywhere to use the hub's own clock instead, the seconds since the hub
+    was made, which ``hub.now()`` reads. ``poll_timeout()`` answers on
+    whichever clock drives the hub, so on the hub's own the wait for the
+    next ``handle_timeout()`` is ``max(0, hub.poll_timeout() - hub.now())``.
+    The first call that takes ``now`` settles the clock; a later call on the
+    other one raises ``tcphub.Error`` naming both clocks, since mixing them
+    closes sessions as idle at once or sends time backwards.
     A ``now`` that is negative, NaN, infinite or past what the hub's clock
     counts (about 1.8e19 seconds) raises ``ConfigError``; a deadline past
     that clock never comes.
@@ -609,9 +616,15 @@ class Hub:
     def handle_timeout(self, now: Optional[float] = None) -> None:
         """Time passed: fires the idle timeout, the frame timeout and the
         write deadline where they are due."""
+    def now(self) -> float:
+        """The hub's own clock: seconds since it was made, the time every
+        call uses when ``now`` is left out, and so the clock
+        ``poll_timeout()`` answers on for a driver that leaves it out.
+        Reading it settles nothing."""
     def poll_timeout(self) -> Optional[float]:
-        """When ``handle_timeout`` is due next, on the clock of ``now``;
-        None when no timer runs."""
+        """When ``handle_timeout`` is due next, on the clock that drives
+        the hub (the driver's ``now``, or ``hub.now()``'s); None when no
+        timer runs."""
     def queued_bytes(self, handle: int) -> int:
         """Bytes handed out for the session and not yet reported written.
         ``UnknownSessionError`` once it is closed."""

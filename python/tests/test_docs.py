@@ -2,8 +2,11 @@
 
 Each ```python block in the page is marked by the HTML comment before it:
 ``<!-- example: python/examples/NAME.py -->`` when it is that file whole
-(test_examples.py runs the files), or ``<!-- snippet: NAME -->`` when a test
-here runs it. A block with neither fails, so a new one cannot go untested.
+(test_examples.py runs the files), or ``<!-- run: TEST NAME -->`` when the
+test file TEST runs it, finding it by NAME (``python/tests/test_docs.py
+tutorial-server``: a test here). A block with neither fails, so a new one
+cannot go untested; test_doc_inventory.py holds every other page to the
+same convention.
 """
 
 from __future__ import annotations
@@ -23,29 +26,32 @@ import tcphub
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "python.md"
 STUB = Path(tcphub.__file__).with_name("_tcphub.pyi")
-FENCE = re.compile(r"(?:<!-- (example|snippet): (\S+) -->\n)?```python\n(.*?)```", re.S)
+FENCE = re.compile(r"(?:<!-- (example|run): (?:(\S+) )?(\S+) -->\n)?```python\n(.*?)```", re.S)
+HERE = "python/tests/test_docs.py"
 SNIPPETS = {"tutorial-server", "tutorial-client"}
 
 
-def blocks() -> List[Tuple[str, str, str]]:
+def blocks() -> List[Tuple[str, str, str, str]]:
+    """(kind, test, name, code) of each block: for an example, name is its file."""
     return FENCE.findall(DOC.read_text(encoding="utf-8"))
 
 
 def snippet(name: str) -> str:
-    (code,) = [code for kind, n, code in blocks() if kind == "snippet" and n == name]
+    (code,) = [code for kind, test, n, code in blocks() if kind == "run" and test == HERE and n == name]
     return code
 
 
 def test_every_python_block_is_an_example_file_or_a_tested_snippet():
     found = blocks()
     assert found
-    for kind, name, code in found:
+    for kind, test, name, code in found:
         assert kind, f"docs/python.md shows a program no test runs: {code[:80]!r}"
         if kind == "example":
             assert code == (ROOT / name).read_text(encoding="utf-8"), f"{name} and the page differ"
         else:
-            assert name in SNIPPETS, name
-    assert {name for kind, name, _ in found if kind == "snippet"} == SNIPPETS
+            assert (ROOT / test).is_file(), test
+            assert test != HERE or name in SNIPPETS, name
+    assert {name for kind, test, name, _ in found if kind == "run" and test == HERE} == SNIPPETS
 
 
 def free_port() -> int:

@@ -16,6 +16,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
 fi
+if ! command -v jq >/dev/null 2>&1; then
+    # native/tests/cli_docs.rs runs the docs' `tcphub sub | jq` as written.
+    echo "native.sh: installing jq for the docs' shell sessions" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
+fi
 if ! command -v node >/dev/null 2>&1; then
     echo "native.sh: note: node not found; the Node.js compatibility test will be skipped" >&2
 fi

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub mod chaos_kit;
 pub mod doc_block;
+pub mod example;
 pub mod raw;
 pub mod redis;
 pub mod serve;

@@ -109,10 +109,19 @@ impl ServeProcess {
         let _ = self.child.wait();
     }
 
+    /// Sends SIGINT, as Ctrl-C in its terminal, and waits for the exit.
+    pub fn interrupt(self) -> (ExitStatus, String, String) {
+        self.stop_with("INT")
+    }
+
     /// Sends SIGTERM and waits for the exit.
-    pub fn terminate(mut self) -> (ExitStatus, String, String) {
+    pub fn terminate(self) -> (ExitStatus, String, String) {
+        self.stop_with("TERM")
+    }
+
+    fn stop_with(mut self, signal: &str) -> (ExitStatus, String, String) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
@@ -291,11 +300,9 @@ fn collect_until_listening(pipe: impl Read + Send + 'static) -> (Arc<Mutex<Strin
         let mut line = String::new();
         let mut found = Some(found);
         while lines.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-                if json["message"] == "listening" {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(json["addr"].as_str().unwrap_or("").to_owned());
-                    }
+            if let Some(addr) = listening_addr(&line) {
+                if let Some(found) = found.take() {
+                    let _ = found.send(addr);
                 }
             }
             sink.lock().unwrap().push_str(&line);
@@ -311,6 +318,22 @@ fn collect_until_listening(pipe: impl Read + Send + 'static) -> (Arc<Mutex<Strin
             )
         });
     (buffer, addr.parse().expect("a socket address"))
+}
+
+/// The address of a `listening` log line, JSON or human (`... INFO
+/// listening addr=127.0.0.1:9000 tls=false`, as the docs show serve's log).
+fn listening_addr(line: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+        return (json["message"] == "listening")
+            .then(|| json["addr"].as_str().unwrap_or("").to_owned());
+    }
+    let mut words = line.split_whitespace().skip_while(|w| *w != "INFO").skip(1);
+    if words.next() != Some("listening") {
+        return None;
+    }
+    words
+        .find_map(|w| w.strip_prefix("addr="))
+        .map(str::to_owned)
 }
 
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {

@@ -5,6 +5,10 @@
 //! A line's comment says what to check: `# prints: TEXT` (it prints TEXT,
 //! on stdout or stderr), `# fails: TEXT` (it exits non-zero saying TEXT),
 //! `# type: LINE` (a client that LINE is typed into).
+//!
+//! A `console` block is a terminal session: `$ COMMAND` (continued on the
+//! next line after a trailing `\`), `> LINE` typed into it, and every
+//! other line printed by it.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -22,11 +26,27 @@ pub struct ShellLine {
     pub fails: Option<String>,
 }
 
-/// A section of a page: its `sh` blocks, in order, and its `toml` blocks.
+/// A section of a page: its `sh` blocks, in order, its `console` blocks
+/// and its `toml` blocks.
 #[derive(Debug, Default)]
 pub struct Section {
     pub sh: Vec<Vec<ShellLine>>,
+    pub console: Vec<Vec<ConsoleCommand>>,
     pub toml: Vec<String>,
+}
+
+/// One command of a `console` block, with what is typed into it and what
+/// it prints.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleCommand {
+    /// The command line without `$ `, continuation lines joined as sh
+    /// joins them.
+    pub command: String,
+    /// Lines typed, in order, without `> `.
+    pub typed: std::collections::VecDeque<String>,
+    /// Lines printed, in order (`^C`, the terminal's echo of Ctrl-C, is
+    /// left out).
+    pub printed: Vec<String>,
 }
 
 /// The blocks under `heading` (a whole line, such as `### With a file`),
@@ -50,6 +70,7 @@ pub fn section(page: &str, heading: &str) -> Section {
                 if line == "```" {
                     match kind.as_str() {
                         "sh" => found.sh.push(body.iter().map(|l| parse(l)).collect()),
+                        "console" => found.console.push(console(body)),
                         "toml" => found.toml.push(body.join("\n") + "\n"),
                         _ => {}
                     }
@@ -61,6 +82,79 @@ pub fn section(page: &str, heading: &str) -> Section {
         }
     }
     found
+}
+
+fn console(body: &[String]) -> Vec<ConsoleCommand> {
+    let mut commands: Vec<ConsoleCommand> = Vec::new();
+    let mut continued = false;
+    for line in body {
+        if continued {
+            let last = commands.last_mut().expect("a command continues");
+            last.command.push(' ');
+            last.command.push_str(line.trim());
+        } else if let Some(command) = line.strip_prefix("$ ") {
+            commands.push(ConsoleCommand {
+                command: command.to_owned(),
+                ..ConsoleCommand::default()
+            });
+        } else {
+            let last = commands
+                .last_mut()
+                .unwrap_or_else(|| panic!("a console block starts with its command: {line}"));
+            if let Some(typed) = line.strip_prefix("> ") {
+                last.typed.push_back(typed.to_owned());
+            } else if !line.trim().is_empty() && line.trim() != "^C" {
+                last.printed.push(line.to_owned());
+            }
+            continue;
+        }
+        let last = commands.last_mut().unwrap();
+        continued = last.command.ends_with('\\');
+        if continued {
+            last.command.pop();
+            last.command = last.command.trim_end().to_owned();
+        }
+    }
+    commands
+}
+
+/// A line as compared with the docs: `127.0.0.1:PORT` as `ADDR` (the docs
+/// show port 9000 and made-up client ports), runs of spaces as one (table
+/// columns are as wide as the addresses).
+pub fn normalize(line: &str) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(HOST) {
+        out.push_str(&rest[..at]);
+        out.push_str("ADDR");
+        rest = rest[at + HOST.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Asserts `shown` printed every line its block shows: the lines on
+/// stdout in the order shown, a line on stderr (status lines) anywhere.
+/// Lines compare as [`normalize`] leaves them.
+pub fn assert_shown(shown: &ConsoleCommand, stdout: &str, stderr: &str) {
+    let out: Vec<String> = stdout.lines().map(normalize).collect();
+    let err: Vec<String> = stderr.lines().map(normalize).collect();
+    let mut next = 0;
+    for line in &shown.printed {
+        let line_n = normalize(line);
+        if let Some(at) = out[next..].iter().position(|l| *l == line_n) {
+            next += at + 1;
+        } else {
+            assert!(
+                err.contains(&line_n),
+                "`{}` shows {line:?}, which it did not print (in that order).\nstdout:\n{}\nstderr:\n{}",
+                shown.command,
+                out.join("\n"),
+                err.join("\n")
+            );
+        }
+    }
 }
 
 fn parse(line: &str) -> ShellLine {
