@@ -228,15 +228,17 @@ fn connect_asks_and_answers_with_slash_commands() {
     let serve = ServeProcess::start(&[], &[]);
     let server = serve.server_arg();
     let env = [("TCPHUB_SERVER", server.as_str())];
+    // One after the other, so Client-1 is session 1 and its first
+    // request's replyTo is 1.1.
     let mut one = ClientProcess::start_typing(&["connect", "--name", "Client-1"], &env);
-    let mut two = ClientProcess::start_typing(&["connect", "--name", "Client-2"], &env);
     wait_for_text(&one.stderr, "connected to");
+    let mut two = ClientProcess::start_typing(&["connect", "--name", "Client-2"], &env);
     wait_for_text(&two.stderr, "connected to");
     one.type_line("/request Client-2 are you there?");
-    wait_for_text(&two.stdout, "[Client-1] (request 2.1) are you there?");
-    two.type_line("/reply 2.1 yes, here");
+    wait_for_text(&two.stdout, "[Client-1] (request 1.1) are you there?");
+    two.type_line("/reply 1.1 yes, here");
     wait_for_text(&one.stdout, "[Client-2] (reply) yes, here");
-    two.type_line("/reply 2.1 twice");
+    two.type_line("/reply 1.1 twice");
     wait_for_text(&two.stdout, "[error] unknown_request:");
 }
 

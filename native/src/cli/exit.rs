@@ -13,6 +13,10 @@
 
 use std::process::ExitCode;
 
+use tcphub_core::CloseReason;
+
+use super::display;
+
 /// The hub closed the session for a reason of its own.
 pub fn closed_by_hub() -> ExitCode {
     ExitCode::from(3)
@@ -21,4 +25,16 @@ pub fn closed_by_hub() -> ExitCode {
 /// `sub --timeout` ran out, or a request got no reply in time.
 pub fn timed_out() -> ExitCode {
     ExitCode::from(4)
+}
+
+/// How a command that listens until told (`sub`, `reply`) ends on the
+/// hub's `bye`: the hub shutting down ends a run without `--count` as
+/// done; anything else is the hub closing the session, said on stderr.
+pub fn on_bye(reason: &str, message: &str, counting: bool) -> ExitCode {
+    if reason == CloseReason::Shutdown.as_str() && !counting {
+        display::status(&format!("the hub closed the session ({reason})"));
+        return ExitCode::SUCCESS;
+    }
+    display::print_failure(&format!("the hub closed the session ({reason}): {message}"));
+    closed_by_hub()
 }

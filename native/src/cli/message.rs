@@ -23,13 +23,19 @@ pub async fn message_argument(given: &str) -> Result<Box<RawValue>, String> {
     if given != "-" {
         return Ok(typed_message(given));
     }
+    Ok(typed_message(&read_stdin().await?))
+}
+
+/// All of stdin, trailing line breaks dropped, as `$(...)` drops them:
+/// `echo hi | tcphub send -` sends `hi`.
+pub async fn read_stdin() -> Result<String, String> {
     let mut all = String::new();
     tokio::io::stdin()
         .read_to_string(&mut all)
         .await
         .map_err(|e| format!("reading the message from stdin: {e}"))?;
     all.truncate(all.trim_end_matches(['\n', '\r']).len());
-    Ok(typed_message(&all))
+    Ok(all)
 }
 
 #[cfg(test)]

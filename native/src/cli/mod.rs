@@ -216,6 +216,25 @@ impl ServerArg {
     }
 }
 
+impl ServerArg {
+    /// Connects and, when `name` is given, syncs it with the credential:
+    /// how every client command but `connect` starts.
+    async fn connect_as(
+        &self,
+        name: Option<&str>,
+        token: &TokenArg,
+    ) -> Result<tcphub_native::client::Client, String> {
+        let mut client = self.connect().await?;
+        if let Some(name) = name {
+            client
+                .sync_with_token(name, token.get(), None)
+                .await
+                .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
+        }
+        Ok(client)
+    }
+}
+
 /// What to check after a failed connection, when the failure says: a
 /// refused connection means nothing listens there; a bad address is a
 /// mistake in --server. A name that does not resolve, or a network that

@@ -5,7 +5,7 @@
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use tcphub_core::{CloseReason, HubFrame, RawValue};
+use tcphub_core::{HubFrame, RawValue};
 use tcphub_native::client::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -137,14 +137,7 @@ pub async fn run(args: ReplyArgs) -> Result<ExitCode, String> {
                 display::print_failure(&format!("{code}: {message}"));
             }
             Some(HubFrame::Bye { reason, message }) => {
-                if reason == CloseReason::Shutdown.as_str() && args.count.is_none() {
-                    display::status(&format!("the hub closed the session ({reason})"));
-                    return Ok(ExitCode::SUCCESS);
-                }
-                display::print_failure(&format!(
-                    "the hub closed the session ({reason}): {message}"
-                ));
-                return Ok(exit::closed_by_hub());
+                return Ok(exit::on_bye(&reason, &message, args.count.is_some()));
             }
             // Messages that are not requests ask for no answer.
             Some(_) => {}

@@ -105,13 +105,10 @@ pub async fn run(args: RequestArgs) -> Result<ExitCode, String> {
     };
     // Read before connecting: a mistake costs no connection.
     let message = message_argument(given).await?;
-    let mut client = args.server.connect().await?;
-    if let Some(name) = &args.name {
-        client
-            .sync_with_token(name, args.credential.get(), None)
-            .await
-            .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
-    }
+    let mut client = args
+        .server
+        .connect_as(args.name.as_deref(), &args.credential)
+        .await?;
     let wait = args.timeout.and_then(|t| t.checked_add(ANSWER_MARGIN));
     let asked = client.request(to, &message, args.timeout.map(timeout_ms));
     let answer = match wait {

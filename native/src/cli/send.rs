@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use serde::Serialize;
 use tcphub_core::{HubFrame, RawValue};
 use tcphub_native::client::Client;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use tokio::io::AsyncBufReadExt;
 
-use super::message::{text_message, typed_message};
+use super::message::{read_stdin, text_message, typed_message};
 use super::{display, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
@@ -85,13 +85,10 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
         Some(message) => Some(message_of(message, args.json).await?),
         None => None,
     };
-    let mut client = args.server.connect().await?;
-    if let Some(name) = &args.name {
-        client
-            .sync_with_token(name, args.credential.get(), None)
-            .await
-            .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
-    }
+    let mut client = args
+        .server
+        .connect_as(args.name.as_deref(), &args.credential)
+        .await?;
     let io = |e: std::io::Error| e.to_string();
     let info = |message: &RawValue, id: u64| {
         Info {
@@ -124,14 +121,7 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, String> {
 /// The one message: MESSAGE, or stdin for `-`; as text or (`--json`) JSON.
 async fn message_of(given: &str, json: bool) -> Result<Box<RawValue>, String> {
     let text = if given == "-" {
-        let mut all = String::new();
-        tokio::io::stdin()
-            .read_to_string(&mut all)
-            .await
-            .map_err(|e| format!("reading the message from stdin: {e}"))?;
-        // As `$(...)` does: `echo hi | tcphub send -` sends `hi`.
-        all.truncate(all.trim_end_matches(['\n', '\r']).len());
-        all
+        read_stdin().await?
     } else {
         given.to_owned()
     };

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
-use tcphub_core::{CloseReason, HubFrame, WatchScope};
+use tcphub_core::{HubFrame, WatchScope};
 use tcphub_native::client::Client;
 
 use super::{display, exit, ServerArg, TokenArg};
@@ -107,13 +107,10 @@ struct RequestLine<'a> {
 const BYE_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
-    let mut client = args.server.connect().await?;
-    if let Some(name) = &args.name {
-        client
-            .sync_with_token(name, args.credential.get(), None)
-            .await
-            .map_err(|e| format!("cannot sync alias {name:?}: {e}"))?;
-    }
+    let mut client = args
+        .server
+        .connect_as(args.name.as_deref(), &args.credential)
+        .await?;
     for room in &args.room {
         if let Err(e) = client.join(room).await {
             leave(client).await;
@@ -208,14 +205,7 @@ pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
                 reason: reason.as_deref(),
             }),
             Some(HubFrame::Bye { reason, message }) => {
-                if reason == CloseReason::Shutdown.as_str() && args.count.is_none() {
-                    display::status(&format!("the hub closed the session ({reason})"));
-                    return Ok(ExitCode::SUCCESS);
-                }
-                display::print_failure(&format!(
-                    "the hub closed the session ({reason}): {message}"
-                ));
-                return Ok(exit::closed_by_hub());
+                return Ok(exit::on_bye(&reason, &message, args.count.is_some()));
             }
             // Sent nothing that could be refused: an error here is the
             // hub's own word (rate limits, say); it goes with the status
