@@ -1186,3 +1186,35 @@ fn a_request_that_finds_nobody_anywhere_is_told_so_once() {
     c.nodes[0].advance(Duration::from_secs(60));
     assert!(c.nodes[0].take(a).is_empty());
 }
+
+#[test]
+fn a_node_s_host_answers_the_requests_sent_to_it() {
+    let mut c = Cluster::new(2);
+    let a = c.client(0, "A");
+    c.nodes[0].take_events();
+    c.send(0, a, r#"{"type":"request","message":"hours?","id":3}"#);
+    let reply_to = c.nodes[0]
+        .take_events()
+        .into_iter()
+        .find_map(|e| match e {
+            tcphub_core::Event::Request { reply_to, .. } => Some(reply_to),
+            _ => None,
+        })
+        .expect("the host was asked");
+    assert_eq!(reply_to.node.as_ref().map(NodeId::as_str), Some("n1"));
+    // Only the node the request came to can answer it.
+    assert!(matches!(
+        c.nodes[1].hub.reply(&reply_to, "9 to 5"),
+        Err(HubError::UnknownRequest(_))
+    ));
+    c.nodes[0].hub.reply(&reply_to, "9 to 5").unwrap();
+    c.nodes[0].drain();
+    assert_eq!(
+        c.nodes[0].take(a),
+        [HubFrame::Reply {
+            from: HUB_NAME.into(),
+            message: json!("9 to 5"),
+            id: Some(json!(3)),
+        }]
+    );
+}

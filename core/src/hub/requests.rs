@@ -195,7 +195,10 @@ impl Hub {
     ) -> Result<(), HubError> {
         let unknown = || HubError::UnknownRequest(reply_to.to_string());
         let is_the_hosts = |responder: &Responder| *responder == Responder::Host;
-        if reply_to.node.is_some() || self.find_request(reply_to, is_the_hosts).is_none() {
+        // The host answers on the node the request came to (its node's
+        // address names it, in a cluster).
+        let here = self.cluster.as_ref().map(|c| &c.node);
+        if reply_to.node.as_ref() != here || self.find_request(reply_to, is_the_hosts).is_none() {
             return Err(unknown());
         }
         let raw = serde_json::value::to_raw_value(message).map_err(HubError::InvalidMessage)?;
