@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest last will a client may leave, in bytes of its message (e.g. 4KiB; "
                        "1 byte to 16MiB). A will is held for its whole session "
                        "[env: TCPHUB_MAX_LAST_WILL_BYTES] [default: 4KiB]")
+    serve.add_argument("--request-timeout", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_REQUEST_TIMEOUT", "5s"),
+                       help="how long a `request` that names no timeout waits for its reply before its "
+                       "sender is told `request_timeout` (e.g. 5s; at least 1ms) "
+                       "[env: TCPHUB_REQUEST_TIMEOUT] [default: 5s]")
+    serve.add_argument("--max-request-timeout", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_MAX_REQUEST_TIMEOUT", "60s"),
+                       help="the longest wait a `request` may ask for; longer ones are cut to it "
+                       "[env: TCPHUB_MAX_REQUEST_TIMEOUT] [default: 60s]")
+    serve.add_argument("--max-pending-requests", metavar="N", type=_typed(parse_count),
+                       default=_env("TCPHUB_MAX_PENDING_REQUESTS", "64"),
+                       help="most requests one session may have waiting for replies (1 to 100000); one "
+                       "more gets `too_many_requests` [env: TCPHUB_MAX_PENDING_REQUESTS] [default: 64]")
     serve.add_argument("--rate-limit-messages", metavar="N", type=_typed(parse_count),
                        default=os.environ.get("TCPHUB_RATE_LIMIT_MESSAGES"),
                        help="frames each session may send per second (every frame but `bye` counts; 1 to "
@@ -321,6 +334,9 @@ def serve(args: argparse.Namespace) -> int:
             # means something with a key.
             auth_jwt_leeway=args.auth_jwt_leeway if args.auth_jwt_key is not None else None,
             metrics=args.metrics,
+            request_timeout=args.request_timeout,
+            max_request_timeout=args.max_request_timeout,
+            max_pending_requests=args.max_pending_requests,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
