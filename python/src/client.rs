@@ -149,8 +149,9 @@ impl ErrorReply {
     }
 
     /// The exception a request refused this way raises: `RejectedError`,
-    /// or its subclass for the code (`ForbiddenError`,
-    /// `UnauthorizedError`), for a program that would rather `raise` it.
+    /// or its subclass for the code (`ForbiddenError`, `UnauthorizedError`,
+    /// `RequestTimeoutError`, `TooManyRequestsError`), for a program that
+    /// would rather `raise` it.
     fn exception<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         rejected(py, &self.code, &self.detail)
             .into_value(py)
