@@ -326,8 +326,8 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
             o.limits.max_connections_per_address,
             MAX_MAX_SESSIONS,
         )?,
-        request_timeout: finite_seconds(py, "request_timeout", o.requests.request_timeout)?,
-        max_request_timeout: finite_seconds(
+        request_timeout: request_wait(py, "request_timeout", o.requests.request_timeout)?,
+        max_request_timeout: request_wait(
             py,
             "max_request_timeout",
             o.requests.max_request_timeout,
@@ -421,17 +421,12 @@ fn seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duratio
     ))
 }
 
-/// A duration option that cannot be off: above zero and finite. (The
-/// core checks the finer rules, such as a request timeout's whole
-/// millisecond, and names the option too.)
-fn finite_seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Duration> {
-    seconds(py, name, secs)?.ok_or_else(|| {
-        error(
-            py,
-            "ConfigError",
-            format!("{name} must be a finite number of seconds above zero, got {secs}"),
-        )
-    })
+/// A request wait option: above zero; `inf` (or one too long for a
+/// `Duration`) waits practically for ever, as `tcphub serve
+/// --max-request-timeout inf` does. (The core checks the finer rules, such
+/// as the whole millisecond, and names the option too.)
+fn request_wait(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Duration> {
+    Ok(seconds(py, name, secs)?.unwrap_or(Duration::MAX))
 }
 
 /// A request's own timeout: above zero; `None` for `inf` (or one too

@@ -27,7 +27,7 @@ pub struct ReceivedRequest {
     /// The message: str, int, float, bool, None, list or dict.
     message: Py<PyAny>,
     /// The hub's name for the request, which the reply names (opaque:
-    /// `"7"`, or `"n1/7"` in a cluster).
+    /// `"2.1"`, or `"n1/2.1"` in a cluster).
     reply_to: String,
 }
 
@@ -158,7 +158,7 @@ pub fn reply_address(py: Python<'_>, text: &str) -> PyResult<ReplyAddress> {
             "UnknownRequestError",
             format!(
                 "{text:?} is not a reply_to the hub wrote: copy the one of the request, \
-                 such as \"7\" or \"n1/7\""
+                 such as \"2.1\" or \"n1/2.1\""
             ),
         )
     })

@@ -141,7 +141,7 @@ class Request(Event):
     @property
     def reply_to(self) -> str:
         """The hub's name for the request, which ``reply`` takes (opaque:
-        ``"7"``, or ``"n1/7"`` on a cluster's node)."""
+        ``"2.1"``, or ``"n1/2.1"`` on a cluster's node)."""
     @property
     def json(self) -> str:
         """The message exactly as the client sent it, as JSON text."""
@@ -767,7 +767,7 @@ class ReceivedRequest:
     @property
     def reply_to(self) -> str:
         """The hub's name for the request, which the reply names (opaque:
-        ``"7"``, or ``"n1/7"`` on a cluster's node)."""
+        ``"2.1"``, or ``"n1/2.1"`` on a cluster's node)."""
 
 class ErrorReply:
     """The hub said something this client sent was wrong (an unknown
