@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "alias, `#room text` to a room's members, `/list` shows the sessions and "
         "`/list ROOM` a room's members, `/rooms` the rooms, `/join SESSION_ID ROOM` puts a "
         "session in a room and `/leave SESSION_ID ROOM` takes it out, `/close SESSION_ID` "
-        "closes one.",
+        "closes one, `/reply REPLYTO MESSAGE` answers a request. A request to the host (a "
+        "`request` without `to`) is printed as `[alias] (request 7) text`; with --console, "
+        "`/reply 7 MESSAGE` answers it (MESSAGE: valid JSON is sent as that value, other text "
+        "as text). Without --console nothing can answer, so such requests end with "
+        "`request_timeout`.",
     )
     serve.add_argument("-l", "--listen", type=_typed(_listen), default=_env("TCPHUB_LISTEN", "127.0.0.1:9000"),
                        help="address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port) "
@@ -253,6 +257,15 @@ def message_text(message: Any) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
+def typed_message(text: str) -> Any:
+    """A message typed as a command's argument, as the binary reads it:
+    valid JSON is sent as that value, any other text as text."""
+    try:
+        return json.loads(text.strip(), parse_constant=_not_json)
+    except ValueError:
+        return text
+
+
 def _needs_quotes(text: str) -> bool:
     if not text.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
         return True
@@ -274,6 +287,8 @@ def event_line(event: _tcphub.Event, show_rooms: bool) -> Optional[str]:
     name = alias if alias is not None else event.session_id
     if isinstance(event, _tcphub.Message):
         return f"[{name}] {message_text(event.message)}"
+    if isinstance(event, _tcphub.Request):
+        return f"[{name}] (request {event.reply_to}) {message_text(event.message)}"
     if isinstance(event, _tcphub.Relayed):
         target = event.target
         if isinstance(target, _tcphub.Room):
@@ -424,6 +439,9 @@ def _console(hub: Server) -> None:
             elif line.startswith("#"):
                 room, _, text = line[1:].partition(" ")
                 hub.send_to_room(room, text.lstrip())
+            elif words[0] == "/reply" and len(words) >= 3:
+                reply_to, text = line.split(None, 2)[1:]
+                hub.reply(reply_to, typed_message(text))
             elif line.startswith("/close "):
                 hub.close_session(line[len("/close "):].strip())
             elif line.startswith("@"):

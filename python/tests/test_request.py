@@ -64,7 +64,7 @@ def test_the_recipient_sees_who_asks_and_the_reply_to(pair):
     incoming = b.receive(5)
     assert isinstance(incoming, tcphub.ReceivedRequest)
     assert (incoming.sender, incoming.message) == ("a", [1, "two"])
-    assert incoming.reply_to.isdigit()
+    assert isinstance(incoming.reply_to, str) and incoming.reply_to  # opaque, such as "2.1"
     assert tcphub.ReceivedRequest.__match_args__ == ("sender", "message", "reply_to")
     assert repr(incoming) == f"ReceivedRequest(sender='a', message=[1, 'two'], reply_to='{incoming.reply_to}')"
     b.reply(incoming.reply_to, None)  # by its reply_to; a JSON null is an answer too
@@ -361,7 +361,6 @@ def test_the_sansio_hub_routes_requests_and_replies():
         ({"request_timeout": math.nan}, "request_timeout must be"),
         ({"request_timeout": 0.0001}, "request_timeout must be at least 1 ms"),
         ({"request_timeout": 61}, "must not be longer than max_request_timeout"),
-        ({"max_request_timeout": math.inf}, "max_request_timeout must be a finite number"),
         ({"max_request_timeout": 1}, "request_timeout 5000 ms must not be longer than max_request_timeout 1000 ms"),
         ({"max_pending_requests": 0}, "max_pending_requests must be a positive integer, got 0"),
         ({"max_pending_requests": 100_001}, "max_pending_requests must be at most 100000"),
@@ -373,6 +372,17 @@ def test_the_sansio_hub_routes_requests_and_replies():
 def test_request_options_are_checked_by_name(make, options, needle):
     with pytest.raises(tcphub.ConfigError, match=needle.replace("(", r"\(")):
         make(**options)
+
+
+def test_an_infinite_request_option_waits_practically_for_ever_as_for_the_binary():
+    hub = tcphub.Hub(request_timeout=math.inf, max_request_timeout=math.inf)
+    a = hub.accept("10.0.0.1:1", now=0.0)
+    out = _send(hub, a, {"type": "request", "message": 1, "id": 1}, 0.0)
+    [event] = [x for x in out if isinstance(x, tcphub.Request)]
+    hub.handle_timeout(now=1e9)  # 30 years on, still waiting
+    assert _frames(hub.poll(), a) == []
+    hub.reply(event.reply_to, 2)
+    assert _frames(hub.poll(), a)[0]["message"] == 2
 
 
 def test_request_options_reach_the_hub():
@@ -400,6 +410,36 @@ def test_serve_request_flags_reach_the_server():
             with pytest.raises(tcphub.RequestTimeoutError, match="100 ms|0.1"):
                 a.request_host(1, timeout=30)
             assert time.monotonic() - started < 2
+        assert hub.stop() == 0
+    finally:
+        hub.close()
+
+
+def test_serve_prints_a_request_to_the_host_and_its_console_answers_it():
+    import re
+
+    from test_cli import Serve
+
+    hub = Serve("--console")
+    try:
+        assert hub.proc.stdin is not None
+        with tcphub.Client("127.0.0.1", hub.port, name="a") as a:
+            for typed, answer in (('{"a": [1, 2]}', {"a": [1, 2]}), ("half  past   nine", "half  past   nine")):
+                result: List[Any] = []
+                asking = threading.Thread(target=lambda: result.append(a.request_host({"q": 1}, timeout=10)))
+                asking.start()
+                shown = re.fullmatch(r'\[a\] \(request (\S+)\) \{"q":1\}', hub.stdout.get(timeout=10))
+                assert shown is not None
+                hub.proc.stdin.write(f"/reply {shown.group(1)} {typed}\n")
+                hub.proc.stdin.flush()
+                asking.join(10)
+                assert result == [answer]  # JSON as its value, other text as text
+            hub.proc.stdin.write(f"/reply {shown.group(1)} again\n")
+            hub.proc.stdin.flush()
+            deadline = time.monotonic() + 10
+            while not any("is waiting for the host's reply" in line for line in hub.stderr):
+                assert time.monotonic() < deadline, hub.stderr
+                time.sleep(0.01)
         assert hub.stop() == 0
     finally:
         hub.close()
