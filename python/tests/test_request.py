@@ -84,12 +84,13 @@ def test_the_hubs_timeout_raises_request_timeout_and_a_late_reply_is_refused(pai
     started = time.monotonic()
     with pytest.raises(tcphub.RequestTimeoutError) as raised:
         a.request("b", "slow", timeout=0.2)
-    took = time.monotonic() - started
-    # The hub's answer, which names whom it asked, not the client's own
-    # wait, which lasts 0.2 + 0.02 + 0.5 s.
+    # The hub's answer, which names whom it asked and how long it waited,
+    # not the client's own wait (0.2 + 0.02 + 0.5 s: "the hub did not
+    # answer").
+    assert time.monotonic() - started >= 0.2
     assert raised.value.code == "request_timeout" and '"b"' in raised.value.detail
+    assert "200 ms" in raised.value.detail and "did not answer" not in raised.value.detail
     assert isinstance(raised.value, TimeoutError) and isinstance(raised.value, tcphub.RejectedError)
-    assert 0.2 <= took < 0.7
     late = b.receive(5)
     assert isinstance(late, tcphub.ReceivedRequest)
     b.reply(late, "too late")
