@@ -32,7 +32,7 @@ use crate::errors::{error, rejected};
 use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::repr::repr_str;
-use crate::request::{self, ReceivedRequest, ReplyTarget, RequestWait};
+use crate::request_reply::{self, ReceivedRequest, ReplyTarget, RequestWait};
 use crate::session::Session;
 use crate::targets::{Aliases, LastWill};
 use crate::transport::{connect_tls, Filled, ReadHalf, TlsFailed, TlsStart, WriteHalf};
@@ -507,7 +507,7 @@ impl Client {
 
     /// Sends a `request` to `to` (`None`: the host) and waits for its
     /// answer: the reply's message, or the error the hub's answer means
-    /// (see `request::outcome`).
+    /// (see `request_reply::outcome`).
     fn ask_reply(
         &self,
         py: Python<'_>,
@@ -518,10 +518,13 @@ impl Client {
         let raw = to_raw(py, message)?;
         let wait = RequestWait::new(py, timeout, self.timeout)?;
         let request = self.request();
-        self.write(py, &request::request_frame(to, &raw, &request.id, wait))?;
+        self.write(
+            py,
+            &request_reply::request_frame(to, &raw, &request.id, wait),
+        )?;
         let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
         let answer = self.wait_for(py, &want, wait.client)?;
-        request::outcome(py, answer, to, wait.client)
+        request_reply::outcome(py, answer, to, wait.client)
     }
 
     /// `watch` or `unwatch` with its scope: every alias, these aliases, or
@@ -821,7 +824,7 @@ impl Client {
         request: ReplyTarget,
         message: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let frame = request::reply_frame(py, &request, message)?;
+        let frame = request_reply::reply_frame(py, &request, message)?;
         self.write(py, &frame)
     }
 

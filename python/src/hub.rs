@@ -23,7 +23,7 @@ use crate::options::{
     self, count, hub_config, HubOptions, LimitOptions, Number, RequestOptions, Seconds,
 };
 use crate::repr::repr_str;
-use crate::request::reply_address;
+use crate::request_reply::reply_address;
 use crate::session::Session;
 
 /// Bytes to write to one session's connection.

@@ -31,7 +31,7 @@ use crate::options::{
     self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, LimitOptions,
     Number, RequestOptions, Seconds,
 };
-use crate::request::reply_address;
+use crate::request_reply::reply_address;
 use crate::session::Session;
 
 /// Where the server is in its life.
