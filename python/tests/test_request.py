@@ -100,6 +100,15 @@ def test_the_hubs_timeout_raises_request_timeout_and_a_late_reply_is_refused(pai
     assert a.receive(timeout=0.2) is None  # the requester never sees the late reply
 
 
+def test_request_errors_of_a_hand_written_request_reach_receive_with_their_exception(pair):
+    a, _ = pair
+    a.send_raw(b'{"type":"request","to":"b","message":1,"timeout":50,"id":7}\n')
+    refused = a.receive(5)
+    assert isinstance(refused, tcphub.ErrorReply)
+    assert (refused.code, refused.id) == ("request_timeout", 7)
+    assert isinstance(refused.exception(), tcphub.RequestTimeoutError)
+
+
 @pytest.fixture
 def silent_hub() -> Iterator[Tuple[str, int]]:
     """A listener that accepts and never answers: a hub that hangs."""
