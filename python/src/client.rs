@@ -5,7 +5,7 @@
 //! so the client and the hub share one definition of the wire format. Every wait releases
 //! the GIL and wakes a few times a second to let Ctrl-C through.
 //!
-//! Each request (`sync`, `list`, `ping`) carries an `id` of this client's
+//! Each request (`sync`, `list`, `ping`, `request`) carries an `id` of this client's
 //! own, which the hub echoes in the reply or error it causes; a request
 //! takes only the frame with its id as its answer. Errors without an id,
 //! or with an id no request of this client is waiting on, are the
@@ -32,6 +32,7 @@ use crate::errors::{error, rejected};
 use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::repr::repr_str;
+use crate::request_reply::{self, ReceivedRequest, ReplyTarget, RequestWait};
 use crate::session::Session;
 use crate::targets::{Aliases, LastWill};
 use crate::transport::{connect_tls, Filled, ReadHalf, TlsFailed, TlsStart, WriteHalf};
@@ -148,8 +149,9 @@ impl ErrorReply {
     }
 
     /// The exception a request refused this way raises: `RejectedError`,
-    /// or its subclass for the code (`ForbiddenError`,
-    /// `UnauthorizedError`), for a program that would rather `raise` it.
+    /// or its subclass for the code (`ForbiddenError`, `UnauthorizedError`,
+    /// `RequestTimeoutError`, `TooManyRequestsError`), for a program that
+    /// would rather `raise` it.
     fn exception<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         rejected(py, &self.code, &self.detail)
             .into_value(py)
@@ -364,7 +366,10 @@ impl Client {
     /// errors that answer no request of this client still waiting.
     fn is_for_receive(&self, frame: &HubFrame) -> bool {
         match frame {
-            HubFrame::Info { .. } | HubFrame::Bye { .. } | HubFrame::Presence { .. } => true,
+            HubFrame::Info { .. }
+            | HubFrame::Request { .. }
+            | HubFrame::Bye { .. }
+            | HubFrame::Presence { .. } => true,
             HubFrame::Error { id, .. } => match id {
                 Some(Value::String(id)) => !self.in_flight().contains(id),
                 _ => true,
@@ -380,6 +385,7 @@ impl Client {
         match frame {
             HubFrame::Synced { id, .. }
             | HubFrame::Pong { id, .. }
+            | HubFrame::Reply { id, .. }
             | HubFrame::Sessions { id, .. }
             | HubFrame::Joined { id, .. }
             | HubFrame::Left { id, .. }
@@ -497,6 +503,28 @@ impl Client {
             Some(frame) => Ok(frame),
             None => Err(error(py, "Error", format!("no answer to {what} in time"))),
         }
+    }
+
+    /// Sends a `request` to `to` (`None`: the host) and waits for its
+    /// answer: the reply's message, or the error the hub's answer means
+    /// (see `request_reply::outcome`).
+    fn ask_reply(
+        &self,
+        py: Python<'_>,
+        to: Option<&str>,
+        message: &Bound<'_, PyAny>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<Py<PyAny>> {
+        let raw = to_raw(py, message)?;
+        let wait = RequestWait::new(py, timeout, self.timeout)?;
+        let request = self.request();
+        self.write(
+            py,
+            &request_reply::request_frame(to, &raw, &request.id, wait),
+        )?;
+        let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
+        let answer = self.wait_for(py, &want, wait.client)?;
+        request_reply::outcome(py, answer, to, wait.client)
     }
 
     /// `watch` or `unwatch` with its scope: every alias, these aliases, or
@@ -754,6 +782,50 @@ impl Client {
     fn send(&self, py: Python<'_>, alias: &str, message: &Bound<'_, PyAny>) -> PyResult<()> {
         let raw = to_raw(py, message)?;
         self.write(py, &encode_info(Some(alias), &raw))
+    }
+
+    /// Sends `message` to `alias` as a request and returns the reply's
+    /// message. `timeout` (seconds) is how long the hub waits for the reply
+    /// (cut to its `max_request_timeout`); `None` leaves it to the hub's
+    /// `request_timeout` (5 s by default), waited for at most the client's
+    /// own `timeout`. Raises `UnknownAliasError`, `RequestTimeoutError`,
+    /// `TooManyRequestsError` or `RejectedError` (`ForbiddenError`, ...).
+    // `request` is taken, by the registering of an id (see `Client::request`).
+    #[pyo3(name = "request", signature = (alias, message, timeout=None))]
+    fn request_alias(
+        &self,
+        py: Python<'_>,
+        alias: &str,
+        message: &Bound<'_, PyAny>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<Py<PyAny>> {
+        self.ask_reply(py, Some(alias), message, timeout)
+    }
+
+    /// Sends `message` to the host program as a request and returns the
+    /// reply's message; as `request` otherwise.
+    #[pyo3(signature = (message, timeout=None))]
+    fn request_host(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        timeout: Option<Seconds>,
+    ) -> PyResult<Py<PyAny>> {
+        self.ask_reply(py, None, message, timeout)
+    }
+
+    /// Answers a `ReceivedRequest` (or its `reply_to`) with `message`.
+    /// A reply the hub no longer waits for comes back through `receive` as
+    /// an `ErrorReply` (`unknown_request`); a `reply_to` the hub cannot
+    /// have written raises `UnknownRequestError` at once.
+    fn reply(
+        &self,
+        py: Python<'_>,
+        request: ReplyTarget,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let frame = request_reply::reply_frame(py, &request, message)?;
+        self.write(py, &frame)
     }
 
     /// Sends `message` to every other client.
@@ -1025,6 +1097,15 @@ fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
                 room,
                 last_will,
             },
+        )?
+        .into_any(),
+        HubFrame::Request {
+            from,
+            reply_to,
+            message,
+        } => Bound::new(
+            py,
+            ReceivedRequest::from_frame(py, from, reply_to, &message)?,
         )?
         .into_any(),
         HubFrame::Presence {

@@ -33,11 +33,14 @@ pub fn error(py: Python<'_>, class: &str, message: impl Into<String>) -> PyErr {
 
 /// `RejectedError(code, detail)`: the hub answered a client with an
 /// `error` frame. The codes a program handles apart have a subclass of
-/// their own: `unauthorized` and `forbidden`.
+/// their own: `unauthorized`, `forbidden`, `request_timeout` and
+/// `too_many_requests`.
 pub fn rejected(py: Python<'_>, code: &str, detail: &str) -> PyErr {
     let class = match ErrorCode::from_wire(code) {
         Some(ErrorCode::Unauthorized) => "UnauthorizedError",
         Some(ErrorCode::Forbidden) => "ForbiddenError",
+        Some(ErrorCode::RequestTimeout) => "RequestTimeoutError",
+        Some(ErrorCode::TooManyRequests) => "TooManyRequestsError",
         _ => "RejectedError",
     };
     match PyTuple::new(py, [code, detail]) {
@@ -51,6 +54,7 @@ pub fn hub_error(py: Python<'_>, err: HubError) -> PyErr {
     let class = match &err {
         HubError::UnknownAlias(_) => "UnknownAliasError",
         HubError::UnknownRoom(_) => "UnknownRoomError",
+        HubError::UnknownRequest(_) => "UnknownRequestError",
         HubError::InvalidRoom(_) => "InvalidRoomError",
         HubError::TooManyRooms { .. } => "TooManyRoomsError",
         HubError::UnknownHandle(_) | HubError::UnknownSessionId(_) => "UnknownSessionError",

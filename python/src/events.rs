@@ -167,6 +167,53 @@ impl Message {
     }
 }
 
+/// A client sent a request to the host program, which answers it with
+/// `reply(event.reply_to, message)` before it times out (or, from a
+/// callback registered for `Request` on a `Server`, by returning the
+/// answer).
+#[pyclass(extends = Event, frozen, module = "tcphub")]
+#[derive(Debug)]
+pub struct Request {
+    /// The sender's alias, or `None` if it had not synced one.
+    #[pyo3(get)]
+    alias: Option<String>,
+    /// The message: str, int, float, bool, None, list or dict.
+    #[pyo3(get)]
+    message: Py<PyAny>,
+    /// What the reply names: pass it to `reply`.
+    #[pyo3(get)]
+    reply_to: String,
+    /// The message exactly as sent, as JSON text.
+    raw: Box<RawValue>,
+}
+
+#[pymethods]
+impl Request {
+    #[classattr]
+    fn __match_args__() -> (&'static str, &'static str, &'static str, &'static str) {
+        ("alias", "message", "reply_to", "session_id")
+    }
+
+    /// The message exactly as the client sent it, as JSON text.
+    #[getter]
+    fn json(&self) -> &str {
+        self.raw.get()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let this = slf.get();
+        let base = slf.as_super().get();
+        Ok(format!(
+            "Request(session_id={}, alias={}, message={}, reply_to={})",
+            repr(py, &base.session_id),
+            repr_opt(py, this.alias.as_deref()),
+            this.message.bind(py).repr()?,
+            repr_str(py, &this.reply_to)
+        ))
+    }
+}
+
 /// A client sent something wrong; the hub told it so with an `error` frame.
 #[pyclass(extends = Event, frozen, module = "tcphub")]
 #[derive(Debug)]
@@ -480,6 +527,25 @@ pub fn to_py(
             )?
             .into_any()
         }
+        CoreEvent::Request {
+            handle,
+            session_id,
+            alias,
+            reply_to,
+            message,
+        } => {
+            let value = from_raw(py, &message)?.unbind();
+            Bound::new(
+                py,
+                init(base(handle, &session_id)).add_subclass(Request {
+                    alias: alias.map(|a| a.as_str().to_owned()),
+                    message: value,
+                    reply_to: reply_to.to_string(),
+                    raw: message,
+                }),
+            )?
+            .into_any()
+        }
         CoreEvent::ProtocolError {
             handle,
             session_id,
@@ -586,6 +652,9 @@ fn session_of(event: &CoreEvent) -> (SessionHandle, Arc<str>) {
         | CoreEvent::Message {
             handle, session_id, ..
         }
+        | CoreEvent::Request {
+            handle, session_id, ..
+        }
         | CoreEvent::ProtocolError {
             handle, session_id, ..
         }
@@ -612,6 +681,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Synced>()?;
     m.add_class::<Released>()?;
     m.add_class::<Message>()?;
+    m.add_class::<Request>()?;
     m.add_class::<ProtocolError>()?;
     m.add_class::<Disconnected>()?;
     m.add_class::<Joined>()?;

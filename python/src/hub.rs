@@ -19,8 +19,11 @@ use crate::errors::{error, hub_error};
 use crate::events::{to_py, Takeovers};
 use crate::grant::read_decision;
 use crate::json::to_raw;
-use crate::options::{self, count, hub_config, HubOptions, LimitOptions, Number, Seconds};
+use crate::options::{
+    self, count, hub_config, HubOptions, LimitOptions, Number, RequestOptions, Seconds,
+};
 use crate::repr::repr_str;
+use crate::request_reply::reply_address;
 use crate::session::Session;
 
 /// Bytes to write to one session's connection.
@@ -350,6 +353,9 @@ mod args {
         max_connections_per_address: Option<Number>;
         authentication: bool;
         auth_timeout: Seconds;
+        request_timeout: Seconds;
+        max_request_timeout: Seconds;
+        max_pending_requests: Number;
     }
 }
 
@@ -366,10 +372,11 @@ impl Hub {
         max_watched_aliases=Number::Whole(1000), max_last_will_bytes=Number::Whole(4096),
         rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None,
         rate_limit_bytes_burst=None, max_connections_per_address=None, authentication=false,
-        auth_timeout=Seconds(10.0)
+        auth_timeout=Seconds(10.0), request_timeout=Seconds(5.0),
+        max_request_timeout=Seconds(60.0), max_pending_requests=Number::Whole(64)
     ))]
     #[pyo3(
-        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096, rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None, max_connections_per_address=None, authentication=False, auth_timeout=10.0)"
+        text_signature = "(*, alias_policy='takeover', max_frame_bytes=65536, max_sessions=100000, idle_timeout=None, relay=True, max_queued_bytes=67108864, write_deadline=10.0, frame_timeout=30.0, max_list_rows=1000, high_watermark=524288, low_watermark=131072, observe=False, max_rooms_per_session=64, max_watched_aliases=1000, max_last_will_bytes=4096, rate_limit_messages=None, rate_limit_message_burst=None, rate_limit_bytes=None, rate_limit_bytes_burst=None, max_connections_per_address=None, authentication=False, auth_timeout=10.0, request_timeout=5.0, max_request_timeout=60.0, max_pending_requests=64)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -399,6 +406,9 @@ impl Hub {
         max_connections_per_address: Option<Number>,
         #[pyo3(from_py_with = args::authentication)] authentication: bool,
         #[pyo3(from_py_with = args::auth_timeout)] auth_timeout: Seconds,
+        #[pyo3(from_py_with = args::request_timeout)] request_timeout: Seconds,
+        #[pyo3(from_py_with = args::max_request_timeout)] max_request_timeout: Seconds,
+        #[pyo3(from_py_with = args::max_pending_requests)] max_pending_requests: Number,
     ) -> PyResult<Self> {
         let config = hub_config(
             py,
@@ -426,6 +436,11 @@ impl Hub {
                     rate_limit_bytes,
                     rate_limit_bytes_burst,
                     max_connections_per_address,
+                },
+                requests: RequestOptions {
+                    request_timeout,
+                    max_request_timeout,
+                    max_pending_requests,
                 },
             },
         )?;
@@ -611,6 +626,22 @@ impl Hub {
         let raw = to_raw(py, message)?;
         self.core
             .send_to_room(room, &raw)
+            .map_err(|e| hub_error(py, e))
+    }
+
+    /// Answers a `Request` event (by its `reply_to`) with `message`.
+    /// `UnknownRequestError` when the request no longer waits: answered,
+    /// timed out, or its sender left.
+    fn reply(
+        &mut self,
+        py: Python<'_>,
+        reply_to: &str,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let address = reply_address(py, reply_to)?;
+        let raw = to_raw(py, message)?;
+        self.core
+            .reply(&address, &raw)
             .map_err(|e| hub_error(py, e))
     }
 

@@ -20,6 +20,7 @@ mod json;
 mod logging;
 mod options;
 mod repr;
+mod request_reply;
 mod secrets;
 mod server;
 mod session;
@@ -64,5 +65,6 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::ErrorReply>()?;
     m.add_class::<client::Bye>()?;
     m.add_class::<client::Presence>()?;
+    m.add_class::<request_reply::ReceivedRequest>()?;
     Ok(())
 }

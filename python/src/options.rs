@@ -143,6 +143,30 @@ pub struct HubOptions<'a> {
     pub auth_timeout: Seconds,
     /// The rate limits and the per-address cap: `None` is off.
     pub limits: LimitOptions,
+    /// How long requests wait for replies, and how many may wait.
+    pub requests: RequestOptions,
+}
+
+/// The request options a Python caller passes, as given.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestOptions {
+    /// Seconds a request without its own `timeout` waits for its reply.
+    pub request_timeout: Seconds,
+    /// The longest wait a request may ask for, in seconds.
+    pub max_request_timeout: Seconds,
+    /// Most requests one session may have waiting.
+    pub max_pending_requests: Number,
+}
+
+impl Default for RequestOptions {
+    /// The core's defaults (5 s, 60 s, 64), as `tcphub serve`'s.
+    fn default() -> Self {
+        RequestOptions {
+            request_timeout: Seconds(5.0),
+            max_request_timeout: Seconds(60.0),
+            max_pending_requests: Number::Whole(64),
+        }
+    }
 }
 
 /// The limits a Python caller passes, as given; `None` is off.
@@ -302,8 +326,19 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
             o.limits.max_connections_per_address,
             MAX_MAX_SESSIONS,
         )?,
-        // Request timeouts: the core's defaults until Python sets them.
-        ..HubConfig::default()
+        request_timeout: request_wait(py, "request_timeout", o.requests.request_timeout)?,
+        max_request_timeout: request_wait(
+            py,
+            "max_request_timeout",
+            o.requests.max_request_timeout,
+        )?,
+        max_pending_requests: whole(
+            py,
+            "max_pending_requests",
+            o.requests.max_pending_requests,
+            1,
+            MAX_PER_SESSION_CAP,
+        )?,
     };
     // The core's own check, in case it grows a rule this file does not know.
     config
@@ -384,6 +419,20 @@ fn seconds(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duratio
         "ConfigError",
         format!("{name} must be a number of seconds above zero, got {secs}"),
     ))
+}
+
+/// A request wait option: above zero; `inf` (or one too long for a
+/// `Duration`) waits practically for ever, as `tcphub serve
+/// --max-request-timeout inf` does. (The core checks the finer rules, such
+/// as the whole millisecond, and names the option too.)
+fn request_wait(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Duration> {
+    Ok(seconds(py, name, secs)?.unwrap_or(Duration::MAX))
+}
+
+/// A request's own timeout: above zero; `None` for `inf` (or one too
+/// long for a `Duration`), which asks for as long as the hub allows.
+pub fn request_timeout(py: Python<'_>, name: &str, secs: Seconds) -> PyResult<Option<Duration>> {
+    seconds(py, name, secs)
 }
 
 /// A timeout option that may be off: `inf` and anything from

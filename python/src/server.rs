@@ -29,8 +29,9 @@ use crate::host_auth::{host_auth, AuthQuestion, Questions};
 use crate::json::to_raw;
 use crate::options::{
     self, deadline_after, grace, hub_config, next_slice, wait, whole, HubOptions, LimitOptions,
-    Number, Seconds,
+    Number, RequestOptions, Seconds,
 };
+use crate::request_reply::reply_address;
 use crate::session::Session;
 
 /// Where the server is in its life.
@@ -196,7 +197,9 @@ impl Server {
         cluster_lease=Seconds(10.0), cluster_name=String::from("tcphub"), tls_cert=None,
         tls_key=None, tls_handshake_timeout=Seconds(10.0), authentication=false,
         auth_timeout=Seconds(10.0), auth_file=None, auth_jwt_key=None, auth_jwt_algorithm=None,
-        auth_jwt_audience=None, auth_jwt_issuer=None, auth_jwt_leeway=None, metrics=None
+        auth_jwt_audience=None, auth_jwt_issuer=None, auth_jwt_leeway=None, metrics=None,
+        request_timeout=Seconds(5.0), max_request_timeout=Seconds(60.0),
+        max_pending_requests=Number::Whole(64)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -241,6 +244,9 @@ impl Server {
         auth_jwt_issuer: Option<String>,
         auth_jwt_leeway: Option<Seconds>,
         metrics: Option<String>,
+        request_timeout: Seconds,
+        max_request_timeout: Seconds,
+        max_pending_requests: Number,
     ) -> PyResult<Self> {
         let metrics = match metrics {
             None => None,
@@ -296,6 +302,11 @@ impl Server {
                     rate_limit_bytes,
                     rate_limit_bytes_burst,
                     max_connections_per_address,
+                },
+                requests: RequestOptions {
+                    request_timeout,
+                    max_request_timeout,
+                    max_pending_requests,
                 },
             },
         )?;
@@ -438,6 +449,14 @@ impl Server {
         })
         .map(|()| 1)
         .map_err(|e| Self::command_error(py, e))
+    }
+
+    /// Answers a `Request` event (by its `reply_to`) with `message`.
+    fn reply(&self, py: Python<'_>, reply_to: &str, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let address = reply_address(py, reply_to)?;
+        let raw = to_raw(py, message)?;
+        py.detach(|| self.runtime().block_on(self.handle.reply(address, raw)))
+            .map_err(|e| Self::command_error(py, e))
     }
 
     fn close_session(&self, py: Python<'_>, session_id: String) -> PyResult<()> {

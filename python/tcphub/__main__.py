@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "alias, `#room text` to a room's members, `/list` shows the sessions and "
         "`/list ROOM` a room's members, `/rooms` the rooms, `/join SESSION_ID ROOM` puts a "
         "session in a room and `/leave SESSION_ID ROOM` takes it out, `/close SESSION_ID` "
-        "closes one.",
+        "closes one, `/reply REPLYTO MESSAGE` answers a request. A request to the host (a "
+        "`request` without `to`) is printed as `[alias] (request 7) text`; with --console, "
+        "`/reply 7 MESSAGE` answers it (MESSAGE: valid JSON is sent as that value, other text "
+        "as text). Without --console nothing can answer, so such requests end with "
+        "`request_timeout`.",
     )
     serve.add_argument("-l", "--listen", type=_typed(_listen), default=_env("TCPHUB_LISTEN", "127.0.0.1:9000"),
                        help="address to listen on (IPv6 too, e.g. [::1]:9000; port 0 picks a free port) "
@@ -142,6 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest last will a client may leave, in bytes of its message (e.g. 4KiB; "
                        "1 byte to 16MiB). A will is held for its whole session "
                        "[env: TCPHUB_MAX_LAST_WILL_BYTES] [default: 4KiB]")
+    serve.add_argument("--request-timeout", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_REQUEST_TIMEOUT", "5s"),
+                       help="how long a `request` that names no timeout waits for its reply before its "
+                       "sender is told `request_timeout` (e.g. 5s; at least 1ms) "
+                       "[env: TCPHUB_REQUEST_TIMEOUT] [default: 5s]")
+    serve.add_argument("--max-request-timeout", metavar="D", type=_typed(parse_duration),
+                       default=_env("TCPHUB_MAX_REQUEST_TIMEOUT", "60s"),
+                       help="the longest wait a `request` may ask for; longer ones are cut to it "
+                       "[env: TCPHUB_MAX_REQUEST_TIMEOUT] [default: 60s]")
+    serve.add_argument("--max-pending-requests", metavar="N", type=_typed(parse_count),
+                       default=_env("TCPHUB_MAX_PENDING_REQUESTS", "64"),
+                       help="most requests one session may have waiting for replies (1 to 100000); one "
+                       "more gets `too_many_requests` [env: TCPHUB_MAX_PENDING_REQUESTS] [default: 64]")
     serve.add_argument("--rate-limit-messages", metavar="N", type=_typed(parse_count),
                        default=os.environ.get("TCPHUB_RATE_LIMIT_MESSAGES"),
                        help="frames each session may send per second (every frame but `bye` counts; 1 to "
@@ -240,6 +257,15 @@ def message_text(message: Any) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
+def typed_message(text: str) -> Any:
+    """A message typed as a command's argument, as the binary reads it:
+    valid JSON is sent as that value, any other text as text."""
+    try:
+        return json.loads(text.strip(), parse_constant=_not_json)
+    except ValueError:
+        return text
+
+
 def _needs_quotes(text: str) -> bool:
     if not text.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
         return True
@@ -261,6 +287,8 @@ def event_line(event: _tcphub.Event, show_rooms: bool) -> Optional[str]:
     name = alias if alias is not None else event.session_id
     if isinstance(event, _tcphub.Message):
         return f"[{name}] {message_text(event.message)}"
+    if isinstance(event, _tcphub.Request):
+        return f"[{name}] (request {event.reply_to}) {message_text(event.message)}"
     if isinstance(event, _tcphub.Relayed):
         target = event.target
         if isinstance(target, _tcphub.Room):
@@ -321,6 +349,9 @@ def serve(args: argparse.Namespace) -> int:
             # means something with a key.
             auth_jwt_leeway=args.auth_jwt_leeway if args.auth_jwt_key is not None else None,
             metrics=args.metrics,
+            request_timeout=args.request_timeout,
+            max_request_timeout=args.max_request_timeout,
+            max_pending_requests=args.max_pending_requests,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
@@ -408,6 +439,9 @@ def _console(hub: Server) -> None:
             elif line.startswith("#"):
                 room, _, text = line[1:].partition(" ")
                 hub.send_to_room(room, text.lstrip())
+            elif words[0] == "/reply" and len(words) >= 3:
+                reply_to, text = line.split(None, 2)[1:]
+                hub.reply(reply_to, typed_message(text))
             elif line.startswith("/close "):
                 hub.close_session(line[len("/close "):].strip())
             elif line.startswith("@"):

@@ -9,7 +9,9 @@ from ._errors import ConnectionClosedError
 
 __all__ = ["Client"]
 
-Incoming = Union["_tcphub.Received", "_tcphub.ErrorReply", "_tcphub.Bye", "_tcphub.Presence"]
+Incoming = Union[
+    "_tcphub.Received", "_tcphub.ReceivedRequest", "_tcphub.ErrorReply", "_tcphub.Bye", "_tcphub.Presence"
+]
 
 
 class Client(_tcphub.Client):
@@ -24,8 +26,12 @@ class Client(_tcphub.Client):
             c.broadcast("hello")             # relayed to every other client
             c.join("lobby")                  # rooms: join, leave, send_to_room
             c.send_to_room("lobby", "hi all")
+            print(c.request("Client-2", "time?", timeout=2))  # its reply
             for incoming in c.messages(timeout=5):
-                print(incoming)              # Received, ErrorReply, Bye or Presence
+                print(incoming)              # Received, ReceivedRequest, ErrorReply, Bye or Presence
+
+    A :class:`ReceivedRequest` (another client's ``request``) is answered
+    with :meth:`reply`; :meth:`request_host` asks the host program.
 
     ``last_will=tcphub.LastWill(message, room=...)`` (or ``to=alias``) leaves
     a message with the hub, sent for this client if its connection ends
@@ -45,7 +51,8 @@ class Client(_tcphub.Client):
     from :meth:`receive` as an ``ErrorReply`` with code ``forbidden``).
 
     Every wait releases the GIL. ``timeout`` (seconds) bounds ``connect``,
-    ``sync``, ``sessions`` and ``ping``; ``None`` or ``inf`` waits forever,
+    ``sync``, ``sessions``, ``ping`` and a ``request`` without a timeout of
+    its own; ``None`` or ``inf`` waits forever,
     zero, negative or NaN does not wait.
     """
 

@@ -58,6 +58,9 @@ ErrorCode = Literal[
     "too_many_connections",
     "unauthorized",
     "forbidden",
+    "request_timeout",
+    "too_many_requests",
+    "unknown_request",
 ]
 
 #: What a watched alias or room member did: ``Presence.event``.

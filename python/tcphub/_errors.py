@@ -22,6 +22,9 @@ __all__ = [
     "RejectedError",
     "UnauthorizedError",
     "ForbiddenError",
+    "RequestTimeoutError",
+    "TooManyRequestsError",
+    "UnknownRequestError",
 ]
 
 
@@ -49,6 +52,12 @@ class ClusterError(Error, ConnectionError):
 
 class UnknownAliasError(Error, LookupError):
     """No connected client holds the alias a message was sent to."""
+
+
+class UnknownRequestError(Error, LookupError):
+    """A reply named a request that no longer waits for it: it was
+    answered already, timed out, its requester left, or the ``reply_to``
+    was never one the hub wrote (or, for the host, never the host's)."""
 
 
 class UnknownSessionError(Error, LookupError):
@@ -127,3 +136,17 @@ class ForbiddenError(RejectedError):
     ``forbidden``): relay to that alias (in a message or its last will),
     send to everyone, or see who is connected. ``detail`` names what was
     refused."""
+
+
+class RequestTimeoutError(RejectedError, TimeoutError):
+    """A request got no reply in time (``code`` ``request_timeout``): the
+    hub said so when the request's timeout ran out, or the client's own
+    wait, which lasts a little longer than the timeout it sent, ran out
+    first because the hub did not answer at all. Also a
+    ``TimeoutError``."""
+
+
+class TooManyRequestsError(RejectedError):
+    """The client already has as many requests waiting for replies as the
+    hub allows (``code`` ``too_many_requests``, ``max_pending_requests``,
+    64 by default); wait for some to end before sending more."""

@@ -33,7 +33,7 @@ from typing import (
 
 from . import _tcphub
 from ._auth import AuthCallback, HostAuth
-from ._errors import ConfigError, Error
+from ._errors import ConfigError, Error, UnknownRequestError
 from ._stats import HubStats
 
 __all__ = ["Server"]
@@ -198,10 +198,22 @@ class Server:
       picks one, see :attr:`metrics_address`) to serve Prometheus metrics
       on ``http://HOST:PORT/metrics``, as ``tcphub serve --metrics`` does
       (docs/metrics.md); :meth:`stats` reads the same counters.
+    - ``request_timeout``: seconds a client's request waits for its reply
+      when it names no timeout of its own (at least 0.001); then the
+      client is told ``request_timeout``.
+    - ``max_request_timeout``: the longest wait a request may ask for, in
+      seconds; longer ones are cut to it. It bounds how long the hub
+      remembers a request nobody answers.
+    - ``max_pending_requests``: most requests one client may have waiting
+      for replies; one more is refused with ``too_many_requests``.
 
     Events reach the program one way, chosen by the first use: the blocking
     iterator :meth:`events`, ``async for`` (:meth:`aevents`), or callbacks
     registered with :meth:`on`, which run on a thread of their own.
+
+    A client's request to the host arrives as a :class:`Request` event,
+    answered with :meth:`reply`, or by returning the answer from a
+    callback registered for :class:`Request` (see :meth:`on`).
 
     A size or count out of range, or a duration that is zero, negative or
     NaN, raises :class:`ConfigError` naming the option and the value.
@@ -253,6 +265,9 @@ class Server:
         auth_jwt_issuer: Optional[str] = None,
         auth_jwt_leeway: Optional[float] = None,
         metrics: Optional[str] = None,
+        request_timeout: float = 5.0,
+        max_request_timeout: float = 60.0,
+        max_pending_requests: int = 64,
     ) -> None:
         if authenticate is not None and not callable(authenticate):
             raise ConfigError(f"authenticate takes a callable, got {authenticate!r}")
@@ -295,6 +310,9 @@ class Server:
             auth_jwt_issuer=auth_jwt_issuer,
             auth_jwt_leeway=auth_jwt_leeway,
             metrics=metrics,
+            request_timeout=request_timeout,
+            max_request_timeout=max_request_timeout,
+            max_pending_requests=max_pending_requests,
         )
         try:
             self._native = _tcphub.Server(host, port, **options)
@@ -371,6 +389,14 @@ class Server:
         do: always 1. Raises :class:`UnknownSessionError` when it is not
         open."""
         return self._native.send_to_session(session_id, message)
+
+    def reply(self, reply_to: str, message: Any) -> None:
+        """Answers a client's request to the host (a :class:`Request`
+        event, by its ``reply_to``) with ``message``; the client's
+        ``request_host`` returns it. Raises :class:`UnknownRequestError`
+        when the request no longer waits: it was answered already, timed
+        out, or its sender left."""
+        self._native.reply(reply_to, message)
 
     def close_session(self, session_id: str) -> None:
         """Says ``bye`` (``closed_by_host``) to one session, named by its
@@ -511,6 +537,17 @@ class Server:
         they were registered, whatever kind they were registered for. An
         exception in a callback is logged on the ``tcphub`` logger and the
         hub carries on.
+
+        A callback registered for :class:`Request` answers the request by
+        returning the answer::
+
+            @hub.on(tcphub.Request)
+            def answer(request):
+                return {"time": time.time()}
+
+        ``None`` sends nothing, so the request can be answered later, from
+        anywhere, with :meth:`reply` (which also sends a JSON ``null``). The
+        first answer wins; a later one is logged and dropped.
         """
         if not (isinstance(kind, type) and issubclass(kind, _tcphub.Event)):
             raise TypeError(f"kind must be tcphub.Event or one of its subclasses, got {kind!r}")
@@ -542,11 +579,23 @@ class Server:
                     if not isinstance(event, kind):
                         continue
                     try:
-                        callback(event)
+                        answer = callback(event)
                     except Exception:
                         logger.exception("tcphub callback %r failed on %r", callback, event)
+                        continue
+                    if answer is not None and issubclass(kind, _tcphub.Request):
+                        self._answer(callback, event, answer)
             if self._fill(0.25) is None and not pending:
                 return
+
+    def _answer(self, callback: Callback, request: Any, answer: Any) -> None:
+        """Sends what a ``Request`` callback returned as the reply."""
+        try:
+            self._native.reply(request.reply_to, answer)
+        except UnknownRequestError as e:
+            logger.warning("tcphub callback %r answered %r too late: %s", callback, request, e)
+        except Error:
+            logger.exception("tcphub callback %r answered %r with what cannot be sent", callback, request)
 
     # ----- authentication -----
 

@@ -10,7 +10,8 @@ from ._codes import CloseReason, ErrorCode
 __all__ = ["AuthTotal", "FrameKind", "HubStats"]
 
 FrameKind = Literal[
-    "sync", "relay", "relay_all", "room", "host", "list", "ping", "join", "leave", "watch", "unwatch", "bye"
+    "sync", "relay", "relay_all", "room", "host", "list", "ping", "join", "leave", "watch", "unwatch", "bye",
+    "request", "reply",
 ]
 """The kinds of client frames ``HubStats.frames_received_total`` counts."""
 

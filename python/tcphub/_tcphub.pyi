@@ -120,6 +120,32 @@ class Message(Event):
     def json(self) -> str:
         """The message exactly as the client sent it, as JSON text."""
 
+class Request(Event):
+    """A client sent a request to the host program (``request_host``), which
+    answers it with ``reply(event.reply_to, message)`` before it times
+    out; on a ``Server``, a callback registered with
+    ``@hub.on(tcphub.Request)`` answers by returning the answer."""
+
+    __match_args__: Tuple[
+        Literal["alias"],
+        Literal["message"],
+        Literal["reply_to"],
+        Literal["session_id"],
+    ]
+    @property
+    def alias(self) -> Optional[str]:
+        """The sender's alias, or None if it had not synced one."""
+    @property
+    def message(self) -> Any:
+        """The message: str, int, float, bool, None, list or dict."""
+    @property
+    def reply_to(self) -> str:
+        """The hub's name for the request, which ``reply`` takes (opaque:
+        ``"2.1"``, or ``"n1/2.1"`` on a cluster's node)."""
+    @property
+    def json(self) -> str:
+        """The message exactly as the client sent it, as JSON text."""
+
 class ProtocolError(Event):
     """A client sent something wrong; the hub told it so with an ``error``
     frame and kept serving it (unless the frame was over the size limit)."""
@@ -302,6 +328,9 @@ class Server:
         auth_jwt_issuer: Optional[str] = None,
         auth_jwt_leeway: Optional[float] = None,
         metrics: Optional[str] = None,
+        request_timeout: float = 5.0,
+        max_request_timeout: float = 60.0,
+        max_pending_requests: int = 64,
     ) -> None: ...
     @property
     def address(self) -> Tuple[str, int]: ...
@@ -315,6 +344,7 @@ class Server:
     def send_to_session(self, session_id: str, message: Any) -> int:
         """Returns 1, the sessions it was queued for."""
     def close_session(self, session_id: str) -> None: ...
+    def reply(self, reply_to: str, message: Any) -> None: ...
     def sessions(self) -> List[Session]: ...
     def join_room(self, session_id: str, room: str) -> bool: ...
     def leave_room(self, session_id: str, room: str) -> bool: ...
@@ -574,6 +604,9 @@ class Hub:
         max_connections_per_address: Optional[int] = None,
         authentication: bool = False,
         auth_timeout: float = 10.0,
+        request_timeout: float = 5.0,
+        max_request_timeout: float = 60.0,
+        max_pending_requests: int = 64,
     ) -> None:
         """Options as for ``tcphub.Server``; a bad one raises ``ConfigError``
         naming it and the value. ``idle_timeout``, ``write_deadline`` and
@@ -614,8 +647,8 @@ class Hub:
         """The connection failed, or the peer is gone altogether. No
         ``Close`` follows. (A peer that only half-closed is ``handle_eof``.)"""
     def handle_timeout(self, now: Optional[float] = None) -> None:
-        """Time passed: fires the idle timeout, the frame timeout and the
-        write deadline where they are due."""
+        """Time passed: fires the idle timeout, the frame timeout, the
+        write deadline and requests' timeouts where they are due."""
     def now(self) -> float:
         """The hub's own clock: seconds since it was made, the time every
         call uses when ``now`` is left out, and so the clock
@@ -660,6 +693,11 @@ class Hub:
         """Queues ``message`` from the host for every member of ``room``;
         returns how many. ``UnknownRoomError`` when nobody is in it,
         ``InvalidRoomError`` for a name breaking the room rules."""
+    def reply(self, reply_to: str, message: Any) -> None:
+        """Answers a ``Request`` event (by its ``reply_to``) with
+        ``message``; the requester is sent the reply. Raises
+        ``UnknownRequestError`` when the request no longer waits: answered
+        already, timed out (see ``handle_timeout``), or its sender left."""
     def rooms(self) -> Dict[str, int]:
         """Every room with members, by name, with its member count."""
     def room_members(self, room: str) -> List[Session]:
@@ -714,6 +752,23 @@ class Received:
     def from_host(self) -> bool:
         """Whether the host program, not another client, sent it."""
 
+class ReceivedRequest:
+    """A request for this client to answer: another client sent it with
+    ``request``. Answer with ``client.reply(request, message)`` before it
+    times out; the requester's ``request`` returns the message."""
+
+    __match_args__: Tuple[Literal["sender"], Literal["message"], Literal["reply_to"]]
+    @property
+    def sender(self) -> str:
+        """Who asks: its alias, or its session id if it has none."""
+    @property
+    def message(self) -> Any:
+        """str, int, float, bool, None, list or dict."""
+    @property
+    def reply_to(self) -> str:
+        """The hub's name for the request, which the reply names (opaque:
+        ``"2.1"``, or ``"n1/2.1"`` on a cluster's node)."""
+
 class ErrorReply:
     """The hub said something this client sent was wrong (an unknown
     alias, relaying turned off, bad JSON ...)."""
@@ -727,8 +782,10 @@ class ErrorReply:
     def detail(self) -> str: ...
     def exception(self) -> RejectedError:
         """The exception a request refused this way raises:
-        ``RejectedError``, or ``ForbiddenError`` / ``UnauthorizedError`` for
-        those codes, for a program that would rather ``raise`` it."""
+        ``RejectedError``, or its subclass for the code
+        (``ForbiddenError``, ``UnauthorizedError``, ``RequestTimeoutError``,
+        ``TooManyRequestsError``), for a program that would rather
+        ``raise`` it."""
     @property
     def id(self) -> Union[str, int, float, None]:
         """The ``id`` of the request that caused it, when that request had
@@ -866,6 +923,34 @@ class Client:
         """Sends ``message`` to every client holding ``alias``. An unknown
         alias comes back as an ``ErrorReply`` from ``receive`` (never as the
         answer to a later ``sync``, ``sessions`` or ``ping``)."""
+    def request(self, alias: str, message: Any, timeout: Optional[float] = None) -> Any:
+        """Sends ``message`` to ``alias`` as a request and returns the
+        reply's message (str, int, float, bool, None, list or dict).
+
+        ``timeout`` (seconds) is how long the hub waits for the reply (cut
+        to its ``max_request_timeout``; ``inf``: as long as it allows); the
+        client waits a little longer for the hub's answer. None leaves it
+        to the hub's ``request_timeout`` (5 s by default), waited for at
+        most the client's own ``timeout``. Zero, negative or NaN raises
+        ``ConfigError``.
+
+        Raises ``UnknownAliasError`` (nobody holds ``alias``),
+        ``RequestTimeoutError`` (no reply in time, or no answer from the
+        hub at all), ``TooManyRequestsError``, ``ForbiddenError`` or
+        another ``RejectedError`` (``relay_disabled`` ...), and
+        ``ConnectionClosedError`` if the hub closes the connection
+        meanwhile. Safe to call from several threads at once: each call
+        gets its own reply, and what else arrives meanwhile stays for
+        ``receive``."""
+    def request_host(self, message: Any, timeout: Optional[float] = None) -> Any:
+        """Sends ``message`` to the host program as a request and returns
+        the reply's message; as ``request`` otherwise."""
+    def reply(self, request: Union[ReceivedRequest, str], message: Any) -> None:
+        """Answers a ``ReceivedRequest`` (or its ``reply_to``) with
+        ``message``. A reply the hub no longer waits for (answered, timed
+        out, its requester left) comes back from ``receive`` as an
+        ``ErrorReply`` with code ``unknown_request``; a ``reply_to`` the hub
+        cannot have written raises ``UnknownRequestError`` at once."""
     def broadcast(self, message: Any) -> None:
         """Sends ``message`` to every other client."""
     def send_to_room(self, room: str, message: Any) -> None:
@@ -927,13 +1012,13 @@ class Client:
         (``ForbiddenError`` when this client's identity may not list)."""
     def ping(self, timeout: Optional[float] = None) -> float:
         """Round trip to the hub and back, in seconds."""
-    def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ErrorReply, Bye, Presence]]:
-        """The next message, error reply, bye or presence change; None if nothing arrived in
+    def receive(self, timeout: Optional[float] = None) -> Optional[Union[Received, ReceivedRequest, ErrorReply, Bye, Presence]]:
+        """The next message, request to answer, error reply, bye or presence change; None if nothing arrived in
         ``timeout`` seconds (None or ``inf`` waits forever; zero, negative
         or NaN only looks). Releases the GIL while
         waiting. Raises ``ConnectionClosedError`` once the connection is
         closed and everything received was read."""
-    def drain(self, limit: Optional[int] = None) -> List[Union[Received, ErrorReply, Bye, Presence]]:
+    def drain(self, limit: Optional[int] = None) -> List[Union[Received, ReceivedRequest, ErrorReply, Bye, Presence]]:
         """Everything already received, without waiting: at most ``limit``
         items (None: all; a negative one raises ``ConfigError``)."""
     def close(self) -> None:

@@ -217,3 +217,17 @@ def test_the_tutorial_server_snippet_sends_each_message_once_whoever_syncs_first
         done.set()
         thread.join(10)
     assert not failure, failure
+
+
+def test_the_request_reply_example_prints_what_the_page_says(script):
+    """python/examples/request_reply.py (shown whole in the page, as the
+    block check above holds) runs to its end and prints the lines the page
+    says it prints."""
+    text = DOC.read_text(encoding="utf-8")
+    after = text[text.index("<!-- example: python/examples/request_reply.py -->"):]
+    shown = re.search(r"It prints:\n\n```text\n(.*?)```", after, re.S)
+    assert shown is not None
+    run = script(ROOT / "python" / "examples" / "request_reply.py")
+    assert run.wait() == 0, run.err
+    assert run.out[0].startswith("listening on 127.0.0.1:") and run.out[-1] == "done"
+    assert run.out[1:-1] == shown.group(1).splitlines()

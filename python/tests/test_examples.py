@@ -27,6 +27,7 @@ def test_examples_are_all_covered():
         "hub_by_hand.py",
         "own_loop.py",
         "raw_client.py",
+        "request_reply.py",
         "server.py",
         "server_callbacks.py",
     ]
@@ -139,7 +140,7 @@ def test_hub_by_hand(script):
 
 @pytest.mark.parametrize(
     "name",
-    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "chat_room.py", "auth.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
+    ["server.py", "client.py", "raw_client.py", "server_callbacks.py", "own_loop.py", "chat_room.py", "auth.py", "request_reply.py", pytest.param("hub_by_hand.py", marks=NEEDS_MATCH)],
 )
 def test_examples_explain_themselves(script, name):
     shown = script(EXAMPLES / name, "--help")

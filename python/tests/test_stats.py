@@ -14,7 +14,7 @@ import tcphub
 from conftest import RawClient
 
 
-KINDS = ["sync", "relay", "relay_all", "room", "host", "list", "ping", "join", "leave", "watch", "unwatch", "bye"]
+KINDS = ["sync", "relay", "relay_all", "room", "host", "list", "ping", "join", "leave", "watch", "unwatch", "bye", "request", "reply"]
 
 
 def frame(obj: Any) -> bytes:
