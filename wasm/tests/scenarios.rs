@@ -289,3 +289,69 @@ fn every_preset_speaks_the_cores_words() {
         }
     }
 }
+
+#[test]
+fn requests_are_answered_by_the_alias_asked_or_the_host_and_end_once() {
+    let scenario = Scenario::from_json(
+        r#"{"steps":[
+            {"action":"connect","client":"a"},
+            {"action":"sync","client":"a","alias":"A"},
+            {"action":"connect","client":"b"},
+            {"action":"sync","client":"b","alias":"B"},
+            {"action":"request","client":"a","to":"B","message":"time?"},
+            {"action":"reply","client":"b","reply_to":"1.1","message":"12:00"},
+            {"action":"request","client":"a","message":{"sum":[1,2]}},
+            {"action":"reply","reply_to":"1.2","message":3},
+            {"action":"reply","reply_to":"1.2","message":4},
+            {"action":"request","client":"a","to":"Nobody","message":1},
+            {"action":"request","client":"a","to":"B","message":"late?","timeout_ms":100},
+            {"action":"wait","ms":200}
+        ]}"#,
+    )
+    .unwrap();
+    let sim = run(scenario);
+    let got = deliveries(&sim);
+    assert!(
+        got["b"]
+            .iter()
+            .any(|l| l == r#"{"type":"request","from":"A","replyTo":"1.1","message":"time?"}"#),
+        "{:?}",
+        got["b"]
+    );
+    let replies: Vec<&str> = got["a"]
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.contains(r#""type":"synced""#))
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            r#"{"type":"reply","from":"B","message":"12:00"}"#,
+            r##"{"type":"reply","from":"#hub","message":3}"##,
+            r#"{"type":"error","code":"unknown_alias","message":"no session holds alias \"Nobody\"; the message was not delivered"}"#,
+            r#"{"type":"error","code":"request_timeout","message":"no reply from \"B\" within 100 ms"}"#,
+        ]
+    );
+    // The host was told of its request, and its second answer refused.
+    let entries = sim.trace().entries();
+    assert!(entries.iter().any(|e| matches!(
+        e,
+        Entry::Event {
+            event: "request",
+            ..
+        }
+    )));
+    let host_errors: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Host {
+                command: "reply",
+                error: Some(error),
+                ..
+            } => Some(error.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(host_errors.len(), 1, "{host_errors:?}");
+    assert!(host_errors[0].contains("1.2"), "{host_errors:?}");
+}

@@ -81,11 +81,13 @@ impl Step {
                 None => o.opt("session")?,
             },
             node: o.opt("node")?,
+            reply_to: o.opt("reply_to")?,
+            timeout_ms: o.opt("timeout_ms")?,
         };
         let here = o.here();
         o.finish(
             "at, action, client, alias, to, room, aliases, last_will, token, message, data, \
-             ms, enabled, session_id or node",
+             ms, enabled, session_id, node, reply_to or timeout_ms",
         )?;
         Step::try_from(j).map_err(|e| format!("{here}{e}"))
     }
@@ -135,6 +137,30 @@ pub enum Action {
         to: Option<String>,
         /// Target room.
         room: Option<String>,
+        /// Any JSON value.
+        message: Box<RawValue>,
+    },
+    /// The client writes a `request`: to the holder of `to`, or to the
+    /// host when `to` is absent, waiting `timeout_ms` (the hub's default
+    /// when absent) for the reply.
+    Request {
+        /// The client's name.
+        client: String,
+        /// The alias asked.
+        to: Option<String>,
+        /// Any JSON value.
+        message: Box<RawValue>,
+        /// The request's `timeout`, in ms.
+        timeout_ms: Option<u64>,
+    },
+    /// A `reply` to the request whose `replyTo` is `reply_to`: the
+    /// client's `reply` frame, or without `client` the host's
+    /// `Hub::reply`.
+    Reply {
+        /// The client answering; `None` for the host.
+        client: Option<String>,
+        /// The `replyTo` of the request answered.
+        reply_to: String,
         /// Any JSON value.
         message: Box<RawValue>,
     },
@@ -362,6 +388,10 @@ struct StepJson {
     session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
 }
 
 impl TryFrom<StepJson> for Step {
@@ -411,6 +441,17 @@ impl TryFrom<StepJson> for Step {
                     message: message(j.message)?,
                 }
             }
+            "request" => Action::Request {
+                client: need(j.client, "client")?,
+                to: j.to,
+                message: message(j.message)?,
+                timeout_ms: j.timeout_ms,
+            },
+            "reply" => Action::Reply {
+                client: j.client,
+                reply_to: need(j.reply_to, "reply_to")?,
+                message: message(j.message)?,
+            },
             "write" => Action::Write {
                 client: need(j.client, "client")?,
                 data: need(j.data, "data")?,
@@ -560,6 +601,28 @@ impl From<Step> for StepJson {
                 j.message = Some(message);
                 "send"
             }
+            Action::Request {
+                client,
+                to,
+                message,
+                timeout_ms,
+            } => {
+                j.client = Some(client);
+                j.to = to;
+                j.message = Some(message);
+                j.timeout_ms = timeout_ms;
+                "request"
+            }
+            Action::Reply {
+                client,
+                reply_to,
+                message,
+            } => {
+                j.client = client;
+                j.reply_to = Some(reply_to);
+                j.message = Some(message);
+                "reply"
+            }
             Action::Write { client, data } => {
                 j.client = Some(client);
                 j.data = Some(data);
@@ -694,7 +757,9 @@ impl Action {
             | Action::Drop { client }
             | Action::HalfClose { client }
             | Action::StopReading { client }
-            | Action::ResumeReading { client } => Some(client),
+            | Action::ResumeReading { client }
+            | Action::Request { client, .. } => Some(client),
+            Action::Reply { client, .. } => client.as_deref(),
             Action::Wait { .. }
             | Action::Faults { .. }
             | Action::Broadcast { .. }

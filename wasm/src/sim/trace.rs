@@ -145,7 +145,7 @@ pub enum Entry {
         /// Virtual ms.
         t: u64,
         /// `broadcast`, `send_to_alias`, `join_room`, `leave_room`,
-        /// `send_to_room`, `close_session` or `shutdown`.
+        /// `send_to_room`, `close_session`, `reply` or `shutdown`.
         command: &'static str,
         /// How many sessions it reached.
         #[serde(skip_serializing_if = "Option::is_none")]

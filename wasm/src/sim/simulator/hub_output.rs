@@ -161,6 +161,19 @@ impl Simulator {
                 });
                 ("relayed", handle, session_id, alias, detail)
             }
+            Event::Request {
+                handle,
+                session_id,
+                alias,
+                reply_to,
+                message,
+            } => {
+                let detail = raw(&RequestDetail {
+                    reply_to: reply_to.to_string(),
+                    message: &message,
+                });
+                ("request", handle, session_id, alias, detail)
+            }
             // A kind of event added to the core after this simulator: show
             // it rather than lose it.
             other => {
@@ -192,6 +205,13 @@ struct TookOver {
 struct ErrorDetail<'a> {
     code: &'static str,
     message: &'a str,
+}
+
+/// A request to the host: what its reply names, and what it asks.
+#[derive(Serialize)]
+struct RequestDetail<'a> {
+    reply_to: String,
+    message: &'a RawValue,
 }
 
 #[derive(Serialize)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tcphub_core::{
     encode_bye, encode_info, encode_join, encode_leave, encode_list, encode_list_room, encode_ping,
-    encode_room_info, encode_sync_request, encode_unwatch, encode_watch, CloseReason, HubError,
-    HubLines, SessionHandle,
+    encode_reply, encode_request, encode_room_info, encode_sync_request, encode_unwatch,
+    encode_watch, CloseReason, HubError, HubLines, RawValue, ReplyAddress, SessionHandle,
 };
 
 use super::Simulator;
@@ -82,6 +82,25 @@ impl Simulator {
                 };
                 self.client_write(&client, frame.into())
             }
+            Action::Request {
+                client,
+                to,
+                message,
+                timeout_ms,
+            } => {
+                let frame = encode_request(to.as_deref(), &message, None, timeout_ms);
+                self.client_write(&client, frame.into())
+            }
+            Action::Reply {
+                client: Some(client),
+                reply_to,
+                message,
+            } => self.client_write(&client, encode_reply(&reply_to, &message).into()),
+            Action::Reply {
+                client: None,
+                reply_to,
+                message,
+            } => self.host_reply(&reply_to, &message),
             Action::Write { client, data } => self.client_write(&client, data.into_bytes().into()),
             Action::List { client, room } => {
                 let frame = match room {
@@ -215,6 +234,20 @@ impl Simulator {
     /// The node holding the session called `session_id` (node-scoped in a
     /// cluster, so at most one does), and its handle there; the first
     /// node's error when none does.
+    /// The host answers a request, on the node its address names.
+    fn host_reply(&mut self, reply_to: &str, message: &RawValue) {
+        let address = ReplyAddress::parse(reply_to);
+        let node = match address.as_ref().and_then(|a| a.node.as_ref()) {
+            Some(node) => self.scenario.node_index(node.as_str()).unwrap_or(0),
+            None => 0,
+        };
+        let result = match address {
+            Some(address) => self.nodes[node].hub.reply(&address, message),
+            None => Err(HubError::UnknownRequest(reply_to.to_owned())),
+        };
+        self.host_result_on(node, "reply", result.map(|()| 1));
+    }
+
     fn session_named(&self, session_id: &str) -> (usize, Result<SessionHandle, HubError>) {
         let live = |n: &usize| !self.nodes[*n].crashed;
         for node in (0..self.nodes.len()).filter(live) {
