@@ -82,12 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`[Client-2 -> #lobby] (last will) text`); with --observe or --console, room joins "
         "and leaves as `Client-1 joined #lobby`. With --console, lines typed on stdin are "
         "host commands: `* text` or plain text broadcasts, `@alias text` sends to one "
-        "alias, `#room text` to a room's members, `/list` shows the sessions and "
-        "`/list ROOM` a room's members, `/rooms` the rooms, `/join SESSION_ID ROOM` puts a "
-        "session in a room and `/leave SESSION_ID ROOM` takes it out, `/close SESSION_ID` "
-        "closes one, `/reply REPLYTO MESSAGE` answers a request. A request to the host (a "
-        "`request` without `to`) is printed as `[alias] (request 7) text`; with --console, "
-        "`/reply 7 MESSAGE` answers it (MESSAGE: valid JSON is sent as that value, other text "
+        "alias, `#room text` to a room's members, `//text` broadcasts `/text`, `/list` "
+        "shows the sessions and `/list ROOM` a room's members, `/rooms` the rooms, "
+        "`/join SESSION_ID ROOM` puts a session in a room and `/leave SESSION_ID ROOM` takes "
+        "it out, `/close SESSION_ID` closes one, `/reply REPLYTO MESSAGE` answers a request; "
+        "any other `/command` is refused. A request to the host (a `request` without `to`) "
+        "is printed as `[alias] (request 2.1) text`; with --console, `/reply 2.1 MESSAGE` "
+        "answers it (MESSAGE: valid JSON is sent as that value, other text "
         "as text). Without --console nothing can answer, so such requests end with "
         "`request_timeout`.",
     )
@@ -447,10 +448,32 @@ def _console(hub: Server) -> None:
             elif line.startswith("@"):
                 alias, _, text = line[1:].partition(" ")
                 hub.send(alias, text.lstrip())
+            elif line.startswith("//"):
+                hub.broadcast(line[1:])
+            elif line.startswith("/"):
+                # A mistyped command is refused, never broadcast (as the
+                # binary's console does).
+                print(_unknown_command(words[0]), file=sys.stderr, flush=True)
             else:
                 hub.broadcast(line[2:] if line.startswith("* ") else line)
         except Error as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
+
+
+_CONSOLE_COMMANDS = (
+    "/list [ROOM]",
+    "/rooms",
+    "/join SESSION_ID ROOM",
+    "/leave SESSION_ID ROOM",
+    "/close SESSION_ID",
+    "/reply REPLYTO MESSAGE",
+)
+
+
+def _unknown_command(name: str) -> str:
+    """The binary's words for a console line it does not know."""
+    known = ", ".join(f"`{c}`" for c in _CONSOLE_COMMANDS)
+    return f"unknown command `{name}`; the commands are {known} (type `//text` to send text starting with `/`)"
 
 
 def _check_auth_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

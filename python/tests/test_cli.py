@@ -145,6 +145,21 @@ def test_serve_console_commands(serve):
     assert hub.stop() == 0
 
 
+def test_serve_console_refuses_unknown_commands_rather_than_broadcasting_them(serve):
+    hub = serve("--console")
+    with tcphub.Client("127.0.0.1", hub.port, name="c1") as c1:
+        hub.proc.stdin.write("/stats\n//stats is a word\n")
+        hub.proc.stdin.flush()
+        # The only thing broadcast is the `//` line, as `/stats ...`.
+        assert c1.receive(5).message == "/stats is a word"
+        deadline = time.monotonic() + 10
+        while not any("unknown command `/stats`; the commands are `/list [ROOM]`" in line for line in hub.stderr):
+            assert time.monotonic() < deadline, hub.stderr
+            time.sleep(0.02)
+        assert c1.receive(0.2) is None
+    assert hub.stop() == 0
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -38,7 +38,7 @@ use crate::units::{bytes_within, count_within, parse_optional_duration, positive
     takes it out, `/close SESSION_ID` closes one, `/reply REPLYTO MESSAGE` answers \
     a request; any other `/command` is refused.\n\n\
     A request to the host (a `request` without `to`) is printed as \
-    `[alias] (request 7) text`; with --console, `/reply 7 MESSAGE` answers it \
+    `[alias] (request 2.1) text`; with --console, `/reply 2.1 MESSAGE` answers it \
     (MESSAGE: valid JSON is sent as that value, other text as text). Without \
     --console nothing can answer, so such requests end with `request_timeout`."
 )]
