@@ -7,11 +7,12 @@
 //! `receive`s waits in a bounded inbox. Requests are built by `requests`
 //! too, so both clients speak the same frames.
 //!
-//! The inbox holds at most `INBOX_FRAMES`; when it is full the task stops
-//! reading, so the hub's flow control holds back whoever is sending to
-//! this client rather than this process buffering without bound. (Answers
-//! to requests arriving behind a full inbox then wait until the program
-//! receives.)
+//! The inbox holds at most `INBOX_FRAMES` while no request waits; when it
+//! is full the task stops reading, so the hub's flow control holds back
+//! whoever is sending to this client rather than this process buffering
+//! without bound. While a request waits the task reads on past the limit,
+//! as the blocking client's waits do, so an answer is never stuck behind
+//! messages the program has not received yet.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io;
@@ -162,6 +163,8 @@ impl Shared {
         }
         let (tx, rx) = oneshot::channel();
         let waiting = Waiting(self, self.requests.register(tx));
+        // A reader stopped at a full inbox reads on to find the answer.
+        self.inbox.space.notify_waiters();
         self.write(&request_frame(head, &waiting.1)).await?;
         let answer = match limit {
             Some(limit) => tokio::time::timeout(limit, rx)
@@ -248,7 +251,8 @@ impl Shared {
         self.enqueue(incoming).await;
     }
 
-    /// Puts a frame in the inbox, waiting while it is full.
+    /// Puts a frame in the inbox, waiting while it is full and no request
+    /// (nor `bye()`) waits for an answer that may come behind it.
     async fn enqueue(&self, incoming: Incoming) {
         let mut incoming = Some(incoming);
         loop {
@@ -260,7 +264,8 @@ impl Shared {
             space.as_mut().enable();
             {
                 let mut frames = lock(&self.inbox.frames);
-                if frames.len() < INBOX_FRAMES {
+                let answer_awaited = self.requests.any_waiting() || !lock(&self.byes).is_empty();
+                if frames.len() < INBOX_FRAMES || answer_awaited {
                     frames.extend(incoming.take());
                     drop(frames);
                     self.inbox.arrived.notify_waiters();
@@ -704,6 +709,8 @@ impl AsyncConnection {
         let limit = self.limit(timeout);
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.byes).push(tx);
+        // A reader stopped at a full inbox reads on to find the hub's bye.
+        self.shared.inbox.space.notify_waiters();
         awaitable(py, async move {
             let got = async {
                 shared.write(encode_bye()).await?;

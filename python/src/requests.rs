@@ -82,6 +82,11 @@ impl<W> Requests<W> {
         self.waiting().drain().map(|(_, w)| w).collect()
     }
 
+    /// Whether any request waits for its answer.
+    pub fn any_waiting(&self) -> bool {
+        !self.waiting().is_empty()
+    }
+
     fn is_waiting(&self, id: &str) -> bool {
         self.waiting().contains_key(id)
     }

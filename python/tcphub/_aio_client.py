@@ -41,7 +41,9 @@ class AsyncClient:
 
     What the hub sends is read as it arrives, by the native side; up to
     4096 items wait for :meth:`receive`, after which the client stops
-    reading and the hub holds back whoever sends to it. A request awaited
+    reading and the hub holds back whoever sends to it (while a request
+    awaits its answer it reads on, so the answer is never stuck behind
+    them). A request awaited
     and then cancelled leaves the client usable: its answer, if it comes,
     is dropped (an error answer goes to :meth:`receive`).
     """

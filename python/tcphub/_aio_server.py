@@ -19,7 +19,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
-    Awaitable,
     Callable,
     Deque,
     Dict,
@@ -28,7 +27,6 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
-    Union,
     overload,
 )
 
@@ -235,15 +233,13 @@ class AsyncServer:
 
     # ----- events: callbacks -----
 
+    # The callback's parameter must accept `kind`; it may return anything,
+    # an awaitable included (an `async def`), which is awaited.
     @overload
-    def on(
-        self, kind: Type[E]
-    ) -> Callable[[Callable[[E], Union[R, Awaitable[R]]]], Callable[[E], Union[R, Awaitable[R]]]]: ...
+    def on(self, kind: Type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]: ...
 
     @overload
-    def on(
-        self, kind: Type[E], callback: Callable[[E], Union[R, Awaitable[R]]]
-    ) -> Callable[[E], Union[R, Awaitable[R]]]: ...
+    def on(self, kind: Type[E], callback: Callable[[E], R]) -> Callable[[E], R]: ...
 
     def on(self, kind: Type[E], callback: Optional[Callable[[E], Any]] = None) -> Any:
         """Calls ``callback(event)`` for every event of class ``kind``

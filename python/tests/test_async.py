@@ -301,6 +301,24 @@ def test_a_cancelled_receive_loses_nothing() -> None:
     run(main)
 
 
+def test_a_full_inbox_holds_back_senders_but_never_an_answer() -> None:
+    """More messages than the inbox holds, not received: the client stops
+    reading, yet a request still gets its answer, and nothing is lost."""
+    count = 5000  # past the 4096 items the inbox holds
+
+    async def main() -> None:
+        async with tcphub.AsyncServer("127.0.0.1", 0) as hub:
+            async with tcphub.AsyncClient(*hub.address, "Client-1") as client:
+                for i in range(count):
+                    await hub.send("Client-1", i)
+                assert await client.ping(timeout=5) < 5
+                assert [s.alias for s in await client.sessions(timeout=5)] == ["Client-1"]
+                got = [await client.receive(5) for _ in range(count)]
+                assert [g.message for g in got if isinstance(g, tcphub.Received)] == list(range(count))
+
+    run(main)
+
+
 def test_errors_are_typed_as_in_the_blocking_client() -> None:
     async def main() -> None:
         async with tcphub.AsyncServer("127.0.0.1", 0, alias_policy="reject") as hub:
@@ -476,3 +494,21 @@ def test_a_callback_may_stop_the_server(caplog: pytest.LogCaptureFixture) -> Non
     with caplog.at_level(logging.ERROR, logger="tcphub"):
         run(main)
     assert not caplog.records
+
+
+def test_the_example_runs_to_completion(script: Any) -> None:
+    """python/examples/async_hub.py, shown whole in docs/python.md."""
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "async_hub.py"
+    run = script(example)
+    assert run.wait() == 0, run.err
+    out = run.out
+    assert out[0].startswith("listening on 127.0.0.1:") and out[-1] == "stopped: True"
+    assert "Client-1 read: Received(sender='#hub', message=\"the host got '1111'\")" in out
+    assert "Client-1 read: Received(sender='Client-2', message='hello, room', room='lobby')" in out
+    assert "the broadcast reached 2 clients" in out
+    assert "Client-2 read: Received(sender='#hub', message='大家来领物资了')" in out
+    assert "sessions open: 52" in out
+    assert "refused: invalid_room" in out
+    assert any(line.startswith("Client-2 says bye: Bye(reason='client_bye'") for line in out)
+    shown = script(example, "--help")
+    assert shown.wait() == 0 and "usage:" in "\n".join(shown.out)
