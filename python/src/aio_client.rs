@@ -15,6 +15,7 @@
 //! messages the program has not received yet.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,11 +28,11 @@ use tcphub_core::{encode_bye, encode_info, encode_room_info, HubFrame, HubLines,
 use tcphub_native::ClientTlsOptions;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use crate::aio::awaitable;
+use crate::aio::{awaitable, awaitable_with, outcome, IntoPyErr, Outcome};
 use crate::client::{both_scopes, closed, cut_short, frame_to_py, tls_failed};
 use crate::errors::{error, rejected};
 use crate::json::to_raw;
@@ -74,18 +75,14 @@ enum Failure {
     Other(String),
 }
 
-impl Failure {
-    fn into_py(self, py: Python<'_>) -> PyErr {
+impl IntoPyErr for Failure {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
         match self {
             Failure::Rejected { code, detail } => rejected(py, &code, &detail),
             Failure::Closed(why) => closed(py, &why),
             Failure::Other(why) => error(py, "Error", why),
         }
     }
-}
-
-fn raise<T>(result: Result<T, Failure>) -> PyResult<T> {
-    result.map_err(|f| Python::attach(|py| f.into_py(py)))
 }
 
 /// One entry of the inbox: a frame, or a line the hub sent that this
@@ -105,8 +102,8 @@ struct Inbox {
 
 /// What the reader task and the commands share.
 struct Shared {
-    /// `None` once closed.
-    writer: tokio::sync::Mutex<Option<Writer>>,
+    /// Frames for the writer task, in the order the program sent them.
+    outbox: mpsc::UnboundedSender<Outgoing>,
     /// Requests awaiting their answer, each with where to send it.
     requests: Requests<oneshot::Sender<HubFrame>>,
     /// `bye()` calls awaiting the hub's `bye`.
@@ -132,17 +129,71 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What the writer task is asked to do.
+enum Outgoing {
+    /// Write this whole frame, then say how it went.
+    Frame(Vec<u8>, oneshot::Sender<Result<(), Failure>>),
+    /// Shut the connection's write side (after close_notify, with TLS).
+    Close(oneshot::Sender<()>),
+}
+
+/// Writes the frames the program sends, one whole frame after the other,
+/// in the order they were sent. A task of its own, so that a command
+/// cancelled in the middle of its write still finishes the frame (half a
+/// frame would run into the next one on the wire).
+async fn write_loop(mut writer: Writer, mut outbox: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut failed: Option<String> = None;
+    while let Some(job) = outbox.recv().await {
+        match job {
+            Outgoing::Frame(bytes, done) => {
+                let result = match &failed {
+                    Some(why) => Err(Failure::Closed(why.clone())),
+                    None => {
+                        let written = async {
+                            writer.write_all(&bytes).await?;
+                            writer.flush().await
+                        };
+                        written.await.map_err(|e| {
+                            failed = Some(e.to_string());
+                            Failure::Closed(e.to_string())
+                        })
+                    }
+                };
+                // The command may have been cancelled: nobody to tell.
+                let _ = done.send(result);
+            }
+            Outgoing::Close(done) => {
+                // Already closed is fine: closing is idempotent.
+                let _ = Pin::new(&mut writer).shutdown().await;
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// How a write handed to the writer task went.
+async fn written(job: oneshot::Receiver<Result<(), Failure>>) -> Result<(), Failure> {
+    job.await
+        .unwrap_or_else(|_| Err(Failure::Closed("the connection is closed".into())))
+}
+
 impl Shared {
-    async fn write(&self, bytes: &[u8]) -> Result<(), Failure> {
-        let mut writer = self.writer.lock().await;
-        let Some(w) = writer.as_mut() else {
-            return Err(Failure::Closed("the connection is closed".into()));
-        };
-        let written = async {
-            w.write_all(bytes).await?;
-            w.flush().await
-        };
-        written.await.map_err(|e| Failure::Closed(e.to_string()))
+    /// Hands a frame to the writer task: from this call on it is sent
+    /// whole, in order, whatever happens to the command that sent it.
+    fn start_write(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Result<(), Failure>>, Failure> {
+        let (done, result) = oneshot::channel();
+        self.outbox
+            .send(Outgoing::Frame(bytes, done))
+            .map_err(|_| Failure::Closed("the connection is closed".into()))?;
+        Ok(result)
+    }
+
+    async fn write(&self, bytes: Vec<u8>) -> Result<(), Failure> {
+        written(self.start_write(bytes)?).await
     }
 
     /// Sends a request (`head` without its closing brace) and awaits its
@@ -165,7 +216,7 @@ impl Shared {
         let waiting = Waiting(self, self.requests.register(tx));
         // A reader stopped at a full inbox reads on to find the answer.
         self.inbox.space.notify_waiters();
-        self.write(&request_frame(head, &waiting.1)).await?;
+        self.write(request_frame(head, &waiting.1)).await?;
         let answer = match limit {
             Some(limit) => tokio::time::timeout(limit, rx)
                 .await
@@ -392,8 +443,8 @@ enum PyErrLater {
     Tls(String, io::Error),
 }
 
-impl PyErrLater {
-    fn into_py(self, py: Python<'_>) -> PyErr {
+impl IntoPyErr for PyErrLater {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
         match self {
             PyErrLater::Closed(why) => error(py, "ConnectionClosedError", why),
             PyErrLater::Tls(target, e) => tls_failed(py, &target, TlsFailed::Handshake(e)),
@@ -421,8 +472,8 @@ impl AsyncConnection {
 
     /// Writes `bytes` as an awaitable resolving to None.
     fn write<'py>(&self, py: Python<'py>, bytes: Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.shared.clone();
-        awaitable(py, async move { raise(shared.write(&bytes).await) })
+        let job = self.shared.start_write(bytes);
+        awaitable(py, async move { written(job?).await })
     }
 
     /// Sends a request and awaits its answer, made a Python value by
@@ -442,7 +493,7 @@ impl AsyncConnection {
         let shared = self.shared.clone();
         let limit = self.limit(timeout);
         awaitable(py, async move {
-            raise(shared.ask(head, limit, what).await.and_then(answer))
+            shared.ask(head, limit, what).await.and_then(answer)
         })
     }
 }
@@ -485,11 +536,11 @@ impl AsyncConnection {
             None
         };
         awaitable(py, async move {
-            let (reader, writer, address) = open(host, port, limit, tls)
-                .await
-                .map_err(|e| Python::attach(|py| e.into_py(py)))?;
+            let (reader, writer, address) = open(host, port, limit, tls).await?;
+            let (outbox, jobs) = mpsc::unbounded_channel();
+            tokio::spawn(write_loop(writer, jobs));
             let shared = Arc::new(Shared {
-                writer: tokio::sync::Mutex::new(Some(writer)),
+                outbox,
                 requests: Requests::default(),
                 byes: Mutex::new(Vec::new()),
                 inbox: Inbox::default(),
@@ -497,7 +548,7 @@ impl AsyncConnection {
                 identity: Mutex::new((None, None)),
             });
             let task = tokio::spawn(read_loop(shared.clone(), reader));
-            Ok(AsyncConnection {
+            Ok::<_, PyErrLater>(AsyncConnection {
                 shared,
                 reader: Mutex::new(Some(task)),
                 address,
@@ -526,7 +577,7 @@ impl AsyncConnection {
                 Failure::Other(_) => Failure::Other(format!("no answer to {what} in time")),
                 other => other,
             });
-            raise(answer.and_then(|frame| match frame {
+            answer.and_then(|frame| match frame {
                 HubFrame::Synced {
                     client_name,
                     session_id,
@@ -536,7 +587,7 @@ impl AsyncConnection {
                     Ok(session_id)
                 }
                 other => Err(unexpected(other)),
-            }))
+            })
         })
     }
 
@@ -665,7 +716,7 @@ impl AsyncConnection {
     ) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared.clone();
         let limit = self.limit(timeout);
-        awaitable(py, async move { raise(shared.list(None, limit).await) })
+        awaitable(py, async move { shared.list(None, limit).await })
     }
 
     #[pyo3(signature = (room, timeout=None))]
@@ -677,10 +728,7 @@ impl AsyncConnection {
     ) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared.clone();
         let limit = self.limit(timeout);
-        awaitable(
-            py,
-            async move { raise(shared.list(Some(&room), limit).await) },
-        )
+        awaitable(py, async move { shared.list(Some(&room), limit).await })
     }
 
     /// Round trip to the hub and back, in seconds.
@@ -691,13 +739,13 @@ impl AsyncConnection {
         awaitable(py, async move {
             let start = Instant::now();
             let answer = shared.ask(ping_head(), limit, "ping").await;
-            raise(match answer {
+            match answer {
                 Ok(_) => Ok(start.elapsed().as_secs_f64()),
                 Err(Failure::Rejected { code, detail }) => {
                     Err(Failure::Other(format!("ping refused: {code}: {detail}")))
                 }
                 Err(other) => Err(other),
-            })
+            }
         })
     }
 
@@ -711,9 +759,9 @@ impl AsyncConnection {
         lock(&self.shared.byes).push(tx);
         // A reader stopped at a full inbox reads on to find the hub's bye.
         self.shared.inbox.space.notify_waiters();
-        awaitable(py, async move {
+        awaitable_with(py, async move {
             let got = async {
-                shared.write(encode_bye()).await?;
+                shared.write(encode_bye().to_vec()).await?;
                 let answer = match limit {
                     Some(limit) => tokio::time::timeout(limit, rx)
                         .await
@@ -724,8 +772,13 @@ impl AsyncConnection {
             }
             .await;
             close(&shared).await;
-            let frame = raise(got)?;
-            Python::attach(|py| frame_to_py(py, frame).map(Bound::unbind))
+            match got {
+                Ok(frame) => {
+                    Box::new(move |py: Python<'_>| frame_to_py(py, frame).map(Bound::unbind))
+                        as Outcome
+                }
+                Err(failed) => outcome::<(), _>(Err(failed)),
+            }
         })
     }
 
@@ -741,7 +794,9 @@ impl AsyncConnection {
     ) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared.clone();
         let limit = wait(timeout);
-        awaitable(py, async move { Ok(shared.readable(limit).await) })
+        awaitable(py, async move {
+            Ok::<_, Infallible>(shared.readable(limit).await)
+        })
     }
 
     /// The next message, error reply, bye or presence received, without
@@ -780,7 +835,7 @@ impl AsyncConnection {
         }
         awaitable(py, async move {
             close(&shared).await;
-            Ok(())
+            Ok::<_, Infallible>(())
         })
     }
 
@@ -796,10 +851,10 @@ impl AsyncConnection {
 
 /// Shuts the write half (the read half ends with it).
 async fn close(shared: &Shared) {
-    let writer = shared.writer.lock().await.take();
-    if let Some(mut writer) = writer {
-        // Already closed is fine: closing is idempotent.
-        let _ = Pin::new(&mut writer).shutdown().await;
+    let (done, shut) = oneshot::channel();
+    if shared.outbox.send(Outgoing::Close(done)).is_ok() {
+        // An error: the writer task ended already, the side is shut.
+        let _ = shut.await;
     }
     shared.finish(End::Local);
 }

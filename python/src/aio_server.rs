@@ -6,17 +6,27 @@
 //! oneshot back), but awaits the answer on the async runtime instead of
 //! blocking a thread on it (see `aio`).
 
+use std::convert::Infallible;
 use std::future::Future;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tcphub_native::CommandError;
 
-use crate::aio::awaitable;
+use crate::aio::{awaitable, awaitable_with, IntoPyErr, Outcome};
 use crate::json::to_raw;
 use crate::options::{wait, Seconds};
 use crate::server::Server;
 use crate::session::Session;
+
+/// A command's error, raised as the blocking method raises it.
+struct Failed(CommandError);
+
+impl IntoPyErr for Failed {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
+        Server::command_error(py, self.0)
+    }
+}
 
 /// Awaitable commands of one `Server`.
 #[pyclass(frozen, module = "tcphub._tcphub", name = "AsyncHub")]
@@ -35,11 +45,7 @@ impl AsyncHub {
         T: for<'a> IntoPyObject<'a> + Send + 'static,
     {
         let handle = self.server.get().handle().clone();
-        awaitable(py, async move {
-            command(handle)
-                .await
-                .map_err(|e| Python::attach(|py| Server::command_error(py, e)))
-        })
+        awaitable(py, async move { command(handle).await.map_err(Failed) })
     }
 }
 
@@ -121,15 +127,15 @@ impl AsyncHub {
     /// Every room with members, by name, with its member count.
     fn rooms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let handle = self.server.get().handle().clone();
-        awaitable(py, async move {
+        awaitable_with(py, async move {
             let rooms = handle.rooms().await;
-            Python::attach(|py| {
+            Box::new(move |py: Python<'_>| {
                 let out = PyDict::new(py);
                 for entry in rooms {
                     out.set_item(entry.room, entry.members)?;
                 }
                 Ok(out.into_any().unbind())
-            })
+            }) as Outcome
         })
     }
 
@@ -137,7 +143,7 @@ impl AsyncHub {
         let handle = self.server.get().handle().clone();
         awaitable(py, async move {
             let members = handle.room_members(room).await;
-            Ok(members.into_iter().map(Session::from).collect::<Vec<_>>())
+            Ok::<_, Infallible>(members.into_iter().map(Session::from).collect::<Vec<_>>())
         })
     }
 
@@ -145,18 +151,18 @@ impl AsyncHub {
         let handle = self.server.get().handle().clone();
         awaitable(py, async move {
             let sessions = handle.sessions().await;
-            Ok(sessions.into_iter().map(Session::from).collect::<Vec<_>>())
+            Ok::<_, Infallible>(sessions.into_iter().map(Session::from).collect::<Vec<_>>())
         })
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let handle = self.server.get().handle().clone();
-        awaitable(py, async move {
+        awaitable_with(py, async move {
             let stats = handle.stats().await;
-            Python::attach(|py| match stats {
+            Box::new(move |py: Python<'_>| match stats {
                 Ok(stats) => Ok(crate::stats::to_dict(py, &stats)?.into_any().unbind()),
                 Err(e) => Err(Server::command_error(py, e)),
-            })
+            }) as Outcome
         })
     }
 
@@ -172,21 +178,23 @@ impl AsyncHub {
     ) -> PyResult<Bound<'py, PyAny>> {
         let server = self.server.clone_ref(py);
         let limit = wait(timeout);
-        awaitable(
-            py,
-            async move { Ok(server.get().events_ready(limit).await) },
-        )
+        awaitable(py, async move {
+            Ok::<_, Infallible>(server.get().events_ready(limit).await)
+        })
     }
 
     /// Stops the server as `Server.stop` does, awaiting the flush.
     fn stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let server = self.server.clone_ref(py);
-        awaitable(py, async move {
+        awaitable_with(py, async move {
             let result = match server.get().begin_stop() {
                 Some(task) => task.await,
                 None => Ok(Ok(())),
             };
-            Python::attach(|py| server.get().end_stop(py, result))
+            Box::new(move |py: Python<'_>| {
+                server.get().end_stop(py, result)?;
+                Ok(py.None())
+            }) as Outcome
         })
     }
 }

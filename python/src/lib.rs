@@ -55,7 +55,7 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(secrets::hash_secret, m)?)?;
     m.add_class::<session::Session>()?;
     m.add_class::<server::Server>()?;
-    aio::init();
+    m.add_class::<aio::Completions>()?;
     m.add_class::<aio_server::AsyncHub>()?;
     m.add_class::<aio_client::AsyncConnection>()?;
     m.add_class::<hub::Hub>()?;

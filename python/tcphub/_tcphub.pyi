@@ -1022,3 +1022,12 @@ class AsyncConnection:
         was received (``truncated`` when it ended inside a frame)."""
     def close(self) -> Awaitable[None]:
         """Closes the connection (after close_notify, with TLS)."""
+
+class Completions:
+    """Where native tasks leave finished results for one asyncio event loop
+    (``tcphub._aio_loop`` makes one per loop): ``drain`` sets them, and is
+    registered with ``loop.add_reader(fileno(), drain)``."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> None: ...

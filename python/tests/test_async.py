@@ -301,6 +301,23 @@ def test_a_cancelled_receive_loses_nothing() -> None:
     run(main)
 
 
+def test_a_send_cancelled_while_writing_still_writes_its_whole_frame() -> None:
+    async def main() -> None:
+        big = "x" * 900_000  # more than the socket buffers take at once
+        async with tcphub.AsyncServer("127.0.0.1", 0, max_frame_bytes=1 << 20) as hub:
+            async with tcphub.AsyncClient(*hub.address, "Client-1") as client:
+                for _ in range(3):
+                    sending = asyncio.get_running_loop().create_task(client.send_to_host(big))
+                    await asyncio.sleep(0)  # send_to_host was called
+                    sending.cancel()
+                    await client.send_to_host("after")
+                    first = await next_of(hub, tcphub.Message)
+                    second = await next_of(hub, tcphub.Message)
+                    assert (first.message, second.message) == (big, "after")
+
+    run(main)
+
+
 def test_a_full_inbox_holds_back_senders_but_never_an_answer() -> None:
     """More messages than the inbox holds, not received: the client stops
     reading, yet a request still gets its answer, and nothing is lost."""

@@ -1,0 +1,33 @@
+"""Where native tasks leave their results for each asyncio event loop.
+
+Each loop gets one ``_tcphub.Completions``: native tasks queue what they
+finished there and write a byte to a socket this loop watches, and the loop
+sets the results of every finished future in one go (see python/src/aio.rs
+for why). The native side finds it here, by the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Tuple
+
+from . import _tcphub
+
+__all__ = ["completions"]
+
+# Weak: a loop that is gone takes its Completions (and its sockets) along.
+_PER_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _tcphub.Completions]" = weakref.WeakKeyDictionary()
+
+
+def completions() -> Tuple[asyncio.AbstractEventLoop, _tcphub.Completions]:
+    """The running loop and its Completions, made and watched on first use.
+    ``RuntimeError`` when no loop runs (a command called outside a
+    coroutine)."""
+    loop = asyncio.get_running_loop()
+    found = _PER_LOOP.get(loop)
+    if found is None:
+        found = _tcphub.Completions()
+        loop.add_reader(found.fileno(), found.drain)
+        _PER_LOOP[loop] = found
+    return loop, found
