@@ -172,6 +172,69 @@ async fn write_loop(mut writer: Writer, mut outbox: mpsc::UnboundedReceiver<Outg
     }
 }
 
+/// A request sent, awaiting its answer: an `error` frame answering it is
+/// `Rejected`, a `bye` meanwhile `Closed`. Dropped (timed out, cancelled),
+/// it stops waiting: its late error goes to `receive`, a late reply is
+/// dropped.
+struct Asked {
+    shared: Arc<Shared>,
+    id: String,
+    answer: oneshot::Receiver<HubFrame>,
+    written: oneshot::Receiver<Result<(), Failure>>,
+}
+
+impl Drop for Asked {
+    fn drop(&mut self) {
+        self.shared.requests.forget(&self.id);
+    }
+}
+
+impl Asked {
+    /// Registers the request and hands it to the writer task, at once, so
+    /// that requests and messages go out in the order they were made.
+    fn start(shared: &Arc<Shared>, head: Vec<u8>) -> Result<Asked, Failure> {
+        let (tx, answer) = oneshot::channel();
+        let id = shared.requests.register(tx);
+        // A reader stopped at a full inbox reads on to find the answer.
+        shared.inbox.space.notify_waiters();
+        let asked = |written| Asked {
+            shared: shared.clone(),
+            id: id.clone(),
+            answer,
+            written,
+        };
+        match shared.start_write(request_frame(head, &id)) {
+            Ok(written) => Ok(asked(written)),
+            Err(failed) => {
+                shared.requests.forget(&id);
+                Err(failed)
+            }
+        }
+    }
+
+    async fn answer(mut self, limit: Option<Duration>, what: &str) -> Result<HubFrame, Failure> {
+        written(std::mem::replace(&mut self.written, oneshot::channel().1)).await?;
+        let rx = std::mem::replace(&mut self.answer, oneshot::channel().1);
+        let answer = match limit {
+            Some(limit) => tokio::time::timeout(limit, rx)
+                .await
+                .map_err(|_| Failure::Other(format!("no answer to {what} in time")))?,
+            None => rx.await,
+        };
+        match answer {
+            Ok(HubFrame::Error { code, message, .. }) => Err(Failure::Rejected {
+                code,
+                detail: message,
+            }),
+            Ok(HubFrame::Bye { reason, message }) => Err(Failure::Closed(format!(
+                "the hub closed the connection: {reason}: {message}"
+            ))),
+            Ok(frame) => Ok(frame),
+            Err(_) => Err(Failure::Closed("the hub closed the connection".into())),
+        }
+    }
+}
+
 /// How a write handed to the writer task went.
 async fn written(job: oneshot::Receiver<Result<(), Failure>>) -> Result<(), Failure> {
     job.await
@@ -197,58 +260,27 @@ impl Shared {
     }
 
     /// Sends a request (`head` without its closing brace) and awaits its
-    /// answer: an `error` frame answering it is `Rejected`, a `bye`
-    /// meanwhile `Closed`. A request dropped (timed out, cancelled) stops
-    /// waiting: its late error goes to `receive`, a late reply is dropped.
+    /// answer (see `Asked`).
     async fn ask(
-        &self,
+        self: Arc<Self>,
         head: Vec<u8>,
         limit: Option<Duration>,
         what: &str,
     ) -> Result<HubFrame, Failure> {
-        struct Waiting<'a>(&'a Shared, String);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.requests.forget(&self.1);
-            }
-        }
-        let (tx, rx) = oneshot::channel();
-        let waiting = Waiting(self, self.requests.register(tx));
-        // A reader stopped at a full inbox reads on to find the answer.
-        self.inbox.space.notify_waiters();
-        self.write(request_frame(head, &waiting.1)).await?;
-        let answer = match limit {
-            Some(limit) => tokio::time::timeout(limit, rx)
-                .await
-                .map_err(|_| Failure::Other(format!("no answer to {what} in time")))?,
-            None => rx.await,
-        };
-        match answer {
-            Ok(HubFrame::Error { code, message, .. }) => Err(Failure::Rejected {
-                code,
-                detail: message,
-            }),
-            Ok(HubFrame::Bye { reason, message }) => Err(Failure::Closed(format!(
-                "the hub closed the connection: {reason}: {message}"
-            ))),
-            Ok(frame) => Ok(frame),
-            Err(_) => Err(Failure::Closed("the hub closed the connection".into())),
-        }
+        Asked::start(&self, head)?.answer(limit, what).await
     }
 
     /// Every page of `list` (of a room's members, or of everyone).
     async fn list(
-        &self,
-        room: Option<&str>,
+        self: Arc<Self>,
+        room: Option<String>,
         limit: Option<Duration>,
     ) -> Result<Vec<Session>, Failure> {
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            match self
-                .ask(list_head(room, after.as_deref()), limit, "list")
-                .await?
-            {
+            let head = list_head(room.as_deref(), after.as_deref());
+            match self.clone().ask(head, limit, "list").await? {
                 HubFrame::Sessions { sessions, next, .. } => {
                     all.extend(sessions.into_iter().map(Session::from));
                     match next {
@@ -490,10 +522,10 @@ impl AsyncConnection {
         T: for<'a> IntoPyObject<'a> + Send + 'static,
         F: FnOnce(HubFrame) -> Result<T, Failure> + Send + 'static,
     {
-        let shared = self.shared.clone();
         let limit = self.limit(timeout);
+        let asked = Asked::start(&self.shared, head);
         awaitable(py, async move {
-            shared.ask(head, limit, what).await.and_then(answer)
+            asked?.answer(limit, what).await.and_then(answer)
         })
     }
 }
@@ -572,8 +604,9 @@ impl AsyncConnection {
         let shared = self.shared.clone();
         let what = format!("sync {name:?}");
         let limit = self.limit(timeout);
+        let asked = Asked::start(&self.shared, head);
         awaitable(py, async move {
-            let answer = shared.ask(head, limit, "sync").await.map_err(|f| match f {
+            let answer = asked?.answer(limit, "sync").await.map_err(|f| match f {
                 Failure::Other(_) => Failure::Other(format!("no answer to {what} in time")),
                 other => other,
             });
@@ -728,17 +761,17 @@ impl AsyncConnection {
     ) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.shared.clone();
         let limit = self.limit(timeout);
-        awaitable(py, async move { shared.list(Some(&room), limit).await })
+        awaitable(py, async move { shared.list(Some(room), limit).await })
     }
 
     /// Round trip to the hub and back, in seconds.
     #[pyo3(signature = (timeout=None))]
     fn ping<'py>(&self, py: Python<'py>, timeout: Option<Seconds>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.shared.clone();
         let limit = self.limit(timeout);
+        let start = Instant::now();
+        let asked = Asked::start(&self.shared, ping_head());
         awaitable(py, async move {
-            let start = Instant::now();
-            let answer = shared.ask(ping_head(), limit, "ping").await;
+            let answer = asked?.answer(limit, "ping").await;
             match answer {
                 Ok(_) => Ok(start.elapsed().as_secs_f64()),
                 Err(Failure::Rejected { code, detail }) => {
