@@ -1,24 +1,29 @@
 //! Awaitables for the asyncio API (`AsyncServer`, `AsyncClient`).
 //!
-//! Why futures completed from tokio rather than a thread pool: every
-//! command is already a tokio future (a message to the hub's task and a
-//! oneshot back, or a socket write), so it runs as a task on a small tokio
-//! runtime and completes the asyncio future when it ends. An awaited
-//! command holds no thread while it waits (a pool holds one per command in
-//! flight and caps how many can wait at once), and cancelling the asyncio
-//! future aborts the task.
+//! Why Rust futures completing asyncio futures rather than a thread pool:
+//! every command is already a tokio future (a message to the hub's task
+//! and a oneshot back, or a frame for the client's writer task), so an
+//! awaited command holds no thread while it waits (a pool holds one per
+//! command in flight and caps how many can wait at once), and cancelling
+//! the asyncio future drops the Rust one.
 //!
-//! How a result reaches the loop: the task leaves it, as a closure that
-//! makes the Python value, in the loop's `Completions` queue and writes
-//! one byte to a socket the loop watches (`loop.add_reader`) when the
-//! queue was empty; the loop thread then sets every queued result in one
-//! go. Tokio threads never take the GIL, so they never wait for the loop
-//! to let go of it, and a burst of answers costs the loop one wake-up.
-//! (`pyo3-async-runtimes`' `future_into_py`, tried first, completes each
-//! future with its own `call_soon_threadsafe` under the GIL: `await
-//! hub.send` took a median 120-130 µs, 100 µs each with 5000 in flight,
-//! slower than a thread pool's 50 µs; this takes 40-55 µs, 20-40 µs each
-//! in flight, on the same 2-core machine under load.)
+//! How: each event loop has a `Completions`, a small executor driven by
+//! the loop itself. A command's future is polled at once, on the loop
+//! thread, and again each time it is woken: its waker queues it and, when
+//! the queue was empty, writes one byte to a socket the loop watches
+//! (`loop.add_reader`); the loop then polls every queued future and sets
+//! the results of those that are done. Tokio's threads (the hub's task,
+//! the clients' readers and writers) never take the GIL, so they never
+//! wait for the loop to let go of it; a burst of answers costs the loop
+//! one wake-up; and an answer there at once costs no thread hop at all.
+//! The futures only move data between channels: polling them is quick.
+//!
+//! Measured on the project's 2-core machine under load (other builds
+//! running), `await hub.send(...)`: `pyo3-async-runtimes`' `future_into_py`
+//! (a task on its runtime, then `call_soon_threadsafe` under the GIL per
+//! future) took a median 100-130 µs, 100 µs each with 5000 in flight;
+//! `run_in_executor` on the blocking `send` 50-60 µs, 40-85 µs each in
+//! flight; this 21-29 µs, 13-21 µs each in flight.
 //!
 //! One rule keeps cancellation safe: a future never carries data that
 //! would be lost if its result were dropped. Waits for something to read
@@ -27,17 +32,19 @@
 
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::IntoPyObjectExt;
 use tokio::runtime::Runtime;
-use tokio::task::AbortHandle;
 
-/// Threads of the runtime running the awaited commands and the async
-/// clients' readers: the work is small (a channel send, a socket read),
-/// and the machine may have few cores.
+/// Threads of the runtime running the async clients' readers and writers
+/// and driving the timers and sockets of the futures the loops poll: the
+/// work is small (a socket read or write), and the machine may have few
+/// cores.
 const WORKER_THREADS: usize = 2;
 
 /// What a finished task hands the loop: makes the result (or the
@@ -101,41 +108,96 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-struct Done {
-    future: Py<PyAny>,
-    outcome: Outcome,
+type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// One awaited command: its Rust future, polled on the loop thread, and
+/// the asyncio future it completes.
+struct Task {
+    /// `None` once finished or cancelled.
+    future: Mutex<Option<BoxFuture>>,
+    py_future: Py<PyAny>,
+    wake: Arc<Wake>,
 }
 
-/// The results finished tasks left for one event loop, and the socket pair
-/// that wakes it (see the module docs). Made by `tcphub._aio_loop`, one per
-/// loop, which registers `drain` with `loop.add_reader(fileno(), ...)`.
+/// Tasks woken and waiting for the loop to poll them, and the socket that
+/// tells the loop so.
+struct Wake {
+    ready: Mutex<Vec<Arc<Task>>>,
+    tx: WakeEnd,
+}
+
+impl Wake {
+    fn schedule(&self, task: Arc<Task>) {
+        let was_empty = {
+            let mut ready = lock(&self.ready);
+            ready.push(task);
+            ready.len() == 1
+        };
+        if was_empty {
+            // WouldBlock: the socket is full of wake-ups already, so the
+            // loop will poll. Any other error: the loop is gone.
+            let _ = (&self.tx).write(&[1]);
+        }
+    }
+}
+
+impl std::task::Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.wake.clone().schedule(self);
+    }
+}
+
+impl Task {
+    /// Polls the future once (on the loop thread, holding the GIL; within
+    /// the runtime, so its timers and sockets work); settles the asyncio
+    /// future when it is done.
+    fn poll(self: &Arc<Self>, py: Python<'_>) {
+        let outcome = {
+            let mut slot = lock(&self.future);
+            let Some(future) = slot.as_mut() else {
+                return; // finished, or cancelled, since it was woken
+            };
+            let waker = Waker::from(self.clone());
+            let _runtime = runtime().map(Runtime::enter);
+            match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Pending => return,
+                Poll::Ready(outcome) => {
+                    *slot = None;
+                    outcome
+                }
+            }
+        };
+        let future = self.py_future.bind(py);
+        if future
+            .call_method0(pyo3::intern!(py, "done"))
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            return; // cancelled meanwhile: it keeps its cancellation
+        }
+        // Only an InvalidStateError can come back, for a future that is
+        // done already: nothing to do then.
+        let _ = match outcome(py) {
+            Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,)),
+            Err(e) => future.call_method1(pyo3::intern!(py, "set_exception"), (e.value(py),)),
+        };
+    }
+}
+
+/// The tasks of one event loop, and the socket pair that wakes it (see the
+/// module docs). Made by `tcphub._aio_loop`, one per loop, which registers
+/// `drain` with `loop.add_reader(fileno(), ...)`.
 #[pyclass(frozen, module = "tcphub._tcphub")]
 pub struct Completions {
-    queue: Mutex<Vec<Done>>,
-    wake_tx: WakeEnd,
-    wake_rx: WakeEnd,
+    wake: Arc<Wake>,
+    rx: WakeEnd,
 }
 
 impl std::fmt::Debug for Completions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Completions")
-            .field("queued", &lock(&self.queue).len())
+            .field("ready", &lock(&self.wake.ready).len())
             .finish_non_exhaustive()
-    }
-}
-
-impl Completions {
-    fn push(&self, done: Done) {
-        let was_empty = {
-            let mut queue = lock(&self.queue);
-            queue.push(done);
-            queue.len() == 1
-        };
-        if was_empty {
-            // WouldBlock: the socket is full of wake-ups already, so the
-            // loop will drain. Any other error: the loop is gone.
-            let _ = (&self.wake_tx).write(&[1]);
-        }
     }
 }
 
@@ -143,63 +205,58 @@ impl Completions {
 impl Completions {
     #[new]
     fn new() -> PyResult<Self> {
-        let (wake_tx, wake_rx) = wake_pair()?;
-        wake_tx.set_nonblocking(true)?;
-        wake_rx.set_nonblocking(true)?;
+        let (tx, rx) = wake_pair()?;
+        tx.set_nonblocking(true)?;
+        rx.set_nonblocking(true)?;
         Ok(Completions {
-            queue: Mutex::new(Vec::new()),
-            wake_tx,
-            wake_rx,
+            wake: Arc::new(Wake {
+                ready: Mutex::new(Vec::new()),
+                tx,
+            }),
+            rx,
         })
     }
 
     /// The file descriptor the loop watches.
     fn fileno(&self) -> i64 {
-        fileno(&self.wake_rx)
+        fileno(&self.rx)
     }
 
-    /// Sets the result of every future whose task finished (on the loop
-    /// thread, when `fileno()` is readable). A future cancelled meanwhile
-    /// keeps its cancellation.
+    /// Polls every task woken since the last call (on the loop thread,
+    /// when `fileno()` is readable), settling those that are done.
     fn drain(&self, py: Python<'_>) {
-        // The wake-ups first, then the queue: a result queued after the
-        // queue is taken writes a new wake-up.
+        // The wake-ups first, then the queue: a task woken after the queue
+        // is taken writes a new wake-up.
         let mut buf = [0u8; 256];
-        while let Ok(n) = (&self.wake_rx).read(&mut buf) {
+        while let Ok(n) = (&self.rx).read(&mut buf) {
             if n < buf.len() {
                 break;
             }
         }
-        let done = std::mem::take(&mut *lock(&self.queue));
-        for Done { future, outcome } in done {
-            let future = future.bind(py);
-            if future
-                .call_method0(pyo3::intern!(py, "done"))
-                .and_then(|d| d.is_truthy())
-                .unwrap_or(true)
-            {
-                continue;
-            }
-            // Only an InvalidStateError can come back, for a future that
-            // is done already: nothing to do then.
-            let _ = match outcome(py) {
-                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,)),
-                Err(e) => future.call_method1(pyo3::intern!(py, "set_exception"), (e.value(py),)),
-            };
+        let ready = std::mem::take(&mut *lock(&self.wake.ready));
+        for task in ready {
+            task.poll(py);
         }
     }
 }
 
-/// Aborts a task when its asyncio future is cancelled.
+/// Drops a task's future when its asyncio future is cancelled.
 #[pyclass(frozen)]
-#[derive(Debug)]
-struct AbortOnCancel(AbortHandle);
+struct DropOnCancel(Arc<Task>);
+
+impl std::fmt::Debug for DropOnCancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DropOnCancel")
+    }
+}
 
 #[pymethods]
-impl AbortOnCancel {
+impl DropOnCancel {
     fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0("cancelled")?.is_truthy()? {
-            self.0.abort();
+            // Dropped here, on the loop thread: its wakers find nothing.
+            let dropped = lock(&self.0.future).take();
+            drop(dropped);
         }
         Ok(())
     }
@@ -218,28 +275,29 @@ fn loop_completions(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyA
     Ok((event_loop, completions))
 }
 
-/// An asyncio future completed by `fut`, run as a task on the runtime,
-/// for the event loop running now (commands are called from coroutines).
+/// An asyncio future completed by `fut`, for the event loop running now
+/// (commands are called from coroutines). `fut` is polled at once, and
+/// again on the loop thread each time it is woken: a command whose answer
+/// is there at once completes without a thread hop, and one that waits
+/// costs the loop one wake-up when its answer comes.
 pub fn awaitable_with<'py, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = Outcome> + Send + 'static,
 {
     let (event_loop, completions) = loop_completions(py)?;
-    let completions: Py<Completions> = completions.extract()?;
-    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-    let done = future.clone().unbind();
-    let task = runtime()?.spawn(async move {
-        let outcome = fut.await;
-        completions.get().push(Done {
-            future: done,
-            outcome,
-        });
+    let completions: PyRef<'_, Completions> = completions.extract()?;
+    let py_future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let task = Arc::new(Task {
+        future: Mutex::new(Some(Box::pin(fut))),
+        py_future: py_future.clone().unbind(),
+        wake: completions.wake.clone(),
     });
-    future.call_method1(
+    py_future.call_method1(
         pyo3::intern!(py, "add_done_callback"),
-        (AbortOnCancel(task.abort_handle()),),
+        (DropOnCancel(task.clone()),),
     )?;
-    Ok(future)
+    task.poll(py);
+    Ok(py_future)
 }
 
 /// `awaitable_with` for a future resolving to a value or an error.

@@ -3,8 +3,8 @@
 //!
 //! It reaches the hub exactly as the blocking methods do, through the
 //! server's `HubHandle` (a message to the task that owns the hub and a
-//! oneshot back), but awaits the answer on the async runtime instead of
-//! blocking a thread on it (see `aio`).
+//! oneshot back), but awaits the answer as a future the event loop polls
+//! instead of blocking a thread on it (see `aio`).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,9 +1,10 @@
-"""Where native tasks leave their results for each asyncio event loop.
+"""The native executor of each asyncio event loop.
 
-Each loop gets one ``_tcphub.Completions``: native tasks queue what they
-finished there and write a byte to a socket this loop watches, and the loop
-sets the results of every finished future in one go (see python/src/aio.rs
-for why). The native side finds it here, by the running loop.
+Each loop gets one ``_tcphub.Completions``: the native futures behind
+awaited commands are queued there when woken, with a byte written to a
+socket this loop watches, and the loop polls them and sets the results of
+those done in one go (see python/src/aio.rs for why). The native side
+finds it here, by the running loop.
 """
 
 from __future__ import annotations

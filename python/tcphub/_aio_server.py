@@ -2,9 +2,9 @@
 
 An :class:`AsyncServer` is a :class:`Server` (same options, same native
 server, same authentication) whose commands are awaited rather than
-called: each is a tokio task on the native side that completes an asyncio
-future when the hub has answered, so the event loop runs on while the hub
-works and no thread waits for it. Events come through ``async for`` or
+called: each is a native future that completes an asyncio future when the
+hub has answered, so the event loop runs on while the hub works and no
+thread waits for it. Events come through ``async for`` or
 through callbacks run on the loop itself.
 """
 

@@ -929,8 +929,8 @@ class Client:
 class AsyncHub:
     """The commands of a native ``Server`` as awaitables. Use
     ``tcphub.AsyncServer``, which wraps this class. Each method must be
-    called with an asyncio event loop running; its awaitable is completed
-    by the native side when the hub has answered."""
+    called with an asyncio event loop running (else ``RuntimeError``); its
+    awaitable is completed when the hub has answered."""
 
     def __init__(self, server: Server) -> None: ...
     def stats(self) -> Awaitable[HubStats]: ...
@@ -1024,8 +1024,9 @@ class AsyncConnection:
         """Closes the connection (after close_notify, with TLS)."""
 
 class Completions:
-    """Where native tasks leave finished results for one asyncio event loop
-    (``tcphub._aio_loop`` makes one per loop): ``drain`` sets them, and is
+    """The native executor of one asyncio event loop (``tcphub._aio_loop``
+    makes one per loop): futures behind awaited commands wait here when
+    woken; ``drain`` polls them and sets the results of those done, and is
     registered with ``loop.add_reader(fileno(), drain)``."""
 
     def __init__(self) -> None: ...
