@@ -133,6 +133,24 @@ def test_async_for_yields_events_in_order_and_ends_at_stop() -> None:
     run(main)
 
 
+def test_a_cancelled_wait_for_events_loses_none() -> None:
+    async def main() -> None:
+        async with tcphub.AsyncServer("127.0.0.1", 0) as hub:
+            async with tcphub.AsyncClient(*hub.address, "Client-1") as client:
+                assert (await next_of(hub, tcphub.Synced)).alias == "Client-1"
+                for i in range(20):
+                    waiting = asyncio.get_running_loop().create_task(hub.next_event())
+                    await asyncio.sleep(0)  # it waits: no event yet
+                    waiting.cancel()
+                    await client.send_to_host(i)
+                    with pytest.raises(asyncio.CancelledError):
+                        await waiting
+                    message = await next_of(hub, tcphub.Message)
+                    assert message.message == i
+
+    run(main)
+
+
 def test_callbacks_run_on_the_loop_in_registration_order() -> None:
     async def main() -> None:
         calls: List[Tuple[str, str]] = []
