@@ -11,6 +11,7 @@ use tcphub_core::{CloseReason, ErrorCode, PresenceChange};
 
 mod aio;
 mod aio_client;
+mod aio_link;
 mod aio_server;
 mod auth_options;
 mod client;
