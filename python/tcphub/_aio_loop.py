@@ -14,6 +14,7 @@ import weakref
 from typing import Tuple
 
 from . import _tcphub
+from ._errors import Error
 
 __all__ = ["completions"]
 
@@ -24,11 +25,18 @@ _PER_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _tcphub.Complet
 def completions() -> Tuple[asyncio.AbstractEventLoop, _tcphub.Completions]:
     """The running loop and its Completions, made and watched on first use.
     ``RuntimeError`` when no loop runs (a command called outside a
-    coroutine)."""
+    coroutine), :class:`tcphub.Error` for a loop that cannot watch a socket
+    (Windows' ProactorEventLoop)."""
     loop = asyncio.get_running_loop()
     found = _PER_LOOP.get(loop)
     if found is None:
         found = _tcphub.Completions()
-        loop.add_reader(found.fileno(), found.drain)
+        try:
+            loop.add_reader(found.fileno(), found.drain)
+        except NotImplementedError:
+            raise Error(
+                f"{type(loop).__name__} cannot watch a socket (loop.add_reader), which tcphub's "
+                "async API needs: use a selector event loop (asyncio.SelectorEventLoop) or uvloop"
+            ) from None
         _PER_LOOP[loop] = found
     return loop, found

@@ -547,3 +547,19 @@ def test_the_example_runs_to_completion(script: Any) -> None:
     assert any(line.startswith("Client-2 says bye: Bye(reason='client_bye'") for line in out)
     shown = script(example, "--help")
     assert shown.wait() == 0 and "usage:" in "\n".join(shown.out)
+
+
+def test_a_loop_that_cannot_watch_a_socket_is_told_so() -> None:
+    class NoReaders(asyncio.SelectorEventLoop):
+        def add_reader(self, fd: Any, callback: Any, *args: Any) -> None:
+            raise NotImplementedError
+
+    async def main() -> None:
+        with pytest.raises(tcphub.Error, match="cannot watch a socket"):
+            await tcphub.AsyncClient.connect("127.0.0.1", 1)
+
+    loop = NoReaders()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
