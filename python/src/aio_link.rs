@@ -171,7 +171,6 @@ pub(crate) struct Asked {
     shared: Arc<Shared>,
     id: String,
     answer: oneshot::Receiver<HubFrame>,
-    written: oneshot::Receiver<Result<(), Failure>>,
 }
 
 impl Drop for Asked {
@@ -188,14 +187,15 @@ impl Asked {
         let id = shared.requests.register(tx);
         // A reader stopped at a full inbox reads on to find the answer.
         shared.inbox.space.notify_waiters();
-        let asked = |written| Asked {
-            shared: shared.clone(),
-            id: id.clone(),
-            answer,
-            written,
-        };
+        // How the write went is not awaited: one wake-up of the loop less
+        // per request. A write that fails means a connection that ended,
+        // and the reader fails every waiting request then.
         match shared.start_write(request_frame(head, &id)) {
-            Ok(written) => Ok(asked(written)),
+            Ok(_written) => Ok(Asked {
+                shared: shared.clone(),
+                id,
+                answer,
+            }),
             Err(failed) => {
                 shared.requests.forget(&id);
                 Err(failed)
@@ -208,7 +208,6 @@ impl Asked {
         limit: Option<Duration>,
         what: &str,
     ) -> Result<HubFrame, Failure> {
-        written(std::mem::replace(&mut self.written, oneshot::channel().1)).await?;
         let rx = std::mem::replace(&mut self.answer, oneshot::channel().1);
         let answer = match limit {
             Some(limit) => tokio::time::timeout(limit, rx)
