@@ -5,24 +5,20 @@
 //! so the client and the hub share one definition of the wire format. Every wait releases
 //! the GIL and wakes a few times a second to let Ctrl-C through.
 //!
-//! Each request (`sync`, `list`, `ping`, `request`) carries an `id` of this client's
-//! own, which the hub echoes in the reply or error it causes; a request
-//! takes only the frame with its id as its answer. Errors without an id,
-//! or with an id no request of this client is waiting on, are the
-//! program's to `receive`.
+//! Requests (`sync`, `list`, `ping`, `request`, ...) and the replies that
+//! answer them are matched by id as `requests` describes, the same way for
+//! this client and `AsyncClient`.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use serde_json::Value;
 use tcphub_core::{
     encode_bye, encode_info, encode_room_info, HubFrame, HubLines, LineError, HUB_NAME,
 };
@@ -33,6 +29,10 @@ use crate::json::{from_value, to_raw};
 use crate::options::{self, count, deadline_after, next_slice, wait, Number, Seconds};
 use crate::repr::repr_str;
 use crate::request_reply::{self, ReceivedRequest, ReplyTarget, RequestWait};
+use crate::requests::{
+    answers, list_head, ping_head, request_frame, room_head, sync_head, watch_head, BothScopes,
+    Requests, Route,
+};
 use crate::session::Session;
 use crate::targets::{Aliases, LastWill};
 use crate::transport::{connect_tls, Filled, ReadHalf, TlsFailed, TlsStart, WriteHalf};
@@ -282,17 +282,6 @@ const MAX_SKIPPED_LATE: usize = 4096;
 /// What a wait for frames is looking for.
 type Want<'a> = &'a (dyn Fn(&HubFrame) -> bool + Sync);
 
-/// The ids this client gives its requests: `"py-1"`, `"py-2"`, ... A
-/// string with a prefix, so that an id a program picks for a request of
-/// its own sent with `send_raw` (a number, say) is unlikely to be taken for
-/// one of these.
-const ID_PREFIX: &str = "py-";
-
-/// Whether a frame answers the request with id `want`.
-fn answers(frame: &HubFrame, want: &str) -> bool {
-    matches!(frame.request_id(), Some(Value::String(id)) if id == want)
-}
-
 /// A request in flight: its id is registered until it is dropped, so the
 /// error it causes is never handed to `receive` meanwhile.
 struct Request<'a> {
@@ -302,7 +291,7 @@ struct Request<'a> {
 
 impl Drop for Request<'_> {
     fn drop(&mut self) {
-        self.client.in_flight().remove(&self.id);
+        self.client.requests.forget(&self.id);
     }
 }
 
@@ -320,10 +309,8 @@ pub struct Client {
     /// The credential every `sync` carries, unless it is given its own.
     token: Option<String>,
     identity: Mutex<(Option<String>, Option<String>)>,
-    /// The number in the next request's id.
-    next_id: AtomicU64,
-    /// The ids of the requests waiting for their answer.
-    in_flight: Mutex<HashSet<String>>,
+    /// The requests waiting for their answer.
+    requests: Requests<()>,
     /// The rooms this session is in, as the hub's `joined` and `left`
     /// frames said (its own requests and the host's `join_room` alike).
     rooms: Mutex<BTreeSet<String>>,
@@ -338,64 +325,31 @@ impl Client {
         .map_err(|e| closed(py, &e.to_string()))
     }
 
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Registers a new request and returns it with its `id`, before the
     /// request is written, so no other thread's wait can mistake its answer
     /// for something else.
     fn request(&self) -> Request<'_> {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("{ID_PREFIX}{n}");
-        self.in_flight().insert(id.clone());
-        Request { client: self, id }
+        Request {
+            client: self,
+            id: self.requests.register(()),
+        }
     }
 
     /// Writes a request frame: `head` is its opening fields without the
     /// closing brace; the request's id and the newline are added here.
     fn send_request(&self, py: Python<'_>, head: Vec<u8>, request: &Request<'_>) -> PyResult<()> {
-        let mut frame = head;
-        frame.extend_from_slice(br#","id":"#);
-        push_json_string(&mut frame, &request.id);
-        frame.extend_from_slice(b"}\n");
-        self.write(py, &frame)
+        self.write(py, &request_frame(head, &request.id))
     }
 
     /// Whether `receive` may hand out this frame: messages and byes, and
     /// errors that answer no request of this client still waiting.
     fn is_for_receive(&self, frame: &HubFrame) -> bool {
-        match frame {
-            HubFrame::Info { .. }
-            | HubFrame::Request { .. }
-            | HubFrame::Bye { .. }
-            | HubFrame::Presence { .. } => true,
-            HubFrame::Error { id, .. } => match id {
-                Some(Value::String(id)) => !self.in_flight().contains(id),
-                _ => true,
-            },
-            _ => false,
-        }
+        self.requests.route(frame) == Route::Receive
     }
 
-    /// Whether a frame nobody wants now can be dropped rather than kept:
-    /// a reply (not an error) to a request that no longer waits, or to one
-    /// written by hand with `send_raw`.
+    /// Whether a frame nobody wants now can be dropped rather than kept.
     fn is_stale_reply(&self, frame: &HubFrame) -> bool {
-        match frame {
-            HubFrame::Synced { id, .. }
-            | HubFrame::Pong { id, .. }
-            | HubFrame::Reply { id, .. }
-            | HubFrame::Sessions { id, .. }
-            | HubFrame::Joined { id, .. }
-            | HubFrame::Left { id, .. }
-            | HubFrame::Watching { id }
-            | HubFrame::Unwatched { id } => match id {
-                Some(Value::String(id)) => !self.in_flight().contains(id),
-                _ => true,
-            },
-            _ => false,
-        }
+        self.requests.route(frame) == Route::Stale
     }
 
     /// Waits for a frame `want` accepts, queueing the others for whichever
@@ -537,26 +491,8 @@ impl Client {
         room: Option<&str>,
         timeout: Option<Seconds>,
     ) -> PyResult<()> {
-        let mut head = format!(r#"{{"type":"{kind}""#).into_bytes();
-        match (aliases, room) {
-            (Some(_), Some(_)) => {
-                return Err(error(
-                    py,
-                    "ConfigError",
-                    format!("{kind}() takes aliases or room=, not both"),
-                ))
-            }
-            (Some(aliases), None) => {
-                head.extend_from_slice(br#","aliases":"#);
-                serde_json::to_writer(&mut head, &aliases.into_vec())
-                    .expect("a list of strings always serializes");
-            }
-            (None, Some(room)) => {
-                head.extend_from_slice(br#","room":"#);
-                push_json_string(&mut head, room);
-            }
-            (None, None) => {}
-        }
+        let head = watch_head(kind, aliases.map(Aliases::into_vec), room)
+            .map_err(|BothScopes| both_scopes(py, kind))?;
         self.ask(py, head, timeout, kind).map(drop)
     }
 
@@ -566,19 +502,23 @@ impl Client {
     }
 }
 
-/// Appends `text` as a JSON string literal.
-fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(out, text).expect("a str always serializes");
+/// `watch` and `unwatch` take one scope.
+pub(crate) fn both_scopes(py: Python<'_>, kind: &str) -> PyErr {
+    error(
+        py,
+        "ConfigError",
+        format!("{kind}() takes aliases or room=, not both"),
+    )
 }
 
-fn closed(py: Python<'_>, why: &str) -> PyErr {
+pub(crate) fn closed(py: Python<'_>, why: &str) -> PyErr {
     error(py, "ConnectionClosedError", why.to_owned())
 }
 
 /// The stream ended inside a frame: never dropped silently, but a
 /// `ConnectionClosedError` whose `truncated` counts the bytes of the frame
 /// that never arrived whole (so that iteration raises it rather than ending).
-fn cut_short(py: Python<'_>, cut: &LineError) -> PyErr {
+pub(crate) fn cut_short(py: Python<'_>, cut: &LineError) -> PyErr {
     let err = closed(
         py,
         &format!("the hub closed the connection in the middle of a frame: {cut}"),
@@ -680,8 +620,7 @@ impl Client {
             timeout,
             token,
             identity: Mutex::new((None, None)),
-            next_id: AtomicU64::new(0),
-            in_flight: Mutex::new(HashSet::new()),
+            requests: Requests::default(),
             rooms: Mutex::new(BTreeSet::new()),
         };
         if let Some(name) = name {
@@ -709,16 +648,7 @@ impl Client {
         token: Option<&str>,
     ) -> PyResult<String> {
         let request = self.request();
-        let mut head = br#"{"type":"sync","clientName":"#.to_vec();
-        push_json_string(&mut head, name);
-        if let Some(token) = token.or(self.token.as_deref()) {
-            head.extend_from_slice(br#","token":"#);
-            push_json_string(&mut head, token);
-        }
-        if let Some(will) = &last_will {
-            head.extend_from_slice(br#","lastWill":"#);
-            head.extend_from_slice(will.to_json().as_bytes());
-        }
+        let head = sync_head(name, token.or(self.token.as_deref()), last_will.as_deref());
         self.send_request(py, head, &request)?;
         let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
         match self.wait_for(py, &want, self.limit(timeout))? {
@@ -845,9 +775,7 @@ impl Client {
     /// included. `RejectedError` (`invalid_room`, `too_many_rooms`) if refused.
     #[pyo3(signature = (room, timeout=None))]
     fn join(&self, py: Python<'_>, room: &str, timeout: Option<Seconds>) -> PyResult<usize> {
-        let mut head = br#"{"type":"join","room":"#.to_vec();
-        push_json_string(&mut head, room);
-        match self.ask(py, head, timeout, "join")? {
+        match self.ask(py, room_head("join", room), timeout, "join")? {
             HubFrame::Joined { members, .. } => Ok(members),
             other => Err(unexpected(py, &other)),
         }
@@ -857,9 +785,8 @@ impl Client {
     /// (`invalid_room`) for a name breaking the room rules.
     #[pyo3(signature = (room, timeout=None))]
     fn leave(&self, py: Python<'_>, room: &str, timeout: Option<Seconds>) -> PyResult<()> {
-        let mut head = br#"{"type":"leave","room":"#.to_vec();
-        push_json_string(&mut head, room);
-        self.ask(py, head, timeout, "leave").map(drop)
+        self.ask(py, room_head("leave", room), timeout, "leave")
+            .map(drop)
     }
 
     /// The rooms this client is in, by name, as the hub last said: its
@@ -883,12 +810,7 @@ impl Client {
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut head = br#"{"type":"list","room":"#.to_vec();
-            push_json_string(&mut head, room);
-            if let Some(cursor) = &after {
-                head.extend_from_slice(br#","after":"#);
-                push_json_string(&mut head, cursor);
-            }
+            let head = list_head(Some(room), after.as_deref());
             match self.ask(py, head, timeout, "list")? {
                 HubFrame::Sessions { sessions, next, .. } => {
                     all.extend(sessions.into_iter().map(Session::from));
@@ -963,12 +885,7 @@ impl Client {
         // The hub answers in pages; walk them to the last.
         loop {
             let request = self.request();
-            let mut head = br#"{"type":"list""#.to_vec();
-            if let Some(cursor) = &after {
-                head.extend_from_slice(br#","after":"#);
-                push_json_string(&mut head, cursor);
-            }
-            self.send_request(py, head, &request)?;
+            self.send_request(py, list_head(None, after.as_deref()), &request)?;
             let want = |f: &HubFrame| answers(f, &request.id);
             match self.wait_for(py, &want, limit)? {
                 Some(HubFrame::Sessions { sessions, next, .. }) => {
@@ -991,7 +908,7 @@ impl Client {
     fn ping(&self, py: Python<'_>, timeout: Option<Seconds>) -> PyResult<f64> {
         let request = self.request();
         let start = Instant::now();
-        self.send_request(py, br#"{"type":"ping""#.to_vec(), &request)?;
+        self.send_request(py, ping_head(), &request)?;
         let want = |f: &HubFrame| answers(f, &request.id);
         match self.wait_for(py, &want, self.limit(timeout))? {
             Some(HubFrame::Pong { .. }) => Ok(start.elapsed().as_secs_f64()),
@@ -1060,7 +977,7 @@ impl Client {
 
 /// `ConfigError` naming the option for a setting, `TlsError` for a
 /// handshake that failed.
-fn tls_failed(py: Python<'_>, target: &str, failed: TlsFailed) -> PyErr {
+pub(crate) fn tls_failed(py: Python<'_>, target: &str, failed: TlsFailed) -> PyErr {
     match failed {
         TlsFailed::Config(e) => {
             let option = if e.option == "server" {
@@ -1082,7 +999,7 @@ fn tls_failed(py: Python<'_>, target: &str, failed: TlsFailed) -> PyErr {
     }
 }
 
-fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn frame_to_py(py: Python<'_>, frame: HubFrame) -> PyResult<Bound<'_, PyAny>> {
     Ok(match frame {
         HubFrame::Info {
             from,

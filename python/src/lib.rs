@@ -9,6 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tcphub_core::{CloseReason, ErrorCode, PresenceChange};
 
+mod aio;
+mod aio_client;
+mod aio_link;
+mod aio_server;
 mod auth_options;
 mod client;
 mod errors;
@@ -21,6 +25,7 @@ mod logging;
 mod options;
 mod repr;
 mod request_reply;
+mod requests;
 mod secrets;
 mod server;
 mod session;
@@ -52,6 +57,9 @@ fn _tcphub(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(secrets::hash_secret, m)?)?;
     m.add_class::<session::Session>()?;
     m.add_class::<server::Server>()?;
+    m.add_class::<aio::Completions>()?;
+    m.add_class::<aio_server::AsyncHub>()?;
+    m.add_class::<aio_client::AsyncConnection>()?;
     m.add_class::<hub::Hub>()?;
     m.add_class::<hub::Transmit>()?;
     m.add_class::<hub::Close>()?;

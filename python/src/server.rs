@@ -3,7 +3,8 @@
 //! The server runs on a tokio runtime owned by this object; Python threads
 //! talk to it through the native `HubHandle` (commands) and `HostEvents`
 //! (events, fetched in batches). Every wait releases the GIL and wakes a few
-//! times a second so Ctrl-C still reaches Python.
+//! times a second so Ctrl-C still reaches Python. `AsyncHub` (`aio_server`)
+//! reaches the same handle and events without blocking.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use tcphub_native::{
 };
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
 
 use crate::auth_options::{self, checker, AuthOptions, Checker};
 use crate::errors::{error, hub_error};
@@ -53,7 +54,9 @@ pub struct Server {
     /// that is gone.
     runtime: Option<Runtime>,
     handle: HubHandle,
-    events: Mutex<EventSource>,
+    /// A tokio mutex, so that an async wait (`AsyncHub`) can hold it while
+    /// it waits; blocking waits lock it with `blocking_lock`.
+    events: tokio::sync::Mutex<EventSource>,
     local_addr: SocketAddr,
     life: Mutex<Lifecycle>,
     stopped_signal: Condvar,
@@ -67,8 +70,12 @@ pub struct Server {
 
 /// The hub's events, and what is needed to read them in order.
 #[derive(Debug)]
-struct EventSource {
+pub(crate) struct EventSource {
     events: HostEvents,
+    /// Events an async wait took from `events` and left for the next
+    /// `next_batch`: the wait only says that events are there, so a
+    /// cancelled wait loses none.
+    arrived: Vec<tcphub_core::Event>,
     /// Read under the same lock as `events`, so that it sees every event
     /// in the order the hub emitted them, whichever thread fetches them.
     takeovers: Takeovers,
@@ -86,7 +93,67 @@ impl Server {
             .expect("the runtime lives until the server is dropped")
     }
 
-    fn command_error(py: Python<'_>, err: CommandError) -> PyErr {
+    pub(crate) fn handle(&self) -> &HubHandle {
+        &self.handle
+    }
+
+    /// Waits at most `limit` for events to read with `next_batch`; false
+    /// once the server stopped and every event was read.
+    pub(crate) async fn events_ready(&self, limit: Option<Duration>) -> bool {
+        let mut source = self.events.lock().await;
+        let EventSource {
+            events, arrived, ..
+        } = &mut *source;
+        if !arrived.is_empty() {
+            return true;
+        }
+        let fetch = events.recv_many(arrived, 1);
+        match limit {
+            // recv_many is cancel-safe: a timeout loses nothing.
+            Some(limit) => tokio::time::timeout(limit, fetch)
+                .await
+                .map_or(true, |n| n > 0),
+            None => fetch.await > 0,
+        }
+    }
+
+    /// The first half of `stop`: tells the server to stop and takes its
+    /// task to wait for (`None` if another `stop` did).
+    pub(crate) fn begin_stop(&self) -> Option<JoinHandle<Result<(), ServeError>>> {
+        let (shutdown, task) = {
+            let mut life = lock(&self.life);
+            (life.shutdown.take(), life.task.take())
+        };
+        if let Some(shutdown) = shutdown {
+            // The server may have ended already; then there is nothing to tell.
+            let _ = shutdown.send(());
+        }
+        task
+    }
+
+    /// The second half of `stop`: the server's task ended with `result`.
+    pub(crate) fn end_stop(
+        &self,
+        py: Python<'_>,
+        result: Result<Result<(), ServeError>, JoinError>,
+    ) -> PyResult<()> {
+        {
+            let mut life = lock(&self.life);
+            life.stopped = true;
+            self.stopped_signal.notify_all();
+        }
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(serve_error(py, e)),
+            Err(join) => Err(error(
+                py,
+                "Error",
+                format!("the server task failed: {join}"),
+            )),
+        }
+    }
+
+    pub(crate) fn command_error(py: Python<'_>, err: CommandError) -> PyErr {
         match err {
             CommandError::Hub(e) => hub_error(py, e),
             CommandError::Stopped => error(py, "ServerStoppedError", "the server has stopped"),
@@ -376,8 +443,9 @@ impl Server {
         Ok(Server {
             runtime: Some(runtime),
             handle,
-            events: Mutex::new(EventSource {
+            events: tokio::sync::Mutex::new(EventSource {
                 events,
+                arrived: Vec::new(),
                 takeovers: Takeovers::default(),
             }),
             local_addr,
@@ -533,9 +601,13 @@ impl Server {
         loop {
             let slice = next_slice(deadline);
             let (buf, finished) = py.detach(|| {
-                let mut source = lock(&self.events);
-                let EventSource { events, takeovers } = &mut *source;
-                let mut buf = Vec::new();
+                let mut source = self.events.blocking_lock();
+                let EventSource {
+                    events,
+                    arrived,
+                    takeovers,
+                } = &mut *source;
+                let mut buf = std::mem::take(arrived);
                 // Events ready now need no timer: the common case under load.
                 while buf.len() < limit {
                     match events.try_recv() {
@@ -641,32 +713,11 @@ impl Server {
     /// Stops the server: no more accepts, `bye` to every client, queues
     /// flushed within the grace period. Idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let (shutdown, task) = {
-            let mut life = lock(&self.life);
-            (life.shutdown.take(), life.task.take())
-        };
-        if let Some(shutdown) = shutdown {
-            // The server may have ended already; then there is nothing to tell.
-            let _ = shutdown.send(());
-        }
-        let result = match task {
+        let result = match self.begin_stop() {
             Some(task) => py.detach(|| self.runtime().block_on(task)),
             None => Ok(Ok(())),
         };
-        {
-            let mut life = lock(&self.life);
-            life.stopped = true;
-            self.stopped_signal.notify_all();
-        }
-        match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(serve_error(py, e)),
-            Err(join) => Err(error(
-                py,
-                "Error",
-                format!("the server task failed: {join}"),
-            )),
-        }
+        self.end_stop(py, result)
     }
 
     /// Blocks until `stop` was called; `False` if `timeout` passed first.

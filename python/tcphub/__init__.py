@@ -6,6 +6,8 @@ Three ways in, one implementation underneath:
   background thread of this process; your script sends messages and reads
   events (blocking iterator, callbacks or ``async for``).
 - :class:`Client` is a blocking client for scripts and tests.
+- :class:`AsyncServer` and :class:`AsyncClient` are the same for asyncio
+  programs: every command awaitable, the event loop never blocked.
 - :class:`Hub` is the sans-IO core itself, for programs that bring their own
   IO (feed it bytes and write reports, act on what it returns).
 
@@ -87,10 +89,14 @@ from ._tcphub import (
 from ._client import Client
 from ._stats import AuthTotal, FrameKind, HubStats
 from ._server import Server
+from ._aio_client import AsyncClient
+from ._aio_server import AsyncServer
 
 # Shown as tcphub.Client and tcphub.Server in help() and reprs, where users meet them.
 Client.__module__ = __name__
 Server.__module__ = __name__
+AsyncClient.__module__ = __name__
+AsyncServer.__module__ = __name__
 
 __all__ = [
     "__version__",
@@ -104,6 +110,7 @@ __all__ = [
     "PresenceChange",
     # running a hub
     "Server",
+    "AsyncServer",
     "Session",
     "Grant",
     "hash_secret",
@@ -125,6 +132,7 @@ __all__ = [
     "Everyone",
     # client side
     "Client",
+    "AsyncClient",
     "Received",
     "ReceivedRequest",
     "ErrorReply",

@@ -4,7 +4,7 @@ Everything here is re-exported from ``tcphub``; import it from there.
 """
 
 import os
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._codes import CloseReason, ErrorCode, PresenceChange
 from ._errors import RejectedError
@@ -1023,3 +1023,114 @@ class Client:
         items (None: all; a negative one raises ``ConfigError``)."""
     def close(self) -> None:
         """Closes the connection; safe to call more than once."""
+
+class AsyncHub:
+    """The commands of a native ``Server`` as awaitables. Use
+    ``tcphub.AsyncServer``, which wraps this class. Each method must be
+    called with an asyncio event loop running (else ``RuntimeError``); its
+    awaitable is completed when the hub has answered."""
+
+    def __init__(self, server: Server) -> None: ...
+    def stats(self) -> Awaitable[HubStats]: ...
+    def broadcast(self, message: Any) -> Awaitable[int]: ...
+    def send(self, alias: str, message: Any) -> Awaitable[int]: ...
+    def send_to_session(self, session_id: str, message: Any) -> Awaitable[int]: ...
+    def reply(self, reply_to: str, message: Any) -> Awaitable[None]: ...
+    def close_session(self, session_id: str) -> Awaitable[None]: ...
+    def sessions(self) -> Awaitable[List[Session]]: ...
+    def join_room(self, session_id: str, room: str) -> Awaitable[bool]: ...
+    def leave_room(self, session_id: str, room: str) -> Awaitable[bool]: ...
+    def send_to_room(self, room: str, message: Any) -> Awaitable[int]: ...
+    def rooms(self) -> Awaitable[Dict[str, int]]: ...
+    def room_members(self, room: str) -> Awaitable[List[Session]]: ...
+    def events_ready(self, timeout: Optional[float] = None) -> Awaitable[bool]:
+        """True once events may be there for ``Server.next_batch`` or
+        ``timeout`` seconds passed (None: no limit); False once the server
+        stopped and every event was read. It takes no event itself, so
+        cancelling it loses none."""
+    def stop(self) -> Awaitable[None]:
+        """Stops the server as ``Server.stop`` does, awaiting the flush."""
+
+class AsyncConnection:
+    """The native half of ``tcphub.AsyncClient``, which wraps this class:
+    the connection is read by a native task, each request is an awaitable,
+    and requests are matched with their answers by id as ``Client`` does."""
+
+    @staticmethod
+    def open(
+        host: str,
+        port: int,
+        *,
+        timeout: Optional[float] = 10.0,
+        tls: bool = False,
+        ca: Optional[StrPath] = None,
+        server_name: Optional[str] = None,
+        token: Optional[str] = None,
+    ) -> Awaitable[AsyncConnection]:
+        """Connects, as ``Client`` does. A ``ca`` that cannot be read
+        raises ``ConfigError`` at once; ``ConnectionClosedError`` and
+        ``TlsError`` come from the awaitable."""
+    @property
+    def name(self) -> Optional[str]: ...
+    @property
+    def session_id(self) -> Optional[str]: ...
+    @property
+    def address(self) -> Tuple[str, int]: ...
+    @property
+    def rooms(self) -> List[str]: ...
+    def sync(
+        self,
+        name: str,
+        timeout: Optional[float] = None,
+        *,
+        last_will: Optional[LastWill] = None,
+        token: Optional[str] = None,
+    ) -> Awaitable[str]: ...
+    def send_to_host(self, message: Any) -> Awaitable[None]: ...
+    def send(self, alias: str, message: Any) -> Awaitable[None]: ...
+    def broadcast(self, message: Any) -> Awaitable[None]: ...
+    def send_to_room(self, room: str, message: Any) -> Awaitable[None]: ...
+    def send_raw(self, data: bytes) -> Awaitable[None]: ...
+    def request(self, alias: str, message: Any, timeout: Optional[float] = None) -> Awaitable[Any]: ...
+    def request_host(self, message: Any, timeout: Optional[float] = None) -> Awaitable[Any]: ...
+    def reply(self, request: Union[ReceivedRequest, str], message: Any) -> Awaitable[None]: ...
+    def join(self, room: str, timeout: Optional[float] = None) -> Awaitable[int]: ...
+    def leave(self, room: str, timeout: Optional[float] = None) -> Awaitable[None]: ...
+    def watch(
+        self,
+        aliases: Union[str, Sequence[str], None] = None,
+        *,
+        room: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Awaitable[None]: ...
+    def unwatch(
+        self,
+        aliases: Union[str, Sequence[str], None] = None,
+        *,
+        room: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Awaitable[None]: ...
+    def sessions(self, timeout: Optional[float] = None) -> Awaitable[List[Session]]: ...
+    def room_members(self, room: str, timeout: Optional[float] = None) -> Awaitable[List[Session]]: ...
+    def ping(self, timeout: Optional[float] = None) -> Awaitable[float]: ...
+    def bye(self, timeout: Optional[float] = None) -> Awaitable[Bye]: ...
+    def readable(self, timeout: Optional[float] = None) -> Awaitable[bool]:
+        """True once ``try_receive`` has something to give (an item, or the
+        end of the connection), False if ``timeout`` seconds passed first.
+        It takes nothing itself, so cancelling it loses nothing."""
+    def try_receive(self) -> Optional[Union[Received, ErrorReply, Bye, Presence]]:
+        """The next item received, without waiting: None if there is none
+        yet. ``ConnectionClosedError`` once the connection ended and all
+        was received (``truncated`` when it ended inside a frame)."""
+    def close(self) -> Awaitable[None]:
+        """Closes the connection (after close_notify, with TLS)."""
+
+class Completions:
+    """The native executor of one asyncio event loop (``tcphub._aio_loop``
+    makes one per loop): futures behind awaited commands wait here when
+    woken; ``drain`` polls them and sets the results of those done, and is
+    registered with ``loop.add_reader(fileno(), drain)``."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> None: ...

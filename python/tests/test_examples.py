@@ -21,6 +21,7 @@ def start_server(script, name: str) -> "tuple[object, str]":
 
 def test_examples_are_all_covered():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "async_hub.py",
         "auth.py",
         "chat_room.py",
         "client.py",
