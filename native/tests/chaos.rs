@@ -1724,7 +1724,7 @@ fn chaos() {
         if entry["message"] == "closed" {
             let reason = entry["reason"].as_str().unwrap_or("?").to_owned();
             *reasons.entry(reason.clone()).or_default() += 1;
-            let peer = entry["peer"].as_str().unwrap_or("");
+            let peer = entry["session_id"].as_str().unwrap_or("");
             if figures.steady_ids.iter().any(|id| id == peer) && reason != "peer_closed" {
                 shared.fail(format!("the hub closed a steady client: {}", shorten(line)));
             }

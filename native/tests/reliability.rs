@@ -74,7 +74,7 @@ impl<'a> ServeLog<'a> {
 
 /// Whether `entry` logs the end of the session `session_id`.
 fn closes(entry: &Value, session_id: &str) -> bool {
-    entry["message"] == "closed" && entry["peer"] == session_id
+    entry["message"] == "closed" && entry["session_id"] == session_id
 }
 
 /// What a numbered `info` sent by [`publish`] looks like on the wire.

@@ -177,7 +177,7 @@ impl Link {
             if answer != Value::Int(1) {
                 lost += 1;
                 self.holdings.lock().released(session_id, alias);
-                warn!(alias = %alias, session = %session_id,
+                warn!(alias = %alias, session_id = %session_id,
                     "cluster: an alias was claimed elsewhere while Redis was lost; closing its session");
                 let input = ClusterInput::TakenOver {
                     alias: alias.clone(),
@@ -264,7 +264,7 @@ impl Link {
                 session_id,
             } => {
                 let granted = answer == Value::Int(1);
-                debug!(alias = %alias, session = %session_id, granted, "cluster: claim settled");
+                debug!(alias = %alias, session_id = %session_id, granted, "cluster: claim settled");
                 // The answer goes to the core before the holdings change,
                 // so a takeover the reader finds for this claim from now on
                 // reaches the core after it (see `Holdings::taken_over`).

@@ -140,34 +140,34 @@ fn log(event: &Event) {
         Event::Opened {
             handle: session,
             session_id: peer,
-        } => info!(session = %session, %peer, "connected"),
+        } => info!(session_id = %peer, handle = %session, "connected"),
         Event::Synced {
             handle: session,
             session_id: peer,
             alias,
             took_over_from: Some(old),
         } => {
-            info!(session = %session, %peer, alias = %alias, from_session = %old, "synced, taking the alias over")
+            info!(session_id = %peer, handle = %session, alias = %alias, took_over_from_handle = %old, "synced, taking the alias over")
         }
         Event::Synced {
             handle: session,
             session_id: peer,
             alias,
             took_over_from: None,
-        } => info!(session = %session, %peer, alias = %alias, "synced"),
+        } => info!(session_id = %peer, handle = %session, alias = %alias, "synced"),
         Event::Released {
             handle: session,
             session_id: peer,
             alias,
-        } => debug!(session = %session, %peer, alias = %alias, "alias released"),
+        } => debug!(session_id = %peer, handle = %session, alias = %alias, "alias released"),
         Event::Message {
             handle: session,
             session_id: peer,
             alias,
             message,
         } => debug!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             message = message.get(),
             "message for the host"
@@ -179,8 +179,8 @@ fn log(event: &Event) {
             reply_to,
             message,
         } => debug!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             reply_to = %reply_to,
             message = message.get(),
@@ -191,7 +191,7 @@ fn log(event: &Event) {
             session_id: peer,
             error,
         } => {
-            info!(session = %session, %peer, code = %error.code, error = %error.message, "protocol error")
+            info!(session_id = %peer, handle = %session, code = %error.code, error = %error.message, "protocol error")
         }
         Event::Closed {
             handle: session,
@@ -199,8 +199,8 @@ fn log(event: &Event) {
             alias,
             reason,
         } => info!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             reason = %reason,
             "closed"
@@ -211,8 +211,8 @@ fn log(event: &Event) {
             alias,
             room,
         } => info!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             room = %room,
             "joined room"
@@ -223,8 +223,8 @@ fn log(event: &Event) {
             alias,
             room,
         } => info!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             room = %room,
             "left room"
@@ -238,8 +238,8 @@ fn log(event: &Event) {
             recipients,
             last_will,
         } => debug!(
-            session = %session,
-            %peer,
+            session_id = %peer,
+            handle = %session,
             alias = alias.as_ref().map(|a| a.as_str()),
             target = ?target,
             recipients,

@@ -401,7 +401,7 @@ impl HubTask {
                     if let Some(conn) = self.conns.0.remove(&session) {
                         if reason == CloseReason::SlowConsumer {
                             tracing::warn!(
-                                session = %session,
+                                handle = %session,
                                 "slow consumer: closing after its frame in progress and a bye"
                             );
                         }

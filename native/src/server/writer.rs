@@ -61,7 +61,7 @@ pub(crate) async fn write_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input
             _ => None,
         };
         if let Err(stop) = write_batch(&conn, &mut batch, deadline, &inputs).await {
-            debug!(session = %conn.session, reason = ?stop, "writer stopped");
+            debug!(handle = %conn.session, reason = ?stop, "writer stopped");
             conn.abort();
             break;
         }
