@@ -723,15 +723,18 @@ struct ReplyBook<'a> {
     received: &'a [String],
     /// Every one the hub handed out (to sessions or the host).
     anyones: &'a [String],
+    /// The one the hub will hand out next if this session asks: for a
+    /// list still empty, so that a request and its reply fit in one
+    /// `Op::Data`.
+    next: String,
 }
 
 impl ReplySel {
     fn get(&self, book: &ReplyBook<'_>) -> String {
         let pick = |list: &[String], n: u8| {
-            // Some well-formed address when the list is empty.
             list.get(usize::from(n) % list.len().max(1))
                 .cloned()
-                .unwrap_or_else(|| "1.1".to_owned())
+                .unwrap_or_else(|| book.next.clone())
         };
         match self {
             ReplySel::Received(n) => pick(book.received, *n),
@@ -1355,6 +1358,7 @@ impl Driver {
                     let book = ReplyBook {
                         received,
                         anyones: &self.reply_tos,
+                        next: format!("{}.{}", id.0, self.last_request + 1),
                     };
                     for chunk in chunks {
                         chunk.encode(&mut bytes, &book);
