@@ -27,12 +27,13 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcphub_core::{
-    encode_bye, encode_info, encode_join, encode_leave, encode_ping, encode_room_info, encode_sync,
-    encode_sync_with_last_will, encode_unwatch, encode_watch, AliasPolicy, CloseReason, ErrorCode,
-    Event, Hub, HubConfig, HubError, HubFrame, LastWillRequest, Output, PresenceChange, RawMessage,
-    RawValue, RelayTarget, SessionEntry, SessionHandle, WatchScope, HUB_NAME,
-    MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN, MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES,
-    MAX_MAX_SESSIONS, MAX_NAME_LEN, MAX_PER_SESSION_CAP, MIN_MAX_FRAME_LEN,
+    encode_bye, encode_info, encode_join, encode_leave, encode_ping, encode_reply, encode_request,
+    encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
+    AliasPolicy, CloseReason, ErrorCode, Event, Hub, HubConfig, HubError, HubFrame,
+    LastWillRequest, Output, PresenceChange, RawMessage, RawValue, RelayTarget, ReplyAddress,
+    SessionEntry, SessionHandle, WatchScope, HUB_NAME, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN,
+    MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_NAME_LEN, MAX_PER_SESSION_CAP,
+    MIN_MAX_FRAME_LEN,
 };
 
 // ----- the fuzzer's input -----
@@ -65,6 +66,14 @@ struct FuzzConfig {
     max_last_will_bytes: WillCap,
     /// Report relayed messages as `Event::Relayed`.
     observe: bool,
+    /// `request_timeout`: the default; under 1 ms (refused) or any span.
+    request_timeout: Option<Span>,
+    /// `max_request_timeout`: the default, or any span (refused when
+    /// shorter than `request_timeout`).
+    max_request_timeout: Option<Span>,
+    /// `% 5`: 0 is refused, 1..=4 requests waiting (`too_many_requests`
+    /// within reach); or the default.
+    max_pending_requests: Option<u8>,
 }
 
 /// `max_last_will_bytes`.
@@ -171,6 +180,49 @@ enum Op {
     LeaveRoom(SessionSel, RoomSel),
     /// The host sends to a room's members (`Hub::send_to_room`).
     SendToRoom(RoomSel, HostMessage),
+    /// The host answers a request it was sent (`Hub::reply`), or a stale
+    /// or forged one.
+    Reply(HostReplySel, HostMessage),
+}
+
+/// The request `Hub::reply` answers.
+#[derive(Debug, Arbitrary)]
+enum HostReplySel {
+    /// The n-th `Event::Request` seen: waiting, answered, timed out or its
+    /// requester gone.
+    Known(u8),
+    /// Any address, on a node or not: mostly unknown.
+    Forged {
+        handle: u64,
+        number: u64,
+        node: bool,
+    },
+}
+
+/// The `replyTo` of a client's `reply`.
+#[derive(Debug, Arbitrary)]
+enum ReplySel {
+    /// The n-th `replyTo` this session was sent in a `request` frame.
+    Received(u8),
+    /// The n-th `replyTo` the hub handed to anyone (host requests too): a
+    /// reply from a session never asked.
+    Anyones(u8),
+    /// A received one changed a little: refused.
+    Mangled(u8, u8),
+    /// Anything.
+    Custom(String),
+}
+
+/// A `request`'s `timeout`.
+#[derive(Debug, Arbitrary)]
+enum TimeoutSel {
+    Millis(u16),
+    /// Refused: at least 1 ms.
+    Zero,
+    /// Up to `u64::MAX` ms: cut to `max_request_timeout`.
+    Huge(u64),
+    /// Not a whole number: refused.
+    Bad(u8),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -319,6 +371,22 @@ enum Chunk {
         ndjson: bool,
     },
     Bye {
+        id: Option<ReqId>,
+        ndjson: bool,
+    },
+    /// `request` to an alias (`*` and invalid ones included) or, without
+    /// `to`, to the host.
+    Request {
+        to: Option<AliasSel>,
+        message: ClientMessage,
+        id: Option<ReqId>,
+        timeout: Option<TimeoutSel>,
+        ndjson: bool,
+    },
+    /// `reply` to a request this session was sent, or to another one.
+    Reply {
+        reply_to: ReplySel,
+        message: ClientMessage,
         id: Option<ReqId>,
         ndjson: bool,
     },
@@ -649,9 +717,153 @@ fn push_frame(out: &mut Vec<u8>, mut frame: Vec<u8>, id: &Option<ReqId>, ndjson:
     }
 }
 
-impl Chunk {
-    fn encode(&self, out: &mut Vec<u8>) {
+/// The `replyTo`s a session can pick from for its `reply` chunks.
+struct ReplyBook<'a> {
+    /// Those it was sent in `request` frames, oldest first.
+    received: &'a [String],
+    /// Every one the hub handed out (to sessions or the host).
+    anyones: &'a [String],
+    /// The one the hub will hand out next if this session asks: for a
+    /// list still empty, so that a request and its reply fit in one
+    /// `Op::Data`.
+    next: String,
+}
+
+impl ReplySel {
+    fn get(&self, book: &ReplyBook<'_>) -> String {
+        let pick = |list: &[String], n: u8| {
+            list.get(usize::from(n) % list.len().max(1))
+                .cloned()
+                .unwrap_or_else(|| book.next.clone())
+        };
         match self {
+            ReplySel::Received(n) => pick(book.received, *n),
+            ReplySel::Anyones(n) => pick(book.anyones, *n),
+            ReplySel::Mangled(n, how) => {
+                let text = pick(book.received, *n);
+                match how % 6 {
+                    0 => format!("n1/{text}"),
+                    1 => format!("+{text}"),
+                    2 => format!("{text}0"),
+                    3 => format!("{text} "),
+                    4 => text.replace('.', ".."),
+                    _ => String::new(),
+                }
+            }
+            ReplySel::Custom(s) => s.clone(),
+        }
+    }
+}
+
+/// A frame of `kind` with the string fields `head`, then `message`: through
+/// the core's encoder when the message is JSON, else by hand, as a careless
+/// client would.
+fn message_frame(
+    kind: &str,
+    head: &[(&str, String)],
+    message: &ClientMessage,
+    encode: impl FnOnce(&RawValue) -> Vec<u8>,
+) -> Vec<u8> {
+    let text = message.text();
+    if let Ok(raw) = RawValue::from_string(text.clone()) {
+        return encode(&raw);
+    }
+    assert!(matches!(message, ClientMessage::Raw(_)), "{message:?}");
+    let mut f = format!(r#"{{"type":"{kind}","#).into_bytes();
+    for (field, value) in head {
+        f.extend_from_slice(format!("\"{field}\":{value},").as_bytes());
+    }
+    f.extend_from_slice(br#""message":"#);
+    f.extend_from_slice(text.as_bytes());
+    f.push(b'}');
+    f
+}
+
+fn request_frame(
+    to: Option<&str>,
+    message: &ClientMessage,
+    timeout: Option<&TimeoutSel>,
+) -> Vec<u8> {
+    let timeout = timeout.map(|t| match t {
+        TimeoutSel::Millis(n) => n.to_string(),
+        TimeoutSel::Zero => "0".to_owned(),
+        TimeoutSel::Huge(n) => n.saturating_mul(1 << 20).to_string(),
+        TimeoutSel::Bad(n) => ["-1", "1.5", "\"5\"", "null", "1e3", "18446744073709551616"]
+            [usize::from(*n) % 6]
+            .to_owned(),
+    });
+    let whole: Option<Option<u64>> = match &timeout {
+        None => Some(None),
+        Some(t) => t.parse().ok().map(Some),
+    };
+    match whole {
+        Some(ms) => message_frame("request", &[], message, |raw| {
+            encode_request(to, raw, None, ms)
+        }),
+        None => {
+            // A timeout the encoder cannot write: by hand.
+            let mut head = vec![("timeout", timeout.unwrap_or_default())];
+            if let Some(to) = to {
+                head.push(("to", serde_json::to_string(to).unwrap()));
+            }
+            let text = message.text();
+            let mut f = br#"{"type":"request","#.to_vec();
+            for (field, value) in head {
+                f.extend_from_slice(format!("\"{field}\":{value},").as_bytes());
+            }
+            f.extend_from_slice(br#""message":"#);
+            f.extend_from_slice(text.as_bytes());
+            f.push(b'}');
+            f
+        }
+    }
+}
+
+impl Chunk {
+    /// Whether what it encodes is only the frames it names: no raw bytes
+    /// and no message text that could close its frame and open another
+    /// (such as a `reply` with a `replyTo` of its own).
+    fn is_clean(&self) -> bool {
+        let raw = |m: &ClientMessage| matches!(m, ClientMessage::Raw(_));
+        match self {
+            Chunk::Raw(_) | Chunk::Truncated(..) => false,
+            Chunk::Info { message, .. }
+            | Chunk::RoomInfo { message, .. }
+            | Chunk::Request { message, .. }
+            | Chunk::Reply { message, .. } => !raw(message),
+            _ => true,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>, book: &ReplyBook<'_>) {
+        match self {
+            Chunk::Request {
+                to,
+                message,
+                id,
+                timeout,
+                ndjson,
+            } => {
+                let to = to.as_ref().map(AliasSel::get);
+                push_frame(
+                    out,
+                    request_frame(to, message, timeout.as_ref()),
+                    id,
+                    *ndjson,
+                );
+            }
+            Chunk::Reply {
+                reply_to,
+                message,
+                id,
+                ndjson,
+            } => {
+                let reply_to = reply_to.get(book);
+                let head = [("replyTo", serde_json::to_string(&reply_to).unwrap())];
+                let frame =
+                    message_frame("reply", &head, message, |raw| encode_reply(&reply_to, raw));
+                push_frame(out, frame, id, *ndjson);
+            }
             Chunk::Raw(bytes) => out.extend_from_slice(bytes),
             Chunk::Sync {
                 alias,
@@ -833,6 +1045,17 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
             WillCap::Invalid(true) => MAX_MAX_FRAME_LEN + 1,
         },
         observe: c.observe,
+        request_timeout: c
+            .request_timeout
+            .map_or(HubConfig::default().request_timeout, Span::get),
+        max_request_timeout: c
+            .max_request_timeout
+            .map_or(HubConfig::default().max_request_timeout, Span::get),
+        max_pending_requests: c
+            .max_pending_requests
+            .map_or(HubConfig::default().max_pending_requests, |n| {
+                usize::from(n % 5)
+            }),
         // One hub; a fuzz target for clusters would wire several.
         node: None,
         // Rate limits and the per-address cap stay off: this model does
@@ -852,6 +1075,9 @@ fn config_is_valid(c: &HubConfig) -> bool {
         && (MIN_MAX_FRAME_LEN..=MAX_MAX_QUEUED_BYTES).contains(&c.max_queued_bytes)
         && c.max_queued_bytes >= c.high_watermark.saturating_add(c.max_frame_len)
         && c.low_watermark < c.high_watermark
+        && (1..=MAX_PER_SESSION_CAP).contains(&c.max_pending_requests)
+        && c.request_timeout >= Duration::from_millis(1)
+        && c.request_timeout <= c.max_request_timeout
         && [c.idle_timeout, c.write_deadline, c.frame_timeout]
             .iter()
             .all(|d| *d != Some(Duration::ZERO))
@@ -896,6 +1122,29 @@ struct SessionState {
     sent_bytes: bool,
     /// The rooms it is in, from `Joined`, `Left` and `Closed` events.
     rooms: BTreeSet<String>,
+    /// The `replyTo`s it was sent in `request` frames, oldest first.
+    received: Vec<String>,
+    /// The requests (requester, number) its `reply` chunks named.
+    answered: BTreeSet<(SessionHandle, u64)>,
+    /// The ids of its `request` chunks, as JSON (`None`: one had none).
+    request_ids: Vec<Option<serde_json::Value>>,
+    /// It sent a chunk that is not `Chunk::is_clean`: its frames may be
+    /// anything, so `answered` and `request_ids` say nothing.
+    tainted: bool,
+}
+
+/// A request waiting for its reply, learned from the outputs: a `request`
+/// frame (to an alias) or `Event::Request` (to the host). Its `timeout`
+/// and `id` are not in those outputs; see `Driver::fuzzy`.
+#[derive(Debug)]
+struct ModelRequest {
+    requester: SessionHandle,
+    number: u64,
+    /// The alias asked; `None`: the host.
+    responder: Option<String>,
+    /// The hub's time when it took the request: its deadline is this plus
+    /// the timeout asked, at most `max_request_timeout`.
+    learned_at: Duration,
 }
 
 /// Who an `info` frame is from.
@@ -932,6 +1181,9 @@ struct Pending {
     leaving: BTreeSet<(SessionHandle, String)>,
     /// Relayed frames whose `Event::Relayed` is due (with `observe` on).
     relays: VecDeque<RelayedFrame>,
+    /// Requests to an alias sent in this call, by number: the alias, its
+    /// holders when the first frame went out, and who got a frame.
+    asked: BTreeMap<u64, (String, BTreeSet<SessionHandle>, BTreeSet<SessionHandle>)>,
     /// A host command's own frames come before anything it causes (a
     /// session closed for its queue, others resumed by that).
     host_phase: bool,
@@ -984,6 +1236,21 @@ struct Driver {
     /// Sessions whose idle deadline had passed when the current
     /// `handle_timeout` began.
     idle_due: BTreeSet<SessionHandle>,
+    /// Requests waiting for their reply, oldest first.
+    requests: Vec<ModelRequest>,
+    /// The number of the latest request the hub took.
+    last_request: u64,
+    /// Every `Event::Request`'s address, for `Op::Reply`.
+    host_requests: Vec<ReplyAddress>,
+    /// Every `replyTo` handed out, for `reply` chunks.
+    reply_tos: Vec<String>,
+    /// Requesters for whom the model knows how many requests wait, and
+    /// for whom, but maybe not which: a reply or a `request_timeout` that
+    /// could have ended more than one of them (the outputs do not say
+    /// which: the request's `timeout` and `id` are only in its frame,
+    /// which the model does not map to its outcome) removes one, and
+    /// marks the requester. Checks that need the exact numbers skip it.
+    fuzzy: BTreeSet<SessionHandle>,
 }
 
 /// What `drain` saw in one call's outputs, for the call's own checks.
@@ -1022,6 +1289,11 @@ impl Driver {
             aliases_seen: BTreeSet::new(),
             rooms_seen: BTreeSet::new(),
             idle_due: BTreeSet::new(),
+            requests: Vec::new(),
+            last_request: 0,
+            host_requests: Vec::new(),
+            reply_tos: Vec::new(),
+            fuzzy: BTreeSet::new(),
         })
     }
 
@@ -1080,8 +1352,37 @@ impl Driver {
             } => {
                 let id = self.session(*session);
                 let mut bytes = Vec::new();
-                for chunk in chunks {
-                    chunk.encode(&mut bytes);
+                let (mut tainted, mut ids, mut answered) = (false, Vec::new(), Vec::new());
+                {
+                    let received = self.open.get(&id).map_or(&[][..], |s| &s.received[..]);
+                    let book = ReplyBook {
+                        received,
+                        anyones: &self.reply_tos,
+                        next: format!("{}.{}", id.0, self.last_request + 1),
+                    };
+                    for chunk in chunks {
+                        chunk.encode(&mut bytes, &book);
+                        tainted |= !chunk.is_clean();
+                        match chunk {
+                            Chunk::Request { id: None, .. } => ids.push(None),
+                            Chunk::Request { id: Some(id), .. } => {
+                                ids.extend(serde_json::from_str(&id.json()).ok().map(Some));
+                            }
+                            Chunk::Reply { reply_to, .. } => {
+                                if let Some(a) = ReplyAddress::parse(&reply_to.get(&book)) {
+                                    answered.push((a.handle, a.number));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                // Recorded even if the input is never read: more that may
+                // have been sent only weakens the checks using them.
+                if let Some(s) = self.open.get_mut(&id) {
+                    s.tainted |= tainted;
+                    s.request_ids.extend(ids);
+                    s.answered.extend(answered);
                 }
                 match cut {
                     None => self.data(id, &bytes),
@@ -1298,6 +1599,7 @@ impl Driver {
                 self.leave_room(id, room.get());
             }
             Op::SendToRoom(room, message) => self.send_to_room(room.get(), message),
+            Op::Reply(which, message) => self.host_reply(which, message),
             Op::Shutdown => {
                 let open: Vec<SessionHandle> = self.open.keys().copied().collect();
                 self.hub.shutdown();
@@ -1317,6 +1619,100 @@ impl Driver {
                 self.check_tables();
             }
         }
+    }
+
+    /// `Hub::reply`: `Ok` exactly when the model has that host request
+    /// waiting (and the message serializes), and then one `reply` from
+    /// `#hub` to its requester, echoing one of its ids; else nothing.
+    fn host_reply(&mut self, which: &HostReplySel, message: &HostMessage) {
+        let address = match which {
+            HostReplySel::Known(n) if !self.host_requests.is_empty() => {
+                self.host_requests[usize::from(*n) % self.host_requests.len()].clone()
+            }
+            HostReplySel::Known(n) => ReplyAddress {
+                node: None,
+                handle: SessionHandle(1),
+                number: u64::from(*n),
+            },
+            HostReplySel::Forged {
+                handle,
+                number,
+                node,
+            } => ReplyAddress {
+                node: node.then(|| tcphub_core::NodeId::new("n1").expect("a node id")),
+                handle: SessionHandle(*handle),
+                number: *number,
+            },
+        };
+        let requester = address.handle;
+        let at = self.requests.iter().position(|r| {
+            address.node.is_none()
+                && r.requester == requester
+                && r.number == address.number
+                && r.responder.is_none()
+        });
+        // Known for its requester's host requests by count only.
+        let fuzzy = address.node.is_none() && self.fuzzy.contains(&requester);
+        let unserializable = matches!(message, HostMessage::Unserializable);
+        let result = match message.get() {
+            Message::Json(v) => self.hub.reply(&address, &v),
+            Message::Unserializable(m) => self.hub.reply(&address, &m),
+        };
+        let answered = match result {
+            Ok(()) => {
+                assert!(!unserializable);
+                assert!(at.is_some() || fuzzy, "reply to {address}, not waiting");
+                // Fuzzy, one for the host ends (none when a timeout whose
+                // alias the model could not read took the wrong one).
+                let at = at.or_else(|| {
+                    self.requests
+                        .iter()
+                        .position(|r| r.requester == requester && r.responder.is_none())
+                });
+                if let Some(at) = at {
+                    self.requests.remove(at);
+                }
+                true
+            }
+            Err(HubError::UnknownRequest(text)) => {
+                assert_eq!(text, address.to_string());
+                assert!(at.is_none() || fuzzy, "{address} waits, yet UnknownRequest");
+                false
+            }
+            Err(HubError::InvalidMessage(_)) => {
+                assert!(unserializable);
+                assert!(
+                    at.is_some() || fuzzy,
+                    "InvalidMessage for {address}, not waiting"
+                );
+                false
+            }
+            Err(e) => panic!("reply({address}): {e:?}"),
+        };
+        let seen = self.drain(Call::Host);
+        let replies: Vec<(SessionHandle, &HubFrame)> = seen
+            .transmits
+            .iter()
+            .filter_map(|t| match &t.1 {
+                Some(f @ HubFrame::Reply { .. }) => Some((t.0, f)),
+                _ => None,
+            })
+            .collect();
+        if answered {
+            let [(to, HubFrame::Reply { from, id, .. })] = replies[..] else {
+                panic!("reply({address}) sent {replies:?}");
+            };
+            assert_eq!((to, from.as_str()), (requester, HUB_NAME));
+            let raw = id
+                .as_ref()
+                .map(|id| RawValue::from_string(id.to_string()).unwrap());
+            if self.open.contains_key(&requester) {
+                self.check_echoed_id(requester, raw.as_ref());
+            }
+        } else {
+            assert_eq!(seen.outputs, 0, "reply({address}) refused");
+        }
+        self.check_tables();
     }
 
     /// `Hub::join_room`: refused for a closed session, an invalid room or
@@ -1560,6 +1956,17 @@ impl Driver {
                 "{id} is past its idle deadline at {now:?}"
             );
         }
+        // Every request waits at most `max_request_timeout`: by now those
+        // taken that long ago have been told `request_timeout`.
+        let max = self.config.max_request_timeout;
+        for r in &self.requests {
+            if !self.fuzzy.contains(&r.requester) {
+                assert!(
+                    r.learned_at.saturating_add(max) > now,
+                    "{r:?} still waits at {now:?}, max_request_timeout {max:?}"
+                );
+            }
+        }
         if let Some(deadline) = self.hub.poll_timeout() {
             assert!(
                 deadline > now,
@@ -1644,6 +2051,10 @@ impl Driver {
                     }
                     s.queued = s.queued.saturating_add(frame.len());
                     let parsed = check_line(&frame);
+                    // Read loosely, so that a request or reply whose
+                    // message is a known bug is still followed.
+                    let fields = loose_fields(&frame);
+                    let frame_type = fields.as_ref().and_then(|f| text_field(f, "type"));
                     let kind = match &parsed {
                         Some(HubFrame::Info {
                             from, last_will, ..
@@ -1655,11 +2066,20 @@ impl Driver {
                             InfoKind::Relay
                         }),
                         Some(_) => None,
-                        // Only a relayed message gets here (a known bug).
-                        None => Some(InfoKind::Relay),
+                        // Only a relayed message gets here (a known bug),
+                        // or a request or reply carrying one.
+                        None if frame_type.as_deref() == Some("info") => Some(InfoKind::Relay),
+                        None => None,
                     };
                     if let Some(parsed) = &parsed {
                         self.check_frame(call, session, parsed, kind, &active, &mut p);
+                    }
+                    match (frame_type.as_deref(), &fields) {
+                        (Some("request"), Some(f)) => {
+                            self.request_frame(call, session, f, &active, &mut p)
+                        }
+                        (Some("reply"), Some(f)) => self.reply_frame(call, session, f, &active),
+                        _ => {}
                     }
                     match kind {
                         Some(InfoKind::Relay | InfoKind::Will) => {
@@ -1688,6 +2108,18 @@ impl Driver {
                             ErrorCode::from_wire(&code).is_some(),
                             "error code {code:?} is not in ErrorCode::ALL"
                         );
+                        match code.as_str() {
+                            "too_many_requests" => {
+                                let waiting = self.waiting(session).count();
+                                let max = self.config.max_pending_requests;
+                                assert!(
+                                    waiting >= max,
+                                    "too_many_requests to {session} with {waiting} of {max} waiting"
+                                );
+                            }
+                            "request_timeout" => self.request_timeout(call, session, &frame),
+                            _ => {}
+                        }
                         told.entry(session).or_default().push(code);
                     }
                     seen.transmits.push((session, parsed, frame.len(), kind));
@@ -1789,6 +2221,10 @@ impl Driver {
             p.leaving
         );
         assert_eq!(told, reported, "error frames vs ProtocolError events");
+        // A request to an alias reaches each of its holders once.
+        for (number, (alias, holders, got)) in &p.asked {
+            assert_eq!(got, holders, "request {number} to {alias:?}");
+        }
         seen
     }
 
@@ -1826,6 +2262,10 @@ impl Driver {
                         eof: false,
                         sent_bytes: false,
                         rooms: BTreeSet::new(),
+                        received: Vec::new(),
+                        answered: BTreeSet::new(),
+                        request_ids: Vec::new(),
+                        tainted: false,
                     },
                 );
             }
@@ -1900,7 +2340,8 @@ impl Driver {
                 error,
             } => {
                 // A peer's mistake found while reading it, or a frame timeout.
-                let timed_out = call == Call::Timeout && error.code.as_str() == "frame_timeout";
+                let timed_out = call == Call::Timeout
+                    && matches!(error.code.as_str(), "frame_timeout" | "request_timeout");
                 assert!(
                     active.contains(&session) || timed_out,
                     "ProtocolError {error:?} for {session} in {call:?}"
@@ -1961,6 +2402,10 @@ impl Driver {
                 );
                 assert!(self.closed.insert(session));
                 seen.closed.push((session, reason));
+                // Its requests go with it; those it was sent stay, for
+                // their requesters to time out.
+                self.requests.retain(|r| r.requester != session);
+                self.fuzzy.remove(&session);
             }
             Event::Joined {
                 handle,
@@ -2084,8 +2529,253 @@ impl Driver {
                     }
                 }
             }
+            Event::Request {
+                handle,
+                session_id,
+                alias,
+                reply_to,
+                message,
+            } => {
+                // A request without `to`, read from an active session.
+                assert!(
+                    active.contains(&handle) && !p.closing.contains_key(&handle),
+                    "Request from {handle} in {call:?}"
+                );
+                let s = &self.open[&handle];
+                assert_eq!(*session_id, *s.peer);
+                assert_eq!(alias.map(|a| a.to_string()), s.alias);
+                assert_eq!(reply_to.node, None, "a lone hub's reply address");
+                assert_eq!(reply_to.handle, handle, "{reply_to} names its requester");
+                assert_eq!(
+                    ReplyAddress::parse(&reply_to.to_string()).as_ref(),
+                    Some(&reply_to)
+                );
+                assert!(serde_json::from_str::<Box<RawValue>>(message.get()).is_ok());
+                self.took_request(handle, reply_to.number, None);
+                self.host_requests.push(reply_to);
+            }
             other => panic!("teach the fuzz target about {other:?}"),
         }
+    }
+
+    /// The requests `requester` has waiting, by the model.
+    fn waiting(&self, requester: SessionHandle) -> impl Iterator<Item = &ModelRequest> {
+        self.requests
+            .iter()
+            .filter(move |r| r.requester == requester)
+    }
+
+    /// The hub took request `number` from `requester`: the next number,
+    /// within the requester's allowance.
+    fn took_request(&mut self, requester: SessionHandle, number: u64, responder: Option<String>) {
+        assert_eq!(
+            number,
+            self.last_request + 1,
+            "request numbers count up by one"
+        );
+        let waiting = self.waiting(requester).count();
+        let max = self.config.max_pending_requests;
+        assert!(
+            waiting < max,
+            "{requester} got request {number} with {waiting} of {max} waiting"
+        );
+        self.last_request = number;
+        self.reply_tos.push(format!("{}.{number}", requester.0));
+        self.requests.push(ModelRequest {
+            requester,
+            number,
+            responder,
+            learned_at: self.hub_now,
+        });
+    }
+
+    /// A `request` frame to `session`: from an active session, with a
+    /// `replyTo` naming it, to the holders of one alias.
+    fn request_frame(
+        &mut self,
+        call: Call,
+        session: SessionHandle,
+        fields: &BTreeMap<String, Box<RawValue>>,
+        active: &BTreeSet<SessionHandle>,
+        p: &mut Pending,
+    ) {
+        let from = text_field(fields, "from").expect("a request names its sender");
+        let reply_to = text_field(fields, "replyTo").expect("a request has a replyTo");
+        assert!(fields.contains_key("message"), "a request without message");
+        let address = ReplyAddress::parse(&reply_to)
+            .unwrap_or_else(|| panic!("replyTo {reply_to:?} does not parse"));
+        assert_eq!(address.node, None, "a lone hub's replyTo {reply_to:?}");
+        let sender = address.handle;
+        assert!(
+            active.contains(&sender)
+                && self.open.contains_key(&sender)
+                && !p.closing.contains_key(&sender),
+            "request {reply_to} to {session} from {sender}, not a sender in {call:?}"
+        );
+        assert_eq!(from, self.name(sender), "request {reply_to} from {sender}");
+        let alias = self.open[&session]
+            .alias
+            .clone()
+            .unwrap_or_else(|| panic!("request {reply_to} to {session}, which holds no alias"));
+        if address.number > self.last_request {
+            self.took_request(sender, address.number, Some(alias.clone()));
+            let holders = self.holders_model(&alias);
+            p.asked
+                .insert(address.number, (alias.clone(), holders, BTreeSet::new()));
+        }
+        let (asked, _, got) = p
+            .asked
+            .get_mut(&address.number)
+            .unwrap_or_else(|| panic!("request {reply_to} to {session} again, in another call"));
+        assert_eq!(
+            *asked, alias,
+            "request {reply_to} to holders of two aliases"
+        );
+        assert!(got.insert(session), "request {reply_to} to {session} twice");
+        self.open.get_mut(&session).unwrap().received.push(reply_to);
+    }
+
+    /// A `reply` frame to `session` from a client: it has a request waiting
+    /// for the alias the reply comes from, which an active session holds;
+    /// that request ends. (A reply from the host is checked by
+    /// `Op::Reply`.)
+    fn reply_frame(
+        &mut self,
+        call: Call,
+        session: SessionHandle,
+        fields: &BTreeMap<String, Box<RawValue>>,
+        active: &BTreeSet<SessionHandle>,
+    ) {
+        let from = text_field(fields, "from").expect("a reply names who answers");
+        assert!(fields.contains_key("message"), "a reply without message");
+        if call == Call::Host {
+            assert_eq!(from, HUB_NAME, "a client's reply in a host command");
+            return;
+        }
+        assert_ne!(from, HUB_NAME, "a reply from the host in {call:?}");
+        // Who may have sent it: the holders of `from` whose input was read.
+        let repliers: Vec<&SessionState> = active
+            .iter()
+            .filter_map(|a| self.open.get(a))
+            .filter(|s| s.alias.as_deref() == Some(from.as_str()))
+            .collect();
+        assert!(
+            !repliers.is_empty(),
+            "reply to {session} from {from:?}, not a replier in {call:?}"
+        );
+        // With clean input, the replier named the request it answers.
+        let named: Option<BTreeSet<u64>> = (!repliers.iter().any(|s| s.tainted)).then(|| {
+            repliers
+                .iter()
+                .flat_map(|s| &s.answered)
+                .filter(|(h, _)| *h == session)
+                .map(|(_, n)| *n)
+                .collect()
+        });
+        let candidates: Vec<usize> = self
+            .requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.requester == session && r.responder.as_deref() == Some(&from))
+            .filter(|(_, r)| named.as_ref().is_none_or(|n| n.contains(&r.number)))
+            .map(|(i, _)| i)
+            .collect();
+        let fuzzy = self.fuzzy.contains(&session);
+        assert!(
+            !candidates.is_empty() || fuzzy,
+            "reply from {from:?} to {session}, which has no request waiting for it: {:?}",
+            self.waiting(session).collect::<Vec<_>>()
+        );
+        let at = match candidates[..] {
+            [at] => at,
+            [] => {
+                // Fuzzy: which one is not known (nor, after a timeout whose
+                // alias the model could not read, for whom); one ends.
+                let any = self
+                    .requests
+                    .iter()
+                    .position(|r| r.requester == session && r.responder.as_deref() == Some(&from));
+                any.or_else(|| self.requests.iter().position(|r| r.requester == session))
+                    .unwrap_or_else(|| panic!("reply from {from:?} to {session}: none waits"))
+            }
+            [at, ..] => {
+                self.fuzzy.insert(session);
+                at
+            }
+        };
+        self.requests.remove(at);
+        self.check_echoed_id(session, fields.get("id"));
+    }
+
+    /// An id echoed to `requester` on a reply or `request_timeout`: one of
+    /// its requests', when its input was clean.
+    fn check_echoed_id(&self, requester: SessionHandle, id: Option<&Box<RawValue>>) {
+        let s = &self.open[&requester];
+        let id = match id.map(|id| serde_json::from_str::<serde_json::Value>(id.get())) {
+            None => None,
+            Some(Ok(id)) => Some(id),
+            // Out of f64 range: the known bug `number`.
+            Some(Err(_)) => return,
+        };
+        check_request_id(&id);
+        if !s.tainted {
+            assert!(
+                s.request_ids.contains(&id),
+                "{requester} never sent a request with id {id:?}"
+            );
+        }
+    }
+
+    /// A `request_timeout` error to `session`: only from `handle_timeout`,
+    /// for a request of its, to whom the message says, waiting since at
+    /// least the timeout the message says.
+    fn request_timeout(&mut self, call: Call, session: SessionHandle, frame: &[u8]) {
+        assert_eq!(call, Call::Timeout, "request_timeout to {session}");
+        let fields = loose_fields(frame).expect("an error frame is an object");
+        let message = text_field(&fields, "message").expect("an error has a message");
+        // "no reply from WHO within MS ms"
+        let (who, ms) = message
+            .strip_prefix("no reply from ")
+            .and_then(|m| m.strip_suffix(" ms"))
+            .and_then(|m| m.rsplit_once(" within "))
+            .unwrap_or_else(|| panic!("request_timeout message {message:?}"));
+        let ms: u64 = ms.parse().expect("whole milliseconds");
+        let responder: Option<Option<String>> = match who {
+            "the host" => Some(None),
+            // The alias in Rust's Debug quoting: JSON reads most of them.
+            quoted => serde_json::from_str(quoted).ok().map(Some),
+        };
+        let waited = Duration::from_millis(ms);
+        let now = self.hub_now;
+        let candidates: Vec<usize> = self
+            .requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.requester == session)
+            .filter(|(_, r)| responder.as_ref().is_none_or(|who| r.responder == *who))
+            .filter(|(_, r)| r.learned_at.saturating_add(waited) <= now)
+            .map(|(i, _)| i)
+            .collect();
+        let fuzzy = self.fuzzy.contains(&session);
+        assert!(
+            !candidates.is_empty() || fuzzy,
+            "{message:?} to {session} at {now:?}, waiting: {:?}",
+            self.waiting(session).collect::<Vec<_>>()
+        );
+        let at = match candidates[..] {
+            [at] => Some(at),
+            [] => self.requests.iter().position(|r| r.requester == session),
+            [at, ..] => {
+                self.fuzzy.insert(session);
+                Some(at)
+            }
+        };
+        if responder.is_none() || candidates.is_empty() {
+            self.fuzzy.insert(session);
+        }
+        let at = at.unwrap_or_else(|| panic!("{message:?} to {session}: nothing waits"));
+        self.requests.remove(at);
+        self.check_echoed_id(session, fields.get("id"));
     }
 
     /// What a frame may be, given the call and the sessions whose input
@@ -2283,10 +2973,18 @@ impl Driver {
                 assert!(active.contains(&session), "pong to {session} in {call:?}");
                 check_request_id(id);
             }
-            HubFrame::Error { id, .. } => {
-                assert!(active.contains(&session), "error to {session} in {call:?}");
+            HubFrame::Error { id, code, .. } => {
+                // A request that timed out is told in `handle_timeout`.
+                let timed_out = call == Call::Timeout && code == "request_timeout";
+                assert!(
+                    active.contains(&session) || timed_out,
+                    "error {code} to {session} in {call:?}"
+                );
                 check_request_id(id);
             }
+            // Read loosely, with the model, in `request_frame` and
+            // `reply_frame`.
+            HubFrame::Request { .. } | HubFrame::Reply { .. } => {}
             // A bye only ever comes as a farewell, in `Output::Close`.
             other => panic!("{call:?} sent {other:?} to {session}"),
         }
@@ -2525,6 +3223,14 @@ impl Driver {
                 }
             }
         }
+        // And no later than the latest a waiting request may time out.
+        for r in &self.requests {
+            if !self.fuzzy.contains(&r.requester) {
+                let at = r.learned_at.saturating_add(self.config.max_request_timeout);
+                let w = wakeup.unwrap_or_else(|| panic!("{r:?} waits, no wakeup"));
+                assert!(w <= at, "wakeup {w:?} after {r:?} must time out, {at:?}");
+            }
+        }
         if let Some(d) = self.config.write_deadline {
             let queues = self.open.values().any(|s| s.queued > 0);
             if queues && self.hub_now.checked_add(sweep_interval(d)).is_some() {
@@ -2554,6 +3260,16 @@ fn error_code(frame: &[u8]) -> Option<String> {
         return None;
     }
     serde_json::from_str(fields.get("code")?.get()).ok()
+}
+
+/// A frame's fields, values unparsed (so a known-bug number reads).
+fn loose_fields(frame: &[u8]) -> Option<BTreeMap<String, Box<RawValue>>> {
+    serde_json::from_slice(frame).ok()
+}
+
+/// A string field of `loose_fields`.
+fn text_field(fields: &BTreeMap<String, Box<RawValue>>, name: &str) -> Option<String> {
+    serde_json::from_str(fields.get(name)?.get()).ok()
 }
 
 /// An echoed request id is a string or a number.
