@@ -58,7 +58,10 @@ pub fn drain_time(window: u64, drain: Option<f64>) -> anyhow::Result<Option<Dura
 
 /// Writes `bytes` whole, or fails if the hub takes none of them for
 /// [`STALL`]: a hub that stops reading a sender must not hang the run.
-pub async fn write_bounded<W: AsyncWrite + Unpin>(write: &mut W, bytes: &[u8]) -> anyhow::Result<()> {
+pub async fn write_bounded<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
     let writing = async {
         write.write_all(bytes).await?;
         // TLS keeps what the socket did not take at once until flushed.

@@ -201,7 +201,15 @@ async fn a_reader_cut_fails_the_unwindowed_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_belongs_to_the_unwindowed_mode() {
-    let args = ["fanout", "--window", "8", "--drain", "1", "--messages", "10"];
+    let args = [
+        "fanout",
+        "--window",
+        "8",
+        "--drain",
+        "1",
+        "--messages",
+        "10",
+    ];
     let error = against(HubConfig::default(), &args, false)
         .await
         .unwrap_err();
