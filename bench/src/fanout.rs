@@ -132,7 +132,7 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
                 let owed = vec![sent.get(); args.subs];
                 let (counters, wake) = (&receivers.counters, &receivers.wake);
                 let failed = &receivers.failed;
-                Some(unwindowed::drain(counters, &owed, wake, failed, limit, start).await)
+                Some(unwindowed::drain(counters, &owed, wake, failed, limit).await)
             }
         };
         (published, drained)

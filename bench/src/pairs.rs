@@ -134,7 +134,7 @@ pub async fn run(target: &Target, args: &PairsArgs) -> anyhow::Result<Report> {
             Some(limit) => {
                 // Client j is owed what its partner wrote.
                 let owed: Vec<u64> = (0..count).map(|j| sent[j ^ 1].get()).collect();
-                let wait = unwindowed::drain(&counters, &owed, &everyone, &failed, limit, start);
+                let wait = unwindowed::drain(&counters, &owed, &everyone, &failed, limit);
                 Some(wait.await)
             }
         };

@@ -32,9 +32,10 @@ const MAX_DRAIN: f64 = 3600.0;
 pub struct Drained {
     /// Every receiver got all it was owed.
     pub complete: bool,
-    /// When the last delivery was seen (the start, if none came): the end
-    /// of the run's clock, so a failed run's rate does not count the
-    /// time spent waiting for what never came.
+    /// When the last delivery was seen, or the wait began if none came
+    /// during it (the senders were done then): the end of the run's
+    /// clock, so a failed run's rate does not count the time spent
+    /// waiting for what never came.
     pub last_delivery: Instant,
 }
 
@@ -75,18 +76,18 @@ pub async fn write_bounded<W: AsyncWrite + Unpin>(
 
 /// Waits until receiver `i` has `expected[i]` messages for every `i`, a
 /// receiver failed (`failed`), or `limit` passed since the call. `wake`
-/// is notified by the receivers after each read.
+/// is notified by the receivers after each read. Call it once the senders
+/// are done.
 pub async fn drain(
     counters: &[Arc<Counter>],
     expected: &[u64],
     wake: &Notify,
     failed: &AtomicBool,
     limit: Duration,
-    start: Instant,
 ) -> Drained {
     let deadline = tokio::time::Instant::now() + limit;
     let total = || counters.iter().map(|c| c.get()).sum::<u64>();
-    let mut seen = (0, start);
+    let mut seen = (total(), Instant::now());
     loop {
         let notified = wake.notified();
         tokio::pin!(notified);
@@ -175,16 +176,16 @@ mod tests {
         let start = Instant::now();
         counters[0].0.store(3, Ordering::Release);
         counters[1].0.store(5, Ordering::Release);
-        let done = drain(&counters, &[3, 5], &wake, &failed, STALL, start).await;
+        let done = drain(&counters, &[3, 5], &wake, &failed, STALL).await;
         assert!(done.complete);
 
         let short = Duration::from_millis(50);
-        let done = drain(&counters, &[3, 6], &wake, &failed, short, start).await;
+        let done = drain(&counters, &[3, 6], &wake, &failed, short).await;
         assert!(!done.complete);
         assert!(start.elapsed() >= short);
 
         failed.store(true, Ordering::Release);
-        let done = drain(&counters, &[3, 6], &wake, &failed, STALL, start).await;
+        let done = drain(&counters, &[3, 6], &wake, &failed, STALL).await;
         assert!(!done.complete, "a failed receiver ends the wait at once");
     }
 }
