@@ -97,6 +97,16 @@ impl Receiving {
     /// Stops every task and returns `outcome`, an error carrying the first
     /// counting task's error as its cause.
     pub async fn finish(self, outcome: anyhow::Result<()>) -> anyhow::Result<()> {
+        let cause = self.stop_all().await?;
+        outcome.map_err(|e| match cause {
+            Some(cause) => e.context(cause),
+            None => e,
+        })
+    }
+
+    /// Stops every task and returns the first counting task's error (a
+    /// reader cut, or a connection lost), for a run that reports it.
+    pub async fn stop_all(self) -> anyhow::Result<Option<anyhow::Error>> {
         let _ = self.stop.send(true);
         let mut cause = None;
         for task in self.counting {
@@ -107,12 +117,12 @@ impl Receiving {
         for task in self.draining {
             let _ = task.await?;
         }
-        outcome.map_err(|e| match cause {
-            Some(cause) => e.context(cause),
-            None => e,
-        })
+        Ok(cause)
     }
 }
+
+/// The longest `--duration` accepted (a day): beyond it is a typo.
+const MAX_DURATION: f64 = 86_400.0;
 
 /// How long a sender goes on, and in what steps.
 #[derive(Debug, Clone, Copy)]
@@ -125,13 +135,25 @@ pub struct Pacing {
 }
 
 impl Pacing {
-    /// `batch` at least 1 and at most `window` (a batch must fit in the window).
-    pub fn new(messages: Option<u64>, duration: f64, batch: u64, window: u64) -> Self {
-        Pacing {
+    /// `batch` at least 1 and at most `window` (a batch must fit in the
+    /// window; window 0 is the unwindowed mode, which has none to fit).
+    /// The duration must be a finite number of seconds, not negative.
+    pub fn new(
+        messages: Option<u64>,
+        duration: f64,
+        batch: u64,
+        window: u64,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            duration.is_finite() && (0.0..=MAX_DURATION).contains(&duration),
+            "--duration must be between 0 and {MAX_DURATION} seconds, not {duration}"
+        );
+        let most = if window == 0 { u64::MAX } else { window };
+        Ok(Pacing {
             messages,
             duration: Duration::from_secs_f64(duration),
-            batch: batch.clamp(1, window.max(1)),
-        }
+            batch: batch.clamp(1, most),
+        })
     }
 
     /// Messages to send next, having sent `sent` since `start`; `None` when done.

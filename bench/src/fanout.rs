@@ -8,21 +8,27 @@
 //! publisher, who is not a member, sends `info` with `room` instead of
 //! `to: "*"`. Each delivery then carries `"room":NAME` too, a few bytes
 //! more than a broadcast's.
+//!
+//! With `--window 0` the publisher does not wait for the subscribers at
+//! all (see [`unwindowed`]): the figures are what `nats bench` would
+//! measure, and a reader cut or a delivery lost fails the run.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWrite;
 use tokio::sync::Notify;
 
 use super::cpu::CpuMeter;
-use super::crowd::{self, Spread};
+use super::crowd::{self, Counter, Spread};
 use super::driver::{self, stop_meters, Deliveries, Pacing, Receiving};
 use super::progress::Progress;
 use super::redis_info::RedisMeter;
 use super::report::Report;
 use super::target::Target;
+use super::unwindowed;
 use super::window::Receivers;
 use super::wire::{self, Proto};
 
@@ -43,9 +49,17 @@ pub struct FanoutArgs {
     /// Publish exactly this many messages instead of for `--duration`.
     #[arg(long)]
     pub messages: Option<u64>,
-    /// Messages in flight to the slowest subscriber at most.
+    /// Messages in flight to the slowest subscriber at most. 0: no
+    /// window, the unwindowed mode of `nats bench`: publish as fast as the
+    /// socket takes it, then wait up to `--drain` seconds for the
+    /// deliveries; the run fails if any is lost or a reader is cut.
     #[arg(long, default_value_t = 512)]
     pub window: u64,
+    /// With `--window 0`: seconds to wait after the last write for the
+    /// deliveries still on their way; what has not arrived is lost
+    /// (default 10).
+    #[arg(long)]
+    pub drain: Option<f64>,
     /// Messages per write of the publisher.
     #[arg(long, default_value_t = 32)]
     pub batch: u64,
@@ -62,7 +76,8 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         args.room.is_none() || proto == Proto::Tcphub,
         "--room is tcphub's: a NATS subject is already a room"
     );
-    let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window);
+    let pacing = Pacing::new(args.messages, args.duration, args.batch, args.window)?;
+    let drain = unwindowed::drain_time(args.window, args.drain)?;
     let room = args.room.as_deref();
     let (subs, publisher) = crowd::audience(target, args.subs, SUBJECT, room, Spread::All).await?;
 
@@ -90,7 +105,6 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         (Proto::Tcphub, None) => wire::encode_message(proto, "*", &payload, &mut one),
         (Proto::Nats, _) => wire::encode_message(proto, SUBJECT, &payload, &mut one),
     }
-    let block = one.repeat(pacing.batch as usize);
     let progress = Progress::new(
         &match room {
             Some(room) => format!("fan-out to {} in room {room}", args.subs),
@@ -103,28 +117,44 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
     let mut redis = RedisMeter::start(target.redis).await?;
     let mut cpu = CpuMeter::start_all(&target.hub_pids());
     let start = Instant::now();
-    let mut sent = 0u64;
-    let publishing = async {
-        while let Some(n) = pacing.next(sent, start) {
-            let in_flight = (sent + n).saturating_sub(args.window);
-            receivers.wait_for(in_flight).await?;
-            pub_write
-                .write_all(&block[..one.len() * n as usize])
-                .await?;
-            // TLS keeps what the socket did not take at once until flushed.
-            pub_write.flush().await?;
-            sent += n;
-        }
-        receivers.wait_for(sent).await
+    let sent = Counter::default();
+    let window = drain.is_none().then_some((&receivers, args.window));
+    let work = async {
+        let mut published = publish(&mut pub_write, &one, pacing, start, window, &sent).await;
+        let drained = match drain {
+            None => {
+                if published.is_ok() {
+                    published = receivers.wait_for(sent.get()).await;
+                }
+                None
+            }
+            Some(limit) => {
+                let owed = vec![sent.get(); args.subs];
+                let (counters, wake) = (&receivers.counters, &receivers.wake);
+                let failed = &receivers.failed;
+                Some(unwindowed::drain(counters, &owed, wake, failed, limit).await)
+            }
+        };
+        (published, drained)
     };
     let status = || format!("{} delivered", driver::total(&receivers.counters));
-    let outcome = driver::with_progress(&progress, start, status, publishing).await;
-    let elapsed = start.elapsed();
+    let (published, drained) = driver::with_progress(&progress, start, status, work).await;
+    let elapsed = match drained {
+        Some(d) => d.last_delivery.saturating_duration_since(start),
+        None => start.elapsed(),
+    };
     let redis_read = stop_meters(target, &mut cpu, &mut redis).await;
-    receiving.finish(outcome).await?;
+    let (sending, cut) = match drain {
+        None => {
+            receiving.finish(published).await?;
+            (None, None)
+        }
+        Some(_) => (published.err(), receiving.stop_all().await?),
+    };
     redis_read?;
 
     let mut report = Report::new("fanout", target);
+    let sent = sent.get();
     report
         .param("subs", args.subs)
         .param("payload", args.payload)
@@ -135,14 +165,44 @@ pub async fn run(target: &Target, args: &FanoutArgs) -> anyhow::Result<Report> {
         report.param("room", room);
     }
     let delivered = driver::total(&receivers.counters);
+    let expected = sent * args.subs as u64;
     Deliveries {
         published: sent,
-        expected: sent * args.subs as u64,
+        expected,
         delivered,
         payload: args.payload,
-        elapsed,
+        elapsed: elapsed.max(Duration::from_nanos(1)),
     }
     .report(&mut report, &cpu);
     redis.report(&mut report, sent, delivered);
+    if let Some(limit) = drain {
+        unwindowed::verdict(&mut report, sending, cut, expected, delivered, limit);
+    }
     Ok(report)
+}
+
+/// The publisher: `one` message at a time in batches as `pacing` says,
+/// each batch, with a window, at most `window` messages ahead of the
+/// slowest receiver; counts what it wrote into `sent`.
+async fn publish<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    one: &[u8],
+    pacing: Pacing,
+    start: Instant,
+    window: Option<(&Receivers, u64)>,
+    sent: &Counter,
+) -> anyhow::Result<()> {
+    let block = one.repeat(pacing.batch as usize);
+    let mut done = 0u64;
+    while let Some(n) = pacing.next(done, start) {
+        if let Some((receivers, window)) = window {
+            receivers
+                .wait_for((done + n).saturating_sub(window))
+                .await?;
+        }
+        unwindowed::write_bounded(write, &block[..one.len() * n as usize]).await?;
+        done += n;
+        sent.0.store(done, Ordering::Release);
+    }
+    Ok(())
 }

@@ -22,7 +22,9 @@
 //! Throughput scenarios keep a window of messages in flight per receiver
 //! instead of publishing blindly: no hub is pushed into dropping slow
 //! consumers, so every figure counts messages that were really delivered,
-//! and a run checks that deliveries equal what was sent.
+//! and a run checks that deliveries equal what was sent. `fanout` and
+//! `pairs` with `--window 0` publish blindly instead, as `nats bench`
+//! does, and fail the run if the hub loses anything ([`unwindowed`]).
 //!
 //! Every scenario but `capacity` and `sink` runs over TLS (`--tls`, `--ca`)
 //! and with credentials (`--token`, `--tokens`), and with `--baseline-hub`
@@ -50,6 +52,7 @@ mod scan;
 pub mod sink;
 mod stream;
 mod target;
+pub mod unwindowed;
 mod window;
 mod wire;
 

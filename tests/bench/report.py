@@ -35,21 +35,35 @@ class Results:
     def __init__(self, runs):
         self.values = defaultdict(list)  # (scenario, hub, key, metric) -> [values]
         self.failures = []
+        self.failed = defaultdict(int)  # (scenario, hub, key) -> failed runs with figures
         for r in runs:
             if r.get("failed"):
                 self.failures.append(r)
             if not r.get("metrics"):
                 continue
-            key = self.key(r["scenario"], r["params"])
+            scenario = self.scenario(r["scenario"], r["params"])
+            key = self.key(scenario, r["params"])
+            if r.get("failed"):
+                self.failed[(scenario, r["hub"], key)] += 1
             for m in r["metrics"]:
-                self.values[(r["scenario"], r["hub"], key, m["name"])].append(m["value"])
+                self.values[(scenario, r["hub"], key, m["name"])].append(m["value"])
+
+    @staticmethod
+    def scenario(scenario, params):
+        """`fanout` and `pairs` run with `--window 0` are kept apart as
+        `fanout-unwindowed` and `pairs-unwindowed`: the same settings, another mode."""
+        if scenario in ("fanout", "pairs") and params.get("window") == 0:
+            return scenario + "-unwindowed"
+        return scenario
 
     @staticmethod
     def key(scenario, params):
-        if scenario in ("fanout", "capacity"):
+        if scenario in ("fanout", "capacity", "fanout-unwindowed"):
             return (params["subs"], params["payload"])
-        if scenario == "pairs":
-            return (params["pairs"],)
+        if scenario in ("pairs", "pairs-unwindowed"):
+            # Older results have no 512 B pairs and may lack nothing else:
+            # every pairs run records its payload.
+            return (params["pairs"], params["payload"])
         if scenario == "idle":
             return (params["conns"],)
         if scenario == "burst":
@@ -262,7 +276,7 @@ def rooms_section(res, w):
 
 def observation_section(res, w):
     runs = [(f"fan-out N={k[0]}, {k[1]} B", "fanout", k) for k in res.keys("fanout", "observe-on")]
-    runs += [(f"pairs P={k[0]}", "pairs", k) for k in res.keys("pairs", "observe-on")]
+    runs += [(f"pairs P={k[0]}, {k[1]} B", "pairs", k) for k in res.keys("pairs", "observe-on")]
     if not runs:
         return
     w("## Observation: `tcphub serve --observe` against the same hub without it\n")
@@ -286,6 +300,73 @@ def observation_section(res, w):
     w("\nEvents the observing hub dropped because `serve` printed them slower than "
       "they came (it warns at 1, 2, 4, ... dropped; the last count is under Machine) "
       "are lines a user never saw.\n")
+
+
+# The unwindowed runs, as `nats bench` measures: (label, windowed scenario, key).
+UNWINDOWED_RUNS = [(f"fan-out N={n}, {p} B", "fanout", (n, p)) for n in (100, 1000) for p in (64, 512)]
+UNWINDOWED_RUNS += [(f"pairs P=50, {p} B", "pairs", (50, p)) for p in (64, 512)]
+UNWINDOWED_HUBS = ["tcphub", "nats"]
+
+
+def unwindowed_targets(res):
+    """Issue 15's throughput targets, in the unwindowed mode."""
+    rows = []
+    for label, scen, key in UNWINDOWED_RUNS:
+        goal = 1.5 if scen == "fanout" else 1.0
+        u = scen + "-unwindowed"
+        t = res.median(u, "tcphub", key, "deliveries_per_s")
+        n = res.median(u, "nats", key, "deliveries_per_s")
+        if t is None and n is None:
+            continue
+        r = ratio(t, n)
+        clean = not res.failed[(u, "tcphub", key)]
+        ok = None if r is None else (r >= goal and clean)
+        rows.append((f"unwindowed {label}: tcphub / nats-server ≥ {goal}, nothing lost",
+                     fmt_ratio(r), ok))
+    return rows
+
+
+def unwindowed_cpu_rows(res):
+    return [(f"unwindowed {label}", scen + "-unwindowed", key) for label, scen, key in UNWINDOWED_RUNS
+            if res.get(scen + "-unwindowed", "tcphub", key, "hub_cpu_per_delivery")]
+
+
+def unwindowed_section(res, w):
+    rows = [r for r in UNWINDOWED_RUNS
+            if any(res.get(r[1] + "-unwindowed", h, r[2], "deliveries_per_s") for h in UNWINDOWED_HUBS)]
+    if not rows:
+        return
+    w("## Windowed and unwindowed: what a `nats bench` user measures\n")
+    w("The windowed runs above keep at most 512 messages (fan-out) or 256 per pair in "
+      "flight, which paces every sender to its slowest receiver. `nats bench` does not: "
+      "its publishers write as fast as the connection takes the bytes. The unwindowed "
+      "mode (`tcphub-bench fanout|pairs --window 0`) does the same: each sender writes "
+      "its messages (fan-out: a fixed count, the same number of deliveries at every N; "
+      "pairs: every client bursts its count at its partner) without waiting, the "
+      "receivers count what arrives, and the run waits at most `--drain` seconds "
+      "(10) after the last write for the stragglers. A run in which the hub cut a "
+      "reader (tcphub's `bye`, nats-server's slow consumer) or lost a delivery fails: "
+      "its figures are still shown, and counted under *failed runs*. The rate is the "
+      "deliveries over the time from the first write to the last delivery. A hub with "
+      "flow control holds a fast sender back instead of cutting a reader, so there the "
+      "two modes should agree.\n")
+    w("| run | tcphub windowed | tcphub unwindowed | nats-server windowed | "
+      "nats-server unwindowed | tcphub / nats, unwindowed | "
+      "hub CPU / delivery unwindowed, tcphub (ns) | nats-server (ns) | failed runs, tcphub / nats |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, scen, key in rows:
+        u = scen + "-unwindowed"
+        med = lambda h, m: res.median(u, h, key, m)
+        w(f"| {label} | {spread(res, scen, 'tcphub', key, 'deliveries_per_s')} | "
+          f"{spread(res, u, 'tcphub', key, 'deliveries_per_s')} | "
+          f"{spread(res, scen, 'nats', key, 'deliveries_per_s')} | "
+          f"{spread(res, u, 'nats', key, 'deliveries_per_s')} | "
+          f"{fmt_ratio(ratio(med('tcphub', 'deliveries_per_s'), med('nats', 'deliveries_per_s')))} | "
+          f"{spread(res, u, 'tcphub', key, 'hub_cpu_per_delivery')} | "
+          f"{spread(res, u, 'nats', key, 'hub_cpu_per_delivery')} | "
+          f"{res.failed[(u, 'tcphub', key)]} / {res.failed[(u, 'nats', key)]} |")
+    lost = sum(sum(v) for (s, h, k, m), v in res.values.items() if s.endswith("-unwindowed") and m == "lost")
+    w(f"\nDeliveries lost across all unwindowed runs: {num(lost)}.\n")
 
 
 def ms(res, scenario, hub, key, metric):
@@ -414,7 +495,9 @@ def main():
       "parentheses. Throughput runs keep a bounded window of messages in flight to "
       "the slowest receiver (512 for fan-out, 256 per pair), so they measure what "
       "each hub delivers without dropping anyone as a slow consumer; every run checks "
-      "that deliveries equal what was sent. Payload sizes are the message body "
+      "that deliveries equal what was sent. The unwindowed mode (`--window 0`, its own "
+      "section below) publishes as fast as the socket takes it, as `nats bench` does, "
+      "and fails a run that loses anything. Payload sizes are the message body "
       "(tcphub: the JSON string's content; NATS: the payload).\n")
     w("To run it again (about 25 minutes; it builds the release binaries, starts every "
       "peer on a free loopback port and stops them all at the end):\n")
@@ -447,8 +530,8 @@ def main():
             r = ratio(res.median("fanout", "tcphub", (n, p), "deliveries_per_s"),
                       res.median("fanout", "node", (n, p), "deliveries_per_s"))
             rows.append((f"fan-out N={n}, {p} B: tcphub / Node ≥ 5", r, None if r is None else r >= 5.0))
-    r = ratio(res.median("pairs", "tcphub", (50,), "deliveries_per_s"),
-              res.median("pairs", "node", (50,), "deliveries_per_s"))
+    r = ratio(res.median("pairs", "tcphub", (50, 64), "deliveries_per_s"),
+              res.median("pairs", "node", (50, 64), "deliveries_per_s"))
     rows.append(("directed pairs P=50: tcphub / Node ≥ 3", r, None if r is None else r >= 3.0))
     t99, n99 = res.median("latency", "tcphub", (), "p99"), res.median("latency", "nats", (), "p99")
     r = ratio(t99, n99)
@@ -461,7 +544,7 @@ def main():
     for label, r, ok in rows:
         w(f"| {label} | {fmt_ratio(r)} | {verdict(ok)} |")
     w(f"| memory per idle synced connection ≤ 8 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 8.0)} |")
-    for label, value, ok in robustness_targets(res) + room_targets(res):
+    for label, value, ok in robustness_targets(res) + room_targets(res) + unwindowed_targets(res):
         w(f"| {label} | {value} | {verdict(ok)} |")
     w("")
 
@@ -489,12 +572,19 @@ def main():
 
     # ---- pairs
     w("## Directed pairs: 50 pairs sending to each other by alias (deliveries per second)\n")
-    w("| tcphub | nats-server | Node.js peer | tcphub / nats | tcphub / Node |")
-    w("| ---: | ---: | ---: | ---: | ---: |")
-    t = res.median("pairs", "tcphub", (50,), "deliveries_per_s")
-    w("| " + " | ".join(spread(res, "pairs", h, (50,), "deliveries_per_s") for h in HUBS) +
-      f" | {fmt_ratio(ratio(t, res.median('pairs', 'nats', (50,), 'deliveries_per_s')))}"
-      f" | {fmt_ratio(ratio(t, res.median('pairs', 'node', (50,), 'deliveries_per_s')))} |\n")
+    w("| payload | tcphub | nats-server | Node.js peer | tcphub / nats | tcphub / Node |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for p in (64, 512):
+        key = (50, p)
+        if not any(res.get("pairs", h, key, "deliveries_per_s") for h in HUBS):
+            continue
+        t = res.median("pairs", "tcphub", key, "deliveries_per_s")
+        w(f"| {p} B | " + " | ".join(spread(res, "pairs", h, key, "deliveries_per_s") for h in HUBS) +
+          f" | {fmt_ratio(ratio(t, res.median('pairs', 'nats', key, 'deliveries_per_s')))}"
+          f" | {fmt_ratio(ratio(t, res.median('pairs', 'node', key, 'deliveries_per_s')))} |")
+    w("")
+
+    unwindowed_section(res, w)
 
     observation_section(res, w)
 
@@ -537,10 +627,16 @@ def main():
     w("| run | tcphub | nats-server | Node.js peer | tcphub / nats | generator (tcphub run) |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
     cpu_rows = [(f"fan-out N={n}, {p} B", "fanout", (n, p)) for n, p in fan_keys]
-    cpu_rows += [("pairs P=50", "pairs", (50,)), ("latency 10k msg/s, 100 subs", "latency", ())]
+    cpu_rows += [(f"pairs P=50, {p} B", "pairs", (50, p)) for p in (64, 512)
+                 if res.get("pairs", "tcphub", (50, p), "hub_cpu_per_delivery")]
+    cpu_rows += unwindowed_cpu_rows(res)
+    cpu_rows += [("latency 10k msg/s, 100 subs", "latency", ())]
     for label, scen, key in cpu_rows:
         t = res.median(scen, "tcphub", key, "hub_cpu_per_delivery")
-        w(f"| {label} | " + " | ".join(spread(res, scen, h, key, "hub_cpu_per_delivery") for h in HUBS) +
+        # The unwindowed runs are tcphub's and nats-server's only.
+        cells = ["not run" if scen.endswith("-unwindowed") and h not in UNWINDOWED_HUBS
+                 else spread(res, scen, h, key, "hub_cpu_per_delivery") for h in HUBS]
+        w(f"| {label} | " + " | ".join(cells) +
           f" | {fmt_ratio(ratio(t, res.median(scen, 'nats', key, 'hub_cpu_per_delivery')))}"
           f" | {spread(res, scen, 'tcphub', key, 'generator_cpu_per_delivery')} |")
     w("")
