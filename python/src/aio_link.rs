@@ -249,10 +249,19 @@ impl Shared {
         &self,
         bytes: Vec<u8>,
     ) -> Result<oneshot::Receiver<Result<(), Failure>>, Failure> {
+        // A connection that ended (closed here, or by the hub) takes
+        // nothing more. Checked after a request registered itself (see
+        // `Asked::start`): `finish` marks the end before it fails the
+        // waiting requests, so a request is either failed there or refused
+        // here, never left waiting for an answer that cannot come.
+        let closed = || Failure::Closed("the connection is closed".into());
+        if lock(&self.inbox.end).is_some() {
+            return Err(closed());
+        }
         let (done, result) = oneshot::channel();
         self.outbox
             .send(Outgoing::Frame(bytes, done))
-            .map_err(|_| Failure::Closed("the connection is closed".into()))?;
+            .map_err(|_| closed())?;
         Ok(result)
     }
 
