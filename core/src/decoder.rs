@@ -27,6 +27,7 @@ use memchr::{memchr, memchr3};
 
 use crate::config::DEFAULT_MAX_FRAME_LEN;
 use crate::error::{ErrorCode, PeerError};
+use crate::string_scan::{find_in_words, Stop};
 
 /// Deepest nesting accepted: one level less than serde_json's recursion
 /// limit (128), which counts the level it is about to enter. A frame 128
@@ -125,6 +126,19 @@ impl FrameDecoder {
     /// timeout runs.
     pub fn mid_frame(&self) -> bool {
         !self.failed && (self.scan.depth > 0 || self.resync)
+    }
+
+    /// True when the next frame starts in the next input: nothing of a
+    /// frame is held and no broken line is being skipped. Only then may a
+    /// caller read a frame from the input without the decoder (the hub's
+    /// fast path), leaving the decoder as it is.
+    pub fn between_frames(&self) -> bool {
+        !self.failed && !self.resync && self.scan.depth == 0 && self.buffered_len() == 0
+    }
+
+    /// The longest frame accepted.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
     }
 
     /// Decodes the next item from `input`, advancing it past what was used.
@@ -264,14 +278,17 @@ impl Scan {
                     continue;
                 }
                 // Strings are most of a frame's bytes: jump to what matters.
-                let Some(offset) = memchr3(b'"', b'\\', b'\n', &bytes[i..]) else {
+                let Some(offset) = string_stop(&bytes[i..]) else {
                     return ScanEnd::Incomplete;
                 };
                 i += offset;
                 match bytes[i] {
                     b'"' => self.in_string = false,
                     b'\\' => self.escaped = true,
-                    _ => return ScanEnd::NewlineInString(i),
+                    b'\n' => return ScanEnd::NewlineInString(i),
+                    // Another control character: invalid JSON, which is
+                    // the parser's to report; it does not end the frame.
+                    _ => {}
                 }
             } else {
                 match bytes[i] {
@@ -296,6 +313,19 @@ impl Scan {
             i += 1;
         }
         ScanEnd::Incomplete
+    }
+}
+
+/// Where the string `bytes` continues needs a look: a `"`, a `\\` or a
+/// control character. Short strings (keys, types, aliases) are most
+/// strings and are scanned a word at a time; a long one goes to `memchr3`,
+/// which then finds only what can end the frame.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    /// Words looked at before handing over to `memchr3`.
+    const SHORT_STRING_WORDS: usize = 4;
+    match find_in_words(bytes, SHORT_STRING_WORDS) {
+        Stop::At(at) => Some(at),
+        Stop::Clear(clear) => memchr3(b'"', b'\\', b'\n', &bytes[clear..]).map(|at| clear + at),
     }
 }
 

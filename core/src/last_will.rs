@@ -92,7 +92,7 @@ impl LastWill {
         Ok(LastWill {
             frame: encode::info(&json_string(alias.as_str()), room, true, message),
             target,
-            message: rules.observe.then(|| request.message.0.to_owned()),
+            message: rules.observe.then(|| request.message.to_raw_value()),
         })
     }
 }

@@ -95,6 +95,7 @@ mod room;
 mod room_table;
 mod session;
 mod stats;
+mod string_scan;
 mod timers;
 
 pub use alias::{Alias, MAX_ALIAS_LEN};

@@ -639,7 +639,7 @@ fn sync_with_will(alias: &str, will: &WillSel) -> Vec<u8> {
     let request = LastWillRequest {
         room: room.map(Cow::Borrowed),
         to,
-        message: RawMessage(&raw),
+        message: RawMessage::from(&*raw),
     };
     // A will with neither target is written with `"to":[]`: refused.
     encode_sync_with_last_will(alias, Some(&request))

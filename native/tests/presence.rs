@@ -84,7 +84,7 @@ fn will_to_room<'a>(room: &'a str, message: &'a RawValue) -> LastWillRequest<'a>
     LastWillRequest {
         room: Some(Cow::Borrowed(room)),
         to: Vec::new(),
-        message: RawMessage(message),
+        message: RawMessage::from(message),
     }
 }
 
@@ -278,7 +278,7 @@ async fn a_reset_connection_sends_its_last_will_to_aliases() {
     let will = LastWillRequest {
         room: None,
         to: vec!["B".into(), "C".into()],
-        message: RawMessage(&message),
+        message: RawMessage::from(&*message),
     };
     a.write_all(&encode_sync_with_last_will("A", Some(&will)))
         .await
@@ -353,7 +353,7 @@ async fn a_last_will_over_the_limits_is_refused_by_name() {
     let will = LastWillRequest {
         room: None,
         to: many.iter().map(|a| Cow::Borrowed(a.as_str())).collect(),
-        message: RawMessage(&small),
+        message: RawMessage::from(&*small),
     };
     match within(a.sync_with_last_will("A", Some(&will))).await {
         Err(tcphub_native::client::ClientError::Hub { code, message }) => {

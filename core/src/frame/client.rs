@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::envelope::{self, Fields};
 use super::json::{kind_of, push_single_line, push_string};
 use crate::error::{ErrorCode, PeerError};
 
@@ -85,21 +86,31 @@ pub enum ClientFrame<'a> {
     },
 }
 
-/// A message as sent: any JSON value, kept as its raw text. Two messages
-/// are equal when their texts are.
-#[derive(Debug, Clone, Copy)]
-pub struct RawMessage<'a>(pub &'a RawValue);
+/// A message as sent: any JSON value, kept as its raw text (checked JSON,
+/// borrowed from the frame). Two messages are equal when their texts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawMessage<'a>(&'a str);
 
-impl PartialEq for RawMessage<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
+impl<'a> RawMessage<'a> {
+    /// The JSON text, exactly as sent.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// An owned copy, for an event that outlives the frame.
+    pub fn to_raw_value(&self) -> Box<RawValue> {
+        // The text was checked as JSON when the frame was read, so this
+        // cannot fail; were it ever to, `null` beats a crashed hub.
+        RawValue::from_string(self.0.to_owned()).unwrap_or_else(|_| {
+            debug_assert!(false, "a message read from a frame is not JSON: {}", self.0);
+            RawValue::NULL.to_owned()
+        })
     }
 }
 
-impl std::ops::Deref for RawMessage<'_> {
-    type Target = RawValue;
-    fn deref(&self) -> &RawValue {
-        self.0
+impl<'a> From<&'a RawValue> for RawMessage<'a> {
+    fn from(raw: &'a RawValue) -> Self {
+        RawMessage(raw.get())
     }
 }
 
@@ -130,7 +141,7 @@ pub struct LastWillRequest<'a> {
 /// `sync` and `clientName` in `info`) are ignored, and the hub never trusts
 /// a `clientName` in `info`: the sender is who the session synced as.
 #[derive(Deserialize)]
-struct Envelope<'a> {
+pub(super) struct Envelope<'a> {
     #[serde(rename = "type", default, borrow, deserialize_with = "present")]
     kind: Option<&'a RawValue>,
     #[serde(rename = "clientName", default, borrow, deserialize_with = "present")]
@@ -157,6 +168,54 @@ struct Envelope<'a> {
     timeout: Option<&'a RawValue>,
     #[serde(rename = "replyTo", default, borrow, deserialize_with = "present")]
     reply_to: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    /// The fields as text, as the fast path finds them.
+    pub(super) fn fields(&self) -> Fields<'a> {
+        let text = |raw: Option<&'a RawValue>| raw.map(RawValue::get);
+        Fields {
+            kind: text(self.kind),
+            client_name: text(self.client_name),
+            message: text(self.message),
+            to: text(self.to),
+            id: text(self.id),
+            limit: text(self.limit),
+            after: text(self.after),
+            room: text(self.room),
+            aliases: text(self.aliases),
+            last_will: text(self.last_will),
+            token: text(self.token),
+            timeout: text(self.timeout),
+            reply_to: text(self.reply_to),
+        }
+    }
+}
+
+/// A frame read by [`ClientFrame::read_front`].
+#[derive(Debug)]
+pub(crate) struct FrontFrame<'a> {
+    /// Bytes of the text used: whitespace before the frame, and the frame.
+    pub(crate) used: usize,
+    /// The frame's own length.
+    pub(crate) len: usize,
+    /// Its request id, as `parse_request` gives it.
+    pub(crate) request_id: Option<&'a RawValue>,
+    /// The frame, as `parse_request` reads it.
+    pub(crate) frame: Result<ClientFrame<'a>, PeerError>,
+}
+
+/// Under fuzzing, every frame the fast path accepts is checked against
+/// serde_json, the reference it must agree with.
+#[cfg(fuzzing)]
+fn same_as_serde(text: &str, fields: &Fields<'_>) {
+    assert_eq!(
+        serde_json::from_str::<Envelope<'_>>(text)
+            .ok()
+            .map(|e| e.fields()),
+        Some(fields.clone()),
+        "the fast path accepted what serde_json reads otherwise: {text}"
+    );
 }
 
 /// The fields of a `lastWill` object.
@@ -207,25 +266,73 @@ impl<'a> ClientFrame<'a> {
                 return (None, Err(PeerError::new(ErrorCode::BadJson, message)));
             }
         };
-        let envelope: Envelope<'a> = match serde_json::from_str(text) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                let what = if e.is_data() {
-                    "not a JSON object"
-                } else {
-                    "invalid JSON"
-                };
-                let error = PeerError::new(ErrorCode::BadJson, format!("{what}: {e}"));
-                return (None, Err(error));
+        let fields = match envelope::scan(text) {
+            Some(fields) => {
+                #[cfg(fuzzing)]
+                same_as_serde(text, &fields);
+                fields
             }
+            None => match serde_json::from_str::<Envelope<'a>>(text) {
+                Ok(envelope) => envelope.fields(),
+                Err(e) => {
+                    let what = if e.is_data() {
+                        "not a JSON object"
+                    } else {
+                        "invalid JSON"
+                    };
+                    let error = PeerError::new(ErrorCode::BadJson, format!("{what}: {e}"));
+                    return (None, Err(error));
+                }
+            },
         };
-        match envelope.id.map(request_id).transpose() {
-            Ok(id) => (id, Self::from_envelope(&envelope)),
+        Self::from_scanned(&fields)
+    }
+
+    /// The frame at the front of `text` (after whitespace), read in one
+    /// pass when it is a whole, well-formed frame of at most `max_len`
+    /// bytes: what [`FrameDecoder`](crate::FrameDecoder) would cut there
+    /// and [`parse_request`](Self::parse_request) would read from it. `None`
+    /// when the fast path cannot vouch for it (a frame cut off by the end
+    /// of `text`, a JSON error, a key with escapes...): the decoder and
+    /// `parse_request` then take it, and report any error.
+    pub(crate) fn read_front(text: &'a str, max_len: usize) -> Option<FrontFrame<'a>> {
+        let start = text.len()
+            - text
+                .trim_start_matches(|c: char| c.is_ascii_whitespace())
+                .len();
+        let (fields, end) = envelope::scan_front(text, start)?;
+        if end - start > max_len {
+            return None;
+        }
+        #[cfg(fuzzing)]
+        {
+            let mut decoder = crate::FrameDecoder::new(max_len);
+            let mut input = text.as_bytes();
+            assert_eq!(
+                decoder.next(&mut input),
+                Some(crate::decoder::Decoded::Frame(&text.as_bytes()[start..end])),
+                "the fast path cut a frame the decoder cuts otherwise: {text}"
+            );
+            same_as_serde(&text[start..end], &fields);
+        }
+        let (request_id, frame) = Self::from_scanned(&fields);
+        Some(FrontFrame {
+            used: end,
+            len: end - start,
+            request_id,
+            frame,
+        })
+    }
+
+    /// The request id and the frame, from its fields.
+    fn from_scanned(fields: &Fields<'a>) -> (Option<&'a RawValue>, Result<Self, PeerError>) {
+        match fields.id.map(request_id).transpose() {
+            Ok(id) => (id, Self::from_fields(fields)),
             Err(error) => (None, Err(error)),
         }
     }
 
-    fn from_envelope(envelope: &Envelope<'a>) -> Result<Self, PeerError> {
+    fn from_fields(envelope: &Fields<'a>) -> Result<Self, PeerError> {
         let kind = required_string(envelope.kind, "type")?;
         let room = || envelope.room.map(|raw| string(raw, "room")).transpose();
         match &*kind {
@@ -295,7 +402,7 @@ impl<'a> ClientFrame<'a> {
 }
 
 /// The scope of a `watch` or `unwatch`: `aliases`, `room`, or neither.
-fn watch_scope<'a>(envelope: &Envelope<'a>) -> Result<WatchScope<'a>, PeerError> {
+fn watch_scope<'a>(envelope: &Fields<'a>) -> Result<WatchScope<'a>, PeerError> {
     match (envelope.aliases, envelope.room) {
         (Some(_), Some(_)) => Err(PeerError::new(
             ErrorCode::InvalidField,
@@ -314,8 +421,8 @@ fn watch_scope<'a>(envelope: &Envelope<'a>) -> Result<WatchScope<'a>, PeerError>
 }
 
 /// A `lastWill` object: `message` and exactly one of `room` and `to`.
-fn last_will(raw: &RawValue) -> Result<LastWillRequest<'_>, PeerError> {
-    let will: WillEnvelope<'_> = serde_json::from_str(raw.get()).map_err(|_| {
+fn last_will(raw: &str) -> Result<LastWillRequest<'_>, PeerError> {
+    let will: WillEnvelope<'_> = serde_json::from_str(raw).map_err(|_| {
         PeerError::new(
             ErrorCode::InvalidField,
             format!(
@@ -327,12 +434,12 @@ fn last_will(raw: &RawValue) -> Result<LastWillRequest<'_>, PeerError> {
     let message = will.message.ok_or_else(|| missing("lastWill.message"))?;
     let room = will
         .room
-        .map(|raw| string(raw, "lastWill.room"))
+        .map(|raw| string(raw.get(), "lastWill.room"))
         .transpose()?;
     let to = match will.to {
         None => Vec::new(),
-        Some(raw) if raw.get().starts_with('"') => vec![string(raw, "lastWill.to")?],
-        Some(raw) => strings(raw, "lastWill.to")?,
+        Some(raw) if raw.get().starts_with('"') => vec![string(raw.get(), "lastWill.to")?],
+        Some(raw) => strings(raw.get(), "lastWill.to")?,
     };
     if room.is_some() != to.is_empty() {
         return Err(PeerError::new(
@@ -343,13 +450,13 @@ fn last_will(raw: &RawValue) -> Result<LastWillRequest<'_>, PeerError> {
     Ok(LastWillRequest {
         room,
         to,
-        message: RawMessage(message),
+        message: RawMessage::from(message),
     })
 }
 
 /// A field that must be an array of strings.
-fn strings<'a>(raw: &'a RawValue, field: &str) -> Result<Vec<Cow<'a, str>>, PeerError> {
-    match serde_json::from_str::<Vec<Text<'a>>>(raw.get()) {
+fn strings<'a>(raw: &'a str, field: &str) -> Result<Vec<Cow<'a, str>>, PeerError> {
+    match serde_json::from_str::<Vec<Text<'a>>>(raw) {
         Ok(texts) => Ok(texts.into_iter().map(|Text(s)| s).collect()),
         Err(_) => Err(PeerError::new(
             ErrorCode::InvalidField,
@@ -362,15 +469,14 @@ fn strings<'a>(raw: &'a RawValue, field: &str) -> Result<Vec<Cow<'a, str>>, Peer
 }
 
 /// A request id as sent: a string or a number, short enough to echo.
-fn request_id(raw: &RawValue) -> Result<&RawValue, PeerError> {
-    let text = raw.get();
+fn request_id(text: &str) -> Result<&RawValue, PeerError> {
     let is_string_or_number = matches!(text.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9'));
     if !is_string_or_number {
         return Err(PeerError::new(
             ErrorCode::InvalidField,
             format!(
                 "field \"id\" must be a string or a number, got {}",
-                kind_of(raw)
+                kind_of(text)
             ),
         ));
     }
@@ -390,7 +496,14 @@ fn request_id(raw: &RawValue) -> Result<&RawValue, PeerError> {
             format!("field \"id\" is {len} bytes long; at most {MAX_REQUEST_ID_LEN} are echoed"),
         ));
     }
-    Ok(raw)
+    // Echoed as a raw value; the frame's text was checked as JSON already,
+    // so this only re-reads a short string or number.
+    serde_json::from_str(text).map_err(|e| {
+        PeerError::new(
+            ErrorCode::InvalidField,
+            format!("field \"id\" is not a JSON string or number: {e}"),
+        )
+    })
 }
 
 /// Whether a JSON number is surely below `f64::MAX`: its integer digits
@@ -414,10 +527,10 @@ fn fits_f64(number: &str) -> bool {
 }
 
 /// A field that must be a whole number from zero up.
-fn whole_number(field: &'static str) -> impl Fn(&RawValue) -> Result<u64, PeerError> {
-    move |raw| {
+fn whole_number(field: &'static str) -> impl Fn(&str) -> Result<u64, PeerError> {
+    move |text| {
         // Counts beyond u64 are as good as "all": saturate rather than refuse.
-        let text = raw.get();
+        let raw = text;
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(text.parse().unwrap_or(u64::MAX));
         }
@@ -439,24 +552,23 @@ fn missing(field: &str) -> PeerError {
     PeerError::new(ErrorCode::MissingField, format!("missing field {field:?}"))
 }
 
-fn required_string<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, PeerError> {
+fn required_string<'a>(raw: Option<&'a str>, field: &str) -> Result<Cow<'a, str>, PeerError> {
     string(raw.ok_or_else(|| missing(field))?, field)
 }
 
-fn string<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, PeerError> {
+fn string<'a>(text: &'a str, field: &str) -> Result<Cow<'a, str>, PeerError> {
     // Fast path: a string without escapes is its own text between the
     // quotes (the parser has already validated it). Most are like that.
-    let text = raw.get();
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         if !inner.contains('\\') {
             return Ok(Cow::Borrowed(inner));
         }
     }
-    match serde_json::from_str::<Text<'a>>(raw.get()) {
+    match serde_json::from_str::<Text<'a>>(text) {
         Ok(Text(s)) => Ok(s),
         Err(_) => Err(PeerError::new(
             ErrorCode::InvalidField,
-            format!("field {field:?} must be a string, got {}", kind_of(raw)),
+            format!("field {field:?} must be a string, got {}", kind_of(text)),
         )),
     }
 }

@@ -1,10 +1,8 @@
 //! Small JSON helpers shared by the frame readers and writers.
 
-use serde_json::value::RawValue;
-
-/// The JSON type of a raw value, for error messages.
-pub(crate) fn kind_of(raw: &RawValue) -> &'static str {
-    match raw.get().as_bytes().first() {
+/// The JSON type of a value given as its raw text, for error messages.
+pub(crate) fn kind_of(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
         Some(b'{') => "an object",
         Some(b'[') => "an array",
         Some(b'"') => "a string",

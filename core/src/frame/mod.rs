@@ -5,6 +5,7 @@
 //! the bundled clients and the simulator all speak through one definition.
 
 mod client;
+mod envelope;
 mod hub;
 mod json;
 mod reader;

@@ -77,38 +77,47 @@ impl Hub {
         // The decoder lends out frames while routing needs `&mut self`; it
         // is lent out of the session meanwhile and put back at the end.
         let mut decoder = std::mem::take(&mut session.decoder);
-        while let Some(item) = decoder.next(&mut input) {
+        // Whole frames in the valid UTF-8 of the input are read in one pass
+        // (the fast path); the decoder takes the rest: frames cut by the
+        // chunk's end, garbage, anything unusual.
+        let whole = input;
+        let text = utf8_prefix(input);
+        loop {
             let emitted = self.emitted;
             let carried = self.cluster_outputs_len();
-            match item {
-                Decoded::Frame(bytes) => {
-                    let len = bytes.len();
-                    let parsed = ClientFrame::parse_request(bytes);
-                    if let (_, Ok(frame)) = &parsed {
-                        self.stats.frame_in(frame);
+            let front = if decoder.between_frames() {
+                text.get(whole.len() - input.len()..)
+                    .and_then(|rest| ClientFrame::read_front(rest, decoder.max_frame_len()))
+            } else {
+                None
+            };
+            if let Some(front) = front {
+                input = &input[front.used..];
+                self.on_decoded(handle, front.len, front.request_id, front.frame);
+            } else {
+                let Some(item) = decoder.next(&mut input) else {
+                    break;
+                };
+                match item {
+                    Decoded::Frame(bytes) => {
+                        let (request_id, frame) = ClientFrame::parse_request(bytes);
+                        self.on_decoded(handle, bytes.len(), request_id, frame);
                     }
-                    match parsed {
-                        // `bye` is never refused: leaving is always allowed.
-                        (_, Ok(ClientFrame::Bye)) => self.close(handle, CloseReason::ClientBye),
-                        (request_id, _) if !self.within_rate_limits(handle, request_id, len) => {}
-                        (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
-                        (request_id, Err(error)) => self.peer_error(handle, error, request_id),
+                    Decoded::Garbage(error) => {
+                        if self.within_rate_limits(handle, None, 0) {
+                            self.peer_error(handle, error, None);
+                        }
                     }
-                }
-                Decoded::Garbage(error) => {
-                    if self.within_rate_limits(handle, None, 0) {
-                        self.peer_error(handle, error, None);
+                    Decoded::TooLarge => {
+                        let error = PeerError::new(
+                            ErrorCode::FrameTooLarge,
+                            format!(
+                                "more than {} bytes without a complete frame; closing the session",
+                                self.config.max_frame_len
+                            ),
+                        );
+                        return self.close_for_error(handle, CloseReason::FrameTooLarge, error);
                     }
-                }
-                Decoded::TooLarge => {
-                    let error = PeerError::new(
-                        ErrorCode::FrameTooLarge,
-                        format!(
-                            "more than {} bytes without a complete frame; closing the session",
-                            self.config.max_frame_len
-                        ),
-                    );
-                    return self.close_for_error(handle, CloseReason::FrameTooLarge, error);
                 }
             }
             if self.emitted != emitted {
@@ -135,6 +144,26 @@ impl Hub {
         if let Some(session) = self.sessions.get_mut(handle) {
             session.decoder = decoder;
             self.update_frame_timer(handle);
+        }
+    }
+
+    /// Acts on one frame of `len` bytes as read, under the rate limits.
+    fn on_decoded(
+        &mut self,
+        handle: SessionHandle,
+        len: usize,
+        request_id: Option<&RawValue>,
+        frame: Result<ClientFrame<'_>, PeerError>,
+    ) {
+        if let Ok(frame) = &frame {
+            self.stats.frame_in(frame);
+        }
+        match (request_id, frame) {
+            // `bye` is never refused: leaving is always allowed.
+            (_, Ok(ClientFrame::Bye)) => self.close(handle, CloseReason::ClientBye),
+            (request_id, _) if !self.within_rate_limits(handle, request_id, len) => {}
+            (request_id, Ok(frame)) => self.on_frame(handle, request_id, frame),
+            (request_id, Err(error)) => self.peer_error(handle, error, request_id),
         }
     }
 
@@ -234,5 +263,14 @@ impl Hub {
         }
         // (Unless that error frame overflowed the queue and closed it.)
         self.close(handle, CloseReason::PeerClosed);
+    }
+}
+
+/// The longest start of `bytes` that is valid UTF-8.
+fn utf8_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // Up to `valid_up_to` the bytes are valid, so this cannot fail.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
     }
 }

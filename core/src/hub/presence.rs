@@ -11,7 +11,7 @@ use crate::alias::Alias;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, RelayTarget};
 use crate::frame::hub_encode as encode;
-use crate::frame::WatchScope;
+use crate::frame::{RawMessage, WatchScope};
 use crate::handle::SessionHandle;
 use crate::presence::PresenceChange;
 use crate::room::Room;
@@ -308,7 +308,7 @@ impl Hub {
         &mut self,
         handle: SessionHandle,
         target: RelayTarget,
-        message: &RawValue,
+        message: RawMessage<'_>,
         recipients: usize,
     ) {
         if !self.config.observe {
@@ -323,7 +323,7 @@ impl Hub {
             session_id,
             alias,
             target,
-            message: message.to_owned(),
+            message: message.to_raw_value(),
             recipients,
             last_will: false,
         });

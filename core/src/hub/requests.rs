@@ -22,7 +22,7 @@ use crate::config::whole_millis;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::Event;
 use crate::frame::hub_encode as encode;
-use crate::frame::{json_string, HUB_NAME};
+use crate::frame::{json_string, RawMessage, HUB_NAME};
 use crate::handle::SessionHandle;
 use crate::name::BROADCAST_TARGET;
 use crate::request::{earliest, PendingRequest, ReplyAddress, Responder};
@@ -36,7 +36,7 @@ impl Hub {
         handle: SessionHandle,
         request_id: Option<&RawValue>,
         to: Option<&str>,
-        message: &RawValue,
+        message: RawMessage<'_>,
         timeout_ms: Option<u64>,
     ) {
         if let Some(error) = self.refuse_request(handle, to, timeout_ms) {
@@ -53,7 +53,7 @@ impl Hub {
                 session_id: session.session_id.clone(),
                 alias: session.alias.clone(),
                 reply_to,
-                message: message.to_owned(),
+                message: message.to_raw_value(),
             };
             return self.emit(event);
         };
@@ -152,7 +152,7 @@ impl Hub {
         handle: SessionHandle,
         request_id: Option<&RawValue>,
         reply_to: &str,
-        message: &RawValue,
+        message: RawMessage<'_>,
     ) {
         let here = self.cluster.as_ref().map(|c| c.node.clone());
         let from = self.session_mut(handle).alias.clone();

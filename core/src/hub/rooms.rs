@@ -8,6 +8,7 @@ use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::{Event, RelayTarget};
 use crate::frame::hub_encode as encode;
+use crate::frame::RawMessage;
 use crate::handle::SessionHandle;
 use crate::presence::PresenceChange;
 use crate::room::Room;
@@ -136,7 +137,7 @@ impl Hub {
         handle: SessionHandle,
         request_id: Option<&RawValue>,
         room: &str,
-        message: &RawValue,
+        message: RawMessage<'_>,
     ) {
         if !self.config.relay {
             let error = PeerError::new(

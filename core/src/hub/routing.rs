@@ -15,7 +15,7 @@ use crate::cluster::RemoteTarget;
 use crate::error::{ErrorCode, PeerError};
 use crate::event::{CloseReason, Event, RelayTarget};
 use crate::frame::hub_encode as encode;
-use crate::frame::{ClientFrame, LastWillRequest, SessionEntry};
+use crate::frame::{ClientFrame, LastWillRequest, RawMessage, SessionEntry};
 use crate::handle::SessionHandle;
 use crate::last_will::{LastWill, WillRules};
 use crate::name::BROADCAST_TARGET;
@@ -49,17 +49,17 @@ impl Hub {
                 to: None,
                 room: None,
                 message,
-            } => self.on_message_for_host(handle, &message),
+            } => self.on_message_for_host(handle, message),
             ClientFrame::Info {
                 room: Some(room),
                 message,
                 ..
-            } => self.on_room_relay(handle, request_id, &room, &message),
+            } => self.on_room_relay(handle, request_id, &room, message),
             ClientFrame::Info {
                 to: Some(to),
                 message,
                 ..
-            } => self.on_relay(handle, request_id, &to, &message),
+            } => self.on_relay(handle, request_id, &to, message),
             ClientFrame::List { limit, after, room } => {
                 self.on_list(handle, request_id, limit, after.as_deref(), room.as_deref())
             }
@@ -73,9 +73,9 @@ impl Hub {
                 to,
                 message,
                 timeout,
-            } => self.on_request(handle, request_id, to.as_deref(), &message, timeout),
+            } => self.on_request(handle, request_id, to.as_deref(), message, timeout),
             ClientFrame::Reply { reply_to, message } => {
-                self.on_reply(handle, request_id, &reply_to, &message)
+                self.on_reply(handle, request_id, &reply_to, message)
             }
         }
     }
@@ -205,13 +205,13 @@ impl Hub {
         }
     }
 
-    fn on_message_for_host(&mut self, handle: SessionHandle, message: &RawValue) {
+    fn on_message_for_host(&mut self, handle: SessionHandle, message: RawMessage<'_>) {
         let session = self.session_mut(handle);
         let event = Event::Message {
             handle,
             session_id: session.session_id.clone(),
             alias: session.alias.clone(),
-            message: message.to_owned(),
+            message: message.to_raw_value(),
         };
         self.emit(event);
     }
@@ -221,7 +221,7 @@ impl Hub {
         handle: SessionHandle,
         request_id: Option<&RawValue>,
         to: &str,
-        message: &RawValue,
+        message: RawMessage<'_>,
     ) {
         if !self.config.relay {
             let error = PeerError::new(

@@ -91,7 +91,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             .iter()
             .map(|a| Cow::Borrowed(a.as_str()))
             .collect(),
-        message: RawMessage(message),
+        message: RawMessage::from(message),
     });
     let session = client
         .sync_with_token(&args.name, args.credential.get(), will.as_ref())
