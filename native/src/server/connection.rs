@@ -125,16 +125,18 @@ impl Connection {
 
     // ----- hub task side -----
 
-    /// Queues `frame`; true when the queue was empty (the writer or an
-    /// in-place flush must see to it). A closing connection drops it.
-    pub(crate) fn push(&self, frame: Bytes) -> bool {
+    /// Queues `frames` (leaving the vector empty); true when the queue
+    /// was empty (the writer or an in-place flush must see to it). A
+    /// closing connection drops them.
+    pub(crate) fn push(&self, frames: &mut Vec<Bytes>) -> bool {
         let mut queue = self.queue();
         if queue.state != QueueState::Open {
+            frames.clear();
             return false;
         }
         let was_empty = queue.frames.is_empty();
-        queue.frames.push(frame);
-        was_empty
+        queue.frames.extend(frames.drain(..));
+        was_empty && !queue.frames.is_empty()
     }
 
     /// Writes what is queued straight from the hub task when the writer is

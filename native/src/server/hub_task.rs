@@ -61,6 +61,9 @@ pub(crate) struct HubTask {
     close_grace: Duration,
     /// Connections that got frames this turn and must be flushed.
     to_flush: Vec<Arc<Connection>>,
+    /// Frames for one session being gathered by `dispatch` (kept to reuse
+    /// its allocation).
+    run: Vec<Bytes>,
     /// In a cluster: where cluster outputs go.
     cluster: Option<ClusterPort>,
     /// In a cluster: what other nodes and the directory send.
@@ -89,6 +92,7 @@ impl HubTask {
             events,
             close_grace,
             to_flush: Vec::new(),
+            run: Vec::new(),
             cluster,
             from_nodes,
             auth: None,
@@ -376,46 +380,27 @@ impl HubTask {
 
     /// Carries out everything the hub asked for.
     fn dispatch(&mut self) {
+        // Frames for one session in a row (a burst of directed messages)
+        // go to its queue together: one lookup and one lock, not one each.
+        let mut run = std::mem::take(&mut self.run);
+        let mut run_for = None;
         while let Some(output) = self.hub.poll_output() {
             match output {
-                Output::Transmit {
-                    handle: session,
-                    frame,
-                } => self.transmit(session, frame),
-                Output::PauseReading { handle: session } => {
-                    if let Some(conn) = self.conns.0.get(&session) {
-                        conn.pause_reading();
+                Output::Transmit { handle, frame } => {
+                    if run_for != Some(handle) {
+                        self.transmit(run_for, &mut run);
+                        run_for = Some(handle);
                     }
+                    run.push(frame);
                 }
-                Output::ResumeReading { handle: session } => {
-                    if let Some(conn) = self.conns.0.get(&session) {
-                        conn.resume_reading();
-                    }
-                }
-                Output::Close {
-                    handle: session,
-                    reason,
-                    farewell,
-                    unsent,
-                } => {
-                    if let Some(conn) = self.conns.0.remove(&session) {
-                        if reason == CloseReason::SlowConsumer {
-                            tracing::warn!(
-                                handle = %session,
-                                "slow consumer: closing after its frame in progress and a bye"
-                            );
-                        }
-                        conn.close(farewell, unsent, deadline_after(self.close_grace));
-                    }
-                }
-                Output::Authenticate(request) => self.authenticate(request),
-                Output::Event(event) => {
-                    if self.events.emit(event) == events::Backlog::FellBehind {
-                        self.hub.handle_host_backlog(true);
-                    }
+                other => {
+                    self.transmit(run_for.take(), &mut run);
+                    self.carry_out(other);
                 }
             }
         }
+        self.transmit(run_for, &mut run);
+        self.run = run;
         if let Some(port) = &self.cluster {
             while let Some(output) = self.hub.poll_cluster() {
                 if port.push(output) {
@@ -425,12 +410,51 @@ impl HubTask {
         }
     }
 
-    fn transmit(&mut self, session: SessionHandle, frame: Bytes) {
-        let Some(conn) = self.conns.0.get(&session) else {
-            return;
-        };
-        if conn.push(frame) {
-            self.to_flush.push(conn.clone());
+    /// Carries out one output of the hub.
+    fn carry_out(&mut self, output: Output) {
+        match output {
+            Output::Transmit { handle, frame } => self.transmit(Some(handle), &mut vec![frame]),
+            Output::PauseReading { handle: session } => {
+                if let Some(conn) = self.conns.0.get(&session) {
+                    conn.pause_reading();
+                }
+            }
+            Output::ResumeReading { handle: session } => {
+                if let Some(conn) = self.conns.0.get(&session) {
+                    conn.resume_reading();
+                }
+            }
+            Output::Close {
+                handle: session,
+                reason,
+                farewell,
+                unsent,
+            } => {
+                if let Some(conn) = self.conns.0.remove(&session) {
+                    if reason == CloseReason::SlowConsumer {
+                        tracing::warn!(
+                            handle = %session,
+                            "slow consumer: closing after its frame in progress and a bye"
+                        );
+                    }
+                    conn.close(farewell, unsent, deadline_after(self.close_grace));
+                }
+            }
+            Output::Authenticate(request) => self.authenticate(request),
+            Output::Event(event) => {
+                if self.events.emit(event) == events::Backlog::FellBehind {
+                    self.hub.handle_host_backlog(true);
+                }
+            }
+        }
+    }
+
+    /// Queues `frames` (emptied) for `session`, if it is still open.
+    fn transmit(&mut self, session: Option<SessionHandle>, frames: &mut Vec<Bytes>) {
+        let conn = session.and_then(|session| self.conns.0.get(&session));
+        match conn {
+            Some(conn) if conn.push(frames) => self.to_flush.push(conn.clone()),
+            _ => frames.clear(),
         }
     }
 

@@ -34,6 +34,10 @@ impl Frames {
         self.frames.push_back(frame);
     }
 
+    pub(crate) fn extend(&mut self, frames: impl Iterator<Item = Bytes>) {
+        self.frames.extend(frames);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
