@@ -290,6 +290,71 @@ async fn a_host_program_reads_stats_and_serves_them() {
     );
 }
 
+/// The hub task's working time is published, grows with the work the
+/// hub does, and `tcphub stats --interval` shows its share of one core.
+/// (Only "it grows": how much a turn takes depends on the machine.)
+#[test]
+fn the_hub_task_busy_time_grows_with_work() {
+    const BUSY: &str = "tcphub_hub_task_busy_seconds_total";
+    let (hub, metrics) = serve_with_metrics(&[]);
+    let mut a = RawClient::connect(hub.addr);
+    let mut b = RawClient::connect(hub.addr);
+    a.sync("A");
+    b.sync("B");
+    let before = value(&scrape(metrics), BUSY, None);
+    assert!(before >= 0.0);
+    const MESSAGES: usize = 500;
+    for i in 0..MESSAGES {
+        a.send_line(&format!(r#"{{"type":"info","to":"B","message":{i}}}"#));
+    }
+    for _ in 0..MESSAGES {
+        b.expect_json(WAIT, "a relay");
+    }
+    let after = scrape_until(metrics, "the relays' time counted", |s| {
+        value(s, BUSY, None) > before
+    });
+    assert!(value(&after, BUSY, None) > 0.0);
+
+    let out = tcphub(
+        &[
+            "stats",
+            "--metrics",
+            &metrics.to_string(),
+            "--interval",
+            "200ms",
+        ],
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let share = row(&text, "hub task busy").unwrap_or_else(|| panic!("no busy row in\n{text}"));
+    let percent: f64 = share
+        .strip_suffix('%')
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("not a share: {share:?} in\n{text}"));
+    // Not bounded above: a turn's time is added when it ends, so a turn
+    // that began before the first scrape can land in the interval.
+    assert!(percent >= 0.0, "{text}");
+    drop((a, b));
+}
+
+/// A host program reads the same figure from its handle, without asking
+/// the hub task.
+#[tokio::test]
+async fn a_host_program_reads_the_hub_task_busy_time() {
+    let server = common::TestServer::start().await;
+    let mut client = server.synced("A").await;
+    let ping = client.ping().await.unwrap();
+    loop {
+        let frame = client.next_frame().await.unwrap().expect("pong");
+        if ping.is_answered_by(&frame) {
+            break;
+        }
+    }
+    assert!(server.hub.hub_task_busy() > Duration::ZERO);
+    server.shutdown().await;
+}
+
 /// A directory of the test's own, removed at the end.
 struct TempDir(PathBuf);
 

@@ -117,6 +117,10 @@ fn report(addr: &str, now: &[Sample], before: Option<&(Vec<Sample>, Duration)>) 
         });
         line(&mut out, title, total, bytes, per_second);
     }
+    // A hub from before the figure existed has no such sample.
+    if now.iter().any(|s| s.name == BUSY) {
+        busy_line(&mut out, value(now, BUSY, None), rate(BUSY, None));
+    }
     for (title, name, label) in [
         (
             "Frames received by kind",
@@ -142,6 +146,24 @@ fn report(addr: &str, now: &[Sample], before: Option<&(Vec<Sample>, Duration)>) 
         }
     }
     out
+}
+
+/// The hub task's working time: seconds so far, and per second of the
+/// interval, which is the share of one core it kept busy (a node cannot
+/// route faster than its one hub task; near 100% it is the bottleneck).
+const BUSY: &str = "tcphub_hub_task_busy_seconds_total";
+
+fn busy_line(out: &mut String, seconds: f64, per_second: Option<f64>) {
+    let _ = write!(
+        out,
+        "  {:<22}{:>16}",
+        "hub task busy",
+        format!("{seconds:.1} s")
+    );
+    if let Some(share) = per_second {
+        let _ = write!(out, "{:>14}", format!("{:.0}%", share * 100.0));
+    }
+    out.push('\n');
 }
 
 /// The value of the sample `name` (with `label`, if given); 0 if absent.
@@ -230,6 +252,19 @@ mod tests {
         );
         assert!(endpoint("https://x:1").unwrap_err().contains("plain HTTP"));
         assert!(endpoint("http://x:1/other").is_err());
+    }
+
+    #[test]
+    fn the_hub_task_shows_as_a_share_of_one_core() {
+        let mut out = String::new();
+        busy_line(&mut out, 12.34, Some(0.874));
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            ["hub", "task", "busy", "12.3", "s", "87%"]
+        );
+        let mut out = String::new();
+        busy_line(&mut out, 0.0, None);
+        assert_eq!(out.trim_end(), "  hub task busy                    0.0 s");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `prometheus-client` crate: it names, escapes and types each metric as
 //! scrapers expect (`_total` on counters, units in names).
 
+use std::time::Duration;
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -11,10 +13,12 @@ use tcphub_core::{CloseReason, ErrorCode, FrameKind, HubStats};
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-/// Every metric `serve --metrics` publishes, from one copy of the stats.
-pub fn encode(stats: &HubStats) -> String {
+/// Every metric `serve --metrics` publishes, from one copy of the stats
+/// and the hub task's working time so far
+/// ([`HubHandle::hub_task_busy`](crate::HubHandle::hub_task_busy)).
+pub fn encode(stats: &HubStats, hub_task_busy: Duration) -> String {
     let mut registry = Registry::with_prefix("tcphub");
-    registry.register_collector(Box::new(Snapshot(stats.clone())));
+    registry.register_collector(Box::new(Snapshot(stats.clone(), hub_task_busy)));
     let mut text = String::new();
     // Writing to a String cannot fail, and every name below is valid.
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
@@ -26,7 +30,7 @@ pub fn encode(stats: &HubStats) -> String {
 /// so the output keeps the order below (a `Family` is a hash map) and
 /// families list every label value, zeros included, as dashboards expect.
 #[derive(Debug)]
-struct Snapshot(HubStats);
+struct Snapshot(HubStats, Duration);
 
 impl Collector for Snapshot {
     fn encode(&self, mut out: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -114,7 +118,16 @@ impl Collector for Snapshot {
             "Credentials checked, by result.",
             "result",
             [("granted", s.auth_granted()), ("denied", s.auth_denied())],
-        )
+        )?;
+        // Seconds, as Prometheus counts time; its rate is the fraction of
+        // one core the hub task keeps busy.
+        let busy = ConstCounter::new(self.1.as_secs_f64());
+        busy.encode(out.encode_descriptor(
+            "hub_task_busy",
+            "Time the task that owns the hub spent working rather than waiting for input.",
+            Some(&Unit::Seconds),
+            busy.metric_type(),
+        )?)
     }
 }
 
@@ -163,7 +176,7 @@ mod tests {
 
     #[test]
     fn names_follow_prometheus_conventions() {
-        let text = encode(&HubStats::default());
+        let text = encode(&HubStats::default(), Duration::from_millis(1500));
         for line in [
             "# TYPE tcphub_sessions_open gauge",
             "tcphub_queued_bytes 0",
@@ -174,6 +187,8 @@ mod tests {
             "tcphub_errors_total{code=\"unknown_alias\"} 0",
             "tcphub_closes_total{reason=\"slow_consumer\"} 0",
             "tcphub_auth_total{result=\"denied\"} 0",
+            "# TYPE tcphub_hub_task_busy_seconds_total counter",
+            "tcphub_hub_task_busy_seconds_total 1.5",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -139,7 +139,10 @@ async fn route(head: &str, hub: &HubHandle) -> Vec<u8> {
         }
     };
     match hub.stats().await {
-        Ok(stats) => response("200 OK", CONTENT_TYPE, &encode(&stats), with_body),
+        Ok(stats) => {
+            let text = encode(&stats, hub.hub_task_busy());
+            response("200 OK", CONTENT_TYPE, &text, with_body)
+        }
         Err(_) => response(
             "503 Service Unavailable",
             "text/plain",

@@ -1,8 +1,11 @@
 //! The host program's side of a running server: commands in, events out.
 
+use std::time::Duration;
+
 use tcphub_core::{Event, HubStats, RawValue, ReplyAddress, SessionEntry};
 use tokio::sync::{mpsc, oneshot};
 
+use super::busy::BusyClock;
 use super::input::{Command, Input, RoomEntry};
 use crate::error::CommandError;
 
@@ -13,11 +16,12 @@ use crate::error::CommandError;
 #[derive(Debug, Clone)]
 pub struct HubHandle {
     inputs: mpsc::Sender<Input>,
+    busy: BusyClock,
 }
 
 impl HubHandle {
-    pub(crate) fn new(inputs: mpsc::Sender<Input>) -> Self {
-        HubHandle { inputs }
+    pub(crate) fn new(inputs: mpsc::Sender<Input>, busy: BusyClock) -> Self {
+        HubHandle { inputs, busy }
     }
 
     async fn ask<T>(
@@ -105,6 +109,18 @@ impl HubHandle {
     /// step by the task that owns the hub, so they agree with each other.
     pub async fn stats(&self) -> Result<HubStats, CommandError> {
         self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    /// How long the task that owns the hub has spent working (handling
+    /// inputs and timers, routing, writing what it queued) rather than
+    /// waiting, since it started. Every input of the server goes through
+    /// that one task, so its rate of growth, as a fraction of a second
+    /// per second, says how near the server is to what one core can do.
+    /// Wall time: on a machine short of cores it also counts moments the
+    /// OS ran something else mid-turn. Read without asking the task, so it
+    /// answers at once even when the task is behind.
+    pub fn hub_task_busy(&self) -> Duration {
+        self.busy.total()
     }
 
     /// Every open session, oldest first; empty once the server stopped. In

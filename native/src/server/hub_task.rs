@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::error;
 
+use super::busy::BusyClock;
 use super::connection::Connection;
 use super::deadline::{deadline_after, saturating_at};
 use super::input::{Command, Input, RoomEntry};
@@ -70,6 +71,8 @@ pub(crate) struct HubTask {
     from_nodes: Option<ClusterInputs>,
     /// With authentication on: who checks credentials.
     auth: Option<Auth>,
+    /// Where each turn's working time goes, for the metrics.
+    busy: BusyClock,
 }
 
 impl HubTask {
@@ -96,6 +99,7 @@ impl HubTask {
             cluster,
             from_nodes,
             auth: None,
+            busy: BusyClock::default(),
         }
     }
 
@@ -110,8 +114,16 @@ impl HubTask {
         self.start.elapsed()
     }
 
+    /// Adds the time each turn spends working (not waiting) to `busy`.
+    pub(crate) fn with_busy_clock(mut self, busy: BusyClock) -> Self {
+        self.busy = busy;
+        self
+    }
+
     /// Runs until [`Input::Stop`] or until every sender is gone.
     pub(crate) async fn run(mut self) {
+        // A clone, so a turn's guard borrows no part of `self`.
+        let busy = self.busy.clone();
         let mut batch = Vec::with_capacity(BATCH);
         let mut from_nodes = Vec::with_capacity(BATCH);
         let timer = tokio::time::sleep_until(self.start);
@@ -127,6 +139,7 @@ impl HubTask {
             }
             tokio::select! {
                 received = self.inputs.recv_many(&mut batch, BATCH) => {
+                    let _turn = busy.turn();
                     if received == 0 {
                         break;
                     }
@@ -141,6 +154,7 @@ impl HubTask {
                     }
                 }
                 () = &mut timer, if armed.is_some() => {
+                    let _turn = busy.turn();
                     let now = self.now();
                     report(self.hub.handle_timeout(now));
                     armed = None;
@@ -148,6 +162,7 @@ impl HubTask {
                     self.flush();
                 }
                 received = recv_cluster(&mut self.from_nodes, &mut from_nodes) => {
+                    let _turn = busy.turn();
                     if received == 0 {
                         // The cluster's tasks are gone (a bug: they run as
                         // long as this task); serve on without them.
@@ -162,6 +177,7 @@ impl HubTask {
                     self.flush();
                 }
                 caught_up = backplane_caught_up(&self.cluster), if self.hub.is_backplane_behind() => {
+                    let _turn = busy.turn();
                     if caught_up {
                         report(self.hub.handle_backplane_backlog(false));
                         self.dispatch();
@@ -169,6 +185,7 @@ impl HubTask {
                     }
                 }
                 () = self.events.host_ready(), if self.events.is_behind() => {
+                    let _turn = busy.turn();
                     if self.events.catch_up() {
                         // The clients paused for the host resume.
                         self.hub.handle_host_backlog(false);

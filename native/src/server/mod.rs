@@ -9,6 +9,7 @@
 //! ```
 
 mod accept;
+mod busy;
 mod connection;
 mod deadline;
 mod events;
@@ -37,6 +38,7 @@ pub use input::RoomEntry;
 use crate::cluster::Joined;
 use crate::error::ServeError;
 use crate::options::ServerOptions;
+use busy::BusyClock;
 use hub_task::HubTask;
 use input::Input;
 
@@ -72,6 +74,8 @@ pub struct Server {
     /// With TLS: the acceptor built from the certificate and key, read at
     /// bind so a bad file fails before anything listens.
     tls: Option<accept::TlsAccept>,
+    /// The hub task's working time, which the [`HubHandle`]s read.
+    busy: BusyClock,
 }
 
 impl Server {
@@ -118,7 +122,8 @@ impl Server {
         };
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
         let (events_tx, events_rx) = mpsc::channel(options.event_queue_len);
-        let handle = HubHandle::new(inputs_tx.clone());
+        let busy = BusyClock::default();
+        let handle = HubHandle::new(inputs_tx.clone(), busy.clone());
         let server = Server {
             listener,
             local_addr,
@@ -130,6 +135,7 @@ impl Server {
             events_tx,
             cluster,
             tls,
+            busy,
         };
         Ok((server, handle, HostEvents::new(events_rx)))
     }
@@ -154,6 +160,7 @@ impl Server {
             events_tx,
             cluster,
             tls,
+            busy,
         } = self;
         let (port, cluster_tasks) = match cluster {
             Some(joined) => {
@@ -175,7 +182,8 @@ impl Server {
             options.shutdown_grace,
             port,
         )
-        .with_auth(options.auth.clone());
+        .with_auth(options.auth.clone())
+        .with_busy_clock(busy);
         let mut hub_task = AbortOnDrop(tokio::spawn(task.run()));
         info!(addr = %local_addr, tls = tls.is_some(), "listening");
 
