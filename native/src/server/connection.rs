@@ -145,13 +145,20 @@ impl Connection {
     ///
     /// The lock is held across the write, which never blocks; the writer
     /// only waits for it when it was woken at this very moment.
-    pub(crate) fn flush_in_place(&self) -> Flushed {
+    ///
+    /// `staged` (left empty) is queued first, under the same lock.
+    pub(crate) fn flush_in_place(&self, staged: &mut Vec<Bytes>) -> Flushed {
         let mut queue = self.queue();
         let mut flushed = Flushed {
             written: 0,
             writer_needed: true,
         };
-        if queue.state != QueueState::Open || queue.writer_busy {
+        if queue.state != QueueState::Open {
+            staged.clear();
+            return flushed;
+        }
+        queue.frames.extend(staged.drain(..));
+        if queue.writer_busy {
             return flushed;
         }
         while !queue.frames.is_empty() {

@@ -9,12 +9,12 @@
 //! reported back to the hub, which is how its flow control learns that
 //! queues drain.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use tcphub_core::{
     AuthDecision, AuthRequest, CloseReason, Hub, HubError, Output, SessionEntry, SessionHandle,
 };
@@ -38,12 +38,25 @@ const BATCH: usize = 256;
 /// The connections of open sessions. Dropping the table aborts them all,
 /// so no connection outlives the hub task, however that task ends.
 #[derive(Debug, Default)]
-struct ConnectionTable(HashMap<SessionHandle, Arc<Connection>>);
+/// Looked up once per frame sent or run of frames: a handle is a small
+/// counter the hub hands out, so a fast hash (Fx) is as good as SipHash
+/// here and far cheaper; no peer chooses it.
+struct ConnectionTable(FxHashMap<SessionHandle, Entry>);
+
+/// An open session's connection, and the frames the hub gave it this turn.
+#[derive(Debug)]
+struct Entry {
+    conn: Arc<Connection>,
+    /// Frames not yet in the connection's send queue: they go there in
+    /// one lock at the end of the turn (`flush`), not one lock per frame,
+    /// which is what a broadcast to many sessions costs otherwise.
+    staged: Vec<Bytes>,
+}
 
 impl Drop for ConnectionTable {
     fn drop(&mut self) {
-        for conn in self.0.values() {
-            conn.abort();
+        for entry in self.0.values() {
+            entry.conn.abort();
         }
     }
 }
@@ -60,11 +73,8 @@ pub(crate) struct HubTask {
     conns: ConnectionTable,
     events: events::EventSink,
     close_grace: Duration,
-    /// Connections that got frames this turn and must be flushed.
-    to_flush: Vec<Arc<Connection>>,
-    /// Frames for one session being gathered by `dispatch` (kept to reuse
-    /// its allocation).
-    run: Vec<Bytes>,
+    /// Sessions whose entry has staged frames, to be flushed.
+    to_flush: Vec<SessionHandle>,
     /// In a cluster: where cluster outputs go.
     cluster: Option<ClusterPort>,
     /// In a cluster: what other nodes and the directory send.
@@ -95,7 +105,6 @@ impl HubTask {
             events,
             close_grace,
             to_flush: Vec::new(),
-            run: Vec::new(),
             cluster,
             from_nodes,
             auth: None,
@@ -209,22 +218,22 @@ impl HubTask {
             Input::Data { session, bytes } => {
                 let result = self.hub.handle_data(now, session, &bytes);
                 report(result);
-                if let Some(conn) = self.conns.0.get(&session) {
-                    conn.input_processed();
+                if let Some(entry) = self.conns.0.get(&session) {
+                    entry.conn.input_processed();
                 }
             }
             Input::Eof { session } => report(self.hub.handle_eof(now, session)),
             Input::Written { session } => {
-                if let Some(conn) = self.conns.0.get(&session) {
-                    let written = conn.take_unreported();
+                if let Some(entry) = self.conns.0.get(&session) {
+                    let written = entry.conn.take_unreported();
                     report(self.hub.handle_written(now, session, written));
                 }
             }
             Input::Closed { session } => {
                 let result = self.hub.handle_close(now, session);
                 report(result);
-                if let Some(conn) = self.conns.0.remove(&session) {
-                    conn.abort();
+                if let Some(entry) = self.conns.0.remove(&session) {
+                    entry.conn.abort();
                 }
             }
             Input::AuthDecision { id, decision } => {
@@ -257,7 +266,11 @@ impl HubTask {
             return;
         };
         let conn = Arc::new(Connection::new(stream, session, permit));
-        self.conns.0.insert(session, conn.clone());
+        let entry = Entry {
+            conn: conn.clone(),
+            staged: Vec::new(),
+        };
+        self.conns.0.insert(session, entry);
         tokio::spawn(writer::write_loop(conn.clone(), inputs.clone()));
         tokio::spawn(reader::read_loop(conn, inputs));
     }
@@ -397,27 +410,9 @@ impl HubTask {
 
     /// Carries out everything the hub asked for.
     fn dispatch(&mut self) {
-        // Frames for one session in a row (a burst of directed messages)
-        // go to its queue together: one lookup and one lock, not one each.
-        let mut run = std::mem::take(&mut self.run);
-        let mut run_for = None;
         while let Some(output) = self.hub.poll_output() {
-            match output {
-                Output::Transmit { handle, frame } => {
-                    if run_for != Some(handle) {
-                        self.transmit(run_for, &mut run);
-                        run_for = Some(handle);
-                    }
-                    run.push(frame);
-                }
-                other => {
-                    self.transmit(run_for.take(), &mut run);
-                    self.carry_out(other);
-                }
-            }
+            self.carry_out(output);
         }
-        self.transmit(run_for, &mut run);
-        self.run = run;
         if let Some(port) = &self.cluster {
             while let Some(output) = self.hub.poll_cluster() {
                 if port.push(output) {
@@ -430,15 +425,15 @@ impl HubTask {
     /// Carries out one output of the hub.
     fn carry_out(&mut self, output: Output) {
         match output {
-            Output::Transmit { handle, frame } => self.transmit(Some(handle), &mut vec![frame]),
+            Output::Transmit { handle, frame } => self.transmit(handle, frame),
             Output::PauseReading { handle: session } => {
-                if let Some(conn) = self.conns.0.get(&session) {
-                    conn.pause_reading();
+                if let Some(entry) = self.conns.0.get(&session) {
+                    entry.conn.pause_reading();
                 }
             }
             Output::ResumeReading { handle: session } => {
-                if let Some(conn) = self.conns.0.get(&session) {
-                    conn.resume_reading();
+                if let Some(entry) = self.conns.0.get(&session) {
+                    entry.conn.resume_reading();
                 }
             }
             Output::Close {
@@ -447,7 +442,10 @@ impl HubTask {
                 farewell,
                 unsent,
             } => {
-                if let Some(conn) = self.conns.0.remove(&session) {
+                if let Some(Entry { conn, mut staged }) = self.conns.0.remove(&session) {
+                    // The farewell goes after what was given it this turn
+                    // (and `unsent` decides what becomes of that).
+                    conn.push(&mut staged);
                     if reason == CloseReason::SlowConsumer {
                         tracing::warn!(
                             handle = %session,
@@ -466,13 +464,15 @@ impl HubTask {
         }
     }
 
-    /// Queues `frames` (emptied) for `session`, if it is still open.
-    fn transmit(&mut self, session: Option<SessionHandle>, frames: &mut Vec<Bytes>) {
-        let conn = session.and_then(|session| self.conns.0.get(&session));
-        match conn {
-            Some(conn) if conn.push(frames) => self.to_flush.push(conn.clone()),
-            _ => frames.clear(),
+    /// Stages `frame` for `session`, if it is still open.
+    fn transmit(&mut self, session: SessionHandle, frame: Bytes) {
+        let Some(entry) = self.conns.0.get_mut(&session) else {
+            return;
+        };
+        if entry.staged.is_empty() {
+            self.to_flush.push(session);
         }
+        entry.staged.push(frame);
     }
 
     /// Writes what this turn queued, in place where the socket takes it,
@@ -486,18 +486,26 @@ impl HubTask {
     /// 280 ms, with one round 10-15 ms (5,000 sessions, 2 loaded cores).
     fn flush(&mut self) {
         let now = self.now();
-        for conn in std::mem::take(&mut self.to_flush) {
-            let flushed = conn.flush_in_place();
+        for session in std::mem::take(&mut self.to_flush) {
+            // A session closed since has had its frames queued with its
+            // farewell.
+            let Some(entry) = self.conns.0.get_mut(&session) else {
+                continue;
+            };
+            let flushed = entry.conn.flush_in_place(&mut entry.staged);
             if flushed.writer_needed {
-                conn.wake_writer();
+                entry.conn.wake_writer();
             }
             if flushed.written > 0 {
-                report(self.hub.handle_written(now, conn.session, flushed.written));
+                report(self.hub.handle_written(now, session, flushed.written));
             }
         }
         self.dispatch();
-        for conn in self.to_flush.drain(..) {
-            conn.wake_writer();
+        for session in self.to_flush.drain(..) {
+            if let Some(entry) = self.conns.0.get_mut(&session) {
+                entry.conn.push(&mut entry.staged);
+                entry.conn.wake_writer();
+            }
         }
     }
 }
