@@ -24,9 +24,9 @@ use super::transport::Stream;
 
 /// Chunks one reader may have waiting for the hub task: enough to keep the
 /// hub busy with one fast client, few enough that a paused client has at
-/// most this much read ahead (16 x 16 KiB) and that others' requests never
-/// queue behind a flood of one client's.
-const MAX_CHUNKS_IN_FLIGHT: usize = 16;
+/// most this much read ahead (4 x 64 KiB, see `reader::READ_CHUNK`) and
+/// that others' requests never queue behind a flood of one client's.
+const MAX_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Where a connection stands, as its writer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,8 +45,9 @@ use input::Input;
 /// Inputs (reads, accepts, commands) waiting for the hub task. When it is
 /// full, readers wait: the back-pressure on clients sending faster than the
 /// hub task takes their input (pacing senders to their recipients is the
-/// core's flow control). At most this many read chunks (16 KiB each) wait.
-const INPUT_QUEUE_LEN: usize = 1024;
+/// core's flow control). At most this many read chunks (64 KiB each at
+/// most, 16 MiB in all) wait.
+const INPUT_QUEUE_LEN: usize = 256;
 /// Connections waiting for `accept`, as far as the kernel allows
 /// (`net.core.somaxconn`): bursts of thousands of connects are common.
 const LISTEN_BACKLOG: u32 = 4096;

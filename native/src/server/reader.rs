@@ -23,8 +23,11 @@ use super::deadline::deadline_after;
 use super::input::Input;
 use super::transport::Stream;
 
-/// Bytes read per syscall.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read per syscall, at most. A flood of small frames is the case
+/// this is sized for: 64 KiB rather than 16 took ~15% off the hub's CPU
+/// per directed delivery (a quarter of the reads, channel sends and hub
+/// turns per byte). The buffer is on the stack for the call only.
+const READ_CHUNK: usize = 64 * 1024;
 /// Longest a closed connection keeps draining its peer's input, so its
 /// last frames reach the peer instead of being lost to a reset.
 const MAX_LINGER: Duration = Duration::from_secs(2);
