@@ -3,12 +3,6 @@
 mod cli;
 mod units;
 
-/// mimalloc rather than glibc's malloc: the hub allocates a frame per
-/// delivery on one thread and frees it on whichever wrote it, and
-/// `docs/benchmarks.md` measured the difference.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     cli::main()
 }
