@@ -67,8 +67,10 @@ pub(crate) struct Session {
     pub(crate) watch: AliasWatch,
     /// What to send for it if it ends without a clean `bye`.
     pub(crate) last_will: Option<LastWill>,
-    /// Its rate limit buckets; `None` when no limit is configured.
-    pub(crate) limits: Option<SessionLimits>,
+    /// Its rate limit buckets; `None` when no limit is configured. Boxed:
+    /// inline they would make every session 120 bytes larger on a hub
+    /// without rate limits, where they are never used.
+    pub(crate) limits: Option<Box<SessionLimits>>,
     /// Who it authenticated as, with authentication on; `None` until then.
     pub(crate) identity: Option<Arc<Identity>>,
     /// The `sync` whose credential is being checked.
@@ -124,9 +126,15 @@ impl Session {
 ///
 /// Ordered maps rather than hash maps: iteration order decides the order of
 /// a broadcast's outputs, and it must be the same on every platform and run.
+///
+/// Each session is boxed: handles only grow, so every insert lands at the
+/// right edge of the map, and a B-tree filled that way leaves its nodes
+/// about half full (6 of 11 slots). Unboxed, each session paid for nearly
+/// two `Session`s of node space; boxed, it pays for one `Session` and a
+/// pointer and a half (see `a_session_stays_small` in the tests below).
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
-    sessions: BTreeMap<SessionHandle, Session>,
+    sessions: BTreeMap<SessionHandle, Box<Session>>,
     by_session_id: BTreeMap<Arc<str>, SessionHandle>,
     last_id: u64,
 }
@@ -149,21 +157,21 @@ impl SessionTable {
     pub(crate) fn insert(&mut self, id: SessionHandle, session_id: Arc<str>, max_frame_len: usize) {
         self.by_session_id.insert(session_id.clone(), id);
         self.sessions
-            .insert(id, Session::new(session_id, max_frame_len));
+            .insert(id, Box::new(Session::new(session_id, max_frame_len)));
     }
 
     pub(crate) fn remove(&mut self, id: SessionHandle) -> Option<Session> {
         let session = self.sessions.remove(&id)?;
         self.by_session_id.remove(&session.session_id);
-        Some(session)
+        Some(*session)
     }
 
     pub(crate) fn get(&self, id: SessionHandle) -> Option<&Session> {
-        self.sessions.get(&id)
+        self.sessions.get(&id).map(|s| &**s)
     }
 
     pub(crate) fn get_mut(&mut self, id: SessionHandle) -> Option<&mut Session> {
-        self.sessions.get_mut(&id)
+        self.sessions.get_mut(&id).map(|s| &mut **s)
     }
 
     pub(crate) fn by_session_id(&self, session_id: &str) -> Option<SessionHandle> {
@@ -175,11 +183,11 @@ impl SessionTable {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (SessionHandle, &Session)> + '_ {
-        self.sessions.iter().map(|(id, s)| (*id, s))
+        self.sessions.iter().map(|(id, s)| (*id, &**s))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (SessionHandle, &mut Session)> + '_ {
-        self.sessions.iter_mut().map(|(id, s)| (*id, s))
+        self.sessions.iter_mut().map(|(id, s)| (*id, &mut **s))
     }
 
     /// Sessions accepted after `after` (all of them for `None`), oldest first.
@@ -191,7 +199,7 @@ impl SessionTable {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         self.sessions
             .range((start, Bound::Unbounded))
-            .map(|(id, s)| (*id, s))
+            .map(|(id, s)| (*id, &**s))
     }
 }
 
@@ -252,6 +260,23 @@ mod tests {
             "a gone handle still works"
         );
         assert!(after(Some(ids[3])).is_empty());
+    }
+
+    /// `Session` is paid once per open session, idle or not (issue 15: at
+    /// most 3 KiB of the hub's memory per idle connection, all parts
+    /// together; docs/benchmarks.md, "Idle connections"). It was 576
+    /// bytes, stored unboxed in a map that keeps its nodes half empty;
+    /// it is 456 now, boxed. If this fails, put the new field's rarely
+    /// used state behind an `Option<Box<..>>` (as `limits` and `auth`)
+    /// rather than raise the bound.
+    #[test]
+    fn a_session_stays_small() {
+        const MAX_SESSION: usize = 456;
+        let size = std::mem::size_of::<Session>();
+        assert!(
+            size <= MAX_SESSION,
+            "Session grew to {size} bytes (bound {MAX_SESSION})"
+        );
     }
 
     #[test]

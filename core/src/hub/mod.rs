@@ -316,7 +316,7 @@ impl Hub {
         self.sessions
             .insert(handle, session_id, self.config.max_frame_len);
         if let Some(limits) = &self.rate_limits {
-            self.session_mut(handle).limits = Some(SessionLimits::new(limits, now));
+            self.session_mut(handle).limits = Some(Box::new(SessionLimits::new(limits, now)));
         }
         self.note_session(handle);
         self.arm_idle(handle);

@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tcphub_core::{SessionHandle, Unsent};
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -277,9 +278,10 @@ impl Connection {
     }
 
     /// Resolves when the hub wakes the writer (or at once if it did since
-    /// the last call).
-    pub(crate) async fn writer_woken(&self) {
-        self.writer_wake.notified().await;
+    /// the last call). The `Notified` itself rather than an `async fn`
+    /// around it, which would add its own state to every idle writer.
+    pub(crate) fn writer_woken(&self) -> Notified<'_> {
+        self.writer_wake.notified()
     }
 
     /// The writer is done: the reader must stop too, and the session no
@@ -292,25 +294,41 @@ impl Connection {
 
     // ----- reader side -----
 
-    /// Resolves once the writer is done with the connection.
-    pub(crate) async fn reader_stopped(&self) {
-        self.reader_stop.notified().await;
+    /// Resolves once the writer is done with the connection (a
+    /// `Notified`, as [`writer_woken`](Self::writer_woken)).
+    pub(crate) fn reader_stopped(&self) -> Notified<'_> {
+        self.reader_stop.notified()
     }
 
     /// Resolves at once unless reading is paused; then when it resumes.
+    ///
+    /// The wait is boxed, as in [`input_slot`](Self::input_slot): only a
+    /// paused reader needs it, and inline it would make every idle
+    /// connection's reader future larger by a `Notified` (64 bytes).
     pub(crate) async fn reading_allowed(&self) {
         while self.reading_paused.load(Ordering::Acquire) {
-            self.reader_resume.notified().await;
+            Box::pin(self.reader_resume.notified()).await;
         }
     }
 
     /// Waits until fewer than [`MAX_CHUNKS_IN_FLIGHT`] chunks of this
     /// reader wait for the hub task, then takes a slot for one more, given
     /// back by [`input_processed`](Self::input_processed).
+    ///
+    /// A slot is usually free: only a reader that sent a run of chunks the
+    /// hub has not processed yet waits, and only then is the wait (an
+    /// `Acquire` of 88 bytes) allocated, rather than carried by every idle
+    /// connection's reader future. Taking a free slot first overtakes
+    /// nobody: this reader is the semaphore's only user.
     pub(crate) async fn input_slot(&self) {
         // The semaphore is never closed, so acquiring cannot fail.
-        if let Ok(permit) = self.input_slots.acquire().await {
-            permit.forget();
+        match self.input_slots.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(_) => {
+                if let Ok(permit) = Box::pin(self.input_slots.acquire()).await {
+                    permit.forget();
+                }
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ mod busy;
 mod connection;
 mod deadline;
 mod events;
+#[cfg(test)]
+mod footprint;
 mod handle;
 mod hub_task;
 mod input;

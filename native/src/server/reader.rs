@@ -43,24 +43,49 @@ enum End {
 }
 
 /// Runs until the peer goes away or the writer is done; then tells the hub.
+///
+/// This future lives as long as its connection, idle or not, so what it
+/// holds is paid per idle connection (see `footprint`): inputs are sent
+/// with [`tell`], which holds no `Input` while it waits, and the linger
+/// after a close, used once per connection, is boxed.
 pub(crate) async fn read_loop(conn: Arc<Connection>, inputs: mpsc::Sender<Input>) {
     let session = conn.session;
     let end = forward(&conn, &inputs).await;
     if let End::Eof = end {
         // The hub answers everything the peer sent, then closes the
         // session; the writer finishes when that is flushed.
-        let _ = inputs.send(Input::Eof { session }).await;
+        tell(&inputs, || Input::Eof { session }).await;
         conn.reader_stopped().await;
     }
     // The hub learns of every end of a connection here, once, whoever
     // noticed it first; for a session it closed itself this is a no-op.
-    let _ = inputs.send(Input::Closed { session }).await;
+    tell(&inputs, || Input::Closed { session }).await;
     drop(inputs);
     if let End::StoppedByWriter = end {
         if let QueueState::Closing { deadline } = conn.queue_state() {
-            linger(&conn, deadline.min(deadline_after(MAX_LINGER))).await;
+            Box::pin(linger(&conn, deadline.min(deadline_after(MAX_LINGER)))).await;
         }
     }
+}
+
+/// Sends the input `make` builds once the hub's queue has room; false when
+/// the hub task is gone. As `Sender::send`, which waits the same way (a
+/// free slot goes to the longest waiter first, so `try_reserve` cannot
+/// overtake anyone), but smaller: the input is built once there is room,
+/// and the wait for room, which only a hub behind on its input needs, is
+/// boxed. Inline, `send`'s future added 328 bytes to the reader's and the
+/// writer's futures, which every idle connection holds (see `footprint`).
+pub(crate) async fn tell(inputs: &mpsc::Sender<Input>, make: impl FnOnce() -> Input) -> bool {
+    let slot = match inputs.try_reserve() {
+        Ok(slot) => slot,
+        Err(mpsc::error::TrySendError::Full(())) => match Box::pin(inputs.reserve()).await {
+            Ok(slot) => slot,
+            Err(_) => return false,
+        },
+        Err(mpsc::error::TrySendError::Closed(())) => return false,
+    };
+    slot.send(make());
+    true
 }
 
 /// Forwards input until the peer closes or fails, or the writer stops the
@@ -74,38 +99,59 @@ async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
     // The cost on the plain path is this flag, tested once per read.
     let mut first = conn.stream.is_plain();
     loop {
-        tokio::select! {
-            biased;
-            () = conn.reader_stopped() => return End::StoppedByWriter,
-            ready = wait_readable(conn) => if ready.is_err() { return End::Failed },
+        if let Err(end) = next_read(conn).await {
+            return end;
         }
-        let read = read_chunk(&conn.stream);
-        if !matches!(read, Ok(Some(_))) {
-            conn.input_processed();
+        // Read by a plain function, so nothing of the read but the chunk
+        // lives across the send below (see `footprint`).
+        let bytes = match take_chunk(conn, &mut first) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(end) => return end,
+        };
+        let session = conn.session;
+        if !tell(inputs, || Input::Data { session, bytes }).await {
+            return End::Failed;
         }
-        match read {
-            Ok(Some(bytes)) => {
-                let session = conn.session;
-                if std::mem::take(&mut first) && is_tls_client_hello(&bytes) {
-                    // The peer's address costs a syscall, paid only here.
-                    let peer = conn.stream.tcp().peer_addr().ok();
-                    warn!(
-                        %session,
-                        peer = ?peer,
-                        "a TLS client reached a plain port (a TLS handshake, not JSON); closing \
-                         without an answer (serve with --tls-cert and --tls-key for TLS)"
-                    );
-                    conn.input_processed();
-                    return End::Failed;
-                }
-                if inputs.send(Input::Data { session, bytes }).await.is_err() {
-                    return End::Failed;
-                }
+    }
+}
+
+/// One non-blocking read: the chunk read, `None` when there was none
+/// after all, or how the input ended.
+fn take_chunk(conn: &Connection, first: &mut bool) -> Result<Option<Bytes>, End> {
+    let read = read_chunk(&conn.stream);
+    if !matches!(read, Ok(Some(_))) {
+        conn.input_processed();
+    }
+    match read {
+        Ok(Some(bytes)) => {
+            if std::mem::take(first) && is_tls_client_hello(&bytes) {
+                // The peer's address costs a syscall, paid only here.
+                let peer = conn.stream.tcp().peer_addr().ok();
+                warn!(
+                    session = %conn.session,
+                    peer = ?peer,
+                    "a TLS client reached a plain port (a TLS handshake, not JSON); closing \
+                     without an answer (serve with --tls-cert and --tls-key for TLS)"
+                );
+                conn.input_processed();
+                return Err(End::Failed);
             }
-            Ok(None) => return End::Eof,
-            Err(e) if would_retry(&e) => {}
-            Err(_) => return End::Failed,
+            Ok(Some(bytes))
         }
+        Ok(None) => Err(End::Eof),
+        Err(e) if would_retry(&e) => Ok(None),
+        Err(_) => Err(End::Failed),
+    }
+}
+
+/// Waits until the next read may go ahead, or for the writer to stop the
+/// reader.
+async fn next_read(conn: &Connection) -> Result<(), End> {
+    tokio::select! {
+        biased;
+        () = conn.reader_stopped() => Err(End::StoppedByWriter),
+        ready = wait_readable(conn) => ready.map_err(|_| End::Failed),
     }
 }
 

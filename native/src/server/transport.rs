@@ -166,16 +166,23 @@ impl Stream {
 
     /// Resolves when a read may return something: the socket is readable,
     /// or (TLS) plaintext already waits inside rustls.
+    ///
+    /// Only the connection's reader waits for this, so it uses the
+    /// socket's single read waker (`poll_read_ready`) rather than
+    /// `TcpStream::readable`, whose future carries a waiter of its own
+    /// (152 bytes in a debug build, against a few words here) and is
+    /// held by every idle connection's reader.
     pub(crate) async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Plain(tcp) => tcp.readable().await,
+        let tcp = match self {
+            Stream::Plain(tcp) => tcp,
             Stream::Tls(tls) => {
                 if tls.has_plaintext() {
                     return Ok(());
                 }
-                tls.tcp.readable().await
+                &tls.tcp
             }
-        }
+        };
+        std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await
     }
 
     /// One non-blocking read of plaintext; 0 at end of stream.
@@ -186,8 +193,12 @@ impl Stream {
         }
     }
 
+    /// Resolves when the socket takes more bytes. Only the connection's
+    /// writer waits for this: the socket's single write waker serves, as
+    /// for [`readable`](Self::readable).
     pub(crate) async fn writable(&self) -> io::Result<()> {
-        self.tcp().writable().await
+        let tcp = self.tcp();
+        std::future::poll_fn(|cx| tcp.poll_write_ready(cx)).await
     }
 
     /// One non-blocking write of plaintext from `bufs`. With TLS, the bytes

@@ -16,6 +16,7 @@ use tracing::debug;
 use super::connection::{Connection, QueueState};
 use super::deadline::far_future;
 use super::input::Input;
+use super::reader::tell;
 use super::send_queue::Frames;
 
 /// Why a batch could not be written.
@@ -95,25 +96,41 @@ async fn write_batch(
                     // One message however many writes follow before the
                     // hub takes the count; a stopped hub needs none.
                     let session = conn.session;
-                    let _ = inputs.send(Input::Written { session }).await;
+                    tell(inputs, || Input::Written { session }).await;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let until = deadline.unwrap_or_else(far_future);
-                tokio::select! {
-                    ready = conn.stream.writable() => ready.map_err(WriteStop::Io)?,
-                    () = conn.writer_woken() => match conn.state(batch) {
-                        QueueState::Aborted => return Err(WriteStop::Aborted),
-                        QueueState::Closing { deadline: d } => deadline = Some(d),
-                        QueueState::Open => {}
-                    },
-                    () = tokio::time::sleep_until(until), if deadline.is_some() => {
-                        return Err(WriteStop::DeadlinePassed);
-                    }
-                }
+                // Boxed: only a full socket needs this wait, and inline it
+                // would make the writer's future, which every idle
+                // connection holds, larger by the whole `select!`.
+                Box::pin(wait_writable(conn, batch, &mut deadline)).await?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(WriteStop::Io(e)),
+        }
+    }
+}
+
+/// Waits until the socket takes more bytes, or the hub closes or aborts
+/// the connection meanwhile (a close moves `deadline`).
+async fn wait_writable(
+    conn: &Connection,
+    batch: &mut Frames,
+    deadline: &mut Option<Instant>,
+) -> Result<(), WriteStop> {
+    let until = deadline.unwrap_or_else(far_future);
+    tokio::select! {
+        ready = conn.stream.writable() => ready.map_err(WriteStop::Io),
+        () = conn.writer_woken() => match conn.state(batch) {
+            QueueState::Aborted => Err(WriteStop::Aborted),
+            QueueState::Closing { deadline: d } => {
+                *deadline = Some(d);
+                Ok(())
+            }
+            QueueState::Open => Ok(()),
+        },
+        () = tokio::time::sleep_until(until), if deadline.is_some() => {
+            Err(WriteStop::DeadlinePassed)
         }
     }
 }
