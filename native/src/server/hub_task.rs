@@ -4,7 +4,7 @@
 //! Each turn takes a batch of inputs, feeds them to the hub, dispatches its
 //! outputs (frames into send queues, pauses and resumes of readers, closes,
 //! events to the host) and only then flushes the connections that got
-//! something, so frames queued in one turn leave together, up to 256 in one
+//! something, so frames queued in one turn leave together, up to 1,024 in one
 //! vectored write, not one write per frame. What reaches a socket is
 //! reported back to the hub, which is how its flow control learns that
 //! queues drain.

@@ -14,9 +14,11 @@ use bytes::{Buf, Bytes};
 
 use super::transport::Stream;
 
-/// Frames handed to one `writev`: well under `IOV_MAX` (1024 on Linux),
-/// and enough to fill a socket buffer with small frames.
-const MAX_SLICES: usize = 256;
+/// Frames handed to one `writev`: `IOV_MAX` on Linux (std cuts a longer
+/// list to it anyway). A 64 KiB read of small directed frames gives one
+/// recipient some 700; 1,024 rather than 256 took fan-out to 100 from
+/// 82 to 72 ns of hub CPU per delivery.
+const MAX_SLICES: usize = 1024;
 /// A deque that grew past this many slots is dropped once empty rather
 /// than kept, so an idle connection holds no large buffer.
 const KEEP_CAPACITY: usize = 64;
