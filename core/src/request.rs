@@ -83,6 +83,11 @@ pub(crate) struct PendingRequest {
     /// How long it was given, for the timeout's message.
     pub(crate) timeout: Duration,
     pub(crate) deadline: Duration,
+    /// In a cluster: how many other nodes it went to that may still answer
+    /// that they found nobody; the last such answer ends it with
+    /// `unknown_alias`. `None` when a holder on this node has it (or the
+    /// host is asked): then no such answer ends it.
+    pub(crate) nobody_answers_due: Option<u32>,
 }
 
 /// The earliest deadline among a session's requests.

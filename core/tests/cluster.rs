@@ -1218,3 +1218,54 @@ fn a_node_s_host_answers_the_requests_sent_to_it() {
         }]
     );
 }
+
+#[test]
+fn a_node_that_no_longer_holds_a_shared_alias_does_not_end_a_request_another_holder_answers() {
+    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
+    let a = c.client(0, "A");
+    let b1 = c.client(1, "B");
+    let b2 = c.client(2, "B");
+    // The request goes to both of B's nodes; B's holder on the third
+    // leaves while it is on its way, so that node finds nobody.
+    c.nodes[0].send(
+        a,
+        br#"{"type":"request","to":"B","message":"ping?","id":"q1"}"#,
+    );
+    c.nodes[2].disconnect(b2);
+    c.pump();
+    assert!(
+        c.nodes[0].take(a).is_empty(),
+        "one node's \"nobody here\" ends nothing while another holder has it"
+    );
+    let reply_to = reply_to_of(&c.nodes[1].take(b1));
+    let answer = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":"pong"}}"#);
+    c.send(1, b1, &answer);
+    assert_eq!(
+        c.nodes[0].take(a),
+        [HubFrame::Reply {
+            from: "B".into(),
+            message: json!("pong"),
+            id: Some(json!("q1")),
+        }]
+    );
+    assert!(c.nodes[1].take(b1).is_empty(), "the reply was taken");
+}
+
+#[test]
+fn a_request_whose_every_remote_holder_left_is_told_so_once_they_all_said_so() {
+    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
+    let a = c.client(0, "A");
+    let b1 = c.client(1, "B");
+    let b2 = c.client(2, "B");
+    c.nodes[0].send(a, br#"{"type":"request","to":"B","message":1,"id":7}"#);
+    c.nodes[1].disconnect(b1);
+    c.nodes[2].disconnect(b2);
+    c.pump();
+    match &c.nodes[0].take(a)[..] {
+        [HubFrame::Error { code, id, .. }] => {
+            assert_eq!((code.as_str(), id), ("unknown_alias", &Some(json!(7))));
+        }
+        other => panic!("expected one unknown_alias, got {other:?}"),
+    }
+    assert_eq!(c.nodes[0].hub.poll_timeout(), None);
+}

@@ -63,8 +63,19 @@ impl Hub {
             // An alias that breaks the alias rules is held by nobody.
             _ => return self.peer_error(handle, unknown_alias(to), request_id),
         };
+        // Under `share` it may go to several nodes, any of which may find
+        // its holder gone: only the last such word ends it.
+        let nodes = self
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.replica.alias_nodes(to).count());
+        let nobody_answers_due =
+            (!held_here).then(|| u32::try_from(nodes.max(1)).unwrap_or(u32::MAX));
         let responder = Responder::Alias(alias.clone());
         let address = self.remember_request(handle, request_id, responder, timeout);
+        if let Some(pending) = self.pending_mut(&address) {
+            pending.nobody_answers_due = nobody_answers_due;
+        }
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::request(from_json, &address.to_string(), message.get());
         if self.cluster.is_some() {
@@ -137,6 +148,7 @@ impl Hub {
             responder,
             timeout,
             deadline,
+            nobody_answers_due: None,
         });
         self.arm_request_timer(handle);
         ReplyAddress {
@@ -223,9 +235,13 @@ impl Hub {
         from: Option<Alias>,
         frame: &Bytes,
     ) {
+        if from.is_none() && !self.last_word_of_nobody(to) {
+            // Another place may still answer: this node's word is dropped.
+            return;
+        }
         let answers = |responder: &Responder| match (responder, &from) {
             (Responder::Alias(asked), Some(from)) => asked == from,
-            // A node's word that the alias asked had no holder there.
+            // The last node's word that the alias had no holder there.
             (Responder::Alias(_), None) => true,
             (Responder::Host, _) => false,
         };
@@ -283,6 +299,26 @@ impl Hub {
         requests
             .iter()
             .position(|r| r.number == address.number && may_answer(&r.responder))
+    }
+
+    /// The waiting request `address` names.
+    fn pending_mut(&mut self, address: &ReplyAddress) -> Option<&mut PendingRequest> {
+        let requests = &mut self.sessions.get_mut(address.handle)?.requests;
+        requests.iter_mut().find(|r| r.number == address.number)
+    }
+
+    /// Counts one node's word that it found no holder for the request at
+    /// `address`; true when that was the last word due, so the request
+    /// ends with it.
+    fn last_word_of_nobody(&mut self, address: &ReplyAddress) -> bool {
+        let Some(due) = self
+            .pending_mut(address)
+            .and_then(|p| p.nobody_answers_due.as_mut())
+        else {
+            return false;
+        };
+        *due = due.saturating_sub(1);
+        *due == 0
     }
 
     /// Takes the waiting request `address` names out of its session, if
