@@ -530,7 +530,6 @@ fn fits_f64(number: &str) -> bool {
 fn whole_number(field: &'static str) -> impl Fn(&str) -> Result<u64, PeerError> {
     move |text| {
         // Counts beyond u64 are as good as "all": saturate rather than refuse.
-        let raw = text;
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(text.parse().unwrap_or(u64::MAX));
         }
@@ -538,10 +537,10 @@ fn whole_number(field: &'static str) -> impl Fn(&str) -> Result<u64, PeerError> 
             ErrorCode::InvalidField,
             format!(
                 "field {field:?} must be a whole number from 0 up, got {}",
-                if kind_of(raw) == "a number" {
+                if kind_of(text) == "a number" {
                     text
                 } else {
-                    kind_of(raw)
+                    kind_of(text)
                 }
             ),
         ))

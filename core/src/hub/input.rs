@@ -266,11 +266,7 @@ impl Hub {
     }
 }
 
-/// The longest start of `bytes` that is valid UTF-8.
+/// The longest start of `bytes` that is valid UTF-8, checked once.
 fn utf8_prefix(bytes: &[u8]) -> &str {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        // Up to `valid_up_to` the bytes are valid, so this cannot fail.
-        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-    }
+    bytes.utf8_chunks().next().map_or("", |chunk| chunk.valid())
 }
