@@ -20,7 +20,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::send_queue::Frames;
+use super::send_queue::{Frames, KEEP_CAPACITY};
 use super::transport::Stream;
 
 /// Chunks one reader may have waiting for the hub task: enough to keep the
@@ -126,18 +126,10 @@ impl Connection {
 
     // ----- hub task side -----
 
-    /// Queues `frames` (leaving the vector empty); true when the queue
-    /// was empty (the writer or an in-place flush must see to it). A
+    /// Queues `frames` (leaving the vector empty) for the writer; a
     /// closing connection drops them.
-    pub(crate) fn push(&self, frames: &mut Vec<Bytes>) -> bool {
-        let mut queue = self.queue();
-        if queue.state != QueueState::Open {
-            frames.clear();
-            return false;
-        }
-        let was_empty = queue.frames.is_empty();
-        queue.frames.extend(frames.drain(..));
-        was_empty && !queue.frames.is_empty()
+    pub(crate) fn push(&self, frames: &mut Vec<Bytes>) {
+        move_staged(&mut self.queue(), frames);
     }
 
     /// Writes what is queued straight from the hub task when the writer is
@@ -154,12 +146,7 @@ impl Connection {
             written: 0,
             writer_needed: true,
         };
-        if queue.state != QueueState::Open {
-            staged.clear();
-            return flushed;
-        }
-        queue.frames.extend(staged.drain(..));
-        if queue.writer_busy {
+        if !move_staged(&mut queue, staged) || queue.writer_busy {
             return flushed;
         }
         while !queue.frames.is_empty() {
@@ -331,4 +318,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// Moves the frames the hub task staged into `queue`, or drops them if the
+/// connection no longer takes frames (false then). `staged` is left empty
+/// and, after a burst, without its large allocation: it belongs to the
+/// connection's entry for the life of the session.
+fn move_staged(queue: &mut SendQueue, staged: &mut Vec<Bytes>) -> bool {
+    let open = queue.state == QueueState::Open;
+    if open {
+        queue.frames.extend(staged.drain(..));
+    } else {
+        staged.clear();
+    }
+    if staged.capacity() > KEEP_CAPACITY {
+        *staged = Vec::new();
+    }
+    open
 }

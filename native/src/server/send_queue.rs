@@ -19,9 +19,10 @@ use super::transport::Stream;
 /// recipient some 700; 1,024 rather than 256 took fan-out to 100 from
 /// 82 to 72 ns of hub CPU per delivery.
 const MAX_SLICES: usize = 1024;
-/// A deque that grew past this many slots is dropped once empty rather
-/// than kept, so an idle connection holds no large buffer.
-const KEEP_CAPACITY: usize = 64;
+/// A deque (or the hub task's list of staged frames) that grew past this
+/// many slots is dropped once empty rather than kept, so an idle
+/// connection holds no large buffer.
+pub(crate) const KEEP_CAPACITY: usize = 64;
 
 /// Frames in the order they must reach the peer.
 #[derive(Debug, Default)]
