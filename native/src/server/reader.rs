@@ -13,6 +13,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::cell::RefCell;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -191,20 +193,25 @@ fn would_retry(e: &io::Error) -> bool {
     )
 }
 
-/// One non-blocking read; `None` at end of stream. The buffer lives only
-/// for this call.
+thread_local! {
+    /// Where a worker thread's reads land before they are copied out at
+    /// their size. One per thread, zeroed once: a fresh 64 KiB array per
+    /// read would be a 64 KiB memset for every small request. No
+    /// connection holds a read buffer while idle.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// One non-blocking read; `None` at end of stream.
 fn read_chunk(stream: &Stream) -> io::Result<Option<Bytes>> {
-    let mut buf = [0u8; READ_CHUNK];
-    match stream.try_read(&mut buf)? {
+    READ_BUF.with_borrow_mut(|buf| match stream.try_read(buf)? {
         0 => Ok(None),
         n => Ok(Some(Bytes::copy_from_slice(&buf[..n]))),
-    }
+    })
 }
 
 /// One non-blocking read whose bytes are dropped; `None` at end of stream.
 fn discard_some(tcp: &tokio::net::TcpStream) -> io::Result<Option<()>> {
-    let mut sink = [0u8; READ_CHUNK];
-    Ok((tcp.try_read(&mut sink)? > 0).then_some(()))
+    READ_BUF.with_borrow_mut(|buf| Ok((tcp.try_read(buf)? > 0).then_some(())))
 }
 
 /// Whether a connection's first bytes open a TLS handshake record:
