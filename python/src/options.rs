@@ -158,17 +158,6 @@ pub struct RequestOptions {
     pub max_pending_requests: Number,
 }
 
-impl Default for RequestOptions {
-    /// The core's defaults (5 s, 60 s, 64), as `tcphub serve`'s.
-    fn default() -> Self {
-        RequestOptions {
-            request_timeout: Seconds(5.0),
-            max_request_timeout: Seconds(60.0),
-            max_pending_requests: Number::Whole(64),
-        }
-    }
-}
-
 /// The limits a Python caller passes, as given; `None` is off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LimitOptions {

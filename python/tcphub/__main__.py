@@ -471,7 +471,11 @@ _CONSOLE_COMMANDS = (
 
 
 def _unknown_command(name: str) -> str:
-    """The binary's words for a console line it does not know."""
+    """The binary's words for a console line it cannot take: a known
+    command's usage when its arguments are wrong, else the commands."""
+    for command in _CONSOLE_COMMANDS:
+        if command.split()[0] == name:
+            return f"usage: `{command}`"
     known = ", ".join(f"`{c}`" for c in _CONSOLE_COMMANDS)
     return f"unknown command `{name}`; the commands are {known} (type `//text` to send text starting with `/`)"
 

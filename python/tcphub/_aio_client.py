@@ -29,7 +29,7 @@ class AsyncClient:
         async with tcphub.AsyncClient("127.0.0.1", 9000, "Client-1") as c:
             await c.send_to_host("1111")
             await c.join("lobby")
-            async for incoming in c:        # Received, ErrorReply, Bye or Presence
+            async for incoming in c:        # Received, ReceivedRequest, ErrorReply, Bye or Presence
                 print(incoming)
 
     The arguments are :class:`Client`'s: ``name`` is synced once connected

@@ -160,6 +160,21 @@ def test_serve_console_refuses_unknown_commands_rather_than_broadcasting_them(se
     assert hub.stop() == 0
 
 
+def test_serve_console_gives_a_known_commands_usage_when_its_arguments_are_wrong(serve):
+    hub = serve("--console")
+    with tcphub.Client("127.0.0.1", hub.port, name="c1") as c1:
+        hub.proc.stdin.write("/reply 2.1\n/close\n")
+        hub.proc.stdin.flush()
+        deadline = time.monotonic() + 10
+        wanted = ["usage: `/reply REPLYTO MESSAGE`", "usage: `/close SESSION_ID`"]
+        while not all(any(w in line for line in hub.stderr) for w in wanted):
+            assert time.monotonic() < deadline, hub.stderr
+            time.sleep(0.02)
+        assert not any("unknown command" in line for line in hub.stderr), hub.stderr
+        assert c1.receive(0.2) is None
+    assert hub.stop() == 0
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
