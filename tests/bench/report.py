@@ -543,7 +543,7 @@ def main():
     w("| --- | --- | --- |")
     for label, r, ok in rows:
         w(f"| {label} | {fmt_ratio(r)} | {verdict(ok)} |")
-    w(f"| memory per idle synced connection ≤ 8 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 8.0)} |")
+    w(f"| memory per idle synced connection ≤ 3 KiB | {num(mem)} KiB | {verdict(None if mem is None else mem <= 3.0)} |")
     for label, value, ok in robustness_targets(res) + room_targets(res) + unwindowed_targets(res):
         w(f"| {label} | {value} | {verdict(ok)} |")
     w("")
