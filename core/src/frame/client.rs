@@ -137,61 +137,6 @@ pub struct LastWillRequest<'a> {
     pub message: RawMessage<'a>,
 }
 
-/// Every field the hub reads. Other fields (the tutorial sends `message` in
-/// `sync` and `clientName` in `info`) are ignored, and the hub never trusts
-/// a `clientName` in `info`: the sender is who the session synced as.
-#[derive(Deserialize)]
-pub(super) struct Envelope<'a> {
-    #[serde(rename = "type", default, borrow, deserialize_with = "present")]
-    kind: Option<&'a RawValue>,
-    #[serde(rename = "clientName", default, borrow, deserialize_with = "present")]
-    client_name: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    message: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    to: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    limit: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    after: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    room: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    aliases: Option<&'a RawValue>,
-    #[serde(rename = "lastWill", default, borrow, deserialize_with = "present")]
-    last_will: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    token: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    timeout: Option<&'a RawValue>,
-    #[serde(rename = "replyTo", default, borrow, deserialize_with = "present")]
-    reply_to: Option<&'a RawValue>,
-}
-
-impl<'a> Envelope<'a> {
-    /// The fields as text, as the fast path finds them.
-    pub(super) fn fields(&self) -> Fields<'a> {
-        let text = |raw: Option<&'a RawValue>| raw.map(RawValue::get);
-        Fields {
-            kind: text(self.kind),
-            client_name: text(self.client_name),
-            message: text(self.message),
-            to: text(self.to),
-            id: text(self.id),
-            limit: text(self.limit),
-            after: text(self.after),
-            room: text(self.room),
-            aliases: text(self.aliases),
-            last_will: text(self.last_will),
-            token: text(self.token),
-            timeout: text(self.timeout),
-            reply_to: text(self.reply_to),
-        }
-    }
-}
-
 /// A frame read by [`ClientFrame::read_front`].
 #[derive(Debug)]
 pub(crate) struct FrontFrame<'a> {
@@ -210,9 +155,7 @@ pub(crate) struct FrontFrame<'a> {
 #[cfg(fuzzing)]
 fn same_as_serde(text: &str, fields: &Fields<'_>) {
     assert_eq!(
-        serde_json::from_str::<Envelope<'_>>(text)
-            .ok()
-            .map(|e| e.fields()),
+        serde_json::from_str::<Fields<'_>>(text).ok(),
         Some(fields.clone()),
         "the fast path accepted what serde_json reads otherwise: {text}"
     );
@@ -272,8 +215,8 @@ impl<'a> ClientFrame<'a> {
                 same_as_serde(text, &fields);
                 fields
             }
-            None => match serde_json::from_str::<Envelope<'a>>(text) {
-                Ok(envelope) => envelope.fields(),
+            None => match serde_json::from_str::<Fields<'a>>(text) {
+                Ok(fields) => fields,
                 Err(e) => {
                     let what = if e.is_data() {
                         "not a JSON object"
