@@ -266,7 +266,30 @@ impl Hub {
     }
 }
 
-/// The longest start of `bytes` that is valid UTF-8, checked once.
+/// The longest start of `bytes` that is valid UTF-8.
+///
+/// `from_utf8` checks ASCII a word at a time, several times faster than
+/// `utf8_chunks`, which goes byte by byte; this runs over every byte a
+/// client sends. Only a chunk that is not all valid (one cut inside a
+/// character, or garbage) has its valid start checked a second time.
 fn utf8_prefix(bytes: &[u8]) -> &str {
-    bytes.utf8_chunks().next().map_or("", |chunk| chunk.valid())
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_prefix;
+
+    #[test]
+    fn the_utf8_prefix_stops_before_the_first_byte_that_is_not_valid() {
+        let cut = "核酸".as_bytes();
+        assert_eq!(utf8_prefix(b"{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(utf8_prefix(&cut[..4]), "核");
+        assert_eq!(utf8_prefix(b"ok\xffok"), "ok");
+        assert_eq!(utf8_prefix(b"\x80"), "");
+        assert_eq!(utf8_prefix(b""), "");
+    }
 }
