@@ -214,6 +214,13 @@ pub struct HubConfig {
     /// Most requests one session may have waiting for replies; one more is
     /// refused with `too_many_requests`.
     pub max_pending_requests: usize,
+    /// Keys the hash of the names peers choose (aliases), so that no peer
+    /// can pick names that collide and slow every lookup of them. The core
+    /// draws no random numbers: a server sets this from the operating
+    /// system's randomness, as the `tcphub` binary and the Python module
+    /// do. The default, 0, keeps tests and the simulator reproducible;
+    /// nothing the hub sends depends on it.
+    pub hash_seed: u64,
 }
 
 /// A duration in whole milliseconds, as messages and the wire count it: a
@@ -258,6 +265,7 @@ impl Default for HubConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_request_timeout: DEFAULT_MAX_REQUEST_TIMEOUT,
             max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
+            hash_seed: 0,
         }
     }
 }

@@ -354,4 +354,58 @@ proptest! {
         while hub.poll_output().is_some() {}
         prop_assert!(hub.session(id).is_some(), "nothing under the frame limit closes a session");
     }
+
+    #[test]
+    fn the_hash_seed_changes_nothing_the_hub_sends(
+        policy in policy(),
+        seed in 1u64..,
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        prop_assert_eq!(transcript(policy, 0, &ops), transcript(policy, seed, &ops));
+    }
+}
+
+/// Everything a hub with this seed puts out for `ops` (readers keep up).
+fn transcript(policy: AliasPolicy, hash_seed: u64, ops: &[Op]) -> Vec<String> {
+    let mut hub = Hub::new(HubConfig {
+        alias_policy: policy,
+        max_sessions: 6,
+        hash_seed,
+        ..HubConfig::default()
+    })
+    .unwrap();
+    let now = Duration::ZERO;
+    let mut out = Vec::new();
+    for (port, op) in ops.iter().enumerate() {
+        let open: Vec<SessionHandle> = hub.sessions().map(|s| s.handle).collect();
+        let pick = |n: usize| (!open.is_empty()).then(|| open[n % open.len()]);
+        let message = serde_json::value::RawValue::from_string("[1]".into()).unwrap();
+        let sent = match op {
+            Op::Connect => hub
+                .handle_accept(now, &format!("10.0.0.1:{port}"))
+                .map(|_| ()),
+            Op::Sync(s, a) => pick(*s).map_or(Ok(()), |id| {
+                hub.handle_data(now, id, &tcphub_core::encode_sync(ALIASES[*a]))
+            }),
+            Op::Relay(s, a) => pick(*s).map_or(Ok(()), |id| {
+                hub.handle_data(
+                    now,
+                    id,
+                    &tcphub_core::encode_info(Some(ALIASES[*a]), &message),
+                )
+            }),
+            Op::Raw(s, bytes) => pick(*s).map_or(Ok(()), |id| hub.handle_data(now, id, bytes)),
+            Op::Disconnect(s) => pick(*s).map_or(Ok(()), |id| hub.handle_close(now, id)),
+            Op::HostSend(a) => hub.send_to_alias(ALIASES[*a], &1).map(|_| ()),
+            _ => Ok(()),
+        };
+        out.push(format!("{sent:?}"));
+        while let Some(output) = hub.poll_output() {
+            if let Output::Transmit { handle, frame } = &output {
+                hub.handle_written(now, *handle, frame.len()).unwrap();
+            }
+            out.push(format!("{output:?}"));
+        }
+    }
+    out
 }

@@ -34,6 +34,7 @@ mod error;
 pub mod logging;
 pub mod metrics;
 mod options;
+mod random;
 mod server;
 mod tls;
 
@@ -53,5 +54,6 @@ pub use options::{
     ServerOptions, DEFAULT_EVENT_QUEUE_LEN, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE,
     MAX_EVENT_QUEUE_LEN,
 };
+pub use random::os_random_u64;
 pub use server::{HostEvents, HubHandle, RoomEntry, Server};
 pub use tls::{ClientTlsOptions, TlsConfigError, TlsOptions, DEFAULT_TLS_HANDSHAKE_TIMEOUT};

@@ -281,6 +281,7 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         // Python's `cluster=` option comes with the Redis shell
         // (docs/design/cluster.md, steps 4 and 5).
         node: None,
+        hash_seed: tcphub_native::os_random_u64(),
         rate_limit_messages: optional_whole(
             py,
             "rate_limit_messages",

@@ -143,6 +143,7 @@ impl Hub {
             .clone()
             .map(|node| Box::new(cluster::ClusterState::new(node)));
         let rate_limits = RateLimits::from_config(&config);
+        let aliases = AliasTable::new(config.hash_seed);
         Ok(Hub {
             config,
             rate_limits,
@@ -152,7 +153,7 @@ impl Hub {
             last_auth_request: 0,
             last_request: 0,
             sessions: SessionTable::default(),
-            aliases: AliasTable::default(),
+            aliases,
             rooms: RoomTable::default(),
             watchers: Watchers::default(),
             room_watches: 0,

@@ -248,11 +248,10 @@ impl Joined {
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE_LEN);
         let holdings = SharedHoldings::default();
         let reassert = Arc::new(Reassert::default());
-        let incarnation = std::collections::hash_map::RandomState::new();
         let origin = format!(
             "{}.{:016x}",
             self.shared.keys.node(),
-            std::hash::BuildHasher::hash_one(&incarnation, std::process::id())
+            crate::random::os_random_u64()
         );
         let link = Link {
             shared: self.shared.clone(),

@@ -1,7 +1,5 @@
 //! A node id for a node started without `--node-id`.
 
-use std::hash::{BuildHasher, Hasher};
-
 use tcphub_core::{NodeId, MAX_NODE_ID_LEN};
 
 /// `HOST-PID-XXXX`: the short host name (cut to fit, characters outside the
@@ -13,12 +11,7 @@ pub fn default_node_id() -> NodeId {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_default();
     let short = host.trim().split('.').next().unwrap_or("");
-    // std seeds each RandomState from the OS: enough randomness for a
-    // name, with no dependency for it.
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-        & 0xffff;
+    let random = crate::random::os_random_u64() & 0xffff;
     let tail = format!("-{}-{random:04x}", std::process::id());
     let room = MAX_NODE_ID_LEN - tail.len();
     let mut head: String = short

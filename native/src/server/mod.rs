@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tcphub_core::Hub;
+use tcphub_core::{Hub, HubConfig};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
@@ -101,7 +101,10 @@ impl Server {
                 reason: "authentication needs an authenticator: set ServerOptions::auth".to_owned(),
             });
         }
-        let hub = Hub::new(options.hub.clone())?;
+        let hub = Hub::new(HubConfig {
+            hash_seed: crate::random::os_random_u64(),
+            ..options.hub.clone()
+        })?;
         let tls = match &options.tls {
             Some(tls) => Some(accept::TlsAccept {
                 acceptor: tokio_rustls::TlsAcceptor::from(crate::tls::server_config(tls)?),
