@@ -327,7 +327,7 @@ impl Connection {
 fn move_staged(queue: &mut SendQueue, staged: &mut Vec<Bytes>) -> bool {
     let open = queue.state == QueueState::Open;
     if open {
-        queue.frames.extend(staged.drain(..));
+        queue.frames.push_coalesced(staged);
     } else {
         staged.clear();
     }

@@ -23,6 +23,8 @@ const MAX_SLICES: usize = 1024;
 /// many slots is dropped once empty rather than kept, so an idle
 /// connection holds no large buffer.
 pub(crate) const KEEP_CAPACITY: usize = 64;
+/// Most bytes of frames copied into one buffer by `push_coalesced`.
+const COALESCED_LEN: usize = 64 * 1024;
 
 /// Frames in the order they must reach the peer.
 #[derive(Debug, Default)]
@@ -37,8 +39,44 @@ impl Frames {
         self.frames.push_back(frame);
     }
 
-    pub(crate) fn extend(&mut self, frames: impl Iterator<Item = Bytes>) {
-        self.frames.extend(frames);
+    /// Queues `staged` (left empty) as few buffers: each run of frames
+    /// that fits [`COALESCED_LEN`] bytes is copied into one buffer; a frame
+    /// alone (or longer than that) is queued as it is.
+    ///
+    /// A frame is allocated by the hub task and freed by whichever thread
+    /// wrote it, and glibc's malloc handles that poorly once the writers
+    /// run on other cores (a fifth of the hub's CPU under directed pairs
+    /// went to malloc and free). Copied here, each frame is freed on the
+    /// thread that made it, and the writer frees one buffer per run. A
+    /// close that drops unsent frames still finishes a started buffer, so
+    /// it may send a few more whole frames than it would have, never part
+    /// of one.
+    pub(crate) fn push_coalesced(&mut self, staged: &mut Vec<Bytes>) {
+        let mut start = 0;
+        while start < staged.len() {
+            // The longest run from `start` that fits one buffer.
+            let mut len = staged[start].len();
+            let mut end = start + 1;
+            while let Some(next) = staged.get(end) {
+                if len + next.len() > COALESCED_LEN {
+                    break;
+                }
+                len += next.len();
+                end += 1;
+            }
+            if end - start == 1 {
+                // Moved, not cloned: a clone would make the frame shared.
+                self.push(std::mem::take(&mut staged[start]));
+            } else {
+                let mut buffer = Vec::with_capacity(len);
+                for frame in &staged[start..end] {
+                    buffer.extend_from_slice(frame);
+                }
+                self.push(Bytes::from(buffer));
+            }
+            start = end;
+        }
+        staged.clear();
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -148,6 +186,37 @@ mod tests {
         let mut g = frames(&[b"abc", b"de"]);
         g.keep_started_front();
         assert!(g.is_empty(), "nothing started, nothing kept");
+    }
+
+    #[test]
+    fn staged_frames_are_queued_in_order_as_runs_that_fit_one_buffer() {
+        let big = Bytes::from(vec![b'b'; COALESCED_LEN]);
+        let half = Bytes::from(vec![b'h'; COALESCED_LEN / 2]);
+        let mut staged = vec![
+            Bytes::from_static(b"a"),
+            Bytes::from_static(b"bc"),
+            big.clone(),
+            half.clone(),
+            half.clone(),
+            Bytes::from_static(b"d"),
+        ];
+        let mut f = Frames::default();
+        f.push_coalesced(&mut staged);
+        assert!(staged.is_empty());
+        let halves: Vec<u8> = [&half[..], &half[..]].concat();
+        assert_eq!(
+            f.frames,
+            [
+                Bytes::from_static(b"abc"),
+                big,
+                // Exactly COALESCED_LEN bytes fit one buffer.
+                Bytes::from(halves),
+                Bytes::from_static(b"d"),
+            ]
+        );
+        let mut lone = vec![Bytes::from_static(b"x")];
+        f.push_coalesced(&mut lone);
+        assert_eq!(f.frames.back(), Some(&Bytes::from_static(b"x")));
     }
 
     #[test]
