@@ -92,6 +92,19 @@ fn direct(c: &mut Criterion) {
             drain(&mut hub)
         })
     });
+    // A 512-byte text message: where scanning strings dominates.
+    let long = format!(
+        r#"{{"type":"info","to":"Client-1","message":"{}"}}"#,
+        "赶紧来做核酸了, 就差你了 ".repeat(512 / 36)
+    );
+    let long_stream = long.as_bytes().repeat(BATCH);
+    group.bench_function("direct_512", |b| {
+        b.iter(|| {
+            hub.handle_data(Duration::ZERO, ids[0], &long_stream)
+                .unwrap();
+            drain(&mut hub)
+        })
+    });
     group.finish();
 }
 
