@@ -1,11 +1,13 @@
 //! Frames waiting for one connection's socket, and the vectored writes
 //! that drain them.
 //!
-//! A flood of small frames costs a few syscalls, not one per frame: each
-//! write hands the kernel up to [`MAX_SLICES`] frames at once. The queue
-//! remembers whether its front frame is partly written, so a close that
-//! drops unsent frames can still finish that one and never cut a frame in
-//! two.
+//! A flood of small frames costs a few syscalls, not one per frame: the
+//! frames the hub task staged in one turn are queued as runs copied into
+//! one buffer (`push_coalesced`), and each write hands the kernel up to
+//! [`MAX_SLICES`] buffers at once. Each buffer holds whole frames, and the
+//! queue remembers whether its front buffer is partly written, so a close
+//! that drops unsent frames can still finish that one and never cut a
+//! frame in two.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -26,11 +28,12 @@ pub(crate) const KEEP_CAPACITY: usize = 64;
 /// Most bytes of frames copied into one buffer by `push_coalesced`.
 const COALESCED_LEN: usize = 64 * 1024;
 
-/// Frames in the order they must reach the peer.
+/// Frames in the order they must reach the peer, as buffers of one or
+/// more whole frames.
 #[derive(Debug, Default)]
 pub(crate) struct Frames {
     frames: VecDeque<Bytes>,
-    /// Some of the front frame has reached the socket already.
+    /// Some of the front buffer has reached the socket already.
     front_started: bool,
 }
 
