@@ -65,9 +65,6 @@ pub(crate) enum Failure {
         code: String,
         detail: String,
     },
-    /// A request to an alias nobody holds: `UnknownAliasError`, as the
-    /// blocking client raises.
-    UnknownAlias(String),
     Closed(String),
     /// The hub's stream ended in the middle of a frame: the blocking
     /// client's `ConnectionClosedError`, with `truncated`.
@@ -79,7 +76,6 @@ impl IntoPyErr for Failure {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
         match self {
             Failure::Rejected { code, detail } => rejected(py, &code, &detail),
-            Failure::UnknownAlias(why) => error(py, "UnknownAliasError", why),
             Failure::Closed(why) => closed(py, &why),
             Failure::Cut(cut) => cut_short(py, &cut),
             Failure::Other(why) => error(py, "Error", why),
