@@ -458,6 +458,28 @@ def test_a_request_cut_short_raises_what_the_blocking_clients_raises() -> None:
     run(main)
 
 
+def test_the_clients_own_wait_on_a_silent_hub_raises_request_timeout() -> None:
+    """A hub that never answers: the client's own wait ends in the
+    RequestTimeoutError the blocking client raises, naming whom it asked."""
+
+    async def main() -> None:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # until the client closes
+            writer.close()
+
+        hub = await asyncio.start_server(silent, "127.0.0.1", 0)
+        async with hub:
+            port = hub.sockets[0].getsockname()[1]
+            client = await tcphub.AsyncClient.connect("127.0.0.1", port, timeout=0.3)
+            with pytest.raises(tcphub.RequestTimeoutError, match='did not answer the request to "x" within'):
+                await client.request("x", 1, timeout=0.1)
+            with pytest.raises(tcphub.RequestTimeoutError, match="the host within 300"):
+                await client.request_host(1)  # no timeout of its own: the client's
+            await client.close()
+
+    run(main)
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command makes the test certificates")
 def test_tls_clients_relay_and_an_untrusted_hub_is_a_tls_error(tmp_path: pathlib.Path) -> None:
     from test_tls import make_cert
