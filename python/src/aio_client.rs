@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use tcphub_core::{encode_bye, encode_info, encode_request, encode_room_info, ErrorCode, HubFrame};
+use tcphub_core::{encode_bye, encode_info, encode_room_info, HubFrame};
 use tcphub_native::ClientTlsOptions;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,7 +22,7 @@ use crate::aio_link::{
 };
 use crate::client::{both_scopes, closed, cut_short, frame_to_py, tls_failed};
 use crate::errors::error;
-use crate::json::{from_value, to_raw};
+use crate::json::to_raw;
 use crate::options::{self, wait, Number, Seconds};
 use crate::repr::repr_opt;
 use crate::request_reply::{self, ReplyTarget, RequestWait};
@@ -78,8 +78,8 @@ impl AsyncConnection {
 
 impl AsyncConnection {
     /// Sends a `request` to `to` (`None`: the host) and resolves to the
-    /// reply's message, or fails as the blocking client's request does
-    /// (see `request_reply`).
+    /// reply's message, or fails with what the blocking client's request
+    /// raises: the answer is read by the same `request_reply::outcome`.
     fn ask_reply<'py>(
         &self,
         py: Python<'py>,
@@ -89,48 +89,20 @@ impl AsyncConnection {
     ) -> PyResult<Bound<'py, PyAny>> {
         let raw = to_raw(py, message)?;
         let wait = RequestWait::new(py, timeout, self.timeout)?;
-        // The frame without its closing brace: `Asked` adds the id.
-        let mut head = encode_request(to.as_deref(), &raw, None, wait.hub_ms);
-        head.truncate(head.len() - b"}\n".len());
+        let head = request_reply::request_head(to.as_deref(), &raw, wait);
         let asked = Asked::start(&self.shared, head);
-        awaitable(py, async move {
-            let answer = asked?.answer(None, "request");
-            let answer = match wait.client {
-                Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
-                    let whom = to.map_or_else(|| "the host".to_owned(), |a| format!("{a:?}"));
-                    Failure::Rejected {
-                        code: ErrorCode::RequestTimeout.as_str().to_owned(),
-                        detail: format!(
-                            "the hub did not answer the request to {whom} within {limit:.2?}"
-                        ),
-                    }
-                })?,
-                None => answer.await,
+        awaitable_with(py, async move {
+            let answer = match asked {
+                Ok(asked) => asked.frame(wait.client).await,
+                Err(failed) => Err(failed),
             };
             match answer {
-                Ok(HubFrame::Reply { message, .. }) => Ok(JsonValue(message)),
-                Ok(other) => Err(unexpected(other)),
-                Err(Failure::Rejected { code, detail })
-                    if ErrorCode::from_wire(&code) == Some(ErrorCode::UnknownAlias) =>
-                {
-                    Err(Failure::UnknownAlias(detail))
-                }
-                Err(other) => Err(other),
+                Ok(answer) => Box::new(move |py: Python<'_>| {
+                    request_reply::outcome(py, answer, to.as_deref(), wait.client)
+                }) as Outcome,
+                Err(failed) => outcome::<(), _>(Err(failed)),
             }
         })
-    }
-}
-
-/// A JSON value made a Python one when the awaitable completes.
-struct JsonValue(serde_json::Value);
-
-impl<'py> IntoPyObject<'py> for JsonValue {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        from_value(py, &self.0)
     }
 }
 

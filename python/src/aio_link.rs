@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::aio::IntoPyErr;
-use crate::client::{closed, tls_failed};
+use crate::client::{closed, cut_short, tls_failed};
 use crate::errors::{error, rejected};
 use crate::requests::{list_head, request_frame, Requests, Route};
 use crate::session::Session;
@@ -65,10 +65,10 @@ pub(crate) enum Failure {
         code: String,
         detail: String,
     },
-    /// A request to an alias nobody holds: `UnknownAliasError`, as the
-    /// blocking client raises.
-    UnknownAlias(String),
     Closed(String),
+    /// The hub's stream ended in the middle of a frame: the blocking
+    /// client's `ConnectionClosedError`, with `truncated`.
+    Cut(LineError),
     Other(String),
 }
 
@@ -76,8 +76,8 @@ impl IntoPyErr for Failure {
     fn into_py_err(self, py: Python<'_>) -> PyErr {
         match self {
             Failure::Rejected { code, detail } => rejected(py, &code, &detail),
-            Failure::UnknownAlias(why) => error(py, "UnknownAliasError", why),
             Failure::Closed(why) => closed(py, &why),
+            Failure::Cut(cut) => cut_short(py, &cut),
             Failure::Other(why) => error(py, "Error", why),
         }
     }
@@ -170,8 +170,7 @@ pub(crate) async fn write_loop(mut writer: Writer, mut outbox: mpsc::UnboundedRe
     }
 }
 
-/// A request sent, awaiting its answer: an `error` frame answering it is
-/// `Rejected`, a `bye` meanwhile `Closed`. Dropped (timed out, cancelled),
+/// A request sent, awaiting its answer. Dropped (timed out, cancelled),
 /// it stops waiting: its late error goes to `receive`, a late reply is
 /// dropped.
 pub(crate) struct Asked {
@@ -210,28 +209,47 @@ impl Asked {
         }
     }
 
-    pub(crate) async fn answer(
+    /// The frame answering the request (its reply or error, or a `bye`
+    /// meanwhile), as the blocking client's wait gives it: `None` if none
+    /// came within `limit`; a failure if the connection ended first.
+    pub(crate) async fn frame(
         mut self,
+        limit: Option<Duration>,
+    ) -> Result<Option<HubFrame>, Failure> {
+        let rx = std::mem::replace(&mut self.answer, oneshot::channel().1);
+        let answer = match limit {
+            Some(limit) => match tokio::time::timeout(limit, rx).await {
+                Ok(answer) => answer,
+                Err(_) => return Ok(None),
+            },
+            None => rx.await,
+        };
+        // The sender is dropped only by `finish`, which marks the end first.
+        answer
+            .map(Some)
+            .map_err(|_| match lock(&self.shared.inbox.end).clone() {
+                Some(End::Cut(cut)) => Failure::Cut(cut),
+                _ => Failure::Closed("the hub closed the connection".into()),
+            })
+    }
+
+    /// The frame answering the request, an `error` frame `Rejected` and
+    /// a `bye` meanwhile `Closed`; `Other` if none came within `limit`.
+    pub(crate) async fn answer(
+        self,
         limit: Option<Duration>,
         what: &str,
     ) -> Result<HubFrame, Failure> {
-        let rx = std::mem::replace(&mut self.answer, oneshot::channel().1);
-        let answer = match limit {
-            Some(limit) => tokio::time::timeout(limit, rx)
-                .await
-                .map_err(|_| Failure::Other(format!("no answer to {what} in time")))?,
-            None => rx.await,
-        };
-        match answer {
-            Ok(HubFrame::Error { code, message, .. }) => Err(Failure::Rejected {
+        match self.frame(limit).await? {
+            Some(HubFrame::Error { code, message, .. }) => Err(Failure::Rejected {
                 code,
                 detail: message,
             }),
-            Ok(HubFrame::Bye { reason, message }) => Err(Failure::Closed(format!(
+            Some(HubFrame::Bye { reason, message }) => Err(Failure::Closed(format!(
                 "the hub closed the connection: {reason}: {message}"
             ))),
-            Ok(frame) => Ok(frame),
-            Err(_) => Err(Failure::Closed("the hub closed the connection".into())),
+            Some(frame) => Ok(frame),
+            None => Err(Failure::Other(format!("no answer to {what} in time"))),
         }
     }
 }

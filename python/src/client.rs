@@ -472,10 +472,8 @@ impl Client {
         let raw = to_raw(py, message)?;
         let wait = RequestWait::new(py, timeout, self.timeout)?;
         let request = self.request();
-        self.write(
-            py,
-            &request_reply::request_frame(to, &raw, &request.id, wait),
-        )?;
+        let head = request_reply::request_head(to, &raw, wait);
+        self.send_request(py, head, &request)?;
         let want = |f: &HubFrame| answers(f, &request.id) || matches!(f, HubFrame::Bye { .. });
         let answer = self.wait_for(py, &want, wait.client)?;
         request_reply::outcome(py, answer, to, wait.client)

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use serde_json::value::RawValue;
-use tcphub_core::{encode_reply, encode_request, ErrorCode, HubFrame, ReplyAddress};
+use tcphub_core::{encode_reply, ErrorCode, HubFrame, ReplyAddress};
 
 use crate::errors::{error, rejected};
 use crate::json::{from_value, to_raw};
 use crate::options::{request_timeout, Seconds};
 use crate::repr::repr_str;
+use crate::requests::push_json_string;
 
 /// A request this client is asked to answer: another client sent it with
 /// `request`. Answer it with `client.reply(request, message)` before it
@@ -124,11 +125,22 @@ impl RequestWait {
 /// hub's answer: time for the hub's `request_timeout` error to arrive.
 const CLIENT_GRACE: Duration = Duration::from_millis(500);
 
-/// The `request` frame asking `to` (`None`: the host), carrying the
-/// client's `id`.
-pub fn request_frame(to: Option<&str>, message: &RawValue, id: &str, wait: RequestWait) -> Vec<u8> {
-    let id = serde_json::value::to_raw_value(id).expect("a str always serializes");
-    encode_request(to, message, Some(&id), wait.hub_ms)
+/// The start of the `request` frame asking `to` (`None`: the host):
+/// its fields without the closing brace, to which
+/// `requests::request_frame` adds the client's id, as for every other
+/// request. `message` is as `to_raw` made it: compact JSON, one line.
+pub fn request_head(to: Option<&str>, message: &RawValue, wait: RequestWait) -> Vec<u8> {
+    let mut head = br#"{"type":"request""#.to_vec();
+    if let Some(to) = to {
+        head.extend_from_slice(br#","to":"#);
+        push_json_string(&mut head, to);
+    }
+    if let Some(ms) = wait.hub_ms {
+        head.extend_from_slice(format!(r#","timeout":{ms}"#).as_bytes());
+    }
+    head.extend_from_slice(br#","message":"#);
+    head.extend_from_slice(message.get().as_bytes());
+    head
 }
 
 /// The `reply` frame answering `target` with `message`. A `reply_to` the

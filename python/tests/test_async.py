@@ -411,6 +411,75 @@ def test_a_stream_cut_inside_a_frame_raises_with_truncated() -> None:
     run(main)
 
 
+def test_a_request_cut_short_raises_what_the_blocking_clients_raises() -> None:
+    """The hub's stream ends in the middle of a frame while a request waits:
+    the async client raises the blocking client's ConnectionClosedError,
+    same message, with ``truncated`` counting the bytes of the cut frame."""
+    partial = b'{"type":"reply","id":"py-1","mess'
+
+    def cut_hub() -> Tuple[socket.socket, threading.Thread]:
+        """A listener whose one connection, once a whole request arrived,
+        gets the start of a frame and is closed."""
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def serve() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                got = b""
+                while b"\n" not in got:
+                    chunk = peer.recv(4096)
+                    if not chunk:
+                        return
+                    got += chunk
+                peer.sendall(partial)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        return listener, thread
+
+    listener, thread = cut_hub()
+    with listener, tcphub.Client(*listener.getsockname()[:2], timeout=5) as blocking:
+        with pytest.raises(tcphub.ConnectionClosedError) as raised:
+            blocking.request("b", 1, timeout=5)
+    thread.join(5)
+    expected = (str(raised.value), raised.value.truncated)
+    assert expected[1] == len(partial) and "middle of a frame" in expected[0]
+
+    async def main() -> None:
+        listener, thread = cut_hub()
+        with listener:
+            client = await tcphub.AsyncClient.connect(*listener.getsockname()[:2], timeout=5)
+            with pytest.raises(tcphub.ConnectionClosedError) as cut:
+                await client.request("b", 1, timeout=5)
+            assert (str(cut.value), cut.value.truncated) == expected
+            await client.close()
+        thread.join(5)
+
+    run(main)
+
+
+def test_the_clients_own_wait_on_a_silent_hub_raises_request_timeout() -> None:
+    """A hub that never answers: the client's own wait ends in the
+    RequestTimeoutError the blocking client raises, naming whom it asked."""
+
+    async def main() -> None:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # until the client closes
+            writer.close()
+
+        hub = await asyncio.start_server(silent, "127.0.0.1", 0)
+        async with hub:
+            port = hub.sockets[0].getsockname()[1]
+            client = await tcphub.AsyncClient.connect("127.0.0.1", port, timeout=0.3)
+            with pytest.raises(tcphub.RequestTimeoutError, match='did not answer the request to "x" within'):
+                await client.request("x", 1, timeout=0.1)
+            with pytest.raises(tcphub.RequestTimeoutError, match="the host within 300"):
+                await client.request_host(1)  # no timeout of its own: the client's
+            await client.close()
+
+    run(main)
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command makes the test certificates")
 def test_tls_clients_relay_and_an_untrusted_hub_is_a_tls_error(tmp_path: pathlib.Path) -> None:
     from test_tls import make_cert
