@@ -44,7 +44,9 @@ impl Frames {
 
     /// Queues `staged` (left empty) as few buffers: each run of frames
     /// that fits [`COALESCED_LEN`] bytes is copied into one buffer; a frame
-    /// alone (or longer than that) is queued as it is.
+    /// alone (or longer than that) is queued as it is. So is a frame other
+    /// connections share (a broadcast's, a room's): copied, it would take
+    /// its memory once per recipient rather than once.
     ///
     /// A frame is allocated by the hub task and freed by whichever thread
     /// wrote it, and glibc's malloc handles that poorly once the writers
@@ -57,15 +59,18 @@ impl Frames {
     pub(crate) fn push_coalesced(&mut self, staged: &mut Vec<Bytes>) {
         let mut start = 0;
         while start < staged.len() {
-            // The longest run from `start` that fits one buffer.
+            // The longest run from `start` of frames only this connection
+            // holds that fits one buffer.
             let mut len = staged[start].len();
             let mut end = start + 1;
-            while let Some(next) = staged.get(end) {
-                if len + next.len() > COALESCED_LEN {
-                    break;
+            if staged[start].is_unique() {
+                while let Some(next) = staged.get(end) {
+                    if !next.is_unique() || len + next.len() > COALESCED_LEN {
+                        break;
+                    }
+                    len += next.len();
+                    end += 1;
                 }
-                len += next.len();
-                end += 1;
             }
             if end - start == 1 {
                 // Moved, not cloned: a clone would make the frame shared.
@@ -193,33 +198,52 @@ mod tests {
 
     #[test]
     fn staged_frames_are_queued_in_order_as_runs_that_fit_one_buffer() {
-        let big = Bytes::from(vec![b'b'; COALESCED_LEN]);
-        let half = Bytes::from(vec![b'h'; COALESCED_LEN / 2]);
+        // Each frame its own allocation, as the core makes a directed one.
+        let frame = |byte: u8, len: usize| Bytes::from(vec![byte; len]);
         let mut staged = vec![
-            Bytes::from_static(b"a"),
-            Bytes::from_static(b"bc"),
-            big.clone(),
-            half.clone(),
-            half.clone(),
-            Bytes::from_static(b"d"),
+            frame(b'a', 1),
+            frame(b'b', 2),
+            frame(b'c', COALESCED_LEN),
+            frame(b'h', COALESCED_LEN / 2),
+            frame(b'h', COALESCED_LEN / 2),
+            frame(b'd', 1),
         ];
         let mut f = Frames::default();
         f.push_coalesced(&mut staged);
         assert!(staged.is_empty());
-        let halves: Vec<u8> = [&half[..], &half[..]].concat();
         assert_eq!(
             f.frames,
             [
-                Bytes::from_static(b"abc"),
-                big,
+                Bytes::from_static(b"abb"),
+                frame(b'c', COALESCED_LEN),
                 // Exactly COALESCED_LEN bytes fit one buffer.
-                Bytes::from(halves),
+                frame(b'h', COALESCED_LEN),
                 Bytes::from_static(b"d"),
             ]
         );
         let mut lone = vec![Bytes::from_static(b"x")];
         f.push_coalesced(&mut lone);
         assert_eq!(f.frames.back(), Some(&Bytes::from_static(b"x")));
+    }
+
+    #[test]
+    fn a_frame_other_connections_share_is_queued_as_it_is() {
+        let own = || Bytes::from(b"own".to_vec());
+        let shared = Bytes::from(b"all".to_vec());
+        let elsewhere = shared.clone();
+        let mut staged = vec![own(), own(), shared, own(), own()];
+        let mut f = Frames::default();
+        f.push_coalesced(&mut staged);
+        assert_eq!(
+            f.frames,
+            [
+                Bytes::from_static(b"ownown"),
+                Bytes::from_static(b"all"),
+                Bytes::from_static(b"ownown"),
+            ]
+        );
+        // Still the one buffer the other holder has, not a copy of it.
+        assert_eq!(f.frames[1].as_ptr(), elsewhere.as_ptr());
     }
 
     #[test]
