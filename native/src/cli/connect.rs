@@ -13,7 +13,7 @@ use tokio::io::AsyncBufReadExt;
 
 use super::line::{ConsoleLine, WatchTarget, CONNECT_COMMANDS};
 use super::message::typed_message;
-use super::{display, ServerArg, TokenArg};
+use super::{display, leave, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -75,9 +75,6 @@ pub struct ConnectArgs {
     server: ServerArg,
 }
 
-/// How long a failing `connect` waits for the hub to answer its `bye`.
-const BYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
     // Before anything else: a Ctrl-C must find the handler in place, or it
     // would kill the process without a `bye` (and send the last will).
@@ -103,7 +100,7 @@ pub async fn run(args: ConnectArgs) -> Result<ExitCode, String> {
             Err(e) => {
                 // A refused --join is a mistake on the command line, not a
                 // client dropping out: leave cleanly, so no will is sent.
-                let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
+                leave(client).await;
                 return Err(format!("cannot join room {room:?}: {e}"));
             }
         }

@@ -160,6 +160,21 @@ impl TokenArg {
     }
 }
 
+/// How long a client command waits for the hub to answer its `bye`.
+const BYE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Says `bye` and waits (briefly) for the hub's, so the session ends
+/// cleanly: the hub logs a client bye, not a dropped connection, and sends
+/// no last will.
+async fn leave(client: tcphub_native::client::Client) {
+    let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
+}
+
+/// `--count`: one or more.
+fn parse_count(text: &str) -> Result<usize, String> {
+    crate::units::count_within(text, 1, usize::MAX)
+}
+
 /// The `--server` and TLS options shared by the client commands.
 #[derive(Debug, clap::Args)]
 struct ServerArg {

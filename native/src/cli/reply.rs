@@ -6,12 +6,11 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use tcphub_core::{HubFrame, RawValue};
-use tcphub_native::client::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::message::{message_argument, typed_message};
-use super::{display, exit, ServerArg, TokenArg};
-use crate::units::{count_within, positive_duration};
+use super::{display, exit, leave, parse_count, ServerArg, TokenArg};
+use crate::units::positive_duration;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Each request answered is shown on stdout as \
@@ -57,15 +56,9 @@ pub struct ReplyArgs {
     server: ServerArg,
 }
 
-fn parse_count(text: &str) -> Result<usize, String> {
-    count_within(text, 1, usize::MAX)
-}
-
 /// Most bytes of a command's output kept as a reply: the largest frame a
 /// hub can be set to take.
 const MAX_OUTPUT: usize = tcphub_core::MAX_MAX_FRAME_LEN;
-/// How long `reply` waits for the hub to answer its `bye`.
-const BYE_WAIT: Duration = Duration::from_secs(2);
 
 /// How a request is answered.
 enum Answer {
@@ -220,9 +213,4 @@ async fn command_output(
         return Err(format!("`{command}` failed ({status})"));
     }
     Ok(String::from_utf8_lossy(&output).into_owned())
-}
-
-/// Says `bye` and waits (briefly) for the hub's.
-async fn leave(client: Client) {
-    let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tcphub_core::ErrorCode;
-use tcphub_native::client::{Client, ClientError, Reply};
+use tcphub_native::client::{ClientError, Reply};
 
 use super::message::message_argument;
-use super::{display, exit, ServerArg, TokenArg};
+use super::{display, exit, leave, ServerArg, TokenArg};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -66,8 +66,6 @@ pub struct RequestArgs {
 /// answer: the hub itself says `request_timeout` at the timeout, so this
 /// only covers a hub that stopped answering.
 const ANSWER_MARGIN: Duration = Duration::from_secs(2);
-/// How long `request` waits for the hub to answer its `bye`.
-const BYE_WAIT: Duration = Duration::from_secs(2);
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let timeout = crate::units::parse_duration(text)?;
@@ -167,12 +165,6 @@ fn print_reply(reply: &Reply, whole: bool) -> ExitCode {
     // stdout closed (`| true`): the reply came all the same.
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
     ExitCode::SUCCESS
-}
-
-/// Says `bye` and waits (briefly) for the hub's, so the session ends
-/// cleanly.
-async fn leave(client: Client) {
-    let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
 }
 
 #[cfg(test)]

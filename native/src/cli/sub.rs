@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tcphub_core::{HubFrame, WatchScope};
-use tcphub_native::client::Client;
 
-use super::{display, exit, ServerArg, TokenArg};
-use crate::units::{count_within, positive_duration};
+use super::{display, exit, leave, parse_count, ServerArg, TokenArg};
+use crate::units::positive_duration;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Each line printed on stdout is one JSON object:\n  \
@@ -60,10 +59,6 @@ pub struct SubArgs {
     server: ServerArg,
 }
 
-fn parse_count(text: &str) -> Result<usize, String> {
-    count_within(text, 1, usize::MAX)
-}
-
 /// One line of output: a message. Every field is always there (`null`
 /// when absent), so scripts can rely on the shape.
 #[derive(Serialize)]
@@ -102,9 +97,6 @@ struct RequestLine<'a> {
     reply_to: &'a str,
     message: &'a serde_json::Value,
 }
-
-/// How long `sub` waits for the hub to answer its `bye` on the way out.
-const BYE_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn run(args: SubArgs) -> Result<ExitCode, String> {
     let mut client = args
@@ -236,10 +228,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// Says `bye` and waits (briefly) for the hub's, so the session ends
-/// cleanly: the hub logs a client bye, not a dropped connection.
-async fn leave(client: Client) {
-    let _ = tokio::time::timeout(BYE_WAIT, client.bye()).await;
 }
