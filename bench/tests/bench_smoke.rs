@@ -2,16 +2,13 @@
 //! counts must come out exact and whose figures must agree with each other
 //! (their size is not checked: timing belongs to `tests/bench/run`).
 
+mod common;
+
 use clap::Parser;
-use tcphub_bench::{self as bench, BenchArgs, Report};
+use common::Cli;
+use tcphub_bench::{self as bench, Report};
 use tcphub_core::{Event, HubConfig, RelayTarget};
 use tcphub_native::{HostEvents, Server, ServerOptions};
-
-#[derive(Debug, Parser)]
-struct Cli {
-    #[command(flatten)]
-    bench: BenchArgs,
-}
 
 /// Runs `tcphub-bench ARGS...` against a fresh server and returns its report.
 async fn bench_against_server(args: &[&str]) -> Report {
@@ -21,26 +18,8 @@ async fn bench_against_server(args: &[&str]) -> Report {
 /// Runs `tcphub-bench ARGS...` against a fresh server with `hub` as its
 /// configuration; returns the report and the host's events, unread.
 async fn bench_against_hub(hub: HubConfig, args: &[&str]) -> (Report, HostEvents) {
-    let options = ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        hub,
-        ..ServerOptions::default()
-    };
-    let (server, _hub, events) = Server::bind(options).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    let mut argv = vec!["tcphub-bench".to_string(), "--server".into(), addr.clone()];
-    argv.push("--no-progress".into());
-    // "ADDR" stands for the server's address, which is only known here.
-    argv.extend(args.iter().map(|a| a.replace("ADDR", &addr)));
-    let cli = Cli::try_parse_from(argv).unwrap();
-    let report = bench::execute(cli.bench).await.unwrap().unwrap();
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
-    (report, events)
+    let (report, events) = common::run_against(hub, args, false).await;
+    (report.unwrap(), events)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,43 +3,19 @@
 //! delivers everything, and the run fails, with its figures, when the hub
 //! loses a message or cuts a reader.
 
+mod common;
+
 use clap::Parser;
-use tcphub_bench::{self as bench, BenchArgs, Report};
+use common::Cli;
+use tcphub_bench::{self as bench, Report};
 use tcphub_core::{Event, HubConfig};
 use tcphub_native::{Server, ServerOptions};
-
-#[derive(Debug, Parser)]
-struct Cli {
-    #[command(flatten)]
-    bench: BenchArgs,
-}
 
 /// Runs `tcphub-bench ARGS...` against a fresh server configured as
 /// `hub`; `printing` runs it as the binary does (report printed, failures
 /// an error), else it returns the report whatever it found.
 async fn against(hub: HubConfig, args: &[&str], printing: bool) -> anyhow::Result<Report> {
-    let options = ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        hub,
-        ..ServerOptions::default()
-    };
-    let (server, _hub, _events) = Server::bind(options).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    let mut argv = vec!["tcphub-bench", "--server", &addr, "--no-progress"];
-    argv.extend(args);
-    let cli = Cli::try_parse_from(argv).unwrap();
-    let outcome = if printing {
-        bench::run(cli.bench).await
-    } else {
-        bench::execute(cli.bench).await
-    };
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
-    Ok(outcome?.expect("a scenario that reports"))
+    common::run_against(hub, args, printing).await.0
 }
 
 fn get(report: &Report, name: &str) -> f64 {
