@@ -71,7 +71,9 @@ pub enum Unsent {
     /// Write them all, then the farewell.
     Send,
     /// Finish the frame being written, so the stream never ends mid-frame,
-    /// and drop the rest: the peer is not reading them.
+    /// and drop the rest: the peer is not reading them. (A driver that
+    /// writes frames copied together into one buffer, as tcphub's server
+    /// does, may finish that whole buffer: a few more whole frames.)
     Discard,
 }
 

@@ -6,7 +6,8 @@
 //! counts what it wrote for the hub; the reader forwards what the peer
 //! sends while reading is not paused. The send queue is behind a lock, held
 //! for a push, a swap, or one non-blocking write by the hub task
-//! (`flush_in_place`), never across a wait; the session permit has a lock
+//! (`flush_in_place`), never across a wait nor while frames are copied
+//! (`send_queue::coalesce` runs before it is taken); the session permit has a lock
 //! of its own, taken once. Nothing here is held per connection while it is
 //! idle beyond the socket, this struct and the two tasks' small futures: no
 //! read buffer, and a send queue that grew large is dropped once empty.
@@ -20,7 +21,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::send_queue::{Frames, KEEP_CAPACITY};
+use super::send_queue::{coalesce, Frames, KEEP_CAPACITY};
 use super::transport::Stream;
 
 /// Chunks one reader may have waiting for the hub task: enough to keep the
@@ -129,6 +130,7 @@ impl Connection {
     /// Queues `frames` (leaving the vector empty) for the writer; a
     /// closing connection drops them.
     pub(crate) fn push(&self, frames: &mut Vec<Bytes>) {
+        coalesce(frames);
         move_staged(&mut self.queue(), frames);
     }
 
@@ -141,6 +143,7 @@ impl Connection {
     ///
     /// `staged` (left empty) is queued first, under the same lock.
     pub(crate) fn flush_in_place(&self, staged: &mut Vec<Bytes>) -> Flushed {
+        coalesce(staged);
         let mut queue = self.queue();
         let mut flushed = Flushed {
             written: 0,
@@ -327,7 +330,7 @@ impl Connection {
 fn move_staged(queue: &mut SendQueue, staged: &mut Vec<Bytes>) -> bool {
     let open = queue.state == QueueState::Open;
     if open {
-        queue.frames.push_coalesced(staged);
+        queue.frames.extend(staged.drain(..));
     } else {
         staged.clear();
     }

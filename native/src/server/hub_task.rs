@@ -451,7 +451,7 @@ impl HubTask {
                     if reason == CloseReason::SlowConsumer {
                         tracing::warn!(
                             handle = %session,
-                            "slow consumer: closing after its frame in progress and a bye"
+                            "slow consumer: closing after the frames being written and a bye"
                         );
                     }
                     conn.close(farewell, unsent, deadline_after(self.close_grace));

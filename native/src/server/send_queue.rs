@@ -3,7 +3,7 @@
 //!
 //! A flood of small frames costs a few syscalls, not one per frame: the
 //! frames the hub task staged in one turn are queued as runs copied into
-//! one buffer (`push_coalesced`), and each write hands the kernel up to
+//! one buffer (`coalesce`), and each write hands the kernel up to
 //! [`MAX_SLICES`] buffers at once. Each buffer holds whole frames, and the
 //! queue remembers whether its front buffer is partly written, so a close
 //! that drops unsent frames can still finish that one and never cut a
@@ -16,7 +16,7 @@ use bytes::{Buf, Bytes};
 
 use super::transport::Stream;
 
-/// Frames handed to one `writev`: `IOV_MAX` on Linux (std cuts a longer
+/// Buffers handed to one `writev`: `IOV_MAX` on Linux (std cuts a longer
 /// list to it anyway). A 64 KiB read of small directed frames gives one
 /// recipient some 700; 1,024 rather than 256 took fan-out to 100 from
 /// 82 to 72 ns of hub CPU per delivery.
@@ -25,7 +25,7 @@ const MAX_SLICES: usize = 1024;
 /// many slots is dropped once empty rather than kept, so an idle
 /// connection holds no large buffer.
 pub(crate) const KEEP_CAPACITY: usize = 64;
-/// Most bytes of frames copied into one buffer by `push_coalesced`.
+/// Most bytes of frames copied into one buffer by [`coalesce`].
 const COALESCED_LEN: usize = 64 * 1024;
 
 /// Frames in the order they must reach the peer, as buffers of one or
@@ -42,49 +42,8 @@ impl Frames {
         self.frames.push_back(frame);
     }
 
-    /// Queues `staged` (left empty) as few buffers: each run of frames
-    /// that fits [`COALESCED_LEN`] bytes is copied into one buffer; a frame
-    /// alone (or longer than that) is queued as it is. So is a frame other
-    /// connections share (a broadcast's, a room's): copied, it would take
-    /// its memory once per recipient rather than once.
-    ///
-    /// A frame is allocated by the hub task and freed by whichever thread
-    /// wrote it, and glibc's malloc handles that poorly once the writers
-    /// run on other cores (a fifth of the hub's CPU under directed pairs
-    /// went to malloc and free). Copied here, each frame is freed on the
-    /// thread that made it, and the writer frees one buffer per run. A
-    /// close that drops unsent frames still finishes a started buffer, so
-    /// it may send a few more whole frames than it would have, never part
-    /// of one.
-    pub(crate) fn push_coalesced(&mut self, staged: &mut Vec<Bytes>) {
-        let mut start = 0;
-        while start < staged.len() {
-            // The longest run from `start` of frames only this connection
-            // holds that fits one buffer.
-            let mut len = staged[start].len();
-            let mut end = start + 1;
-            if staged[start].is_unique() {
-                while let Some(next) = staged.get(end) {
-                    if !next.is_unique() || len + next.len() > COALESCED_LEN {
-                        break;
-                    }
-                    len += next.len();
-                    end += 1;
-                }
-            }
-            if end - start == 1 {
-                // Moved, not cloned: a clone would make the frame shared.
-                self.push(std::mem::take(&mut staged[start]));
-            } else {
-                let mut buffer = Vec::with_capacity(len);
-                for frame in &staged[start..end] {
-                    buffer.extend_from_slice(frame);
-                }
-                self.push(Bytes::from(buffer));
-            }
-            start = end;
-        }
-        staged.clear();
+    pub(crate) fn extend(&mut self, frames: impl Iterator<Item = Bytes>) {
+        self.frames.extend(frames);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -98,11 +57,14 @@ impl Frames {
         } else {
             self.frames.append(&mut other.frames);
             other.front_started = false;
+            // Left empty: a deque a burst grew is not kept.
+            other.release_if_large();
         }
     }
 
-    /// Drops every frame not yet started: only a partly written front
-    /// frame is kept, so the stream can end on a whole frame.
+    /// Drops every buffer not yet started: only a partly written front
+    /// buffer (whole frames) is kept, so the stream can end on a whole
+    /// frame.
     pub(crate) fn keep_started_front(&mut self) {
         let keep = if self.front_started { 1 } else { 0 };
         self.frames.truncate(keep);
@@ -141,6 +103,53 @@ impl Frames {
             }
         }
     }
+}
+
+/// Replaces each run of `staged` frames that fits [`COALESCED_LEN`] bytes
+/// with one buffer holding them, in order; a frame alone (or longer than
+/// that) stays as it is. So does a frame other connections share (a
+/// broadcast's, a room's): copied, it would take its memory once per
+/// recipient rather than once. Done by the hub task before it takes the
+/// connection's lock, so the copying holds up no writer.
+///
+/// A frame is allocated by the hub task and freed by whichever thread
+/// wrote it, and glibc's malloc handles that poorly once the writers run
+/// on other cores (a fifth of the hub's CPU under directed pairs went to
+/// malloc and free). Copied here, each frame is freed on the thread that
+/// made it, and the writer frees one buffer per run. A close that drops
+/// unsent frames still finishes a started buffer, so it may send a few
+/// more whole frames than it would have, never part of one.
+pub(crate) fn coalesce(staged: &mut Vec<Bytes>) {
+    let mut kept = 0;
+    let mut start = 0;
+    while start < staged.len() {
+        // The longest run from `start` of frames only this connection
+        // holds that fits one buffer.
+        let mut len = staged[start].len();
+        let mut end = start + 1;
+        if staged[start].is_unique() {
+            while let Some(next) = staged.get(end) {
+                if !next.is_unique() || len + next.len() > COALESCED_LEN {
+                    break;
+                }
+                len += next.len();
+                end += 1;
+            }
+        }
+        staged[kept] = if end - start == 1 {
+            // Moved, not cloned: a clone would make the frame shared.
+            std::mem::take(&mut staged[start])
+        } else {
+            let mut buffer = Vec::with_capacity(len);
+            for frame in &staged[start..end] {
+                buffer.extend_from_slice(frame);
+            }
+            Bytes::from(buffer)
+        };
+        kept += 1;
+        start = end;
+    }
+    staged.truncate(kept);
 }
 
 /// One non-blocking vectored write of the front of `frames`. Kept out of
@@ -208,11 +217,9 @@ mod tests {
             frame(b'h', COALESCED_LEN / 2),
             frame(b'd', 1),
         ];
-        let mut f = Frames::default();
-        f.push_coalesced(&mut staged);
-        assert!(staged.is_empty());
+        coalesce(&mut staged);
         assert_eq!(
-            f.frames,
+            staged,
             [
                 Bytes::from_static(b"abb"),
                 frame(b'c', COALESCED_LEN),
@@ -222,8 +229,8 @@ mod tests {
             ]
         );
         let mut lone = vec![Bytes::from_static(b"x")];
-        f.push_coalesced(&mut lone);
-        assert_eq!(f.frames.back(), Some(&Bytes::from_static(b"x")));
+        coalesce(&mut lone);
+        assert_eq!(lone, [Bytes::from_static(b"x")]);
     }
 
     #[test]
@@ -232,10 +239,9 @@ mod tests {
         let shared = Bytes::from(b"all".to_vec());
         let elsewhere = shared.clone();
         let mut staged = vec![own(), own(), shared, own(), own()];
-        let mut f = Frames::default();
-        f.push_coalesced(&mut staged);
+        coalesce(&mut staged);
         assert_eq!(
-            f.frames,
+            staged,
             [
                 Bytes::from_static(b"ownown"),
                 Bytes::from_static(b"all"),
@@ -243,7 +249,7 @@ mod tests {
             ]
         );
         // Still the one buffer the other holder has, not a copy of it.
-        assert_eq!(f.frames[1].as_ptr(), elsewhere.as_ptr());
+        assert_eq!(staged[1].as_ptr(), elsewhere.as_ptr());
     }
 
     #[test]
