@@ -216,10 +216,12 @@ pub struct HubConfig {
     pub max_pending_requests: usize,
     /// Keys the hash of the names peers choose (aliases), so that no peer
     /// can pick names that collide and slow every lookup of them. The core
-    /// draws no random numbers: a server sets this from the operating
-    /// system's randomness, as the `tcphub` binary and the Python module
-    /// do. The default, 0, keeps tests and the simulator reproducible;
-    /// nothing the hub sends depends on it.
+    /// draws no random numbers: a driver serving peers sets this from the
+    /// operating system's randomness. tcphub's own server
+    /// (`tcphub_native::Server`, and so the `tcphub` binary and Python's
+    /// `Server`) always does, replacing whatever is set here, and so does
+    /// Python's `Hub`. The default, 0, keeps tests and the simulator
+    /// reproducible; nothing the hub sends depends on it.
     pub hash_seed: u64,
 }
 

@@ -112,7 +112,7 @@ mod tests {
     fn finds_the_first_byte_that_needs_attention_in_every_position() {
         let specials = [b'"', b'\\', b'\n', 0x00, 0x1f];
         let plain = [b'a', b' ', 0x20, 0x7f, 0x80, 0xe4, 0xff, b'!', b'#', b']'];
-        // Past 48 bytes a scan goes a block at a time.
+        // Past 64 bytes a scan goes a block at a time.
         for len in 0..100 {
             for &p in &plain {
                 let mut bytes = vec![p; len];
@@ -123,7 +123,7 @@ mod tests {
                 for at in 0..len {
                     for &s in &specials {
                         bytes[at] = s;
-                        for max_words in [0, 1, 2, 3, 6, 7, usize::MAX] {
+                        for max_words in [0, 1, 2, 3, 7, 8, 9, 11, 12, 13, usize::MAX] {
                             assert_eq!(
                                 find_in_words(&bytes, max_words),
                                 expected(&bytes, max_words),

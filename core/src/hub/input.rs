@@ -271,16 +271,21 @@ impl Hub {
 /// This runs over every byte a client sends. simdutf8 checks it with
 /// vector instructions where the CPU has them: std's `from_utf8` is as
 /// fast on ASCII but goes a character at a time through anything else
-/// (half the core's time on a frame of 500 bytes of Chinese text). Only a
-/// chunk that is not all valid (one cut inside a character, or garbage)
-/// is checked a second time, by std, to find where the valid part ends.
+/// (half the core's time on a frame of 500 bytes of Chinese text). A
+/// chunk that is not all valid, which is most 64 KiB reads of non-ASCII
+/// text (they end inside a character), is checked again by simdutf8's
+/// slower `compat` check, which says where the valid part ends.
 fn utf8_prefix(bytes: &[u8]) -> &str {
     if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
         return text;
     }
-    match std::str::from_utf8(bytes) {
+    match simdutf8::compat::from_utf8(bytes) {
         Ok(text) => text,
-        Err(error) => std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(),
+        Err(error) => {
+            // The prefix is valid by that check; checking it again here
+            // costs one more fast pass and needs no `unsafe`.
+            simdutf8::basic::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default()
+        }
     }
 }
 
