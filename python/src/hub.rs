@@ -410,7 +410,7 @@ impl Hub {
         #[pyo3(from_py_with = args::max_request_timeout)] max_request_timeout: Seconds,
         #[pyo3(from_py_with = args::max_pending_requests)] max_pending_requests: Number,
     ) -> PyResult<Self> {
-        let config = hub_config(
+        let mut config = hub_config(
             py,
             HubOptions {
                 alias_policy: &alias_policy,
@@ -444,6 +444,8 @@ impl Hub {
                 },
             },
         )?;
+        // Its host feeds it bytes from peers, who choose the aliases.
+        config.hash_seed = tcphub_native::os_random_u64();
         let core = CoreHub::new(config).map_err(|e| hub_error(py, e))?;
         Ok(Hub {
             core,

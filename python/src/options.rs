@@ -281,7 +281,9 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         // Python's `cluster=` option comes with the Redis shell
         // (docs/design/cluster.md, steps 4 and 5).
         node: None,
-        hash_seed: tcphub_native::os_random_u64(),
+        // Seeded by whoever serves peers with it: `Hub::new` here, the
+        // native `Server` for Python's `Server`.
+        hash_seed: 0,
         rate_limit_messages: optional_whole(
             py,
             "rate_limit_messages",
