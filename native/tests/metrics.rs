@@ -17,6 +17,24 @@ use tcphub_native::metrics::{parse, Sample};
 
 /// A hub with metrics on a free port; returns it and the metrics address
 /// (read from its log, as the port was picked by the OS).
+/// `tcphub stats --interval 200ms` against the metrics endpoint: its
+/// output, once it exited successfully.
+fn stats_every_200ms(metrics: SocketAddr) -> String {
+    let out = tcphub(
+        &[
+            "stats",
+            "--metrics",
+            &metrics.to_string(),
+            "--interval",
+            "200ms",
+        ],
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
 fn serve_with_metrics(args: &[&str]) -> (ServeProcess, SocketAddr) {
     let mut all = vec!["--metrics", "127.0.0.1:0"];
     all.extend_from_slice(args);
@@ -183,18 +201,7 @@ fn stats_with_an_interval_shows_rates() {
     let (hub, metrics) = serve_with_metrics(&[]);
     let mut a = RawClient::connect(hub.addr);
     a.sync("A");
-    let out = tcphub(
-        &[
-            "stats",
-            "--metrics",
-            &metrics.to_string(),
-            "--interval",
-            "200ms",
-        ],
-        "",
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = stats_every_200ms(metrics);
     assert!(text.contains("per second"), "{text}");
     assert!(text.contains("0/s"), "nothing moved meanwhile: {text}");
 }
@@ -315,18 +322,7 @@ fn the_hub_task_busy_time_grows_with_work() {
     });
     assert!(value(&after, BUSY, None) > 0.0);
 
-    let out = tcphub(
-        &[
-            "stats",
-            "--metrics",
-            &metrics.to_string(),
-            "--interval",
-            "200ms",
-        ],
-        "",
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = stats_every_200ms(metrics);
     let share = row(&text, "hub task busy").unwrap_or_else(|| panic!("no busy row in\n{text}"));
     let percent: f64 = share
         .strip_suffix('%')
