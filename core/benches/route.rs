@@ -2,6 +2,9 @@
 //!
 //! - `direct`: a client streams directed `info` frames of about 100 bytes to
 //!   another alias; reported per message.
+//! - `scan` and `direct_scanned`: the same, split as the server splits it
+//!   between the thread reading a connection (finding its frames) and
+//!   the hub's (acting on them as found).
 //! - `broadcast_1000`: the host broadcasts to 1,000 sessions; reported per
 //!   delivery (one encoding, 1,000 shared `Transmit`s).
 //! - `relay_star_1000`: a client relays to `*` with 1,000 sessions open.
@@ -89,6 +92,26 @@ fn direct(c: &mut Criterion) {
             for segment in stream.chunks(1460) {
                 hub.handle_data(Duration::ZERO, ids[0], segment).unwrap();
             }
+            drain(&mut hub)
+        })
+    });
+    // The same work split as the tcphub server splits it: finding the
+    // frames (`scan`, on the thread that read them), then acting on them
+    // as found (`direct_scanned`, on the hub's).
+    let chunk = bytes::Bytes::from(stream.clone());
+    let mut scanner = hub.input_scanner();
+    group.bench_function("scan", |b| b.iter(|| scanner.scan(chunk.clone())));
+    let scanned = scanner.scan(chunk.clone());
+    assert_eq!(scanned.frames_found(), BATCH);
+    // What `tcphub-bench pairs` sends: 64 bytes of ASCII text.
+    let text = tcphub_core::RawValue::from_string(format!("\"{}\"", "x".repeat(64))).unwrap();
+    let plain =
+        bytes::Bytes::from(tcphub_core::encode_info(Some("pair-17-b"), &text).repeat(BATCH));
+    group.bench_function("scan_64", |b| b.iter(|| scanner.scan(plain.clone())));
+    group.bench_function("direct_scanned", |b| {
+        b.iter(|| {
+            hub.handle_scanned(Duration::ZERO, ids[0], &scanned)
+                .unwrap();
             drain(&mut hub)
         })
     });

@@ -57,7 +57,7 @@ pub enum Decoded<'a> {
 pub struct FrameDecoder {
     /// Bytes of the frame in progress carried over from earlier chunks.
     /// Empty whenever a frame can be handed out straight from the input.
-    partial: Vec<u8>,
+    partial: Partial,
     /// The last frame handed out lived in `partial`; clear it on the next call.
     partial_consumed: bool,
     /// Where the scan inside the current frame stands.
@@ -69,6 +69,25 @@ pub struct FrameDecoder {
     /// Set once a frame outgrew the limit; the decoder stays stopped.
     failed: bool,
     max_frame_len: usize,
+}
+
+/// The frame in progress, carried over from earlier inputs.
+#[derive(Debug, Clone)]
+enum Partial {
+    /// Its bytes, to hand out once it is whole.
+    Kept(Vec<u8>),
+    /// Only its length (see [`FrameDecoder::boundaries`]).
+    Counted(usize),
+}
+
+impl Partial {
+    /// The bytes kept; none when only counted.
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Partial::Kept(bytes) => bytes,
+            Partial::Counted(_) => &[],
+        }
+    }
 }
 
 /// Position of the scanner inside a frame that has started.
@@ -102,7 +121,7 @@ impl FrameDecoder {
     /// A decoder that refuses frames longer than `max_frame_len` bytes.
     pub fn new(max_frame_len: usize) -> Self {
         FrameDecoder {
-            partial: Vec::new(),
+            partial: Partial::Kept(Vec::new()),
             partial_consumed: false,
             scan: Scan::default(),
             resync: false,
@@ -112,12 +131,24 @@ impl FrameDecoder {
         }
     }
 
+    /// A decoder that finds where frames begin and end as [`new`](Self::new)
+    /// does, without keeping the bytes of a frame that spans inputs: such
+    /// a frame is handed out empty. For following a stream whose frames
+    /// someone else reads (see [`InputScanner`](crate::InputScanner)), at
+    /// the cost of a counter rather than a copy of every unfinished frame.
+    pub(crate) fn boundaries(max_frame_len: usize) -> Self {
+        FrameDecoder {
+            partial: Partial::Counted(0),
+            ..FrameDecoder::new(max_frame_len)
+        }
+    }
+
     /// Bytes held for an unfinished frame; never more than the limit.
     pub fn buffered_len(&self) -> usize {
         if self.partial_consumed {
             0
         } else {
-            self.partial.len()
+            self.held()
         }
     }
 
@@ -147,12 +178,7 @@ impl FrameDecoder {
     /// for the next call. Call in a loop until `None`.
     pub fn next<'s, 'i: 's>(&'s mut self, input: &mut &'i [u8]) -> Option<Decoded<'s>> {
         if self.partial_consumed {
-            self.partial.clear();
-            // A frame that needed a large buffer is rare: give the memory
-            // back rather than hold it for the life of an idle session.
-            if self.partial.capacity() > KEEP_PARTIAL_CAPACITY {
-                self.partial = Vec::new();
-            }
+            self.drop_held();
             self.partial_consumed = false;
         }
         if self.failed {
@@ -198,15 +224,15 @@ impl FrameDecoder {
                 let (frame, rest) = input.split_at(end + 1);
                 *input = rest;
                 self.scan = Scan::default();
-                if self.partial.len() + frame.len() > self.max_frame_len {
+                if self.held() + frame.len() > self.max_frame_len {
                     return Some(self.fail());
                 }
-                if self.partial.is_empty() {
+                if self.held() == 0 {
                     Some(Decoded::Frame(frame))
                 } else {
-                    self.partial.extend_from_slice(frame);
+                    self.hold(frame);
                     self.partial_consumed = true;
-                    Some(Decoded::Frame(&self.partial))
+                    Some(Decoded::Frame(self.partial.bytes()))
                 }
             }
             // A frame broken off (too deep, or by a newline in a string)
@@ -214,7 +240,7 @@ impl FrameDecoder {
             // had the stream been cut just before the break: every split
             // of a stream must decode alike.
             ScanEnd::TooDeep(at) | ScanEnd::NewlineInString(at)
-                if self.partial.len() + at > self.max_frame_len =>
+                if self.held() + at > self.max_frame_len =>
             {
                 *input = &[];
                 Some(self.fail())
@@ -222,7 +248,7 @@ impl FrameDecoder {
             ScanEnd::TooDeep(at) => {
                 *input = &input[at + 1..];
                 self.scan = Scan::default();
-                self.partial.clear();
+                self.drop_held();
                 self.start_resync();
                 Some(Decoded::Garbage(PeerError::new(
                     ErrorCode::BadJson,
@@ -234,18 +260,18 @@ impl FrameDecoder {
             ScanEnd::NewlineInString(at) => {
                 *input = &input[at + 1..];
                 self.scan = Scan::default();
-                self.partial.clear();
+                self.drop_held();
                 Some(Decoded::Garbage(PeerError::new(
                     ErrorCode::BadJson,
                     "unterminated string: a raw newline ended the frame",
                 )))
             }
             ScanEnd::Incomplete => {
-                if self.partial.len() + input.len() > self.max_frame_len {
+                if self.held() + input.len() > self.max_frame_len {
                     *input = &[];
                     return Some(self.fail());
                 }
-                self.partial.extend_from_slice(input);
+                self.hold(input);
                 *input = &[];
                 None
             }
@@ -257,9 +283,44 @@ impl FrameDecoder {
         self.skipped = 0;
     }
 
+    /// Bytes of the frame in progress.
+    fn held(&self) -> usize {
+        match &self.partial {
+            Partial::Kept(bytes) => bytes.len(),
+            Partial::Counted(len) => *len,
+        }
+    }
+
+    /// Adds `bytes` to the frame in progress.
+    fn hold(&mut self, bytes: &[u8]) {
+        match &mut self.partial {
+            Partial::Kept(kept) => kept.extend_from_slice(bytes),
+            Partial::Counted(len) => *len += bytes.len(),
+        }
+    }
+
+    /// Forgets the frame in progress.
+    fn drop_held(&mut self) {
+        match &mut self.partial {
+            Partial::Kept(kept) => {
+                kept.clear();
+                // A frame that needed a large buffer is rare: give the
+                // memory back rather than hold it for the life of an idle
+                // session.
+                if kept.capacity() > KEEP_PARTIAL_CAPACITY {
+                    *kept = Vec::new();
+                }
+            }
+            Partial::Counted(len) => *len = 0,
+        }
+    }
+
     fn fail(&mut self) -> Decoded<'static> {
         self.failed = true;
-        self.partial = Vec::new();
+        self.drop_held();
+        if let Partial::Kept(kept) = &mut self.partial {
+            *kept = Vec::new();
+        }
         self.scan = Scan::default();
         Decoded::TooLarge
     }
@@ -527,7 +588,9 @@ mod tests {
         let big = format!("{{\"m\":\"{}\"}}", "x".repeat(20_000));
         let (a, b) = big.as_bytes().split_at(10_000);
         decode(&mut d, &[a, b, b"{}"]);
-        assert!(d.partial.capacity() <= KEEP_PARTIAL_CAPACITY);
+        assert!(
+            matches!(&d.partial, Partial::Kept(kept) if kept.capacity() <= KEEP_PARTIAL_CAPACITY)
+        );
     }
 
     #[test]

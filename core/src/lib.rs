@@ -84,6 +84,7 @@ mod flow;
 mod frame;
 mod handle;
 mod hub;
+mod input_scan;
 mod last_will;
 mod limits;
 mod name;
@@ -130,6 +131,7 @@ pub use frame::{
 };
 pub use handle::SessionHandle;
 pub use hub::Hub;
+pub use input_scan::{InputScanner, ScannedInput};
 pub use limits::{RATE_LIMIT_MAX_REFUSALS, RATE_LIMIT_REFUSAL_WINDOW};
 pub use name::{BROADCAST_TARGET, MAX_NAME_LEN};
 pub use node::{NodeId, MAX_NODE_ID_LEN};

@@ -1,9 +1,13 @@
 //! Any split of a byte stream into chunks gives the same outputs as the whole
-//! stream at once: TCP may cut a client's writes anywhere.
+//! stream at once: TCP may cut a client's writes anywhere. And input whose
+//! frames an `InputScanner` found first (`Hub::handle_scanned`, as the
+//! tcphub server feeds it) gives the same outputs as the bytes alone.
 
 use std::time::Duration;
 
-use tcphub_core::{Hub, HubConfig, Output};
+use bytes::Bytes;
+use proptest::prelude::*;
+use tcphub_core::{Hub, HubConfig, InputScanner, Output, SessionHandle};
 
 /// A stream with every kind of frame, bad input, multi-byte UTF-8 and
 /// escapes, with and without newlines between objects.
@@ -21,26 +25,78 @@ const STREAM: &str = concat!(
     r#"{"type":"info","to":"*","message":"一会儿上门做核酸"}"#,
 );
 
+/// How the sender's chunks reach the hub.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Feed {
+    /// `handle_data`.
+    Bytes,
+    /// `handle_scanned`, each chunk scanned by the session's scanner.
+    Scanned,
+}
+
 /// Feeds the sender's stream in `chunks` and renders everything that came
 /// out, in order, as text.
 fn run(chunks: &[&[u8]]) -> Vec<String> {
-    let mut hub = Hub::new(HubConfig::default()).unwrap();
+    run_fed(Feed::Bytes, HubConfig::default(), chunks)
+}
+
+fn run_fed(feed: Feed, config: HubConfig, chunks: &[&[u8]]) -> Vec<String> {
+    let mut hub = Hub::new(config).unwrap();
     let now = Duration::ZERO;
     let peer = hub.handle_accept(now, "127.0.0.1:2").unwrap();
     hub.handle_data(now, peer, &tcphub_core::encode_sync("Peer"))
         .unwrap();
     let sender = hub.handle_accept(now, "127.0.0.1:1").unwrap();
-    while hub.poll_output().is_some() {}
-    for chunk in chunks {
-        hub.handle_data(now, sender, chunk).unwrap();
-    }
+    let mut scanner = hub.input_scanner();
     let mut out = Vec::new();
+    drain(&mut hub, None, &mut out);
+    out.clear();
+    for chunk in chunks {
+        feed_one(&mut hub, &mut scanner, feed, sender, chunk, &mut out);
+        // The peer reads only every other chunk's worth, so with small
+        // watermarks the sender is paused and its input held back.
+        drain(&mut hub, (out.len() % 2 == 0).then_some(peer), &mut out);
+    }
+    drain(&mut hub, Some(peer), &mut out);
+    out
+}
+
+/// Gives the hub one chunk from `sender`; an error (the session was
+/// closed, say for a frame past the limit) is rendered into `out`.
+fn feed_one(
+    hub: &mut Hub,
+    scanner: &mut InputScanner,
+    feed: Feed,
+    sender: SessionHandle,
+    chunk: &[u8],
+    out: &mut Vec<String>,
+) {
+    let now = Duration::ZERO;
+    let result = match feed {
+        Feed::Bytes => hub.handle_data(now, sender, chunk),
+        Feed::Scanned => {
+            let scanned = scanner.scan(Bytes::copy_from_slice(chunk));
+            hub.handle_scanned(now, sender, &scanned)
+        }
+    };
+    if let Err(e) = result {
+        out.push(format!("error: {e}"));
+    }
+}
+
+/// Renders every output as text; what is sent to `reader` is reported
+/// written, as a driver whose socket took it would.
+fn drain(hub: &mut Hub, reader: Option<SessionHandle>, out: &mut Vec<String>) {
     while let Some(output) = hub.poll_output() {
         out.push(match output {
             Output::Transmit {
                 handle: session,
                 frame,
             } => {
+                if Some(session) == reader {
+                    hub.handle_written(Duration::ZERO, session, frame.len())
+                        .unwrap();
+                }
                 format!(
                     "{session} <- {}",
                     String::from_utf8(frame.to_vec()).unwrap()
@@ -49,7 +105,6 @@ fn run(chunks: &[&[u8]]) -> Vec<String> {
             other => format!("{other:?}"),
         });
     }
-    out
 }
 
 #[test]
@@ -101,5 +156,162 @@ fn every_three_way_split_of_a_short_stream() {
                 "cuts {i}, {j}"
             );
         }
+    }
+}
+
+#[test]
+fn scanned_input_matches_the_bytes_however_it_is_cut() {
+    let whole = STREAM.as_bytes();
+    let config = HubConfig::default();
+    let expected = run_fed(Feed::Bytes, config.clone(), &[whole]);
+    assert_eq!(run_fed(Feed::Scanned, config.clone(), &[whole]), expected);
+    for cut in 0..=whole.len() {
+        assert_eq!(
+            run_fed(
+                Feed::Scanned,
+                config.clone(),
+                &[&whole[..cut], &whole[cut..]]
+            ),
+            expected,
+            "split at byte {cut}"
+        );
+    }
+    let bytes: Vec<&[u8]> = whole.chunks(1).collect();
+    assert_eq!(run_fed(Feed::Scanned, config, &bytes), expected);
+}
+
+#[test]
+fn the_scanner_finds_whole_frames_and_those_a_chunk_finishes() {
+    let hub = Hub::new(HubConfig::default()).unwrap();
+    let mut scanner = hub.input_scanner();
+    let frame = br#"{"type":"info","to":"Peer","message":"x"}"#;
+    let stream = [&frame[..], b"\n", frame, b" ", frame].concat();
+    let whole = scanner.scan(Bytes::from(stream.clone()));
+    assert_eq!(whole.frames_found(), 3);
+    // A chunk ending inside the second frame: that frame is not noted in
+    // either chunk (the hub puts it together), the third is.
+    let cut = frame.len() + 10;
+    assert_eq!(
+        scanner
+            .scan(Bytes::copy_from_slice(&stream[..cut]))
+            .frames_found(),
+        1
+    );
+    assert_eq!(
+        scanner
+            .scan(Bytes::copy_from_slice(&stream[cut..]))
+            .frames_found(),
+        1
+    );
+    // Garbage is skipped to the newline, as the hub's decoder skips it;
+    // the decoder then cuts the next frame itself, as in the hub, and the
+    // one after is noted.
+    let garbage = [&b"nonsense {\"type\":\"ping\"}\n"[..], frame, frame].concat();
+    assert_eq!(scanner.scan(Bytes::from(garbage)).frames_found(), 1);
+}
+
+#[test]
+fn a_scanner_that_lost_track_changes_nothing_the_hub_does() {
+    // The scanner misses the first chunk, which ends inside a frame, so
+    // it takes the next chunk's start for a frame's: its notes are wrong
+    // there, and the hub must not be misled by them.
+    let whole = STREAM.as_bytes();
+    let config = HubConfig::default();
+    let expected = run_fed(Feed::Bytes, config, &[whole]);
+    for cut in [10, 60, 100, 150] {
+        let mut hub = Hub::new(HubConfig::default()).unwrap();
+        let now = Duration::ZERO;
+        let peer = hub.handle_accept(now, "127.0.0.1:2").unwrap();
+        hub.handle_data(now, peer, &tcphub_core::encode_sync("Peer"))
+            .unwrap();
+        let sender = hub.handle_accept(now, "127.0.0.1:1").unwrap();
+        let mut out = Vec::new();
+        drain(&mut hub, None, &mut out);
+        out.clear();
+        let mut scanner = hub.input_scanner();
+        hub.handle_data(now, sender, &whole[..cut]).unwrap();
+        drain(&mut hub, Some(peer), &mut out);
+        let rest = &whole[cut..];
+        feed_one(
+            &mut hub,
+            &mut scanner,
+            Feed::Scanned,
+            sender,
+            rest,
+            &mut out,
+        );
+        drain(&mut hub, Some(peer), &mut out);
+        assert_eq!(out, expected, "scanner started at byte {cut}");
+    }
+}
+
+/// Pieces of a client's stream: frames of each kind, bad input, text that
+/// is not UTF-8, frames past the size limit, whitespace.
+fn piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(br#"{"type":"info","to":"Peer","message":"hello"}"#.to_vec()),
+        Just(br#"{"type":"info","to":"*","message":{"a":[1,2,"\"\u6838"]}}"#.to_vec()),
+        Just(
+            r#"{"type":"info","to":"Peer","message":"核酸检测"}"#
+                .as_bytes()
+                .to_vec()
+        ),
+        Just(br#"{"type":"info","to":"nobody","message":1,"id":7}"#.to_vec()),
+        Just(br#"{"type":"ping","id":"x","limit":1,"after":"a","room":"r"}"#.to_vec()),
+        Just(br#"{"type":"info","type":"info","message":1}"#.to_vec()),
+        Just(br#"{"type":"list"}"#.to_vec()),
+        Just(br#"{"type":"sync","clientName":"Sender"}"#.to_vec()),
+        Just(br#"{"type":}"#.to_vec()),
+        Just(b"garbage\n".to_vec()),
+        Just(b"{\"type\":\"info\",\"message\":\"\xff\xfe\"}".to_vec()),
+        Just(
+            format!(
+                r#"{{"type":"info","to":"Peer","message":"{}"}}"#,
+                "y".repeat(300)
+            )
+            .into_bytes()
+        ),
+        Just(b"\n".to_vec()),
+        Just(b" \r\n\t".to_vec()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Scanned or not, cut anywhere, paused by a slow reader or not, the
+    /// hub does and sends the same.
+    #[test]
+    fn scanned_input_matches_the_bytes(
+        pieces in proptest::collection::vec(piece(), 1..40),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        small in any::<bool>(),
+    ) {
+        let stream = pieces.concat();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+        at.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for end in at {
+            chunks.push(&stream[start..end]);
+            start = end;
+        }
+        chunks.push(&stream[start..]);
+        let config = if small {
+            // Small queues and frames: pauses, held-back input, frames
+            // past the limit.
+            HubConfig {
+                max_frame_len: 256,
+                high_watermark: 300,
+                low_watermark: 100,
+                ..HubConfig::default()
+            }
+        } else {
+            HubConfig::default()
+        };
+        prop_assert_eq!(
+            run_fed(Feed::Scanned, config.clone(), &chunks),
+            run_fed(Feed::Bytes, config, &chunks)
+        );
     }
 }

@@ -31,7 +31,7 @@ use tcphub_core::{
     encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
     AliasPolicy, CloseReason, ErrorCode, Event, Hub, HubConfig, HubError, HubFrame,
     LastWillRequest, Output, PresenceChange, RawMessage, RawValue, RelayTarget, ReplyAddress,
-    SessionEntry, SessionHandle, WatchScope, HUB_NAME, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN,
+    InputScanner, SessionEntry, SessionHandle, WatchScope, HUB_NAME, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN,
     MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_NAME_LEN, MAX_PER_SESSION_CAP,
     MIN_MAX_FRAME_LEN,
 };
@@ -1251,6 +1251,11 @@ struct Driver {
     /// which the model does not map to its outcome) removes one, and
     /// marks the requester. Checks that need the exact numbers skip it.
     fuzzy: BTreeSet<SessionHandle>,
+    /// The input scanner of each session whose input is scanned (those
+    /// with odd handles), as the tcphub server scans all input: every
+    /// frame read from a note is also checked, under `cfg(fuzzing)`,
+    /// against the same frame read afresh.
+    scanners: BTreeMap<SessionHandle, InputScanner>,
 }
 
 /// What `drain` saw in one call's outputs, for the call's own checks.
@@ -1294,6 +1299,7 @@ impl Driver {
             host_requests: Vec::new(),
             reply_tos: Vec::new(),
             fuzzy: BTreeSet::new(),
+            scanners: BTreeMap::new(),
         })
     }
 
@@ -1886,11 +1892,18 @@ impl Driver {
 
     fn data(&mut self, id: SessionHandle, bytes: &[u8]) {
         let state = self.open.get(&id).map(|s| (s.paused, s.eof));
-        expect_session_result(
-            self.hub.handle_data(self.now, id, bytes),
-            id,
-            state.is_some(),
-        );
+        let result = if id.0 % 2 == 1 {
+            let hub = &self.hub;
+            let scanner = self
+                .scanners
+                .entry(id)
+                .or_insert_with(|| hub.input_scanner());
+            let scanned = scanner.scan(bytes.to_vec().into());
+            self.hub.handle_scanned(self.now, id, &scanned)
+        } else {
+            self.hub.handle_data(self.now, id, bytes)
+        };
+        expect_session_result(result, id, state.is_some());
         self.hub_now = self.now;
         let decoded = state == Some((false, false));
         if let Some(s) = self.open.get_mut(&id) {

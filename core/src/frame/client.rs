@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::envelope::{self, Fields};
+use super::envelope::{self, FieldSpans, Fields};
 use super::json::{kind_of, push_single_line, push_string};
 use crate::error::{ErrorCode, PeerError};
 
@@ -150,6 +150,19 @@ pub(crate) struct FrontFrame<'a> {
     pub(crate) frame: Result<ClientFrame<'a>, PeerError>,
 }
 
+impl<'a> FrontFrame<'a> {
+    /// The frame with `fields`, from `start` to `end` of the text read.
+    fn read(fields: &Fields<'a>, start: usize, end: usize) -> Self {
+        let (request_id, frame) = ClientFrame::from_scanned(fields);
+        FrontFrame {
+            used: end,
+            len: end - start,
+            request_id,
+            frame,
+        }
+    }
+}
+
 /// Under fuzzing, every frame the fast path accepts is checked against
 /// serde_json, the reference it must agree with.
 #[cfg(fuzzing)]
@@ -239,6 +252,13 @@ impl<'a> ClientFrame<'a> {
     /// of `text`, a JSON error, a key with escapes...): the decoder and
     /// `parse_request` then take it, and report any error.
     pub(crate) fn read_front(text: &'a str, max_len: usize) -> Option<FrontFrame<'a>> {
+        let (fields, start, end) = Self::find_front(text, max_len)?;
+        Some(FrontFrame::read(&fields, start, end))
+    }
+
+    /// The fields of the frame [`read_front`](Self::read_front) reads, and
+    /// where in `text` it starts and ends.
+    fn find_front(text: &'a str, max_len: usize) -> Option<(Fields<'a>, usize, usize)> {
         let start = text.len()
             - text
                 .trim_start_matches(|c: char| c.is_ascii_whitespace())
@@ -258,13 +278,59 @@ impl<'a> ClientFrame<'a> {
             );
             same_as_serde(&text[start..end], &fields);
         }
-        let (request_id, frame) = Self::from_scanned(&fields);
-        Some(FrontFrame {
-            used: end,
-            len: end - start,
-            request_id,
-            frame,
-        })
+        Some((fields, start, end))
+    }
+
+    /// Finds the frame [`read_front`](Self::read_front) would read from
+    /// `text[at..]`, without reading its fields' values: gives where each
+    /// lies in `text`, and the frame's `used` and `len` as `read_front`
+    /// does. [`read_spans`](Self::read_spans) reads it from those, the
+    /// same frame, perhaps on another thread. `None` also for a frame with
+    /// more fields than [`FieldSpans::MAX`].
+    pub(crate) fn find_spans(
+        text: &str,
+        at: usize,
+        max_len: usize,
+    ) -> Option<(usize, usize, FieldSpans)> {
+        let rest = text.get(at..)?;
+        let start = at + rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_whitespace())
+                .len();
+        let mut spans = FieldSpans::default();
+        let end = envelope::scan_front_into(text, start, &mut spans)?;
+        if end - start > max_len {
+            return None;
+        }
+        #[cfg(fuzzing)]
+        assert_eq!(
+            Self::find_front(rest, max_len).map(|(_, s, e)| (at + s, at + e)),
+            Some((start, end)),
+            "the spans cut a frame the fast path cuts otherwise: {rest}"
+        );
+        Some((end - at, end - start, spans))
+    }
+
+    /// The frame that [`find_spans`](Self::find_spans) found in `text` at
+    /// `at`, from what it gave; `None` if that does not fit `text`.
+    pub(crate) fn read_spans(
+        text: &'a str,
+        at: usize,
+        (used, len): (usize, usize),
+        spans: &FieldSpans,
+    ) -> Option<FrontFrame<'a>> {
+        let fields = Fields::from_spans(text, spans)?;
+        let start = used.checked_sub(len)?;
+        if used > text.len().checked_sub(at)? {
+            return None;
+        }
+        #[cfg(fuzzing)]
+        assert_eq!(
+            Self::find_front(&text[at..], usize::MAX).map(|(f, _, e)| (f, e)),
+            Some((fields.clone(), used)),
+            "a frame read from its spans differs from the frame read again"
+        );
+        Some(FrontFrame::read(&fields, start, used))
     }
 
     /// The request id and the frame, from its fields.

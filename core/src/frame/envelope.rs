@@ -64,26 +64,115 @@ where
     <&RawValue>::deserialize(d).map(|raw| Some(raw.get()))
 }
 
+/// The number of the slot in [`Fields`] for a key as written in a frame,
+/// if the hub reads it.
+fn slot_index(key: &[u8]) -> Option<u8> {
+    Some(match key {
+        b"type" => 0,
+        b"clientName" => 1,
+        b"message" => 2,
+        b"to" => 3,
+        b"id" => 4,
+        b"limit" => 5,
+        b"after" => 6,
+        b"room" => 7,
+        b"aliases" => 8,
+        b"lastWill" => 9,
+        b"token" => 10,
+        b"timeout" => 11,
+        b"replyTo" => 12,
+        _ => return None,
+    })
+}
+
+/// Where [`scan_front_into`] puts the fields it finds.
+pub(super) trait FieldSink<'a> {
+    /// The field `key` has the raw text `text[start..end]`; `None` to give
+    /// up the scan (a repeated field, which serde_json refuses: let it say
+    /// so).
+    fn put(&mut self, key: &[u8], text: &'a str, start: usize, end: usize) -> Option<()>;
+}
+
+impl<'a> FieldSink<'a> for Fields<'a> {
+    fn put(&mut self, key: &[u8], text: &'a str, start: usize, end: usize) -> Option<()> {
+        let Some(slot) = slot_index(key).and_then(|index| self.slot_at(index)) else {
+            return Some(());
+        };
+        if slot.is_some() {
+            return None;
+        }
+        // Indices at value boundaries are ASCII, so char boundaries.
+        *slot = Some(text.get(start..end)?);
+        Some(())
+    }
+}
+
+impl<'a> FieldSink<'a> for FieldSpans {
+    fn put(&mut self, key: &[u8], _text: &'a str, start: usize, end: usize) -> Option<()> {
+        let Some(slot) = slot_index(key) else {
+            return Some(());
+        };
+        let count = usize::from(self.count);
+        if self.slots[..count].contains(&slot) {
+            return None;
+        }
+        // More fields than a note holds: the frame is read again instead.
+        *self.slots.get_mut(count)? = slot;
+        self.ranges[count] = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
+        self.count += 1;
+        Some(())
+    }
+}
+
 impl<'a> Fields<'a> {
-    /// The slot for a key as written in the frame, if the hub reads it.
-    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<&'a str>> {
-        Some(match key {
-            b"type" => &mut self.kind,
-            b"clientName" => &mut self.client_name,
-            b"message" => &mut self.message,
-            b"to" => &mut self.to,
-            b"id" => &mut self.id,
-            b"limit" => &mut self.limit,
-            b"after" => &mut self.after,
-            b"room" => &mut self.room,
-            b"aliases" => &mut self.aliases,
-            b"lastWill" => &mut self.last_will,
-            b"token" => &mut self.token,
-            b"timeout" => &mut self.timeout,
-            b"replyTo" => &mut self.reply_to,
+    /// The slot numbered `index` (in the order `slot` gives them).
+    fn slot_at(&mut self, index: u8) -> Option<&mut Option<&'a str>> {
+        Some(match index {
+            0 => &mut self.kind,
+            1 => &mut self.client_name,
+            2 => &mut self.message,
+            3 => &mut self.to,
+            4 => &mut self.id,
+            5 => &mut self.limit,
+            6 => &mut self.after,
+            7 => &mut self.room,
+            8 => &mut self.aliases,
+            9 => &mut self.last_will,
+            10 => &mut self.token,
+            11 => &mut self.timeout,
+            12 => &mut self.reply_to,
             _ => return None,
         })
     }
+
+    /// The fields `spans` found in `text`; `None` if one does not lie on
+    /// character boundaries of `text`.
+    pub(super) fn from_spans(text: &'a str, spans: &FieldSpans) -> Option<Self> {
+        let mut fields = Fields::default();
+        let count = usize::from(spans.count);
+        for (&slot, &(start, end)) in spans.slots.iter().zip(&spans.ranges).take(count) {
+            *fields.slot_at(slot)? = Some(text.get(start as usize..end as usize)?);
+        }
+        Some(fields)
+    }
+}
+
+/// Where the fields of one frame lie in the text it was read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FieldSpans {
+    /// How many fields there are.
+    count: u8,
+    /// Which fields (numbered as `Fields::slot_at` numbers them).
+    slots: [u8; FieldSpans::MAX],
+    /// Where each one's raw text starts and ends.
+    ranges: [(u32, u32); FieldSpans::MAX],
+}
+
+impl FieldSpans {
+    /// Most fields noted for a frame: a message has three or four (`type`,
+    /// `to` or `room`, `message`, an `id`), and a frame with more is rare
+    /// enough to be read again rather than make every note larger.
+    pub(crate) const MAX: usize = 4;
 }
 
 /// The fields of `text`, a whole frame, or `None` when the fast path
@@ -101,11 +190,22 @@ pub(super) fn scan(text: &str) -> Option<Fields<'_>> {
 /// The fields of the object that starts at `text[start]` (a `{`), and
 /// where it ends (just past its `}`); what follows is not looked at.
 pub(super) fn scan_front(text: &str, start: usize) -> Option<(Fields<'_>, usize)> {
+    let mut fields = Fields::default();
+    let end = scan_front_into(text, start, &mut fields)?;
+    Some((fields, end))
+}
+
+/// As [`scan_front`], putting the fields into `sink` and giving where the
+/// object ends.
+pub(super) fn scan_front_into<'a>(
+    text: &'a str,
+    start: usize,
+    sink: &mut impl FieldSink<'a>,
+) -> Option<usize> {
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
         at: start,
     };
-    let mut fields = Fields::default();
     scanner.eat(b'{')?;
     scanner.skip_whitespace();
     if scanner.peek() == Some(b'}') {
@@ -118,14 +218,7 @@ pub(super) fn scan_front(text: &str, start: usize) -> Option<(Fields<'_>, usize)
             scanner.skip_whitespace();
             let start = scanner.at;
             scanner.value(1)?;
-            if let Some(slot) = fields.slot(key) {
-                if slot.is_some() {
-                    // serde_json refuses a repeated field: let it say so.
-                    return None;
-                }
-                // Indices at value boundaries are ASCII, so char boundaries.
-                *slot = Some(text.get(start..scanner.at)?);
-            }
+            sink.put(key, text, start, scanner.at)?;
             scanner.skip_whitespace();
             match scanner.next()? {
                 b',' => scanner.skip_whitespace(),
@@ -134,7 +227,7 @@ pub(super) fn scan_front(text: &str, start: usize) -> Option<(Fields<'_>, usize)
             }
         }
     }
-    Some((fields, scanner.at))
+    Some(scanner.at)
 }
 
 /// A cursor over the frame's bytes. Every method returns `None` on

@@ -19,5 +19,7 @@ pub use client::{
 pub use hub::{encode_too_many_sessions, HubFrame, SessionEntry, HUB_NAME};
 pub use reader::{frame_type, HubLines, LineError, DEFAULT_MAX_LINE_LEN};
 
+pub(crate) use client::FrontFrame;
+pub(crate) use envelope::FieldSpans;
 pub(crate) use hub::encode as hub_encode;
 pub(crate) use json::json_string;

@@ -24,6 +24,7 @@ use crate::error::HubError;
 use crate::event::{CloseReason, Output};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
+use crate::input_scan::Notes;
 use crate::room::Room;
 use crate::session::{Session, SessionTable};
 use crate::timers::Timer;
@@ -316,7 +317,7 @@ impl Hub {
         }
         if !session.pending.is_empty() {
             let pending = std::mem::take(&mut session.pending);
-            self.decode(handle, &pending);
+            self.decode(handle, &pending, Notes::none());
         }
         let Some(session) = self.sessions.get_mut(handle) else {
             return;

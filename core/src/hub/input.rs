@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
 use crate::frame::ClientFrame;
 use crate::handle::SessionHandle;
+use crate::input_scan::{utf8_prefix, InputScanner, Notes, ScannedInput};
 use crate::limits::Verdict;
 use crate::timers::Timer;
 use serde_json::value::RawValue;
@@ -26,6 +27,39 @@ impl Hub {
         handle: SessionHandle,
         data: &[u8],
     ) -> Result<(), HubError> {
+        self.take_input(now, handle, data, Notes::none())
+    }
+
+    /// Bytes arrived from the session's peer, with where their frames
+    /// are, found by the session's [`InputScanner`] (see
+    /// [`input_scanner`](Hub::input_scanner)): as
+    /// [`handle_data`](Hub::handle_data) with `input.bytes()`, which it
+    /// does and sends exactly the same for, only faster, since the
+    /// frames need not be found again.
+    pub fn handle_scanned(
+        &mut self,
+        now: Duration,
+        handle: SessionHandle,
+        input: &ScannedInput,
+    ) -> Result<(), HubError> {
+        self.take_input(now, handle, input.bytes(), input.notes())
+    }
+
+    /// A scanner for a session's input, for a driver that finds each
+    /// chunk's frames before handing it to
+    /// [`handle_scanned`](Hub::handle_scanned), on another thread than
+    /// the hub's; give it every chunk of the session's input, in order.
+    pub fn input_scanner(&self) -> InputScanner {
+        InputScanner::new(self.config.max_frame_len)
+    }
+
+    fn take_input(
+        &mut self,
+        now: Duration,
+        handle: SessionHandle,
+        data: &[u8],
+        notes: Notes<'_>,
+    ) -> Result<(), HubError> {
         self.advance(now)?;
         let session = self
             .sessions
@@ -40,7 +74,7 @@ impl Hub {
             return Ok(());
         }
         self.arm_idle(handle);
-        self.decode(handle, data);
+        self.decode(handle, data, notes);
         self.settle();
         Ok(())
     }
@@ -70,7 +104,8 @@ impl Hub {
 
     /// Decodes `input` and acts on each frame, until the input is used up
     /// or the session is paused; then what is left is kept for later.
-    pub(super) fn decode(&mut self, handle: SessionHandle, mut input: &[u8]) {
+    /// Frames `notes` has found in it are taken from there.
+    pub(super) fn decode(&mut self, handle: SessionHandle, mut input: &[u8], mut notes: Notes<'_>) {
         let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
@@ -86,8 +121,11 @@ impl Hub {
             let emitted = self.emitted;
             let carried = self.cluster_outputs_len();
             let front = if decoder.between_frames() {
-                text.get(whole.len() - input.len()..)
-                    .and_then(|rest| ClientFrame::read_front(rest, decoder.max_frame_len()))
+                let at = whole.len() - input.len();
+                notes.frame_at(text, at).or_else(|| {
+                    text.get(at..)
+                        .and_then(|rest| ClientFrame::read_front(rest, decoder.max_frame_len()))
+                })
             } else {
                 None
             };
@@ -263,43 +301,5 @@ impl Hub {
         }
         // (Unless that error frame overflowed the queue and closed it.)
         self.close(handle, CloseReason::PeerClosed);
-    }
-}
-
-/// The longest start of `bytes` that is valid UTF-8.
-///
-/// This runs over every byte a client sends. simdutf8 checks it with
-/// vector instructions where the CPU has them: std's `from_utf8` is as
-/// fast on ASCII but goes a character at a time through anything else
-/// (half the core's time on a frame of 500 bytes of Chinese text). A
-/// chunk that is not all valid, which is most 64 KiB reads of non-ASCII
-/// text (they end inside a character), is checked again by simdutf8's
-/// slower `compat` check, which says where the valid part ends.
-fn utf8_prefix(bytes: &[u8]) -> &str {
-    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
-        return text;
-    }
-    match simdutf8::compat::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            // The prefix is valid by that check; checking it again here
-            // costs one more fast pass and needs no `unsafe`.
-            simdutf8::basic::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utf8_prefix;
-
-    #[test]
-    fn the_utf8_prefix_stops_before_the_first_byte_that_is_not_valid() {
-        let cut = "核酸".as_bytes();
-        assert_eq!(utf8_prefix(b"{\"a\":1}"), "{\"a\":1}");
-        assert_eq!(utf8_prefix(&cut[..4]), "核");
-        assert_eq!(utf8_prefix(b"ok\xffok"), "ok");
-        assert_eq!(utf8_prefix(b"\x80"), "");
-        assert_eq!(utf8_prefix(b""), "");
     }
 }

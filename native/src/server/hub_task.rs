@@ -217,8 +217,8 @@ impl HubTask {
                 peer,
                 permit,
             } => self.accept(now, stream, peer, permit),
-            Input::Data { session, bytes } => {
-                let result = self.hub.handle_data(now, session, &bytes);
+            Input::Data { session, input } => {
+                let result = self.hub.handle_scanned(now, session, &input);
                 report(result);
                 if let Some(entry) = self.conns.0.get(&session) {
                     entry.conn.input_processed();
@@ -267,7 +267,8 @@ impl HubTask {
         let Some(inputs) = self.inputs_tx.upgrade() else {
             return;
         };
-        let conn = Arc::new(Connection::new(stream, session, permit));
+        let scanner = self.hub.input_scanner();
+        let conn = Arc::new(Connection::new(stream, session, scanner, permit));
         let entry = Entry {
             conn: conn.clone(),
             staged: Vec::new(),

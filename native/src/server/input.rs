@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use super::transport::Stream;
-use bytes::Bytes;
-use tcphub_core::{HubError, HubStats, RawValue, ReplyAddress, SessionEntry, SessionHandle};
+use tcphub_core::{
+    HubError, HubStats, RawValue, ReplyAddress, ScannedInput, SessionEntry, SessionHandle,
+};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Everything the hub task is told.
@@ -21,7 +22,7 @@ pub(crate) enum Input {
     /// A session's peer sent bytes.
     Data {
         session: SessionHandle,
-        bytes: Bytes,
+        input: ScannedInput,
     },
     /// The session's peer half-closed: it sends nothing more.
     Eof { session: SessionHandle },

@@ -91,7 +91,9 @@ pub(crate) async fn tell(inputs: &mpsc::Sender<Input>, make: impl FnOnce() -> In
 }
 
 /// Forwards input until the peer closes or fails, or the writer stops the
-/// reader.
+/// reader. Each chunk's frames are found here (`Connection::scan`), so
+/// that the hub task, which every connection's input goes through, need
+/// not find them: it takes them as found.
 async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
     // A TLS client on a plain port is caught here, on the first chunk,
     // before the core sees it, rather than left to the core's framing
@@ -112,7 +114,8 @@ async fn forward(conn: &Connection, inputs: &mpsc::Sender<Input>) -> End {
             Err(end) => return end,
         };
         let session = conn.session;
-        if !tell(inputs, || Input::Data { session, bytes }).await {
+        let input = conn.scan(bytes);
+        if !tell(inputs, || Input::Data { session, input }).await {
             return End::Failed;
         }
     }

@@ -1,0 +1,203 @@
+//! Finding a session's frames before the hub reads them, so a driver can
+//! do that work on the thread that read the bytes.
+//!
+//! The hub reads every frame a client sends, one session after another; on
+//! a driver with one task owning the hub, that reading is the larger part
+//! of the task's work for a flood of small messages, while the threads that
+//! read the sockets have time to spare. An [`InputScanner`] follows one
+//! session's stream as the hub's decoder does and, for each chunk, notes
+//! where every frame the hub's fast path would read lies, and where its
+//! fields are. [`Hub::handle_scanned`](crate::Hub::handle_scanned) then
+//! takes each frame from those notes instead of scanning it again.
+//!
+//! The notes are a cache, never the rule. A frame's fields, found at a
+//! position, depend only on the bytes from there on, which the
+//! [`ScannedInput`] carries with its notes; the hub uses a note only where
+//! its own decoder stands between frames at that very position, and reads
+//! anything without a note as [`Hub::handle_data`](crate::Hub::handle_data)
+//! does. So a scanner that lost track of the stream costs time, not
+//! correctness: whatever the notes, the hub does and sends the same.
+
+use bytes::Bytes;
+
+use crate::decoder::{Decoded, FrameDecoder};
+use crate::frame::{ClientFrame, FieldSpans, FrontFrame};
+
+/// Follows one session's input and finds its frames (see the module docs).
+/// Make it with [`Hub::input_scanner`](crate::Hub::input_scanner), one per
+/// session, and give it every chunk of the session's input, in order.
+#[derive(Debug, Clone)]
+pub struct InputScanner {
+    /// Where frames begin and end, as the session's decoder in the hub
+    /// finds them; it keeps no bytes.
+    decoder: FrameDecoder,
+}
+
+/// A chunk of a session's input, with where its frames are: what
+/// [`InputScanner::scan`] gives, for
+/// [`Hub::handle_scanned`](crate::Hub::handle_scanned).
+#[derive(Debug, Clone)]
+pub struct ScannedInput {
+    bytes: Bytes,
+    /// The frames found, in order.
+    frames: Vec<ScannedFrame>,
+}
+
+/// Where one frame lies in a chunk, as the fast path reads it.
+#[derive(Debug, Clone, Copy)]
+struct ScannedFrame {
+    /// Where the fast path starts reading: the chunk is between frames
+    /// here (whitespace may come before the frame).
+    at: u32,
+    /// Bytes from `at` to the frame's end.
+    used: u32,
+    /// The frame's own length.
+    len: u32,
+    /// Where its fields are in the chunk.
+    fields: FieldSpans,
+}
+
+/// Bytes of a chunk per frame note set aside before scanning it: about the
+/// size of a small message. (Notes are 52 bytes; a 64 KiB chunk of 100-byte
+/// messages needs 34 KiB of them.)
+const BYTES_PER_FRAME_GUESS: usize = 96;
+
+impl InputScanner {
+    /// A scanner for a hub that refuses frames longer than `max_frame_len`.
+    pub(crate) fn new(max_frame_len: usize) -> Self {
+        InputScanner {
+            decoder: FrameDecoder::boundaries(max_frame_len),
+        }
+    }
+
+    /// Finds the frames in `bytes`, the session's next chunk of input.
+    pub fn scan(&mut self, bytes: Bytes) -> ScannedInput {
+        let mut scanned = ScannedInput {
+            frames: Vec::with_capacity(bytes.len() / BYTES_PER_FRAME_GUESS),
+            bytes,
+        };
+        // Offsets are kept as `u32`; a larger chunk is left to the hub.
+        if u32::try_from(scanned.bytes.len()).is_err() {
+            return scanned;
+        }
+        let max_len = self.decoder.max_frame_len();
+        let whole = &scanned.bytes[..];
+        let text = utf8_prefix(whole);
+        let mut input = whole;
+        // The hub's decode loop, noting frames instead of acting on them.
+        loop {
+            let at = whole.len() - input.len();
+            if self.decoder.between_frames() {
+                if let Some((used, len, fields)) = ClientFrame::find_spans(text, at, max_len) {
+                    // All within the chunk, whose length fits in a `u32`.
+                    scanned.frames.push(ScannedFrame {
+                        at: at as u32,
+                        used: used as u32,
+                        len: len as u32,
+                        fields,
+                    });
+                    input = &input[used..];
+                    continue;
+                }
+            }
+            match self.decoder.next(&mut input) {
+                None | Some(Decoded::TooLarge) => break,
+                Some(Decoded::Frame(_) | Decoded::Garbage(_)) => {}
+            }
+        }
+        scanned
+    }
+}
+
+impl ScannedInput {
+    /// The chunk's bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// How many frames were found in it.
+    pub fn frames_found(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// The notes, to be read in order of position.
+    pub(crate) fn notes(&self) -> Notes<'_> {
+        Notes {
+            scanned: Some(self),
+            next: 0,
+        }
+    }
+}
+
+/// A reader of a [`ScannedInput`]'s notes, for positions in increasing
+/// order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Notes<'s> {
+    scanned: Option<&'s ScannedInput>,
+    /// The first frame not passed yet.
+    next: usize,
+}
+
+impl<'s> Notes<'s> {
+    /// No notes: every frame is read afresh.
+    pub(crate) fn none() -> Self {
+        Notes {
+            scanned: None,
+            next: 0,
+        }
+    }
+
+    /// The frame noted at `at` of `text` (the valid UTF-8 of the chunk
+    /// the notes are for), read from its note; `None` if there is none.
+    pub(crate) fn frame_at<'t>(&mut self, text: &'t str, at: usize) -> Option<FrontFrame<'t>> {
+        let frames = &self.scanned?.frames;
+        while (frames.get(self.next)?.at as usize) < at {
+            self.next += 1;
+        }
+        let frame = &frames[self.next];
+        if frame.at as usize != at {
+            return None;
+        }
+        self.next += 1;
+        let sizes = (frame.used as usize, frame.len as usize);
+        ClientFrame::read_spans(text, at, sizes, &frame.fields)
+    }
+}
+
+/// The longest start of `bytes` that is valid UTF-8.
+///
+/// This runs over every byte a client sends. simdutf8 checks it with
+/// vector instructions where the CPU has them: std's `from_utf8` is as
+/// fast on ASCII but goes a character at a time through anything else
+/// (half the core's time on a frame of 500 bytes of Chinese text). A
+/// chunk that is not all valid, which is most 64 KiB reads of non-ASCII
+/// text (they end inside a character), is checked again by simdutf8's
+/// slower `compat` check, which says where the valid part ends.
+pub(crate) fn utf8_prefix(bytes: &[u8]) -> &str {
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return text;
+    }
+    match simdutf8::compat::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            // The prefix is valid by that check; checking it again here
+            // costs one more fast pass and needs no `unsafe`.
+            simdutf8::basic::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_utf8_prefix_stops_before_the_first_byte_that_is_not_valid() {
+        let cut = "核酸".as_bytes();
+        assert_eq!(utf8_prefix(b"{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(utf8_prefix(&cut[..4]), "核");
+        assert_eq!(utf8_prefix(b"ok\xffok"), "ok");
+        assert_eq!(utf8_prefix(b"\x80"), "");
+        assert_eq!(utf8_prefix(b""), "");
+    }
+}
