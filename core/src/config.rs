@@ -223,6 +223,14 @@ pub struct HubConfig {
     /// Python's `Hub`. The default, 0, keeps tests and the simulator
     /// reproducible; nothing the hub sends depends on it.
     pub hash_seed: u64,
+    /// Hand out a session's directed frames queued one after another in
+    /// one [`Output::Transmit`](crate::Output::Transmit), written straight
+    /// into one buffer, rather than one `Transmit` per frame: no allocation
+    /// per frame, and fewer, larger writes. Its `frame` is then one or
+    /// more whole NDJSON lines. Off by default, so that each `Transmit` is
+    /// one frame for a driver that reads them; tcphub's own server turns
+    /// it on.
+    pub merge_transmits: bool,
 }
 
 /// A duration in whole milliseconds, as messages and the wire count it: a
@@ -268,6 +276,7 @@ impl Default for HubConfig {
             max_request_timeout: DEFAULT_MAX_REQUEST_TIMEOUT,
             max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
             hash_seed: 0,
+            merge_transmits: false,
         }
     }
 }

@@ -22,7 +22,9 @@ pub enum Output {
     Transmit {
         /// The recipient.
         handle: SessionHandle,
-        /// One complete NDJSON line.
+        /// One complete NDJSON line (with
+        /// [`HubConfig::merge_transmits`](crate::HubConfig::merge_transmits),
+        /// one or more).
         frame: Bytes,
     },
     /// Close the session's connection: deal with what is queued for it as

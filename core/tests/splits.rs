@@ -1,7 +1,9 @@
 //! Any split of a byte stream into chunks gives the same outputs as the whole
 //! stream at once: TCP may cut a client's writes anywhere. And input whose
 //! frames an `InputScanner` found first (`Hub::handle_scanned`, as the
-//! tcphub server feeds it) gives the same outputs as the bytes alone.
+//! tcphub server feeds it) gives the same outputs as the bytes alone, as
+//! does merging a session's frames into fewer `Transmit`s
+//! (`HubConfig::merge_transmits`, which the server turns on).
 
 use std::time::Duration;
 
@@ -84,11 +86,13 @@ fn feed_one(
     }
 }
 
-/// Renders every output as text; what is sent to `reader` is reported
-/// written, as a driver whose socket took it would.
+/// Renders every output as text, a line per frame (so a `Transmit` of
+/// several frames, with `merge_transmits`, reads as those frames); what is
+/// sent to `reader` is reported written, as a driver whose socket took it
+/// would.
 fn drain(hub: &mut Hub, reader: Option<SessionHandle>, out: &mut Vec<String>) {
     while let Some(output) = hub.poll_output() {
-        out.push(match output {
+        match output {
             Output::Transmit {
                 handle: session,
                 frame,
@@ -97,13 +101,13 @@ fn drain(hub: &mut Hub, reader: Option<SessionHandle>, out: &mut Vec<String>) {
                     hub.handle_written(Duration::ZERO, session, frame.len())
                         .unwrap();
                 }
-                format!(
-                    "{session} <- {}",
-                    String::from_utf8(frame.to_vec()).unwrap()
-                )
+                let text = String::from_utf8(frame.to_vec()).unwrap();
+                for line in text.split_inclusive('\n') {
+                    out.push(format!("{session} <- {line}"));
+                }
             }
-            other => format!("{other:?}"),
-        });
+            other => out.push(format!("{other:?}")),
+        }
     }
 }
 
@@ -279,13 +283,15 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// Scanned or not, cut anywhere, paused by a slow reader or not, the
-    /// hub does and sends the same.
+    /// Scanned or not, cut anywhere, paused by a slow reader or not, its
+    /// frames merged into fewer `Transmit`s or not, the hub does and sends
+    /// the same.
     #[test]
     fn scanned_input_matches_the_bytes(
         pieces in proptest::collection::vec(piece(), 1..40),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
         small in any::<bool>(),
+        merge in any::<bool>(),
     ) {
         let stream = pieces.concat();
         let mut at: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
@@ -309,8 +315,9 @@ proptest! {
         } else {
             HubConfig::default()
         };
+        let merged = HubConfig { merge_transmits: merge, ..config.clone() };
         prop_assert_eq!(
-            run_fed(Feed::Scanned, config.clone(), &chunks),
+            run_fed(Feed::Scanned, merged, &chunks),
             run_fed(Feed::Bytes, config, &chunks)
         );
     }

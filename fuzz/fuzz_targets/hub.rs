@@ -25,13 +25,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
+use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tcphub_core::{
     encode_bye, encode_info, encode_join, encode_leave, encode_ping, encode_reply, encode_request,
     encode_room_info, encode_sync, encode_sync_with_last_will, encode_unwatch, encode_watch,
-    AliasPolicy, CloseReason, ErrorCode, Event, Hub, HubConfig, HubError, HubFrame,
+    AliasPolicy, CloseReason, ErrorCode, Event, Hub, HubConfig, HubError, HubFrame, InputScanner,
     LastWillRequest, Output, PresenceChange, RawMessage, RawValue, RelayTarget, ReplyAddress,
-    InputScanner, SessionEntry, SessionHandle, WatchScope, HUB_NAME, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN,
+    SessionEntry, SessionHandle, WatchScope, HUB_NAME, MAX_LAST_WILL_ALIASES, MAX_MAX_FRAME_LEN,
     MAX_MAX_LIST_ROWS, MAX_MAX_QUEUED_BYTES, MAX_MAX_SESSIONS, MAX_NAME_LEN, MAX_PER_SESSION_CAP,
     MIN_MAX_FRAME_LEN,
 };
@@ -74,6 +75,9 @@ struct FuzzConfig {
     /// `% 5`: 0 is refused, 1..=4 requests waiting (`too_many_requests`
     /// within reach); or the default.
     max_pending_requests: Option<u8>,
+    /// A session's directed frames in one `Transmit`, as tcphub's server
+    /// has them.
+    merge_transmits: bool,
 }
 
 /// `max_last_will_bytes`.
@@ -1060,6 +1064,7 @@ fn build_config(c: &FuzzConfig) -> HubConfig {
         node: None,
         // Rate limits and the per-address cap stay off: this model does
         // not restate token buckets (core/tests/limits.rs covers them).
+        merge_transmits: c.merge_transmits,
         ..HubConfig::default()
     }
 }
@@ -2058,84 +2063,88 @@ impl Driver {
                     handle: session,
                     frame,
                 } => {
-                    let s = self.open.get_mut(&session).unwrap();
-                    if s.queued == 0 {
-                        s.progress_at = self.hub_now;
-                    }
-                    s.queued = s.queued.saturating_add(frame.len());
-                    let parsed = check_line(&frame);
-                    // Read loosely, so that a request or reply whose
-                    // message is a known bug is still followed.
-                    let fields = loose_fields(&frame);
-                    let frame_type = fields.as_ref().and_then(|f| text_field(f, "type"));
-                    let kind = match &parsed {
-                        Some(HubFrame::Info {
-                            from, last_will, ..
-                        }) => Some(if *last_will {
-                            InfoKind::Will
-                        } else if p.host_phase && from == HUB_NAME {
-                            InfoKind::Host
-                        } else {
-                            InfoKind::Relay
-                        }),
-                        Some(_) => None,
-                        // Only a relayed message gets here (a known bug),
-                        // or a request or reply carrying one.
-                        None if frame_type.as_deref() == Some("info") => Some(InfoKind::Relay),
-                        None => None,
-                    };
-                    if let Some(parsed) = &parsed {
-                        self.check_frame(call, session, parsed, kind, &active, &mut p);
-                    }
-                    match (frame_type.as_deref(), &fields) {
-                        (Some("request"), Some(f)) => {
-                            self.request_frame(call, session, f, &active, &mut p)
+                    // A merged `Transmit` holds several frames: each is
+                    // checked as a `Transmit` of its own would be.
+                    for frame in lines_of(&frame) {
+                        let s = self.open.get_mut(&session).unwrap();
+                        if s.queued == 0 {
+                            s.progress_at = self.hub_now;
                         }
-                        (Some("reply"), Some(f)) => self.reply_frame(call, session, f, &active),
-                        _ => {}
-                    }
-                    match kind {
-                        Some(InfoKind::Relay | InfoKind::Will) => {
-                            if self.config.observe {
-                                let info = match &parsed {
-                                    Some(HubFrame::Info {
-                                        from,
-                                        room,
-                                        last_will,
-                                        message,
-                                    }) => Some((
-                                        from.clone(),
-                                        room.clone(),
-                                        *last_will,
-                                        message.clone(),
-                                    )),
-                                    _ => None,
-                                };
-                                p.relays.push_back(RelayedFrame { to: session, info });
-                            }
+                        s.queued = s.queued.saturating_add(frame.len());
+                        let parsed = check_line(&frame);
+                        // Read loosely, so that a request or reply whose
+                        // message is a known bug is still followed.
+                        let fields = loose_fields(&frame);
+                        let frame_type = fields.as_ref().and_then(|f| text_field(f, "type"));
+                        let kind = match &parsed {
+                            Some(HubFrame::Info {
+                                from, last_will, ..
+                            }) => Some(if *last_will {
+                                InfoKind::Will
+                            } else if p.host_phase && from == HUB_NAME {
+                                InfoKind::Host
+                            } else {
+                                InfoKind::Relay
+                            }),
+                            Some(_) => None,
+                            // Only a relayed message gets here (a known bug),
+                            // or a request or reply carrying one.
+                            None if frame_type.as_deref() == Some("info") => Some(InfoKind::Relay),
+                            None => None,
+                        };
+                        if let Some(parsed) = &parsed {
+                            self.check_frame(call, session, parsed, kind, &active, &mut p);
                         }
-                        _ => p.no_relays_due(&parsed),
-                    }
-                    if let Some(code) = error_code(&frame) {
-                        assert!(
-                            ErrorCode::from_wire(&code).is_some(),
-                            "error code {code:?} is not in ErrorCode::ALL"
-                        );
-                        match code.as_str() {
-                            "too_many_requests" => {
-                                let waiting = self.waiting(session).count();
-                                let max = self.config.max_pending_requests;
-                                assert!(
-                                    waiting >= max,
-                                    "too_many_requests to {session} with {waiting} of {max} waiting"
-                                );
+                        match (frame_type.as_deref(), &fields) {
+                            (Some("request"), Some(f)) => {
+                                self.request_frame(call, session, f, &active, &mut p)
                             }
-                            "request_timeout" => self.request_timeout(call, session, &frame),
+                            (Some("reply"), Some(f)) => self.reply_frame(call, session, f, &active),
                             _ => {}
                         }
-                        told.entry(session).or_default().push(code);
+                        match kind {
+                            Some(InfoKind::Relay | InfoKind::Will) => {
+                                if self.config.observe {
+                                    let info = match &parsed {
+                                        Some(HubFrame::Info {
+                                            from,
+                                            room,
+                                            last_will,
+                                            message,
+                                        }) => Some((
+                                            from.clone(),
+                                            room.clone(),
+                                            *last_will,
+                                            message.clone(),
+                                        )),
+                                        _ => None,
+                                    };
+                                    p.relays.push_back(RelayedFrame { to: session, info });
+                                }
+                            }
+                            _ => p.no_relays_due(&parsed),
+                        }
+                        if let Some(code) = error_code(&frame) {
+                            assert!(
+                                ErrorCode::from_wire(&code).is_some(),
+                                "error code {code:?} is not in ErrorCode::ALL"
+                            );
+                            match code.as_str() {
+                                "too_many_requests" => {
+                                    let waiting = self.waiting(session).count();
+                                    let max = self.config.max_pending_requests;
+                                    assert!(
+                                        waiting >= max,
+                                        "too_many_requests to {session} with {waiting} of {max} waiting"
+                                    );
+                                }
+                                "request_timeout" => self.request_timeout(call, session, &frame),
+                                _ => {}
+                            }
+                            told.entry(session).or_default().push(code);
+                        }
+                        seen.transmits.push((session, parsed, frame.len(), kind));
                     }
-                    seen.transmits.push((session, parsed, frame.len(), kind));
                 }
                 Output::Close {
                     handle: session,
@@ -3267,6 +3276,20 @@ fn host_frames(
 
 /// The code of an `error` frame, read without parsing numbers (a request
 /// id out of `f64` range is one of the known bugs).
+/// The frames of a `Transmit`: its lines, each with its newline.
+fn lines_of(frame: &Bytes) -> Vec<Bytes> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', frame) {
+        lines.push(frame.slice(start..=end));
+        start = end + 1;
+    }
+    if start < frame.len() {
+        lines.push(frame.slice(start..));
+    }
+    lines
+}
+
 fn error_code(frame: &[u8]) -> Option<String> {
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(frame).ok()?;
     if fields.get("type")?.get() != r#""error""# {

@@ -284,6 +284,9 @@ pub fn hub_config(py: Python<'_>, o: HubOptions<'_>) -> PyResult<HubConfig> {
         // Seeded by whoever serves peers with it: `Hub::new` here, the
         // native `Server` for Python's `Server`.
         hash_seed: 0,
+        // One frame per `Transmit` for Python's `Hub`, whose callers may
+        // read them one by one; the native `Server` merges them.
+        merge_transmits: false,
         rate_limit_messages: optional_whole(
             py,
             "rate_limit_messages",

@@ -304,7 +304,7 @@ impl<'a> ClientFrame<'a> {
         }
         #[cfg(fuzzing)]
         assert_eq!(
-            Self::find_front(rest, max_len).map(|(_, s, e)| (at + s, at + e)),
+            ClientFrame::find_front(rest, max_len).map(|(_, s, e)| (at + s, at + e)),
             Some((start, end)),
             "the spans cut a frame the fast path cuts otherwise: {rest}"
         );

@@ -213,6 +213,17 @@ pub(crate) mod encode {
         info(from_json, None, false, message)
     }
 
+    /// About the length of `relayed_info`: exactly, unless the message
+    /// has raw line breaks to escape.
+    pub(crate) fn relayed_info_len(from_json: &[u8], message: &str) -> usize {
+        info_len(from_json, None, false, message)
+    }
+
+    /// `relayed_info`, appended to `out`.
+    pub(crate) fn relayed_info_into(out: &mut Vec<u8>, from_json: &[u8], message: &str) {
+        info_into(out, from_json, None, false, message);
+    }
+
     /// `info` with every optional field: the room it went to, and whether
     /// it is a last will.
     pub(crate) fn info(
@@ -221,25 +232,38 @@ pub(crate) mod encode {
         last_will: bool,
         message: &str,
     ) -> Bytes {
-        const HEAD: &[u8] = br#"{"type":"info","from":"#;
-        const MIDDLE: &[u8] = br#","message":"#;
+        let mut out = Vec::with_capacity(info_len(from_json, room, last_will, message));
+        info_into(&mut out, from_json, room, last_will, message);
+        Bytes::from(out)
+    }
+
+    const INFO_HEAD: &[u8] = br#"{"type":"info","from":"#;
+    const INFO_MIDDLE: &[u8] = br#","message":"#;
+
+    fn info_len(from_json: &[u8], room: Option<&str>, last_will: bool, message: &str) -> usize {
         let extra = room.map_or(0, |r| r.len() + 12) + if last_will { 16 } else { 0 };
-        let mut out = Vec::with_capacity(
-            HEAD.len() + from_json.len() + extra + MIDDLE.len() + message.len() + 2,
-        );
-        out.extend_from_slice(HEAD);
+        INFO_HEAD.len() + from_json.len() + extra + INFO_MIDDLE.len() + message.len() + 2
+    }
+
+    fn info_into(
+        out: &mut Vec<u8>,
+        from_json: &[u8],
+        room: Option<&str>,
+        last_will: bool,
+        message: &str,
+    ) {
+        out.extend_from_slice(INFO_HEAD);
         out.extend_from_slice(from_json);
         if let Some(room) = room {
             out.extend_from_slice(br#","room":"#);
-            push_string(&mut out, room);
+            push_string(out, room);
         }
         if last_will {
             out.extend_from_slice(br#","lastWill":true"#);
         }
-        out.extend_from_slice(MIDDLE);
-        push_single_line(&mut out, message);
+        out.extend_from_slice(INFO_MIDDLE);
+        push_single_line(out, message);
         out.extend_from_slice(b"}\n");
-        Bytes::from(out)
     }
 
     /// `info` from the host program, to a room when `room` is set.

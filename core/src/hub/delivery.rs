@@ -13,11 +13,11 @@
 //! of its slowest recipient, for at most the write deadline if that
 //! recipient stops reading altogether.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::outputs::Outputs;
 use super::Hub;
 use crate::config::whole_millis;
 use crate::error::HubError;
@@ -182,6 +182,38 @@ impl Hub {
         self.stats.queued(count, len);
         self.after_delivery(sender, newly_queued, backed_up);
         count
+    }
+
+    /// Queues for `recipient` alone a message `sender` relays, encoded
+    /// straight into the recipient's outputs (see `Outputs`). Returns how
+    /// many got it: 1, or 0 if either session is gone.
+    pub(super) fn deliver_relayed_to(
+        &mut self,
+        sender: SessionHandle,
+        recipient: SessionHandle,
+        message: &str,
+    ) -> usize {
+        let Some(from) = self.sessions.get(sender) else {
+            return 0;
+        };
+        if self.sessions.get(recipient).is_none() {
+            return 0;
+        }
+        let from_json = &from.from_json;
+        let len = self.outputs.push_frame_with(
+            recipient,
+            encode::relayed_info_len(from_json, message),
+            |buf| encode::relayed_info_into(buf, from_json, message),
+        );
+        let mut backed_up = std::mem::take(&mut self.backed_up_scratch);
+        let limits = (self.config.high_watermark, self.now);
+        let Some(session) = self.sessions.get_mut(recipient) else {
+            return 0;
+        };
+        let newly_queued = count_queued(recipient, session, len, limits, &mut backed_up);
+        self.stats.queued(1, len);
+        self.after_delivery(Some(sender), usize::from(newly_queued), backed_up);
+        1
     }
 
     /// Queues `frame` for each of `ids`. Returns how many.
@@ -421,15 +453,28 @@ fn queue_one(
     handle: SessionHandle,
     session: &mut Session,
     frame: Bytes,
-    (high, now): (usize, Duration),
-    outputs: &mut VecDeque<Output>,
+    limits: (usize, Duration),
+    outputs: &mut Outputs,
     backed_up: &mut Vec<SessionHandle>,
 ) -> bool {
-    let newly_queued = session.flow.queue(frame.len(), high, now);
+    let newly_queued = count_queued(handle, session, frame.len(), limits, backed_up);
+    outputs.push_back(Output::Transmit { handle, frame });
+    newly_queued
+}
+
+/// Counts `len` bytes against `session`'s queue, noting it if it is now
+/// backed up. Returns whether its queue was empty before.
+fn count_queued(
+    handle: SessionHandle,
+    session: &mut Session,
+    len: usize,
+    (high, now): (usize, Duration),
+    backed_up: &mut Vec<SessionHandle>,
+) -> bool {
+    let newly_queued = session.flow.queue(len, high, now);
     if session.flow.backed_up {
         backed_up.push(handle);
     }
-    outputs.push_back(Output::Transmit { handle, frame });
     newly_queued
 }
 
@@ -438,7 +483,7 @@ fn queue_one(
 #[inline]
 fn queue_each<'a>(
     recipients: impl Iterator<Item = (SessionHandle, &'a mut Session)>,
-    outputs: &mut VecDeque<Output>,
+    outputs: &mut Outputs,
     limits: (usize, Duration),
     frame: Bytes,
     backed_up: &mut Vec<SessionHandle>,
@@ -463,7 +508,7 @@ fn queue_each<'a>(
 fn queue_for(
     ids: &[SessionHandle],
     sessions: &mut SessionTable,
-    outputs: &mut VecDeque<Output>,
+    outputs: &mut Outputs,
     limits: (usize, Duration),
     frame: Bytes,
     backed_up: &mut Vec<SessionHandle>,

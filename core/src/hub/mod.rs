@@ -31,6 +31,7 @@ mod cluster;
 mod delivery;
 mod host_pace;
 mod input;
+mod outputs;
 mod presence;
 mod requests;
 mod rooms;
@@ -58,6 +59,7 @@ use crate::room_table::RoomTable;
 use crate::session::{SessionInfo, SessionTable};
 use crate::stats::HubStats;
 use crate::timers::{Timer, Timers};
+use outputs::Outputs;
 
 /// The sans-IO hub. See the [crate documentation](crate) for the run loop.
 ///
@@ -93,7 +95,7 @@ pub struct Hub {
     next_write_sweep: Option<Duration>,
     /// The latest `now` passed in; time may not go back past it.
     now: Duration,
-    outputs: VecDeque<Output>,
+    outputs: Outputs,
     /// Sessions released from waiting during this input, resumed (their
     /// kept input decoded) before the input returns, so no routing runs
     /// inside another.
@@ -144,6 +146,7 @@ impl Hub {
             .map(|node| Box::new(cluster::ClusterState::new(node)));
         let rate_limits = RateLimits::from_config(&config);
         let aliases = AliasTable::new(config.hash_seed);
+        let outputs = Outputs::new(config.merge_transmits);
         Ok(Hub {
             config,
             rate_limits,
@@ -161,7 +164,7 @@ impl Hub {
             queued_sessions: 0,
             next_write_sweep: None,
             now: Duration::ZERO,
-            outputs: VecDeque::new(),
+            outputs,
             to_resume: VecDeque::new(),
             over_cap: VecDeque::new(),
             backed_up_scratch: Vec::new(),

@@ -233,6 +233,15 @@ impl Hub {
         if let Some(error) = self.forbidden_relay(handle, to) {
             return self.peer_error(handle, error, request_id);
         }
+        if to != BROADCAST_TARGET && self.cluster.is_none() {
+            if let &[recipient] = self.aliases.holders(to) {
+                // The common case, a message for one session: written
+                // straight into what the recipient is sent, not into a
+                // frame of its own first.
+                let recipients = self.deliver_relayed_to(handle, recipient, message.get());
+                return self.observe_relay_to(handle, to, message, recipients);
+            }
+        }
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::relayed_info(from_json, message.get());
         if to == BROADCAST_TARGET {
@@ -255,6 +264,18 @@ impl Hub {
             self.forward_from(RemoteTarget::Alias(alias), &frame, reply_to);
         }
         let recipients = self.deliver_to_alias(Some(handle), to, frame);
+        self.observe_relay_to(handle, to, message, recipients);
+    }
+
+    /// Reports a message relayed to the holders of `to` to the host, when
+    /// it observes.
+    fn observe_relay_to(
+        &mut self,
+        handle: SessionHandle,
+        to: &str,
+        message: RawMessage<'_>,
+        recipients: usize,
+    ) {
         if self.config.observe {
             if let Some(alias) = self.aliases.get(to).cloned() {
                 self.observe(handle, RelayTarget::Alias(alias), message, recipients);

@@ -103,6 +103,9 @@ impl Server {
         }
         let hub = Hub::new(HubConfig {
             hash_seed: crate::random::os_random_u64(),
+            // The hub task writes whatever a `Transmit` holds; merged,
+            // a flood of directed messages costs no allocation per frame.
+            merge_transmits: true,
             ..options.hub.clone()
         })?;
         let tls = match &options.tls {
