@@ -4,7 +4,8 @@
 //!   another alias; reported per message.
 //! - `scan` and `direct_scanned`: the same, split as the server splits it
 //!   between the thread reading a connection (finding its frames) and
-//!   the hub's (acting on them as found).
+//!   the hub's (acting on them as found, merging a session's frames as
+//!   the server has it: `HubConfig::merge_transmits`).
 //! - `broadcast_1000`: the host broadcasts to 1,000 sessions; reported per
 //!   delivery (one encoding, 1,000 shared `Transmit`s).
 //! - `relay_star_1000`: a client relays to `*` with 1,000 sessions open.
@@ -103,6 +104,14 @@ fn direct(c: &mut Criterion) {
     group.bench_function("scan", |b| b.iter(|| scanner.scan(chunk.clone())));
     let scanned = scanner.scan(chunk.clone());
     assert_eq!(scanned.frames_found(), BATCH);
+    // With the server's settings: a session's frames merged.
+    let (mut merging, merging_ids) = hub_with_config(
+        HubConfig {
+            merge_transmits: true,
+            ..HubConfig::default()
+        },
+        2,
+    );
     // What `tcphub-bench pairs` sends: 64 bytes of ASCII text.
     let text = tcphub_core::RawValue::from_string(format!("\"{}\"", "x".repeat(64))).unwrap();
     let plain =
@@ -110,9 +119,10 @@ fn direct(c: &mut Criterion) {
     group.bench_function("scan_64", |b| b.iter(|| scanner.scan(plain.clone())));
     group.bench_function("direct_scanned", |b| {
         b.iter(|| {
-            hub.handle_scanned(Duration::ZERO, ids[0], &scanned)
+            merging
+                .handle_scanned(Duration::ZERO, merging_ids[0], &scanned)
                 .unwrap();
-            drain(&mut hub)
+            drain(&mut merging)
         })
     });
     // A 512-byte text message: where scanning strings dominates.

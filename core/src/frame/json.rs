@@ -17,7 +17,9 @@ pub(crate) fn kind_of(raw: &str) -> &'static str {
 /// Inside strings JSON already forbids raw control characters.
 pub(crate) fn push_single_line(out: &mut Vec<u8>, raw: &str) {
     let bytes = raw.as_bytes();
-    if memchr::memchr2(b'\n', b'\r', bytes).is_none() {
+    // A string, the usual message, has no line break to look for: one
+    // inside it would be a raw control character, which no valid JSON has.
+    if bytes.first() == Some(&b'"') || memchr::memchr2(b'\n', b'\r', bytes).is_none() {
         out.extend_from_slice(bytes);
         return;
     }

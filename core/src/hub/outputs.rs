@@ -19,13 +19,9 @@ use bytes::Bytes;
 use crate::event::Output;
 use crate::handle::SessionHandle;
 
-/// An open buffer that gets a second frame grows by at least this much, so
-/// that a run of small frames does not grow it a frame at a time; it is
+/// Most bytes of frames an open buffer takes: about the size of one write.
+/// One that gets a second frame is given this much room at once, and is
 /// trimmed to its length when it closes.
-const OPEN_CAPACITY: usize = 4096;
-
-/// An open buffer past this length is closed, so that one `Transmit`
-/// stays about the size of one write.
 const MAX_OPEN_LEN: usize = 64 * 1024;
 
 /// What the hub has for the driver (see the module docs).
@@ -79,22 +75,22 @@ impl Outputs {
             });
             return len;
         }
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|(open, buf)| *open != handle || buf.len() >= MAX_OPEN_LEN)
-        {
-            self.close_open();
-        }
-        let (_, buf) = match &mut self.open {
-            Some(open) => {
-                // A second frame: room for a run of them at once.
-                open.1.reserve(len.max(OPEN_CAPACITY));
-                open
+        let buf = match &mut self.open {
+            Some((open, buf)) if *open == handle && buf.len() + len <= MAX_OPEN_LEN => {
+                if buf.capacity() - buf.len() < len {
+                    // A second frame: room for a whole run at once, so
+                    // that the buffer is not copied as it grows (and, at
+                    // most 64 KiB, stays clear of glibc's mmap threshold).
+                    buf.reserve_exact(MAX_OPEN_LEN - buf.len());
+                }
+                buf
             }
-            // A frame alone, the usual case but under a flood, gets a
-            // buffer of its size.
-            None => self.open.insert((handle, Vec::with_capacity(len))),
+            _ => {
+                self.close_open();
+                // A frame alone, the usual case but under a flood, gets a
+                // buffer of its size.
+                &mut self.open.insert((handle, Vec::with_capacity(len))).1
+            }
         };
         let before = buf.len();
         encode(buf);
@@ -173,7 +169,7 @@ mod tests {
     #[test]
     fn a_run_is_cut_at_about_the_size_of_a_write() {
         let mut outputs = Outputs::new(true);
-        let big = "x".repeat(MAX_OPEN_LEN - 1) + "\n";
+        let big = "x".repeat(MAX_OPEN_LEN - 2) + "\n";
         outputs.push_frame_with(SessionHandle(1), 2, line(&big));
         outputs.push_frame_with(SessionHandle(1), 2, line("y\n"));
         let out = frames(&mut outputs);
