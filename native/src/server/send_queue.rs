@@ -27,6 +27,11 @@ const MAX_SLICES: usize = 1024;
 pub(crate) const KEEP_CAPACITY: usize = 64;
 /// Most bytes of frames copied into one buffer by [`coalesce`].
 const COALESCED_LEN: usize = 64 * 1024;
+/// Frames at least this long are left as they are by [`coalesce`]: a
+/// buffer the core already filled with a run of frames
+/// (`HubConfig::merge_transmits`) or one large frame is worth its own
+/// slice of a write, and copying it would only cost a copy.
+const COPIED_LEN: usize = 4 * 1024;
 
 /// Frames in the order they must reach the peer, as buffers of one or
 /// more whole frames.
@@ -105,11 +110,11 @@ impl Frames {
     }
 }
 
-/// Replaces each run of `staged` frames that fits [`COALESCED_LEN`] bytes
-/// with one buffer holding them, in order; a frame alone (or longer than
-/// that) stays as it is. So does a frame other connections share (a
-/// broadcast's, a room's): copied, it would take its memory once per
-/// recipient rather than once. Done by the hub task before it takes the
+/// Replaces each run of small `staged` frames (under [`COPIED_LEN`]) that
+/// fits [`COALESCED_LEN`] bytes with one buffer holding them, in order; a
+/// frame alone, or a larger one, stays as it is. So does a frame other
+/// connections share (a broadcast's, a room's): copied, it would take its
+/// memory once per recipient rather than once. Done by the hub task before it takes the
 /// connection's lock, so the copying holds up no writer.
 ///
 /// A frame is allocated by the hub task and freed by whichever thread
@@ -127,9 +132,9 @@ pub(crate) fn coalesce(staged: &mut Vec<Bytes>) {
         // holds that fits one buffer.
         let mut len = staged[start].len();
         let mut end = start + 1;
-        if staged[start].is_unique() {
+        if is_copied(&staged[start]) {
             while let Some(next) = staged.get(end) {
-                if !next.is_unique() || len + next.len() > COALESCED_LEN {
+                if !is_copied(next) || len + next.len() > COALESCED_LEN {
                     break;
                 }
                 len += next.len();
@@ -150,6 +155,12 @@ pub(crate) fn coalesce(staged: &mut Vec<Bytes>) {
         start = end;
     }
     staged.truncate(kept);
+}
+
+/// Whether `coalesce` copies `frame` into a run: a small frame only this
+/// connection holds.
+fn is_copied(frame: &Bytes) -> bool {
+    frame.len() < COPIED_LEN && frame.is_unique()
 }
 
 /// One non-blocking vectored write of the front of `frames`. Kept out of
@@ -209,25 +220,28 @@ mod tests {
     fn staged_frames_are_queued_in_order_as_runs_that_fit_one_buffer() {
         // Each frame its own allocation, as the core makes a directed one.
         let frame = |byte: u8, len: usize| Bytes::from(vec![byte; len]);
-        let mut staged = vec![
-            frame(b'a', 1),
-            frame(b'b', 2),
-            frame(b'c', COALESCED_LEN),
-            frame(b'h', COALESCED_LEN / 2),
-            frame(b'h', COALESCED_LEN / 2),
-            frame(b'd', 1),
-        ];
+        let small = COPIED_LEN - 1;
+        let fit = COALESCED_LEN / small;
+        let mut staged = vec![frame(b'a', 1), frame(b'b', 2), frame(b'c', COPIED_LEN)];
+        staged.extend((0..=fit).map(|_| frame(b'h', small)));
+        staged.push(frame(b'd', 1));
+        let whole: Vec<u8> = staged.iter().flat_map(|f| f.to_vec()).collect();
         coalesce(&mut staged);
+        // Read as (first byte, length), so a failure prints briefly.
+        let runs: Vec<(u8, usize)> = staged.iter().map(|f| (f[0], f.len())).collect();
         assert_eq!(
-            staged,
+            runs,
             [
-                Bytes::from_static(b"abb"),
-                frame(b'c', COALESCED_LEN),
-                // Exactly COALESCED_LEN bytes fit one buffer.
-                frame(b'h', COALESCED_LEN),
-                Bytes::from_static(b"d"),
+                (b'a', 3),
+                // A large frame (say a run the core merged) is not copied.
+                (b'c', COPIED_LEN),
+                // As many small frames as fit one buffer, then the rest.
+                (b'h', small * fit),
+                (b'h', small + 1),
             ]
         );
+        let after: Vec<u8> = staged.iter().flat_map(|f| f.to_vec()).collect();
+        assert!(after == whole, "the bytes and their order are kept");
         let mut lone = vec![Bytes::from_static(b"x")];
         coalesce(&mut lone);
         assert_eq!(lone, [Bytes::from_static(b"x")]);
