@@ -46,8 +46,9 @@ pub struct ScannedInput {
 /// Where one frame lies in a chunk, as the fast path reads it.
 #[derive(Debug, Clone, Copy)]
 struct ScannedFrame {
-    /// Where the fast path starts reading: the chunk is between frames
-    /// here (whitespace may come before the frame).
+    /// Where the fast path starts reading: the scanner found the stream
+    /// between frames here (whitespace may come before the frame). The
+    /// hub checks that for itself.
     at: u32,
     /// Bytes from `at` to the frame's end.
     used: u32,
@@ -76,10 +77,10 @@ impl InputScanner {
             frames: Vec::with_capacity(bytes.len() / BYTES_PER_FRAME_GUESS),
             bytes,
         };
-        // Offsets are kept as `u32`; a larger chunk is left to the hub.
-        if u32::try_from(scanned.bytes.len()).is_err() {
-            return scanned;
-        }
+        // Offsets are kept as `u32`: in a larger chunk (only a sans-IO
+        // driver could pass one) no frame is noted, but the stream is
+        // still followed.
+        let noting = u32::try_from(scanned.bytes.len()).is_ok();
         let max_len = self.decoder.max_frame_len();
         let whole = &scanned.bytes[..];
         let text = utf8_prefix(whole);
@@ -87,7 +88,7 @@ impl InputScanner {
         // The hub's decode loop, noting frames instead of acting on them.
         loop {
             let at = whole.len() - input.len();
-            if self.decoder.between_frames() {
+            if noting && self.decoder.between_frames() {
                 if let Some((used, len, fields)) = ClientFrame::find_spans(text, at, max_len) {
                     // All within the chunk, whose length fits in a `u32`.
                     scanned.frames.push(ScannedFrame {
@@ -105,6 +106,9 @@ impl InputScanner {
                 Some(Decoded::Frame(_) | Decoded::Garbage(_)) => {}
             }
         }
+        // Room set aside for notes that were not needed (a chunk of large
+        // frames) is given back before the chunk waits for the hub.
+        scanned.frames.shrink_to_fit();
         scanned
     }
 }
@@ -148,14 +152,21 @@ impl<'s> Notes<'s> {
     }
 
     /// The frame noted at `at` of `text` (the valid UTF-8 of the chunk
-    /// the notes are for), read from its note; `None` if there is none.
-    pub(crate) fn frame_at<'t>(&mut self, text: &'t str, at: usize) -> Option<FrontFrame<'t>> {
+    /// the notes are for), read from its note; `None` if there is none,
+    /// or if the frame is longer than `max_len` (a scanner made for
+    /// another hub).
+    pub(crate) fn frame_at<'t>(
+        &mut self,
+        text: &'t str,
+        at: usize,
+        max_len: usize,
+    ) -> Option<FrontFrame<'t>> {
         let frames = &self.scanned?.frames;
         while (frames.get(self.next)?.at as usize) < at {
             self.next += 1;
         }
         let frame = &frames[self.next];
-        if frame.at as usize != at {
+        if frame.at as usize != at || frame.len as usize > max_len {
             return None;
         }
         self.next += 1;

@@ -3274,8 +3274,6 @@ fn host_frames(
         .filter(|t| t.3 == Some(InfoKind::Host))
 }
 
-/// The code of an `error` frame, read without parsing numbers (a request
-/// id out of `f64` range is one of the known bugs).
 /// The frames of a `Transmit`: its lines, each with its newline.
 fn lines_of(frame: &Bytes) -> Vec<Bytes> {
     let mut lines = Vec::new();
@@ -3290,6 +3288,8 @@ fn lines_of(frame: &Bytes) -> Vec<Bytes> {
     lines
 }
 
+/// The code of an `error` frame, read without parsing numbers (a request
+/// id out of `f64` range is one of the known bugs).
 fn error_code(frame: &[u8]) -> Option<String> {
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(frame).ok()?;
     if fields.get("type")?.get() != r#""error""# {

@@ -150,6 +150,16 @@ pub(crate) struct FrontFrame<'a> {
     pub(crate) frame: Result<ClientFrame<'a>, PeerError>,
 }
 
+/// Where the first byte after the whitespace that starts `text[at..]` is
+/// (`at` being at most `text`'s length).
+fn after_whitespace(text: &str, at: usize) -> usize {
+    let rest = &text.as_bytes()[at..];
+    at + rest
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(rest.len())
+}
+
 impl<'a> FrontFrame<'a> {
     /// The frame with `fields`, from `start` to `end` of the text read.
     fn read(fields: &Fields<'a>, start: usize, end: usize) -> Self {
@@ -259,14 +269,9 @@ impl<'a> ClientFrame<'a> {
     /// The fields of the frame [`read_front`](Self::read_front) reads, and
     /// where in `text` it starts and ends.
     fn find_front(text: &'a str, max_len: usize) -> Option<(Fields<'a>, usize, usize)> {
-        let start = text.len()
-            - text
-                .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                .len();
+        let start = after_whitespace(text, 0);
         let (fields, end) = envelope::scan_front(text, start)?;
-        if end - start > max_len {
-            return None;
-        }
+        (end - start <= max_len).then_some(())?;
         #[cfg(fuzzing)]
         {
             let mut decoder = crate::FrameDecoder::new(max_len);
@@ -292,21 +297,19 @@ impl<'a> ClientFrame<'a> {
         at: usize,
         max_len: usize,
     ) -> Option<(usize, usize, FieldSpans)> {
-        let rest = text.get(at..)?;
-        let start = at + rest.len()
-            - rest
-                .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                .len();
-        let mut spans = FieldSpans::default();
-        let end = envelope::scan_front_into(text, start, &mut spans)?;
-        if end - start > max_len {
+        if at > text.len() {
             return None;
         }
+        let start = after_whitespace(text, at);
+        let mut spans = FieldSpans::default();
+        let end = envelope::scan_front_into(text, start, &mut spans)?;
+        (end - start <= max_len).then_some(())?;
         #[cfg(fuzzing)]
         assert_eq!(
-            ClientFrame::find_front(rest, max_len).map(|(_, s, e)| (at + s, at + e)),
+            ClientFrame::find_front(&text[at..], max_len).map(|(_, s, e)| (at + s, at + e)),
             Some((start, end)),
-            "the spans cut a frame the fast path cuts otherwise: {rest}"
+            "the spans cut a frame the fast path cuts otherwise: {}",
+            &text[at..]
         );
         Some((end - at, end - start, spans))
     }

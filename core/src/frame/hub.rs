@@ -213,8 +213,8 @@ pub(crate) mod encode {
         info(from_json, None, false, message)
     }
 
-    /// About the length of `relayed_info`: exactly, unless the message
-    /// has raw line breaks to escape.
+    /// The length of `relayed_info` at most: exactly, unless the message
+    /// has raw line breaks outside its strings, which are left out.
     pub(crate) fn relayed_info_len(from_json: &[u8], message: &str) -> usize {
         info_len(from_json, None, false, message)
     }

@@ -122,9 +122,10 @@ impl Hub {
             let carried = self.cluster_outputs_len();
             let front = if decoder.between_frames() {
                 let at = whole.len() - input.len();
-                notes.frame_at(text, at).or_else(|| {
+                let max_len = decoder.max_frame_len();
+                notes.frame_at(text, at, max_len).or_else(|| {
                     text.get(at..)
-                        .and_then(|rest| ClientFrame::read_front(rest, decoder.max_frame_len()))
+                        .and_then(|rest| ClientFrame::read_front(rest, max_len))
                 })
             } else {
                 None

@@ -5,12 +5,13 @@
 //!
 //! A flood of directed messages otherwise costs the hub an allocation per
 //! frame, freed by whichever thread writes it, and the driver a copy to put
-//! the frames of one write together again. A frame that only one session
-//! gets is written instead into the *open* buffer: the frames for one
-//! session that come after every output queued so far. Anything else
-//! queued (another session's frame, a close, an event) first closes it into
-//! a `Transmit`, as does the driver taking the last output, so the order of
-//! everything the driver is handed stays as it was queued.
+//! the frames of one write together again. A message relayed to the one
+//! holder of an alias (`Hub::deliver_relayed_to`, the hot path) is written
+//! instead into the *open* buffer: the frames for one session that come
+//! after every output queued so far. Anything else queued (another
+//! session's frame, any other frame, a close, an event) first closes it
+//! into a `Transmit`, as does the driver taking the last output, so the
+//! order of everything the driver is handed stays as it was queued.
 
 use std::collections::VecDeque;
 

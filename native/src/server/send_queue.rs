@@ -114,16 +114,18 @@ impl Frames {
 /// fits [`COALESCED_LEN`] bytes with one buffer holding them, in order; a
 /// frame alone, or a larger one, stays as it is. So does a frame other
 /// connections share (a broadcast's, a room's): copied, it would take its
-/// memory once per recipient rather than once. Done by the hub task before it takes the
-/// connection's lock, so the copying holds up no writer.
+/// memory once per recipient rather than once. Done by the hub task before
+/// it takes the connection's lock, so the copying holds up no writer.
 ///
 /// A frame is allocated by the hub task and freed by whichever thread
 /// wrote it, and glibc's malloc handles that poorly once the writers run
 /// on other cores (a fifth of the hub's CPU under directed pairs went to
-/// malloc and free). Copied here, each frame is freed on the thread that
-/// made it, and the writer frees one buffer per run. A close that drops
-/// unsent frames still finishes a started buffer, so it may send a few
-/// more whole frames than it would have, never part of one.
+/// malloc and free, before the core merged runs of directed frames).
+/// Copied here, each small frame is freed on the thread that made it, and
+/// the writer frees one buffer per run; a large one (a run the core
+/// merged) is one free in many frames' worth of work anyway. A close that
+/// drops unsent frames still finishes a started buffer, so it may send a
+/// few more whole frames than it would have, never part of one.
 pub(crate) fn coalesce(staged: &mut Vec<Bytes>) {
     let mut kept = 0;
     let mut start = 0;
