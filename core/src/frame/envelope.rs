@@ -125,7 +125,7 @@ impl<'a> FieldSink<'a> for FieldSpans {
 }
 
 impl<'a> Fields<'a> {
-    /// The slot numbered `index` (in the order `slot` gives them).
+    /// The slot numbered `index` (as `slot_index` numbers the keys).
     fn slot_at(&mut self, index: u8) -> Option<&mut Option<&'a str>> {
         Some(match index {
             0 => &mut self.kind,
@@ -431,6 +431,37 @@ mod tests {
     /// What serde_json makes of `text`: the reference.
     fn reference(text: &str) -> Option<Fields<'_>> {
         serde_json::from_str::<Fields<'_>>(text).ok()
+    }
+
+    #[test]
+    fn every_key_lands_in_the_field_serde_json_reads_it_into() {
+        // `slot_index` and `slot_at` are two tables that must agree with
+        // each other and with the serde attributes on `Fields`.
+        for key in [
+            "type",
+            "clientName",
+            "message",
+            "to",
+            "id",
+            "limit",
+            "after",
+            "room",
+            "aliases",
+            "lastWill",
+            "token",
+            "timeout",
+            "replyTo",
+        ] {
+            let text = format!("{{\"{key}\":1}}");
+            let expected = reference(&text).unwrap();
+            assert_ne!(expected, Fields::default(), "{key} is a field");
+            let mut fields = Fields::default();
+            assert_eq!(scan_front_into(&text, 0, &mut fields), Some(text.len()));
+            assert_eq!(fields, expected, "{key}");
+            let mut spans = FieldSpans::default();
+            assert_eq!(scan_front_into(&text, 0, &mut spans), Some(text.len()));
+            assert_eq!(Fields::from_spans(&text, &spans), Some(expected), "{key}");
+        }
     }
 
     #[test]
