@@ -335,3 +335,36 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_note_for_a_frame_past_the_hubs_limit_is_not_taken() {
+    // A scanner made by a hub with a larger frame limit notes a frame
+    // this hub refuses: it must refuse it as handle_data does.
+    let small = HubConfig {
+        max_frame_len: 256,
+        ..HubConfig::default()
+    };
+    let long = format!(
+        r#"{{"type":"info","to":"Peer","message":"{}"}}"#,
+        "y".repeat(300)
+    );
+    let stream = [long.as_bytes(), br#"{"type":"ping"}"#].concat();
+    let expected = run_fed(Feed::Bytes, small.clone(), &[&stream]);
+    assert!(
+        expected.iter().any(|line| line.contains("frame_too_large")),
+        "the hub refuses the frame: {expected:?}"
+    );
+    let (mut hub, peer, sender) = hub_with_peer(small);
+    let mut looser = Hub::new(HubConfig::default()).unwrap().input_scanner();
+    let mut out = Vec::new();
+    feed_one(
+        &mut hub,
+        &mut looser,
+        Feed::Scanned,
+        sender,
+        &stream,
+        &mut out,
+    );
+    drain(&mut hub, Some(peer), &mut out);
+    assert_eq!(out, expected);
+}
