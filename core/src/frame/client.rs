@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::envelope::{self, FieldSpans, Fields};
+use super::envelope::{self, FieldSink, FieldSpans, Fields};
 use super::json::{kind_of, push_single_line, push_string};
 use crate::error::{ErrorCode, PeerError};
 
@@ -150,14 +150,23 @@ pub(crate) struct FrontFrame<'a> {
     pub(crate) frame: Result<ClientFrame<'a>, PeerError>,
 }
 
-/// Where the first byte after the whitespace that starts `text[at..]` is
-/// (`at` being at most `text`'s length).
-fn after_whitespace(text: &str, at: usize) -> usize {
-    let rest = &text.as_bytes()[at..];
-    at + rest
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(rest.len())
+/// The whole frame of at most `max_len` bytes at the front of `text[at..]`
+/// (after whitespace), its fields put into `sink`: where in `text` it
+/// starts and ends. What the fast path reads, as fields or as their spans.
+fn find_front_into<'t>(
+    text: &'t str,
+    at: usize,
+    max_len: usize,
+    sink: &mut impl FieldSink<'t>,
+) -> Option<(usize, usize)> {
+    let rest = text.as_bytes().get(at..)?;
+    let start = at
+        + rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+    let end = envelope::scan_front_into(text, start, sink)?;
+    (end - start <= max_len).then_some((start, end))
 }
 
 impl<'a> FrontFrame<'a> {
@@ -269,9 +278,8 @@ impl<'a> ClientFrame<'a> {
     /// The fields of the frame [`read_front`](Self::read_front) reads, and
     /// where in `text` it starts and ends.
     fn find_front(text: &'a str, max_len: usize) -> Option<(Fields<'a>, usize, usize)> {
-        let start = after_whitespace(text, 0);
-        let (fields, end) = envelope::scan_front(text, start)?;
-        (end - start <= max_len).then_some(())?;
+        let mut fields = Fields::default();
+        let (start, end) = find_front_into(text, 0, max_len, &mut fields)?;
         #[cfg(fuzzing)]
         {
             let mut decoder = crate::FrameDecoder::new(max_len);
@@ -297,13 +305,8 @@ impl<'a> ClientFrame<'a> {
         at: usize,
         max_len: usize,
     ) -> Option<(usize, usize, FieldSpans)> {
-        if at > text.len() {
-            return None;
-        }
-        let start = after_whitespace(text, at);
         let mut spans = FieldSpans::default();
-        let end = envelope::scan_front_into(text, start, &mut spans)?;
-        (end - start <= max_len).then_some(())?;
+        let (start, end) = find_front_into(text, at, max_len, &mut spans)?;
         #[cfg(fuzzing)]
         assert_eq!(
             ClientFrame::find_front(&text[at..], max_len).map(|(_, s, e)| (at + s, at + e)),
