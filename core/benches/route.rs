@@ -5,7 +5,9 @@
 //! - `scan` and `direct_scanned`: the same, split as the server splits it
 //!   between the thread reading a connection (finding its frames) and
 //!   the hub's (acting on them as found, merging a session's frames as
-//!   the server has it: `HubConfig::merge_transmits`).
+//!   the server has it: `HubConfig::merge_transmits`); `scan_64`,
+//!   `scan_512` and `direct_scanned_512` for what `tcphub-bench pairs`
+//!   sends: ASCII messages of 64 and 512 bytes.
 //! - `broadcast_1000`: the host broadcasts to 1,000 sessions; reported per
 //!   delivery (one encoding, 1,000 shared `Transmit`s).
 //! - `relay_star_1000`: a client relays to `*` with 1,000 sessions open.
@@ -117,12 +119,38 @@ fn direct(c: &mut Criterion) {
     let plain =
         bytes::Bytes::from(tcphub_core::encode_info(Some("pair-17-b"), &text).repeat(BATCH));
     group.bench_function("scan_64", |b| b.iter(|| scanner.scan(plain.clone())));
+    // And its 512 bytes: where scanning strings is most of the work.
+    let text = tcphub_core::RawValue::from_string(format!("\"{}\"", "x".repeat(512))).unwrap();
+    let plain_512 =
+        bytes::Bytes::from(tcphub_core::encode_info(Some("Client-1"), &text).repeat(BATCH));
+    group.bench_function("scan_512", |b| b.iter(|| scanner.scan(plain_512.clone())));
     group.bench_function("direct_scanned", |b| {
         b.iter(|| {
             merging
                 .handle_scanned(Duration::ZERO, merging_ids[0], &scanned)
                 .unwrap();
             drain(&mut merging)
+        })
+    });
+    // In chunks of 100 frames (57 KB), about what one read of the
+    // server's takes, each drained as the server drains a batch: a
+    // merged buffer of all 1,000 would be a fresh mmap each time.
+    let chunks_512: Vec<_> = plain_512
+        .chunks(plain_512.len() / 10)
+        .map(|chunk| scanner.scan(bytes::Bytes::copy_from_slice(chunk)))
+        .collect();
+    assert!(chunks_512.iter().all(|c| c.frames_found() == BATCH / 10));
+    group.bench_function("direct_scanned_512", |b| {
+        b.iter(|| {
+            chunks_512
+                .iter()
+                .map(|chunk| {
+                    merging
+                        .handle_scanned(Duration::ZERO, merging_ids[0], chunk)
+                        .unwrap();
+                    drain(&mut merging)
+                })
+                .sum::<usize>()
         })
     });
     // A 512-byte text message: where scanning strings dominates.
