@@ -114,6 +114,14 @@ impl InputScanner {
 }
 
 impl ScannedInput {
+    /// A chunk whose frames nobody looked for: every frame is read afresh.
+    pub(crate) fn unscanned(bytes: Bytes) -> Self {
+        ScannedInput {
+            bytes,
+            frames: Vec::new(),
+        }
+    }
+
     /// The chunk's bytes.
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
@@ -126,9 +134,26 @@ impl ScannedInput {
 
     /// The notes, to be read in order of position.
     pub(crate) fn notes(&self) -> Notes<'_> {
+        self.notes_from(0)
+    }
+
+    /// The notes for the chunk's bytes from `from` on, by their position
+    /// in those.
+    pub(crate) fn notes_from(&self, from: usize) -> Notes<'_> {
         Notes {
             scanned: Some(self),
             next: 0,
+            base: from,
+        }
+    }
+
+    /// The same chunk with only the notes for its bytes from `from` on
+    /// (the bytes are shared).
+    pub(crate) fn rest(&self, from: usize) -> ScannedInput {
+        let first = self.frames.partition_point(|f| (f.at as usize) < from);
+        ScannedInput {
+            bytes: self.bytes.clone(),
+            frames: self.frames[first..].to_vec(),
         }
     }
 }
@@ -140,6 +165,9 @@ pub(crate) struct Notes<'s> {
     scanned: Option<&'s ScannedInput>,
     /// The first frame not passed yet.
     next: usize,
+    /// Where in the chunk the text read starts: the notes are by position
+    /// in the chunk.
+    base: usize,
 }
 
 impl<'s> Notes<'s> {
@@ -148,13 +176,14 @@ impl<'s> Notes<'s> {
         Notes {
             scanned: None,
             next: 0,
+            base: 0,
         }
     }
 
     /// The frame noted at `at` of `text` (the valid UTF-8 of the chunk
-    /// the notes are for), read from its note; `None` if there is none,
-    /// or if the frame is longer than `max_len` (a scanner made for
-    /// another hub).
+    /// the notes are for, from the notes' base on), read from its note;
+    /// `None` if there is none, or if the frame is longer than `max_len`
+    /// (a scanner made for another hub).
     pub(crate) fn frame_at<'t>(
         &mut self,
         text: &'t str,
@@ -162,16 +191,18 @@ impl<'s> Notes<'s> {
         max_len: usize,
     ) -> Option<FrontFrame<'t>> {
         let frames = &self.scanned?.frames;
-        while (frames.get(self.next)?.at as usize) < at {
+        let in_chunk = self.base.checked_add(at)?;
+        while (frames.get(self.next)?.at as usize) < in_chunk {
             self.next += 1;
         }
         let frame = &frames[self.next];
-        if frame.at as usize != at || frame.len as usize > max_len {
+        if frame.at as usize != in_chunk || frame.len as usize > max_len {
             return None;
         }
         self.next += 1;
         let sizes = (frame.used as usize, frame.len as usize);
-        ClientFrame::read_spans(text, at, sizes, &frame.fields)
+        let fields = frame.fields.shifted_back(self.base)?;
+        ClientFrame::read_spans(text, at, sizes, &fields)
     }
 }
 
@@ -200,7 +231,10 @@ pub(crate) fn utf8_prefix(bytes: &[u8]) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::{Event, Hub, HubConfig, Output};
 
     #[test]
     fn the_utf8_prefix_stops_before_the_first_byte_that_is_not_valid() {
@@ -210,5 +244,69 @@ mod tests {
         assert_eq!(utf8_prefix(b"ok\xffok"), "ok");
         assert_eq!(utf8_prefix(b"\x80"), "");
         assert_eq!(utf8_prefix(b""), "");
+    }
+
+    /// What `Peer` was sent, frame by frame, as text (its queue reported
+    /// written as it goes), and the messages the host was given.
+    fn outputs(hub: &mut Hub, peer: crate::SessionHandle) -> (Vec<String>, Vec<String>) {
+        let (mut sent, mut to_host) = (Vec::new(), Vec::new());
+        while let Some(output) = hub.poll_output() {
+            match output {
+                Output::Transmit { handle, frame } if handle == peer => {
+                    hub.handle_written(Duration::ZERO, peer, frame.len())
+                        .unwrap();
+                    sent.push(String::from_utf8(frame.to_vec()).unwrap());
+                }
+                Output::Event(Event::Message { message, .. }) => to_host.push(message.to_string()),
+                _ => {}
+            }
+        }
+        (sent, to_host)
+    }
+
+    #[test]
+    fn input_held_while_paused_is_read_from_its_notes_on_resuming() {
+        // Issue 15: the input of a paused session was kept as bytes and
+        // read again in full when it resumed. A note is trusted for where
+        // a frame's fields lie, so a chunk carrying the notes of another,
+        // one without its `to`, shows which was read: the held frame comes
+        // in a chunk of its own, or after the frame that pauses the sender
+        // in the same chunk.
+        let filler = format!(
+            r#"{{"type":"info","to":"Peer","message":"{}"}}"#,
+            "f".repeat(300)
+        );
+        let noted = r#"{"type":"info","xx":"Peer","message":"hi"}"#;
+        let written = r#"{"type":"info","to":"Peer","message":"hi"}"#;
+        for together in [false, true] {
+            let now = Duration::ZERO;
+            let mut hub = Hub::new(HubConfig {
+                high_watermark: 200,
+                low_watermark: 100,
+                ..HubConfig::default()
+            })
+            .unwrap();
+            let peer = hub.handle_accept(now, "127.0.0.1:2").unwrap();
+            hub.handle_data(now, peer, &crate::encode_sync("Peer"))
+                .unwrap();
+            let sender = hub.handle_accept(now, "127.0.0.1:1").unwrap();
+            outputs(&mut hub, peer);
+            let mut scanner = hub.input_scanner();
+            let first = if together { "" } else { &filler };
+            let lead = if together { &filler[..] } else { "" };
+            hub.handle_scanned(now, sender, &scanner.scan(Bytes::from(first.to_owned())))
+                .unwrap();
+            let lying = ScannedInput {
+                bytes: Bytes::from(format!("{lead}{written}")),
+                frames: scanner.scan(Bytes::from(format!("{lead}{noted}"))).frames,
+            };
+            hub.handle_scanned(now, sender, &lying).unwrap();
+            let (sent, to_host) = outputs(&mut hub, peer);
+            assert!(sent[0].contains("fff"), "{sent:?}");
+            // Read from its notes, which have no `to`, the held frame is a
+            // message for the host. Read again, it would go to Peer.
+            assert_eq!(sent.len(), 1, "together {together}: {sent:?}");
+            assert_eq!(to_host, [r#""hi""#], "together {together}");
+        }
     }
 }

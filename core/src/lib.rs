@@ -83,6 +83,7 @@ mod event;
 mod flow;
 mod frame;
 mod handle;
+mod held_input;
 mod hub;
 mod input_scan;
 mod last_will;

@@ -9,6 +9,7 @@ use crate::decoder::FrameDecoder;
 use crate::flow::Flow;
 use crate::frame::{json_string, SessionEntry};
 use crate::handle::SessionHandle;
+use crate::held_input::HeldInput;
 use crate::last_will::LastWill;
 use crate::limits::SessionLimits;
 use crate::presence::AliasWatch;
@@ -57,7 +58,7 @@ pub(crate) struct Session {
     pub(crate) flow: Flow,
     /// Input passed in while the session was paused, decoded when it
     /// resumes. Empty (no allocation) otherwise.
-    pub(crate) pending: Vec<u8>,
+    pub(crate) held: HeldInput,
     /// The peer half-closed: once everything it sent is answered, the
     /// session closes.
     pub(crate) eof: bool,
@@ -92,7 +93,7 @@ impl Session {
             decoder: FrameDecoder::new(max_frame_len),
             timers: Armed::default(),
             flow: Flow::default(),
-            pending: Vec::new(),
+            held: HeldInput::default(),
             eof: false,
             rooms: BTreeSet::new(),
             watch: AliasWatch::default(),

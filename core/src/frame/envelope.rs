@@ -173,6 +173,21 @@ impl FieldSpans {
     /// `to` or `room`, `message`, an `id`), and a frame with more is rare
     /// enough to be read again rather than make every note larger.
     pub(crate) const MAX: usize = 4;
+
+    /// The same fields, found in a text that starts `by` bytes further
+    /// on; `None` if one of them starts before it.
+    pub(crate) fn shifted_back(&self, by: usize) -> Option<FieldSpans> {
+        if by == 0 {
+            return Some(*self);
+        }
+        let by = u32::try_from(by).ok()?;
+        let mut shifted = *self;
+        for (start, end) in &mut shifted.ranges[..usize::from(self.count)] {
+            *start = start.checked_sub(by)?;
+            *end = end.checked_sub(by)?;
+        }
+        Some(shifted)
+    }
 }
 
 /// The fields of `text`, a whole frame, or `None` when the fast path

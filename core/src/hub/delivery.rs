@@ -24,7 +24,6 @@ use crate::error::HubError;
 use crate::event::{CloseReason, Output};
 use crate::frame::hub_encode as encode;
 use crate::handle::SessionHandle;
-use crate::input_scan::Notes;
 use crate::room::Room;
 use crate::session::{Session, SessionTable};
 use crate::timers::Timer;
@@ -347,14 +346,24 @@ impl Hub {
         if session.flow.blocked() {
             return;
         }
-        if !session.pending.is_empty() {
-            let pending = std::mem::take(&mut session.pending);
-            self.decode(handle, &pending, Notes::none());
+        let held = session.held.take();
+        for (at, chunk) in held.iter().enumerate() {
+            let paused = self.decode(handle, chunk.bytes(), chunk.notes());
+            let Some(session) = self.sessions.get_mut(handle) else {
+                return;
+            };
+            if let Some(read) = paused {
+                let mut rest = held;
+                rest.drain(..at);
+                session.held.put_back(rest, read);
+                return;
+            }
         }
         let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         if session.flow.blocked() {
+            // Defensive: `decode` reports a pause where it happens.
             return;
         }
         if session.flow.reading_paused {

@@ -27,7 +27,7 @@ impl Hub {
         handle: SessionHandle,
         data: &[u8],
     ) -> Result<(), HubError> {
-        self.take_input(now, handle, data, Notes::none())
+        self.take_input(now, handle, data, None)
     }
 
     /// Bytes arrived from the session's peer, with where their frames
@@ -42,7 +42,7 @@ impl Hub {
         handle: SessionHandle,
         input: &ScannedInput,
     ) -> Result<(), HubError> {
-        self.take_input(now, handle, input.bytes(), input.notes())
+        self.take_input(now, handle, input.bytes(), Some(input))
     }
 
     /// A scanner for a session's input, for a driver that finds each
@@ -53,12 +53,13 @@ impl Hub {
         InputScanner::new(self.config.max_frame_len)
     }
 
+    /// The input of both: `data`, which is `scanned`'s bytes when given.
     fn take_input(
         &mut self,
         now: Duration,
         handle: SessionHandle,
         data: &[u8],
-        notes: Notes<'_>,
+        scanned: Option<&ScannedInput>,
     ) -> Result<(), HubError> {
         self.advance(now)?;
         let session = self
@@ -69,12 +70,21 @@ impl Hub {
             return Ok(());
         }
         self.stats.received(data.len());
-        if session.flow.blocked() || !session.pending.is_empty() {
-            session.pending.extend_from_slice(data);
-            return Ok(());
+        // Input is held from `from` on: all of it while the session is
+        // paused, or what is left when reading it pauses the session.
+        let from = if session.flow.blocked() || !session.held.is_empty() {
+            Some(0)
+        } else {
+            self.arm_idle(handle);
+            let notes = scanned.map_or_else(Notes::none, ScannedInput::notes);
+            self.decode(handle, data, notes)
+        };
+        if let (Some(from), Some(session)) = (from, self.sessions.get_mut(handle)) {
+            match scanned {
+                Some(scanned) => session.held.push_scanned(scanned, from),
+                None => session.held.push_bytes(&data[from..]),
+            }
         }
-        self.arm_idle(handle);
-        self.decode(handle, data, notes);
         self.settle();
         Ok(())
     }
@@ -95,7 +105,7 @@ impl Hub {
             return Ok(());
         }
         session.eof = true;
-        if !session.flow.blocked() && session.pending.is_empty() {
+        if !session.flow.blocked() && session.held.is_empty() {
             self.finish_eof(handle);
         }
         self.settle();
@@ -103,12 +113,17 @@ impl Hub {
     }
 
     /// Decodes `input` and acts on each frame, until the input is used up
-    /// or the session is paused; then what is left is kept for later.
-    /// Frames `notes` has found in it are taken from there.
-    pub(super) fn decode(&mut self, handle: SessionHandle, mut input: &[u8], mut notes: Notes<'_>) {
-        let Some(session) = self.sessions.get_mut(handle) else {
-            return;
-        };
+    /// or the session is paused. Frames `notes` has found in it are taken
+    /// from there. Gives how much it read if the session was paused: the
+    /// caller holds the rest for later.
+    #[must_use = "input left when the session paused must be held"]
+    pub(super) fn decode(
+        &mut self,
+        handle: SessionHandle,
+        mut input: &[u8],
+        mut notes: Notes<'_>,
+    ) -> Option<usize> {
+        let session = self.sessions.get_mut(handle)?;
         // The decoder lends out frames while routing needs `&mut self`; it
         // is lent out of the session meanwhile and put back at the end.
         let mut decoder = std::mem::take(&mut session.decoder);
@@ -117,6 +132,7 @@ impl Hub {
         // chunk's end, garbage, anything unusual.
         let whole = input;
         let text = utf8_prefix(input);
+        let mut paused_at = None;
         loop {
             let emitted = self.emitted;
             let carried = self.cluster_outputs_len();
@@ -155,7 +171,8 @@ impl Hub {
                                 self.config.max_frame_len
                             ),
                         );
-                        return self.close_for_error(handle, CloseReason::FrameTooLarge, error);
+                        self.close_for_error(handle, CloseReason::FrameTooLarge, error);
+                        return None;
                     }
                 }
             }
@@ -172,9 +189,9 @@ impl Hub {
             match self.sessions.get_mut(handle) {
                 // Defensive: routing closes only other sessions (a
                 // takeover's old holder), and over-cap ones in `settle`.
-                None => return,
+                None => return None,
                 Some(session) if session.flow.blocked() => {
-                    session.pending.extend_from_slice(input);
+                    paused_at = Some(whole.len() - input.len());
                     break;
                 }
                 Some(_) => {}
@@ -184,6 +201,7 @@ impl Hub {
             session.decoder = decoder;
             self.update_frame_timer(handle);
         }
+        paused_at
     }
 
     /// Acts on one frame of `len` bytes as read, under the rate limits.
@@ -245,16 +263,17 @@ impl Hub {
         let Some(session) = self.sessions.get(handle) else {
             return false;
         };
-        if session.pending.is_empty() {
+        if session.held.is_empty() {
             return false;
         }
         // A copy of the decoder reads on from where the session stopped.
         let mut decoder = session.decoder.clone();
-        let mut input = &session.pending[..];
-        while let Some(item) = decoder.next(&mut input) {
-            if let Decoded::Frame(bytes) = item {
-                if matches!(ClientFrame::parse(bytes), Ok(ClientFrame::Bye)) {
-                    return true;
+        for mut input in session.held.bytes() {
+            while let Some(item) = decoder.next(&mut input) {
+                if let Decoded::Frame(bytes) = item {
+                    if matches!(ClientFrame::parse(bytes), Ok(ClientFrame::Bye)) {
+                        return true;
+                    }
                 }
             }
         }
@@ -273,7 +292,7 @@ impl Hub {
         };
         let owed = session.decoder.mid_frame()
             && !session.flow.blocked()
-            && session.pending.is_empty()
+            && session.held.is_empty()
             && !session.eof;
         match (owed, session.timers.is_armed(Timer::Frame)) {
             (true, false) => {
