@@ -184,6 +184,7 @@ impl<'s> Notes<'s> {
     /// the notes are for, from the notes' base on), read from its note;
     /// `None` if there is none, or if the frame is longer than `max_len`
     /// (a scanner made for another hub).
+    #[inline]
     pub(crate) fn frame_at<'t>(
         &mut self,
         text: &'t str,

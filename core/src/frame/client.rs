@@ -319,6 +319,7 @@ impl<'a> ClientFrame<'a> {
 
     /// The frame that [`find_spans`](Self::find_spans) found in `text` at
     /// `at`, from what it gave; `None` if that does not fit `text`.
+    #[inline]
     pub(crate) fn read_spans(
         text: &'a str,
         at: usize,

@@ -147,6 +147,7 @@ impl<'a> Fields<'a> {
 
     /// The fields `spans` found in `text`; `None` if one does not lie on
     /// character boundaries of `text`.
+    #[inline]
     pub(super) fn from_spans(text: &'a str, spans: &FieldSpans) -> Option<Self> {
         let mut fields = Fields::default();
         let count = usize::from(spans.count);
