@@ -114,14 +114,6 @@ impl InputScanner {
 }
 
 impl ScannedInput {
-    /// A chunk whose frames nobody looked for: every frame is read afresh.
-    pub(crate) fn unscanned(bytes: Bytes) -> Self {
-        ScannedInput {
-            bytes,
-            frames: Vec::new(),
-        }
-    }
-
     /// The chunk's bytes.
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
@@ -144,16 +136,6 @@ impl ScannedInput {
             scanned: Some(self),
             next: 0,
             base: from,
-        }
-    }
-
-    /// The same chunk with only the notes for its bytes from `from` on
-    /// (the bytes are shared).
-    pub(crate) fn rest(&self, from: usize) -> ScannedInput {
-        let first = self.frames.partition_point(|f| (f.at as usize) < from);
-        ScannedInput {
-            bytes: self.bytes.clone(),
-            frames: self.frames[first..].to_vec(),
         }
     }
 }
@@ -247,22 +229,34 @@ mod tests {
         assert_eq!(utf8_prefix(b""), "");
     }
 
-    /// What `Peer` was sent, frame by frame, as text (its queue reported
-    /// written as it goes), and the messages the host was given.
-    fn outputs(hub: &mut Hub, peer: crate::SessionHandle) -> (Vec<String>, Vec<String>) {
-        let (mut sent, mut to_host) = (Vec::new(), Vec::new());
+    /// What came out, as Peer reads it (each frame it is sent reported
+    /// written): the frames Peer got; the messages the host got, each
+    /// with how many frames Peer had read by then; and the sender's
+    /// pauses and resumptions.
+    #[derive(Debug, Default)]
+    struct Seen {
+        sent: Vec<String>,
+        to_host: Vec<(String, usize)>,
+        paused: usize,
+        resumed: usize,
+    }
+
+    fn outputs(hub: &mut Hub, [peer, sender]: [crate::SessionHandle; 2], seen: &mut Seen) {
         while let Some(output) = hub.poll_output() {
             match output {
                 Output::Transmit { handle, frame } if handle == peer => {
                     hub.handle_written(Duration::ZERO, peer, frame.len())
                         .unwrap();
-                    sent.push(String::from_utf8(frame.to_vec()).unwrap());
+                    seen.sent.push(String::from_utf8(frame.to_vec()).unwrap());
                 }
-                Output::Event(Event::Message { message, .. }) => to_host.push(message.to_string()),
+                Output::Event(Event::Message { message, .. }) => {
+                    seen.to_host.push((message.to_string(), seen.sent.len()));
+                }
+                Output::PauseReading { handle } if handle == sender => seen.paused += 1,
+                Output::ResumeReading { handle } if handle == sender => seen.resumed += 1,
                 _ => {}
             }
         }
-        (sent, to_host)
     }
 
     #[test]
@@ -270,16 +264,23 @@ mod tests {
         // Issue 15: the input of a paused session was kept as bytes and
         // read again in full when it resumed. A note is trusted for where
         // a frame's fields lie, so a chunk carrying the notes of another,
-        // one without its `to`, shows which was read: the held frame comes
-        // in a chunk of its own, or after the frame that pauses the sender
-        // in the same chunk.
+        // one without its `to`, shows which was read.
         let filler = format!(
             r#"{{"type":"info","to":"Peer","message":"{}"}}"#,
             "f".repeat(300)
         );
         let noted = r#"{"type":"info","xx":"Peer","message":"hi"}"#;
         let written = r#"{"type":"info","to":"Peer","message":"hi"}"#;
-        for together in [false, true] {
+        // Each filler passes Peer's high watermark and pauses the sender.
+        // The frame is held: in a chunk of its own; after the filler that
+        // pauses the sender in the same chunk; or after a filler that
+        // pauses it again as it resumes.
+        let cases = [
+            ("own chunk", filler.as_str(), ""),
+            ("same chunk", "", filler.as_str()),
+            ("paused again", filler.as_str(), filler.as_str()),
+        ];
+        for (case, first, lead) in cases {
             let now = Duration::ZERO;
             let mut hub = Hub::new(HubConfig {
                 high_watermark: 200,
@@ -291,23 +292,30 @@ mod tests {
             hub.handle_data(now, peer, &crate::encode_sync("Peer"))
                 .unwrap();
             let sender = hub.handle_accept(now, "127.0.0.1:1").unwrap();
-            outputs(&mut hub, peer);
+            outputs(&mut hub, [peer, sender], &mut Seen::default());
             let mut scanner = hub.input_scanner();
-            let first = if together { "" } else { &filler };
-            let lead = if together { &filler[..] } else { "" };
-            hub.handle_scanned(now, sender, &scanner.scan(Bytes::from(first.to_owned())))
-                .unwrap();
+            let first = scanner.scan(Bytes::from(first.to_owned()));
+            hub.handle_scanned(now, sender, first).unwrap();
             let lying = ScannedInput {
                 bytes: Bytes::from(format!("{lead}{written}")),
                 frames: scanner.scan(Bytes::from(format!("{lead}{noted}"))).frames,
             };
-            hub.handle_scanned(now, sender, &lying).unwrap();
-            let (sent, to_host) = outputs(&mut hub, peer);
-            assert!(sent[0].contains("fff"), "{sent:?}");
+            hub.handle_scanned(now, sender, lying).unwrap();
+            let mut seen = Seen::default();
+            outputs(&mut hub, [peer, sender], &mut seen);
+            // (Paused again while resuming, it stays paused: one each.)
+            assert_eq!((seen.paused, seen.resumed), (1, 1), "{case}: {seen:?}");
+            let fillers = if case == "paused again" { 2 } else { 1 };
+            assert_eq!(seen.sent.len(), fillers, "{case}: {seen:?}");
+            assert!(
+                seen.sent.iter().all(|f| f.contains("fff")),
+                "{case}: {seen:?}"
+            );
             // Read from its notes, which have no `to`, the held frame is a
-            // message for the host. Read again, it would go to Peer.
-            assert_eq!(sent.len(), 1, "together {together}: {sent:?}");
-            assert_eq!(to_host, [r#""hi""#], "together {together}");
+            // message for the host (read again, it would go to Peer), and
+            // only once Peer has read every filler.
+            let hi = (r#""hi""#.to_owned(), fillers);
+            assert_eq!(seen.to_host, [hi], "{case}");
         }
     }
 }

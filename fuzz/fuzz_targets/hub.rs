@@ -1904,7 +1904,7 @@ impl Driver {
                 .entry(id)
                 .or_insert_with(|| hub.input_scanner());
             let scanned = scanner.scan(bytes.to_vec().into());
-            self.hub.handle_scanned(self.now, id, &scanned)
+            self.hub.handle_scanned(self.now, id, scanned)
         } else {
             self.hub.handle_data(self.now, id, bytes)
         };

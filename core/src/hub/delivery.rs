@@ -346,24 +346,11 @@ impl Hub {
         if session.flow.blocked() {
             return;
         }
-        let held = session.held.take();
-        for (at, chunk) in held.iter().enumerate() {
-            let paused = self.decode(handle, chunk.bytes(), chunk.notes());
-            let Some(session) = self.sessions.get_mut(handle) else {
-                return;
-            };
-            if let Some(read) = paused {
-                let mut rest = held;
-                rest.drain(..at);
-                session.held.put_back(rest, read);
-                return;
-            }
-        }
+        self.decode_held(handle);
         let Some(session) = self.sessions.get_mut(handle) else {
             return;
         };
         if session.flow.blocked() {
-            // Defensive: `decode` reports a pause where it happens.
             return;
         }
         if session.flow.reading_paused {

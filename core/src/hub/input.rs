@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, HubError, PeerError};
 use crate::event::CloseReason;
 use crate::frame::ClientFrame;
 use crate::handle::SessionHandle;
+use crate::held_input::HeldInput;
 use crate::input_scan::{utf8_prefix, InputScanner, Notes, ScannedInput};
 use crate::limits::Verdict;
 use crate::timers::Timer;
@@ -27,7 +28,7 @@ impl Hub {
         handle: SessionHandle,
         data: &[u8],
     ) -> Result<(), HubError> {
-        self.take_input(now, handle, data, None)
+        self.take_input(now, handle, Received::Bytes(data))
     }
 
     /// Bytes arrived from the session's peer, with where their frames
@@ -35,14 +36,15 @@ impl Hub {
     /// [`input_scanner`](Hub::input_scanner)): as
     /// [`handle_data`](Hub::handle_data) with `input.bytes()`, which it
     /// does and sends exactly the same for, only faster, since the
-    /// frames need not be found again.
+    /// frames need not be found again. The hub keeps `input` while the
+    /// session is paused.
     pub fn handle_scanned(
         &mut self,
         now: Duration,
         handle: SessionHandle,
-        input: &ScannedInput,
+        input: ScannedInput,
     ) -> Result<(), HubError> {
-        self.take_input(now, handle, input.bytes(), Some(input))
+        self.take_input(now, handle, Received::Scanned(input))
     }
 
     /// A scanner for a session's input, for a driver that finds each
@@ -53,13 +55,11 @@ impl Hub {
         InputScanner::new(self.config.max_frame_len)
     }
 
-    /// The input of both: `data`, which is `scanned`'s bytes when given.
     fn take_input(
         &mut self,
         now: Duration,
         handle: SessionHandle,
-        data: &[u8],
-        scanned: Option<&ScannedInput>,
+        input: Received<'_>,
     ) -> Result<(), HubError> {
         self.advance(now)?;
         let session = self
@@ -69,21 +69,16 @@ impl Hub {
         if session.eof {
             return Ok(());
         }
-        self.stats.received(data.len());
-        // Input is held from `from` on: all of it while the session is
-        // paused, or what is left when reading it pauses the session.
-        let from = if session.flow.blocked() || !session.held.is_empty() {
-            Some(0)
-        } else {
-            self.arm_idle(handle);
-            let notes = scanned.map_or_else(Notes::none, ScannedInput::notes);
-            self.decode(handle, data, notes)
-        };
-        if let (Some(from), Some(session)) = (from, self.sessions.get_mut(handle)) {
-            match scanned {
-                Some(scanned) => session.held.push_scanned(scanned, from),
-                None => session.held.push_bytes(&data[from..]),
-            }
+        self.stats.received(input.bytes().len());
+        if session.flow.blocked() || !session.held.is_empty() {
+            input.hold_from(0, &mut session.held);
+            return Ok(());
+        }
+        self.arm_idle(handle);
+        let paused = self.decode(handle, input.bytes(), input.notes());
+        if let (Some(read), Some(session)) = (paused, self.sessions.get_mut(handle)) {
+            // What it sent after the frame that paused it waits.
+            input.hold_from(read, &mut session.held);
         }
         self.settle();
         Ok(())
@@ -110,6 +105,30 @@ impl Hub {
         }
         self.settle();
         Ok(())
+    }
+
+    /// Reads what the session sent while it was paused, until all is read
+    /// or it is paused again.
+    pub(super) fn decode_held(&mut self, handle: SessionHandle) {
+        loop {
+            let Some(session) = self.sessions.get_mut(handle) else {
+                return;
+            };
+            if session.flow.blocked() {
+                return;
+            }
+            // The rest stays held meanwhile: a chunk that ends inside a
+            // frame is not a session waiting for the rest of it.
+            let Some(chunk) = session.held.pop_front() else {
+                return;
+            };
+            if let Some(read) = self.decode(handle, chunk.bytes(), chunk.notes()) {
+                if let Some(session) = self.sessions.get_mut(handle) {
+                    session.held.push_front_unread(chunk, read);
+                }
+                return;
+            }
+        }
     }
 
     /// Decodes `input` and acts on each frame, until the input is used up
@@ -321,5 +340,37 @@ impl Hub {
         }
         // (Unless that error frame overflowed the queue and closed it.)
         self.close(handle, CloseReason::PeerClosed);
+    }
+}
+
+/// Input from a peer, as a driver passed it.
+enum Received<'a> {
+    /// Bytes alone ([`Hub::handle_data`]).
+    Bytes(&'a [u8]),
+    /// A chunk with its notes ([`Hub::handle_scanned`]).
+    Scanned(ScannedInput),
+}
+
+impl Received<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Received::Bytes(bytes) => bytes,
+            Received::Scanned(input) => input.bytes(),
+        }
+    }
+
+    fn notes(&self) -> Notes<'_> {
+        match self {
+            Received::Bytes(_) => Notes::none(),
+            Received::Scanned(input) => input.notes(),
+        }
+    }
+
+    /// Keeps what is unread from `from` on, for when the session resumes.
+    fn hold_from(self, from: usize, held: &mut HeldInput) {
+        match self {
+            Received::Bytes(bytes) => held.push_bytes(&bytes[from..]),
+            Received::Scanned(input) => held.push_scanned(input, from),
+        }
     }
 }

@@ -218,7 +218,7 @@ impl HubTask {
                 permit,
             } => self.accept(now, stream, peer, permit),
             Input::Data { session, input } => {
-                let result = self.hub.handle_scanned(now, session, &input);
+                let result = self.hub.handle_scanned(now, session, input);
                 report(result);
                 if let Some(entry) = self.conns.0.get(&session) {
                     entry.conn.input_processed();
