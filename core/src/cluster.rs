@@ -222,8 +222,8 @@ pub enum ClusterOutput {
     /// A client's message to an alias this node's replica knows no holder
     /// of. The replica may lag behind a claim on another node, so the
     /// directory decides: it carries the envelope to every node holding
-    /// the alias, or, when none does, answers
-    /// [`ClusterInput::Unresolved`] with it.
+    /// the alias and answers [`ClusterInput::Resolved`] with how many,
+    /// or, when none does, [`ClusterInput::Unresolved`].
     Resolve(Envelope),
 }
 
@@ -252,6 +252,15 @@ pub enum ClusterInput {
         alias: Alias,
         /// The former holder, on this node.
         session_id: Arc<str>,
+    },
+    /// The directory carried a [`ClusterOutput::Resolve`]d envelope to
+    /// `nodes` nodes (at least one). A request waits for the answers of
+    /// all of them: any may find its holder just gone.
+    Resolved {
+        /// The envelope resolved.
+        envelope: Envelope,
+        /// The nodes it went to.
+        nodes: u32,
     },
     /// The directory found no holder for a [`ClusterOutput::Resolve`]d
     /// envelope: its sender gets `unknown_alias`.

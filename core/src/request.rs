@@ -83,11 +83,58 @@ pub(crate) struct PendingRequest {
     /// How long it was given, for the timeout's message.
     pub(crate) timeout: Duration,
     pub(crate) deadline: Duration,
-    /// In a cluster: how many other nodes it went to that may still answer
-    /// that they found nobody; the last such answer ends it with
-    /// `unknown_alias`. `None` when a holder on this node has it (or the
-    /// host is asked): then no such answer ends it.
-    pub(crate) nobody_answers_due: Option<u32>,
+    /// In a cluster: which answers from other nodes that they found
+    /// nobody end it (with `unknown_alias`).
+    pub(crate) nobody_answers: NobodyAnswers,
+}
+
+/// What ends a request that other nodes may answer by saying that they
+/// found no holder of its alias: under `share` it may go to several
+/// nodes, any of which may find its holder just gone, so only the last
+/// such word ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NobodyAnswers {
+    /// None does: a holder on this node has it, or the host is asked.
+    NotCounted,
+    /// The last of this many nodes' answers does.
+    Due(u32),
+    /// It went to the directory, which has not said yet how many nodes
+    /// it carried it to; this many nodes said that they found nobody.
+    Unknown {
+        /// Answers heard so far.
+        heard: u32,
+    },
+}
+
+impl NobodyAnswers {
+    /// Counts one node's answer that it found nobody; true if that ends
+    /// the request.
+    pub(crate) fn heard_one(&mut self) -> bool {
+        match self {
+            NobodyAnswers::NotCounted => false,
+            NobodyAnswers::Due(due) => {
+                *due = due.saturating_sub(1);
+                *due == 0
+            }
+            NobodyAnswers::Unknown { heard } => {
+                *heard = heard.saturating_add(1);
+                false
+            }
+        }
+    }
+
+    /// The directory carried it to `nodes` nodes; true if all of them
+    /// have said already that they found nobody.
+    pub(crate) fn carried_to(&mut self, nodes: u32) -> bool {
+        match *self {
+            NobodyAnswers::Unknown { heard } if heard >= nodes => true,
+            NobodyAnswers::Unknown { heard } => {
+                *self = NobodyAnswers::Due(nodes - heard);
+                false
+            }
+            NobodyAnswers::NotCounted | NobodyAnswers::Due(_) => false,
+        }
+    }
 }
 
 /// The earliest deadline among a session's requests.
@@ -121,5 +168,30 @@ mod tests {
         ] {
             assert_eq!(ReplyAddress::parse(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_last_word_of_nobody_ends_a_request_however_the_count_arrives() {
+        let mut not_counted = NobodyAnswers::NotCounted;
+        assert!(!not_counted.heard_one());
+        assert!(!not_counted.carried_to(1));
+
+        let mut due = NobodyAnswers::Due(2);
+        assert!(!due.heard_one());
+        assert!(due.heard_one());
+
+        // The directory's count before any answer, and after some.
+        let mut unknown = NobodyAnswers::Unknown { heard: 0 };
+        assert!(!unknown.carried_to(2));
+        assert!(!unknown.heard_one());
+        assert!(unknown.heard_one());
+        let mut unknown = NobodyAnswers::Unknown { heard: 0 };
+        assert!(!unknown.heard_one());
+        assert!(!unknown.carried_to(2), "one of two still to answer");
+        assert!(unknown.heard_one());
+        let mut unknown = NobodyAnswers::Unknown { heard: 0 };
+        assert!(!unknown.heard_one());
+        assert!(!unknown.heard_one());
+        assert!(unknown.carried_to(2), "both answered before the count came");
     }
 }

@@ -192,9 +192,14 @@ impl Cluster {
                         if nodes.is_empty() {
                             vec![(from, ClusterInput::Unresolved(envelope.clone()))]
                         } else {
+                            let resolved = ClusterInput::Resolved {
+                                envelope: envelope.clone(),
+                                nodes: nodes.len() as u32,
+                            };
                             nodes
                                 .into_iter()
                                 .map(|j| (j, ClusterInput::Deliver(envelope.clone())))
+                                .chain([(from, resolved)])
                                 .collect()
                         }
                     }
@@ -1249,6 +1254,66 @@ fn a_node_that_no_longer_holds_a_shared_alias_does_not_end_a_request_another_hol
         }]
     );
     assert!(c.nodes[1].take(b1).is_empty(), "the reply was taken");
+}
+
+#[test]
+fn a_request_the_directory_carries_is_not_ended_by_one_node_that_found_nobody() {
+    // As above, but the requester's replica lags and knows no holder of
+    // B: the directory resolves the request and carries it to both of
+    // B's nodes, one of which finds B's holder gone.
+    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
+    let a = c.client(0, "A");
+    c.lagging = true;
+    let b1 = c.client(1, "B");
+    let b2 = c.client(2, "B");
+    c.take_crossed();
+    c.nodes[0].send(
+        a,
+        br#"{"type":"request","to":"B","message":"ping?","id":"q1"}"#,
+    );
+    c.nodes[2].disconnect(b2);
+    c.pump();
+    assert!(
+        c.take_crossed()
+            .iter()
+            .any(|(from, out)| *from == 0 && matches!(out, ClusterOutput::Resolve(_))),
+        "the directory resolves it"
+    );
+    assert!(
+        c.nodes[0].take(a).is_empty(),
+        "one node's \"nobody here\" ends nothing while another holder has it"
+    );
+    let reply_to = reply_to_of(&c.nodes[1].take(b1));
+    let answer = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":"pong"}}"#);
+    c.send(1, b1, &answer);
+    assert_eq!(
+        c.nodes[0].take(a),
+        [HubFrame::Reply {
+            from: "B".into(),
+            message: json!("pong"),
+            id: Some(json!("q1")),
+        }]
+    );
+}
+
+#[test]
+fn a_request_the_directory_carries_to_holders_that_all_left_is_told_so_once() {
+    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
+    let a = c.client(0, "A");
+    c.lagging = true;
+    let b1 = c.client(1, "B");
+    let b2 = c.client(2, "B");
+    c.nodes[0].send(a, br#"{"type":"request","to":"B","message":1,"id":7}"#);
+    c.nodes[1].disconnect(b1);
+    c.nodes[2].disconnect(b2);
+    c.pump();
+    match &c.nodes[0].take(a)[..] {
+        [HubFrame::Error { code, id, .. }] => {
+            assert_eq!((code.as_str(), id), ("unknown_alias", &Some(json!(7))));
+        }
+        other => panic!("expected one unknown_alias, got {other:?}"),
+    }
+    assert_eq!(c.nodes[0].hub.poll_timeout(), None, "nothing waits for it");
 }
 
 #[test]

@@ -143,32 +143,41 @@ impl Hub {
                 self.deliver_remote(envelope);
                 self.settle();
             }
-            ClusterInput::Unresolved(Envelope {
-                target: RemoteTarget::Alias(alias),
-                reply_to:
-                    Some(ReplyTo {
-                        request: Some(to), ..
-                    }),
-                ..
-            }) => {
-                self.request_unresolved(&to, &alias);
+            ClusterInput::Resolved { envelope, nodes } => {
+                self.resolved(&envelope, nodes);
                 self.settle();
             }
             ClusterInput::Unresolved(envelope) => {
-                let local = envelope.reply_to.as_ref().and_then(|reply_to| {
-                    let handle = self.sessions.by_session_id(&reply_to.session_id)?;
-                    Some((handle, reply_to.request_id.clone()))
-                });
-                if let (Some((handle, request_id)), RemoteTarget::Alias(alias)) =
-                    (local, &envelope.target)
-                {
-                    let request_id = raw_request_id(request_id.as_deref());
-                    self.peer_error(handle, unknown_alias(alias.as_str()), request_id.as_deref());
-                }
+                self.resolved(&envelope, 0);
                 self.settle();
             }
         }
         Ok(())
+    }
+
+    /// The directory carried `envelope`, which this node asked it to
+    /// resolve, to `nodes` nodes (none: nobody holds its alias). A request
+    /// waits for the answers of all of them; a message that reached
+    /// nobody is answered `unknown_alias` to its sender.
+    fn resolved(&mut self, envelope: &Envelope, nodes: u32) {
+        let RemoteTarget::Alias(alias) = &envelope.target else {
+            return;
+        };
+        let Some(reply_to) = &envelope.reply_to else {
+            return;
+        };
+        if let Some(to) = &reply_to.request {
+            return match nodes {
+                0 => self.request_unresolved(to, alias),
+                nodes => self.request_carried(to, alias, nodes),
+            };
+        }
+        if nodes == 0 {
+            if let Some(handle) = self.sessions.by_session_id(&reply_to.session_id) {
+                let request_id = raw_request_id(reply_to.request_id.as_deref());
+                self.peer_error(handle, unknown_alias(alias.as_str()), request_id.as_deref());
+            }
+        }
     }
 
     /// The sessions of the other nodes, by session id, as this node's

@@ -25,7 +25,7 @@ use crate::frame::hub_encode as encode;
 use crate::frame::{json_string, RawMessage, HUB_NAME};
 use crate::handle::SessionHandle;
 use crate::name::BROADCAST_TARGET;
-use crate::request::{earliest, PendingRequest, ReplyAddress, Responder};
+use crate::request::{earliest, NobodyAnswers, PendingRequest, ReplyAddress, Responder};
 use crate::timers::Timer;
 
 impl Hub {
@@ -63,18 +63,24 @@ impl Hub {
             // An alias that breaks the alias rules is held by nobody.
             _ => return self.peer_error(handle, unknown_alias(to), request_id),
         };
-        // Under `share` it may go to several nodes, any of which may find
-        // its holder gone: only the last such word ends it.
+        // The replica may lag behind a claim on another node: then the
+        // directory decides, and answers if nobody holds it.
+        let resolved = !held_here && self.cluster.is_some() && !self.held_elsewhere(to);
         let nodes = self
             .cluster
             .as_ref()
             .map_or(0, |c| c.replica.alias_nodes(to).count());
-        let nobody_answers_due =
-            (!held_here).then(|| u32::try_from(nodes.max(1)).unwrap_or(u32::MAX));
+        let nobody_answers = if held_here {
+            NobodyAnswers::NotCounted
+        } else if resolved {
+            NobodyAnswers::Unknown { heard: 0 }
+        } else {
+            NobodyAnswers::Due(u32::try_from(nodes.max(1)).unwrap_or(u32::MAX))
+        };
         let responder = Responder::Alias(alias.clone());
         let address = self.remember_request(handle, request_id, responder, timeout);
         if let Some(pending) = self.pending_mut(&address) {
-            pending.nobody_answers_due = nobody_answers_due;
+            pending.nobody_answers = nobody_answers;
         }
         let from_json = &self.session_mut(handle).from_json;
         let frame = encode::request(from_json, &address.to_string(), message.get());
@@ -83,9 +89,7 @@ impl Hub {
             if let Some(reply_to) = &mut reply_to {
                 reply_to.request = Some(address);
             }
-            if !held_here && !self.held_elsewhere(to) {
-                // The replica may lag behind a claim on another node: the
-                // directory decides, and answers if nobody holds it.
+            if resolved {
                 return self.resolve_from(alias, frame, reply_to);
             }
             self.forward_from(RemoteTarget::Alias(alias), &frame, reply_to);
@@ -148,7 +152,7 @@ impl Hub {
             responder,
             timeout,
             deadline,
-            nobody_answers_due: None,
+            nobody_answers: NobodyAnswers::NotCounted,
         });
         self.arm_request_timer(handle);
         ReplyAddress {
@@ -252,6 +256,17 @@ impl Hub {
         }
     }
 
+    /// The directory carried the request at `to` to `nodes` nodes: the
+    /// last of their words that they found nobody ends it.
+    pub(super) fn request_carried(&mut self, to: &ReplyAddress, alias: &Alias, nodes: u32) {
+        let all_said_nobody = self
+            .pending_mut(to)
+            .is_some_and(|pending| pending.nobody_answers.carried_to(nodes));
+        if all_said_nobody {
+            self.request_unresolved(to, alias);
+        }
+    }
+
     /// The directory found nobody for the request at `to`: its sender is
     /// told `unknown_alias`, and it waits no longer.
     pub(super) fn request_unresolved(&mut self, to: &ReplyAddress, alias: &Alias) {
@@ -311,14 +326,8 @@ impl Hub {
     /// `address`; true when that was the last word due, so the request
     /// ends with it.
     fn last_word_of_nobody(&mut self, address: &ReplyAddress) -> bool {
-        let Some(due) = self
-            .pending_mut(address)
-            .and_then(|p| p.nobody_answers_due.as_mut())
-        else {
-            return false;
-        };
-        *due = due.saturating_sub(1);
-        *due == 0
+        self.pending_mut(address)
+            .is_some_and(|pending| pending.nobody_answers.heard_one())
     }
 
     /// Takes the waiting request `address` names out of its session, if

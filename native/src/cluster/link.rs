@@ -287,12 +287,15 @@ impl Link {
             Then::Announced(change) => self.holdings.lock().announced(&change),
             Then::Resolve(envelope) => {
                 // The script answers how many nodes it carried it to.
-                if answer == Value::Int(0) || planned.cmd.is_none() {
-                    self.inputs
-                        .send(ClusterInput::Unresolved(envelope))
-                        .await
-                        .map_err(|_| HubGone)?;
-                }
+                let nodes = match answer {
+                    Value::Int(n) if planned.cmd.is_some() => u32::try_from(n).unwrap_or(0),
+                    _ => 0,
+                };
+                let input = match nodes {
+                    0 => ClusterInput::Unresolved(envelope),
+                    nodes => ClusterInput::Resolved { envelope, nodes },
+                };
+                self.inputs.send(input).await.map_err(|_| HubGone)?;
             }
             Then::Nothing => {}
         }
@@ -367,7 +370,8 @@ enum Then {
         session_id: Arc<str>,
     },
     Announced(DirectoryChange),
-    /// Answer the core `Unresolved` when no node held the alias.
+    /// Answer the core `Resolved` with how many nodes the script carried
+    /// the envelope to, or `Unresolved` when no node held the alias.
     Resolve(Envelope),
     Nothing,
 }

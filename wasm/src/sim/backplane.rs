@@ -14,7 +14,8 @@
 //! - A directory change goes to every other node's replica, a `Forward` to
 //!   its one node, a `Publish` to every other node. A `Resolve` (a message
 //!   to an alias the sender's replica knows no holder of) goes to every
-//!   node the directory has holding it, or comes back `Unresolved`.
+//!   node the directory has holding it, and comes back `Resolved` with
+//!   how many, or `Unresolved`.
 //! - A crashed node is not known to be gone until its lease runs out; then
 //!   the directory frees its aliases, every other node is told `NodeGone`,
 //!   and nothing is sent to it any more. What reaches it before is lost.
@@ -180,9 +181,14 @@ impl Backplane {
                 if nodes.is_empty() {
                     return vec![(from, ClusterInput::Unresolved(envelope.clone()))];
                 }
+                let resolved = ClusterInput::Resolved {
+                    envelope: envelope.clone(),
+                    nodes: u32::try_from(nodes.len()).unwrap_or(u32::MAX),
+                };
                 nodes
                     .into_iter()
                     .map(|n| (n, ClusterInput::Deliver(envelope.clone())))
+                    .chain([(from, resolved)])
                     .collect()
             }
         }
@@ -365,7 +371,10 @@ mod tests {
         };
         assert!(matches!(
             &b.settle(0, &to("X"))[..],
-            [(2, ClusterInput::Deliver(_))]
+            [
+                (2, ClusterInput::Deliver(_)),
+                (0, ClusterInput::Resolved { nodes: 1, .. })
+            ]
         ));
         assert!(matches!(
             &b.settle(0, &to("Y"))[..],

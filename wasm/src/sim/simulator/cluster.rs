@@ -205,6 +205,7 @@ fn describe_input(input: &ClusterInput) -> (&'static str, BackplaneDetail) {
             },
         ),
         ClusterInput::TakenOver { alias, session_id } => ("taken_over", holder(alias, session_id)),
+        ClusterInput::Resolved { envelope, .. } => ("resolved", describe_envelope(envelope)),
         ClusterInput::Unresolved(envelope) => ("unresolved", describe_envelope(envelope)),
     }
 }
