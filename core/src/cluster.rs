@@ -267,6 +267,21 @@ pub enum ClusterInput {
     Unresolved(Envelope),
 }
 
+impl ClusterInput {
+    /// The directory's answer to a [`ClusterOutput::Resolve`]: it carried
+    /// `envelope` to `nodes` nodes, [`Unresolved`](Self::Unresolved) when
+    /// none.
+    pub fn resolved(envelope: Envelope, nodes: u64) -> Self {
+        match nodes {
+            0 => ClusterInput::Unresolved(envelope),
+            nodes => ClusterInput::Resolved {
+                envelope,
+                nodes: u32::try_from(nodes).unwrap_or(u32::MAX),
+            },
+        }
+    }
+}
+
 /// A session on another node, as `list` and the host's listing show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteSession {

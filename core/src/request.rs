@@ -177,6 +177,8 @@ mod tests {
         assert!(!not_counted.carried_to(1));
 
         let mut due = NobodyAnswers::Due(2);
+        assert!(!due.carried_to(1), "a count for a request routed here");
+        assert_eq!(due, NobodyAnswers::Due(2), "changes nothing");
         assert!(!due.heard_one());
         assert!(due.heard_one());
 

@@ -27,6 +27,9 @@ struct Cluster {
     /// `lagging`: their replicas fall behind the directory.
     held: Vec<(usize, ClusterInput)>,
     lagging: bool,
+    /// The directory's count of the nodes it carried a resolve to is
+    /// held back with them, so the nodes' answers come before it.
+    count_late: bool,
 }
 
 impl Cluster {
@@ -60,10 +63,12 @@ impl Cluster {
             crossed: Vec::new(),
             held: Vec::new(),
             lagging: false,
+            count_late: false,
         }
     }
 
-    /// Tells the replicas every directory change held back.
+    /// Tells the replicas every directory change held back (and the
+    /// senders' nodes every count held back).
     fn catch_up(&mut self) {
         self.lagging = false;
         for (j, input) in std::mem::take(&mut self.held) {
@@ -189,19 +194,17 @@ impl Cluster {
                             .collect();
                         nodes.sort_unstable();
                         nodes.dedup();
-                        if nodes.is_empty() {
-                            vec![(from, ClusterInput::Unresolved(envelope.clone()))]
+                        let count = ClusterInput::resolved(envelope.clone(), nodes.len() as u64);
+                        let mut carried: Vec<(usize, ClusterInput)> = nodes
+                            .into_iter()
+                            .map(|j| (j, ClusterInput::Deliver(envelope.clone())))
+                            .collect();
+                        if self.count_late && !carried.is_empty() {
+                            self.held.push((from, count));
                         } else {
-                            let resolved = ClusterInput::Resolved {
-                                envelope: envelope.clone(),
-                                nodes: nodes.len() as u32,
-                            };
-                            nodes
-                                .into_iter()
-                                .map(|j| (j, ClusterInput::Deliver(envelope.clone())))
-                                .chain([(from, resolved)])
-                                .collect()
+                            carried.push((from, count));
                         }
+                        carried
                     }
                     ClusterOutput::Forward { node, envelope } => {
                         vec![(self.index(node), ClusterInput::Deliver(envelope.clone()))]
@@ -1224,18 +1227,37 @@ fn a_node_s_host_answers_the_requests_sent_to_it() {
     );
 }
 
-/// A request from node 0 to B, held under `share` on nodes 1 and 2:
-/// B's holder on node 2 leaves while the request is on its way, so that
-/// node finds nobody, and B's holder on node 1 answers. With `lagging`,
-/// node 0's replica knows no holder of B: the directory resolves the
-/// request and carries it to both.
-fn request_while_one_shared_holder_leaves(lagging: bool) {
+/// How the directory takes part in a request to B from node 0.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Directory {
+    /// Not at all: node 0's replica knows B's holders.
+    Bypassed,
+    /// Node 0's replica lags and knows no holder of B: the directory
+    /// resolves the request, and its count of the nodes it carried it to
+    /// reaches node 0 before their answers...
+    CountsFirst,
+    /// ...or after them.
+    CountsLast,
+}
+
+/// A cluster of 3 under `share`, with A on node 0 and B held on nodes
+/// 1 and 2, the directory taking part as `directory` says.
+fn shared_b(directory: Directory) -> (Cluster, [SessionHandle; 3]) {
     let mut c = Cluster::with_policy(3, AliasPolicy::Share);
     let a = c.client(0, "A");
-    c.lagging = lagging;
+    c.lagging = directory != Directory::Bypassed;
+    c.count_late = directory == Directory::CountsLast;
     let b1 = c.client(1, "B");
     let b2 = c.client(2, "B");
     c.take_crossed();
+    (c, [a, b1, b2])
+}
+
+/// A request from node 0 to B, whose holder on node 2 leaves while the
+/// request is on its way, so that node finds nobody; B's holder on node
+/// 1 answers it.
+fn request_while_one_shared_holder_leaves(directory: Directory) {
+    let (mut c, [a, b1, b2]) = shared_b(directory);
     c.nodes[0].send(
         a,
         br#"{"type":"request","to":"B","message":"ping?","id":"q1"}"#,
@@ -1246,14 +1268,15 @@ fn request_while_one_shared_holder_leaves(lagging: bool) {
         .take_crossed()
         .iter()
         .any(|(from, out)| *from == 0 && matches!(out, ClusterOutput::Resolve(_)));
-    assert_eq!(
-        resolved, lagging,
-        "the directory resolves it when the replica lags"
-    );
+    assert_eq!(resolved, directory != Directory::Bypassed, "{directory:?}");
     assert!(
         c.nodes[0].take(a).is_empty(),
         "one node's \"nobody here\" ends nothing while another holder has it"
     );
+    if directory == Directory::CountsLast {
+        c.catch_up();
+        assert!(c.nodes[0].take(a).is_empty(), "nor does the count after it");
+    }
     let reply_to = reply_to_of(&c.nodes[1].take(b1));
     let answer = format!(r#"{{"type":"reply","replyTo":"{reply_to}","message":"pong"}}"#);
     c.send(1, b1, &answer);
@@ -1263,48 +1286,55 @@ fn request_while_one_shared_holder_leaves(lagging: bool) {
             from: "B".into(),
             message: json!("pong"),
             id: Some(json!("q1")),
-        }]
+        }],
+        "{directory:?}"
     );
     assert!(c.nodes[1].take(b1).is_empty(), "the reply was taken");
 }
 
 #[test]
 fn a_node_that_no_longer_holds_a_shared_alias_does_not_end_a_request_another_holder_answers() {
-    request_while_one_shared_holder_leaves(false);
+    request_while_one_shared_holder_leaves(Directory::Bypassed);
 }
 
 #[test]
 fn a_request_the_directory_carries_is_not_ended_by_one_node_that_found_nobody() {
-    request_while_one_shared_holder_leaves(true);
+    request_while_one_shared_holder_leaves(Directory::CountsFirst);
+    request_while_one_shared_holder_leaves(Directory::CountsLast);
 }
 
 /// As above, but both of B's holders leave: the requester is told
-/// `unknown_alias` once, and nothing waits for the request any more.
-fn request_while_every_shared_holder_leaves(lagging: bool) {
-    let mut c = Cluster::with_policy(3, AliasPolicy::Share);
-    let a = c.client(0, "A");
-    c.lagging = lagging;
-    let b1 = c.client(1, "B");
-    let b2 = c.client(2, "B");
+/// `unknown_alias` once, when every node has said so and (with the
+/// directory) its count is in, and nothing waits for the request then.
+fn request_while_every_shared_holder_leaves(directory: Directory) {
+    let (mut c, [a, b1, b2]) = shared_b(directory);
     c.nodes[0].send(a, br#"{"type":"request","to":"B","message":1,"id":7}"#);
     c.nodes[1].disconnect(b1);
     c.nodes[2].disconnect(b2);
     c.pump();
+    if directory == Directory::CountsLast {
+        assert!(
+            c.nodes[0].take(a).is_empty(),
+            "both said nobody, but how many nodes had it is not known yet"
+        );
+        c.catch_up();
+    }
     match &c.nodes[0].take(a)[..] {
         [HubFrame::Error { code, id, .. }] => {
             assert_eq!((code.as_str(), id), ("unknown_alias", &Some(json!(7))));
         }
-        other => panic!("expected one unknown_alias, got {other:?}"),
+        other => panic!("{directory:?}: expected one unknown_alias, got {other:?}"),
     }
     assert_eq!(c.nodes[0].hub.poll_timeout(), None, "nothing waits for it");
 }
 
 #[test]
 fn a_request_whose_every_remote_holder_left_is_told_so_once_they_all_said_so() {
-    request_while_every_shared_holder_leaves(false);
+    request_while_every_shared_holder_leaves(Directory::Bypassed);
 }
 
 #[test]
 fn a_request_the_directory_carries_to_holders_that_all_left_is_told_so_once() {
-    request_while_every_shared_holder_leaves(true);
+    request_while_every_shared_holder_leaves(Directory::CountsFirst);
+    request_while_every_shared_holder_leaves(Directory::CountsLast);
 }

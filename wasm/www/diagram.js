@@ -464,6 +464,7 @@ export function hopLabel(e) {
     case 'forward': return `${frame} → ${e.node}`;
     case 'publish': return `${frame} → every node`;
     case 'resolve': return `who holds ${e.alias}?`;
+    case 'resolved': return `${e.alias} found`;
     case 'unresolved': return `nobody holds ${e.alias}`;
     case 'deliver': return `${lost}${frame || (e.frame?.type ?? 'frame')}`;
     case 'node_gone': return `${e.node} is gone`;

@@ -65,14 +65,14 @@ impl Hub {
         };
         // The replica may lag behind a claim on another node: then the
         // directory decides, and answers if nobody holds it.
-        let resolved = !held_here && self.cluster.is_some() && !self.held_elsewhere(to);
+        let ask_directory = !held_here && self.cluster.is_some() && !self.held_elsewhere(to);
         let nodes = self
             .cluster
             .as_ref()
             .map_or(0, |c| c.replica.alias_nodes(to).count());
         let nobody_answers = if held_here {
             NobodyAnswers::NotCounted
-        } else if resolved {
+        } else if ask_directory {
             NobodyAnswers::Unknown { heard: 0 }
         } else {
             NobodyAnswers::Due(u32::try_from(nodes.max(1)).unwrap_or(u32::MAX))
@@ -89,7 +89,7 @@ impl Hub {
             if let Some(reply_to) = &mut reply_to {
                 reply_to.request = Some(address);
             }
-            if resolved {
+            if ask_directory {
                 return self.resolve_from(alias, frame, reply_to);
             }
             self.forward_from(RemoteTarget::Alias(alias), &frame, reply_to);

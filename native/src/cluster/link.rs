@@ -286,16 +286,23 @@ impl Link {
             }
             Then::Announced(change) => self.holdings.lock().announced(&change),
             Then::Resolve(envelope) => {
-                // The script answers how many nodes it carried it to.
-                let nodes = match answer {
-                    Value::Int(n) if planned.cmd.is_some() => u32::try_from(n).unwrap_or(0),
-                    _ => 0,
+                // The script answers how many nodes it carried it to. Any
+                // other answer (an error, logged above) says nothing of
+                // where it went: a request then waits for a reply or its
+                // timeout, never told `unknown_alias` for an alias that
+                // may be held. (A script run again after a lost connection
+                // counts the nodes anew: a holder gone in between is
+                // counted out, though its node may have answered the
+                // first run, so a request can end a reply early.)
+                let nodes = match (&planned.cmd, answer) {
+                    (None, _) => Some(0),
+                    (Some(_), Value::Int(n)) => Some(u64::try_from(n).unwrap_or(0)),
+                    (Some(_), _) => None,
                 };
-                let input = match nodes {
-                    0 => ClusterInput::Unresolved(envelope),
-                    nodes => ClusterInput::Resolved { envelope, nodes },
-                };
-                self.inputs.send(input).await.map_err(|_| HubGone)?;
+                if let Some(nodes) = nodes {
+                    let input = ClusterInput::resolved(envelope, nodes);
+                    self.inputs.send(input).await.map_err(|_| HubGone)?;
+                }
             }
             Then::Nothing => {}
         }

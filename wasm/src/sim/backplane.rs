@@ -178,13 +178,7 @@ impl Backplane {
                         nodes.push(h.node);
                     }
                 }
-                if nodes.is_empty() {
-                    return vec![(from, ClusterInput::Unresolved(envelope.clone()))];
-                }
-                let resolved = ClusterInput::Resolved {
-                    envelope: envelope.clone(),
-                    nodes: u32::try_from(nodes.len()).unwrap_or(u32::MAX),
-                };
+                let resolved = ClusterInput::resolved(envelope.clone(), nodes.len() as u64);
                 nodes
                     .into_iter()
                     .map(|n| (n, ClusterInput::Deliver(envelope.clone())))

@@ -227,7 +227,7 @@ pub enum Entry {
         /// The core's name for it: on the way up `claim`, `release`,
         /// `directory`, `forward`, `publish`, `resolve`; on the way down
         /// `claim_settled`, `taken_over`, `directory`, `deliver`,
-        /// `unresolved`, `node_gone`.
+        /// `resolved`, `unresolved`, `node_gone`.
         message: &'static str,
         /// What it says, in words; see [`BackplaneDetail`].
         #[serde(flatten)]
