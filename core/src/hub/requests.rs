@@ -63,19 +63,22 @@ impl Hub {
             // An alias that breaks the alias rules is held by nobody.
             _ => return self.peer_error(handle, unknown_alias(to), request_id),
         };
-        // The replica may lag behind a claim on another node: then the
-        // directory decides, and answers if nobody holds it.
-        let ask_directory = !held_here && self.cluster.is_some() && !self.held_elsewhere(to);
+        // Under `share` it may go to several nodes, any of which may find
+        // its holder just gone: only the last such word ends it. With no
+        // node known (the replica may lag behind a claim on another node)
+        // the directory decides, and says how many nodes it went to.
         let nodes = self
             .cluster
             .as_ref()
             .map_or(0, |c| c.replica.alias_nodes(to).count());
+        // (Not held here, and no cluster, was answered above.)
+        let ask_directory = !held_here && nodes == 0;
         let nobody_answers = if held_here {
             NobodyAnswers::NotCounted
         } else if ask_directory {
             NobodyAnswers::Unknown { heard: 0 }
         } else {
-            NobodyAnswers::Due(u32::try_from(nodes.max(1)).unwrap_or(u32::MAX))
+            NobodyAnswers::Due(u32::try_from(nodes).unwrap_or(u32::MAX))
         };
         let responder = Responder::Alias(alias.clone());
         let address = self.remember_request(handle, request_id, responder, timeout);
